@@ -1,0 +1,27 @@
+# Baton: one image holding baton-api, baton-worker and baton-scheduler; docker-compose.yml
+# picks the binary per service.
+
+FROM rust:1-bookworm AS builder
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --workspace --bins --locked \
+    && mkdir -p /out \
+    && cp target/release/baton-api target/release/baton-worker target/release/baton-scheduler /out/
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates tini \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --user-group --home-dir /srv/baton --shell /usr/sbin/nologin baton
+COPY --from=builder /out/baton-api /out/baton-worker /out/baton-scheduler /usr/local/bin/
+COPY examples/ /srv/baton/examples/
+WORKDIR /srv/baton
+USER baton
+ENV BATON_DEFINITIONS=/srv/baton/examples/definitions \
+    BATON_LISTEN=0.0.0.0:8080 \
+    RUST_LOG=info
+EXPOSE 8080
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["baton-api"]

@@ -1,0 +1,41 @@
+//! Errors shared across Baton.
+
+use thiserror::Error;
+
+/// Input that Baton refuses, with a message that says why.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+impl InvalidInput {
+    /// An error carrying `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// A failure of a store operation.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Redis could not be reached or answered with an error.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// No connection could be taken from the pool.
+    #[error("redis pool: {0}")]
+    Pool(#[from] deadpool_redis::PoolError),
+    /// The input was refused.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// The run does not exist (never did, or expired).
+    #[error("run '{0}' not found")]
+    RunNotFound(String),
+    /// Stored data could not be decoded.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(error: serde_json::Error) -> Self {
+        Self::Corrupt(error.to_string())
+    }
+}

@@ -1,0 +1,121 @@
+//! Every Redis key Baton uses, built in one place.
+//!
+//! Each key carries a hash tag (`{run:ID}`, `{q:NAME}`, `{idx}`, ...) so that every key one
+//! script touches lives in one cluster slot: the same code runs on a single Redis, Sentinel or
+//! Redis Cluster. The deployment prefix (`BATON_PREFIX`) comes first, so several deployments
+//! and test suites share one Redis without seeing each other.
+
+use crate::model::{Priority, QueueName};
+
+/// The consumer group every worker joins on every job stream.
+pub const CONSUMER_GROUP: &str = "baton";
+
+/// Builds key names under one deployment prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// Keys under `prefix` (e.g. `baton`).
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// The deployment prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Hash holding a run and the state of each of its tasks (`tN.status`, `tN.result`, ...).
+    pub fn run(&self, run_id: &str) -> String {
+        format!("{}:{{run:{run_id}}}", self.prefix)
+    }
+
+    /// Stream of log lines of every task of a run (field `t` names the task).
+    pub fn run_log(&self, run_id: &str) -> String {
+        format!("{}:{{run:{run_id}}}:log", self.prefix)
+    }
+
+    /// The job stream of one priority of a queue.
+    pub fn queue_stream(&self, queue: &QueueName, priority: Priority) -> String {
+        format!("{}:{{q:{queue}}}:{}", self.prefix, priority.as_str())
+    }
+
+    /// Sorted set of delayed jobs of a queue, scored by due time (Unix ms).
+    pub fn queue_delayed(&self, queue: &QueueName) -> String {
+        format!("{}:{{q:{queue}}}:delayed", self.prefix)
+    }
+
+    /// Stream of dead-letter records of a queue.
+    pub fn queue_dead(&self, queue: &QueueName) -> String {
+        format!("{}:{{q:{queue}}}:dead", self.prefix)
+    }
+
+    /// Hash of counters of a queue (enqueued, started, succeeded, failed, retried, dead).
+    pub fn queue_stats(&self, queue: &QueueName) -> String {
+        format!("{}:{{q:{queue}}}:stats", self.prefix)
+    }
+
+    /// Set of every queue name that has been used.
+    pub fn queues(&self) -> String {
+        format!("{}:{{idx}}:queues", self.prefix)
+    }
+
+    /// Sorted set of run ids by creation time (Unix ms): the listing index.
+    pub fn runs_index(&self) -> String {
+        format!("{}:{{idx}}:runs", self.prefix)
+    }
+
+    /// Sorted set of run ids whose first jobs may not have reached their streams yet, by
+    /// creation time. The scheduler re-enqueues what a crashed creator left behind.
+    pub fn outbox(&self) -> String {
+        format!("{}:{{idx}}:outbox", self.prefix)
+    }
+
+    /// Hash of workflow definitions by name (JSON).
+    pub fn definitions(&self) -> String {
+        format!("{}:{{idx}}:definitions", self.prefix)
+    }
+
+    /// Hash of the last slot (Unix ms) fired for each periodic definition.
+    pub fn periodic_slots(&self) -> String {
+        format!("{}:{{idx}}:periodic", self.prefix)
+    }
+
+    /// Hash of live workers by id (JSON heartbeat records).
+    pub fn workers(&self) -> String {
+        format!("{}:{{workers}}", self.prefix)
+    }
+
+    /// String holding the scheduler leader's id, with the lease as its TTL.
+    pub fn scheduler_lease(&self) -> String {
+        format!("{}:{{scheduler}}:leader", self.prefix)
+    }
+
+    /// Pub/sub channel on which canceled run ids are announced to workers.
+    pub fn cancel_channel(&self) -> String {
+        format!("{}:cancel", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_carry_their_hash_tags_after_the_prefix() {
+        let keys = Keys::new("baton");
+        let queue = QueueName::parse("emails").unwrap();
+        assert_eq!(keys.run("r1"), "baton:{run:r1}");
+        assert_eq!(keys.run_log("r1"), "baton:{run:r1}:log");
+        assert_eq!(
+            keys.queue_stream(&queue, Priority::High),
+            "baton:{q:emails}:high"
+        );
+        assert_eq!(keys.queue_delayed(&queue), "baton:{q:emails}:delayed");
+        assert_eq!(keys.queue_dead(&queue), "baton:{q:emails}:dead");
+    }
+}

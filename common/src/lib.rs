@@ -1,0 +1,25 @@
+//! Baton's core: the domain model, the Redis store and the queue protocol that the API, the
+//! workers and the scheduler are thin shells over.
+//!
+//! # Layout
+//! - [`model`]: runs, tasks, jobs and their statuses as typed enums; run specs as DAGs.
+//! - [`keys`]: every Redis key name, each carrying its cluster hash tag.
+//! - [`scripts`]: the Lua scripts behind every multi-key transition (`lua/*.lua`).
+//! - [`store`]: operations on runs, queues, workers and the scheduler lease.
+//! - [`config`]: settings shared by every binary (flags and environment).
+//! - [`schedule`]: periodic schedules (fixed interval or cron) and their slots.
+//! - [`backoff`]: retry delays with exponential backoff and jitter.
+//! - [`error`]: shared error types.
+//! - [`time`]: clock helpers.
+//! - [`signals`]: graceful shutdown on SIGTERM and SIGINT.
+
+pub mod backoff;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod model;
+pub mod schedule;
+pub mod scripts;
+pub mod signals;
+pub mod store;
+pub mod time;

@@ -1,0 +1,65 @@
+-- Records the outcome of a task attempt, guarded so only the task's current attempt and
+-- delivery can do it, and queues the successors whose dependencies have all succeeded.
+-- KEYS[1] run hash, KEYS[2] run log stream
+-- ARGV[1] task index, ARGV[2] attempt, ARGV[3] redeliveries, ARGV[4] outcome (success|retry|error),
+-- ARGV[5] result JSON (success) or error message, ARGV[6] now (Unix ms), ARGV[7] retention (s),
+-- ARGV[8] due time of the retry (Unix ms)
+-- Returns one of:
+--   {'stale'}                                   not the current attempt (canceled, reclaimed, duplicate)
+--   {'success', run status, succ, queue, ...}   successors to enqueue (attempt 1)
+--   {'retry', next attempt}                     the retry's delayed job must be scheduled
+--   {'error', run status}                       the task failed for good
+local run = KEYS[1]
+local p = 't' .. ARGV[1] .. '.'
+local now = ARGV[6]
+local retention = tonumber(ARGV[7])
+
+local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery')
+local run_status = state[1]
+if not run_status or state[2] ~= 'running' or tonumber(state[3]) ~= tonumber(ARGV[2])
+    or tonumber(state[4] or '0') ~= tonumber(ARGV[3]) then
+  return {'stale'}
+end
+
+local function finish_run(status)
+  redis.call('HSET', run, 'status', status, 'updated', now, 'finished', now)
+  redis.call('EXPIRE', run, retention)
+  redis.call('EXPIRE', KEYS[2], retention)
+  return status
+end
+
+local outcome = ARGV[4]
+if outcome == 'retry' then
+  local next_attempt = tonumber(ARGV[2]) + 1
+  redis.call('HSET', run, p .. 'status', 'retrying', p .. 'attempt', next_attempt, p .. 'delivery', 0,
+    p .. 'error', ARGV[5], p .. 'due', ARGV[8], p .. 'updated', now)
+  return {'retry', next_attempt}
+end
+
+if outcome == 'error' then
+  redis.call('HSET', run, p .. 'status', 'error', p .. 'error', ARGV[5], p .. 'finished', now, p .. 'updated', now)
+  if run_status == 'pending' or run_status == 'progress' then
+    run_status = finish_run('error')
+  end
+  return {'error', run_status}
+end
+
+redis.call('HSET', run, p .. 'status', 'success', p .. 'result', ARGV[5], p .. 'progress', 100,
+  p .. 'finished', now, p .. 'updated', now)
+local done = redis.call('HINCRBY', run, 'done', 1)
+local out = {'success', run_status}
+local active = run_status == 'pending' or run_status == 'progress'
+local succ = redis.call('HGET', run, p .. 'succ') or ''
+for s in string.gmatch(succ, '[^,]+') do
+  local sp = 't' .. s .. '.'
+  local waiting = redis.call('HINCRBY', run, sp .. 'waiting', -1)
+  if active and waiting <= 0 and redis.call('HGET', run, sp .. 'status') == 'pending' then
+    redis.call('HSET', run, sp .. 'status', 'queued', sp .. 'updated', now)
+    table.insert(out, s)
+    table.insert(out, redis.call('HGET', run, sp .. 'queue'))
+  end
+end
+if active and done >= tonumber(redis.call('HGET', run, 'ntasks')) then
+  out[2] = finish_run('success')
+end
+return out

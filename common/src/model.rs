@@ -1,0 +1,453 @@
+//! The domain: runs, tasks, attempts and jobs, with their statuses as typed enums.
+//!
+//! A **run** is a DAG of **tasks**. Each task is executed by one or more **attempts**; each attempt
+//! is a **job**: an entry on a queue's stream that names the run, the task and the attempt.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::InvalidInput;
+
+/// Declares a string-backed status enum with `as_str`, `FromStr`, `Display` and serde support.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// The status as it is stored in Redis and shown to clients.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidInput;
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                match text {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(InvalidInput::new(format!(
+                        concat!("unknown ", stringify!($name), " '{}'"), other
+                    ))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// Where a run is in its life: `pending → progress → success | error | canceled`.
+    RunStatus {
+        /// Created; no task has started yet.
+        Pending => "pending",
+        /// At least one task has started.
+        Progress => "progress",
+        /// Every task succeeded.
+        Success => "success",
+        /// A task failed for good.
+        Error => "error",
+        /// Canceled by a client.
+        Canceled => "canceled",
+    }
+}
+
+impl RunStatus {
+    /// True once the run can no longer change by itself.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Success | Self::Error | Self::Canceled)
+    }
+}
+
+string_enum! {
+    /// Where a task is in its life.
+    TaskStatus {
+        /// Waiting for its dependencies.
+        Pending => "pending",
+        /// Its job is on a stream (or delayed), waiting for a worker.
+        Queued => "queued",
+        /// A worker is executing an attempt.
+        Running => "running",
+        /// An attempt failed; the next one is scheduled after a backoff delay.
+        Retrying => "retrying",
+        /// Finished successfully; its result is stored with it.
+        Success => "success",
+        /// Failed for good (retries exhausted or a permanent error).
+        Error => "error",
+        /// Canceled before or while it ran.
+        Canceled => "canceled",
+    }
+}
+
+impl TaskStatus {
+    /// True once the task can no longer change by itself.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Success | Self::Error | Self::Canceled)
+    }
+}
+
+string_enum! {
+    /// Job priority within a queue: high is served first, low is never starved.
+    #[derive(Default)]
+    Priority {
+        /// Served before normal and low.
+        High => "high",
+        /// The default.
+        #[default]
+        Normal => "normal",
+        /// Served after the others, but still served.
+        Low => "low",
+    }
+}
+
+impl Priority {
+    /// Every priority, highest first.
+    pub const ALL: [Priority; 3] = [Priority::High, Priority::Normal, Priority::Low];
+}
+
+/// A queue name: 1 to 64 characters of ASCII letters, digits, `-`, `_` and `.`.
+///
+/// Queue names end up inside Redis keys and hash tags, so braces, colons and spaces are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct QueueName(String);
+
+impl QueueName {
+    /// Validates a queue name.
+    pub fn parse(name: &str) -> Result<Self, InvalidInput> {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if valid {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(InvalidInput::new(format!(
+                "invalid queue name '{name}': use 1-64 letters, digits, '-', '_' or '.'"
+            )))
+        }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for QueueName {
+    fn default() -> Self {
+        Self("default".to_owned())
+    }
+}
+
+impl TryFrom<String> for QueueName {
+    type Error = InvalidInput;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<QueueName> for String {
+    fn from(value: QueueName) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a task is executed. Stored as JSON with the task and parsed by the worker when it runs,
+/// so an unknown type fails that task instead of the worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ExecutorSpec {
+    /// Runs a program.
+    Command(CommandSpec),
+    /// POSTs the task input as JSON to a URL.
+    Http(HttpSpec),
+    /// Calls a Rust handler registered on the worker under `name`.
+    Handler {
+        /// The registered handler's name.
+        name: String,
+    },
+}
+
+/// A program to run: its argv, extra environment and working directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    /// Program and arguments; the program is looked up on `PATH`.
+    pub argv: Vec<String>,
+    /// Extra environment variables.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory; the worker's own when absent.
+    #[serde(default)]
+    pub cwd: Option<String>,
+}
+
+/// An HTTP endpoint that receives the task input as a JSON POST.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSpec {
+    /// The URL to POST to.
+    pub url: String,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// One task of a run as it is submitted: what to execute and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    /// The task's name within its definition (Director's task name, e.g. `EXTRACT`).
+    pub key: String,
+    /// How to execute it, as JSON; validated by the worker at execution time.
+    pub executor: serde_json::Value,
+    /// Indices (within the run) of the tasks this one waits for.
+    #[serde(default)]
+    pub depends_on: Vec<usize>,
+    /// Queue the task's jobs go to; the run's queue when absent.
+    #[serde(default)]
+    pub queue: Option<QueueName>,
+    /// Attempts after the first one before the task fails for good.
+    #[serde(default)]
+    pub max_retries: u32,
+    /// Seconds an attempt may run before it is killed; no limit when absent.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// True for a hook task (run on success or failure of the workflow).
+    #[serde(default)]
+    pub is_hook: bool,
+}
+
+/// A run as it is submitted: its tasks (a DAG), payload and placement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// Run id; a fresh UUID when absent. A fixed id makes creation idempotent.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Name of the definition the run was made from (e.g. `example.ETL`).
+    pub definition: String,
+    /// The payload every task receives.
+    #[serde(default)]
+    pub payload: serde_json::Value,
+    /// The run's tasks; dependencies refer to indices in this list.
+    pub tasks: Vec<TaskSpec>,
+    /// Default queue for the tasks.
+    #[serde(default)]
+    pub queue: QueueName,
+    /// Priority of every job of the run.
+    #[serde(default)]
+    pub priority: Priority,
+    /// True when the scheduler fired it from a periodic definition.
+    #[serde(default)]
+    pub periodic: bool,
+    /// Not before this time (Unix milliseconds); now when absent.
+    #[serde(default)]
+    pub not_before_ms: Option<u64>,
+}
+
+impl RunSpec {
+    /// Checks the DAG: at least one task, dependencies in range, no cycles.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        if self.tasks.is_empty() {
+            return Err(InvalidInput::new("a run needs at least one task"));
+        }
+        let count = self.tasks.len();
+        for (index, task) in self.tasks.iter().enumerate() {
+            if let Some(bad) = task
+                .depends_on
+                .iter()
+                .find(|&&dep| dep >= count || dep == index)
+            {
+                return Err(InvalidInput::new(format!(
+                    "task {index} ('{}') depends on invalid task index {bad}",
+                    task.key
+                )));
+            }
+        }
+        // Kahn's algorithm: every task must be reachable from the roots.
+        let mut remaining: Vec<usize> = self.tasks.iter().map(|t| t.depends_on.len()).collect();
+        let mut ready: Vec<usize> = (0..count).filter(|&i| remaining[i] == 0).collect();
+        let mut visited = 0;
+        while let Some(done) = ready.pop() {
+            visited += 1;
+            for (index, task) in self.tasks.iter().enumerate() {
+                for dep in &task.depends_on {
+                    if *dep == done {
+                        remaining[index] -= 1;
+                        if remaining[index] == 0 {
+                            ready.push(index);
+                        }
+                    }
+                }
+            }
+        }
+        if visited == count {
+            Ok(())
+        } else {
+            Err(InvalidInput::new("the task graph has a cycle"))
+        }
+    }
+
+    /// Successors of every task: the tasks that list it in `depends_on`.
+    pub fn successors(&self) -> Vec<Vec<usize>> {
+        let mut successors = vec![Vec::new(); self.tasks.len()];
+        for (index, task) in self.tasks.iter().enumerate() {
+            for &dep in &task.depends_on {
+                successors[dep].push(index);
+            }
+        }
+        successors
+    }
+}
+
+/// A reference to one attempt of one task: what a job on a stream carries.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct JobRef {
+    /// The run.
+    pub run_id: String,
+    /// The task's index within the run.
+    pub task: u32,
+    /// The attempt, from 1.
+    pub attempt: u32,
+    /// How many times this attempt has been delivered to a worker before (0 for the first).
+    pub redeliveries: u32,
+}
+
+impl JobRef {
+    /// The compact form used as a sorted-set member and in dead-letter records:
+    /// `RUN|TASK|ATTEMPT|REDELIVERIES`.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.run_id, self.task, self.attempt, self.redeliveries
+        )
+    }
+
+    /// Parses the compact form written by [`JobRef::encode`].
+    pub fn decode(text: &str) -> Result<Self, InvalidInput> {
+        let mut parts = text.split('|');
+        let bad = || InvalidInput::new(format!("malformed job reference '{text}'"));
+        let run_id = parts.next().filter(|s| !s.is_empty()).ok_or_else(bad)?;
+        let mut number = || -> Result<u32, InvalidInput> {
+            parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)
+        };
+        let task = number()?;
+        let attempt = number()?;
+        let redeliveries = number()?;
+        Ok(Self {
+            run_id: run_id.to_owned(),
+            task,
+            attempt,
+            redeliveries,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(key: &str, deps: &[usize]) -> TaskSpec {
+        TaskSpec {
+            key: key.into(),
+            executor: serde_json::json!({"type": "handler", "name": "noop"}),
+            depends_on: deps.to_vec(),
+            queue: None,
+            max_retries: 0,
+            timeout_secs: None,
+            is_hook: false,
+        }
+    }
+
+    fn run(tasks: Vec<TaskSpec>) -> RunSpec {
+        RunSpec {
+            id: None,
+            definition: "t.test".into(),
+            payload: serde_json::Value::Null,
+            tasks,
+            queue: QueueName::default(),
+            priority: Priority::Normal,
+            periodic: false,
+            not_before_ms: None,
+        }
+    }
+
+    #[test]
+    fn diamond_dag_is_valid_and_has_successors() {
+        let spec = run(vec![
+            task("a", &[]),
+            task("b", &[0]),
+            task("c", &[0]),
+            task("d", &[1, 2]),
+        ]);
+        assert!(spec.validate().is_ok());
+        assert_eq!(
+            spec.successors(),
+            vec![vec![1, 2], vec![3], vec![3], vec![]]
+        );
+    }
+
+    #[test]
+    fn cycles_and_bad_indices_are_refused() {
+        assert!(
+            run(vec![task("a", &[1]), task("b", &[0])])
+                .validate()
+                .is_err()
+        );
+        assert!(run(vec![task("a", &[5])]).validate().is_err());
+        assert!(run(vec![task("a", &[0])]).validate().is_err());
+        assert!(run(vec![]).validate().is_err());
+    }
+
+    #[test]
+    fn queue_names_reject_key_breaking_characters() {
+        assert!(QueueName::parse("reports.fast-1").is_ok());
+        for bad in ["", "a b", "q{x}", "a:b", &"x".repeat(65)] {
+            assert!(QueueName::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn job_refs_round_trip_and_reject_garbage() {
+        let job = JobRef {
+            run_id: "r-1".into(),
+            task: 3,
+            attempt: 2,
+            redeliveries: 1,
+        };
+        assert_eq!(JobRef::decode(&job.encode()).unwrap(), job);
+        for bad in ["", "r|x|1|0", "r|1|1", "|1|1|0"] {
+            assert!(JobRef::decode(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn unknown_executor_types_do_not_parse() {
+        let parsed: Result<ExecutorSpec, _> =
+            serde_json::from_value(serde_json::json!({"type": "magic"}));
+        assert!(parsed.is_err());
+        let parsed: ExecutorSpec =
+            serde_json::from_value(serde_json::json!({"type": "command", "argv": ["true"]}))
+                .unwrap();
+        assert!(matches!(parsed, ExecutorSpec::Command(_)));
+    }
+}

@@ -1,0 +1,345 @@
+//! The scheduler's chores on the queues: promoting delayed jobs, reclaiming jobs whose worker
+//! died, finishing creations a crashed creator left in the outbox, and trimming what has grown.
+
+use redis::streams::{StreamAutoClaimReply, StreamInfoGroupsReply, StreamPendingReply};
+
+use super::jobs::{Job, dead_letter_fields, job_fields, job_from_entry, push_job, push_to_delayed};
+use super::{Store, StoreResult};
+use crate::keys::CONSUMER_GROUP;
+use crate::model::{JobRef, Priority, QueueName, TaskStatus};
+use crate::scripts;
+use crate::time::now_ms;
+
+/// Consumer name under which the scheduler claims jobs it is about to move.
+const RECLAIMER: &str = "baton-reclaimer";
+/// Jobs claimed per XAUTOCLAIM call.
+const RECLAIM_BATCH: usize = 100;
+/// Most dead-letter records kept per queue.
+const DEAD_LETTER_MAX: usize = 10_000;
+
+/// What reclaiming did on one queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReclaimReport {
+    /// Jobs put back on their stream for another worker.
+    pub redelivered: usize,
+    /// Jobs lost too many times, moved to the dead letter with their task failed.
+    pub dead: usize,
+}
+
+impl Store {
+    /// Moves the delayed jobs of `queue` that are due onto their streams; returns how many.
+    pub async fn promote_due_jobs(&self, queue: &QueueName, limit: usize) -> StoreResult<usize> {
+        let mut conn = self.conn().await?;
+        let moved: usize = scripts::PROMOTE_DELAYED
+            .key(self.keys.queue_delayed(queue))
+            .key(self.keys.queue_stream(queue, Priority::High))
+            .key(self.keys.queue_stream(queue, Priority::Normal))
+            .key(self.keys.queue_stream(queue, Priority::Low))
+            .arg(now_ms())
+            .arg(limit)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(moved)
+    }
+
+    /// Reclaims jobs of `queue` that have been pending for `min_idle_ms` without their worker
+    /// touching them (the worker died): each goes back on its stream as a new delivery, or,
+    /// past `max_redeliveries`, fails its task and goes to the dead letter.
+    pub async fn reclaim_stale_jobs(
+        &self,
+        queue: &QueueName,
+        min_idle_ms: u64,
+        max_redeliveries: u32,
+    ) -> StoreResult<ReclaimReport> {
+        let mut conn = self.conn().await?;
+        let mut report = ReclaimReport::default();
+        for priority in Priority::ALL {
+            let stream = self.keys.queue_stream(queue, priority);
+            let mut cursor = "0-0".to_owned();
+            // Bounded: a huge backlog is worked through over several scheduler ticks.
+            for _ in 0..10 {
+                let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                    .arg(&stream)
+                    .arg(CONSUMER_GROUP)
+                    .arg(RECLAIMER)
+                    .arg(min_idle_ms)
+                    .arg(&cursor)
+                    .arg("COUNT")
+                    .arg(RECLAIM_BATCH)
+                    .query_async(&mut conn)
+                    .await?;
+                for entry in &reply.claimed {
+                    let Some(job) = job_from_entry(entry) else {
+                        // Not a job: the dead letter keeps it for an operator.
+                        self.move_entry(
+                            &stream,
+                            &self.keys.queue_dead(queue),
+                            &entry.id,
+                            &[
+                                ("p", priority.as_str().to_owned()),
+                                ("error", "malformed job entry".to_owned()),
+                                ("at", now_ms().to_string()),
+                            ],
+                        )
+                        .await?;
+                        report.dead += 1;
+                        continue;
+                    };
+                    let job = Job {
+                        queue: queue.clone(),
+                        priority,
+                        entry_id: entry.id.clone(),
+                        job,
+                    };
+                    let redeliveries = job.job.redeliveries + 1;
+                    if redeliveries > max_redeliveries {
+                        let error = format!(
+                            "job lost {redeliveries} times (its worker stopped answering); giving up"
+                        );
+                        self.fail_task(&job.job, &error).await?;
+                        self.move_entry(
+                            &stream,
+                            &self.keys.queue_dead(queue),
+                            &job.entry_id,
+                            &dead_letter_fields(&job, &error),
+                        )
+                        .await?;
+                        redis::cmd("HINCRBY")
+                            .arg(self.keys.queue_stats(queue))
+                            .arg("dead")
+                            .arg(1)
+                            .query_async::<()>(&mut conn)
+                            .await?;
+                        report.dead += 1;
+                    } else {
+                        let again = JobRef {
+                            redeliveries,
+                            ..job.job.clone()
+                        };
+                        self.move_entry(&stream, &stream, &job.entry_id, &job_fields(&again))
+                            .await?;
+                        report.redelivered += 1;
+                    }
+                }
+                cursor = reply.next_stream_id;
+                if cursor == "0-0" {
+                    break;
+                }
+            }
+        }
+        if report != ReclaimReport::default() {
+            tracing::info!(queue = %queue, redelivered = report.redelivered, dead = report.dead, "reclaimed lost jobs");
+        }
+        Ok(report)
+    }
+
+    async fn move_entry(
+        &self,
+        from: &str,
+        to: &str,
+        entry_id: &str,
+        fields: &[(&'static str, String)],
+    ) -> StoreResult<Option<String>> {
+        let mut conn = self.conn().await?;
+        let mut invocation = scripts::MOVE_ENTRY.key(from);
+        invocation.key(to).arg(CONSUMER_GROUP).arg(entry_id);
+        for (name, value) in fields {
+            invocation.arg(*name).arg(value);
+        }
+        Ok(invocation.invoke_async(&mut conn).await?)
+    }
+
+    /// Fails a task for good at `job`'s attempt, whoever holds it; true when it changed.
+    pub async fn fail_task(&self, job: &JobRef, error: &str) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        let changed: i64 = scripts::FAIL_TASK
+            .key(self.keys.run(&job.run_id))
+            .key(self.keys.run_log(&job.run_id))
+            .arg(job.task)
+            .arg(job.attempt)
+            .arg(error)
+            .arg(now_ms())
+            .arg(self.retention_secs)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Finishes creations left in the outbox for more than `grace_ms` (their creator died
+    /// between writing the run and enqueueing its first jobs): enqueues every queued task's
+    /// job again. A duplicate job is harmless: the start script lets only one run the task.
+    pub async fn drain_outbox(&self, grace_ms: u64) -> StoreResult<usize> {
+        let mut conn = self.conn().await?;
+        let cutoff = now_ms().saturating_sub(grace_ms);
+        let ids: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.keys.outbox())
+            .arg("-inf")
+            .arg(cutoff)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(100)
+            .query_async(&mut conn)
+            .await?;
+        for id in &ids {
+            let mut pipe = redis::pipe();
+            match self.get_run(id).await? {
+                None => {
+                    pipe.cmd("ZREM")
+                        .arg(self.keys.runs_index())
+                        .arg(id)
+                        .ignore();
+                }
+                Some(run) => {
+                    for task in run
+                        .tasks
+                        .iter()
+                        .filter(|task| task.status == TaskStatus::Queued)
+                    {
+                        self.ensure_queue(&task.queue).await?;
+                        let job = JobRef {
+                            run_id: run.id.clone(),
+                            task: task.index as u32,
+                            attempt: task.attempt,
+                            redeliveries: 0,
+                        };
+                        match run.not_before_ms {
+                            Some(due) if due > now_ms() => push_to_delayed(
+                                &mut pipe,
+                                &self.keys,
+                                &task.queue,
+                                run.priority,
+                                &job,
+                                due,
+                            ),
+                            _ => push_job(&mut pipe, &self.keys, &task.queue, run.priority, &job),
+                        }
+                    }
+                }
+            }
+            pipe.cmd("ZREM").arg(self.keys.outbox()).arg(id).ignore();
+            self.query_pipeline::<()>(&mut conn, &pipe).await?;
+        }
+        if !ids.is_empty() {
+            tracing::info!(runs = ids.len(), "finished creations left in the outbox");
+        }
+        Ok(ids.len())
+    }
+
+    /// Trims the acknowledged entries from the streams of `queue` (never an entry that is
+    /// pending or not yet delivered) and caps its dead letter.
+    pub async fn trim_queue(&self, queue: &QueueName) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        for priority in Priority::ALL {
+            let stream = self.keys.queue_stream(queue, priority);
+            let groups: StreamInfoGroupsReply = match redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(&stream)
+                .query_async(&mut conn)
+                .await
+            {
+                Ok(groups) => groups,
+                Err(_) => continue,
+            };
+            let Some(group) = groups
+                .groups
+                .iter()
+                .find(|group| group.name == CONSUMER_GROUP)
+            else {
+                continue;
+            };
+            let pending: StreamPendingReply = redis::cmd("XPENDING")
+                .arg(&stream)
+                .arg(CONSUMER_GROUP)
+                .query_async(&mut conn)
+                .await?;
+            let keep_from = match &pending {
+                StreamPendingReply::Data(data) => data.start_id.clone(),
+                _ => group.last_delivered_id.clone(),
+            };
+            redis::cmd("XTRIM")
+                .arg(&stream)
+                .arg("MINID")
+                .arg("~")
+                .arg(keep_from)
+                .query_async::<()>(&mut conn)
+                .await?;
+        }
+        redis::cmd("XTRIM")
+            .arg(self.keys.queue_dead(queue))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(DEAD_LETTER_MAX)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes from the listing index the runs older than the retention that have expired.
+    pub async fn trim_expired_runs(&self) -> StoreResult<usize> {
+        let mut conn = self.conn().await?;
+        let cutoff = now_ms().saturating_sub(self.retention_secs.saturating_mul(1000));
+        let ids: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.keys.runs_index())
+            .arg("-inf")
+            .arg(cutoff)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(500)
+            .query_async(&mut conn)
+            .await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("EXISTS").arg(self.keys.run(id));
+        }
+        let exists: Vec<bool> = pipe.query_async(&mut conn).await?;
+        let expired: Vec<&String> = ids
+            .iter()
+            .zip(exists)
+            .filter(|(_, exists)| !exists)
+            .map(|(id, _)| id)
+            .collect();
+        if !expired.is_empty() {
+            redis::cmd("ZREM")
+                .arg(self.keys.runs_index())
+                .arg(&expired)
+                .query_async::<()>(&mut conn)
+                .await?;
+        }
+        Ok(expired.len())
+    }
+
+    /// Jobs waiting on the streams of `queue` (not yet delivered) and jobs pending (delivered,
+    /// not yet acknowledged).
+    pub async fn queue_depth(&self, queue: &QueueName) -> StoreResult<(u64, u64)> {
+        let mut conn = self.conn().await?;
+        let mut waiting = 0;
+        let mut pending = 0;
+        for priority in Priority::ALL {
+            let groups: StreamInfoGroupsReply = match redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(self.keys.queue_stream(queue, priority))
+                .query_async(&mut conn)
+                .await
+            {
+                Ok(groups) => groups,
+                Err(_) => continue,
+            };
+            if let Some(group) = groups
+                .groups
+                .iter()
+                .find(|group| group.name == CONSUMER_GROUP)
+            {
+                waiting += group.lag.unwrap_or(0) as u64;
+                pending += group.pending as u64;
+            }
+        }
+        let delayed: u64 = redis::cmd("ZCARD")
+            .arg(self.keys.queue_delayed(queue))
+            .query_async(&mut conn)
+            .await?;
+        Ok((waiting + delayed, pending))
+    }
+}

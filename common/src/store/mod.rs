@@ -1,0 +1,190 @@
+//! The Redis store: every read and write of Baton's state goes through here.
+//!
+//! # Layout
+//! - [`runs`]: creating, reading, canceling and requeueing runs; task logs.
+//! - [`jobs`]: the queue protocol: reading jobs, starting and finishing attempts, dead letters.
+//! - [`maintenance`]: the scheduler's chores: delayed jobs, reclaiming, outbox, trimming.
+//! - [`workers`]: the worker registry (heartbeats).
+//! - [`lease`]: the scheduler's leader lease.
+//! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
+
+pub mod definitions;
+pub mod jobs;
+pub mod lease;
+pub mod maintenance;
+pub mod runs;
+pub mod workers;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_redis::{Config, Connection, Pool, Runtime};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, FromRedisValue, Pipeline};
+
+use crate::config::StoreOptions;
+use crate::error::StoreError;
+use crate::keys::{CONSUMER_GROUP, Keys};
+use crate::model::{Priority, QueueName};
+use crate::scripts;
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A handle on Baton's state in one Redis deployment. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    client: redis::Client,
+    keys: Keys,
+    retention_secs: u64,
+    known_queues: Arc<Mutex<HashSet<QueueName>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("prefix", &self.keys.prefix())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connects to Redis, checks it answers and loads every script.
+    pub async fn connect(options: &StoreOptions) -> StoreResult<Self> {
+        let client = redis::Client::open(options.redis_url.as_str())?;
+        let mut config = Config::from_url(options.redis_url.as_str());
+        config.pool = Some(deadpool_redis::PoolConfig::new(32));
+        let pool = config.create_pool(Some(Runtime::Tokio1)).map_err(|error| {
+            StoreError::Corrupt(format!("cannot build the Redis pool: {error}"))
+        })?;
+        let store = Self {
+            pool,
+            client,
+            keys: Keys::new(options.prefix.clone()),
+            retention_secs: options.retention_secs,
+            known_queues: Arc::default(),
+        };
+        store.load_scripts().await?;
+        Ok(store)
+    }
+
+    /// Key names of this deployment.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Seconds finished runs are kept.
+    pub fn retention_secs(&self) -> u64 {
+        self.retention_secs
+    }
+
+    /// A pooled connection for ordinary commands (bounded response time).
+    pub async fn conn(&self) -> StoreResult<Connection> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// A connection of its own with no response timeout, for blocking reads (`XREADGROUP
+    /// BLOCK`) and pipelines whose replies may take long.
+    pub async fn dedicated_connection(&self) -> StoreResult<MultiplexedConnection> {
+        let config = AsyncConnectionConfig::new()
+            .set_response_timeout(None)
+            .set_connection_timeout(Some(Duration::from_secs(5)));
+        Ok(self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?)
+    }
+
+    /// The underlying Redis client (for pub/sub).
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// Answers when Redis does.
+    pub async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        redis::cmd("PING").query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn load_scripts(&self) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        for script in scripts::all() {
+            script.prepare_invoke().load_async(&mut conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs a pipeline; when Redis lost its script cache (a restart), reloads the scripts and
+    /// runs it once more. Every pipeline Baton sends is safe to repeat.
+    pub(crate) async fn query_pipeline<T: FromRedisValue>(
+        &self,
+        conn: &mut impl redis::aio::ConnectionLike,
+        pipe: &Pipeline,
+    ) -> StoreResult<T> {
+        match pipe.query_async(conn).await {
+            Err(error)
+                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                self.load_scripts().await?;
+                Ok(pipe.query_async(conn).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Creates the consumer group on every priority stream of `queue` (reading from the start,
+    /// so jobs added before the group existed are not skipped) and records the queue name.
+    pub async fn ensure_queue(&self, queue: &QueueName) -> StoreResult<()> {
+        if self.is_known_queue(queue) {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        for priority in Priority::ALL {
+            let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(self.keys.queue_stream(queue, priority))
+                .arg(CONSUMER_GROUP)
+                .arg("0")
+                .arg("MKSTREAM")
+                .query_async(&mut conn)
+                .await;
+            match created {
+                Err(error) if error.code() == Some("BUSYGROUP") => {}
+                other => other?,
+            }
+        }
+        redis::cmd("SADD")
+            .arg(self.keys.queues())
+            .arg(queue.as_str())
+            .query_async::<()>(&mut conn)
+            .await?;
+        self.known_queues
+            .lock()
+            .map_err(|_| StoreError::Corrupt("queue cache poisoned".into()))?
+            .insert(queue.clone());
+        Ok(())
+    }
+
+    fn is_known_queue(&self, queue: &QueueName) -> bool {
+        self.known_queues
+            .lock()
+            .map(|known| known.contains(queue))
+            .unwrap_or(false)
+    }
+
+    /// Every queue name that has been used in this deployment.
+    pub async fn queue_names(&self) -> StoreResult<Vec<QueueName>> {
+        let mut conn = self.conn().await?;
+        let names: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.keys.queues())
+            .query_async(&mut conn)
+            .await?;
+        Ok(names
+            .iter()
+            .filter_map(|name| QueueName::parse(name).ok())
+            .collect())
+    }
+}

@@ -1,0 +1,502 @@
+//! Runs: creating them (idempotently, through the outbox), reading them, canceling them, and
+//! reading their tasks' logs.
+
+use std::collections::HashMap;
+
+use redis::AsyncCommands;
+use serde_json::Value;
+
+use super::jobs::{StatsBatch, push_job, push_to_delayed};
+use super::{Store, StoreResult};
+use crate::error::StoreError;
+use crate::model::{JobRef, Priority, QueueName, RunSpec, RunStatus, TaskStatus};
+use crate::scripts;
+use crate::time::now_ms;
+
+/// Most lines kept in one run's log stream; older lines are trimmed.
+pub const LOG_MAX_LINES: usize = 10_000;
+
+/// A run as stored: its fields and its tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunView {
+    /// Run id.
+    pub id: String,
+    /// Definition it was made from.
+    pub definition: String,
+    /// Current status.
+    pub status: RunStatus,
+    /// Creation time (Unix ms).
+    pub created_ms: u64,
+    /// Last change (Unix ms).
+    pub updated_ms: u64,
+    /// When it finished (Unix ms), once it has.
+    pub finished_ms: Option<u64>,
+    /// The payload every task receives.
+    pub payload: Value,
+    /// True when fired by the scheduler from a periodic definition.
+    pub periodic: bool,
+    /// Default queue of its tasks.
+    pub queue: QueueName,
+    /// Priority of its jobs.
+    pub priority: Priority,
+    /// Not before this time (Unix ms), when the run was created delayed.
+    pub not_before_ms: Option<u64>,
+    /// Its tasks, by index.
+    pub tasks: Vec<TaskView>,
+}
+
+/// A task as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskView {
+    /// Index within the run.
+    pub index: usize,
+    /// Task id (a UUID).
+    pub id: String,
+    /// Name within the definition.
+    pub key: String,
+    /// Current status.
+    pub status: TaskStatus,
+    /// Current attempt, from 1.
+    pub attempt: u32,
+    /// Indices of the tasks it depends on.
+    pub depends_on: Vec<usize>,
+    /// Queue its jobs go to.
+    pub queue: QueueName,
+    /// Retries allowed after the first attempt.
+    pub max_retries: u32,
+    /// The result of the successful attempt.
+    pub result: Option<Value>,
+    /// The last error.
+    pub error: Option<String>,
+    /// Progress, 0 to 100.
+    pub progress: u8,
+    /// The worker running (or that last ran) it.
+    pub worker: Option<String>,
+    /// True for a hook task.
+    pub is_hook: bool,
+    /// Creation time (Unix ms).
+    pub created_ms: u64,
+    /// Last change (Unix ms).
+    pub updated_ms: u64,
+    /// Start of the current attempt (Unix ms).
+    pub started_ms: Option<u64>,
+    /// When it finished (Unix ms).
+    pub finished_ms: Option<u64>,
+}
+
+/// What canceling a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The run does not exist.
+    NotFound,
+    /// The run had already finished with this status; nothing changed.
+    AlreadyFinished(RunStatus),
+    /// The run is canceled; these tasks were running and their workers were told to stop them.
+    Canceled {
+        /// Indices of the tasks that were running.
+        running: Vec<u32>,
+    },
+}
+
+/// Something a running task reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskReport {
+    /// One line of its log.
+    Log(String),
+    /// Its progress, 0 to 100.
+    Progress(u8),
+}
+
+/// One line of a task's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Stream entry id: pass it back as `after` to read only newer lines.
+    pub id: String,
+    /// Index of the task that wrote it.
+    pub task: u32,
+    /// The line.
+    pub line: String,
+}
+
+impl Store {
+    /// Creates one run and enqueues its first jobs; returns its id.
+    pub async fn create_run(&self, spec: &RunSpec) -> StoreResult<String> {
+        let mut ids = self.create_runs(std::slice::from_ref(spec)).await?;
+        ids.pop()
+            .ok_or_else(|| StoreError::Corrupt("no run id returned".into()))
+    }
+
+    /// Creates runs and enqueues their first jobs in two round trips; returns their ids.
+    ///
+    /// Creation is idempotent per run id: a spec whose `id` already exists is left as it is.
+    /// Each run id sits in the outbox until its first jobs are on their streams, so a creator
+    /// that dies in between leaves the scheduler something to finish, never a stuck run.
+    pub async fn create_runs(&self, specs: &[RunSpec]) -> StoreResult<Vec<String>> {
+        let now = now_ms();
+        let mut prepared = Vec::with_capacity(specs.len());
+        for spec in specs {
+            spec.validate()?;
+            let id = spec
+                .id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            prepared.push((id, spec));
+        }
+        for queue in distinct_queues(specs) {
+            self.ensure_queue(&queue).await?;
+        }
+
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for (id, spec) in &prepared {
+            pipe.cmd("ZADD")
+                .arg(self.keys.outbox())
+                .arg("NX")
+                .arg(now)
+                .arg(id)
+                .ignore();
+            pipe.cmd("ZADD")
+                .arg(self.keys.runs_index())
+                .arg("NX")
+                .arg(now)
+                .arg(id)
+                .ignore();
+            let mut invocation = scripts::CREATE_RUN.key(self.keys.run(id));
+            for (field, value) in run_fields(id, spec, now) {
+                invocation.arg(field).arg(value);
+            }
+            pipe.invoke_script(&invocation);
+        }
+        let created: Vec<i64> = self.query_pipeline(&mut conn, &pipe).await?;
+
+        let mut pipe = redis::pipe();
+        let mut stats = StatsBatch::default();
+        for ((id, spec), created) in prepared.iter().zip(&created) {
+            if *created == 1 {
+                self.push_roots(&mut pipe, &mut stats, id, spec);
+                pipe.cmd("ZREM").arg(self.keys.outbox()).arg(id).ignore();
+            }
+        }
+        stats.flush_into(&mut pipe);
+        self.query_pipeline::<()>(&mut conn, &pipe).await?;
+        Ok(prepared.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Adds the jobs of a new run's root tasks to `pipe`: on their streams, or delayed when the
+    /// run must not start yet.
+    fn push_roots(
+        &self,
+        pipe: &mut redis::Pipeline,
+        stats: &mut StatsBatch,
+        id: &str,
+        spec: &RunSpec,
+    ) {
+        let now = now_ms();
+        for (index, task) in spec.tasks.iter().enumerate() {
+            if !task.depends_on.is_empty() {
+                continue;
+            }
+            let queue = task.queue.as_ref().unwrap_or(&spec.queue);
+            let job = JobRef {
+                run_id: id.to_owned(),
+                task: index as u32,
+                attempt: 1,
+                redeliveries: 0,
+            };
+            match spec.not_before_ms {
+                Some(due) if due > now => {
+                    push_to_delayed(pipe, &self.keys, queue, spec.priority, &job, due)
+                }
+                _ => push_job(pipe, &self.keys, queue, spec.priority, &job),
+            }
+            stats.count(&self.keys, queue, "enqueued");
+        }
+    }
+
+    /// Reads a run with its tasks; `None` when it does not exist (or expired).
+    pub async fn get_run(&self, run_id: &str) -> StoreResult<Option<RunView>> {
+        let mut conn = self.conn().await?;
+        let fields: HashMap<String, String> = conn.hgetall(self.keys.run(run_id)).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        parse_run(&fields).map(Some)
+    }
+
+    /// Reads several runs in one round trip, skipping those that no longer exist.
+    pub async fn get_runs(&self, run_ids: &[String]) -> StoreResult<Vec<RunView>> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for id in run_ids {
+            pipe.hgetall(self.keys.run(id));
+        }
+        let all: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
+        all.iter()
+            .filter(|fields| !fields.is_empty())
+            .map(parse_run)
+            .collect()
+    }
+
+    /// The status of each run (`None` for a run that no longer exists), in one round trip.
+    pub async fn run_statuses(&self, run_ids: &[String]) -> StoreResult<Vec<Option<RunStatus>>> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for id in run_ids {
+            pipe.hget(self.keys.run(id), "status");
+        }
+        let statuses: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        Ok(statuses
+            .into_iter()
+            .map(|status| status.and_then(|s| s.parse().ok()))
+            .collect())
+    }
+
+    /// Ids of runs, newest first: `limit` of them after skipping `offset`.
+    pub async fn list_run_ids(&self, offset: usize, limit: usize) -> StoreResult<Vec<String>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn().await?;
+        let stop = (offset + limit - 1) as isize;
+        Ok(conn
+            .zrevrange(self.keys.runs_index(), offset as isize, stop)
+            .await?)
+    }
+
+    /// Cancels a run: its queued tasks will never start and its running tasks are killed by
+    /// their workers, which hear of it on the cancel channel (and by polling, should they miss it).
+    pub async fn cancel_run(&self, run_id: &str) -> StoreResult<CancelOutcome> {
+        let mut conn = self.conn().await?;
+        let reply: Vec<String> = scripts::CANCEL_RUN
+            .key(self.keys.run(run_id))
+            .key(self.keys.run_log(run_id))
+            .arg(now_ms())
+            .arg(self.retention_secs)
+            .invoke_async(&mut conn)
+            .await?;
+        let outcome = match reply.first().map(String::as_str) {
+            Some("canceled") => CancelOutcome::Canceled {
+                running: reply[1..]
+                    .iter()
+                    .filter_map(|index| index.parse().ok())
+                    .collect(),
+            },
+            Some("finished") => {
+                let status = reply.get(1).map(String::as_str).unwrap_or("");
+                CancelOutcome::AlreadyFinished(status.parse()?)
+            }
+            _ => CancelOutcome::NotFound,
+        };
+        if matches!(outcome, CancelOutcome::Canceled { .. }) {
+            conn.publish::<_, _, ()>(self.keys.cancel_channel(), run_id)
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Records what running tasks reported (log lines and progress), in one round trip.
+    pub async fn record_reports(&self, reports: &[(String, u32, TaskReport)]) -> StoreResult<()> {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for (run_id, task, report) in reports {
+            let (kind, value) = match report {
+                TaskReport::Log(line) => ("log", line.clone()),
+                TaskReport::Progress(percent) => ("progress", percent.to_string()),
+            };
+            pipe.invoke_script(
+                scripts::REPORT
+                    .key(self.keys.run(run_id))
+                    .key(self.keys.run_log(run_id))
+                    .arg(task)
+                    .arg(kind)
+                    .arg(value)
+                    .arg(LOG_MAX_LINES),
+            )
+            .ignore();
+        }
+        self.query_pipeline(&mut conn, &pipe).await
+    }
+
+    /// Lines of a run's log, oldest first, after entry id `after` (from the start when `None`),
+    /// for one task or for all of them.
+    pub async fn read_log(
+        &self,
+        run_id: &str,
+        task: Option<u32>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<LogLine>> {
+        let mut conn = self.conn().await?;
+        let start = after
+            .map(|id| format!("({id}"))
+            .unwrap_or_else(|| "-".to_owned());
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(self.keys.run_log(run_id))
+            .arg(start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit.max(1))
+            .query_async(&mut conn)
+            .await?;
+        Ok(reply
+            .ids
+            .into_iter()
+            .filter_map(|entry| {
+                let line_task: u32 = entry.get::<String>("t")?.parse().ok()?;
+                let line = entry.get::<String>("m")?;
+                (task.is_none() || task == Some(line_task)).then_some(LogLine {
+                    id: entry.id,
+                    task: line_task,
+                    line,
+                })
+            })
+            .collect())
+    }
+}
+
+fn distinct_queues(specs: &[RunSpec]) -> Vec<QueueName> {
+    let mut queues: Vec<QueueName> = specs
+        .iter()
+        .flat_map(|spec| {
+            spec.tasks
+                .iter()
+                .map(move |task| task.queue.clone().unwrap_or_else(|| spec.queue.clone()))
+        })
+        .collect();
+    queues.sort();
+    queues.dedup();
+    queues
+}
+
+fn join_indices(indices: &[usize]) -> String {
+    indices
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The hash fields of a new run: its own, then `tN.*` for each task.
+fn run_fields(id: &str, spec: &RunSpec, now: u64) -> Vec<(String, String)> {
+    let successors = spec.successors();
+    let mut fields = vec![
+        ("id".to_owned(), id.to_owned()),
+        ("definition".to_owned(), spec.definition.clone()),
+        ("status".to_owned(), RunStatus::Pending.as_str().to_owned()),
+        ("created".to_owned(), now.to_string()),
+        ("updated".to_owned(), now.to_string()),
+        ("payload".to_owned(), spec.payload.to_string()),
+        ("periodic".to_owned(), u8::from(spec.periodic).to_string()),
+        ("queue".to_owned(), spec.queue.to_string()),
+        ("priority".to_owned(), spec.priority.as_str().to_owned()),
+        ("ntasks".to_owned(), spec.tasks.len().to_string()),
+        ("done".to_owned(), "0".to_owned()),
+    ];
+    if let Some(due) = spec.not_before_ms {
+        fields.push(("not_before".to_owned(), due.to_string()));
+    }
+    for (index, task) in spec.tasks.iter().enumerate() {
+        let status = if task.depends_on.is_empty() {
+            TaskStatus::Queued
+        } else {
+            TaskStatus::Pending
+        };
+        let queue = task.queue.as_ref().unwrap_or(&spec.queue);
+        let task_fields = [
+            ("id", uuid::Uuid::new_v4().to_string()),
+            ("key", task.key.clone()),
+            ("executor", task.executor.to_string()),
+            ("deps", join_indices(&task.depends_on)),
+            ("succ", join_indices(&successors[index])),
+            ("waiting", task.depends_on.len().to_string()),
+            ("queue", queue.to_string()),
+            ("retries", task.max_retries.to_string()),
+            (
+                "timeout",
+                task.timeout_secs
+                    .map(|secs| secs.to_string())
+                    .unwrap_or_default(),
+            ),
+            ("hook", u8::from(task.is_hook).to_string()),
+            ("status", status.as_str().to_owned()),
+            ("attempt", "1".to_owned()),
+            ("delivery", "0".to_owned()),
+            ("progress", "0".to_owned()),
+            ("created", now.to_string()),
+            ("updated", now.to_string()),
+        ];
+        fields.extend(
+            task_fields
+                .into_iter()
+                .map(|(name, value)| (format!("t{index}.{name}"), value)),
+        );
+    }
+    fields
+}
+
+fn parse_run(fields: &HashMap<String, String>) -> StoreResult<RunView> {
+    let get = |name: &str| fields.get(name).map(String::as_str);
+    let number = |name: &str| get(name).and_then(|value| value.parse::<u64>().ok());
+    let required =
+        |name: &str| get(name).ok_or_else(|| StoreError::Corrupt(format!("run without '{name}'")));
+    let id = required("id")?.to_owned();
+    let task_count = number("ntasks").unwrap_or(0) as usize;
+    let tasks = (0..task_count)
+        .map(|index| parse_task(fields, index))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(RunView {
+        definition: required("definition")?.to_owned(),
+        status: required("status")?.parse()?,
+        created_ms: number("created").unwrap_or(0),
+        updated_ms: number("updated").unwrap_or(0),
+        finished_ms: number("finished"),
+        payload: get("payload")
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or(Value::Null),
+        periodic: get("periodic") == Some("1"),
+        queue: QueueName::parse(required("queue")?)?,
+        priority: required("priority")?.parse()?,
+        not_before_ms: number("not_before"),
+        tasks,
+        id,
+    })
+}
+
+fn parse_task(fields: &HashMap<String, String>, index: usize) -> StoreResult<TaskView> {
+    let get = |name: &str| fields.get(&format!("t{index}.{name}")).map(String::as_str);
+    let number = |name: &str| get(name).and_then(|value| value.parse::<u64>().ok());
+    let required = |name: &str| {
+        get(name).ok_or_else(|| StoreError::Corrupt(format!("task {index} without '{name}'")))
+    };
+    Ok(TaskView {
+        index,
+        id: required("id")?.to_owned(),
+        key: required("key")?.to_owned(),
+        status: required("status")?.parse()?,
+        attempt: number("attempt").unwrap_or(1) as u32,
+        depends_on: get("deps")
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|dep| dep.parse().ok())
+            .collect(),
+        queue: QueueName::parse(required("queue")?)?,
+        max_retries: number("retries").unwrap_or(0) as u32,
+        result: get("result")
+            .filter(|text| !text.is_empty())
+            .and_then(|text| serde_json::from_str(text).ok()),
+        error: get("error").map(str::to_owned),
+        progress: number("progress").unwrap_or(0).min(100) as u8,
+        worker: get("worker").map(str::to_owned),
+        is_hook: get("hook") == Some("1"),
+        created_ms: number("created").unwrap_or(0),
+        updated_ms: number("updated").unwrap_or(0),
+        started_ms: number("started"),
+        finished_ms: number("finished"),
+    })
+}

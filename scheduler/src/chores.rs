@@ -1,0 +1,108 @@
+//! One scheduler tick, as separate steps so each can be tested on its own.
+
+use common::error::StoreError;
+use common::store::Store;
+use common::store::definitions::Definition;
+use common::time::now_ms;
+
+/// Most delayed jobs promoted per queue per tick.
+const PROMOTE_BATCH: usize = 1000;
+/// Outbox entries younger than this are left to their creator.
+const OUTBOX_GRACE_MS: u64 = 10_000;
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Periodic runs fired (run ids).
+    pub fired: Vec<String>,
+    /// Delayed jobs promoted.
+    pub promoted: usize,
+    /// Lost jobs redelivered.
+    pub redelivered: usize,
+    /// Lost jobs dead-lettered.
+    pub dead: usize,
+}
+
+/// Settings a tick needs.
+#[derive(Debug, Clone, Copy)]
+pub struct TickSettings {
+    /// Idle time after which a pending job is taken for lost.
+    pub visibility_timeout_ms: u64,
+    /// Redeliveries before a lost job is dead-lettered.
+    pub max_redeliveries: u32,
+}
+
+/// Fires every periodic definition whose current slot has not fired yet.
+pub async fn fire_due_periodics(store: &Store, now: u64) -> Result<Vec<String>, StoreError> {
+    let mut fired = Vec::new();
+    for definition in store.definitions().await? {
+        if let Some(run_id) = fire_if_due(store, &definition, now).await? {
+            fired.push(run_id);
+        }
+    }
+    Ok(fired)
+}
+
+async fn fire_if_due(
+    store: &Store,
+    definition: &Definition,
+    now: u64,
+) -> Result<Option<String>, StoreError> {
+    let Some(periodic) = &definition.periodic else {
+        return Ok(None);
+    };
+    let schedule = match periodic.schedule() {
+        Ok(schedule) => schedule,
+        Err(error) => {
+            tracing::warn!(definition = %definition.name, cause = %error, "invalid periodic schedule");
+            return Ok(None);
+        }
+    };
+    let Some(slot) = schedule.slot_at(now) else {
+        return Ok(None);
+    };
+    if store
+        .last_fired_slot(&definition.name)
+        .await?
+        .is_some_and(|last| last >= slot)
+    {
+        return Ok(None);
+    }
+    let run_id = store.fire_periodic(definition, slot).await?;
+    tracing::info!(definition = %definition.name, slot, run = %run_id, "periodic run fired");
+    Ok(Some(run_id))
+}
+
+/// One tick of every chore.
+pub async fn tick(store: &Store, settings: TickSettings) -> Result<TickReport, StoreError> {
+    let mut report = TickReport {
+        fired: fire_due_periodics(store, now_ms()).await?,
+        ..TickReport::default()
+    };
+    for queue in store.queue_names().await? {
+        report.promoted += store.promote_due_jobs(&queue, PROMOTE_BATCH).await?;
+        let reclaimed = store
+            .reclaim_stale_jobs(
+                &queue,
+                settings.visibility_timeout_ms,
+                settings.max_redeliveries,
+            )
+            .await?;
+        report.redelivered += reclaimed.redelivered;
+        report.dead += reclaimed.dead;
+    }
+    store.drain_outbox(OUTBOX_GRACE_MS).await?;
+    Ok(report)
+}
+
+/// The slower chores: trimming streams and the run index, forgetting dead workers.
+pub async fn housekeeping(store: &Store, worker_timeout_ms: u64) -> Result<(), StoreError> {
+    for queue in store.queue_names().await? {
+        store.trim_queue(&queue).await?;
+    }
+    store.trim_expired_runs().await?;
+    for worker in store.remove_dead_workers(worker_timeout_ms).await? {
+        tracing::info!(worker = %worker, "worker stopped sending heartbeats: removed");
+    }
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! The scheduler's settings, from flags and the environment.
+
+use std::time::Duration;
+
+use clap::Parser;
+use common::config::StoreOptions;
+
+/// Fires periodic workflows, promotes delayed jobs and reclaims lost ones.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "baton-scheduler", version, about)]
+pub struct SchedulerOptions {
+    /// Redis connection and key prefix.
+    #[command(flatten)]
+    pub store: StoreOptions,
+
+    /// Milliseconds between ticks.
+    #[arg(long, env = "BATON_TICK_MS", default_value_t = 200)]
+    pub tick_ms: u64,
+
+    /// Milliseconds the leader lease lasts; a standby takes over this long after the leader dies.
+    #[arg(long, env = "BATON_LEASE_MS", default_value_t = 5000)]
+    pub lease_ms: u64,
+
+    /// Seconds a delivered job may go untouched before it is taken for lost and redelivered
+    /// (live workers touch their long jobs on every heartbeat).
+    #[arg(long, env = "BATON_VISIBILITY_TIMEOUT_SECS", default_value_t = 30)]
+    pub visibility_timeout_secs: u64,
+
+    /// Deliveries after the first before a lost job is dead-lettered and its task failed.
+    #[arg(long, env = "BATON_MAX_REDELIVERIES", default_value_t = 5)]
+    pub max_redeliveries: u32,
+
+    /// Seconds without a heartbeat after which a worker is removed from the registry.
+    #[arg(long, env = "BATON_WORKER_TIMEOUT_SECS", default_value_t = 30)]
+    pub worker_timeout_secs: u64,
+
+    /// Scheduler id; host, pid and a random suffix when absent.
+    #[arg(long, env = "BATON_SCHEDULER_ID")]
+    pub scheduler_id: Option<String>,
+}
+
+impl SchedulerOptions {
+    /// Time between ticks.
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.tick_ms.max(10))
+    }
+}

@@ -1,0 +1,80 @@
+//! The leader loop: hold the lease and tick, or stand by and try to take it.
+
+use std::time::{Duration, Instant};
+
+use common::store::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::chores::{TickSettings, housekeeping, tick};
+use crate::config::SchedulerOptions;
+
+/// Time between housekeeping rounds.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+
+/// Runs the scheduler until `shutdown` is cancelled, then gives up the lease.
+pub async fn run(
+    options: SchedulerOptions,
+    shutdown: CancellationToken,
+) -> Result<(), common::error::StoreError> {
+    let store = Store::connect(&options.store).await?;
+    let id = options.scheduler_id.clone().unwrap_or_else(|| {
+        let host = hostname();
+        format!(
+            "{host}-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        )
+    });
+    let settings = TickSettings {
+        visibility_timeout_ms: options.visibility_timeout_secs * 1000,
+        max_redeliveries: options.max_redeliveries,
+    };
+    tracing::info!(scheduler = %id, lease_ms = options.lease_ms, "scheduler started");
+    let mut leading = false;
+    let mut last_housekeeping: Option<Instant> = None;
+    let mut lease_renewed = Instant::now();
+    while !shutdown.is_cancelled() {
+        // Renew well before the lease lapses; act only while holding it.
+        if !leading || lease_renewed.elapsed() >= Duration::from_millis(options.lease_ms / 3) {
+            match store.acquire_scheduler_lease(&id, options.lease_ms).await {
+                Ok(held) => {
+                    if held != leading {
+                        tracing::info!(scheduler = %id, leading = held, "leadership changed");
+                    }
+                    leading = held;
+                    lease_renewed = Instant::now();
+                }
+                Err(error) => {
+                    tracing::warn!(cause = %error, "cannot reach Redis for the lease");
+                    leading = false;
+                }
+            }
+        }
+        if leading {
+            if let Err(error) = tick(&store, settings).await {
+                tracing::warn!(cause = %error, "scheduler tick failed");
+            }
+            if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {
+                if let Err(error) = housekeeping(&store, options.worker_timeout_secs * 1000).await {
+                    tracing::warn!(cause = %error, "housekeeping failed");
+                }
+                last_housekeeping = Some(Instant::now());
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(options.tick()) => {}
+            _ = shutdown.cancelled() => {}
+        }
+    }
+    if leading {
+        store.release_scheduler_lease(&id).await?;
+    }
+    tracing::info!(scheduler = %id, "scheduler stopped");
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_default()
+}

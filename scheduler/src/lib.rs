@@ -1,0 +1,15 @@
+//! Baton's scheduler: under a leader lease (standbys take over when it lapses), it fires
+//! periodic definitions exactly once per slot, promotes due delayed jobs, reclaims jobs whose
+//! worker died, finishes creations left in the outbox, and trims streams and expired runs.
+//!
+//! # Layout
+//! - [`config`]: flags and environment.
+//! - [`leader`]: the lease loop that decides whether this scheduler acts.
+//! - [`chores`]: one tick of work, each chore a testable step.
+
+pub mod chores;
+pub mod config;
+pub mod leader;
+
+pub use config::SchedulerOptions;
+pub use leader::run;

@@ -1,0 +1,86 @@
+//! The worker's settings, from flags and the environment.
+
+use std::time::Duration;
+
+use clap::Parser;
+use common::backoff::Backoff;
+use common::config::StoreOptions;
+use common::error::InvalidInput;
+use common::model::QueueName;
+
+/// Runs tasks from Baton's job streams.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "baton-worker", version, about)]
+pub struct WorkerOptions {
+    /// Redis connection and key prefix.
+    #[command(flatten)]
+    pub store: StoreOptions,
+
+    /// Queues to consume, comma-separated.
+    #[arg(
+        long,
+        env = "BATON_QUEUES",
+        default_value = "default",
+        value_delimiter = ','
+    )]
+    pub queues: Vec<String>,
+
+    /// Jobs executed at the same time.
+    #[arg(long, env = "BATON_CONCURRENCY", default_value_t = 16)]
+    pub concurrency: usize,
+
+    /// Milliseconds a read blocks on empty streams before looking again.
+    #[arg(long, env = "BATON_BLOCK_MS", default_value_t = 1000)]
+    pub block_ms: u64,
+
+    /// Seconds between heartbeats (registry, long-job keep-alive, cancel polling).
+    #[arg(long, env = "BATON_HEARTBEAT_SECS", default_value_t = 2)]
+    pub heartbeat_secs: u64,
+
+    /// Seconds in-flight jobs may take to finish after SIGTERM before they are stopped and
+    /// left for another worker.
+    #[arg(long, env = "BATON_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+
+    /// First retry delay in milliseconds; doubles with each retry, with jitter.
+    #[arg(long, env = "BATON_RETRY_BASE_MS", default_value_t = 1000)]
+    pub retry_base_ms: u64,
+
+    /// Longest retry delay in milliseconds.
+    #[arg(long, env = "BATON_RETRY_MAX_MS", default_value_t = 300_000)]
+    pub retry_max_ms: u64,
+
+    /// Worker id; host, pid and a random suffix when absent.
+    #[arg(long, env = "BATON_WORKER_ID")]
+    pub worker_id: Option<String>,
+}
+
+impl WorkerOptions {
+    /// The queue names, validated.
+    pub fn queue_names(&self) -> Result<Vec<QueueName>, InvalidInput> {
+        let names: Vec<QueueName> = self
+            .queues
+            .iter()
+            .map(|name| name.trim())
+            .filter(|name| !name.is_empty())
+            .map(QueueName::parse)
+            .collect::<Result<_, _>>()?;
+        if names.is_empty() {
+            return Err(InvalidInput::new("give at least one queue"));
+        }
+        Ok(names)
+    }
+
+    /// The retry backoff.
+    pub fn backoff(&self) -> Backoff {
+        Backoff {
+            base_ms: self.retry_base_ms,
+            max_ms: self.retry_max_ms,
+        }
+    }
+
+    /// The heartbeat period.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_secs.max(1))
+    }
+}

@@ -1,0 +1,435 @@
+//! The worker's loops: read jobs, start them, execute them concurrently, record their outcomes
+//! in batches, and keep the worker visible while it runs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::error::StoreError;
+use common::model::{QueueName, RunStatus};
+use common::store::Store;
+use common::store::jobs::{AttemptOutcome, Job, StartOutcome, StartedTask};
+use common::store::runs::TaskReport;
+use common::store::workers::WorkerRecord;
+use common::time::now_ms;
+use futures::StreamExt;
+use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::WorkerOptions;
+use crate::context::{TaskContext, TaskEvent};
+use crate::execute::{Executors, outcome_of};
+use crate::handlers::HandlerRegistry;
+use crate::inflight::{InFlightSet, StopReason};
+
+/// Most outcomes recorded in one batch.
+const FINISH_BATCH: usize = 512;
+/// Most reports (log lines, progress) recorded in one batch.
+const REPORT_BATCH: usize = 512;
+/// Pause before retrying after Redis failed.
+const REDIS_RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// Why the worker could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// Redis failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The settings are invalid.
+    #[error(transparent)]
+    Invalid(#[from] common::error::InvalidInput),
+}
+
+/// An attempt that ended, on its way to be recorded.
+struct Completion {
+    job: Job,
+    outcome: Option<AttemptOutcome>,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// A worker: consumes queues and executes their jobs. Build it with [`Worker::new`], register
+/// handlers before, and run it with [`Worker::run`].
+#[derive(Debug)]
+pub struct Worker {
+    store: Store,
+    options: WorkerOptions,
+    queues: Vec<QueueName>,
+    id: String,
+    executors: Executors,
+    inflight: InFlightSet,
+    done: Arc<AtomicU64>,
+}
+
+impl Worker {
+    /// Connects to Redis and prepares the queues; `handlers` serve `handler` tasks.
+    pub async fn new(
+        options: WorkerOptions,
+        handlers: HandlerRegistry,
+    ) -> Result<Self, WorkerError> {
+        let queues = options.queue_names()?;
+        let store = Store::connect(&options.store).await?;
+        for queue in &queues {
+            store.ensure_queue(queue).await?;
+        }
+        let host = hostname::get()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let id = options.worker_id.clone().unwrap_or_else(|| {
+            format!(
+                "{host}-{}-{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..6]
+            )
+        });
+        Ok(Self {
+            store,
+            queues,
+            id,
+            executors: Executors {
+                handlers,
+                http: reqwest::Client::new(),
+            },
+            inflight: InFlightSet::default(),
+            done: Arc::default(),
+            options,
+        })
+    }
+
+    /// This worker's id (its consumer name in every group).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs until `shutdown` is cancelled, then stops reading, lets in-flight jobs finish
+    /// within the grace period, stops the rest (leaving their jobs pending for another
+    /// worker) and returns.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), WorkerError> {
+        let worker = Arc::new(self);
+        tracing::info!(worker = %worker.id, queues = ?worker.options.queues, concurrency = worker.options.concurrency, "worker started");
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let background = CancellationToken::new();
+        let started_ms = now_ms();
+
+        let reporter = tokio::spawn(record_reports(worker.store.clone(), events_rx));
+        let completer = tokio::spawn(Arc::clone(&worker).record_outcomes(done_rx));
+        let heartbeat =
+            tokio::spawn(Arc::clone(&worker).keep_alive(started_ms, background.clone()));
+        let listener = tokio::spawn(Arc::clone(&worker).listen_for_cancels(background.clone()));
+
+        let mut executions = JoinSet::new();
+        let semaphore = Arc::new(Semaphore::new(worker.options.concurrency.max(1)));
+        Arc::clone(&worker)
+            .read_loop(&shutdown, &semaphore, &events_tx, &done_tx, &mut executions)
+            .await;
+
+        tracing::info!(worker = %worker.id, in_flight = worker.inflight.len(), "shutting down: reading stopped");
+        let grace = Duration::from_secs(worker.options.shutdown_grace_secs);
+        let drained = tokio::time::timeout(grace, async {
+            while executions.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(worker = %worker.id, left = worker.inflight.len(), "grace period over: stopping jobs and leaving them for another worker");
+            worker.inflight.stop_all(StopReason::Shutdown);
+            while executions.join_next().await.is_some() {}
+        }
+        drop(done_tx);
+        drop(events_tx);
+        let _ = completer.await;
+        let _ = reporter.await;
+        background.cancel();
+        let _ = heartbeat.await;
+        let _ = listener.await;
+        worker.store.remove_worker(&worker.id).await?;
+        tracing::info!(worker = %worker.id, done = worker.done.load(Ordering::Relaxed), "worker stopped");
+        Ok(())
+    }
+
+    async fn read_loop(
+        self: Arc<Self>,
+        shutdown: &CancellationToken,
+        semaphore: &Arc<Semaphore>,
+        events: &mpsc::UnboundedSender<TaskEvent>,
+        done: &mpsc::UnboundedSender<Completion>,
+        executions: &mut JoinSet<()>,
+    ) {
+        let mut read_conn = None;
+        let mut round = 0u64;
+        while !shutdown.is_cancelled() {
+            // Wait for a free slot, then read as many jobs as there are free slots.
+            let first = tokio::select! {
+                permit = Arc::clone(semaphore).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+                _ = shutdown.cancelled() => return,
+            };
+            let free = semaphore.available_permits() + 1;
+            let conn = match &mut read_conn {
+                Some(conn) => conn,
+                None => match self.store.dedicated_connection().await {
+                    Ok(conn) => read_conn.insert(conn),
+                    Err(error) => {
+                        tracing::error!(cause = %error, "cannot connect to Redis");
+                        tokio::time::sleep(REDIS_RETRY_PAUSE).await;
+                        continue;
+                    }
+                },
+            };
+            round += 1;
+            let jobs = match self
+                .store
+                .read_jobs(
+                    conn,
+                    &self.queues,
+                    &self.id,
+                    free,
+                    self.options.block_ms,
+                    round,
+                )
+                .await
+            {
+                Ok(jobs) => jobs,
+                Err(error) => {
+                    tracing::error!(cause = %error, "reading jobs failed");
+                    read_conn = None;
+                    tokio::time::sleep(REDIS_RETRY_PAUSE).await;
+                    continue;
+                }
+            };
+            if jobs.is_empty() {
+                continue;
+            }
+            let mut permits = vec![first];
+            while permits.len() < jobs.len() {
+                match Arc::clone(semaphore).acquire_owned().await {
+                    Ok(permit) => permits.push(permit),
+                    Err(_) => return,
+                }
+            }
+            let outcomes = match self.store.start_jobs(conn, &jobs, &self.id).await {
+                Ok(outcomes) => outcomes,
+                Err(error) => {
+                    // The jobs stay pending under this worker; they are redelivered if it dies,
+                    // and reclaimed after the visibility timeout otherwise.
+                    tracing::error!(cause = %error, jobs = jobs.len(), "starting jobs failed");
+                    read_conn = None;
+                    continue;
+                }
+            };
+            for ((job, outcome), permit) in jobs.into_iter().zip(outcomes).zip(permits) {
+                match outcome {
+                    StartOutcome::Start(task) => {
+                        let worker = Arc::clone(&self);
+                        let events = events.clone();
+                        let done = done.clone();
+                        executions.spawn(async move {
+                            worker.execute(job, task, events, done, permit).await
+                        });
+                    }
+                    other => {
+                        tracing::debug!(run = %job.job.run_id, task = job.job.task, outcome = ?other, "job not started")
+                    }
+                }
+            }
+            // Reap finished executions so the set stays small.
+            while executions.try_join_next().is_some() {}
+        }
+    }
+
+    async fn execute(
+        self: Arc<Self>,
+        job: Job,
+        task: StartedTask,
+        events: mpsc::UnboundedSender<TaskEvent>,
+        done: mpsc::UnboundedSender<Completion>,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let stop = self.inflight.insert(job.clone());
+        let input = json!({
+            "run_id": job.job.run_id,
+            "payload": task.payload,
+            "parents": task.parent_results,
+        });
+        let ctx = TaskContext::new(
+            job.job.run_id.clone(),
+            task.key.clone(),
+            job.job.task,
+            job.job.attempt,
+            input,
+            stop.token.clone(),
+            events,
+        );
+        let timer = task.timeout_secs.map(|secs| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                stop.stop(StopReason::TimedOut);
+            })
+        });
+        let result = self.executors.execute(&task, &ctx).await;
+        if let Some(timer) = timer {
+            timer.abort();
+        }
+        if let Err(error) = &result {
+            ctx.log(format!("attempt {} failed: {error}", job.job.attempt));
+        }
+        let outcome = outcome_of(
+            result,
+            stop.reason(),
+            &task,
+            job.job.attempt,
+            &self.options.backoff(),
+        );
+        let _ = done.send(Completion {
+            job,
+            outcome,
+            _permit: permit,
+        });
+    }
+
+    async fn record_outcomes(
+        self: Arc<Self>,
+        mut completions: mpsc::UnboundedReceiver<Completion>,
+    ) {
+        let mut conn = None;
+        let mut batch = Vec::with_capacity(FINISH_BATCH);
+        while completions.recv_many(&mut batch, FINISH_BATCH).await > 0 {
+            let finished: Vec<(Job, AttemptOutcome)> = batch
+                .iter()
+                .filter_map(|done| {
+                    done.outcome
+                        .clone()
+                        .map(|outcome| (done.job.clone(), outcome))
+                })
+                .collect();
+            // Keep trying while Redis is away: the jobs stay pending until their outcome is
+            // recorded, and this worker must not take new ones in the meantime.
+            for attempt in 0u32.. {
+                let result = match &mut conn {
+                    Some(conn) => self.store.finish_jobs(conn, &finished).await,
+                    None => match self.store.dedicated_connection().await {
+                        Ok(new) => self.store.finish_jobs(conn.insert(new), &finished).await,
+                        Err(error) => Err(error),
+                    },
+                };
+                match result {
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::error!(cause = %error, attempt, jobs = finished.len(), "recording outcomes failed; retrying");
+                        conn = None;
+                        tokio::time::sleep(REDIS_RETRY_PAUSE).await;
+                    }
+                }
+            }
+            for done in batch.drain(..) {
+                self.inflight.remove(&done.job.entry_id);
+                if done.outcome.is_some() {
+                    self.done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    async fn keep_alive(self: Arc<Self>, started_ms: u64, stop: CancellationToken) {
+        let period = self.options.heartbeat();
+        let mut conn = None;
+        loop {
+            if let Err(error) = self.beat(started_ms, period, &mut conn).await {
+                tracing::warn!(cause = %error, "heartbeat failed");
+                conn = None;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(period) => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    }
+
+    /// One heartbeat: registry record, keep long jobs claimed, stop attempts of canceled runs
+    /// (in case the cancel message was missed).
+    async fn beat(
+        &self,
+        started_ms: u64,
+        period: Duration,
+        conn: &mut Option<redis::aio::MultiplexedConnection>,
+    ) -> Result<(), StoreError> {
+        let record = WorkerRecord {
+            id: self.id.clone(),
+            host: hostname::get()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            pid: std::process::id(),
+            queues: self.queues.iter().map(ToString::to_string).collect(),
+            started_ms,
+            last_seen_ms: now_ms(),
+            in_flight: self.inflight.len(),
+            done: self.done.load(Ordering::Relaxed),
+        };
+        self.store.heartbeat(&record).await?;
+        let long_running = self.inflight.older_than(period);
+        if long_running.is_empty() {
+            return Ok(());
+        }
+        let conn = match conn {
+            Some(conn) => conn,
+            None => conn.insert(self.store.dedicated_connection().await?),
+        };
+        let jobs: Vec<Job> = long_running
+            .iter()
+            .map(|attempt| attempt.job.clone())
+            .collect();
+        self.store.touch_jobs(conn, &self.id, &jobs).await?;
+        let run_ids: Vec<String> = jobs.iter().map(|job| job.job.run_id.clone()).collect();
+        for (run_id, status) in run_ids.iter().zip(self.store.run_statuses(&run_ids).await?) {
+            if matches!(status, None | Some(RunStatus::Canceled)) {
+                self.inflight.stop_run(run_id, StopReason::Canceled);
+            }
+        }
+        Ok(())
+    }
+
+    async fn listen_for_cancels(self: Arc<Self>, stop: CancellationToken) {
+        let channel = self.store.keys().cancel_channel();
+        while !stop.is_cancelled() {
+            let listened = async {
+                let mut pubsub = self.store.client().get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                let mut messages = pubsub.on_message();
+                while let Some(message) = messages.next().await {
+                    if let Ok(run_id) = message.get_payload::<String>() {
+                        let stopped = self.inflight.stop_run(&run_id, StopReason::Canceled);
+                        if stopped > 0 {
+                            tracing::info!(run = %run_id, stopped, "run canceled: stopping its tasks");
+                        }
+                    }
+                }
+                Ok::<(), redis::RedisError>(())
+            };
+            tokio::select! {
+                result = listened => if let Err(error) = result {
+                    tracing::warn!(cause = %error, "cancel listener lost Redis; reconnecting");
+                },
+                _ = stop.cancelled() => return,
+            }
+            tokio::time::sleep(REDIS_RETRY_PAUSE).await;
+        }
+    }
+}
+
+/// Writes what running tasks report, batching whatever has arrived.
+async fn record_reports(store: Store, mut events: mpsc::UnboundedReceiver<TaskEvent>) {
+    let mut batch = Vec::with_capacity(REPORT_BATCH);
+    while events.recv_many(&mut batch, REPORT_BATCH).await > 0 {
+        let reports: Vec<(String, u32, TaskReport)> = batch
+            .drain(..)
+            .map(|event| (event.run_id, event.task, event.report))
+            .collect();
+        if let Err(error) = store.record_reports(&reports).await {
+            tracing::warn!(cause = %error, lost = reports.len(), "could not record task reports");
+        }
+    }
+}
