@@ -7,6 +7,8 @@ use common::time::now_ms;
 
 /// Most delayed jobs promoted per queue per tick.
 const PROMOTE_BATCH: usize = 1000;
+/// Most missed slots of one definition fired late after an outage.
+const MAX_CATCH_UP_SLOTS: usize = 60;
 /// Outbox entries younger than this are left to their creator.
 const OUTBOX_GRACE_MS: u64 = 10_000;
 
@@ -36,9 +38,7 @@ pub struct TickSettings {
 pub async fn fire_due_periodics(store: &Store, now: u64) -> Result<Vec<String>, StoreError> {
     let mut fired = Vec::new();
     for definition in store.definitions().await? {
-        if let Some(run_id) = fire_if_due(store, &definition, now).await? {
-            fired.push(run_id);
-        }
+        fired.extend(fire_if_due(store, &definition, now).await?);
     }
     Ok(fired)
 }
@@ -47,30 +47,42 @@ async fn fire_if_due(
     store: &Store,
     definition: &Definition,
     now: u64,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let Some(periodic) = &definition.periodic else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     let schedule = match periodic.schedule() {
         Ok(schedule) => schedule,
         Err(error) => {
             tracing::warn!(definition = %definition.name, cause = %error, "invalid periodic schedule");
-            return Ok(None);
+            return Ok(Vec::new());
         }
     };
-    let Some(slot) = schedule.slot_at(now) else {
-        return Ok(None);
+    let Some(current) = schedule.slot_at(now) else {
+        return Ok(Vec::new());
     };
-    if store
-        .last_fired_slot(&definition.name)
-        .await?
-        .is_some_and(|last| last >= slot)
-    {
-        return Ok(None);
+    // Slots missed while no scheduler led (a failover) are fired late, each once; after a
+    // long outage only the most recent ones are.
+    let last = store.last_fired_slot(&definition.name).await?;
+    let mut slots = Vec::new();
+    let mut slot = current;
+    while last.is_none_or(|last| slot > last) && slots.len() < MAX_CATCH_UP_SLOTS {
+        slots.push(slot);
+        if last.is_none() {
+            break;
+        }
+        match schedule.slot_at(slot.saturating_sub(1)) {
+            Some(previous) if previous < slot => slot = previous,
+            _ => break,
+        }
     }
-    let run_id = store.fire_periodic(definition, slot).await?;
-    tracing::info!(definition = %definition.name, slot, run = %run_id, "periodic run fired");
-    Ok(Some(run_id))
+    let mut fired = Vec::new();
+    for slot in slots.into_iter().rev() {
+        let run_id = store.fire_periodic(definition, slot).await?;
+        tracing::info!(definition = %definition.name, slot, run = %run_id, "periodic run fired");
+        fired.push(run_id);
+    }
+    Ok(fired)
 }
 
 /// One tick of every chore.

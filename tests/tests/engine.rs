@@ -1,0 +1,788 @@
+//! End-to-end tests of the core engine: real `redis-server`, real `baton-worker` and
+//! `baton-scheduler` processes, driven through the `common` store.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use baton_tests::process::BatonProcess;
+use baton_tests::redis_server::RedisServer;
+use baton_tests::unique_prefix;
+use baton_tests::wait::{wait_for, wait_until};
+use common::config::StoreOptions;
+use common::keys::CONSUMER_GROUP;
+use common::model::{Priority, QueueName, RunSpec, RunStatus, TaskSpec, TaskStatus};
+use common::store::Store;
+use common::store::definitions::{Definition, PeriodicSpec};
+use common::store::jobs::RequeueOutcome;
+use common::store::runs::{CancelOutcome, RunView};
+use serde_json::{Value, json};
+
+/// One test's world: its own Redis, key prefix and store.
+struct World {
+    redis: RedisServer,
+    prefix: String,
+    store: Store,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn new() -> Self {
+        let redis = RedisServer::start();
+        let prefix = unique_prefix();
+        let store = Store::connect(&StoreOptions {
+            redis_url: redis.url(),
+            prefix: prefix.clone(),
+            retention_secs: 3600,
+        })
+        .await
+        .expect("store connects");
+        Self {
+            redis,
+            prefix,
+            store,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn env<'a>(&'a self, url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut env = vec![
+            ("BATON_REDIS_URL", url),
+            ("BATON_PREFIX", self.prefix.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        env
+    }
+
+    fn worker(&self, extra: &[(&str, &str)]) -> BatonProcess {
+        let url = self.redis.url();
+        let defaults = [
+            ("BATON_HEARTBEAT_SECS", "1"),
+            ("BATON_RETRY_BASE_MS", "200"),
+            ("BATON_RETRY_MAX_MS", "1000"),
+            ("BATON_BLOCK_MS", "200"),
+        ];
+        let mut env = self.env(&url, &defaults);
+        env.extend_from_slice(extra);
+        BatonProcess::spawn("baton-worker", &[], &env)
+    }
+
+    fn scheduler(&self, extra: &[(&str, &str)]) -> BatonProcess {
+        let url = self.redis.url();
+        let defaults = [
+            ("BATON_TICK_MS", "100"),
+            ("BATON_VISIBILITY_TIMEOUT_SECS", "3"),
+            ("BATON_LEASE_MS", "2000"),
+        ];
+        let mut env = self.env(&url, &defaults);
+        env.extend_from_slice(extra);
+        BatonProcess::spawn("baton-scheduler", &[], &env)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    async fn wait_for_status(&self, run_id: &str, status: RunStatus, timeout: Duration) -> RunView {
+        let what = format!("run {run_id} reaches {status}");
+        wait_for(timeout, &what, || async {
+            self.store
+                .get_run(run_id)
+                .await
+                .expect("run readable")
+                .filter(|run| run.status == status)
+        })
+        .await
+    }
+}
+
+fn shell_task(key: &str, script: &str, depends_on: &[usize]) -> TaskSpec {
+    TaskSpec {
+        key: key.into(),
+        executor: json!({"type": "command", "argv": ["sh", "-c", script]}),
+        depends_on: depends_on.to_vec(),
+        queue: None,
+        max_retries: 0,
+        timeout_secs: None,
+        is_hook: false,
+    }
+}
+
+fn run_of(tasks: Vec<TaskSpec>, payload: Value) -> RunSpec {
+    RunSpec {
+        id: None,
+        definition: "test.flow".into(),
+        payload,
+        tasks,
+        queue: QueueName::default(),
+        priority: Priority::Normal,
+        periodic: false,
+        not_before_ms: None,
+    }
+}
+
+fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn pid_is_alive(pid: i32) -> bool {
+    // A zombie (killed, not yet reaped by an init that does not reap) counts as dead.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .split(") ")
+            .nth(1)
+            .is_some_and(|rest| rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn dag_fan_out_and_fan_in_runs_to_success_with_parent_results() {
+    let world = World::new().await;
+    let _worker = world.worker(&[("BATON_CONCURRENCY", "4")]);
+    // extract -> (square_a, square_b, square_c) -> join
+    let write_result = |value: &str| format!("echo working; echo '{value}' > \"$BATON_RESULT\"");
+    let join = "cat > \"$BATON_RESULT\"";
+    let spec = run_of(
+        vec![
+            shell_task("EXTRACT", &write_result("1"), &[]),
+            shell_task("A", &write_result("2"), &[0]),
+            shell_task("B", &write_result("3"), &[0]),
+            shell_task("C", &write_result("4"), &[0]),
+            shell_task("JOIN", join, &[1, 2, 3]),
+        ],
+        json!({"source": "test"}),
+    );
+    let id = world.store.create_run(&spec).await.unwrap();
+
+    let run = world
+        .wait_for_status(&id, RunStatus::Success, Duration::from_secs(20))
+        .await;
+    assert!(
+        run.tasks
+            .iter()
+            .all(|task| task.status == TaskStatus::Success)
+    );
+    assert!(run.tasks.iter().all(|task| task.attempt == 1));
+    let joined = run.tasks[4].result.clone().expect("join has a result");
+    assert_eq!(
+        joined["parents"],
+        json!([2, 3, 4]),
+        "fan-in sees every parent's result in order"
+    );
+    assert_eq!(joined["payload"], json!({"source": "test"}));
+    assert_eq!(joined["run_id"], json!(id));
+    // Fan-out: the three middle tasks started only after EXTRACT finished.
+    let extract_done = run.tasks[0].finished_ms.unwrap();
+    for task in &run.tasks[1..4] {
+        assert!(task.started_ms.unwrap() >= extract_done);
+    }
+    assert!(
+        run.tasks[4].started_ms.unwrap()
+            >= run.tasks[1..4]
+                .iter()
+                .map(|t| t.finished_ms.unwrap())
+                .max()
+                .unwrap()
+    );
+    let log = world.store.read_log(&id, Some(0), None, 100).await.unwrap();
+    assert_eq!(log.first().map(|line| line.line.as_str()), Some("working"));
+    let stats = world
+        .store
+        .queue_stats(&QueueName::default())
+        .await
+        .unwrap();
+    assert_eq!(stats.get("succeeded"), Some(&5));
+}
+
+#[tokio::test]
+async fn failing_task_retries_with_backoff_then_fails_its_run_into_the_dead_letter_and_requeue_succeeds()
+ {
+    let world = World::new().await;
+    let marker = world.path("fixed");
+    let attempts = world.path("attempts");
+    let _scheduler = world.scheduler(&[]);
+    let _worker = world.worker(&[]);
+    let script = format!(
+        "date +%s%3N >> '{}'; test -f '{}' || {{ echo 'not fixed yet' >&2; exit 3; }}",
+        attempts.display(),
+        marker.display()
+    );
+    let mut task = shell_task("FLAKY", &script, &[]);
+    task.max_retries = 2;
+    let id = world
+        .store
+        .create_run(&run_of(
+            vec![task, shell_task("AFTER", "true", &[0])],
+            Value::Null,
+        ))
+        .await
+        .unwrap();
+
+    let run = world
+        .wait_for_status(&id, RunStatus::Error, Duration::from_secs(20))
+        .await;
+    assert_eq!(run.tasks[0].status, TaskStatus::Error);
+    assert_eq!(run.tasks[0].attempt, 3, "one attempt and two retries");
+    assert!(
+        run.tasks[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("exited with status 3")
+    );
+    assert_eq!(
+        run.tasks[1].status,
+        TaskStatus::Pending,
+        "a failed task's successor never runs"
+    );
+    let starts: Vec<u64> = read_lines(&attempts)
+        .iter()
+        .map(|line| line.parse().unwrap())
+        .collect();
+    assert_eq!(starts.len(), 3);
+    // Base 200 ms with equal jitter: the first retry waits at least 100 ms, the second 200 ms.
+    assert!(
+        starts[1] - starts[0] >= 100,
+        "first backoff too short: {starts:?}"
+    );
+    assert!(
+        starts[2] - starts[1] >= 200,
+        "second backoff too short: {starts:?}"
+    );
+
+    let queue = QueueName::default();
+    let dead = world.store.dead_letters(&queue, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].job.run_id, id);
+    assert!(dead[0].error.contains("exited with status 3"));
+    let stats = world.store.queue_stats(&queue).await.unwrap();
+    assert_eq!(stats.get("retried"), Some(&2));
+    assert_eq!(stats.get("dead"), Some(&1));
+
+    std::fs::write(&marker, "").unwrap();
+    let outcome = world
+        .store
+        .requeue_dead_letter(&queue, &dead[0].id)
+        .await
+        .unwrap();
+    assert_eq!(outcome, RequeueOutcome::Requeued);
+    let run = world
+        .wait_for_status(&id, RunStatus::Success, Duration::from_secs(20))
+        .await;
+    assert_eq!(run.tasks[0].attempt, 4);
+    assert_eq!(run.tasks[1].status, TaskStatus::Success);
+    assert!(
+        world
+            .store
+            .dead_letters(&queue, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        world
+            .store
+            .requeue_dead_letter(&queue, &dead[0].id)
+            .await
+            .unwrap(),
+        RequeueOutcome::NotFound
+    );
+}
+
+#[tokio::test]
+async fn killed_worker_job_is_reclaimed_and_counted_once() {
+    let world = World::new().await;
+    let ran = world.path("ran");
+    let _scheduler = world.scheduler(&[]);
+    let mut first = world.worker(&[("BATON_WORKER_ID", "first")]);
+    let script = format!(
+        "echo $$ >> '{}'; sleep 2; echo '\"done\"' > \"$BATON_RESULT\"",
+        ran.display()
+    );
+    let id = world
+        .store
+        .create_run(&run_of(
+            vec![
+                shell_task("SLOW", &script, &[]),
+                shell_task("NEXT", "true", &[0]),
+            ],
+            Value::Null,
+        ))
+        .await
+        .unwrap();
+
+    wait_until(
+        Duration::from_secs(10),
+        "the first worker starts the job",
+        || async { !read_lines(&ran).is_empty() },
+    )
+    .await;
+    first.kill_9();
+    let _second = world.worker(&[("BATON_WORKER_ID", "second")]);
+
+    let run = world
+        .wait_for_status(&id, RunStatus::Success, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        read_lines(&ran).len(),
+        2,
+        "the job ran again on the second worker"
+    );
+    assert_eq!(
+        run.tasks[0].attempt, 1,
+        "a reclaimed job is a redelivery, not a new attempt"
+    );
+    assert_eq!(run.tasks[0].worker.as_deref(), Some("second"));
+    assert_eq!(run.tasks[0].result, Some(json!("done")));
+    assert_eq!(run.tasks[1].status, TaskStatus::Success);
+    let stats = world
+        .store
+        .queue_stats(&QueueName::default())
+        .await
+        .unwrap();
+    assert_eq!(stats.get("succeeded"), Some(&2), "each task counted once");
+    assert_eq!(
+        stats.get("started"),
+        Some(&3),
+        "SLOW started twice, NEXT once"
+    );
+    // Nothing is left pending in the group.
+    let mut conn = world
+        .redis
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let stream = world
+        .store
+        .keys()
+        .queue_stream(&QueueName::default(), Priority::Normal);
+    let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
+        .arg(stream)
+        .arg(CONSUMER_GROUP)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(pending.count(), 0);
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_jobs_finish_before_the_worker_exits() {
+    let world = World::new().await;
+    let started = world.path("started");
+    let mut worker = world.worker(&[]);
+    let script = format!(
+        "touch '{}'; sleep 2; echo '42' > \"$BATON_RESULT\"",
+        started.display()
+    );
+    let id = world
+        .store
+        .create_run(&run_of(vec![shell_task("SLOW", &script, &[])], Value::Null))
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(10), "the job starts", || async {
+        started.exists()
+    })
+    .await;
+
+    worker.terminate();
+    let status = worker
+        .wait_exit_async(Duration::from_secs(15))
+        .await
+        .expect("worker exits");
+    assert!(status.success(), "clean exit: {status:?}");
+    let run = world.store.get_run(&id).await.unwrap().unwrap();
+    assert_eq!(
+        run.status,
+        RunStatus::Success,
+        "the in-flight job finished before exit"
+    );
+    assert_eq!(run.tasks[0].result, Some(json!(42)));
+    assert!(
+        world.store.workers().await.unwrap().is_empty(),
+        "the worker left the registry"
+    );
+}
+
+#[tokio::test]
+async fn cancel_kills_a_running_command_and_its_process_group() {
+    let world = World::new().await;
+    let pid_file = world.path("child.pid");
+    let _worker = world.worker(&[]);
+    let script = format!("sleep 60 & echo $! > '{}'; wait", pid_file.display());
+    let id = world
+        .store
+        .create_run(&run_of(
+            vec![
+                shell_task("LONG", &script, &[]),
+                shell_task("NEVER", "true", &[0]),
+            ],
+            Value::Null,
+        ))
+        .await
+        .unwrap();
+    let child: i32 = wait_for(
+        Duration::from_secs(10),
+        "the command starts its child",
+        || async {
+            std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+        },
+    )
+    .await;
+    assert!(pid_is_alive(child));
+
+    let outcome = world.store.cancel_run(&id).await.unwrap();
+    assert_eq!(outcome, CancelOutcome::Canceled { running: vec![0] });
+    wait_until(
+        Duration::from_secs(5),
+        "the background child is killed",
+        || async { !pid_is_alive(child) },
+    )
+    .await;
+    let run = world.store.get_run(&id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Canceled);
+    assert!(
+        run.tasks
+            .iter()
+            .all(|task| task.status == TaskStatus::Canceled)
+    );
+    assert_eq!(
+        world.store.cancel_run(&id).await.unwrap(),
+        CancelOutcome::AlreadyFinished(RunStatus::Canceled)
+    );
+}
+
+#[tokio::test]
+async fn timeout_kills_the_command_and_fails_the_task() {
+    let world = World::new().await;
+    let _worker = world.worker(&[]);
+    let mut task = shell_task("HANGS", "echo before; sleep 30", &[]);
+    task.timeout_secs = Some(1);
+    let id = world
+        .store
+        .create_run(&run_of(vec![task], Value::Null))
+        .await
+        .unwrap();
+    let run = world
+        .wait_for_status(&id, RunStatus::Error, Duration::from_secs(10))
+        .await;
+    assert!(
+        run.tasks[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("timed out after 1 s")
+    );
+    let finished = run.tasks[0].finished_ms.unwrap() - run.tasks[0].started_ms.unwrap();
+    assert!(finished < 5000, "killed promptly, took {finished} ms");
+}
+
+#[tokio::test]
+async fn progress_and_log_lines_are_readable_while_the_task_runs() {
+    let world = World::new().await;
+    let _worker = world.worker(&[]);
+    let script = "echo step-1; sleep 1; echo step-2; sleep 30";
+    let mut task = shell_task("TALKS", script, &[]);
+    task.timeout_secs = Some(20);
+    let id = world
+        .store
+        .create_run(&run_of(vec![task], Value::Null))
+        .await
+        .unwrap();
+    let lines = wait_for(
+        Duration::from_secs(10),
+        "two log lines while running",
+        || async {
+            let lines = world.store.read_log(&id, Some(0), None, 100).await.unwrap();
+            (lines.len() >= 2).then_some(lines)
+        },
+    )
+    .await;
+    assert_eq!(lines[0].line, "step-1");
+    assert_eq!(lines[1].line, "step-2");
+    let newer = world
+        .store
+        .read_log(&id, Some(0), Some(&lines[0].id), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        newer[0].line, "step-2",
+        "reading after an id gives only newer lines"
+    );
+    let run = world.store.get_run(&id).await.unwrap().unwrap();
+    assert_eq!(run.tasks[0].status, TaskStatus::Running);
+    world.store.cancel_run(&id).await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_jobs_and_unknown_task_types_fail_cleanly_and_the_worker_keeps_going() {
+    let world = World::new().await;
+    let mut worker = world.worker(&[]);
+    let queue = QueueName::default();
+    let mut conn = world
+        .redis
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let stream = world.store.keys().queue_stream(&queue, Priority::Normal);
+    // Not a job at all, and a job for a run that does not exist.
+    redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("garbage")
+        .arg("yes")
+        .query_async::<String>(&mut conn)
+        .await
+        .unwrap();
+    redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("r")
+        .arg("no-such-run")
+        .arg("t")
+        .arg("0")
+        .arg("a")
+        .arg("1")
+        .query_async::<String>(&mut conn)
+        .await
+        .unwrap();
+    let unknown_type = TaskSpec {
+        executor: json!({"type": "teleport", "to": "mars"}),
+        ..shell_task("ODD", "true", &[])
+    };
+    let unknown_handler = TaskSpec {
+        executor: json!({"type": "handler", "name": "does_not_exist"}),
+        ..shell_task("NOBODY", "true", &[])
+    };
+    let bad_argv = TaskSpec {
+        executor: json!({"type": "command", "argv": "not a list"}),
+        ..shell_task("BADARGS", "true", &[])
+    };
+    let empty_argv = TaskSpec {
+        executor: json!({"type": "command", "argv": []}),
+        ..shell_task("EMPTY", "true", &[])
+    };
+    let mut ids = Vec::new();
+    for task in [unknown_type, unknown_handler, bad_argv, empty_argv] {
+        let mut task = task;
+        task.max_retries = 3;
+        ids.push(
+            world
+                .store
+                .create_run(&run_of(vec![task], Value::Null))
+                .await
+                .unwrap(),
+        );
+    }
+    for id in &ids {
+        let run = world
+            .wait_for_status(id, RunStatus::Error, Duration::from_secs(10))
+            .await;
+        assert_eq!(
+            run.tasks[0].attempt, 1,
+            "a task that can never run is not retried"
+        );
+        let error = run.tasks[0].error.clone().unwrap();
+        assert!(
+            error.contains("invalid executor")
+                || error.contains("no handler named")
+                || error.contains("argv"),
+            "unclear error: {error}"
+        );
+    }
+    let good = world
+        .store
+        .create_run(&run_of(vec![shell_task("FINE", "true", &[])], Value::Null))
+        .await
+        .unwrap();
+    world
+        .wait_for_status(&good, RunStatus::Success, Duration::from_secs(10))
+        .await;
+    assert!(worker.is_running(), "the worker survived");
+    let dead = world.store.dead_letters(&queue, 20).await.unwrap();
+    assert!(
+        dead.iter()
+            .any(|record| record.error.contains("malformed job entry"))
+    );
+}
+
+#[tokio::test]
+async fn two_schedulers_fire_each_periodic_slot_exactly_once_and_a_standby_takes_over() {
+    let world = World::new().await;
+    let definition = Definition {
+        name: "test.TICK".into(),
+        tasks: vec![TaskSpec {
+            executor: json!({"type": "handler", "name": "noop"}),
+            ..shell_task("TICK", "true", &[])
+        }],
+        queue: QueueName::default(),
+        priority: Priority::Normal,
+        periodic: Some(PeriodicSpec {
+            interval: Some(1),
+            crontab: None,
+            payload: json!({"dry_run": false}),
+        }),
+    };
+    world.store.put_definition(&definition).await.unwrap();
+    let _worker = world.worker(&[]);
+    let mut first = world.scheduler(&[("BATON_SCHEDULER_ID", "first")]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut second = world.scheduler(&[("BATON_SCHEDULER_ID", "second")]);
+    wait_until(Duration::from_secs(5), "a leader is elected", || async {
+        world.store.scheduler_leader().await.unwrap().is_some()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    // Kill the leader; the standby must take over within the lease (2 s) plus a tick.
+    let leader = world.store.scheduler_leader().await.unwrap().unwrap();
+    let (dead, standby) = if leader == "first" {
+        (&mut first, "second")
+    } else {
+        (&mut second, "first")
+    };
+    dead.kill_9();
+    let killed_at = std::time::Instant::now();
+    wait_until(Duration::from_secs(4), "the standby takes over", || async {
+        world.store.scheduler_leader().await.unwrap().as_deref() == Some(standby)
+    })
+    .await;
+    assert!(
+        killed_at.elapsed() <= Duration::from_millis(3000),
+        "takeover took {:?}",
+        killed_at.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    let ids = world.store.list_run_ids(0, 1000).await.unwrap();
+    let runs = world.store.get_runs(&ids).await.unwrap();
+    assert!(
+        runs.iter()
+            .all(|run| run.periodic && run.payload == json!({"dry_run": false}))
+    );
+    // Every slot from the first fired one to the last has exactly one run: the run id is a
+    // function of the slot, and no slot is missing, even across the failover.
+    let last_slot = world
+        .store
+        .last_fired_slot("test.TICK")
+        .await
+        .unwrap()
+        .unwrap();
+    let expected: Vec<String> = (0..runs.len() as u64)
+        .map(|back| {
+            definition
+                .periodic_run_spec(&world.prefix, last_slot - back * 1000)
+                .id
+                .unwrap()
+        })
+        .collect();
+    let mut actual = ids.clone();
+    actual.sort();
+    let mut expected_sorted = expected.clone();
+    expected_sorted.sort();
+    assert_eq!(actual, expected_sorted, "one run per consecutive slot");
+    assert!(
+        (9..=13).contains(&runs.len()),
+        "about one run a second over ~10 s, got {}",
+        runs.len()
+    );
+}
+
+#[tokio::test]
+async fn delayed_runs_start_only_when_due() {
+    let world = World::new().await;
+    let _scheduler = world.scheduler(&[]);
+    let _worker = world.worker(&[]);
+    let mut spec = run_of(vec![shell_task("LATER", "true", &[])], Value::Null);
+    let due = common::time::now_ms() + 1500;
+    spec.not_before_ms = Some(due);
+    let id = world.store.create_run(&spec).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        world.store.get_run(&id).await.unwrap().unwrap().status,
+        RunStatus::Pending
+    );
+    let run = world
+        .wait_for_status(&id, RunStatus::Success, Duration::from_secs(10))
+        .await;
+    assert!(run.tasks[0].started_ms.unwrap() >= due);
+}
+
+#[tokio::test]
+async fn high_priority_jobs_are_served_before_low_ones() {
+    let world = World::new().await;
+    let order = world.path("order");
+    let mut specs = Vec::new();
+    for (priority, label) in [(Priority::Low, "low"), (Priority::High, "high")] {
+        for n in 0..6 {
+            let mut spec = run_of(
+                vec![shell_task(
+                    "P",
+                    &format!("echo {label}-{n} >> '{}'", order.display()),
+                    &[],
+                )],
+                Value::Null,
+            );
+            spec.priority = priority;
+            specs.push(spec);
+        }
+    }
+    world.store.create_runs(&specs).await.unwrap();
+    let _worker = world.worker(&[("BATON_CONCURRENCY", "1")]);
+    wait_until(Duration::from_secs(20), "all twelve ran", || async {
+        read_lines(&order).len() == 12
+    })
+    .await;
+    let served = read_lines(&order);
+    let first_low = served
+        .iter()
+        .position(|line| line.starts_with("low"))
+        .unwrap();
+    assert!(first_low >= 3, "high jobs go first: {served:?}");
+    assert!(
+        served.iter().filter(|line| line.starts_with("low")).count() == 6,
+        "low ones still run"
+    );
+}
+
+#[tokio::test]
+async fn a_run_left_in_the_outbox_by_a_crashed_creator_is_enqueued_by_the_scheduler() {
+    let world = World::new().await;
+    let spec = run_of(vec![shell_task("ORPHAN", "true", &[])], Value::Null);
+    // Simulate a creator that wrote the run and died before enqueueing its first job.
+    let id = world.store.create_run(&spec).await.unwrap();
+    let mut conn = world
+        .redis
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let stream = world
+        .store
+        .keys()
+        .queue_stream(&QueueName::default(), Priority::Normal);
+    redis::cmd("DEL")
+        .arg(&stream)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    redis::cmd("ZADD")
+        .arg(world.store.keys().outbox())
+        .arg(0)
+        .arg(&id)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let _worker = world.worker(&[]);
+    let _scheduler = world.scheduler(&[]);
+    world
+        .wait_for_status(&id, RunStatus::Success, Duration::from_secs(15))
+        .await;
+}
