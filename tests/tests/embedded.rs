@@ -1,0 +1,161 @@
+//! End-to-end tests of a worker embedded as a library, with Rust handlers, against a real
+//! `redis-server`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_tests::redis_server::RedisServer;
+use baton_tests::unique_prefix;
+use baton_tests::wait::wait_for;
+use clap::Parser;
+use common::config::StoreOptions;
+use common::model::{Priority, QueueName, RunSpec, RunStatus, TaskSpec, TaskStatus};
+use common::store::Store;
+use serde_json::json;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use worker::{HandlerRegistry, Worker, WorkerOptions};
+
+fn options(redis: &RedisServer, prefix: &str, retention_secs: u64) -> WorkerOptions {
+    WorkerOptions::parse_from([
+        "worker",
+        "--redis-url",
+        &redis.url(),
+        "--prefix",
+        prefix,
+        "--retention-secs",
+        &retention_secs.to_string(),
+        "--block-ms",
+        "100",
+    ])
+}
+
+fn handler_run(handler: &str) -> RunSpec {
+    RunSpec {
+        id: None,
+        definition: "test.embedded".into(),
+        payload: json!({"n": 7}),
+        tasks: vec![TaskSpec {
+            key: "H".into(),
+            executor: json!({"type": "handler", "name": handler}),
+            depends_on: vec![],
+            queue: None,
+            max_retries: 0,
+            timeout_secs: None,
+            is_hook: false,
+        }],
+        queue: QueueName::default(),
+        priority: Priority::Normal,
+        periodic: false,
+        not_before_ms: None,
+    }
+}
+
+async fn store_for(options: &WorkerOptions) -> Store {
+    Store::connect(&StoreOptions {
+        redis_url: options.store.redis_url.clone(),
+        prefix: options.store.prefix.clone(),
+        retention_secs: options.store.retention_secs,
+    })
+    .await
+    .expect("store connects")
+}
+
+#[tokio::test]
+async fn a_rust_handler_reports_progress_while_it_runs_and_its_result_is_stored() {
+    let redis = RedisServer::start();
+    let options = options(&redis, &unique_prefix(), 3600);
+    let store = store_for(&options).await;
+    let release = Arc::new(Notify::new());
+    let mut handlers = HandlerRegistry::new();
+    let gate = Arc::clone(&release);
+    handlers.register("halfway", move |ctx| {
+        let gate = Arc::clone(&gate);
+        async move {
+            ctx.progress(40);
+            ctx.log("at forty");
+            gate.notified().await;
+            Ok(Some(
+                json!({"doubled": ctx.input["payload"]["n"].as_i64().unwrap_or(0) * 2}),
+            ))
+        }
+    });
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(
+        Worker::new(options, handlers)
+            .await
+            .unwrap()
+            .run(shutdown.clone()),
+    );
+
+    let id = store.create_run(&handler_run("halfway")).await.unwrap();
+    let running = wait_for(
+        Duration::from_secs(10),
+        "progress 40 is visible",
+        || async {
+            store
+                .get_run(&id)
+                .await
+                .unwrap()
+                .filter(|run| run.tasks[0].progress == 40)
+        },
+    )
+    .await;
+    assert_eq!(running.tasks[0].status, TaskStatus::Running);
+    assert_eq!(running.status, RunStatus::Progress);
+    let log = store.read_log(&id, None, None, 10).await.unwrap();
+    assert_eq!(log[0].line, "at forty");
+
+    release.notify_one();
+    let done = wait_for(Duration::from_secs(10), "the run succeeds", || async {
+        store
+            .get_run(&id)
+            .await
+            .unwrap()
+            .filter(|run| run.status == RunStatus::Success)
+    })
+    .await;
+    assert_eq!(done.tasks[0].result, Some(json!({"doubled": 14})));
+    assert_eq!(done.tasks[0].progress, 100);
+    let workers = store.workers().await.unwrap();
+    assert_eq!(workers.len(), 1, "the worker is in the registry");
+    assert_eq!(workers[0].queues, vec!["default".to_owned()]);
+    assert_eq!(workers[0].pid, std::process::id());
+
+    shutdown.cancel();
+    worker.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn finished_runs_expire_after_the_retention_and_leave_the_index() {
+    let redis = RedisServer::start();
+    let options = options(&redis, &unique_prefix(), 1);
+    let store = store_for(&options).await;
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(
+        Worker::new(options, HandlerRegistry::new())
+            .await
+            .unwrap()
+            .run(shutdown.clone()),
+    );
+
+    let id = store.create_run(&handler_run("noop")).await.unwrap();
+    wait_for(Duration::from_secs(10), "the run succeeds", || async {
+        store
+            .get_run(&id)
+            .await
+            .unwrap()
+            .filter(|run| run.status == RunStatus::Success)
+    })
+    .await;
+    wait_for(Duration::from_secs(5), "the run expires", || async {
+        store.get_run(&id).await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert_eq!(store.list_run_ids(0, 10).await.unwrap(), vec![id.clone()]);
+    assert_eq!(store.trim_expired_runs().await.unwrap(), 1);
+    assert!(store.list_run_ids(0, 10).await.unwrap().is_empty());
+
+    shutdown.cancel();
+    worker.await.unwrap().unwrap();
+}
