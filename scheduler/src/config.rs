@@ -37,6 +37,32 @@ pub struct SchedulerOptions {
     /// Scheduler id; host, pid and a random suffix when absent.
     #[arg(long, env = "BATON_SCHEDULER_ID")]
     pub scheduler_id: Option<String>,
+
+    /// An operator command to run instead of scheduling.
+    #[command(subcommand)]
+    pub command: Option<OperatorCommand>,
+}
+
+/// Operator commands on the dead letter.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum OperatorCommand {
+    /// Lists a queue's dead-letter records, newest first, one JSON object a line.
+    DeadLetters {
+        /// The queue.
+        #[arg(long, default_value = "default")]
+        queue: String,
+        /// Most records to list.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Gives the task of a dead-letter record a new attempt and removes the record.
+    Requeue {
+        /// The queue.
+        #[arg(long, default_value = "default")]
+        queue: String,
+        /// The record's id, as `dead-letters` lists it.
+        id: String,
+    },
 }
 
 impl SchedulerOptions {

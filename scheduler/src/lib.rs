@@ -6,10 +6,12 @@
 //! - [`config`]: flags and environment.
 //! - [`leader`]: the lease loop that decides whether this scheduler acts.
 //! - [`chores`]: one tick of work, each chore a testable step.
+//! - [`operator`]: operator commands (dead letters).
 
 pub mod chores;
 pub mod config;
 pub mod leader;
+pub mod operator;
 
 pub use config::SchedulerOptions;
 pub use leader::run;

@@ -8,12 +8,37 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> std::process::ExitCode {
     common::config::init_tracing();
     let options = SchedulerOptions::parse();
+    if let Some(command) = &options.command {
+        return run_operator_command(&options, command).await;
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(common::signals::cancel_on_signal(shutdown.clone()));
     match scheduler::run(options, shutdown).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(cause = %error, "scheduler failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_operator_command(
+    options: &SchedulerOptions,
+    command: &scheduler::config::OperatorCommand,
+) -> std::process::ExitCode {
+    let result = match common::store::Store::connect(&options.store).await {
+        Ok(store) => scheduler::operator::run_command(&store, command).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(output) => {
+            if !output.is_empty() {
+                println!("{output}");
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
             std::process::ExitCode::FAILURE
         }
     }

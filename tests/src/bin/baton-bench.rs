@@ -1,2 +1,952 @@
-//! Benchmark placeholder.
-fn main() {}
+//! `baton-bench`: measures Baton's throughput and latency on one machine, against a real
+//! `redis-server` and real `baton-worker` processes.
+//!
+//! Run it from a release build (the worker binaries are taken from the same target directory
+//! as the benchmark itself):
+//!
+//! ```text
+//! cargo build --release --workspace --bins
+//! cargo run --release -p baton-tests --bin baton-bench -- --jobs 200000 --workers 2
+//! ```
+//!
+//! Without `--redis-url` it starts its own throw-away `redis-server` on a free loopback port
+//! (no RDB snapshots, no AOF) and kills it at the end. With `--redis-url` it uses that server,
+//! under a fresh key prefix that it deletes at the end; note that it resets the server's
+//! command statistics (`CONFIG RESETSTAT`).
+//!
+//! # Phases
+//! 1. **enqueue**: with no worker running, creates `--jobs` one-task no-op runs with
+//!    `Store::create_runs`, in batches of `--batch`, from several concurrent tasks; reports
+//!    runs (= jobs) created per second.
+//! 2. **e2e**: starts `--workers` `baton-worker` processes (`--concurrency` each) and measures
+//!    the time from their start until the queue's `succeeded` counter reaches `--jobs`: the
+//!    drain rate in jobs per second. Meanwhile it samples each worker's resident memory
+//!    (`VmRSS`, and `VmHWM` at the end). Redis's command statistics are reset at the start of
+//!    phase 1 and read after phase 2, giving the Redis commands per job (enqueue plus
+//!    execution, commands run inside Lua scripts included).
+//! 3. **latency**: under a fresh prefix, an embedded [`worker::Worker`] (concurrency 64) runs a
+//!    handler that records `now - payload.enqueued_us`, while runs are created one at a time at
+//!    `--rate` per second for `--latency-secs` seconds. The time is taken just before
+//!    `create_run`, so the latency covers the enqueue round trips too: from the start of the
+//!    enqueue call to the start of the handler.
+//!
+//! Human-readable lines come first; the last line is one JSON object:
+//! `{"enqueue_per_s":..,"e2e_per_s":..,"lat_p50_ms":..,"lat_p99_ms":..,"redis_cmds_per_job":..,
+//! "worker_rss_mb":..,"jobs":..,"workers":..,"concurrency":..}`.
+//!
+//! Every wait is bounded: the program always ends by itself and kills the processes it
+//! started, also on SIGINT and SIGTERM.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use baton_tests::{BatonProcess, RedisServer};
+use clap::Parser;
+use common::config::StoreOptions;
+use common::model::{Priority, QueueName, RunSpec, TaskSpec};
+use common::store::Store;
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use worker::{HandlerRegistry, Worker, WorkerOptions};
+
+/// Any error of the benchmark: it reports it and exits with a failure status.
+type BenchError = Box<dyn std::error::Error + Send + Sync>;
+/// Result of a benchmark step.
+type BenchResult<T> = Result<T, BenchError>;
+
+/// How often the drain and the latency phase poll.
+const POLL: Duration = Duration::from_millis(20);
+/// Longest the enqueue phase may take before it gives up and reports what it reached.
+const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest the latency phase waits, after its last enqueue, for every run to start.
+const LATENCY_WAIT: Duration = Duration::from_secs(30);
+/// Longest a worker may take to exit after SIGTERM before it is killed.
+const WORKER_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Seconds finished runs are kept: short, so a shared Redis is not left holding them.
+const RETENTION_SECS: u64 = 600;
+/// Concurrency of the embedded worker of the latency phase.
+const LATENCY_CONCURRENCY: &str = "64";
+/// Runs created (and awaited) before the latency measurement starts, to warm up connections.
+const LATENCY_WARMUP_RUNS: usize = 20;
+/// Commands listed in the per-command breakdown of the Redis statistics.
+const TOP_COMMANDS: usize = 12;
+/// The queue every benchmark run goes to.
+const QUEUE: &str = "default";
+
+/// Measures Baton's enqueue rate, end-to-end drain rate, enqueue-to-start latency, Redis
+/// commands per job and worker memory.
+///
+/// Build first: `cargo build --release --workspace --bins`; then run
+/// `cargo run --release -p baton-tests --bin baton-bench -- --jobs 200000 --workers 2`.
+/// The last output line is a JSON object with the results.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "baton-bench", version, about, long_about = None)]
+struct Args {
+    /// Jobs (one-task no-op runs) enqueued and drained in the enqueue and e2e phases.
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..))]
+    jobs: u64,
+
+    /// `baton-worker` processes started for the e2e phase.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    workers: u64,
+
+    /// Concurrency of each worker process (`BATON_CONCURRENCY`).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    concurrency: u64,
+
+    /// Runs created per `create_runs` call in the enqueue phase.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    batch: u64,
+
+    /// Concurrent tasks calling `create_runs` in the enqueue phase.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    enqueuers: u64,
+
+    /// Runs created per second in the latency phase, one `create_run` call each.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    rate: u64,
+
+    /// Seconds the latency phase enqueues for.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    latency_secs: u64,
+
+    /// Seconds the e2e phase waits for the queue to drain before it gives up and reports the
+    /// rate it reached.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    drain_timeout_secs: u64,
+
+    /// Redis to use (e.g. `redis://127.0.0.1:6390`); when absent, a throw-away `redis-server`
+    /// is started on a free loopback port, with no persistence.
+    #[arg(long)]
+    redis_url: Option<String>,
+}
+
+/// What the enqueue phase measured.
+#[derive(Debug)]
+struct EnqueueResult {
+    /// Runs created.
+    created: u64,
+    /// Wall time of the phase.
+    elapsed: Duration,
+}
+
+/// What the e2e phase measured.
+#[derive(Debug)]
+struct E2eResult {
+    /// Value of the queue's `succeeded` counter when the phase ended.
+    succeeded: u64,
+    /// From the workers' start until the counter reached the goal (or the phase gave up).
+    elapsed: Duration,
+    /// True when the counter reached the goal.
+    complete: bool,
+    /// Largest `VmRSS` sampled from any worker, in kB.
+    max_rss_kb: u64,
+    /// Largest `VmHWM` (peak resident memory) of any worker at the end, in kB.
+    max_hwm_kb: u64,
+    /// CPU time each worker used, in seconds (from `/proc/PID/schedstat`).
+    worker_cpu_secs: Vec<f64>,
+}
+
+/// What the latency phase measured.
+#[derive(Debug)]
+struct LatencyResult {
+    /// Runs whose creation succeeded.
+    created: u64,
+    /// Runs whose creation failed.
+    failed: u64,
+    /// Latencies recorded by the handler, in microseconds, sorted.
+    samples_us: Vec<u64>,
+    /// How long enqueueing took (should be `--latency-secs`).
+    enqueue_elapsed: Duration,
+}
+
+/// Redis's command statistics: calls and total microseconds per command.
+#[derive(Debug, Default)]
+struct CommandStats {
+    /// `(command, calls, usec)`, most calls first.
+    commands: Vec<(String, u64, u64)>,
+}
+
+impl CommandStats {
+    /// Total calls of every command.
+    fn total_calls(&self) -> u64 {
+        self.commands.iter().map(|(_, calls, _)| calls).sum()
+    }
+
+    /// Total microseconds Redis spent executing commands.
+    fn total_usec(&self) -> u64 {
+        self.commands.iter().map(|(_, _, usec)| usec).sum()
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+
+    // Our own server lives until the end of `main`, so it outlives every phase and is killed
+    // on the way out (its `Drop`), also after a panic.
+    let own_redis = match &args.redis_url {
+        Some(_) => None,
+        None => Some(RedisServer::start()),
+    };
+    let url = match (&args.redis_url, &own_redis) {
+        (Some(url), _) => url.clone(),
+        (None, Some(server)) => server.url(),
+        (None, None) => unreachable!("a server is started when no URL is given"),
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("baton-bench: cannot start the tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = run(&args, &url, own_redis.is_some()) => Some(result),
+            signal = interrupted() => {
+                eprintln!("baton-bench: {signal} received: stopping");
+                None
+            }
+        }
+    });
+    // Dropping the runtime stops any task still running; the workers were dropped (killed)
+    // with the `run` future.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    drop(own_redis);
+    match outcome {
+        Some(Ok(())) => ExitCode::SUCCESS,
+        Some(Err(error)) => {
+            eprintln!("baton-bench: failed: {error}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::from(130),
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM, naming it.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut interrupt), Ok(mut terminate)) => tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        },
+        _ => std::future::pending().await,
+    }
+}
+
+/// Runs the three phases and prints the results.
+async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
+    let client = redis::Client::open(url)?;
+    let mut admin = client.get_multiplexed_async_connection().await?;
+    let server_info = info(&mut admin, "server").await?;
+    println!(
+        "baton-bench: jobs={} workers={} concurrency={} batch={} enqueuers={} rate={}/s \
+         latency_secs={}",
+        args.jobs,
+        args.workers,
+        args.concurrency,
+        args.batch,
+        args.enqueuers,
+        args.rate,
+        args.latency_secs
+    );
+    println!(
+        "redis: {url} ({}, redis-server {}), cpus: {}",
+        if own_redis {
+            "own throw-away server, no persistence"
+        } else {
+            "given server"
+        },
+        server_info
+            .get("redis_version")
+            .map(String::as_str)
+            .unwrap_or("?"),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let worker_bin = baton_tests::binary_path("baton-worker");
+    println!("worker binary: {}", worker_bin.display());
+    if !worker_bin.components().any(|c| c.as_os_str() == "release") {
+        println!("warning: the worker binary is not a release build; the numbers will be low");
+    }
+
+    let prefix = fresh_prefix();
+    let store = connect(url, &prefix).await?;
+    let queue = QueueName::parse(QUEUE)?;
+
+    // Phase 1: enqueue.
+    redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async::<()>(&mut admin)
+        .await?;
+    let cpu_before = redis_cpu_secs(&mut admin).await?;
+    let enqueue = enqueue_phase(&store, args).await?;
+    let cpu_enqueue = redis_cpu_secs(&mut admin).await? - cpu_before;
+    let enqueue_rate = per_second(enqueue.created, enqueue.elapsed);
+    let stats = store.queue_stats(&queue).await?;
+    let (waiting, pending) = store.queue_depth(&queue).await?;
+    let memory = info(&mut admin, "memory").await?;
+    println!(
+        "[enqueue] {} runs in {:.3} s = {:.0} jobs/s ({} enqueuers, batches of {}); \
+         redis CPU {:.0}% of a core",
+        enqueue.created,
+        enqueue.elapsed.as_secs_f64(),
+        enqueue_rate,
+        args.enqueuers,
+        args.batch,
+        100.0 * cpu_enqueue / enqueue.elapsed.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "[enqueue] queue counter enqueued={}, depth waiting={waiting} pending={pending}, \
+         redis used_memory={}",
+        stats.get("enqueued").copied().unwrap_or(0),
+        memory
+            .get("used_memory_human")
+            .map(String::as_str)
+            .unwrap_or("?")
+    );
+    let enqueue_stats = command_stats(&mut admin).await?;
+
+    // Phase 2: e2e drain.
+    let goal = enqueue.created;
+    let cpu_before = redis_cpu_secs(&mut admin).await?;
+    let e2e = e2e_phase(args, url, &prefix, &store, &queue, goal).await?;
+    let cpu_e2e = redis_cpu_secs(&mut admin).await? - cpu_before;
+    let all_stats = command_stats(&mut admin).await?;
+    let e2e_rate = per_second(e2e.succeeded, e2e.elapsed);
+    println!(
+        "[e2e] {}/{goal} jobs succeeded in {:.3} s = {:.0} jobs/s ({} workers x concurrency \
+         {}){}",
+        e2e.succeeded,
+        e2e.elapsed.as_secs_f64(),
+        e2e_rate,
+        args.workers,
+        args.concurrency,
+        if e2e.complete {
+            String::new()
+        } else {
+            format!(" -- GAVE UP after {} s", args.drain_timeout_secs)
+        }
+    );
+    println!(
+        "[e2e] worker memory: max VmRSS sampled {:.1} MB, max VmHWM {:.1} MB; worker CPU {} s; \
+         redis CPU {:.0}% of a core",
+        e2e.max_rss_kb as f64 / 1024.0,
+        e2e.max_hwm_kb as f64 / 1024.0,
+        e2e.worker_cpu_secs
+            .iter()
+            .map(|secs| format!("{secs:.1}"))
+            .collect::<Vec<_>>()
+            .join(" + "),
+        100.0 * cpu_e2e / e2e.elapsed.as_secs_f64().max(1e-9)
+    );
+    let cmds_per_job = all_stats.total_calls() as f64 / goal.max(1) as f64;
+    println!(
+        "[redis] {} commands = {:.2} per job (enqueue {:.2} + execution {:.2}); {:.1} us of \
+         Redis time per job; commands inside Lua scripts included",
+        all_stats.total_calls(),
+        cmds_per_job,
+        enqueue_stats.total_calls() as f64 / goal.max(1) as f64,
+        all_stats
+            .total_calls()
+            .saturating_sub(enqueue_stats.total_calls()) as f64
+            / goal.max(1) as f64,
+        all_stats.total_usec() as f64 / goal.max(1) as f64
+    );
+    for (name, calls, usec) in all_stats.commands.iter().take(TOP_COMMANDS) {
+        println!(
+            "[redis]   {name:<12} {:>8.2} calls/job {:>8.2} us/job {:>7.2} us/call",
+            *calls as f64 / goal.max(1) as f64,
+            *usec as f64 / goal.max(1) as f64,
+            *usec as f64 / (*calls).max(1) as f64
+        );
+    }
+
+    // Phase 3: latency.
+    let latency = latency_phase(url, args).await?;
+    let p50 = percentile_ms(&latency.samples_us, 50.0);
+    let p99 = percentile_ms(&latency.samples_us, 99.0);
+    println!(
+        "[latency] {} runs at {}/s over {:.3} s ({} failed to enqueue), {} started; \
+         enqueue-to-start p50 {p50:.3} ms, p90 {:.3} ms, p99 {p99:.3} ms, max {:.3} ms",
+        latency.created,
+        args.rate,
+        latency.enqueue_elapsed.as_secs_f64(),
+        latency.failed,
+        latency.samples_us.len(),
+        percentile_ms(&latency.samples_us, 90.0),
+        percentile_ms(&latency.samples_us, 100.0),
+    );
+
+    if !own_redis {
+        let mut removed = delete_prefix(&mut admin, &prefix).await?;
+        removed += delete_prefix(&mut admin, &latency_prefix_of(&prefix)).await?;
+        println!("cleanup: deleted {removed} keys of prefixes {prefix}*");
+    }
+
+    let rss_mb = e2e.max_rss_kb.max(e2e.max_hwm_kb) as f64 / 1024.0;
+    println!(
+        "{{\"enqueue_per_s\":{},\"e2e_per_s\":{},\"lat_p50_ms\":{},\"lat_p99_ms\":{},\
+         \"redis_cmds_per_job\":{},\"worker_rss_mb\":{},\"jobs\":{},\"workers\":{},\
+         \"concurrency\":{}}}",
+        number(enqueue_rate, 0),
+        number(e2e_rate, 0),
+        number(p50, 3),
+        number(p99, 3),
+        number(cmds_per_job, 2),
+        number(rss_mb, 1),
+        args.jobs,
+        args.workers,
+        args.concurrency
+    );
+    Ok(())
+}
+
+/// Phase 1: creates `--jobs` no-op runs in batches from `--enqueuers` concurrent tasks.
+async fn enqueue_phase(store: &Store, args: &Args) -> BenchResult<EnqueueResult> {
+    let jobs = args.jobs;
+    let batch = args.batch;
+    let next = Arc::new(AtomicUsize::new(0));
+    let created = Arc::new(AtomicUsize::new(0));
+    let template = noop_run();
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for _ in 0..args.enqueuers {
+        let store = store.clone();
+        let next = Arc::clone(&next);
+        let created = Arc::clone(&created);
+        let template = template.clone();
+        tasks.spawn(async move {
+            loop {
+                let first = next.fetch_add(batch as usize, Ordering::Relaxed) as u64;
+                if first >= jobs {
+                    return Ok::<(), BenchError>(());
+                }
+                let count = batch.min(jobs - first) as usize;
+                let specs = vec![template.clone(); count];
+                store.create_runs(&specs).await?;
+                created.fetch_add(count, Ordering::Relaxed);
+            }
+        });
+    }
+    let joined = tokio::time::timeout(ENQUEUE_TIMEOUT, async {
+        while let Some(joined) = tasks.join_next().await {
+            joined??;
+        }
+        Ok::<(), BenchError>(())
+    })
+    .await;
+    let elapsed = started.elapsed();
+    match joined {
+        Ok(result) => result?,
+        Err(_) => {
+            tasks.abort_all();
+            println!(
+                "[enqueue] GAVE UP after {} s with {} runs created",
+                ENQUEUE_TIMEOUT.as_secs(),
+                created.load(Ordering::Relaxed)
+            );
+        }
+    }
+    Ok(EnqueueResult {
+        created: created.load(Ordering::Relaxed) as u64,
+        elapsed,
+    })
+}
+
+/// Phase 2: starts the worker processes and waits until `goal` jobs have succeeded, sampling
+/// the workers' memory; stops the workers at the end.
+async fn e2e_phase(
+    args: &Args,
+    url: &str,
+    prefix: &str,
+    store: &Store,
+    queue: &QueueName,
+    goal: u64,
+) -> BenchResult<E2eResult> {
+    let concurrency = args.concurrency.to_string();
+    let env = [
+        ("BATON_REDIS_URL", url),
+        ("BATON_PREFIX", prefix),
+        ("BATON_CONCURRENCY", concurrency.as_str()),
+        ("BATON_QUEUES", QUEUE),
+        ("RUST_LOG", "warn"),
+    ];
+    let started = Instant::now();
+    let mut workers: Vec<BatonProcess> = (0..args.workers)
+        .map(|_| BatonProcess::spawn("baton-worker", &[], &env))
+        .collect();
+    let deadline = started + Duration::from_secs(args.drain_timeout_secs);
+    let mut max_rss_kb = 0;
+    let mut succeeded = 0;
+    let mut complete = false;
+    let mut elapsed;
+    let mut crashed = None;
+    loop {
+        let stats = store.queue_stats(queue).await?;
+        succeeded = stats.get("succeeded").copied().unwrap_or(succeeded);
+        elapsed = started.elapsed();
+        if succeeded >= goal {
+            complete = true;
+            break;
+        }
+        for worker in &mut workers {
+            max_rss_kb = max_rss_kb.max(proc_status_kb(worker.pid(), "VmRSS").unwrap_or(0));
+            if !worker.is_running() && crashed.is_none() {
+                crashed = Some(format!(
+                    "worker pid {} exited during the drain; log tail:\n{}",
+                    worker.pid(),
+                    worker.log_tail(20)
+                ));
+            }
+        }
+        if crashed.is_some() || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    let mut max_hwm_kb = 0;
+    let mut worker_cpu_secs = Vec::new();
+    for worker in &workers {
+        max_rss_kb = max_rss_kb.max(proc_status_kb(worker.pid(), "VmRSS").unwrap_or(0));
+        max_hwm_kb = max_hwm_kb.max(proc_status_kb(worker.pid(), "VmHWM").unwrap_or(0));
+        if let Some(secs) = cpu_secs(worker.pid()) {
+            worker_cpu_secs.push(secs);
+        }
+    }
+    stop_workers(&mut workers).await;
+    for worker in &workers {
+        let log = worker.log();
+        if !log.trim().is_empty() {
+            println!(
+                "[e2e] worker pid {} logged {} lines (RUST_LOG=warn); last ones:\n{}",
+                worker.pid(),
+                log.lines().count(),
+                worker.log_tail(10)
+            );
+        }
+    }
+    if let Some(crash) = crashed {
+        return Err(crash.into());
+    }
+    Ok(E2eResult {
+        succeeded,
+        elapsed,
+        complete,
+        max_rss_kb,
+        max_hwm_kb,
+        worker_cpu_secs,
+    })
+}
+
+/// Sends SIGTERM to every worker, then waits for each to exit; kills those that do not.
+async fn stop_workers(workers: &mut [BatonProcess]) {
+    for worker in workers.iter_mut() {
+        worker.terminate();
+    }
+    for worker in workers.iter_mut() {
+        if worker.wait_exit_async(WORKER_EXIT_TIMEOUT).await.is_none() {
+            println!(
+                "[e2e] worker pid {} did not exit within {} s of SIGTERM: killed",
+                worker.pid(),
+                WORKER_EXIT_TIMEOUT.as_secs()
+            );
+            worker.kill_9();
+        }
+    }
+}
+
+/// Phase 3: an embedded worker records enqueue-to-start latencies of runs created at `--rate`
+/// per second for `--latency-secs` seconds.
+async fn latency_phase(url: &str, args: &Args) -> BenchResult<LatencyResult> {
+    let prefix = latency_prefix_of(&fresh_prefix());
+    let store = connect(url, &prefix).await?;
+    let samples: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let mut handlers = HandlerRegistry::new();
+    let sink = Arc::clone(&samples);
+    handlers.register("bench_latency", move |ctx| {
+        let sink = Arc::clone(&sink);
+        async move {
+            let now = now_us();
+            let enqueued = ctx.input["payload"]["enqueued_us"].as_u64().unwrap_or(now);
+            sink.lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(now.saturating_sub(enqueued));
+            Ok(None)
+        }
+    });
+    let options = WorkerOptions::parse_from([
+        "baton-worker",
+        "--redis-url",
+        url,
+        "--prefix",
+        &prefix,
+        "--concurrency",
+        LATENCY_CONCURRENCY,
+        "--queues",
+        QUEUE,
+    ]);
+    let worker = Worker::new(options, handlers).await?;
+    let shutdown = CancellationToken::new();
+    let worker_task = tokio::spawn(worker.run(shutdown.clone()));
+    let result = measure_latency(&store, args, &samples).await;
+    shutdown.cancel();
+    match tokio::time::timeout(WORKER_EXIT_TIMEOUT, worker_task).await {
+        Ok(joined) => joined??,
+        Err(_) => println!("[latency] the embedded worker did not stop in time"),
+    }
+    result
+}
+
+/// Counts `(created, failed)` runs from a finished `create_run` task.
+fn count_create(
+    joined: Result<Result<(), BenchError>, tokio::task::JoinError>,
+    created: &mut u64,
+    failed: &mut u64,
+) {
+    match joined {
+        Ok(Ok(())) => *created += 1,
+        Ok(Err(error)) => {
+            *failed += 1;
+            if *failed <= 3 {
+                println!("[latency] create_run failed: {error}");
+            }
+        }
+        Err(error) => {
+            *failed += 1;
+            println!("[latency] create_run task failed: {error}");
+        }
+    }
+}
+
+/// The latency phase's measurement, with the embedded worker already running.
+async fn measure_latency(
+    store: &Store,
+    args: &Args,
+    samples: &Arc<Mutex<Vec<u64>>>,
+) -> BenchResult<LatencyResult> {
+    let recorded = || samples.lock().map_or(0, |samples| samples.len());
+
+    // Warm-up: a few runs to open the connections and wake the worker; not measured.
+    for _ in 0..LATENCY_WARMUP_RUNS {
+        store.create_run(&latency_run(now_us())).await?;
+    }
+    let warm_deadline = Instant::now() + LATENCY_WAIT;
+    while recorded() < LATENCY_WARMUP_RUNS && Instant::now() < warm_deadline {
+        tokio::time::sleep(POLL).await;
+    }
+    if recorded() < LATENCY_WARMUP_RUNS {
+        return Err("the embedded worker did not run the warm-up runs".into());
+    }
+    samples
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clear();
+
+    // One run per tick, each created by its own task so a slow call never delays the next
+    // (an open-loop load); ticks missed are made up at once.
+    let total = args.rate * args.latency_secs;
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate as f64));
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut creates: JoinSet<Result<(), BenchError>> = JoinSet::new();
+    let (mut created, mut failed) = (0, 0);
+    let started = Instant::now();
+    for _ in 0..total {
+        ticks.tick().await;
+        let store = store.clone();
+        creates.spawn(async move {
+            let enqueued_us = now_us();
+            store.create_run(&latency_run(enqueued_us)).await?;
+            Ok(())
+        });
+        while let Some(joined) = creates.try_join_next() {
+            count_create(joined, &mut created, &mut failed);
+        }
+    }
+    let enqueue_elapsed = started.elapsed();
+    let wait_deadline = tokio::time::Instant::now() + LATENCY_WAIT;
+    loop {
+        match tokio::time::timeout_at(wait_deadline, creates.join_next()).await {
+            Ok(Some(joined)) => count_create(joined, &mut created, &mut failed),
+            Ok(None) => break,
+            Err(_) => {
+                println!("[latency] some create_run calls did not return in time");
+                creates.abort_all();
+                break;
+            }
+        }
+    }
+    while (recorded() as u64) < created && tokio::time::Instant::now() < wait_deadline {
+        tokio::time::sleep(POLL).await;
+    }
+    let mut samples_us = samples
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    if (samples_us.len() as u64) < created {
+        println!(
+            "[latency] only {} of {created} runs started within {} s",
+            samples_us.len(),
+            LATENCY_WAIT.as_secs()
+        );
+    }
+    samples_us.sort_unstable();
+    Ok(LatencyResult {
+        created,
+        failed,
+        samples_us,
+        enqueue_elapsed,
+    })
+}
+
+/// Connects a store to `url` under `prefix`.
+async fn connect(url: &str, prefix: &str) -> BenchResult<Store> {
+    Ok(Store::connect(&StoreOptions {
+        redis_url: url.to_owned(),
+        prefix: prefix.to_owned(),
+        retention_secs: RETENTION_SECS,
+    })
+    .await?)
+}
+
+/// A fresh key prefix, such as `bench-1a2b3c4d`.
+fn fresh_prefix() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("bench-{}", &id[..8])
+}
+
+/// The key prefix of the latency phase, derived from a fresh prefix.
+fn latency_prefix_of(prefix: &str) -> String {
+    format!("{prefix}-lat")
+}
+
+/// A one-task run whose task runs the `noop` handler.
+fn noop_run() -> RunSpec {
+    run_with("bench.noop", "noop", Value::Null)
+}
+
+/// A one-task run for the latency phase, carrying when it was enqueued.
+fn latency_run(enqueued_us: u64) -> RunSpec {
+    run_with(
+        "bench.latency",
+        "bench_latency",
+        json!({ "enqueued_us": enqueued_us }),
+    )
+}
+
+/// A one-task run of definition `definition` whose task calls handler `handler`.
+fn run_with(definition: &str, handler: &str, payload: Value) -> RunSpec {
+    RunSpec {
+        id: None,
+        definition: definition.into(),
+        payload,
+        tasks: vec![TaskSpec {
+            key: handler.into(),
+            executor: json!({ "type": "handler", "name": handler }),
+            depends_on: vec![],
+            queue: None,
+            max_retries: 0,
+            timeout_secs: None,
+            is_hook: false,
+        }],
+        queue: QueueName::default(),
+        priority: Priority::Normal,
+        periodic: false,
+        not_before_ms: None,
+    }
+}
+
+/// Microseconds since the Unix epoch.
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros() as u64)
+}
+
+/// `count` per second over `elapsed`.
+fn per_second(count: u64, elapsed: Duration) -> f64 {
+    let secs = elapsed.as_secs_f64();
+    if secs > 0.0 {
+        count as f64 / secs
+    } else {
+        f64::NAN
+    }
+}
+
+/// The `p`-th percentile (nearest rank) of sorted microsecond samples, in milliseconds;
+/// `NaN` when there are none.
+fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted_us.len() as f64).ceil() as usize;
+    let index = rank.clamp(1, sorted_us.len()) - 1;
+    sorted_us[index] as f64 / 1000.0
+}
+
+/// `value` as a JSON number with `decimals` decimals, or `null` when it is not finite.
+fn number(value: f64, decimals: usize) -> String {
+    if value.is_finite() {
+        format!("{value:.decimals$}")
+    } else {
+        "null".to_owned()
+    }
+}
+
+/// A field of `/proc/PID/status` given in kB (`VmRSS`, `VmHWM`); `None` when unreadable.
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status =
+        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// CPU time used so far by process `pid`, in seconds, from `/proc/PID/schedstat`.
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat =
+        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("schedstat")).ok()?;
+    let nanos: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(nanos as f64 / 1e9)
+}
+
+/// One section of `INFO`, as `field → value`.
+async fn info(
+    conn: &mut redis::aio::MultiplexedConnection,
+    section: &str,
+) -> BenchResult<HashMap<String, String>> {
+    let text: String = redis::cmd("INFO").arg(section).query_async(conn).await?;
+    Ok(text
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_owned(), value.trim().to_owned()))
+        .collect())
+}
+
+/// CPU seconds (user + system) the Redis server has used since it started.
+async fn redis_cpu_secs(conn: &mut redis::aio::MultiplexedConnection) -> BenchResult<f64> {
+    let cpu = info(conn, "cpu").await?;
+    let field = |name: &str| {
+        cpu.get(name)
+            .and_then(|value| value.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok(field("used_cpu_user") + field("used_cpu_sys"))
+}
+
+/// `INFO commandstats`: calls and time per command since the last `CONFIG RESETSTAT`.
+async fn command_stats(conn: &mut redis::aio::MultiplexedConnection) -> BenchResult<CommandStats> {
+    let mut commands: Vec<(String, u64, u64)> = info(conn, "commandstats")
+        .await?
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let name = name.strip_prefix("cmdstat_")?.to_owned();
+            let fields: HashMap<&str, &str> = value
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .collect();
+            let calls = fields.get("calls")?.parse().ok()?;
+            let usec = fields.get("usec").and_then(|u| u.parse().ok()).unwrap_or(0);
+            Some((name, calls, usec))
+        })
+        .collect();
+    commands.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(CommandStats { commands })
+}
+
+/// Deletes every key under `prefix` (`prefix:*`) with `SCAN` and `UNLINK`; returns how many.
+async fn delete_prefix(
+    conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+) -> BenchResult<u64> {
+    let mut cursor: u64 = 0;
+    let mut removed = 0;
+    // A bounded number of rounds: SCAN ends when the cursor comes back to 0.
+    for _ in 0..1_000_000 {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
+        if !keys.is_empty() {
+            removed += redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async::<u64>(conn)
+                .await?;
+        }
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let samples: Vec<u64> = (1..=100).map(|ms| ms * 1000).collect();
+        assert_eq!(percentile_ms(&samples, 50.0), 50.0);
+        assert_eq!(percentile_ms(&samples, 99.0), 99.0);
+        assert_eq!(percentile_ms(&samples, 100.0), 100.0);
+        assert_eq!(percentile_ms(&[1500], 50.0), 1.5);
+        assert!(percentile_ms(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn numbers_are_json() {
+        assert_eq!(number(1234.56, 0), "1235");
+        assert_eq!(number(0.12345, 3), "0.123");
+        assert_eq!(number(f64::NAN, 3), "null");
+    }
+
+    #[test]
+    fn the_defaults_match_the_documentation() {
+        let args = Args::parse_from(["baton-bench"]);
+        assert_eq!(args.jobs, 200_000);
+        assert_eq!(args.workers, 2);
+        assert_eq!(args.concurrency, 256);
+        assert_eq!(args.batch, 500);
+        assert_eq!(args.rate, 1000);
+        assert_eq!(args.latency_secs, 5);
+        assert!(args.redis_url.is_none());
+    }
+
+    #[test]
+    fn the_own_process_status_is_readable() {
+        assert!(proc_status_kb(std::process::id(), "VmRSS").unwrap_or(0) > 0);
+        assert!(proc_status_kb(std::process::id(), "NoSuchField").is_none());
+    }
+
+    #[test]
+    fn runs_are_valid() {
+        assert!(noop_run().validate().is_ok());
+        assert!(latency_run(now_us()).validate().is_ok());
+    }
+}
