@@ -53,29 +53,37 @@ impl World {
         env
     }
 
-    fn worker(&self, extra: &[(&str, &str)]) -> BatonProcess {
+    /// Spawns one of the binaries with this world's Redis and prefix, fast test timings, and
+    /// `extra` settings (which win over the defaults).
+    fn spawn(
+        &self,
+        binary: &str,
+        defaults: &[(&str, &str)],
+        extra: &[(&str, &str)],
+    ) -> BatonProcess {
         let url = self.redis.url();
+        let mut env = self.env(&url, defaults);
+        env.extend_from_slice(extra);
+        BatonProcess::spawn(binary, &[], &env)
+    }
+
+    fn worker(&self, extra: &[(&str, &str)]) -> BatonProcess {
         let defaults = [
             ("BATON_HEARTBEAT_SECS", "1"),
             ("BATON_RETRY_BASE_MS", "200"),
             ("BATON_RETRY_MAX_MS", "1000"),
             ("BATON_BLOCK_MS", "200"),
         ];
-        let mut env = self.env(&url, &defaults);
-        env.extend_from_slice(extra);
-        BatonProcess::spawn("baton-worker", &[], &env)
+        self.spawn("baton-worker", &defaults, extra)
     }
 
     fn scheduler(&self, extra: &[(&str, &str)]) -> BatonProcess {
-        let url = self.redis.url();
         let defaults = [
             ("BATON_TICK_MS", "100"),
             ("BATON_VISIBILITY_TIMEOUT_SECS", "3"),
             ("BATON_LEASE_MS", "2000"),
         ];
-        let mut env = self.env(&url, &defaults);
-        env.extend_from_slice(extra);
-        BatonProcess::spawn("baton-scheduler", &[], &env)
+        self.spawn("baton-scheduler", &defaults, extra)
     }
 
     fn path(&self, name: &str) -> PathBuf {

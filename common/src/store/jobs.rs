@@ -379,22 +379,7 @@ impl Store {
                     StartOutcome::Start(parse_started(&reply)?)
                 }
                 Some("done") => {
-                    for pair in reply[1..].chunks(2) {
-                        let (Some(task), Some(queue)) = (pair.first(), pair.get(1)) else {
-                            continue;
-                        };
-                        let successor = JobRef {
-                            run_id: job.job.run_id.clone(),
-                            task: task
-                                .parse()
-                                .map_err(|_| StoreError::Corrupt(format!("task index '{task}'")))?,
-                            attempt: 1,
-                            redeliveries: 0,
-                        };
-                        let queue = QueueName::parse(queue)?;
-                        push_job(&mut heal, &self.keys, &queue, job.priority, &successor);
-                        stats.count(&self.keys, &queue, "enqueued");
-                    }
+                    self.push_successors(&mut heal, &mut stats, job, &reply[1..])?;
                     self.push_ack(&mut ack, job);
                     StartOutcome::AlreadyDone
                 }
@@ -445,6 +430,34 @@ impl Store {
         self.query_pipeline::<()>(conn, &heal).await?;
         self.query_pipeline::<()>(conn, &ack).await?;
         Ok(outcomes)
+    }
+
+    /// Adds the first jobs of the successors a script listed as `task, queue, ...` pairs;
+    /// returns how many.
+    fn push_successors(
+        &self,
+        pipe: &mut redis::Pipeline,
+        stats: &mut StatsBatch,
+        job: &Job,
+        pairs: &[String],
+    ) -> StoreResult<usize> {
+        let mut pushed = 0;
+        for pair in pairs.chunks(2) {
+            let [task, queue] = pair else { continue };
+            let successor = JobRef {
+                run_id: job.job.run_id.clone(),
+                task: task
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("task index '{task}'")))?,
+                attempt: 1,
+                redeliveries: 0,
+            };
+            let queue = QueueName::parse(queue)?;
+            push_job(pipe, &self.keys, &queue, job.priority, &successor);
+            stats.count(&self.keys, &queue, "enqueued");
+            pushed += 1;
+        }
+        Ok(pushed)
     }
 
     fn push_ack(&self, pipe: &mut redis::Pipeline, job: &Job) {
@@ -512,24 +525,8 @@ impl Store {
         for ((job, attempt), reply) in finished.iter().zip(replies) {
             let outcome = match reply.first().map(String::as_str) {
                 Some("success") => {
-                    let mut enqueued = 0;
-                    for pair in reply[2..].chunks(2) {
-                        let (Some(task), Some(queue)) = (pair.first(), pair.get(1)) else {
-                            continue;
-                        };
-                        let successor = JobRef {
-                            run_id: job.job.run_id.clone(),
-                            task: task
-                                .parse()
-                                .map_err(|_| StoreError::Corrupt(format!("task index '{task}'")))?,
-                            attempt: 1,
-                            redeliveries: 0,
-                        };
-                        let queue = QueueName::parse(queue)?;
-                        push_job(&mut follow_up, &self.keys, &queue, job.priority, &successor);
-                        stats.count(&self.keys, &queue, "enqueued");
-                        enqueued += 1;
-                    }
+                    let enqueued =
+                        self.push_successors(&mut follow_up, &mut stats, job, &reply[2..])?;
                     stats.count(&self.keys, &job.queue, "succeeded");
                     self.push_ack(&mut follow_up, job);
                     FinishOutcome::Succeeded { enqueued }
