@@ -75,7 +75,9 @@ const LATENCY_CONCURRENCY: &str = "64";
 /// Runs created (and awaited) before the latency measurement starts, to warm up connections.
 const LATENCY_WARMUP_RUNS: usize = 20;
 /// Commands listed in the per-command breakdown of the Redis statistics.
-const TOP_COMMANDS: usize = 12;
+const TOP_COMMANDS: usize = 20;
+/// Clock ticks per second of the CPU times in `/proc/PID/stat` (`USER_HZ`, 100 on Linux).
+const USER_HZ: f64 = 100.0;
 /// The queue every benchmark run goes to.
 const QUEUE: &str = "default";
 
@@ -86,7 +88,7 @@ const QUEUE: &str = "default";
 /// `cargo run --release -p baton-tests --bin baton-bench -- --jobs 200000 --workers 2`.
 /// The last output line is a JSON object with the results.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "baton-bench", version, about, long_about = None)]
+#[command(name = "baton-bench", version)]
 struct Args {
     /// Jobs (one-task no-op runs) enqueued and drained in the enqueue and e2e phases.
     #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -149,7 +151,7 @@ struct E2eResult {
     max_rss_kb: u64,
     /// Largest `VmHWM` (peak resident memory) of any worker at the end, in kB.
     max_hwm_kb: u64,
-    /// CPU time each worker used, in seconds (from `/proc/PID/schedstat`).
+    /// CPU time each worker used, in seconds (from `/proc/PID/stat`).
     worker_cpu_secs: Vec<f64>,
 }
 
@@ -179,12 +181,35 @@ impl CommandStats {
         self.commands.iter().map(|(_, calls, _)| calls).sum()
     }
 
-    /// Total microseconds Redis spent executing commands.
-    fn total_usec(&self) -> u64 {
-        self.commands.iter().map(|(_, _, usec)| usec).sum()
+    /// `(calls, usec)` of one command; zeros when it was never called.
+    fn get(&self, command: &str) -> (u64, u64) {
+        self.commands
+            .iter()
+            .find(|(name, _, _)| name == command)
+            .map_or((0, 0), |(_, calls, usec)| (*calls, *usec))
+    }
+
+    /// Calls of one command.
+    fn calls(&self, command: &str) -> u64 {
+        self.get(command).0
+    }
+
+    /// Mean microseconds per call of one command; `NaN` when it was never called.
+    fn usec_per_call(&self, command: &str) -> f64 {
+        let (calls, usec) = self.get(command);
+        usec as f64 / calls as f64
+    }
+
+    /// Mean microseconds per call of one command since the statistics `earlier` were read.
+    fn usec_per_call_since(&self, command: &str, earlier: &CommandStats) -> f64 {
+        let (calls, usec) = self.get(command);
+        let (calls_before, usec_before) = earlier.get(command);
+        usec.saturating_sub(usec_before) as f64 / calls.saturating_sub(calls_before) as f64
     }
 }
 
+/// Parses the flags, starts Redis unless `--redis-url` is given, runs the phases on a tokio
+/// runtime (stopping early on SIGINT or SIGTERM) and cleans up whatever it started.
 fn main() -> ExitCode {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -196,14 +221,13 @@ fn main() -> ExitCode {
 
     // Our own server lives until the end of `main`, so it outlives every phase and is killed
     // on the way out (its `Drop`), also after a panic.
-    let own_redis = match &args.redis_url {
-        Some(_) => None,
-        None => Some(RedisServer::start()),
-    };
-    let url = match (&args.redis_url, &own_redis) {
-        (Some(url), _) => url.clone(),
-        (None, Some(server)) => server.url(),
-        (None, None) => unreachable!("a server is started when no URL is given"),
+    let (own_redis, url) = match &args.redis_url {
+        Some(url) => (None, url.clone()),
+        None => {
+            let server = RedisServer::start();
+            let url = server.url();
+            (Some(server), url)
+        }
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -334,8 +358,8 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
     let all_stats = command_stats(&mut admin).await?;
     let e2e_rate = per_second(e2e.succeeded, e2e.elapsed);
     println!(
-        "[e2e] {}/{goal} jobs succeeded in {:.3} s = {:.0} jobs/s ({} workers x concurrency \
-         {}){}",
+        "[e2e] {}/{goal} jobs succeeded in {:.3} s = {:.0} jobs/s ({} x baton-worker, concurrency \
+         {} each){}",
         e2e.succeeded,
         e2e.elapsed.as_secs_f64(),
         e2e_rate,
@@ -361,8 +385,8 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
     );
     let cmds_per_job = all_stats.total_calls() as f64 / goal.max(1) as f64;
     println!(
-        "[redis] {} commands = {:.2} per job (enqueue {:.2} + execution {:.2}); {:.1} us of \
-         Redis time per job; commands inside Lua scripts included",
+        "[redis] {} commands = {:.2} per job (enqueue {:.2} + execution {:.2}), commands inside \
+         Lua scripts included; redis CPU {:.1} us per job",
         all_stats.total_calls(),
         cmds_per_job,
         enqueue_stats.total_calls() as f64 / goal.max(1) as f64,
@@ -370,16 +394,37 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
             .total_calls()
             .saturating_sub(enqueue_stats.total_calls()) as f64
             / goal.max(1) as f64,
-        all_stats.total_usec() as f64 / goal.max(1) as f64
+        1e6 * (cpu_enqueue + cpu_e2e) / goal.max(1) as f64
     );
-    for (name, calls, usec) in all_stats.commands.iter().take(TOP_COMMANDS) {
+    if !e2e.complete {
         println!(
-            "[redis]   {name:<12} {:>8.2} calls/job {:>8.2} us/job {:>7.2} us/call",
-            *calls as f64 / goal.max(1) as f64,
-            *usec as f64 / goal.max(1) as f64,
+            "[redis]   note: the drain did not complete, so the execution share covers only \
+             {} of the {goal} jobs",
+            e2e.succeeded
+        );
+    }
+    println!(
+        "[redis]   per job: {:<14} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "command", "calls", "enqueue", "execute", "us", "us/call"
+    );
+    let jobs = goal.max(1) as f64;
+    for (name, calls, usec) in all_stats.commands.iter().take(TOP_COMMANDS) {
+        let enqueue_calls = enqueue_stats.calls(name);
+        println!(
+            "[redis]            {name:<14} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            *calls as f64 / jobs,
+            enqueue_calls as f64 / jobs,
+            calls.saturating_sub(enqueue_calls) as f64 / jobs,
+            *usec as f64 / jobs,
             *usec as f64 / (*calls).max(1) as f64
         );
     }
+    println!(
+        "[redis]   (evalsha's time includes the commands its scripts call; enqueue evalsha = \
+         {:.2} us/call, execute evalsha = {:.2} us/call)",
+        enqueue_stats.usec_per_call("evalsha"),
+        all_stats.usec_per_call_since("evalsha", &enqueue_stats)
+    );
 
     // Phase 3: latency.
     let latency = latency_phase(url, args).await?;
@@ -822,12 +867,16 @@ fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
     })
 }
 
-/// CPU time used so far by process `pid`, in seconds, from `/proc/PID/schedstat`.
+/// CPU time (user + system) used so far by process `pid`, in seconds, from `/proc/PID/stat`.
 fn cpu_secs(pid: u32) -> Option<f64> {
     let stat =
-        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("schedstat")).ok()?;
-    let nanos: u64 = stat.split_whitespace().next()?.parse().ok()?;
-    Some(nanos as f64 / 1e9)
+        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).ok()?;
+    // Fields after the command name (which may hold spaces, hence the last ')'): state is
+    // field 3, utime field 14 and stime field 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
 }
 
 /// One section of `INFO`, as `field → value`.
@@ -942,6 +991,15 @@ mod tests {
     fn the_own_process_status_is_readable() {
         assert!(proc_status_kb(std::process::id(), "VmRSS").unwrap_or(0) > 0);
         assert!(proc_status_kb(std::process::id(), "NoSuchField").is_none());
+    }
+
+    #[test]
+    fn the_own_cpu_time_is_readable() {
+        let spin = Instant::now();
+        while spin.elapsed() < Duration::from_millis(50) {
+            std::hint::black_box(now_us());
+        }
+        assert!(cpu_secs(std::process::id()).unwrap_or(0.0) > 0.0);
     }
 
     #[test]
