@@ -14,18 +14,18 @@ local p = 't' .. ARGV[1] .. '.'
 local now = ARGV[6]
 local retention = tonumber(ARGV[7])
 
-local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery')
+local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery', p .. 'succ',
+  'ntasks', 'done')
 local run_status = state[1]
 if not run_status or state[2] ~= 'running' or tonumber(state[3]) ~= tonumber(ARGV[2])
     or tonumber(state[4] or '0') ~= tonumber(ARGV[3]) then
   return {'stale'}
 end
+local active = run_status == 'pending' or run_status == 'progress'
 
-local function finish_run(status)
-  redis.call('HSET', run, 'status', status, 'updated', now, 'finished', now)
+local function expire_run()
   redis.call('EXPIRE', run, retention)
   redis.call('EXPIRE', KEYS[2], retention)
-  return status
 end
 
 local outcome = ARGV[4]
@@ -37,20 +37,19 @@ if outcome == 'retry' then
 end
 
 if outcome == 'error' then
-  redis.call('HSET', run, p .. 'status', 'error', p .. 'error', ARGV[5], p .. 'finished', now, p .. 'updated', now)
-  if run_status == 'pending' or run_status == 'progress' then
-    run_status = finish_run('error')
+  if active then
+    redis.call('HSET', run, p .. 'status', 'error', p .. 'error', ARGV[5], p .. 'finished', now, p .. 'updated', now,
+      'status', 'error', 'updated', now, 'finished', now)
+    expire_run()
+    return {'error', 'error'}
   end
+  redis.call('HSET', run, p .. 'status', 'error', p .. 'error', ARGV[5], p .. 'finished', now, p .. 'updated', now)
   return {'error', run_status}
 end
 
-redis.call('HSET', run, p .. 'status', 'success', p .. 'result', ARGV[5], p .. 'progress', 100,
-  p .. 'finished', now, p .. 'updated', now)
-local done = redis.call('HINCRBY', run, 'done', 1)
+local done = tonumber(state[7] or '0') + 1
 local out = {'success', run_status}
-local active = run_status == 'pending' or run_status == 'progress'
-local succ = redis.call('HGET', run, p .. 'succ') or ''
-for s in string.gmatch(succ, '[^,]+') do
+for s in string.gmatch(state[5] or '', '[^,]+') do
   local sp = 't' .. s .. '.'
   local waiting = redis.call('HINCRBY', run, sp .. 'waiting', -1)
   if active and waiting <= 0 and redis.call('HGET', run, sp .. 'status') == 'pending' then
@@ -59,7 +58,13 @@ for s in string.gmatch(succ, '[^,]+') do
     table.insert(out, redis.call('HGET', run, sp .. 'queue'))
   end
 end
-if active and done >= tonumber(redis.call('HGET', run, 'ntasks')) then
-  out[2] = finish_run('success')
+if active and done >= tonumber(state[6]) then
+  redis.call('HSET', run, p .. 'status', 'success', p .. 'result', ARGV[5], p .. 'progress', 100,
+    p .. 'finished', now, p .. 'updated', now, 'done', done, 'status', 'success', 'updated', now, 'finished', now)
+  expire_run()
+  out[2] = 'success'
+else
+  redis.call('HSET', run, p .. 'status', 'success', p .. 'result', ARGV[5], p .. 'progress', 100,
+    p .. 'finished', now, p .. 'updated', now, 'done', done)
 end
 return out

@@ -20,7 +20,7 @@ local out = {'queued', ARGV[1], attempt, state[4]}
 for i = 0, tonumber(state[5]) - 1 do
   local ip = 't' .. i .. '.'
   local other = redis.call('HMGET', run, ip .. 'status', ip .. 'waiting', ip .. 'attempt', ip .. 'queue')
-  if other[1] == 'pending' and tonumber(other[2]) <= 0 then
+  if other[1] == 'pending' and (tonumber(other[2]) or 0) <= 0 then
     redis.call('HSET', run, ip .. 'status', 'queued', ip .. 'updated', now)
     table.insert(out, i)
     table.insert(out, other[3])

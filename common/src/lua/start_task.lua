@@ -17,7 +17,9 @@ local attempt = tonumber(ARGV[2])
 local redeliveries = tonumber(ARGV[3])
 local now = ARGV[5]
 
-local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery', p .. 'due')
+-- One read of everything this script may need.
+local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery', p .. 'due',
+  p .. 'key', p .. 'executor', 'payload', p .. 'timeout', p .. 'retries', p .. 'deps')
 local run_status, status = state[1], state[2]
 if not run_status or not status then
   return {'missing'}
@@ -53,16 +55,16 @@ if status ~= 'queued' and status ~= 'retrying' and not restart then
   return {'skip', status}
 end
 
-redis.call('HSET', run, p .. 'status', 'running', p .. 'delivery', redeliveries, p .. 'worker', ARGV[4],
-  p .. 'started', now, p .. 'updated', now)
 if run_status == 'pending' then
-  redis.call('HSET', run, 'status', 'progress', 'updated', now)
+  redis.call('HSET', run, p .. 'status', 'running', p .. 'delivery', redeliveries, p .. 'worker', ARGV[4],
+    p .. 'started', now, p .. 'updated', now, 'status', 'progress', 'updated', now)
+else
+  redis.call('HSET', run, p .. 'status', 'running', p .. 'delivery', redeliveries, p .. 'worker', ARGV[4],
+    p .. 'started', now, p .. 'updated', now)
 end
 
-local spec = redis.call('HMGET', run, p .. 'key', p .. 'executor', 'payload', p .. 'timeout', p .. 'retries',
-  p .. 'deps')
-local out = {'start', spec[1], spec[2], spec[3] or 'null', spec[4] or '', spec[5] or '0'}
-for d in string.gmatch(spec[6] or '', '[^,]+') do
+local out = {'start', state[6], state[7], state[8] or 'null', state[9] or '', state[10] or '0'}
+for d in string.gmatch(state[11] or '', '[^,]+') do
   table.insert(out, redis.call('HGET', run, 't' .. d .. '.result') or '')
 end
 return out

@@ -425,10 +425,11 @@ impl Store {
         }
         // Heal first, acknowledge after: a crash in between redelivers and heals again.
         stats.flush_into(&mut heal);
-        heal.add_command(redis::cmd("PING")).ignore();
-        ack.add_command(redis::cmd("PING")).ignore();
-        self.query_pipeline::<()>(conn, &heal).await?;
-        self.query_pipeline::<()>(conn, &ack).await?;
+        for pipe in [heal, ack] {
+            if pipe.cmd_iter().next().is_some() {
+                self.query_pipeline::<()>(conn, &pipe).await?;
+            }
+        }
         Ok(outcomes)
     }
 

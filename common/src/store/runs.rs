@@ -148,19 +148,18 @@ impl Store {
 
         let mut conn = self.conn().await?;
         let mut pipe = redis::pipe();
+        let scored: Vec<(u64, &String)> = prepared.iter().map(|(id, _)| (now, id)).collect();
+        pipe.cmd("ZADD")
+            .arg(self.keys.outbox())
+            .arg("NX")
+            .arg(&scored)
+            .ignore();
+        pipe.cmd("ZADD")
+            .arg(self.keys.runs_index())
+            .arg("NX")
+            .arg(&scored)
+            .ignore();
         for (id, spec) in &prepared {
-            pipe.cmd("ZADD")
-                .arg(self.keys.outbox())
-                .arg("NX")
-                .arg(now)
-                .arg(id)
-                .ignore();
-            pipe.cmd("ZADD")
-                .arg(self.keys.runs_index())
-                .arg("NX")
-                .arg(now)
-                .arg(id)
-                .ignore();
             let mut invocation = scripts::CREATE_RUN.key(self.keys.run(id));
             for (field, value) in run_fields(id, spec, now) {
                 invocation.arg(field).arg(value);
@@ -171,11 +170,18 @@ impl Store {
 
         let mut pipe = redis::pipe();
         let mut stats = StatsBatch::default();
+        let mut enqueued = Vec::with_capacity(prepared.len());
         for ((id, spec), created) in prepared.iter().zip(&created) {
             if *created == 1 {
                 self.push_roots(&mut pipe, &mut stats, id, spec);
-                pipe.cmd("ZREM").arg(self.keys.outbox()).arg(id).ignore();
+                enqueued.push(id);
             }
+        }
+        if !enqueued.is_empty() {
+            pipe.cmd("ZREM")
+                .arg(self.keys.outbox())
+                .arg(&enqueued)
+                .ignore();
         }
         stats.flush_into(&mut pipe);
         self.query_pipeline::<()>(&mut conn, &pipe).await?;
@@ -401,6 +407,9 @@ fn run_fields(id: &str, spec: &RunSpec, now: u64) -> Vec<(String, String)> {
     if let Some(due) = spec.not_before_ms {
         fields.push(("not_before".to_owned(), due.to_string()));
     }
+    // Only what differs from the defaults is stored: fewer fields make every script faster.
+    // Missing: no dependencies or successors, no retries, no timeout, not a hook, progress 0,
+    // delivery 0, created and updated as the run's.
     for (index, task) in spec.tasks.iter().enumerate() {
         let status = if task.depends_on.is_empty() {
             TaskStatus::Queued
@@ -408,29 +417,30 @@ fn run_fields(id: &str, spec: &RunSpec, now: u64) -> Vec<(String, String)> {
             TaskStatus::Pending
         };
         let queue = task.queue.as_ref().unwrap_or(&spec.queue);
-        let task_fields = [
+        let mut task_fields = vec![
             ("id", uuid::Uuid::new_v4().to_string()),
             ("key", task.key.clone()),
             ("executor", task.executor.to_string()),
-            ("deps", join_indices(&task.depends_on)),
-            ("succ", join_indices(&successors[index])),
-            ("waiting", task.depends_on.len().to_string()),
             ("queue", queue.to_string()),
-            ("retries", task.max_retries.to_string()),
-            (
-                "timeout",
-                task.timeout_secs
-                    .map(|secs| secs.to_string())
-                    .unwrap_or_default(),
-            ),
-            ("hook", u8::from(task.is_hook).to_string()),
             ("status", status.as_str().to_owned()),
             ("attempt", "1".to_owned()),
-            ("delivery", "0".to_owned()),
-            ("progress", "0".to_owned()),
-            ("created", now.to_string()),
-            ("updated", now.to_string()),
         ];
+        if !task.depends_on.is_empty() {
+            task_fields.push(("deps", join_indices(&task.depends_on)));
+            task_fields.push(("waiting", task.depends_on.len().to_string()));
+        }
+        if !successors[index].is_empty() {
+            task_fields.push(("succ", join_indices(&successors[index])));
+        }
+        if task.max_retries > 0 {
+            task_fields.push(("retries", task.max_retries.to_string()));
+        }
+        if let Some(secs) = task.timeout_secs {
+            task_fields.push(("timeout", secs.to_string()));
+        }
+        if task.is_hook {
+            task_fields.push(("hook", "1".to_owned()));
+        }
         fields.extend(
             task_fields
                 .into_iter()
@@ -447,8 +457,9 @@ fn parse_run(fields: &HashMap<String, String>) -> StoreResult<RunView> {
         |name: &str| get(name).ok_or_else(|| StoreError::Corrupt(format!("run without '{name}'")));
     let id = required("id")?.to_owned();
     let task_count = number("ntasks").unwrap_or(0) as usize;
+    let created_ms = number("created").unwrap_or(0);
     let tasks = (0..task_count)
-        .map(|index| parse_task(fields, index))
+        .map(|index| parse_task(fields, index, created_ms))
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(RunView {
         definition: required("definition")?.to_owned(),
@@ -468,7 +479,11 @@ fn parse_run(fields: &HashMap<String, String>) -> StoreResult<RunView> {
     })
 }
 
-fn parse_task(fields: &HashMap<String, String>, index: usize) -> StoreResult<TaskView> {
+fn parse_task(
+    fields: &HashMap<String, String>,
+    index: usize,
+    run_created_ms: u64,
+) -> StoreResult<TaskView> {
     let get = |name: &str| fields.get(&format!("t{index}.{name}")).map(String::as_str);
     let number = |name: &str| get(name).and_then(|value| value.parse::<u64>().ok());
     let required = |name: &str| {
@@ -494,8 +509,8 @@ fn parse_task(fields: &HashMap<String, String>, index: usize) -> StoreResult<Tas
         progress: number("progress").unwrap_or(0).min(100) as u8,
         worker: get("worker").map(str::to_owned),
         is_hook: get("hook") == Some("1"),
-        created_ms: number("created").unwrap_or(0),
-        updated_ms: number("updated").unwrap_or(0),
+        created_ms: number("created").unwrap_or(run_created_ms),
+        updated_ms: number("updated").unwrap_or(run_created_ms),
         started_ms: number("started"),
         finished_ms: number("finished"),
     })
