@@ -237,6 +237,18 @@ pub struct TaskSpec {
     pub is_hook: bool,
 }
 
+/// Hook tasks of a run: run once when the run finishes, by outcome. They are tasks of the run
+/// (marked `is_hook`), outside its DAG: they never hold up its status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunHooks {
+    /// Index of the task to run when the run succeeds.
+    #[serde(default)]
+    pub on_success: Option<usize>,
+    /// Index of the task to run when the run fails.
+    #[serde(default)]
+    pub on_failure: Option<usize>,
+}
+
 /// A run as it is submitted: its tasks (a DAG), payload and placement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
@@ -262,6 +274,9 @@ pub struct RunSpec {
     /// Not before this time (Unix milliseconds); now when absent.
     #[serde(default)]
     pub not_before_ms: Option<u64>,
+    /// Hook tasks run when the run finishes.
+    #[serde(default)]
+    pub hooks: RunHooks,
 }
 
 impl RunSpec {
@@ -271,6 +286,21 @@ impl RunSpec {
             return Err(InvalidInput::new("a run needs at least one task"));
         }
         let count = self.tasks.len();
+        for hook in [self.hooks.on_success, self.hooks.on_failure]
+            .into_iter()
+            .flatten()
+        {
+            if !self.tasks.get(hook).is_some_and(|task| task.is_hook) {
+                return Err(InvalidInput::new(format!(
+                    "hook {hook} is not a hook task of the run"
+                )));
+            }
+        }
+        if self.tasks.iter().all(|task| task.is_hook) {
+            return Err(InvalidInput::new(
+                "a run needs at least one task that is not a hook",
+            ));
+        }
         for (index, task) in self.tasks.iter().enumerate() {
             if let Some(bad) = task
                 .depends_on
@@ -307,10 +337,16 @@ impl RunSpec {
         }
     }
 
-    /// Successors of every task: the tasks that list it in `depends_on`.
+    /// Successors of every task: the tasks that list it in `depends_on`. Hooks are nobody's
+    /// successors: their dependencies only say whose results they receive.
     pub fn successors(&self) -> Vec<Vec<usize>> {
         let mut successors = vec![Vec::new(); self.tasks.len()];
-        for (index, task) in self.tasks.iter().enumerate() {
+        for (index, task) in self
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, task)| !task.is_hook)
+        {
             for &dep in &task.depends_on {
                 successors[dep].push(index);
             }
@@ -388,6 +424,7 @@ mod tests {
             priority: Priority::Normal,
             periodic: false,
             not_before_ms: None,
+            hooks: RunHooks::default(),
         }
     }
 

@@ -48,6 +48,7 @@ fn handler_run(handler: &str) -> RunSpec {
         priority: Priority::Normal,
         periodic: false,
         not_before_ms: None,
+        hooks: Default::default(),
     }
 }
 

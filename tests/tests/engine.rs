@@ -125,6 +125,7 @@ fn run_of(tasks: Vec<TaskSpec>, payload: Value) -> RunSpec {
         priority: Priority::Normal,
         periodic: false,
         not_before_ms: None,
+        hooks: Default::default(),
     }
 }
 
@@ -793,4 +794,86 @@ async fn a_run_left_in_the_outbox_by_a_crashed_creator_is_enqueued_by_the_schedu
     world
         .wait_for_status(&id, RunStatus::Success, Duration::from_secs(15))
         .await;
+}
+
+#[tokio::test]
+async fn success_and_failure_hooks_run_once_when_the_run_finishes() {
+    let world = World::new().await;
+    let _worker = world.worker(&[]);
+    let hooked = world.path("hooks");
+    let hook = |name: &str, deps: &[usize]| TaskSpec {
+        is_hook: true,
+        ..shell_task(
+            name,
+            &format!(
+                "echo {name} >> '{}'; cat > \"$BATON_RESULT\"",
+                hooked.display()
+            ),
+            deps,
+        )
+    };
+
+    let mut good = run_of(
+        vec![
+            shell_task("WORK", "echo '\"made\"' > \"$BATON_RESULT\"", &[]),
+            hook("ON_SUCCESS", &[0]),
+            hook("ON_FAILURE", &[0]),
+        ],
+        Value::Null,
+    );
+    good.hooks = common::model::RunHooks {
+        on_success: Some(1),
+        on_failure: Some(2),
+    };
+    let id = world.store.create_run(&good).await.unwrap();
+    let run = wait_for(Duration::from_secs(15), "the success hook ran", || async {
+        world
+            .store
+            .get_run(&id)
+            .await
+            .unwrap()
+            .filter(|run| run.tasks[1].status == TaskStatus::Success)
+    })
+    .await;
+    assert_eq!(run.status, RunStatus::Success);
+    assert_eq!(
+        run.tasks[1].result.as_ref().unwrap()["parents"],
+        json!(["made"]),
+        "the hook sees the result"
+    );
+    assert_eq!(
+        run.tasks[2].status,
+        TaskStatus::Pending,
+        "the failure hook never runs"
+    );
+
+    let mut bad = run_of(
+        vec![
+            shell_task("BREAKS", "exit 1", &[]),
+            hook("ON_FAILURE", &[0]),
+        ],
+        Value::Null,
+    );
+    bad.hooks.on_failure = Some(1);
+    let id = world.store.create_run(&bad).await.unwrap();
+    let run = wait_for(Duration::from_secs(15), "the failure hook ran", || async {
+        world
+            .store
+            .get_run(&id)
+            .await
+            .unwrap()
+            .filter(|run| run.tasks[1].status == TaskStatus::Success)
+    })
+    .await;
+    assert_eq!(
+        run.status,
+        RunStatus::Error,
+        "a hook does not change the run's status"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        read_lines(&hooked),
+        vec!["ON_SUCCESS", "ON_FAILURE"],
+        "each hook ran exactly once"
+    );
 }

@@ -64,6 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             priority: Default::default(),
             periodic: false,
             not_before_ms: None,
+            hooks: Default::default(),
         })
         .await?;
 

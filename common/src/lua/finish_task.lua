@@ -6,16 +6,17 @@
 -- ARGV[8] due time of the retry (Unix ms)
 -- Returns one of:
 --   {'stale'}                                   not the current attempt (canceled, reclaimed, duplicate)
---   {'success', run status, succ, queue, ...}   successors to enqueue (attempt 1)
+--   {'success', run status, succ, queue, ...}   successors (or the success hook) to enqueue
 --   {'retry', next attempt}                     the retry's delayed job must be scheduled
---   {'error', run status}                       the task failed for good
+--   {'error', run status, hook, queue}          the task failed for good (with the failure hook
+--                                               to enqueue when it failed the run)
 local run = KEYS[1]
 local p = 't' .. ARGV[1] .. '.'
 local now = ARGV[6]
 local retention = tonumber(ARGV[7])
 
 local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery', p .. 'succ',
-  'ntasks', 'done')
+  'ntasks', 'done', 'nwork', 'hook_success', 'hook_failure')
 local run_status = state[1]
 if not run_status or state[2] ~= 'running' or tonumber(state[3]) ~= tonumber(ARGV[2])
     or tonumber(state[4] or '0') ~= tonumber(ARGV[3]) then
@@ -26,6 +27,17 @@ local active = run_status == 'pending' or run_status == 'progress'
 local function expire_run()
   redis.call('EXPIRE', run, retention)
   redis.call('EXPIRE', KEYS[2], retention)
+end
+
+-- Queues the hook task `hook` (an index, or false) and appends it to `out` for enqueueing.
+local function queue_hook(hook, out)
+  if hook then
+    local hp = 't' .. hook .. '.'
+    redis.call('HSET', run, hp .. 'status', 'queued', hp .. 'updated', now)
+    table.insert(out, hook)
+    table.insert(out, redis.call('HGET', run, hp .. 'queue'))
+  end
+  return out
 end
 
 local outcome = ARGV[4]
@@ -41,7 +53,7 @@ if outcome == 'error' then
     redis.call('HSET', run, p .. 'status', 'error', p .. 'error', ARGV[5], p .. 'finished', now, p .. 'updated', now,
       'status', 'error', 'updated', now, 'finished', now)
     expire_run()
-    return {'error', 'error'}
+    return queue_hook(state[10], {'error', 'error'})
   end
   redis.call('HSET', run, p .. 'status', 'error', p .. 'error', ARGV[5], p .. 'finished', now, p .. 'updated', now)
   return {'error', run_status}
@@ -58,11 +70,12 @@ for s in string.gmatch(state[5] or '', '[^,]+') do
     table.insert(out, redis.call('HGET', run, sp .. 'queue'))
   end
 end
-if active and done >= tonumber(state[6]) then
+if active and done >= tonumber(state[8] or state[6]) then
   redis.call('HSET', run, p .. 'status', 'success', p .. 'result', ARGV[5], p .. 'progress', 100,
     p .. 'finished', now, p .. 'updated', now, 'done', done, 'status', 'success', 'updated', now, 'finished', now)
   expire_run()
   out[2] = 'success'
+  queue_hook(state[9], out)
 else
   redis.call('HSET', run, p .. 'status', 'success', p .. 'result', ARGV[5], p .. 'progress', 100,
     p .. 'finished', now, p .. 'updated', now, 'done', done)

@@ -66,6 +66,7 @@ impl Definition {
             priority: self.priority,
             periodic: false,
             not_before_ms: None,
+            hooks: Default::default(),
         }
     }
 

@@ -566,6 +566,12 @@ impl Store {
                         AttemptOutcome::Succeeded(_) => "",
                     };
                     stats.count(&self.keys, &job.queue, "failed");
+                    self.push_successors(
+                        &mut follow_up,
+                        &mut stats,
+                        job,
+                        reply.get(2..).unwrap_or(&[]),
+                    )?;
                     stats.count(&self.keys, &job.queue, "dead");
                     self.push_dead_letter(&mut follow_up, job, error);
                     FinishOutcome::Failed

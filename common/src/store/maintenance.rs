@@ -96,7 +96,7 @@ impl Store {
                         let error = format!(
                             "job lost {redeliveries} times (its worker stopped answering); giving up"
                         );
-                        self.fail_task(&job.job, &error).await?;
+                        self.fail_task(&job.job, priority, &error).await?;
                         self.move_entry(
                             &stream,
                             &self.keys.queue_dead(queue),
@@ -149,10 +149,16 @@ impl Store {
         Ok(invocation.invoke_async(&mut conn).await?)
     }
 
-    /// Fails a task for good at `job`'s attempt, whoever holds it; true when it changed.
-    pub async fn fail_task(&self, job: &JobRef, error: &str) -> StoreResult<bool> {
+    /// Fails a task for good at `job`'s attempt, whoever holds it (and enqueues the run's
+    /// failure hook when that fails the run); true when it changed.
+    pub async fn fail_task(
+        &self,
+        job: &JobRef,
+        priority: Priority,
+        error: &str,
+    ) -> StoreResult<bool> {
         let mut conn = self.conn().await?;
-        let changed: i64 = scripts::FAIL_TASK
+        let reply: Vec<String> = scripts::FAIL_TASK
             .key(self.keys.run(&job.run_id))
             .key(self.keys.run_log(&job.run_id))
             .arg(job.task)
@@ -162,7 +168,22 @@ impl Store {
             .arg(self.retention_secs)
             .invoke_async(&mut conn)
             .await?;
-        Ok(changed == 1)
+        if let [_, hook, queue] = reply.as_slice() {
+            let queue = QueueName::parse(queue)?;
+            self.ensure_queue(&queue).await?;
+            let hook_job = JobRef {
+                run_id: job.run_id.clone(),
+                task: hook.parse().map_err(|_| {
+                    crate::error::StoreError::Corrupt(format!("hook index '{hook}'"))
+                })?,
+                attempt: 1,
+                redeliveries: 0,
+            };
+            let mut pipe = redis::pipe();
+            push_job(&mut pipe, &self.keys, &queue, priority, &hook_job);
+            self.query_pipeline::<()>(&mut conn, &pipe).await?;
+        }
+        Ok(reply.first().map(String::as_str) == Some("1"))
     }
 
     /// Finishes creations left in the outbox for more than `grace_ms` (their creator died

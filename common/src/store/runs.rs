@@ -199,7 +199,7 @@ impl Store {
     ) {
         let now = now_ms();
         for (index, task) in spec.tasks.iter().enumerate() {
-            if !task.depends_on.is_empty() {
+            if !task.depends_on.is_empty() || task.is_hook {
                 continue;
             }
             let queue = task.queue.as_ref().unwrap_or(&spec.queue);
@@ -404,6 +404,19 @@ fn run_fields(id: &str, spec: &RunSpec, now: u64) -> Vec<(String, String)> {
         ("ntasks".to_owned(), spec.tasks.len().to_string()),
         ("done".to_owned(), "0".to_owned()),
     ];
+    let hooks = [
+        ("hook_success", spec.hooks.on_success),
+        ("hook_failure", spec.hooks.on_failure),
+    ];
+    for (name, hook) in hooks {
+        if let Some(index) = hook {
+            fields.push((name.to_owned(), index.to_string()));
+        }
+    }
+    if spec.tasks.iter().any(|task| task.is_hook) {
+        let work = spec.tasks.iter().filter(|task| !task.is_hook).count();
+        fields.push(("nwork".to_owned(), work.to_string()));
+    }
     if let Some(due) = spec.not_before_ms {
         fields.push(("not_before".to_owned(), due.to_string()));
     }
@@ -411,7 +424,7 @@ fn run_fields(id: &str, spec: &RunSpec, now: u64) -> Vec<(String, String)> {
     // Missing: no dependencies or successors, no retries, no timeout, not a hook, progress 0,
     // delivery 0, created and updated as the run's.
     for (index, task) in spec.tasks.iter().enumerate() {
-        let status = if task.depends_on.is_empty() {
+        let status = if task.depends_on.is_empty() && !task.is_hook {
             TaskStatus::Queued
         } else {
             TaskStatus::Pending

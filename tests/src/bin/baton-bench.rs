@@ -817,6 +817,7 @@ fn run_with(definition: &str, handler: &str, payload: Value) -> RunSpec {
         priority: Priority::Normal,
         periodic: false,
         not_before_ms: None,
+        hooks: Default::default(),
     }
 }
 
