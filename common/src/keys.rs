@@ -95,6 +95,21 @@ impl Keys {
         format!("{}:{{scheduler}}:leader", self.prefix)
     }
 
+    /// Hash of one API key (id, sealed secret, permissions, times).
+    pub fn api_key(&self, id: &str) -> String {
+        format!("{}:{{auth}}:key:{id}", self.prefix)
+    }
+
+    /// Set of every API key id.
+    pub fn api_key_index(&self) -> String {
+        format!("{}:{{auth}}:keys", self.prefix)
+    }
+
+    /// Marker of a signed request seen recently (replay refusal), expiring after the window.
+    pub fn seen_request(&self, fingerprint: &str) -> String {
+        format!("{}:{{auth}}:seen:{fingerprint}", self.prefix)
+    }
+
     /// Pub/sub channel on which canceled run ids are announced to workers.
     pub fn cancel_channel(&self) -> String {
         format!("{}:cancel", self.prefix)

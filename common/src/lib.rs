@@ -10,6 +10,8 @@
 //! - [`schedule`]: periodic schedules (fixed interval or cron) and their slots.
 //! - [`backoff`]: retry delays with exponential backoff and jitter.
 //! - [`error`]: shared error types.
+//! - [`signing`]: HTTP signatures (draft-cavage), signing and verifying.
+//! - [`sealing`]: secrets sealed at rest under the master key.
 //! - [`time`]: clock helpers.
 //! - [`signals`]: graceful shutdown on SIGTERM and SIGINT.
 
@@ -20,6 +22,8 @@ pub mod keys;
 pub mod model;
 pub mod schedule;
 pub mod scripts;
+pub mod sealing;
 pub mod signals;
+pub mod signing;
 pub mod store;
 pub mod time;

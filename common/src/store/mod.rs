@@ -1,6 +1,7 @@
 //! The Redis store: every read and write of Baton's state goes through here.
 //!
 //! # Layout
+//! - [`apikeys`]: API keys with sealed secrets and permissions; replay memory.
 //! - [`runs`]: creating, reading, canceling and requeueing runs; task logs.
 //! - [`jobs`]: the queue protocol: reading jobs, starting and finishing attempts, dead letters.
 //! - [`maintenance`]: the scheduler's chores: delayed jobs, reclaiming, outbox, trimming.
@@ -8,6 +9,7 @@
 //! - [`lease`]: the scheduler's leader lease.
 //! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
 
+pub mod apikeys;
 pub mod definitions;
 pub mod jobs;
 pub mod lease;

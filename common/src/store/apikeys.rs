@@ -1,0 +1,374 @@
+//! API keys: id, permissions and a secret sealed under the master key; and the memory of
+//! recently seen signed requests that refuses replays.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreResult};
+use crate::error::{InvalidInput, StoreError};
+use crate::sealing::MasterKey;
+use crate::time::now_ms;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Permission {
+    /// Read workflows and definitions.
+    WorkflowsRead,
+    /// Start, relaunch and cancel workflows.
+    WorkflowsRun,
+    /// Read reports and published versions.
+    ReportsRead,
+    /// See unpublished versions; publish and unpublish.
+    ReportsReview,
+    /// Run reports.
+    ReportsRun,
+    /// Read releases.
+    ReleasesRead,
+    /// Create, change and cancel releases; register task services.
+    ReleasesWrite,
+    /// Read projects.
+    ProjectsRead,
+    /// Create projects.
+    ProjectsWrite,
+    /// Work on human tasks of projects.
+    ProjectsWork,
+    /// Everything.
+    Admin,
+}
+
+impl Permission {
+    /// Every permission.
+    pub const ALL: [Permission; 11] = [
+        Permission::WorkflowsRead,
+        Permission::WorkflowsRun,
+        Permission::ReportsRead,
+        Permission::ReportsReview,
+        Permission::ReportsRun,
+        Permission::ReleasesRead,
+        Permission::ReleasesWrite,
+        Permission::ProjectsRead,
+        Permission::ProjectsWrite,
+        Permission::ProjectsWork,
+        Permission::Admin,
+    ];
+
+    /// The permission's name (`workflows.read`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WorkflowsRead => "workflows.read",
+            Self::WorkflowsRun => "workflows.run",
+            Self::ReportsRead => "reports.read",
+            Self::ReportsReview => "reports.review",
+            Self::ReportsRun => "reports.run",
+            Self::ReleasesRead => "releases.read",
+            Self::ReleasesWrite => "releases.write",
+            Self::ProjectsRead => "projects.read",
+            Self::ProjectsWrite => "projects.write",
+            Self::ProjectsWork => "projects.work",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Permission {
+    type Err = InvalidInput;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|permission| permission.as_str() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL
+                    .iter()
+                    .map(|permission| permission.as_str())
+                    .collect();
+                InvalidInput::new(format!(
+                    "unknown permission '{text}': use {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// True when `held` grants `wanted` (`admin` grants everything).
+pub fn grants(held: &BTreeSet<Permission>, wanted: Permission) -> bool {
+    held.contains(&wanted) || held.contains(&Permission::Admin)
+}
+
+/// An API key as stored, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The key id (`keyId` of signatures).
+    pub id: String,
+    /// What it may do.
+    pub permissions: BTreeSet<Permission>,
+    /// Accepts signatures over `date` alone (weaker; for Orchestra's client).
+    pub allow_date_only: bool,
+    /// Creation time (Unix ms).
+    pub created_ms: u64,
+    /// Last accepted request (Unix ms).
+    pub last_used_ms: Option<u64>,
+    /// When it was revoked (Unix ms).
+    pub revoked_ms: Option<u64>,
+}
+
+/// A key to create.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// The key id: 1-64 letters, digits, `.`, `_` or `-`.
+    pub id: String,
+    /// What it may do.
+    pub permissions: BTreeSet<Permission>,
+    /// The secret; a random one is generated when absent.
+    pub secret: Option<String>,
+    /// Accepts signatures over `date` alone.
+    pub allow_date_only: bool,
+}
+
+fn valid_key_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn parse_key(fields: &HashMap<String, String>) -> StoreResult<ApiKey> {
+    let number = |name: &str| fields.get(name).and_then(|value| value.parse::<u64>().ok());
+    let permissions = fields
+        .get("permissions")
+        .map(String::as_str)
+        .unwrap_or("")
+        .split(',')
+        .filter(|name| !name.is_empty())
+        .map(Permission::from_str)
+        .collect::<Result<_, _>>()?;
+    Ok(ApiKey {
+        id: fields
+            .get("id")
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt("api key without id".into()))?,
+        permissions,
+        allow_date_only: fields.get("allow_date_only").map(String::as_str) == Some("1"),
+        created_ms: number("created").unwrap_or(0),
+        last_used_ms: number("last_used"),
+        revoked_ms: number("revoked"),
+    })
+}
+
+impl Store {
+    /// Creates a key; returns it and its secret (generated when none was given), which is
+    /// stored only sealed.
+    pub async fn create_api_key(
+        &self,
+        master: &MasterKey,
+        new: NewApiKey,
+    ) -> StoreResult<(ApiKey, String)> {
+        if !valid_key_id(&new.id) {
+            return Err(InvalidInput::new(format!(
+                "invalid key id '{}': use 1-64 letters, digits, '.', '_' or '-'",
+                new.id
+            ))
+            .into());
+        }
+        if new.permissions.is_empty() {
+            return Err(InvalidInput::new("a key needs at least one permission").into());
+        }
+        let secret = match new.secret {
+            Some(secret) if secret.is_empty() => {
+                return Err(InvalidInput::new("the secret is empty").into());
+            }
+            Some(secret) => secret,
+            None => URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()),
+        };
+        let now = now_ms();
+        let permissions: Vec<&str> = new
+            .permissions
+            .iter()
+            .map(|permission| permission.as_str())
+            .collect();
+        let mut conn = self.conn().await?;
+        let key = self.keys.api_key(&new.id);
+        let created: bool = redis::cmd("HSETNX")
+            .arg(&key)
+            .arg("id")
+            .arg(&new.id)
+            .query_async(&mut conn)
+            .await?;
+        if !created {
+            return Err(InvalidInput::new(format!("key '{}' exists", new.id)).into());
+        }
+        redis::pipe()
+            .cmd("HSET")
+            .arg(&key)
+            .arg("secret")
+            .arg(master.seal(secret.as_bytes(), new.id.as_bytes()))
+            .arg("permissions")
+            .arg(permissions.join(","))
+            .arg("allow_date_only")
+            .arg(u8::from(new.allow_date_only))
+            .arg("created")
+            .arg(now)
+            .ignore()
+            .cmd("SADD")
+            .arg(self.keys.api_key_index())
+            .arg(&new.id)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        let api_key = ApiKey {
+            id: new.id,
+            permissions: new.permissions,
+            allow_date_only: new.allow_date_only,
+            created_ms: now,
+            last_used_ms: None,
+            revoked_ms: None,
+        };
+        Ok((api_key, secret))
+    }
+
+    async fn api_key_fields(&self, id: &str) -> StoreResult<HashMap<String, String>> {
+        let mut conn = self.conn().await?;
+        Ok(redis::cmd("HGETALL")
+            .arg(self.keys.api_key(id))
+            .query_async(&mut conn)
+            .await?)
+    }
+
+    /// A key, without its secret.
+    pub async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
+        if !valid_key_id(id) {
+            return Ok(None);
+        }
+        let fields = self.api_key_fields(id).await?;
+        if fields.is_empty() {
+            Ok(None)
+        } else {
+            parse_key(&fields).map(Some)
+        }
+    }
+
+    /// A key with its opened secret, for verifying a signature.
+    pub async fn api_key_secret(
+        &self,
+        master: &MasterKey,
+        id: &str,
+    ) -> StoreResult<Option<(ApiKey, Vec<u8>)>> {
+        if !valid_key_id(id) {
+            return Ok(None);
+        }
+        let fields = self.api_key_fields(id).await?;
+        if fields.is_empty() || !fields.contains_key("secret") {
+            return Ok(None);
+        }
+        let key = parse_key(&fields)?;
+        let secret = master
+            .open(&fields["secret"], id.as_bytes())
+            .map_err(|error| {
+                StoreError::Corrupt(format!("the secret of key '{id}' does not open: {error}"))
+            })?;
+        Ok(Some((key, secret)))
+    }
+
+    /// Every key, by id.
+    pub async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        let mut conn = self.conn().await?;
+        let mut ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.keys.api_key_index())
+            .query_async(&mut conn)
+            .await?;
+        ids.sort();
+        let mut keys = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(key) = self.api_key(&id).await? {
+                keys.push(key);
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Revokes a key; false when there is no such key.
+    pub async fn revoke_api_key(&self, id: &str) -> StoreResult<bool> {
+        if self.api_key(id).await?.is_none() {
+            return Ok(false);
+        }
+        let mut conn = self.conn().await?;
+        redis::cmd("HSET")
+            .arg(self.keys.api_key(id))
+            .arg("revoked")
+            .arg(now_ms())
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(true)
+    }
+
+    /// Records that a key was just used.
+    pub async fn touch_api_key(&self, id: &str, now_ms: u64) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        redis::cmd("HSET")
+            .arg(self.keys.api_key(id))
+            .arg("last_used")
+            .arg(now_ms)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Remembers a signed request for `ttl_ms`; true the first time, false for a replay.
+    pub async fn remember_request(&self, fingerprint: &str, ttl_ms: u64) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        let first: Option<String> = redis::cmd("SET")
+            .arg(self.keys.seen_request(fingerprint))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms.max(1))
+            .query_async(&mut conn)
+            .await?;
+        Ok(first.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_parse_by_name_and_admin_grants_all() {
+        for permission in Permission::ALL {
+            assert_eq!(
+                permission.as_str().parse::<Permission>().unwrap(),
+                permission
+            );
+        }
+        let error = "workflows.write".parse::<Permission>().unwrap_err();
+        assert!(error.to_string().contains("workflows.run"));
+        let admin = BTreeSet::from([Permission::Admin]);
+        assert!(
+            Permission::ALL
+                .iter()
+                .all(|&permission| grants(&admin, permission))
+        );
+        let reader = BTreeSet::from([Permission::WorkflowsRead]);
+        assert!(grants(&reader, Permission::WorkflowsRead));
+        assert!(!grants(&reader, Permission::WorkflowsRun));
+    }
+
+    #[test]
+    fn key_ids_are_checked() {
+        assert!(valid_key_id("ops.team-1_a"));
+        for bad in ["", "a b", "a:b", "{x}", &"k".repeat(65)] {
+            assert!(!valid_key_id(bad), "{bad:?}");
+        }
+    }
+}
