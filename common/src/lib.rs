@@ -6,6 +6,7 @@
 //! - [`keys`]: every Redis key name, each carrying its cluster hash tag.
 //! - [`scripts`]: the Lua scripts behind every multi-key transition (`lua/*.lua`).
 //! - [`store`]: operations on runs, queues, workers and the scheduler lease.
+//! - [`director`]: workflow definitions in Celery Director's YAML format.
 //! - [`config`]: settings shared by every binary (flags and environment).
 //! - [`schedule`]: periodic schedules (fixed interval or cron) and their slots.
 //! - [`backoff`]: retry delays with exponential backoff and jitter.
@@ -17,6 +18,7 @@
 
 pub mod backoff;
 pub mod config;
+pub mod director;
 pub mod error;
 pub mod keys;
 pub mod model;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{Store, StoreResult};
 use crate::error::InvalidInput;
-use crate::model::{Priority, QueueName, RunSpec, TaskSpec};
+use crate::model::{Priority, QueueName, RunHooks, RunSpec, TaskSpec};
 use crate::schedule::{CronSchedule, Periodic};
 use crate::scripts;
 
@@ -52,6 +52,9 @@ pub struct Definition {
     /// Fires by itself on this schedule.
     #[serde(default)]
     pub periodic: Option<PeriodicSpec>,
+    /// Hook tasks (among `tasks`) run when a run finishes.
+    #[serde(default)]
+    pub hooks: RunHooks,
 }
 
 impl Definition {
@@ -66,7 +69,7 @@ impl Definition {
             priority: self.priority,
             periodic: false,
             not_before_ms: None,
-            hooks: Default::default(),
+            hooks: self.hooks.clone(),
         }
     }
 
