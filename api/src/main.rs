@@ -1,69 +1,48 @@
-//! `baton-api`: Baton's HTTP front door. For now it serves `/healthz`, which checks Redis.
+//! `baton-api`: Baton's HTTP API server, and its key-management commands.
 
-use std::net::SocketAddr;
+use std::process::ExitCode;
 
+use api::config::{ApiOptions, Command};
+use api::server::{build_state, serve};
 use clap::Parser;
-use common::config::StoreOptions;
-use common::store::Store;
 use tokio_util::sync::CancellationToken;
-use warp::Filter;
-use warp::http::StatusCode;
-
-/// Serves Baton's HTTP API.
-#[derive(Debug, Parser)]
-#[command(name = "baton-api", version, about)]
-struct ApiOptions {
-    /// Redis connection and key prefix.
-    #[command(flatten)]
-    store: StoreOptions,
-
-    /// Address to listen on.
-    #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-}
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     common::config::init_tracing();
     let options = ApiOptions::parse();
-    let store = match Store::connect(&options.store).await {
-        Ok(store) => store,
+    if let Some(Command::Keys { action }) = &options.command {
+        return match api::keys_cli::run(&options, action).await {
+            Ok(output) => {
+                if !output.is_empty() {
+                    println!("{output}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let state = match build_state(&options).await {
+        Ok(state) => state,
         Err(error) => {
-            tracing::error!(cause = %error, "cannot connect to Redis");
-            return std::process::ExitCode::FAILURE;
+            tracing::error!(cause = %error, "cannot start");
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
         }
     };
-    let shutdown = CancellationToken::new();
-    tokio::spawn(common::signals::cancel_on_signal(shutdown.clone()));
-    let healthz = warp::path!("healthz").and(warp::get()).then(move || {
-        let store = store.clone();
-        async move {
-            match store.ping().await {
-                Ok(()) => warp::reply::with_status(
-                    warp::reply::json(&serde_json::json!({"status": "ok"})),
-                    StatusCode::OK,
-                ),
-                Err(error) => warp::reply::with_status(
-                    warp::reply::json(
-                        &serde_json::json!({"status": "error", "error": error.to_string()}),
-                    ),
-                    StatusCode::SERVICE_UNAVAILABLE,
-                ),
-            }
-        }
-    });
     let listener = match tokio::net::TcpListener::bind(options.listen).await {
         Ok(listener) => listener,
         Err(error) => {
             tracing::error!(cause = %error, listen = %options.listen, "cannot listen");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
+    let shutdown = CancellationToken::new();
+    tokio::spawn(common::signals::cancel_on_signal(shutdown.clone()));
     tracing::info!(listen = %options.listen, "baton-api listening");
-    warp::serve(healthz)
-        .incoming(listener)
-        .graceful(async move { shutdown.cancelled().await })
-        .run()
-        .await;
-    std::process::ExitCode::SUCCESS
+    serve(listener, state, shutdown).await;
+    ExitCode::SUCCESS
 }

@@ -1,0 +1,81 @@
+//! The API server's settings and its key-management commands, from flags and the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use common::config::StoreOptions;
+
+/// Serves Baton's HTTP API, or manages its API keys.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "baton-api", version, about)]
+pub struct ApiOptions {
+    /// Redis connection and key prefix.
+    #[command(flatten)]
+    pub store: StoreOptions,
+
+    /// Address to listen on.
+    #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory of workflow definitions (Director's YAML format).
+    #[arg(long, env = "BATON_DEFINITIONS")]
+    pub definitions: Option<PathBuf>,
+
+    /// Secret that seals API key secrets at rest (16 characters or more).
+    #[arg(long, env = "BATON_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
+    /// Seconds a request's `Date` may differ from the server's clock.
+    #[arg(long, env = "BATON_SIGNATURE_SKEW_SECS", default_value_t = 300)]
+    pub signature_skew_secs: u64,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "BATON_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: u64,
+
+    /// A key-management command instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands of `baton-api`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Manages API keys.
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+/// API key management.
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysCommand {
+    /// Creates a key and prints its secret alone on the last line (shown only once).
+    Create {
+        /// The key id (1-64 letters, digits, '.', '_' or '-').
+        id: String,
+        /// Comma-separated permissions, e.g. `workflows.read,workflows.run` (or `admin`).
+        #[arg(long, value_delimiter = ',', required = true)]
+        permissions: Vec<String>,
+        /// The secret to use; a random one is generated when absent.
+        #[arg(long)]
+        secret: Option<String>,
+        /// Accept signatures over `date` alone, with no request target and no body digest, as
+        /// Orchestra's client sends them. Weaker: such a signature does not bind the method, path
+        /// or body, so within the clock-skew window a captured signature could be replayed on
+        /// another request with the same Date. Baton refuses the exact same request twice (method,
+        /// path, body hash and signature), which is all this scheme allows.
+        #[arg(long)]
+        allow_date_only: bool,
+    },
+    /// Lists keys (never their secrets).
+    List,
+    /// Revokes a key; requests signed with it are refused from now on.
+    Revoke {
+        /// The key id.
+        id: String,
+    },
+}

@@ -1,0 +1,116 @@
+//! Every error the API answers with: a stable code, an HTTP status and a message, rendered in
+//! the error format of the front that was called, in one place.
+
+use serde_json::{Value, json};
+use warp::http::StatusCode;
+
+/// The API front a request was made to; each renders errors in its own format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Front {
+    /// Baton's own routes (`/healthz`, `/metrics`, `/openapi.json`).
+    Baton,
+    /// Celery Director's API (`/api/...`): `{"error": message, "errors": [...]}`.
+    Workflows,
+}
+
+/// An error answered to a client.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// No usable signature (missing, malformed, wrong, stale, replayed, unknown or revoked key).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid key without the permission the route needs.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request is malformed or invalid; details list each problem.
+    #[error("{message}")]
+    BadRequest {
+        /// What is wrong.
+        message: String,
+        /// Each problem, one line each.
+        details: Vec<String>,
+    },
+    /// The resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The body is larger than the limit.
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(u64),
+    /// The route exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// Redis (or another dependency) failed.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    /// A bad request with one message and no details.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::BadRequest { .. } => "bad_request",
+            Self::NotFound(_) => "not_found",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// The body in `front`'s error format.
+    pub fn body(&self, front: Front) -> Value {
+        let details = match self {
+            Self::BadRequest { details, .. } => details.clone(),
+            _ => Vec::new(),
+        };
+        match front {
+            Front::Workflows => json!({"error": self.to_string(), "errors": details}),
+            Front::Baton => {
+                json!({"error": {"code": self.code(), "message": self.to_string(), "details": details}})
+            }
+        }
+    }
+
+    /// The response in `front`'s format.
+    pub fn into_response(self, front: Front) -> warp::reply::Response {
+        use warp::Reply;
+        warp::reply::with_status(warp::reply::json(&self.body(front)), self.status())
+            .into_response()
+    }
+}
+
+impl From<common::error::StoreError> for ApiError {
+    fn from(error: common::error::StoreError) -> Self {
+        use common::error::StoreError;
+        match error {
+            StoreError::Invalid(invalid) => Self::bad_request(invalid.to_string()),
+            StoreError::RunNotFound(id) => Self::NotFound(format!("run {id} not found")),
+            other => {
+                tracing::error!(cause = %other, "store failure");
+                Self::Unavailable("the store failed; try again".into())
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The API fronts, one module each, and what they share: running a handler, rendering its
+//! error in the front's format, logging and counting the request.
+//!
+//! - [`workflows`]: Celery Director's API under `/api/...`.
+//! - [`baton`]: `/healthz`, `/metrics` and `/openapi.json`.
+
+pub mod baton;
+pub mod workflows;
+
+use std::future::Future;
+use std::time::Instant;
+
+use warp::Filter;
+
+use crate::auth::key_id_of;
+use crate::error::{ApiError, Front};
+use crate::request::RequestParts;
+use crate::state::AppState;
+
+/// Hands the state to a handler.
+pub fn with_state(
+    state: &AppState,
+) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone + use<> {
+    let state = state.clone();
+    warp::any().map(move || state.clone())
+}
+
+/// Runs `handler` on a request that was read successfully, renders an error in `front`'s
+/// format, and logs and counts the request under `route` (a pattern, never the raw path).
+pub async fn answer<F, Fut>(
+    state: AppState,
+    request: Result<RequestParts, ApiError>,
+    front: Front,
+    route: &'static str,
+    handler: F,
+) -> warp::reply::Response
+where
+    F: FnOnce(AppState, RequestParts) -> Fut,
+    Fut: Future<Output = Result<warp::reply::Response, ApiError>>,
+{
+    let started = Instant::now();
+    let (method, key_id) = match &request {
+        Ok(request) => (request.method.to_string(), key_id_of(&request.headers)),
+        Err(_) => (String::from("?"), None),
+    };
+    let response = match request {
+        Ok(request) => handler(state.clone(), request)
+            .await
+            .unwrap_or_else(|error| error.into_response(front)),
+        Err(error) => error.into_response(front),
+    };
+    let status = response.status().as_u16();
+    state.metrics.record_request(route, &method, status);
+    tracing::info!(
+        method = %method,
+        route,
+        status,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        key = key_id.as_deref().unwrap_or("-"),
+        "request"
+    );
+    response
+}

@@ -1,0 +1,547 @@
+//! The workflows front: Celery Director's API (`/api/...`) over Baton runs.
+
+use common::model::{RunStatus, TaskStatus};
+use common::store::apikeys::Permission;
+use common::store::runs::{CancelOutcome, RunView};
+use common::time::iso8601;
+use serde_json::{Map, Value, json};
+use warp::http::StatusCode;
+use warp::{Filter, Reply};
+
+use super::{answer, with_state};
+use crate::auth::authorize;
+use crate::error::{ApiError, Front};
+use crate::request::{RequestParts, request_parts};
+use crate::state::AppState;
+
+/// Default and largest page size of `GET /api/workflows`.
+const PER_PAGE_DEFAULT: usize = 1000;
+/// Most runs examined to fill one filtered page.
+const FILTER_SCAN_LIMIT: usize = 50_000;
+
+/// Every route of the front.
+pub fn routes(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let parts = request_parts(state.body_limit);
+    let ping = warp::path!("api" / "ping")
+        .and(warp::get())
+        .map(|| warp::reply::json(&json!({"message": "pong"})).into_response());
+    let definitions = warp::path!("api" / "definitions")
+        .and(warp::get())
+        .and(with_state(&state))
+        .and(parts.clone())
+        .then(|state, request| {
+            answer(
+                state,
+                request,
+                Front::Workflows,
+                "/api/definitions",
+                list_definitions,
+            )
+        });
+    let list = warp::path!("api" / "workflows")
+        .and(warp::get())
+        .and(with_state(&state))
+        .and(parts.clone())
+        .then(|state, request| {
+            answer(
+                state,
+                request,
+                Front::Workflows,
+                "/api/workflows",
+                list_workflows,
+            )
+        });
+    let create = warp::path!("api" / "workflows")
+        .and(warp::post())
+        .and(with_state(&state))
+        .and(parts.clone())
+        .then(|state, request| {
+            answer(
+                state,
+                request,
+                Front::Workflows,
+                "/api/workflows",
+                create_workflow,
+            )
+        });
+    let get = warp::path!("api" / "workflows" / String)
+        .and(warp::get())
+        .and(with_state(&state))
+        .and(parts.clone())
+        .then(|id: String, state, request| {
+            answer(
+                state,
+                request,
+                Front::Workflows,
+                "/api/workflows/{id}",
+                move |state, request| get_workflow(state, request, id),
+            )
+        });
+    let relaunch = warp::path!("api" / "workflows" / String / "relaunch")
+        .and(warp::post())
+        .and(with_state(&state))
+        .and(parts.clone())
+        .then(|id: String, state, request| {
+            answer(
+                state,
+                request,
+                Front::Workflows,
+                "/api/workflows/{id}/relaunch",
+                move |state, request| relaunch_workflow(state, request, id),
+            )
+        });
+    let cancel = warp::path!("api" / "workflows" / String / "cancel")
+        .and(warp::post())
+        .and(with_state(&state))
+        .and(parts.clone())
+        .then(|id: String, state, request| {
+            answer(
+                state,
+                request,
+                Front::Workflows,
+                "/api/workflows/{id}/cancel",
+                move |state, request| cancel_workflow(state, request, id),
+            )
+        });
+    let unknown = warp::path("api").and(with_state(&state)).and(parts).then(
+        |state, request: Result<RequestParts, ApiError>| {
+            answer(
+                state,
+                request,
+                Front::Workflows,
+                "unknown",
+                |_state, request| async move {
+                    Err::<warp::reply::Response, _>(unknown_route(&request))
+                },
+            )
+        },
+    );
+    ping.or(definitions)
+        .unify()
+        .or(list)
+        .unify()
+        .or(create)
+        .unify()
+        .or(get)
+        .unify()
+        .or(relaunch)
+        .unify()
+        .or(cancel)
+        .unify()
+        .or(unknown)
+        .unify()
+}
+
+/// 405 for a known path with another method, 404 otherwise.
+fn unknown_route(request: &RequestParts) -> ApiError {
+    let path = request.path_and_query.split('?').next().unwrap_or("");
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let known = matches!(
+        segments.as_slice(),
+        ["api", "ping"]
+            | ["api", "definitions"]
+            | ["api", "workflows"]
+            | ["api", "workflows", _]
+            | ["api", "workflows", _, "relaunch" | "cancel"]
+    );
+    if known {
+        ApiError::MethodNotAllowed
+    } else {
+        ApiError::NotFound(format!("no route {} {path}", request.method))
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> warp::reply::Response {
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+async fn list_definitions(
+    state: AppState,
+    request: RequestParts,
+) -> Result<warp::reply::Response, ApiError> {
+    authorize(&state, &request, Permission::WorkflowsRead).await?;
+    let definitions: Vec<Value> = state
+        .workflows
+        .values()
+        .map(|workflow| {
+            let mut item = Map::new();
+            item.insert("fullname".into(), json!(workflow.fullname));
+            item.insert("name".into(), json!(workflow.name));
+            item.insert("project".into(), json!(workflow.project));
+            item.insert("tasks".into(), workflow.tasks_yaml.clone());
+            if let Some(periodic) = &workflow.periodic_json {
+                item.insert("periodic".into(), periodic.clone());
+            }
+            if let Some(schema) = &workflow.schema {
+                item.insert("schema".into(), schema.clone());
+            }
+            Value::Object(item)
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &Value::Array(definitions)))
+}
+
+/// Director's status of a task: it knows no queued, running or retrying.
+fn director_task_status(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Pending | TaskStatus::Queued => "pending",
+        TaskStatus::Running | TaskStatus::Retrying => "progress",
+        TaskStatus::Success => "success",
+        TaskStatus::Error => "error",
+        TaskStatus::Canceled => "canceled",
+    }
+}
+
+/// A run as Director shows a workflow.
+fn workflow_json(run: &RunView, with_payload: bool, with_tasks: bool) -> Value {
+    let (project, name) = run
+        .definition
+        .split_once('.')
+        .unwrap_or(("", run.definition.as_str()));
+    let mut body = Map::new();
+    body.insert("created".into(), json!(iso8601(run.created_ms)));
+    body.insert("fullname".into(), json!(run.definition));
+    body.insert("id".into(), json!(run.id));
+    body.insert("name".into(), json!(name));
+    if with_payload {
+        body.insert("payload".into(), run.payload.clone());
+    }
+    body.insert("periodic".into(), json!(run.periodic));
+    body.insert("project".into(), json!(project));
+    body.insert("status".into(), json!(run.status.as_str()));
+    body.insert("updated".into(), json!(iso8601(run.updated_ms)));
+    if with_tasks {
+        let tasks: Vec<Value> = run
+            .tasks
+            .iter()
+            .map(|task| {
+                let previous: Vec<&str> = task
+                    .depends_on
+                    .iter()
+                    .filter_map(|&dep| run.tasks.get(dep))
+                    .map(|dep| dep.id.as_str())
+                    .collect();
+                json!({
+                    "created": iso8601(task.created_ms),
+                    "id": task.id,
+                    "key": task.key,
+                    "previous": previous,
+                    "status": director_task_status(task.status),
+                    "task": task.id,
+                    "updated": iso8601(task.updated_ms),
+                    "result": task.result,
+                    "is_hook": task.is_hook,
+                })
+            })
+            .collect();
+        body.insert("tasks".into(), Value::Array(tasks));
+    }
+    Value::Object(body)
+}
+
+/// Python's `strtobool`, case-insensitive; `None` for anything else.
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "y" | "yes" | "t" | "true" | "on" | "1" => Some(true),
+        "n" | "no" | "f" | "false" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn positive_query(
+    request: &RequestParts,
+    name: &str,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match request.query(name) {
+        None => Ok(default),
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(value) if (1..=max).contains(&value) => Ok(value),
+            _ => Err(ApiError::BadRequest {
+                message: format!("'{name}' must be a whole number from 1 to {max}"),
+                details: vec![format!("{name}: got '{text}'")],
+            }),
+        },
+    }
+}
+
+async fn list_workflows(
+    state: AppState,
+    request: RequestParts,
+) -> Result<warp::reply::Response, ApiError> {
+    authorize(&state, &request, Permission::WorkflowsRead).await?;
+    let per_page = positive_query(&request, "per_page", PER_PAGE_DEFAULT, PER_PAGE_DEFAULT)?;
+    let page = positive_query(&request, "page", 1, usize::MAX / PER_PAGE_DEFAULT)?;
+    // Director ignores a with_payload it cannot read and keeps the default.
+    let with_payload = request
+        .query("with_payload")
+        .and_then(|text| parse_bool(&text))
+        .unwrap_or(true);
+    let status = match request.query("status") {
+        Some(text) => Some(
+            text.parse::<RunStatus>()
+                .map_err(|_| ApiError::BadRequest {
+                    message: format!("unknown status '{text}'"),
+                    details: vec![
+                        "status: one of pending, progress, success, error, canceled".into(),
+                    ],
+                })?,
+        ),
+        None => None,
+    };
+    let name = request.query("name");
+    let project = request.query("project");
+    let matches = |run: &RunView| {
+        let (run_project, run_name) = run
+            .definition
+            .split_once('.')
+            .unwrap_or(("", run.definition.as_str()));
+        status.is_none_or(|status| run.status == status)
+            && name
+                .as_deref()
+                .is_none_or(|name| name == run_name || name == run.definition)
+            && project
+                .as_deref()
+                .is_none_or(|project| project == run_project)
+    };
+    let offset = (page - 1) * per_page;
+    let runs = if status.is_none() && name.is_none() && project.is_none() {
+        let ids = state.store.list_run_ids(offset, per_page).await?;
+        state.store.get_runs(&ids).await?
+    } else {
+        let mut selected = Vec::new();
+        let mut skipped = 0;
+        let mut scanned = 0;
+        const CHUNK: usize = 500;
+        while selected.len() < per_page && scanned < FILTER_SCAN_LIMIT {
+            let ids = state.store.list_run_ids(scanned, CHUNK).await?;
+            if ids.is_empty() {
+                break;
+            }
+            scanned += ids.len();
+            for run in state
+                .store
+                .get_runs(&ids)
+                .await?
+                .into_iter()
+                .filter(|run| matches(run))
+            {
+                if skipped < offset {
+                    skipped += 1;
+                } else if selected.len() < per_page {
+                    selected.push(run);
+                }
+            }
+        }
+        selected
+    };
+    let body: Vec<Value> = runs
+        .iter()
+        .map(|run| workflow_json(run, with_payload, false))
+        .collect();
+    Ok(json_response(StatusCode::OK, &Value::Array(body)))
+}
+
+async fn get_workflow(
+    state: AppState,
+    request: RequestParts,
+    id: String,
+) -> Result<warp::reply::Response, ApiError> {
+    authorize(&state, &request, Permission::WorkflowsRead).await?;
+    let run = find_run(&state, &id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &workflow_json(&run, true, true),
+    ))
+}
+
+async fn find_run(state: &AppState, id: &str) -> Result<RunView, ApiError> {
+    state
+        .store
+        .get_run(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Workflow {id} not found")))
+}
+
+/// Director's own check of the POST body.
+fn parse_create_body(body: &[u8]) -> Result<(String, String, Value), ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|error| ApiError::BadRequest {
+        message: "the body is not valid JSON".into(),
+        details: vec![error.to_string()],
+    })?;
+    let Value::Object(mut fields) = value else {
+        return Err(ApiError::BadRequest {
+            message: "the body must be a JSON object".into(),
+            details: vec!["expected {\"project\": ..., \"name\": ..., \"payload\": {...}}".into()],
+        });
+    };
+    let mut problems = Vec::new();
+    for unknown in fields
+        .keys()
+        .filter(|key| !["project", "name", "payload"].contains(&key.as_str()))
+    {
+        problems.push(format!(
+            "Additional properties are not allowed ('{unknown}' was unexpected)"
+        ));
+    }
+    let mut text_field = |name: &str| match fields.get(name) {
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(other) => {
+            problems.push(format!("{name}: {other} is not of type 'string'"));
+            None
+        }
+        None => {
+            problems.push(format!("'{name}' is a required property"));
+            None
+        }
+    };
+    let project = text_field("project");
+    let name = text_field("name");
+    let payload = match fields.remove("payload") {
+        Some(payload @ Value::Object(_)) => Some(payload),
+        Some(other) => {
+            problems.push(format!("payload: {other} is not of type 'object'"));
+            None
+        }
+        None => {
+            problems.push("'payload' is a required property".into());
+            None
+        }
+    };
+    match (project, name, payload) {
+        (Some(project), Some(name), Some(payload)) if problems.is_empty() => {
+            Ok((project, name, payload))
+        }
+        _ => Err(ApiError::BadRequest {
+            message: "Payload is not valid".into(),
+            details: problems,
+        }),
+    }
+}
+
+/// Validates `payload` against the definition's schema and starts a run.
+async fn execute_workflow(
+    state: &AppState,
+    fullname: &str,
+    payload: Value,
+) -> Result<RunView, ApiError> {
+    let workflow = state
+        .workflows
+        .get(fullname)
+        .ok_or_else(|| ApiError::NotFound(format!("Workflow {fullname} not found")))?;
+    if let Some(schema) = &workflow.schema {
+        let validator = jsonschema::validator_for(schema).map_err(|error| {
+            ApiError::bad_request(format!("the workflow's schema is invalid: {error}"))
+        })?;
+        let problems: Vec<String> = validator
+            .iter_errors(&payload)
+            .map(|error| {
+                let path = error.instance_path.to_string();
+                let field = if path.is_empty() {
+                    "payload".to_owned()
+                } else {
+                    format!("payload{path}")
+                };
+                format!("{field}: {error}")
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(ApiError::BadRequest {
+                message: "Payload is not valid".into(),
+                details: problems,
+            });
+        }
+    }
+    let id = state
+        .store
+        .create_run(&workflow.definition.run_spec(payload))
+        .await?;
+    find_run(state, &id).await
+}
+
+async fn create_workflow(
+    state: AppState,
+    request: RequestParts,
+) -> Result<warp::reply::Response, ApiError> {
+    authorize(&state, &request, Permission::WorkflowsRun).await?;
+    let (project, name, payload) = parse_create_body(&request.body)?;
+    let run = execute_workflow(&state, &format!("{project}.{name}"), payload).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &workflow_json(&run, true, false),
+    ))
+}
+
+async fn relaunch_workflow(
+    state: AppState,
+    request: RequestParts,
+    id: String,
+) -> Result<warp::reply::Response, ApiError> {
+    authorize(&state, &request, Permission::WorkflowsRun).await?;
+    let previous = find_run(&state, &id).await?;
+    let run = execute_workflow(&state, &previous.definition, previous.payload.clone()).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &workflow_json(&run, true, false),
+    ))
+}
+
+async fn cancel_workflow(
+    state: AppState,
+    request: RequestParts,
+    id: String,
+) -> Result<warp::reply::Response, ApiError> {
+    authorize(&state, &request, Permission::WorkflowsRun).await?;
+    match state.store.cancel_run(&id).await? {
+        CancelOutcome::NotFound => {
+            return Err(ApiError::NotFound(format!("Workflow {id} not found")));
+        }
+        CancelOutcome::AlreadyFinished(_) | CancelOutcome::Canceled { .. } => {}
+    }
+    let run = find_run(&state, &id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &workflow_json(&run, true, true),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_body_problems_are_each_named() {
+        let error =
+            parse_create_body(br#"{"project": 1, "payload": [], "extra": true}"#).unwrap_err();
+        let ApiError::BadRequest { details, .. } = error else {
+            panic!("not a bad request")
+        };
+        assert!(details.iter().any(|d| d.contains("'extra' was unexpected")));
+        assert!(details.iter().any(|d| d.starts_with("project:")));
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("'name' is a required property"))
+        );
+        assert!(details.iter().any(|d| d.starts_with("payload:")));
+        assert!(parse_create_body(b"not json").is_err());
+        assert!(parse_create_body(b"[]").is_err());
+        let (project, name, payload) =
+            parse_create_body(br#"{"project":"example","name":"ETL","payload":{}}"#).unwrap();
+        assert_eq!(
+            (project.as_str(), name.as_str(), payload),
+            ("example", "ETL", json!({}))
+        );
+    }
+
+    #[test]
+    fn booleans_read_like_python_strtobool() {
+        assert_eq!(parse_bool("False"), Some(false));
+        assert_eq!(parse_bool("TRUE"), Some(true));
+        assert_eq!(parse_bool("0"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+}

@@ -1,0 +1,25 @@
+//! Baton's API server: HTTP-signature authentication, and the fronts that translate each
+//! seed system's API onto Baton's runs.
+//!
+//! # Layout
+//! - [`config`]: flags, environment and the `keys` commands.
+//! - [`server`]: state building (definitions, master key) and serving on a bound listener.
+//! - [`fronts`]: one module per front (`workflows`: Director; `baton`: health, metrics, OpenAPI).
+//! - [`auth`]: signature verification and permissions.
+//! - [`request`]: the request as handlers see it, with the body limit.
+//! - [`error`]: the error catalogue and its rendering per front.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`openapi`]: the OpenAPI document.
+//! - [`keys_cli`]: `baton-api keys create|list|revoke`.
+//! - [`state`]: what handlers share.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod fronts;
+pub mod keys_cli;
+pub mod metrics;
+pub mod openapi;
+pub mod request;
+pub mod server;
+pub mod state;

@@ -1,0 +1,176 @@
+//! Prometheus metrics: requests by route and status, counted in this process, and the
+//! queues' job counters, depths and the worker count, read from Redis at each scrape.
+
+use std::sync::{Arc, Mutex};
+
+use common::store::Store;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+/// Labels of the request counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route pattern (e.g. `/api/workflows/{id}`), never the raw path.
+    pub route: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The response status code.
+    pub status: u16,
+}
+
+/// Job counters of each queue, as last read from Redis.
+#[derive(Debug, Default)]
+struct QueueSnapshot {
+    /// (queue, counter name, value)
+    counters: Vec<(String, &'static str, u64)>,
+    /// (queue, waiting, pending)
+    depths: Vec<(String, u64, u64)>,
+    workers: u64,
+}
+
+/// Emits the queue snapshot on each scrape.
+#[derive(Debug, Clone, Default)]
+struct QueueCollector(Arc<Mutex<QueueSnapshot>>);
+
+/// The job counters every queue keeps, as they are named in Redis.
+const JOB_COUNTERS: [&str; 6] = [
+    "enqueued",
+    "started",
+    "succeeded",
+    "failed",
+    "retried",
+    "dead",
+];
+
+impl Collector for QueueCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let snapshot = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for name in JOB_COUNTERS {
+            let metric = format!("baton_jobs_{name}");
+            let help = format!("Jobs {name}, by queue.");
+            let mut family = encoder.encode_descriptor(
+                &metric,
+                &help,
+                None,
+                prometheus_client::metrics::MetricType::Counter,
+            )?;
+            for (queue, counter, value) in snapshot
+                .counters
+                .iter()
+                .filter(|(_, counter, _)| *counter == name)
+            {
+                let _ = counter;
+                ConstCounter::new(*value)
+                    .encode(family.encode_family(&[("queue", queue.as_str())])?)?;
+            }
+        }
+        let mut waiting = encoder.encode_descriptor(
+            "baton_queue_waiting",
+            "Jobs waiting on a queue (not yet delivered, or delayed).",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (queue, depth, _) in &snapshot.depths {
+            ConstGauge::new(*depth as i64)
+                .encode(waiting.encode_family(&[("queue", queue.as_str())])?)?;
+        }
+        let mut pending = encoder.encode_descriptor(
+            "baton_queue_pending",
+            "Jobs delivered to a worker and not yet acknowledged.",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (queue, _, count) in &snapshot.depths {
+            ConstGauge::new(*count as i64)
+                .encode(pending.encode_family(&[("queue", queue.as_str())])?)?;
+        }
+        let workers = encoder.encode_descriptor(
+            "baton_workers",
+            "Workers in the registry.",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        ConstGauge::new(snapshot.workers as i64).encode(workers)?;
+        Ok(())
+    }
+}
+
+/// The API's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    queues: QueueCollector,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Empty metrics.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "baton_http_requests",
+            "HTTP requests by route, method and status.",
+            requests.clone(),
+        );
+        let queues = QueueCollector::default();
+        registry.register_collector(Box::new(queues.clone()));
+        Self {
+            registry,
+            requests,
+            queues,
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn record_request(&self, route: &str, method: &str, status: u16) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status,
+            })
+            .inc();
+    }
+
+    /// Reads the queues from Redis and renders everything in the Prometheus text format.
+    pub async fn render(&self, store: &Store) -> Result<String, common::error::StoreError> {
+        let mut snapshot = QueueSnapshot::default();
+        for queue in store.queue_names().await? {
+            let stats = store.queue_stats(&queue).await?;
+            for name in JOB_COUNTERS {
+                snapshot.counters.push((
+                    queue.to_string(),
+                    name,
+                    stats.get(name).copied().unwrap_or(0),
+                ));
+            }
+            let (waiting, pending) = store.queue_depth(&queue).await?;
+            snapshot.depths.push((queue.to_string(), waiting, pending));
+        }
+        snapshot.workers = store.workers().await?.len() as u64;
+        *self
+            .queues
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = snapshot;
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).map_err(|error| {
+            common::error::StoreError::Corrupt(format!("cannot encode metrics: {error}"))
+        })?;
+        Ok(text)
+    }
+}

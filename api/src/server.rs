@@ -1,0 +1,93 @@
+//! Building the state and serving the routes on a bound listener.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use common::director::{WorkflowDefinition, load_dir};
+use common::sealing::MasterKey;
+use common::store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use warp::Filter;
+
+use crate::config::ApiOptions;
+use crate::error::{ApiError, Front};
+use crate::fronts;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Redis failed.
+    #[error(transparent)]
+    Store(#[from] common::error::StoreError),
+    /// A definition file is invalid.
+    #[error("{0}")]
+    Definitions(String),
+    /// The master key is missing or too weak.
+    #[error("{0}")]
+    MasterKey(String),
+}
+
+/// The master key from the options.
+pub fn master_key(options: &ApiOptions) -> Result<MasterKey, ServeError> {
+    let secret = options.master_key.as_deref().ok_or_else(|| {
+        ServeError::MasterKey(
+            "BATON_MASTER_KEY is not set: it seals API key secrets at rest".into(),
+        )
+    })?;
+    MasterKey::from_secret(secret).map_err(|error| ServeError::MasterKey(error.to_string()))
+}
+
+/// Loads the definitions, publishes them to Redis (for the scheduler's periodic runs) and
+/// builds the shared state.
+pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
+    let store = Store::connect(&options.store).await?;
+    let master_key = master_key(options)?;
+    let mut workflows = BTreeMap::new();
+    if let Some(dir) = &options.definitions {
+        let loaded: Vec<WorkflowDefinition> =
+            load_dir(dir).map_err(|error| ServeError::Definitions(error.to_string()))?;
+        for workflow in loaded {
+            store.put_definition(&workflow.definition).await?;
+            workflows.insert(workflow.fullname.clone(), workflow);
+        }
+        tracing::info!(dir = %dir.display(), workflows = workflows.len(), "definitions loaded");
+    }
+    Ok(AppState {
+        store,
+        master_key: Arc::new(master_key),
+        workflows: Arc::new(workflows),
+        signature_skew_secs: options.signature_skew_secs,
+        body_limit: options.body_limit,
+        metrics: Arc::new(Metrics::new()),
+    })
+}
+
+/// Every route, with a JSON answer for anything no route takes.
+pub fn routes(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
+    fronts::baton::routes(state.clone())
+        .or(fronts::workflows::routes(state))
+        .unify()
+        .recover(|rejection: warp::Rejection| async move {
+            let error = if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+                ApiError::MethodNotAllowed
+            } else {
+                ApiError::NotFound("no such route".into())
+            };
+            Ok::<_, std::convert::Infallible>(error.into_response(Front::Baton))
+        })
+        .unify()
+}
+
+/// Serves on `listener` until `shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) {
+    warp::serve(routes(state))
+        .incoming(listener)
+        .graceful(async move { shutdown.cancelled().await })
+        .run()
+        .await;
+}
