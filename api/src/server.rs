@@ -49,8 +49,12 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
     if let Some(dir) = &options.definitions {
         let loaded: Vec<WorkflowDefinition> =
             load_dir(dir).map_err(|error| ServeError::Definitions(error.to_string()))?;
+        let definitions: Vec<_> = loaded
+            .iter()
+            .map(|workflow| workflow.definition.clone())
+            .collect();
+        store.replace_definitions(&definitions).await?;
         for workflow in loaded {
-            store.put_definition(&workflow.definition).await?;
             workflows.insert(workflow.fullname.clone(), workflow);
         }
         tracing::info!(dir = %dir.display(), workflows = workflows.len(), "definitions loaded");

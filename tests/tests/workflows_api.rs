@@ -979,3 +979,70 @@ async fn malformed_requests_never_cause_a_server_error() {
     assert!(seen > 700);
     let _ = Path::new("/");
 }
+
+#[tokio::test]
+async fn periodic_workflows_are_fired_by_the_scheduler_and_marked_periodic() {
+    let api = Api::start().await;
+    let secret = api.key("director", "workflows.read", &[]).await;
+    let signer = Signer::new("director", secret.as_bytes().to_vec());
+    // example.ETL fires every hour: the scheduler fires its current slot at once.
+    let env = [
+        ("BATON_REDIS_URL".to_owned(), api.redis.url()),
+        ("BATON_PREFIX".to_owned(), api.prefix.clone()),
+        ("BATON_TICK_MS".to_owned(), "100".to_owned()),
+    ];
+    let _scheduler = spawn("baton-scheduler", &[], &env);
+    let periodic = wait_for(
+        Duration::from_secs(15),
+        "a periodic ETL run appears",
+        || async {
+            let answer = api
+                .send(Some(&signer), "GET", "/api/workflows?name=ETL", None)
+                .await;
+            answer
+                .body
+                .as_array()
+                .and_then(|runs| runs.first().cloned())
+        },
+    )
+    .await;
+    assert_eq!(periodic["periodic"], true);
+    assert_eq!(periodic["payload"], json!({"dry_run": false}));
+    assert_eq!(periodic["fullname"], "example.ETL");
+}
+
+#[tokio::test]
+async fn an_invalid_definition_file_stops_the_server_with_file_and_line() {
+    let redis = RedisServer::start();
+    let definitions = tempfile::tempdir().unwrap();
+    std::fs::write(definitions.path().join("good.yml"), "p.A:\n  tasks: [X]\n").unwrap();
+    std::fs::write(
+        definitions.path().join("broken.yml"),
+        "p.B:\n  tasks:\n    - G: {type: group}\n",
+    )
+    .unwrap();
+    let env = [
+        ("BATON_REDIS_URL".to_owned(), redis.url()),
+        ("BATON_PREFIX".to_owned(), unique_prefix()),
+        ("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
+        (
+            "BATON_LISTEN".to_owned(),
+            format!("127.0.0.1:{}", free_port()),
+        ),
+        (
+            "BATON_DEFINITIONS".to_owned(),
+            definitions.path().display().to_string(),
+        ),
+    ];
+    let mut api = spawn("baton-api", &[], &env);
+    let status = api
+        .wait_exit_async(Duration::from_secs(15))
+        .await
+        .expect("the server refuses to start");
+    assert!(!status.success());
+    let log = api.log();
+    assert!(
+        log.contains("broken.yml:1") && log.contains("group 'G' has no tasks"),
+        "{log}"
+    );
+}

@@ -104,6 +104,37 @@ impl Store {
         Ok(())
     }
 
+    /// Makes `definitions` the whole stored set: stores each and removes any other, so a
+    /// definition deleted from the files stops firing.
+    pub async fn replace_definitions(&self, definitions: &[Definition]) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let stored: Vec<String> = redis::cmd("HKEYS")
+            .arg(self.keys.definitions())
+            .query_async(&mut conn)
+            .await?;
+        let mut pipe = redis::pipe();
+        for name in stored
+            .iter()
+            .filter(|name| !definitions.iter().any(|d| &d.name == *name))
+        {
+            pipe.cmd("HDEL")
+                .arg(self.keys.definitions())
+                .arg(name)
+                .ignore();
+        }
+        for definition in definitions {
+            pipe.cmd("HSET")
+                .arg(self.keys.definitions())
+                .arg(&definition.name)
+                .arg(serde_json::to_string(definition)?)
+                .ignore();
+        }
+        if pipe.cmd_iter().next().is_some() {
+            pipe.query_async::<()>(&mut conn).await?;
+        }
+        Ok(())
+    }
+
     /// Every stored definition, by name.
     pub async fn definitions(&self) -> StoreResult<Vec<Definition>> {
         let mut conn = self.conn().await?;
