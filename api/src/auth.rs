@@ -52,6 +52,26 @@ fn signature_params(headers: &HeaderMap) -> Result<SignatureParams, ApiError> {
     parsed.map_err(|error| ApiError::Unauthorized(format!("malformed signature: {error}")))
 }
 
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A key and its secret, from the cache or from Redis.
+async fn known_key(state: &AppState, id: &str) -> Result<(ApiKey, Vec<u8>), ApiError> {
+    if let Some(cached) = lock(&state.key_cache).get(id) {
+        return Ok(cached.clone());
+    }
+    let Some((key, secret)) = state.store.api_key_secret(&state.master_key, id).await? else {
+        return Err(ApiError::Unauthorized(format!("unknown key '{id}'")));
+    };
+    if key.revoked_ms.is_none() {
+        lock(&state.key_cache).insert(id.to_owned(), (key.clone(), secret.clone()));
+    }
+    Ok((key, secret))
+}
+
 /// The keyId a request claims to be signed with, for logs (unverified).
 pub fn key_id_of(headers: &HeaderMap) -> Option<String> {
     signature_params(headers).ok().map(|params| params.key_id)
@@ -77,16 +97,7 @@ pub async fn authorize(
 /// Verifies the request's signature: any valid key passes.
 pub async fn authenticate(state: &AppState, request: &RequestParts) -> Result<Caller, ApiError> {
     let params = signature_params(&request.headers)?;
-    let Some((key, secret)) = state
-        .store
-        .api_key_secret(&state.master_key, &params.key_id)
-        .await?
-    else {
-        return Err(ApiError::Unauthorized(format!(
-            "unknown key '{}'",
-            params.key_id
-        )));
-    };
+    let (key, secret) = known_key(state, &params.key_id).await?;
     if key.revoked_ms.is_some() {
         return Err(ApiError::Unauthorized(format!(
             "key '{}' is revoked",
@@ -128,23 +139,23 @@ pub async fn authenticate(state: &AppState, request: &RequestParts) -> Result<Ca
     }
     let fingerprint = replay_fingerprint(request, &params);
     let window_ms = state.signature_skew_secs.saturating_mul(2000).max(1000);
-    if !state
+    let admission = state
         .store
-        .remember_request(&fingerprint, window_ms)
-        .await?
-    {
+        .admit_request(&key.id, &fingerprint, window_ms)
+        .await?;
+    if admission.revoked {
+        lock(&state.key_cache).remove(&key.id);
+        return Err(ApiError::Unauthorized(format!(
+            "key '{}' is revoked",
+            key.id
+        )));
+    }
+    if admission.replay {
         return Err(ApiError::Unauthorized(
             "replayed request: this signed request was already received".into(),
         ));
     }
     let caller = Caller { key };
-    let store = state.store.clone();
-    let id = caller.key.id.clone();
-    tokio::spawn(async move {
-        if let Err(error) = store.touch_api_key(&id, common::time::now_ms()).await {
-            tracing::debug!(cause = %error, "could not record key use");
-        }
-    });
     Ok(caller)
 }
 

@@ -66,6 +66,7 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
         signature_skew_secs: options.signature_skew_secs,
         body_limit: options.body_limit,
         metrics: Arc::new(Metrics::new()),
+        key_cache: Arc::default(),
     })
 }
 

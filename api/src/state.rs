@@ -1,13 +1,17 @@
 //! What every handler shares.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use common::director::WorkflowDefinition;
 use common::sealing::MasterKey;
 use common::store::Store;
+use common::store::apikeys::ApiKey;
 
 use crate::metrics::Metrics;
+
+/// Keys with their opened secrets, by id.
+pub type KeyCache = HashMap<String, (ApiKey, Vec<u8>)>;
 
 /// Shared state of the API server. Cheap to clone.
 #[derive(Clone)]
@@ -24,6 +28,9 @@ pub struct AppState {
     pub body_limit: u64,
     /// Request and queue metrics.
     pub metrics: Arc<Metrics>,
+    /// Keys with their opened secrets, by id (a key's secret and permissions never change;
+    /// revocation is checked on every request).
+    pub key_cache: Arc<Mutex<KeyCache>>,
 }
 
 impl std::fmt::Debug for AppState {

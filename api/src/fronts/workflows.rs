@@ -455,11 +455,29 @@ async fn execute_workflow(
             });
         }
     }
+    // Answer with the new run as written, without reading it back.
+    let spec = workflow.definition.run_spec(payload);
+    let now = common::time::now_ms();
     let id = state
         .store
-        .create_run(&workflow.definition.run_spec(payload))
-        .await?;
-    find_run(state, &id).await
+        .create_runs_at(std::slice::from_ref(&spec), now)
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::Unavailable("the run was not created".into()))?;
+    Ok(RunView {
+        id,
+        definition: spec.definition,
+        status: RunStatus::Pending,
+        created_ms: now,
+        updated_ms: now,
+        finished_ms: None,
+        payload: spec.payload,
+        periodic: spec.periodic,
+        queue: spec.queue,
+        priority: spec.priority,
+        not_before_ms: None,
+        tasks: Vec::new(),
+    })
 }
 
 async fn create_workflow(

@@ -122,6 +122,15 @@ pub struct ApiKey {
     pub revoked_ms: Option<u64>,
 }
 
+/// What [`Store::admit_request`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// The key has been revoked.
+    pub revoked: bool,
+    /// The same signed request was seen within the window.
+    pub replay: bool,
+}
+
 /// A key to create.
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
@@ -322,6 +331,39 @@ impl Store {
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())
+    }
+
+    /// Admits a request signed with key `id` in one round trip: whether the key has been
+    /// revoked, and whether the request (its `fingerprint`) is new within `ttl_ms` (a replay
+    /// otherwise); records the key's use.
+    pub async fn admit_request(
+        &self,
+        id: &str,
+        fingerprint: &str,
+        ttl_ms: u64,
+    ) -> StoreResult<Admission> {
+        let mut conn = self.conn().await?;
+        let (revoked, first): (Option<String>, Option<String>) = redis::pipe()
+            .cmd("HGET")
+            .arg(self.keys.api_key(id))
+            .arg("revoked")
+            .cmd("SET")
+            .arg(self.keys.seen_request(fingerprint))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms.max(1))
+            .cmd("HSET")
+            .arg(self.keys.api_key(id))
+            .arg("last_used")
+            .arg(now_ms())
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        Ok(Admission {
+            revoked: revoked.is_some(),
+            replay: first.is_none(),
+        })
     }
 
     /// Remembers a signed request for `ttl_ms`; true the first time, false for a replay.

@@ -132,7 +132,12 @@ impl Store {
     /// Each run id sits in the outbox until its first jobs are on their streams, so a creator
     /// that dies in between leaves the scheduler something to finish, never a stuck run.
     pub async fn create_runs(&self, specs: &[RunSpec]) -> StoreResult<Vec<String>> {
-        let now = now_ms();
+        self.create_runs_at(specs, now_ms()).await
+    }
+
+    /// [`Store::create_runs`] with the creation time given (Unix ms), for callers that answer
+    /// with the new run without reading it back.
+    pub async fn create_runs_at(&self, specs: &[RunSpec], now: u64) -> StoreResult<Vec<String>> {
         let mut prepared = Vec::with_capacity(specs.len());
         for spec in specs {
             spec.validate()?;
