@@ -67,6 +67,12 @@ example.STRICT:
     properties:
       source: {type: string}
       count: {type: integer}
+example.HOOKED:
+  tasks:
+    - EXTRACT
+  hooks:
+    success: ADD
+    failure: LOAD
 example.SLOW:
   tasks:
     - SLEEPY
@@ -1044,5 +1050,49 @@ async fn an_invalid_definition_file_stops_the_server_with_file_and_line() {
     assert!(
         log.contains("broken.yml:1") && log.contains("group 'G' has no tasks"),
         "{log}"
+    );
+}
+
+#[tokio::test]
+async fn hooks_run_after_the_workflow_and_show_as_hook_tasks() {
+    let api = Api::start().await;
+    let secret = api
+        .key("director", "workflows.read,workflows.run", &[])
+        .await;
+    let signer = Signer::new("director", secret.as_bytes().to_vec());
+    let created = api
+        .send(
+            Some(&signer),
+            "POST",
+            "/api/workflows",
+            Some(&json!({"project": "example", "name": "HOOKED", "payload": {}})),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let done = wait_for(Duration::from_secs(20), "the success hook ran", || async {
+        let answer = api
+            .send(Some(&signer), "GET", &format!("/api/workflows/{id}"), None)
+            .await;
+        let tasks = answer.body["tasks"].as_array().cloned().unwrap_or_default();
+        (answer.body["status"] == "success"
+            && tasks
+                .iter()
+                .any(|t| t["is_hook"] == true && t["status"] == "success"))
+        .then_some(answer.body)
+    })
+    .await;
+    let tasks = done["tasks"].as_array().unwrap();
+    assert_eq!(
+        tasks.len(),
+        2,
+        "the failure hook that never ran is not listed: {done}"
+    );
+    assert_eq!(tasks[1]["key"], "ADD");
+    assert_eq!(tasks[1]["is_hook"], true);
+    assert_eq!(tasks[1]["previous"], json!([tasks[0]["id"]]));
+    assert_eq!(
+        tasks[1]["result"]["parents"],
+        json!([1]),
+        "the hook receives the workflow's result"
     );
 }

@@ -213,9 +213,13 @@ fn workflow_json(run: &RunView, with_payload: bool, with_tasks: bool) -> Value {
     body.insert("status".into(), json!(run.status.as_str()));
     body.insert("updated".into(), json!(iso8601(run.updated_ms)));
     if with_tasks {
+        // A hook that never ran (the other outcome's) is not part of the workflow's story.
         let tasks: Vec<Value> = run
             .tasks
             .iter()
+            .filter(|task| {
+                !(task.is_hook && task.status == TaskStatus::Pending && run.status.is_finished())
+            })
             .map(|task| {
                 let previous: Vec<&str> = task
                     .depends_on
