@@ -163,6 +163,21 @@ impl Api {
         (status.success(), process.log())
     }
 
+    /// A signer for a key with `workflows.read` and `workflows.run`.
+    async fn director(&self) -> Signer {
+        let secret = self
+            .key("director", "workflows.read,workflows.run", &[])
+            .await;
+        Signer::new("director", secret.into_bytes())
+    }
+
+    /// `POST /api/workflows` for `example.NAME` with `payload`.
+    async fn start_workflow(&self, signer: &Signer, name: &str, payload: Value) -> Answer {
+        let body = json!({"project": "example", "name": name, "payload": payload});
+        self.send(Some(signer), "POST", "/api/workflows", Some(&body))
+            .await
+    }
+
     /// Creates a key and returns its secret (the last line the command prints).
     async fn key(&self, id: &str, permissions: &str, extra: &[&str]) -> String {
         let mut args = vec!["keys", "create", id, "--permissions", permissions];
@@ -258,10 +273,7 @@ fn assert_workflow_shape(workflow: &Value) {
 #[tokio::test]
 async fn director_endpoints_happy_paths_with_the_seed_bodies() {
     let api = Api::start().await;
-    let secret = api
-        .key("director", "workflows.read,workflows.run", &[])
-        .await;
-    let signer = Signer::new("director", secret.as_bytes().to_vec());
+    let signer = api.director().await;
 
     let ping = api.send(None, "GET", "/api/ping", None).await;
     assert_eq!(
@@ -302,14 +314,7 @@ async fn director_endpoints_happy_paths_with_the_seed_bodies() {
     );
 
     // The seed's example request.
-    let created = api
-        .send(
-            Some(&signer),
-            "POST",
-            "/api/workflows",
-            Some(&json!({"project": "example", "name": "ETL", "payload": {}})),
-        )
-        .await;
+    let created = api.start_workflow(&signer, "ETL", json!({})).await;
     assert_eq!(created.status, 201, "{}", created.body);
     assert_workflow_shape(&created.body);
     assert_eq!(created.body["fullname"], "example.ETL");
@@ -377,17 +382,9 @@ async fn director_endpoints_happy_paths_with_the_seed_bodies() {
 #[tokio::test]
 async fn a_group_dag_finishes_with_correct_previous_lists() {
     let api = Api::start().await;
-    let secret = api
-        .key("director", "workflows.read,workflows.run", &[])
-        .await;
-    let signer = Signer::new("director", secret.as_bytes().to_vec());
+    let signer = api.director().await;
     let created = api
-        .send(
-            Some(&signer),
-            "POST",
-            "/api/workflows",
-            Some(&json!({"project": "example", "name": "RANDOMS", "payload": {"n": 1}})),
-        )
+        .start_workflow(&signer, "RANDOMS", json!({"n": 1}))
         .await;
     assert_eq!(created.status, 201);
     let id = created.body["id"].as_str().unwrap();
@@ -414,18 +411,8 @@ async fn a_group_dag_finishes_with_correct_previous_lists() {
 #[tokio::test]
 async fn cancel_stops_a_running_workflow() {
     let api = Api::start().await;
-    let secret = api
-        .key("director", "workflows.read,workflows.run", &[])
-        .await;
-    let signer = Signer::new("director", secret.as_bytes().to_vec());
-    let created = api
-        .send(
-            Some(&signer),
-            "POST",
-            "/api/workflows",
-            Some(&json!({"project": "example", "name": "SLOW", "payload": {}})),
-        )
-        .await;
+    let signer = api.director().await;
+    let created = api.start_workflow(&signer, "SLOW", json!({})).await;
     let id = created.body["id"].as_str().unwrap().to_owned();
     wait_for_status(&api, &signer, &id, "progress").await;
     let canceled = api
@@ -455,10 +442,7 @@ async fn cancel_stops_a_running_workflow() {
 #[tokio::test]
 async fn payload_schema_and_body_errors_are_clear_400s_and_unknown_names_404() {
     let api = Api::start().await;
-    let secret = api
-        .key("director", "workflows.read,workflows.run", &[])
-        .await;
-    let signer = Signer::new("director", secret.as_bytes().to_vec());
+    let signer = api.director().await;
     let post = |body: Value| {
         let api = &api;
         let signer = &signer;
@@ -518,20 +502,10 @@ async fn payload_schema_and_body_errors_are_clear_400s_and_unknown_names_404() {
 #[tokio::test]
 async fn pagination_edges() {
     let api = Api::start().await;
-    let secret = api
-        .key("director", "workflows.read,workflows.run", &[])
-        .await;
-    let signer = Signer::new("director", secret.as_bytes().to_vec());
+    let signer = api.director().await;
     let mut ids = Vec::new();
     for n in 0..5 {
-        let created = api
-            .send(
-                Some(&signer),
-                "POST",
-                "/api/workflows",
-                Some(&json!({"project": "example", "name": "ETL", "payload": {"n": n}})),
-            )
-            .await;
+        let created = api.start_workflow(&signer, "ETL", json!({"n": n})).await;
         ids.push(created.body["id"].as_str().unwrap().to_owned());
     }
     ids.reverse();
@@ -1056,18 +1030,8 @@ async fn an_invalid_definition_file_stops_the_server_with_file_and_line() {
 #[tokio::test]
 async fn hooks_run_after_the_workflow_and_show_as_hook_tasks() {
     let api = Api::start().await;
-    let secret = api
-        .key("director", "workflows.read,workflows.run", &[])
-        .await;
-    let signer = Signer::new("director", secret.as_bytes().to_vec());
-    let created = api
-        .send(
-            Some(&signer),
-            "POST",
-            "/api/workflows",
-            Some(&json!({"project": "example", "name": "HOOKED", "payload": {}})),
-        )
-        .await;
+    let signer = api.director().await;
+    let created = api.start_workflow(&signer, "HOOKED", json!({})).await;
     let id = created.body["id"].as_str().unwrap().to_owned();
     let done = wait_for(Duration::from_secs(20), "the success hook ran", || async {
         let answer = api
