@@ -14,8 +14,50 @@ use warp::Filter;
 
 use crate::auth::key_id_of;
 use crate::error::{ApiError, Front};
-use crate::request::RequestParts;
+use crate::request::{RequestParts, request_parts};
 use crate::state::AppState;
+
+/// Answers the requests `path` matches with `handler`, in `front`'s format, logged and
+/// counted under `route`.
+pub fn endpoint<P, F, Fut>(
+    path: P,
+    state: &AppState,
+    front: Front,
+    route: &'static str,
+    handler: F,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone + use<P, F, Fut>
+where
+    P: Filter<Extract = (), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    F: Fn(AppState, RequestParts) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<warp::reply::Response, ApiError>> + Send + 'static,
+{
+    path.and(with_state(state))
+        .and(request_parts(state.body_limit))
+        .then(move |state, request| answer(state, request, front, route, handler.clone()))
+}
+
+/// [`endpoint`] for paths with one `{id}` parameter, handed to the handler.
+pub fn endpoint_with_id<P, F, Fut>(
+    path: P,
+    state: &AppState,
+    front: Front,
+    route: &'static str,
+    handler: F,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone + use<P, F, Fut>
+where
+    P: Filter<Extract = (String,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    F: Fn(AppState, RequestParts, String) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<warp::reply::Response, ApiError>> + Send + 'static,
+{
+    path.and(with_state(state))
+        .and(request_parts(state.body_limit))
+        .then(move |id: String, state, request| {
+            let handler = handler.clone();
+            answer(state, request, front, route, move |state, request| {
+                handler(state, request, id)
+            })
+        })
+}
 
 /// Hands the state to a handler.
 pub fn with_state(

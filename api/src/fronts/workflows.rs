@@ -8,10 +8,10 @@ use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
-use super::{answer, with_state};
+use super::{endpoint, endpoint_with_id};
 use crate::auth::authorize;
 use crate::error::{ApiError, Front};
-use crate::request::{RequestParts, request_parts};
+use crate::request::RequestParts;
 use crate::state::AppState;
 
 /// Default and largest page size of `GET /api/workflows`.
@@ -23,100 +23,58 @@ const FILTER_SCAN_LIMIT: usize = 50_000;
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    let parts = request_parts(state.body_limit);
     let ping = warp::path!("api" / "ping")
         .and(warp::get())
         .map(|| warp::reply::json(&json!({"message": "pong"})).into_response());
-    let definitions = warp::path!("api" / "definitions")
-        .and(warp::get())
-        .and(with_state(&state))
-        .and(parts.clone())
-        .then(|state, request| {
-            answer(
-                state,
-                request,
-                Front::Workflows,
-                "/api/definitions",
-                list_definitions,
-            )
-        });
-    let list = warp::path!("api" / "workflows")
-        .and(warp::get())
-        .and(with_state(&state))
-        .and(parts.clone())
-        .then(|state, request| {
-            answer(
-                state,
-                request,
-                Front::Workflows,
-                "/api/workflows",
-                list_workflows,
-            )
-        });
-    let create = warp::path!("api" / "workflows")
-        .and(warp::post())
-        .and(with_state(&state))
-        .and(parts.clone())
-        .then(|state, request| {
-            answer(
-                state,
-                request,
-                Front::Workflows,
-                "/api/workflows",
-                create_workflow,
-            )
-        });
-    let get = warp::path!("api" / "workflows" / String)
-        .and(warp::get())
-        .and(with_state(&state))
-        .and(parts.clone())
-        .then(|id: String, state, request| {
-            answer(
-                state,
-                request,
-                Front::Workflows,
-                "/api/workflows/{id}",
-                move |state, request| get_workflow(state, request, id),
-            )
-        });
-    let relaunch = warp::path!("api" / "workflows" / String / "relaunch")
-        .and(warp::post())
-        .and(with_state(&state))
-        .and(parts.clone())
-        .then(|id: String, state, request| {
-            answer(
-                state,
-                request,
-                Front::Workflows,
-                "/api/workflows/{id}/relaunch",
-                move |state, request| relaunch_workflow(state, request, id),
-            )
-        });
-    let cancel = warp::path!("api" / "workflows" / String / "cancel")
-        .and(warp::post())
-        .and(with_state(&state))
-        .and(parts.clone())
-        .then(|id: String, state, request| {
-            answer(
-                state,
-                request,
-                Front::Workflows,
-                "/api/workflows/{id}/cancel",
-                move |state, request| cancel_workflow(state, request, id),
-            )
-        });
-    let unknown = warp::path("api").and(with_state(&state)).and(parts).then(
-        |state, request: Result<RequestParts, ApiError>| {
-            answer(
-                state,
-                request,
-                Front::Workflows,
-                "unknown",
-                |_state, request| async move {
-                    Err::<warp::reply::Response, _>(unknown_route(&request))
-                },
-            )
-        },
+    let front = Front::Workflows;
+    let definitions = endpoint(
+        warp::path!("api" / "definitions").and(warp::get()),
+        &state,
+        front,
+        "/api/definitions",
+        list_definitions,
+    );
+    let list = endpoint(
+        warp::path!("api" / "workflows").and(warp::get()),
+        &state,
+        front,
+        "/api/workflows",
+        list_workflows,
+    );
+    let create = endpoint(
+        warp::path!("api" / "workflows").and(warp::post()),
+        &state,
+        front,
+        "/api/workflows",
+        create_workflow,
+    );
+    let get = endpoint_with_id(
+        warp::path!("api" / "workflows" / String).and(warp::get()),
+        &state,
+        front,
+        "/api/workflows/{id}",
+        get_workflow,
+    );
+    let relaunch = endpoint_with_id(
+        warp::path!("api" / "workflows" / String / "relaunch").and(warp::post()),
+        &state,
+        front,
+        "/api/workflows/{id}/relaunch",
+        relaunch_workflow,
+    );
+    let cancel = endpoint_with_id(
+        warp::path!("api" / "workflows" / String / "cancel").and(warp::post()),
+        &state,
+        front,
+        "/api/workflows/{id}/cancel",
+        cancel_workflow,
+    );
+    let unknown = endpoint(
+        warp::path("api"),
+        &state,
+        front,
+        "unknown",
+        |_state, request| async move { Err::<warp::reply::Response, _>(unknown_route(&request)) },
     );
     ping.or(definitions)
         .unify()
