@@ -22,7 +22,7 @@ pub async fn run(options: &ApiOptions, command: &KeysCommand) -> Result<String, 
                 .iter()
                 .map(|name| name.trim().parse::<Permission>())
                 .collect::<Result<_, _>>()
-                .map_err(|error| ServeError::MasterKey(error.to_string()))?;
+                .map_err(|error| ServeError::Invalid(error.to_string()))?;
             let master = master_key(options)?;
             let (key, secret) = store
                 .create_api_key(
@@ -73,7 +73,7 @@ pub async fn run(options: &ApiOptions, command: &KeysCommand) -> Result<String, 
             if store.revoke_api_key(id).await? {
                 Ok(format!("revoked key {id}"))
             } else {
-                Err(ServeError::MasterKey(format!("no key '{id}'")))
+                Err(ServeError::Invalid(format!("no key '{id}'")))
             }
         }
     }

@@ -28,6 +28,9 @@ pub enum ServeError {
     /// The master key is missing or too weak.
     #[error("{0}")]
     MasterKey(String),
+    /// A command's arguments are invalid, or name something that does not exist.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// The master key from the options.
