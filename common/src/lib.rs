@@ -8,6 +8,7 @@
 //! - [`store`]: operations on runs, queues, workers and the scheduler lease.
 //! - [`director`]: workflow definitions in Celery Director's YAML format.
 //! - [`config`]: settings shared by every binary (flags and environment).
+//! - [`reports`]: orderly report configs, run parameters, version ids and run keys.
 //! - [`schedule`]: periodic schedules (fixed interval or cron) and their slots.
 //! - [`backoff`]: retry delays with exponential backoff and jitter.
 //! - [`error`]: shared error types.
@@ -22,6 +23,7 @@ pub mod director;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod reports;
 pub mod schedule;
 pub mod scripts;
 pub mod sealing;

@@ -1,0 +1,383 @@
+//! Reports as orderly describes them: each report is a folder `src/<name>/` of a git
+//! repository with an `orderly.yml`. This module reads that file, checks run parameters against
+//! it, and makes the identifiers OrderlyWeb clients know: version ids
+//! (`20161006-142357-e80edf58`) and run keys (`adjective_animal`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use serde_yaml::Value as Yaml;
+
+use crate::error::InvalidInput;
+
+/// One declared artefact: its format and the files the script must produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artefact {
+    /// `staticgraph`, `interactivegraph`, `data`, `report` or `interactivehtml`.
+    pub format: String,
+    /// What it shows.
+    pub description: Option<String>,
+    /// Files, relative to the report's folder.
+    pub filenames: Vec<String>,
+}
+
+/// A declared parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameter {
+    /// Its name.
+    pub name: String,
+    /// Its default; a parameter without one is required.
+    pub default: Option<Value>,
+}
+
+/// A report's `orderly.yml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportConfig {
+    /// The program that runs the report, relative to its folder.
+    pub script: String,
+    /// Declared artefacts.
+    pub artefacts: Vec<Artefact>,
+    /// Files the script reads, relative to its folder.
+    pub resources: Vec<String>,
+    /// Declared parameters.
+    pub parameters: Vec<Parameter>,
+    /// Human-readable name.
+    pub displayname: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Data extracts by name (kept as declared).
+    pub data: BTreeMap<String, Value>,
+    /// Author, when declared.
+    pub author: Option<String>,
+    /// Requester, when declared.
+    pub requester: Option<String>,
+}
+
+/// Artefact formats orderly knows.
+pub const ARTEFACT_FORMATS: [&str; 5] = [
+    "staticgraph",
+    "interactivegraph",
+    "data",
+    "report",
+    "interactivehtml",
+];
+
+fn text_list(value: &Yaml, what: &str) -> Result<Vec<String>, InvalidInput> {
+    match value {
+        Yaml::String(one) => Ok(vec![one.clone()]),
+        Yaml::Sequence(many) => many
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| InvalidInput::new(format!("{what} must be file names")))
+            })
+            .collect(),
+        Yaml::Null => Ok(Vec::new()),
+        _ => Err(InvalidInput::new(format!(
+            "{what} must be a file name or a list of them"
+        ))),
+    }
+}
+
+fn optional_text(root: &Yaml, key: &str) -> Result<Option<String>, InvalidInput> {
+    match root.get(key) {
+        None | Some(Yaml::Null) => Ok(None),
+        Some(Yaml::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(InvalidInput::new(format!("'{key}' must be text"))),
+    }
+}
+
+fn json(value: &Yaml) -> Result<Value, InvalidInput> {
+    serde_json::to_value(value)
+        .map_err(|error| InvalidInput::new(format!("cannot be read as JSON: {error}")))
+}
+
+impl ReportConfig {
+    /// Reads an `orderly.yml`; the error says what is wrong (with line and column for YAML
+    /// syntax errors).
+    pub fn parse(text: &str) -> Result<Self, InvalidInput> {
+        let root: Yaml = serde_yaml::from_str(text).map_err(|error| {
+            let at = error
+                .location()
+                .map(|location| {
+                    format!(" at line {}, column {}", location.line(), location.column())
+                })
+                .unwrap_or_default();
+            InvalidInput::new(format!("orderly.yml is not valid YAML{at}: {error}"))
+        })?;
+        if !root.is_mapping() {
+            return Err(InvalidInput::new("orderly.yml must be a mapping"));
+        }
+        let script = optional_text(&root, "script")?
+            .filter(|script| !script.trim().is_empty())
+            .ok_or_else(|| InvalidInput::new("orderly.yml has no 'script'"))?;
+        if script.starts_with('/') || script.split('/').any(|part| part == "..") {
+            return Err(InvalidInput::new(
+                "'script' must be a path inside the report's folder",
+            ));
+        }
+        Ok(Self {
+            script,
+            artefacts: parse_artefacts(root.get("artefacts"))?,
+            resources: root
+                .get("resources")
+                .map(|r| text_list(r, "'resources'"))
+                .transpose()?
+                .unwrap_or_default(),
+            parameters: parse_parameters(root.get("parameters"))?,
+            displayname: optional_text(&root, "displayname")?,
+            description: optional_text(&root, "description")?,
+            data: match root.get("data") {
+                None | Some(Yaml::Null) => BTreeMap::new(),
+                Some(Yaml::Mapping(extracts)) => extracts
+                    .iter()
+                    .map(|(name, extract)| {
+                        let name = name
+                            .as_str()
+                            .ok_or_else(|| InvalidInput::new("data names must be text"))?;
+                        Ok((name.to_owned(), json(extract)?))
+                    })
+                    .collect::<Result<_, InvalidInput>>()?,
+                Some(_) => {
+                    return Err(InvalidInput::new(
+                        "'data' must map extract names to queries",
+                    ));
+                }
+            },
+            author: optional_text(&root, "author")?,
+            requester: optional_text(&root, "requester")?,
+        })
+    }
+
+    /// Checks run parameters against the declared ones: every required parameter is given and
+    /// nothing undeclared is. Returns the values with defaults filled in.
+    pub fn check_parameters(
+        &self,
+        given: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, InvalidInput> {
+        let undeclared: Vec<&str> = given
+            .keys()
+            .filter(|name| !self.parameters.iter().any(|p| &p.name == *name))
+            .map(String::as_str)
+            .collect();
+        if !undeclared.is_empty() {
+            return Err(InvalidInput::new(format!(
+                "undeclared parameters: {}",
+                undeclared.join(", ")
+            )));
+        }
+        let missing: Vec<&str> = self
+            .parameters
+            .iter()
+            .filter(|p| p.default.is_none() && !given.contains_key(&p.name))
+            .map(|p| p.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(InvalidInput::new(format!(
+                "missing parameters: {}",
+                missing.join(", ")
+            )));
+        }
+        let mut values = given.clone();
+        for parameter in &self.parameters {
+            if let (Some(default), false) =
+                (&parameter.default, values.contains_key(&parameter.name))
+            {
+                values.insert(parameter.name.clone(), default.clone());
+            }
+        }
+        Ok(values)
+    }
+}
+
+fn parse_artefacts(value: Option<&Yaml>) -> Result<Vec<Artefact>, InvalidInput> {
+    let entries: Vec<&Yaml> = match value {
+        None | Some(Yaml::Null) => return Ok(Vec::new()),
+        Some(Yaml::Sequence(list)) => list.iter().collect(),
+        Some(single @ Yaml::Mapping(_)) => vec![single],
+        Some(_) => {
+            return Err(InvalidInput::new(
+                "'artefacts' must be a list of {format: {description, filenames}}",
+            ));
+        }
+    };
+    let mut artefacts = Vec::new();
+    for entry in entries {
+        let Yaml::Mapping(entry) = entry else {
+            return Err(InvalidInput::new(
+                "each artefact must be {format: {description, filenames}}",
+            ));
+        };
+        for (format, body) in entry {
+            let format = format.as_str().unwrap_or_default().to_owned();
+            if !ARTEFACT_FORMATS.contains(&format.as_str()) {
+                return Err(InvalidInput::new(format!(
+                    "unknown artefact format '{format}': use {}",
+                    ARTEFACT_FORMATS.join(", ")
+                )));
+            }
+            let filenames = body
+                .get("filenames")
+                .map(|names| text_list(names, "artefact 'filenames'"))
+                .transpose()?
+                .filter(|names| !names.is_empty())
+                .ok_or_else(|| {
+                    InvalidInput::new(format!("the {format} artefact has no 'filenames'"))
+                })?;
+            artefacts.push(Artefact {
+                format,
+                description: optional_text(body, "description")?,
+                filenames,
+            });
+        }
+    }
+    Ok(artefacts)
+}
+
+fn parse_parameters(value: Option<&Yaml>) -> Result<Vec<Parameter>, InvalidInput> {
+    match value {
+        None | Some(Yaml::Null) => Ok(Vec::new()),
+        Some(Yaml::Sequence(names)) => names
+            .iter()
+            .map(|name| {
+                name.as_str()
+                    .map(|name| Parameter {
+                        name: name.to_owned(),
+                        default: None,
+                    })
+                    .ok_or_else(|| InvalidInput::new("parameter names must be text"))
+            })
+            .collect(),
+        Some(Yaml::Mapping(declared)) => declared
+            .iter()
+            .map(|(name, spec)| {
+                let name = name
+                    .as_str()
+                    .ok_or_else(|| InvalidInput::new("parameter names must be text"))?;
+                let default = spec.get("default").map(json).transpose()?;
+                Ok(Parameter {
+                    name: name.to_owned(),
+                    default,
+                })
+            })
+            .collect(),
+        Some(_) => Err(InvalidInput::new(
+            "'parameters' must be a list of names or a mapping",
+        )),
+    }
+}
+
+/// A version id: `YYYYMMDD-HHMMSS-` and 8 random hex digits.
+pub fn version_id(at: DateTime<Utc>) -> String {
+    format!(
+        "{}-{:08x}",
+        at.format("%Y%m%d-%H%M%S"),
+        rand::random::<u32>()
+    )
+}
+
+const ADJECTIVES: [&str; 24] = [
+    "agile", "bashful", "brave", "calm", "clever", "cosy", "dapper", "eager", "fancy", "gentle",
+    "happy", "jolly", "keen", "lively", "merry", "nimble", "plucky", "proud", "quiet", "rapid",
+    "shy", "tidy", "witty", "zesty",
+];
+const ANIMALS: [&str; 24] = [
+    "aardvark", "badger", "beaver", "bison", "camel", "crane", "dingo", "eagle", "ferret", "gecko",
+    "heron", "ibis", "jackal", "koala", "lemur", "marmot", "newt", "otter", "panda", "quokka",
+    "raven", "tapir", "walrus", "zebu",
+];
+
+/// A run key: `adjective_animal`. Collisions are possible; callers reserve keys atomically.
+pub fn run_key() -> String {
+    let adjective = ADJECTIVES[rand::random_range(0..ADJECTIVES.len())];
+    let animal = ANIMALS[rand::random_range(0..ANIMALS.len())];
+    format!("{adjective}_{animal}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const FULL: &str = "script: script.sh\nartefacts:\n  - staticgraph:\n      description: A graph of things\n      filenames: mygraph.png\n  - data:\n      description: Tables\n      filenames: [a.csv, b.csv]\nresources:\n  - source/inputdata.csv\nparameters:\n  - param1\n  - param2\ndisplayname: Minimal example\ndescription: The simplest report\ndata:\n  extract:\n    query: SELECT 1\nauthor: Researcher McResearcherface\n";
+
+    #[test]
+    fn a_full_orderly_yml_is_read() {
+        let config = ReportConfig::parse(FULL).unwrap();
+        assert_eq!(config.script, "script.sh");
+        assert_eq!(config.artefacts.len(), 2);
+        assert_eq!(config.artefacts[0].format, "staticgraph");
+        assert_eq!(config.artefacts[0].filenames, vec!["mygraph.png"]);
+        assert_eq!(config.artefacts[1].filenames, vec!["a.csv", "b.csv"]);
+        assert_eq!(config.resources, vec!["source/inputdata.csv"]);
+        assert_eq!(config.parameters.len(), 2);
+        assert_eq!(config.displayname.as_deref(), Some("Minimal example"));
+        assert_eq!(config.data["extract"], json!({"query": "SELECT 1"}));
+        assert_eq!(
+            config.author.as_deref(),
+            Some("Researcher McResearcherface")
+        );
+    }
+
+    #[test]
+    fn broken_files_say_what_is_wrong() {
+        for (text, expected) in [
+            ("script: [", "not valid YAML at line"),
+            ("artefacts: []\n", "no 'script'"),
+            ("script: ../../etc/passwd\n", "inside the report's folder"),
+            (
+                "script: s.sh\nartefacts:\n  - movie: {filenames: a.mp4}\n",
+                "unknown artefact format 'movie'",
+            ),
+            (
+                "script: s.sh\nartefacts:\n  - data: {description: x}\n",
+                "has no 'filenames'",
+            ),
+            ("script: s.sh\nparameters: 3\n", "'parameters' must be"),
+        ] {
+            let error = ReportConfig::parse(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn parameters_must_be_declared_and_required_ones_given() {
+        let config =
+            ReportConfig::parse("script: s.sh\nparameters:\n  a: ~\n  b: {default: 2}\n").unwrap();
+        let given = |value: Value| value.as_object().unwrap().clone();
+        assert_eq!(
+            config.check_parameters(&given(json!({"a": 1}))).unwrap(),
+            given(json!({"a": 1, "b": 2}))
+        );
+        assert!(
+            config
+                .check_parameters(&given(json!({})))
+                .unwrap_err()
+                .to_string()
+                .contains("missing parameters: a")
+        );
+        assert!(
+            config
+                .check_parameters(&given(json!({"a": 1, "c": 3})))
+                .unwrap_err()
+                .to_string()
+                .contains("undeclared parameters: c")
+        );
+    }
+
+    #[test]
+    fn identifiers_have_the_seed_shapes() {
+        let at = DateTime::parse_from_rfc3339("2016-10-06T14:23:57Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let id = version_id(at);
+        assert!(id.starts_with("20161006-142357-"));
+        assert_eq!(id.len(), "20161006-142357-e80edf58".len());
+        assert!(id[16..].chars().all(|c| c.is_ascii_hexdigit()));
+        let key = run_key();
+        let (adjective, animal) = key.split_once('_').unwrap();
+        assert!(ADJECTIVES.contains(&adjective) && ANIMALS.contains(&animal));
+    }
+}
