@@ -9,6 +9,7 @@
 //! - [`director`]: workflow definitions in Celery Director's YAML format.
 //! - [`config`]: settings shared by every binary (flags and environment).
 //! - [`reports`]: orderly report configs, run parameters, version ids and run keys.
+//! - [`reports_repo`]: the git repository of reports: configs, exports, status, fetch, pull.
 //! - [`schedule`]: periodic schedules (fixed interval or cron) and their slots.
 //! - [`backoff`]: retry delays with exponential backoff and jitter.
 //! - [`error`]: shared error types.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod keys;
 pub mod model;
 pub mod reports;
+pub mod reports_repo;
 pub mod schedule;
 pub mod scripts;
 pub mod sealing;
