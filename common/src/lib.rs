@@ -11,6 +11,7 @@
 //! - [`reports`]: orderly report configs, run parameters, version ids and run keys.
 //! - [`reports_repo`]: the git repository of reports: configs, exports, status, fetch, pull.
 //! - [`schedule`]: periodic schedules (fixed interval or cron) and their slots.
+//! - [`artefacts`]: the artefact store of report versions (local directory or S3), with md5s.
 //! - [`backoff`]: retry delays with exponential backoff and jitter.
 //! - [`error`]: shared error types.
 //! - [`signing`]: HTTP signatures (draft-cavage), signing and verifying.
@@ -18,6 +19,7 @@
 //! - [`time`]: clock helpers.
 //! - [`signals`]: graceful shutdown on SIGTERM and SIGINT.
 
+pub mod artefacts;
 pub mod backoff;
 pub mod config;
 pub mod director;
