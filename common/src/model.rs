@@ -186,6 +186,30 @@ pub enum ExecutorSpec {
         /// The registered handler's name.
         name: String,
     },
+    /// Runs a report of the reports repository and stores its version.
+    Report(ReportSpec),
+}
+
+/// A report run: which report, at which commit, with which parameters, as which version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// The report's name (its folder under `src/`).
+    pub report: String,
+    /// The full commit to run.
+    pub commit: String,
+    /// The branch the commit was taken from, if one was asked for.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// Parameter values, checked against the report's declared parameters.
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Database instances, passed through.
+    #[serde(default)]
+    pub instances: serde_json::Map<String, serde_json::Value>,
+    /// The version id the run produces; fixed when the run is created, so a run executed
+    /// again after a crash overwrites its own version instead of making a second one.
+    pub version: String,
 }
 
 /// A program to run: its argv, extra environment and working directory.

@@ -50,6 +50,18 @@ pub struct WorkerOptions {
     #[arg(long, env = "BATON_RETRY_MAX_MS", default_value_t = 300_000)]
     pub retry_max_ms: u64,
 
+    /// Git repository of reports, for `report` tasks.
+    #[arg(long, env = "BATON_REPORTS_REPO")]
+    pub reports_repo: Option<std::path::PathBuf>,
+
+    /// Artefact store of report versions: a directory, or `s3://bucket/prefix`.
+    #[arg(long, env = "BATON_ARTEFACTS", default_value = ".baton/artefacts")]
+    pub artefacts: String,
+
+    /// Directory under which report runs get their fresh working directories.
+    #[arg(long, env = "BATON_WORK_DIR")]
+    pub work_dir: Option<std::path::PathBuf>,
+
     /// Worker id; host, pid and a random suffix when absent.
     #[arg(long, env = "BATON_WORKER_ID")]
     pub worker_id: Option<String>,

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::context::TaskContext;
 use crate::error::TaskError;
+use crate::executors::report::{ReportSettings, run_report};
 use crate::executors::{command::run_command, http::run_http};
 use crate::handlers::HandlerRegistry;
 use crate::inflight::StopReason;
@@ -25,6 +26,8 @@ pub struct Executors {
     pub handlers: HandlerRegistry,
     /// Client for `http` tasks.
     pub http: reqwest::Client,
+    /// Reports repository and artefact store for `report` tasks, when configured.
+    pub reports: Option<ReportSettings>,
 }
 
 impl Executors {
@@ -44,6 +47,12 @@ impl Executors {
             match &spec {
                 ExecutorSpec::Command(command) => run_command(command, ctx).await,
                 ExecutorSpec::Http(http) => run_http(&self.http, http, ctx).await,
+                ExecutorSpec::Report(report) => match &self.reports {
+                    Some(settings) => run_report(settings, report, ctx).await,
+                    None => Err(TaskError::Invalid(
+                        "this worker has no reports repository (set BATON_REPORTS_REPO)".into(),
+                    )),
+                },
                 ExecutorSpec::Handler { name } => match self.handlers.get(name) {
                     Some(handler) => handler(ctx.clone()).await,
                     None => Err(TaskError::Invalid(format!(

@@ -21,8 +21,11 @@ use tokio_util::sync::CancellationToken;
 use crate::config::WorkerOptions;
 use crate::context::{TaskContext, TaskEvent};
 use crate::execute::{Executors, outcome_of};
+use crate::executors::report::ReportSettings;
 use crate::handlers::HandlerRegistry;
 use crate::inflight::{InFlightSet, StopReason};
+use common::artefacts::ArtefactStore;
+use common::reports_repo::ReportsRepo;
 
 /// Most outcomes recorded in one batch.
 const FINISH_BATCH: usize = 512;
@@ -90,6 +93,7 @@ impl Worker {
             executors: Executors {
                 handlers,
                 http: reqwest::Client::new(),
+                reports: report_settings(&options)?,
             },
             inflight: InFlightSet::default(),
             done: Arc::default(),
@@ -418,6 +422,24 @@ impl Worker {
             tokio::time::sleep(REDIS_RETRY_PAUSE).await;
         }
     }
+}
+
+/// The reports settings, when a reports repository is configured.
+fn report_settings(options: &WorkerOptions) -> Result<Option<ReportSettings>, WorkerError> {
+    let Some(repo) = &options.reports_repo else {
+        return Ok(None);
+    };
+    let artefacts = ArtefactStore::open(&options.artefacts)
+        .map_err(|error| common::error::InvalidInput::new(format!("artefact store: {error}")))?;
+    let work_dir = options
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("baton-runs"));
+    Ok(Some(ReportSettings {
+        repo: ReportsRepo::new(repo),
+        artefacts,
+        work_dir,
+    }))
 }
 
 /// Writes what running tasks report, batching whatever has arrived.

@@ -7,3 +7,4 @@
 
 pub mod command;
 pub mod http;
+pub mod report;

@@ -1,0 +1,251 @@
+//! End-to-end tests of report runs on the engine: a real git repository of reports, a real
+//! `baton-worker` process, a real `redis-server`, and the local artefact store.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use baton_tests::process::BatonProcess;
+use baton_tests::redis_server::RedisServer;
+use baton_tests::unique_prefix;
+use common::artefacts::{ArtefactStore, md5_hex};
+use common::config::StoreOptions;
+use common::model::{Priority, QueueName, RunSpec, RunStatus, TaskSpec};
+use common::store::Store;
+use common::store::runs::RunView;
+use serde_json::{Value, json};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn write(dir: &Path, file: &str, text: &str, executable: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    if executable {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// A repository with a working report, one that forgets its artefact, and a parameterised one.
+fn reports_repository(dir: &Path) -> String {
+    git(dir, &["init", "-q", "-b", "main"]);
+    write(
+        dir,
+        "src/minimal/orderly.yml",
+        "script: run.sh\nartefacts:\n  - data:\n      description: The table\n      filenames: out.csv\nresources:\n  - input.csv\nparameters:\n  - n\ndisplayname: Minimal example\n",
+        false,
+    );
+    write(dir, "src/minimal/input.csv", "name,number\n", false);
+    write(
+        dir,
+        "src/minimal/run.sh",
+        "#!/bin/sh\necho \"making $n\"\ncp input.csv out.csv\necho \"x,$n\" >> out.csv\n",
+        true,
+    );
+    write(
+        dir,
+        "src/forgetful/orderly.yml",
+        "script: run.sh\nartefacts:\n  - staticgraph: {filenames: graph.png}\n",
+        false,
+    );
+    write(
+        dir,
+        "src/forgetful/run.sh",
+        "echo 'drawing nothing'\n",
+        false,
+    );
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "reports"]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+fn report_run(report: &str, commit: &str, params: Value, version: &str) -> RunSpec {
+    RunSpec {
+        id: None,
+        definition: format!("report.{report}"),
+        payload: Value::Null,
+        tasks: vec![TaskSpec {
+            key: report.to_owned(),
+            executor: json!({"type": "report", "report": report, "commit": commit, "params": params, "version": version}),
+            depends_on: vec![],
+            queue: None,
+            max_retries: 2,
+            timeout_secs: Some(60),
+            is_hook: false,
+        }],
+        queue: QueueName::default(),
+        priority: Priority::Normal,
+        periodic: false,
+        not_before_ms: None,
+        hooks: Default::default(),
+    }
+}
+
+async fn finished(store: &Store, id: &str) -> RunView {
+    let done = baton_tests::wait::poll_for(Duration::from_secs(20), || async {
+        store
+            .get_run(id)
+            .await
+            .unwrap()
+            .filter(|run| run.status.is_finished())
+    })
+    .await;
+    match done {
+        Some(run) => run,
+        None => panic!(
+            "the report run did not finish: {:?}",
+            store.get_run(id).await.unwrap()
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_report_run_stores_its_version_and_checks_artefacts_and_parameters() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let repo = tempfile::tempdir().unwrap();
+    let commit = reports_repository(repo.path());
+    let artefacts_dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&StoreOptions {
+        redis_url: redis.url(),
+        prefix: prefix.clone(),
+        retention_secs: 3600,
+    })
+    .await
+    .unwrap();
+    let url = redis.url();
+    let repo_path = repo.path().display().to_string();
+    let artefacts_path = artefacts_dir.path().display().to_string();
+    let _worker = BatonProcess::spawn(
+        "baton-worker",
+        &[],
+        &[
+            ("BATON_REDIS_URL", url.as_str()),
+            ("BATON_PREFIX", prefix.as_str()),
+            ("BATON_REPORTS_REPO", repo_path.as_str()),
+            ("BATON_ARTEFACTS", artefacts_path.as_str()),
+            ("BATON_RETRY_BASE_MS", "100"),
+        ],
+    );
+
+    // Retries wait in the delayed set until the scheduler promotes them.
+    let _scheduler = BatonProcess::spawn(
+        "baton-scheduler",
+        &[],
+        &[
+            ("BATON_REDIS_URL", url.as_str()),
+            ("BATON_PREFIX", prefix.as_str()),
+            ("BATON_TICK_MS", "50"),
+        ],
+    );
+
+    let id = store
+        .create_run(&report_run(
+            "minimal",
+            &commit,
+            json!({"n": 7}),
+            "20240102-030405-0a1b2c3d",
+        ))
+        .await
+        .unwrap();
+    let run = finished(&store, &id).await;
+    assert_eq!(run.status, RunStatus::Success, "{:?}", run.tasks[0].error);
+    let version = run.tasks[0].result.clone().unwrap();
+    assert_eq!(version["id"], "20240102-030405-0a1b2c3d");
+    assert_eq!(version["displayname"], "Minimal example");
+    assert_eq!(version["parameter_values"], json!({"n": 7}));
+    assert_eq!(version["git_commit"], json!(commit));
+    let file = &version["artefacts"][0]["files"][0];
+    assert_eq!(file["name"], "out.csv");
+    let store_files = ArtefactStore::open(&artefacts_path).unwrap();
+    let bytes = store_files
+        .get("20240102-030405-0a1b2c3d", "out.csv")
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], b"name,number\nx,7\n");
+    assert_eq!(
+        file["md5"],
+        json!(md5_hex(&bytes)),
+        "the recorded md5 is the stored bytes'"
+    );
+    assert_eq!(version["resources"][0]["name"], "input.csv");
+    let log: Vec<String> = store
+        .read_log(&id, None, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect();
+    assert!(log.contains(&"making 7".to_owned()), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|line| line.starts_with("[ artefact ] out.csv: "))
+    );
+
+    let forgetful = store
+        .create_run(&report_run(
+            "forgetful",
+            &commit,
+            json!({}),
+            "20240102-030405-00000001",
+        ))
+        .await
+        .unwrap();
+    let run = finished(&store, &forgetful).await;
+    assert_eq!(run.status, RunStatus::Error);
+    assert!(
+        run.tasks[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("declared staticgraph artefact 'graph.png'")
+    );
+
+    for (params, expected) in [
+        (json!({}), "missing parameters: n"),
+        (json!({"n": 1, "m": 2}), "undeclared parameters: m"),
+    ] {
+        let bad = store
+            .create_run(&report_run(
+                "minimal",
+                &commit,
+                params,
+                "20240102-030405-00000002",
+            ))
+            .await
+            .unwrap();
+        let run = finished(&store, &bad).await;
+        assert_eq!(run.status, RunStatus::Error);
+        assert_eq!(run.tasks[0].attempt, 1, "bad parameters are not retried");
+        assert!(run.tasks[0].error.as_deref().unwrap().contains(expected));
+    }
+    let unknown = store
+        .create_run(&report_run(
+            "nosuch",
+            &commit,
+            json!({}),
+            "20240102-030405-00000003",
+        ))
+        .await
+        .unwrap();
+    let run = finished(&store, &unknown).await;
+    assert!(run.tasks[0].error.as_deref().unwrap().contains("nosuch"));
+}
