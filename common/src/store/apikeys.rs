@@ -365,20 +365,6 @@ impl Store {
             replay: first.is_none(),
         })
     }
-
-    /// Remembers a signed request for `ttl_ms`; true the first time, false for a replay.
-    pub async fn remember_request(&self, fingerprint: &str, ttl_ms: u64) -> StoreResult<bool> {
-        let mut conn = self.conn().await?;
-        let first: Option<String> = redis::cmd("SET")
-            .arg(self.keys.seen_request(fingerprint))
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl_ms.max(1))
-            .query_async(&mut conn)
-            .await?;
-        Ok(first.is_some())
-    }
 }
 
 #[cfg(test)]
