@@ -1,20 +1,75 @@
-//! Workflow definitions in Celery Director's YAML format, compiled to Baton DAGs.
+//! Workflow definitions in Celery Director's YAML format (`workflows.yml`), compiled to DAGs.
 //!
-//! A directory holds `*.yml` / `*.yaml` files. Each top-level `project.NAME` key is a workflow:
-//! `tasks` (a chain of task names and groups `{GROUP: {type: group, tasks: [...]}}`; a group's
-//! members may themselves be chains (lists) or groups), and optionally `queue` (a name, or
-//! `{default, customs: {TASK: queue}}`), `periodic` (`interval` seconds, `crontab` in 5 Unix
-//! fields, or Director's legacy `schedule` ordered `m h dow dom mon`; with `payload`), `schema`
-//! (a JSON Schema inline, or a file name under `schemas/`), `hooks` (`success`, `failure`) and
-//! `retention` (`offset`).
+//! # Files
+//! [`load_dir`] reads every `*.yml` and `*.yaml` file of a directory (`BATON_DEFINITIONS`),
+//! sorted by name and not recursively; the `schemas/` subdirectory holds schema files only.
+//! The first invalid file stops the load with a [`DefinitionError`] naming the file and the
+//! line (`etl.yml:12:1: workflow 'example.ETL': group 'G' has no tasks`). Syntax errors carry
+//! the parser's line and column; errors found after parsing point at the line of the
+//! workflow's key (`project.NAME:`) or of the executor's entry.
 //!
-//! Baton's extension: a top-level `executors:` map says how each task name runs
-//! (`{type: command, argv, env, cwd}`, `{type: http, url, headers}` or `{type: handler, name}`,
-//! plus `retries` and `timeout` in seconds). A task name with no entry runs the Rust handler
-//! registered under that name on the worker.
+//! # Workflows
+//! Each top-level key `project.NAME` (exactly one dot, both parts non-empty) is a workflow:
+//!
+//! ```yaml
+//! example.RANDOMS:
+//!   queue: {default: q1, customs: {ADD: q2}}   # or just `queue: q1`
+//!   tasks:
+//!     - GROUP_RANDOMS:
+//!         type: group
+//!         tasks:
+//!           - RANDOM
+//!           - [RANDOM, DOUBLE]                 # a chain inside a group (Baton's extension)
+//!     - ADD
+//!   periodic: {interval: 3600, payload: {dry_run: false}}
+//!   schema: randoms.json                       # or a JSON Schema inline
+//!   hooks: {success: NOTIFY_OK, failure: NOTIFY_ERROR}
+//!   retention: {offset: 100}
+//! ```
+//!
+//! - `tasks` is a chain: its items run in order. An item is a task name or a group
+//!   `{NAME: {type: group, tasks: [...]}}`, whose members run in parallel. A member is a task
+//!   name, a list (a chain, run in order) or another group, nested as deep as needed. The item
+//!   after a group waits for the last task of every member (fan-in); the members of a group
+//!   placed after a task each start by waiting for it (fan-out). A task's `key` is its name,
+//!   and a name may appear more than once.
+//! - `queue`: the default queue of the tasks, and per-task-name `customs`.
+//! - `periodic`: exactly one of `interval` (seconds), `crontab` (5 Unix fields
+//!   `m h dom mon dow`) or Director's legacy `schedule` (fields ordered `m h dow dom mon`,
+//!   converted to the Unix order), and the `payload` of the runs it fires (`{}` when absent).
+//!   Expressions are checked with [`CronSchedule`] when the file is loaded.
+//! - `schema`: the payload's JSON Schema, inline or as a file name under `schemas/` next to the
+//!   definition files (JSON or YAML; `.json` is added to a name without an extension).
+//! - `hooks`: task names run once the workflow finishes, on `success` or `failure`. They are
+//!   not part of the DAG: they are compiled as hook tasks (`is_hook`, waiting for the last
+//!   tasks of the workflow, whose results they receive) listed after the DAG's tasks and
+//!   indexed by [`Definition::hooks`], and the engine runs the one matching the outcome. Their
+//!   names are in [`WorkflowDefinition::hooks`].
+//! - `retention`: `offset`, how many runs to keep.
+//!
+//! # Executors (Baton's extension)
+//! Director maps task names to Python functions; Baton maps them to executors, in a top-level
+//! `executors:` key of the same files:
+//!
+//! ```yaml
+//! executors:
+//!   EXTRACT: {type: command, argv: [sh, -c, "..."], env: {MODE: fast}, retries: 2, timeout: 60}
+//!   NOTIFY_OK: {type: http, url: "https://hooks.example.com/ok"}
+//!   ADD: {type: handler, name: add}
+//! ```
+//!
+//! `retries` is the number of attempts after the first (`max_retries`, 0 by default) and
+//! `timeout` the seconds an attempt may run (no limit by default). The executors of all the
+//! files form one namespace: a name defined twice with different specs is an error naming
+//! both files.
+//!
+//! **A task name with no `executors` entry runs `{type: handler, name: TASK_NAME}`**: the Rust
+//! handler registered on the worker under that name.
+//!
+//! Task names (and hook names) are 1 to 128 ASCII letters, digits, `_`, `-` or `.`.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
@@ -23,11 +78,22 @@ use crate::model::{ExecutorSpec, Priority, QueueName, RunHooks, TaskSpec};
 use crate::schedule::CronSchedule;
 use crate::store::definitions::{Definition, PeriodicSpec};
 
+/// The top-level key of the executors; every other top-level key is a workflow.
+const EXECUTORS_KEY: &str = "executors";
+
+/// The keys a workflow may have.
+const WORKFLOW_KEYS: [&str; 6] = ["tasks", "queue", "periodic", "schema", "hooks", "retention"];
+
+/// The longest task name.
+const MAX_TASK_NAME: usize = 128;
+
 /// A definition file that cannot be loaded: where, and why.
+///
+/// Displayed as `FILE:LINE:COLUMN: MESSAGE`, leaving out what is not known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{}: {message}", file.display(), location(*line, *column))]
 pub struct DefinitionError {
-    /// The file.
+    /// The file (the directory itself when it cannot be read).
     pub file: PathBuf,
     /// Line (from 1), when known.
     pub line: Option<usize>,
@@ -37,6 +103,7 @@ pub struct DefinitionError {
     pub message: String,
 }
 
+/// `:LINE:COLUMN`, `:LINE` or nothing.
 fn location(line: Option<usize>, column: Option<usize>) -> String {
     match (line, column) {
         (Some(line), Some(column)) => format!(":{line}:{column}"),
@@ -59,521 +126,843 @@ pub struct Hooks {
 pub struct WorkflowDefinition {
     /// `project.NAME`.
     pub fullname: String,
-    /// The project.
+    /// The project (before the dot).
     pub project: String,
-    /// The name.
+    /// The name (after the dot).
     pub name: String,
-    /// `tasks` as written.
+    /// `tasks` as written, for `GET /api/definitions`.
     pub tasks_yaml: Value,
     /// `periodic` as written.
     pub periodic_json: Option<Value>,
-    /// The payload's JSON Schema.
+    /// The payload's JSON Schema (read from its file when given by name).
     pub schema: Option<Value>,
     /// Hook task names.
     pub hooks: Hooks,
     /// Keep only the last N runs (Director's `retention.offset`).
     pub retention_offset: Option<u64>,
-    /// The compiled DAG (hooks included as hook tasks).
+    /// The compiled DAG, followed by the hook tasks (`is_hook`) that [`Definition::hooks`]
+    /// points at.
     pub definition: Definition,
     /// The file it came from.
     pub source: PathBuf,
 }
 
-/// How one task name runs.
+/// How one task name runs: an entry of `executors`.
 #[derive(Debug, Clone, PartialEq)]
 struct Executor {
+    /// The [`ExecutorSpec`] as JSON.
     spec: Value,
+    /// `max_retries`.
     retries: u32,
+    /// `timeout_secs`.
     timeout: Option<u64>,
+    /// The file that defined it first.
     source: PathBuf,
 }
 
-/// Loads every definition file of `dir` (sorted by name, not recursive).
+impl Executor {
+    /// True when both say the same thing (wherever they come from).
+    fn same_as(&self, other: &Executor) -> bool {
+        (&self.spec, self.retries, self.timeout) == (&other.spec, other.retries, other.timeout)
+    }
+}
+
+/// Loads every definition file of `dir` (`*.yml` and `*.yaml`, sorted by name, not
+/// recursive). Workflows come back sorted by full name.
 pub fn load_dir(dir: &Path) -> Result<Vec<WorkflowDefinition>, DefinitionError> {
-    let failure = |message: String| DefinitionError {
-        file: dir.to_path_buf(),
+    let failure = |file: &Path, message: String| DefinitionError {
+        file: file.to_path_buf(),
         line: None,
         column: None,
         message,
     };
-    let entries = std::fs::read_dir(dir)
-        .map_err(|error| failure(format!("cannot read the directory: {error}")))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| {
-            path.is_file()
-                && matches!(
-                    path.extension().and_then(|e| e.to_str()),
-                    Some("yml" | "yaml")
+    let entries = std::fs::read_dir(dir).map_err(|error| {
+        failure(
+            dir,
+            format!("cannot read the definitions directory: {error}"),
+        )
+    })?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|error| {
+                failure(
+                    dir,
+                    format!("cannot read the definitions directory: {error}"),
                 )
-        })
-        .collect();
+            })?
+            .path();
+        let is_definition = matches!(
+            path.extension().and_then(|extension| extension.to_str()),
+            Some("yml" | "yaml")
+        );
+        if is_definition && path.is_file() {
+            files.push(path);
+        }
+    }
     files.sort();
-    let mut documents = Vec::new();
-    for file in &files {
-        let text = std::fs::read_to_string(file).map_err(|error| DefinitionError {
-            file: file.clone(),
-            line: None,
-            column: None,
-            message: format!("cannot read: {error}"),
-        })?;
-        documents.push((file.clone(), text));
+    let mut documents = Vec::with_capacity(files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|error| failure(&file, format!("cannot read: {error}")))?;
+        documents.push((file, text));
     }
     load_documents(dir, &documents)
 }
 
-/// Loads definitions from `(file, text)` pairs; schema files are looked up under
-/// `dir/schemas/`.
+/// Loads the definitions of one file's `text`, reported as coming from `source`; schema
+/// files are looked up under `schemas/` next to `source`.
+pub fn load_str(text: &str, source: &Path) -> Result<Vec<WorkflowDefinition>, DefinitionError> {
+    let dir = source.parent().unwrap_or_else(|| Path::new(""));
+    load_documents(dir, &[(source.to_path_buf(), text.to_owned())])
+}
+
+/// Loads definitions from `(file, text)` pairs, in order, as [`load_dir`] does with the files
+/// of `dir`; schema files are looked up under `dir/schemas/`.
 pub fn load_documents(
     dir: &Path,
     documents: &[(PathBuf, String)],
 ) -> Result<Vec<WorkflowDefinition>, DefinitionError> {
-    let mut parsed = Vec::new();
     let mut executors: BTreeMap<String, Executor> = BTreeMap::new();
+    let mut workflows: Vec<WorkflowDefinition> = Vec::new();
     for (file, text) in documents {
+        let source = Source { file, text };
         let yaml: Yaml = serde_yaml::from_str(text).map_err(|error| DefinitionError {
             file: file.clone(),
-            line: error.location().map(|l| l.line()),
-            column: error.location().map(|l| l.column()),
+            line: error.location().map(|location| location.line()),
+            column: error.location().map(|location| location.column()),
             message: format!("invalid YAML: {error}"),
         })?;
         let root = match yaml {
             Yaml::Mapping(root) => root,
             Yaml::Null => continue,
-            _ => {
-                return Err(at(
-                    file,
-                    text,
+            other => {
+                return Err(source.error(
                     None,
-                    "the file must be a mapping of workflows",
+                    format!(
+                        "a definition file must be a mapping of workflows ('project.NAME') \
+                         and 'executors', not {}",
+                        describe(&other)
+                    ),
                 ));
             }
         };
-        for (key, value) in root {
-            let Some(key) = key.as_str().map(str::to_owned) else {
-                return Err(at(file, text, None, "top-level keys must be strings"));
+        for (key, value) in &root {
+            let Some(key) = key.as_str() else {
+                return Err(source.error(
+                    None,
+                    format!("top-level keys must be strings, not {}", describe(key)),
+                ));
             };
-            if key == "executors" {
-                read_executors(file, text, &value, &mut executors)?;
-            } else {
-                parsed.push((file.clone(), text.clone(), key, value));
+            if key == EXECUTORS_KEY {
+                read_executors(&source, value, &mut executors)?;
+                continue;
             }
+            let workflow = compile_workflow(dir, &source, key, value)?;
+            if let Some(other) = workflows.iter().find(|w| w.fullname == workflow.fullname) {
+                return Err(source.workflow_error(
+                    key,
+                    format!(
+                        "workflow '{key}' is defined twice: in {} and in {}",
+                        other.source.display(),
+                        file.display()
+                    ),
+                ));
+            }
+            workflows.push(workflow);
         }
     }
-    let mut workflows: Vec<WorkflowDefinition> = Vec::new();
-    for (file, text, key, value) in parsed {
-        let workflow = compile_workflow(dir, &file, &text, &key, &value, &executors)?;
-        if let Some(other) = workflows.iter().find(|w| w.fullname == workflow.fullname) {
-            return Err(at(
-                &file,
-                &text,
-                Some(&key),
-                &format!(
-                    "workflow '{key}' is also defined in {}",
-                    other.source.display()
-                ),
-            ));
+    // Executors may come from any file, before or after the workflows that use them.
+    for task in workflows
+        .iter_mut()
+        .flat_map(|workflow| workflow.definition.tasks.iter_mut())
+    {
+        if let Some(executor) = executors.get(&task.key) {
+            task.executor = executor.spec.clone();
+            task.max_retries = executor.retries;
+            task.timeout_secs = executor.timeout;
         }
-        workflows.push(workflow);
     }
     workflows.sort_by(|a, b| a.fullname.cmp(&b.fullname));
     Ok(workflows)
 }
 
-/// An error located at the line of `key` (or the file's start).
-fn at(file: &Path, text: &str, key: Option<&str>, message: &str) -> DefinitionError {
-    let line = key.and_then(|key| {
-        text.lines()
-            .position(|line| {
-                let trimmed = line.trim_start();
-                trimmed.starts_with(&format!("{key}:"))
-                    || trimmed.starts_with(&format!("\"{key}\":"))
+/// A definition file being read, to locate errors in.
+struct Source<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    /// An error at `position` (0-based line and column), if known.
+    fn error(&self, position: Option<(usize, usize)>, message: String) -> DefinitionError {
+        DefinitionError {
+            file: self.file.to_path_buf(),
+            line: position.map(|(line, _)| line + 1),
+            column: position.map(|(_, column)| column + 1),
+            message,
+        }
+    }
+
+    /// An error at the line of the top-level key `key`.
+    fn workflow_error(&self, key: &str, message: String) -> DefinitionError {
+        let position = self
+            .text
+            .lines()
+            .enumerate()
+            .find(|(_, line)| key_column(line, key) == Some(0))
+            .map(|(index, _)| (index, 0));
+        self.error(position, message)
+    }
+
+    /// An error at the line of the entry `name` of `executors` (or of `executors` itself).
+    fn executor_error(&self, name: Option<&str>, message: String) -> DefinitionError {
+        let lines: Vec<&str> = self.text.lines().collect();
+        let Some(start) = lines
+            .iter()
+            .position(|line| key_column(line, EXECUTORS_KEY) == Some(0))
+        else {
+            return self.error(None, message);
+        };
+        let end = lines
+            .iter()
+            .enumerate()
+            .skip(start + 1)
+            .find(|(_, line)| !line.is_empty() && !line.starts_with([' ', '\t', '#', '-']))
+            .map_or(lines.len(), |(index, _)| index);
+        let entry = name.and_then(|name| {
+            (start + 1..end).find_map(|index| {
+                key_column(lines[index], name)
+                    .filter(|column| *column > 0)
+                    .map(|column| (index, column))
             })
-            .map(|index| index + 1)
-    });
-    DefinitionError {
-        file: file.to_path_buf(),
-        line,
-        column: None,
-        message: message.to_owned(),
+        });
+        self.error(entry.or(Some((start, 0))), message)
     }
 }
 
+/// The column where `line` holds the mapping key `key` (bare or quoted), if it does.
+fn key_column(line: &str, key: &str) -> Option<usize> {
+    let content = line.trim_start();
+    let column = line.len() - content.len();
+    [key.to_owned(), format!("\"{key}\""), format!("'{key}'")]
+        .iter()
+        .any(|written| {
+            content
+                .strip_prefix(written.as_str())
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .then_some(column)
+}
+
+/// What a YAML value is, for messages.
+fn describe(value: &Yaml) -> &'static str {
+    match value {
+        Yaml::Null => "an empty value",
+        Yaml::Bool(_) => "a boolean",
+        Yaml::Number(_) => "a number",
+        Yaml::String(_) => "a string",
+        Yaml::Sequence(_) => "a list",
+        Yaml::Mapping(_) => "a mapping",
+        Yaml::Tagged(_) => "a tagged value",
+    }
+}
+
+/// The value as JSON.
 fn to_json(value: &Yaml) -> Result<Value, String> {
     serde_json::to_value(value).map_err(|error| format!("cannot be read as JSON: {error}"))
 }
 
-fn read_executors(
-    file: &Path,
-    text: &str,
-    value: &Yaml,
-    executors: &mut BTreeMap<String, Executor>,
-) -> Result<(), DefinitionError> {
-    let Yaml::Mapping(entries) = value else {
-        return Err(at(
-            file,
-            text,
-            Some("executors"),
-            "'executors' must map task names to executors",
-        ));
-    };
-    for (name, spec) in entries {
-        let name = name.as_str().ok_or_else(|| {
-            at(
-                file,
-                text,
-                Some("executors"),
-                "executor names must be strings",
-            )
-        })?;
-        let error = |message: String| {
-            at(
-                file,
-                text,
-                Some(name),
-                &format!("executor '{name}': {message}"),
-            )
-        };
-        let mut spec = to_json(spec).map_err(error)?;
-        let Some(object) = spec.as_object_mut() else {
-            return Err(error("must be a mapping with a 'type'".into()));
-        };
-        let retries = match object.remove("retries") {
-            None => 0,
-            Some(value) => value
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| error("'retries' must be a whole number".into()))?,
-        };
-        let timeout =
-            match object.remove("timeout") {
-                None => None,
-                Some(value) => Some(value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                    error("'timeout' must be a positive number of seconds".into())
-                })?),
-            };
-        serde_json::from_value::<ExecutorSpec>(spec.clone()).map_err(|e| error(e.to_string()))?;
-        let executor = Executor {
-            spec,
-            retries,
-            timeout,
-            source: file.to_path_buf(),
-        };
-        if let Some(existing) = executors.get(name)
-            && (&existing.spec, existing.retries, existing.timeout)
-                != (&executor.spec, executor.retries, executor.timeout)
-        {
-            return Err(error(format!(
-                "is also defined differently in {}",
-                existing.source.display()
-            )));
+/// Checks a task name: 1 to [`MAX_TASK_NAME`] ASCII letters, digits, `_`, `-` or `.`.
+fn check_task_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_TASK_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid task name '{name}': use 1-{MAX_TASK_NAME} letters, digits, '_', '-' or '.'"
+        ))
+    }
+}
+
+/// Checks that a mapping has only `allowed` keys.
+fn check_keys(mapping: &serde_yaml::Mapping, allowed: &[&str], what: &str) -> Result<(), String> {
+    for key in mapping.keys() {
+        match key.as_str() {
+            Some(key) if allowed.contains(&key) => {}
+            Some(key) => {
+                return Err(format!(
+                    "unknown key '{key}' in {what} (known: {})",
+                    allowed.join(", ")
+                ));
+            }
+            None => return Err(format!("{what} has a key that is {}", describe(key))),
         }
-        executors.insert(name.to_owned(), executor);
     }
     Ok(())
 }
 
-/// Builds tasks while walking `tasks`.
+/// Reads an `executors` block into `executors`.
+fn read_executors(
+    source: &Source<'_>,
+    value: &Yaml,
+    executors: &mut BTreeMap<String, Executor>,
+) -> Result<(), DefinitionError> {
+    let entries = match value {
+        Yaml::Mapping(entries) => entries,
+        Yaml::Null => return Ok(()),
+        other => {
+            return Err(source.executor_error(
+                None,
+                format!(
+                    "'executors' must map task names to executors, not be {}",
+                    describe(other)
+                ),
+            ));
+        }
+    };
+    for (name, spec) in entries {
+        let Some(name) = name.as_str() else {
+            return Err(source.executor_error(
+                None,
+                format!("executor names must be strings, not {}", describe(name)),
+            ));
+        };
+        let fail = |message: String| {
+            source.executor_error(Some(name), format!("executor '{name}': {message}"))
+        };
+        check_task_name(name).map_err(fail)?;
+        let (spec, retries, timeout) = read_executor(spec).map_err(fail)?;
+        let executor = Executor {
+            spec,
+            retries,
+            timeout,
+            source: source.file.to_path_buf(),
+        };
+        match executors.get(name) {
+            Some(existing) if !existing.same_as(&executor) => {
+                return Err(fail(format!(
+                    "defined differently in {} and in {}",
+                    existing.source.display(),
+                    source.file.display()
+                )));
+            }
+            Some(_) => {}
+            None => {
+                executors.insert(name.to_owned(), executor);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads one executor: its spec as JSON, its retries and its timeout.
+fn read_executor(value: &Yaml) -> Result<(Value, u32, Option<u64>), String> {
+    let mut spec = to_json(value)?;
+    let Some(object) = spec.as_object_mut() else {
+        return Err(format!(
+            "must be a mapping with a 'type' (command, http or handler), not {}",
+            describe(value)
+        ));
+    };
+    let retries = match object.remove("retries") {
+        None => 0,
+        Some(retries) => retries
+            .as_u64()
+            .and_then(|retries| u32::try_from(retries).ok())
+            .ok_or_else(|| format!("'retries' must be a whole number, not {retries}"))?,
+    };
+    let timeout = match object.remove("timeout") {
+        None => None,
+        Some(timeout) => Some(timeout.as_u64().filter(|seconds| *seconds > 0).ok_or_else(
+            || format!("'timeout' must be a positive whole number of seconds, not {timeout}"),
+        )?),
+    };
+    match object.get("type").and_then(Value::as_str) {
+        Some("command" | "http" | "handler") => {}
+        Some(other) => {
+            return Err(format!(
+                "unknown type '{other}': use command, http or handler"
+            ));
+        }
+        None => return Err("needs a 'type': command, http or handler".into()),
+    }
+    let parsed: ExecutorSpec =
+        serde_json::from_value(spec.clone()).map_err(|error| error.to_string())?;
+    match &parsed {
+        ExecutorSpec::Command(command) if command.argv.is_empty() => {
+            return Err("'argv' needs at least the program".into());
+        }
+        ExecutorSpec::Http(http) if http.url.is_empty() => {
+            return Err("'url' must not be empty".into());
+        }
+        ExecutorSpec::Handler { name } if name.is_empty() => {
+            return Err("'name' must not be empty".into());
+        }
+        _ => {}
+    }
+    Ok((spec, retries, timeout))
+}
+
+/// Builds the tasks of one workflow while walking its `tasks`.
 struct Compiler<'a> {
     tasks: Vec<TaskSpec>,
-    executors: &'a BTreeMap<String, Executor>,
-    default_queue: QueueName,
-    custom_queues: BTreeMap<String, QueueName>,
+    custom_queues: &'a BTreeMap<String, QueueName>,
 }
 
 impl Compiler<'_> {
-    fn task(&mut self, name: &str, depends_on: Vec<usize>, is_hook: bool) -> usize {
-        let executor = self.executors.get(name);
+    /// Adds the task `name`, run by the handler of that name until an executor says
+    /// otherwise. Returns its index.
+    fn task(&mut self, name: &str, depends_on: Vec<usize>, is_hook: bool) -> Result<usize, String> {
+        check_task_name(name)?;
         self.tasks.push(TaskSpec {
             key: name.to_owned(),
-            executor: executor
-                .map(|executor| executor.spec.clone())
-                .unwrap_or_else(|| json!({"type": "handler", "name": name})),
+            executor: json!({"type": "handler", "name": name}),
             depends_on,
             queue: self.custom_queues.get(name).cloned(),
-            max_retries: executor.map(|executor| executor.retries).unwrap_or(0),
-            timeout_secs: executor.and_then(|executor| executor.timeout),
+            max_retries: 0,
+            timeout_secs: None,
             is_hook,
         });
-        self.tasks.len() - 1
+        Ok(self.tasks.len() - 1)
     }
 
-    /// A chain: each item waits for the last tasks of the one before. Returns its last tasks.
-    fn chain(&mut self, items: &[Yaml], deps: Vec<usize>) -> Result<Vec<usize>, String> {
-        if items.is_empty() {
-            return Err("a chain needs at least one task".into());
-        }
+    /// A chain: each item waits for the last tasks of the one before, the first for `deps`.
+    /// Returns the chain's last tasks.
+    fn chain(
+        &mut self,
+        items: &[Yaml],
+        deps: Vec<usize>,
+        top_level: bool,
+    ) -> Result<Vec<usize>, String> {
         let mut last = deps;
         for item in items {
-            last = self.item(item, last)?;
+            last = self.item(item, last, top_level)?;
         }
         Ok(last)
     }
 
-    /// One item: a task name, a group, or (inside a group) a chain.
-    fn item(&mut self, item: &Yaml, deps: Vec<usize>) -> Result<Vec<usize>, String> {
+    /// One item waiting for `deps`: a task name, a group, or (inside a group) a chain.
+    /// Returns its last tasks.
+    fn item(
+        &mut self,
+        item: &Yaml,
+        deps: Vec<usize>,
+        top_level: bool,
+    ) -> Result<Vec<usize>, String> {
         match item {
-            Yaml::String(name) => Ok(vec![self.task(name, deps, false)]),
-            Yaml::Sequence(chain) => self.chain(chain, deps),
-            Yaml::Mapping(group) if group.len() == 1 => {
-                let (name, body) = group.iter().next().ok_or("empty group")?;
-                let name = name.as_str().unwrap_or("?");
-                let kind = body.get("type").and_then(Yaml::as_str);
-                if kind != Some("group") {
-                    return Err(format!("'{name}' has type {kind:?}: only 'group' is known"));
-                }
-                let members = body
-                    .get("tasks")
-                    .and_then(Yaml::as_sequence)
-                    .filter(|members| !members.is_empty())
-                    .ok_or_else(|| format!("group '{name}' has no tasks"))?;
-                let mut last = Vec::new();
-                for member in members {
-                    last.extend(self.item(member, deps.clone())?);
-                }
-                Ok(last)
+            Yaml::String(name) => Ok(vec![self.task(name, deps, false)?]),
+            Yaml::Sequence(_) if top_level => Err(
+                "a list among the workflow's tasks: they already run in order; \
+                 to run tasks in parallel, use a group {NAME: {type: group, tasks: [...]}}"
+                    .into(),
+            ),
+            Yaml::Sequence(chain) if chain.is_empty() => {
+                Err("an empty list (chain) inside a group".into())
             }
-            other => Err(format!("a task must be a name or a group, not {other:?}")),
+            Yaml::Sequence(chain) => self.chain(chain, deps, false),
+            Yaml::Mapping(group) if group.len() == 1 => {
+                let (name, body) = group.iter().next().ok_or("an empty group")?;
+                self.group(name, body, deps)
+            }
+            Yaml::Mapping(_) => Err(
+                "a group is a mapping with a single key: {NAME: {type: group, tasks: [...]}}"
+                    .into(),
+            ),
+            other => Err(format!(
+                "a task must be a name or a group, not {}",
+                describe(other)
+            )),
         }
+    }
+
+    /// A group: every member waits for `deps`; returns the last tasks of all members.
+    fn group(&mut self, name: &Yaml, body: &Yaml, deps: Vec<usize>) -> Result<Vec<usize>, String> {
+        let Some(name) = name.as_str() else {
+            return Err(format!(
+                "a group's name must be a string, not {}",
+                describe(name)
+            ));
+        };
+        let Yaml::Mapping(body) = body else {
+            return Err(format!(
+                "'{name}' must be a group {{type: group, tasks: [...]}}, not {}",
+                describe(body)
+            ));
+        };
+        match body.get("type") {
+            Some(Yaml::String(kind)) if kind == "group" => {}
+            Some(Yaml::String(kind)) => {
+                return Err(format!(
+                    "'{name}' has the unknown type '{kind}': only 'group' is known"
+                ));
+            }
+            Some(other) => {
+                return Err(format!(
+                    "'{name}' has a type that is {}: only 'group' is known",
+                    describe(other)
+                ));
+            }
+            None => return Err(format!("'{name}' has no type: write 'type: group'")),
+        }
+        check_keys(body, &["type", "tasks"], &format!("group '{name}'"))?;
+        let members = match body.get("tasks") {
+            Some(Yaml::Sequence(members)) if !members.is_empty() => members,
+            None | Some(Yaml::Null) | Some(Yaml::Sequence(_)) => {
+                return Err(format!("group '{name}' has no tasks"));
+            }
+            Some(other) => {
+                return Err(format!(
+                    "group '{name}': 'tasks' must be a list, not {}",
+                    describe(other)
+                ));
+            }
+        };
+        let mut last = Vec::new();
+        for member in members {
+            last.extend(self.item(member, deps.clone(), false)?);
+        }
+        Ok(last)
     }
 }
 
+/// Splits `project.NAME`: exactly one dot, both parts non-empty.
+fn split_fullname(fullname: &str) -> Option<(&str, &str)> {
+    let (project, name) = fullname.split_once('.')?;
+    (!project.is_empty() && !name.is_empty() && !name.contains('.')).then_some((project, name))
+}
+
+/// Compiles the workflow `key` of `source`.
 fn compile_workflow(
     dir: &Path,
-    file: &Path,
-    text: &str,
+    source: &Source<'_>,
     key: &str,
     value: &Yaml,
-    executors: &BTreeMap<String, Executor>,
 ) -> Result<WorkflowDefinition, DefinitionError> {
-    let error = |message: &str| {
-        at(
-            file,
-            text,
-            Some(key),
-            &format!("workflow '{key}': {message}"),
-        )
-    };
-    let (project, name) = match key.split_once('.') {
-        Some((project, name)) if !project.is_empty() && !name.is_empty() && !name.contains('.') => {
-            (project, name)
-        }
-        _ => {
-            return Err(error(
-                "a workflow's name must be 'project.NAME' (or the key is unknown)",
-            ));
-        }
+    let fail = |message: String| source.workflow_error(key, format!("workflow '{key}': {message}"));
+    let Some((project, name)) = split_fullname(key) else {
+        return Err(fail(format!(
+            "a workflow's name must be 'project.NAME', with exactly one dot \
+             ('{EXECUTORS_KEY}' is the only other top-level key)"
+        )));
     };
     let Yaml::Mapping(body) = value else {
-        return Err(error("must be a mapping with 'tasks'"));
+        return Err(fail(format!(
+            "must be a mapping with 'tasks', not {}",
+            describe(value)
+        )));
     };
-    for field in body.keys() {
-        let field = field.as_str().unwrap_or("?");
-        if !["tasks", "queue", "periodic", "schema", "hooks", "retention"].contains(&field) {
-            return Err(error(&format!("unknown key '{field}'")));
-        }
-    }
-    let tasks = body
-        .get("tasks")
-        .and_then(Yaml::as_sequence)
-        .filter(|tasks| !tasks.is_empty())
-        .ok_or_else(|| error("'tasks' must be a non-empty list"))?;
+    check_keys(body, &WORKFLOW_KEYS, "a workflow").map_err(fail)?;
+    let tasks = match body.get("tasks") {
+        Some(Yaml::Sequence(tasks)) if !tasks.is_empty() => tasks,
+        _ => return Err(fail("'tasks' must be a non-empty list".into())),
+    };
 
-    let (default_queue, custom_queues) =
-        read_queue(body.get("queue")).map_err(|message| error(&message))?;
+    let (default_queue, custom_queues) = read_queue(body.get("queue")).map_err(fail)?;
     let mut compiler = Compiler {
         tasks: Vec::new(),
-        executors,
-        default_queue: default_queue.clone(),
-        custom_queues,
+        custom_queues: &custom_queues,
     };
-    let sinks = compiler
-        .chain(tasks, Vec::new())
-        .map_err(|message| error(&message))?;
-    let _ = &compiler.default_queue;
+    let sinks = compiler.chain(tasks, Vec::new(), true).map_err(fail)?;
 
-    let mut hooks = Hooks::default();
+    let hooks = read_hooks(body.get("hooks")).map_err(fail)?;
     let mut run_hooks = RunHooks::default();
-    if let Some(block) = body.get("hooks") {
-        let Yaml::Mapping(block) = block else {
-            return Err(error(
-                "'hooks' must be a mapping with 'success' and/or 'failure'",
-            ));
-        };
-        for (kind, task) in block {
-            let task = task
-                .as_str()
-                .ok_or_else(|| error("a hook must be a task name"))?;
-            let index = compiler.task(task, sinks.clone(), true);
-            match kind.as_str() {
-                Some("success") => {
-                    hooks.success = Some(task.to_owned());
-                    run_hooks.on_success = Some(index);
-                }
-                Some("failure") => {
-                    hooks.failure = Some(task.to_owned());
-                    run_hooks.on_failure = Some(index);
-                }
-                _ => return Err(error("hooks are 'success' and 'failure'")),
-            }
-        }
+    if let Some(task) = &hooks.success {
+        run_hooks.on_success = Some(compiler.task(task, sinks.clone(), true).map_err(fail)?);
+    }
+    if let Some(task) = &hooks.failure {
+        run_hooks.on_failure = Some(compiler.task(task, sinks.clone(), true).map_err(fail)?);
+    }
+    let names: BTreeSet<&str> = compiler
+        .tasks
+        .iter()
+        .map(|task| task.key.as_str())
+        .collect();
+    if let Some(stray) = custom_queues
+        .keys()
+        .find(|task| !names.contains(task.as_str()))
+    {
+        return Err(fail(format!(
+            "'queue' has a custom queue for '{stray}', which is not a task of the workflow"
+        )));
     }
 
-    let periodic_json = body
-        .get("periodic")
-        .map(to_json)
-        .transpose()
-        .map_err(|message| error(&message))?;
-    let periodic = periodic_json
-        .as_ref()
-        .map(read_periodic)
-        .transpose()
-        .map_err(|message| error(&message))?;
-    let schema = match body.get("schema") {
-        None => None,
-        Some(Yaml::String(name)) => {
-            Some(read_schema_file(dir, name).map_err(|message| error(&message))?)
-        }
-        Some(inline @ Yaml::Mapping(_)) => {
-            Some(to_json(inline).map_err(|message| error(&message))?)
-        }
-        Some(_) => {
-            return Err(error(
-                "'schema' must be a JSON Schema or a file name under schemas/",
-            ));
+    let (periodic_json, periodic) = match body.get("periodic") {
+        None => (None, None),
+        Some(block) => {
+            let (json, spec) = read_periodic(block).map_err(fail)?;
+            (Some(json), Some(spec))
         }
     };
-    if let Some(schema) = &schema {
-        jsonschema_check(schema).map_err(|message| error(&message))?;
-    }
-    let retention_offset = body
-        .get("retention")
-        .and_then(|retention| retention.get("offset"))
-        .and_then(Yaml::as_u64);
+    let schema = body
+        .get("schema")
+        .map(|schema| read_schema(dir, schema))
+        .transpose()
+        .map_err(fail)?;
+    let retention_offset = read_retention(body.get("retention")).map_err(fail)?;
+    let tasks_yaml = to_json(&Yaml::Sequence(tasks.clone())).map_err(fail)?;
 
-    let definition = Definition {
-        name: key.to_owned(),
-        tasks: compiler.tasks,
-        queue: default_queue,
-        priority: Priority::Normal,
-        periodic,
-        hooks: run_hooks,
-    };
     Ok(WorkflowDefinition {
         fullname: key.to_owned(),
         project: project.to_owned(),
         name: name.to_owned(),
-        tasks_yaml: to_json(&Yaml::Sequence(tasks.clone())).map_err(|message| error(&message))?,
+        tasks_yaml,
         periodic_json,
         schema,
         hooks,
         retention_offset,
-        definition,
-        source: file.to_path_buf(),
+        definition: Definition {
+            name: key.to_owned(),
+            tasks: compiler.tasks,
+            queue: default_queue,
+            priority: Priority::Normal,
+            periodic,
+            hooks: run_hooks,
+        },
+        source: source.file.to_path_buf(),
     })
 }
 
-/// A schema must at least be a JSON object (or boolean); the API compiles it when it loads.
-fn jsonschema_check(schema: &Value) -> Result<(), String> {
-    if schema.is_object() || schema.is_boolean() {
-        Ok(())
-    } else {
-        Err("'schema' must be a JSON Schema object".into())
-    }
-}
-
+/// Reads `queue`: a name, or `{default: NAME, customs: {TASK: NAME}}`.
 fn read_queue(value: Option<&Yaml>) -> Result<(QueueName, BTreeMap<String, QueueName>), String> {
     let parse = |name: &Yaml| -> Result<QueueName, String> {
-        let name = name.as_str().ok_or("a queue name must be a string")?;
+        let name = name
+            .as_str()
+            .ok_or_else(|| format!("a queue name must be a string, not {}", describe(name)))?;
         QueueName::parse(name).map_err(|error| error.to_string())
     };
     match value {
-        None => Ok((QueueName::default(), BTreeMap::new())),
+        None | Some(Yaml::Null) => Ok((QueueName::default(), BTreeMap::new())),
         Some(name @ Yaml::String(_)) => Ok((parse(name)?, BTreeMap::new())),
         Some(Yaml::Mapping(block)) => {
+            check_keys(block, &["default", "customs"], "'queue'")?;
             let default = block
                 .get("default")
                 .map(parse)
                 .transpose()?
                 .unwrap_or_default();
             let mut customs = BTreeMap::new();
-            if let Some(Yaml::Mapping(map)) = block.get("customs") {
-                for (task, queue) in map {
-                    let task = task
-                        .as_str()
-                        .ok_or("custom queue task names must be strings")?;
-                    customs.insert(task.to_owned(), parse(queue)?);
+            match block.get("customs") {
+                None | Some(Yaml::Null) => {}
+                Some(Yaml::Mapping(map)) => {
+                    for (task, queue) in map {
+                        let task = task.as_str().ok_or_else(|| {
+                            format!(
+                                "'customs' must map task names to queues; a key is {}",
+                                describe(task)
+                            )
+                        })?;
+                        check_task_name(task)?;
+                        customs.insert(task.to_owned(), parse(queue)?);
+                    }
+                }
+                Some(other) => {
+                    return Err(format!(
+                        "'customs' must map task names to queues, not be {}",
+                        describe(other)
+                    ));
                 }
             }
             Ok((default, customs))
         }
-        Some(_) => Err("'queue' must be a name or {default, customs}".into()),
-    }
-}
-
-fn read_periodic(block: &Value) -> Result<PeriodicSpec, String> {
-    let payload = block.get("payload").cloned().unwrap_or(json!({}));
-    let interval = block.get("interval");
-    let crontab = block.get("crontab").or_else(|| block.get("schedule"));
-    match (interval, crontab) {
-        (Some(interval), None) => {
-            let seconds = interval
-                .as_u64()
-                .or_else(|| interval.as_f64().filter(|s| *s >= 1.0).map(|s| s as u64))
-                .or_else(|| interval.as_str().and_then(|s| s.parse().ok()))
-                .filter(|seconds| *seconds > 0)
-                .ok_or("'interval' must be a positive number of seconds")?;
-            Ok(PeriodicSpec {
-                interval: Some(seconds),
-                crontab: None,
-                payload,
-            })
-        }
-        (None, Some(expression)) => {
-            let expression = expression.as_str().ok_or("'crontab' must be a string")?;
-            let unix = if block.get("crontab").is_some() {
-                expression.to_owned()
-            } else {
-                legacy_to_unix(expression)?
-            };
-            CronSchedule::parse(&unix).map_err(|error| error.to_string())?;
-            Ok(PeriodicSpec {
-                interval: None,
-                crontab: Some(unix),
-                payload,
-            })
-        }
-        _ => Err("'periodic' needs exactly one of 'interval' and 'crontab'".into()),
-    }
-}
-
-/// Director's legacy `schedule` orders the fields `m h dow dom mon`.
-fn legacy_to_unix(expression: &str) -> Result<String, String> {
-    let fields: Vec<&str> = expression.split_whitespace().collect();
-    match fields.as_slice() {
-        [minute, hour, dow, dom, month] => Ok(format!("{minute} {hour} {dom} {month} {dow}")),
-        _ => Err(format!(
-            "'schedule' needs 5 fields (m h dow dom mon), got '{expression}'"
+        Some(other) => Err(format!(
+            "'queue' must be a queue name or {{default, customs}}, not {}",
+            describe(other)
         )),
     }
 }
 
-fn read_schema_file(dir: &Path, name: &str) -> Result<Value, String> {
-    if name.contains("..") || name.starts_with('/') {
+/// Reads `hooks`: `{success: TASK, failure: TASK}`, both optional.
+fn read_hooks(value: Option<&Yaml>) -> Result<Hooks, String> {
+    let block = match value {
+        None | Some(Yaml::Null) => return Ok(Hooks::default()),
+        Some(Yaml::Mapping(block)) => block,
+        Some(other) => {
+            return Err(format!(
+                "'hooks' must be a mapping with 'success' and/or 'failure', not {}",
+                describe(other)
+            ));
+        }
+    };
+    check_keys(block, &["success", "failure"], "'hooks'")?;
+    let hook = |kind: &str| -> Result<Option<String>, String> {
+        match block.get(kind) {
+            None | Some(Yaml::Null) => Ok(None),
+            Some(Yaml::String(task)) => {
+                check_task_name(task).map_err(|error| format!("hook '{kind}': {error}"))?;
+                Ok(Some(task.clone()))
+            }
+            Some(other) => Err(format!(
+                "hook '{kind}' must be a task name, not {}",
+                describe(other)
+            )),
+        }
+    };
+    Ok(Hooks {
+        success: hook("success")?,
+        failure: hook("failure")?,
+    })
+}
+
+/// Reads `periodic`: the block as JSON, and the schedule with its payload.
+fn read_periodic(value: &Yaml) -> Result<(Value, PeriodicSpec), String> {
+    let Yaml::Mapping(block) = value else {
         return Err(format!(
-            "schema file '{name}' must be a name under schemas/"
+            "'periodic' must be a mapping with 'interval' or 'crontab', not {}",
+            describe(value)
+        ));
+    };
+    check_keys(
+        block,
+        &["interval", "crontab", "schedule", "payload"],
+        "'periodic'",
+    )?;
+    let json = to_json(value)?;
+    let payload = json.get("payload").cloned().unwrap_or_else(|| json!({}));
+    let spec = match (
+        json.get("interval"),
+        json.get("crontab"),
+        json.get("schedule"),
+    ) {
+        (Some(interval), None, None) => PeriodicSpec {
+            interval: Some(read_interval(interval)?),
+            crontab: None,
+            payload,
+        },
+        (None, Some(crontab), None) => {
+            let crontab = crontab
+                .as_str()
+                .ok_or_else(|| format!("'crontab' must be a string, not {crontab}"))?;
+            CronSchedule::parse(crontab).map_err(|error| error.to_string())?;
+            PeriodicSpec {
+                interval: None,
+                crontab: Some(crontab.trim().to_owned()),
+                payload,
+            }
+        }
+        (None, None, Some(schedule)) => {
+            let schedule = schedule
+                .as_str()
+                .ok_or_else(|| format!("'schedule' must be a string, not {schedule}"))?;
+            CronSchedule::parse_legacy(schedule).map_err(|error| error.to_string())?;
+            PeriodicSpec {
+                interval: None,
+                crontab: Some(legacy_to_unix(schedule)?),
+                payload,
+            }
+        }
+        _ => {
+            return Err(
+                "'periodic' needs exactly one of 'interval', 'crontab' and 'schedule'".into(),
+            );
+        }
+    };
+    // The scheduler reads it the same way.
+    spec.schedule().map_err(|error| error.to_string())?;
+    Ok((json, spec))
+}
+
+/// A positive whole number of seconds (a number, or a string of digits).
+fn read_interval(interval: &Value) -> Result<u64, String> {
+    interval
+        .as_u64()
+        .or_else(|| {
+            interval
+                .as_f64()
+                .filter(|seconds| seconds.fract() == 0.0 && *seconds >= 1.0 && *seconds < 1e18)
+                .map(|seconds| seconds as u64)
+        })
+        .or_else(|| interval.as_str().and_then(|text| text.trim().parse().ok()))
+        .filter(|seconds| *seconds > 0)
+        .ok_or_else(|| {
+            format!("'interval' must be a positive whole number of seconds, not {interval}")
+        })
+}
+
+/// Director's legacy `schedule` orders the fields `m h dow dom mon`; Unix cron orders them
+/// `m h dom mon dow`.
+fn legacy_to_unix(expression: &str) -> Result<String, String> {
+    match expression.split_whitespace().collect::<Vec<_>>().as_slice() {
+        [minute, hour, dow, dom, month] => Ok(format!("{minute} {hour} {dom} {month} {dow}")),
+        fields => Err(format!(
+            "'schedule' needs 5 fields (minute hour day-of-week day-of-month month), got {}",
+            fields.len()
+        )),
+    }
+}
+
+/// Reads `schema`: a JSON Schema inline, or the name of a file under `dir/schemas/`.
+fn read_schema(dir: &Path, value: &Yaml) -> Result<Value, String> {
+    let schema = match value {
+        Yaml::String(name) => read_schema_file(dir, name)?,
+        Yaml::Mapping(_) | Yaml::Bool(_) => to_json(value)?,
+        other => {
+            return Err(format!(
+                "'schema' must be a JSON Schema or a file name under schemas/, not {}",
+                describe(other)
+            ));
+        }
+    };
+    if schema.is_object() || schema.is_boolean() {
+        Ok(schema)
+    } else {
+        Err("'schema' must be a JSON Schema: an object (or a boolean)".into())
+    }
+}
+
+/// Reads the schema file `name` (JSON or YAML) under `dir/schemas/`; `.json` is added to a
+/// name without an extension.
+fn read_schema_file(dir: &Path, name: &str) -> Result<Value, String> {
+    let relative = Path::new(name);
+    let plain = !name.is_empty()
+        && relative
+            .components()
+            .all(|component| matches!(component, Component::Normal(_)));
+    if !plain {
+        return Err(format!(
+            "schema file '{name}' must be a file name under schemas/"
         ));
     }
-    let mut path = dir.join("schemas").join(name);
-    if path.extension().is_none() {
+    let mut path = dir.join("schemas").join(relative);
+    if path.extension().is_none() && !path.is_file() {
         path.set_extension("json");
     }
     let text = std::fs::read_to_string(&path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-    let yaml: Yaml =
-        serde_yaml::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
-    to_json(&yaml)
+        .map_err(|error| format!("cannot read the schema file {}: {error}", path.display()))?;
+    let yaml: Yaml = serde_yaml::from_str(&text).map_err(|error| {
+        let at = error.location().map_or(String::new(), |location| {
+            format!(":{}:{}", location.line(), location.column())
+        });
+        format!("invalid schema file {}{at}: {error}", path.display())
+    })?;
+    to_json(&yaml).map_err(|error| format!("schema file {}: {error}", path.display()))
+}
+
+/// Reads `retention`: `{offset: N}`.
+fn read_retention(value: Option<&Yaml>) -> Result<Option<u64>, String> {
+    match value {
+        None | Some(Yaml::Null) => Ok(None),
+        Some(Yaml::Mapping(block)) => {
+            check_keys(block, &["offset"], "'retention'")?;
+            match block.get("offset") {
+                None | Some(Yaml::Null) => Ok(None),
+                Some(offset) => offset.as_u64().map(Some).ok_or_else(|| {
+                    format!(
+                        "'retention.offset' must be a whole number of runs, not {}",
+                        describe(offset)
+                    )
+                }),
+            }
+        }
+        Some(other) => Err(format!(
+            "'retention' must be a mapping with 'offset', not {}",
+            describe(other)
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -581,19 +970,28 @@ mod tests {
     use super::*;
 
     fn load(text: &str) -> Result<Vec<WorkflowDefinition>, DefinitionError> {
-        load_documents(
-            Path::new("/nonexistent"),
-            &[(PathBuf::from("workflows.yml"), text.to_owned())],
-        )
+        load_str(text, Path::new("workflows.yml"))
+    }
+
+    fn workflow<'a>(workflows: &'a [WorkflowDefinition], name: &str) -> &'a WorkflowDefinition {
+        workflows
+            .iter()
+            .find(|workflow| workflow.fullname == name)
+            .unwrap_or_else(|| panic!("no workflow {name}"))
+    }
+
+    fn keys(workflow: &WorkflowDefinition) -> Vec<&str> {
+        let tasks = &workflow.definition.tasks;
+        tasks.iter().map(|task| task.key.as_str()).collect()
     }
 
     fn deps(workflow: &WorkflowDefinition) -> Vec<Vec<usize>> {
-        workflow
-            .definition
-            .tasks
-            .iter()
-            .map(|task| task.depends_on.clone())
-            .collect()
+        let tasks = &workflow.definition.tasks;
+        tasks.iter().map(|task| task.depends_on.clone()).collect()
+    }
+
+    fn error(text: &str) -> String {
+        load(text).unwrap_err().to_string()
     }
 
     #[test]
@@ -603,155 +1001,627 @@ mod tests {
              example.RANDOMS:\n  tasks:\n    - GROUP_RANDOMS:\n        type: group\n        tasks:\n          - RANDOM\n          - RANDOM\n    - ADD\n",
         )
         .unwrap();
-        let etl = &workflows[0];
-        assert_eq!(etl.fullname, "example.ETL");
+        let etl = workflow(&workflows, "example.ETL");
+        assert_eq!(
+            (etl.project.as_str(), etl.name.as_str()),
+            ("example", "ETL")
+        );
+        assert_eq!(keys(etl), ["EXTRACT", "TRANSFORM", "LOAD"]);
         assert_eq!(deps(etl), vec![vec![], vec![0], vec![1]]);
+        assert_eq!(etl.tasks_yaml, json!(["EXTRACT", "TRANSFORM", "LOAD"]));
         assert_eq!(
             etl.periodic_json,
             Some(json!({"interval": 3600, "payload": {"dry_run": false}}))
         );
-        assert_eq!(
-            etl.definition.periodic.as_ref().unwrap().interval,
-            Some(3600)
-        );
+        let periodic = etl.definition.periodic.as_ref().unwrap();
+        assert_eq!(periodic.interval, Some(3600));
+        assert_eq!(periodic.crontab, None);
+        assert_eq!(periodic.payload, json!({"dry_run": false}));
         assert_eq!(
             etl.definition.tasks[0].executor,
-            json!({"type": "handler", "name": "EXTRACT"})
+            json!({"type": "handler", "name": "EXTRACT"}),
+            "a task without an executor runs the handler of its name"
         );
-        let randoms = &workflows[1];
+        assert_eq!(etl.definition.queue, QueueName::default());
+        assert_eq!(etl.definition.hooks, RunHooks::default());
+        assert_eq!(etl.source, PathBuf::from("workflows.yml"));
+
+        let randoms = workflow(&workflows, "example.RANDOMS");
+        assert_eq!(keys(randoms), ["RANDOM", "RANDOM", "ADD"]);
         assert_eq!(deps(randoms), vec![vec![], vec![], vec![0, 1]]);
         assert_eq!(
             randoms.tasks_yaml,
             json!([{"GROUP_RANDOMS": {"type": "group", "tasks": ["RANDOM", "RANDOM"]}}, "ADD"])
         );
+        assert_eq!(randoms.periodic_json, None);
+        assert!(randoms.definition.run_spec(json!({})).validate().is_ok());
     }
 
     #[test]
-    fn chains_nest_in_groups_and_queues_executors_and_hooks_apply() {
+    fn groups_fan_out_and_in_and_nest_chains_and_groups() {
         let workflows = load(
-            "p.W:\n  queue: {default: q1, customs: {B: q2}}\n  tasks:\n    - A\n    - G:\n        type: group\n        tasks:\n          - [B, C]\n          - D\n    - E\n  hooks: {success: OK, failure: KO}\n\
-             executors:\n  A: {type: command, argv: [\"true\"], retries: 2, timeout: 30}\n",
+            "p.W:\n  tasks:\n    - A\n    - G:\n        type: group\n        tasks:\n          - [B, C]\n          - D\n          - INNER:\n              type: group\n              tasks: [E, [F, H]]\n    - Z\n",
         )
         .unwrap();
         let w = &workflows[0];
-        let keys: Vec<&str> = w.definition.tasks.iter().map(|t| t.key.as_str()).collect();
-        assert_eq!(keys, ["A", "B", "C", "D", "E", "OK", "KO"]);
+        assert_eq!(keys(w), ["A", "B", "C", "D", "E", "F", "H", "Z"]);
         assert_eq!(
             deps(w),
             vec![
-                vec![],
-                vec![0],
-                vec![1],
-                vec![0],
-                vec![2, 3],
-                vec![4],
-                vec![4]
+                vec![],           // A
+                vec![0],          // B: fan-out from A
+                vec![1],          // C after B
+                vec![0],          // D
+                vec![0],          // E
+                vec![0],          // F
+                vec![5],          // H after F
+                vec![2, 3, 4, 6], // Z: fan-in of every member's last task
             ]
         );
-        assert_eq!(w.definition.queue.as_str(), "q1");
-        assert_eq!(w.definition.tasks[1].queue.as_ref().unwrap().as_str(), "q2");
-        assert_eq!(w.definition.tasks[0].max_retries, 2);
-        assert_eq!(w.definition.tasks[0].timeout_secs, Some(30));
-        assert_eq!(
-            w.definition.hooks,
-            RunHooks {
-                on_success: Some(5),
-                on_failure: Some(6)
-            }
-        );
-        assert!(w.definition.tasks[5].is_hook && w.definition.tasks[6].is_hook);
-        assert_eq!(w.hooks.success.as_deref(), Some("OK"));
+        assert!(w.definition.run_spec(json!({})).validate().is_ok());
     }
 
     #[test]
-    fn periodic_crontab_and_legacy_schedule() {
+    fn queues_default_and_customs() {
         let workflows = load(
-            "p.A:\n  tasks: [X]\n  periodic: {crontab: \"0 9 * * 1-5\"}\np.B:\n  tasks: [X]\n  periodic: {schedule: \"30 2 1 * *\"}\n",
+            "p.A:\n  queue: q1\n  tasks: [X, Y]\n\
+             p.B:\n  queue:\n    default: q1\n    customs: {Y: q2.fast}\n  tasks: [X, Y]\n\
+             p.C:\n  queue: {customs: {X: q3}}\n  tasks: [X, Y]\n",
         )
         .unwrap();
-        assert_eq!(
-            workflows[0]
+        let queues = |name: &str| {
+            let w = workflow(&workflows, name);
+            let tasks: Vec<Option<&str>> = w
                 .definition
-                .periodic
-                .as_ref()
-                .unwrap()
-                .crontab
-                .as_deref(),
-            Some("0 9 * * 1-5")
+                .tasks
+                .iter()
+                .map(|task| task.queue.as_ref().map(QueueName::as_str))
+                .collect();
+            (w.definition.queue.as_str().to_owned(), tasks)
+        };
+        assert_eq!(queues("p.A"), ("q1".to_owned(), vec![None, None]));
+        assert_eq!(
+            queues("p.B"),
+            ("q1".to_owned(), vec![None, Some("q2.fast")])
         );
         assert_eq!(
-            workflows[1]
+            queues("p.C"),
+            ("default".to_owned(), vec![Some("q3"), None])
+        );
+    }
+
+    #[test]
+    fn executors_set_the_spec_retries_and_timeout() {
+        let workflows = load(
+            "p.W:\n  tasks: [A, B, C, D]\n\
+             executors:\n  A:\n    type: command\n    argv: [sh, -c, \"echo hi\"]\n    env: {MODE: fast}\n    retries: 2\n    timeout: 30\n  B: {type: http, url: \"http://localhost:1/b\"}\n  C: {type: handler, name: c_handler, retries: 5}\n",
+        )
+        .unwrap();
+        let tasks = &workflows[0].definition.tasks;
+        assert_eq!(
+            tasks[0].executor,
+            json!({"type": "command", "argv": ["sh", "-c", "echo hi"], "env": {"MODE": "fast"}})
+        );
+        assert_eq!((tasks[0].max_retries, tasks[0].timeout_secs), (2, Some(30)));
+        assert_eq!(
+            tasks[1].executor,
+            json!({"type": "http", "url": "http://localhost:1/b"})
+        );
+        assert_eq!((tasks[1].max_retries, tasks[1].timeout_secs), (0, None));
+        assert_eq!(
+            tasks[2].executor,
+            json!({"type": "handler", "name": "c_handler"})
+        );
+        assert_eq!(tasks[2].max_retries, 5);
+        assert_eq!(tasks[3].executor, json!({"type": "handler", "name": "D"}));
+    }
+
+    #[test]
+    fn executors_form_one_namespace_across_files() {
+        let documents = |second: &str| {
+            vec![
+                (PathBuf::from("a.yml"), "p.A:\n  tasks: [X]\n".to_owned()),
+                (
+                    PathBuf::from("b.yml"),
+                    format!("p.B:\n  tasks: [X]\nexecutors:\n  X: {second}\n"),
+                ),
+                (
+                    PathBuf::from("c.yml"),
+                    "executors:\n  X: {type: command, argv: [\"true\"]}\n".to_owned(),
+                ),
+            ]
+        };
+        // Defined in a later file than a workflow using it; the same spec twice is fine.
+        let workflows = load_documents(
+            Path::new("/nowhere"),
+            &documents("{type: command, argv: [\"true\"]}"),
+        )
+        .unwrap();
+        for w in &workflows {
+            assert_eq!(w.definition.tasks[0].executor["type"], "command");
+        }
+        let error = load_documents(
+            Path::new("/nowhere"),
+            &documents("{type: command, argv: [\"false\"]}"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            error,
+            "c.yml:2:3: executor 'X': defined differently in b.yml and in c.yml"
+        );
+    }
+
+    #[test]
+    fn periodic_interval_crontab_and_legacy_schedule() {
+        let workflows = load(
+            "p.A:\n  tasks: [X]\n  periodic: {crontab: \"0 9 * * 1-5\"}\n\
+             p.B:\n  tasks: [X]\n  periodic: {schedule: \"30 2 1 * *\", payload: {n: 1}}\n\
+             p.C:\n  tasks: [X]\n  periodic: {schedule: \"0 0 * 1-7 6\"}\n\
+             p.D:\n  tasks: [X]\n  periodic: {interval: \"90\"}\n",
+        )
+        .unwrap();
+        let periodic = |name: &str| {
+            workflow(&workflows, name)
                 .definition
                 .periodic
-                .as_ref()
+                .clone()
                 .unwrap()
-                .crontab
-                .as_deref(),
-            Some("30 2 * * 1")
+        };
+        assert_eq!(periodic("p.A").crontab.as_deref(), Some("0 9 * * 1-5"));
+        assert_eq!(periodic("p.A").payload, json!({}));
+        // Legacy: m h dow dom mon → m h dom mon dow.
+        assert_eq!(periodic("p.B").crontab.as_deref(), Some("30 2 * * 1"));
+        assert_eq!(periodic("p.B").payload, json!({"n": 1}));
+        assert_eq!(periodic("p.C").crontab.as_deref(), Some("0 0 1-7 6 *"));
+        assert_eq!(periodic("p.D").interval, Some(90));
+        assert_eq!(
+            workflow(&workflows, "p.B").periodic_json,
+            Some(json!({"schedule": "30 2 1 * *", "payload": {"n": 1}}))
         );
+        for name in ["p.A", "p.B", "p.C", "p.D"] {
+            assert!(periodic(name).schedule().is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn schemas_inline_and_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("schemas")).unwrap();
+        std::fs::write(
+            dir.path().join("schemas/a.json"),
+            r#"{"type": "object", "properties": {"n": {"type": "integer"}}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("schemas/b.yaml"),
+            "type: object\nrequired: [source]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("flows.yml"),
+            "p.INLINE:\n  tasks: [X]\n  schema:\n    type: object\n    properties: {source: {type: string}}\n    required: [source]\n\
+             p.JSON:\n  tasks: [X]\n  schema: a.json\np.NOEXT:\n  tasks: [X]\n  schema: a\np.YAML:\n  tasks: [X]\n  schema: b.yaml\n",
+        )
+        .unwrap();
+        let workflows = load_dir(dir.path()).unwrap();
+        let schema = |name: &str| workflow(&workflows, name).schema.clone();
+        assert_eq!(
+            schema("p.INLINE"),
+            Some(
+                json!({"type": "object", "properties": {"source": {"type": "string"}}, "required": ["source"]})
+            )
+        );
+        let a = json!({"type": "object", "properties": {"n": {"type": "integer"}}});
+        assert_eq!(schema("p.JSON"), Some(a.clone()));
+        assert_eq!(schema("p.NOEXT"), Some(a));
+        assert_eq!(
+            schema("p.YAML"),
+            Some(json!({"type": "object", "required": ["source"]}))
+        );
+
+        std::fs::write(
+            dir.path().join("flows.yml"),
+            "p.A:\n  tasks: [X]\n\np.MISSING:\n  tasks: [X]\n  schema: nope.json\n",
+        )
+        .unwrap();
+        let error = load_dir(dir.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("flows.yml:4:1: workflow 'p.MISSING': cannot read the schema file"),
+            "{error}"
+        );
+        for (schema, expected) in [
+            ("../secret.json", "must be a file name under schemas/"),
+            ("[1]", "'schema' must be a JSON Schema"),
+        ] {
+            let error = error_in(
+                dir.path(),
+                &format!("p.A:\n  tasks: [X]\n  schema: {schema}\n"),
+            );
+            assert!(error.contains(expected), "{schema}: {error}");
+        }
+    }
+
+    fn error_in(dir: &Path, text: &str) -> String {
+        load_documents(dir, &[(PathBuf::from("x.yml"), text.to_owned())])
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn hooks_become_hook_tasks_after_the_dag() {
+        let workflows = load(
+            "p.W:\n  tasks:\n    - A\n    - G: {type: group, tasks: [B, C]}\n  hooks:\n    failure: KO\n    success: OK\n  retention: {offset: 100}\n\
+             p.V:\n  tasks: [A]\n  hooks: {success: OK}\n",
+        )
+        .unwrap();
+        let w = workflow(&workflows, "p.W");
+        assert_eq!(
+            w.hooks,
+            Hooks {
+                success: Some("OK".into()),
+                failure: Some("KO".into())
+            }
+        );
+        assert_eq!(keys(w), ["A", "B", "C", "OK", "KO"]);
+        assert_eq!(
+            deps(w),
+            vec![vec![], vec![0], vec![0], vec![1, 2], vec![1, 2]]
+        );
+        assert_eq!(
+            w.definition.hooks,
+            RunHooks {
+                on_success: Some(3),
+                on_failure: Some(4)
+            }
+        );
+        let hook_flags: Vec<bool> = w.definition.tasks.iter().map(|t| t.is_hook).collect();
+        assert_eq!(hook_flags, [false, false, false, true, true]);
+        assert_eq!(w.retention_offset, Some(100));
+        let spec = w.definition.run_spec(json!({}));
+        assert!(spec.validate().is_ok());
+        assert!(
+            spec.successors()
+                .iter()
+                .all(|next| !next.contains(&3) && !next.contains(&4)),
+            "hooks are outside the DAG"
+        );
+
+        let v = workflow(&workflows, "p.V");
+        assert_eq!(v.hooks.failure, None);
+        assert_eq!(v.definition.hooks.on_failure, None);
+        assert_eq!(v.retention_offset, None);
+
+        for (hooks, expected) in [
+            (
+                "{success: \"not a name\"}",
+                "hook 'success': invalid task name 'not a name'",
+            ),
+            ("{success: [A]}", "hook 'success' must be a task name"),
+            ("{always: A}", "unknown key 'always' in 'hooks'"),
+        ] {
+            let error = error(&format!("p.A:\n  tasks: [A]\n  hooks: {hooks}\n"));
+            assert!(
+                error.starts_with("workflows.yml:1:1: workflow 'p.A': "),
+                "{error}"
+            );
+            assert!(error.contains(expected), "{hooks}: {error}");
+        }
     }
 
     #[test]
     fn errors_name_the_file_and_line() {
         let cases = [
-            ("p.A:\n  tasks: [X\n", "workflows.yml:"),
+            ("p.A:\n  tasks: [X\n", "workflows.yml:3:1: invalid YAML: "),
+            (
+                "p.A:\n  tasks: [X]\n  tasks: [Y]\n",
+                "workflows.yml:2:3: invalid YAML: p.A: duplicate entry with key \"tasks\"",
+            ),
+            (
+                "- p.A\n",
+                "workflows.yml: a definition file must be a mapping",
+            ),
             (
                 "p.A:\n  tasks: []\n",
-                "workflows.yml:1: workflow 'p.A': 'tasks' must be a non-empty list",
+                "workflows.yml:1:1: workflow 'p.A': 'tasks' must be a non-empty list",
             ),
             (
-                "p.A:\n  tasks: [X]\np.B:\n  tasks:\n    - G: {type: chord, tasks: [X]}\n",
-                "workflows.yml:3: workflow 'p.B'",
+                "p.A:\n  tasks: [X]\n\n# a comment\np.B:\n  tasks:\n    - G: {type: chord, tasks: [X]}\n",
+                "workflows.yml:5:1: workflow 'p.B': 'G' has the unknown type 'chord': only 'group' is known",
             ),
             (
-                "p.A:\n  tasks: [X]\n  periodic: {crontab: \"61 * * * *\"}\n",
-                "workflows.yml:1:",
-            ),
-            (
-                "nodot:\n  tasks: [X]\n",
-                "workflows.yml:1: workflow 'nodot'",
+                "p.A:\n  tasks:\n    - G: {type: group}\n",
+                "workflows.yml:1:1: workflow 'p.A': group 'G' has no tasks",
             ),
             (
                 "p.A:\n  tasks:\n    - G: {type: group, tasks: []}\n",
-                "group 'G' has no tasks",
+                "workflows.yml:1:1: workflow 'p.A': group 'G' has no tasks",
+            ),
+            ("p.A:\n  tasks:\n    - G: {tasks: [X]}\n", "'G' has no type"),
+            (
+                "p.A:\n  tasks:\n    - G: {type: group, tasks: [X], mode: fast}\n",
+                "unknown key 'mode' in group 'G'",
+            ),
+            (
+                "p.A:\n  tasks:\n    - G: {type: group, tasks: [X, []]}\n",
+                "an empty list (chain) inside a group",
+            ),
+            (
+                "p.A:\n  tasks: [[X, Y]]\n",
+                "a list among the workflow's tasks",
+            ),
+            (
+                "p.A:\n  tasks: [X, 3]\n",
+                "a task must be a name or a group, not a number",
+            ),
+            (
+                "p.A:\n  tasks: [X]\n  periodic: {crontab: \"61 * * * *\"}\n",
+                "workflows.yml:1:1: workflow 'p.A': invalid cron expression '61 * * * *'",
+            ),
+            (
+                "p.A:\n  tasks: [X]\n  periodic: {schedule: \"0 0 9 * *\"}\n",
+                "workflows.yml:1:1: workflow 'p.A': ",
+            ),
+            (
+                "p.A:\n  tasks: [X]\n  periodic: {schedule: \"0 0 *\"}\n",
+                "invalid legacy schedule",
+            ),
+            (
+                "p.A:\n  tasks: [X]\n  periodic: {interval: 60, crontab: \"* * * * *\"}\n",
+                "exactly one of 'interval', 'crontab' and 'schedule'",
+            ),
+            (
+                "p.A:\n  tasks: [X]\n  periodic: {interval: 0}\n",
+                "'interval' must be a positive",
+            ),
+            (
+                "p.A:\n  tasks: [X]\n  periodic: {interval: 1.5}\n",
+                "'interval' must be a positive",
+            ),
+            (
+                "p.A:\n  tasks: [X]\n  periodic: {every: 60}\n",
+                "unknown key 'every' in 'periodic'",
+            ),
+            (
+                "nodot:\n  tasks: [X]\n",
+                "workflows.yml:1:1: workflow 'nodot': a workflow's name must be 'project.NAME'",
+            ),
+            (
+                "a.b.c:\n  tasks: [X]\n",
+                "workflow 'a.b.c': a workflow's name must be",
+            ),
+            (
+                ".A:\n  tasks: [X]\n",
+                "workflow '.A': a workflow's name must be",
             ),
             (
                 "p.A:\n  tasks: [X]\n  queue: \"bad queue\"\n",
-                "invalid queue name",
+                "invalid queue name 'bad queue'",
+            ),
+            (
+                "p.A:\n  tasks: [X]\n  queue: {default: q1, customs: {X: \"a:b\"}}\n",
+                "invalid queue name 'a:b'",
+            ),
+            (
+                "p.A:\n  tasks: [X]\n  queue: {customs: {Y: q2}}\n",
+                "custom queue for 'Y', which is not a task of the workflow",
             ),
             (
                 "p.A:\n  tasks: [X]\n  colour: red\n",
-                "unknown key 'colour'",
+                "unknown key 'colour' in a workflow",
             ),
-            ("executors:\n  X: {type: teleport}\n", "executor 'X'"),
+            (
+                "p.A:\n  tasks: [\"two words\"]\n",
+                "invalid task name 'two words'",
+            ),
+            (
+                "p.A:\n  tasks: [X]\n  retention: {offset: -1}\n",
+                "'retention.offset' must be",
+            ),
+            (
+                "p.A:\n  tasks: [X]\nexecutors:\n  X: {type: command, argv: [\"true\"]}\n  Y: {type: teleport}\n",
+                "workflows.yml:5:3: executor 'Y': unknown type 'teleport'",
+            ),
+            (
+                "executors:\n  X:\n    type: report\n    report: r\n",
+                "workflows.yml:2:3: executor 'X': unknown type 'report'",
+            ),
+            (
+                "executors:\n  X: {argv: [\"true\"]}\n",
+                "executor 'X': needs a 'type'",
+            ),
+            (
+                "executors:\n  X: {type: command, argv: []}\n",
+                "'argv' needs at least the program",
+            ),
+            (
+                "executors:\n  X: {type: command, argv: [\"true\"], shell: true}\n",
+                "executor 'X': unknown field `shell`",
+            ),
+            (
+                "executors:\n  X: {type: http, url: u, retries: -1}\n",
+                "'retries' must be a whole number",
+            ),
+            (
+                "executors:\n  X: {type: http, url: u, timeout: 0}\n",
+                "'timeout' must be a positive",
+            ),
+            (
+                "executors: [X]\n",
+                "workflows.yml:1:1: 'executors' must map task names",
+            ),
         ];
         for (text, expected) in cases {
-            let error = load(text).unwrap_err().to_string();
-            assert!(error.contains(expected), "{text:?}: {error}");
+            let error = error(text);
+            assert!(
+                error.contains(expected),
+                "{text:?}\n  got: {error}\n  expected: {expected}"
+            );
         }
-        let twice = load_documents(
-            Path::new("/x"),
+    }
+
+    #[test]
+    fn a_workflow_defined_in_two_files_names_both() {
+        let error = load_documents(
+            Path::new("/nowhere"),
             &[
                 (PathBuf::from("a.yml"), "p.A:\n  tasks: [X]\n".into()),
-                (PathBuf::from("b.yml"), "p.A:\n  tasks: [Y]\n".into()),
+                (
+                    PathBuf::from("b.yml"),
+                    "p.B:\n  tasks: [Y]\n\np.A:\n  tasks: [Y]\n".into(),
+                ),
             ],
         )
         .unwrap_err();
-        assert!(
-            twice.to_string().contains("also defined in a.yml"),
-            "{twice}"
+        assert_eq!((error.line, error.column), (Some(4), Some(1)));
+        assert_eq!(
+            error.to_string(),
+            "b.yml:4:1: workflow 'p.A' is defined twice: in a.yml and in b.yml"
         );
     }
 
     #[test]
-    fn the_example_definitions_load() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/definitions");
-        let workflows = load_dir(&dir).unwrap();
+    fn load_dir_reads_yml_and_yaml_files_in_order_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.yaml"), "p.B:\n  tasks: [X]\n").unwrap();
+        std::fs::write(dir.path().join("a.yml"), "p.A:\n  tasks: [X]\n").unwrap();
+        std::fs::write(dir.path().join("empty.yml"), "# nothing yet\n").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not: [yaml").unwrap();
+        std::fs::create_dir(dir.path().join("schemas")).unwrap();
+        std::fs::write(dir.path().join("schemas/s.yml"), "type: object\n").unwrap();
+        let workflows = load_dir(dir.path()).unwrap();
         let names: Vec<&str> = workflows.iter().map(|w| w.fullname.as_str()).collect();
-        assert!(
-            names.contains(&"example.ETL") && names.contains(&"example.RANDOMS"),
-            "{names:?}"
+        assert_eq!(names, ["p.A", "p.B"]);
+        assert_eq!(workflows[1].source, dir.path().join("b.yaml"));
+
+        std::fs::write(
+            dir.path().join("c.yml"),
+            "p.C:\n  tasks:\n    - G: {type: group}\n",
+        )
+        .unwrap();
+        let error = load_dir(dir.path()).unwrap_err();
+        assert_eq!(error.file, dir.path().join("c.yml"));
+        assert_eq!(error.line, Some(1));
+        assert!(load_dir(&dir.path().join("missing")).is_err());
+    }
+
+    fn examples() -> Vec<WorkflowDefinition> {
+        load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/definitions")).unwrap()
+    }
+
+    #[test]
+    fn the_example_definitions_load() {
+        let workflows = examples();
+        let names: Vec<&str> = workflows.iter().map(|w| w.fullname.as_str()).collect();
+        assert_eq!(
+            names,
+            ["example.ETL", "example.HEARTBEAT", "example.RANDOMS"]
         );
-        assert!(workflows.iter().any(|w| w.definition.periodic.is_some()));
+
+        let etl = workflow(&workflows, "example.ETL");
+        assert_eq!(
+            keys(etl),
+            ["EXTRACT", "TRANSFORM", "LOAD", "NOTIFY", "NOTIFY"]
+        );
+        assert_eq!(&deps(etl)[..3], [vec![], vec![0], vec![1]]);
+        let schema = etl.schema.as_ref().expect("the ETL schema");
+        assert_eq!(schema["type"], "object");
+        assert!(
+            schema.get("required").is_none(),
+            "an empty payload is valid"
+        );
+
+        let randoms = workflow(&workflows, "example.RANDOMS");
+        assert_eq!(keys(randoms), ["RANDOM", "RANDOM", "ADD"]);
+        assert_eq!(deps(randoms), vec![vec![], vec![], vec![0, 1]]);
+
+        let heartbeat = workflow(&workflows, "example.HEARTBEAT");
+        let periodic = heartbeat.definition.periodic.as_ref().unwrap();
+        assert_eq!(periodic.interval, Some(60));
+        assert_eq!(periodic.payload, json!({"dry_run": false}));
+
+        for w in &workflows {
+            assert!(
+                w.definition.run_spec(json!({})).validate().is_ok(),
+                "{}",
+                w.fullname
+            );
+            for task in &w.definition.tasks {
+                assert_eq!(task.executor["type"], "command", "{}", task.key);
+            }
+        }
+    }
+
+    /// Runs a command task as the worker does: input in `BATON_PAYLOAD` and on stdin, result
+    /// file in `BATON_RESULT`. Returns the result, if it wrote one.
+    #[cfg(unix)]
+    fn run_example_task(task: &TaskSpec, scratch: &Path, input: &Value) -> Option<Value> {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+
+        let ExecutorSpec::Command(command) = serde_json::from_value(task.executor.clone()).unwrap()
+        else {
+            panic!("{} is not a command", task.key);
+        };
+        let result = scratch.join("result.json");
+        let _ = std::fs::remove_file(&result);
+        let mut child = Command::new(&command.argv[0])
+            .args(&command.argv[1..])
+            .envs(&command.env)
+            .env("BATON_PAYLOAD", input.to_string())
+            .env("BATON_RESULT", &result)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(input.to_string().as_bytes());
+        drop(stdin);
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{} failed: {status}", task.key);
+        let text = std::fs::read_to_string(&result).ok()?;
+        Some(
+            serde_json::from_str(&text)
+                .unwrap_or_else(|error| panic!("{} wrote {text:?}: {error}", task.key)),
+        )
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_example_commands_run_under_sh() {
+        let scratch = tempfile::tempdir().unwrap();
+        for w in examples() {
+            // Tasks come in dependency order: run each with its parents' results.
+            let mut results: Vec<Value> = Vec::new();
+            for task in &w.definition.tasks {
+                let parents: Vec<Value> = task
+                    .depends_on
+                    .iter()
+                    .map(|&dep| results[dep].clone())
+                    .collect();
+                let input = json!({
+                    "run_id": "run-1",
+                    // A payload with its own "parents" must not fool the scripts.
+                    "payload": {"source": "s3://bucket/key", "parents": [9]},
+                    "parents": parents,
+                });
+                let result = run_example_task(task, scratch.path(), &input);
+                results.push(result.unwrap_or(Value::Null));
+            }
+            match w.fullname.as_str() {
+                "example.ETL" => {
+                    assert_eq!(
+                        results[..3],
+                        [json!([1, 2, 3]), json!([2, 4, 6]), json!({"loaded": 3})]
+                    );
+                }
+                "example.RANDOMS" => {
+                    let (a, b) = (results[0].as_u64().unwrap(), results[1].as_u64().unwrap());
+                    assert!(a < 100 && b < 100, "{results:?}");
+                    assert_eq!(results[2], json!(a + b));
+                }
+                _ => {}
+            }
+        }
     }
 }
