@@ -9,6 +9,7 @@
 //! - [`director`]: workflow definitions in Celery Director's YAML format.
 //! - [`config`]: settings shared by every binary (flags and environment).
 //! - [`reports`]: orderly report configs, run parameters, version ids and run keys.
+//! - [`report_version`]: what a report version records (files, data, changelog).
 //! - [`reports_repo`]: the git repository of reports: configs, exports, status, fetch, pull.
 //! - [`schedule`]: periodic schedules (fixed interval or cron) and their slots.
 //! - [`artefacts`]: the artefact store of report versions (local directory or S3), with md5s.
@@ -26,6 +27,7 @@ pub mod director;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod report_version;
 pub mod reports;
 pub mod reports_repo;
 pub mod schedule;

@@ -210,6 +210,20 @@ pub struct ReportSpec {
     /// The version id the run produces; fixed when the run is created, so a run executed
     /// again after a crash overwrites its own version instead of making a second one.
     pub version: String,
+    /// A changelog entry given with the run (`{"message", "type"}`), recorded with the version.
+    #[serde(default)]
+    pub changelog: Option<RunChangelog>,
+}
+
+/// A changelog entry given with a report run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunChangelog {
+    /// The entry's text.
+    pub message: String,
+    /// Its label: `public` or `internal`.
+    #[serde(rename = "type")]
+    pub label: String,
 }
 
 /// A program to run: its argv, extra environment and working directory.
