@@ -30,9 +30,30 @@ pub struct ApiOptions {
     #[arg(long, env = "BATON_SIGNATURE_SKEW_SECS", default_value_t = 300)]
     pub signature_skew_secs: u64,
 
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes (bundle imports may be larger, see below).
     #[arg(long, env = "BATON_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: u64,
+
+    /// Largest report bundle accepted by `POST /api/v1/bundle/import/`, in bytes.
+    #[arg(long, env = "BATON_BUNDLE_LIMIT", default_value_t = 256 * 1024 * 1024)]
+    pub bundle_limit: u64,
+
+    /// The git repository of reports (OrderlyWeb front); the front answers 404 without it.
+    #[arg(long, env = "BATON_REPORTS_REPO")]
+    pub reports_repo: Option<PathBuf>,
+
+    /// Where report versions' files are stored: a directory, or `s3://bucket/prefix` (with the
+    /// usual `AWS_*` variables).
+    #[arg(long, env = "BATON_ARTEFACTS", default_value = ".baton/artefacts")]
+    pub artefacts: String,
+
+    /// Queue report runs go to.
+    #[arg(long, env = "BATON_REPORTS_QUEUE", default_value = "reports")]
+    pub reports_queue: String,
+
+    /// Seconds a bearer token from `POST /api/v1/login/` stays valid.
+    #[arg(long, env = "BATON_TOKEN_TTL_SECS", default_value_t = 3600)]
+    pub token_ttl_secs: u64,
 
     /// A key-management command instead of serving.
     #[command(subcommand)]
@@ -48,6 +69,27 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Manages user tokens (exchanged for bearer tokens at `POST /api/v1/login/`).
+    Tokens {
+        /// What to do.
+        #[command(subcommand)]
+        action: TokensCommand,
+    },
+}
+
+/// User token management.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokensCommand {
+    /// Creates a user and prints its token (`USER:SECRET`) alone on the last line (shown only
+    /// once). The user is an API key: `keys list` shows it and `keys revoke` revokes it.
+    Create {
+        /// The user name (1-64 letters, digits, '.', '_' or '-').
+        user: String,
+        /// Comma-separated permissions: `reports.read`, `reports.review`, `reports.run`, or
+        /// one report's only, such as `report:minimal/reports.read`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        permissions: Vec<String>,
+    },
 }
 
 /// API key management.
@@ -57,7 +99,8 @@ pub enum KeysCommand {
     Create {
         /// The key id (1-64 letters, digits, '.', '_' or '-').
         id: String,
-        /// Comma-separated permissions, e.g. `workflows.read,workflows.run` (or `admin`).
+        /// Comma-separated permissions, e.g. `workflows.read,workflows.run` (or `admin`); a
+        /// report permission may be given for one report: `report:minimal/reports.read`.
         #[arg(long, value_delimiter = ',', required = true)]
         permissions: Vec<String>,
         /// The secret to use; a random one is generated when absent.

@@ -11,8 +11,13 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> ExitCode {
     common::config::init_tracing();
     let options = ApiOptions::parse();
-    if let Some(Command::Keys { action }) = &options.command {
-        return match api::keys_cli::run(&options, action).await {
+    let command = match &options.command {
+        Some(Command::Keys { action }) => Some(api::keys_cli::run(&options, action).await),
+        Some(Command::Tokens { action }) => Some(api::keys_cli::run_tokens(&options, action).await),
+        None => None,
+    };
+    if let Some(result) = command {
+        return match result {
             Ok(output) => {
                 if !output.is_empty() {
                     println!("{output}");

@@ -110,6 +110,41 @@ impl Keys {
         format!("{}:{{auth}}:seen:{fingerprint}", self.prefix)
     }
 
+    /// A report run, by its key (`adjective_animal`): JSON naming its run and version.
+    pub fn report_run(&self, key: &str) -> String {
+        format!("{}:{{reports}}:run:{key}", self.prefix)
+    }
+
+    /// Sorted set of report run keys not yet finalized (queued or running), by creation time.
+    pub fn report_runs_active(&self) -> String {
+        format!("{}:{{reports}}:active", self.prefix)
+    }
+
+    /// Hash of one report version: its record (JSON), report name and published flag.
+    pub fn report_version(&self, id: &str) -> String {
+        format!("{}:{{reports}}:version:{id}", self.prefix)
+    }
+
+    /// Sorted set of one report's version ids (equal scores: ordered by id, hence by time).
+    pub fn report_versions(&self, name: &str) -> String {
+        format!("{}:{{reports}}:versions:{name}", self.prefix)
+    }
+
+    /// Sorted set of every version id of every report (ordered by id).
+    pub fn all_report_versions(&self) -> String {
+        format!("{}:{{reports}}:versions", self.prefix)
+    }
+
+    /// Sorted set of the names of reports that have versions.
+    pub fn report_names(&self) -> String {
+        format!("{}:{{reports}}:names", self.prefix)
+    }
+
+    /// A user token's holder (the API key it stands for), by the token's SHA-256.
+    pub fn bearer_token(&self, digest: &str) -> String {
+        format!("{}:{{auth}}:bearer:{digest}", self.prefix)
+    }
+
     /// Pub/sub channel on which canceled run ids are announced to workers.
     pub fn cancel_channel(&self) -> String {
         format!("{}:cancel", self.prefix)

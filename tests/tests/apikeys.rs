@@ -30,6 +30,7 @@ fn new_key(id: &str, permissions: &[Permission], secret: Option<&str>) -> NewApi
     NewApiKey {
         id: id.into(),
         permissions: permissions.iter().copied().collect(),
+        report_permissions: Default::default(),
         secret: secret.map(String::from),
         allow_date_only: false,
     }

@@ -1,7 +1,7 @@
 //! API keys: id, permissions and a secret sealed under the master key; and the memory of
 //! recently seen signed requests that refuses replays.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -105,6 +105,104 @@ pub fn grants(held: &BTreeSet<Permission>, wanted: Permission) -> bool {
     held.contains(&wanted) || held.contains(&Permission::Admin)
 }
 
+/// The prefix of a permission scoped to one report: `report:NAME/reports.read`.
+const REPORT_SCOPE: &str = "report:";
+
+/// One granted permission as written: `reports.read`, or `report:NAME/reports.read` for
+/// one report only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// Everywhere.
+    Global(Permission),
+    /// On one report only.
+    Report(String, Permission),
+}
+
+impl FromStr for Grant {
+    type Err = InvalidInput;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let Some(scoped) = text.strip_prefix(REPORT_SCOPE) else {
+            return Ok(Self::Global(text.parse()?));
+        };
+        let (report, permission) = scoped.rsplit_once('/').ok_or_else(|| {
+            InvalidInput::new(format!(
+                "'{text}': a report permission reads 'report:NAME/reports.read'"
+            ))
+        })?;
+        let permission: Permission = permission.parse()?;
+        if !matches!(
+            permission,
+            Permission::ReportsRead | Permission::ReportsReview | Permission::ReportsRun
+        ) || report.is_empty()
+        {
+            return Err(InvalidInput::new(format!(
+                "'{text}': only reports.read, reports.review and reports.run can be given for one report"
+            )));
+        }
+        Ok(Self::Report(report.to_owned(), permission))
+    }
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Global(permission) => write!(f, "{permission}"),
+            Self::Report(report, permission) => write!(f, "{REPORT_SCOPE}{report}/{permission}"),
+        }
+    }
+}
+
+/// Splits grants into global permissions and per-report ones.
+pub fn split_grants(
+    grants: impl IntoIterator<Item = Grant>,
+) -> (BTreeSet<Permission>, BTreeMap<String, BTreeSet<Permission>>) {
+    let mut global = BTreeSet::new();
+    let mut reports: BTreeMap<String, BTreeSet<Permission>> = BTreeMap::new();
+    for grant in grants {
+        match grant {
+            Grant::Global(permission) => {
+                global.insert(permission);
+            }
+            Grant::Report(report, permission) => {
+                reports.entry(report).or_default().insert(permission);
+            }
+        }
+    }
+    (global, reports)
+}
+
+impl ApiKey {
+    /// Every grant, as written (`reports.read`, `report:minimal/reports.run`, ...).
+    pub fn grant_names(&self) -> Vec<String> {
+        self.permissions
+            .iter()
+            .map(|permission| Grant::Global(*permission).to_string())
+            .chain(self.report_permissions.iter().flat_map(|(report, held)| {
+                held.iter()
+                    .map(|permission| Grant::Report(report.clone(), *permission).to_string())
+            }))
+            .collect()
+    }
+
+    /// True when the key holds `wanted` everywhere, or on report `report`.
+    pub fn may_on_report(&self, report: &str, wanted: Permission) -> bool {
+        grants(&self.permissions, wanted)
+            || self
+                .report_permissions
+                .get(report)
+                .is_some_and(|held| held.contains(&wanted))
+    }
+
+    /// True when the key holds `wanted` everywhere or on at least one report.
+    pub fn may_on_some_report(&self, wanted: Permission) -> bool {
+        grants(&self.permissions, wanted)
+            || self
+                .report_permissions
+                .values()
+                .any(|held| held.contains(&wanted))
+    }
+}
+
 /// An API key as stored, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
@@ -112,6 +210,8 @@ pub struct ApiKey {
     pub id: String,
     /// What it may do.
     pub permissions: BTreeSet<Permission>,
+    /// What it may do on single reports only, by report name (`report:NAME/reports.read`).
+    pub report_permissions: BTreeMap<String, BTreeSet<Permission>>,
     /// Accepts signatures over `date` alone (weaker; for Orchestra's client).
     pub allow_date_only: bool,
     /// Creation time (Unix ms).
@@ -138,6 +238,8 @@ pub struct NewApiKey {
     pub id: String,
     /// What it may do.
     pub permissions: BTreeSet<Permission>,
+    /// What it may do on single reports only, by report name.
+    pub report_permissions: BTreeMap<String, BTreeSet<Permission>>,
     /// The secret; a random one is generated when absent.
     pub secret: Option<String>,
     /// Accepts signatures over `date` alone.
@@ -154,20 +256,22 @@ fn valid_key_id(id: &str) -> bool {
 
 fn parse_key(fields: &HashMap<String, String>) -> StoreResult<ApiKey> {
     let number = |name: &str| fields.get(name).and_then(|value| value.parse::<u64>().ok());
-    let permissions = fields
+    let granted: Vec<Grant> = fields
         .get("permissions")
         .map(String::as_str)
         .unwrap_or("")
         .split(',')
         .filter(|name| !name.is_empty())
-        .map(Permission::from_str)
+        .map(Grant::from_str)
         .collect::<Result<_, _>>()?;
+    let (permissions, report_permissions) = split_grants(granted);
     Ok(ApiKey {
         id: fields
             .get("id")
             .cloned()
             .ok_or_else(|| StoreError::Corrupt("api key without id".into()))?,
         permissions,
+        report_permissions,
         allow_date_only: fields.get("allow_date_only").map(String::as_str) == Some("1"),
         created_ms: number("created").unwrap_or(0),
         last_used_ms: number("last_used"),
@@ -175,7 +279,51 @@ fn parse_key(fields: &HashMap<String, String>) -> StoreResult<ApiKey> {
     })
 }
 
+/// A user token as `baton-api tokens create` prints it: `KEY_ID:SECRET`.
+pub fn user_token(key_id: &str, secret: &str) -> String {
+    format!("{key_id}:{secret}")
+}
+
+/// The key id and secret of a user token.
+pub fn parse_user_token(token: &str) -> Option<(&str, &str)> {
+    token
+        .split_once(':')
+        .filter(|(id, secret)| valid_key_id(id) && !secret.is_empty())
+}
+
+fn token_digest(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 impl Store {
+    /// Issues a bearer token standing for key `key_id` for `ttl_secs` seconds. Only its
+    /// SHA-256 is stored.
+    pub async fn issue_bearer_token(&self, key_id: &str, ttl_secs: u64) -> StoreResult<String> {
+        let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let mut conn = self.conn().await?;
+        redis::cmd("SET")
+            .arg(self.keys.bearer_token(&token_digest(&token)))
+            .arg(key_id)
+            .arg("EX")
+            .arg(ttl_secs.max(1))
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(token)
+    }
+
+    /// The key a bearer token stands for, while the token is valid.
+    pub async fn bearer_token_holder(&self, token: &str) -> StoreResult<Option<String>> {
+        let mut conn = self.conn().await?;
+        Ok(redis::cmd("GET")
+            .arg(self.keys.bearer_token(&token_digest(token)))
+            .query_async(&mut conn)
+            .await?)
+    }
+
     /// Creates a key; returns it and its secret (generated when none was given), which is
     /// stored only sealed.
     pub async fn create_api_key(
@@ -190,7 +338,7 @@ impl Store {
             ))
             .into());
         }
-        if new.permissions.is_empty() {
+        if new.permissions.is_empty() && new.report_permissions.is_empty() {
             return Err(InvalidInput::new("a key needs at least one permission").into());
         }
         let secret = match new.secret {
@@ -201,48 +349,46 @@ impl Store {
             None => URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()),
         };
         let now = now_ms();
-        let permissions: Vec<&str> = new
-            .permissions
-            .iter()
-            .map(|permission| permission.as_str())
-            .collect();
-        let mut conn = self.conn().await?;
-        let key = self.keys.api_key(&new.id);
-        let created: bool = redis::cmd("HSETNX")
-            .arg(&key)
-            .arg("id")
-            .arg(&new.id)
-            .query_async(&mut conn)
-            .await?;
-        if !created {
-            return Err(InvalidInput::new(format!("key '{}' exists", new.id)).into());
-        }
-        redis::pipe()
-            .cmd("HSET")
-            .arg(&key)
-            .arg("secret")
-            .arg(master.seal(secret.as_bytes(), new.id.as_bytes()))
-            .arg("permissions")
-            .arg(permissions.join(","))
-            .arg("allow_date_only")
-            .arg(u8::from(new.allow_date_only))
-            .arg("created")
-            .arg(now)
-            .ignore()
-            .cmd("SADD")
-            .arg(self.keys.api_key_index())
-            .arg(&new.id)
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await?;
         let api_key = ApiKey {
             id: new.id,
             permissions: new.permissions,
+            report_permissions: new.report_permissions,
             allow_date_only: new.allow_date_only,
             created_ms: now,
             last_used_ms: None,
             revoked_ms: None,
         };
+        let permissions = api_key.grant_names();
+        let id = &api_key.id;
+        let mut conn = self.conn().await?;
+        let key = self.keys.api_key(id);
+        let created: bool = redis::cmd("HSETNX")
+            .arg(&key)
+            .arg("id")
+            .arg(id)
+            .query_async(&mut conn)
+            .await?;
+        if !created {
+            return Err(InvalidInput::new(format!("key '{id}' exists")).into());
+        }
+        redis::pipe()
+            .cmd("HSET")
+            .arg(&key)
+            .arg("secret")
+            .arg(master.seal(secret.as_bytes(), id.as_bytes()))
+            .arg("permissions")
+            .arg(permissions.join(","))
+            .arg("allow_date_only")
+            .arg(u8::from(api_key.allow_date_only))
+            .arg("created")
+            .arg(now)
+            .ignore()
+            .cmd("SADD")
+            .arg(self.keys.api_key_index())
+            .arg(id)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
         Ok((api_key, secret))
     }
 

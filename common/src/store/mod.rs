@@ -5,6 +5,7 @@
 //! - [`runs`]: creating, reading, canceling and requeueing runs; task logs.
 //! - [`jobs`]: the queue protocol: reading jobs, starting and finishing attempts, dead letters.
 //! - [`maintenance`]: the scheduler's chores: delayed jobs, reclaiming, outbox, trimming.
+//! - [`reports`]: report runs by key, and the report versions they become.
 //! - [`workers`]: the worker registry (heartbeats).
 //! - [`lease`]: the scheduler's leader lease.
 //! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
@@ -14,6 +15,7 @@ pub mod definitions;
 pub mod jobs;
 pub mod lease;
 pub mod maintenance;
+pub mod reports;
 pub mod runs;
 pub mod workers;
 

@@ -1,0 +1,300 @@
+//! Report runs and report versions.
+//!
+//! A report run is an ordinary one-task run whose key (`adjective_animal`) is reserved here
+//! before the run is created, and kept in the *active* set until it is finalized. A run that
+//! succeeded is finalized into a version record, copied from the task's result; finalizing is
+//! idempotent (the record is keyed by the version id fixed at creation), so the API's status
+//! reads and the scheduler's chore may both do it, any number of times, and a crash at any
+//! point leaves it to be done again.
+
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreResult};
+use crate::error::StoreError;
+use crate::model::RunStatus;
+use crate::report_version::VersionRecord;
+use crate::reports::run_key;
+use crate::time::now_ms;
+
+/// Active entries older than this whose run does not exist are dropped (the creator died
+/// between reserving the key and creating the run).
+const ORPHAN_GRACE_MS: u64 = 60_000;
+/// Attempts at an unused key before a longer one (more adjectives) is tried.
+const KEY_ATTEMPTS: usize = 8;
+/// How long a key stays reserved before its run is finalized (beyond the retention period).
+const RESERVATION_SECS: u64 = 7 * 24 * 3600;
+
+/// A report run as its key names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRun {
+    /// Its key (`adjective_animal`).
+    pub key: String,
+    /// The Baton run executing it.
+    pub run_id: String,
+    /// The report.
+    pub name: String,
+    /// The version it produces when it succeeds.
+    pub version: String,
+    /// Creation time (Unix ms).
+    pub created_ms: u64,
+}
+
+/// A report run with the current status of its run (`None`: the run does not exist).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRunState {
+    /// The run.
+    pub run: ReportRun,
+    /// Its status.
+    pub status: Option<RunStatus>,
+}
+
+/// A version as stored: its record and whether it is published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVersion {
+    /// What the run produced.
+    pub record: VersionRecord,
+    /// Whether readers without `reports.review` may see it.
+    pub published: bool,
+}
+
+fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {error}"))
+}
+
+/// A candidate key for the `attempt`-th try: `adjective_animal`, then with more adjectives.
+fn candidate_key(attempt: usize) -> String {
+    let mut key = run_key();
+    for _ in 0..attempt / KEY_ATTEMPTS {
+        let extra = run_key();
+        let adjective = extra.split('_').next().unwrap_or("other");
+        key = format!("{adjective}_{key}");
+    }
+    key
+}
+
+impl Store {
+    /// Reserves an unused key for a new run of report `name` (run `run_id`, producing
+    /// `version`) and marks it active. Call before creating the run.
+    pub async fn reserve_report_run(
+        &self,
+        name: &str,
+        run_id: &str,
+        version: &str,
+    ) -> StoreResult<ReportRun> {
+        let mut conn = self.conn().await?;
+        for attempt in 0..KEY_ATTEMPTS * 4 {
+            let run = ReportRun {
+                key: candidate_key(attempt),
+                run_id: run_id.to_owned(),
+                name: name.to_owned(),
+                version: version.to_owned(),
+                created_ms: now_ms(),
+            };
+            let json = serde_json::to_string(&run).map_err(|e| corrupt("report run", e))?;
+            // Kept until the run is finalized, then for the retention period; the long first
+            // expiry only bounds a reservation whose creator died before creating the run.
+            let reserved: Option<String> = redis::cmd("SET")
+                .arg(self.keys.report_run(&run.key))
+                .arg(&json)
+                .arg("NX")
+                .arg("EX")
+                .arg(self.retention_secs + RESERVATION_SECS)
+                .query_async(&mut conn)
+                .await?;
+            if reserved.is_some() {
+                let _: () = conn
+                    .zadd(self.keys.report_runs_active(), &run.key, run.created_ms)
+                    .await?;
+                return Ok(run);
+            }
+        }
+        Err(StoreError::Corrupt(
+            "no unused report run key found; too many runs are kept".into(),
+        ))
+    }
+
+    /// The report run a key names.
+    pub async fn report_run(&self, key: &str) -> StoreResult<Option<ReportRun>> {
+        let mut conn = self.conn().await?;
+        let json: Option<String> = conn.get(self.keys.report_run(key)).await?;
+        json.map(|json| serde_json::from_str(&json).map_err(|e| corrupt("report run", e)))
+            .transpose()
+    }
+
+    /// Runs not yet finalized (queued or running, or finished moments ago), oldest first, with
+    /// their runs' statuses.
+    pub async fn active_report_runs(&self, limit: usize) -> StoreResult<Vec<ReportRunState>> {
+        let mut conn = self.conn().await?;
+        let keys: Vec<String> = conn
+            .zrange(self.keys.report_runs_active(), 0, limit.max(1) as isize - 1)
+            .await?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            pipe.get(self.keys.report_run(key));
+        }
+        let entries: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        let runs: Vec<ReportRun> = entries
+            .into_iter()
+            .flatten()
+            .filter_map(|json| serde_json::from_str(&json).ok())
+            .collect();
+        let ids: Vec<String> = runs.iter().map(|run| run.run_id.clone()).collect();
+        let statuses = self.run_statuses(&ids).await?;
+        Ok(runs
+            .into_iter()
+            .zip(statuses)
+            .map(|(run, status)| ReportRunState { run, status })
+            .collect())
+    }
+
+    /// Finalizes a report run whose run has finished: a success becomes its version (once;
+    /// repeating is harmless), any end leaves the active set and lets the key expire with the
+    /// retention period. Returns the run's status (`None` when the run does not exist).
+    pub async fn finalize_report_run(&self, run: &ReportRun) -> StoreResult<Option<RunStatus>> {
+        let mut conn = self.conn().await?;
+        let (status, result): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.keys.run(&run.run_id))
+            .arg("status")
+            .arg("t0.result")
+            .query_async(&mut conn)
+            .await?;
+        let status = status.map(|text| text.parse::<RunStatus>()).transpose()?;
+        match status {
+            Some(RunStatus::Success) => {
+                let record: VersionRecord = serde_json::from_str(result.as_deref().unwrap_or(""))
+                    .map_err(|e| corrupt(&format!("version of report run {}", run.key), e))?;
+                self.insert_version(&record).await?;
+                self.retire_report_run(run).await?;
+            }
+            Some(RunStatus::Error | RunStatus::Canceled) => self.retire_report_run(run).await?,
+            None if now_ms().saturating_sub(run.created_ms) > ORPHAN_GRACE_MS => {
+                self.retire_report_run(run).await?;
+            }
+            _ => {}
+        }
+        Ok(status)
+    }
+
+    async fn retire_report_run(&self, run: &ReportRun) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        redis::pipe()
+            .atomic()
+            .zrem(self.keys.report_runs_active(), &run.key)
+            .ignore()
+            .expire(self.keys.report_run(&run.key), self.retention_secs as i64)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Finalizes every active report run that has finished (the scheduler's chore); returns
+    /// how many were finalized.
+    pub async fn finalize_report_runs(&self, limit: usize) -> StoreResult<usize> {
+        let mut finalized = 0;
+        for state in self.active_report_runs(limit).await? {
+            let finished = state.status.is_none_or(RunStatus::is_finished);
+            if finished && self.finalize_report_run(&state.run).await?.is_some() {
+                finalized += 1;
+            }
+        }
+        Ok(finalized)
+    }
+
+    /// Records a version, unpublished; returns false when it already existed (then nothing
+    /// changes, the published flag included).
+    pub async fn insert_version(&self, record: &VersionRecord) -> StoreResult<bool> {
+        let json = serde_json::to_string(record).map_err(|e| corrupt("version", e))?;
+        let mut conn = self.conn().await?;
+        let (created,): (bool,) = redis::pipe()
+            .atomic()
+            .hset_nx(self.keys.report_version(&record.id), "record", &json)
+            .hset_nx(self.keys.report_version(&record.id), "name", &record.name)
+            .ignore()
+            .hset_nx(self.keys.report_version(&record.id), "published", "0")
+            .ignore()
+            .zadd(self.keys.report_versions(&record.name), &record.id, 0)
+            .ignore()
+            .zadd(self.keys.all_report_versions(), &record.id, 0)
+            .ignore()
+            .zadd(self.keys.report_names(), &record.name, 0)
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        Ok(created)
+    }
+
+    /// One version, if it exists.
+    pub async fn version(&self, id: &str) -> StoreResult<Option<StoredVersion>> {
+        Ok(self.versions(&[id.to_owned()]).await?.pop().flatten())
+    }
+
+    /// Versions by id, in the order asked (`None` for unknown ids).
+    pub async fn versions(&self, ids: &[String]) -> StoreResult<Vec<Option<StoredVersion>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HMGET")
+                .arg(self.keys.report_version(id))
+                .arg("record")
+                .arg("published");
+        }
+        let rows: Vec<(Option<String>, Option<String>)> = pipe.query_async(&mut conn).await?;
+        rows.into_iter()
+            .map(|(record, published)| {
+                record
+                    .map(|json| {
+                        Ok(StoredVersion {
+                            record: serde_json::from_str(&json)
+                                .map_err(|e| corrupt("version", e))?,
+                            published: published.as_deref() == Some("1"),
+                        })
+                    })
+                    .transpose()
+            })
+            .collect()
+    }
+
+    /// Version ids of one report, oldest first.
+    pub async fn report_version_ids(&self, name: &str) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn().await?;
+        Ok(conn.zrange(self.keys.report_versions(name), 0, -1).await?)
+    }
+
+    /// Every version of one report, oldest first.
+    pub async fn report_versions(&self, name: &str) -> StoreResult<Vec<StoredVersion>> {
+        let ids = self.report_version_ids(name).await?;
+        Ok(self.versions(&ids).await?.into_iter().flatten().collect())
+    }
+
+    /// Every version of every report, oldest first.
+    pub async fn all_versions(&self) -> StoreResult<Vec<StoredVersion>> {
+        let mut conn = self.conn().await?;
+        let ids: Vec<String> = conn.zrange(self.keys.all_report_versions(), 0, -1).await?;
+        Ok(self.versions(&ids).await?.into_iter().flatten().collect())
+    }
+
+    /// Names of the reports that have versions, sorted.
+    pub async fn reports_with_versions(&self) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn().await?;
+        Ok(conn.zrange(self.keys.report_names(), 0, -1).await?)
+    }
+
+    /// Sets a version's published flag; false when the version does not exist.
+    pub async fn set_published(&self, id: &str, published: bool) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        let key = self.keys.report_version(id);
+        let exists: bool = conn.hexists(&key, "record").await?;
+        if exists {
+            let _: () = conn.hset(&key, "published", if published { "1" } else { "0" }).await?;
+        }
+        Ok(exists)
+    }
+}
