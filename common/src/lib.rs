@@ -10,6 +10,10 @@
 //! - [`config`]: settings shared by every binary (flags and environment).
 //! - [`reports`]: orderly report configs, run parameters, version ids and run keys.
 //! - [`report_version`]: what a report version records (files, data, changelog).
+//! - [`changelog`]: orderly's `changelog.txt`, and which version each entry belongs to.
+//! - [`report_script`]: how a report's script is started (argv and environment).
+//! - [`report_outputs`]: what a version records after its script ran, and storing its files.
+//! - [`bundles`]: reports packed into zips, run elsewhere, and imported as versions.
 //! - [`reports_repo`]: the git repository of reports: configs, exports, status, fetch, pull.
 //! - [`schedule`]: periodic schedules (fixed interval or cron) and their slots.
 //! - [`artefacts`]: the artefact store of report versions (local directory or S3), with md5s.
@@ -22,11 +26,15 @@
 
 pub mod artefacts;
 pub mod backoff;
+pub mod bundles;
+pub mod changelog;
 pub mod config;
 pub mod director;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod report_outputs;
+pub mod report_script;
 pub mod report_version;
 pub mod reports;
 pub mod reports_repo;

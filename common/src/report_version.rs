@@ -129,10 +129,10 @@ pub fn version_date(id: &str) -> Option<String> {
     let bytes = id.as_bytes();
     if id.len() < 15
         || bytes[8] != b'-'
-        || !id[..8]
-            .bytes()
-            .chain(id[9..15].bytes())
-            .all(|b| b.is_ascii_digit())
+        || !bytes[..8]
+            .iter()
+            .chain(&bytes[9..15])
+            .all(u8::is_ascii_digit)
     {
         return None;
     }
@@ -147,6 +147,16 @@ pub fn version_date(id: &str) -> Option<String> {
     ))
 }
 
+/// True for a version id Baton accepts: `YYYYMMDD-HHMMSS-` then letters and digits (the
+/// usual 8 hex digits), so that it is safe as a folder name and carries its date.
+pub fn is_version_id(id: &str) -> bool {
+    version_date(id).is_some()
+        && id.len() <= 64
+        && id.as_bytes().get(15) == Some(&b'-')
+        && id.len() > 16
+        && id[16..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +168,20 @@ mod tests {
             Some("2016-10-06 14:23:57.0")
         );
         assert_eq!(version_date("not-a-version"), None);
+        assert_eq!(version_date("20161006-14235é-x"), None, "no panic on UTF-8");
+    }
+
+    #[test]
+    fn version_ids_are_safe_folder_names() {
+        assert!(is_version_id("20161006-142357-e80edf58"));
+        for bad in [
+            "20161006-142357-",
+            "20161006-142357-e80/../x",
+            "20161006-142357_e80edf58",
+            "not-a-version",
+            "",
+        ] {
+            assert!(!is_version_id(bad), "{bad}");
+        }
     }
 }

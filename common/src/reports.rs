@@ -3,8 +3,6 @@
 //! it, and makes the identifiers OrderlyWeb clients know: version ids
 //! (`20161006-142357-e80edf58`) and run keys (`adjective_animal`).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use serde_yaml::Value as Yaml;
@@ -20,6 +18,18 @@ pub struct Artefact {
     pub description: Option<String>,
     /// Files, relative to the report's folder.
     pub filenames: Vec<String>,
+}
+
+/// A declared data extract. Baton has no database: an extract is a CSV file that the script
+/// writes (or the report's folder holds), optionally with an RDS form of the same data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataDeclaration {
+    /// The extract's name (`dat`).
+    pub name: String,
+    /// The CSV file, relative to the report's folder.
+    pub csv: String,
+    /// The RDS file, relative to the report's folder, when the report makes one.
+    pub rds: Option<String>,
 }
 
 /// A declared parameter.
@@ -46,8 +56,8 @@ pub struct ReportConfig {
     pub displayname: Option<String>,
     /// Description.
     pub description: Option<String>,
-    /// Data extracts by name (kept as declared).
-    pub data: BTreeMap<String, Value>,
+    /// Data extracts, in the order declared.
+    pub data: Vec<DataDeclaration>,
     /// Author, when declared.
     pub author: Option<String>,
     /// Requester, when declared.
@@ -79,6 +89,29 @@ fn text_list(value: &Yaml, what: &str) -> Result<Vec<String>, InvalidInput> {
             "{what} must be a file name or a list of them"
         ))),
     }
+}
+
+/// A path that names a file inside a report's folder: relative, with no empty, `.` or `..`
+/// part. Artefacts, resources and data extracts are stored under such names.
+pub fn is_path_inside_folder(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+fn file_list(value: Option<&Yaml>, what: &str) -> Result<Vec<String>, InvalidInput> {
+    let names = value
+        .map(|names| text_list(names, what))
+        .transpose()?
+        .unwrap_or_default();
+    if let Some(outside) = names.iter().find(|name| !is_path_inside_folder(name)) {
+        return Err(InvalidInput::new(format!(
+            "{what}: '{outside}' must be a path inside the report's folder"
+        )));
+    }
+    Ok(names)
 }
 
 fn optional_text(root: &Yaml, key: &str) -> Result<Option<String>, InvalidInput> {
@@ -121,31 +154,11 @@ impl ReportConfig {
         Ok(Self {
             script,
             artefacts: parse_artefacts(root.get("artefacts"))?,
-            resources: root
-                .get("resources")
-                .map(|r| text_list(r, "'resources'"))
-                .transpose()?
-                .unwrap_or_default(),
+            resources: file_list(root.get("resources"), "'resources'")?,
             parameters: parse_parameters(root.get("parameters"))?,
             displayname: optional_text(&root, "displayname")?,
             description: optional_text(&root, "description")?,
-            data: match root.get("data") {
-                None | Some(Yaml::Null) => BTreeMap::new(),
-                Some(Yaml::Mapping(extracts)) => extracts
-                    .iter()
-                    .map(|(name, extract)| {
-                        let name = name
-                            .as_str()
-                            .ok_or_else(|| InvalidInput::new("data names must be text"))?;
-                        Ok((name.to_owned(), json(extract)?))
-                    })
-                    .collect::<Result<_, InvalidInput>>()?,
-                Some(_) => {
-                    return Err(InvalidInput::new(
-                        "'data' must map extract names to queries",
-                    ));
-                }
-            },
+            data: parse_data(root.get("data"))?,
             author: optional_text(&root, "author")?,
             requester: optional_text(&root, "requester")?,
         })
@@ -218,14 +231,12 @@ fn parse_artefacts(value: Option<&Yaml>) -> Result<Vec<Artefact>, InvalidInput> 
                     ARTEFACT_FORMATS.join(", ")
                 )));
             }
-            let filenames = body
-                .get("filenames")
-                .map(|names| text_list(names, "artefact 'filenames'"))
-                .transpose()?
-                .filter(|names| !names.is_empty())
-                .ok_or_else(|| {
-                    InvalidInput::new(format!("the {format} artefact has no 'filenames'"))
-                })?;
+            let filenames = file_list(body.get("filenames"), "artefact 'filenames'")?;
+            if filenames.is_empty() {
+                return Err(InvalidInput::new(format!(
+                    "the {format} artefact has no 'filenames'"
+                )));
+            }
             artefacts.push(Artefact {
                 format,
                 description: optional_text(body, "description")?,
@@ -234,6 +245,51 @@ fn parse_artefacts(value: Option<&Yaml>) -> Result<Vec<Artefact>, InvalidInput> 
         }
     }
     Ok(artefacts)
+}
+
+/// Reads `data:`: each extract maps to `{csv: path, rds: path}`; an orderly `query:` is
+/// accepted and ignored, as Baton has no database to run it against.
+fn parse_data(value: Option<&Yaml>) -> Result<Vec<DataDeclaration>, InvalidInput> {
+    let extracts = match value {
+        None | Some(Yaml::Null) => return Ok(Vec::new()),
+        Some(Yaml::Mapping(extracts)) => extracts,
+        Some(_) => {
+            return Err(InvalidInput::new(
+                "'data' must map extract names to {csv, rds} files",
+            ));
+        }
+    };
+    extracts
+        .iter()
+        .map(|(name, extract)| {
+            let name = name
+                .as_str()
+                .ok_or_else(|| InvalidInput::new("data names must be text"))?;
+            if !extract.is_mapping() {
+                return Err(InvalidInput::new(format!(
+                    "data '{name}' must be a mapping with a 'csv' file"
+                )));
+            }
+            let file = |key: &str| -> Result<Option<String>, InvalidInput> {
+                let path = optional_text(extract, key).map_err(|_| {
+                    InvalidInput::new(format!("data '{name}': '{key}' must be text"))
+                })?;
+                match path {
+                    Some(path) if !is_path_inside_folder(&path) => Err(InvalidInput::new(format!(
+                        "data '{name}': '{key}' must be a path inside the report's folder"
+                    ))),
+                    other => Ok(other),
+                }
+            };
+            Ok(DataDeclaration {
+                name: name.to_owned(),
+                csv: file("csv")?.ok_or_else(|| {
+                    InvalidInput::new(format!("data '{name}' needs a 'csv' file"))
+                })?,
+                rds: file("rds")?,
+            })
+        })
+        .collect()
 }
 
 fn parse_parameters(value: Option<&Yaml>) -> Result<Vec<Parameter>, InvalidInput> {
@@ -269,12 +325,14 @@ fn parse_parameters(value: Option<&Yaml>) -> Result<Vec<Parameter>, InvalidInput
     }
 }
 
-/// A version id: `YYYYMMDD-HHMMSS-` and 8 random hex digits.
+/// A version id: `YYYYMMDD-HHMMSS-`, then the milliseconds and 4 random digits, all 8 in hex
+/// (as orderly makes them), so that ids sort in the order they were made, to the millisecond.
 pub fn version_id(at: DateTime<Utc>) -> String {
     format!(
-        "{}-{:08x}",
+        "{}-{:04x}{:04x}",
         at.format("%Y%m%d-%H%M%S"),
-        rand::random::<u32>()
+        at.timestamp_subsec_millis().min(999),
+        rand::random::<u16>()
     )
 }
 
@@ -301,7 +359,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const FULL: &str = "script: script.sh\nartefacts:\n  - staticgraph:\n      description: A graph of things\n      filenames: mygraph.png\n  - data:\n      description: Tables\n      filenames: [a.csv, b.csv]\nresources:\n  - source/inputdata.csv\nparameters:\n  - param1\n  - param2\ndisplayname: Minimal example\ndescription: The simplest report\ndata:\n  extract:\n    query: SELECT 1\nauthor: Researcher McResearcherface\n";
+    const FULL: &str = "script: script.sh\nartefacts:\n  - staticgraph:\n      description: A graph of things\n      filenames: mygraph.png\n  - data:\n      description: Tables\n      filenames: [a.csv, b.csv]\nresources:\n  - source/inputdata.csv\nparameters:\n  - param1\n  - param2\ndisplayname: Minimal example\ndescription: The simplest report\ndata:\n  extract:\n    query: SELECT 1\n    csv: extract.csv\n  other:\n    csv: out/other.csv\n    rds: out/other.rds\nauthor: Researcher McResearcherface\n";
 
     #[test]
     fn a_full_orderly_yml_is_read() {
@@ -314,7 +372,21 @@ mod tests {
         assert_eq!(config.resources, vec!["source/inputdata.csv"]);
         assert_eq!(config.parameters.len(), 2);
         assert_eq!(config.displayname.as_deref(), Some("Minimal example"));
-        assert_eq!(config.data["extract"], json!({"query": "SELECT 1"}));
+        assert_eq!(
+            config.data,
+            vec![
+                DataDeclaration {
+                    name: "extract".into(),
+                    csv: "extract.csv".into(),
+                    rds: None,
+                },
+                DataDeclaration {
+                    name: "other".into(),
+                    csv: "out/other.csv".into(),
+                    rds: Some("out/other.rds".into()),
+                },
+            ]
+        );
         assert_eq!(
             config.author.as_deref(),
             Some("Researcher McResearcherface")
@@ -336,6 +408,31 @@ mod tests {
                 "has no 'filenames'",
             ),
             ("script: s.sh\nparameters: 3\n", "'parameters' must be"),
+            (
+                "script: s.sh\ndata:\n  dat:\n    query: SELECT 1\n",
+                "data 'dat' needs a 'csv' file",
+            ),
+            (
+                "script: s.sh\ndata:\n  dat: SELECT 1\n",
+                "data 'dat' must be",
+            ),
+            ("script: s.sh\ndata: [a]\n", "'data' must map"),
+            (
+                "script: s.sh\ndata:\n  dat: {csv: ../secret.csv}\n",
+                "data 'dat': 'csv' must be a path inside",
+            ),
+            (
+                "script: s.sh\ndata:\n  dat: {csv: a.csv, rds: /etc/x.rds}\n",
+                "data 'dat': 'rds' must be a path inside",
+            ),
+            (
+                "script: s.sh\nresources: [../../etc/passwd]\n",
+                "'../../etc/passwd' must be a path inside",
+            ),
+            (
+                "script: s.sh\nartefacts:\n  - data: {filenames: /tmp/out.csv}\n",
+                "'/tmp/out.csv' must be a path inside",
+            ),
         ] {
             let error = ReportConfig::parse(text).unwrap_err().to_string();
             assert!(error.contains(expected), "{text:?}: {error}");
@@ -373,9 +470,13 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let id = version_id(at);
-        assert!(id.starts_with("20161006-142357-"));
+        assert!(id.starts_with("20161006-142357-0000"));
         assert_eq!(id.len(), "20161006-142357-e80edf58".len());
         assert!(id[16..].chars().all(|c| c.is_ascii_hexdigit()));
+        for _ in 0..20 {
+            let later = version_id(at + chrono::Duration::milliseconds(1));
+            assert!(later > version_id(at), "ids made later sort later");
+        }
         let key = run_key();
         let (adjective, animal) = key.split_once('_').unwrap();
         assert!(ADJECTIVES.contains(&adjective) && ANIMALS.contains(&animal));

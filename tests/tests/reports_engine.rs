@@ -11,6 +11,7 @@ use baton_tests::unique_prefix;
 use common::artefacts::{ArtefactStore, md5_hex};
 use common::config::StoreOptions;
 use common::model::{Priority, QueueName, RunSpec, RunStatus, TaskSpec};
+use common::report_version::{ChangelogEntry, DATA_FOLDER, VersionRecord};
 use common::store::Store;
 use common::store::runs::RunView;
 use serde_json::{Value, json};
@@ -44,21 +45,42 @@ fn write(dir: &Path, file: &str, text: &str, executable: bool) {
     }
 }
 
-/// A repository with a working report, one that forgets its artefact, and a parameterised one.
+/// A repository with a working parameterised report (with a data extract, a README and a
+/// changelog), one that forgets its artefact, and one whose changelog is broken.
 fn reports_repository(dir: &Path) -> String {
     git(dir, &["init", "-q", "-b", "main"]);
     write(
         dir,
         "src/minimal/orderly.yml",
-        "script: run.sh\nartefacts:\n  - data:\n      description: The table\n      filenames: out.csv\nresources:\n  - input.csv\nparameters:\n  - n\ndisplayname: Minimal example\n",
+        "script: run.sh\nartefacts:\n  - data:\n      description: The table\n      filenames: out.csv\nresources:\n  - input.csv\nparameters:\n  - n\ndata:\n  dat:\n    query: SELECT 1\n    csv: dat.csv\ndisplayname: Minimal example\n",
         false,
     );
     write(dir, "src/minimal/input.csv", "name,number\n", false);
+    write(dir, "src/minimal/README.md", "# Minimal\n", false);
+    write(
+        dir,
+        "src/minimal/changelog.txt",
+        "[public]\nFirst version\n",
+        false,
+    );
     write(
         dir,
         "src/minimal/run.sh",
-        "#!/bin/sh\necho \"making $n\"\ncp input.csv out.csv\necho \"x,$n\" >> out.csv\n",
+        "#!/bin/sh\necho \"making $n\"\ncp input.csv out.csv\necho \"x,$n\" >> out.csv\necho \"v,$ORDERLY_VERSION\" > dat.csv\n",
         true,
+    );
+    write(
+        dir,
+        "src/unlogged/orderly.yml",
+        "script: run.sh\nartefacts:\n  - data: {filenames: out.csv}\n",
+        false,
+    );
+    write(dir, "src/unlogged/run.sh", "echo a > out.csv\n", false);
+    write(
+        dir,
+        "src/unlogged/changelog.txt",
+        "written before any label\n",
+        false,
     );
     write(
         dir,
@@ -78,13 +100,20 @@ fn reports_repository(dir: &Path) -> String {
 }
 
 fn report_run(report: &str, commit: &str, params: Value, version: &str) -> RunSpec {
+    report_run_with(
+        json!({"type": "report", "report": report, "commit": commit, "params": params, "version": version}),
+    )
+}
+
+fn report_run_with(executor: Value) -> RunSpec {
+    let report = executor["report"].as_str().unwrap().to_owned();
     RunSpec {
         id: None,
         definition: format!("report.{report}"),
         payload: Value::Null,
         tasks: vec![TaskSpec {
-            key: report.to_owned(),
-            executor: json!({"type": "report", "report": report, "commit": commit, "params": params, "version": version}),
+            key: report,
+            executor,
             depends_on: vec![],
             queue: None,
             max_retries: 2,
@@ -158,23 +187,30 @@ async fn a_report_run_stores_its_version_and_checks_artefacts_and_parameters() {
     );
 
     let id = store
-        .create_run(&report_run(
-            "minimal",
-            &commit,
-            json!({"n": 7}),
-            "20240102-030405-0a1b2c3d",
-        ))
+        .create_run(&report_run_with(json!({
+            "type": "report",
+            "report": "minimal",
+            "commit": commit,
+            "params": {"n": 7},
+            "version": "20240102-030405-0a1b2c3d",
+            "changelog": {"message": "Rerun for the test", "type": "internal"},
+        })))
         .await
         .unwrap();
     let run = finished(&store, &id).await;
     assert_eq!(run.status, RunStatus::Success, "{:?}", run.tasks[0].error);
-    let version = run.tasks[0].result.clone().unwrap();
-    assert_eq!(version["id"], "20240102-030405-0a1b2c3d");
-    assert_eq!(version["displayname"], "Minimal example");
-    assert_eq!(version["parameter_values"], json!({"n": 7}));
-    assert_eq!(version["git_commit"], json!(commit));
-    let file = &version["artefacts"][0]["files"][0];
-    assert_eq!(file["name"], "out.csv");
+    let version: VersionRecord =
+        serde_json::from_value(run.tasks[0].result.clone().unwrap()).unwrap();
+    assert_eq!(version.id, "20240102-030405-0a1b2c3d");
+    assert_eq!(version.date, "2024-01-02 03:04:05.0");
+    assert_eq!(version.displayname.as_deref(), Some("Minimal example"));
+    assert_eq!(
+        version.parameter_values,
+        *json!({"n": 7}).as_object().unwrap()
+    );
+    assert_eq!(version.git_commit.as_deref(), Some(commit.as_str()));
+    let file = &version.artefacts[0].files[0];
+    assert_eq!(file.name, "out.csv");
     let store_files = ArtefactStore::open(&artefacts_path).unwrap();
     let bytes = store_files
         .get("20240102-030405-0a1b2c3d", "out.csv")
@@ -182,11 +218,43 @@ async fn a_report_run_stores_its_version_and_checks_artefacts_and_parameters() {
         .unwrap();
     assert_eq!(&bytes[..], b"name,number\nx,7\n");
     assert_eq!(
-        file["md5"],
-        json!(md5_hex(&bytes)),
+        file.md5,
+        md5_hex(&bytes),
         "the recorded md5 is the stored bytes'"
     );
-    assert_eq!(version["resources"][0]["name"], "input.csv");
+    let resources: Vec<&str> = version.resources.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(resources, ["input.csv"]);
+    assert_eq!(version.readme.as_deref(), Some("README.md"));
+    assert_eq!(
+        &store_files
+            .get("20240102-030405-0a1b2c3d", "README.md")
+            .await
+            .unwrap()[..],
+        b"# Minimal\n"
+    );
+    assert_eq!(
+        version.changelog,
+        vec![
+            ChangelogEntry {
+                label: "internal".into(),
+                value: "Rerun for the test".into(),
+                from_file: false,
+            },
+            ChangelogEntry {
+                label: "public".into(),
+                value: "First version".into(),
+                from_file: true,
+            },
+        ]
+    );
+    let extract = &version.data[0];
+    assert_eq!(extract.name, "dat");
+    let csv = store_files
+        .get(DATA_FOLDER, &format!("{}.csv", extract.csv.md5))
+        .await
+        .unwrap();
+    assert_eq!(&csv[..], b"v,20240102-030405-0a1b2c3d\n");
+    assert_eq!(extract.csv.md5, md5_hex(&csv));
     let log: Vec<String> = store
         .read_log(&id, None, None, 100)
         .await
@@ -217,6 +285,26 @@ async fn a_report_run_stores_its_version_and_checks_artefacts_and_parameters() {
             .as_deref()
             .unwrap()
             .contains("declared staticgraph artefact 'graph.png'")
+    );
+
+    let unlogged = store
+        .create_run(&report_run(
+            "unlogged",
+            &commit,
+            json!({}),
+            "20240102-030405-00000004",
+        ))
+        .await
+        .unwrap();
+    let run = finished(&store, &unlogged).await;
+    assert_eq!(run.status, RunStatus::Error);
+    assert_eq!(run.tasks[0].attempt, 1, "a broken changelog is not retried");
+    let error = run.tasks[0].error.as_deref().unwrap();
+    assert!(
+        error.contains(
+            "report 'unlogged': changelog.txt line 1: text before the first [label] line"
+        ),
+        "{error}"
     );
 
     for (params, expected) in [

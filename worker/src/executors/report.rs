@@ -1,15 +1,19 @@
 //! The report executor: exports the requested commit of a report into a fresh directory, runs
 //! its script with its parameters (log streamed, timeout and cancel enforced by the command
-//! executor), checks that every declared artefact was produced, and stores artefacts and
-//! resources, hashed with md5, in the artefact store under the run's version id.
+//! executor), collects what the version records (every declared artefact must exist) and
+//! stores its files, hashed with md5, in the artefact store. The task's result is the
+//! version's [`VersionRecord`](common::report_version::VersionRecord).
 
 use std::path::{Path, PathBuf};
 
-use common::artefacts::{ArtefactStore, StoredFile};
+use common::artefacts::ArtefactStore;
 use common::model::{CommandSpec, ReportSpec};
+use common::report_outputs::{self, CHANGELOG, OutputError, VersionInputs};
+use common::report_script;
+use common::report_version::is_version_id;
 use common::reports::ReportConfig;
 use common::reports_repo::{RepoError, ReportsRepo};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::context::TaskContext;
 use crate::error::TaskError;
@@ -24,32 +28,6 @@ pub struct ReportSettings {
     pub artefacts: ArtefactStore,
     /// Where runs get their fresh working directories.
     pub work_dir: PathBuf,
-}
-
-/// How a script is started: directly when executable, else by its interpreter.
-fn script_argv(dir: &Path, script: &str) -> Vec<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(script);
-    let executable =
-        std::fs::metadata(&path).is_ok_and(|meta| meta.permissions().mode() & 0o111 != 0);
-    let relative = format!("./{script}");
-    if executable {
-        return vec![relative];
-    }
-    let interpreter = match Path::new(script).extension().and_then(|e| e.to_str()) {
-        Some("py") => "python3",
-        Some("R" | "r") => "Rscript",
-        _ => "sh",
-    };
-    vec![interpreter.to_owned(), relative]
-}
-
-/// A parameter's value as the script sees it in its environment.
-fn env_value(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn repo_error(error: RepoError) -> TaskError {
@@ -90,100 +68,93 @@ async fn run_in(
     ctx: &TaskContext,
     dir: &Path,
 ) -> Result<Option<Value>, TaskError> {
+    let invalid = |error: &dyn std::fmt::Display| {
+        TaskError::Invalid(format!("report '{}': {error}", spec.report))
+    };
     let text = std::fs::read_to_string(dir.join("orderly.yml")).map_err(|error| {
         TaskError::Invalid(format!(
             "report '{}' has no orderly.yml: {error}",
             spec.report
         ))
     })?;
-    let config = ReportConfig::parse(&text)
-        .map_err(|error| TaskError::Invalid(format!("report '{}': {error}", spec.report)))?;
+    let config = ReportConfig::parse(&text).map_err(|error| invalid(&error))?;
     let parameters = config
         .check_parameters(&spec.params)
-        .map_err(|error| TaskError::Invalid(format!("report '{}': {error}", spec.report)))?;
+        .map_err(|error| invalid(&error))?;
     if let Some(missing) = config
         .resources
         .iter()
         .find(|resource| !dir.join(resource).is_file())
     {
-        return Err(TaskError::Invalid(format!(
-            "report '{}': resource '{missing}' does not exist",
-            spec.report
+        return Err(invalid(&format!("resource '{missing}' does not exist")));
+    }
+    if !is_version_id(&spec.version) {
+        return Err(output_error(OutputError::BadVersionId(
+            spec.version.clone(),
         )));
+    }
+    // Read before the script runs, and checked now: a broken changelog fails at once.
+    let changelog = match std::fs::read_to_string(dir.join(CHANGELOG)) {
+        Ok(text) => Some(text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(invalid(&format!("cannot read {CHANGELOG}: {error}"))),
+    };
+    if let Some(text) = &changelog {
+        report_outputs::parse_changelog(&spec.report, text).map_err(output_error)?;
     }
     ctx.log(format!("[ name ] {}", spec.report));
     ctx.log(format!("[ id ] {}", spec.version));
     ctx.log(format!("[ commit ] {}", spec.commit));
-    let mut env: std::collections::BTreeMap<String, String> = parameters
-        .iter()
-        .map(|(name, value)| (name.clone(), env_value(value)))
-        .collect();
-    env.insert("ORDERLY_VERSION".into(), spec.version.clone());
-    env.insert(
-        "ORDERLY_PARAMETERS".into(),
-        Value::Object(parameters.clone()).to_string(),
-    );
-    env.insert(
-        "ORDERLY_INSTANCES".into(),
-        Value::Object(spec.instances.clone()).to_string(),
-    );
     let command = CommandSpec {
-        argv: script_argv(dir, &config.script),
-        env,
+        argv: report_script::argv(dir, &config.script),
+        env: report_script::environment(&parameters, &spec.version, &spec.instances),
         cwd: Some(dir.display().to_string()),
     };
     run_command(&command, ctx).await?;
 
-    let mut artefacts = Vec::new();
-    for artefact in &config.artefacts {
-        let mut files = Vec::new();
-        for name in &artefact.filenames {
-            if !dir.join(name).is_file() {
-                return Err(TaskError::Failed(format!(
-                    "report '{}' did not produce its declared {} artefact '{name}'",
-                    spec.report, artefact.format
-                )));
-            }
-            let stored = store(settings, spec, dir, name).await?;
-            ctx.log(format!("[ artefact ] {name}: {}", stored.md5));
-            files.push(json!({"name": stored.name, "size": stored.size, "md5": stored.md5}));
-        }
-        artefacts.push(
-            json!({"format": artefact.format, "description": artefact.description, "files": files}),
-        );
+    let inputs = VersionInputs {
+        name: spec.report.clone(),
+        version: spec.version.clone(),
+        parameters,
+        instances: spec.instances.clone(),
+        branch: spec.branch.clone(),
+        commit: Some(spec.commit.clone()),
+        changelog: spec.changelog.clone(),
+    };
+    let report_dir = dir.to_owned();
+    let outputs = tokio::task::spawn_blocking(move || {
+        report_outputs::collect(&report_dir, &config, &inputs, changelog.as_deref())
+    })
+    .await
+    .map_err(|error| TaskError::Failed(format!("collecting outputs interrupted: {error}")))?
+    .map_err(output_error)?;
+    for file in outputs
+        .record
+        .artefacts
+        .iter()
+        .flat_map(|group| &group.files)
+    {
+        ctx.log(format!("[ artefact ] {}: {}", file.name, file.md5));
     }
-    let mut resources = Vec::new();
-    for name in &config.resources {
-        let stored = store(settings, spec, dir, name).await?;
-        resources.push(json!({"name": stored.name, "size": stored.size, "md5": stored.md5}));
+    for extract in &outputs.record.data {
+        ctx.log(format!("[ data ] {}: {}", extract.name, extract.csv.md5));
     }
+    report_outputs::store(&outputs.files, &settings.artefacts)
+        .await
+        .map_err(output_error)?;
     ctx.log("[ success ] :)");
-    Ok(Some(json!({
-        "id": spec.version,
-        "name": spec.report,
-        "displayname": config.displayname,
-        "description": config.description,
-        "artefacts": artefacts,
-        "resources": resources,
-        "data": config.data,
-        "parameter_values": parameters,
-        "instances": spec.instances,
-        "author": config.author,
-        "requester": config.requester,
-        "git_commit": spec.commit,
-        "git_branch": spec.branch,
-    })))
+    let record = serde_json::to_value(&outputs.record)
+        .map_err(|error| TaskError::Failed(format!("cannot encode the version: {error}")))?;
+    Ok(Some(record))
 }
 
-async fn store(
-    settings: &ReportSettings,
-    spec: &ReportSpec,
-    dir: &Path,
-    name: &str,
-) -> Result<StoredFile, TaskError> {
-    settings
-        .artefacts
-        .put_file(&spec.version, name, &dir.join(name))
-        .await
-        .map_err(|error| TaskError::Failed(format!("cannot store '{name}': {error}")))
+/// A report that can never succeed as it is (broken changelog, bad version id) fails at once;
+/// anything else may be retried.
+fn output_error(error: OutputError) -> TaskError {
+    match error {
+        OutputError::Changelog { .. } | OutputError::BadVersionId(_) => {
+            TaskError::Invalid(error.to_string())
+        }
+        other => TaskError::Failed(other.to_string()),
+    }
 }
