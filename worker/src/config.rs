@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use common::backoff::Backoff;
 use common::config::StoreOptions;
 use common::error::InvalidInput;
@@ -16,11 +16,11 @@ pub struct WorkerOptions {
     #[command(flatten)]
     pub store: StoreOptions,
 
-    /// Queues to consume, comma-separated.
+    /// Queues to consume, comma-separated (`reports` is where report runs go).
     #[arg(
         long,
         env = "BATON_QUEUES",
-        default_value = "default",
+        default_value = "default,reports",
         value_delimiter = ','
     )]
     pub queues: Vec<String>,
@@ -65,6 +65,33 @@ pub struct WorkerOptions {
     /// Worker id; host, pid and a random suffix when absent.
     #[arg(long, env = "BATON_WORKER_ID")]
     pub worker_id: Option<String>,
+
+    /// A one-off command; without one, the worker runs.
+    #[command(subcommand)]
+    pub command: Option<WorkerCommand>,
+}
+
+/// One-off commands of `baton-worker`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum WorkerCommand {
+    /// Report bundles: reports packed by the server to run elsewhere.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+/// What to do with a report bundle.
+#[derive(Debug, Clone, Subcommand)]
+pub enum BundleCommand {
+    /// Runs a bundle's report here and writes the completed bundle, ready to import.
+    Run {
+        /// The bundle, as packed by the server.
+        input: std::path::PathBuf,
+        /// Where to write the completed bundle.
+        output: std::path::PathBuf,
+        /// The most bytes the bundle may unpack to.
+        #[arg(long, default_value_t = common::bundles::DEFAULT_MAX_UNPACKED)]
+        max_unpacked_bytes: u64,
+    },
 }
 
 impl WorkerOptions {

@@ -1,13 +1,18 @@
-//! `baton-worker`: executes jobs from Baton's queues.
+//! `baton-worker`: executes jobs from Baton's queues, or completes a report bundle
+//! (`baton-worker bundle run IN.zip OUT.zip`).
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
+use worker::config::{BundleCommand, WorkerCommand};
 use worker::{HandlerRegistry, Worker, WorkerOptions};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     common::config::init_tracing();
     let options = WorkerOptions::parse();
+    if let Some(WorkerCommand::Bundle(command)) = options.command {
+        return run_bundle(command).await;
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(common::signals::cancel_on_signal(shutdown.clone()));
     let result = match Worker::new(options, HandlerRegistry::new()).await {
@@ -18,6 +23,34 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(cause = %error, "worker failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes a report bundle: runs its report here and writes the bundle to import.
+async fn run_bundle(command: BundleCommand) -> std::process::ExitCode {
+    let BundleCommand::Run {
+        input,
+        output,
+        max_unpacked_bytes,
+    } = command;
+    let written = output.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        common::bundles::run_bundle_file(&input, &output, max_unpacked_bytes)
+    })
+    .await;
+    match result {
+        Ok(Ok(record)) => {
+            tracing::info!(version = %record.id, report = %record.name, output = %written.display(), "bundle completed");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(Err(error)) => {
+            tracing::error!(cause = %error, "bundle run failed");
+            std::process::ExitCode::FAILURE
+        }
+        Err(error) => {
+            tracing::error!(cause = %error, "bundle run interrupted");
             std::process::ExitCode::FAILURE
         }
     }
