@@ -11,6 +11,9 @@ pub enum Front {
     Baton,
     /// Celery Director's API (`/api/...`): `{"error": message, "errors": [...]}`.
     Workflows,
+    /// OrderlyWeb's API (`/api/v1/...`): `{"status": "failure", "data": null, "errors":
+    /// [{"code", "message"}]}`.
+    Reports,
 }
 
 /// An error answered to a client.
@@ -33,6 +36,9 @@ pub enum ApiError {
     /// The resource does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The request would create something that exists.
+    #[error("{0}")]
+    Conflict(String),
     /// The body is larger than the limit.
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(u64),
@@ -60,6 +66,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -73,6 +80,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::BadRequest { .. } => "bad_request",
             Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable(_) => "unavailable",
@@ -87,6 +95,17 @@ impl ApiError {
         };
         match front {
             Front::Workflows => json!({"error": self.to_string(), "errors": details}),
+            Front::Reports => {
+                let mut errors = vec![
+                    json!({"code": self.code().replace('_', "-"), "message": self.to_string()}),
+                ];
+                errors.extend(
+                    details
+                        .into_iter()
+                        .map(|detail| json!({"code": "bad-request", "message": detail})),
+                );
+                json!({"status": "failure", "data": null, "errors": errors})
+            }
             Front::Baton => {
                 json!({"error": {"code": self.code(), "message": self.to_string(), "details": details}})
             }

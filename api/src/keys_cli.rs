@@ -38,7 +38,10 @@ async fn create_key(
 }
 
 /// Runs a token command and returns what to print on stdout.
-pub async fn run_tokens(options: &ApiOptions, command: &TokensCommand) -> Result<String, ServeError> {
+pub async fn run_tokens(
+    options: &ApiOptions,
+    command: &TokensCommand,
+) -> Result<String, ServeError> {
     let store = Store::connect(&options.store).await?;
     match command {
         TokensCommand::Create { user, permissions } => {
@@ -63,9 +66,15 @@ pub async fn run(options: &ApiOptions, command: &KeysCommand) -> Result<String, 
             secret,
             allow_date_only,
         } => {
-            let (key, secret) =
-                create_key(options, &store, id, permissions, secret.clone(), *allow_date_only)
-                    .await?;
+            let (key, secret) = create_key(
+                options,
+                &store,
+                id,
+                permissions,
+                secret.clone(),
+                *allow_date_only,
+            )
+            .await?;
             let names = key.grant_names();
             Ok(format!(
                 "created key {} with permissions {}{}\n{secret}",

@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use common::artefacts::ArtefactStore;
 use common::director::{WorkflowDefinition, load_dir};
+use common::model::QueueName;
+use common::reports_repo::ReportsRepo;
 use common::sealing::MasterKey;
 use common::store::Store;
 use tokio::net::TcpListener;
@@ -14,7 +17,7 @@ use crate::config::ApiOptions;
 use crate::error::{ApiError, Front};
 use crate::fronts;
 use crate::metrics::Metrics;
-use crate::state::AppState;
+use crate::state::{AppState, ReportsSettings};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +65,17 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
         }
         tracing::info!(dir = %dir.display(), workflows = workflows.len(), "definitions loaded");
     }
+    let reports = ReportsSettings {
+        repo: options.reports_repo.as_ref().map(ReportsRepo::new),
+        artefacts: ArtefactStore::open(&options.artefacts)
+            .map_err(|error| ServeError::Invalid(format!("BATON_ARTEFACTS: {error}")))?,
+        queue: QueueName::parse(&options.reports_queue)
+            .map_err(|error| ServeError::Invalid(format!("BATON_REPORTS_QUEUE: {error}")))?,
+        token_ttl_secs: options.token_ttl_secs,
+        bundle_limit: options.bundle_limit,
+    };
     Ok(AppState {
+        reports: Arc::new(reports),
         store,
         master_key: Arc::new(master_key),
         workflows: Arc::new(workflows),
@@ -78,6 +91,8 @@ pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
     fronts::baton::routes(state.clone())
+        .or(fronts::reports::routes(state.clone()))
+        .unify()
         .or(fronts::workflows::routes(state))
         .unify()
         .recover(|rejection: warp::Rejection| async move {

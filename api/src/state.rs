@@ -3,7 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use common::artefacts::ArtefactStore;
 use common::director::WorkflowDefinition;
+use common::model::QueueName;
+use common::reports_repo::ReportsRepo;
 use common::sealing::MasterKey;
 use common::store::Store;
 use common::store::apikeys::ApiKey;
@@ -12,6 +15,21 @@ use crate::metrics::Metrics;
 
 /// Keys with their opened secrets, by id.
 pub type KeyCache = HashMap<String, (ApiKey, Vec<u8>)>;
+
+/// What the reports front needs.
+#[derive(Debug, Clone)]
+pub struct ReportsSettings {
+    /// The git repository of reports, when one is configured.
+    pub repo: Option<ReportsRepo>,
+    /// Where versions' files are stored.
+    pub artefacts: ArtefactStore,
+    /// Queue report runs go to.
+    pub queue: QueueName,
+    /// Seconds a bearer token stays valid.
+    pub token_ttl_secs: u64,
+    /// Largest bundle accepted for import, in bytes.
+    pub bundle_limit: u64,
+}
 
 /// Shared state of the API server. Cheap to clone.
 #[derive(Clone)]
@@ -28,6 +46,8 @@ pub struct AppState {
     pub body_limit: u64,
     /// Request and queue metrics.
     pub metrics: Arc<Metrics>,
+    /// The reports front's settings.
+    pub reports: Arc<ReportsSettings>,
     /// Keys with their opened secrets, by id (a key's secret and permissions never change;
     /// revocation is checked on every request).
     pub key_cache: Arc<Mutex<KeyCache>>,

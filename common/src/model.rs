@@ -317,7 +317,21 @@ pub struct RunSpec {
     pub hooks: RunHooks,
 }
 
+/// How the definition of a report run is named: `report:NAME`.
+const REPORT_DEFINITION_PREFIX: &str = "report:";
+
+/// The definition name of runs of report `name`.
+pub fn report_definition(name: &str) -> String {
+    format!("{REPORT_DEFINITION_PREFIX}{name}")
+}
+
 impl RunSpec {
+    /// True for runs the workflow listing shows: every run but report runs, which the reports
+    /// front lists by their keys.
+    pub fn is_listed(&self) -> bool {
+        !self.definition.starts_with(REPORT_DEFINITION_PREFIX)
+    }
+
     /// Checks the DAG: at least one task, dependencies in range, no cycles.
     pub fn validate(&self) -> Result<(), InvalidInput> {
         if self.tasks.is_empty() {

@@ -9,6 +9,8 @@ use common::time::now_ms;
 const PROMOTE_BATCH: usize = 1000;
 /// Most missed slots of one definition fired late after an outage.
 const MAX_CATCH_UP_SLOTS: usize = 60;
+/// Most finished report runs turned into versions per tick.
+const FINALIZE_BATCH: usize = 1000;
 /// Outbox entries younger than this are left to their creator.
 const OUTBOX_GRACE_MS: u64 = 10_000;
 
@@ -23,6 +25,8 @@ pub struct TickReport {
     pub redelivered: usize,
     /// Lost jobs dead-lettered.
     pub dead: usize,
+    /// Finished report runs finalized (successes recorded as versions).
+    pub finalized: usize,
 }
 
 /// Settings a tick needs.
@@ -104,6 +108,7 @@ pub async fn tick(store: &Store, settings: TickSettings) -> Result<TickReport, S
         report.dead += reclaimed.dead;
     }
     store.drain_outbox(OUTBOX_GRACE_MS).await?;
+    report.finalized = store.finalize_report_runs(FINALIZE_BATCH).await?;
     Ok(report)
 }
 

@@ -2,9 +2,11 @@
 //! error in the front's format, logging and counting the request.
 //!
 //! - [`workflows`]: Celery Director's API under `/api/...`.
+//! - [`reports`]: OrderlyWeb's API under `/api/v1/...`.
 //! - [`baton`]: `/healthz`, `/metrics` and `/openapi.json`.
 
 pub mod baton;
+pub mod reports;
 pub mod workflows;
 
 use std::future::Future;

@@ -165,8 +165,9 @@ impl Store {
         let status = status.map(|text| text.parse::<RunStatus>()).transpose()?;
         match status {
             Some(RunStatus::Success) => {
-                let record: VersionRecord = serde_json::from_str(result.as_deref().unwrap_or(""))
-                    .map_err(|e| corrupt(&format!("version of report run {}", run.key), e))?;
+                let record: VersionRecord =
+                    serde_json::from_str(result.as_deref().unwrap_or(""))
+                        .map_err(|e| corrupt(&format!("version of report run {}", run.key), e))?;
                 self.insert_version(&record).await?;
                 self.retire_report_run(run).await?;
             }
@@ -293,7 +294,9 @@ impl Store {
         let key = self.keys.report_version(id);
         let exists: bool = conn.hexists(&key, "record").await?;
         if exists {
-            let _: () = conn.hset(&key, "published", if published { "1" } else { "0" }).await?;
+            let _: () = conn
+                .hset(&key, "published", if published { "1" } else { "0" })
+                .await?;
         }
         Ok(exists)
     }

@@ -159,11 +159,18 @@ impl Store {
             .arg("NX")
             .arg(&scored)
             .ignore();
-        pipe.cmd("ZADD")
-            .arg(self.keys.runs_index())
-            .arg("NX")
-            .arg(&scored)
-            .ignore();
+        let listed: Vec<(u64, &String)> = prepared
+            .iter()
+            .filter(|(_, spec)| spec.is_listed())
+            .map(|(id, _)| (now, id))
+            .collect();
+        if !listed.is_empty() {
+            pipe.cmd("ZADD")
+                .arg(self.keys.runs_index())
+                .arg("NX")
+                .arg(&listed)
+                .ignore();
+        }
         for (id, spec) in &prepared {
             let mut invocation = scripts::CREATE_RUN.key(self.keys.run(id));
             for (field, value) in run_fields(id, spec, now) {

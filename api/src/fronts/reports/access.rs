@@ -1,0 +1,110 @@
+//! Who calls the reports front and what they may see.
+//!
+//! A caller presents a bearer token from `POST /api/v1/login/` (`Authorization: Bearer ...`,
+//! or `?access_token=...` on downloads, as OrderlyWeb allows), or signs the request like every
+//! other front. Permissions hold everywhere or on single reports; a caller without
+//! `reports.review` on a report sees only its published versions.
+
+use common::store::apikeys::{ApiKey, Permission};
+
+use crate::auth::authenticate;
+use crate::error::ApiError;
+use crate::request::RequestParts;
+use crate::state::AppState;
+
+/// An authenticated caller of the reports front.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// The key (or user) calling.
+    pub key: ApiKey,
+}
+
+fn bearer_of(request: &RequestParts, allow_query_token: bool) -> Option<String> {
+    let header = request
+        .headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok());
+    match header {
+        Some(value) if value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer ") => {
+            Some(value[7..].trim().to_owned())
+        }
+        Some(_) => None,
+        None if allow_query_token && !request.headers.contains_key("signature") => {
+            request.query("access_token")
+        }
+        None => None,
+    }
+}
+
+/// Authenticates the caller: a bearer token (also `?access_token=` when `allow_query_token`),
+/// or an HTTP signature.
+pub async fn caller(
+    state: &AppState,
+    request: &RequestParts,
+    allow_query_token: bool,
+) -> Result<Access, ApiError> {
+    let Some(token) = bearer_of(request, allow_query_token) else {
+        return Ok(Access {
+            key: authenticate(state, request).await?.key,
+        });
+    };
+    let invalid = || ApiError::Unauthorized("the bearer token is invalid or has expired".into());
+    let holder = state
+        .store
+        .bearer_token_holder(&token)
+        .await?
+        .ok_or_else(invalid)?;
+    let key = state.store.api_key(&holder).await?.ok_or_else(invalid)?;
+    if key.revoked_ms.is_some() {
+        return Err(invalid());
+    }
+    Ok(Access { key })
+}
+
+impl Access {
+    /// True when the caller holds `permission` on report `name`.
+    pub fn may(&self, name: &str, permission: Permission) -> bool {
+        self.key.may_on_report(name, permission)
+    }
+
+    /// Refuses (403) a caller without `permission` on report `name`.
+    pub fn require(&self, name: &str, permission: Permission) -> Result<(), ApiError> {
+        if self.may(name, permission) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "'{}' lacks the '{}' permission on report '{name}'",
+                self.key.id,
+                permission.as_str()
+            )))
+        }
+    }
+
+    /// Refuses (403) a caller without `permission` everywhere.
+    pub fn require_global(&self, permission: Permission) -> Result<(), ApiError> {
+        if common::store::apikeys::grants(&self.key.permissions, permission) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "'{}' lacks the '{}' permission",
+                self.key.id,
+                permission.as_str()
+            )))
+        }
+    }
+
+    /// True when the caller may read report `name`.
+    pub fn reads(&self, name: &str) -> bool {
+        self.may(name, Permission::ReportsRead) || self.reviews(name)
+    }
+
+    /// True when the caller sees unpublished versions of report `name`.
+    pub fn reviews(&self, name: &str) -> bool {
+        self.may(name, Permission::ReportsReview)
+    }
+
+    /// True when the caller may see a version of report `name` with this published flag.
+    pub fn sees(&self, name: &str, published: bool) -> bool {
+        self.reads(name) && (published || self.reviews(name))
+    }
+}

@@ -1,0 +1,103 @@
+//! Bundles: `POST /bundle/pack/:name/` packs a report (at a branch or commit, with checked
+//! parameters) into a zip to run elsewhere; `POST /bundle/import/` imports a completed one as
+//! a new version.
+
+use common::bundles::{BundleError, DEFAULT_MAX_UNPACKED, check_bundle, pack_bundle};
+use common::reports::version_id;
+use common::store::apikeys::Permission;
+use warp::http::StatusCode;
+
+use super::access::caller;
+use super::catalog::details_json;
+use super::reply::{download, success_with};
+use super::runs::{repo, resolve_report, run_body};
+use crate::error::ApiError;
+use crate::request::RequestParts;
+use crate::state::AppState;
+
+/// `POST /bundle/pack/:name/`: the zip of a bundle ready to run.
+pub async fn pack(
+    state: &AppState,
+    request: &RequestParts,
+    name: &str,
+) -> Result<warp::reply::Response, ApiError> {
+    let access = caller(state, request, false).await?;
+    access.require(name, Permission::ReportsRun)?;
+    let body = run_body(request)?;
+    let repo = repo(state)?;
+    let (commit, config) = resolve_report(&repo, name, &body).await?;
+    let params = config
+        .check_parameters(&body.params)
+        .map_err(|error| ApiError::bad_request(format!("report '{name}': {error}")))?;
+    let version = version_id(chrono::Utc::now());
+    let (report, id) = (name.to_owned(), version.clone());
+    let zipped = tokio::task::spawn_blocking(move || {
+        pack_bundle(
+            &repo,
+            &report,
+            &commit,
+            body.git_branch.as_deref(),
+            &params,
+            &body.instances,
+            &id,
+        )
+    })
+    .await
+    .map_err(|error| ApiError::Unavailable(format!("packing was interrupted: {error}")))?
+    .map_err(bundle_error)?;
+    tracing::info!(report = name, version = %version, by = %access.key.id, "bundle packed");
+    Ok(download(
+        bytes::Bytes::from(zipped),
+        "application/zip",
+        &format!("{version}.zip"),
+    ))
+}
+
+/// `POST /bundle/import/`: stores a completed bundle's files and records it as an unpublished
+/// version (409 when that version exists).
+pub async fn import(
+    state: &AppState,
+    request: &RequestParts,
+) -> Result<warp::reply::Response, ApiError> {
+    let access = caller(state, request, false).await?;
+    access.require_global(Permission::ReportsRun)?;
+    if request.body.is_empty() {
+        return Err(ApiError::bad_request("send the bundle's zip as the body"));
+    }
+    let checked = check_bundle(&request.body, DEFAULT_MAX_UNPACKED)
+        .await
+        .map_err(bundle_error)?;
+    let conflict = |record: &common::report_version::VersionRecord| {
+        ApiError::Conflict(format!(
+            "version '{}' of report '{}' exists",
+            record.id, record.name
+        ))
+    };
+    // An existing version's files are never overwritten.
+    if state.store.version(&checked.record.id).await?.is_some() {
+        return Err(conflict(&checked.record));
+    }
+    let record = checked
+        .store(&state.reports.artefacts)
+        .await
+        .map_err(bundle_error)?;
+    if !state.store.insert_version(&record).await? {
+        return Err(conflict(&record));
+    }
+    tracing::info!(report = %record.name, version = %record.id, by = %access.key.id, "bundle imported");
+    let version = state
+        .store
+        .version(&record.id)
+        .await?
+        .ok_or_else(|| ApiError::Unavailable("the imported version vanished".into()))?;
+    Ok(success_with(StatusCode::OK, details_json(&version)))
+}
+
+fn bundle_error(error: BundleError) -> ApiError {
+    if error.is_client_error() {
+        ApiError::bad_request(error.to_string())
+    } else {
+        tracing::error!(cause = %error, "bundle handling failed");
+        ApiError::Unavailable(format!("the bundle could not be handled: {error}"))
+    }
+}

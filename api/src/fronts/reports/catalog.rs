@@ -1,0 +1,273 @@
+//! Reports, their versions, publishing and changelogs, as each caller may see them.
+
+use common::changelog::{VersionedEntry, changelog_for};
+use common::report_version::VersionRecord;
+use common::store::apikeys::Permission;
+use common::store::reports::StoredVersion;
+use serde_json::{Value, json};
+
+use super::access::{Access, caller};
+use super::reply::{bool_query, success};
+use crate::error::ApiError;
+use crate::request::RequestParts;
+use crate::state::AppState;
+
+/// The versions of report `name` the caller may see, oldest first; 403 without read access,
+/// 404 for a report without versions.
+pub async fn visible_versions(
+    state: &AppState,
+    access: &Access,
+    name: &str,
+) -> Result<Vec<StoredVersion>, ApiError> {
+    access.require_read(name)?;
+    let versions = state.store.report_versions(name).await?;
+    if versions.is_empty() {
+        return Err(unknown_report(name));
+    }
+    Ok(versions
+        .into_iter()
+        .filter(|version| access.sees(name, version.published))
+        .collect())
+}
+
+/// Version `id` of report `name`, if the caller may see it; 404 otherwise.
+pub async fn visible_version(
+    state: &AppState,
+    access: &Access,
+    name: &str,
+    id: &str,
+) -> Result<StoredVersion, ApiError> {
+    access.require_read(name)?;
+    state
+        .store
+        .version(id)
+        .await?
+        .filter(|version| version.record.name == name && access.sees(name, version.published))
+        .ok_or_else(|| unknown_version(name, id))
+}
+
+fn unknown_report(name: &str) -> ApiError {
+    ApiError::NotFound(format!("Unknown report: '{name}'"))
+}
+
+fn unknown_version(name: &str, id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "Unknown report version: '{name}' has no version '{id}'"
+    ))
+}
+
+impl Access {
+    /// Refuses (403) a caller that may not read report `name`.
+    pub fn require_read(&self, name: &str) -> Result<(), ApiError> {
+        if self.reads(name) {
+            Ok(())
+        } else {
+            self.require(name, Permission::ReportsRead)
+        }
+    }
+}
+
+/// `GET /reports/`: every report the caller may read that has a version they may see, with
+/// its latest such version.
+pub async fn reports(
+    state: &AppState,
+    request: &RequestParts,
+) -> Result<warp::reply::Response, ApiError> {
+    let access = caller(state, request, false).await?;
+    if !access.key.may_on_some_report(Permission::ReportsRead)
+        && !access.key.may_on_some_report(Permission::ReportsReview)
+    {
+        access.require_global(Permission::ReportsRead)?;
+    }
+    let mut latest: Vec<(String, VersionRecord)> = Vec::new();
+    for version in state.store.all_versions().await? {
+        let name = version.record.name.clone();
+        if !access.sees(&name, version.published) {
+            continue;
+        }
+        match latest.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, record)) => *record = version.record,
+            None => latest.push((name, version.record)),
+        }
+    }
+    latest.sort_by(|a, b| a.0.cmp(&b.0));
+    let data: Vec<Value> = latest
+        .into_iter()
+        .map(|(name, record)| {
+            json!({"name": name, "display_name": record.displayname, "latest_version": record.id})
+        })
+        .collect();
+    Ok(success(data))
+}
+
+/// `GET /reports/:name/`: the ids of the report's versions the caller may see.
+pub async fn version_ids(
+    state: &AppState,
+    request: &RequestParts,
+    name: &str,
+) -> Result<warp::reply::Response, ApiError> {
+    let access = caller(state, request, false).await?;
+    let ids: Vec<String> = visible_versions(state, &access, name)
+        .await?
+        .into_iter()
+        .map(|version| version.record.id)
+        .collect();
+    Ok(success(ids))
+}
+
+fn file_list(files: &[common::report_version::VersionFile]) -> Vec<Value> {
+    files
+        .iter()
+        .map(|file| json!({"name": file.name, "size": file.size}))
+        .collect()
+}
+
+/// A version's details as OrderlyWeb shows them.
+pub fn details_json(version: &StoredVersion) -> Value {
+    let record = &version.record;
+    json!({
+        "id": record.id,
+        "name": record.name,
+        "displayname": record.displayname,
+        "display_name": record.displayname,
+        "description": record.description,
+        "artefacts": record.artefacts.iter().map(|group| json!({
+            "format": group.format,
+            "description": group.description,
+            "files": file_list(&group.files),
+        })).collect::<Vec<_>>(),
+        "resources": file_list(&record.resources),
+        "date": record.date,
+        "data_info": record.data.iter().map(|data| json!({
+            "name": data.name,
+            "csv_size": data.csv.size,
+            "rds_size": data.rds.as_ref().map(|rds| rds.size),
+        })).collect::<Vec<_>>(),
+        "parameter_values": record.parameter_values,
+        "instances": record.instances,
+        "requester": record.requester,
+        "author": record.author,
+        "published": version.published,
+        "git_branch": record.git_branch,
+        "git_commit": record.git_commit,
+    })
+}
+
+/// `GET /reports/:name/versions/:version/`.
+pub async fn details(
+    state: &AppState,
+    request: &RequestParts,
+    name: &str,
+    id: &str,
+) -> Result<warp::reply::Response, ApiError> {
+    let access = caller(state, request, false).await?;
+    let version = visible_version(state, &access, name, id).await?;
+    Ok(success(details_json(&version)))
+}
+
+/// `GET /versions/`: every version the caller may see.
+pub async fn all_versions(
+    state: &AppState,
+    request: &RequestParts,
+) -> Result<warp::reply::Response, ApiError> {
+    let access = caller(state, request, false).await?;
+    if !access.key.may_on_some_report(Permission::ReportsRead)
+        && !access.key.may_on_some_report(Permission::ReportsReview)
+    {
+        access.require_global(Permission::ReportsRead)?;
+    }
+    let data: Vec<Value> = state
+        .store
+        .all_versions()
+        .await?
+        .into_iter()
+        .filter(|version| access.sees(&version.record.name, version.published))
+        .map(|version| {
+            let record = version.record;
+            json!({
+                "id": record.id,
+                "name": record.name,
+                "displayname": record.displayname,
+                "resources": record.resources.iter().map(|file| file.name.clone()).collect::<Vec<_>>(),
+                "date": record.date,
+                "published": version.published,
+                "requester": record.requester,
+                "author": record.author,
+            })
+        })
+        .collect();
+    Ok(success(data))
+}
+
+/// `POST /reports/:name/versions/:version/publish/[?value=false]`: sets the published flag
+/// and answers with it.
+pub async fn publish(
+    state: &AppState,
+    request: &RequestParts,
+    name: &str,
+    id: &str,
+) -> Result<warp::reply::Response, ApiError> {
+    let access = caller(state, request, false).await?;
+    access.require(name, Permission::ReportsReview)?;
+    let value = bool_query(request, "value")?.unwrap_or(true);
+    let exists = state
+        .store
+        .version(id)
+        .await?
+        .is_some_and(|version| version.record.name == name);
+    if !exists || !state.store.set_published(id, value).await? {
+        return Err(unknown_version(name, id));
+    }
+    tracing::info!(report = name, version = id, published = value, by = %access.key.id, "publish");
+    Ok(success(value))
+}
+
+/// The changelog of version `id` among `versions` (the report's, oldest first) as the caller
+/// may see it.
+fn changelog_json(access: &Access, versions: &[StoredVersion], id: &str) -> Vec<VersionedEntry> {
+    let name = versions
+        .first()
+        .map(|version| version.record.name.as_str())
+        .unwrap_or("");
+    let published = |version: &str| {
+        versions
+            .iter()
+            .any(|stored| stored.record.id == version && stored.published)
+    };
+    changelog_for(
+        versions.iter().map(|version| &version.record),
+        id,
+        &published,
+        access.reviews(name),
+    )
+}
+
+/// `GET /reports/:name/versions/:version/changelog/`.
+pub async fn changelog(
+    state: &AppState,
+    request: &RequestParts,
+    name: &str,
+    id: &str,
+) -> Result<warp::reply::Response, ApiError> {
+    let access = caller(state, request, true).await?;
+    visible_version(state, &access, name, id).await?;
+    let versions = state.store.report_versions(name).await?;
+    Ok(success(changelog_json(&access, &versions, id)))
+}
+
+/// `GET /reports/:name/latest/changelog/`: the changelog of the latest version the caller may
+/// see.
+pub async fn latest_changelog(
+    state: &AppState,
+    request: &RequestParts,
+    name: &str,
+) -> Result<warp::reply::Response, ApiError> {
+    let access = caller(state, request, false).await?;
+    let visible = visible_versions(state, &access, name).await?;
+    let latest = visible
+        .last()
+        .map(|version| version.record.id.clone())
+        .ok_or_else(|| unknown_report(name))?;
+    let versions = state.store.report_versions(name).await?;
+    Ok(success(changelog_json(&access, &versions, &latest)))
+}

@@ -1,0 +1,55 @@
+//! The reports repository: `git/status`, `git/fetch` and `git/pull` (also under `/reports/`).
+
+use common::store::apikeys::Permission;
+use serde_json::json;
+
+use super::access::caller;
+use super::reply::success;
+use super::runs::{blocking, repo};
+use crate::error::ApiError;
+use crate::request::RequestParts;
+use crate::state::AppState;
+
+/// `GET /git/status/`: branch, commit, and `git status --porcelain` lines.
+pub async fn status(
+    state: &AppState,
+    request: &RequestParts,
+) -> Result<warp::reply::Response, ApiError> {
+    caller(state, request, false)
+        .await?
+        .require_global(Permission::ReportsRun)?;
+    let repo = repo(state)?;
+    let status = blocking(move || repo.status()).await?;
+    Ok(success(json!({
+        "branch": status.branch,
+        "hash": status.hash,
+        "clean": status.output.is_empty(),
+        "output": status.output,
+    })))
+}
+
+/// `POST /git/fetch/`: fetches from the remote; answers git's output lines.
+pub async fn fetch(
+    state: &AppState,
+    request: &RequestParts,
+) -> Result<warp::reply::Response, ApiError> {
+    let access = caller(state, request, false).await?;
+    access.require_global(Permission::ReportsRun)?;
+    let repo = repo(state)?;
+    let lines = blocking(move || repo.fetch()).await?;
+    tracing::info!(by = %access.key.id, "reports repository fetched");
+    Ok(success(lines))
+}
+
+/// `POST /git/pull/`: fast-forwards the checked-out branch; answers git's output lines.
+pub async fn pull(
+    state: &AppState,
+    request: &RequestParts,
+) -> Result<warp::reply::Response, ApiError> {
+    let access = caller(state, request, false).await?;
+    access.require_global(Permission::ReportsRun)?;
+    let repo = repo(state)?;
+    let lines = blocking(move || repo.pull()).await?;
+    tracing::info!(by = %access.key.id, "reports repository pulled");
+    Ok(success(lines))
+}
