@@ -120,7 +120,11 @@ async fn a_rust_handler_reports_progress_while_it_runs_and_its_result_is_stored(
     assert_eq!(done.tasks[0].progress, 100);
     let workers = store.workers().await.unwrap();
     assert_eq!(workers.len(), 1, "the worker is in the registry");
-    assert_eq!(workers[0].queues, vec!["default".to_owned()]);
+    assert_eq!(
+        workers[0].queues,
+        vec!["default".to_owned(), "reports".to_owned()],
+        "by default a worker takes workflow tasks and report runs"
+    );
     assert_eq!(workers[0].pid, std::process::id());
 
     shutdown.cancel();

@@ -1232,3 +1232,79 @@ async fn a_run_whose_worker_is_killed_runs_again_and_becomes_one_version() {
         "the log shows both executions: {lines:?}"
     );
 }
+
+#[tokio::test]
+async fn orderly_webs_own_python_client_works_unchanged() {
+    let api = Reports::start(1, 4).await;
+    let (ok, output) = api
+        .cli(
+            "baton-api",
+            &[
+                "tokens",
+                "create",
+                "pyclient",
+                "--permissions",
+                "reports.read,reports.review,reports.run",
+            ],
+        )
+        .await;
+    assert!(ok, "{output}");
+    let token = output.lines().last().unwrap().trim().to_owned();
+    // The released `orderlyweb-api` package, as its users call it.
+    let script = r#"
+import sys, time
+from orderlyweb_api import OrderlyWebAPI, OrderlyWebResponseError
+try:
+    api = OrderlyWebAPI(sys.argv[1], sys.argv[2])
+except OrderlyWebResponseError as error:
+    sys.exit("login refused: %s %s" % (error.response.status_code, error.response.text))
+key = api.run_report("params", {"nmin": 4})
+status = api.report_status(key)
+while not status.finished:
+    time.sleep(0.1)
+    status = api.report_status(key)
+assert status.success, status.status
+details = api.version_details("params", status.version)
+assert details.parameter_values == {"nmin": 4, "label": "plain"}, details.parameter_values
+assert details.published is False
+assert api.publish_report("params", status.version) is True
+assert api.version_details("params", status.version).published is True
+assert api.report_versions("params") == [status.version]
+slow = api.run_report("slow", {"seconds": 30})
+while api.report_status(slow).status != "running":
+    time.sleep(0.1)
+api.kill_report(slow)
+while not api.report_status(slow).finished:
+    time.sleep(0.1)
+print(api.report_status(slow).status)
+try:
+    api.run_report("params", {})
+except Exception as error:
+    print("refused:", error.response.status_code)
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("client.py");
+    std::fs::write(&path, script).unwrap();
+    let base = api.base.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(&path)
+            .arg(&base)
+            .arg(&token)
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "the Python client failed: {text}");
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        vec!["interrupted", "refused: 400"],
+        "{text}"
+    );
+}

@@ -1,4 +1,5 @@
-//! The reports front: OrderlyWeb's API v1 (`/api/v1/...`) over report runs and versions.
+//! The reports front: OrderlyWeb's API v1 (`/api/v1/...`, also served as `/api/v2/...`) over
+//! report runs and versions.
 //!
 //! Every route takes an optional trailing slash; payloads are wrapped in OrderlyWeb's
 //! `{status, data, errors}` envelope; unknown routes, and routes asked for with an `Accept`
@@ -37,7 +38,9 @@ pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     // Bundles are larger than any other body: only their route reads up to the bundle limit.
-    let import = warp::path!("api" / "v1" / "bundle" / "import")
+    let import = warp::path("api")
+        .and(version())
+        .and(warp::path!("bundle" / "import"))
         .and(warp::post())
         .and(with_state(&state))
         .and(request_parts(state.reports.bundle_limit))
@@ -53,7 +56,7 @@ pub fn routes(
         });
     let other =
         warp::path("api")
-            .and(warp::path("v1"))
+            .and(version())
             .and(warp::path::tail())
             .and(with_state(&state))
             .and(request_parts(state.body_limit))
@@ -82,6 +85,12 @@ pub fn routes(
                 },
             );
     import.or(other).unify()
+}
+
+/// The API version segment: `v1`, or `v2`, which OrderlyWeb's released Python client
+/// (`orderlyweb-api`) calls; both serve the same routes.
+fn version() -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::path("v1").or(warp::path("v2")).unify()
 }
 
 /// Answers one request to a known route.
