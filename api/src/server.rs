@@ -73,6 +73,7 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
             .map_err(|error| ServeError::Invalid(format!("BATON_REPORTS_QUEUE: {error}")))?,
         token_ttl_secs: options.token_ttl_secs,
         bundle_limit: options.bundle_limit,
+        configs: Default::default(),
     };
     Ok(AppState {
         reports: Arc::new(reports),

@@ -16,8 +16,11 @@ use crate::metrics::Metrics;
 /// Keys with their opened secrets, by id.
 pub type KeyCache = HashMap<String, (ApiKey, Vec<u8>)>;
 
+/// Report configs already read, by report and commit (a commit's files never change).
+pub type ConfigCache = HashMap<(String, String), common::reports::ReportConfig>;
+
 /// What the reports front needs.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ReportsSettings {
     /// The git repository of reports, when one is configured.
     pub repo: Option<ReportsRepo>,
@@ -29,6 +32,8 @@ pub struct ReportsSettings {
     pub token_ttl_secs: u64,
     /// Largest bundle accepted for import, in bytes.
     pub bundle_limit: u64,
+    /// Configs read so far, so a run needs one git call instead of two.
+    pub configs: Mutex<ConfigCache>,
 }
 
 /// Shared state of the API server. Cheap to clone.

@@ -25,7 +25,7 @@ pub async fn pack(
     access.require(name, Permission::ReportsRun)?;
     let body = run_body(request)?;
     let repo = repo(state)?;
-    let (commit, config) = resolve_report(&repo, name, &body).await?;
+    let (commit, config) = resolve_report(state, name, &body).await?;
     let params = config
         .check_parameters(&body.params)
         .map_err(|error| ApiError::bad_request(format!("report '{name}': {error}")))?;

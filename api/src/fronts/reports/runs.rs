@@ -70,25 +70,44 @@ pub async fn blocking<T: Send + 'static>(
         })
 }
 
+/// Most report configs kept in memory; the cache starts over when full.
+const CONFIG_CACHE_LIMIT: usize = 4096;
+
 /// The commit a run or bundle of report `name` uses (from `gitBranch`/`gitCommit`: 400 when
 /// unknown) and the report's config there (404 when the report does not exist there).
 pub async fn resolve_report(
-    repo: &ReportsRepo,
+    state: &AppState,
     name: &str,
     body: &RunBody,
 ) -> Result<(String, ReportConfig), ApiError> {
+    let repo = repo(state)?;
     let (branch, commit) = (body.git_branch.clone(), body.git_commit.clone());
     let lookup = repo.clone();
     let commit = blocking(move || lookup.resolve(branch.as_deref(), commit.as_deref())).await?;
-    let (lookup, report, at) = (repo.clone(), name.to_owned(), commit.clone());
-    let config = tokio::task::spawn_blocking(move || lookup.config(&report, &at))
+    let cache_key = (name.to_owned(), commit.clone());
+    if let Some(config) = lock(&state.reports.configs).get(&cache_key) {
+        return Ok((commit, config.clone()));
+    }
+    let (report, at) = (name.to_owned(), commit.clone());
+    let config = tokio::task::spawn_blocking(move || repo.config(&report, &at))
         .await
         .map_err(|error| ApiError::Unavailable(format!("git was interrupted: {error}")))?
         .map_err(|error| match error {
             RepoError::NotFound(message) => ApiError::NotFound(message),
             other => ApiError::bad_request(other.to_string()),
         })?;
+    let mut cache = lock(&state.reports.configs);
+    if cache.len() >= CONFIG_CACHE_LIMIT {
+        cache.clear();
+    }
+    cache.insert(cache_key, config.clone());
     Ok((commit, config))
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The run (or bundle) body: empty or JSON with optional members.
@@ -134,8 +153,7 @@ pub async fn run(
     access.require(name, Permission::ReportsRun)?;
     let body = run_body(request)?;
     let timeout_secs = timeout(request)?;
-    let repo = repo(state)?;
-    let (commit, config) = resolve_report(&repo, name, &body).await?;
+    let (commit, config) = resolve_report(state, name, &body).await?;
     let params = config
         .check_parameters(&body.params)
         .map_err(|error| ApiError::bad_request(format!("report '{name}': {error}")))?;
