@@ -167,6 +167,8 @@ struct Reports {
     prefix: String,
     base: String,
     repo: tempfile::TempDir,
+    /// A clone of `repo` served instead of it, when the test needs a remote.
+    clone: Option<tempfile::TempDir>,
     artefacts: tempfile::TempDir,
     commits: Commits,
     services: Vec<BatonProcess>,
@@ -177,10 +179,21 @@ struct Reports {
 impl Reports {
     /// Starts everything, with `workers` workers of `concurrency` each.
     async fn start(workers: usize, concurrency: usize) -> Self {
+        Self::start_serving(workers, concurrency, false).await
+    }
+
+    /// [`Reports::start`], serving a clone of the repository (whose origin it is) when `clone`.
+    async fn start_serving(workers: usize, concurrency: usize, clone: bool) -> Self {
         let redis = RedisServer::start();
         let prefix = unique_prefix();
         let repo = tempfile::tempdir().unwrap();
         let commits = reports_repository(repo.path());
+        let clone = clone.then(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let origin = repo.path().display().to_string();
+            git(dir.path(), &["clone", "-q", &origin, "."]);
+            dir
+        });
         let artefacts = tempfile::tempdir().unwrap();
         let listen = format!("127.0.0.1:{}", free_port());
         let mut reports = Self {
@@ -189,6 +202,7 @@ impl Reports {
             redis,
             prefix,
             repo,
+            clone,
             artefacts,
             commits,
             workers: Vec::new(),
@@ -237,7 +251,12 @@ impl Reports {
             ("BATON_MASTER_KEY".into(), MASTER_KEY.into()),
             (
                 "BATON_REPORTS_REPO".into(),
-                self.repo.path().display().to_string(),
+                self.clone
+                    .as_ref()
+                    .unwrap_or(&self.repo)
+                    .path()
+                    .display()
+                    .to_string(),
             ),
             (
                 "BATON_ARTEFACTS".into(),
@@ -1307,4 +1326,86 @@ except Exception as error:
         vec!["interrupted", "refused: 400"],
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn git_status_fetch_and_pull_update_the_served_repository() {
+    let api = Reports::start_serving(1, 2, true).await;
+    let runner = api
+        .user("runner", "reports.read,reports.review,reports.run")
+        .await;
+    let reader = api.user("reader", "reports.read").await;
+    let status = api.data(&runner, "GET", "/api/v1/git/status/", None).await;
+    assert_eq!(status["branch"], "master");
+    assert_eq!(status["clean"], true);
+    assert_eq!(status["output"], json!([]));
+    assert!(
+        api.commits
+            .second
+            .starts_with(status["hash"].as_str().unwrap())
+    );
+    assert_eq!(
+        api.call(&reader, "GET", "/api/v1/git/status/", None)
+            .await
+            .status,
+        403
+    );
+
+    // A new report upstream: unknown until pulled.
+    let origin = api.repo.path();
+    write(
+        origin,
+        "src/added/orderly.yml",
+        "script: run.sh\nartefacts:\n  - data: {description: Out, filenames: out.txt}\n",
+    );
+    write(
+        origin,
+        "src/added/run.sh",
+        "#!/bin/sh\necho added > out.txt\n",
+    );
+    git(origin, &["add", "."]);
+    git(origin, &["commit", "-q", "-m", "added"]);
+    let head = git(origin, &["rev-parse", "HEAD"]);
+    let unknown = api
+        .call(
+            &runner,
+            "POST",
+            "/api/v1/reports/added/run/",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+
+    let fetched = api.data(&runner, "POST", "/api/v1/git/fetch/", None).await;
+    assert!(fetched.is_array(), "{fetched}");
+    let pulled = api
+        .data(&runner, "POST", "/api/v1/reports/git/pull/", None)
+        .await;
+    let text = pulled.to_string();
+    assert!(
+        text.contains("Fast-forward") || text.contains("added"),
+        "{text}"
+    );
+    let status = api
+        .data(&runner, "GET", "/api/v1/reports/git/status", None)
+        .await;
+    assert!(
+        head.starts_with(status["hash"].as_str().unwrap()),
+        "{status}"
+    );
+    let version = api.version(&runner, "added", json!({})).await;
+    assert!(version.len() > 16);
+
+    // An oversized body is refused in the front's format.
+    let huge = vec![b' '; 70_000];
+    let refused = api
+        .request(
+            "POST",
+            "/api/v1/reports/added/run/",
+            &[("authorization", &format!("Bearer {runner}"))],
+            huge,
+        )
+        .await;
+    assert_eq!(refused.status, 413);
+    assert_eq!(refused.body["status"], "failure");
 }
