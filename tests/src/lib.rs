@@ -14,10 +14,14 @@
 //!   finds the binaries.
 //! - [`wait`]: [`wait_until`], [`wait_for`] and [`poll_for`], polling async predicates with a
 //!   deadline.
+//! - [`git_repo`]: real git repositories of reports.
+//! - [`bench`]: what the benchmark programs share.
 //! - [`unique_prefix`]: a fresh key prefix per test.
 //! - [`init_tracing`]: log output for the test process itself.
 //! - `src/bin/baton-bench.rs`: the benchmark binary (not part of this library).
 
+pub mod bench;
+pub mod git_repo;
 pub mod process;
 pub mod redis_server;
 pub mod wait;

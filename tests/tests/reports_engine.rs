@@ -2,9 +2,9 @@
 //! `baton-worker` process, a real `redis-server`, and the local artefact store.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
+use baton_tests::git_repo::{git, write_file};
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
@@ -16,79 +16,50 @@ use common::store::Store;
 use common::store::runs::RunView;
 use serde_json::{Value, json};
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-fn write(dir: &Path, file: &str, text: &str, executable: bool) {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    if executable {
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-}
-
 /// A repository with a working parameterised report (with a data extract, a README and a
 /// changelog), one that forgets its artefact, and one whose changelog is broken.
 fn reports_repository(dir: &Path) -> String {
     git(dir, &["init", "-q", "-b", "main"]);
-    write(
+    write_file(
         dir,
         "src/minimal/orderly.yml",
         "script: run.sh\nartefacts:\n  - data:\n      description: The table\n      filenames: out.csv\nresources:\n  - input.csv\nparameters:\n  - n\ndata:\n  dat:\n    query: SELECT 1\n    csv: dat.csv\ndisplayname: Minimal example\n",
         false,
     );
-    write(dir, "src/minimal/input.csv", "name,number\n", false);
-    write(dir, "src/minimal/README.md", "# Minimal\n", false);
-    write(
+    write_file(dir, "src/minimal/input.csv", "name,number\n", false);
+    write_file(dir, "src/minimal/README.md", "# Minimal\n", false);
+    write_file(
         dir,
         "src/minimal/changelog.txt",
         "[public]\nFirst version\n",
         false,
     );
-    write(
+    write_file(
         dir,
         "src/minimal/run.sh",
         "#!/bin/sh\necho \"making $n\"\ncp input.csv out.csv\necho \"x,$n\" >> out.csv\necho \"v,$ORDERLY_VERSION\" > dat.csv\n",
         true,
     );
-    write(
+    write_file(
         dir,
         "src/unlogged/orderly.yml",
         "script: run.sh\nartefacts:\n  - data: {filenames: out.csv}\n",
         false,
     );
-    write(dir, "src/unlogged/run.sh", "echo a > out.csv\n", false);
-    write(
+    write_file(dir, "src/unlogged/run.sh", "echo a > out.csv\n", false);
+    write_file(
         dir,
         "src/unlogged/changelog.txt",
         "written before any label\n",
         false,
     );
-    write(
+    write_file(
         dir,
         "src/forgetful/orderly.yml",
         "script: run.sh\nartefacts:\n  - staticgraph: {filenames: graph.png}\n",
         false,
     );
-    write(
+    write_file(
         dir,
         "src/forgetful/run.sh",
         "echo 'drawing nothing'\n",

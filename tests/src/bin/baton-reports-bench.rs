@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use baton_tests::bench::percentile_ms;
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
 use clap::Parser;
@@ -78,28 +79,7 @@ type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(&args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("baton-reports-bench failed: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted_us.len() as f64).ceil().max(1.0) as usize;
-    sorted_us[rank.min(sorted_us.len()) - 1] as f64 / 1000.0
+    baton_tests::bench::run_main("baton-reports-bench", run(&args))
 }
 
 fn round3(ms: f64) -> f64 {

@@ -10,7 +10,7 @@ use warp::http::StatusCode;
 use super::access::caller;
 use super::catalog::details_json;
 use super::reply::{download, success_with};
-use super::runs::{repo, resolve_report, run_body};
+use super::runs::{PreparedRun, prepare_run, repo};
 use crate::error::ApiError;
 use crate::request::RequestParts;
 use crate::state::AppState;
@@ -21,14 +21,13 @@ pub async fn pack(
     request: &RequestParts,
     name: &str,
 ) -> Result<warp::reply::Response, ApiError> {
-    let access = caller(state, request, false).await?;
-    access.require(name, Permission::ReportsRun)?;
-    let body = run_body(request)?;
+    let PreparedRun {
+        access,
+        body,
+        commit,
+        params,
+    } = prepare_run(state, request, name).await?;
     let repo = repo(state)?;
-    let (commit, config) = resolve_report(state, name, &body).await?;
-    let params = config
-        .check_parameters(&body.params)
-        .map_err(|error| ApiError::bad_request(format!("report '{name}': {error}")))?;
     let version = version_id(chrono::Utc::now());
     let (report, id) = (name.to_owned(), version.clone());
     let zipped = tokio::task::spawn_blocking(move || {

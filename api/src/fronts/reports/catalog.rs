@@ -57,6 +57,17 @@ fn unknown_version(name: &str, id: &str) -> ApiError {
 }
 
 impl Access {
+    /// Refuses (403) a caller that may read no report at all.
+    pub fn require_some_read(&self) -> Result<(), ApiError> {
+        if self.key.may_on_some_report(Permission::ReportsRead)
+            || self.key.may_on_some_report(Permission::ReportsReview)
+        {
+            Ok(())
+        } else {
+            self.require_global(Permission::ReportsRead)
+        }
+    }
+
     /// Refuses (403) a caller that may not read report `name`.
     pub fn require_read(&self, name: &str) -> Result<(), ApiError> {
         if self.reads(name) {
@@ -74,11 +85,7 @@ pub async fn reports(
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     let access = caller(state, request, false).await?;
-    if !access.key.may_on_some_report(Permission::ReportsRead)
-        && !access.key.may_on_some_report(Permission::ReportsReview)
-    {
-        access.require_global(Permission::ReportsRead)?;
-    }
+    access.require_some_read()?;
     let mut latest: Vec<(String, VersionRecord)> = Vec::new();
     for version in state.store.all_versions().await? {
         let name = version.record.name.clone();
@@ -171,11 +178,7 @@ pub async fn all_versions(
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     let access = caller(state, request, false).await?;
-    if !access.key.may_on_some_report(Permission::ReportsRead)
-        && !access.key.may_on_some_report(Permission::ReportsReview)
-    {
-        access.require_global(Permission::ReportsRead)?;
-    }
+    access.require_some_read()?;
     let data: Vec<Value> = state
         .store
         .all_versions()

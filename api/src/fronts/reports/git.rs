@@ -1,5 +1,6 @@
 //! The reports repository: `git/status`, `git/fetch` and `git/pull` (also under `/reports/`).
 
+use common::reports_repo::{RepoError, ReportsRepo};
 use common::store::apikeys::Permission;
 use serde_json::json;
 
@@ -33,12 +34,7 @@ pub async fn fetch(
     state: &AppState,
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
-    let access = caller(state, request, false).await?;
-    access.require_global(Permission::ReportsRun)?;
-    let repo = repo(state)?;
-    let lines = blocking(move || repo.fetch()).await?;
-    tracing::info!(by = %access.key.id, "reports repository fetched");
-    Ok(success(lines))
+    update(state, request, "fetched", ReportsRepo::fetch).await
 }
 
 /// `POST /git/pull/`: fast-forwards the checked-out branch; answers git's output lines.
@@ -46,10 +42,21 @@ pub async fn pull(
     state: &AppState,
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
+    update(state, request, "pulled", ReportsRepo::pull).await
+}
+
+/// Runs a git operation that changes the repository (`fetch` or `pull`), for a caller with
+/// `reports.run` everywhere.
+async fn update(
+    state: &AppState,
+    request: &RequestParts,
+    done: &'static str,
+    operation: fn(&ReportsRepo) -> Result<Vec<String>, RepoError>,
+) -> Result<warp::reply::Response, ApiError> {
     let access = caller(state, request, false).await?;
     access.require_global(Permission::ReportsRun)?;
     let repo = repo(state)?;
-    let lines = blocking(move || repo.pull()).await?;
-    tracing::info!(by = %access.key.id, "reports repository pulled");
+    let lines = blocking(move || operation(&repo)).await?;
+    tracing::info!(by = %access.key.id, operation = done, "reports repository updated");
     Ok(success(lines))
 }

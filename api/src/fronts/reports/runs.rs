@@ -13,7 +13,7 @@ use common::store::runs::{CancelOutcome, LOG_MAX_LINES, RunView};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::access::caller;
+use super::access::{Access, caller};
 use super::reply::{bool_query, success};
 use crate::error::ApiError;
 use crate::request::RequestParts;
@@ -142,6 +142,40 @@ fn timeout(request: &RequestParts) -> Result<u64, ApiError> {
     }
 }
 
+/// A run (or bundle) asked for: who asks, the body, the commit and the checked parameters.
+pub struct PreparedRun {
+    /// The caller, who holds `reports.run` on the report.
+    pub access: Access,
+    /// The request's body.
+    pub body: RunBody,
+    /// The full commit to run.
+    pub commit: String,
+    /// Parameter values, defaults filled in.
+    pub params: Map<String, Value>,
+}
+
+/// Checks a run (or bundle) request of report `name`: permission, body, commit, report and
+/// parameters.
+pub async fn prepare_run(
+    state: &AppState,
+    request: &RequestParts,
+    name: &str,
+) -> Result<PreparedRun, ApiError> {
+    let access = caller(state, request, false).await?;
+    access.require(name, Permission::ReportsRun)?;
+    let body = run_body(request)?;
+    let (commit, config) = resolve_report(state, name, &body).await?;
+    let params = config
+        .check_parameters(&body.params)
+        .map_err(|error| ApiError::bad_request(format!("report '{name}': {error}")))?;
+    Ok(PreparedRun {
+        access,
+        body,
+        commit,
+        params,
+    })
+}
+
 /// `POST /reports/:name/run/[?timeout=]`: queues a run of the report at the asked branch or
 /// commit, with checked parameters; answers `{name, key, path}`.
 pub async fn run(
@@ -149,15 +183,13 @@ pub async fn run(
     request: &RequestParts,
     name: &str,
 ) -> Result<warp::reply::Response, ApiError> {
-    let access = caller(state, request, false).await?;
-    access.require(name, Permission::ReportsRun)?;
-    let body = run_body(request)?;
     let timeout_secs = timeout(request)?;
-    let (commit, config) = resolve_report(state, name, &body).await?;
-    let params = config
-        .check_parameters(&body.params)
-        .map_err(|error| ApiError::bad_request(format!("report '{name}': {error}")))?;
-
+    let PreparedRun {
+        access,
+        body,
+        commit,
+        params,
+    } = prepare_run(state, request, name).await?;
     let version = version_id(chrono::Utc::now());
     let run_id = uuid::Uuid::new_v4().to_string();
     let spec = ReportSpec {
@@ -234,12 +266,20 @@ fn queue_entry(state: &ReportRunState, with_version: bool) -> Value {
     entry
 }
 
-async fn known_run(state: &AppState, key: &str) -> Result<ReportRun, ApiError> {
-    state
+/// The caller and the run a key names, when the caller holds `reports.run` on its report.
+async fn known_run(
+    state: &AppState,
+    request: &RequestParts,
+    key: &str,
+) -> Result<(Access, ReportRun), ApiError> {
+    let access = caller(state, request, false).await?;
+    let run = state
         .store
         .report_run(key)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("Unknown report run key: '{key}'")))
+        .ok_or_else(|| ApiError::NotFound(format!("Unknown report run key: '{key}'")))?;
+    access.require(&run.name, Permission::ReportsRun)?;
+    Ok((access, run))
 }
 
 /// `GET /reports/:key/status/[?output=true]`: the run's status, its version once it
@@ -249,9 +289,7 @@ pub async fn status(
     request: &RequestParts,
     key: &str,
 ) -> Result<warp::reply::Response, ApiError> {
-    let access = caller(state, request, false).await?;
-    let report_run = known_run(state, key).await?;
-    access.require(&report_run.name, Permission::ReportsRun)?;
+    let (_, report_run) = known_run(state, request, key).await?;
     let with_output = bool_query(request, "output")?.unwrap_or(false);
     let run = state.store.get_run(&report_run.run_id).await?;
     let run_status = run.as_ref().map(|run| run.status);
@@ -299,9 +337,7 @@ pub async fn kill(
     request: &RequestParts,
     key: &str,
 ) -> Result<warp::reply::Response, ApiError> {
-    let access = caller(state, request, false).await?;
-    let report_run = known_run(state, key).await?;
-    access.require(&report_run.name, Permission::ReportsRun)?;
+    let (access, report_run) = known_run(state, request, key).await?;
     match state.store.cancel_run(&report_run.run_id).await? {
         CancelOutcome::Canceled { .. } => {
             state.store.finalize_report_run(&report_run).await?;
