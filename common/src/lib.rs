@@ -45,3 +45,6 @@ pub mod signals;
 pub mod signing;
 pub mod store;
 pub mod time;
+
+#[cfg(test)]
+mod test_support;

@@ -1,5 +1,4 @@
 use std::io::{Cursor, Read, Write};
-use std::process::Command;
 
 use serde_json::json;
 use zip::write::SimpleFileOptions;
@@ -9,33 +8,9 @@ use super::*;
 use crate::artefacts::{ArtefactStore, md5_hex};
 use crate::report_version::DATA_FOLDER;
 use crate::reports_repo::ReportsRepo;
+use crate::test_support::{git, write};
 
 const VERSION_ID: &str = "20240102-030405-0a1b2c3d";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-fn write(dir: &Path, file: &str, text: &str) {
-    let path = dir.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
 
 /// A repository with one report that makes an artefact, a data extract in csv and rds, and
 /// reads a resource; returns the commit.
