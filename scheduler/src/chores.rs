@@ -36,6 +36,8 @@ pub struct TickSettings {
     pub visibility_timeout_ms: u64,
     /// Redeliveries before a lost job is dead-lettered.
     pub max_redeliveries: u32,
+    /// Release polling: task service health, tasks in flight, phases.
+    pub releases: crate::releases::ReleaseSettings,
 }
 
 /// Fires every periodic definition whose current slot has not fired yet.
@@ -109,6 +111,7 @@ pub async fn tick(store: &Store, settings: TickSettings) -> Result<TickReport, S
     }
     store.drain_outbox(OUTBOX_GRACE_MS).await?;
     report.finalized = store.finalize_report_runs(FINALIZE_BATCH).await?;
+    crate::releases::poll_if_due(store, settings.releases);
     Ok(report)
 }
 

@@ -34,6 +34,15 @@ pub struct SchedulerOptions {
     #[arg(long, env = "BATON_WORKER_TIMEOUT_SECS", default_value_t = 30)]
     pub worker_timeout_secs: u64,
 
+    /// Milliseconds between release polls (task service health, tasks in flight, phases).
+    #[arg(long, env = "BATON_RELEASE_POLL_MS", default_value_t = 2000)]
+    pub release_poll_ms: u64,
+
+    /// Seconds a task service may go without answering while one of its tasks is in flight
+    /// before that task is failed.
+    #[arg(long, env = "BATON_TASK_SERVICE_TIMEOUT_SECS", default_value_t = 60)]
+    pub task_service_timeout_secs: u64,
+
     /// Scheduler id; host, pid and a random suffix when absent.
     #[arg(long, env = "BATON_SCHEDULER_ID")]
     pub scheduler_id: Option<String>,

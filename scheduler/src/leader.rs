@@ -28,6 +28,10 @@ pub async fn run(
     let settings = TickSettings {
         visibility_timeout_ms: options.visibility_timeout_secs * 1000,
         max_redeliveries: options.max_redeliveries,
+        releases: crate::releases::ReleaseSettings {
+            poll_ms: options.release_poll_ms.max(10),
+            service_timeout_ms: options.task_service_timeout_secs.saturating_mul(1000),
+        },
     };
     tracing::info!(scheduler = %id, lease_ms = options.lease_ms, "scheduler started");
     let mut leading = false;

@@ -7,11 +7,13 @@
 //! - [`leader`]: the lease loop that decides whether this scheduler acts.
 //! - [`chores`]: one tick of work, each chore a testable step.
 //! - [`operator`]: operator commands (dead letters).
+//! - [`releases`]: release polling: task service health, tasks in flight, phases.
 
 pub mod chores;
 pub mod config;
 pub mod leader;
 pub mod operator;
+pub mod releases;
 
 pub use config::SchedulerOptions;
 pub use leader::run;

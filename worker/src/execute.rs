@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::context::TaskContext;
 use crate::error::TaskError;
+use crate::executors::release::run_release_call;
 use crate::executors::report::{ReportSettings, run_report};
 use crate::executors::{command::run_command, http::run_http};
 use crate::handlers::HandlerRegistry;
@@ -28,6 +29,8 @@ pub struct Executors {
     pub http: reqwest::Client,
     /// Reports repository and artefact store for `report` tasks, when configured.
     pub reports: Option<ReportSettings>,
+    /// The store, for `release` tasks (they record the answers of task services).
+    pub store: common::store::Store,
 }
 
 impl Executors {
@@ -53,6 +56,15 @@ impl Executors {
                         "this worker has no reports repository (set BATON_REPORTS_REPO)".into(),
                     )),
                 },
+                ExecutorSpec::Release(call) => {
+                    run_release_call(&self.http, &self.store, call, ctx).await
+                }
+                ExecutorSpec::Human => Err(TaskError::Invalid(format!(
+                    "task '{}' is a human step: its queue must hold only human steps, which \
+                     people claim through the projects API, and no worker may consume it \
+                     (check BATON_QUEUES and the step's queue)",
+                    task.key
+                ))),
                 ExecutorSpec::Handler { name } => match self.handlers.get(name) {
                     Some(handler) => handler(ctx.clone()).await,
                     None => Err(TaskError::Invalid(format!(

@@ -87,13 +87,14 @@ impl Worker {
             )
         });
         Ok(Self {
-            store,
+            store: store.clone(),
             queues,
             id,
             executors: Executors {
                 handlers,
                 http: reqwest::Client::new(),
                 reports: report_settings(&options)?,
+                store,
             },
             inflight: InFlightSet::default(),
             done: Arc::default(),

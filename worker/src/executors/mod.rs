@@ -7,4 +7,5 @@
 
 pub mod command;
 pub mod http;
+pub mod release;
 pub mod report;

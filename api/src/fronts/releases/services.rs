@@ -1,0 +1,145 @@
+//! `/task-services`: registering (after a `/status` ping), listing, reading, changing and
+//! deleting task services.
+
+use common::releases::IdKind;
+use common::store::releases::records::TaskService;
+use common::task_service;
+use common::time::now_ms;
+use serde_json::{Map, Value};
+use warp::http::StatusCode;
+
+use super::reply::{
+    PageRequest, Urls, body_object, bool_field, json_response, no_content, not_found, page_request,
+    paginated, query_bool, required_string, service_json, string_field,
+};
+use super::route::Collection;
+use crate::error::ApiError;
+use crate::request::RequestParts;
+use crate::state::AppState;
+
+fn check_url(url: &str) -> Result<(), ApiError> {
+    let valid = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() > "https://".len()
+        && !url.chars().any(char::is_whitespace);
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "'url' must be an http:// or https:// URL (got '{url}')"
+        )))
+    }
+}
+
+/// Refuses a service whose `/status` does not answer 200.
+async fn check_reachable(state: &AppState, url: &str) -> Result<(), ApiError> {
+    task_service::ping(&state.releases.client, url)
+        .await
+        .map_err(|error| {
+            ApiError::bad_request(format!(
+                "the task service at {url} did not answer GET /status with 200: {error}"
+            ))
+        })
+}
+
+/// `GET /task-services`
+pub async fn list(
+    state: &AppState,
+    request: &RequestParts,
+) -> Result<warp::reply::Response, ApiError> {
+    let asked: PageRequest = page_request(request)?;
+    let enabled = query_bool(request, "enabled")?;
+    let page = state
+        .store
+        .list_release_records::<TaskService>(
+            |service| enabled.is_none_or(|enabled| service.enabled == enabled),
+            asked.offset,
+            asked.limit,
+        )
+        .await?;
+    Ok(paginated(
+        &Urls::new(state, request),
+        request,
+        asked,
+        &page,
+        service_json,
+    ))
+}
+
+/// `GET /task-services/<id>`
+pub async fn get(state: &AppState, id: &str) -> Result<warp::reply::Response, ApiError> {
+    let service = find(state, id).await?;
+    Ok(json_response(StatusCode::OK, &service_json(&service)))
+}
+
+async fn find(state: &AppState, id: &str) -> Result<TaskService, ApiError> {
+    state
+        .store
+        .release_record::<TaskService>(id)
+        .await?
+        .ok_or_else(|| not_found(Collection::Services, id))
+}
+
+/// `POST /task-services`
+pub async fn create(
+    state: &AppState,
+    request: &RequestParts,
+) -> Result<warp::reply::Response, ApiError> {
+    let fields = body_object(request)?;
+    let name = required_string(&fields, "name")?;
+    let url = required_string(&fields, "url")?;
+    check_url(&url)?;
+    let service = TaskService {
+        kf_id: IdKind::TaskService.new_id(),
+        name,
+        description: string_field(&fields, "description")?.unwrap_or_default(),
+        author: string_field(&fields, "author")?.unwrap_or_default(),
+        url,
+        enabled: bool_field(&fields, "enabled")?.unwrap_or(true),
+        health_status: "ok".into(),
+        last_ok_status: 0,
+        last_ok_ms: now_ms(),
+        created_ms: now_ms(),
+    };
+    check_reachable(state, &service.url).await?;
+    state.store.insert_release_record(&service).await?;
+    tracing::info!(service = %service.kf_id, url = %service.url, "task service registered");
+    Ok(json_response(StatusCode::CREATED, &service_json(&service)))
+}
+
+/// `PATCH /task-services/<id>`
+pub async fn update(
+    state: &AppState,
+    request: &RequestParts,
+    id: &str,
+) -> Result<warp::reply::Response, ApiError> {
+    let fields: Map<String, Value> = body_object(request)?;
+    find(state, id).await?;
+    let mut changes = Vec::new();
+    for name in ["name", "description", "author"] {
+        if let Some(value) = string_field(&fields, name)? {
+            changes.push((name, value));
+        }
+    }
+    if let Some(url) = string_field(&fields, "url")? {
+        check_url(&url)?;
+        check_reachable(state, &url).await?;
+        changes.push(("url", url));
+    }
+    if let Some(enabled) = bool_field(&fields, "enabled")? {
+        changes.push(("enabled", if enabled { "1" } else { "0" }.to_owned()));
+    }
+    state
+        .store
+        .update_release_record::<TaskService>(id, &changes)
+        .await?;
+    get(state, id).await
+}
+
+/// `DELETE /task-services/<id>`
+pub async fn delete(state: &AppState, id: &str) -> Result<warp::reply::Response, ApiError> {
+    if state.store.delete_release_record::<TaskService>(id).await? {
+        Ok(no_content())
+    } else {
+        Err(not_found(Collection::Services, id))
+    }
+}

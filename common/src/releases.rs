@@ -1,0 +1,401 @@
+//! The Release Coordinator's domain: ids, the task and release state machines, the protocol
+//! actions sent to task services, and semantic versions.
+//!
+//! A release is a Baton-coordinated set of tasks, one per enabled task service. Each protocol
+//! phase (`initialize`, `start`, `publish`, `cancel`) is a Baton run whose tasks call the
+//! services; the states below are what the coordinator records of each.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::InvalidInput;
+
+/// The characters of an id's random part.
+const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+/// Length of an id's random part.
+const ID_LEN: usize = 8;
+
+/// The kinds of records, each with its id prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    /// `RE_`: a release.
+    Release,
+    /// `TA_`: a task.
+    Task,
+    /// `TS_`: a task service.
+    TaskService,
+    /// `RN_`: a release note.
+    Note,
+    /// `SD_`: a study.
+    Study,
+    /// `EV_`: an event.
+    Event,
+}
+
+impl IdKind {
+    /// The prefix of ids of this kind.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Release => "RE_",
+            Self::Task => "TA_",
+            Self::TaskService => "TS_",
+            Self::Note => "RN_",
+            Self::Study => "SD_",
+            Self::Event => "EV_",
+        }
+    }
+
+    /// A fresh random id (`RE_` and 8 uppercase letters or digits).
+    pub fn new_id(self) -> String {
+        let mut rng = rand::rng();
+        let random: String = (0..ID_LEN)
+            .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
+            .collect();
+        format!("{}{random}", self.prefix())
+    }
+
+    /// True when `id` has this kind's form. Ids end up inside Redis keys, so anything else is
+    /// refused before it reaches the store.
+    pub fn is_valid(self, id: &str) -> bool {
+        id.strip_prefix(self.prefix()).is_some_and(|rest| {
+            rest.len() == ID_LEN
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
+    }
+}
+
+/// Declares a lowercase state enum with `as_str`, `FromStr`, `Display` and serde support.
+macro_rules! state_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every state.
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
+
+            /// The state as stored and shown.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidInput;
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|state| state.as_str() == text)
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                        InvalidInput::new(format!(
+                            "unknown state '{text}': one of {}",
+                            known.join(", ")
+                        ))
+                    })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+state_enum! {
+    /// A task's state: `waiting → initialized → running → staged → publishing → published`;
+    /// `waiting → rejected`; any unfinished state `→ failed` or `→ canceled`.
+    TaskState {
+        /// Created; the service has not accepted it yet.
+        Waiting => "waiting",
+        /// The service accepted it (answered `pending` to `initialize`).
+        Initialized => "initialized",
+        /// The service is working on it.
+        Running => "running",
+        /// The service's work is ready to publish.
+        Staged => "staged",
+        /// The service is publishing it.
+        Publishing => "publishing",
+        /// Published.
+        Published => "published",
+        /// The service refused it at `initialize`.
+        Rejected => "rejected",
+        /// It failed.
+        Failed => "failed",
+        /// It was canceled.
+        Canceled => "canceled",
+    }
+}
+
+impl TaskState {
+    /// True once the task can no longer change.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            Self::Published | Self::Rejected | Self::Failed | Self::Canceled
+        )
+    }
+
+    /// The states from which a task may move to `self`.
+    pub fn predecessors(self) -> &'static [TaskState] {
+        use TaskState::*;
+        match self {
+            Waiting => &[],
+            Initialized | Rejected => &[Waiting],
+            Running => &[Initialized],
+            Staged => &[Running],
+            Publishing => &[Staged],
+            Published => &[Publishing],
+            Failed | Canceled => &[Waiting, Initialized, Running, Staged, Publishing],
+        }
+    }
+
+    /// True when a task may move from `self` to `next`.
+    pub fn may_become(self, next: TaskState) -> bool {
+        next.predecessors().contains(&self)
+    }
+}
+
+state_enum! {
+    /// A release's state: `waiting → initializing → initialized → running → staged →
+    /// publishing → published`; `canceling → canceled` from any unfinished state; `failed`.
+    ReleaseState {
+        /// Created; its tasks are being made.
+        Waiting => "waiting",
+        /// Its tasks are being initialized.
+        Initializing => "initializing",
+        /// Every task is initialized; they are being started.
+        Initialized => "initialized",
+        /// Its tasks are running.
+        Running => "running",
+        /// Every task is staged: ready to publish.
+        Staged => "staged",
+        /// Its tasks are publishing.
+        Publishing => "publishing",
+        /// Every task is published.
+        Published => "published",
+        /// Being canceled.
+        Canceling => "canceling",
+        /// Canceled.
+        Canceled => "canceled",
+        /// A task failed or was rejected.
+        Failed => "failed",
+    }
+}
+
+impl ReleaseState {
+    /// True once the release can no longer change by itself.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Published | Self::Canceled | Self::Failed)
+    }
+
+    /// The protocol phase due in this state, if any.
+    pub fn due_phase(self) -> Option<Action> {
+        match self {
+            Self::Waiting | Self::Initializing => Some(Action::Initialize),
+            Self::Initialized => Some(Action::Start),
+            Self::Publishing => Some(Action::Publish),
+            Self::Canceling | Self::Failed => Some(Action::Cancel),
+            Self::Running | Self::Staged | Self::Published | Self::Canceled => None,
+        }
+    }
+}
+
+/// A protocol action sent to a task service (`POST /tasks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Offer the task; the service answers `pending` when it takes it.
+    Initialize,
+    /// Start working; the service answers `running`.
+    Start,
+    /// Publish the staged work; the service answers `publishing`.
+    Publish,
+    /// Ask for the task's state.
+    GetStatus,
+    /// Stop; the service answers `canceled`.
+    Cancel,
+}
+
+impl Action {
+    /// The action as sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initialize => "initialize",
+            Self::Start => "start",
+            Self::Publish => "publish",
+            Self::GetStatus => "get_status",
+            Self::Cancel => "cancel",
+        }
+    }
+
+    /// The task states this action is sent in (a task elsewhere is skipped).
+    pub fn sent_in(self) -> &'static [TaskState] {
+        use TaskState::*;
+        match self {
+            Self::Initialize => &[Waiting],
+            Self::Start => &[Initialized],
+            Self::Publish => &[Staged],
+            Self::GetStatus => &[Running, Publishing],
+            Self::Cancel => &[Waiting, Initialized, Running, Staged, Publishing],
+        }
+    }
+
+    /// The state the service must answer with, and the task state it means.
+    pub fn expected_answer(self) -> Option<(&'static str, TaskState)> {
+        match self {
+            Self::Initialize => Some(("pending", TaskState::Initialized)),
+            Self::Start => Some(("running", TaskState::Running)),
+            Self::Publish => Some(("publishing", TaskState::Publishing)),
+            Self::Cancel => Some(("canceled", TaskState::Canceled)),
+            Self::GetStatus => None,
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The id of the Baton run executing `action` for `release`: fixed, so creating it twice
+/// makes one run.
+pub fn phase_run_id(release: &str, action: Action) -> String {
+    format!("release-{release}-{}", action.as_str())
+}
+
+/// A semantic version `MAJOR.MINOR.PATCH`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version {
+    /// Major.
+    pub major: u64,
+    /// Minor.
+    pub minor: u64,
+    /// Patch.
+    pub patch: u64,
+}
+
+impl Version {
+    /// The next patch version.
+    pub fn next_patch(self) -> Self {
+        Self {
+            patch: self.patch + 1,
+            ..self
+        }
+    }
+
+    /// The next minor version, or the next major when `major`.
+    pub fn next_release(self, major: bool) -> Self {
+        if major {
+            Self {
+                major: self.major + 1,
+                minor: 0,
+                patch: 0,
+            }
+        } else {
+            Self {
+                minor: self.minor + 1,
+                patch: 0,
+                ..self
+            }
+        }
+    }
+}
+
+impl FromStr for Version {
+    type Err = InvalidInput;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || InvalidInput::new(format!("'{text}' is not a version MAJOR.MINOR.PATCH"));
+        let parts: Vec<u64> = text
+            .split('.')
+            .map(|part| part.parse::<u64>().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?;
+        match parts.as_slice() {
+            [major, minor, patch] => Ok(Self {
+                major: *major,
+                minor: *minor,
+                patch: *patch,
+            }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_the_seed_form() {
+        for kind in [
+            IdKind::Release,
+            IdKind::Task,
+            IdKind::TaskService,
+            IdKind::Note,
+            IdKind::Study,
+            IdKind::Event,
+        ] {
+            let id = kind.new_id();
+            assert!(kind.is_valid(&id), "{id}");
+            assert_eq!(id.len(), 11);
+        }
+        assert!(!IdKind::Release.is_valid("RE_abc12345"));
+        assert!(!IdKind::Release.is_valid("TA_ABC12345"));
+        assert!(!IdKind::Release.is_valid("RE_ABC1234"));
+        assert!(!IdKind::Release.is_valid("RE_ABC1234}"));
+    }
+
+    #[test]
+    fn task_transitions_follow_the_protocol() {
+        use TaskState::*;
+        assert!(Waiting.may_become(Initialized));
+        assert!(Waiting.may_become(Rejected));
+        assert!(Running.may_become(Staged));
+        assert!(Publishing.may_become(Published));
+        assert!(Staged.may_become(Canceled));
+        assert!(!Waiting.may_become(Staged));
+        assert!(!Running.may_become(Published));
+        assert!(!Published.may_become(Failed));
+        assert!(!Canceled.may_become(Running));
+        assert!("bogus".parse::<TaskState>().is_err());
+    }
+
+    #[test]
+    fn versions_bump_patch_minor_and_major() {
+        let v: Version = "1.2.3".parse().unwrap();
+        assert_eq!(v.next_patch().to_string(), "1.2.4");
+        assert_eq!(v.next_release(false).to_string(), "1.3.0");
+        assert_eq!(v.next_release(true).to_string(), "2.0.0");
+        assert_eq!(Version::default().next_patch().to_string(), "0.0.1");
+        assert!("1.2".parse::<Version>().is_err());
+    }
+
+    #[test]
+    fn phase_runs_have_fixed_ids() {
+        assert_eq!(
+            phase_run_id("RE_X", Action::Initialize),
+            "release-RE_X-initialize"
+        );
+        assert_eq!(ReleaseState::Initialized.due_phase(), Some(Action::Start));
+        assert_eq!(ReleaseState::Staged.due_phase(), None);
+    }
+}

@@ -1,0 +1,167 @@
+//! The coordinator's side of the task-service protocol over HTTP: `GET /status` and
+//! `POST /tasks` with an action, used by the API (registration), the workers (phases) and the
+//! scheduler (polling and health).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::releases::{Action, TaskState};
+
+/// How long one call to a task service may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a `/status` ping may take.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest answer read from a service, in bytes.
+const MAX_ANSWER: usize = 1024 * 1024;
+
+/// What a task service answered to an action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// 200 with a JSON body.
+    Ok(Value),
+    /// Another status (with the start of the body).
+    Status(u16, String),
+    /// No answer at all (connection refused, timeout, unreadable body).
+    Unreachable(String),
+}
+
+impl Answer {
+    /// The `state` the service reports, when it answered 200 with one.
+    pub fn state(&self) -> Option<&str> {
+        match self {
+            Self::Ok(body) => body.get("state").and_then(Value::as_str),
+            _ => None,
+        }
+    }
+
+    /// The `progress` the service reports, clamped to 0..=100.
+    pub fn progress(&self) -> Option<u8> {
+        match self {
+            Self::Ok(body) => body
+                .get("progress")
+                .and_then(Value::as_u64)
+                .map(|p| p.min(100) as u8),
+            _ => None,
+        }
+    }
+
+    /// True when the service answered at all (any HTTP status).
+    pub fn answered(&self) -> bool {
+        !matches!(self, Self::Unreachable(_))
+    }
+
+    /// A short description, for events and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Ok(body) => format!("answered {body}"),
+            Self::Status(status, body) => format!("answered HTTP {status}: {body}"),
+            Self::Unreachable(error) => format!("did not answer ({error})"),
+        }
+    }
+}
+
+/// The body of an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionBody {
+    /// The action.
+    pub action: Action,
+    /// The task.
+    pub task_id: String,
+    /// The release.
+    pub release_id: String,
+    /// The release's studies.
+    pub studies: Vec<String>,
+}
+
+/// What an answer to `action` means for the task: the state to record, or why it fails (the
+/// task is then rejected for `initialize`, canceled anyway for `cancel`, failed otherwise).
+pub fn interpret(action: Action, answer: &Answer) -> Result<TaskState, String> {
+    let Some((expected, state)) = action.expected_answer() else {
+        return match answer.state().map(str::parse::<TaskState>) {
+            Some(Ok(state)) => Ok(state),
+            _ => Err(format!("the service {}", answer.describe())),
+        };
+    };
+    match answer.state() {
+        Some(got) if got == expected => Ok(state),
+        Some(got) => Err(format!(
+            "the service answered state '{got}' to {action} (expected '{expected}')"
+        )),
+        None => Err(format!("the service {} to {action}", answer.describe())),
+    }
+}
+
+fn base(url: &str) -> &str {
+    url.trim_end_matches('/')
+}
+
+/// `GET <url>/status`: `Ok` when it answers 200.
+pub async fn ping(client: &reqwest::Client, url: &str) -> Result<(), String> {
+    let response = client
+        .get(format!("{}/status", base(url)))
+        .timeout(PING_TIMEOUT)
+        .send()
+        .await
+        .map_err(|error| error.without_url().to_string())?;
+    if response.status() == reqwest::StatusCode::OK {
+        Ok(())
+    } else {
+        Err(format!(
+            "/status answered HTTP {}",
+            response.status().as_u16()
+        ))
+    }
+}
+
+/// `POST <url>/tasks` with `body`.
+pub async fn call(client: &reqwest::Client, url: &str, body: &ActionBody) -> Answer {
+    let sent = client
+        .post(format!("{}/tasks", base(url)))
+        .timeout(CALL_TIMEOUT)
+        .json(&json!(body))
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(error) => return Answer::Unreachable(error.without_url().to_string()),
+    };
+    let status = response.status();
+    let bytes = match response.bytes().await {
+        Ok(bytes) if bytes.len() <= MAX_ANSWER => bytes,
+        Ok(_) => return Answer::Unreachable(format!("answer larger than {MAX_ANSWER} bytes")),
+        Err(error) => return Answer::Unreachable(error.without_url().to_string()),
+    };
+    let text: String = String::from_utf8_lossy(&bytes).chars().take(300).collect();
+    if status != reqwest::StatusCode::OK {
+        return Answer::Status(status.as_u16(), text);
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(body) => Answer::Ok(body),
+        Err(_) => Answer::Status(status.as_u16(), format!("not JSON: {text}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_as_the_protocol_says() {
+        let pending = Answer::Ok(json!({"state": "pending", "progress": 0}));
+        assert_eq!(
+            interpret(Action::Initialize, &pending),
+            Ok(TaskState::Initialized)
+        );
+        assert!(interpret(Action::Start, &pending).is_err());
+        let running = Answer::Ok(json!({"state": "running"}));
+        assert_eq!(interpret(Action::Start, &running), Ok(TaskState::Running));
+        let staged = Answer::Ok(json!({"state": "staged", "progress": 150}));
+        assert_eq!(interpret(Action::GetStatus, &staged), Ok(TaskState::Staged));
+        assert_eq!(staged.progress(), Some(100));
+        let refused = Answer::Status(500, "boom".into());
+        assert!(interpret(Action::Publish, &refused).is_err());
+        assert!(!Answer::Unreachable("refused".into()).answered());
+    }
+}

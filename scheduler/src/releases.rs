@@ -1,0 +1,169 @@
+//! The releases chore: every `BATON_RELEASE_POLL_MS`, ping every enabled task service's
+//! `/status` (health), ask services for the state of tasks in flight (`get_status`), fail
+//! tasks whose service stopped answering, and ensure the phase run each active release's
+//! state calls for (healing a phase whose creator died).
+//!
+//! The calls take time, so the tick only starts a round in the background when one is due
+//! and none is under way: the engine's chores never wait on a task service.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use common::error::StoreError;
+use common::releases::{Action, TaskState};
+use common::store::Store;
+use common::store::releases::records::{Release, Task, TaskService};
+use common::task_service::{self, ActionBody};
+use common::time::now_ms;
+
+/// Most active releases looked at per round.
+const RELEASES_PER_ROUND: usize = 500;
+
+/// Settings of the chore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseSettings {
+    /// Milliseconds between rounds.
+    pub poll_ms: u64,
+    /// Milliseconds a service may go without answering while one of its tasks is in flight.
+    pub service_timeout_ms: u64,
+}
+
+/// The background rounds' bookkeeping: one per process, since ticks are free functions.
+struct Poller {
+    client: reqwest::Client,
+    running: AtomicBool,
+    last_started_ms: AtomicU64,
+}
+
+static POLLER: LazyLock<Arc<Poller>> = LazyLock::new(|| {
+    Arc::new(Poller {
+        client: reqwest::Client::new(),
+        running: AtomicBool::new(false),
+        last_started_ms: AtomicU64::new(0),
+    })
+});
+
+/// Starts a round in the background when one is due and none is running; true when started.
+pub fn poll_if_due(store: &Store, settings: ReleaseSettings) -> bool {
+    let poller = Arc::clone(&POLLER);
+    let now = now_ms();
+    if now.saturating_sub(poller.last_started_ms.load(Ordering::Relaxed)) < settings.poll_ms {
+        return false;
+    }
+    if poller.running.swap(true, Ordering::AcqRel) {
+        return false;
+    }
+    poller.last_started_ms.store(now, Ordering::Relaxed);
+    let store = store.clone();
+    tokio::spawn(async move {
+        if let Err(error) = poll_round(&store, &poller.client, settings).await {
+            tracing::warn!(cause = %error, "release polling round failed");
+        }
+        poller.running.store(false, Ordering::Release);
+    });
+    true
+}
+
+/// One round: health, in-flight tasks, timeouts and phases.
+pub async fn poll_round(
+    store: &Store,
+    client: &reqwest::Client,
+    settings: ReleaseSettings,
+) -> Result<(), StoreError> {
+    ping_services(store, client).await?;
+    for release_id in store.active_release_ids(RELEASES_PER_ROUND).await? {
+        let Some(release) = store.release_record::<Release>(&release_id).await? else {
+            continue;
+        };
+        for task in store.release_tasks(&release).await? {
+            follow_task(store, client, &release, &task, settings).await?;
+        }
+        store.ensure_release_phase(&release_id).await?;
+    }
+    Ok(())
+}
+
+/// Pings every enabled service's `/status` and records its health.
+async fn ping_services(store: &Store, client: &reqwest::Client) -> Result<(), StoreError> {
+    let services = store
+        .list_release_records::<TaskService>(|service| service.enabled, 0, usize::MAX)
+        .await?
+        .items;
+    let pings = services.iter().map(|service| async move {
+        (
+            service,
+            task_service::ping(client, &service.url).await.is_ok(),
+        )
+    });
+    for (service, ok) in futures::future::join_all(pings).await {
+        if ok {
+            store.record_service_answer(&service.kf_id).await?;
+        } else {
+            let failures = store.record_service_failure(&service.kf_id).await?;
+            tracing::info!(service = %service.kf_id, failures, "task service did not answer /status");
+        }
+    }
+    Ok(())
+}
+
+/// Asks the service of a task in flight for its state and records it; fails the task when
+/// its service has not answered for too long.
+async fn follow_task(
+    store: &Store,
+    client: &reqwest::Client,
+    release: &Release,
+    task: &Task,
+    settings: ReleaseSettings,
+) -> Result<(), StoreError> {
+    if !Action::GetStatus.sent_in().contains(&task.state) {
+        return Ok(());
+    }
+    let Some(service) = store
+        .release_record::<TaskService>(&task.task_service)
+        .await?
+    else {
+        store
+            .apply_task_state(
+                &task.kf_id,
+                TaskState::Failed,
+                None,
+                Some(format!("task service {} was deleted", task.task_service)),
+            )
+            .await?;
+        return Ok(());
+    };
+    let body = ActionBody {
+        action: Action::GetStatus,
+        task_id: task.kf_id.clone(),
+        release_id: release.kf_id.clone(),
+        studies: release.studies.clone(),
+    };
+    let answer = task_service::call(client, &service.url, &body).await;
+    if answer.answered() {
+        store.record_service_answer(&service.kf_id).await?;
+    }
+    match task_service::interpret(Action::GetStatus, &answer) {
+        Ok(state) if state != task.state => {
+            let outcome = store
+                .apply_task_state(&task.kf_id, state, answer.progress(), None)
+                .await?;
+            tracing::info!(task = %task.kf_id, %state, result = ?outcome.result, "get_status applied");
+        }
+        Ok(_) => {}
+        Err(_) => {
+            let silent_ms = now_ms().saturating_sub(service.last_ok_ms.max(task.updated_ms));
+            if silent_ms > settings.service_timeout_ms {
+                let reason = format!(
+                    "task service {} stopped answering ({} s without an answer)",
+                    service.kf_id,
+                    silent_ms / 1000
+                );
+                tracing::warn!(task = %task.kf_id, %reason, "failing the task");
+                store
+                    .apply_task_state(&task.kf_id, TaskState::Failed, None, Some(reason))
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
