@@ -22,6 +22,10 @@ pub struct ApiOptions {
     #[arg(long, env = "BATON_DEFINITIONS")]
     pub definitions: Option<PathBuf>,
 
+    /// Directory of project workflows (Orchestra's front: steps done by machines and people).
+    #[arg(long, env = "BATON_PROJECTS")]
+    pub projects: Option<PathBuf>,
+
     /// Secret that seals API key secrets at rest (16 characters or more).
     #[arg(long, env = "BATON_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
@@ -54,6 +58,11 @@ pub struct ApiOptions {
     /// Seconds a bearer token from `POST /api/v1/login/` stays valid.
     #[arg(long, env = "BATON_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub token_ttl_secs: u64,
+
+    /// Base URL of this server as clients reach it, for the URLs of related resources on the
+    /// releases front (e.g. `https://releases.example.org`); from the `Host` header when absent.
+    #[arg(long, env = "BATON_PUBLIC_URL")]
+    pub public_url: Option<String>,
 
     /// A key-management command instead of serving.
     #[command(subcommand)]

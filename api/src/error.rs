@@ -14,6 +14,10 @@ pub enum Front {
     /// OrderlyWeb's API (`/api/v1/...`): `{"status": "failure", "data": null, "errors":
     /// [{"code", "message"}]}`.
     Reports,
+    /// The Release Coordinator's API (`/releases`, `/tasks`, ...): `{"message": "..."}`.
+    Releases,
+    /// Orchestra's API (`/orchestra/api/...`): `{"error": code, "message": "..."}`.
+    Projects,
 }
 
 /// An error answered to a client.
@@ -105,6 +109,20 @@ impl ApiError {
                         .map(|detail| json!({"code": "bad-request", "message": detail})),
                 );
                 json!({"status": "failure", "data": null, "errors": errors})
+            }
+            Front::Releases => {
+                let mut message = self.to_string();
+                if !details.is_empty() {
+                    message = format!("{message}: {}", details.join("; "));
+                }
+                json!({"message": message})
+            }
+            Front::Projects => {
+                let mut message = self.to_string();
+                if !details.is_empty() {
+                    message = format!("{message}: {}", details.join("; "));
+                }
+                json!({"error": self.code(), "message": message})
             }
             Front::Baton => {
                 json!({"error": {"code": self.code(), "message": self.to_string(), "details": details}})

@@ -17,7 +17,7 @@ use crate::config::ApiOptions;
 use crate::error::{ApiError, Front};
 use crate::fronts;
 use crate::metrics::Metrics;
-use crate::state::{AppState, ReportsSettings};
+use crate::state::{AppState, ReleasesSettings, ReportsSettings};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +75,26 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
         bundle_limit: options.bundle_limit,
         configs: Default::default(),
     };
+    let releases = ReleasesSettings {
+        public_url: options
+            .public_url
+            .as_ref()
+            .map(|url| url.trim_end_matches('/').to_owned()),
+        client: reqwest::Client::new(),
+    };
+    let projects = match &options.projects {
+        Some(dir) => {
+            let loaded = common::projects::workflow::load_dir(dir)
+                .map_err(|error| ServeError::Definitions(error.to_string()))?;
+            tracing::info!(dir = %dir.display(), workflows = loaded.len(), "project workflows loaded");
+            loaded
+        }
+        None => BTreeMap::new(),
+    };
     Ok(AppState {
+        projects: Arc::new(projects),
         reports: Arc::new(reports),
+        releases: Arc::new(releases),
         store,
         master_key: Arc::new(master_key),
         workflows: Arc::new(workflows),
@@ -93,6 +111,10 @@ pub fn routes(
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
     fronts::baton::routes(state.clone())
         .or(fronts::reports::routes(state.clone()))
+        .unify()
+        .or(fronts::releases::routes(state.clone()))
+        .unify()
+        .or(fronts::projects::routes(state.clone()))
         .unify()
         .or(fronts::workflows::routes(state))
         .unify()

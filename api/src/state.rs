@@ -36,6 +36,16 @@ pub struct ReportsSettings {
     pub configs: Mutex<ConfigCache>,
 }
 
+/// What the releases front needs.
+#[derive(Debug, Clone)]
+pub struct ReleasesSettings {
+    /// Base of the URLs of related resources (`BATON_PUBLIC_URL`); from the request's `Host`
+    /// header when absent.
+    pub public_url: Option<String>,
+    /// Client for task services' `/status` (registration).
+    pub client: reqwest::Client,
+}
+
 /// Shared state of the API server. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -53,6 +63,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The reports front's settings.
     pub reports: Arc<ReportsSettings>,
+    /// The releases front's settings.
+    pub releases: Arc<ReleasesSettings>,
+    /// Project workflows (Orchestra's), by slug.
+    pub projects: Arc<BTreeMap<String, common::projects::workflow::ProjectWorkflow>>,
     /// Keys with their opened secrets, by id (a key's secret and permissions never change;
     /// revocation is checked on every request).
     pub key_cache: Arc<Mutex<KeyCache>>,

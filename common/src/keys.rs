@@ -145,6 +145,44 @@ impl Keys {
         format!("{}:{{auth}}:bearer:{digest}", self.prefix)
     }
 
+    /// Hash of one Release Coordinator record (`collection`: `service`, `release`, `task`,
+    /// `event`, `note` or `study`). Every releases key shares the `{rel}` tag, so one script
+    /// changes a task, its release and their events atomically.
+    pub fn release_record(&self, collection: &str, id: &str) -> String {
+        format!("{}:{{rel}}:{collection}:{id}", self.prefix)
+    }
+
+    /// Sorted set of one Release Coordinator collection's ids by creation time (Unix ms).
+    pub fn release_index(&self, collection: &str) -> String {
+        format!("{}:{{rel}}:{collection}s", self.prefix)
+    }
+
+    /// Sorted set of releases not finished yet, by creation time (the scheduler's work list).
+    pub fn releases_active(&self) -> String {
+        format!("{}:{{rel}}:active", self.prefix)
+    }
+
+    /// Hash of Release Coordinator settings kept in Redis (`version`: the latest published).
+    pub fn releases_meta(&self) -> String {
+        format!("{}:{{rel}}:meta", self.prefix)
+    }
+
+    /// Counter of the integer ids of projects, their tasks and assignments (Orchestra's ids).
+    /// Every projects key shares the `{proj}` tag.
+    pub fn project_ids(&self) -> String {
+        format!("{}:{{proj}}:ids", self.prefix)
+    }
+
+    /// Hash of one project: its run id and the first of its task and assignment ids.
+    pub fn project(&self, id: u64) -> String {
+        format!("{}:{{proj}}:project:{id}", self.prefix)
+    }
+
+    /// Hash of the project of each task id (task id → project id).
+    pub fn project_tasks(&self) -> String {
+        format!("{}:{{proj}}:tasks", self.prefix)
+    }
+
     /// Pub/sub channel on which canceled run ids are announced to workers.
     pub fn cancel_channel(&self) -> String {
         format!("{}:cancel", self.prefix)

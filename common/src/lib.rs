@@ -15,6 +15,9 @@
 //! - [`report_outputs`]: what a version records after its script ran, and storing its files.
 //! - [`bundles`]: reports packed into zips, run elsewhere, and imported as versions.
 //! - [`reports_repo`]: the git repository of reports: configs, exports, status, fetch, pull.
+//! - [`releases`]: the Release Coordinator's ids, task and release state machines, versions.
+//! - [`task_service`]: the task-service protocol over HTTP (status pings, actions).
+//! - [`projects`]: Orchestra's workflows of machine and human steps, and projects as runs.
 //! - [`schedule`]: periodic schedules (fixed interval or cron) and their slots.
 //! - [`artefacts`]: the artefact store of report versions (local directory or S3), with md5s.
 //! - [`backoff`]: retry delays with exponential backoff and jitter.
@@ -33,6 +36,8 @@ pub mod director;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod projects;
+pub mod releases;
 pub mod report_outputs;
 pub mod report_script;
 pub mod report_version;
@@ -44,6 +49,7 @@ pub mod sealing;
 pub mod signals;
 pub mod signing;
 pub mod store;
+pub mod task_service;
 pub mod time;
 
 #[cfg(test)]

@@ -145,7 +145,25 @@ impl QueueName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The queue of human steps: `human`.
+    pub fn human() -> Self {
+        Self(HUMAN_QUEUE.to_owned())
+    }
+
+    /// True for a queue of human tasks: `human`, or a name starting with `human.`. People hold
+    /// their jobs for hours, so these queues are never reclaimed, and workers never consume them.
+    pub fn is_human(&self) -> bool {
+        self.0 == HUMAN_QUEUE
+            || self
+                .0
+                .strip_prefix(HUMAN_QUEUE)
+                .is_some_and(|rest| rest.starts_with('.'))
+    }
 }
+
+/// The queue of human steps (see [`QueueName::is_human`]).
+const HUMAN_QUEUE: &str = "human";
 
 impl Default for QueueName {
     fn default() -> Self {
@@ -188,6 +206,29 @@ pub enum ExecutorSpec {
     },
     /// Runs a report of the reports repository and stores its version.
     Report(ReportSpec),
+    /// Sends one protocol action of a release task to its task service.
+    Release(ReleaseCall),
+    /// Waits for a person (a human step of a project): its jobs go to a human queue, which
+    /// workers never consume; people claim and submit them through the projects API.
+    Human,
+}
+
+/// One protocol call of a release phase: `action` for `task` of `release`, sent to the task
+/// service at `url` (its base URL; the call goes to `<url>/tasks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseCall {
+    /// The release (`RE_...`).
+    pub release: String,
+    /// The task (`TA_...`).
+    pub task: String,
+    /// The action to send.
+    pub action: crate::releases::Action,
+    /// The task service's base URL.
+    pub url: String,
+    /// The release's study ids, sent with the action.
+    #[serde(default)]
+    pub studies: Vec<String>,
 }
 
 /// A report run: which report, at which commit, with which parameters, as which version.
@@ -325,11 +366,30 @@ pub fn report_definition(name: &str) -> String {
     format!("{REPORT_DEFINITION_PREFIX}{name}")
 }
 
+/// How the definition of a release's phase runs is named: `release:RE_...`.
+const RELEASE_DEFINITION_PREFIX: &str = "release:";
+
+/// The definition name of the phase runs of release `id`.
+pub fn release_definition(id: &str) -> String {
+    format!("{RELEASE_DEFINITION_PREFIX}{id}")
+}
+
+/// How the definition of a project's run is named: `project:WORKFLOW_SLUG`.
+const PROJECT_DEFINITION_PREFIX: &str = "project:";
+
+/// The definition name of the runs of projects of workflow `slug`.
+pub fn project_definition(slug: &str) -> String {
+    format!("{PROJECT_DEFINITION_PREFIX}{slug}")
+}
+
 impl RunSpec {
     /// True for runs the workflow listing shows: every run but report runs, which the reports
-    /// front lists by their keys.
+    /// front lists by their keys, release phases, which the releases front shows as tasks,
+    /// and projects, which the projects front shows by their ids.
     pub fn is_listed(&self) -> bool {
         !self.definition.starts_with(REPORT_DEFINITION_PREFIX)
+            && !self.definition.starts_with(RELEASE_DEFINITION_PREFIX)
+            && !self.definition.starts_with(PROJECT_DEFINITION_PREFIX)
     }
 
     /// Checks the DAG: at least one task, dependencies in range, no cycles.
@@ -513,6 +573,22 @@ mod tests {
         for bad in ["", "a b", "q{x}", "a:b", &"x".repeat(65)] {
             assert!(QueueName::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn human_queues_are_named_human() {
+        assert!(QueueName::human().is_human());
+        assert!(QueueName::parse("human.review").unwrap().is_human());
+        for other in ["default", "humans", "human-x", "reports"] {
+            assert!(!QueueName::parse(other).unwrap().is_human(), "{other}");
+        }
+        let human: ExecutorSpec =
+            serde_json::from_value(serde_json::json!({"type": "human"})).unwrap();
+        assert_eq!(human, ExecutorSpec::Human);
+        assert_eq!(
+            serde_json::to_value(&ExecutorSpec::Human).unwrap(),
+            serde_json::json!({"type": "human"})
+        );
     }
 
     #[test]

@@ -47,4 +47,8 @@ scripts! {
     REPORT => "report.lua",
     /// Records a periodic definition's last fired slot.
     ADVANCE_SLOT => "advance_slot.lua",
+    /// Saves or submits a person's work on a human task they claimed.
+    HUMAN_STEP => "human_step.lua",
+    /// A release task's or release's guarded transition, the release recomputed, with events.
+    RELEASE_STEP => "release_step.lua",
 }

@@ -3,9 +3,13 @@
 //!
 //! - [`workflows`]: Celery Director's API under `/api/...`.
 //! - [`reports`]: OrderlyWeb's API under `/api/v1/...`.
+//! - [`releases`]: the Release Coordinator's API at `/releases`, `/tasks`, `/task-services`, ...
+//! - [`projects`]: Orchestra's API under `/orchestra/api/...`, and its human-task API.
 //! - [`baton`]: `/healthz`, `/metrics` and `/openapi.json`.
 
 pub mod baton;
+pub mod projects;
+pub mod releases;
 pub mod reports;
 pub mod workflows;
 

@@ -45,12 +45,18 @@ impl Store {
     /// Reclaims jobs of `queue` that have been pending for `min_idle_ms` without their worker
     /// touching them (the worker died): each goes back on its stream as a new delivery, or,
     /// past `max_redeliveries`, fails its task and goes to the dead letter.
+    ///
+    /// Human queues ([`QueueName::is_human`]) are never reclaimed: their jobs are held by
+    /// people, for hours, and only the person who claimed one may finish it.
     pub async fn reclaim_stale_jobs(
         &self,
         queue: &QueueName,
         min_idle_ms: u64,
         max_redeliveries: u32,
     ) -> StoreResult<ReclaimReport> {
+        if queue.is_human() {
+            return Ok(ReclaimReport::default());
+        }
         let mut conn = self.conn().await?;
         let mut report = ReclaimReport::default();
         for priority in Priority::ALL {

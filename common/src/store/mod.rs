@@ -6,6 +6,8 @@
 //! - [`jobs`]: the queue protocol: reading jobs, starting and finishing attempts, dead letters.
 //! - [`maintenance`]: the scheduler's chores: delayed jobs, reclaiming, outbox, trimming.
 //! - [`reports`]: report runs by key, and the report versions they become.
+//! - [`releases`]: the Release Coordinator's records and release lifecycle transitions.
+//! - [`projects`]: projects (Orchestra's) by integer id, and the human tasks people claim.
 //! - [`workers`]: the worker registry (heartbeats).
 //! - [`lease`]: the scheduler's leader lease.
 //! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
@@ -15,6 +17,8 @@ pub mod definitions;
 pub mod jobs;
 pub mod lease;
 pub mod maintenance;
+pub mod projects;
+pub mod releases;
 pub mod reports;
 pub mod runs;
 pub mod workers;

@@ -475,7 +475,7 @@ fn run_fields(id: &str, spec: &RunSpec, now: u64) -> Vec<(String, String)> {
     fields
 }
 
-fn parse_run(fields: &HashMap<String, String>) -> StoreResult<RunView> {
+pub(crate) fn parse_run(fields: &HashMap<String, String>) -> StoreResult<RunView> {
     let get = |name: &str| fields.get(name).map(String::as_str);
     let number = |name: &str| get(name).and_then(|value| value.parse::<u64>().ok());
     let required =

@@ -1,0 +1,95 @@
+//! The projects front: Orchestra's client API under `/orchestra/api/project/...`, and the API
+//! through which people do the human steps, under `/orchestra/api/tasks/...`.
+//!
+//! A project is a run of its workflow's steps ([`common::projects`]); trailing slashes are
+//! optional; bodies and answers are JSON; errors are `{"error": code, "message": "..."}` with
+//! a 4xx status. `create_project` needs `projects.write`; `project_information` and
+//! `workflow_types` need `projects.read`; the task routes need `projects.work`. Orchestra's
+//! client signs `date` alone: give it a key created with `--allow-date-only`.
+//!
+//! - [`route`]: which endpoint a method and path name.
+//! - [`reply`]: answers, bodies, ids and Orchestra's dates.
+//! - [`view`]: projects, tasks and assignments in Orchestra's shapes and words.
+//! - [`client`]: Orchestra's client API: creating and reading projects, listing workflows.
+//! - [`tasks`]: the human-task API (available, claim, save, submit).
+
+mod client;
+mod reply;
+mod route;
+mod tasks;
+mod view;
+
+use common::store::apikeys::Permission;
+use warp::Filter;
+
+use super::{answer, with_state};
+use crate::auth::authorize;
+use crate::error::{ApiError, Front};
+use crate::request::{RequestParts, request_parts};
+use crate::state::AppState;
+use route::{NoRoute, Route};
+
+/// Every route of the front: everything under `/orchestra/`.
+pub fn routes(
+    state: AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    warp::path("orchestra")
+        .and(warp::path::full())
+        .and(with_state(&state))
+        .and(request_parts(state.body_limit))
+        .then(
+            |path: warp::path::FullPath,
+             state: AppState,
+             request: Result<RequestParts, ApiError>| async move {
+                let route = match &request {
+                    Ok(request) => Route::parse(&request.method, path.as_str()),
+                    Err(_) => Err(NoRoute::NotFound),
+                };
+                let pattern = route.as_ref().map_or("unknown", Route::pattern);
+                answer(
+                    state,
+                    request,
+                    Front::Projects,
+                    pattern,
+                    |state, request| async move {
+                        match route {
+                            Ok(route) => dispatch(state, request, route).await,
+                            Err(NoRoute::MethodNotAllowed) => Err(ApiError::MethodNotAllowed),
+                            Err(NoRoute::NotFound) => Err(ApiError::NotFound(format!(
+                                "no route {} {}",
+                                request.method,
+                                path.as_str()
+                            ))),
+                        }
+                    },
+                )
+                .await
+            },
+        )
+}
+
+/// Answers one request to a known route, once its caller holds the permission.
+async fn dispatch(
+    state: AppState,
+    request: RequestParts,
+    route: Route,
+) -> Result<warp::reply::Response, ApiError> {
+    let permission = match route {
+        Route::CreateProject => Permission::ProjectsWrite,
+        Route::ProjectInformation | Route::WorkflowTypes => Permission::ProjectsRead,
+        Route::Available | Route::Claim | Route::Save(_) | Route::Submit(_) => {
+            Permission::ProjectsWork
+        }
+    };
+    let caller = authorize(&state, &request, permission).await?;
+    let (state, request) = (&state, &request);
+    match route {
+        Route::CreateProject => client::create(state, request).await,
+        Route::ProjectInformation => client::information(state, request).await,
+        Route::WorkflowTypes => Ok(client::workflow_types(state)),
+        Route::Available => tasks::available(state, request).await,
+        Route::Claim => tasks::claim(state, request, &caller).await,
+        Route::Save(id) => tasks::save(state, request, &caller, &id).await,
+        Route::Submit(id) => tasks::submit(state, request, &caller, &id).await,
+    }
+}

@@ -1,0 +1,87 @@
+//! What the front's handlers share: JSON answers, request bodies, ids and Orchestra's dates.
+
+use serde_json::{Map, Value};
+use warp::Reply;
+use warp::http::StatusCode;
+
+use crate::error::ApiError;
+use crate::request::RequestParts;
+
+/// A JSON answer with status 200.
+pub fn ok(body: &Value) -> warp::reply::Response {
+    warp::reply::with_status(warp::reply::json(body), StatusCode::OK).into_response()
+}
+
+/// The request's body as a JSON object (an empty body is an empty object).
+pub fn body_object(request: &RequestParts) -> Result<Map<String, Value>, ApiError> {
+    if request.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&request.body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
+        Err(error) => Err(ApiError::bad_request(format!(
+            "the body is not valid JSON: {error}"
+        ))),
+    }
+}
+
+/// An integer id given as a JSON number or a string of digits.
+pub fn integer_id(value: &Value, name: &str) -> Result<u64, ApiError> {
+    let parsed = match value {
+        Value::Number(number) => number.as_u64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    };
+    parsed.ok_or_else(|| {
+        ApiError::bad_request(format!("'{name}' must be an integer id, not {value}"))
+    })
+}
+
+/// An id from a path segment.
+pub fn path_id(text: &str, what: &str) -> Result<u64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::NotFound(format!("no {what} '{text}': ids are integers")))
+}
+
+/// A time as Orchestra shows `start_datetime`: `2015-09-23T20:16:02.667288Z`.
+pub fn datetime_utc(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+/// A time as Orchestra shows a snapshot's `datetime` (UTC, no zone): `2015-09-23T20:16:15.821171`.
+pub fn datetime_naive(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.6f")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_have_orchestras_shapes() {
+        assert_eq!(
+            datetime_utc(1_443_039_362_667),
+            "2015-09-23T20:16:02.667000Z"
+        );
+        assert_eq!(
+            datetime_naive(1_443_039_375_821),
+            "2015-09-23T20:16:15.821000"
+        );
+    }
+
+    #[test]
+    fn ids_are_numbers_or_digit_strings() {
+        assert_eq!(integer_id(&serde_json::json!(12), "id").unwrap(), 12);
+        assert_eq!(integer_id(&serde_json::json!("12"), "id").unwrap(), 12);
+        assert!(integer_id(&serde_json::json!(-1), "id").is_err());
+        assert!(integer_id(&serde_json::json!("x"), "id").is_err());
+        assert!(integer_id(&serde_json::json!(1.5), "id").is_err());
+    }
+}

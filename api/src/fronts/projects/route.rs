@@ -1,0 +1,106 @@
+//! Which endpoint of the projects front a method and path name.
+
+use warp::http::Method;
+
+/// An endpoint of the projects front.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /orchestra/api/project/create_project`.
+    CreateProject,
+    /// `POST` (or `GET`) `/orchestra/api/project/project_information`.
+    ProjectInformation,
+    /// `GET /orchestra/api/project/workflow_types`.
+    WorkflowTypes,
+    /// `GET /orchestra/api/tasks/available`.
+    Available,
+    /// `POST /orchestra/api/tasks/claim`.
+    Claim,
+    /// `POST /orchestra/api/tasks/<id>/save`.
+    Save(String),
+    /// `POST /orchestra/api/tasks/<id>/submit`.
+    Submit(String),
+}
+
+/// Why no endpoint answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRoute {
+    /// The path is unknown.
+    NotFound,
+    /// The path is known, not with this method.
+    MethodNotAllowed,
+}
+
+impl Route {
+    /// The endpoint `method` and `path` (without the query; a trailing slash is optional) name.
+    pub fn parse(method: &Method, path: &str) -> Result<Self, NoRoute> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let (route, methods): (Route, &[Method]) = match segments.as_slice() {
+            ["orchestra", "api", "project", "create_project"] => {
+                (Route::CreateProject, &[Method::POST])
+            }
+            ["orchestra", "api", "project", "project_information"] => {
+                (Route::ProjectInformation, &[Method::POST, Method::GET])
+            }
+            ["orchestra", "api", "project", "workflow_types"] => {
+                (Route::WorkflowTypes, &[Method::GET])
+            }
+            ["orchestra", "api", "tasks", "available"] => (Route::Available, &[Method::GET]),
+            ["orchestra", "api", "tasks", "claim"] => (Route::Claim, &[Method::POST]),
+            ["orchestra", "api", "tasks", id, "save"] => {
+                (Route::Save((*id).into()), &[Method::POST])
+            }
+            ["orchestra", "api", "tasks", id, "submit"] => {
+                (Route::Submit((*id).into()), &[Method::POST])
+            }
+            _ => return Err(NoRoute::NotFound),
+        };
+        if methods.contains(method) {
+            Ok(route)
+        } else {
+            Err(NoRoute::MethodNotAllowed)
+        }
+    }
+
+    /// The route's pattern, for logs and metrics.
+    pub fn pattern(&self) -> &'static str {
+        match self {
+            Route::CreateProject => "/orchestra/api/project/create_project",
+            Route::ProjectInformation => "/orchestra/api/project/project_information",
+            Route::WorkflowTypes => "/orchestra/api/project/workflow_types",
+            Route::Available => "/orchestra/api/tasks/available",
+            Route::Claim => "/orchestra/api/tasks/claim",
+            Route::Save(_) => "/orchestra/api/tasks/{id}/save",
+            Route::Submit(_) => "/orchestra/api/tasks/{id}/submit",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_routes_with_or_without_a_trailing_slash() {
+        let post = Method::POST;
+        assert_eq!(
+            Route::parse(&post, "/orchestra/api/project/create_project/"),
+            Ok(Route::CreateProject)
+        );
+        assert_eq!(
+            Route::parse(&Method::GET, "/orchestra/api/project/project_information"),
+            Ok(Route::ProjectInformation)
+        );
+        assert_eq!(
+            Route::parse(&post, "/orchestra/api/tasks/12/submit"),
+            Ok(Route::Submit("12".into()))
+        );
+        assert_eq!(
+            Route::parse(&Method::GET, "/orchestra/api/project/create_project"),
+            Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(
+            Route::parse(&post, "/orchestra/api/nothing"),
+            Err(NoRoute::NotFound)
+        );
+    }
+}

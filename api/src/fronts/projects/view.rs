@@ -1,0 +1,180 @@
+//! Projects, tasks and assignments in Orchestra's shapes (`project_information`).
+//!
+//! Statuses in Orchestra's words: a project is `active` while its run is pending or in
+//! progress, then `completed` or `aborted` (failed or canceled). A task is `Awaiting
+//! Processing` while queued (a human task nobody claimed yet), `Processing` while it runs (or
+//! waits for a retry), then `Complete`, or `Aborted` when it failed or was canceled. A task's
+//! assignment exists once it has started: for a human step, the person who claimed it
+//! (`worker`: their key id); for a machine step, the engine (`worker`: null). Its status is
+//! `Processing`, then `Submitted` (a person submitted, or the machine step succeeded), or
+//! `Failed`.
+
+use common::model::{RunStatus, TaskStatus};
+use common::projects::project::TaskClass;
+use common::projects::workflow::ProjectWorkflow;
+use common::store::projects::{HumanRecord, ProjectRef, ProjectRun};
+use common::store::runs::{RunView, TaskView};
+use serde_json::{Map, Value, json};
+
+use super::reply::{datetime_naive, datetime_utc};
+
+/// Orchestra's type of a submitted snapshot.
+pub const SNAPSHOT_SUBMIT: u8 = 0;
+
+/// A project's status in Orchestra's words.
+pub fn project_status(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Pending | RunStatus::Progress => "active",
+        RunStatus::Success => "completed",
+        RunStatus::Error | RunStatus::Canceled => "aborted",
+    }
+}
+
+/// A task's status in Orchestra's words.
+pub fn task_status(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Pending | TaskStatus::Queued => "Awaiting Processing",
+        TaskStatus::Running | TaskStatus::Retrying => "Processing",
+        TaskStatus::Success => "Complete",
+        TaskStatus::Error | TaskStatus::Canceled => "Aborted",
+    }
+}
+
+/// True when the task of step `task` is a human step.
+pub fn is_human(task: &TaskView) -> bool {
+    task.queue.is_human()
+}
+
+/// A snapshot of submitted `data` (Orchestra adds `__version` to an object's data).
+pub fn snapshot(data: &Value, at_ms: u64, work_time_seconds: u64) -> Value {
+    let data = match data {
+        Value::Object(object) => {
+            let mut object = object.clone();
+            object.insert("__version".into(), json!(1));
+            Value::Object(object)
+        }
+        other => other.clone(),
+    };
+    json!({
+        "data": data,
+        "datetime": datetime_naive(at_ms),
+        "work_time_seconds": work_time_seconds,
+        "type": SNAPSHOT_SUBMIT,
+    })
+}
+
+/// The `project` object.
+pub fn project_json(project: &ProjectRef, run: &RunView) -> Value {
+    let payload = &run.payload;
+    let task_class = payload["task_class"]
+        .as_str()
+        .and_then(|class| TaskClass::parse(&json!(class)).ok())
+        .map_or(Value::Null, |class| json!(class.as_number()));
+    json!({
+        "id": project.id,
+        "short_description": payload["description"],
+        "priority": payload["priority"],
+        "review_document_url": payload["review_document_url"],
+        "task_class": task_class,
+        "project_data": payload["project_data"],
+        "workflow_slug": payload["workflow_slug"],
+        "workflow_version_slug": payload["workflow_version"],
+        "start_datetime": datetime_utc(run.created_ms),
+        "status": project_status(run.status),
+    })
+}
+
+/// `project_information` for one project: `project`, `steps` and `tasks` keyed by step slug
+/// (only tasks that exist: available, started or finished).
+pub fn project_information(
+    project: &ProjectRef,
+    record: &ProjectRun,
+    workflow: Option<&ProjectWorkflow>,
+) -> Value {
+    let run = &record.run;
+    let steps: Vec<Value> = match workflow {
+        Some(workflow) => workflow
+            .steps
+            .iter()
+            .map(|step| json!([step.slug, step.description]))
+            .collect(),
+        None => run.tasks.iter().map(|task| json!([task.key, ""])).collect(),
+    };
+    let mut tasks = Map::new();
+    for task in &run.tasks {
+        let exists = match task.status {
+            TaskStatus::Pending => false,
+            TaskStatus::Canceled => task.started_ms.is_some(),
+            _ => true,
+        };
+        if exists {
+            let human = record.human.get(task.index).cloned().unwrap_or_default();
+            tasks.insert(task.key.clone(), task_json(project, task, &human));
+        }
+    }
+    json!({
+        "project": project_json(project, run),
+        "steps": steps,
+        "tasks": tasks,
+    })
+}
+
+/// A task with its assignments.
+pub fn task_json(project: &ProjectRef, task: &TaskView, human: &HumanRecord) -> Value {
+    let latest_data = if is_human(task) {
+        human.work.clone().unwrap_or(Value::Null)
+    } else {
+        task.result.clone().unwrap_or(Value::Null)
+    };
+    let assignments: Vec<Value> = assignment_json(project, task, human).into_iter().collect();
+    json!({
+        "id": project.task_id(task.index),
+        "project": project.id,
+        "status": task_status(task.status),
+        "step_slug": task.key,
+        "latest_data": latest_data,
+        "assignments": assignments,
+    })
+}
+
+/// The task's assignment, once it has started.
+pub fn assignment_json(
+    project: &ProjectRef,
+    task: &TaskView,
+    human: &HumanRecord,
+) -> Option<Value> {
+    let started_ms = task.started_ms?;
+    let person = is_human(task);
+    let status = match task.status {
+        TaskStatus::Error | TaskStatus::Canceled => "Failed",
+        TaskStatus::Success => "Submitted",
+        _ if human.submitted => "Submitted",
+        _ => "Processing",
+    };
+    let (snapshots, in_progress) = if person {
+        (
+            human.snapshot.iter().cloned().collect::<Vec<_>>(),
+            human.work.clone().unwrap_or_else(|| json!({})),
+        )
+    } else {
+        let result = task.result.clone();
+        let snapshots = match (task.status, task.finished_ms) {
+            (TaskStatus::Success, Some(finished)) => vec![snapshot(
+                result.as_ref().unwrap_or(&Value::Null),
+                finished,
+                finished.saturating_sub(started_ms) / 1000,
+            )],
+            _ => Vec::new(),
+        };
+        (snapshots, result.unwrap_or_else(|| json!({})))
+    };
+    Some(json!({
+        "id": project.assignment_id(task.index),
+        "snapshots": {"__version": 1, "snapshots": snapshots},
+        "worker": if person { json!(task.worker) } else { Value::Null },
+        "task": project.task_id(task.index),
+        "in_progress_task_data": in_progress,
+        "status": status,
+        "start_datetime": datetime_utc(started_ms),
+    }))
+}

@@ -1,0 +1,201 @@
+//! Projects (Orchestra's): integer ids mapped to the runs of their workflows, and the human
+//! tasks people claim, save and submit ([`human`]).
+//!
+//! Ids come from one counter (`{proj}:ids`, `INCRBY`): a project of `n` steps takes `2n + 1`
+//! consecutive ids: its own, then one per task, then one per assignment, so a task's and an
+//! assignment's ids follow from the project's. The project's hash (its run id and step count)
+//! and the task → project index are written in one transaction before the run is created
+//! (with the fixed id `project-ID`, so creating it again is harmless); a project whose run
+//! does not exist (its creator died in between, or it expired) is not found.
+
+pub mod human;
+
+use std::collections::HashMap;
+
+use redis::AsyncCommands;
+use serde_json::Value;
+
+use super::runs::{RunView, parse_run};
+use super::{Store, StoreResult};
+use crate::error::StoreError;
+use crate::model::RunSpec;
+use crate::projects::project::project_run_id;
+use crate::time::now_ms;
+
+/// A project's place in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRef {
+    /// Its id.
+    pub id: u64,
+    /// Its run.
+    pub run_id: String,
+    /// How many steps (tasks) it has.
+    pub steps: u64,
+}
+
+impl ProjectRef {
+    /// The id of the task of step `index`.
+    pub fn task_id(&self, index: usize) -> u64 {
+        self.id + 1 + index as u64
+    }
+
+    /// The id of the assignment of the task of step `index` (one per task: a machine step's
+    /// attempts, or the one person who claimed a human step).
+    pub fn assignment_id(&self, index: usize) -> u64 {
+        self.id + 1 + self.steps + index as u64
+    }
+
+    /// The step index of task `task_id`, when it is one of this project's tasks.
+    pub fn task_index(&self, task_id: u64) -> Option<usize> {
+        let index = task_id.checked_sub(self.id + 1)?;
+        (index < self.steps).then_some(index as usize)
+    }
+}
+
+/// What a person did on a human task, as recorded on it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HumanRecord {
+    /// The latest work saved or submitted.
+    pub work: Option<Value>,
+    /// When work was last saved (Unix ms).
+    pub saved_ms: Option<u64>,
+    /// The submission's snapshot (`{data, datetime, work_time_seconds, type}`).
+    pub snapshot: Option<Value>,
+    /// True once submitted.
+    pub submitted: bool,
+}
+
+/// A project's run, with what people recorded on each of its tasks (by task index).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectRun {
+    /// The run and its tasks.
+    pub run: RunView,
+    /// People's records, by task index (empty records for machine steps).
+    pub human: Vec<HumanRecord>,
+}
+
+impl Store {
+    /// Reads the runs of projects, in order (`None` for a run that does not exist).
+    pub async fn project_runs(&self, run_ids: &[String]) -> StoreResult<Vec<Option<ProjectRun>>> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for id in run_ids {
+            pipe.hgetall(self.keys.run(id));
+        }
+        let all: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
+        all.iter()
+            .map(|fields| {
+                if fields.is_empty() {
+                    return Ok(None);
+                }
+                let run = parse_run(fields)?;
+                let human = (0..run.tasks.len())
+                    .map(|index| {
+                        let get = |name: &str| fields.get(&format!("t{index}.{name}"));
+                        let json =
+                            |name: &str| get(name).and_then(|text| serde_json::from_str(text).ok());
+                        HumanRecord {
+                            work: json("work"),
+                            saved_ms: get("saved").and_then(|ms| ms.parse().ok()),
+                            snapshot: json("snapshot"),
+                            submitted: get("submitted").is_some_and(|flag| flag == "1"),
+                        }
+                    })
+                    .collect();
+                Ok(Some(ProjectRun { run, human }))
+            })
+            .collect()
+    }
+
+    /// Creates a project of `steps` steps: allocates its ids, records them, then creates the
+    /// run `build` makes for the project's id. Returns the project.
+    pub async fn create_project(
+        &self,
+        steps: usize,
+        build: impl FnOnce(u64) -> RunSpec,
+    ) -> StoreResult<ProjectRef> {
+        let mut conn = self.conn().await?;
+        let steps = steps as u64;
+        let last: u64 = conn.incr(self.keys.project_ids(), 2 * steps + 1).await?;
+        let id = last - 2 * steps;
+        let project = ProjectRef {
+            id,
+            run_id: project_run_id(id),
+            steps,
+        };
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset_multiple(
+                self.keys.project(id),
+                &[
+                    ("run", project.run_id.clone()),
+                    ("steps", steps.to_string()),
+                    ("created", now_ms().to_string()),
+                ],
+            )
+            .ignore();
+        let tasks: Vec<(u64, u64)> = (0..steps as usize)
+            .map(|index| (project.task_id(index), id))
+            .collect();
+        if !tasks.is_empty() {
+            pipe.hset_multiple(self.keys.project_tasks(), &tasks)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut conn).await?;
+        let mut spec = build(id);
+        spec.id = Some(project.run_id.clone());
+        self.create_run(&spec).await?;
+        Ok(project)
+    }
+
+    /// The projects of `ids`, in order (`None` for an unknown id).
+    pub async fn projects(&self, ids: &[u64]) -> StoreResult<Vec<Option<ProjectRef>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.hgetall(self.keys.project(*id));
+        }
+        let all: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
+        ids.iter()
+            .zip(all)
+            .map(|(id, fields)| {
+                if fields.is_empty() {
+                    return Ok(None);
+                }
+                let run_id = fields
+                    .get("run")
+                    .cloned()
+                    .ok_or_else(|| StoreError::Corrupt(format!("project {id} without a run")))?;
+                let steps = fields
+                    .get("steps")
+                    .and_then(|steps| steps.parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt(format!("project {id} without steps")))?;
+                Ok(Some(ProjectRef {
+                    id: *id,
+                    run_id,
+                    steps,
+                }))
+            })
+            .collect()
+    }
+
+    /// The project of task `task_id`, with the task's step index.
+    pub async fn task_project(&self, task_id: u64) -> StoreResult<Option<(ProjectRef, usize)>> {
+        let mut conn = self.conn().await?;
+        let project: Option<u64> = conn.hget(self.keys.project_tasks(), task_id).await?;
+        let Some(project) = project else {
+            return Ok(None);
+        };
+        let found = self.projects(&[project]).await?.pop().flatten();
+        Ok(found.and_then(|project| {
+            let index = project.task_index(task_id)?;
+            Some((project, index))
+        }))
+    }
+}
