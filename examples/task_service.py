@@ -18,7 +18,7 @@ anything (every request blocks). --register registers the service with the coord
 registered already; its key then also needs `releases.read`.
 
     python3 examples/task_service.py --port 5801 --coordinator http://127.0.0.1:8080 \\
-        --key-id task-service --secret "$SECRET"
+        --key-id task-service --secret="$SECRET"    # the = form: a secret may start with '-' 
 """
 
 import argparse

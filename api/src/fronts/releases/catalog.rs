@@ -117,7 +117,7 @@ pub async fn create_event(
     };
     state.store.insert_release_record(&event).await?;
     Ok(json_response(
-        StatusCode::CREATED,
+        StatusCode::OK,
         &event_json(&Urls::new(state, request), &event),
     ))
 }
@@ -198,7 +198,7 @@ pub async fn create_note(
     };
     state.store.insert_release_record(&note).await?;
     Ok(json_response(
-        StatusCode::CREATED,
+        StatusCode::OK,
         &note_json(&Urls::new(state, request), &note),
     ))
 }

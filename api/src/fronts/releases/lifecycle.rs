@@ -139,7 +139,7 @@ pub async fn create(
     };
     let release = state.store.create_release(&new).await?;
     tracing::info!(release = %release.kf_id, tasks = release.tasks.len(), "release created");
-    answer_release(state, request, &release.kf_id, StatusCode::CREATED).await
+    answer_release(state, request, &release.kf_id, StatusCode::OK).await
 }
 
 /// `PATCH /releases/<id>`: name, description, author, tags.

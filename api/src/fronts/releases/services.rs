@@ -103,7 +103,7 @@ pub async fn create(
     check_reachable(state, &service.url).await?;
     state.store.insert_release_record(&service).await?;
     tracing::info!(service = %service.kf_id, url = %service.url, "task service registered");
-    Ok(json_response(StatusCode::CREATED, &service_json(&service)))
+    Ok(json_response(StatusCode::OK, &service_json(&service)))
 }
 
 /// `PATCH /task-services/<id>`
