@@ -15,6 +15,7 @@
 //! - [`wait`]: [`wait_until`], [`wait_for`] and [`poll_for`], polling async predicates with a
 //!   deadline.
 //! - [`git_repo`]: real git repositories of reports.
+//! - [`signed_http`]: signed requests to a running API.
 //! - [`bench`]: what the benchmark programs share.
 //! - [`unique_prefix`]: a fresh key prefix per test.
 //! - [`init_tracing`]: log output for the test process itself.
@@ -24,6 +25,7 @@ pub mod bench;
 pub mod git_repo;
 pub mod process;
 pub mod redis_server;
+pub mod signed_http;
 pub mod wait;
 
 pub use process::{BatonProcess, binary_path};

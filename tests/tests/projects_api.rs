@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
+use baton_tests::signed_http::{Answer, send_signed};
 use baton_tests::unique_prefix;
 use baton_tests::wait::wait_for;
 use common::signing::Signer;
@@ -79,13 +80,6 @@ struct Api {
     _projects: tempfile::TempDir,
     http: reqwest::Client,
     polls: AtomicU64,
-}
-
-/// An HTTP answer: status and JSON body (or the text when it is not JSON).
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    body: Value,
 }
 
 fn free_port() -> u16 {
@@ -223,26 +217,7 @@ impl Api {
         path: &str,
         body: &[u8],
     ) -> Answer {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut headers = http::HeaderMap::new();
-        if !body.is_empty() {
-            headers.insert("content-type", "application/json".parse().unwrap());
-        }
-        if let Some(signer) = signer {
-            signer.sign_request(&method, path, &mut headers, body, chrono::Utc::now());
-        }
-        let response = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .headers(headers)
-            .body(body.to_vec())
-            .send()
-            .await
-            .expect("the API answers");
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, body }
+        send_signed(&self.http, &self.base, signer, method, path, body, &[]).await
     }
 
     /// `create_project`; returns the new id.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
+use baton_tests::signed_http::{Answer, send_signed};
 use baton_tests::unique_prefix;
 use baton_tests::wait::{wait_for, wait_until};
 use common::signing::Signer;
@@ -29,12 +30,6 @@ struct Coordinator {
     _api: BatonProcess,
     _worker: BatonProcess,
     _scheduler: BatonProcess,
-}
-
-/// An HTTP answer: status and JSON body (or the text when it is not JSON).
-struct Answer {
-    status: u16,
-    body: Value,
 }
 
 /// Makes every GET unique.
@@ -240,26 +235,7 @@ impl Coordinator {
             format!("{path}{separator}poll={n}")
         };
         let path = path.as_str();
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut headers = http::HeaderMap::new();
-        if !body.is_empty() {
-            headers.insert("content-type", "application/json".parse().unwrap());
-        }
-        if let Some(signer) = signer {
-            signer.sign_request(&method, path, &mut headers, body, chrono::Utc::now());
-        }
-        let response = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .headers(headers)
-            .body(body.to_vec())
-            .send()
-            .await
-            .expect("the API answers");
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, body }
+        send_signed(&self.http, &self.base, signer, method, path, body, &[]).await
     }
 
     async fn create_release(&self, name: &str, studies: &[&str]) -> Value {

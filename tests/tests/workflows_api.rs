@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
+use baton_tests::signed_http::{Answer, send_signed};
 use baton_tests::unique_prefix;
 use baton_tests::wait::{wait_for, wait_until};
 use common::signing::Signer;
@@ -24,12 +25,6 @@ struct Api {
     _worker: BatonProcess,
     _definitions: tempfile::TempDir,
     http: reqwest::Client,
-}
-
-/// An HTTP answer: status and JSON body (or the text when it is not JSON).
-struct Answer {
-    status: u16,
-    body: Value,
 }
 
 fn free_port() -> u16 {
@@ -208,32 +203,16 @@ impl Api {
         body: &[u8],
         extra_headers: &[(&str, &str)],
     ) -> Answer {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut headers = http::HeaderMap::new();
-        if !body.is_empty() {
-            headers.insert("content-type", "application/json".parse().unwrap());
-        }
-        for (name, value) in extra_headers {
-            headers.insert(
-                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                value.parse().unwrap(),
-            );
-        }
-        if let Some(signer) = signer {
-            signer.sign_request(&method, path, &mut headers, body, chrono::Utc::now());
-        }
-        let response = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .headers(headers)
-            .body(body.to_vec())
-            .send()
-            .await
-            .expect("the API answers");
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, body }
+        send_signed(
+            &self.http,
+            &self.base,
+            signer,
+            method,
+            path,
+            body,
+            extra_headers,
+        )
+        .await
     }
 }
 
