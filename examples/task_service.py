@@ -12,7 +12,8 @@ background for --work-secs seconds before reporting `staged` / `published` to th
 coordinator with a signed `PATCH /tasks/<task_id>` (key --key-id / --secret, which needs
 the `releases.write` permission).
 
-For tests: --fail-on ACTION answers that action with HTTP 500; --hang never answers
+For tests: --fail-on ACTION answers that action with HTTP 500; --slow-on ACTION waits
+--slow-secs seconds before answering that action; --hang never answers
 anything (every request blocks). --register registers the service with the coordinator
 (`POST /task-services`, once the coordinator answers) unless a service with its URL is
 registered already; its key then also needs `releases.read`.
@@ -254,6 +255,9 @@ def handler_for(service):
             if body["action"] not in ACTIONS:
                 self.answer(400, {"message": f"unknown action {body['action']}"})
                 return
+            if body["action"] == service.options.slow_on:
+                log(f"{body['action']} {body['task_id']}: received, answering in {service.options.slow_secs} s")
+                time.sleep(service.options.slow_secs)
             status, answer = service.act(body["action"], body["task_id"], body["release_id"])
             log(f"{body['action']} {body['task_id']}: {status} {answer.get('state', '')}")
             self.answer(status, answer)
@@ -274,6 +278,8 @@ def main():
     parser.add_argument("--secret", help="that key's secret")
     parser.add_argument("--work-secs", type=float, default=2.0, help="seconds of background work")
     parser.add_argument("--fail-on", choices=ACTIONS, help="answer this action with HTTP 500")
+    parser.add_argument("--slow-on", choices=ACTIONS, help="answer this action only after --slow-secs")
+    parser.add_argument("--slow-secs", type=float, default=3.0, help="see --slow-on")
     parser.add_argument("--hang", action="store_true", help="never answer any request")
     parser.add_argument(
         "--register", action="store_true", help="register with the coordinator at start"

@@ -166,6 +166,22 @@ impl TaskState {
     pub fn may_become(self, next: TaskState) -> bool {
         next.predecessors().contains(&self)
     }
+
+    /// The steps from `self` to `target` when a service reports a state further along than
+    /// the coordinator has recorded (an answer or a report was lost, or a call was repeated
+    /// after a crash): `initialized → running → staged`, or `publishing → published`. Never
+    /// across `staged → publishing`, which only the release's publish starts. `None` when
+    /// `target` is not ahead of `self` on one of those paths.
+    pub fn steps_to(self, target: TaskState) -> Option<Vec<TaskState>> {
+        use TaskState::*;
+        const PATHS: [&[TaskState]; 2] =
+            [&[Initialized, Running, Staged], &[Publishing, Published]];
+        PATHS.iter().find_map(|path| {
+            let from = path.iter().position(|state| *state == self)?;
+            let to = path.iter().position(|state| *state == target)?;
+            (to > from).then(|| path[from + 1..=to].to_vec())
+        })
+    }
 }
 
 state_enum! {
@@ -397,5 +413,16 @@ mod tests {
         );
         assert_eq!(ReleaseState::Initialized.due_phase(), Some(Action::Start));
         assert_eq!(ReleaseState::Staged.due_phase(), None);
+    }
+
+    #[test]
+    fn states_further_along_are_reached_step_by_step_but_never_past_staged() {
+        use TaskState::*;
+        assert_eq!(Initialized.steps_to(Staged), Some(vec![Running, Staged]));
+        assert_eq!(Running.steps_to(Staged), Some(vec![Staged]));
+        assert_eq!(Publishing.steps_to(Published), Some(vec![Published]));
+        assert_eq!(Staged.steps_to(Published), None);
+        assert_eq!(Staged.steps_to(Running), None);
+        assert_eq!(Waiting.steps_to(Running), None);
     }
 }

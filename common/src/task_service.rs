@@ -84,11 +84,17 @@ pub fn interpret(action: Action, answer: &Answer) -> Result<TaskState, String> {
             _ => Err(format!("the service {}", answer.describe())),
         };
     };
+    let further = |got: &str| {
+        got.parse::<TaskState>()
+            .ok()
+            .filter(|got| state.steps_to(*got).is_some())
+    };
     match answer.state() {
         Some(got) if got == expected => Ok(state),
-        Some(got) => Err(format!(
-            "the service answered state '{got}' to {action} (expected '{expected}')"
-        )),
+        // A repeated call (after a crash) finds the service further along: that is progress.
+        Some(got) => further(got).ok_or_else(|| {
+            format!("the service answered state '{got}' to {action} (expected '{expected}')")
+        }),
         None => Err(format!("the service {} to {action}", answer.describe())),
     }
 }
@@ -157,6 +163,16 @@ mod tests {
         assert!(interpret(Action::Start, &pending).is_err());
         let running = Answer::Ok(json!({"state": "running"}));
         assert_eq!(interpret(Action::Start, &running), Ok(TaskState::Running));
+        let staged_already = Answer::Ok(json!({"state": "staged"}));
+        assert_eq!(
+            interpret(Action::Start, &staged_already),
+            Ok(TaskState::Staged),
+            "a repeated start finds the work done"
+        );
+        assert!(
+            interpret(Action::Start, &Answer::Ok(json!({"state": "published"}))).is_err(),
+            "never past staged without a publish"
+        );
         let staged = Answer::Ok(json!({"state": "staged", "progress": 150}));
         assert_eq!(interpret(Action::GetStatus, &staged), Ok(TaskState::Staged));
         assert_eq!(staged.progress(), Some(100));

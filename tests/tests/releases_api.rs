@@ -27,8 +27,10 @@ struct Coordinator {
     signer: Signer,
     reader: Signer,
     service_secret: String,
-    _api: BatonProcess,
-    _worker: BatonProcess,
+    api: BatonProcess,
+    worker: BatonProcess,
+    /// The environment a worker runs with.
+    worker_env: Vec<(String, String)>,
     _scheduler: BatonProcess,
 }
 
@@ -79,16 +81,18 @@ impl Coordinator {
             env
         };
         let api = spawn("baton-api", &[], &with(&[("BATON_LISTEN", &listen)]));
-        let worker = spawn(
-            "baton-worker",
-            &[],
-            &with(&[("BATON_BLOCK_MS", "200"), ("BATON_QUEUES", "default")]),
-        );
+        let worker_env = with(&[
+            ("BATON_BLOCK_MS", "200"),
+            ("BATON_QUEUES", "default"),
+            ("BATON_HEARTBEAT_SECS", "1"),
+        ]);
+        let worker = spawn("baton-worker", &[], &worker_env);
         let scheduler = spawn(
             "baton-scheduler",
             &[],
             &with(&[
                 ("BATON_TICK_MS", "50"),
+                ("BATON_VISIBILITY_TIMEOUT_SECS", "3"),
                 ("BATON_RELEASE_POLL_MS", "200"),
                 ("BATON_TASK_SERVICE_TIMEOUT_SECS", SERVICE_TIMEOUT_SECS),
             ]),
@@ -120,8 +124,9 @@ impl Coordinator {
             signer: Signer::new("coordinator", secret.into_bytes()),
             reader: Signer::new("reader", read_secret.into_bytes()),
             service_secret,
-            _api: api,
-            _worker: worker,
+            api,
+            worker,
+            worker_env,
             _scheduler: scheduler,
         };
         wait_until(
@@ -235,7 +240,15 @@ impl Coordinator {
             format!("{path}{separator}poll={n}")
         };
         let path = path.as_str();
-        send_signed(&self.http, &self.base, signer, method, path, body, &[]).await
+        let answer = send_signed(&self.http, &self.base, signer, method, path, body, &[]).await;
+        if answer.status >= 500 {
+            eprintln!(
+                "the API answered {} to {method} {path}; its log ends:\n{}",
+                answer.status,
+                self.api.log_tail(30)
+            );
+        }
+        answer
     }
 
     async fn create_release(&self, name: &str, studies: &[&str]) -> Value {
@@ -1080,4 +1093,84 @@ async fn repeated_transitions_and_phases_change_nothing() {
         store.latest_published_version().await.unwrap().to_string(),
         "0.1.0"
     );
+}
+
+#[tokio::test]
+async fn a_worker_killed_during_a_call_to_a_service_leaves_the_release_to_finish_once() {
+    let mut coordinator = Coordinator::start().await;
+    let fast = Behaviour {
+        work_secs: 0.3,
+        fail_on: None,
+    };
+    let (slow, _) = coordinator
+        .task_service_with(fast, &["--slow-on", "start", "--slow-secs", "2"])
+        .await;
+    let url = {
+        let port: u16 = slow
+            .log()
+            .lines()
+            .find_map(|line| line.strip_prefix("listening on "))
+            .and_then(|port| port.trim().parse().ok())
+            .unwrap();
+        format!("http://127.0.0.1:{port}")
+    };
+    let registered = coordinator
+        .send(
+            "POST",
+            "/task-services",
+            Some(&json!({"name": "Slow", "description": "test", "author": "tests", "url": url})),
+        )
+        .await;
+    assert_eq!(registered.status, 200, "{}", registered.body);
+    let (_other, _) = coordinator.register("Other", fast).await;
+    let id = coordinator.create_release("Crash", &[]).await["kf_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The worker dies while the slow service holds its `start` call.
+    slow.wait_for_log("start TA_", Duration::from_secs(15))
+        .await;
+    coordinator.worker.kill_9();
+    coordinator.worker = spawn("baton-worker", &[], &coordinator.worker_env);
+
+    coordinator
+        .wait_release_state(&id, "staged", Duration::from_secs(20))
+        .await;
+    let published = coordinator
+        .send("POST", &format!("/releases/{id}/publish"), None)
+        .await;
+    assert_eq!(published.status, 200, "{}", published.body);
+    let release = coordinator
+        .wait_release_state(&id, "published", Duration::from_secs(20))
+        .await;
+    assert_eq!(release["version"], "0.1.0");
+    assert!(
+        slow.log().matches("start TA_").count() >= 2,
+        "the start call was made again after the crash: {}",
+        slow.log()
+    );
+    // Every transition happened once, though the call was made twice.
+    let events = messages(&coordinator.events(&format!("release={id}")).await);
+    let mut unique = events.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), events.len(), "duplicate events: {events:?}");
+    for task in release["tasks"].as_array().unwrap() {
+        let task_id = task_id(task);
+        let expected: Vec<String> = [
+            ("waiting", "initialized"),
+            ("initialized", "running"),
+            ("running", "staged"),
+            ("staged", "publishing"),
+            ("publishing", "published"),
+        ]
+        .iter()
+        .map(|(from, to)| format!("task {task_id} changed from {from} to {to}"))
+        .collect();
+        assert_eq!(
+            messages(&coordinator.events(&format!("task={task_id}")).await),
+            expected
+        );
+    }
 }

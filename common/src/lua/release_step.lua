@@ -51,7 +51,14 @@ local function event(kind, message, task_id, service_id)
   redis.call('HSET', KEYS[4 + written], 'kf_id', id, 'event_type', kind, 'message', message,
     'release', release_id, 'task', task_id or '', 'task_service', service_id or '',
     'study', '', 'created_ms', now)
-  redis.call('ZADD', KEYS[2], string.format('%d', tonumber(now) * 1000 + written), id)
+  -- After every event already written, even one written in this same millisecond by an
+  -- earlier transition, so the index keeps the order in which things happened.
+  local score = tonumber(now) * 1000 + written
+  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  if last[2] and tonumber(last[2]) >= score then
+    score = tonumber(last[2]) + 1
+  end
+  redis.call('ZADD', KEYS[2], string.format('%d', score), id)
 end
 
 local function with_reason(message)

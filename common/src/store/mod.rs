@@ -27,7 +27,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_redis::{Config, Connection, Pool, Runtime};
+use deadpool_redis::{Connection, Pool, Runtime};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, FromRedisValue, Pipeline};
 
@@ -36,6 +36,9 @@ use crate::error::StoreError;
 use crate::keys::{CONSUMER_GROUP, Keys};
 use crate::model::{Priority, QueueName};
 use crate::scripts;
+
+/// Longest wait for Redis to answer an ordinary command on a pooled connection.
+const POOL_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -62,11 +65,22 @@ impl Store {
     /// Connects to Redis, checks it answers and loads every script.
     pub async fn connect(options: &StoreOptions) -> StoreResult<Self> {
         let client = redis::Client::open(options.redis_url.as_str())?;
-        let mut config = Config::from_url(options.redis_url.as_str());
-        config.pool = Some(deadpool_redis::PoolConfig::new(32));
-        let pool = config.create_pool(Some(Runtime::Tokio1)).map_err(|error| {
-            StoreError::Corrupt(format!("cannot build the Redis pool: {error}"))
-        })?;
+        // Bounded, but not redis' 500 ms default: a loaded Redis (or a loaded machine) answering
+        // a script late must not turn an ordinary request into an error.
+        let connection_config = AsyncConnectionConfig::new()
+            .set_response_timeout(Some(POOL_RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(Duration::from_secs(5)));
+        let manager = deadpool_redis::Manager::new_with_config(
+            options.redis_url.as_str(),
+            connection_config,
+        )?;
+        let pool = Pool::builder(manager)
+            .max_size(32)
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|error| {
+                StoreError::Corrupt(format!("cannot build the Redis pool: {error}"))
+            })?;
         let store = Self {
             pool,
             client,

@@ -330,16 +330,33 @@ impl Store {
                 release_state: None,
             });
         };
-        self.release_step(
-            &task.release,
-            &Step::Task {
-                task: task_id.to_owned(),
-                to,
-                progress,
-                reason,
-            },
-        )
-        .await
+        // A state further along than recorded is reached through the steps in between, each
+        // a guarded transition with its event.
+        let steps = task
+            .state
+            .steps_to(to)
+            .filter(|steps| steps.len() > 1)
+            .unwrap_or_else(|| vec![to]);
+        let mut outcome = None;
+        for state in steps {
+            outcome = Some(
+                self.release_step(
+                    &task.release,
+                    &Step::Task {
+                        task: task_id.to_owned(),
+                        to: state,
+                        progress,
+                        reason: reason.clone(),
+                    },
+                )
+                .await?,
+            );
+        }
+        Ok(outcome.unwrap_or(StepOutcome {
+            result: StepResult::Missing,
+            previous: String::new(),
+            release_state: None,
+        }))
     }
 
     /// Starts publishing a staged release. Refused unless it is `staged` (or already
