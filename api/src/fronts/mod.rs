@@ -17,6 +17,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use warp::Filter;
+use warp::http::Method;
 
 use crate::auth::key_id_of;
 use crate::error::{ApiError, Front};
@@ -108,4 +109,74 @@ where
         "request"
     );
     response
+}
+
+/// Why a method and path name no route of a front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRoute {
+    /// No such path.
+    NotFound,
+    /// The path exists, not with this method.
+    MethodNotAllowed,
+}
+
+/// The routes of a front that parses its own paths.
+pub trait FrontRoute: Sized + Send + 'static {
+    /// The route a method and full path name.
+    fn parse(method: &Method, path: &str) -> Result<Self, NoRoute>;
+    /// Its pattern, for logs and metrics.
+    fn pattern(&self) -> &'static str;
+}
+
+/// Answers every request `prefix` lets through: parses its route (an unknown path is a 404,
+/// a known one with another method a 405), hands it to `dispatch`, and answers in `front`'s
+/// format, logged and counted under the route's pattern.
+pub fn routed<R, P, D, Fut>(
+    prefix: P,
+    state: &AppState,
+    front: Front,
+    dispatch: D,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone + use<R, P, D, Fut>
+where
+    R: FrontRoute,
+    P: Filter<Extract = (), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    D: Fn(AppState, RequestParts, R) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<warp::reply::Response, ApiError>> + Send + 'static,
+{
+    prefix
+        .and(warp::path::full())
+        .and(with_state(state))
+        .and(request_parts(state.body_limit))
+        .then(
+            move |path: warp::path::FullPath,
+                  state: AppState,
+                  request: Result<RequestParts, ApiError>| {
+                let dispatch = dispatch.clone();
+                async move {
+                    let route = match &request {
+                        Ok(request) => R::parse(&request.method, path.as_str()),
+                        Err(_) => Err(NoRoute::NotFound),
+                    };
+                    let pattern = route.as_ref().map_or("unknown", R::pattern);
+                    answer(
+                        state,
+                        request,
+                        front,
+                        pattern,
+                        |state, request| async move {
+                            match route {
+                                Ok(route) => dispatch(state, request, route).await,
+                                Err(NoRoute::MethodNotAllowed) => Err(ApiError::MethodNotAllowed),
+                                Err(NoRoute::NotFound) => Err(ApiError::NotFound(format!(
+                                    "no route {} {}",
+                                    request.method,
+                                    path.as_str()
+                                ))),
+                            }
+                        },
+                    )
+                    .await
+                }
+            },
+        )
 }

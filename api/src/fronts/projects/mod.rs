@@ -22,50 +22,18 @@ mod view;
 use common::store::apikeys::Permission;
 use warp::Filter;
 
-use super::{answer, with_state};
+use super::routed;
 use crate::auth::authorize;
 use crate::error::{ApiError, Front};
-use crate::request::{RequestParts, request_parts};
+use crate::request::RequestParts;
 use crate::state::AppState;
-use route::{NoRoute, Route};
+use route::Route;
 
 /// Every route of the front: everything under `/orchestra/`.
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    warp::path("orchestra")
-        .and(warp::path::full())
-        .and(with_state(&state))
-        .and(request_parts(state.body_limit))
-        .then(
-            |path: warp::path::FullPath,
-             state: AppState,
-             request: Result<RequestParts, ApiError>| async move {
-                let route = match &request {
-                    Ok(request) => Route::parse(&request.method, path.as_str()),
-                    Err(_) => Err(NoRoute::NotFound),
-                };
-                let pattern = route.as_ref().map_or("unknown", Route::pattern);
-                answer(
-                    state,
-                    request,
-                    Front::Projects,
-                    pattern,
-                    |state, request| async move {
-                        match route {
-                            Ok(route) => dispatch(state, request, route).await,
-                            Err(NoRoute::MethodNotAllowed) => Err(ApiError::MethodNotAllowed),
-                            Err(NoRoute::NotFound) => Err(ApiError::NotFound(format!(
-                                "no route {} {}",
-                                request.method,
-                                path.as_str()
-                            ))),
-                        }
-                    },
-                )
-                .await
-            },
-        )
+    routed(warp::path("orchestra"), &state, Front::Projects, dispatch)
 }
 
 /// Answers one request to a known route, once its caller holds the permission.

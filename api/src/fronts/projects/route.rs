@@ -2,6 +2,8 @@
 
 use warp::http::Method;
 
+use crate::fronts::NoRoute;
+
 /// An endpoint of the projects front.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -19,15 +21,6 @@ pub enum Route {
     Save(String),
     /// `POST /orchestra/api/tasks/<id>/submit`.
     Submit(String),
-}
-
-/// Why no endpoint answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoRoute {
-    /// The path is unknown.
-    NotFound,
-    /// The path is known, not with this method.
-    MethodNotAllowed,
 }
 
 impl Route {
@@ -72,6 +65,16 @@ impl Route {
             Route::Save(_) => "/orchestra/api/tasks/{id}/save",
             Route::Submit(_) => "/orchestra/api/tasks/{id}/submit",
         }
+    }
+}
+
+impl crate::fronts::FrontRoute for Route {
+    fn parse(method: &Method, path: &str) -> Result<Self, NoRoute> {
+        Route::parse(method, path)
+    }
+
+    fn pattern(&self) -> &'static str {
+        Route::pattern(self)
     }
 }
 

@@ -22,12 +22,12 @@ use common::store::apikeys::Permission;
 use warp::Filter;
 use warp::http::Method;
 
-use super::{answer, with_state};
+use super::routed;
 use crate::auth::authorize;
 use crate::error::{ApiError, Front};
-use crate::request::{RequestParts, request_parts};
+use crate::request::RequestParts;
 use crate::state::AppState;
-use route::{Collection, NoRoute, ROOTS, Route};
+use route::{Collection, ROOTS, Route};
 
 /// Every route of the front.
 pub fn routes(
@@ -43,39 +43,7 @@ pub fn routes(
             }
         })
         .untuple_one();
-    roots
-        .and(warp::path::full())
-        .and(with_state(&state))
-        .and(request_parts(state.body_limit))
-        .then(
-            |path: warp::path::FullPath,
-             state: AppState,
-             request: Result<RequestParts, ApiError>| async move {
-                let route = match &request {
-                    Ok(request) => Route::parse(&request.method, path.as_str()),
-                    Err(_) => Err(NoRoute::NotFound),
-                };
-                let pattern = route.as_ref().map_or("unknown", Route::pattern);
-                answer(
-                    state,
-                    request,
-                    Front::Releases,
-                    pattern,
-                    |state, request| async move {
-                        match route {
-                            Ok(route) => dispatch(state, request, route).await,
-                            Err(NoRoute::MethodNotAllowed) => Err(ApiError::MethodNotAllowed),
-                            Err(NoRoute::NotFound) => Err(ApiError::NotFound(format!(
-                                "no route {} {}",
-                                request.method,
-                                request.path_and_query.split('?').next().unwrap_or("")
-                            ))),
-                        }
-                    },
-                )
-                .await
-            },
-        )
+    routed(roots, &state, Front::Releases, dispatch)
 }
 
 /// Answers one request to a known route, once its caller holds the permission.

@@ -2,6 +2,8 @@
 
 use warp::http::Method;
 
+use crate::fronts::NoRoute;
+
 /// The root segments this front serves.
 pub const ROOTS: &[&str] = &[
     "task-services",
@@ -90,15 +92,6 @@ pub enum Route {
     Publish(String),
 }
 
-/// Why no endpoint matched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoRoute {
-    /// No such path.
-    NotFound,
-    /// The path exists, not with this method.
-    MethodNotAllowed,
-}
-
 impl Route {
     /// The endpoint `method` and `path` (the whole path) name.
     pub fn parse(method: &Method, path: &str) -> Result<Self, NoRoute> {
@@ -161,6 +154,16 @@ impl Route {
             },
             Self::Publish(_) => "/releases/{id}/publish",
         }
+    }
+}
+
+impl crate::fronts::FrontRoute for Route {
+    fn parse(method: &Method, path: &str) -> Result<Self, NoRoute> {
+        Route::parse(method, path)
+    }
+
+    fn pattern(&self) -> &'static str {
+        Route::pattern(self)
     }
 }
 
