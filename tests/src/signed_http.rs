@@ -1,4 +1,7 @@
-//! Signed HTTP requests to a running `baton-api`, as the end-to-end tests send them.
+//! HTTP to a running `baton-api`, as the end-to-end tests use it: a free port to listen on,
+//! waiting until it answers, and signed requests.
+
+use std::time::Duration;
 
 use common::signing::Signer;
 use serde_json::Value;
@@ -51,4 +54,27 @@ pub async fn send_signed(
     let text = response.text().await.expect("a readable body");
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Answer { status, body }
+}
+
+/// A port free on 127.0.0.1 right now, for a `baton-api` to listen on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// Waits (up to 20 s) until the API at `base` answers `/healthz`.
+pub async fn wait_for_health(http: &reqwest::Client, base: &str) {
+    crate::wait::wait_until(
+        Duration::from_secs(20),
+        "the API answers /healthz",
+        || async {
+            http.get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|response| response.status().is_success())
+        },
+    )
+    .await;
 }

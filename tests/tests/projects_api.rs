@@ -2,13 +2,12 @@
 //! over a real socket, against real `baton-api`, `baton-worker` and `baton-scheduler`
 //! processes and a real `redis-server`.
 
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
-use baton_tests::signed_http::{Answer, send_signed};
+use baton_tests::signed_http::{Answer, free_port, send_signed, wait_for_health};
 use baton_tests::unique_prefix;
 use baton_tests::wait::wait_for;
 use common::signing::Signer;
@@ -82,14 +81,6 @@ struct Api {
     polls: AtomicU64,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> BatonProcess {
     let env: Vec<(&str, &str)> = env
         .iter()
@@ -140,19 +131,7 @@ impl Api {
             http: reqwest::Client::new(),
             polls: AtomicU64::new(0),
         };
-        wait_for(
-            Duration::from_secs(20),
-            "the API answers /healthz",
-            || async {
-                api.http
-                    .get(format!("{}/healthz", api.base))
-                    .send()
-                    .await
-                    .is_ok_and(|response| response.status().is_success())
-                    .then_some(())
-            },
-        )
-        .await;
+        wait_for_health(&api.http, &api.base).await;
         api
     }
 

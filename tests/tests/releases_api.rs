@@ -2,13 +2,12 @@
 //! against real `baton-api`, `baton-worker` and `baton-scheduler` processes, a real
 //! `redis-server`, and real task services (`examples/task_service.py`).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
-use baton_tests::signed_http::{Answer, send_signed};
+use baton_tests::signed_http::{Answer, free_port, send_signed, wait_for_health};
 use baton_tests::unique_prefix;
 use baton_tests::wait::{wait_for, wait_until};
 use common::signing::Signer;
@@ -42,14 +41,6 @@ static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0
 struct Behaviour {
     work_secs: f64,
     fail_on: Option<&'static str>,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> BatonProcess {
@@ -129,19 +120,7 @@ impl Coordinator {
             worker_env,
             _scheduler: scheduler,
         };
-        wait_until(
-            Duration::from_secs(20),
-            "the API answers /healthz",
-            || async {
-                coordinator
-                    .http
-                    .get(format!("{}/healthz", coordinator.base))
-                    .send()
-                    .await
-                    .is_ok_and(|response| response.status().is_success())
-            },
-        )
-        .await;
+        wait_for_health(&coordinator.http, &coordinator.base).await;
         coordinator
     }
 

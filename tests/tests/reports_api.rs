@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::io::Read;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -12,20 +11,13 @@ use std::time::Duration;
 use baton_tests::git_repo::{git, write_file};
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
+use baton_tests::signed_http::{free_port, wait_for_health};
 use baton_tests::unique_prefix;
 use baton_tests::wait::{wait_for, wait_until};
 use common::artefacts::md5_hex;
 use serde_json::{Value, json};
 
 const MASTER_KEY: &str = "test-master-key-0123456789";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Writes a file of the test repository; scripts (`.sh`) are executable.
 fn write(dir: &Path, file: &str, text: &str) {
@@ -205,19 +197,7 @@ impl Reports {
         for _ in 0..workers {
             reports.add_worker(concurrency);
         }
-        wait_until(
-            Duration::from_secs(20),
-            "the API answers /healthz",
-            || async {
-                reports
-                    .http
-                    .get(format!("{}/healthz", reports.base))
-                    .send()
-                    .await
-                    .is_ok_and(|response| response.status().is_success())
-            },
-        )
-        .await;
+        wait_for_health(&reports.http, &reports.base).await;
         reports
     }
 

@@ -2,15 +2,14 @@
 //! real socket, against real `baton-api`, `baton-worker` and `baton-scheduler` processes and a
 //! real `redis-server`.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
-use baton_tests::signed_http::{Answer, send_signed};
+use baton_tests::signed_http::{Answer, free_port, send_signed, wait_for_health};
 use baton_tests::unique_prefix;
-use baton_tests::wait::{wait_for, wait_until};
+use baton_tests::wait::wait_for;
 use common::signing::Signer;
 use serde_json::{Value, json};
 
@@ -25,14 +24,6 @@ struct Api {
     _worker: BatonProcess,
     _definitions: tempfile::TempDir,
     http: reqwest::Client,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 const DEFINITIONS: &str = r#"
@@ -128,18 +119,7 @@ impl Api {
             _definitions: definitions,
             http: reqwest::Client::new(),
         };
-        wait_until(
-            Duration::from_secs(20),
-            "the API answers /healthz",
-            || async {
-                api.http
-                    .get(format!("{}/healthz", api.base))
-                    .send()
-                    .await
-                    .is_ok_and(|response| response.status().is_success())
-            },
-        )
-        .await;
+        wait_for_health(&api.http, &api.base).await;
         api
     }
 
