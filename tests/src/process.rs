@@ -205,6 +205,25 @@ impl BatonProcess {
         &self.log_path
     }
 
+    /// Runs `name args` to completion (up to 30 s) and returns the last line it printed, as
+    /// the key and token commands print their secret; the output when it fails.
+    pub async fn last_line_of(
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<String, String> {
+        let mut process = Self::spawn(name, args, env);
+        let status = process
+            .wait_exit_async(Duration::from_secs(30))
+            .await
+            .ok_or_else(|| format!("{name} {args:?} did not finish"))?;
+        let output = process.log();
+        if !status.success() {
+            return Err(format!("{name} {args:?} failed: {output}"));
+        }
+        Ok(output.lines().last().unwrap_or_default().trim().to_owned())
+    }
+
     /// Polls the log every 20 ms until it contains `needle`; panics with the log's tail
     /// after `timeout`.
     pub async fn wait_for_log(&self, needle: &str, timeout: Duration) {

@@ -73,22 +73,12 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         ("BATON_MASTER_KEY", MASTER_KEY),
         ("RUST_LOG", "warn"),
     ];
-    let mut key_command = BatonProcess::spawn(
+    let secret = BatonProcess::last_line_of(
         "baton-api",
         &["keys", "create", "bench", "--permissions", "admin"],
         &common_env,
-    );
-    key_command
-        .wait_exit_async(Duration::from_secs(30))
-        .await
-        .ok_or("the key command did not finish")?;
-    let secret = key_command
-        .log()
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    )
+    .await?;
     let mut api_env = common_env.to_vec();
     api_env.extend([
         ("BATON_LISTEN", listen.as_str()),
@@ -99,13 +89,7 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .pool_max_idle_per_host(args.clients)
         .build()?;
     let base = format!("http://{listen}");
-    let started = Instant::now();
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        if started.elapsed() > Duration::from_secs(20) {
-            return Err("the API did not start".into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    baton_tests::signed_http::wait_for_health(&http, &base).await;
     println!(
         "baton-api-bench: clients={} secs={} workers={} concurrency={}",
         args.clients, args.secs, args.workers, args.concurrency

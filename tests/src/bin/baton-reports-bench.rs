@@ -244,7 +244,7 @@ async fn run(args: &Args) -> BenchResult<()> {
         ("BATON_ARTEFACTS", artefacts_dir.as_str()),
         ("RUST_LOG", "warn"),
     ];
-    let mut token_command = BatonProcess::spawn(
+    let user_token = BatonProcess::last_line_of(
         "baton-api",
         &[
             "tokens",
@@ -254,21 +254,8 @@ async fn run(args: &Args) -> BenchResult<()> {
             "reports.read,reports.review,reports.run",
         ],
         &common_env,
-    );
-    let created = token_command
-        .wait_exit_async(Duration::from_secs(30))
-        .await
-        .ok_or("the token command did not finish")?;
-    if !created.success() {
-        return Err(format!("the token command failed: {}", token_command.log()).into());
-    }
-    let user_token = token_command
-        .log()
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    )
+    .await?;
     let mut api_env = common_env.to_vec();
     api_env.push(("BATON_LISTEN", listen.as_str()));
     let _api = BatonProcess::spawn("baton-api", &[], &api_env);
@@ -279,13 +266,7 @@ async fn run(args: &Args) -> BenchResult<()> {
         .pool_max_idle_per_host(args.clients)
         .build()?;
     let base = format!("http://{listen}");
-    let started = Instant::now();
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        if started.elapsed() > Duration::from_secs(20) {
-            return Err("the API did not start".into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    baton_tests::signed_http::wait_for_health(&http, &base).await;
     let login = http
         .post(format!("{base}/api/v1/login/"))
         .header("authorization", format!("token {user_token}"))
