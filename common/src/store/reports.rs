@@ -156,41 +156,39 @@ impl Store {
     /// retention period. Returns the run's status (`None` when the run does not exist).
     pub async fn finalize_report_run(&self, run: &ReportRun) -> StoreResult<Option<RunStatus>> {
         let mut conn = self.conn().await?;
-        let (status, result): (Option<String>, Option<String>) = redis::cmd("HMGET")
-            .arg(self.keys.run(&run.run_id))
-            .arg("status")
-            .arg("t0.result")
-            .query_async(&mut conn)
-            .await?;
+        // One round trip tells the status and whether anything is left to do: a run already
+        // finalized (every status read after its end) costs nothing more.
+        let ((status, result), active): ((Option<String>, Option<String>), Option<f64>) =
+            redis::pipe()
+                .cmd("HMGET")
+                .arg(self.keys.run(&run.run_id))
+                .arg("status")
+                .arg("t0.result")
+                .zscore(self.keys.report_runs_active(), &run.key)
+                .query_async(&mut conn)
+                .await?;
         let status = status.map(|text| text.parse::<RunStatus>()).transpose()?;
+        if active.is_none() {
+            return Ok(status);
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
         match status {
             Some(RunStatus::Success) => {
-                let record: VersionRecord =
-                    serde_json::from_str(result.as_deref().unwrap_or(""))
-                        .map_err(|e| corrupt(&format!("version of report run {}", run.key), e))?;
-                self.insert_version(&record).await?;
-                self.retire_report_run(run).await?;
+                let json = result.unwrap_or_default();
+                let record: VersionRecord = serde_json::from_str(&json)
+                    .map_err(|e| corrupt(&format!("version of report run {}", run.key), e))?;
+                self.push_insert_version(&mut pipe, &record, &json);
             }
-            Some(RunStatus::Error | RunStatus::Canceled) => self.retire_report_run(run).await?,
-            None if now_ms().saturating_sub(run.created_ms) > ORPHAN_GRACE_MS => {
-                self.retire_report_run(run).await?;
-            }
-            _ => {}
+            Some(RunStatus::Error | RunStatus::Canceled) => {}
+            None if now_ms().saturating_sub(run.created_ms) > ORPHAN_GRACE_MS => {}
+            _ => return Ok(status),
         }
+        // The version and the end of the run's activity, in one transaction.
+        pipe.zrem(self.keys.report_runs_active(), &run.key)
+            .expire(self.keys.report_run(&run.key), self.retention_secs as i64);
+        pipe.query_async::<redis::Value>(&mut conn).await?;
         Ok(status)
-    }
-
-    async fn retire_report_run(&self, run: &ReportRun) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
-        redis::pipe()
-            .atomic()
-            .zrem(self.keys.report_runs_active(), &run.key)
-            .ignore()
-            .expire(self.keys.report_run(&run.key), self.retention_secs as i64)
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await?;
-        Ok(())
     }
 
     /// Finalizes every active report run that has finished (the scheduler's chore); returns
@@ -211,22 +209,24 @@ impl Store {
     pub async fn insert_version(&self, record: &VersionRecord) -> StoreResult<bool> {
         let json = serde_json::to_string(record).map_err(|e| corrupt("version", e))?;
         let mut conn = self.conn().await?;
-        let (created,): (bool,) = redis::pipe()
-            .atomic()
-            .hset_nx(self.keys.report_version(&record.id), "record", &json)
-            .hset_nx(self.keys.report_version(&record.id), "name", &record.name)
-            .ignore()
-            .hset_nx(self.keys.report_version(&record.id), "published", "0")
-            .ignore()
-            .zadd(self.keys.report_versions(&record.name), &record.id, 0)
-            .ignore()
-            .zadd(self.keys.all_report_versions(), &record.id, 0)
-            .ignore()
-            .zadd(self.keys.report_names(), &record.name, 0)
-            .ignore()
-            .query_async(&mut conn)
-            .await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        self.push_insert_version(&mut pipe, record, &json);
+        let (created, ..): (bool, bool, bool, bool, bool, bool) =
+            pipe.query_async(&mut conn).await?;
         Ok(created)
+    }
+
+    /// Adds the writes of a new version (`json` is its record) to `pipe`; the first reply says
+    /// whether it was new. Nothing changes when it exists, the published flag included.
+    fn push_insert_version(&self, pipe: &mut redis::Pipeline, record: &VersionRecord, json: &str) {
+        let key = self.keys.report_version(&record.id);
+        pipe.hset_nx(&key, "record", json)
+            .hset_nx(&key, "name", &record.name)
+            .hset_nx(&key, "published", "0")
+            .zadd(self.keys.report_versions(&record.name), &record.id, 0)
+            .zadd(self.keys.all_report_versions(), &record.id, 0)
+            .zadd(self.keys.report_names(), &record.name, 0);
     }
 
     /// One version, if it exists.
