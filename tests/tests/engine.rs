@@ -731,6 +731,39 @@ async fn delayed_runs_start_only_when_due() {
 }
 
 #[tokio::test]
+async fn creating_a_run_twice_with_its_id_is_harmless_and_enqueues_it_once() {
+    let world = World::new().await;
+    let mut spec = run_of(vec![shell_task("ONCE", "true", &[])], Value::Null);
+    spec.id = Some("fixed-run-id".into());
+    // Two creators racing for the same deterministic id (the API and the scheduler do).
+    let (first, second) =
+        tokio::join!(world.store.create_run(&spec), world.store.create_run(&spec));
+    assert_eq!(first.unwrap(), "fixed-run-id");
+    assert_eq!(second.unwrap(), "fixed-run-id");
+    let again = world.store.create_run(&spec).await.unwrap();
+    assert_eq!(again, "fixed-run-id");
+    let mut conn = world
+        .redis
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let stream = world
+        .store
+        .keys()
+        .queue_stream(&QueueName::default(), Priority::Normal);
+    let queued: u64 = redis::cmd("XLEN")
+        .arg(&stream)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        queued, 1,
+        "one job for the run, however often it is created"
+    );
+}
+
+#[tokio::test]
 async fn high_priority_jobs_are_served_before_low_ones() {
     let world = World::new().await;
     let order = world.path("order");

@@ -146,6 +146,11 @@ impl Store {
         conn: &mut impl redis::aio::ConnectionLike,
         pipe: &Pipeline,
     ) -> StoreResult<T> {
+        // Redis refuses an empty request; an empty pipeline answers as an empty array.
+        if pipe.is_empty() {
+            return Ok(T::from_redis_value(redis::Value::Array(Vec::new()))
+                .map_err(redis::RedisError::from)?);
+        }
         match pipe.query_async(conn).await {
             Err(error)
                 if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>

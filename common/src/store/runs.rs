@@ -260,6 +260,9 @@ impl Store {
 
     /// The status of each run (`None` for a run that no longer exists), in one round trip.
     pub async fn run_statuses(&self, run_ids: &[String]) -> StoreResult<Vec<Option<RunStatus>>> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn().await?;
         let mut pipe = redis::pipe();
         for id in run_ids {
