@@ -4,12 +4,14 @@
 //! # Layout
 //! - [`config`]: flags, environment and the `keys` commands.
 //! - [`server`]: state building (definitions, master key) and serving on a bound listener.
-//! - [`fronts`]: one module per front (`workflows`: Director; `baton`: health, metrics, OpenAPI).
+//! - [`fronts`]: one module per front (`workflows`: Director; `reports`: OrderlyWeb;
+//!   `releases`: the Release Coordinator; `projects`: Orchestra; `baton`: health, metrics,
+//!   OpenAPI).
 //! - [`auth`]: signature verification and permissions.
 //! - [`request`]: the request as handlers see it, with the body limit.
 //! - [`error`]: the error catalogue and its rendering per front.
 //! - [`metrics`]: Prometheus metrics.
-//! - [`openapi`]: the OpenAPI document.
+//! - [`openapi`]: the OpenAPI document, one operation table per front.
 //! - [`keys_cli`]: `baton-api keys create|list|revoke`.
 //! - [`state`]: what handlers share.
 

@@ -106,4 +106,16 @@ mod tests {
             Err(NoRoute::NotFound)
         );
     }
+
+    #[test]
+    fn every_documented_operation_names_its_route() {
+        for operation in crate::openapi::projects::OPERATIONS {
+            let method: Method = operation.method.to_uppercase().parse().unwrap();
+            let route =
+                Route::parse(&method, &operation.path.replace("{id}", "7")).unwrap_or_else(|_| {
+                    panic!("{} {} names no route", operation.method, operation.path)
+                });
+            assert_eq!(route.pattern(), operation.path);
+        }
+    }
 }

@@ -194,4 +194,34 @@ mod tests {
             Err(NoRoute::NotFound)
         );
     }
+
+    #[test]
+    fn the_document_lists_exactly_the_routes() {
+        let methods = [
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::PUT,
+        ];
+        let mut served = std::collections::BTreeSet::new();
+        for root in ROOTS {
+            for path in [
+                format!("/{root}"),
+                format!("/{root}/ID"),
+                format!("/{root}/ID/publish"),
+            ] {
+                for method in &methods {
+                    if let Ok(route) = Route::parse(method, &path) {
+                        served.insert((method.as_str().to_lowercase(), route.pattern()));
+                    }
+                }
+            }
+        }
+        let documented: std::collections::BTreeSet<_> = crate::openapi::releases::OPERATIONS
+            .iter()
+            .map(|operation| (operation.method.to_owned(), operation.path))
+            .collect();
+        assert_eq!(served, documented);
+    }
 }

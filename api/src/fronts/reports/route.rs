@@ -220,81 +220,32 @@ impl Route {
     }
 }
 
-/// The index: every endpoint of the front.
+/// The index: every endpoint of the front, as the OpenAPI document lists them.
 pub fn index() -> Value {
-    let endpoints = [
-        ("POST", "/login/", "none (a user token)"),
-        ("GET", "/reports/", "reports.read"),
-        ("GET", "/reports/:name/", "reports.read"),
-        ("GET", "/reports/:name/versions/:version/", "reports.read"),
-        ("POST", "/reports/:name/run/", "reports.run"),
-        ("GET", "/reports/:key/status/", "reports.run"),
-        ("DELETE", "/reports/:key/kill/", "reports.run"),
-        (
-            "POST",
-            "/reports/:name/versions/:version/publish/",
-            "reports.review",
-        ),
-        ("GET", "/git/status/", "reports.run"),
-        ("POST", "/git/fetch/", "reports.run"),
-        ("POST", "/git/pull/", "reports.run"),
-        (
-            "GET",
-            "/reports/:name/versions/:version/data/",
-            "reports.read",
-        ),
-        (
-            "GET",
-            "/reports/:name/versions/:version/data/:data/",
-            "reports.read",
-        ),
-        (
-            "GET",
-            "/reports/:name/versions/:version/artefacts/",
-            "reports.read",
-        ),
-        (
-            "GET",
-            "/reports/:name/versions/:version/artefacts/:artefact/",
-            "reports.read",
-        ),
-        (
-            "GET",
-            "/reports/:name/versions/:version/resources/",
-            "reports.read",
-        ),
-        (
-            "GET",
-            "/reports/:name/versions/:version/resources/:resource/",
-            "reports.read",
-        ),
-        (
-            "GET",
-            "/reports/:name/versions/:version/all/",
-            "reports.read",
-        ),
-        (
-            "GET",
-            "/reports/:name/versions/:version/changelog/",
-            "reports.read",
-        ),
-        ("GET", "/reports/:name/latest/changelog/", "reports.read"),
-        ("GET", "/versions/", "reports.read"),
-        ("GET", "/data/csv/:id/", "reports.read"),
-        ("GET", "/data/rds/:id/", "reports.read"),
-        ("POST", "/bundle/pack/:name/", "reports.run"),
-        ("POST", "/bundle/import/", "reports.run"),
-        ("GET", "/queue/status/", "any authenticated caller"),
-    ];
+    let endpoints: Vec<Value> = crate::openapi::reports::OPERATIONS
+        .iter()
+        .map(|operation| {
+            let url = operation
+                .path
+                .split('/')
+                .map(|segment| match segment.strip_prefix('{') {
+                    Some(name) => format!(":{}", name.trim_end_matches('}')),
+                    None => segment.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            json!({
+                "method": operation.method.to_uppercase(),
+                "url": url,
+                "permission": crate::openapi::reports::permission_text(operation),
+                "description": operation.summary,
+            })
+        })
+        .collect();
     json!({
         "name": "baton",
         "version": env!("CARGO_PKG_VERSION"),
-        "endpoints": endpoints
-            .iter()
-            .map(|(method, path, permission)| {
-                json!({"method": method, "url": format!("/api/v1{path}"), "permission": permission})
-            })
-            .collect::<Vec<_>>(),
+        "endpoints": endpoints,
     })
 }
 
@@ -344,5 +295,31 @@ mod tests {
             Route::parse(&Method::GET, "reports/r/versions/v/movies"),
             None
         );
+    }
+
+    #[test]
+    fn every_documented_operation_names_its_route() {
+        for operation in crate::openapi::reports::OPERATIONS {
+            let method: Method = operation.method.to_uppercase().parse().unwrap();
+            let tail = operation.path.trim_start_matches("/api/v1/");
+            let concrete = tail.replace(['{', '}'], "");
+            let route = Route::parse(&method, &concrete).unwrap_or_else(|| {
+                panic!("{} {} names no route", operation.method, operation.path)
+            });
+            let pattern = route
+                .pattern()
+                .replace("{kind}", concrete.split('/').nth(4).unwrap_or_default())
+                .replace("{form}", concrete.split('/').nth(1).unwrap_or_default())
+                .replace("{file}", "{artefact}");
+            let documented = operation
+                .path
+                .replace("{data}/", "{artefact}/")
+                .replace("{resource}/", "{artefact}/");
+            assert_eq!(
+                pattern, documented,
+                "{} {}",
+                operation.method, operation.path
+            );
+        }
     }
 }
