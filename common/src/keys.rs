@@ -157,6 +157,20 @@ impl Keys {
         format!("{}:{{rel}}:{collection}s", self.prefix)
     }
 
+    /// The start of the names of [`Keys::release_index_by`] for one collection.
+    pub fn release_index_by_prefix(&self, collection: &str) -> String {
+        format!("{}:{{rel}}:{collection}:by:", self.prefix)
+    }
+
+    /// Sorted set of the ids of one collection's records whose `field` is `value` (events of a
+    /// release, tasks of a task service, ...), scored as in the collection's index.
+    pub fn release_index_by(&self, collection: &str, field: &str, value: &str) -> String {
+        format!(
+            "{}{field}:{value}",
+            self.release_index_by_prefix(collection)
+        )
+    }
+
     /// Sorted set of releases not finished yet, by creation time (the scheduler's work list).
     pub fn releases_active(&self) -> String {
         format!("{}:{{rel}}:active", self.prefix)

@@ -85,10 +85,7 @@ pub async fn poll_round(
 
 /// Pings every enabled service's `/status` and records its health.
 async fn ping_services(store: &Store, client: &reqwest::Client) -> Result<(), StoreError> {
-    let services = store
-        .list_release_records::<TaskService>(|service| service.enabled, 0, usize::MAX)
-        .await?
-        .items;
+    let services = store.task_services(true).await?;
     let pings = services.iter().map(|service| async move {
         (
             service,

@@ -15,6 +15,8 @@
 -- ARGV[7]        the task's progress to record, or ''
 -- ARGV[8]        why (appended to the event's message), or ''
 -- ARGV[9..16]    ids of the new events
+-- ARGV[17]       the start of the names of the events' per-field indexes (`...:event:by:`);
+--                each lives under the same hash tag as KEYS
 -- Returns {outcome, previous state, release state}; outcome is `changed`, `same` (already in
 -- the new state: nothing but the progress changes), `refused` (not in an allowed state) or
 -- `missing` (no such release or task).
@@ -58,7 +60,15 @@ local function event(kind, message, task_id, service_id)
   if last[2] and tonumber(last[2]) >= score then
     score = tonumber(last[2]) + 1
   end
-  redis.call('ZADD', KEYS[2], string.format('%d', score), id)
+  local scored = string.format('%d', score)
+  redis.call('ZADD', KEYS[2], scored, id)
+  redis.call('ZADD', ARGV[17] .. 'release:' .. release_id, scored, id)
+  if task_id and task_id ~= '' then
+    redis.call('ZADD', ARGV[17] .. 'task:' .. task_id, scored, id)
+  end
+  if service_id and service_id ~= '' then
+    redis.call('ZADD', ARGV[17] .. 'task_service:' .. service_id, scored, id)
+  end
 end
 
 local function with_reason(message)

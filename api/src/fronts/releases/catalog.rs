@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 use warp::http::StatusCode;
 
 use super::reply::{
-    Urls, body_object, event_json, json_response, no_content, not_found, note_json, page_request,
-    paginated, required_string, string_field, study_json,
+    Urls, body_object, event_json, filtered_page, json_response, no_content, not_found, note_json,
+    page_request, paginated, required_string, string_field, study_json,
 };
 use super::route::Collection;
 use crate::error::ApiError;
@@ -40,30 +40,7 @@ pub async fn list_events(
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     let asked = page_request(request)?;
-    let (release, task, service, study) = (
-        request.query("release"),
-        request.query("task"),
-        request.query("task_service"),
-        request.query("study"),
-    );
-    let matches = |wanted: &Option<String>, got: &Option<String>| {
-        wanted
-            .as_deref()
-            .is_none_or(|wanted| got.as_deref() == Some(wanted))
-    };
-    let page = state
-        .store
-        .list_release_records::<Event>(
-            |event| {
-                matches(&release, &event.release)
-                    && matches(&task, &event.task)
-                    && matches(&service, &event.task_service)
-                    && matches(&study, &event.study)
-            },
-            asked.offset,
-            asked.limit,
-        )
-        .await?;
+    let page = filtered_page::<Event>(state, request, asked, None).await?;
     let urls = Urls::new(state, request);
     Ok(paginated(&urls, request, asked, &page, |event| {
         event_json(&urls, event)
@@ -137,21 +114,7 @@ pub async fn list_notes(
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     let asked = page_request(request)?;
-    let release = request.query("release").filter(|id| !id.is_empty());
-    let study = request.query("study").filter(|id| !id.is_empty());
-    let page = state
-        .store
-        .list_release_records::<ReleaseNote>(
-            |note| {
-                release.as_deref().is_none_or(|id| note.release == id)
-                    && study
-                        .as_deref()
-                        .is_none_or(|id| note.study.as_deref() == Some(id))
-            },
-            asked.offset,
-            asked.limit,
-        )
-        .await?;
+    let page = filtered_page::<ReleaseNote>(state, request, asked, None).await?;
     let urls = Urls::new(state, request);
     Ok(paginated(&urls, request, asked, &page, |note| {
         note_json(&urls, note)
@@ -247,10 +210,7 @@ pub async fn list_studies(
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     let asked = page_request(request)?;
-    let page = state
-        .store
-        .list_release_records::<Study>(|_| true, asked.offset, asked.limit)
-        .await?;
+    let page = filtered_page::<Study>(state, request, asked, None).await?;
     Ok(paginated(
         &Urls::new(state, request),
         request,

@@ -9,8 +9,8 @@ use serde_json::json;
 use warp::http::StatusCode;
 
 use super::reply::{
-    Urls, body_object, bool_field, json_response, not_found, page_request, paginated, release_json,
-    required_string, string_field, string_list_field,
+    Urls, body_object, bool_field, filtered_page, json_response, not_found, page_request,
+    paginated, release_json, required_string, string_field, string_list_field,
 };
 use super::route::Collection;
 use crate::error::ApiError;
@@ -39,13 +39,8 @@ async fn gather(state: &AppState, releases: &[Release]) -> Result<Shown, ApiErro
     let wanted: Vec<&str> = releases.iter().map(|r| r.kf_id.as_str()).collect();
     let notes = state
         .store
-        .list_release_records::<ReleaseNote>(
-            |note| wanted.contains(&note.release.as_str()),
-            0,
-            usize::MAX,
-        )
-        .await?
-        .items;
+        .release_records_by::<ReleaseNote>("release", &wanted)
+        .await?;
     Ok(Shown { tasks, notes })
 }
 
@@ -99,14 +94,9 @@ pub async fn list(
         ),
         None => None,
     };
-    let page = state
-        .store
-        .list_release_records::<Release>(
-            |release| wanted.is_none_or(|state| release.state == state),
-            asked.offset,
-            asked.limit,
-        )
-        .await?;
+    let in_state = |release: &Release| wanted.is_none_or(|state| release.state == state);
+    let extra: Option<&(dyn Fn(&Release) -> bool + Sync)> = wanted.is_some().then_some(&in_state);
+    let page = filtered_page(state, request, asked, extra).await?;
     let shown = gather(state, &page.items).await?;
     let urls = Urls::new(state, request);
     Ok(paginated(&urls, request, asked, &page, |release| {

@@ -2,7 +2,9 @@
 //! pagination, query and body parsing, and how records are shown.
 
 use common::store::releases::Page;
-use common::store::releases::records::{Event, Release, ReleaseNote, Study, Task, TaskService};
+use common::store::releases::records::{
+    Event, Record, Release, ReleaseNote, Study, Task, TaskService,
+};
 use serde_json::{Map, Value, json};
 use warp::Reply;
 use warp::http::StatusCode;
@@ -100,6 +102,39 @@ pub fn page_request(request: &RequestParts) -> Result<PageRequest, ApiError> {
         limit: number("limit", LIMIT_DEFAULT, 1, LIMIT_MAX)?,
         offset: number("offset", 0, 0, usize::MAX / 2)?,
     })
+}
+
+/// A page of `R` for a listing request: its filters on indexed fields (`?release=RE_...`;
+/// an empty value filters nothing) read the first one's index, and `extra` checks anything
+/// else.
+pub async fn filtered_page<R: Record>(
+    state: &AppState,
+    request: &RequestParts,
+    asked: PageRequest,
+    extra: Option<&(dyn Fn(&R) -> bool + Sync)>,
+) -> Result<Page<R>, ApiError> {
+    let filters: Vec<(&'static str, String)> = R::INDEXED
+        .iter()
+        .filter_map(|field| {
+            let value = request.query(field).filter(|value| !value.is_empty())?;
+            Some((*field, value))
+        })
+        .collect();
+    let (scope, rest) = match filters.split_first() {
+        Some(((field, value), rest)) => (Some((*field, value.as_str())), rest),
+        None => (None, &[][..]),
+    };
+    let keep = |record: &R| {
+        let entries = record.index_entries();
+        rest.iter().all(|wanted| entries.contains(wanted))
+            && extra.is_none_or(|extra| extra(record))
+    };
+    let keep: Option<&(dyn Fn(&R) -> bool + Sync)> =
+        (!rest.is_empty() || extra.is_some()).then_some(&keep);
+    Ok(state
+        .store
+        .list_release_records(scope, keep, asked.offset, asked.limit)
+        .await?)
 }
 
 /// The paginated answer: `count`, `next`, `previous` (URLs or null) and `results`.

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use warp::http::StatusCode;
 
 use super::reply::{
-    PageRequest, Urls, body_object, bool_field, json_response, no_content, not_found, page_request,
-    paginated, query_bool, required_string, service_json, string_field,
+    PageRequest, Urls, body_object, bool_field, filtered_page, json_response, no_content,
+    not_found, page_request, paginated, query_bool, required_string, service_json, string_field,
 };
 use super::route::Collection;
 use crate::error::ApiError;
@@ -48,14 +48,10 @@ pub async fn list(
 ) -> Result<warp::reply::Response, ApiError> {
     let asked: PageRequest = page_request(request)?;
     let enabled = query_bool(request, "enabled")?;
-    let page = state
-        .store
-        .list_release_records::<TaskService>(
-            |service| enabled.is_none_or(|enabled| service.enabled == enabled),
-            asked.offset,
-            asked.limit,
-        )
-        .await?;
+    let in_state = |service: &TaskService| enabled.is_none_or(|enabled| service.enabled == enabled);
+    let extra: Option<&(dyn Fn(&TaskService) -> bool + Sync)> =
+        enabled.is_some().then_some(&in_state);
+    let page = filtered_page(state, request, asked, extra).await?;
     Ok(paginated(
         &Urls::new(state, request),
         request,

@@ -8,7 +8,8 @@ use serde_json::Value;
 use warp::http::StatusCode;
 
 use super::reply::{
-    Urls, body_object, json_response, not_found, page_request, paginated, string_field, task_json,
+    Urls, body_object, filtered_page, json_response, not_found, page_request, paginated,
+    string_field, task_json,
 };
 use super::route::Collection;
 use crate::error::ApiError;
@@ -21,8 +22,6 @@ pub async fn list(
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     let asked = page_request(request)?;
-    let release = request.query("release");
-    let service = request.query("task_service");
     let wanted = match request.query("state") {
         Some(text) => Some(
             text.parse::<TaskState>()
@@ -30,18 +29,9 @@ pub async fn list(
         ),
         None => None,
     };
-    let page = state
-        .store
-        .list_release_records::<Task>(
-            |task| {
-                release.as_deref().is_none_or(|id| task.release == id)
-                    && service.as_deref().is_none_or(|id| task.task_service == id)
-                    && wanted.is_none_or(|state| task.state == state)
-            },
-            asked.offset,
-            asked.limit,
-        )
-        .await?;
+    let in_state = |task: &Task| wanted.is_none_or(|state| task.state == state);
+    let extra: Option<&(dyn Fn(&Task) -> bool + Sync)> = wanted.is_some().then_some(&in_state);
+    let page = filtered_page(state, request, asked, extra).await?;
     let urls = Urls::new(state, request);
     Ok(paginated(&urls, request, asked, &page, |task| {
         task_json(&urls, task)

@@ -119,10 +119,7 @@ impl Store {
             ))
             .into());
         }
-        let services = self
-            .list_release_records::<TaskService>(|service| service.enabled, 0, usize::MAX)
-            .await?
-            .items;
+        let services = self.task_services(true).await?;
         let now = now_ms();
         let release_id = IdKind::Release.new_id();
         let tasks: Vec<Task> = services
@@ -290,6 +287,7 @@ impl Store {
         for id in &event_ids {
             invocation.arg(id);
         }
+        invocation.arg(self.keys.release_index_by_prefix("event"));
         let (outcome, previous, release_state): (String, String, String) =
             match invocation.invoke_async(&mut conn).await {
                 Err(error)
@@ -403,6 +401,16 @@ impl Store {
             .into_iter()
             .flatten()
             .collect())
+    }
+
+    /// Every task service, or only the enabled ones.
+    pub async fn task_services(&self, only_enabled: bool) -> StoreResult<Vec<TaskService>> {
+        let enabled = |service: &TaskService| service.enabled;
+        let keep: Option<&(dyn Fn(&TaskService) -> bool + Sync)> = only_enabled.then_some(&enabled);
+        Ok(self
+            .list_release_records(None, keep, 0, usize::MAX)
+            .await?
+            .items)
     }
 
     /// Ids of the releases not finished yet (and of failed ones whose other tasks are not

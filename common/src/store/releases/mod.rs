@@ -67,22 +67,51 @@ impl Store {
             .collect()
     }
 
-    /// A page of the records `keep` accepts, oldest first: `offset` skipped, at most `limit`.
-    /// Looks at the newest [`LIST_SCAN_LIMIT`] records only.
+    /// A page of records, oldest first: `offset` skipped, at most `limit`.
+    ///
+    /// `scope` (an indexed field and its value) narrows the listing to that field's index;
+    /// `keep`, when given, is checked on every record of the scope, of which the newest
+    /// [`LIST_SCAN_LIMIT`] are looked at. Without `keep`, the page is read straight from the
+    /// index, however long it is.
     pub async fn list_release_records<R: Record>(
         &self,
-        keep: impl Fn(&R) -> bool,
+        scope: Option<(&'static str, &str)>,
+        keep: Option<&(dyn Fn(&R) -> bool + Sync)>,
         offset: usize,
         limit: usize,
     ) -> StoreResult<Page<R>> {
+        let index = match scope {
+            Some((field, value)) => self.keys.release_index_by(R::COLLECTION, field, value),
+            None => self.keys.release_index(R::COLLECTION),
+        };
         let mut conn = self.conn().await?;
-        let ids: Vec<String> = conn
-            .zrange(
-                self.keys.release_index(R::COLLECTION),
-                -(LIST_SCAN_LIMIT as isize),
-                -1,
-            )
-            .await?;
+        let Some(keep) = keep else {
+            let last = offset
+                .saturating_add(limit)
+                .saturating_sub(1)
+                .min(isize::MAX as usize);
+            let (count, ids): (usize, Vec<String>) = if limit == 0 {
+                (conn.zcard(&index).await?, Vec::new())
+            } else {
+                redis::pipe()
+                    .zcard(&index)
+                    .zrange(
+                        &index,
+                        offset.min(isize::MAX as usize) as isize,
+                        last as isize,
+                    )
+                    .query_async(&mut conn)
+                    .await?
+            };
+            let items = self
+                .release_records::<R>(&ids)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect();
+            return Ok(Page { count, items });
+        };
+        let ids: Vec<String> = conn.zrange(&index, -(LIST_SCAN_LIMIT as isize), -1).await?;
         let matching: Vec<R> = self
             .release_records::<R>(&ids)
             .await?
@@ -95,6 +124,31 @@ impl Store {
         Ok(Page { count, items })
     }
 
+    /// Every record whose indexed `field` is one of `values`, oldest first within each value.
+    pub async fn release_records_by<R: Record>(
+        &self,
+        field: &'static str,
+        values: &[&str],
+    ) -> StoreResult<Vec<R>> {
+        let mut pipe = redis::pipe();
+        for value in values {
+            pipe.zrange(
+                self.keys.release_index_by(R::COLLECTION, field, value),
+                0,
+                -1,
+            );
+        }
+        let mut conn = self.conn().await?;
+        let ids: Vec<Vec<String>> = self.query_pipeline(&mut conn, &pipe).await?;
+        let ids: Vec<String> = ids.into_iter().flatten().collect();
+        Ok(self
+            .release_records::<R>(&ids)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
     /// Writes a record and indexes it.
     pub async fn insert_release_record<R: Record>(&self, record: &R) -> StoreResult<()> {
         let mut conn = self.conn().await?;
@@ -105,42 +159,77 @@ impl Store {
         Ok(())
     }
 
-    /// Sets fields of an existing record; false when it does not exist.
+    /// Sets fields of an existing record, moving it between indexes when an indexed field
+    /// changes; false when it does not exist.
     pub async fn update_release_record<R: Record>(
         &self,
         id: &str,
         fields: &[(&'static str, String)],
     ) -> StoreResult<bool> {
-        if !R::KIND.is_valid(id) {
+        let Some(old) = self.release_record::<R>(id).await? else {
             return Ok(false);
+        };
+        if fields.is_empty() {
+            return Ok(true);
         }
         let key = self.keys.release_record(R::COLLECTION, id);
-        let mut conn = self.conn().await?;
-        let exists: bool = conn.exists(&key).await?;
-        if exists && !fields.is_empty() {
-            let _: () = conn.hset_multiple(&key, fields).await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (field, value) in fields {
+            if !R::INDEXED.contains(field) {
+                continue;
+            }
+            let previous = old
+                .index_entries()
+                .into_iter()
+                .find(|(name, _)| name == field)
+                .map(|(_, value)| value);
+            if previous.as_deref() == Some(value.as_str()) {
+                continue;
+            }
+            if let Some(previous) = previous {
+                pipe.zrem(
+                    self.keys.release_index_by(R::COLLECTION, field, &previous),
+                    id,
+                )
+                .ignore();
+            }
+            if !value.is_empty() {
+                pipe.zadd(
+                    self.keys.release_index_by(R::COLLECTION, field, value),
+                    id,
+                    old.score(),
+                )
+                .ignore();
+            }
         }
-        Ok(exists)
+        pipe.hset_multiple(&key, fields).ignore();
+        let mut conn = self.conn().await?;
+        self.query_pipeline::<()>(&mut conn, &pipe).await?;
+        Ok(true)
     }
 
-    /// Deletes a record; false when it did not exist.
+    /// Deletes a record and its index entries; false when it did not exist.
     pub async fn delete_release_record<R: Record>(&self, id: &str) -> StoreResult<bool> {
-        if !R::KIND.is_valid(id) {
+        let Some(record) = self.release_record::<R>(id).await? else {
             return Ok(false);
-        }
-        let mut conn = self.conn().await?;
-        let (deleted,): (i64,) = redis::pipe()
-            .atomic()
+        };
+        let mut pipe = redis::pipe();
+        pipe.atomic()
             .del(self.keys.release_record(R::COLLECTION, id))
             .zrem(self.keys.release_index(R::COLLECTION), id)
-            .ignore()
-            .query_async(&mut conn)
-            .await?;
+            .ignore();
+        for (field, value) in record.index_entries() {
+            pipe.zrem(self.keys.release_index_by(R::COLLECTION, field, &value), id)
+                .ignore();
+        }
+        let mut conn = self.conn().await?;
+        let (deleted,): (i64,) = self.query_pipeline(&mut conn, &pipe).await?;
         Ok(deleted > 0)
     }
 }
 
-/// Adds a record's writes (its hash and its index entry) to `pipe`.
+/// Adds a record's writes (its hash and its index entries) to `pipe`.
 fn add_record<R: Record>(store: &Store, pipe: &mut redis::Pipeline, record: &R) {
     let key = store.keys.release_record(R::COLLECTION, record.id());
     pipe.hset_multiple(&key, &record.to_fields())
@@ -151,4 +240,12 @@ fn add_record<R: Record>(store: &Store, pipe: &mut redis::Pipeline, record: &R) 
             record.score(),
         )
         .ignore();
+    for (field, value) in record.index_entries() {
+        pipe.zadd(
+            store.keys.release_index_by(R::COLLECTION, field, &value),
+            record.id(),
+            record.score(),
+        )
+        .ignore();
+    }
 }

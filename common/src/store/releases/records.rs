@@ -23,8 +23,17 @@ pub trait Record: Sized {
     fn score(&self) -> u64 {
         self.created_ms()
     }
+    /// The fields listings filter on, each with an index of the ids by value.
+    const INDEXED: &'static [&'static str] = &[];
     /// Its fields, as stored.
     fn to_fields(&self) -> Vec<(&'static str, String)>;
+    /// Its indexed fields that have a value.
+    fn index_entries(&self) -> Vec<(&'static str, String)> {
+        self.to_fields()
+            .into_iter()
+            .filter(|(name, value)| !value.is_empty() && Self::INDEXED.contains(name))
+            .collect()
+    }
     /// Reads it back from its stored fields.
     fn from_fields(fields: &Fields) -> Result<Self, StoreError>;
 }
@@ -230,6 +239,7 @@ pub struct Task {
 
 impl Record for Task {
     const COLLECTION: &'static str = "task";
+    const INDEXED: &'static [&'static str] = &["release", "task_service"];
     const KIND: IdKind = IdKind::Task;
     fn id(&self) -> &str {
         &self.kf_id
@@ -288,6 +298,7 @@ pub struct Event {
 
 impl Record for Event {
     const COLLECTION: &'static str = "event";
+    const INDEXED: &'static [&'static str] = &["release", "task", "task_service", "study"];
     const KIND: IdKind = IdKind::Event;
     fn id(&self) -> &str {
         &self.kf_id
@@ -347,6 +358,7 @@ pub struct ReleaseNote {
 
 impl Record for ReleaseNote {
     const COLLECTION: &'static str = "note";
+    const INDEXED: &'static [&'static str] = &["release", "study"];
     const KIND: IdKind = IdKind::Note;
     fn id(&self) -> &str {
         &self.kf_id

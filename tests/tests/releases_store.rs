@@ -1,0 +1,213 @@
+//! The release store's listings against a real `redis-server`: filtered listings read their
+//! field's index, so they find every matching record however many others exist, and the
+//! indexes follow creations, transitions, updates and deletes.
+
+use baton_tests::redis_server::RedisServer;
+use baton_tests::unique_prefix;
+use common::config::StoreOptions;
+use common::releases::{IdKind, TaskState};
+use common::store::Store;
+use common::store::releases::LIST_SCAN_LIMIT;
+use common::store::releases::lifecycle::NewRelease;
+use common::store::releases::records::{Event, ReleaseNote, TaskService};
+use common::time::now_ms;
+use futures::StreamExt;
+
+async fn store(redis: &RedisServer) -> Store {
+    Store::connect(&StoreOptions {
+        redis_url: redis.url(),
+        prefix: unique_prefix(),
+        retention_secs: 3600,
+    })
+    .await
+    .expect("store connects")
+}
+
+fn event(release: &str, message: String) -> Event {
+    Event {
+        kf_id: IdKind::Event.new_id(),
+        event_type: "info".into(),
+        message,
+        release: Some(release.into()),
+        task: None,
+        task_service: None,
+        study: None,
+        created_ms: now_ms(),
+    }
+}
+
+fn ids<R>(items: &[R], id: impl Fn(&R) -> &str) -> Vec<String> {
+    items.iter().map(|item| id(item).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_filtered_listing_finds_old_records_behind_many_newer_ones() {
+    let redis = RedisServer::start();
+    let store = store(&redis).await;
+    let old_release = IdKind::Release.new_id();
+    let mine: Vec<Event> = (0..3)
+        .map(|n| Event {
+            // Apart in time, so the index orders them.
+            created_ms: now_ms() - 10 + n,
+            ..event(&old_release, format!("mine {n}"))
+        })
+        .collect();
+    for event in &mine {
+        store.insert_release_record(event).await.unwrap();
+    }
+    // More newer events of another release than any scan would look at.
+    let other = IdKind::Release.new_id();
+    let newer = LIST_SCAN_LIMIT + 50;
+    futures::stream::iter(0..newer)
+        .map(|n| {
+            let store = &store;
+            let other = &other;
+            async move {
+                store
+                    .insert_release_record(&event(other, format!("other {n}")))
+                    .await
+                    .unwrap()
+            }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<()>>()
+        .await;
+
+    let page = store
+        .list_release_records::<Event>(Some(("release", &old_release)), None, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.count, 3);
+    assert_eq!(ids(&page.items, |e| &e.kf_id), ids(&mine, |e| &e.kf_id));
+    // The second page of a scoped listing, and the unfiltered total.
+    let second = store
+        .list_release_records::<Event>(Some(("release", &old_release)), None, 2, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&second.items, |e| &e.kf_id), [mine[2].kf_id.clone()]);
+    let all = store
+        .list_release_records::<Event>(None, None, newer, 10)
+        .await
+        .unwrap();
+    assert_eq!(all.count, newer + 3);
+    assert_eq!(all.items.len(), 3, "the last page of every event");
+}
+
+#[tokio::test]
+async fn indexes_follow_transitions_updates_and_deletes() {
+    let redis = RedisServer::start();
+    let store = store(&redis).await;
+    let service = TaskService {
+        kf_id: IdKind::TaskService.new_id(),
+        name: "svc".into(),
+        description: String::new(),
+        author: String::new(),
+        url: "http://127.0.0.1:9".into(),
+        enabled: true,
+        health_status: "ok".into(),
+        last_ok_status: 0,
+        last_ok_ms: now_ms(),
+        created_ms: now_ms(),
+    };
+    store.insert_release_record(&service).await.unwrap();
+    let release = store
+        .create_release(&NewRelease {
+            name: "R".into(),
+            description: String::new(),
+            author: String::new(),
+            is_major: false,
+            tags: Vec::new(),
+            studies: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let task = release.tasks[0].clone();
+    store
+        .apply_task_state(&task, TaskState::Initialized, None, None)
+        .await
+        .unwrap();
+
+    // Events written by the transition script are indexed by release, task and service.
+    let of_release = store
+        .list_release_records::<Event>(Some(("release", &release.kf_id)), None, 0, 100)
+        .await
+        .unwrap();
+    let of_task = store
+        .list_release_records::<Event>(Some(("task", &task)), None, 0, 100)
+        .await
+        .unwrap();
+    let of_service = store
+        .list_release_records::<Event>(Some(("task_service", &service.kf_id)), None, 0, 100)
+        .await
+        .unwrap();
+    assert!(of_release.count >= 3, "{:?}", of_release.items);
+    assert_eq!(of_task.count, 1, "{:?}", of_task.items);
+    assert!(of_task.items[0].message.contains("waiting to initialized"));
+    assert_eq!(of_service.items, of_task.items);
+    let tasks_of_service = store
+        .list_release_records::<common::store::releases::records::Task>(
+            Some(("task_service", &service.kf_id)),
+            None,
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&tasks_of_service.items, |t| &t.kf_id),
+        vec![task.clone()]
+    );
+
+    // A note moved to another release leaves the first one's index.
+    let second = IdKind::Release.new_id();
+    let note = ReleaseNote {
+        kf_id: IdKind::Note.new_id(),
+        description: "notes".into(),
+        author: String::new(),
+        release: release.kf_id.clone(),
+        study: None,
+        created_ms: now_ms(),
+    };
+    store.insert_release_record(&note).await.unwrap();
+    let notes_of = |id: String| {
+        let store = &store;
+        async move {
+            store
+                .release_records_by::<ReleaseNote>("release", &[id.as_str()])
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(notes_of(release.kf_id.clone()).await, vec![note.clone()]);
+    assert!(
+        store
+            .update_release_record::<ReleaseNote>(&note.kf_id, &[("release", second.clone())])
+            .await
+            .unwrap()
+    );
+    assert!(notes_of(release.kf_id.clone()).await.is_empty());
+    assert_eq!(notes_of(second.clone()).await[0].release, second);
+
+    // A deleted record leaves every index it was in.
+    assert!(
+        store
+            .delete_release_record::<ReleaseNote>(&note.kf_id)
+            .await
+            .unwrap()
+    );
+    assert!(notes_of(second).await.is_empty());
+    let event = &of_task.items[0];
+    assert!(
+        store
+            .delete_release_record::<Event>(&event.kf_id)
+            .await
+            .unwrap()
+    );
+    for (field, value) in [("task", &task), ("task_service", &service.kf_id)] {
+        let page = store
+            .list_release_records::<Event>(Some((field, value)), None, 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(page.count, 0, "{field}");
+    }
+}
