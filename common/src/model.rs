@@ -392,6 +392,12 @@ impl RunSpec {
             && !self.definition.starts_with(PROJECT_DEFINITION_PREFIX)
     }
 
+    /// True for runs kept after they finish instead of expiring with the retention period:
+    /// projects, which people look up long after they are done, as they do in Orchestra.
+    pub fn is_kept(&self) -> bool {
+        self.definition.starts_with(PROJECT_DEFINITION_PREFIX)
+    }
+
     /// Checks the DAG: at least one task, dependencies in range, no cycles.
     pub fn validate(&self) -> Result<(), InvalidInput> {
         if self.tasks.is_empty() {

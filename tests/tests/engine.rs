@@ -764,6 +764,69 @@ async fn creating_a_run_twice_with_its_id_is_harmless_and_enqueues_it_once() {
 }
 
 #[tokio::test]
+async fn finished_runs_expire_with_the_retention_but_projects_are_kept() {
+    let world = World::new().await;
+    let _worker = world.worker(&[("BATON_RETENTION_SECS", "600")]);
+    let ordinary = world
+        .store
+        .create_run(&run_of(
+            vec![shell_task("DONE", "echo hi", &[])],
+            Value::Null,
+        ))
+        .await
+        .unwrap();
+    let mut project = run_of(vec![shell_task("DONE", "echo hi", &[])], Value::Null);
+    project.definition = common::model::project_definition("article");
+    let project = world.store.create_run(&project).await.unwrap();
+    let mut failing = run_of(
+        vec![shell_task("FAIL", "echo bad; exit 3", &[])],
+        Value::Null,
+    );
+    failing.definition = common::model::project_definition("article");
+    let failing = world.store.create_run(&failing).await.unwrap();
+    for (id, status) in [
+        (&ordinary, RunStatus::Success),
+        (&project, RunStatus::Success),
+        (&failing, RunStatus::Error),
+    ] {
+        world
+            .wait_for_status(id, status, Duration::from_secs(20))
+            .await;
+    }
+    let conn = world
+        .redis
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys = world.store.keys();
+    let ttl = |key: String| {
+        let mut conn = conn.clone();
+        async move {
+            redis::cmd("TTL")
+                .arg(key)
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    let expiring = ttl(keys.run(&ordinary)).await;
+    assert!((1..=600).contains(&expiring), "ordinary run TTL {expiring}");
+    assert!(ttl(keys.run_log(&ordinary)).await > 0);
+    for id in [&project, &failing] {
+        assert_eq!(ttl(keys.run(id)).await, -1, "project run {id} is kept");
+        assert_eq!(ttl(keys.run_log(id)).await, -1, "its log too");
+    }
+    // A canceled project is kept as well.
+    let mut waiting = run_of(vec![shell_task("LATER", "true", &[])], Value::Null);
+    waiting.definition = common::model::project_definition("article");
+    waiting.not_before_ms = Some(common::time::now_ms() + 60_000);
+    let waiting = world.store.create_run(&waiting).await.unwrap();
+    world.store.cancel_run(&waiting).await.unwrap();
+    assert_eq!(ttl(keys.run(&waiting)).await, -1);
+}
+
+#[tokio::test]
 async fn high_priority_jobs_are_served_before_low_ones() {
     let world = World::new().await;
     let order = world.path("order");

@@ -24,6 +24,9 @@ for i = 0, tonumber(state[2]) - 1 do
   end
 end
 redis.call('HSET', run, 'status', 'canceled', 'updated', ARGV[1], 'finished', ARGV[1])
-redis.call('EXPIRE', run, tonumber(ARGV[2]))
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
+-- A run marked `keep` (a project) stays; any other expires with the retention period.
+if redis.call('HEXISTS', run, 'keep') == 0 then
+  redis.call('EXPIRE', run, tonumber(ARGV[2]))
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
+end
 return out

@@ -15,8 +15,11 @@ end
 redis.call('HSET', run, p .. 'status', 'error', p .. 'error', ARGV[3], p .. 'finished', ARGV[4], p .. 'updated', ARGV[4])
 if state[1] == 'pending' or state[1] == 'progress' then
   redis.call('HSET', run, 'status', 'error', 'updated', ARGV[4], 'finished', ARGV[4])
-  redis.call('EXPIRE', run, tonumber(ARGV[5]))
-  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5]))
+  -- A run marked `keep` (a project) stays; any other expires with the retention period.
+  if redis.call('HEXISTS', run, 'keep') == 0 then
+    redis.call('EXPIRE', run, tonumber(ARGV[5]))
+    redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5]))
+  end
   if state[4] then
     local hp = 't' .. state[4] .. '.'
     redis.call('HSET', run, hp .. 'status', 'queued', hp .. 'updated', ARGV[4])

@@ -24,9 +24,12 @@ if not run_status or state[2] ~= 'running' or tonumber(state[3]) ~= tonumber(ARG
 end
 local active = run_status == 'pending' or run_status == 'progress'
 
+-- A run marked `keep` (a project) stays; any other expires with the retention period.
 local function expire_run()
-  redis.call('EXPIRE', run, retention)
-  redis.call('EXPIRE', KEYS[2], retention)
+  if redis.call('HEXISTS', run, 'keep') == 0 then
+    redis.call('EXPIRE', run, retention)
+    redis.call('EXPIRE', KEYS[2], retention)
+  end
 end
 
 -- Queues the hook task `hook` (an index, or false) and appends it to `out` for enqueueing.

@@ -435,6 +435,9 @@ fn run_fields(id: &str, spec: &RunSpec, now: u64) -> Vec<(String, String)> {
     if let Some(due) = spec.not_before_ms {
         fields.push(("not_before".to_owned(), due.to_string()));
     }
+    if spec.is_kept() {
+        fields.push(("keep".to_owned(), "1".to_owned()));
+    }
     // Only what differs from the defaults is stored: fewer fields make every script faster.
     // Missing: no dependencies or successors, no retries, no timeout, not a hook, progress 0,
     // delivery 0, created and updated as the run's.
