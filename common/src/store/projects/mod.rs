@@ -6,7 +6,7 @@
 //! assignment's ids follow from the project's. The project's hash (its run id and step count)
 //! and the task → project index are written in one transaction before the run is created
 //! (with the fixed id `project-ID`, so creating it again is harmless); a project whose run
-//! does not exist (its creator died in between, or it expired) is not found.
+//! does not exist (its creator died in between) is not found. Project runs never expire.
 
 pub mod human;
 
