@@ -130,6 +130,11 @@ impl Keys {
         format!("{}:{{reports}}:versions:{name}", self.prefix)
     }
 
+    /// Sorted set of one report's published version ids (ordered by id, hence by time).
+    pub fn report_published(&self, name: &str) -> String {
+        format!("{}:{{reports}}:published:{name}", self.prefix)
+    }
+
     /// Sorted set of every version id of every report (ordered by id).
     pub fn all_report_versions(&self) -> String {
         format!("{}:{{reports}}:versions", self.prefix)

@@ -976,6 +976,21 @@ async fn readers_see_published_versions_only_everywhere() {
         404
     );
 
+    // Listings follow: the reader sees only the second version, the reviewer both.
+    assert_eq!(
+        api.data(&reader, "GET", "/api/v1/reports/minimal/", None)
+            .await,
+        json!([second])
+    );
+    assert_eq!(
+        api.data(&reviewer, "GET", "/api/v1/reports/minimal/", None)
+            .await,
+        json!([first, second])
+    );
+    let listing = api.data(&reader, "GET", "/api/v1/reports/", None).await;
+    assert_eq!(listing[0]["latest_version"], json!(second));
+    assert_eq!(listing[0]["name"], "minimal");
+
     // Per-report permissions: a reader of another report cannot read this one.
     let forbidden = api
         .call(&other_reader, "GET", "/api/v1/reports/minimal/", None)

@@ -49,6 +49,15 @@ pub struct ReportRunState {
     pub status: Option<RunStatus>,
 }
 
+/// Which versions of a report a listing reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Versions {
+    /// Every version (for reviewers).
+    All,
+    /// The published ones only.
+    Published,
+}
+
 /// A version as stored: its record and whether it is published.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredVersion {
@@ -263,16 +272,58 @@ impl Store {
             .collect()
     }
 
-    /// Version ids of one report, oldest first.
-    pub async fn report_version_ids(&self, name: &str) -> StoreResult<Vec<String>> {
+    /// Version ids of one report, oldest first: every one, or the published ones.
+    pub async fn report_version_ids(
+        &self,
+        name: &str,
+        which: Versions,
+    ) -> StoreResult<Vec<String>> {
         let mut conn = self.conn().await?;
-        Ok(conn.zrange(self.keys.report_versions(name), 0, -1).await?)
+        Ok(conn.zrange(self.versions_key(name, which), 0, -1).await?)
     }
 
     /// Every version of one report, oldest first.
     pub async fn report_versions(&self, name: &str) -> StoreResult<Vec<StoredVersion>> {
-        let ids = self.report_version_ids(name).await?;
+        let ids = self.report_version_ids(name, Versions::All).await?;
         Ok(self.versions(&ids).await?.into_iter().flatten().collect())
+    }
+
+    /// True when report `name` has any version, published or not.
+    pub async fn has_versions(&self, name: &str) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        let count: usize = conn.zcard(self.keys.report_versions(name)).await?;
+        Ok(count > 0)
+    }
+
+    /// The latest version of each report asked (of every version, or of the published ones),
+    /// in the order asked; reads one record per report.
+    pub async fn latest_versions(
+        &self,
+        wanted: &[(&str, Versions)],
+    ) -> StoreResult<Vec<Option<StoredVersion>>> {
+        let mut pipe = redis::pipe();
+        for (name, which) in wanted {
+            pipe.zrange(self.versions_key(name, *which), -1, -1);
+        }
+        let mut conn = self.conn().await?;
+        let latest: Vec<Vec<String>> = self.query_pipeline(&mut conn, &pipe).await?;
+        let ids: Vec<String> = latest
+            .into_iter()
+            .map(|mut ids| ids.pop().unwrap_or_default())
+            .collect();
+        let found = self.versions(&ids).await?;
+        Ok(ids
+            .iter()
+            .zip(found)
+            .map(|(id, version)| version.filter(|_| !id.is_empty()))
+            .collect())
+    }
+
+    fn versions_key(&self, name: &str, which: Versions) -> String {
+        match which {
+            Versions::All => self.keys.report_versions(name),
+            Versions::Published => self.keys.report_published(name),
+        }
     }
 
     /// Every version of every report, oldest first.
@@ -288,16 +339,25 @@ impl Store {
         Ok(conn.zrange(self.keys.report_names(), 0, -1).await?)
     }
 
-    /// Sets a version's published flag; false when the version does not exist.
+    /// Sets a version's published flag (and its report's index of published versions); false
+    /// when the version does not exist. Repeating it changes nothing.
     pub async fn set_published(&self, id: &str, published: bool) -> StoreResult<bool> {
         let mut conn = self.conn().await?;
         let key = self.keys.report_version(id);
-        let exists: bool = conn.hexists(&key, "record").await?;
-        if exists {
-            let _: () = conn
-                .hset(&key, "published", if published { "1" } else { "0" })
-                .await?;
+        let name: Option<String> = conn.hget(&key, "name").await?;
+        let Some(name) = name else {
+            return Ok(false);
+        };
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset(&key, "published", if published { "1" } else { "0" })
+            .ignore();
+        if published {
+            pipe.zadd(self.keys.report_published(&name), id, 0).ignore();
+        } else {
+            pipe.zrem(self.keys.report_published(&name), id).ignore();
         }
-        Ok(exists)
+        self.query_pipeline::<()>(&mut conn, &pipe).await?;
+        Ok(true)
     }
 }

@@ -1,9 +1,8 @@
 //! Reports, their versions, publishing and changelogs, as each caller may see them.
 
 use common::changelog::{VersionedEntry, changelog_for};
-use common::report_version::VersionRecord;
 use common::store::apikeys::Permission;
-use common::store::reports::StoredVersion;
+use common::store::reports::{StoredVersion, Versions};
 use serde_json::{Value, json};
 
 use super::access::{Access, caller};
@@ -68,6 +67,15 @@ impl Access {
         }
     }
 
+    /// Which versions of report `name` the caller sees (given they may read it).
+    pub fn visible_versions(&self, name: &str) -> Versions {
+        if self.reviews(name) {
+            Versions::All
+        } else {
+            Versions::Published
+        }
+    }
+
     /// Refuses (403) a caller that may not read report `name`.
     pub fn require_read(&self, name: &str) -> Result<(), ApiError> {
         if self.reads(name) {
@@ -86,22 +94,27 @@ pub async fn reports(
 ) -> Result<warp::reply::Response, ApiError> {
     let access = caller(state, request, false).await?;
     access.require_some_read()?;
-    let mut latest: Vec<(String, VersionRecord)> = Vec::new();
-    for version in state.store.all_versions().await? {
-        let name = version.record.name.clone();
-        if !access.sees(&name, version.published) {
-            continue;
-        }
-        match latest.iter_mut().find(|(known, _)| *known == name) {
-            Some((_, record)) => *record = version.record,
-            None => latest.push((name, version.record)),
-        }
-    }
-    latest.sort_by(|a, b| a.0.cmp(&b.0));
-    let data: Vec<Value> = latest
+    let names: Vec<String> = state
+        .store
+        .reports_with_versions()
+        .await?
         .into_iter()
-        .map(|(name, record)| {
-            json!({"name": name, "display_name": record.displayname, "latest_version": record.id})
+        .filter(|name| access.reads(name))
+        .collect();
+    let wanted: Vec<(&str, Versions)> = names
+        .iter()
+        .map(|name| (name.as_str(), access.visible_versions(name)))
+        .collect();
+    // Names are sorted; a report whose versions the caller may not see is left out.
+    let data: Vec<Value> = state
+        .store
+        .latest_versions(&wanted)
+        .await?
+        .into_iter()
+        .flatten()
+        .map(|version| {
+            let record = version.record;
+            json!({"name": record.name, "display_name": record.displayname, "latest_version": record.id})
         })
         .collect();
     Ok(success(data))
@@ -114,11 +127,14 @@ pub async fn version_ids(
     name: &str,
 ) -> Result<warp::reply::Response, ApiError> {
     let access = caller(state, request, false).await?;
-    let ids: Vec<String> = visible_versions(state, &access, name)
-        .await?
-        .into_iter()
-        .map(|version| version.record.id)
-        .collect();
+    access.require_read(name)?;
+    if !state.store.has_versions(name).await? {
+        return Err(unknown_report(name));
+    }
+    let ids = state
+        .store
+        .report_version_ids(name, access.visible_versions(name))
+        .await?;
     Ok(success(ids))
 }
 
