@@ -110,6 +110,25 @@ impl RedisServer {
         redis::Client::open(self.url()).expect("the server URL is valid")
     }
 
+    /// A multiplexed connection to the server.
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        self.client()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connects to the test redis-server")
+    }
+
+    /// A store on this server under key `prefix`, keeping finished runs for an hour.
+    pub async fn store(&self, prefix: &str) -> common::store::Store {
+        common::store::Store::connect(&common::config::StoreOptions {
+            redis_url: self.url(),
+            prefix: prefix.to_owned(),
+            retention_secs: 3600,
+        })
+        .await
+        .expect("the store connects to the test redis-server")
+    }
+
     /// The server's working directory (`--dir`), where RDB and AOF files go.
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -6,20 +6,13 @@ use std::time::Duration;
 
 use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
-use common::config::StoreOptions;
 use common::error::StoreError;
 use common::sealing::MasterKey;
 use common::store::Store;
 use common::store::apikeys::{NewApiKey, Permission};
 
 async fn store(redis: &RedisServer) -> Store {
-    Store::connect(&StoreOptions {
-        redis_url: redis.url(),
-        prefix: unique_prefix(),
-        retention_secs: 3600,
-    })
-    .await
-    .expect("store connects")
+    redis.store(&unique_prefix()).await
 }
 
 fn master() -> MasterKey {
@@ -37,11 +30,7 @@ fn new_key(id: &str, permissions: &[Permission], secret: Option<&str>) -> NewApi
 }
 
 async fn raw_hash(redis: &RedisServer, key: &str) -> HashMap<String, String> {
-    let mut conn = redis
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = redis.connection().await;
     redis::cmd("HGETALL")
         .arg(key)
         .query_async(&mut conn)
@@ -203,11 +192,7 @@ async fn a_sealed_secret_moved_to_another_key_does_not_open() {
         .unwrap();
 
     let fields_a = raw_hash(&redis, &store.keys().api_key("key-a")).await;
-    let mut conn = redis
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = redis.connection().await;
     redis::cmd("HSET")
         .arg(store.keys().api_key("key-b"))
         .arg("secret")

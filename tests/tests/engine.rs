@@ -8,7 +8,6 @@ use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
 use baton_tests::wait::{wait_for, wait_until};
-use common::config::StoreOptions;
 use common::keys::CONSUMER_GROUP;
 use common::model::{Priority, QueueName, RunSpec, RunStatus, TaskSpec, TaskStatus};
 use common::store::Store;
@@ -29,13 +28,7 @@ impl World {
     async fn new() -> Self {
         let redis = RedisServer::start();
         let prefix = unique_prefix();
-        let store = Store::connect(&StoreOptions {
-            redis_url: redis.url(),
-            prefix: prefix.clone(),
-            retention_secs: 3600,
-        })
-        .await
-        .expect("store connects");
+        let store = redis.store(&prefix).await;
         Self {
             redis,
             prefix,
@@ -360,12 +353,7 @@ async fn killed_worker_job_is_reclaimed_and_counted_once() {
         "SLOW started twice, NEXT once"
     );
     // Nothing is left pending in the group.
-    let mut conn = world
-        .redis
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = world.redis.connection().await;
     let stream = world
         .store
         .keys()
@@ -534,12 +522,7 @@ async fn malformed_jobs_and_unknown_task_types_fail_cleanly_and_the_worker_keeps
     let world = World::new().await;
     let mut worker = world.worker(&[]);
     let queue = QueueName::default();
-    let mut conn = world
-        .redis
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = world.redis.connection().await;
     let stream = world.store.keys().queue_stream(&queue, Priority::Normal);
     // Not a job at all, and a job for a run that does not exist.
     redis::cmd("XADD")
@@ -742,12 +725,7 @@ async fn creating_a_run_twice_with_its_id_is_harmless_and_enqueues_it_once() {
     assert_eq!(second.unwrap(), "fixed-run-id");
     let again = world.store.create_run(&spec).await.unwrap();
     assert_eq!(again, "fixed-run-id");
-    let mut conn = world
-        .redis
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = world.redis.connection().await;
     let stream = world
         .store
         .keys()
@@ -793,12 +771,7 @@ async fn finished_runs_expire_with_the_retention_but_projects_are_kept() {
             .wait_for_status(id, status, Duration::from_secs(20))
             .await;
     }
-    let conn = world
-        .redis
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let conn = world.redis.connection().await;
     let keys = world.store.keys();
     let ttl = |key: String| {
         let mut conn = conn.clone();
@@ -869,12 +842,7 @@ async fn a_run_left_in_the_outbox_by_a_crashed_creator_is_enqueued_by_the_schedu
     let spec = run_of(vec![shell_task("ORPHAN", "true", &[])], Value::Null);
     // Simulate a creator that wrote the run and died before enqueueing its first job.
     let id = world.store.create_run(&spec).await.unwrap();
-    let mut conn = world
-        .redis
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = world.redis.connection().await;
     let stream = world
         .store
         .keys()

@@ -884,13 +884,7 @@ print(r.status_code)
 impl Api {
     /// A store on this API's Redis, to look at what the API does not show.
     async fn store(&self) -> common::store::Store {
-        common::store::Store::connect(&common::config::StoreOptions {
-            redis_url: self.redis.url(),
-            prefix: self.prefix.clone(),
-            retention_secs: 3600,
-        })
-        .await
-        .unwrap()
+        self.redis.store(&self.prefix).await
     }
 }
 

@@ -126,13 +126,7 @@ impl Coordinator {
 
     /// The store the processes share.
     async fn store(&self) -> common::store::Store {
-        common::store::Store::connect(&common::config::StoreOptions {
-            redis_url: self.redis.url(),
-            prefix: self.prefix.clone(),
-            retention_secs: 3600,
-        })
-        .await
-        .unwrap()
+        self.redis.store(&self.prefix).await
     }
 
     /// Starts an example task service and returns it with its base URL.

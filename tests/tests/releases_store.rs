@@ -4,7 +4,6 @@
 
 use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
-use common::config::StoreOptions;
 use common::releases::{IdKind, TaskState};
 use common::store::Store;
 use common::store::releases::LIST_SCAN_LIMIT;
@@ -14,13 +13,7 @@ use common::time::now_ms;
 use futures::StreamExt;
 
 async fn store(redis: &RedisServer) -> Store {
-    Store::connect(&StoreOptions {
-        redis_url: redis.url(),
-        prefix: unique_prefix(),
-        retention_secs: 3600,
-    })
-    .await
-    .expect("store connects")
+    redis.store(&unique_prefix()).await
 }
 
 fn event(release: &str, message: String) -> Event {

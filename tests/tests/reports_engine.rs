@@ -9,7 +9,6 @@ use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
 use common::artefacts::{ArtefactStore, md5_hex};
-use common::config::StoreOptions;
 use common::model::{Priority, QueueName, RunSpec, RunStatus, TaskSpec};
 use common::report_version::{ChangelogEntry, DATA_FOLDER, VersionRecord};
 use common::store::Store;
@@ -124,13 +123,7 @@ async fn a_report_run_stores_its_version_and_checks_artefacts_and_parameters() {
     let repo = tempfile::tempdir().unwrap();
     let commit = reports_repository(repo.path());
     let artefacts_dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&StoreOptions {
-        redis_url: redis.url(),
-        prefix: prefix.clone(),
-        retention_secs: 3600,
-    })
-    .await
-    .unwrap();
+    let store = redis.store(&prefix).await;
     let url = redis.url();
     let repo_path = repo.path().display().to_string();
     let artefacts_path = artefacts_dir.path().display().to_string();
