@@ -377,9 +377,9 @@ async fn a_release_with_two_services_goes_from_creation_to_published() {
         ("staged", "publishing"),
     ]
     .iter()
-    .map(|(from, to)| format!("release {id} changed from {from} to {to}"))
+    .map(|(from, to)| format!("release {id}, version 0.0.1 changed from {from} to {to}"))
     .chain([format!(
-        "release {id} changed from publishing to published (version 0.1.0)"
+        "release {id}, version 0.1.0 changed from publishing to published"
     )])
     .collect();
     assert_eq!(release_events, expected);
@@ -475,7 +475,8 @@ async fn a_failing_service_fails_the_release_and_cancels_the_other_task() {
         release_events
             .iter()
             .any(|event| event["event_type"] == "error"
-                && event["message"] == format!("release {id} changed from initialized to failed"))
+                && event["message"]
+                    == format!("release {id}, version 0.0.1 changed from initialized to failed"))
     );
 }
 
@@ -523,8 +524,10 @@ async fn canceling_a_running_release_cancels_every_task() {
         .await;
     assert_eq!(publish.status, 400, "{}", publish.body);
     let messages = messages(&coordinator.events(&format!("release={id}")).await);
-    assert!(messages.contains(&format!("release {id} changed from running to canceling")));
-    assert!(messages.contains(&format!("release {id} changed from canceling to canceled")));
+    for (from, to) in [("running", "canceling"), ("canceling", "canceled")] {
+        let expected = format!("release {id}, version 0.0.1 changed from {from} to {to}");
+        assert!(messages.contains(&expected), "{messages:?}");
+    }
 }
 
 #[tokio::test]

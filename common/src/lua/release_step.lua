@@ -78,9 +78,12 @@ local function with_reason(message)
   return message
 end
 
-local function set_release(from, to, kind, suffix)
+-- In the Release Coordinator's words: `release RE_..., version 0.1.0 changed from A to B`.
+local function set_release(from, to, kind)
   redis.call('HSET', KEYS[1], 'state', to, 'updated_ms', now)
-  event(kind, 'release ' .. release_id .. ' changed from ' .. from .. ' to ' .. to .. (suffix or ''))
+  local version = redis.call('HGET', KEYS[1], 'version') or ''
+  event(kind, 'release ' .. release_id .. ', version ' .. version .. ' changed from ' .. from
+    .. ' to ' .. to)
 end
 
 -- The release's version on publication: the next minor (or major) of the latest published.
@@ -138,7 +141,7 @@ elseif mode == 'release' then
   elseif not listed(ARGV[6], previous) then
     return {'refused', previous, previous}
   else
-    set_release(previous, new_state, 'info', '')
+    set_release(previous, new_state, 'info')
   end
 end
 
@@ -170,7 +173,7 @@ for _ = 1, 6 do
   if finished then
     break
   end
-  local nxt, kind, suffix = nil, 'info', ''
+  local nxt, kind = nil, 'info'
   if release_state ~= 'canceling' and any_in('failed,rejected') then
     nxt, kind = 'failed', 'error'
   elseif release_state == 'canceling' then
@@ -186,12 +189,12 @@ for _ = 1, 6 do
     nxt = 'staged'
   elseif release_state == 'publishing' and all_in('published') then
     nxt = 'published'
-    suffix = ' (version ' .. publish_version() .. ')'
+    publish_version()
   end
   if not nxt then
     break
   end
-  set_release(release_state, nxt, kind, suffix)
+  set_release(release_state, nxt, kind)
   release_state = nxt
 end
 -- A failed release stays active until its other tasks are canceled (the scheduler heals its
