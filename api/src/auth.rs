@@ -137,11 +137,13 @@ pub async fn authenticate(state: &AppState, request: &RequestParts) -> Result<Ca
     if !signing::verify_signature(&secret, &signing_string, &params.signature) {
         return Err(ApiError::Unauthorized("signature does not match".into()));
     }
-    let fingerprint = replay_fingerprint(request, &params);
+    // Only a request that changes something is refused when repeated: reading twice is what
+    // polling clients do, and a repeated read changes nothing.
+    let fingerprint = (!request.method.is_safe()).then(|| replay_fingerprint(request, &params));
     let window_ms = state.signature_skew_secs.saturating_mul(2000).max(1000);
     let admission = state
         .store
-        .admit_request(&key.id, &fingerprint, window_ms)
+        .admit_request(&key.id, fingerprint.as_deref(), window_ms)
         .await?;
     if admission.revoked {
         lock(&state.key_cache).remove(&key.id);
@@ -152,7 +154,9 @@ pub async fn authenticate(state: &AppState, request: &RequestParts) -> Result<Ca
     }
     if admission.replay {
         return Err(ApiError::Unauthorized(
-            "replayed request: this signed request was already received".into(),
+            "replayed request: this signed request was already received; to repeat a change \
+             on purpose, send it with a new Date or sign an extra header such as X-Request-Id"
+                .into(),
         ));
     }
     let caller = Caller { key };

@@ -105,7 +105,7 @@ impl Keys {
         format!("{}:{{auth}}:keys", self.prefix)
     }
 
-    /// Marker of a signed request seen recently (replay refusal), expiring after the window.
+    /// Marker of a signed change seen recently (replay refusal), expiring after the window.
     pub fn seen_request(&self, fingerprint: &str) -> String {
         format!("{}:{{auth}}:seen:{fingerprint}", self.prefix)
     }

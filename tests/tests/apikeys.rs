@@ -271,7 +271,7 @@ async fn admission_refuses_replays_within_the_window_and_revoked_keys() {
     let fingerprint = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
     let first = store
-        .admit_request("client", fingerprint, 300)
+        .admit_request("client", Some(fingerprint), 300)
         .await
         .unwrap();
     assert!(!first.replay && !first.revoked, "{first:?}");
@@ -279,27 +279,34 @@ async fn admission_refuses_replays_within_the_window_and_revoked_keys() {
     assert!(used.is_some());
 
     let again = store
-        .admit_request("client", fingerprint, 300)
+        .admit_request("client", Some(fingerprint), 300)
         .await
         .unwrap();
     assert!(again.replay, "{again:?}");
     let other = store
-        .admit_request("client", "another-fingerprint", 300)
+        .admit_request("client", Some("another-fingerprint"), 300)
         .await
         .unwrap();
     assert!(!other.replay, "{other:?}");
+    // A request without a fingerprint (a read) is never a replay, however often it comes.
+    for _ in 0..2 {
+        let read = store.admit_request("client", None, 300).await.unwrap();
+        assert!(!read.replay && !read.revoked, "{read:?}");
+    }
 
     tokio::time::sleep(Duration::from_millis(450)).await;
     let after_window = store
-        .admit_request("client", fingerprint, 300)
+        .admit_request("client", Some(fingerprint), 300)
         .await
         .unwrap();
     assert!(!after_window.replay, "{after_window:?}");
 
     store.revoke_api_key("client").await.unwrap();
     let revoked = store
-        .admit_request("client", "a-third-fingerprint", 300)
+        .admit_request("client", Some("a-third-fingerprint"), 300)
         .await
         .unwrap();
     assert!(revoked.revoked, "{revoked:?}");
+    let revoked_read = store.admit_request("client", None, 300).await.unwrap();
+    assert!(revoked_read.revoked, "{revoked_read:?}");
 }

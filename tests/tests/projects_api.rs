@@ -2,7 +2,6 @@
 //! over a real socket, against real `baton-api`, `baton-worker` and `baton-scheduler`
 //! processes and a real `redis-server`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use baton_tests::process::BatonProcess;
@@ -78,7 +77,6 @@ struct Api {
     workers: Vec<BatonProcess>,
     _projects: tempfile::TempDir,
     http: reqwest::Client,
-    polls: AtomicU64,
 }
 
 fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> BatonProcess {
@@ -129,7 +127,6 @@ impl Api {
             workers: Vec::new(),
             _projects: projects,
             http: reqwest::Client::new(),
-            polls: AtomicU64::new(0),
         };
         wait_for_health(&api.http, &api.base).await;
         api
@@ -220,14 +217,12 @@ impl Api {
         answer.body["project_id"].as_u64().expect("an integer id")
     }
 
-    /// `project_information` for one project (a GET with a fresh query each time, so polls
-    /// are never taken for replays).
+    /// `project_information` for one project (polling: the same signed GET may come twice).
     async fn information(&self, signer: &Signer, id: u64) -> Answer {
-        let poll = self.polls.fetch_add(1, Ordering::Relaxed);
         self.send(
             Some(signer),
             "GET",
-            &format!("/orchestra/api/project/project_information?project_id={id}&poll={poll}"),
+            &format!("/orchestra/api/project/project_information?project_id={id}"),
             None,
         )
         .await

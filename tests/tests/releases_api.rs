@@ -206,8 +206,11 @@ impl Coordinator {
         path: &str,
         body: &[u8],
     ) -> Answer {
-        // A signed request is refused when repeated (replay): each gets a unique parameter.
-        let path = {
+        // A signed change is refused when repeated (replay): each gets a unique parameter.
+        // Reads are sent as they are: repeating one is allowed.
+        let path = if method == "GET" {
+            path.to_owned()
+        } else {
             let n = NONCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let separator = if path.contains('?') { '&' } else { '?' };
             format!("{path}{separator}poll={n}")

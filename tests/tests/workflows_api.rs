@@ -648,10 +648,14 @@ async fn signatures_are_checked_strictly() {
 }
 
 #[tokio::test]
-async fn date_only_keys_accept_orchestra_style_signatures_and_still_refuse_replays() {
+async fn date_only_keys_accept_orchestra_style_signatures_and_still_refuse_replayed_changes() {
     let api = Api::start().await;
     let secret = api
-        .key("orchestra", "workflows.read", &["--allow-date-only"])
+        .key(
+            "orchestra",
+            "workflows.read,workflows.run",
+            &["--allow-date-only"],
+        )
         .await;
     let signer = Signer::date_only("orchestra", secret.as_bytes().to_vec());
     let ok = api
@@ -675,38 +679,35 @@ async fn date_only_keys_accept_orchestra_style_signatures_and_still_refuse_repla
         )
         .await;
     assert_eq!(other.status, 200);
-    // The exact same request twice is a replay.
-    let mut headers = http::HeaderMap::new();
-    signer.sign_request(
-        &reqwest::Method::GET,
-        "/api/workflows?page=1",
-        &mut headers,
-        b"",
-        chrono::Utc::now(),
-    );
-    let url = format!("{}/api/workflows?page=1", api.base);
-    assert_eq!(
-        api.http
-            .get(&url)
-            .headers(headers.clone())
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
-    assert_eq!(
-        api.http
-            .get(&url)
+    // The exact same read twice passes (clients poll); the exact same change twice is a replay.
+    let send_twice = |method: reqwest::Method, path: &'static str, body: &'static [u8]| {
+        let mut headers = http::HeaderMap::new();
+        signer.sign_request(&method, path, &mut headers, body, chrono::Utc::now());
+        headers.insert("x-api-key", "orchestra".parse().unwrap());
+        headers.insert("content-type", "application/json".parse().unwrap());
+        let request = api
+            .http
+            .request(method, format!("{}{path}", api.base))
             .headers(headers)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        401
+            .body(body);
+        let repeat = request.try_clone().unwrap();
+        async move {
+            let first = request.send().await.unwrap().status().as_u16();
+            let second = repeat.send().await.unwrap().status().as_u16();
+            (first, second)
+        }
+    };
+    assert_eq!(
+        send_twice(reqwest::Method::GET, "/api/workflows?page=1", b"").await,
+        (200, 200)
     );
+    let body = br#"{"project": "example", "name": "ETL", "payload": {}}"#;
+    assert_eq!(
+        send_twice(reqwest::Method::POST, "/api/workflows", body).await,
+        (201, 401)
+    );
+    let runs = api.send(Some(&signer), "GET", "/api/workflows", None).await;
+    assert_eq!(runs.body.as_array().map(Vec::len), Some(1), "{runs:?}");
 }
 
 #[tokio::test]

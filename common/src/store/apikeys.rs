@@ -480,35 +480,35 @@ impl Store {
     }
 
     /// Admits a request signed with key `id` in one round trip: whether the key has been
-    /// revoked, and whether the request (its `fingerprint`) is new within `ttl_ms` (a replay
-    /// otherwise); records the key's use.
+    /// revoked and, when the request has a `fingerprint` (those that change something), whether
+    /// it is new within `ttl_ms` (a replay otherwise); records the key's use.
     pub async fn admit_request(
         &self,
         id: &str,
-        fingerprint: &str,
+        fingerprint: Option<&str>,
         ttl_ms: u64,
     ) -> StoreResult<Admission> {
         let mut conn = self.conn().await?;
-        let (revoked, first): (Option<String>, Option<String>) = redis::pipe()
-            .cmd("HGET")
-            .arg(self.keys.api_key(id))
-            .arg("revoked")
-            .cmd("SET")
-            .arg(self.keys.seen_request(fingerprint))
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl_ms.max(1))
-            .cmd("HSET")
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGET").arg(self.keys.api_key(id)).arg("revoked");
+        if let Some(fingerprint) = fingerprint {
+            pipe.cmd("SET")
+                .arg(self.keys.seen_request(fingerprint))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl_ms.max(1));
+        }
+        pipe.cmd("HSET")
             .arg(self.keys.api_key(id))
             .arg("last_used")
             .arg(now_ms())
-            .ignore()
-            .query_async(&mut conn)
-            .await?;
+            .ignore();
+        let answers: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        let answer = |index: usize| answers.get(index).cloned().flatten();
         Ok(Admission {
-            revoked: revoked.is_some(),
-            replay: first.is_none(),
+            revoked: answer(0).is_some(),
+            replay: fingerprint.is_some() && answer(1).is_none(),
         })
     }
 }
