@@ -637,6 +637,12 @@ async fn lists_paginate_and_filter() {
     assert_eq!(of_r1.body["results"][0]["state"], "running");
     let canceled_tasks = coordinator.get("/tasks?state=canceled").await;
     assert_eq!(canceled_tasks.body["count"], 2);
+    for (release, count) in [(&r1, 0), (&r2, 2)] {
+        let both = coordinator
+            .get(&format!("/tasks?release={release}&state=canceled"))
+            .await;
+        assert_eq!(both.body["count"], count, "{release}: {}", both.body);
+    }
     let paged = coordinator.get("/tasks?limit=3&offset=3").await;
     assert_eq!(paged.body["results"].as_array().unwrap().len(), 1);
     assert_eq!(paged.body["next"], Value::Null);

@@ -1,14 +1,14 @@
 //! The release store's listings against a real `redis-server`: filtered listings read their
 //! field's index, so they find every matching record however many others exist, and the
-//! indexes follow creations, transitions, updates and deletes.
+//! indexes follow creations, transitions, updates and deletes; several filters intersect.
 
 use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
+use common::releases::ReleaseState;
 use common::releases::{IdKind, TaskState};
 use common::store::Store;
-use common::store::releases::LIST_SCAN_LIMIT;
 use common::store::releases::lifecycle::NewRelease;
-use common::store::releases::records::{Event, ReleaseNote, TaskService};
+use common::store::releases::records::{Event, Release, ReleaseNote, Task, TaskService, bit};
 use common::time::now_ms;
 use futures::StreamExt;
 
@@ -27,6 +27,16 @@ fn event(release: &str, message: String) -> Event {
         study: None,
         created_ms: now_ms(),
     }
+}
+
+/// The ids of the tasks matching every filter (checking the count agrees).
+async fn task_ids(store: &Store, filters: &[(&'static str, &str)]) -> Vec<String> {
+    let page = store
+        .list_release_records::<Task>(filters, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.count, page.items.len(), "{filters:?}");
+    ids(&page.items, |t| &t.kf_id)
 }
 
 fn ids<R>(items: &[R], id: impl Fn(&R) -> &str) -> Vec<String> {
@@ -48,9 +58,9 @@ async fn a_filtered_listing_finds_old_records_behind_many_newer_ones() {
     for event in &mine {
         store.insert_release_record(event).await.unwrap();
     }
-    // More newer events of another release than any scan would look at.
+    // Many more newer events of another release.
     let other = IdKind::Release.new_id();
-    let newer = LIST_SCAN_LIMIT + 50;
+    let newer = 10_050;
     futures::stream::iter(0..newer)
         .map(|n| {
             let store = &store;
@@ -67,19 +77,19 @@ async fn a_filtered_listing_finds_old_records_behind_many_newer_ones() {
         .await;
 
     let page = store
-        .list_release_records::<Event>(Some(("release", &old_release)), None, 0, 10)
+        .list_release_records::<Event>(&[("release", &old_release)], 0, 10)
         .await
         .unwrap();
     assert_eq!(page.count, 3);
     assert_eq!(ids(&page.items, |e| &e.kf_id), ids(&mine, |e| &e.kf_id));
     // The second page of a scoped listing, and the unfiltered total.
     let second = store
-        .list_release_records::<Event>(Some(("release", &old_release)), None, 2, 10)
+        .list_release_records::<Event>(&[("release", &old_release)], 2, 10)
         .await
         .unwrap();
     assert_eq!(ids(&second.items, |e| &e.kf_id), [mine[2].kf_id.clone()]);
     let all = store
-        .list_release_records::<Event>(None, None, newer, 10)
+        .list_release_records::<Event>(&[], newer, 10)
         .await
         .unwrap();
     assert_eq!(all.count, newer + 3);
@@ -122,15 +132,15 @@ async fn indexes_follow_transitions_updates_and_deletes() {
 
     // Events written by the transition script are indexed by release, task and service.
     let of_release = store
-        .list_release_records::<Event>(Some(("release", &release.kf_id)), None, 0, 100)
+        .list_release_records::<Event>(&[("release", &release.kf_id)], 0, 100)
         .await
         .unwrap();
     let of_task = store
-        .list_release_records::<Event>(Some(("task", &task)), None, 0, 100)
+        .list_release_records::<Event>(&[("task", &task)], 0, 100)
         .await
         .unwrap();
     let of_service = store
-        .list_release_records::<Event>(Some(("task_service", &service.kf_id)), None, 0, 100)
+        .list_release_records::<Event>(&[("task_service", &service.kf_id)], 0, 100)
         .await
         .unwrap();
     assert!(of_release.count >= 3, "{:?}", of_release.items);
@@ -138,17 +148,72 @@ async fn indexes_follow_transitions_updates_and_deletes() {
     assert!(of_task.items[0].message.contains("waiting to initialized"));
     assert_eq!(of_service.items, of_task.items);
     let tasks_of_service = store
-        .list_release_records::<common::store::releases::records::Task>(
-            Some(("task_service", &service.kf_id)),
-            None,
-            0,
-            10,
-        )
+        .list_release_records::<Task>(&[("task_service", &service.kf_id)], 0, 10)
         .await
         .unwrap();
     assert_eq!(
         ids(&tasks_of_service.items, |t| &t.kf_id),
         vec![task.clone()]
+    );
+
+    // Tasks and releases are indexed by state and move with each transition; several filters
+    // intersect their indexes.
+    assert_eq!(
+        task_ids(&store, &[("state", "initialized")]).await,
+        vec![task.clone()]
+    );
+    assert!(task_ids(&store, &[("state", "waiting")]).await.is_empty());
+    let both = [
+        ("task_service", service.kf_id.as_str()),
+        ("state", "initialized"),
+    ];
+    assert_eq!(task_ids(&store, &both).await, vec![task.clone()]);
+    let none = [
+        ("task_service", service.kf_id.as_str()),
+        ("state", "running"),
+    ];
+    assert!(task_ids(&store, &none).await.is_empty());
+    let now = store
+        .release_record::<Release>(&release.kf_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(now.state, ReleaseState::Waiting);
+    let releases_in = |state: &'static str| {
+        let store = &store;
+        async move {
+            let page = store
+                .list_release_records::<Release>(&[("state", state)], 0, 10)
+                .await
+                .unwrap();
+            ids(&page.items, |r| &r.kf_id)
+        }
+    };
+    assert_eq!(
+        releases_in(now.state.as_str()).await,
+        vec![release.kf_id.clone()]
+    );
+    assert!(releases_in("waiting").await.is_empty());
+
+    // A service disabled moves to the other `enabled` index.
+    assert_eq!(
+        store.task_services(true).await.unwrap(),
+        vec![service.clone()]
+    );
+    assert!(
+        store
+            .update_release_record::<TaskService>(&service.kf_id, &[("enabled", bit(false))])
+            .await
+            .unwrap()
+    );
+    assert!(store.task_services(true).await.unwrap().is_empty());
+    let disabled = store
+        .list_release_records::<TaskService>(&[("enabled", "0")], 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&disabled.items, |s| &s.kf_id),
+        vec![service.kf_id.clone()]
     );
 
     // A note moved to another release leaves the first one's index.
@@ -198,7 +263,7 @@ async fn indexes_follow_transitions_updates_and_deletes() {
     );
     for (field, value) in [("task", &task), ("task_service", &service.kf_id)] {
         let page = store
-            .list_release_records::<Event>(Some((field, value)), None, 0, 10)
+            .list_release_records::<Event>(&[(field, value)], 0, 10)
             .await
             .unwrap();
         assert_eq!(page.count, 0, "{field}");

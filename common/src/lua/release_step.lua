@@ -17,6 +17,8 @@
 -- ARGV[9..16]    ids of the new events
 -- ARGV[17]       the start of the names of the events' per-field indexes (`...:event:by:`);
 --                each lives under the same hash tag as KEYS
+-- ARGV[18]       the same for tasks (`...:task:by:`): a task's `state:S` index follows it
+-- ARGV[19]       the same for releases (`...:release:by:`)
 -- Returns {outcome, previous state, release state}; outcome is `changed`, `same` (already in
 -- the new state: nothing but the progress changes), `refused` (not in an allowed state) or
 -- `missing` (no such release or task).
@@ -71,6 +73,13 @@ local function event(kind, message, task_id, service_id)
   end
 end
 
+-- Moves a record from its old state's index to its new one's, scored by its creation time as
+-- every index of its collection is.
+local function reindex_state(prefix, key, id, from, to)
+  redis.call('ZREM', prefix .. 'state:' .. from, id)
+  redis.call('ZADD', prefix .. 'state:' .. to, redis.call('HGET', key, 'created_ms') or '0', id)
+end
+
 local function with_reason(message)
   if reason ~= '' then
     return message .. ': ' .. reason
@@ -81,6 +90,7 @@ end
 -- In the Release Coordinator's words: `release RE_..., version 0.1.0 changed from A to B`.
 local function set_release(from, to, kind)
   redis.call('HSET', KEYS[1], 'state', to, 'updated_ms', now)
+  reindex_state(ARGV[19], KEYS[1], release_id, from, to)
   local version = redis.call('HGET', KEYS[1], 'version') or ''
   event(kind, 'release ' .. release_id .. ', version ' .. version .. ' changed from ' .. from
     .. ' to ' .. to)
@@ -126,11 +136,12 @@ if mode == 'task' then
     return {'refused', previous, redis.call('HGET', KEYS[1], 'state')}
   else
     redis.call('HSET', key, 'state', new_state, 'updated_ms', now)
+    local task_id = redis.call('HGET', key, 'kf_id')
+    reindex_state(ARGV[18], key, task_id, previous, new_state)
     local kind = 'info'
     if new_state == 'failed' or new_state == 'rejected' then
       kind = 'error'
     end
-    local task_id = redis.call('HGET', key, 'kf_id')
     event(kind, with_reason('task ' .. task_id .. ' changed from ' .. previous .. ' to ' .. new_state),
       task_id, redis.call('HGET', key, 'task_service'))
   end

@@ -1,14 +1,16 @@
 //! `/events`, `/release-notes` and `/studies`: the records around releases.
 
 use common::releases::IdKind;
-use common::store::releases::records::{Event, Release, ReleaseNote, Study, Task, TaskService};
+use common::store::releases::records::{
+    Event, Record, Release, ReleaseNote, Study, Task, TaskService,
+};
 use common::time::now_ms;
 use serde_json::{Map, Value};
 use warp::http::StatusCode;
 
 use super::reply::{
-    Urls, body_object, event_json, filtered_page, json_response, no_content, not_found, note_json,
-    page_request, paginated, required_string, string_field, study_json,
+    Urls, body_object, event_json, filtered_page, id_filters, json_response, no_content, not_found,
+    note_json, page_request, paginated, required_string, string_field, study_json,
 };
 use super::route::Collection;
 use crate::error::ApiError;
@@ -40,7 +42,7 @@ pub async fn list_events(
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     let asked = page_request(request)?;
-    let page = filtered_page::<Event>(state, request, asked, None).await?;
+    let page = filtered_page::<Event>(state, asked, &id_filters(request, Event::INDEXED)).await?;
     let urls = Urls::new(state, request);
     Ok(paginated(&urls, request, asked, &page, |event| {
         event_json(&urls, event)
@@ -114,7 +116,9 @@ pub async fn list_notes(
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     let asked = page_request(request)?;
-    let page = filtered_page::<ReleaseNote>(state, request, asked, None).await?;
+    let page =
+        filtered_page::<ReleaseNote>(state, asked, &id_filters(request, ReleaseNote::INDEXED))
+            .await?;
     let urls = Urls::new(state, request);
     Ok(paginated(&urls, request, asked, &page, |note| {
         note_json(&urls, note)
@@ -210,7 +214,7 @@ pub async fn list_studies(
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     let asked = page_request(request)?;
-    let page = filtered_page::<Study>(state, request, asked, None).await?;
+    let page = filtered_page::<Study>(state, asked, &[]).await?;
     Ok(paginated(
         &Urls::new(state, request),
         request,

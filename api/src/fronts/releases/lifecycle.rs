@@ -94,9 +94,11 @@ pub async fn list(
         ),
         None => None,
     };
-    let in_state = |release: &Release| wanted.is_none_or(|state| release.state == state);
-    let extra: Option<&(dyn Fn(&Release) -> bool + Sync)> = wanted.is_some().then_some(&in_state);
-    let page = filtered_page(state, request, asked, extra).await?;
+    let filters: Vec<_> = wanted
+        .map(|wanted| ("state", wanted.as_str().to_owned()))
+        .into_iter()
+        .collect();
+    let page = filtered_page::<Release>(state, asked, &filters).await?;
     let shown = gather(state, &page.items).await?;
     let urls = Urls::new(state, request);
     Ok(paginated(&urls, request, asked, &page, |release| {

@@ -104,36 +104,31 @@ pub fn page_request(request: &RequestParts) -> Result<PageRequest, ApiError> {
     })
 }
 
-/// A page of `R` for a listing request: its filters on indexed fields (`?release=RE_...`;
-/// an empty value filters nothing) read the first one's index, and `extra` checks anything
-/// else.
-pub async fn filtered_page<R: Record>(
-    state: &AppState,
-    request: &RequestParts,
-    asked: PageRequest,
-    extra: Option<&(dyn Fn(&R) -> bool + Sync)>,
-) -> Result<Page<R>, ApiError> {
-    let filters: Vec<(&'static str, String)> = R::INDEXED
+/// A listing's filters on fields holding ids (`?release=RE_...`), as asked; an empty value
+/// filters nothing.
+pub fn id_filters(request: &RequestParts, fields: &[&'static str]) -> Vec<(&'static str, String)> {
+    fields
         .iter()
         .filter_map(|field| {
             let value = request.query(field).filter(|value| !value.is_empty())?;
             Some((*field, value))
         })
+        .collect()
+}
+
+/// A page of the `R`s whose indexed fields have every value in `filters` (as stored).
+pub async fn filtered_page<R: Record>(
+    state: &AppState,
+    asked: PageRequest,
+    filters: &[(&'static str, String)],
+) -> Result<Page<R>, ApiError> {
+    let filters: Vec<(&'static str, &str)> = filters
+        .iter()
+        .map(|(field, value)| (*field, value.as_str()))
         .collect();
-    let (scope, rest) = match filters.split_first() {
-        Some(((field, value), rest)) => (Some((*field, value.as_str())), rest),
-        None => (None, &[][..]),
-    };
-    let keep = |record: &R| {
-        let entries = record.index_entries();
-        rest.iter().all(|wanted| entries.contains(wanted))
-            && extra.is_none_or(|extra| extra(record))
-    };
-    let keep: Option<&(dyn Fn(&R) -> bool + Sync)> =
-        (!rest.is_empty() || extra.is_some()).then_some(&keep);
     Ok(state
         .store
-        .list_release_records(scope, keep, asked.offset, asked.limit)
+        .list_release_records(&filters, asked.offset, asked.limit)
         .await?)
 }
 

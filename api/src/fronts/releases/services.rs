@@ -2,7 +2,7 @@
 //! deleting task services.
 
 use common::releases::IdKind;
-use common::store::releases::records::TaskService;
+use common::store::releases::records::{TaskService, bit};
 use common::task_service;
 use common::time::now_ms;
 use serde_json::{Map, Value};
@@ -48,10 +48,11 @@ pub async fn list(
 ) -> Result<warp::reply::Response, ApiError> {
     let asked: PageRequest = page_request(request)?;
     let enabled = query_bool(request, "enabled")?;
-    let in_state = |service: &TaskService| enabled.is_none_or(|enabled| service.enabled == enabled);
-    let extra: Option<&(dyn Fn(&TaskService) -> bool + Sync)> =
-        enabled.is_some().then_some(&in_state);
-    let page = filtered_page(state, request, asked, extra).await?;
+    let filters: Vec<_> = enabled
+        .map(|enabled| ("enabled", bit(enabled)))
+        .into_iter()
+        .collect();
+    let page = filtered_page::<TaskService>(state, asked, &filters).await?;
     Ok(paginated(
         &Urls::new(state, request),
         request,
@@ -122,7 +123,7 @@ pub async fn update(
         changes.push(("url", url));
     }
     if let Some(enabled) = bool_field(&fields, "enabled")? {
-        changes.push(("enabled", if enabled { "1" } else { "0" }.to_owned()));
+        changes.push(("enabled", bit(enabled)));
     }
     state
         .store

@@ -8,8 +8,8 @@ use serde_json::Value;
 use warp::http::StatusCode;
 
 use super::reply::{
-    Urls, body_object, filtered_page, json_response, not_found, page_request, paginated,
-    string_field, task_json,
+    Urls, body_object, filtered_page, id_filters, json_response, not_found, page_request,
+    paginated, string_field, task_json,
 };
 use super::route::Collection;
 use crate::error::ApiError;
@@ -29,9 +29,9 @@ pub async fn list(
         ),
         None => None,
     };
-    let in_state = |task: &Task| wanted.is_none_or(|state| task.state == state);
-    let extra: Option<&(dyn Fn(&Task) -> bool + Sync)> = wanted.is_some().then_some(&in_state);
-    let page = filtered_page(state, request, asked, extra).await?;
+    let mut filters = id_filters(request, &["release", "task_service"]);
+    filters.extend(wanted.map(|wanted| ("state", wanted.as_str().to_owned())));
+    let page = filtered_page::<Task>(state, asked, &filters).await?;
     let urls = Urls::new(state, request);
     Ok(paginated(&urls, request, asked, &page, |task| {
         task_json(&urls, task)

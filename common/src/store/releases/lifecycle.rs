@@ -287,7 +287,10 @@ impl Store {
         for id in &event_ids {
             invocation.arg(id);
         }
-        invocation.arg(self.keys.release_index_by_prefix("event"));
+        invocation
+            .arg(self.keys.release_index_by_prefix("event"))
+            .arg(self.keys.release_index_by_prefix("task"))
+            .arg(self.keys.release_index_by_prefix("release"));
         let (outcome, previous, release_state): (String, String, String) =
             match invocation.invoke_async(&mut conn).await {
                 Err(error)
@@ -405,10 +408,16 @@ impl Store {
 
     /// Every task service, or only the enabled ones.
     pub async fn task_services(&self, only_enabled: bool) -> StoreResult<Vec<TaskService>> {
-        let enabled = |service: &TaskService| service.enabled;
-        let keep: Option<&(dyn Fn(&TaskService) -> bool + Sync)> = only_enabled.then_some(&enabled);
         Ok(self
-            .list_release_records(None, keep, 0, usize::MAX)
+            .list_release_records::<TaskService>(
+                if only_enabled {
+                    &[("enabled", "1")]
+                } else {
+                    &[]
+                },
+                0,
+                usize::MAX,
+            )
             .await?
             .items)
     }

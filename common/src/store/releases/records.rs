@@ -57,7 +57,8 @@ fn flag(fields: &Fields, name: &str) -> bool {
     fields.get(name).is_some_and(|value| value == "1")
 }
 
-fn bit(value: bool) -> String {
+/// A flag as stored (`1` or `0`).
+pub fn bit(value: bool) -> String {
     if value { "1" } else { "0" }.to_owned()
 }
 
@@ -106,6 +107,7 @@ pub struct TaskService {
 impl Record for TaskService {
     const COLLECTION: &'static str = "service";
     const KIND: IdKind = IdKind::TaskService;
+    const INDEXED: &'static [&'static str] = &["enabled"];
     fn id(&self) -> &str {
         &self.kf_id
     }
@@ -172,6 +174,7 @@ pub struct Release {
 impl Record for Release {
     const COLLECTION: &'static str = "release";
     const KIND: IdKind = IdKind::Release;
+    const INDEXED: &'static [&'static str] = &["state"];
     fn id(&self) -> &str {
         &self.kf_id
     }
@@ -239,7 +242,7 @@ pub struct Task {
 
 impl Record for Task {
     const COLLECTION: &'static str = "task";
-    const INDEXED: &'static [&'static str] = &["release", "task_service"];
+    const INDEXED: &'static [&'static str] = &["release", "task_service", "state"];
     const KIND: IdKind = IdKind::Task;
     fn id(&self) -> &str {
         &self.kf_id
