@@ -51,4 +51,6 @@ scripts! {
     HUMAN_STEP => "human_step.lua",
     /// A release task's or release's guarded transition, the release recomputed, with events.
     RELEASE_STEP => "release_step.lua",
+    /// Sets fields of a releases-front record, moving it between its per-field indexes.
+    UPDATE_RECORD => "update_record.lua",
 }

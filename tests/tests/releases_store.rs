@@ -269,3 +269,81 @@ async fn indexes_follow_transitions_updates_and_deletes() {
         assert_eq!(page.count, 0, "{field}");
     }
 }
+
+#[tokio::test]
+async fn concurrent_updates_leave_a_record_in_the_index_its_hash_agrees_with() {
+    let redis = RedisServer::start();
+    let store = store(&redis).await;
+    let service = TaskService {
+        kf_id: IdKind::TaskService.new_id(),
+        name: "svc".into(),
+        description: String::new(),
+        author: String::new(),
+        url: "http://127.0.0.1:9".into(),
+        enabled: true,
+        health_status: "ok".into(),
+        last_ok_status: 0,
+        last_ok_ms: now_ms(),
+        created_ms: now_ms(),
+    };
+    store.insert_release_record(&service).await.unwrap();
+    let listed = |enabled: bool| {
+        let store = &store;
+        async move {
+            let page = store
+                .list_release_records::<TaskService>(&[("enabled", &bit(enabled))], 0, 10)
+                .await
+                .unwrap();
+            ids(&page.items, |s| &s.kf_id)
+        }
+    };
+    for round in 0..20 {
+        // Enabling and disabling at once, many times over.
+        futures::stream::iter(0..16)
+            .map(|n| {
+                let store = &store;
+                let id = service.kf_id.as_str();
+                async move {
+                    store
+                        .update_release_record::<TaskService>(id, &[("enabled", bit(n % 2 == 0))])
+                        .await
+                        .unwrap()
+                }
+            })
+            .buffer_unordered(16)
+            .collect::<Vec<bool>>()
+            .await;
+        let now = store
+            .release_record::<TaskService>(&service.kf_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            listed(now.enabled).await,
+            vec![service.kf_id.clone()],
+            "round {round}"
+        );
+        assert!(listed(!now.enabled).await.is_empty(), "round {round}");
+    }
+
+    // An update of a deleted record writes nothing back.
+    assert!(
+        store
+            .delete_release_record::<TaskService>(&service.kf_id)
+            .await
+            .unwrap()
+    );
+    let updated = store
+        .update_release_record::<TaskService>(&service.kf_id, &[("enabled", bit(true))])
+        .await
+        .unwrap();
+    assert!(!updated);
+    assert!(
+        store
+            .release_record::<TaskService>(&service.kf_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(listed(true).await.is_empty());
+}

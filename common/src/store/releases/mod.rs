@@ -16,6 +16,7 @@ pub mod services;
 use redis::AsyncCommands;
 
 use super::{Store, StoreResult};
+use crate::scripts;
 use records::{Fields, Record};
 
 /// One page of a listing.
@@ -166,53 +167,32 @@ impl Store {
     }
 
     /// Sets fields of an existing record, moving it between indexes when an indexed field
-    /// changes; false when it does not exist.
+    /// changes, atomically; false when it does not exist.
     pub async fn update_release_record<R: Record>(
         &self,
         id: &str,
         fields: &[(&'static str, String)],
     ) -> StoreResult<bool> {
-        let Some(old) = self.release_record::<R>(id).await? else {
+        // Its score (its creation time) never changes, so reading it first is safe.
+        let Some(record) = self.release_record::<R>(id).await? else {
             return Ok(false);
         };
-        if fields.is_empty() {
-            return Ok(true);
-        }
-        let key = self.keys.release_record(R::COLLECTION, id);
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        let mut invocation = scripts::UPDATE_RECORD.prepare_invoke();
+        invocation
+            .key(self.keys.release_record(R::COLLECTION, id))
+            .arg(id)
+            .arg(record.score())
+            .arg(self.keys.release_index_by_prefix(R::COLLECTION))
+            .arg(fields.len());
         for (field, value) in fields {
-            if !R::INDEXED.contains(field) {
-                continue;
-            }
-            let previous = old
-                .index_entries()
-                .into_iter()
-                .find(|(name, _)| name == field)
-                .map(|(_, value)| value);
-            if previous.as_deref() == Some(value.as_str()) {
-                continue;
-            }
-            if let Some(previous) = previous {
-                pipe.zrem(
-                    self.keys.release_index_by(R::COLLECTION, field, &previous),
-                    id,
-                )
-                .ignore();
-            }
-            if !value.is_empty() {
-                pipe.zadd(
-                    self.keys.release_index_by(R::COLLECTION, field, value),
-                    id,
-                    old.score(),
-                )
-                .ignore();
-            }
+            invocation
+                .arg(*field)
+                .arg(value)
+                .arg(u8::from(R::INDEXED.contains(field)));
         }
-        pipe.hset_multiple(&key, fields).ignore();
         let mut conn = self.conn().await?;
-        self.query_pipeline::<()>(&mut conn, &pipe).await?;
-        Ok(true)
+        let updated: i64 = invocation.invoke_async(&mut conn).await?;
+        Ok(updated == 1)
     }
 
     /// Deletes a record and its index entries; false when it did not exist.
