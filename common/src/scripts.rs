@@ -53,4 +53,6 @@ scripts! {
     RELEASE_STEP => "release_step.lua",
     /// Sets fields of a releases-front record, moving it between its per-field indexes.
     UPDATE_RECORD => "update_record.lua",
+    /// Deletes a releases-front record and its index entries.
+    DELETE_RECORD => "delete_record.lua",
 }

@@ -271,7 +271,7 @@ async fn indexes_follow_transitions_updates_and_deletes() {
 }
 
 #[tokio::test]
-async fn concurrent_updates_leave_a_record_in_the_index_its_hash_agrees_with() {
+async fn concurrent_updates_and_deletes_leave_indexes_agreeing_with_the_hashes() {
     let redis = RedisServer::start();
     let store = store(&redis).await;
     let service = TaskService {
@@ -294,6 +294,8 @@ async fn concurrent_updates_leave_a_record_in_the_index_its_hash_agrees_with() {
                 .list_release_records::<TaskService>(&[("enabled", &bit(enabled))], 0, 10)
                 .await
                 .unwrap();
+            // An index entry without its record would count without being listed.
+            assert_eq!(page.count, page.items.len(), "enabled={enabled}");
             ids(&page.items, |s| &s.kf_id)
         }
     };
@@ -346,4 +348,23 @@ async fn concurrent_updates_leave_a_record_in_the_index_its_hash_agrees_with() {
             .is_none()
     );
     assert!(listed(true).await.is_empty());
+
+    // A delete racing an update leaves no index entry behind, whichever runs first.
+    for round in 0..20 {
+        let doomed = TaskService {
+            kf_id: IdKind::TaskService.new_id(),
+            ..service.clone()
+        };
+        store.insert_release_record(&doomed).await.unwrap();
+        let disable = [("enabled", bit(false))];
+        let (updated, deleted) = tokio::join!(
+            store.update_release_record::<TaskService>(&doomed.kf_id, &disable),
+            store.delete_release_record::<TaskService>(&doomed.kf_id),
+        );
+        assert!(deleted.unwrap(), "round {round}");
+        updated.unwrap();
+        for enabled in [true, false] {
+            assert!(listed(enabled).await.is_empty(), "round {round}");
+        }
+    }
 }

@@ -195,23 +195,23 @@ impl Store {
         Ok(updated == 1)
     }
 
-    /// Deletes a record and its index entries; false when it did not exist.
+    /// Deletes a record and its index entries, atomically; false when it did not exist.
     pub async fn delete_release_record<R: Record>(&self, id: &str) -> StoreResult<bool> {
-        let Some(record) = self.release_record::<R>(id).await? else {
+        if !R::KIND.is_valid(id) {
             return Ok(false);
-        };
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .del(self.keys.release_record(R::COLLECTION, id))
-            .zrem(self.keys.release_index(R::COLLECTION), id)
-            .ignore();
-        for (field, value) in record.index_entries() {
-            pipe.zrem(self.keys.release_index_by(R::COLLECTION, field, &value), id)
-                .ignore();
+        }
+        let mut invocation = scripts::DELETE_RECORD.prepare_invoke();
+        invocation
+            .key(self.keys.release_record(R::COLLECTION, id))
+            .key(self.keys.release_index(R::COLLECTION))
+            .arg(id)
+            .arg(self.keys.release_index_by_prefix(R::COLLECTION));
+        for field in R::INDEXED {
+            invocation.arg(*field);
         }
         let mut conn = self.conn().await?;
-        let (deleted,): (i64,) = self.query_pipeline(&mut conn, &pipe).await?;
-        Ok(deleted > 0)
+        let deleted: i64 = invocation.invoke_async(&mut conn).await?;
+        Ok(deleted == 1)
     }
 }
 
