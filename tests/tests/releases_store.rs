@@ -39,6 +39,22 @@ async fn task_ids(store: &Store, filters: &[(&'static str, &str)]) -> Vec<String
     ids(&page.items, |t| &t.kf_id)
 }
 
+/// An enabled task service that was never called.
+fn task_service() -> TaskService {
+    TaskService {
+        kf_id: IdKind::TaskService.new_id(),
+        name: "svc".into(),
+        description: String::new(),
+        author: String::new(),
+        url: "http://127.0.0.1:9".into(),
+        enabled: true,
+        health_status: "ok".into(),
+        last_ok_status: 0,
+        last_ok_ms: now_ms(),
+        created_ms: now_ms(),
+    }
+}
+
 fn ids<R>(items: &[R], id: impl Fn(&R) -> &str) -> Vec<String> {
     items.iter().map(|item| id(item).to_owned()).collect()
 }
@@ -100,18 +116,7 @@ async fn a_filtered_listing_finds_old_records_behind_many_newer_ones() {
 async fn indexes_follow_transitions_updates_and_deletes() {
     let redis = RedisServer::start();
     let store = store(&redis).await;
-    let service = TaskService {
-        kf_id: IdKind::TaskService.new_id(),
-        name: "svc".into(),
-        description: String::new(),
-        author: String::new(),
-        url: "http://127.0.0.1:9".into(),
-        enabled: true,
-        health_status: "ok".into(),
-        last_ok_status: 0,
-        last_ok_ms: now_ms(),
-        created_ms: now_ms(),
-    };
+    let service = task_service();
     store.insert_release_record(&service).await.unwrap();
     let release = store
         .create_release(&NewRelease {
@@ -274,18 +279,7 @@ async fn indexes_follow_transitions_updates_and_deletes() {
 async fn concurrent_updates_and_deletes_leave_indexes_agreeing_with_the_hashes() {
     let redis = RedisServer::start();
     let store = store(&redis).await;
-    let service = TaskService {
-        kf_id: IdKind::TaskService.new_id(),
-        name: "svc".into(),
-        description: String::new(),
-        author: String::new(),
-        url: "http://127.0.0.1:9".into(),
-        enabled: true,
-        health_status: "ok".into(),
-        last_ok_status: 0,
-        last_ok_ms: now_ms(),
-        created_ms: now_ms(),
-    };
+    let service = task_service();
     store.insert_release_record(&service).await.unwrap();
     let listed = |enabled: bool| {
         let store = &store;
@@ -351,10 +345,7 @@ async fn concurrent_updates_and_deletes_leave_indexes_agreeing_with_the_hashes()
 
     // A delete racing an update leaves no index entry behind, whichever runs first.
     for round in 0..20 {
-        let doomed = TaskService {
-            kf_id: IdKind::TaskService.new_id(),
-            ..service.clone()
-        };
+        let doomed = task_service();
         store.insert_release_record(&doomed).await.unwrap();
         let disable = [("enabled", bit(false))];
         let (updated, deleted) = tokio::join!(
