@@ -26,7 +26,9 @@ pub struct ApiOptions {
     #[arg(long, env = "BATON_PROJECTS")]
     pub projects: Option<PathBuf>,
 
-    /// Secret that seals API key secrets at rest (16 characters or more).
+    /// Seals API key secrets at rest: 32 random bytes as 64 hex characters or base64
+    /// (`openssl rand -hex 32`), or a passphrase of 24 characters or more (stretched with
+    /// Argon2id).
     #[arg(long, env = "BATON_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
 
@@ -58,6 +60,19 @@ pub struct ApiOptions {
     /// Seconds a bearer token from `POST /api/v1/login/` stays valid.
     #[arg(long, env = "BATON_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub token_ttl_secs: u64,
+
+    /// Login attempts (`POST /api/v1/login/`) one user may make per window; more are refused
+    /// with 429 until the window ends.
+    #[arg(long, env = "BATON_LOGIN_ATTEMPTS_PER_USER", default_value_t = 10)]
+    pub login_attempts_per_user: u64,
+
+    /// Login attempts one client address may make per window, whichever users they name.
+    #[arg(long, env = "BATON_LOGIN_ATTEMPTS_PER_ADDRESS", default_value_t = 30)]
+    pub login_attempts_per_address: u64,
+
+    /// Seconds of the login throttling window.
+    #[arg(long, env = "BATON_LOGIN_WINDOW_SECS", default_value_t = 60)]
+    pub login_window_secs: u64,
 
     /// Base URL of this server as clients reach it, for the URLs of related resources on the
     /// releases front (e.g. `https://releases.example.org`); from the `Host` header when absent.
@@ -112,7 +127,8 @@ pub enum KeysCommand {
         /// report permission may be given for one report: `report:minimal/reports.read`.
         #[arg(long, value_delimiter = ',', required = true)]
         permissions: Vec<String>,
-        /// The secret to use; a random one is generated when absent.
+        /// The secret to use (24 characters or more); a random 256-bit one is generated when
+        /// absent.
         #[arg(long)]
         secret: Option<String>,
         /// Accept signatures over `date` alone, with no request target and no body digest, as

@@ -49,6 +49,9 @@ pub enum ApiError {
     /// The route exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// Too many attempts; the client may try again after this many seconds.
+    #[error("too many attempts: try again in {0} s")]
+    TooManyRequests(u64),
     /// Redis (or another dependency) failed.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -73,6 +76,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -87,6 +91,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::TooManyRequests(_) => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
         }
     }
@@ -130,11 +135,18 @@ impl ApiError {
         }
     }
 
-    /// The response in `front`'s format.
+    /// The response in `front`'s format (with `Retry-After` when the client must wait).
     pub fn into_response(self, front: Front) -> warp::reply::Response {
         use warp::Reply;
-        warp::reply::with_status(warp::reply::json(&self.body(front)), self.status())
-            .into_response()
+        let mut response =
+            warp::reply::with_status(warp::reply::json(&self.body(front)), self.status())
+                .into_response();
+        if let Self::TooManyRequests(secs) = self {
+            response
+                .headers_mut()
+                .insert(warp::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

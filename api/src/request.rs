@@ -19,6 +19,8 @@ pub struct RequestParts {
     pub headers: HeaderMap,
     /// The body (empty when none).
     pub body: Bytes,
+    /// The peer's address, when known.
+    pub remote: Option<std::net::SocketAddr>,
 }
 
 impl RequestParts {
@@ -46,21 +48,30 @@ pub fn request_parts(
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
         .and(warp::body::stream())
-        .then(move |method, path: warp::path::FullPath, query: String, headers: HeaderMap, body| async move {
-            let body = read_limited(&headers, body, limit).await?;
-            let path_and_query = if query.is_empty() {
-                path.as_str().to_owned()
-            } else {
-                format!("{}?{query}", path.as_str())
-            };
-            Ok(RequestParts {
-                method,
-                path_and_query,
-                headers,
-                body,
-            })
-        })
+        .then(
+            move |method,
+                  path: warp::path::FullPath,
+                  query: String,
+                  headers: HeaderMap,
+                  remote,
+                  body| async move {
+                let body = read_limited(&headers, body, limit).await?;
+                let path_and_query = if query.is_empty() {
+                    path.as_str().to_owned()
+                } else {
+                    format!("{}?{query}", path.as_str())
+                };
+                Ok(RequestParts {
+                    method,
+                    path_and_query,
+                    headers,
+                    body,
+                    remote,
+                })
+            },
+        )
 }
 
 async fn read_limited<S, B>(headers: &HeaderMap, body: S, limit: u64) -> Result<Bytes, ApiError>

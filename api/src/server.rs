@@ -17,7 +17,7 @@ use crate::config::ApiOptions;
 use crate::error::{ApiError, Front};
 use crate::fronts;
 use crate::metrics::Metrics;
-use crate::state::{AppState, ReleasesSettings, ReportsSettings};
+use crate::state::{AppState, LoginPolicy, ReleasesSettings, ReportsSettings};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +74,12 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
         token_ttl_secs: options.token_ttl_secs,
         bundle_limit: options.bundle_limit,
         configs: Default::default(),
+        login: LoginPolicy {
+            per_user: options.login_attempts_per_user,
+            per_address: options.login_attempts_per_address,
+            window_ms: options.login_window_secs.saturating_mul(1000),
+            decoy: master_key.seal(&rand::random::<[u8; 32]>(), b"\0login-decoy"),
+        },
     };
     let releases = ReleasesSettings {
         public_url: options

@@ -34,6 +34,22 @@ pub struct ReportsSettings {
     pub bundle_limit: u64,
     /// Configs read so far, so a run needs one git call instead of two.
     pub configs: Mutex<ConfigCache>,
+    /// How logins are throttled.
+    pub login: LoginPolicy,
+}
+
+/// How `POST /api/v1/login/` is throttled, and what it checks an unknown user's token against
+/// so that known and unknown users take the same time.
+#[derive(Debug)]
+pub struct LoginPolicy {
+    /// Attempts one user may make per window.
+    pub per_user: u64,
+    /// Attempts one client address may make per window.
+    pub per_address: u64,
+    /// The window, in milliseconds.
+    pub window_ms: u64,
+    /// A secret sealed under the master key, opened in place of an unknown user's.
+    pub decoy: String,
 }
 
 /// What the releases front needs.

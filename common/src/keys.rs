@@ -105,6 +105,16 @@ impl Keys {
         format!("{}:{{auth}}:keys", self.prefix)
     }
 
+    /// Login attempts of one user in the current window (login throttling).
+    pub fn login_attempts_by_user(&self, user: &str) -> String {
+        format!("{}:{{auth}}:login:user:{user}", self.prefix)
+    }
+
+    /// Login attempts from one client address in the current window (login throttling).
+    pub fn login_attempts_from(&self, address: &str) -> String {
+        format!("{}:{{auth}}:login:addr:{address}", self.prefix)
+    }
+
     /// Marker of a signed change seen recently (replay refusal), expiring after the window.
     pub fn seen_request(&self, fingerprint: &str) -> String {
         format!("{}:{{auth}}:seen:{fingerprint}", self.prefix)

@@ -55,4 +55,6 @@ scripts! {
     UPDATE_RECORD => "update_record.lua",
     /// Deletes a releases-front record and its index entries.
     DELETE_RECORD => "delete_record.lua",
+    /// Counts a login attempt for its user and its address.
+    LOGIN_ATTEMPT => "login_attempt.lua",
 }

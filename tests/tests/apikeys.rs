@@ -85,7 +85,7 @@ async fn generated_secrets_are_stored_only_sealed() {
     assert_eq!(store.api_key("ops.team-1").await.unwrap(), Some(key));
 
     let fields = raw_hash(&redis, &store.keys().api_key("ops.team-1")).await;
-    assert!(fields["secret"].starts_with("v1:"), "{fields:?}");
+    assert!(fields["secret"].starts_with("v2:"), "{fields:?}");
     assert_eq!(fields["permissions"], "workflows.read,workflows.run");
     for (name, value) in &fields {
         assert!(!name.contains(&secret), "{name}");
@@ -140,7 +140,7 @@ async fn given_secrets_are_kept_and_ids_are_unique_and_checked() {
             new_key(
                 "orchestra",
                 &[Permission::ReportsRead],
-                Some("other-secret"),
+                Some("another-secret-of-the-operator"),
             ),
         )
         .await

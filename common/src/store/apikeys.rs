@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreResult};
 use crate::error::{InvalidInput, StoreError};
+use crate::scripts;
 use crate::sealing::MasterKey;
 use crate::time::now_ms;
 
@@ -231,6 +232,17 @@ pub struct Admission {
     pub replay: bool,
 }
 
+/// Login attempts counted by [`Store::count_login_attempt`] in the current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginAttempts {
+    /// Attempts for the user, this one included.
+    pub by_user: u64,
+    /// Attempts from the address, this one included.
+    pub from_address: u64,
+    /// Milliseconds until both windows have ended.
+    pub retry_after_ms: u64,
+}
+
 /// A key to create.
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
@@ -240,11 +252,15 @@ pub struct NewApiKey {
     pub permissions: BTreeSet<Permission>,
     /// What it may do on single reports only, by report name.
     pub report_permissions: BTreeMap<String, BTreeSet<Permission>>,
-    /// The secret; a random one is generated when absent.
+    /// The secret (at least [`SECRET_MIN_LEN`] characters); a random 256-bit one is
+    /// generated when absent.
     pub secret: Option<String>,
     /// Accepts signatures over `date` alone.
     pub allow_date_only: bool,
 }
+
+/// Shortest secret a key may be given; generated secrets are 32 random bytes.
+pub const SECRET_MIN_LEN: usize = 24;
 
 fn valid_key_id(id: &str) -> bool {
     !id.is_empty()
@@ -342,8 +358,12 @@ impl Store {
             return Err(InvalidInput::new("a key needs at least one permission").into());
         }
         let secret = match new.secret {
-            Some(secret) if secret.is_empty() => {
-                return Err(InvalidInput::new("the secret is empty").into());
+            Some(secret) if secret.chars().count() < SECRET_MIN_LEN => {
+                return Err(InvalidInput::new(format!(
+                    "the secret must have at least {SECRET_MIN_LEN} characters \
+                     (leave --secret out for a random 256-bit one)"
+                ))
+                .into());
             }
             Some(secret) => secret,
             None => URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()),
@@ -477,6 +497,28 @@ impl Store {
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())
+    }
+
+    /// Counts a login attempt for `user` from `address` in one atomic step, each counter in a
+    /// window of `window_ms` that starts with its first attempt.
+    pub async fn count_login_attempt(
+        &self,
+        user: &str,
+        address: &str,
+        window_ms: u64,
+    ) -> StoreResult<LoginAttempts> {
+        let mut conn = self.conn().await?;
+        let (by_user, from_address, retry_after_ms): (u64, u64, u64) = scripts::LOGIN_ATTEMPT
+            .key(self.keys.login_attempts_by_user(user))
+            .key(self.keys.login_attempts_from(address))
+            .arg(window_ms.max(1))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(LoginAttempts {
+            by_user,
+            from_address,
+            retry_after_ms,
+        })
     }
 
     /// Admits a request signed with key `id` in one round trip: whether the key has been

@@ -1,1 +1,239 @@
-//! See the module list in `security.rs`.
+//! Keys, secrets and logins: a weak master key or a short secret is refused, and logins are
+//! throttled per user and per address.
+
+use std::time::Duration;
+
+use baton_tests::signed_http::{free_port, wait_for_health};
+use baton_tests::{BatonProcess, RedisServer, unique_prefix};
+
+/// A passphrase long enough to be stretched into a master key.
+const MASTER_KEY: &str = "the-security-tests-master-key";
+
+/// One Redis and the environment every `baton-api` of a test shares.
+struct Deployment {
+    redis: RedisServer,
+    prefix: String,
+}
+
+impl Deployment {
+    fn new() -> Self {
+        Self {
+            redis: RedisServer::start(),
+            prefix: unique_prefix(),
+        }
+    }
+
+    fn spawn(&self, args: &[&str], extra: &[(&str, &str)]) -> BatonProcess {
+        let url = self.redis.url();
+        let mut env = vec![
+            ("BATON_REDIS_URL", url.as_str()),
+            ("BATON_PREFIX", self.prefix.as_str()),
+            ("BATON_MASTER_KEY", MASTER_KEY),
+        ];
+        env.extend_from_slice(extra);
+        BatonProcess::spawn("baton-api", args, &env)
+    }
+
+    /// Runs a `baton-api` command; returns whether it succeeded and its output.
+    async fn cli(&self, args: &[&str], extra: &[(&str, &str)]) -> (bool, String) {
+        let mut process = self.spawn(args, extra);
+        let status = process
+            .wait_exit_async(Duration::from_secs(30))
+            .await
+            .expect("the command ends");
+        (status.success(), process.log())
+    }
+}
+
+#[tokio::test]
+async fn a_short_master_key_is_refused_by_the_server_and_the_key_commands() {
+    let deployment = Deployment::new();
+    for weak in ["abc", "sixteen-chars-ok", "twenty-three-characters"] {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut api = deployment.spawn(
+            &[],
+            &[("BATON_MASTER_KEY", weak), ("BATON_LISTEN", &listen)],
+        );
+        let status = api
+            .wait_exit_async(Duration::from_secs(20))
+            .await
+            .unwrap_or_else(|| panic!("baton-api served with the master key {weak:?}"));
+        assert!(!status.success());
+        assert!(api.log().contains("64 hex characters"), "{}", api.log());
+
+        let (ok, output) = deployment
+            .cli(
+                &["keys", "create", "ops", "--permissions", "admin"],
+                &[("BATON_MASTER_KEY", weak)],
+            )
+            .await;
+        assert!(
+            !ok,
+            "a key was created under the master key {weak:?}: {output}"
+        );
+    }
+    // A random key (64 hex characters) and a long passphrase both serve.
+    let random = "8f4c2b7a1e9d3c6f0a5b8e2d7c4f1a9b3e6d0c8f2a5b7e1d4c9f3a6b0e8d2c5f";
+    for good in [random, MASTER_KEY] {
+        let (ok, output) = deployment
+            .cli(
+                &["keys", "create", "ops", "--permissions", "admin"],
+                &[("BATON_MASTER_KEY", good)],
+            )
+            .await;
+        assert!(ok, "{output}");
+        let mut redis = deployment.redis.connection().await;
+        let _: () = redis::cmd("FLUSHALL")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_short_secret_is_refused_and_generated_ones_are_256_bits() {
+    let deployment = Deployment::new();
+    let (ok, output) = deployment
+        .cli(
+            &[
+                "keys",
+                "create",
+                "ops",
+                "--permissions",
+                "admin",
+                "--secret",
+                "abc",
+            ],
+            &[],
+        )
+        .await;
+    assert!(!ok, "{output}");
+    assert!(output.contains("at least 24 characters"), "{output}");
+    let (ok, output) = deployment
+        .cli(
+            &[
+                "keys",
+                "create",
+                "ops",
+                "--permissions",
+                "admin",
+                "--secret",
+                "twenty-three-characters",
+            ],
+            &[],
+        )
+        .await;
+    assert!(!ok, "{output}");
+
+    let (ok, output) = deployment
+        .cli(&["keys", "create", "ops", "--permissions", "admin"], &[])
+        .await;
+    assert!(ok, "{output}");
+    let secret = output.lines().last().unwrap().trim();
+    // 32 random bytes in unpadded base64.
+    assert_eq!(secret.len(), 43, "{secret}");
+}
+
+/// Answers `POST /api/v1/login/` with `token`: the status and `Retry-After`, if any.
+async fn login(http: &reqwest::Client, base: &str, token: &str) -> (u16, Option<String>) {
+    let response = http
+        .post(format!("{base}/api/v1/login/"))
+        .header("authorization", format!("token {token}"))
+        .send()
+        .await
+        .expect("the API answers");
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|value| value.to_str().unwrap().to_owned());
+    (response.status().as_u16(), retry_after)
+}
+
+#[tokio::test]
+async fn logins_are_throttled_per_user_and_per_address() {
+    let deployment = Deployment::new();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let base = format!("http://{listen}");
+    let _api = deployment.spawn(
+        &[],
+        &[
+            ("BATON_LISTEN", &listen),
+            ("BATON_LOGIN_ATTEMPTS_PER_USER", "3"),
+            ("BATON_LOGIN_ATTEMPTS_PER_ADDRESS", "8"),
+        ],
+    );
+    let (ok, output) = deployment
+        .cli(
+            &[
+                "tokens",
+                "create",
+                "reader",
+                "--permissions",
+                "reports.read",
+            ],
+            &[],
+        )
+        .await;
+    assert!(ok, "{output}");
+    let token = output.lines().last().unwrap().trim().to_owned();
+    let http = reqwest::Client::new();
+    wait_for_health(&http, &base).await;
+
+    // A guesser gets three tries at one user; then even the right token waits for the window.
+    for _ in 0..3 {
+        assert_eq!(login(&http, &base, "reader:wrong-guess").await.0, 401);
+    }
+    let (status, retry_after) = login(&http, &base, "reader:another-guess").await;
+    assert_eq!(status, 429);
+    let retry_after: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(login(&http, &base, &token).await.0, 429);
+
+    // Unknown users are answered as known ones are, and count against the address: four more
+    // attempts (eight in all from this address) pass the address limit.
+    for user in ["nobody-1", "nobody-2", "nobody-3"] {
+        assert_eq!(login(&http, &base, &format!("{user}:guess")).await.0, 401);
+    }
+    assert_eq!(login(&http, &base, "nobody-4:guess").await.0, 429);
+}
+
+#[tokio::test]
+async fn a_right_token_logs_in_and_unknown_and_known_users_are_refused_alike() {
+    let deployment = Deployment::new();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let base = format!("http://{listen}");
+    let _api = deployment.spawn(&[], &[("BATON_LISTEN", &listen)]);
+    let (ok, output) = deployment
+        .cli(
+            &[
+                "tokens",
+                "create",
+                "reader",
+                "--permissions",
+                "reports.read",
+            ],
+            &[],
+        )
+        .await;
+    assert!(ok, "{output}");
+    let token = output.lines().last().unwrap().trim().to_owned();
+    let http = reqwest::Client::new();
+    wait_for_health(&http, &base).await;
+
+    let known = http
+        .post(format!("{base}/api/v1/login/"))
+        .header("authorization", "token reader:wrong-secret")
+        .send()
+        .await
+        .unwrap();
+    let unknown = http
+        .post(format!("{base}/api/v1/login/"))
+        .header("authorization", "token stranger:wrong-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(known.status(), 401);
+    assert_eq!(unknown.status(), 401);
+    assert_eq!(known.text().await.unwrap(), unknown.text().await.unwrap());
+    assert_eq!(login(&http, &base, &token).await.0, 200);
+}
