@@ -173,7 +173,7 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     let concurrency = args.concurrency.to_string();
-    let mut worker_env = common_env.to_vec();
+    let mut worker_env = without_master_key(&common_env);
     worker_env.push(("BATON_CONCURRENCY", concurrency.as_str()));
     let drain_started = Instant::now();
     let mut workers: Vec<BatonProcess> = (0..args.workers)
@@ -219,4 +219,13 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         })
     );
     Ok(())
+}
+
+/// `env` without the master key, which only `baton-api` may hold (workers and the scheduler
+/// refuse to start with it).
+fn without_master_key<'a>(env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    env.iter()
+        .copied()
+        .filter(|(name, _)| *name != "BATON_MASTER_KEY")
+        .collect()
 }
