@@ -521,7 +521,14 @@ mod tests {
             let error = check_parameter_name(name).unwrap_err().to_string();
             assert!(error.contains("is not valid"), "{name:?}: {error}");
         }
-        for name in ["PATH", "HOME", "LANG", "LD_PRELOAD", "BATON_MASTER_KEY", "ORDERLY_VERSION"] {
+        for name in [
+            "PATH",
+            "HOME",
+            "LANG",
+            "LD_PRELOAD",
+            "BATON_MASTER_KEY",
+            "ORDERLY_VERSION",
+        ] {
             let error = check_parameter_name(name).unwrap_err().to_string();
             assert!(error.contains("is reserved"), "{name}: {error}");
         }

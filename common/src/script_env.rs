@@ -113,7 +113,15 @@ mod tests {
         ] {
             assert!(is_reserved_name(name), "{name}");
         }
-        for name in ["nmin", "label", "path", "home", "r_version", "PATHS_FILE", "n"] {
+        for name in [
+            "nmin",
+            "label",
+            "path",
+            "home",
+            "r_version",
+            "PATHS_FILE",
+            "n",
+        ] {
             assert!(!is_reserved_name(name), "{name}");
         }
     }
@@ -121,11 +129,7 @@ mod tests {
     #[test]
     fn only_the_passed_through_variables_are_taken_from_this_process() {
         let taken = passed_through();
-        assert!(
-            taken
-                .iter()
-                .all(|(name, _)| PASSED_THROUGH.contains(name))
-        );
+        assert!(taken.iter().all(|(name, _)| PASSED_THROUGH.contains(name)));
         assert_eq!(
             taken.iter().any(|(name, _)| *name == "PATH"),
             std::env::var_os("PATH").is_some()

@@ -8,8 +8,8 @@ use super::archive::{unzip, zip_folder};
 use super::{BundleError, PACK, VERSION, io_error, read_config, read_info};
 use crate::report_outputs::{self, CHANGELOG, VersionInputs};
 use crate::report_script;
-use crate::script_env;
 use crate::report_version::VersionRecord;
+use crate::script_env;
 
 /// Runs the report of the bundle `bundle` and returns the completed bundle (the report's
 /// folder with its outputs, and `meta/version.json`) and the version it records. The script's

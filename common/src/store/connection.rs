@@ -48,7 +48,10 @@ pub fn client(options: &StoreOptions) -> Result<redis::Client, StoreError> {
 fn certificates(tls: &RedisTlsOptions) -> Result<TlsCertificates, InvalidInput> {
     let read = |path: &std::path::Path, what: &str| {
         std::fs::read(path).map_err(|error| {
-            InvalidInput::new(format!("cannot read the Redis {what} {}: {error}", path.display()))
+            InvalidInput::new(format!(
+                "cannot read the Redis {what} {}: {error}",
+                path.display()
+            ))
         })
     };
     let root_cert = tls
@@ -121,14 +124,20 @@ mod tests {
             redacted_url("redis://127.0.0.1:6379"),
             "redis://127.0.0.1:6379"
         );
-        assert_eq!(redacted_url("unix:///run/redis.sock"), "unix:///run/redis.sock");
+        assert_eq!(
+            redacted_url("unix:///run/redis.sock"),
+            "unix:///run/redis.sock"
+        );
         assert_eq!(redacted_url("redis://:s3cret@[bad"), "redis://***");
         assert_eq!(redacted_url("s3cret"), "***");
     }
 
     #[test]
     fn debug_output_of_the_options_hides_the_password() {
-        let shown = format!("{:?}", options("redis://:s3cret@redis", RedisTlsOptions::default()));
+        let shown = format!(
+            "{:?}",
+            options("redis://:s3cret@redis", RedisTlsOptions::default())
+        );
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("redis://:***@redis"), "{shown}");
     }
