@@ -1,15 +1,25 @@
 //! Settings every binary shares, read from flags and the environment with the same names.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
+use crate::error::InvalidInput;
+
+/// The variable holding the master key that seals API key secrets. Only `baton-api` reads it.
+pub const MASTER_KEY_VARIABLE: &str = "BATON_MASTER_KEY";
+
 /// How to reach Redis and which deployment's keys to use.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct StoreOptions {
-    /// Redis URL (`redis://`, `rediss://` or `unix://`).
+    /// Redis URL: `redis://[:PASSWORD@]HOST[:PORT][/DB]`, `rediss://` for TLS (a username
+    /// before the password selects a Redis ACL user), or `unix://PATH`. Logs show it with its
+    /// password masked.
     #[arg(
         long,
         env = "BATON_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379"
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
     )]
     pub redis_url: String,
 
@@ -20,6 +30,62 @@ pub struct StoreOptions {
     /// Seconds a finished run (its state, results and log) is kept before it expires.
     #[arg(long, env = "BATON_RETENTION_SECS", default_value_t = 7 * 24 * 3600)]
     pub retention_secs: u64,
+
+    /// TLS settings of a `rediss://` URL.
+    #[command(flatten)]
+    pub tls: RedisTlsOptions,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("redis_url", &crate::store::redacted_url(&self.redis_url))
+            .field("prefix", &self.prefix)
+            .field("retention_secs", &self.retention_secs)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+/// Certificates for a `rediss://` connection. Without a CA file the system's trusted roots
+/// verify the server; a client certificate and key are for servers that authenticate
+/// clients by certificate (`tls-auth-clients yes`, Redis' default when TLS is on).
+#[derive(Debug, Clone, Default, Args)]
+pub struct RedisTlsOptions {
+    /// PEM file of the CA that signed the Redis server's certificate, trusted instead of the
+    /// system's roots.
+    #[arg(long, env = "BATON_REDIS_CA_CERT")]
+    pub redis_ca_cert: Option<PathBuf>,
+
+    /// PEM file of the client certificate to present to Redis (needs the key too).
+    #[arg(long, env = "BATON_REDIS_CLIENT_CERT", requires = "redis_client_key")]
+    pub redis_client_cert: Option<PathBuf>,
+
+    /// PEM file of the client certificate's private key.
+    #[arg(long, env = "BATON_REDIS_CLIENT_KEY", requires = "redis_client_cert")]
+    pub redis_client_key: Option<PathBuf>,
+}
+
+impl RedisTlsOptions {
+    /// Whether any certificate file is given.
+    pub fn is_configured(&self) -> bool {
+        self.redis_ca_cert.is_some()
+            || self.redis_client_cert.is_some()
+            || self.redis_client_key.is_some()
+    }
+}
+
+/// Refuses to go on when the master key is in this process's environment: only `baton-api`
+/// needs it, and a worker or the scheduler holding it would hand it to whatever can read
+/// their environment. `program` names the binary in the error.
+pub fn refuse_master_key(program: &str) -> Result<(), InvalidInput> {
+    if std::env::var_os(MASTER_KEY_VARIABLE).is_some() {
+        return Err(InvalidInput::new(format!(
+            "{MASTER_KEY_VARIABLE} is set, but {program} must not hold the master key: only \
+             baton-api needs it. Unset {MASTER_KEY_VARIABLE} in {program}'s environment"
+        )));
+    }
+    Ok(())
 }
 
 /// Starts `tracing` output on stderr, filtered by `RUST_LOG` (default `info`).

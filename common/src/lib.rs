@@ -18,6 +18,7 @@
 //! - [`releases`]: the Release Coordinator's ids, task and release state machines, versions.
 //! - [`task_service`]: the task-service protocol over HTTP (status pings, actions).
 //! - [`projects`]: Orchestra's workflows of machine and human steps, and projects as runs.
+//! - [`script_env`]: the explicit environment of commands and report scripts; reserved names.
 //! - [`schedule`]: periodic schedules (fixed interval or cron) and their slots.
 //! - [`artefacts`]: the artefact store of report versions (local directory or S3), with md5s.
 //! - [`backoff`]: retry delays with exponential backoff and jitter.
@@ -44,6 +45,7 @@ pub mod report_version;
 pub mod reports;
 pub mod reports_repo;
 pub mod schedule;
+pub mod script_env;
 pub mod scripts;
 pub mod sealing;
 pub mod signals;

@@ -1,5 +1,6 @@
 //! How a report's script is started, the same way by the worker's `report` executor and by
-//! `baton-worker bundle run`: its argv, and an environment carrying the run's parameters.
+//! `baton-worker bundle run`: its argv, and the variables carrying the run's parameters,
+//! added to the explicit environment that [`script_env`](crate::script_env) describes.
 
 use std::collections::BTreeMap;
 use std::path::Path;

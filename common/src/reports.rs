@@ -2,12 +2,50 @@
 //! repository with an `orderly.yml`. This module reads that file, checks run parameters against
 //! it, and makes the identifiers OrderlyWeb clients know: version ids
 //! (`20161006-142357-e80edf58`) and run keys (`adjective_animal`).
+//!
+//! A parameter reaches the script as an environment variable of its name, so a parameter name
+//! must be an identifier that no program reads as configuration: see
+//! [`check_parameter_name`].
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use serde_yaml::Value as Yaml;
 
 use crate::error::InvalidInput;
+use crate::script_env;
+
+/// Longest parameter name.
+pub const MAX_PARAMETER_NAME: usize = 64;
+
+/// Checks a report parameter's name, declared or asked for: an identifier (ASCII letters,
+/// digits and `_`, not starting with a digit, at most [`MAX_PARAMETER_NAME`] characters),
+/// since it becomes an environment variable, and not a name the script's environment already
+/// gives a meaning (`PATH`, `HOME`, `LANG`, `LD_*`, `BATON_*`, `ORDERLY_*`, `PYTHON*`, `R_*`,
+/// ...: see [`script_env::is_reserved_name`]), so that a parameter can never change how the
+/// script or the programs it starts behave.
+pub fn check_parameter_name(name: &str) -> Result<(), InvalidInput> {
+    let mut chars = name.chars();
+    let identifier = chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= MAX_PARAMETER_NAME;
+    if !identifier {
+        let shown: String = name.chars().take(MAX_PARAMETER_NAME).collect();
+        return Err(InvalidInput::new(format!(
+            "parameter name '{shown}' is not valid: use ASCII letters, digits and '_', not \
+             starting with a digit, at most {MAX_PARAMETER_NAME} characters"
+        )));
+    }
+    if script_env::is_reserved_name(name) {
+        return Err(InvalidInput::new(format!(
+            "parameter name '{name}' is reserved: the script's environment already gives it a \
+             meaning (PATH, HOME, LANG, LC_*, LD_*, BATON_*, ORDERLY_*, PYTHON*, R_* and other \
+             names programs read as configuration are taken)"
+        )));
+    }
+    Ok(())
+}
 
 /// One declared artefact: its format and the files the script must produce.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,12 +202,16 @@ impl ReportConfig {
         })
     }
 
-    /// Checks run parameters against the declared ones: every required parameter is given and
+    /// Checks run parameters against the declared ones: every name is a valid, unreserved
+    /// parameter name ([`check_parameter_name`]), every required parameter is given and
     /// nothing undeclared is. Returns the values with defaults filled in.
     pub fn check_parameters(
         &self,
         given: &Map<String, Value>,
     ) -> Result<Map<String, Value>, InvalidInput> {
+        for name in given.keys() {
+            check_parameter_name(name)?;
+        }
         let undeclared: Vec<&str> = given
             .keys()
             .filter(|name| !self.parameters.iter().any(|p| &p.name == *name))
@@ -293,8 +335,8 @@ fn parse_data(value: Option<&Yaml>) -> Result<Vec<DataDeclaration>, InvalidInput
 }
 
 fn parse_parameters(value: Option<&Yaml>) -> Result<Vec<Parameter>, InvalidInput> {
-    match value {
-        None | Some(Yaml::Null) => Ok(Vec::new()),
+    let parameters: Vec<Parameter> = match value {
+        None | Some(Yaml::Null) => Vec::new(),
         Some(Yaml::Sequence(names)) => names
             .iter()
             .map(|name| {
@@ -305,7 +347,7 @@ fn parse_parameters(value: Option<&Yaml>) -> Result<Vec<Parameter>, InvalidInput
                     })
                     .ok_or_else(|| InvalidInput::new("parameter names must be text"))
             })
-            .collect(),
+            .collect::<Result<_, _>>()?,
         Some(Yaml::Mapping(declared)) => declared
             .iter()
             .map(|(name, spec)| {
@@ -318,11 +360,17 @@ fn parse_parameters(value: Option<&Yaml>) -> Result<Vec<Parameter>, InvalidInput
                     default,
                 })
             })
-            .collect(),
-        Some(_) => Err(InvalidInput::new(
-            "'parameters' must be a list of names or a mapping",
-        )),
+            .collect::<Result<_, InvalidInput>>()?,
+        Some(_) => {
+            return Err(InvalidInput::new(
+                "'parameters' must be a list of names or a mapping",
+            ));
+        }
+    };
+    for parameter in &parameters {
+        check_parameter_name(&parameter.name)?;
     }
+    Ok(parameters)
 }
 
 /// A version id: `YYYYMMDD-HHMMSS-`, then the milliseconds and 4 random digits, all 8 in hex
@@ -462,6 +510,47 @@ mod tests {
                 .to_string()
                 .contains("undeclared parameters: c")
         );
+    }
+
+    #[test]
+    fn parameter_names_are_unreserved_identifiers() {
+        for name in ["nmin", "label", "_x", "a1", "path", "r_version"] {
+            assert_eq!(check_parameter_name(name), Ok(()), "{name}");
+        }
+        for name in ["", "1a", "a-b", "a b", "a.b", "é", &"a".repeat(65)] {
+            let error = check_parameter_name(name).unwrap_err().to_string();
+            assert!(error.contains("is not valid"), "{name:?}: {error}");
+        }
+        for name in [
+            "PATH",
+            "HOME",
+            "LANG",
+            "LD_PRELOAD",
+            "BATON_MASTER_KEY",
+            "ORDERLY_VERSION",
+        ] {
+            let error = check_parameter_name(name).unwrap_err().to_string();
+            assert!(error.contains("is reserved"), "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn reserved_parameter_names_are_refused_in_orderly_yml_and_in_runs() {
+        for text in [
+            "script: s.sh\nparameters: [nmin, LD_PRELOAD]\n",
+            "script: s.sh\nparameters:\n  PATH: {default: /tmp}\n",
+            "script: s.sh\nparameters:\n  bad-name: ~\n",
+        ] {
+            let error = ReportConfig::parse(text).unwrap_err().to_string();
+            assert!(error.starts_with("parameter name '"), "{text:?}: {error}");
+        }
+        let config = ReportConfig::parse("script: s.sh\nparameters: [nmin]\n").unwrap();
+        for name in ["PATH", "LD_PRELOAD", "BATON_PAYLOAD", "x=y"] {
+            let mut given = Map::new();
+            given.insert(name.to_owned(), json!("/tmp/evil"));
+            let error = config.check_parameters(&given).unwrap_err().to_string();
+            assert!(error.contains(&format!("'{name}'")), "{name}: {error}");
+        }
     }
 
     #[test]

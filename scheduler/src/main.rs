@@ -1,4 +1,5 @@
 //! `baton-scheduler`: periodic runs, delayed jobs, reclaiming and trimming, under a leader lease.
+//! It refuses to start with `BATON_MASTER_KEY` in its environment: only `baton-api` needs it.
 
 use clap::Parser;
 use scheduler::SchedulerOptions;
@@ -8,6 +9,10 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> std::process::ExitCode {
     common::config::init_tracing();
     let options = SchedulerOptions::parse();
+    if let Err(error) = common::config::refuse_master_key("baton-scheduler") {
+        tracing::error!(cause = %error, "refusing to start");
+        return std::process::ExitCode::FAILURE;
+    }
     if let Some(command) = &options.command {
         return run_operator_command(&options, command).await;
     }

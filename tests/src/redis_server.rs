@@ -124,6 +124,7 @@ impl RedisServer {
             redis_url: self.url(),
             prefix: prefix.to_owned(),
             retention_secs: 3600,
+            tls: Default::default(),
         })
         .await
         .expect("the store connects to the test redis-server")

@@ -101,7 +101,7 @@ impl Api {
             std::fs::write(projects.path().join(name), text).unwrap();
         }
         let listen = format!("127.0.0.1:{}", free_port());
-        let mut api_env = Self::base_env(&redis, &prefix);
+        let mut api_env = Self::api_env(&redis, &prefix);
         api_env.extend([
             ("BATON_LISTEN".to_owned(), listen.clone()),
             (
@@ -136,8 +136,14 @@ impl Api {
         vec![
             ("BATON_REDIS_URL".to_owned(), redis.url()),
             ("BATON_PREFIX".to_owned(), prefix.to_owned()),
-            ("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
         ]
+    }
+
+    /// [`base_env`](Self::base_env) with the master key, which only `baton-api` holds.
+    fn api_env(redis: &RedisServer, prefix: &str) -> Vec<(String, String)> {
+        let mut env = Self::base_env(redis, prefix);
+        env.push(("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()));
+        env
     }
 
     /// Starts a worker on the default queues with `concurrency` slots.
@@ -162,7 +168,7 @@ impl Api {
         let mut process = spawn(
             "baton-api",
             &args,
-            &Self::base_env(&self.redis, &self.prefix),
+            &Self::api_env(&self.redis, &self.prefix),
         );
         let status = process
             .wait_exit_async(Duration::from_secs(20))

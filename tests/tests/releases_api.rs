@@ -60,7 +60,6 @@ impl Coordinator {
         let common_env = vec![
             ("BATON_REDIS_URL".to_owned(), redis.url()),
             ("BATON_PREFIX".to_owned(), prefix.clone()),
-            ("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
         ];
         let with = |extra: &[(&str, &str)]| {
             let mut env = common_env.clone();
@@ -71,7 +70,13 @@ impl Coordinator {
             );
             env
         };
-        let api = spawn("baton-api", &[], &with(&[("BATON_LISTEN", &listen)]));
+        // Only the API holds the master key: the worker and the scheduler refuse to start with it.
+        let api_env = with(&[("BATON_MASTER_KEY", MASTER_KEY)]);
+        let api = spawn(
+            "baton-api",
+            &[],
+            &with(&[("BATON_MASTER_KEY", MASTER_KEY), ("BATON_LISTEN", &listen)]),
+        );
         let worker_env = with(&[
             ("BATON_BLOCK_MS", "200"),
             ("BATON_QUEUES", "default"),
@@ -89,7 +94,7 @@ impl Coordinator {
             ]),
         );
         let key = |id: &'static str, permissions: &'static str| {
-            let env = common_env.clone();
+            let env = api_env.clone();
             async move {
                 let mut process = spawn(
                     "baton-api",

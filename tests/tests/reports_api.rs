@@ -205,7 +205,6 @@ impl Reports {
         vec![
             ("BATON_REDIS_URL".into(), self.redis.url()),
             ("BATON_PREFIX".into(), self.prefix.clone()),
-            ("BATON_MASTER_KEY".into(), MASTER_KEY.into()),
             (
                 "BATON_REPORTS_REPO".into(),
                 self.clone
@@ -224,6 +223,10 @@ impl Reports {
 
     fn spawn(&self, binary: &str, args: &[&str], extra: &[(&str, &str)]) -> BatonProcess {
         let mut env = self.env();
+        // Only the API holds the master key: workers and the scheduler refuse to start with it.
+        if binary == "baton-api" {
+            env.push(("BATON_MASTER_KEY".into(), MASTER_KEY.into()));
+        }
         env.extend(
             extra
                 .iter()

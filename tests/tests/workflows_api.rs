@@ -85,7 +85,6 @@ impl Api {
             let mut env = vec![
                 ("BATON_REDIS_URL".to_owned(), url.clone()),
                 ("BATON_PREFIX".to_owned(), prefix.clone()),
-                ("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
             ];
             env.extend(
                 extra
@@ -95,7 +94,9 @@ impl Api {
             env
         };
         let as_refs = |env: &[(String, String)]| -> Vec<(String, String)> { env.to_vec() };
+        // Only the API holds the master key: the worker refuses to start with it.
         let api_env = as_refs(&env(&[
+            ("BATON_MASTER_KEY", MASTER_KEY.to_owned()),
             ("BATON_LISTEN", listen.clone()),
             (
                 "BATON_DEFINITIONS",

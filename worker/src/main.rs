@@ -1,5 +1,9 @@
 //! `baton-worker`: executes jobs from Baton's queues, or completes a report bundle
 //! (`baton-worker bundle run IN.zip OUT.zip`).
+//!
+//! It refuses to start with `BATON_MASTER_KEY` in its environment (only `baton-api` needs the
+//! master key), and makes itself non-dumpable, so that the scripts and commands it runs (as
+//! the same user) can neither read its environment in `/proc/PID/environ` nor attach to it.
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -10,6 +14,13 @@ use worker::{HandlerRegistry, Worker, WorkerOptions};
 async fn main() -> std::process::ExitCode {
     common::config::init_tracing();
     let options = WorkerOptions::parse();
+    if let Err(error) = common::config::refuse_master_key("baton-worker") {
+        tracing::error!(cause = %error, "refusing to start");
+        return std::process::ExitCode::FAILURE;
+    }
+    if let Err(error) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!(cause = %error, "cannot make the worker non-dumpable: the programs it runs may read its environment");
+    }
     if let Some(WorkerCommand::Bundle(command)) = options.command {
         return run_bundle(command).await;
     }

@@ -9,6 +9,7 @@ use super::{BundleError, PACK, VERSION, io_error, read_config, read_info};
 use crate::report_outputs::{self, CHANGELOG, VersionInputs};
 use crate::report_script;
 use crate::report_version::VersionRecord;
+use crate::script_env;
 
 /// Runs the report of the bundle `bundle` and returns the completed bundle (the report's
 /// folder with its outputs, and `meta/version.json`) and the version it records. The script's
@@ -40,8 +41,12 @@ pub fn run_bundle(
 
     tracing::info!(report = %info.name, version = %info.id, "running the bundle's report");
     let argv = report_script::argv(&pack, &config.script);
+    // The same explicit environment as on a worker (see `script_env`): nothing else of this
+    // process's environment reaches the script.
     let status = Command::new(&argv[0])
         .args(&argv[1..])
+        .env_clear()
+        .envs(script_env::passed_through())
         .envs(report_script::environment(
             &parameters,
             &info.id,

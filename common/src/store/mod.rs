@@ -1,6 +1,7 @@
 //! The Redis store: every read and write of Baton's state goes through here.
 //!
 //! # Layout
+//! - [`connection`]: the Redis client (password, TLS) and URLs shown with passwords masked.
 //! - [`apikeys`]: API keys with sealed secrets and permissions; replay memory.
 //! - [`runs`]: creating, reading, canceling and requeueing runs; task logs.
 //! - [`jobs`]: the queue protocol: reading jobs, starting and finishing attempts, dead letters.
@@ -13,6 +14,7 @@
 //! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
 
 pub mod apikeys;
+pub mod connection;
 pub mod definitions;
 pub mod jobs;
 pub mod lease;
@@ -36,6 +38,8 @@ use crate::error::StoreError;
 use crate::keys::{CONSUMER_GROUP, Keys};
 use crate::model::{Priority, QueueName};
 use crate::scripts;
+
+pub use connection::redacted_url;
 
 /// Longest wait for Redis to answer an ordinary command on a pooled connection.
 const POOL_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,16 +66,18 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Connects to Redis, checks it answers and loads every script.
+    /// Connects to Redis (with the URL's password, over TLS for `rediss://`), checks it
+    /// answers and loads every script. The pool and the dedicated connections for blocking
+    /// reads share one client, so they reach Redis the same way.
     pub async fn connect(options: &StoreOptions) -> StoreResult<Self> {
-        let client = redis::Client::open(options.redis_url.as_str())?;
+        let client = connection::client(options)?;
         // Bounded, but not redis' 500 ms default: a loaded Redis (or a loaded machine) answering
         // a script late must not turn an ordinary request into an error.
         let connection_config = AsyncConnectionConfig::new()
             .set_response_timeout(Some(POOL_RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(Duration::from_secs(5)));
         let manager = deadpool_redis::Manager::new_with_config(
-            options.redis_url.as_str(),
+            client.get_connection_info().clone(),
             connection_config,
         )?;
         let pool = Pool::builder(manager)
@@ -89,6 +95,7 @@ impl Store {
             known_queues: Arc::default(),
         };
         store.load_scripts().await?;
+        tracing::info!(redis = %redacted_url(&options.redis_url), prefix = %options.prefix, "connected to Redis");
         Ok(store)
     }
 

@@ -169,10 +169,11 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         redis_url: url.clone(),
         prefix: prefix.clone(),
         retention_secs: 3600,
+        tls: Default::default(),
     })
     .await?;
     let concurrency = args.concurrency.to_string();
-    let mut worker_env = common_env.to_vec();
+    let mut worker_env = without_master_key(&common_env);
     worker_env.push(("BATON_CONCURRENCY", concurrency.as_str()));
     let drain_started = Instant::now();
     let mut workers: Vec<BatonProcess> = (0..args.workers)
@@ -218,4 +219,13 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         })
     );
     Ok(())
+}
+
+/// `env` without the master key, which only `baton-api` may hold (workers and the scheduler
+/// refuse to start with it).
+fn without_master_key<'a>(env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    env.iter()
+        .copied()
+        .filter(|(name, _)| *name != "BATON_MASTER_KEY")
+        .collect()
 }

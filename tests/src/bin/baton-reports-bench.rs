@@ -259,7 +259,7 @@ async fn run(args: &Args) -> BenchResult<()> {
     let mut api_env = common_env.to_vec();
     api_env.push(("BATON_LISTEN", listen.as_str()));
     let _api = BatonProcess::spawn("baton-api", &[], &api_env);
-    let mut scheduler_env = common_env.to_vec();
+    let mut scheduler_env = without_master_key(&common_env);
     scheduler_env.push(("BATON_TICK_MS", "50"));
     let _scheduler = BatonProcess::spawn("baton-scheduler", &[], &scheduler_env);
     let http = reqwest::Client::builder()
@@ -353,7 +353,7 @@ async fn run(args: &Args) -> BenchResult<()> {
     );
 
     let concurrency = args.concurrency.to_string();
-    let mut worker_env = common_env.to_vec();
+    let mut worker_env = without_master_key(&common_env);
     worker_env.push(("BATON_CONCURRENCY", concurrency.as_str()));
     let execute_started = Instant::now();
     let mut workers: Vec<BatonProcess> = (0..args.workers)
@@ -558,4 +558,13 @@ async fn run(args: &Args) -> BenchResult<()> {
         })
     );
     Ok(())
+}
+
+/// `env` without the master key, which only `baton-api` may hold (workers and the scheduler
+/// refuse to start with it).
+fn without_master_key<'a>(env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    env.iter()
+        .copied()
+        .filter(|(name, _)| *name != "BATON_MASTER_KEY")
+        .collect()
 }

@@ -5,6 +5,11 @@
 //! directory where it may write its result as JSON. Its stdout and stderr become the task's log,
 //! line by line. When the task is canceled, or once the program exits, its whole process group
 //! is killed, so no descendant outlives the attempt.
+//!
+//! Its environment is explicit: it starts empty and gets exactly `PATH`, `HOME` and `LANG`
+//! from the worker (when the worker has them), then the spec's `env`, then the `BATON_*`
+//! variables above; nothing else of the worker's environment (its Redis URL, its artefact
+//! store's credentials, ...). See [`common::script_env`].
 
 use std::io;
 use std::os::unix::fs::DirBuilderExt;
@@ -16,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::model::CommandSpec;
+use common::script_env;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -65,6 +71,8 @@ pub async fn run_command(
     let mut command = Command::new(program);
     command
         .args(args)
+        .env_clear()
+        .envs(script_env::passed_through())
         .envs(&spec.env)
         .env("BATON_PAYLOAD", &payload)
         .env("BATON_RUN_ID", &ctx.run_id)
@@ -447,6 +455,38 @@ mod tests {
             Path::new(&lines[3]).canonicalize().unwrap(),
             dir.path().canonicalize().unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn the_environment_holds_only_what_the_task_is_given() {
+        let (ctx, mut rx) = context(json!({"n": 1}));
+        let mut spec = sh("env");
+        spec.env.insert("EXTRA".into(), "extra-value".into());
+        assert_eq!(run_command(&spec, &ctx).await, Ok(None));
+        let mut names: Vec<String> = logs(&mut rx)
+            .iter()
+            .filter_map(|line| line.split_once('=').map(|(name, _)| name.to_owned()))
+            .collect();
+        names.sort();
+        // `sh` itself adds `PWD` (and some shells `SHLVL` and `_`).
+        names.retain(|name| !["PWD", "SHLVL", "_", "OLDPWD"].contains(&name.as_str()));
+        let mut expected: Vec<String> = script_env::passed_through()
+            .into_iter()
+            .map(|(name, _)| name.to_owned())
+            .chain(
+                [
+                    "EXTRA",
+                    "BATON_PAYLOAD",
+                    "BATON_RUN_ID",
+                    "BATON_TASK",
+                    "BATON_ATTEMPT",
+                    "BATON_RESULT",
+                ]
+                .map(String::from),
+            )
+            .collect();
+        expected.sort();
+        assert_eq!(names, expected);
     }
 
     #[tokio::test]

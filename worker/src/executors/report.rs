@@ -3,6 +3,11 @@
 //! executor), collects what the version records (every declared artefact must exist) and
 //! stores its files, hashed with md5, in the artefact store. The task's result is the
 //! version's [`VersionRecord`](common::report_version::VersionRecord).
+//!
+//! The script's environment is explicit (see [`common::script_env`]): `PATH`, `HOME` and
+//! `LANG` from the worker, one variable per parameter, `ORDERLY_VERSION`,
+//! `ORDERLY_PARAMETERS`, `ORDERLY_INSTANCES`, and the `command` executor's `BATON_*`
+//! variables; parameters with reserved names never get this far.
 
 use std::path::{Path, PathBuf};
 
