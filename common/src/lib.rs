@@ -17,6 +17,8 @@
 //! - [`reports_repo`]: the git repository of reports: configs, exports, status, fetch, pull.
 //! - [`releases`]: the Release Coordinator's ids, task and release state machines, versions.
 //! - [`task_service`]: the task-service protocol over HTTP (status pings, actions).
+//! - [`outbound`]: the policy every outbound HTTP call follows (no private addresses unless
+//!   allowed, no redirects, no credentials in URLs, bounded quotes of answers).
 //! - [`projects`]: Orchestra's workflows of machine and human steps, and projects as runs.
 //! - [`schedule`]: periodic schedules (fixed interval or cron) and their slots.
 //! - [`artefacts`]: the artefact store of report versions (local directory or S3), with md5s.
@@ -36,6 +38,7 @@ pub mod director;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod outbound;
 pub mod projects;
 pub mod releases;
 pub mod report_outputs;
