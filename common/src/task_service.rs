@@ -63,7 +63,10 @@ impl Answer {
         match self {
             Self::Ok(body) => format!(
                 "answered {}",
-                excerpt(body.to_string().as_bytes(), outbound::summary::EXCERPT_CHARS)
+                excerpt(
+                    body.to_string().as_bytes(),
+                    outbound::summary::EXCERPT_CHARS
+                )
             ),
             Self::Status(status, body) if body.is_empty() => format!("answered HTTP {status}"),
             Self::Status(status, body) => format!("answered HTTP {status}: {body}"),
@@ -143,7 +146,11 @@ pub async fn call(client: &OutboundClient, url: &str, body: &ActionBody) -> Answ
         Ok(request) => request,
         Err(refusal) => return Answer::Unreachable(refusal.to_string()),
     };
-    let sent = request.timeout(CALL_TIMEOUT).json(&json!(body)).send().await;
+    let sent = request
+        .timeout(CALL_TIMEOUT)
+        .json(&json!(body))
+        .send()
+        .await;
     let mut response = match sent {
         Ok(response) => response,
         Err(error) => return Answer::Unreachable(outbound::describe(&error)),

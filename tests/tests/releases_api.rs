@@ -61,6 +61,9 @@ impl Coordinator {
             ("BATON_REDIS_URL".to_owned(), redis.url()),
             ("BATON_PREFIX".to_owned(), prefix.clone()),
             ("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
+            // The example task services listen on loopback, which the outbound policy
+            // refuses unless allowed.
+            ("BATON_OUTBOUND_ALLOW".to_owned(), "127.0.0.1".to_owned()),
         ];
         let with = |extra: &[(&str, &str)]| {
             let mut env = common_env.clone();

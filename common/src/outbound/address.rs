@@ -95,15 +95,33 @@ const IPV6: &[(Ipv6Net, AddressKind)] = &[
     (v6([0, 0, 0, 0, 0, 0, 0, 0], 128), AddressKind::Unspecified),
     (v6([0, 0, 0, 0, 0, 0, 0, 1], 128), AddressKind::Loopback),
     (v6([0, 0, 0, 0, 0, 0, 0, 0], 96), AddressKind::Reserved),
-    (v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48), AddressKind::Reserved),
+    (
+        v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48),
+        AddressKind::Reserved,
+    ),
     (v6([0x100, 0, 0, 0, 0, 0, 0, 0], 64), AddressKind::Reserved),
-    (v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32), AddressKind::Documentation),
+    (
+        v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32),
+        AddressKind::Documentation,
+    ),
     (v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 23), AddressKind::Reserved),
-    (v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20), AddressKind::Documentation),
+    (
+        v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20),
+        AddressKind::Documentation,
+    ),
     (v6([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16), AddressKind::Reserved),
-    (v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7), AddressKind::UniqueLocal),
-    (v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10), AddressKind::LinkLocal),
-    (v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10), AddressKind::SiteLocal),
+    (
+        v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),
+        AddressKind::UniqueLocal,
+    ),
+    (
+        v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10),
+        AddressKind::LinkLocal,
+    ),
+    (
+        v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10),
+        AddressKind::SiteLocal,
+    ),
     (v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8), AddressKind::Multicast),
 ];
 
@@ -215,7 +233,11 @@ mod tests {
         ] {
             assert_eq!(kind(address), Some(expected), "{address}");
         }
-        for public in ["2606:4700:4700::1111", "2a00:1450:4007:80f::200e", "2400::1"] {
+        for public in [
+            "2606:4700:4700::1111",
+            "2a00:1450:4007:80f::200e",
+            "2400::1",
+        ] {
             assert_eq!(kind(public), None, "{public}");
         }
     }

@@ -7,9 +7,7 @@ use ipnet::IpNet;
 
 /// An entry of `BATON_OUTBOUND_ALLOW` that is neither a CIDR, an address nor a host name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "'{0}' in BATON_OUTBOUND_ALLOW is neither a CIDR (10.0.0.0/8), an address nor a host name"
-)]
+#[error("'{0}' in BATON_OUTBOUND_ALLOW is neither a CIDR (10.0.0.0/8), an address nor a host name")]
 pub struct InvalidAllowEntry(pub String);
 
 /// Networks and host names allowed although not public. Empty by default: only public
@@ -52,7 +50,9 @@ impl AllowList {
     /// IPv4 address).
     pub fn allows_address(&self, address: IpAddr) -> bool {
         let address = address.to_canonical();
-        self.networks.iter().any(|network| network.contains(&address))
+        self.networks
+            .iter()
+            .any(|network| network.contains(&address))
     }
 
     /// Whether `host` (a DNS name, any case, with or without its trailing dot) is allowed by

@@ -23,9 +23,8 @@ impl Resolve for PolicyResolver {
         let allow = Arc::clone(&self.allow);
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !allow.allows_host(&host) {
                 for address in &addresses {
                     check_address(&allow, &host, address.ip())?;

@@ -20,8 +20,14 @@ pub fn summary(status: u16, body: &[u8]) -> String {
 /// ending in `…` when cut.
 pub fn excerpt(bytes: &[u8], max_chars: usize) -> String {
     // A character is at most 4 bytes: more is never needed, however long the answer.
-    let head = &bytes[..bytes.len().min(max_chars.saturating_mul(4).saturating_add(4))];
-    excerpt_text(&String::from_utf8_lossy(head), max_chars, head.len() < bytes.len())
+    let head = &bytes[..bytes
+        .len()
+        .min(max_chars.saturating_mul(4).saturating_add(4))];
+    excerpt_text(
+        &String::from_utf8_lossy(head),
+        max_chars,
+        head.len() < bytes.len(),
+    )
 }
 
 /// [`excerpt`] of a text.
@@ -47,7 +53,11 @@ fn excerpt_text(text: &str, max_chars: usize, mut cut: bool) -> String {
             out.push(' ');
             pending_space = false;
         }
-        out.push(if c == char::REPLACEMENT_CHARACTER { '?' } else { c });
+        out.push(if c == char::REPLACEMENT_CHARACTER {
+            '?'
+        } else {
+            c
+        });
         count += needed;
     }
     if cut {
@@ -78,7 +88,10 @@ mod tests {
 
     #[test]
     fn a_short_answer_is_quoted_whole() {
-        assert_eq!(summary(500, b"database is down"), "HTTP 500: database is down");
+        assert_eq!(
+            summary(500, b"database is down"),
+            "HTTP 500: database is down"
+        );
         assert_eq!(summary(502, b""), "HTTP 502");
         assert_eq!(summary(502, b" \r\n\t "), "HTTP 502");
     }

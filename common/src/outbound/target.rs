@@ -19,7 +19,9 @@ pub enum OutboundError {
     #[error("the outbound policy refuses the scheme '{0}': only http and https URLs are called")]
     Scheme(String),
     /// The URL names a user or a password.
-    #[error("the outbound policy refuses URLs with credentials (a user or password before the host)")]
+    #[error(
+        "the outbound policy refuses URLs with credentials (a user or password before the host)"
+    )]
     Credentials,
     /// The URL has a `#fragment`.
     #[error("the outbound policy refuses URLs with a fragment ('#...')")]
@@ -87,10 +89,18 @@ fn url_host(url: &Url) -> &str {
     url.host_str().unwrap_or_default()
 }
 
-/// `url` without its user and password, fit for logs, events and errors; text that is not an
-/// HTTP URL is not shown at all, since it may hold credentials nonetheless.
+/// `url` without its user and password, fit for logs, events and errors (as it is when it has
+/// none); text that is not an HTTP URL is not shown at all, since it may hold credentials
+/// nonetheless.
 pub fn redact(url: &str) -> String {
     match Url::parse(url) {
+        Ok(parsed)
+            if matches!(parsed.scheme(), "http" | "https")
+                && parsed.username().is_empty()
+                && parsed.password().is_none() =>
+        {
+            url.to_owned()
+        }
         Ok(mut parsed) if matches!(parsed.scheme(), "http" | "https") => {
             // Both fail only for URLs that cannot carry credentials anyway.
             let _ = parsed.set_username("");
@@ -197,6 +207,7 @@ mod tests {
             "http://example.org:81/x?y=1"
         );
         assert_eq!(redact("http://example.org/"), "http://example.org/");
+        assert_eq!(redact("http://example.org:81"), "http://example.org:81");
         assert_eq!(redact("user:secret@nowhere"), "(not an HTTP URL)");
         assert_eq!(redact("not a url"), "(not an HTTP URL)");
     }
