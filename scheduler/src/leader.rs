@@ -23,7 +23,10 @@ pub enum SchedulerError {
 }
 
 /// Runs the scheduler until `shutdown` is cancelled, then gives up the lease.
-pub async fn run(options: SchedulerOptions, shutdown: CancellationToken) -> Result<(), SchedulerError> {
+pub async fn run(
+    options: SchedulerOptions,
+    shutdown: CancellationToken,
+) -> Result<(), SchedulerError> {
     let store = Store::connect(&options.store).await?;
     let id = options.scheduler_id.clone().unwrap_or_else(|| {
         let host = hostname();

@@ -86,9 +86,9 @@ pub async fn poll_round(store: &Store, settings: &ReleaseSettings) -> Result<(),
 /// Pings every enabled service's `/status` and records its health.
 async fn ping_services(store: &Store, client: &OutboundClient) -> Result<(), StoreError> {
     let services = store.task_services(true).await?;
-    let pings = services.iter().map(|service| async move {
-        (service, task_service::ping(client, &service.url).await)
-    });
+    let pings = services
+        .iter()
+        .map(|service| async move { (service, task_service::ping(client, &service.url).await) });
     for (service, answered) in futures::future::join_all(pings).await {
         match answered {
             Ok(()) => store.record_service_answer(&service.kf_id).await?,

@@ -81,11 +81,7 @@ fn parse_headers(spec: &HttpSpec) -> Result<HeaderMap, TaskError> {
 /// Reads the whole body, refusing one larger than [`MAX_BODY`].
 async fn read_body(mut response: Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| outbound::describe(&e))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| outbound::describe(&e))? {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(format!("the body is larger than {MAX_BODY} bytes"));
         }
@@ -314,8 +310,7 @@ mod tests {
             };
             assert!(message.contains("outbound policy"), "{message}");
         }
-        let accepted =
-            tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
         assert!(accepted.is_err(), "nothing reached the server");
         let result = run_http(&strict, &spec("http://u:p@example.org/".into()), &ctx).await;
         let Err(TaskError::Invalid(message)) = result else {

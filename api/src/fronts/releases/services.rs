@@ -2,9 +2,9 @@
 //! deleting task services. A service's URL must pass the outbound policy, and is shown and
 //! logged without credentials.
 
+use common::outbound;
 use common::releases::IdKind;
 use common::store::releases::records::{TaskService, bit};
-use common::outbound;
 use common::task_service;
 use common::time::now_ms;
 use serde_json::{Map, Value};
