@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use common::config::StoreOptions;
+use common::outbound::OutboundOptions;
 
 /// Serves Baton's HTTP API, or manages its API keys.
 #[derive(Debug, Clone, Parser)]
@@ -13,6 +14,10 @@ pub struct ApiOptions {
     /// Redis connection and key prefix.
     #[command(flatten)]
     pub store: StoreOptions,
+
+    /// What outbound HTTP (task services' registration pings) may reach.
+    #[command(flatten)]
+    pub outbound: OutboundOptions,
 
     /// Address to listen on.
     #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]

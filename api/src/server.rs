@@ -86,7 +86,10 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
             .public_url
             .as_ref()
             .map(|url| url.trim_end_matches('/').to_owned()),
-        client: reqwest::Client::new(),
+        client: options
+            .outbound
+            .client()
+            .map_err(|error| ServeError::Invalid(error.to_string()))?,
     };
     let projects = match &options.projects {
         Some(dir) => {

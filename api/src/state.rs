@@ -58,8 +58,8 @@ pub struct ReleasesSettings {
     /// Base of the URLs of related resources (`BATON_PUBLIC_URL`); from the request's `Host`
     /// header when absent.
     pub public_url: Option<String>,
-    /// Client for task services' `/status` (registration).
-    pub client: reqwest::Client,
+    /// Client for task services' `/status` (registration), following the outbound policy.
+    pub client: common::outbound::OutboundClient,
 }
 
 /// Shared state of the API server. Cheap to clone.

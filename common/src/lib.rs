@@ -17,6 +17,8 @@
 //! - [`reports_repo`]: the git repository of reports: configs, exports, status, fetch, pull.
 //! - [`releases`]: the Release Coordinator's ids, task and release state machines, versions.
 //! - [`task_service`]: the task-service protocol over HTTP (status pings, actions).
+//! - [`outbound`]: the policy every outbound HTTP call follows (no private addresses unless
+//!   allowed, no redirects, no credentials in URLs, bounded quotes of answers).
 //! - [`projects`]: Orchestra's workflows of machine and human steps, and projects as runs.
 //! - [`script_env`]: the explicit environment of commands and report scripts; reserved names.
 //! - [`schedule`]: periodic schedules (fixed interval or cron) and their slots.
@@ -37,6 +39,7 @@ pub mod director;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod outbound;
 pub mod projects;
 pub mod releases;
 pub mod report_outputs;

@@ -1,12 +1,14 @@
 //! The coordinator's side of the task-service protocol over HTTP: `GET /status` and
 //! `POST /tasks` with an action, used by the API (registration), the workers (phases) and the
-//! scheduler (polling and health).
+//! scheduler (polling and health). Every call follows the [outbound policy](crate::outbound),
+//! and what a service answers is quoted only as a short, sanitised excerpt.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::outbound::{self, OutboundClient, excerpt};
 use crate::releases::{Action, TaskState};
 
 /// How long one call to a task service may take.
@@ -15,15 +17,18 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PING_TIMEOUT: Duration = Duration::from_secs(3);
 /// Longest answer read from a service, in bytes.
 const MAX_ANSWER: usize = 1024 * 1024;
+/// Most characters of a reported state quoted in a failure.
+const STATE_CHARS: usize = 40;
 
 /// What a task service answered to an action.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     /// 200 with a JSON body.
     Ok(Value),
-    /// Another status (with the start of the body).
+    /// Another status, with a sanitised excerpt of the body.
     Status(u16, String),
-    /// No answer at all (connection refused, timeout, unreadable body).
+    /// No answer at all (refused by the outbound policy, connection refused, timeout,
+    /// unreadable body), and why.
     Unreachable(String),
 }
 
@@ -52,10 +57,18 @@ impl Answer {
         !matches!(self, Self::Unreachable(_))
     }
 
-    /// A short description, for events and logs.
+    /// A short description, for events and logs: a 200's body, or any other answer's, is
+    /// quoted only as a bounded excerpt.
     pub fn describe(&self) -> String {
         match self {
-            Self::Ok(body) => format!("answered {body}"),
+            Self::Ok(body) => format!(
+                "answered {}",
+                excerpt(
+                    body.to_string().as_bytes(),
+                    outbound::summary::EXCERPT_CHARS
+                )
+            ),
+            Self::Status(status, body) if body.is_empty() => format!("answered HTTP {status}"),
             Self::Status(status, body) => format!("answered HTTP {status}: {body}"),
             Self::Unreachable(error) => format!("did not answer ({error})"),
         }
@@ -93,7 +106,10 @@ pub fn interpret(action: Action, answer: &Answer) -> Result<TaskState, String> {
         Some(got) if got == expected => Ok(state),
         // A repeated call (after a crash) finds the service further along: that is progress.
         Some(got) => further(got).ok_or_else(|| {
-            format!("the service answered state '{got}' to {action} (expected '{expected}')")
+            format!(
+                "the service answered state '{}' to {action} (expected '{expected}')",
+                outbound::summary::excerpt_str(got, STATE_CHARS)
+            )
         }),
         None => Err(format!("the service {} to {action}", answer.describe())),
     }
@@ -103,14 +119,17 @@ fn base(url: &str) -> &str {
     url.trim_end_matches('/')
 }
 
-/// `GET <url>/status`: `Ok` when it answers 200.
-pub async fn ping(client: &reqwest::Client, url: &str) -> Result<(), String> {
-    let response = client
-        .get(format!("{}/status", base(url)))
+/// `GET <url>/status`: `Ok` when it answers 200, else why not (the policy's refusal, the
+/// connection's failure or the status answered).
+pub async fn ping(client: &OutboundClient, url: &str) -> Result<(), String> {
+    let request = client
+        .request(reqwest::Method::GET, &format!("{}/status", base(url)))
+        .map_err(|refusal| refusal.to_string())?;
+    let response = request
         .timeout(PING_TIMEOUT)
         .send()
         .await
-        .map_err(|error| error.without_url().to_string())?;
+        .map_err(|error| outbound::describe(&error))?;
     if response.status() == reqwest::StatusCode::OK {
         Ok(())
     } else {
@@ -122,30 +141,41 @@ pub async fn ping(client: &reqwest::Client, url: &str) -> Result<(), String> {
 }
 
 /// `POST <url>/tasks` with `body`.
-pub async fn call(client: &reqwest::Client, url: &str, body: &ActionBody) -> Answer {
-    let sent = client
-        .post(format!("{}/tasks", base(url)))
+pub async fn call(client: &OutboundClient, url: &str, body: &ActionBody) -> Answer {
+    let request = match client.request(reqwest::Method::POST, &format!("{}/tasks", base(url))) {
+        Ok(request) => request,
+        Err(refusal) => return Answer::Unreachable(refusal.to_string()),
+    };
+    let sent = request
         .timeout(CALL_TIMEOUT)
         .json(&json!(body))
         .send()
         .await;
-    let response = match sent {
+    let mut response = match sent {
         Ok(response) => response,
-        Err(error) => return Answer::Unreachable(error.without_url().to_string()),
+        Err(error) => return Answer::Unreachable(outbound::describe(&error)),
     };
     let status = response.status();
-    let bytes = match response.bytes().await {
-        Ok(bytes) if bytes.len() <= MAX_ANSWER => bytes,
-        Ok(_) => return Answer::Unreachable(format!("answer larger than {MAX_ANSWER} bytes")),
-        Err(error) => return Answer::Unreachable(error.without_url().to_string()),
-    };
-    let text: String = String::from_utf8_lossy(&bytes).chars().take(300).collect();
+    let mut bytes = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if bytes.len() + chunk.len() <= MAX_ANSWER => {
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(Some(_)) => {
+                return Answer::Unreachable(format!("answer larger than {MAX_ANSWER} bytes"));
+            }
+            Ok(None) => break,
+            Err(error) => return Answer::Unreachable(outbound::describe(&error)),
+        }
+    }
+    let quoted = || excerpt(&bytes, outbound::summary::EXCERPT_CHARS);
     if status != reqwest::StatusCode::OK {
-        return Answer::Status(status.as_u16(), text);
+        return Answer::Status(status.as_u16(), quoted());
     }
     match serde_json::from_slice(&bytes) {
         Ok(body) => Answer::Ok(body),
-        Err(_) => Answer::Status(status.as_u16(), format!("not JSON: {text}")),
+        Err(_) => Answer::Status(status.as_u16(), format!("not JSON: {}", quoted())),
     }
 }
 
@@ -179,5 +209,17 @@ mod tests {
         let refused = Answer::Status(500, "boom".into());
         assert!(interpret(Action::Publish, &refused).is_err());
         assert!(!Answer::Unreachable("refused".into()).answered());
+    }
+
+    #[test]
+    fn what_a_service_says_is_quoted_short() {
+        let long_state = Answer::Ok(json!({"state": "x\n".repeat(5000)}));
+        let reason = interpret(Action::Start, &long_state).unwrap_err();
+        assert!(reason.len() < 200, "{reason}");
+        assert!(!reason.contains('\n'), "{reason}");
+        let reason = interpret(Action::GetStatus, &long_state).unwrap_err();
+        assert!(reason.len() < 300, "{reason}");
+        let big = Answer::Ok(json!({"junk": "y".repeat(100_000)}));
+        assert!(big.describe().len() < 300);
     }
 }

@@ -30,7 +30,7 @@ pub struct TickReport {
 }
 
 /// Settings a tick needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TickSettings {
     /// Idle time after which a pending job is taken for lost.
     pub visibility_timeout_ms: u64,
@@ -92,7 +92,7 @@ async fn fire_if_due(
 }
 
 /// One tick of every chore.
-pub async fn tick(store: &Store, settings: TickSettings) -> Result<TickReport, StoreError> {
+pub async fn tick(store: &Store, settings: &TickSettings) -> Result<TickReport, StoreError> {
     let mut report = TickReport {
         fired: fire_due_periodics(store, now_ms()).await?,
         ..TickReport::default()
@@ -111,7 +111,7 @@ pub async fn tick(store: &Store, settings: TickSettings) -> Result<TickReport, S
     }
     store.drain_outbox(OUTBOX_GRACE_MS).await?;
     report.finalized = store.finalize_report_runs(FINALIZE_BATCH).await?;
-    crate::releases::poll_if_due(store, settings.releases);
+    crate::releases::poll_if_due(store, &settings.releases);
     Ok(report)
 }
 

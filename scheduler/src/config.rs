@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::config::StoreOptions;
+use common::outbound::OutboundOptions;
 
 /// Fires periodic workflows, promotes delayed jobs and reclaims lost ones.
 #[derive(Debug, Clone, Parser)]
@@ -12,6 +13,10 @@ pub struct SchedulerOptions {
     /// Redis connection and key prefix.
     #[command(flatten)]
     pub store: StoreOptions,
+
+    /// What outbound HTTP (task services' health pings and status polls) may reach.
+    #[command(flatten)]
+    pub outbound: OutboundOptions,
 
     /// Milliseconds between ticks.
     #[arg(long, env = "BATON_TICK_MS", default_value_t = 200)]

@@ -11,11 +11,22 @@ use crate::config::SchedulerOptions;
 /// Time between housekeeping rounds.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
 
+/// Why the scheduler stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// Redis failed.
+    #[error(transparent)]
+    Store(#[from] common::error::StoreError),
+    /// The outbound HTTP client could not be built.
+    #[error(transparent)]
+    Outbound(#[from] common::outbound::OutboundBuildError),
+}
+
 /// Runs the scheduler until `shutdown` is cancelled, then gives up the lease.
 pub async fn run(
     options: SchedulerOptions,
     shutdown: CancellationToken,
-) -> Result<(), common::error::StoreError> {
+) -> Result<(), SchedulerError> {
     let store = Store::connect(&options.store).await?;
     let id = options.scheduler_id.clone().unwrap_or_else(|| {
         let host = hostname();
@@ -31,6 +42,7 @@ pub async fn run(
         releases: crate::releases::ReleaseSettings {
             poll_ms: options.release_poll_ms.max(10),
             service_timeout_ms: options.task_service_timeout_secs.saturating_mul(1000),
+            client: options.outbound.client()?,
         },
     };
     tracing::info!(scheduler = %id, lease_ms = options.lease_ms, "scheduler started");
@@ -55,7 +67,7 @@ pub async fn run(
             }
         }
         if leading {
-            if let Err(error) = tick(&store, settings).await {
+            if let Err(error) = tick(&store, &settings).await {
                 tracing::warn!(cause = %error, "scheduler tick failed");
             }
             if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {

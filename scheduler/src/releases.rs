@@ -4,12 +4,14 @@
 //! state calls for (healing a phase whose creator died).
 //!
 //! The calls take time, so the tick only starts a round in the background when one is due
-//! and none is under way: the engine's chores never wait on a task service.
+//! and none is under way: the engine's chores never wait on a task service. Every call
+//! follows the [outbound policy](common::outbound).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use common::error::StoreError;
+use common::outbound::OutboundClient;
 use common::releases::{Action, TaskState};
 use common::store::Store;
 use common::store::releases::records::{Release, Task, TaskService};
@@ -20,31 +22,31 @@ use common::time::now_ms;
 const RELEASES_PER_ROUND: usize = 500;
 
 /// Settings of the chore.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ReleaseSettings {
     /// Milliseconds between rounds.
     pub poll_ms: u64,
     /// Milliseconds a service may go without answering while one of its tasks is in flight.
     pub service_timeout_ms: u64,
+    /// Client for the services, following the outbound policy.
+    pub client: OutboundClient,
 }
 
 /// The background rounds' bookkeeping: one per process, since ticks are free functions.
 struct Poller {
-    client: reqwest::Client,
     running: AtomicBool,
     last_started_ms: AtomicU64,
 }
 
 static POLLER: LazyLock<Arc<Poller>> = LazyLock::new(|| {
     Arc::new(Poller {
-        client: reqwest::Client::new(),
         running: AtomicBool::new(false),
         last_started_ms: AtomicU64::new(0),
     })
 });
 
 /// Starts a round in the background when one is due and none is running; true when started.
-pub fn poll_if_due(store: &Store, settings: ReleaseSettings) -> bool {
+pub fn poll_if_due(store: &Store, settings: &ReleaseSettings) -> bool {
     let poller = Arc::clone(&POLLER);
     let now = now_ms();
     if now.saturating_sub(poller.last_started_ms.load(Ordering::Relaxed)) < settings.poll_ms {
@@ -55,8 +57,9 @@ pub fn poll_if_due(store: &Store, settings: ReleaseSettings) -> bool {
     }
     poller.last_started_ms.store(now, Ordering::Relaxed);
     let store = store.clone();
+    let settings = settings.clone();
     tokio::spawn(async move {
-        if let Err(error) = poll_round(&store, &poller.client, settings).await {
+        if let Err(error) = poll_round(&store, &settings).await {
             tracing::warn!(cause = %error, "release polling round failed");
         }
         poller.running.store(false, Ordering::Release);
@@ -65,11 +68,8 @@ pub fn poll_if_due(store: &Store, settings: ReleaseSettings) -> bool {
 }
 
 /// One round: health, in-flight tasks, timeouts and phases.
-pub async fn poll_round(
-    store: &Store,
-    client: &reqwest::Client,
-    settings: ReleaseSettings,
-) -> Result<(), StoreError> {
+pub async fn poll_round(store: &Store, settings: &ReleaseSettings) -> Result<(), StoreError> {
+    let client = &settings.client;
     ping_services(store, client).await?;
     for release_id in store.active_release_ids(RELEASES_PER_ROUND).await? {
         let Some(release) = store.release_record::<Release>(&release_id).await? else {
@@ -84,20 +84,18 @@ pub async fn poll_round(
 }
 
 /// Pings every enabled service's `/status` and records its health.
-async fn ping_services(store: &Store, client: &reqwest::Client) -> Result<(), StoreError> {
+async fn ping_services(store: &Store, client: &OutboundClient) -> Result<(), StoreError> {
     let services = store.task_services(true).await?;
-    let pings = services.iter().map(|service| async move {
-        (
-            service,
-            task_service::ping(client, &service.url).await.is_ok(),
-        )
-    });
-    for (service, ok) in futures::future::join_all(pings).await {
-        if ok {
-            store.record_service_answer(&service.kf_id).await?;
-        } else {
-            let failures = store.record_service_failure(&service.kf_id).await?;
-            tracing::info!(service = %service.kf_id, failures, "task service did not answer /status");
+    let pings = services
+        .iter()
+        .map(|service| async move { (service, task_service::ping(client, &service.url).await) });
+    for (service, answered) in futures::future::join_all(pings).await {
+        match answered {
+            Ok(()) => store.record_service_answer(&service.kf_id).await?,
+            Err(cause) => {
+                let failures = store.record_service_failure(&service.kf_id).await?;
+                tracing::info!(service = %service.kf_id, failures, %cause, "task service did not answer /status");
+            }
         }
     }
     Ok(())
@@ -107,10 +105,10 @@ async fn ping_services(store: &Store, client: &reqwest::Client) -> Result<(), St
 /// its service has not answered for too long.
 async fn follow_task(
     store: &Store,
-    client: &reqwest::Client,
+    client: &OutboundClient,
     release: &Release,
     task: &Task,
-    settings: ReleaseSettings,
+    settings: &ReleaseSettings,
 ) -> Result<(), StoreError> {
     if !Action::GetStatus.sent_in().contains(&task.state) {
         return Ok(());

@@ -15,6 +15,7 @@
 //! - [`wait`]: [`wait_until`], [`wait_for`] and [`poll_for`], polling async predicates with a
 //!   deadline.
 //! - [`git_repo`]: real git repositories of reports.
+//! - [`fake_service`]: [`FakeService`], a scripted HTTP service that records what reached it.
 //! - [`signed_http`]: signed requests to a running API.
 //! - [`bench`]: what the benchmark programs share.
 //! - [`unique_prefix`]: a fresh key prefix per test.
@@ -22,12 +23,14 @@
 //! - `src/bin/baton-bench.rs`: the benchmark binary (not part of this library).
 
 pub mod bench;
+pub mod fake_service;
 pub mod git_repo;
 pub mod process;
 pub mod redis_server;
 pub mod signed_http;
 pub mod wait;
 
+pub use fake_service::{FakeService, Reply};
 pub use process::{BatonProcess, binary_path};
 pub use redis_server::RedisServer;
 pub use wait::{poll_for, wait_for, wait_until};

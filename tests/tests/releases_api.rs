@@ -60,6 +60,9 @@ impl Coordinator {
         let common_env = vec![
             ("BATON_REDIS_URL".to_owned(), redis.url()),
             ("BATON_PREFIX".to_owned(), prefix.clone()),
+            // The example task services listen on loopback, which the outbound policy
+            // refuses unless allowed.
+            ("BATON_OUTBOUND_ALLOW".to_owned(), "127.0.0.1".to_owned()),
         ];
         let with = |extra: &[(&str, &str)]| {
             let mut env = common_env.clone();

@@ -7,6 +7,7 @@ use common::backoff::Backoff;
 use common::config::StoreOptions;
 use common::error::InvalidInput;
 use common::model::QueueName;
+use common::outbound::OutboundOptions;
 
 /// Runs tasks from Baton's job streams.
 #[derive(Debug, Clone, Parser)]
@@ -15,6 +16,10 @@ pub struct WorkerOptions {
     /// Redis connection and key prefix.
     #[command(flatten)]
     pub store: StoreOptions,
+
+    /// What outbound HTTP (`http` tasks, task services) may reach.
+    #[command(flatten)]
+    pub outbound: OutboundOptions,
 
     /// Queues to consume, comma-separated (`reports` is where report runs go).
     #[arg(

@@ -25,8 +25,8 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 pub struct Executors {
     /// Rust handlers by name.
     pub handlers: HandlerRegistry,
-    /// Client for `http` tasks.
-    pub http: reqwest::Client,
+    /// Client for `http` tasks and task services, following the outbound policy.
+    pub http: common::outbound::OutboundClient,
     /// Reports repository and artefact store for `report` tasks, when configured.
     pub reports: Option<ReportSettings>,
     /// The store, for `release` tasks (they record the answers of task services).

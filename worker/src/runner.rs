@@ -43,6 +43,9 @@ pub enum WorkerError {
     /// The settings are invalid.
     #[error(transparent)]
     Invalid(#[from] common::error::InvalidInput),
+    /// The outbound HTTP client could not be built.
+    #[error(transparent)]
+    Outbound(#[from] common::outbound::OutboundBuildError),
 }
 
 /// An attempt that ended, on its way to be recorded.
@@ -92,7 +95,7 @@ impl Worker {
             id,
             executors: Executors {
                 handlers,
-                http: reqwest::Client::new(),
+                http: options.outbound.client()?,
                 reports: report_settings(&options)?,
                 store,
             },

@@ -1,11 +1,11 @@
 //! The `http` executor: POSTs the task input as JSON to a URL and takes the response body as
-//! the task's result.
-
-use std::error::Error as _;
+//! the task's result. The call follows the [outbound policy](common::outbound): a URL it
+//! refuses makes the task invalid, and an error answer is quoted only as a short excerpt.
 
 use common::model::HttpSpec;
+use common::outbound::{self, OutboundClient};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Client, Response, Url};
+use reqwest::{Method, Response};
 use serde_json::Value;
 
 use crate::context::TaskContext;
@@ -14,39 +14,35 @@ use crate::error::TaskError;
 /// Longest response body accepted, in bytes.
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
-/// How much of an error response's body goes into the failure message, in characters.
-const ERROR_BODY_CHARS: usize = 500;
-
 /// POSTs `ctx.input` as JSON to `spec.url` with `spec.headers` and returns the response body:
 /// parsed as JSON, as a JSON string when it is not JSON, or `None` when it is empty.
 ///
-/// A malformed URL or header is [`TaskError::Invalid`]; a connection error or a non-2xx status
-/// is [`TaskError::Failed`]; a canceled attempt is [`TaskError::Interrupted`].
+/// A malformed URL or header, or a URL the outbound policy refuses (a host that resolves to a
+/// refused address included), is [`TaskError::Invalid`]; a connection error or a non-2xx
+/// status is [`TaskError::Failed`]; a canceled attempt is [`TaskError::Interrupted`].
 pub async fn run_http(
-    client: &Client,
+    client: &OutboundClient,
     spec: &HttpSpec,
     ctx: &TaskContext,
 ) -> Result<Option<Value>, TaskError> {
     let headers = parse_headers(spec)?;
+    let url = outbound::redact(&spec.url);
     let request = client
-        .post(&spec.url)
+        .request(Method::POST, &spec.url)
+        .map_err(|refusal| TaskError::Invalid(format!("HTTP request to {url}: {refusal}")))?
         .json(&ctx.input)
-        .headers(headers)
-        .build()
-        .map_err(|e| {
-            TaskError::Invalid(format!(
-                "invalid HTTP request to '{}': {}",
-                spec.url,
-                describe(e)
-            ))
-        })?;
-    let url = redacted(request.url());
+        .headers(headers);
 
     let exchange = async {
-        let response = client.execute(request).await.map_err(|e| {
-            let reason = describe(e);
+        let response = request.send().await.map_err(|e| {
+            let reason = outbound::describe(&e);
             ctx.log(format!("POST {url} failed: {reason}"));
-            TaskError::Failed(format!("HTTP request to {url} failed: {reason}"))
+            let message = format!("HTTP request to {url} failed: {reason}");
+            if outbound::refusal(&e).is_some() {
+                TaskError::Invalid(message)
+            } else {
+                TaskError::Failed(message)
+            }
         })?;
         let status = response.status();
         ctx.log(format!("POST {url} -> {status}"));
@@ -54,12 +50,10 @@ pub async fn run_http(
             TaskError::Failed(format!("reading the response from {url} failed: {e}"))
         })?;
         if !status.is_success() {
-            let text: String = String::from_utf8_lossy(&body)
-                .chars()
-                .take(ERROR_BODY_CHARS)
-                .collect();
+            let quoted = outbound::excerpt(&body, outbound::summary::EXCERPT_CHARS);
+            let separator = if quoted.is_empty() { "" } else { ": " };
             return Err(TaskError::Failed(format!(
-                "HTTP {} from {url}: {text}",
+                "HTTP {} from {url}{separator}{quoted}",
                 status.as_u16()
             )));
         }
@@ -87,7 +81,7 @@ fn parse_headers(spec: &HttpSpec) -> Result<HeaderMap, TaskError> {
 /// Reads the whole body, refusing one larger than [`MAX_BODY`].
 async fn read_body(mut response: Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(describe)? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| outbound::describe(&e))? {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(format!("the body is larger than {MAX_BODY} bytes"));
         }
@@ -105,28 +99,6 @@ fn parse_body(body: &[u8]) -> Option<Value> {
         serde_json::from_slice(body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned())),
     )
-}
-
-/// The URL without its credentials, fit for logs and error messages.
-fn redacted(url: &Url) -> Url {
-    let mut url = url.clone();
-    // Both fail only for URLs that cannot carry credentials anyway.
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url
-}
-
-/// An error with its chain of causes: reqwest's own messages say little without them.
-fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -157,9 +129,9 @@ mod tests {
         (ctx, rx)
     }
 
-    fn client() -> Client {
-        // No proxy from the environment may stand between the tests and their local server.
-        Client::builder().no_proxy().build().unwrap()
+    /// A client allowed to reach the tests' local servers.
+    fn client() -> OutboundClient {
+        OutboundClient::new(outbound::AllowList::parse("127.0.0.1").unwrap()).unwrap()
     }
 
     fn spec(url: String) -> HttpSpec {
@@ -308,6 +280,43 @@ mod tests {
         bad_header.headers.insert("bad header".into(), "x".into());
         let result = run_http(&client(), &bad_header, &ctx).await;
         assert!(matches!(result, Err(TaskError::Invalid(_))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn a_long_error_answer_is_quoted_short_and_printable() {
+        let (ctx, _rx) = context(json!(null));
+        let junk: &'static str = Box::leak("junk\r\nline\u{1b}".repeat(2000).into_boxed_str());
+        let (url, _seen) = serve_once("500 Internal Server Error", junk).await;
+        let Err(TaskError::Failed(message)) = run_http(&client(), &spec(url), &ctx).await else {
+            panic!("the task fails")
+        };
+        assert!(message.len() < 300, "{message}");
+        assert!(!message.chars().any(char::is_control), "{message}");
+    }
+
+    #[tokio::test]
+    async fn the_outbound_policy_refuses_loopback_unless_allowed() {
+        let (ctx, _rx) = context(json!(null));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let strict = OutboundClient::new(outbound::AllowList::default()).unwrap();
+        for url in [
+            format!("http://127.0.0.1:{port}/"),
+            format!("http://localhost:{port}/"),
+        ] {
+            let result = run_http(&strict, &spec(url.clone()), &ctx).await;
+            let Err(TaskError::Invalid(message)) = result else {
+                panic!("{url}: {result:?}")
+            };
+            assert!(message.contains("outbound policy"), "{message}");
+        }
+        let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        assert!(accepted.is_err(), "nothing reached the server");
+        let result = run_http(&strict, &spec("http://u:p@example.org/".into()), &ctx).await;
+        let Err(TaskError::Invalid(message)) = result else {
+            panic!("{result:?}")
+        };
+        assert!(!message.contains("u:p"), "{message}");
     }
 
     #[tokio::test]

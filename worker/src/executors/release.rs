@@ -6,6 +6,7 @@
 //! ensures the next phase: nothing is sent or recorded twice.
 
 use common::model::ReleaseCall;
+use common::outbound::{self, OutboundClient};
 use common::releases::{Action, TaskState};
 use common::store::Store;
 use common::store::releases::records::Task;
@@ -21,7 +22,7 @@ fn store_error(error: common::error::StoreError) -> TaskError {
 
 /// Executes one release call.
 pub async fn run_release_call(
-    client: &reqwest::Client,
+    client: &OutboundClient,
     store: &Store,
     call: &ReleaseCall,
     ctx: &TaskContext,
@@ -65,7 +66,7 @@ pub async fn run_release_call(
         "{} {} to {}: {}",
         call.action,
         call.task,
-        call.url,
+        outbound::redact(&call.url),
         answer.describe()
     ));
     if answer.answered() {

@@ -262,7 +262,7 @@ pub fn service_json(service: &TaskService) -> Value {
         "last_ok_status": service.last_ok_status,
         "author": service.author,
         "health_status": service.health_status,
-        "url": service.url,
+        "url": common::outbound::redact(&service.url),
         "created_at": timestamp(service.created_ms),
         "enabled": service.enabled,
     })

@@ -1,6 +1,8 @@
 //! `/task-services`: registering (after a `/status` ping), listing, reading, changing and
-//! deleting task services.
+//! deleting task services. A service's URL must pass the outbound policy, and is shown and
+//! logged without credentials.
 
+use common::outbound;
 use common::releases::IdKind;
 use common::store::releases::records::{TaskService, bit};
 use common::task_service;
@@ -17,26 +19,31 @@ use crate::error::ApiError;
 use crate::request::RequestParts;
 use crate::state::AppState;
 
-fn check_url(url: &str) -> Result<(), ApiError> {
-    let valid = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.len() > "https://".len()
-        && !url.chars().any(char::is_whitespace);
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "'url' must be an http:// or https:// URL (got '{url}')"
-        )))
+/// Refuses a URL the outbound policy refuses (scheme, credentials, fragment, address), or
+/// one with blanks.
+fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
+    if url.chars().any(char::is_whitespace) {
+        return Err(ApiError::bad_request(
+            "'url' must be an http:// or https:// URL without blanks",
+        ));
     }
+    state
+        .releases
+        .client
+        .check(url)
+        .map_err(|refusal| ApiError::bad_request(format!("'url' is refused: {refusal}")))?;
+    Ok(())
 }
 
-/// Refuses a service whose `/status` does not answer 200.
+/// Refuses a service whose `/status` does not answer 200 (a name that resolves to an address
+/// the outbound policy refuses included).
 async fn check_reachable(state: &AppState, url: &str) -> Result<(), ApiError> {
     task_service::ping(&state.releases.client, url)
         .await
         .map_err(|error| {
             ApiError::bad_request(format!(
-                "the task service at {url} did not answer GET /status with 200: {error}"
+                "the task service at {} did not answer GET /status with 200: {error}",
+                outbound::redact(url)
             ))
         })
 }
@@ -84,7 +91,7 @@ pub async fn create(
     let fields = body_object(request)?;
     let name = required_string(&fields, "name")?;
     let url = required_string(&fields, "url")?;
-    check_url(&url)?;
+    check_url(state, &url)?;
     let service = TaskService {
         kf_id: IdKind::TaskService.new_id(),
         name,
@@ -99,7 +106,7 @@ pub async fn create(
     };
     check_reachable(state, &service.url).await?;
     state.store.insert_release_record(&service).await?;
-    tracing::info!(service = %service.kf_id, url = %service.url, "task service registered");
+    tracing::info!(service = %service.kf_id, url = %outbound::redact(&service.url), "task service registered");
     Ok(json_response(StatusCode::OK, &service_json(&service)))
 }
 
@@ -118,7 +125,7 @@ pub async fn update(
         }
     }
     if let Some(url) = string_field(&fields, "url")? {
-        check_url(&url)?;
+        check_url(state, &url)?;
         check_reachable(state, &url).await?;
         changes.push(("url", url));
     }
