@@ -43,7 +43,6 @@ impl Baton {
         let mut env = vec![
             ("BATON_REDIS_URL".to_owned(), redis.url()),
             ("BATON_PREFIX".to_owned(), prefix.clone()),
-            ("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
         ];
         if let Some(allow) = allow {
             env.push(("BATON_OUTBOUND_ALLOW".to_owned(), allow.to_owned()));
@@ -56,10 +55,11 @@ impl Baton {
             all.extend_from_slice(extra);
             BatonProcess::spawn(binary, args, &all)
         };
+        // Only the API holds the master key: the worker and the scheduler refuse to start with it.
         let mut key = spawn(
             "baton-api",
             &["keys", "create", "admin", "--permissions", "admin"],
-            &[],
+            &[("BATON_MASTER_KEY", MASTER_KEY)],
         );
         let status = key
             .wait_exit_async(Duration::from_secs(20))
@@ -72,6 +72,7 @@ impl Baton {
             "baton-api",
             &[],
             &[
+                ("BATON_MASTER_KEY", MASTER_KEY),
                 ("BATON_LISTEN", listen.as_str()),
                 ("BATON_DEFINITIONS", definitions_dir.as_str()),
             ],
