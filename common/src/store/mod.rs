@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`apikeys`]: API keys with sealed secrets and permissions; replay memory.
 //! - [`runs`]: creating, reading, canceling and requeueing runs; task logs.
+//! - [`front_runs`]: the runs one front sees (those of its kind); every front's run lookup.
 //! - [`jobs`]: the queue protocol: reading jobs, starting and finishing attempts, dead letters.
 //! - [`maintenance`]: the scheduler's chores: delayed jobs, reclaiming, outbox, trimming.
 //! - [`reports`]: report runs by key, and the report versions they become.
@@ -14,6 +15,7 @@
 
 pub mod apikeys;
 pub mod definitions;
+pub mod front_runs;
 pub mod jobs;
 pub mod lease;
 pub mod maintenance;
