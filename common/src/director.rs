@@ -33,7 +33,8 @@
 //!   after a group waits for the last task of every member (fan-in); the members of a group
 //!   placed after a task each start by waiting for it (fan-out). A task's `key` is its name,
 //!   and a name may appear more than once.
-//! - `queue`: the default queue of the tasks, and per-task-name `customs`.
+//! - `queue`: the default queue of the tasks, and per-task-name `customs`; never a human queue
+//!   (`human`, `human.NAME`), which belongs to projects' human steps.
 //! - `periodic`: exactly one of `interval` (seconds), `crontab` (5 Unix fields
 //!   `m h dom mon dow`) or Director's legacy `schedule` (fields ordered `m h dow dom mon`,
 //!   converted to the Unix order), and the `payload` of the runs it fires (`{}` when absent).
@@ -733,7 +734,15 @@ fn read_queue(value: Option<&Yaml>) -> Result<(QueueName, BTreeMap<String, Queue
         let name = name
             .as_str()
             .ok_or_else(|| format!("a queue name must be a string, not {}", describe(name)))?;
-        QueueName::parse(name).map_err(|error| error.to_string())
+        let queue = QueueName::parse(name).map_err(|error| error.to_string())?;
+        // Human queues hold Orchestra's human steps, which people claim through the projects
+        // front: a workflow's task there would never run, and would show up as a person's task.
+        if queue.is_human() {
+            return Err(format!(
+                "queue '{queue}' is a human queue, kept for projects' human steps"
+            ));
+        }
+        Ok(queue)
     };
     match value {
         None | Some(Yaml::Null) => Ok((QueueName::default(), BTreeMap::new())),
@@ -1401,6 +1410,14 @@ mod tests {
             (
                 "p.A:\n  tasks: [X]\n  queue: {default: q1, customs: {X: \"a:b\"}}\n",
                 "invalid queue name 'a:b'",
+            ),
+            (
+                "p.A:\n  tasks: [X]\n  queue: human\n",
+                "queue 'human' is a human queue",
+            ),
+            (
+                "p.A:\n  tasks: [X]\n  queue: {customs: {X: human.review}}\n",
+                "queue 'human.review' is a human queue",
             ),
             (
                 "p.A:\n  tasks: [X]\n  queue: {customs: {Y: q2}}\n",

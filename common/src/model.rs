@@ -72,6 +72,51 @@ impl RunStatus {
 }
 
 string_enum! {
+    /// The front a run belongs to. Each front reads, cancels and relaunches only runs of its
+    /// own kind (see [`crate::store::front_runs`]); the kind is stored with the run when it is
+    /// created and never changes.
+    RunKind {
+        /// A Director workflow (`/api/workflows`), including periodic ones.
+        Workflow => "workflow",
+        /// An OrderlyWeb report run (`/api/v1/reports`).
+        Report => "report",
+        /// A phase of a Release Coordinator release (`/releases`).
+        Release => "release",
+        /// An Orchestra project (`/orchestra/api`).
+        Project => "project",
+    }
+}
+
+impl RunKind {
+    /// True for runs the workflow listing shows: Director's own. Report runs are listed by
+    /// their keys, release phases shown as tasks, projects by their ids.
+    pub fn is_listed(self) -> bool {
+        self == Self::Workflow
+    }
+
+    /// True for runs kept after they finish instead of expiring with the retention period:
+    /// projects, which people look up long after they are done, as they do in Orchestra.
+    pub fn is_kept(self) -> bool {
+        self == Self::Project
+    }
+
+    /// The kind of a run stored before runs recorded their kind: told by the prefix its
+    /// definition name was given ([`report_definition`], [`release_definition`],
+    /// [`project_definition`]); any other name is a workflow's.
+    pub fn of_legacy_definition(definition: &str) -> Self {
+        if definition.starts_with(REPORT_DEFINITION_PREFIX) {
+            Self::Report
+        } else if definition.starts_with(RELEASE_DEFINITION_PREFIX) {
+            Self::Release
+        } else if definition.starts_with(PROJECT_DEFINITION_PREFIX) {
+            Self::Project
+        } else {
+            Self::Workflow
+        }
+    }
+}
+
+string_enum! {
     /// Where a task is in its life.
     TaskStatus {
         /// Waiting for its dependencies.
@@ -336,6 +381,8 @@ pub struct RunSpec {
     pub id: Option<String>,
     /// Name of the definition the run was made from (e.g. `example.ETL`).
     pub definition: String,
+    /// The front the run belongs to.
+    pub kind: RunKind,
     /// The payload every task receives.
     #[serde(default)]
     pub payload: serde_json::Value,
@@ -383,21 +430,6 @@ pub fn project_definition(slug: &str) -> String {
 }
 
 impl RunSpec {
-    /// True for runs the workflow listing shows: every run but report runs, which the reports
-    /// front lists by their keys, release phases, which the releases front shows as tasks,
-    /// and projects, which the projects front shows by their ids.
-    pub fn is_listed(&self) -> bool {
-        !self.definition.starts_with(REPORT_DEFINITION_PREFIX)
-            && !self.definition.starts_with(RELEASE_DEFINITION_PREFIX)
-            && !self.definition.starts_with(PROJECT_DEFINITION_PREFIX)
-    }
-
-    /// True for runs kept after they finish instead of expiring with the retention period:
-    /// projects, which people look up long after they are done, as they do in Orchestra.
-    pub fn is_kept(&self) -> bool {
-        self.definition.starts_with(PROJECT_DEFINITION_PREFIX)
-    }
-
     /// Checks the DAG: at least one task, dependencies in range, no cycles.
     pub fn validate(&self) -> Result<(), InvalidInput> {
         if self.tasks.is_empty() {
@@ -536,6 +568,7 @@ mod tests {
         RunSpec {
             id: None,
             definition: "t.test".into(),
+            kind: RunKind::Workflow,
             payload: serde_json::Value::Null,
             tasks,
             queue: QueueName::default(),
@@ -571,6 +604,37 @@ mod tests {
         assert!(run(vec![task("a", &[5])]).validate().is_err());
         assert!(run(vec![task("a", &[0])]).validate().is_err());
         assert!(run(vec![]).validate().is_err());
+    }
+
+    #[test]
+    fn run_kinds_read_as_stored_and_from_legacy_definitions() {
+        for kind in [
+            RunKind::Workflow,
+            RunKind::Report,
+            RunKind::Release,
+            RunKind::Project,
+        ] {
+            assert_eq!(kind.as_str().parse::<RunKind>().unwrap(), kind);
+        }
+        assert!("workflows".parse::<RunKind>().is_err());
+        assert_eq!(
+            RunKind::of_legacy_definition(&report_definition("minimal")),
+            RunKind::Report
+        );
+        assert_eq!(
+            RunKind::of_legacy_definition(&release_definition("RE_1")),
+            RunKind::Release
+        );
+        assert_eq!(
+            RunKind::of_legacy_definition(&project_definition("review")),
+            RunKind::Project
+        );
+        assert_eq!(
+            RunKind::of_legacy_definition("example.ETL"),
+            RunKind::Workflow
+        );
+        assert!(RunKind::Workflow.is_listed() && !RunKind::Project.is_listed());
+        assert!(RunKind::Project.is_kept() && !RunKind::Report.is_kept());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use baton_tests::unique_prefix;
 use baton_tests::wait::wait_for;
 use clap::Parser;
 use common::config::StoreOptions;
-use common::model::{Priority, QueueName, RunSpec, RunStatus, TaskSpec, TaskStatus};
+use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus};
 use common::store::Store;
 use serde_json::json;
 use tokio::sync::Notify;
@@ -34,6 +34,7 @@ fn handler_run(handler: &str) -> RunSpec {
     RunSpec {
         id: None,
         definition: "test.embedded".into(),
+        kind: RunKind::Workflow,
         payload: json!({"n": 7}),
         tasks: vec![TaskSpec {
             key: "H".into(),

@@ -9,7 +9,7 @@ use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
 use baton_tests::wait::{wait_for, wait_until};
 use common::keys::CONSUMER_GROUP;
-use common::model::{Priority, QueueName, RunSpec, RunStatus, TaskSpec, TaskStatus};
+use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus};
 use common::store::Store;
 use common::store::definitions::{Definition, PeriodicSpec};
 use common::store::jobs::RequeueOutcome;
@@ -112,6 +112,7 @@ fn run_of(tasks: Vec<TaskSpec>, payload: Value) -> RunSpec {
     RunSpec {
         id: None,
         definition: "test.flow".into(),
+        kind: RunKind::Workflow,
         payload,
         tasks,
         queue: QueueName::default(),
@@ -755,12 +756,14 @@ async fn finished_runs_expire_with_the_retention_but_projects_are_kept() {
         .unwrap();
     let mut project = run_of(vec![shell_task("DONE", "echo hi", &[])], Value::Null);
     project.definition = common::model::project_definition("article");
+    project.kind = RunKind::Project;
     let project = world.store.create_run(&project).await.unwrap();
     let mut failing = run_of(
         vec![shell_task("FAIL", "echo bad; exit 3", &[])],
         Value::Null,
     );
     failing.definition = common::model::project_definition("article");
+    failing.kind = RunKind::Project;
     let failing = world.store.create_run(&failing).await.unwrap();
     for (id, status) in [
         (&ordinary, RunStatus::Success),
@@ -793,6 +796,7 @@ async fn finished_runs_expire_with_the_retention_but_projects_are_kept() {
     // A canceled project is kept as well.
     let mut waiting = run_of(vec![shell_task("LATER", "true", &[])], Value::Null);
     waiting.definition = common::model::project_definition("article");
+    waiting.kind = RunKind::Project;
     waiting.not_before_ms = Some(common::time::now_ms() + 60_000);
     let waiting = world.store.create_run(&waiting).await.unwrap();
     world.store.cancel_run(&waiting).await.unwrap();

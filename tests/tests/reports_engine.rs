@@ -9,7 +9,7 @@ use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
 use common::artefacts::{ArtefactStore, md5_hex};
-use common::model::{Priority, QueueName, RunSpec, RunStatus, TaskSpec};
+use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
 use common::report_version::{ChangelogEntry, DATA_FOLDER, VersionRecord};
 use common::store::Store;
 use common::store::runs::RunView;
@@ -80,6 +80,7 @@ fn report_run_with(executor: Value) -> RunSpec {
     RunSpec {
         id: None,
         definition: format!("report.{report}"),
+        kind: RunKind::Report,
         payload: Value::Null,
         tasks: vec![TaskSpec {
             key: report,

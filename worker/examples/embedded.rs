@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use common::model::{QueueName, RunSpec, RunStatus, TaskSpec};
+use common::model::{QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
 use common::store::Store;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -55,6 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .create_run(&RunSpec {
             id: None,
             definition: "example.GREETING".into(),
+            kind: RunKind::Workflow,
             payload: json!({"name": "baton"}),
             tasks: vec![
                 handler_task("GREET", "greet", vec![]),

@@ -1,6 +1,6 @@
 //! The workflows front: Celery Director's API (`/api/...`) over Baton runs.
 
-use common::model::{RunStatus, TaskStatus};
+use common::model::{RunKind, RunStatus, TaskStatus};
 use common::store::apikeys::Permission;
 use common::store::runs::{CancelOutcome, RunView};
 use common::time::iso8601;
@@ -270,9 +270,10 @@ async fn list_workflows(
                 .is_none_or(|project| project == run_project)
     };
     let offset = (page - 1) * per_page;
+    let workflows = state.store.runs_of(RunKind::Workflow);
     let runs = if status.is_none() && name.is_none() && project.is_none() {
         let ids = state.store.list_run_ids(offset, per_page).await?;
-        state.store.get_runs(&ids).await?
+        workflows.get_many(&ids).await?
     } else {
         let mut selected = Vec::new();
         let mut skipped = 0;
@@ -284,9 +285,8 @@ async fn list_workflows(
                 break;
             }
             scanned += ids.len();
-            for run in state
-                .store
-                .get_runs(&ids)
+            for run in workflows
+                .get_many(&ids)
                 .await?
                 .into_iter()
                 .filter(|run| matches(run))
@@ -320,12 +320,18 @@ async fn get_workflow(
     ))
 }
 
+/// The workflow `id`: 404 when no run has that id, and when the run is another front's.
 async fn find_run(state: &AppState, id: &str) -> Result<RunView, ApiError> {
     state
         .store
-        .get_run(id)
+        .runs_of(RunKind::Workflow)
+        .get(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("Workflow {id} not found")))
+        .ok_or_else(|| workflow_not_found(id))
+}
+
+fn workflow_not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("Workflow {id} not found"))
 }
 
 /// Director's own check of the POST body.
@@ -429,6 +435,7 @@ async fn execute_workflow(
     Ok(RunView {
         id,
         definition: spec.definition,
+        kind: spec.kind,
         status: RunStatus::Pending,
         created_ms: now,
         updated_ms: now,
@@ -475,10 +482,8 @@ async fn cancel_workflow(
     id: String,
 ) -> Result<warp::reply::Response, ApiError> {
     authorize(&state, &request, Permission::WorkflowsRun).await?;
-    match state.store.cancel_run(&id).await? {
-        CancelOutcome::NotFound => {
-            return Err(ApiError::NotFound(format!("Workflow {id} not found")));
-        }
+    match state.store.runs_of(RunKind::Workflow).cancel(&id).await? {
+        CancelOutcome::NotFound => return Err(workflow_not_found(&id)),
         CancelOutcome::AlreadyFinished(_) | CancelOutcome::Canceled { .. } => {}
     }
     let run = find_run(&state, &id).await?;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::workflow::ProjectWorkflow;
 use crate::error::InvalidInput;
-use crate::model::{Priority, RunHooks, RunSpec, TaskSpec, project_definition};
+use crate::model::{Priority, RunHooks, RunKind, RunSpec, TaskSpec, project_definition};
 
 /// Orchestra's task class: real work or training. Shown as Orchestra's integers: training is
 /// 0, real is 1.
@@ -122,6 +122,7 @@ impl NewProject {
         RunSpec {
             id: Some(project_run_id(id)),
             definition: project_definition(&workflow.slug),
+            kind: RunKind::Project,
             payload: self.payload(id),
             tasks,
             queue: Default::default(),
@@ -190,7 +191,8 @@ mod tests {
         assert!(spec.validate().is_ok());
         assert_eq!(spec.id.as_deref(), Some("project-7"));
         assert_eq!(spec.priority, Priority::Low);
-        assert!(!spec.is_listed());
+        assert_eq!(spec.kind, RunKind::Project);
+        assert!(!spec.kind.is_listed());
         assert_eq!(spec.tasks[0].key, "a");
         assert_eq!(spec.tasks[0].queue.as_ref().unwrap().as_str(), "human");
         assert_eq!(spec.tasks[1].depends_on, [0]);

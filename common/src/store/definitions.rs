@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{Store, StoreResult};
 use crate::error::InvalidInput;
-use crate::model::{Priority, QueueName, RunHooks, RunSpec, TaskSpec};
+use crate::model::{Priority, QueueName, RunHooks, RunKind, RunSpec, TaskSpec};
 use crate::schedule::{CronSchedule, Periodic};
 use crate::scripts;
 
@@ -63,6 +63,7 @@ impl Definition {
         RunSpec {
             id: None,
             definition: self.name.clone(),
+            kind: RunKind::Workflow,
             payload,
             tasks: self.tasks.clone(),
             queue: self.queue.clone(),

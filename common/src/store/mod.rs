@@ -4,6 +4,7 @@
 //! - [`connection`]: the Redis client (password, TLS) and URLs shown with passwords masked.
 //! - [`apikeys`]: API keys with sealed secrets and permissions; replay memory.
 //! - [`runs`]: creating, reading, canceling and requeueing runs; task logs.
+//! - [`front_runs`]: the runs one front sees (those of its kind); every front's run lookup.
 //! - [`jobs`]: the queue protocol: reading jobs, starting and finishing attempts, dead letters.
 //! - [`maintenance`]: the scheduler's chores: delayed jobs, reclaiming, outbox, trimming.
 //! - [`reports`]: report runs by key, and the report versions they become.
@@ -16,6 +17,7 @@
 pub mod apikeys;
 pub mod connection;
 pub mod definitions;
+pub mod front_runs;
 pub mod jobs;
 pub mod lease;
 pub mod maintenance;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::jobs::{StatsBatch, push_job, push_to_delayed};
 use super::{Store, StoreResult};
 use crate::error::StoreError;
-use crate::model::{JobRef, Priority, QueueName, RunSpec, RunStatus, TaskStatus};
+use crate::model::{JobRef, Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
 use crate::scripts;
 use crate::time::now_ms;
 
@@ -23,6 +23,8 @@ pub struct RunView {
     pub id: String,
     /// Definition it was made from.
     pub definition: String,
+    /// The front it belongs to.
+    pub kind: RunKind,
     /// Current status.
     pub status: RunStatus,
     /// Creation time (Unix ms).
@@ -161,7 +163,7 @@ impl Store {
             .ignore();
         let listed: Vec<(u64, &String)> = prepared
             .iter()
-            .filter(|(_, spec)| spec.is_listed())
+            .filter(|(_, spec)| spec.kind.is_listed())
             .map(|(id, _)| (now, id))
             .collect();
         if !listed.is_empty() {
@@ -409,6 +411,7 @@ fn run_fields(id: &str, spec: &RunSpec, now: u64) -> Vec<(String, String)> {
     let mut fields = vec![
         ("id".to_owned(), id.to_owned()),
         ("definition".to_owned(), spec.definition.clone()),
+        ("kind".to_owned(), spec.kind.as_str().to_owned()),
         ("status".to_owned(), RunStatus::Pending.as_str().to_owned()),
         ("created".to_owned(), now.to_string()),
         ("updated".to_owned(), now.to_string()),
@@ -435,7 +438,7 @@ fn run_fields(id: &str, spec: &RunSpec, now: u64) -> Vec<(String, String)> {
     if let Some(due) = spec.not_before_ms {
         fields.push(("not_before".to_owned(), due.to_string()));
     }
-    if spec.is_kept() {
+    if spec.kind.is_kept() {
         fields.push(("keep".to_owned(), "1".to_owned()));
     }
     // Only what differs from the defaults is stored: fewer fields make every script faster.
@@ -492,8 +495,10 @@ pub(crate) fn parse_run(fields: &HashMap<String, String>) -> StoreResult<RunView
     let tasks = (0..task_count)
         .map(|index| parse_task(fields, index, created_ms))
         .collect::<StoreResult<Vec<_>>>()?;
+    let definition = required("definition")?.to_owned();
     Ok(RunView {
-        definition: required("definition")?.to_owned(),
+        kind: stored_kind(get("kind"), &definition)?,
+        definition,
         status: required("status")?.parse()?,
         created_ms: number("created").unwrap_or(0),
         updated_ms: number("updated").unwrap_or(0),
@@ -508,6 +513,17 @@ pub(crate) fn parse_run(fields: &HashMap<String, String>) -> StoreResult<RunView
         tasks,
         id,
     })
+}
+
+/// The kind of a stored run from its `kind` field. Runs stored before runs recorded their
+/// kind have none: theirs follows from their definition's name, as it did when they were made.
+pub(crate) fn stored_kind(kind: Option<&str>, definition: &str) -> StoreResult<RunKind> {
+    match kind {
+        Some(kind) => kind
+            .parse()
+            .map_err(|error: crate::error::InvalidInput| StoreError::Corrupt(error.to_string())),
+        None => Ok(RunKind::of_legacy_definition(definition)),
+    }
 }
 
 fn parse_task(

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use baton_tests::{BatonProcess, RedisServer};
 use clap::Parser;
 use common::config::StoreOptions;
-use common::model::{Priority, QueueName, RunSpec, TaskSpec};
+use common::model::{Priority, QueueName, RunKind, RunSpec, TaskSpec};
 use common::store::Store;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -804,6 +804,7 @@ fn run_with(definition: &str, handler: &str, payload: Value) -> RunSpec {
     RunSpec {
         id: None,
         definition: definition.into(),
+        kind: RunKind::Workflow,
         payload,
         tasks: vec![TaskSpec {
             key: handler.into(),

@@ -2,7 +2,7 @@
 //! queue's status.
 
 use common::model::{
-    ExecutorSpec, ReportSpec, RunChangelog, RunSpec, RunStatus, TaskSpec, TaskStatus,
+    ExecutorSpec, ReportSpec, RunChangelog, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus,
     report_definition,
 };
 use common::reports::{ReportConfig, version_id};
@@ -212,6 +212,7 @@ pub async fn run(
         .create_run(&RunSpec {
             id: Some(run_id),
             definition: report_definition(name),
+            kind: RunKind::Report,
             payload: Value::Null,
             tasks: vec![TaskSpec {
                 key: name.to_owned(),
@@ -291,7 +292,8 @@ pub async fn status(
 ) -> Result<warp::reply::Response, ApiError> {
     let (_, report_run) = known_run(state, request, key).await?;
     let with_output = bool_query(request, "output")?.unwrap_or(false);
-    let run = state.store.get_run(&report_run.run_id).await?;
+    let runs = state.store.runs_of(RunKind::Report);
+    let run = runs.get(&report_run.run_id).await?;
     let run_status = run.as_ref().map(|run| run.status);
     if run_status.is_some_and(RunStatus::is_finished) {
         state.store.finalize_report_run(&report_run).await?;
@@ -311,10 +313,10 @@ pub async fn status(
         Vec::new()
     };
     let output = if with_output {
-        let lines = state
-            .store
+        let lines = runs
             .read_log(&report_run.run_id, None, None, LOG_MAX_LINES)
-            .await?;
+            .await?
+            .unwrap_or_default();
         json!(lines.into_iter().map(|line| line.line).collect::<Vec<_>>())
     } else {
         Value::Null
@@ -338,7 +340,12 @@ pub async fn kill(
     key: &str,
 ) -> Result<warp::reply::Response, ApiError> {
     let (access, report_run) = known_run(state, request, key).await?;
-    match state.store.cancel_run(&report_run.run_id).await? {
+    match state
+        .store
+        .runs_of(RunKind::Report)
+        .cancel(&report_run.run_id)
+        .await?
+    {
         CancelOutcome::Canceled { .. } => {
             state.store.finalize_report_run(&report_run).await?;
             tracing::info!(key, by = %access.key.id, "report run killed");

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::runs::{RunView, parse_run};
 use super::{Store, StoreResult};
 use crate::error::StoreError;
-use crate::model::RunSpec;
+use crate::model::{RunKind, RunSpec};
 use crate::projects::project::project_run_id;
 use crate::time::now_ms;
 
@@ -75,7 +75,8 @@ pub struct ProjectRun {
 }
 
 impl Store {
-    /// Reads the runs of projects, in order (`None` for a run that does not exist).
+    /// Reads the runs of projects, in order (`None` for a run that does not exist or is not a
+    /// project: another front's run is never shown as one).
     pub async fn project_runs(&self, run_ids: &[String]) -> StoreResult<Vec<Option<ProjectRun>>> {
         if run_ids.is_empty() {
             return Ok(Vec::new());
@@ -92,6 +93,9 @@ impl Store {
                     return Ok(None);
                 }
                 let run = parse_run(fields)?;
+                if !self.runs_of(RunKind::Project).owns(&run) {
+                    return Ok(None);
+                }
                 let human = (0..run.tasks.len())
                     .map(|index| {
                         let get = |name: &str| fields.get(&format!("t{index}.{name}"));

@@ -11,7 +11,8 @@ use super::records::{Release, Study, Task, TaskService};
 use super::{Store, StoreResult};
 use crate::error::{InvalidInput, StoreError};
 use crate::model::{
-    ExecutorSpec, Priority, QueueName, ReleaseCall, RunHooks, RunSpec, TaskSpec, release_definition,
+    ExecutorSpec, Priority, QueueName, ReleaseCall, RunHooks, RunKind, RunSpec, TaskSpec,
+    release_definition,
 };
 use crate::releases::{IdKind, ReleaseState, TaskState, Version, phase_run_id};
 use crate::scripts;
@@ -494,6 +495,7 @@ impl Store {
         let spec = RunSpec {
             id: Some(run_id.clone()),
             definition: release_definition(release_id),
+            kind: RunKind::Release,
             payload: serde_json::json!({"release": release_id, "action": action.as_str()}),
             tasks: specs,
             queue: QueueName::default(),
