@@ -3,6 +3,9 @@
 //! executor), collects what the version records (every declared artefact must exist) and
 //! stores its files, hashed with md5, in the artefact store. The task's result is the
 //! version's [`VersionRecord`](common::report_version::VersionRecord).
+//!
+//! Files are written only under a version id the run holds: the API reserved it when it
+//! created the run, and every execution (a re-execution after a crash too) confirms it first.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +16,8 @@ use common::report_script;
 use common::report_version::is_version_id;
 use common::reports::ReportConfig;
 use common::reports_repo::{RepoError, ReportsRepo};
+use common::store::Store;
+use common::store::reports::VersionOwner;
 use serde_json::Value;
 
 use crate::context::TaskContext;
@@ -40,9 +45,25 @@ fn repo_error(error: RepoError) -> TaskError {
 /// Runs one report and returns the version's metadata as the task's result.
 pub async fn run_report(
     settings: &ReportSettings,
+    store: &Store,
     spec: &ReportSpec,
     ctx: &TaskContext,
 ) -> Result<Option<Value>, TaskError> {
+    if !is_version_id(&spec.version) {
+        return Err(output_error(OutputError::BadVersionId(
+            spec.version.clone(),
+        )));
+    }
+    let held = store
+        .reserve_version(&spec.version, &VersionOwner::run(&ctx.run_id))
+        .await
+        .map_err(|error| TaskError::Failed(format!("cannot check the version id: {error}")))?;
+    if !held {
+        return Err(TaskError::Invalid(format!(
+            "version id {} is taken by another run or an import; nothing was written",
+            spec.version
+        )));
+    }
     let dir = settings.work_dir.join(format!(
         "{}-{}-{}",
         spec.version,
@@ -87,11 +108,6 @@ async fn run_in(
         .find(|resource| !dir.join(resource).is_file())
     {
         return Err(invalid(&format!("resource '{missing}' does not exist")));
-    }
-    if !is_version_id(&spec.version) {
-        return Err(output_error(OutputError::BadVersionId(
-            spec.version.clone(),
-        )));
     }
     // Read before the script runs, and checked now: a broken changelog fails at once.
     let changelog = match std::fs::read_to_string(dir.join(CHANGELOG)) {
