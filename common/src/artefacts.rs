@@ -150,7 +150,10 @@ impl ArtefactStore {
         let path = Self::path(version, name)?;
         let found = self.store.get(&path).await?;
         let size = found.meta.size;
-        Ok((size, found.into_stream().map_err(ArtefactError::from).boxed()))
+        Ok((
+            size,
+            found.into_stream().map_err(ArtefactError::from).boxed(),
+        ))
     }
 
     /// Every file name of `version`, sorted.

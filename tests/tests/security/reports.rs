@@ -135,7 +135,11 @@ impl Deployment {
             .wait_exit_async(Duration::from_secs(60))
             .await
             .expect("the command ends");
-        assert!(status.success(), "{binary} {args:?} failed: {}", process.log());
+        assert!(
+            status.success(),
+            "{binary} {args:?} failed: {}",
+            process.log()
+        );
         process.log()
     }
 
@@ -197,8 +201,14 @@ impl Deployment {
             .map(|body| serde_json::to_vec(body).unwrap())
             .unwrap_or_default();
         let content_type = body.is_some().then_some("application/json");
-        self.request(method, path, &format!("Bearer {token}"), content_type, bytes)
-            .await
+        self.request(
+            method,
+            path,
+            &format!("Bearer {token}"),
+            content_type,
+            bytes,
+        )
+        .await
     }
 
     /// The `data` of a successful enveloped answer.
@@ -244,7 +254,12 @@ impl Deployment {
                 Some(body),
             )
             .await;
-        assert_eq!(packed.status, 200, "{}", String::from_utf8_lossy(&packed.bytes));
+        assert_eq!(
+            packed.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&packed.bytes)
+        );
         let dir = tempfile::tempdir().unwrap();
         let (input, output) = (dir.path().join("packed.zip"), dir.path().join("done.zip"));
         std::fs::write(&input, &packed.bytes).unwrap();
@@ -303,7 +318,9 @@ fn forge_bundle(bundle: &[u8], id: &str, done: &[u8]) -> Vec<u8> {
         let mut content = Vec::new();
         entry.read_to_end(&mut content).unwrap();
         if entry.is_dir() {
-            writer.add_directory(format!("{id}/{rest}"), options).unwrap();
+            writer
+                .add_directory(format!("{id}/{rest}"), options)
+                .unwrap();
             continue;
         }
         let content = match rest {
@@ -438,8 +455,7 @@ async fn imports_of_one_version_id_never_overwrite_each_others_files() {
             )
             .await;
         assert_eq!(
-            served.bytes,
-            *content,
+            served.bytes, *content,
             "round {round}: the version's file is the one its record lists"
         );
 
@@ -465,9 +481,7 @@ async fn other_people_see_neither_the_version_nor_the_log_of_a_run() {
     let api = Deployment::start(1).await;
     let alice = api.user("alice", "reports.read,reports.run").await;
     let bob = api.user("bob", "reports.read,reports.run").await;
-    let reviewer = api
-        .user("reviewer", "reports.read,reports.review")
-        .await;
+    let reviewer = api.user("reviewer", "reports.read,reports.review").await;
     let key = api
         .run(&alice, "slow", json!({"params": {"seconds": 4}}))
         .await;
@@ -572,7 +586,11 @@ async fn a_long_log_comes_in_capped_pages_that_a_cursor_walks_in_order() {
     let expected: Vec<String> = (0..CHATTY_LINES).map(|i| format!("line {i}")).collect();
     assert_eq!(numbered, expected, "every line once, in order");
     let first_page: Vec<&str> = lines.iter().filter_map(Value::as_str).collect();
-    assert_eq!(walked[..PAGE_LINES], first_page, "the first page starts the walk");
+    assert_eq!(
+        walked[..PAGE_LINES],
+        first_page,
+        "the first page starts the walk"
+    );
 
     let bad = api
         .call(

@@ -49,21 +49,6 @@ pub async fn run_report(
     spec: &ReportSpec,
     ctx: &TaskContext,
 ) -> Result<Option<Value>, TaskError> {
-    if !is_version_id(&spec.version) {
-        return Err(output_error(OutputError::BadVersionId(
-            spec.version.clone(),
-        )));
-    }
-    let held = store
-        .reserve_version(&spec.version, &VersionOwner::run(&ctx.run_id))
-        .await
-        .map_err(|error| TaskError::Failed(format!("cannot check the version id: {error}")))?;
-    if !held {
-        return Err(TaskError::Invalid(format!(
-            "version id {} is taken by another run or an import; nothing was written",
-            spec.version
-        )));
-    }
     let dir = settings.work_dir.join(format!(
         "{}-{}-{}",
         spec.version,
@@ -78,13 +63,14 @@ pub async fn run_report(
         .await
         .map_err(|error| TaskError::Failed(format!("export interrupted: {error}")))?
         .map_err(repo_error)?;
-    let result = run_in(settings, spec, ctx, &dir).await;
+    let result = run_in(settings, store, spec, ctx, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
 async fn run_in(
     settings: &ReportSettings,
+    store: &Store,
     spec: &ReportSpec,
     ctx: &TaskContext,
     dir: &Path,
@@ -109,6 +95,11 @@ async fn run_in(
     {
         return Err(invalid(&format!("resource '{missing}' does not exist")));
     }
+    if !is_version_id(&spec.version) {
+        return Err(output_error(OutputError::BadVersionId(
+            spec.version.clone(),
+        )));
+    }
     // Read before the script runs, and checked now: a broken changelog fails at once.
     let changelog = match std::fs::read_to_string(dir.join(CHANGELOG)) {
         Ok(text) => Some(text),
@@ -117,6 +108,17 @@ async fn run_in(
     };
     if let Some(text) = &changelog {
         report_outputs::parse_changelog(&spec.report, text).map_err(output_error)?;
+    }
+    // The run's own version id, reserved when it was created, before anything is written.
+    let held = store
+        .reserve_version(&spec.version, &VersionOwner::run(&ctx.run_id))
+        .await
+        .map_err(|error| TaskError::Failed(format!("cannot check the version id: {error}")))?;
+    if !held {
+        return Err(TaskError::Invalid(format!(
+            "version id {} is taken by another run or an import; nothing was written",
+            spec.version
+        )));
     }
     ctx.log(format!("[ name ] {}", spec.report));
     ctx.log(format!("[ id ] {}", spec.version));

@@ -7,9 +7,9 @@
 use std::io::{Seek, Write};
 
 use common::artefacts::{ArtefactError, ArtefactStore};
-use futures::StreamExt;
 use common::report_version::{DATA_FOLDER, VersionRecord};
 use common::store::apikeys::Permission;
+use futures::StreamExt;
 use serde_json::{Map, Value};
 
 use super::access::caller;
@@ -238,10 +238,7 @@ pub async fn zip(
     let file = tokio::task::spawn_blocking(move || write_zip(&runtime, &store, &folder, &members))
         .await
         .map_err(|error| ApiError::Unavailable(format!("zip interrupted: {error}")))??;
-    let size = file
-        .metadata()
-        .map_err(|error| zip_failed(&error))?
-        .len();
+    let size = file.metadata().map_err(|error| zip_failed(&error))?.len();
     let chunks = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
     Ok(download_stream(
         chunks,

@@ -395,7 +395,8 @@ pub async fn status(
         Vec::new()
     };
     let task = run.as_ref().and_then(|run| run.tasks.first());
-    let version = (private && matches!(status, "success" | "running")).then_some(&report_run.version);
+    let version =
+        (private && matches!(status, "success" | "running")).then_some(&report_run.version);
     let mut answer = json!({
         "key": key,
         "status": status,
