@@ -253,8 +253,8 @@ fn zip_failed(error: &dyn std::fmt::Display) -> ApiError {
     ApiError::Unavailable("cannot build the zip; try again".into())
 }
 
-/// Writes the zip of `members` (under the folder `top`) into an anonymous temporary file,
-/// copying each from the store a chunk at a time; returns the file, rewound. Blocking: runs
+/// Writes the zip of `members` (under the folder `top`) into an anonymous temporary file (in
+/// `TMPDIR`), copying each from the store a chunk at a time; returns the file, rewound. Blocking: runs
 /// the store's reads on `runtime`.
 fn write_zip(
     runtime: &tokio::runtime::Handle,
@@ -262,8 +262,7 @@ fn write_zip(
     top: &str,
     members: &[StoredPath],
 ) -> Result<std::fs::File, ApiError> {
-    let failed = |error: &dyn std::fmt::Display| zip_failed(error);
-    let file = tempfile::tempfile().map_err(|error| failed(&error))?;
+    let file = tempfile::tempfile().map_err(|error| zip_failed(&error))?;
     let mut writer = zip::ZipWriter::new(file);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
@@ -274,13 +273,15 @@ fn write_zip(
         let options = options.large_file(size >= u64::from(u32::MAX));
         writer
             .start_file(format!("{top}/{}", member.name), options)
-            .map_err(|error| failed(&error))?;
+            .map_err(|error| zip_failed(&error))?;
         while let Some(chunk) = runtime.block_on(chunks.next()) {
             let chunk = chunk.map_err(|error| store_error(member, error))?;
-            writer.write_all(&chunk).map_err(|error| failed(&error))?;
+            writer
+                .write_all(&chunk)
+                .map_err(|error| zip_failed(&error))?;
         }
     }
-    let mut file = writer.finish().map_err(|error| failed(&error))?;
-    file.rewind().map_err(|error| failed(&error))?;
+    let mut file = writer.finish().map_err(|error| zip_failed(&error))?;
+    file.rewind().map_err(|error| zip_failed(&error))?;
     Ok(file)
 }

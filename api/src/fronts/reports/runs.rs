@@ -314,7 +314,7 @@ fn output_cursor(request: &RequestParts) -> Result<Option<String>, ApiError> {
     let valid = cursor.split_once('-').is_some_and(|(ms, seq)| {
         [ms, seq]
             .iter()
-            .all(|part| !part.is_empty() && part.len() <= 20 && part.parse::<u64>().is_ok())
+            .all(|part| part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok())
     });
     if valid {
         Ok(Some(cursor))
@@ -454,4 +454,42 @@ pub async fn queue_status(
         .map(|run| queue_entry(run, Some(&access)))
         .collect();
     Ok(success(json!({"tasks": tasks})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warp::http::{HeaderMap, Method};
+
+    fn request(query: &str) -> RequestParts {
+        RequestParts {
+            method: Method::GET,
+            path_and_query: format!("/api/v1/reports/k/status/{query}"),
+            headers: HeaderMap::new(),
+            body: bytes::Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn log_cursors_are_log_entry_ids() {
+        assert_eq!(output_cursor(&request("")), Ok(None));
+        assert_eq!(
+            output_cursor(&request("?output=true&output_after=1733000000000-12")),
+            Ok(Some("1733000000000-12".to_owned()))
+        );
+        for bad in [
+            "x",
+            "1-",
+            "-1",
+            "1-2-3",
+            "1733000000000",
+            "+-1",
+            "99999999999999999999999-0",
+        ] {
+            assert!(
+                output_cursor(&request(&format!("?output_after={bad}"))).is_err(),
+                "{bad}"
+            );
+        }
+    }
 }
