@@ -7,7 +7,8 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
@@ -139,6 +140,22 @@ impl ArtefactStore {
         Ok(self.store.get(&path).await?.bytes().await?)
     }
 
+    /// File `name` of `version` as its size and a stream of chunks, so that a large file is
+    /// served without being held in memory whole.
+    pub async fn stream(
+        &self,
+        version: &str,
+        name: &str,
+    ) -> Result<(u64, BoxStream<'static, Result<Bytes, ArtefactError>>), ArtefactError> {
+        let path = Self::path(version, name)?;
+        let found = self.store.get(&path).await?;
+        let size = found.meta.size;
+        Ok((
+            size,
+            found.into_stream().map_err(ArtefactError::from).boxed(),
+        ))
+    }
+
     /// Every file name of `version`, sorted.
     pub async fn list(&self, version: &str) -> Result<Vec<String>, ArtefactError> {
         if !valid_name(version) || version.contains('/') {
@@ -198,6 +215,12 @@ mod tests {
                 .unwrap(),
             Bytes::from_static(b"a,b\n")
         );
+        let (size, chunks) = store
+            .stream("20161006-142357-e80edf58", "source/inputdata.csv")
+            .await
+            .unwrap();
+        let chunks: Vec<Bytes> = chunks.try_collect().await.unwrap();
+        assert_eq!((size, chunks.concat()), (4, b"a,b\n".to_vec()));
         assert_eq!(
             store.list("20161006-142357-e80edf58").await.unwrap(),
             vec!["mygraph.png", "source/inputdata.csv"]

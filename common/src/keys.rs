@@ -125,6 +125,12 @@ impl Keys {
         format!("{}:{{reports}}:run:{key}", self.prefix)
     }
 
+    /// Who holds a version id (`run:<run id>` or `import:<uuid>`), set with `SET NX` before
+    /// any of the version's files is written; it shares the version's hash tag.
+    pub fn report_version_reservation(&self, id: &str) -> String {
+        format!("{}:{{reports}}:reserved:{id}", self.prefix)
+    }
+
     /// Sorted set of report run keys not yet finalized (queued or running), by creation time.
     pub fn report_runs_active(&self) -> String {
         format!("{}:{{reports}}:active", self.prefix)
@@ -234,5 +240,13 @@ mod tests {
         );
         assert_eq!(keys.queue_delayed(&queue), "baton:{q:emails}:delayed");
         assert_eq!(keys.queue_dead(&queue), "baton:{q:emails}:dead");
+        assert_eq!(
+            keys.report_version_reservation("20240102-030405-0a1b2c3d"),
+            "baton:{reports}:reserved:20240102-030405-0a1b2c3d"
+        );
+        assert_eq!(
+            keys.report_version("20240102-030405-0a1b2c3d"),
+            "baton:{reports}:version:20240102-030405-0a1b2c3d"
+        );
     }
 }

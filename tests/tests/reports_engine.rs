@@ -302,3 +302,48 @@ async fn a_report_run_stores_its_version_and_checks_artefacts_and_parameters() {
     let run = finished(&store, &unknown).await;
     assert!(run.tasks[0].error.as_deref().unwrap().contains("nosuch"));
 }
+
+#[tokio::test]
+async fn a_version_id_is_held_by_one_owner_until_its_version_is_recorded() {
+    use common::store::reports::VersionOwner;
+
+    let redis = RedisServer::start();
+    let store = redis.store(&unique_prefix()).await;
+    let id = "20240102-030405-0a1b2c3d";
+    let run = VersionOwner::run("run-1");
+    let import = VersionOwner::import();
+    assert!(store.reserve_version(id, &run).await.unwrap());
+    assert!(
+        store.reserve_version(id, &run).await.unwrap(),
+        "a run executed again still holds its own id"
+    );
+    assert!(!store.reserve_version(id, &import).await.unwrap());
+    assert!(
+        !store
+            .reserve_version(id, &VersionOwner::import())
+            .await
+            .unwrap()
+    );
+    store.release_version(id, &import).await.unwrap();
+    assert!(
+        store.reserve_version(id, &run).await.unwrap(),
+        "only the holder gives an id up"
+    );
+
+    // An import that failed gives its id up; a recorded version keeps it for good.
+    let other = "20240102-030405-0e0f0a0b";
+    assert!(store.reserve_version(other, &import).await.unwrap());
+    store.release_version(other, &import).await.unwrap();
+    let record: VersionRecord = serde_json::from_value(json!({
+        "id": other, "name": "minimal", "date": "2024-01-02 03:04:05.0",
+    }))
+    .unwrap();
+    assert!(store.insert_version(&record).await.unwrap());
+    assert!(
+        !store
+            .reserve_version(other, &VersionOwner::import())
+            .await
+            .unwrap()
+    );
+    assert!(!store.reserve_version(other, &run).await.unwrap());
+}

@@ -51,7 +51,7 @@ impl Executors {
                 ExecutorSpec::Command(command) => run_command(command, ctx).await,
                 ExecutorSpec::Http(http) => run_http(&self.http, http, ctx).await,
                 ExecutorSpec::Report(report) => match &self.reports {
-                    Some(settings) => run_report(settings, report, ctx).await,
+                    Some(settings) => run_report(settings, &self.store, report, ctx).await,
                     None => Err(TaskError::Invalid(
                         "this worker has no reports repository (set BATON_REPORTS_REPO)".into(),
                     )),

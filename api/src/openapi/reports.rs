@@ -21,10 +21,18 @@ const RUN_QUERY: &[QueryParam] = &[QueryParam::integer(
     "Seconds before the run is killed (default 10800).",
 )];
 
-const STATUS_QUERY: &[QueryParam] = &[QueryParam::boolean(
-    "output",
-    "Include the run's log so far.",
-)];
+const STATUS_QUERY: &[QueryParam] = &[
+    QueryParam::boolean(
+        "output",
+        "Include the run's log: at most 1000 lines, with output_next (a cursor) and \
+         output_more (whether more lines wait). Only who started the run and reviewers of its \
+         report see its log and version.",
+    ),
+    QueryParam::string(
+        "output_after",
+        "With output=true: the lines after this cursor (an output_next of an earlier answer).",
+    ),
+];
 
 const PUBLISH_QUERY: &[QueryParam] = &[QueryParam::boolean(
     "value",
@@ -160,7 +168,10 @@ pub const OPERATIONS: &[Operation] = &[
     )
     .needs("reports.run")
     .zip_body(),
-    Operation::get("/api/v1/queue/status/", "Queued and running report runs."),
+    Operation::get(
+        "/api/v1/queue/status/",
+        "Queued and running report runs (a version only for who started the run and reviewers).",
+    ),
 ];
 
 /// Who may call `operation`, in words, for the front's index.

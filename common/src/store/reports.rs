@@ -6,6 +6,12 @@
 //! idempotent (the record is keyed by the version id fixed at creation), so the API's status
 //! reads and the scheduler's chore may both do it, any number of times, and a crash at any
 //! point leaves it to be done again.
+//!
+//! A version id is reserved (`SET NX`, [`Store::reserve_version`]) before any of its files is
+//! written: by a run when it is created (its version id is fixed then), by a bundle import
+//! before it stores the bundle's files. Only the holder writes files under that id, so an
+//! import can never take over a queued or running report's version, and a run executed again
+//! after a crash still holds its own.
 
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
@@ -15,6 +21,7 @@ use crate::error::StoreError;
 use crate::model::RunStatus;
 use crate::report_version::VersionRecord;
 use crate::reports::run_key;
+use crate::scripts;
 use crate::time::now_ms;
 
 /// Active entries older than this whose run does not exist are dropped (the creator died
@@ -24,6 +31,34 @@ const ORPHAN_GRACE_MS: u64 = 60_000;
 const KEY_ATTEMPTS: usize = 8;
 /// How long a key stays reserved before its run is finalized (beyond the retention period).
 const RESERVATION_SECS: u64 = 7 * 24 * 3600;
+/// How long an import holds its version id while it stores the bundle's files; once the
+/// version's record is written, the record itself keeps the id taken.
+const IMPORT_RESERVATION_SECS: u64 = 24 * 3600;
+
+/// Who reserved a version id: the run that produces it, or one bundle import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionOwner(String);
+
+impl VersionOwner {
+    /// The run `run_id`: every execution of it, a re-execution after a crash included.
+    pub fn run(run_id: &str) -> Self {
+        Self(format!("run:{run_id}"))
+    }
+
+    /// One bundle import, unlike any other.
+    pub fn import() -> Self {
+        Self(format!("import:{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// The owner as the reservation stores it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn is_import(&self) -> bool {
+        self.0.starts_with("import:")
+    }
+}
 
 /// A report run as its key names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +73,10 @@ pub struct ReportRun {
     pub version: String,
     /// Creation time (Unix ms).
     pub created_ms: u64,
+    /// The id of the key (or user) that started it; `None` for runs recorded before it was
+    /// kept, whose details only reviewers see.
+    #[serde(default)]
+    pub by: Option<String>,
 }
 
 /// A report run with the current status of its run (`None`: the run does not exist).
@@ -83,14 +122,23 @@ fn candidate_key(attempt: usize) -> String {
 }
 
 impl Store {
-    /// Reserves an unused key for a new run of report `name` (run `run_id`, producing
-    /// `version`) and marks it active. Call before creating the run.
+    /// Reserves `version` for run `run_id` ([`Store::reserve_version`]), then an unused key
+    /// for that new run of report `name`, started by `by`, and marks it active. Call before
+    /// creating the run. `None` when the version id is taken (by another run or an import):
+    /// pick another id.
     pub async fn reserve_report_run(
         &self,
         name: &str,
         run_id: &str,
         version: &str,
-    ) -> StoreResult<ReportRun> {
+        by: &str,
+    ) -> StoreResult<Option<ReportRun>> {
+        if !self
+            .reserve_version(version, &VersionOwner::run(run_id))
+            .await?
+        {
+            return Ok(None);
+        }
         let mut conn = self.conn().await?;
         for attempt in 0..KEY_ATTEMPTS * 4 {
             let run = ReportRun {
@@ -99,6 +147,7 @@ impl Store {
                 name: name.to_owned(),
                 version: version.to_owned(),
                 created_ms: now_ms(),
+                by: Some(by.to_owned()),
             };
             let json = serde_json::to_string(&run).map_err(|e| corrupt("report run", e))?;
             // Kept until the run is finalized, then for the retention period; the long first
@@ -115,12 +164,58 @@ impl Store {
                 let _: () = conn
                     .zadd(self.keys.report_runs_active(), &run.key, run.created_ms)
                     .await?;
-                return Ok(run);
+                return Ok(Some(run));
             }
         }
         Err(StoreError::Corrupt(
             "no unused report run key found; too many runs are kept".into(),
         ))
+    }
+
+    /// Reserves version id `id` for `owner` (`SET NX`), before any of its files is written.
+    /// True when `owner` holds it: reserved now, or already held by that same owner (a run
+    /// executed again after a crash). False when someone else holds it, or when a version
+    /// with that id is already recorded.
+    pub async fn reserve_version(&self, id: &str, owner: &VersionOwner) -> StoreResult<bool> {
+        let ttl = if owner.is_import() {
+            IMPORT_RESERVATION_SECS
+        } else {
+            self.retention_secs + RESERVATION_SECS
+        };
+        let key = self.keys.report_version_reservation(id);
+        let mut conn = self.conn().await?;
+        let reserved: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(owner.as_str())
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl)
+            .query_async(&mut conn)
+            .await?;
+        if reserved.is_none() {
+            let holder: Option<String> = conn.get(&key).await?;
+            return Ok(holder.as_deref() == Some(owner.as_str()));
+        }
+        // A version recorded whose reservation has expired (or that was recorded before
+        // reservations existed) keeps its id all the same.
+        let recorded: bool = conn.exists(self.keys.report_version(id)).await?;
+        if recorded {
+            self.release_version(id, owner).await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Gives up `owner`'s reservation of version id `id` (an import that failed before its
+    /// version was recorded); nothing happens when someone else holds it.
+    pub async fn release_version(&self, id: &str, owner: &VersionOwner) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        scripts::RELEASE_LEASE
+            .key(self.keys.report_version_reservation(id))
+            .arg(owner.as_str())
+            .invoke_async::<i64>(&mut conn)
+            .await?;
+        Ok(())
     }
 
     /// The report run a key names.
@@ -193,9 +288,14 @@ impl Store {
             None if now_ms().saturating_sub(run.created_ms) > ORPHAN_GRACE_MS => {}
             _ => return Ok(status),
         }
-        // The version and the end of the run's activity, in one transaction.
+        // The version and the end of the run's activity, in one transaction. The version's
+        // record now keeps its id taken; a failed run's id is kept as long as the run.
         pipe.zrem(self.keys.report_runs_active(), &run.key)
-            .expire(self.keys.report_run(&run.key), self.retention_secs as i64);
+            .expire(self.keys.report_run(&run.key), self.retention_secs as i64)
+            .expire(
+                self.keys.report_version_reservation(&run.version),
+                self.retention_secs as i64,
+            );
         pipe.query_async::<redis::Value>(&mut conn).await?;
         Ok(status)
     }

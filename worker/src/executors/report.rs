@@ -8,6 +8,9 @@
 //! `LANG` from the worker, one variable per parameter, `ORDERLY_VERSION`,
 //! `ORDERLY_PARAMETERS`, `ORDERLY_INSTANCES`, and the `command` executor's `BATON_*`
 //! variables; parameters with reserved names never get this far.
+//!
+//! Files are written only under a version id the run holds: the API reserved it when it
+//! created the run, and every execution (a re-execution after a crash too) confirms it first.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +21,8 @@ use common::report_script;
 use common::report_version::is_version_id;
 use common::reports::ReportConfig;
 use common::reports_repo::{RepoError, ReportsRepo};
+use common::store::Store;
+use common::store::reports::VersionOwner;
 use serde_json::Value;
 
 use crate::context::TaskContext;
@@ -45,6 +50,7 @@ fn repo_error(error: RepoError) -> TaskError {
 /// Runs one report and returns the version's metadata as the task's result.
 pub async fn run_report(
     settings: &ReportSettings,
+    store: &Store,
     spec: &ReportSpec,
     ctx: &TaskContext,
 ) -> Result<Option<Value>, TaskError> {
@@ -62,13 +68,14 @@ pub async fn run_report(
         .await
         .map_err(|error| TaskError::Failed(format!("export interrupted: {error}")))?
         .map_err(repo_error)?;
-    let result = run_in(settings, spec, ctx, &dir).await;
+    let result = run_in(settings, store, spec, ctx, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
 async fn run_in(
     settings: &ReportSettings,
+    store: &Store,
     spec: &ReportSpec,
     ctx: &TaskContext,
     dir: &Path,
@@ -106,6 +113,17 @@ async fn run_in(
     };
     if let Some(text) = &changelog {
         report_outputs::parse_changelog(&spec.report, text).map_err(output_error)?;
+    }
+    // The run's own version id, reserved when it was created, before anything is written.
+    let held = store
+        .reserve_version(&spec.version, &VersionOwner::run(&ctx.run_id))
+        .await
+        .map_err(|error| TaskError::Failed(format!("cannot check the version id: {error}")))?;
+    if !held {
+        return Err(TaskError::Invalid(format!(
+            "version id {} is taken by another run or an import; nothing was written",
+            spec.version
+        )));
     }
     ctx.log(format!("[ name ] {}", spec.report));
     ctx.log(format!("[ id ] {}", spec.version));

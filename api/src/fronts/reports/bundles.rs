@@ -5,6 +5,7 @@
 use common::bundles::{BundleError, DEFAULT_MAX_UNPACKED, check_bundle, pack_bundle};
 use common::reports::version_id;
 use common::store::apikeys::Permission;
+use common::store::reports::VersionOwner;
 use warp::http::StatusCode;
 
 use super::access::caller;
@@ -53,7 +54,7 @@ pub async fn pack(
 }
 
 /// `POST /bundle/import/`: stores a completed bundle's files and records it as an unpublished
-/// version (409 when that version exists).
+/// version (409 when that version exists, or its id is reserved by a run or another import).
 pub async fn import(
     state: &AppState,
     request: &RequestParts,
@@ -72,17 +73,30 @@ pub async fn import(
             record.id, record.name
         ))
     };
-    // An existing version's files are never overwritten.
-    if state.store.version(&checked.record.id).await?.is_some() {
+    // Files are written only under a version id this import holds: never over an existing
+    // version's, a queued or running run's, or a concurrent import's.
+    let owner = VersionOwner::import();
+    let id = checked.record.id.clone();
+    if !state.store.reserve_version(&id, &owner).await? {
         return Err(conflict(&checked.record));
     }
-    let record = checked
-        .store(&state.reports.artefacts)
-        .await
-        .map_err(bundle_error)?;
-    if !state.store.insert_version(&record).await? {
-        return Err(conflict(&record));
-    }
+    let stored = match checked.store(&state.reports.artefacts).await {
+        Ok(record) => state
+            .store
+            .insert_version(&record)
+            .await
+            .map(|created| (record, created))
+            .map_err(ApiError::from),
+        Err(error) => Err(bundle_error(error)),
+    };
+    let record = match stored {
+        Ok((record, true)) => record,
+        Ok((record, false)) => return Err(conflict(&record)),
+        Err(error) => {
+            state.store.release_version(&id, &owner).await?;
+            return Err(error);
+        }
+    };
     tracing::info!(report = %record.name, version = %record.id, by = %access.key.id, "bundle imported");
     let version = state
         .store

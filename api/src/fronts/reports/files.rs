@@ -1,17 +1,20 @@
 //! A version's files: artefact, resource and data dictionaries (name → md5), downloads, data
 //! by hash, and the zip of a whole version.
+//!
+//! Downloads stream from the artefact store; a version's zip is written to a temporary file,
+//! a chunk at a time, then streamed from it. No answer holds a whole file in memory.
 
-use std::io::Write;
+use std::io::{Seek, Write};
 
-use bytes::Bytes;
-use common::artefacts::ArtefactError;
+use common::artefacts::{ArtefactError, ArtefactStore};
 use common::report_version::{DATA_FOLDER, VersionRecord};
 use common::store::apikeys::Permission;
+use futures::StreamExt;
 use serde_json::{Map, Value};
 
 use super::access::caller;
 use super::catalog::visible_version;
-use super::reply::{content_type_of, download as send_file, success};
+use super::reply::{content_type_of, download_stream, success};
 use super::route::{DataForm, FileKind};
 use crate::error::ApiError;
 use crate::request::RequestParts;
@@ -75,21 +78,31 @@ fn stored_path(
     }
 }
 
-async fn read(state: &AppState, path: &StoredPath) -> Result<Bytes, ApiError> {
-    state
+fn store_error(path: &StoredPath, error: ArtefactError) -> ApiError {
+    match error {
+        ArtefactError::NotFound(_) | ArtefactError::InvalidName(_) => {
+            ApiError::NotFound(format!("Unknown file: '{}'", path.name))
+        }
+        other => {
+            tracing::error!(cause = %other, "artefact store failed");
+            ApiError::Unavailable("the artefact store failed; try again".into())
+        }
+    }
+}
+
+/// Streams the stored file `path` as a download of `content_type`.
+async fn send(
+    state: &AppState,
+    path: &StoredPath,
+    content_type: &str,
+) -> Result<warp::reply::Response, ApiError> {
+    let (size, chunks) = state
         .reports
         .artefacts
-        .get(&path.folder, &path.object)
+        .stream(&path.folder, &path.object)
         .await
-        .map_err(|error| match error {
-            ArtefactError::NotFound(_) | ArtefactError::InvalidName(_) => {
-                ApiError::NotFound(format!("Unknown file: '{}'", path.name))
-            }
-            other => {
-                tracing::error!(cause = %other, "artefact store failed");
-                ApiError::Unavailable("the artefact store failed; try again".into())
-            }
-        })
+        .map_err(|error| store_error(path, error))?;
+    Ok(download_stream(chunks, size, content_type, &path.name))
 }
 
 /// `GET /reports/:name/versions/:version/{artefacts,resources,data}/`: names → md5s.
@@ -143,13 +156,12 @@ pub async fn download(
     };
     let path = stored_path(&record, kind, file, form)
         .ok_or_else(|| ApiError::NotFound(format!("Unknown file: '{file}' of version {id}")))?;
-    let bytes = read(state, &path).await?;
     let content_type = match (kind, form) {
         (FileKind::Data, DataForm::Csv) => "text/csv".to_owned(),
         (FileKind::Data, DataForm::Rds) => "application/octet-stream".to_owned(),
         _ => content_type_of(&path.name),
     };
-    Ok(send_file(bytes, &content_type, &path.name))
+    send(state, &path, &content_type).await
 }
 
 /// `GET /data/{csv,rds}/:id/`: a data extract by its hash.
@@ -169,12 +181,11 @@ pub async fn data_by_hash(
         object: data_object(&id.to_ascii_lowercase(), form),
         name: data_object(id, form),
     };
-    let bytes = read(state, &path).await?;
     let content_type = match form {
         DataForm::Csv => "text/csv",
         DataForm::Rds => "application/octet-stream",
     };
-    Ok(send_file(bytes, content_type, &path.name))
+    send(state, &path, content_type).await
 }
 
 /// Every file of a version that goes in its zip: artefacts, resources and the README for
@@ -211,7 +222,8 @@ fn zip_members(record: &VersionRecord, reviewer: bool) -> Vec<StoredPath> {
     members
 }
 
-/// `GET /reports/:name/versions/:version/all/`: a zip of the version's files.
+/// `GET /reports/:name/versions/:version/all/`: a zip of the version's files, written to a
+/// temporary file a chunk at a time and streamed from it.
 pub async fn zip(
     state: &AppState,
     request: &RequestParts,
@@ -220,29 +232,56 @@ pub async fn zip(
 ) -> Result<warp::reply::Response, ApiError> {
     let access = caller(state, request, true).await?;
     let record = visible_version(state, &access, name, id).await?.record;
-    let mut files = Vec::new();
-    for member in zip_members(&record, access.reviews(name)) {
-        let bytes = read(state, &member).await?;
-        files.push((format!("{id}/{}", member.name), bytes));
-    }
-    let zipped = tokio::task::spawn_blocking(move || write_zip(&files))
+    let members = zip_members(&record, access.reviews(name));
+    let (store, folder) = (state.reports.artefacts.clone(), id.to_owned());
+    let runtime = tokio::runtime::Handle::current();
+    let file = tokio::task::spawn_blocking(move || write_zip(&runtime, &store, &folder, &members))
         .await
-        .map_err(|error| ApiError::Unavailable(format!("zip interrupted: {error}")))?
-        .map_err(|error| ApiError::Unavailable(format!("cannot build the zip: {error}")))?;
-    Ok(send_file(
-        Bytes::from(zipped),
+        .map_err(|error| ApiError::Unavailable(format!("zip interrupted: {error}")))??;
+    let size = file.metadata().map_err(|error| zip_failed(&error))?.len();
+    let chunks = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    Ok(download_stream(
+        chunks,
+        size,
         "application/zip",
         &format!("{id}.zip"),
     ))
 }
 
-fn write_zip(files: &[(String, Bytes)]) -> Result<Vec<u8>, zip::result::ZipError> {
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+fn zip_failed(error: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(cause = %error, "cannot build a version's zip");
+    ApiError::Unavailable("cannot build the zip; try again".into())
+}
+
+/// Writes the zip of `members` (under the folder `top`) into an anonymous temporary file (in
+/// `TMPDIR`), copying each from the store a chunk at a time; returns the file, rewound. Blocking: runs
+/// the store's reads on `runtime`.
+fn write_zip(
+    runtime: &tokio::runtime::Handle,
+    store: &ArtefactStore,
+    top: &str,
+    members: &[StoredPath],
+) -> Result<std::fs::File, ApiError> {
+    let file = tempfile::tempfile().map_err(|error| zip_failed(&error))?;
+    let mut writer = zip::ZipWriter::new(file);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
-    for (name, bytes) in files {
-        writer.start_file(name.as_str(), options)?;
-        writer.write_all(bytes)?;
+    for member in members {
+        let (size, mut chunks) = runtime
+            .block_on(store.stream(&member.folder, &member.object))
+            .map_err(|error| store_error(member, error))?;
+        let options = options.large_file(size >= u64::from(u32::MAX));
+        writer
+            .start_file(format!("{top}/{}", member.name), options)
+            .map_err(|error| zip_failed(&error))?;
+        while let Some(chunk) = runtime.block_on(chunks.next()) {
+            let chunk = chunk.map_err(|error| store_error(member, error))?;
+            writer
+                .write_all(&chunk)
+                .map_err(|error| zip_failed(&error))?;
+        }
     }
-    Ok(writer.finish()?.into_inner())
+    let mut file = writer.finish().map_err(|error| zip_failed(&error))?;
+    file.rewind().map_err(|error| zip_failed(&error))?;
+    Ok(file)
 }

@@ -1,5 +1,6 @@
 //! OrderlyWeb's response envelope, file downloads and `Accept` checks.
 
+use futures::{SinkExt, Stream, StreamExt};
 use serde::Serialize;
 use serde_json::json;
 use warp::Reply;
@@ -25,7 +26,55 @@ pub fn success_with(status: StatusCode, data: impl Serialize) -> warp::reply::Re
 
 /// A file download: its bytes, its content type and a file name to save it as.
 pub fn download(bytes: bytes::Bytes, content_type: &str, file_name: &str) -> warp::reply::Response {
-    let mut response = warp::reply::Response::new(bytes.into());
+    with_download_headers(
+        warp::reply::Response::new(bytes.into()),
+        content_type,
+        file_name,
+    )
+}
+
+/// Chunks a streamed download keeps ready ahead of the client: the memory one download holds.
+const STREAM_AHEAD_CHUNKS: usize = 8;
+
+/// A file download streamed from `chunks` (`size` bytes in all), never held whole in memory.
+/// An error midway ends the answer short, which the client sees against `Content-Length`.
+pub fn download_stream<E>(
+    chunks: impl Stream<Item = Result<bytes::Bytes, E>> + Send + 'static,
+    size: u64,
+    content_type: &str,
+    file_name: &str,
+) -> warp::reply::Response
+where
+    E: std::fmt::Display + Send + 'static,
+{
+    let (mut sender, receiver) = futures::channel::mpsc::channel(STREAM_AHEAD_CHUNKS);
+    let name = file_name.to_owned();
+    tokio::spawn(async move {
+        let mut chunks = std::pin::pin!(chunks);
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|error| {
+                tracing::error!(file = %name, cause = %error, "a download failed midway");
+                std::io::Error::other(error.to_string())
+            });
+            let failed = chunk.is_err();
+            // A send fails once the client has gone: nothing more to read then.
+            if sender.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    let mut response = warp::reply::stream(receiver).into_response();
+    if let Ok(value) = HeaderValue::from_str(&size.to_string()) {
+        response.headers_mut().insert(header::CONTENT_LENGTH, value);
+    }
+    with_download_headers(response, content_type, file_name)
+}
+
+fn with_download_headers(
+    mut response: warp::reply::Response,
+    content_type: &str,
+    file_name: &str,
+) -> warp::reply::Response {
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(content_type) {
         headers.insert(header::CONTENT_TYPE, value);

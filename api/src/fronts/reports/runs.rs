@@ -1,5 +1,9 @@
 //! Running reports: `run`, `status` (with the queue ahead and the log), `kill`, and the
 //! queue's status.
+//!
+//! A run's private details, its version id and its log, are shown only to who started it and
+//! to reviewers of its report (who see every version anyway); anyone else sees its key, report
+//! and status. The log comes in pages of at most [`OUTPUT_PAGE_LINES`] lines.
 
 use common::model::{
     ExecutorSpec, ReportSpec, RunChangelog, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus,
@@ -9,7 +13,8 @@ use common::reports::{ReportConfig, version_id};
 use common::reports_repo::{RepoError, ReportsRepo};
 use common::store::apikeys::Permission;
 use common::store::reports::{ReportRun, ReportRunState};
-use common::store::runs::{CancelOutcome, LOG_MAX_LINES, RunView};
+use common::store::front_runs::FrontRuns;
+use common::store::runs::{CancelOutcome, LogLine, RunView};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -25,6 +30,9 @@ const DEFAULT_TIMEOUT_SECS: u64 = 10_800;
 const MAX_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
 /// Most active runs shown in a queue.
 const QUEUE_LIMIT: usize = 1000;
+/// Most log lines one status answer carries (`?output=true`): `output_next` is the cursor to
+/// pass as `?output_after=` for the lines after them, `output_more` says whether some wait.
+pub const OUTPUT_PAGE_LINES: usize = 1000;
 
 /// The body of `POST /reports/:name/run/`; every member is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -190,8 +198,9 @@ pub async fn run(
         commit,
         params,
     } = prepare_run(state, request, name).await?;
-    let version = version_id(chrono::Utc::now());
     let run_id = uuid::Uuid::new_v4().to_string();
+    let reserved = reserve_run(state, name, &run_id, &access).await?;
+    let version = reserved.version.clone();
     let spec = ReportSpec {
         report: name.to_owned(),
         commit,
@@ -203,10 +212,6 @@ pub async fn run(
     };
     let executor = serde_json::to_value(ExecutorSpec::Report(spec))
         .map_err(|error| ApiError::Unavailable(error.to_string()))?;
-    let reserved = state
-        .store
-        .reserve_report_run(name, &run_id, &version)
-        .await?;
     state
         .store
         .create_run(&RunSpec {
@@ -238,6 +243,34 @@ pub async fn run(
     })))
 }
 
+/// Attempts at a free version id for a new run; ids differ by their millisecond and 16
+/// random bits, so a second attempt is already rare.
+const VERSION_ATTEMPTS: usize = 4;
+
+/// Reserves a fresh version id and a key for a new run `run_id` of report `name`; 409 when
+/// every id tried is taken.
+async fn reserve_run(
+    state: &AppState,
+    name: &str,
+    run_id: &str,
+    access: &Access,
+) -> Result<ReportRun, ApiError> {
+    for _ in 0..VERSION_ATTEMPTS {
+        let version = version_id(chrono::Utc::now());
+        if let Some(reserved) = state
+            .store
+            .reserve_report_run(name, run_id, &version, &access.key.id)
+            .await?
+        {
+            return Ok(reserved);
+        }
+        tracing::warn!(report = name, version = %version, "version id taken; trying another");
+    }
+    Err(ApiError::Conflict(
+        "no free version id for the run; try again".into(),
+    ))
+}
+
 /// OrderlyWeb's name for a run's status.
 fn status_name(status: Option<RunStatus>, run: Option<&RunView>) -> &'static str {
     match status {
@@ -254,17 +287,61 @@ fn status_name(status: Option<RunStatus>, run: Option<&RunView>) -> &'static str
     }
 }
 
-fn queue_entry(state: &ReportRunState, with_version: bool) -> Value {
+/// True when `access` sees the private details of `run` (its version id and its log): it
+/// started the run, or it reviews the run's report.
+fn sees_details(access: &Access, run: &ReportRun) -> bool {
+    run.by.as_deref() == Some(access.key.id.as_str()) || access.reviews(&run.name)
+}
+
+/// A queue's entry for `state`; with its version (when running) for queue status, and then
+/// only when `access` sees the run's details.
+fn queue_entry(state: &ReportRunState, with_version: Option<&Access>) -> Value {
     let status = status_name(state.status, None);
     let mut entry = json!({"key": state.run.key, "status": status, "name": state.run.name});
-    if with_version {
-        entry["version"] = if status == "running" {
+    if let Some(access) = with_version {
+        entry["version"] = if status == "running" && sees_details(access, &state.run) {
             json!(state.run.version)
         } else {
             Value::Null
         };
     }
     entry
+}
+
+/// The log cursor `?output_after=` (a log entry id, as `output_next` gave it), if any.
+fn output_cursor(request: &RequestParts) -> Result<Option<String>, ApiError> {
+    let Some(cursor) = request.query("output_after") else {
+        return Ok(None);
+    };
+    let valid = cursor.split_once('-').is_some_and(|(ms, seq)| {
+        [ms, seq]
+            .iter()
+            .all(|part| part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok())
+    });
+    if valid {
+        Ok(Some(cursor))
+    } else {
+        Err(ApiError::bad_request(format!(
+            "output_after must be a cursor given as output_next, not '{cursor}'"
+        )))
+    }
+}
+
+/// One page of a run's log after `after`: `(output, output_next, output_more)`.
+async fn output_page(
+    runs: &FrontRuns<'_>,
+    run_id: &str,
+    after: Option<String>,
+) -> Result<(Value, Value, bool), ApiError> {
+    let mut lines: Vec<LogLine> = runs
+        .read_log(run_id, None, after.as_deref(), OUTPUT_PAGE_LINES + 1)
+        .await?
+        .unwrap_or_default();
+    let more = lines.len() > OUTPUT_PAGE_LINES;
+    lines.truncate(OUTPUT_PAGE_LINES);
+    let next = lines.last().map(|line| line.id.clone()).or(after);
+    let output: Vec<String> = lines.into_iter().map(|line| line.line).collect();
+    Ok((json!(output), json!(next), more))
 }
 
 /// The caller and the run a key names, when the caller holds `reports.run` on its report.
@@ -290,8 +367,16 @@ pub async fn status(
     request: &RequestParts,
     key: &str,
 ) -> Result<warp::reply::Response, ApiError> {
-    let (_, report_run) = known_run(state, request, key).await?;
+    let (access, report_run) = known_run(state, request, key).await?;
     let with_output = bool_query(request, "output")?.unwrap_or(false);
+    let after = output_cursor(request)?;
+    let private = sees_details(&access, &report_run);
+    if with_output && !private {
+        return Err(ApiError::Forbidden(format!(
+            "only who started run '{key}' and reviewers of report '{}' see its log",
+            report_run.name
+        )));
+    }
     let runs = state.store.runs_of(RunKind::Report);
     let run = runs.get(&report_run.run_id).await?;
     let run_status = run.as_ref().map(|run| run.status);
@@ -307,30 +392,30 @@ pub async fn status(
             .iter()
             .take_while(|other| other.run.key != key)
             .filter(|other| other.status.is_some_and(|status| !status.is_finished()))
-            .map(|other| queue_entry(other, false))
+            .map(|other| queue_entry(other, None))
             .collect()
     } else {
         Vec::new()
     };
-    let output = if with_output {
-        let lines = runs
-            .read_log(&report_run.run_id, None, None, LOG_MAX_LINES)
-            .await?
-            .unwrap_or_default();
-        json!(lines.into_iter().map(|line| line.line).collect::<Vec<_>>())
-    } else {
-        Value::Null
-    };
     let task = run.as_ref().and_then(|run| run.tasks.first());
-    Ok(success(json!({
+    let version =
+        (private && matches!(status, "success" | "running")).then_some(&report_run.version);
+    let mut answer = json!({
         "key": key,
         "status": status,
-        "version": matches!(status, "success" | "running").then_some(&report_run.version),
-        "output": output,
+        "version": version,
+        "output": null,
         "queue": queue,
         "start_time": task.and_then(|task| task.started_ms).map(|ms| ms / 1000),
         "error": task.and_then(|task| task.error.clone()),
-    })))
+    });
+    if with_output {
+        let (output, next, more) = output_page(&runs, &report_run.run_id, after).await?;
+        answer["output"] = output;
+        answer["output_next"] = next;
+        answer["output_more"] = json!(more);
+    }
+    Ok(success(answer))
 }
 
 /// `DELETE /reports/:key/kill/`: stops a queued or running run.
@@ -361,19 +446,59 @@ pub async fn kill(
     }
 }
 
-/// `GET /queue/status/`: every queued or running report run, oldest first.
+/// `GET /queue/status/`: every queued or running report run, oldest first; a running run's
+/// version only for who started it and reviewers of its report.
 pub async fn queue_status(
     state: &AppState,
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
-    caller(state, request, false).await?;
+    let access = caller(state, request, false).await?;
     let tasks: Vec<Value> = state
         .store
         .active_report_runs(QUEUE_LIMIT)
         .await?
         .iter()
         .filter(|run| run.status.is_some_and(|status| !status.is_finished()))
-        .map(|run| queue_entry(run, true))
+        .map(|run| queue_entry(run, Some(&access)))
         .collect();
     Ok(success(json!({"tasks": tasks})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warp::http::{HeaderMap, Method};
+
+    fn request(query: &str) -> RequestParts {
+        RequestParts {
+            method: Method::GET,
+            path_and_query: format!("/api/v1/reports/k/status/{query}"),
+            headers: HeaderMap::new(),
+            body: bytes::Bytes::new(),
+            remote: None,
+        }
+    }
+
+    #[test]
+    fn log_cursors_are_log_entry_ids() {
+        assert_eq!(output_cursor(&request("")), Ok(None));
+        assert_eq!(
+            output_cursor(&request("?output=true&output_after=1733000000000-12")),
+            Ok(Some("1733000000000-12".to_owned()))
+        );
+        for bad in [
+            "x",
+            "1-",
+            "-1",
+            "1-2-3",
+            "1733000000000",
+            "+-1",
+            "99999999999999999999999-0",
+        ] {
+            assert!(
+                output_cursor(&request(&format!("?output_after={bad}"))).is_err(),
+                "{bad}"
+            );
+        }
+    }
 }
