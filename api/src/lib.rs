@@ -9,6 +9,7 @@
 //!   OpenAPI).
 //! - [`auth`]: signature verification and permissions.
 //! - [`request`]: the request as handlers see it, with the body limit.
+//! - [`hosts`]: where absolute links point (`BATON_PUBLIC_URL`, known `Host`s only).
 //! - [`error`]: the error catalogue and its rendering per front.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`openapi`]: the OpenAPI document, one operation table per front.
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod fronts;
+pub mod hosts;
 pub mod keys_cli;
 pub mod metrics;
 pub mod openapi;
