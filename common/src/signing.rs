@@ -811,9 +811,8 @@ mod tests {
             Err(SignatureError::TooManyHeaders)
         );
         let many: Vec<String> = (0..20_000).map(|i| format!("x-{i}")).collect();
-        let started = std::time::Instant::now();
+        // Refused by its length alone, before a byte of it is parsed.
         let error = parse_authorization(&with(&many.join(" "))).unwrap_err();
-        assert!(started.elapsed() < std::time::Duration::from_millis(1));
         assert_eq!(error, SignatureError::TooLong);
         assert!(error.to_string().contains("at most 16 headers"), "{error}");
         assert_eq!(

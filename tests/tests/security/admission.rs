@@ -508,3 +508,36 @@ async fn a_replayed_change_is_refused_as_long_as_its_date_is_accepted() {
     }
     assert_eq!(admitted.len(), 1, "admitted: {admitted:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_requests_are_not_logged_as_errors() {
+    let api = Api::start(&[]).await;
+    let host = format!("Host: {}", api.address);
+    let long_path = format!("/{}", "a".repeat(70_000));
+    let huge_header = format!("X-Junk: {}", "j".repeat(500_000));
+    for (request, expected) in [
+        (format!("GET {long_path} HTTP/1.1\r\n{host}"), 414),
+        (
+            format!("GET /healthz HTTP/1.1\r\n{host}\r\n{huge_header}"),
+            431,
+        ),
+        (format!("G(T /healthz HTTP/1.1\r\n{host}"), 400),
+        ("NONSENSE".to_owned(), 400),
+    ] {
+        for _ in 0..20 {
+            let mut stream = TcpStream::connect(&api.address).await.unwrap();
+            // The server may answer and close before it has read all of a huge head.
+            let _ = stream
+                .write_all(format!("{request}\r\n\r\n").as_bytes())
+                .await;
+            let (status, text) = read_answer(&mut stream, Duration::from_secs(10)).await;
+            assert_eq!(status, expected, "{text}");
+        }
+    }
+    let (status, _) = api
+        .raw(&format!("GET /healthz HTTP/1.1\r\n{host}"), b"")
+        .await;
+    assert_eq!(status, 200);
+    let log = api.process.log();
+    assert!(!log.contains("ERROR"), "{log}");
+}
