@@ -139,11 +139,23 @@ pub fn routes(
 /// 400, 414 or 431 itself, or a connection dropped mid-request) is logged at debug: a client
 /// cannot fill the log with errors.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) {
+    serve_routes(listener, routes(state), shutdown).await;
+}
+
+/// [`serve`] for any routes that answer every request.
+async fn serve_routes<F>(listener: TcpListener, filter: F, shutdown: CancellationToken)
+where
+    F: Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto;
-    use hyper_util::service::TowerToHyperService;
+    use warp::http::Request;
+    use warp::hyper::body::Incoming;
 
-    let filter = routes(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let accepted = tokio::select! {
@@ -159,7 +171,12 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
                 continue;
             }
         };
-        let service = TowerToHyperService::new(warp::service(filter.clone()));
+        let routes = warp::service(filter.clone());
+        let service = warp::hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ClientAddr(peer));
+            let mut routes = routes.clone();
+            tower_service::Service::call(&mut routes, request)
+        });
         let connection = auto::Builder::new(TokioExecutor::new())
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
@@ -172,6 +189,19 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// The address a request's connection comes from, attached to every request by [`serve`].
+#[derive(Debug, Clone, Copy)]
+struct ClientAddr(std::net::SocketAddr);
+
+/// The address the request's connection comes from (what `warp::addr::remote` gives under
+/// `warp::serve`, which [`serve`] replaces).
+pub fn client_addr()
+-> impl Filter<Extract = (Option<std::net::SocketAddr>,), Error = std::convert::Infallible> + Clone
+{
+    warp::ext::optional::<ClientAddr>()
+        .map(|addr: Option<ClientAddr>| addr.map(|ClientAddr(addr)| addr))
 }
 
 /// Logs why a connection ended badly: at debug when the client caused it (what it sent, or
@@ -198,5 +228,32 @@ fn log_connection_error(peer: std::net::SocketAddr, error: &(dyn std::error::Err
         tracing::debug!(%peer, cause = %error, "connection ended by a client error");
     } else {
         tracing::warn!(%peer, cause = %error, "connection failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warp::Reply;
+
+    #[tokio::test]
+    async fn requests_know_the_address_they_come_from() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let routes = client_addr().map(|addr: Option<std::net::SocketAddr>| {
+            addr.map_or_else(|| "none".to_owned(), |addr| addr.ip().to_string())
+                .into_response()
+        });
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(serve_routes(listener, routes, shutdown.clone()));
+        let answer = reqwest::get(format!("http://{address}/"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(answer, "127.0.0.1");
+        shutdown.cancel();
+        server.await.unwrap();
     }
 }

@@ -1,5 +1,6 @@
-//! The API fronts, one module each, and what they share: running a handler, rendering its
-//! error in the front's format, logging and counting the request.
+//! The API fronts, one module each, and what they share: admitting a request (its headers
+//! authenticated as its route's [`Guard`] asks before its body is read), running a handler,
+//! rendering its error in the front's format, logging and counting the request.
 //!
 //! - [`workflows`]: Celery Director's API under `/api/...`.
 //! - [`reports`]: OrderlyWeb's API under `/api/v1/...`.
