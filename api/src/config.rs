@@ -79,10 +79,20 @@ pub struct ApiOptions {
     #[arg(long, env = "BATON_LOGIN_WINDOW_SECS", default_value_t = 60)]
     pub login_window_secs: u64,
 
-    /// Base URL of this server as clients reach it, for the URLs of related resources on the
-    /// releases front (e.g. `https://releases.example.org`); from the `Host` header when absent.
+    /// Bundles received at once by `POST /api/v1/bundle/import/`; more are refused (503).
+    #[arg(long, env = "BATON_BUNDLE_UPLOADS", default_value_t = 2)]
+    pub bundle_uploads: usize,
+
+    /// Base URL of this server as clients reach it, for absolute links in answers (e.g.
+    /// `https://releases.example.org`). When absent, links use the request's `Host` only when
+    /// it is the listen address or in `BATON_ALLOWED_HOSTS`, and the listen address otherwise.
     #[arg(long, env = "BATON_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// Comma-separated `Host` values (`name` for any port, or `name:port`) that absolute links
+    /// may use when `BATON_PUBLIC_URL` is not set.
+    #[arg(long, env = "BATON_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
 
     /// A key-management command instead of serving.
     #[command(subcommand)]

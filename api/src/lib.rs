@@ -3,12 +3,15 @@
 //!
 //! # Layout
 //! - [`config`]: flags, environment and the `keys` commands.
-//! - [`server`]: state building (definitions, master key) and serving on a bound listener.
+//! - [`server`]: state building (definitions, master key) and serving on a bound listener
+//!   (client errors logged at debug).
 //! - [`fronts`]: one module per front (`workflows`: Director; `reports`: OrderlyWeb;
 //!   `releases`: the Release Coordinator; `projects`: Orchestra; `baton`: health, metrics,
 //!   OpenAPI).
-//! - [`auth`]: signature verification and permissions.
+//! - [`auth`]: admission (signatures and bearer tokens checked from the headers, then the
+//!   body's digest and replays) and permissions.
 //! - [`request`]: the request as handlers see it, with the body limit.
+//! - [`hosts`]: where absolute links point (`BATON_PUBLIC_URL`, known `Host`s only).
 //! - [`error`]: the error catalogue and its rendering per front.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`openapi`]: the OpenAPI document, one operation table per front.
@@ -19,6 +22,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod fronts;
+pub mod hosts;
 pub mod keys_cli;
 pub mod metrics;
 pub mod openapi;

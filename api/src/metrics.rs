@@ -1,5 +1,9 @@
 //! Prometheus metrics: requests by route and status, counted in this process, and the
 //! queues' job counters, depths and the worker count, read from Redis at each scrape.
+//!
+//! Request labels come from closed sets, so no client can grow the output: the route is a
+//! pattern named in the code (`unmatched` for requests no route takes), the method one of
+//! HTTP's own or `OTHER`.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,13 +14,43 @@ use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
+use warp::http::Method;
+
+/// The label of a method: its name when it is one of HTTP's, `OTHER` for any other.
+pub fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or("OTHER", |known| match *known {
+            Method::GET => "GET",
+            Method::HEAD => "HEAD",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::DELETE => "DELETE",
+            Method::PATCH => "PATCH",
+            Method::OPTIONS => "OPTIONS",
+            Method::TRACE => "TRACE",
+            _ => "CONNECT",
+        })
+}
 
 /// Labels of the request counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// The route pattern (e.g. `/api/workflows/{id}`), never the raw path.
     pub route: String,
-    /// The HTTP method.
+    /// The HTTP method, or `OTHER`.
     pub method: String,
     /// The response status code.
     pub status: u16,
@@ -135,8 +169,9 @@ impl Metrics {
         }
     }
 
-    /// Counts one answered request.
-    pub fn record_request(&self, route: &str, method: &str, status: u16) {
+    /// Counts one answered request: `route` is a pattern and `method` a
+    /// [`method_label`], both from closed sets.
+    pub fn record_request(&self, route: &'static str, method: &'static str, status: u16) {
         self.requests
             .get_or_create(&RequestLabels {
                 route: route.to_owned(),
@@ -172,5 +207,24 @@ impl Metrics {
             common::error::StoreError::Corrupt(format!("cannot encode metrics: {error}"))
         })?;
         Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::CONNECT), "CONNECT");
+        assert_eq!(
+            method_label(&Method::from_bytes(b"PURGE").unwrap()),
+            "OTHER"
+        );
+        assert_eq!(
+            method_label(&Method::from_bytes(&[b'X'; 5000]).unwrap()),
+            "OTHER"
+        );
     }
 }

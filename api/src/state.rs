@@ -32,6 +32,8 @@ pub struct ReportsSettings {
     pub token_ttl_secs: u64,
     /// Largest bundle accepted for import, in bytes.
     pub bundle_limit: u64,
+    /// Bundles being received at once; an import that finds none left is refused (503).
+    pub uploads: tokio::sync::Semaphore,
     /// Configs read so far, so a run needs one git call instead of two.
     pub configs: Mutex<ConfigCache>,
     /// How logins are throttled.
@@ -55,9 +57,6 @@ pub struct LoginPolicy {
 /// What the releases front needs.
 #[derive(Debug, Clone)]
 pub struct ReleasesSettings {
-    /// Base of the URLs of related resources (`BATON_PUBLIC_URL`); from the request's `Host`
-    /// header when absent.
-    pub public_url: Option<String>,
     /// Client for task services' `/status` (registration), following the outbound policy.
     pub client: common::outbound::OutboundClient,
 }
@@ -75,6 +74,8 @@ pub struct AppState {
     pub signature_skew_secs: u64,
     /// Largest accepted body, in bytes.
     pub body_limit: u64,
+    /// Where absolute links in answers point.
+    pub links: Arc<crate::hosts::LinkBase>,
     /// Request and queue metrics.
     pub metrics: Arc<Metrics>,
     /// The reports front's settings.

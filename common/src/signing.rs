@@ -25,6 +25,18 @@ pub const REQUEST_TARGET: &str = "(request-target)";
 /// How much of a caller's input an error message repeats.
 const EXCERPT_CHARS: usize = 40;
 
+/// The most headers a signature may cover. Clients sign three or four; the cap keeps a
+/// signature's cost small before its key is known.
+pub const MAX_SIGNED_HEADERS: usize = 16;
+
+/// The longest signing string built, in bytes.
+pub const MAX_SIGNING_STRING: usize = 8 * 1024;
+
+/// The longest signature parameters read, in bytes. Within the caps above (a key id of at
+/// most 64 characters, at most 16 headers, each present in the request within an 8 KiB
+/// signing string), a longer value cannot verify, so it is refused before it is parsed.
+pub const MAX_SIGNATURE_PARAMS: usize = MAX_SIGNING_STRING;
+
 /// Why a signature could not be read, built or checked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -64,6 +76,21 @@ pub enum SignatureError {
     /// The `Date` header is not an HTTP date.
     #[error("'{0}' is not an HTTP date")]
     BadDate(String),
+    /// The parameters are longer than [`MAX_SIGNATURE_PARAMS`] bytes.
+    #[error(
+        "the signature parameters are longer than {MAX_SIGNATURE_PARAMS} bytes (a signature \
+         covers at most {MAX_SIGNED_HEADERS} headers, in at most {MAX_SIGNING_STRING} bytes)"
+    )]
+    TooLong,
+    /// The `headers` parameter lists more than [`MAX_SIGNED_HEADERS`] names.
+    #[error("the signature covers more than {MAX_SIGNED_HEADERS} headers")]
+    TooManyHeaders,
+    /// The `headers` parameter names one header twice.
+    #[error("the signature covers '{0}' twice")]
+    RepeatedHeader(String),
+    /// The signing string would be longer than [`MAX_SIGNING_STRING`] bytes.
+    #[error("the signed headers are longer than {MAX_SIGNING_STRING} bytes")]
+    SigningStringTooLong,
 }
 
 /// The parameters of a signature, as parsed from a header.
@@ -91,6 +118,9 @@ fn excerpt(text: &str) -> String {
 /// Parses an `Authorization: Signature keyId="..",signature=".."` value (the scheme in any
 /// case).
 pub fn parse_authorization(value: &str) -> Result<SignatureParams, SignatureError> {
+    if value.len() > MAX_SIGNATURE_PARAMS + "Signature ".len() {
+        return Err(SignatureError::TooLong);
+    }
     let value = value.trim();
     let (scheme, params) = value.split_once([' ', '\t']).unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("signature") {
@@ -104,6 +134,9 @@ pub fn parse_authorization(value: &str) -> Result<SignatureParams, SignatureErro
 /// Parameter names match in any case, as `httpsig` reads them; unknown ones (such as draft 12's
 /// `created` and `expires`) are ignored, a repeated one is malformed.
 pub fn parse_signature_header(value: &str) -> Result<SignatureParams, SignatureError> {
+    if value.len() > MAX_SIGNATURE_PARAMS {
+        return Err(SignatureError::TooLong);
+    }
     let mut key_id = None;
     let mut algorithm = None;
     let mut headers = None;
@@ -138,23 +171,34 @@ pub fn parse_signature_header(value: &str) -> Result<SignatureParams, SignatureE
     let signature = STANDARD
         .decode(signature.as_bytes())
         .map_err(|_| SignatureError::BadBase64)?;
-    let headers: Vec<String> = headers
-        .as_deref()
-        .unwrap_or("")
-        .split_ascii_whitespace()
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let headers = if headers.is_empty() {
-        vec!["date".to_owned()]
-    } else {
-        headers
-    };
+    let headers = signed_header_names(headers.as_deref().unwrap_or(""))?;
     Ok(SignatureParams {
         key_id,
         algorithm,
         headers,
         signature,
     })
+}
+
+/// The names of a `headers=` parameter, lower case, in order: `["date"]` when empty. More
+/// than [`MAX_SIGNED_HEADERS`] names, or one named twice, is refused as soon as it is seen,
+/// so a long list costs no more than its first few names.
+fn signed_header_names(list: &str) -> Result<Vec<String>, SignatureError> {
+    let mut names: Vec<String> = Vec::new();
+    for name in list.split_ascii_whitespace() {
+        if names.len() == MAX_SIGNED_HEADERS {
+            return Err(SignatureError::TooManyHeaders);
+        }
+        let name = name.to_ascii_lowercase();
+        if names.contains(&name) {
+            return Err(SignatureError::RepeatedHeader(excerpt(&name)));
+        }
+        names.push(name);
+    }
+    if names.is_empty() {
+        names.push("date".to_owned());
+    }
+    Ok(names)
 }
 
 /// True for the characters of an RFC 7230 token.
@@ -236,39 +280,52 @@ fn parse_params(value: &str) -> Result<Vec<(&str, String)>, SignatureError> {
 /// `(request-target)` is `method path?query` with the method in lower case; any other name is
 /// looked up in `headers` (in any case; the line uses it in lower case), several values of one
 /// header joined by `, ` and each trimmed. A header that is absent gives
-/// [`SignatureError::MissingHeader`].
+/// [`SignatureError::MissingHeader`]. A string longer than [`MAX_SIGNING_STRING`] bytes is
+/// refused before it is built whole.
 pub fn signing_string(
     method: &Method,
     path_and_query: &str,
     headers: &HeaderMap,
     signed: &[String],
 ) -> Result<String, SignatureError> {
-    let mut lines = Vec::with_capacity(signed.len());
-    for name in signed {
+    let mut text = String::new();
+    let mut push = |part: &str| {
+        if text.len() + part.len() > MAX_SIGNING_STRING {
+            return Err(SignatureError::SigningStringTooLong);
+        }
+        text.push_str(part);
+        Ok(())
+    };
+    for (index, name) in signed.iter().enumerate() {
         let name = name.trim().to_ascii_lowercase();
+        if index > 0 {
+            push("\n")?;
+        }
         if name == REQUEST_TARGET {
-            lines.push(format!(
-                "{REQUEST_TARGET}: {} {path_and_query}",
-                method.as_str().to_ascii_lowercase()
-            ));
+            push(REQUEST_TARGET)?;
+            push(": ")?;
+            push(&method.as_str().to_ascii_lowercase())?;
+            push(" ")?;
+            push(path_and_query)?;
             continue;
         }
-        let values = headers
-            .get_all(name.as_str())
-            .iter()
-            .map(|value| {
-                value
-                    .to_str()
-                    .map(str::trim)
-                    .map_err(|_| SignatureError::BadHeaderValue(name.clone()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if values.is_empty() {
+        let mut values = headers.get_all(name.as_str()).iter().peekable();
+        if values.peek().is_none() {
             return Err(SignatureError::MissingHeader(name));
         }
-        lines.push(format!("{name}: {}", values.join(", ")));
+        push(&name)?;
+        push(": ")?;
+        for (at, value) in values.enumerate() {
+            let value = value
+                .to_str()
+                .map_err(|_| SignatureError::BadHeaderValue(name.clone()))?;
+            if at > 0 {
+                push(", ")?;
+            }
+            push(value.trim())?;
+        }
     }
-    Ok(lines.join("\n"))
+    Ok(text)
 }
 
 /// A MAC keyed with `secret`.
@@ -303,6 +360,12 @@ pub fn digest_header_value(body: &[u8]) -> String {
 /// [`SignatureError::UnsupportedDigest`]; a value that is not the body's digest (or not base64)
 /// is [`SignatureError::DigestMismatch`].
 pub fn check_digest(header_value: &str, body: &[u8]) -> Result<(), SignatureError> {
+    check_digest_hash(header_value, &Sha256::digest(body).into())
+}
+
+/// [`check_digest`] against a body's SHA-256, for bodies hashed as they arrive rather than
+/// held whole.
+pub fn check_digest_hash(header_value: &str, sha256: &[u8; 32]) -> Result<(), SignatureError> {
     let entry = header_value
         .split(',')
         .filter_map(|entry| entry.trim().split_once('='))
@@ -311,7 +374,7 @@ pub fn check_digest(header_value: &str, body: &[u8]) -> Result<(), SignatureErro
     let given = STANDARD
         .decode(entry.1.trim().as_bytes())
         .map_err(|_| SignatureError::DigestMismatch)?;
-    let expected = Sha256::digest(body);
+    let expected = GenericArray::clone_from_slice(sha256);
     // The length is public (always 32); only the bytes are compared in constant time.
     if given.len() != expected.len() {
         return Err(SignatureError::DigestMismatch);
@@ -728,6 +791,73 @@ mod tests {
         assert_eq!(
             MissingHeader("host".into()).to_string(),
             "the signed header 'host' is missing from the request"
+        );
+    }
+
+    #[test]
+    fn long_or_repeated_header_lists_are_refused_while_parsing() {
+        let with =
+            |list: &str| format!("Signature keyId=\"a\",headers=\"{list}\",signature=\"AA==\"");
+        let sixteen: Vec<String> = (0..MAX_SIGNED_HEADERS).map(|i| format!("x-{i}")).collect();
+        assert_eq!(
+            parse_authorization(&with(&sixteen.join(" ")))
+                .unwrap()
+                .headers,
+            sixteen
+        );
+        let seventeen: Vec<String> = (0..=MAX_SIGNED_HEADERS).map(|i| format!("x-{i}")).collect();
+        assert_eq!(
+            parse_authorization(&with(&seventeen.join(" "))),
+            Err(SignatureError::TooManyHeaders)
+        );
+        let many: Vec<String> = (0..20_000).map(|i| format!("x-{i}")).collect();
+        // Refused by its length alone, before a byte of it is parsed.
+        let error = parse_authorization(&with(&many.join(" "))).unwrap_err();
+        assert_eq!(error, SignatureError::TooLong);
+        assert!(error.to_string().contains("at most 16 headers"), "{error}");
+        assert_eq!(
+            parse_authorization(&with("date Date")),
+            Err(SignatureError::RepeatedHeader("date".into()))
+        );
+        assert!(
+            SignatureError::TooManyHeaders
+                .to_string()
+                .contains(&MAX_SIGNED_HEADERS.to_string())
+        );
+    }
+
+    #[test]
+    fn signing_strings_are_capped() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-big", "a".repeat(MAX_SIGNING_STRING).parse().unwrap());
+        headers.insert("x-small", "a".repeat(100).parse().unwrap());
+        assert_eq!(
+            signing_string(&Method::GET, "/", &headers, &["x-big".into()]),
+            Err(SignatureError::SigningStringTooLong)
+        );
+        let text = signing_string(&Method::GET, "/", &headers, &["x-small".into()]).unwrap();
+        assert_eq!(text.len(), "x-small: ".len() + 100);
+        assert_eq!(
+            signing_string(
+                &Method::GET,
+                &"/".repeat(MAX_SIGNING_STRING),
+                &headers,
+                &[REQUEST_TARGET.into()]
+            ),
+            Err(SignatureError::SigningStringTooLong)
+        );
+    }
+
+    #[test]
+    fn digests_check_against_a_hash_too() {
+        let hash: [u8; 32] = Sha256::digest(b"body").into();
+        assert_eq!(
+            check_digest_hash(&digest_header_value(b"body"), &hash),
+            Ok(())
+        );
+        assert_eq!(
+            check_digest_hash(&digest_header_value(b"other"), &hash),
+            Err(SignatureError::DigestMismatch)
         );
     }
 

@@ -954,16 +954,25 @@ async fn bad_requests_get_clear_errors() {
         405
     );
 
-    // A fresh client: the server closes the connection of a refused oversized body.
-    let oversized = reqwest::Client::new()
-        .post(format!("{}/releases", coordinator.base))
-        .body(vec![b' '; 2 * 1024 * 1024])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(oversized.status().as_u16(), 413);
-    let body: Value = oversized.json().await.unwrap();
-    assert!(body["message"].as_str().unwrap().contains("larger than"));
+    // A fresh client: the server closes the connection of a refused oversized body. It is
+    // signed: an unsigned body is refused (401) before its size matters.
+    let oversized = send_signed(
+        &reqwest::Client::new(),
+        &coordinator.base,
+        Some(&coordinator.signer),
+        "POST",
+        "/releases",
+        &vec![b' '; 2 * 1024 * 1024],
+        &[],
+    )
+    .await;
+    assert_eq!(oversized.status, 413);
+    assert!(
+        oversized.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than")
+    );
 
     let unsigned = coordinator.send_raw(None, "GET", "/releases", &[]).await;
     assert_eq!(unsigned.status, 401);

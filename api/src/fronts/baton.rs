@@ -6,7 +6,7 @@ use serde_json::json;
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
-use super::endpoint;
+use super::{endpoint, public_endpoint};
 use crate::auth::{authenticate, authorize};
 use crate::error::{ApiError, Front};
 use crate::openapi::openapi_document;
@@ -17,7 +17,7 @@ pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let front = Front::Baton;
-    let healthz = endpoint(
+    let healthz = public_endpoint(
         warp::path!("healthz").and(warp::get()),
         &state,
         front,

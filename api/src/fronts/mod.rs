@@ -1,5 +1,6 @@
-//! The API fronts, one module each, and what they share: running a handler, rendering its
-//! error in the front's format, logging and counting the request.
+//! The API fronts, one module each, and what they share: admitting a request (its headers
+//! authenticated as its route's [`Guard`] asks before its body is read), running a handler,
+//! rendering its error in the front's format, logging and counting the request.
 //!
 //! - [`workflows`]: Celery Director's API under `/api/...`.
 //! - [`reports`]: OrderlyWeb's API under `/api/v1/...`.
@@ -16,16 +17,19 @@ pub mod workflows;
 use std::future::Future;
 use std::time::Instant;
 
+use sha2::{Digest, Sha256};
 use warp::Filter;
 use warp::http::Method;
 
-use crate::auth::key_id_of;
+use crate::auth::{Guard, authenticate_head, key_id_of};
 use crate::error::{ApiError, Front};
-use crate::request::{RequestParts, request_parts};
+use crate::metrics::method_label;
+use crate::request::{BodyStream, RequestHead, RequestParts, read_body, request_head};
 use crate::state::AppState;
 
 /// Answers the requests `path` matches with `handler`, in `front`'s format, logged and
-/// counted under `route`.
+/// counted under `route`; the caller must sign the request, and the body is read only once
+/// the signature over the headers holds.
 pub fn endpoint<P, F, Fut>(
     path: P,
     state: &AppState,
@@ -38,9 +42,44 @@ where
     F: Fn(AppState, RequestParts) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<warp::reply::Response, ApiError>> + Send + 'static,
 {
+    guarded_endpoint(path, state, front, route, Guard::Signed, handler)
+}
+
+/// [`endpoint`] for a route that takes no credentials (such as `/healthz`): its handler gets
+/// no body.
+pub fn public_endpoint<P, F, Fut>(
+    path: P,
+    state: &AppState,
+    front: Front,
+    route: &'static str,
+    handler: F,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone + use<P, F, Fut>
+where
+    P: Filter<Extract = (), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    F: Fn(AppState, RequestParts) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<warp::reply::Response, ApiError>> + Send + 'static,
+{
+    guarded_endpoint(path, state, front, route, Guard::Public, handler)
+}
+
+fn guarded_endpoint<P, F, Fut>(
+    path: P,
+    state: &AppState,
+    front: Front,
+    route: &'static str,
+    guard: Guard,
+    handler: F,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone + use<P, F, Fut>
+where
+    P: Filter<Extract = (), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    F: Fn(AppState, RequestParts) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<warp::reply::Response, ApiError>> + Send + 'static,
+{
     path.and(with_state(state))
-        .and(request_parts(state.body_limit))
-        .then(move |state, request| answer(state, request, front, route, handler.clone()))
+        .and(request_head())
+        .then(move |state, head, body| {
+            answer(state, head, body, front, route, guard, handler.clone())
+        })
 }
 
 /// [`endpoint`] for paths with one `{id}` parameter, handed to the handler.
@@ -57,12 +96,18 @@ where
     Fut: Future<Output = Result<warp::reply::Response, ApiError>> + Send + 'static,
 {
     path.and(with_state(state))
-        .and(request_parts(state.body_limit))
-        .then(move |id: String, state, request| {
+        .and(request_head())
+        .then(move |id: String, state, head, body| {
             let handler = handler.clone();
-            answer(state, request, front, route, move |state, request| {
-                handler(state, request, id)
-            })
+            answer(
+                state,
+                head,
+                body,
+                front,
+                route,
+                Guard::Signed,
+                move |state, request| handler(state, request, id),
+            )
         })
 }
 
@@ -74,34 +119,83 @@ pub fn with_state(
     warp::any().map(move || state.clone())
 }
 
-/// Runs `handler` on a request that was read successfully, renders an error in `front`'s
+/// Admits a request as `guard` asks (the head authenticated first, then the body read within
+/// the state's limit and checked), runs `handler` on it, renders an error in `front`'s
 /// format, and logs and counts the request under `route` (a pattern, never the raw path).
+/// A public route's body is never read.
 pub async fn answer<F, Fut>(
     state: AppState,
-    request: Result<RequestParts, ApiError>,
+    head: Result<RequestHead, ApiError>,
+    body: BodyStream,
     front: Front,
     route: &'static str,
+    guard: Guard,
     handler: F,
 ) -> warp::reply::Response
 where
     F: FnOnce(AppState, RequestParts) -> Fut,
     Fut: Future<Output = Result<warp::reply::Response, ApiError>>,
 {
-    let started = Instant::now();
-    let (method, key_id) = match &request {
-        Ok(request) => (request.method.to_string(), key_id_of(&request.headers)),
-        Err(_) => (String::from("?"), None),
+    let limit = state.body_limit;
+    respond(state, head, front, route, move |state, head| async move {
+        let request = admit(&state, head, body, guard, limit).await?;
+        handler(state, request).await
+    })
+    .await
+}
+
+/// Admits a request as `guard` asks: authenticates its head, then reads its body (up to
+/// `limit` bytes; never on a public route) and checks it against the signature's `Digest`
+/// and the replay memory.
+pub async fn admit(
+    state: &AppState,
+    head: RequestHead,
+    body: BodyStream,
+    guard: Guard,
+    limit: u64,
+) -> Result<RequestParts, ApiError> {
+    let proof = authenticate_head(state, &head, guard).await?;
+    let body = if guard == Guard::Public {
+        bytes::Bytes::new()
+    } else {
+        read_body(&head, body, limit).await?
     };
-    let response = match request {
-        Ok(request) => handler(state.clone(), request)
+    let sha256: [u8; 32] = Sha256::digest(&body).into();
+    let caller = proof
+        .admit(state, &head, body.len() as u64, &sha256)
+        .await?;
+    Ok(RequestParts::new(head, body, caller))
+}
+
+/// Runs `handler` on a request whose head was read successfully, renders an error in
+/// `front`'s format, and logs and counts the request under `route`, with its method among
+/// the known ones (any other is `OTHER`).
+pub async fn respond<F, Fut>(
+    state: AppState,
+    head: Result<RequestHead, ApiError>,
+    front: Front,
+    route: &'static str,
+    handler: F,
+) -> warp::reply::Response
+where
+    F: FnOnce(AppState, RequestHead) -> Fut,
+    Fut: Future<Output = Result<warp::reply::Response, ApiError>>,
+{
+    let started = Instant::now();
+    let (method, key_id) = match &head {
+        Ok(head) => (method_label(&head.method), key_id_of(&head.headers)),
+        Err(_) => (method_label(&Method::GET), None),
+    };
+    let response = match head {
+        Ok(head) => handler(state.clone(), head)
             .await
             .unwrap_or_else(|error| error.into_response(front)),
         Err(error) => error.into_response(front),
     };
     let status = response.status().as_u16();
-    state.metrics.record_request(route, &method, status);
+    state.metrics.record_request(route, method, status);
     tracing::info!(
-        method = %method,
+        method,
         route,
         status,
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -126,11 +220,20 @@ pub trait FrontRoute: Sized + Send + 'static {
     fn parse(method: &Method, path: &str) -> Result<Self, NoRoute>;
     /// Its pattern, for logs and metrics.
     fn pattern(&self) -> &'static str;
+    /// What it asks of callers before their body is read: a signature unless it says
+    /// otherwise.
+    fn guard(&self) -> Guard {
+        Guard::Signed
+    }
 }
 
+/// The route label of requests no route takes.
+pub const UNMATCHED: &str = "unmatched";
+
 /// Answers every request `prefix` lets through: parses its route (an unknown path is a 404,
-/// a known one with another method a 405), hands it to `dispatch`, and answers in `front`'s
-/// format, logged and counted under the route's pattern.
+/// a known one with another method a 405, both answered without reading the body), admits
+/// it as the route's guard asks, hands it to `dispatch`, and answers in `front`'s format,
+/// logged and counted under the route's pattern.
 pub fn routed<R, P, D, Fut>(
     prefix: P,
     state: &AppState,
@@ -146,35 +249,37 @@ where
     prefix
         .and(warp::path::full())
         .and(with_state(state))
-        .and(request_parts(state.body_limit))
+        .and(request_head())
         .then(
             move |path: warp::path::FullPath,
                   state: AppState,
-                  request: Result<RequestParts, ApiError>| {
+                  head: Result<RequestHead, ApiError>,
+                  body: BodyStream| {
                 let dispatch = dispatch.clone();
                 async move {
-                    let route = match &request {
-                        Ok(request) => R::parse(&request.method, path.as_str()),
+                    let route = match &head {
+                        Ok(head) => R::parse(&head.method, path.as_str()),
                         Err(_) => Err(NoRoute::NotFound),
                     };
-                    let pattern = route.as_ref().map_or("unknown", R::pattern);
-                    answer(
-                        state,
-                        request,
-                        front,
-                        pattern,
-                        |state, request| async move {
-                            match route {
-                                Ok(route) => dispatch(state, request, route).await,
-                                Err(NoRoute::MethodNotAllowed) => Err(ApiError::MethodNotAllowed),
-                                Err(NoRoute::NotFound) => Err(ApiError::NotFound(format!(
-                                    "no route {} {}",
-                                    request.method,
-                                    path.as_str()
-                                ))),
+                    let pattern = route.as_ref().map_or(UNMATCHED, R::pattern);
+                    let limit = state.body_limit;
+                    respond(state, head, front, pattern, |state, head| async move {
+                        let route = match route {
+                            Ok(route) => route,
+                            Err(NoRoute::MethodNotAllowed) => {
+                                return Err(ApiError::MethodNotAllowed);
                             }
-                        },
-                    )
+                            Err(NoRoute::NotFound) => {
+                                return Err(ApiError::NotFound(format!(
+                                    "no route {} {}",
+                                    method_label(&head.method),
+                                    path.as_str()
+                                )));
+                            }
+                        };
+                        let request = admit(&state, head, body, route.guard(), limit).await?;
+                        dispatch(state, request, route).await
+                    })
                     .await
                 }
             },

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
-use super::{endpoint, endpoint_with_id};
+use super::{UNMATCHED, endpoint, endpoint_with_id, public_endpoint};
 use crate::auth::authorize;
 use crate::error::{ApiError, Front};
 use crate::request::RequestParts;
@@ -23,10 +23,16 @@ const FILTER_SCAN_LIMIT: usize = 50_000;
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    let ping = warp::path!("api" / "ping")
-        .and(warp::get())
-        .map(|| warp::reply::json(&json!({"message": "pong"})).into_response());
     let front = Front::Workflows;
+    let ping = public_endpoint(
+        warp::path!("api" / "ping").and(warp::get()),
+        &state,
+        front,
+        "/api/ping",
+        |_state, _request| async move {
+            Ok(warp::reply::json(&json!({"message": "pong"})).into_response())
+        },
+    );
     let definitions = endpoint(
         warp::path!("api" / "definitions").and(warp::get()),
         &state,
@@ -69,11 +75,11 @@ pub fn routes(
         "/api/workflows/{id}/cancel",
         cancel_workflow,
     );
-    let unknown = endpoint(
+    let unknown = public_endpoint(
         warp::path("api"),
         &state,
         front,
-        "unknown",
+        UNMATCHED,
         |_state, request| async move { Err::<warp::reply::Response, _>(unknown_route(&request)) },
     );
     ping.or(definitions)

@@ -3,7 +3,7 @@
 //! bytes written are counted against a limit as they are written (declared sizes can lie).
 
 use std::fs::File;
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
@@ -101,10 +101,14 @@ fn copy_within(
 }
 
 /// Unpacks `bytes` into the empty folder `dest` and returns the name of its one top folder.
-pub(super) fn unzip(bytes: &[u8], dest: &Path, limit: u64) -> Result<String, BundleError> {
+pub(super) fn unzip<R: Read + Seek>(
+    zipped: R,
+    dest: &Path,
+    limit: u64,
+) -> Result<String, BundleError> {
     use std::os::unix::fs::PermissionsExt;
-    let mut archive = ZipArchive::new(Cursor::new(bytes))
-        .map_err(|error| BundleError::NotZip(error.to_string()))?;
+    let mut archive =
+        ZipArchive::new(zipped).map_err(|error| BundleError::NotZip(error.to_string()))?;
     if archive
         .decompressed_size()
         .is_some_and(|total| total > u128::from(limit))

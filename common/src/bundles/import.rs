@@ -1,7 +1,8 @@
 //! Importing a completed bundle: checking every file its version record lists against the
 //! files it carries, and storing them as a worker's run would.
 
-use std::path::PathBuf;
+use std::io::{Cursor, Read, Seek};
+use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
@@ -34,15 +35,19 @@ impl CheckedBundle {
     }
 }
 
-/// Unpacks and checks the completed bundle `bytes`: refuses anything but a zip with one top
-/// folder, no escaping paths and at most `max_unpacked` bytes unpacked, and a bundle that was
-/// not run; checks that every file its record lists is in `pack/` with the recorded size and
-/// md5.
-pub async fn check_bundle(bytes: &[u8], max_unpacked: u64) -> Result<CheckedBundle, BundleError> {
-    let bytes = bytes.to_vec();
-    tokio::task::spawn_blocking(move || unpack_and_check(&bytes, max_unpacked))
-        .await
-        .map_err(|error| BundleError::Io(format!("import interrupted: {error}")))?
+/// Unpacks and checks the completed bundle in the file at `path` (read from the file, never
+/// into memory whole): refuses anything but a zip with one top folder, no escaping paths and
+/// at most `max_unpacked` bytes unpacked, and a bundle that was not run; checks that every
+/// file its record lists is in `pack/` with the recorded size and md5.
+pub async fn check_bundle(path: &Path, max_unpacked: u64) -> Result<CheckedBundle, BundleError> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let file =
+            std::fs::File::open(&path).map_err(|error| BundleError::Io(error.to_string()))?;
+        unpack_and_check(std::io::BufReader::new(file), max_unpacked)
+    })
+    .await
+    .map_err(|error| BundleError::Io(format!("import interrupted: {error}")))?
 }
 
 /// [`import_bundle_limited`] with the default limit, [`DEFAULT_MAX_UNPACKED`].
@@ -62,12 +67,20 @@ pub async fn import_bundle_limited(
     store: &ArtefactStore,
     max_unpacked: u64,
 ) -> Result<VersionRecord, BundleError> {
-    check_bundle(bytes, max_unpacked).await?.store(store).await
+    let bytes = bytes.to_vec();
+    tokio::task::spawn_blocking(move || unpack_and_check(Cursor::new(bytes), max_unpacked))
+        .await
+        .map_err(|error| BundleError::Io(format!("import interrupted: {error}")))??
+        .store(store)
+        .await
 }
 
-fn unpack_and_check(bytes: &[u8], max_unpacked: u64) -> Result<CheckedBundle, BundleError> {
+fn unpack_and_check<R: Read + Seek>(
+    zipped: R,
+    max_unpacked: u64,
+) -> Result<CheckedBundle, BundleError> {
     let work = tempfile::tempdir().map_err(|error| BundleError::Io(error.to_string()))?;
-    let top = unzip(bytes, work.path(), max_unpacked)?;
+    let top = unzip(zipped, work.path(), max_unpacked)?;
     let root: PathBuf = work.path().join(&top);
     if !root.join(VERSION).is_file() {
         return Err(BundleError::NotCompleted);

@@ -19,7 +19,7 @@ pub fn run_bundle(
     max_unpacked: u64,
 ) -> Result<(Vec<u8>, VersionRecord), BundleError> {
     let work = tempfile::tempdir().map_err(|error| BundleError::Io(error.to_string()))?;
-    let top = unzip(bundle, work.path(), max_unpacked)?;
+    let top = unzip(std::io::Cursor::new(bundle), work.path(), max_unpacked)?;
     let root = work.path().join(&top);
     if root.join(VERSION).exists() {
         return Err(BundleError::AlreadyCompleted);

@@ -131,6 +131,15 @@ async fn a_bundle_is_packed_run_and_imported_with_every_file() {
     assert_eq!(record.readme.as_deref(), Some("README.md"));
     assert_eq!(record.changelog[0].value, "First version");
 
+    // A bundle is checked from its file as it is from memory.
+    let on_disk = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(on_disk.path(), &completed).unwrap();
+    let checked = check_bundle(on_disk.path(), DEFAULT_MAX_UNPACKED)
+        .await
+        .unwrap();
+    assert_eq!(checked.record, record);
+    drop(checked);
+
     let imported = import_bundle(&completed, &store).await.unwrap();
     assert_eq!(imported, record);
     let out = store.get(VERSION_ID, "out.csv").await.unwrap();

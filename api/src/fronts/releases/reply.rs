@@ -37,7 +37,8 @@ pub fn timestamp(ms: u64) -> String {
         .to_string()
 }
 
-/// Builds absolute URLs from `BATON_PUBLIC_URL` or the request's `Host`.
+/// Builds absolute URLs from `BATON_PUBLIC_URL`, or from the request's `Host` when the
+/// server knows it as its own ([`crate::hosts`]).
 #[derive(Debug, Clone)]
 pub struct Urls {
     base: String,
@@ -46,19 +47,9 @@ pub struct Urls {
 impl Urls {
     /// The URL base for `request`.
     pub fn new(state: &AppState, request: &RequestParts) -> Self {
-        let base = state.releases.public_url.clone().unwrap_or_else(|| {
-            let host = request
-                .headers
-                .get("host")
-                .and_then(|value| value.to_str().ok())
-                .filter(|host| {
-                    host.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-                })
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        });
-        Self { base }
+        Self {
+            base: state.links.base_for(&request.headers),
+        }
     }
 
     /// The URL of one record.

@@ -2,12 +2,13 @@
 //!
 //! A caller presents a bearer token from `POST /api/v1/login/` (`Authorization: Bearer ...`,
 //! or `?access_token=...` on downloads, as OrderlyWeb allows), or signs the request like every
-//! other front. Permissions hold everywhere or on single reports; a caller without
-//! `reports.review` on a report sees only its published versions.
+//! other front; the front's wrapper checks either before the body is read. Permissions hold
+//! everywhere or on single reports; a caller without `reports.review` on a report sees only
+//! its published versions.
 
 use common::store::apikeys::{ApiKey, Permission};
 
-use crate::auth::authenticate;
+use crate::auth::{Credential, authenticate};
 use crate::error::ApiError;
 use crate::request::RequestParts;
 use crate::state::AppState;
@@ -19,46 +20,20 @@ pub struct Access {
     pub key: ApiKey,
 }
 
-fn bearer_of(request: &RequestParts, allow_query_token: bool) -> Option<String> {
-    let header = request
-        .headers
-        .get("authorization")
-        .and_then(|value| value.to_str().ok());
-    match header {
-        Some(value) if value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer ") => {
-            Some(value[7..].trim().to_owned())
-        }
-        Some(_) => None,
-        None if allow_query_token && !request.headers.contains_key("signature") => {
-            request.query("access_token")
-        }
-        None => None,
-    }
-}
-
-/// Authenticates the caller: a bearer token (also `?access_token=` when `allow_query_token`),
-/// or an HTTP signature.
+/// The caller the route's wrapper admitted (a bearer token, also `?access_token=` when
+/// `allow_query_token`, or an HTTP signature).
 pub async fn caller(
     state: &AppState,
     request: &RequestParts,
     allow_query_token: bool,
 ) -> Result<Access, ApiError> {
-    let Some(token) = bearer_of(request, allow_query_token) else {
-        return Ok(Access {
-            key: authenticate(state, request).await?.key,
-        });
-    };
-    let invalid = || ApiError::Unauthorized("the bearer token is invalid or has expired".into());
-    let holder = state
-        .store
-        .bearer_token_holder(&token)
-        .await?
-        .ok_or_else(invalid)?;
-    let key = state.store.api_key(&holder).await?.ok_or_else(invalid)?;
-    if key.revoked_ms.is_some() {
-        return Err(invalid());
+    let caller = authenticate(state, request).await?;
+    if caller.credential == Credential::QueryToken && !allow_query_token {
+        return Err(ApiError::Unauthorized(
+            "send the bearer token in the Authorization header".into(),
+        ));
     }
-    Ok(Access { key })
+    Ok(Access { key: caller.key })
 }
 
 impl Access {

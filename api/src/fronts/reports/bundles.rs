@@ -13,7 +13,7 @@ use super::catalog::details_json;
 use super::reply::{download, success_with};
 use super::runs::{PreparedRun, prepare_run, repo};
 use crate::error::ApiError;
-use crate::request::RequestParts;
+use crate::request::{RequestParts, SpooledBody};
 use crate::state::AppState;
 
 /// `POST /bundle/pack/:name/`: the zip of a bundle ready to run.
@@ -55,18 +55,22 @@ pub async fn pack(
 
 /// `POST /bundle/import/`: stores a completed bundle's files and records it as an unpublished
 /// version (409 when that version exists, or its id is reserved by a run or another import).
+/// The bundle arrives as `body`, written to a temporary file as it was received and checked
+/// against its `Digest`.
 pub async fn import(
     state: &AppState,
     request: &RequestParts,
+    body: SpooledBody,
 ) -> Result<warp::reply::Response, ApiError> {
     let access = caller(state, request, false).await?;
     access.require_global(Permission::ReportsRun)?;
-    if request.body.is_empty() {
+    if body.len == 0 {
         return Err(ApiError::bad_request("send the bundle's zip as the body"));
     }
-    let checked = check_bundle(&request.body, DEFAULT_MAX_UNPACKED)
+    let checked = check_bundle(body.file.path(), DEFAULT_MAX_UNPACKED)
         .await
         .map_err(bundle_error)?;
+    drop(body);
     let conflict = |record: &common::report_version::VersionRecord| {
         ApiError::Conflict(format!(
             "version '{}' of report '{}' exists",

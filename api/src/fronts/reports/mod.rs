@@ -25,66 +25,109 @@ mod reply;
 mod route;
 mod runs;
 
+use common::store::apikeys::{Permission, grants};
 use warp::Filter;
 
-use super::{answer, with_state};
+use super::{UNMATCHED, admit, respond, with_state};
+use crate::auth::{Guard, HeadAuth, authenticate_head};
 use crate::error::{ApiError, Front};
-use crate::request::{RequestParts, request_parts};
+use crate::request::{BodyStream, RequestHead, RequestParts, request_head, spool_body};
 use crate::state::AppState;
 use route::Route;
 
-/// Every route of the front.
+/// Every route of the front. Each request is authenticated from its headers before its body
+/// is read; the bundle import's body goes to a temporary file, never into memory.
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    // Bundles are larger than any other body: only their route reads up to the bundle limit.
-    let import = warp::path("api")
+    warp::path("api")
         .and(version())
-        .and(warp::path!("bundle" / "import"))
-        .and(warp::post())
+        .and(warp::path::tail())
         .and(with_state(&state))
-        .and(request_parts(state.reports.bundle_limit))
-        .then(|state: AppState, request| async move {
-            answer(
-                state,
-                request,
-                Front::Reports,
-                Route::BundleImport.pattern(),
-                |state, request| dispatch(state, request, Route::BundleImport),
-            )
-            .await
-        });
-    let other =
-        warp::path("api")
-            .and(version())
-            .and(warp::path::tail())
-            .and(with_state(&state))
-            .and(request_parts(state.body_limit))
-            .then(
-                |tail: warp::path::Tail,
-                 state: AppState,
-                 request: Result<RequestParts, ApiError>| async move {
-                    let route = match &request {
-                        Ok(request) => Route::parse(&request.method, tail.as_str()),
-                        Err(_) => None,
-                    };
-                    let pattern = route.as_ref().map_or("unknown", Route::pattern);
-                    answer(
-                        state,
-                        request,
-                        Front::Reports,
-                        pattern,
-                        |state, request| async move {
-                            match route {
-                                Some(route) => dispatch(state, request, route).await,
-                                None => Err(reply::unknown_resource()),
-                            }
-                        },
-                    )
-                    .await
-                },
-            );
-    import.or(other).unify()
+        .and(request_head())
+        .then(
+            |tail: warp::path::Tail,
+             state: AppState,
+             head: Result<RequestHead, ApiError>,
+             body: BodyStream| async move {
+                let route = match &head {
+                    Ok(head) => Route::parse(&head.method, tail.as_str()),
+                    Err(_) => None,
+                };
+                let pattern = route.as_ref().map_or(UNMATCHED, Route::pattern);
+                respond(
+                    state,
+                    head,
+                    Front::Reports,
+                    pattern,
+                    |state, head| async move {
+                        let Some(route) = route else {
+                            return Err(reply::unknown_resource());
+                        };
+                        if route == Route::BundleImport {
+                            return import(state, head, body).await;
+                        }
+                        let limit = state.body_limit;
+                        let request = admit(&state, head, body, guard(&route), limit).await?;
+                        dispatch(state, request, route).await
+                    },
+                )
+                .await
+            },
+        )
+}
+
+/// What a route asks of its callers: login and the index nothing, downloads a bearer token
+/// (also as `?access_token=`, as OrderlyWeb allows for links) or a signature, every other
+/// route a bearer token in the header or a signature.
+fn guard(route: &Route) -> Guard {
+    match route {
+        Route::Index | Route::Login => Guard::Public,
+        Route::Zip { .. }
+        | Route::File { .. }
+        | Route::DataByHash { .. }
+        | Route::Changelog { .. } => Guard::SignedOrBearer { query_token: true },
+        _ => Guard::SignedOrBearer { query_token: false },
+    }
+}
+
+/// `POST /bundle/import/`: the caller is authenticated and must hold `reports.run` before a
+/// byte of the bundle is read; the bundle then streams to a temporary file, hashed as it
+/// arrives, and is checked against the `Digest`. At most as many bundles as the settings
+/// allow are received at once; more are refused (503) rather than queued.
+async fn import(
+    state: AppState,
+    head: RequestHead,
+    body: BodyStream,
+) -> Result<warp::reply::Response, ApiError> {
+    let proof =
+        authenticate_head(&state, &head, Guard::SignedOrBearer { query_token: false }).await?;
+    let key = match &proof {
+        HeadAuth::Signed { key, .. } => Some(key),
+        HeadAuth::Bearer(caller) => Some(&caller.key),
+        HeadAuth::Public => None,
+    };
+    if let Some(key) = key
+        && !grants(&key.permissions, Permission::ReportsRun)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "'{}' lacks the '{}' permission",
+            key.id,
+            Permission::ReportsRun.as_str()
+        )));
+    }
+    let _receiving = state.reports.uploads.try_acquire().map_err(|_| {
+        ApiError::Unavailable(
+            "too many bundles are being received at once; try again shortly".into(),
+        )
+    })?;
+    let spooled = spool_body(&head, body, state.reports.bundle_limit).await?;
+    let caller = proof
+        .admit(&state, &head, spooled.len, &spooled.sha256)
+        .await?;
+    let request = RequestParts::new(head, bytes::Bytes::new(), caller);
+    reply::check_accept(&request, Route::BundleImport.answers())?;
+    bundles::import(&state, &request, spooled).await
 }
 
 /// The API version segment: `v1`, or `v2`, which OrderlyWeb's released Python client
@@ -103,7 +146,10 @@ async fn dispatch(
     match route {
         Route::Index => Ok(reply::success(route::index())),
         Route::Login => login::login(&state, &request).await,
-        Route::BundleImport => bundles::import(&state, &request).await,
+        // Its body goes to a file, not through `admit`: `routes` hands it to `import`.
+        Route::BundleImport => Err(ApiError::Unavailable(
+            "bundles are received by their own handler".into(),
+        )),
         Route::BundlePack { name } => bundles::pack(&state, &request, &name).await,
         Route::GitStatus => git::status(&state, &request).await,
         Route::GitFetch => git::fetch(&state, &request).await,

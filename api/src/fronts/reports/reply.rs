@@ -162,6 +162,7 @@ mod tests {
             path_and_query: format!("/api/v1/x/{query}"),
             headers,
             body: bytes::Bytes::new(),
+            caller: None,
             remote: None,
         }
     }

@@ -476,6 +476,7 @@ mod tests {
             headers: HeaderMap::new(),
             body: bytes::Bytes::new(),
             remote: None,
+            caller: None,
         }
     }
 
