@@ -4,9 +4,11 @@
   the user token on OrderlyWeb's login; the `ignored_auth` check's probes, which drop the
   case's auth, go out unsigned and must be refused.
 - Bundle imports' `application/zip` bodies are sent as raw bytes.
-- Path parameters (and a few query parameters) of positive cases are often replaced by the
-  ids of records the runner created first, so generated requests reach existing workflow
-  runs, report versions, releases, tasks, notes, events, studies and projects, not only 404s.
+- Path parameters, a few query parameters and the fields of JSON bodies that name records
+  (`release`, `task`, `study`, `workflow_slug`, `project_id`, ...) of positive cases are often
+  replaced by the ids of records the runner created first, so generated requests reach
+  existing workflow runs, report versions, releases, tasks, notes, events, studies and
+  projects, not only 404s.
 
 The runner passes the key, the token and the seeded ids in the JSON file named by
 BATON_FUZZ_SEEDS.
@@ -17,7 +19,6 @@ import json
 import os
 
 import schemathesis
-from schemathesis.core.parameters import ParameterLocation
 
 from signing import SignedAuth, UserTokenAuth
 
@@ -52,25 +53,35 @@ def _pick(values, generated):
     return values[index] if index < len(values) else None
 
 
-def _negative_at(case, location):
-    return case.meta is not None and case.meta.is_negative_at(location)
+def _negative(case):
+    """Whether any part of the case was generated to be invalid: it is left as generated."""
+    return case.meta is not None and case.meta.generation.mode.is_negative
 
 
 @schemathesis.hook
 def map_case(context, case):
     """Swaps generated ids for seeded ones in positive cases."""
+    if _negative(case):
+        return case
     path = case.operation.path
     choices = SEEDS["path_parameters"].get(path)
-    if choices and not _negative_at(case, ParameterLocation.PATH):
+    if choices:
         generated = sorted((case.path_parameters or {}).items())
         chosen = _pick(choices, generated)
         if chosen is not None:
             case.path_parameters.update(chosen)
     query_seeds = SEEDS["query"].get(path, {})
-    if query_seeds and case.query and not _negative_at(case, ParameterLocation.QUERY):
+    if query_seeds and case.query:
         for name, values in query_seeds.items():
             if name in case.query:
                 chosen = _pick(values, (name, case.query[name]))
                 if chosen is not None:
                     case.query[name] = chosen
+    body_seeds = SEEDS["body"]
+    if isinstance(case.body, dict):
+        for name, values in body_seeds.items():
+            if name in case.body:
+                chosen = _pick(values, (name, repr(case.body[name])))
+                if chosen is not None:
+                    case.body[name] = chosen
     return case

@@ -218,7 +218,19 @@ def seed(api, processes):
     for suffix in ("save", "submit"):
         add(f"/orchestra/api/tasks/{{id}}/{suffix}", id=task_id)
     query = {"/orchestra/api/project/project_information": {"project_id": project_ids}}
-    return {"path_parameters": paths, "query": query}
+    body = {
+        "release": [release["kf_id"]],
+        "task": [task["kf_id"] for task in tasks],
+        "task_service": [service["kf_id"]],
+        "study": [STUDY],
+        "studies": [[STUDY]],
+        "workflow_slug": ["article"],
+        "project": ["example"],
+        "name": ["ETL"],
+        "project_id": project_ids,
+        "project_ids": [project_ids],
+    }
+    return {"path_parameters": paths, "query": query, "body": body}
 
 
 def main():
@@ -300,7 +312,9 @@ def main():
               f"path parameter sets; API at {base}, logs in {logs}", flush=True)
 
         argv = [
-            sys.executable, "-m", "schemathesis.cli", "run", str(work / "openapi.json"),
+            sys.executable, "-m", "schemathesis.cli",
+            "--config-file", str(HERE / "schemathesis.toml"),
+            "run", str(work / "openapi.json"),
             "--url", base,
             "--checks", "all",
             "--max-examples", str(options.max_examples),

@@ -111,6 +111,41 @@ where
     response
 }
 
+/// The error for a method and path no route takes: 405 with the methods the document lists
+/// for the path (answered in `Allow`), or `not_found` when it lists none (or lists this very
+/// method, for a path a route refused for another reason).
+pub fn no_route(method: &Method, path: &str, not_found: impl FnOnce() -> ApiError) -> ApiError {
+    let path = path.split('?').next().unwrap_or_default();
+    let allowed = crate::openapi::allowed_methods(path);
+    if allowed.is_empty() || allowed.contains(&method.as_str()) {
+        not_found()
+    } else {
+        ApiError::MethodNotAllowed(allowed)
+    }
+}
+
+/// Answers, in Baton's own format, what no front's route took: 405 with `Allow` for a
+/// documented path, 404 otherwise; counted under the route `unmatched`.
+pub fn unmatched(
+    state: &AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone + use<> {
+    let any = warp::any()
+        .and_then(|| async { Ok::<(), warp::Rejection>(()) })
+        .untuple_one();
+    endpoint(
+        any,
+        state,
+        Front::Baton,
+        "unmatched",
+        |_state, request: RequestParts| async move {
+            let path = request.path_and_query.clone();
+            Err::<warp::reply::Response, _>(no_route(&request.method, &path, || {
+                ApiError::NotFound("no such route".into())
+            }))
+        },
+    )
+}
+
 /// Why a method and path name no route of a front.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoRoute {
@@ -129,8 +164,8 @@ pub trait FrontRoute: Sized + Send + 'static {
 }
 
 /// Answers every request `prefix` lets through: parses its route (an unknown path is a 404,
-/// a known one with another method a 405), hands it to `dispatch`, and answers in `front`'s
-/// format, logged and counted under the route's pattern.
+/// a documented one with another method a 405 naming the methods it takes), hands it to
+/// `dispatch`, and answers in `front`'s format, logged and counted under the route's pattern.
 pub fn routed<R, P, D, Fut>(
     prefix: P,
     state: &AppState,
@@ -166,12 +201,13 @@ where
                         |state, request| async move {
                             match route {
                                 Ok(route) => dispatch(state, request, route).await,
-                                Err(NoRoute::MethodNotAllowed) => Err(ApiError::MethodNotAllowed),
-                                Err(NoRoute::NotFound) => Err(ApiError::NotFound(format!(
-                                    "no route {} {}",
-                                    request.method,
-                                    path.as_str()
-                                ))),
+                                Err(_) => Err(no_route(&request.method, path.as_str(), || {
+                                    ApiError::NotFound(format!(
+                                        "no route {} {}",
+                                        request.method,
+                                        path.as_str()
+                                    ))
+                                })),
                             }
                         },
                     )

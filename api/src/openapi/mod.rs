@@ -45,33 +45,83 @@ pub struct QueryParam {
     pub kind: ParamType,
     /// What it does.
     pub description: &'static str,
+    /// Whether it must be given.
+    pub required: bool,
+    /// The smallest and largest whole number taken.
+    pub range: Option<(u64, u64)>,
+    /// The only values taken (empty: any).
+    pub values: &'static [&'static str],
+    /// A pattern text must match.
+    pub pattern: Option<&'static str>,
 }
 
 impl QueryParam {
-    /// A text parameter.
-    pub const fn string(name: &'static str, description: &'static str) -> Self {
+    const fn new(name: &'static str, kind: ParamType, description: &'static str) -> Self {
         Self {
             name,
-            kind: ParamType::String,
+            kind,
             description,
+            required: false,
+            range: None,
+            values: &[],
+            pattern: None,
         }
     }
 
-    /// A whole-number parameter.
+    /// A text parameter.
+    pub const fn string(name: &'static str, description: &'static str) -> Self {
+        Self::new(name, ParamType::String, description)
+    }
+
+    /// A whole-number parameter, from 0 unless [`QueryParam::range`] says otherwise.
     pub const fn integer(name: &'static str, description: &'static str) -> Self {
-        Self {
-            name,
-            kind: ParamType::Integer,
-            description,
-        }
+        Self::new(name, ParamType::Integer, description)
     }
 
     /// A boolean parameter.
     pub const fn boolean(name: &'static str, description: &'static str) -> Self {
-        Self {
-            name,
-            kind: ParamType::Boolean,
-            description,
+        Self::new(name, ParamType::Boolean, description)
+    }
+
+    /// Takes whole numbers from `min` to `max`.
+    pub const fn range(mut self, min: u64, max: u64) -> Self {
+        self.range = Some((min, max));
+        self
+    }
+
+    /// Takes only these values.
+    pub const fn one_of(mut self, values: &'static [&'static str]) -> Self {
+        self.values = values;
+        self
+    }
+
+    /// Takes text matching `pattern`.
+    pub const fn pattern(mut self, pattern: &'static str) -> Self {
+        self.pattern = Some(pattern);
+        self
+    }
+
+    /// Must be given.
+    pub const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// Its JSON schema.
+    fn schema(&self) -> Value {
+        match self.kind {
+            ParamType::Boolean => json!({"type": "boolean"}),
+            ParamType::Integer => {
+                let (min, max) = self.range.unwrap_or((0, i64::MAX as u64));
+                json!({"type": "integer", "minimum": min, "maximum": max})
+            }
+            ParamType::String if !self.values.is_empty() => {
+                json!({"type": "string", "enum": self.values})
+            }
+            ParamType::String => match self.pattern {
+                Some(pattern) => json!({"type": "string", "pattern": pattern}),
+                None => json!({"type": "string"}),
+            },
         }
     }
 }
@@ -101,6 +151,11 @@ pub struct Operation {
     pub query: &'static [QueryParam],
     /// The media type of a successful answer.
     pub produces: &'static str,
+    /// Other media types a successful answer may have.
+    pub also_produces: &'static [&'static str],
+    /// Error statuses it answers beyond those every operation of its kind does (401 and 403
+    /// when signed, 404 with path parameters, 400 with a body or query, 413 with a body).
+    pub errors: &'static [u16],
 }
 
 impl Operation {
@@ -117,6 +172,8 @@ impl Operation {
             body_media: "application/json",
             query: &[],
             produces: "application/json",
+            also_produces: &[],
+            errors: &[],
         }
     }
 
@@ -196,6 +253,18 @@ impl Operation {
         self
     }
 
+    /// Answers with `media_types` too on success.
+    pub const fn or_produces(mut self, media_types: &'static [&'static str]) -> Self {
+        self.also_produces = media_types;
+        self
+    }
+
+    /// Answers these error statuses too.
+    pub const fn errors(mut self, statuses: &'static [u16]) -> Self {
+        self.errors = statuses;
+        self
+    }
+
     /// The names of its path parameters, in order.
     pub fn path_params(&self) -> impl Iterator<Item = &'static str> {
         self.path
@@ -215,6 +284,54 @@ pub fn fronts() -> [(Front, &'static [Operation]); 5] {
     ]
 }
 
+/// The upper-case name of a documented method.
+fn method_name(method: &str) -> &'static str {
+    match method {
+        "get" => "GET",
+        "post" => "POST",
+        "put" => "PUT",
+        "patch" => "PATCH",
+        "delete" => "DELETE",
+        _ => "OPTIONS",
+    }
+}
+
+/// The non-empty segments of a request path, with `/api/v2/` read as `/api/v1/` (the reports
+/// front serves both).
+fn path_segments(path: &str) -> Vec<&str> {
+    let mut segments: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
+    if segments.starts_with(&["api", "v2"]) {
+        segments[1] = "v1";
+    }
+    segments
+}
+
+/// Whether a concrete request path is an instance of a documented path template; trailing
+/// slashes are optional, as every front serves them.
+pub fn path_matches(template: &str, path: &str) -> bool {
+    let template = path_segments(template);
+    let path = path_segments(path);
+    template.len() == path.len()
+        && template.iter().zip(&path).all(|(expected, actual)| {
+            (expected.starts_with('{') && expected.ends_with('}')) || expected == actual
+        })
+}
+
+/// The methods the document lists for a concrete request path (upper case, in the document's
+/// order); empty when it documents no such path. A route's `Allow` header comes from here.
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let mut methods = Vec::new();
+    for (_, operations) in fronts() {
+        for operation in operations {
+            let method = method_name(operation.method);
+            if path_matches(operation.path, path) && !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
+    }
+    methods
+}
+
 /// The document's tag of a front.
 fn tag(front: Front) -> &'static str {
     match front {
@@ -227,20 +344,21 @@ fn tag(front: Front) -> &'static str {
 }
 
 fn parameters(operation: &Operation) -> Vec<Value> {
-    let path = operation.path_params().map(
-        |name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}),
-    );
+    let path = operation.path_params().map(|name| {
+        json!({
+            "name": name,
+            "in": "path",
+            "required": true,
+            "schema": {"type": "string", "minLength": 1}
+        })
+    });
     let query = operation.query.iter().map(|param| {
-        let kind = match param.kind {
-            ParamType::String => "string",
-            ParamType::Integer => "integer",
-            ParamType::Boolean => "boolean",
-        };
         json!({
             "name": param.name,
             "in": "query",
+            "required": param.required,
             "description": param.description,
-            "schema": {"type": kind}
+            "schema": param.schema()
         })
     });
     path.chain(query).collect()
@@ -283,9 +401,13 @@ fn operation_json(front: Front, operation: &Operation) -> Value {
         );
     }
     let mut responses = Map::new();
+    let mut content = Map::new();
+    for media_type in std::iter::once(&operation.produces).chain(operation.also_produces) {
+        content.insert((*media_type).into(), json!({}));
+    }
     responses.insert(
         operation.success.to_string(),
-        json!({"description": "Success", "content": {operation.produces: {}}}),
+        json!({"description": "Success", "content": content}),
     );
     let error_ref = format!("#/components/schemas/{}", schemas::error_schema(front));
     let error = json!({"description": "Error", "content": {"application/json": {"schema": {"$ref": error_ref}}}});
@@ -305,6 +427,9 @@ fn operation_json(front: Front, operation: &Operation) -> Value {
     }
     if operation.body.is_some() {
         add_error("413");
+    }
+    for status in operation.errors {
+        add_error(&status.to_string());
     }
     if let Some(permission) = operation.permission {
         body.insert("x-baton-permission".into(), json!(permission));
@@ -387,6 +512,52 @@ mod tests {
             assert!(
                 document["components"]["schemas"].get(name).is_some(),
                 "schema {name} is referenced but not defined"
+            );
+        }
+    }
+
+    #[test]
+    fn allowed_methods_come_from_the_documented_paths() {
+        assert_eq!(allowed_methods("/healthz"), ["GET"]);
+        assert_eq!(allowed_methods("/api/workflows"), ["GET", "POST"]);
+        assert_eq!(allowed_methods("/api/workflows/abc/cancel/"), ["POST"]);
+        assert_eq!(
+            allowed_methods("/releases/RE_1/"),
+            ["GET", "PATCH", "DELETE"]
+        );
+        assert_eq!(allowed_methods("/api/v1/"), ["GET"]);
+        assert_eq!(allowed_methods("/api/v2/git/pull"), ["POST"]);
+        assert_eq!(
+            allowed_methods("/orchestra/api/project/project_information/"),
+            ["POST", "GET"]
+        );
+        assert!(allowed_methods("/nothing").is_empty());
+        assert!(allowed_methods("/api/v1/reports/r/versions/v/movies/").is_empty());
+    }
+
+    #[test]
+    fn every_documented_path_allows_exactly_its_documented_methods() {
+        let document = openapi_document();
+        let paths = document["paths"].as_object().unwrap();
+        for (path, item) in paths {
+            let concrete = path.replace(['{', '}'], "");
+            let mut documented: Vec<String> = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|m| m.to_uppercase())
+                .collect();
+            let mut allowed: Vec<String> = allowed_methods(&concrete)
+                .into_iter()
+                .map(String::from)
+                .collect();
+            documented.sort();
+            allowed.sort();
+            // A concrete path may also be an instance of another template (a report named
+            // `git`), never fewer.
+            assert!(
+                documented.iter().all(|method| allowed.contains(method)),
+                "{path}: {allowed:?} misses some of {documented:?}"
             );
         }
     }

@@ -77,7 +77,11 @@ pub fn routes(
                         |state, request| async move {
                             match route {
                                 Some(route) => dispatch(state, request, route).await,
-                                None => Err(reply::unknown_resource()),
+                                None => Err(super::no_route(
+                                    &request.method,
+                                    &request.path_and_query,
+                                    reply::unknown_resource,
+                                )),
                             }
                         },
                     )
