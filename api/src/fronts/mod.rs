@@ -216,3 +216,28 @@ where
             },
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_documented_path_with_another_method_names_its_methods_in_allow() {
+        let not_found = || ApiError::NotFound("none".into());
+        for (method, path, allowed) in [
+            (Method::TRACE, "/api/v1/", "GET"),
+            (Method::TRACE, "/api/v2/git/pull/", "POST"),
+            (Method::DELETE, "/api/workflows?page=1", "GET, POST"),
+            (Method::PUT, "/events/EV_1", "GET, DELETE"),
+            (Method::TRACE, "/healthz", "GET"),
+        ] {
+            let error = no_route(&method, path, not_found);
+            assert_eq!(error.status(), 405, "{method} {path}");
+            let response = error.into_response(Front::Baton);
+            assert_eq!(response.headers()["allow"], allowed, "{method} {path}");
+        }
+        assert_eq!(no_route(&Method::TRACE, "/nothing", not_found), not_found());
+        // A documented method a route refused anyway (a malformed file path) is not found.
+        assert_eq!(no_route(&Method::GET, "/healthz", not_found), not_found());
+    }
+}

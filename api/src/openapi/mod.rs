@@ -562,6 +562,117 @@ mod tests {
         }
     }
 
+    /// The schema of query parameter `name` of `method path`.
+    fn query_schema(document: &Value, method: &str, path: &str, name: &str) -> Value {
+        document["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|param| param["name"] == name && param["in"] == "query")
+            .unwrap_or_else(|| panic!("{method} {path} has no {name}"))["schema"]
+            .clone()
+    }
+
+    #[test]
+    fn page_sizes_and_timeouts_start_at_one() {
+        let document = openapi_document();
+        for (method, path, name) in [
+            ("get", "/api/workflows", "per_page"),
+            ("get", "/api/workflows", "page"),
+            ("get", "/releases", "limit"),
+            ("get", "/events", "limit"),
+            ("get", "/orchestra/api/tasks/available", "limit"),
+            ("post", "/api/v1/reports/{name}/run/", "timeout"),
+        ] {
+            let schema = query_schema(&document, method, path, name);
+            assert_eq!(schema["minimum"], 1, "{method} {path} {name}");
+            assert!(schema["maximum"].is_u64(), "{method} {path} {name}");
+        }
+        assert_eq!(
+            query_schema(&document, "get", "/releases", "offset")["minimum"],
+            0
+        );
+    }
+
+    #[test]
+    fn project_information_needs_a_project() {
+        let document = openapi_document();
+        let path = "/orchestra/api/project/project_information";
+        let get = &document["paths"][path]["get"]["parameters"][0];
+        assert_eq!(get["name"], "project_id");
+        assert_eq!(get["required"], true);
+        let post = &document["paths"][path]["post"];
+        assert_eq!(post["requestBody"]["required"], true);
+        let query = &document["components"]["schemas"]["ProjectQuery"];
+        assert_eq!(
+            query["oneOf"],
+            json!([{"required": ["project_id"]}, {"required": ["project_ids"]}])
+        );
+        for method in ["get", "post"] {
+            assert!(document["paths"][path][method]["responses"]["404"].is_object());
+        }
+    }
+
+    #[test]
+    fn state_dependent_answers_are_documented() {
+        let document = openapi_document();
+        for (method, path, status) in [
+            ("post", "/api/workflows", "404"),
+            ("post", "/orchestra/api/project/create_project", "404"),
+            ("post", "/orchestra/api/tasks/claim", "404"),
+            ("post", "/orchestra/api/tasks/{id}/save", "409"),
+            ("post", "/orchestra/api/tasks/{id}/submit", "409"),
+            ("delete", "/api/v1/reports/{key}/kill/", "400"),
+            ("post", "/releases/{id}/publish", "400"),
+            ("post", "/api/v1/git/pull/", "409"),
+        ] {
+            assert!(
+                document["paths"][path][method]["responses"][status].is_object(),
+                "{method} {path} does not document {status}"
+            );
+        }
+    }
+
+    #[test]
+    fn downloads_name_the_types_they_are_served_as() {
+        let document = openapi_document();
+        let content = |path: &str| {
+            let content = &document["paths"][path]["get"]["responses"]["200"]["content"];
+            let mut types: Vec<String> = content.as_object().unwrap().keys().cloned().collect();
+            types.sort();
+            types
+        };
+        assert_eq!(
+            content("/api/v1/reports/{name}/versions/{version}/data/{data}/"),
+            ["application/octet-stream", "text/csv"]
+        );
+        assert_eq!(
+            content("/api/v1/reports/{name}/versions/{version}/artefacts/{artefact}/"),
+            ["*/*", "application/octet-stream"]
+        );
+        assert_eq!(content("/api/v1/data/csv/{id}/"), ["text/csv"]);
+    }
+
+    #[test]
+    fn required_texts_are_not_empty_and_optional_ones_may_be_null() {
+        let schemas = &openapi_document()["components"]["schemas"];
+        for (schema, field) in [
+            ("NewWorkflow", "name"),
+            ("NewRelease", "name"),
+            ("NewEvent", "message"),
+            ("NewReleaseNote", "release"),
+            ("NewProject", "workflow_slug"),
+        ] {
+            assert_eq!(
+                schemas[schema]["properties"][field]["minLength"], 1,
+                "{schema}"
+            );
+        }
+        assert_eq!(schemas["NewEvent"]["properties"]["task"]["nullable"], true);
+        assert_eq!(schemas["ReportRun"]["nullable"], true);
+        assert!(schemas["ClaimRequest"]["properties"]["queue"]["nullable"].is_null());
+    }
+
     #[test]
     fn path_parameters_come_from_the_path() {
         let operation = Operation::get("/a/{name}/b/{version}/", "x");
