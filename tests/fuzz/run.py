@@ -243,7 +243,9 @@ def main():
                         help="time budget of the schemathesis run, in seconds (default 180): "
                              "fuzzing and stateful rounds repeat until it is spent")
     parser.add_argument("--seed", type=int, default=None, help="schemathesis's random seed")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary directory, with the processes' logs and "
+                             "JUnit and HAR reports of the run")
     parser.add_argument("extra", nargs="*", help="more schemathesis arguments (after --)")
     options = parser.parse_args()
 
@@ -321,9 +323,9 @@ def main():
             "--workers", "2",
             "--request-timeout", "30",
             "--suppress-health-check", "all",
-            "--report", "junit",
-            "--report-dir", str(work / "report"),
         ]
+        if options.keep:
+            argv += ["--report", "junit,har", "--report-dir", str(work / "report")]
         argv += ["--max-time", str(options.max_time)]
         if options.seed is not None:
             argv += ["--seed", str(options.seed)]
