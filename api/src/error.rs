@@ -46,9 +46,9 @@ pub enum ApiError {
     /// The body is larger than the limit.
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(u64),
-    /// The route exists but not with this method.
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// The route exists but not with this method; it takes these (answered in `Allow`).
+    #[error("method not allowed (allowed: {})", .0.join(", "))]
+    MethodNotAllowed(Vec<&'static str>),
     /// Too many attempts; the client may try again after this many seconds.
     #[error("too many attempts: try again in {0} s")]
     TooManyRequests(u64),
@@ -75,7 +75,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -90,7 +90,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::TooManyRequests(_) => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
         }
@@ -135,12 +135,20 @@ impl ApiError {
         }
     }
 
-    /// The response in `front`'s format (with `Retry-After` when the client must wait).
+    /// The response in `front`'s format: a 405 names the methods the route takes in `Allow`,
+    /// a 429 says when to try again in `Retry-After`.
     pub fn into_response(self, front: Front) -> warp::reply::Response {
         use warp::Reply;
         let mut response =
             warp::reply::with_status(warp::reply::json(&self.body(front)), self.status())
                 .into_response();
+        if let Self::MethodNotAllowed(methods) = &self
+            && let Ok(allow) = warp::http::HeaderValue::from_str(&methods.join(", "))
+        {
+            response
+                .headers_mut()
+                .insert(warp::http::header::ALLOW, allow);
+        }
         if let Self::TooManyRequests(secs) = self {
             response
                 .headers_mut()

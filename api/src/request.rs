@@ -116,7 +116,12 @@ pub fn request_head()
         .and(crate::server::client_addr())
         .and(warp::body::stream())
         .map(
-            |method, path: warp::path::FullPath, query: String, headers: HeaderMap, remote, body| {
+            |method,
+             path: warp::path::FullPath,
+             query: String,
+             headers: HeaderMap,
+             remote,
+             body| {
                 let head = check_single_host(&headers).map(|()| RequestHead {
                     remote,
                     method,

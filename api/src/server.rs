@@ -128,14 +128,12 @@ pub fn routes(
         .unify()
         .or(fronts::projects::routes(state.clone()))
         .unify()
-        .or(fronts::workflows::routes(state))
+        .or(fronts::workflows::routes(state.clone()))
         .unify()
-        .recover(|rejection: warp::Rejection| async move {
-            let error = if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-                ApiError::MethodNotAllowed
-            } else {
-                ApiError::NotFound("no such route".into())
-            };
+        .or(fronts::unmatched(&state))
+        .unify()
+        .recover(|_rejection: warp::Rejection| async move {
+            let error = ApiError::NotFound("no such route".into());
             Ok::<_, std::convert::Infallible>(error.into_response(Front::Baton))
         })
         .unify()

@@ -83,6 +83,9 @@ macro_rules! state_enum {
             /// Every state.
             pub const ALL: &'static [$name] = &[$(Self::$variant),+];
 
+            /// Every state's name, as stored and shown.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
             /// The state as stored and shown.
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $text),+ }

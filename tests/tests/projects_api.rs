@@ -666,11 +666,26 @@ async fn permissions_unknown_ids_and_bad_bodies_get_orchestras_errors() {
     let info = api.information(&writer, id).await;
     assert_eq!(info.body["project"]["task_class"], 0, "{info:?}");
 
-    let bad_bodies = [
+    // An unknown workflow, or version of one, is not found.
+    for (unknown, expected) in [
         (
             json!({"workflow_slug": "nope", "task_class": "real"}),
             "unknown workflow_slug 'nope'",
         ),
+        (
+            json!({"workflow_slug": "review", "workflow_version_slug": "v9", "task_class": 1}),
+            "no version 'v9'",
+        ),
+    ] {
+        let answer = api
+            .send(Some(&writer), "POST", create, Some(&unknown))
+            .await;
+        assert_eq!(answer.status, 404, "{unknown}: {answer:?}");
+        assert_eq!(answer.body["error"], "not_found");
+        let message = answer.body["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{unknown}: {message}");
+    }
+    let bad_bodies = [
         (
             json!({"workflow_slug": "decide", "task_class": "fake"}),
             "task_class",
@@ -682,10 +697,6 @@ async fn permissions_unknown_ids_and_bad_bodies_get_orchestras_errors() {
         (
             json!({"workflow_slug": "decide", "task_class": 1, "priority": "high"}),
             "'priority'",
-        ),
-        (
-            json!({"workflow_slug": "review", "workflow_version_slug": "v9", "task_class": 1}),
-            "no version 'v9'",
         ),
         (json!(["not", "an", "object"]), "JSON object"),
     ];

@@ -205,6 +205,41 @@ where
     response
 }
 
+/// The error for a method and path no route takes: 405 with the methods the document lists
+/// for the path (answered in `Allow`), or `not_found` when it lists none (or lists this very
+/// method, for a path a route refused for another reason).
+pub fn no_route(method: &Method, path: &str, not_found: impl FnOnce() -> ApiError) -> ApiError {
+    let path = path.split('?').next().unwrap_or_default();
+    let allowed = crate::openapi::allowed_methods(path);
+    if allowed.is_empty() || allowed.contains(&method.as_str()) {
+        not_found()
+    } else {
+        ApiError::MethodNotAllowed(allowed)
+    }
+}
+
+/// Answers, in Baton's own format, what no front's route took: 405 with `Allow` for a
+/// documented path, 404 otherwise; counted under the route `unmatched`.
+pub fn unmatched(
+    state: &AppState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone + use<> {
+    let any = warp::any()
+        .and_then(|| async { Ok::<(), warp::Rejection>(()) })
+        .untuple_one();
+    public_endpoint(
+        any,
+        state,
+        Front::Baton,
+        UNMATCHED,
+        |_state, request: RequestParts| async move {
+            let path = request.path_and_query.clone();
+            Err::<warp::reply::Response, _>(no_route(&request.method, &path, || {
+                ApiError::NotFound("no such route".into())
+            }))
+        },
+    )
+}
+
 /// Why a method and path name no route of a front.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoRoute {
@@ -231,9 +266,9 @@ pub trait FrontRoute: Sized + Send + 'static {
 pub const UNMATCHED: &str = "unmatched";
 
 /// Answers every request `prefix` lets through: parses its route (an unknown path is a 404,
-/// a known one with another method a 405, both answered without reading the body), admits
-/// it as the route's guard asks, hands it to `dispatch`, and answers in `front`'s format,
-/// logged and counted under the route's pattern.
+/// a documented one with another method a 405 naming the methods it takes in `Allow`, both
+/// answered without reading the body), admits it as the route's guard asks, hands it to
+/// `dispatch`, and answers in `front`'s format, logged and counted under the route's pattern.
 pub fn routed<R, P, D, Fut>(
     prefix: P,
     state: &AppState,
@@ -264,18 +299,14 @@ where
                     let pattern = route.as_ref().map_or(UNMATCHED, R::pattern);
                     let limit = state.body_limit;
                     respond(state, head, front, pattern, |state, head| async move {
-                        let route = match route {
-                            Ok(route) => route,
-                            Err(NoRoute::MethodNotAllowed) => {
-                                return Err(ApiError::MethodNotAllowed);
-                            }
-                            Err(NoRoute::NotFound) => {
-                                return Err(ApiError::NotFound(format!(
+                        let Ok(route) = route else {
+                            return Err(no_route(&head.method, path.as_str(), || {
+                                ApiError::NotFound(format!(
                                     "no route {} {}",
                                     method_label(&head.method),
                                     path.as_str()
-                                )));
-                            }
+                                ))
+                            }));
                         };
                         let request = admit(&state, head, body, route.guard(), limit).await?;
                         dispatch(state, request, route).await
@@ -284,4 +315,29 @@ where
                 }
             },
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_documented_path_with_another_method_names_its_methods_in_allow() {
+        let not_found = || ApiError::NotFound("none".into());
+        for (method, path, allowed) in [
+            (Method::TRACE, "/api/v1/", "GET"),
+            (Method::TRACE, "/api/v2/git/pull/", "POST"),
+            (Method::DELETE, "/api/workflows?page=1", "GET, POST"),
+            (Method::PUT, "/events/EV_1", "GET, DELETE"),
+            (Method::TRACE, "/healthz", "GET"),
+        ] {
+            let error = no_route(&method, path, not_found);
+            assert_eq!(error.status(), 405, "{method} {path}");
+            let response = error.into_response(Front::Baton);
+            assert_eq!(response.headers()["allow"], allowed, "{method} {path}");
+        }
+        assert_eq!(no_route(&Method::TRACE, "/nothing", not_found), not_found());
+        // A documented method a route refused anyway (a malformed file path) is not found.
+        assert_eq!(no_route(&Method::GET, "/healthz", not_found), not_found());
+    }
 }

@@ -98,23 +98,12 @@ pub fn routes(
         .unify()
 }
 
-/// 405 for a known path with another method, 404 otherwise.
+/// 405 (with `Allow`) for a documented path with another method, 404 otherwise.
 fn unknown_route(request: &RequestParts) -> ApiError {
     let path = request.path_and_query.split('?').next().unwrap_or("");
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let known = matches!(
-        segments.as_slice(),
-        ["api", "ping"]
-            | ["api", "definitions"]
-            | ["api", "workflows"]
-            | ["api", "workflows", _]
-            | ["api", "workflows", _, "relaunch" | "cancel"]
-    );
-    if known {
-        ApiError::MethodNotAllowed
-    } else {
+    super::no_route(&request.method, path, || {
         ApiError::NotFound(format!("no route {} {path}", request.method))
-    }
+    })
 }
 
 fn json_response(status: StatusCode, body: &Value) -> warp::reply::Response {
@@ -243,11 +232,13 @@ async fn list_workflows(
     authorize(&state, &request, Permission::WorkflowsRead).await?;
     let per_page = positive_query(&request, "per_page", PER_PAGE_DEFAULT, PER_PAGE_DEFAULT)?;
     let page = positive_query(&request, "page", 1, usize::MAX / PER_PAGE_DEFAULT)?;
-    // Director ignores a with_payload it cannot read and keeps the default.
-    let with_payload = request
-        .query("with_payload")
-        .and_then(|text| parse_bool(&text))
-        .unwrap_or(true);
+    let with_payload = match request.query("with_payload") {
+        None => true,
+        Some(text) => parse_bool(&text).ok_or_else(|| ApiError::BadRequest {
+            message: "'with_payload' must be true or false".into(),
+            details: vec![format!("with_payload: got '{text}'")],
+        })?,
+    };
     let status = match request.query("status") {
         Some(text) => Some(
             text.parse::<RunStatus>()

@@ -45,33 +45,83 @@ pub struct QueryParam {
     pub kind: ParamType,
     /// What it does.
     pub description: &'static str,
+    /// Whether it must be given.
+    pub required: bool,
+    /// The smallest and largest whole number taken.
+    pub range: Option<(u64, u64)>,
+    /// The only values taken (empty: any).
+    pub values: &'static [&'static str],
+    /// A pattern text must match.
+    pub pattern: Option<&'static str>,
 }
 
 impl QueryParam {
-    /// A text parameter.
-    pub const fn string(name: &'static str, description: &'static str) -> Self {
+    const fn new(name: &'static str, kind: ParamType, description: &'static str) -> Self {
         Self {
             name,
-            kind: ParamType::String,
+            kind,
             description,
+            required: false,
+            range: None,
+            values: &[],
+            pattern: None,
         }
     }
 
-    /// A whole-number parameter.
+    /// A text parameter.
+    pub const fn string(name: &'static str, description: &'static str) -> Self {
+        Self::new(name, ParamType::String, description)
+    }
+
+    /// A whole-number parameter, from 0 unless [`QueryParam::range`] says otherwise.
     pub const fn integer(name: &'static str, description: &'static str) -> Self {
-        Self {
-            name,
-            kind: ParamType::Integer,
-            description,
-        }
+        Self::new(name, ParamType::Integer, description)
     }
 
     /// A boolean parameter.
     pub const fn boolean(name: &'static str, description: &'static str) -> Self {
-        Self {
-            name,
-            kind: ParamType::Boolean,
-            description,
+        Self::new(name, ParamType::Boolean, description)
+    }
+
+    /// Takes whole numbers from `min` to `max`.
+    pub const fn range(mut self, min: u64, max: u64) -> Self {
+        self.range = Some((min, max));
+        self
+    }
+
+    /// Takes only these values.
+    pub const fn one_of(mut self, values: &'static [&'static str]) -> Self {
+        self.values = values;
+        self
+    }
+
+    /// Takes text matching `pattern`.
+    pub const fn pattern(mut self, pattern: &'static str) -> Self {
+        self.pattern = Some(pattern);
+        self
+    }
+
+    /// Must be given.
+    pub const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// Its JSON schema.
+    fn schema(&self) -> Value {
+        match self.kind {
+            ParamType::Boolean => json!({"type": "boolean"}),
+            ParamType::Integer => {
+                let (min, max) = self.range.unwrap_or((0, i64::MAX as u64));
+                json!({"type": "integer", "minimum": min, "maximum": max})
+            }
+            ParamType::String if !self.values.is_empty() => {
+                json!({"type": "string", "enum": self.values})
+            }
+            ParamType::String => match self.pattern {
+                Some(pattern) => json!({"type": "string", "pattern": pattern}),
+                None => json!({"type": "string"}),
+            },
         }
     }
 }
@@ -101,6 +151,11 @@ pub struct Operation {
     pub query: &'static [QueryParam],
     /// The media type of a successful answer.
     pub produces: &'static str,
+    /// Other media types a successful answer may have.
+    pub also_produces: &'static [&'static str],
+    /// Error statuses it answers beyond those every operation of its kind does (401 and 403
+    /// when signed, 404 with path parameters, 400 with a body or query, 413 with a body).
+    pub errors: &'static [u16],
 }
 
 impl Operation {
@@ -117,6 +172,8 @@ impl Operation {
             body_media: "application/json",
             query: &[],
             produces: "application/json",
+            also_produces: &[],
+            errors: &[],
         }
     }
 
@@ -196,6 +253,18 @@ impl Operation {
         self
     }
 
+    /// Answers with `media_types` too on success.
+    pub const fn or_produces(mut self, media_types: &'static [&'static str]) -> Self {
+        self.also_produces = media_types;
+        self
+    }
+
+    /// Answers these error statuses too.
+    pub const fn errors(mut self, statuses: &'static [u16]) -> Self {
+        self.errors = statuses;
+        self
+    }
+
     /// The names of its path parameters, in order.
     pub fn path_params(&self) -> impl Iterator<Item = &'static str> {
         self.path
@@ -215,6 +284,54 @@ pub fn fronts() -> [(Front, &'static [Operation]); 5] {
     ]
 }
 
+/// The upper-case name of a documented method.
+fn method_name(method: &str) -> &'static str {
+    match method {
+        "get" => "GET",
+        "post" => "POST",
+        "put" => "PUT",
+        "patch" => "PATCH",
+        "delete" => "DELETE",
+        _ => "OPTIONS",
+    }
+}
+
+/// The non-empty segments of a request path, with `/api/v2/` read as `/api/v1/` (the reports
+/// front serves both).
+fn path_segments(path: &str) -> Vec<&str> {
+    let mut segments: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
+    if segments.starts_with(&["api", "v2"]) {
+        segments[1] = "v1";
+    }
+    segments
+}
+
+/// Whether a concrete request path is an instance of a documented path template; trailing
+/// slashes are optional, as every front serves them.
+pub fn path_matches(template: &str, path: &str) -> bool {
+    let template = path_segments(template);
+    let path = path_segments(path);
+    template.len() == path.len()
+        && template.iter().zip(&path).all(|(expected, actual)| {
+            (expected.starts_with('{') && expected.ends_with('}')) || expected == actual
+        })
+}
+
+/// The methods the document lists for a concrete request path (upper case, in the document's
+/// order); empty when it documents no such path. A route's `Allow` header comes from here.
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let mut methods = Vec::new();
+    for (_, operations) in fronts() {
+        for operation in operations {
+            let method = method_name(operation.method);
+            if path_matches(operation.path, path) && !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
+    }
+    methods
+}
+
 /// The document's tag of a front.
 fn tag(front: Front) -> &'static str {
     match front {
@@ -227,20 +344,21 @@ fn tag(front: Front) -> &'static str {
 }
 
 fn parameters(operation: &Operation) -> Vec<Value> {
-    let path = operation.path_params().map(
-        |name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}),
-    );
+    let path = operation.path_params().map(|name| {
+        json!({
+            "name": name,
+            "in": "path",
+            "required": true,
+            "schema": {"type": "string", "minLength": 1}
+        })
+    });
     let query = operation.query.iter().map(|param| {
-        let kind = match param.kind {
-            ParamType::String => "string",
-            ParamType::Integer => "integer",
-            ParamType::Boolean => "boolean",
-        };
         json!({
             "name": param.name,
             "in": "query",
+            "required": param.required,
             "description": param.description,
-            "schema": {"type": kind}
+            "schema": param.schema()
         })
     });
     path.chain(query).collect()
@@ -283,9 +401,13 @@ fn operation_json(front: Front, operation: &Operation) -> Value {
         );
     }
     let mut responses = Map::new();
+    let mut content = Map::new();
+    for media_type in std::iter::once(&operation.produces).chain(operation.also_produces) {
+        content.insert((*media_type).into(), json!({}));
+    }
     responses.insert(
         operation.success.to_string(),
-        json!({"description": "Success", "content": {operation.produces: {}}}),
+        json!({"description": "Success", "content": content}),
     );
     let error_ref = format!("#/components/schemas/{}", schemas::error_schema(front));
     let error = json!({"description": "Error", "content": {"application/json": {"schema": {"$ref": error_ref}}}});
@@ -305,6 +427,9 @@ fn operation_json(front: Front, operation: &Operation) -> Value {
     }
     if operation.body.is_some() {
         add_error("413");
+    }
+    for status in operation.errors {
+        add_error(&status.to_string());
     }
     if let Some(permission) = operation.permission {
         body.insert("x-baton-permission".into(), json!(permission));
@@ -389,6 +514,163 @@ mod tests {
                 "schema {name} is referenced but not defined"
             );
         }
+    }
+
+    #[test]
+    fn allowed_methods_come_from_the_documented_paths() {
+        assert_eq!(allowed_methods("/healthz"), ["GET"]);
+        assert_eq!(allowed_methods("/api/workflows"), ["GET", "POST"]);
+        assert_eq!(allowed_methods("/api/workflows/abc/cancel/"), ["POST"]);
+        assert_eq!(
+            allowed_methods("/releases/RE_1/"),
+            ["GET", "PATCH", "DELETE"]
+        );
+        assert_eq!(allowed_methods("/api/v1/"), ["GET"]);
+        assert_eq!(allowed_methods("/api/v2/git/pull"), ["POST"]);
+        assert_eq!(
+            allowed_methods("/orchestra/api/project/project_information/"),
+            ["POST", "GET"]
+        );
+        assert!(allowed_methods("/nothing").is_empty());
+        assert!(allowed_methods("/api/v1/reports/r/versions/v/movies/").is_empty());
+    }
+
+    #[test]
+    fn every_documented_path_allows_exactly_its_documented_methods() {
+        let document = openapi_document();
+        let paths = document["paths"].as_object().unwrap();
+        for (path, item) in paths {
+            let concrete = path.replace(['{', '}'], "");
+            let mut documented: Vec<String> = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|m| m.to_uppercase())
+                .collect();
+            let mut allowed: Vec<String> = allowed_methods(&concrete)
+                .into_iter()
+                .map(String::from)
+                .collect();
+            documented.sort();
+            allowed.sort();
+            // A concrete path may also be an instance of another template (a report named
+            // `git`), never fewer.
+            assert!(
+                documented.iter().all(|method| allowed.contains(method)),
+                "{path}: {allowed:?} misses some of {documented:?}"
+            );
+        }
+    }
+
+    /// The schema of query parameter `name` of `method path`.
+    fn query_schema(document: &Value, method: &str, path: &str, name: &str) -> Value {
+        document["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|param| param["name"] == name && param["in"] == "query")
+            .unwrap_or_else(|| panic!("{method} {path} has no {name}"))["schema"]
+            .clone()
+    }
+
+    #[test]
+    fn page_sizes_and_timeouts_start_at_one() {
+        let document = openapi_document();
+        for (method, path, name) in [
+            ("get", "/api/workflows", "per_page"),
+            ("get", "/api/workflows", "page"),
+            ("get", "/releases", "limit"),
+            ("get", "/events", "limit"),
+            ("get", "/orchestra/api/tasks/available", "limit"),
+            ("post", "/api/v1/reports/{name}/run/", "timeout"),
+        ] {
+            let schema = query_schema(&document, method, path, name);
+            assert_eq!(schema["minimum"], 1, "{method} {path} {name}");
+            assert!(schema["maximum"].is_u64(), "{method} {path} {name}");
+        }
+        assert_eq!(
+            query_schema(&document, "get", "/releases", "offset")["minimum"],
+            0
+        );
+    }
+
+    #[test]
+    fn project_information_needs_a_project() {
+        let document = openapi_document();
+        let path = "/orchestra/api/project/project_information";
+        let get = &document["paths"][path]["get"]["parameters"][0];
+        assert_eq!(get["name"], "project_id");
+        assert_eq!(get["required"], true);
+        let post = &document["paths"][path]["post"];
+        assert_eq!(post["requestBody"]["required"], true);
+        let query = &document["components"]["schemas"]["ProjectQuery"];
+        assert_eq!(
+            query["oneOf"],
+            json!([{"required": ["project_id"]}, {"required": ["project_ids"]}])
+        );
+        for method in ["get", "post"] {
+            assert!(document["paths"][path][method]["responses"]["404"].is_object());
+        }
+    }
+
+    #[test]
+    fn state_dependent_answers_are_documented() {
+        let document = openapi_document();
+        for (method, path, status) in [
+            ("post", "/api/workflows", "404"),
+            ("post", "/orchestra/api/project/create_project", "404"),
+            ("post", "/orchestra/api/tasks/claim", "404"),
+            ("post", "/orchestra/api/tasks/{id}/save", "409"),
+            ("post", "/orchestra/api/tasks/{id}/submit", "409"),
+            ("delete", "/api/v1/reports/{key}/kill/", "400"),
+            ("post", "/releases/{id}/publish", "400"),
+            ("post", "/api/v1/git/pull/", "409"),
+        ] {
+            assert!(
+                document["paths"][path][method]["responses"][status].is_object(),
+                "{method} {path} does not document {status}"
+            );
+        }
+    }
+
+    #[test]
+    fn downloads_name_the_types_they_are_served_as() {
+        let document = openapi_document();
+        let content = |path: &str| {
+            let content = &document["paths"][path]["get"]["responses"]["200"]["content"];
+            let mut types: Vec<String> = content.as_object().unwrap().keys().cloned().collect();
+            types.sort();
+            types
+        };
+        assert_eq!(
+            content("/api/v1/reports/{name}/versions/{version}/data/{data}/"),
+            ["application/octet-stream", "text/csv"]
+        );
+        assert_eq!(
+            content("/api/v1/reports/{name}/versions/{version}/artefacts/{artefact}/"),
+            ["*/*", "application/octet-stream"]
+        );
+        assert_eq!(content("/api/v1/data/csv/{id}/"), ["text/csv"]);
+    }
+
+    #[test]
+    fn required_texts_are_not_empty_and_optional_ones_may_be_null() {
+        let schemas = &openapi_document()["components"]["schemas"];
+        for (schema, field) in [
+            ("NewWorkflow", "name"),
+            ("NewRelease", "name"),
+            ("NewEvent", "message"),
+            ("NewReleaseNote", "release"),
+            ("NewProject", "workflow_slug"),
+        ] {
+            assert_eq!(
+                schemas[schema]["properties"][field]["minLength"], 1,
+                "{schema}"
+            );
+        }
+        assert_eq!(schemas["NewEvent"]["properties"]["task"]["nullable"], true);
+        assert_eq!(schemas["ReportRun"]["nullable"], true);
+        assert!(schemas["ClaimRequest"]["properties"]["queue"]["nullable"].is_null());
     }
 
     #[test]

@@ -3,18 +3,20 @@
 
 use super::{Operation, QueryParam};
 
+/// A human queue's name: `human` or `human.NAME`.
+pub const HUMAN_QUEUE: &str = "^human(\\.[A-Za-z0-9_.-]{1,58})?$";
+
 const AVAILABLE_QUERY: &[QueryParam] = &[
     QueryParam::string(
         "queue",
         "The human queue: human (the default) or human.NAME.",
-    ),
-    QueryParam::integer("limit", "Most tasks answered, 1 to 500 (default 100)."),
+    )
+    .pattern(HUMAN_QUEUE),
+    QueryParam::integer("limit", "Most tasks answered, 1 to 500 (default 100).").range(1, 500),
 ];
 
-const INFORMATION_QUERY: &[QueryParam] = &[QueryParam::integer(
-    "project_id",
-    "The project, when no body names it.",
-)];
+const INFORMATION_QUERY: &[QueryParam] =
+    &[QueryParam::integer("project_id", "The project.").required()];
 
 /// Orchestra's routes under `/orchestra/api`.
 pub const OPERATIONS: &[Operation] = &[
@@ -23,20 +25,22 @@ pub const OPERATIONS: &[Operation] = &[
         "Create a project: a run of a workflow.",
     )
     .needs("projects.write")
-    .body("NewProject"),
+    .body("NewProject")
+    .errors(&[404]),
     Operation::post(
         "/orchestra/api/project/project_information",
         "A project, its steps and its tasks (or several, keyed by id).",
     )
     .needs("projects.read")
-    .optional_body("ProjectQuery")
-    .query(INFORMATION_QUERY),
+    .body("ProjectQuery")
+    .errors(&[404]),
     Operation::get(
         "/orchestra/api/project/project_information",
         "A project, its steps and its tasks.",
     )
     .needs("projects.read")
-    .query(INFORMATION_QUERY),
+    .query(INFORMATION_QUERY)
+    .errors(&[404]),
     Operation::get(
         "/orchestra/api/project/workflow_types",
         "The workflows projects can run.",
@@ -53,17 +57,20 @@ pub const OPERATIONS: &[Operation] = &[
         "Claim the next human task (404 when none waits).",
     )
     .needs("projects.work")
-    .optional_body("ClaimRequest"),
+    .optional_body("ClaimRequest")
+    .errors(&[404]),
     Operation::post(
         "/orchestra/api/tasks/{id}/save",
-        "Save work in progress on a claimed task.",
+        "Save work in progress on a claimed task (409 when it is not the caller's to work on).",
     )
     .needs("projects.work")
-    .body("TaskWork"),
+    .body("TaskSave")
+    .errors(&[409]),
     Operation::post(
         "/orchestra/api/tasks/{id}/submit",
-        "Submit a claimed task; the workflow goes on.",
+        "Submit a claimed task; the workflow goes on (409 when it is not the caller's to submit).",
     )
     .needs("projects.work")
-    .body("TaskWork"),
+    .body("TaskWork")
+    .errors(&[409]),
 ];

@@ -1,13 +1,17 @@
 //! The releases front: the Release Coordinator's API at its root paths (every trailing
 //! slash is optional). Reads need `releases.read`, writes `releases.write`.
 
+use common::releases::{ReleaseState, TaskState};
+
 use super::{Operation, QueryParam};
 
 const READ: &str = "releases.read";
 const WRITE: &str = "releases.write";
 
-const LIMIT: QueryParam = QueryParam::integer("limit", "Results per page, 1 to 1000 (default 10).");
-const OFFSET: QueryParam = QueryParam::integer("offset", "Results to skip.");
+const LIMIT: QueryParam =
+    QueryParam::integer("limit", "Results per page, 1 to 1000 (default 10).").range(1, 1000);
+const OFFSET: QueryParam =
+    QueryParam::integer("offset", "Results to skip.").range(0, (usize::MAX / 2) as u64);
 
 const PAGE: &[QueryParam] = &[LIMIT, OFFSET];
 const SERVICES_QUERY: &[QueryParam] = &[
@@ -18,14 +22,14 @@ const SERVICES_QUERY: &[QueryParam] = &[
 const RELEASES_QUERY: &[QueryParam] = &[
     LIMIT,
     OFFSET,
-    QueryParam::string("state", "Only releases in this state."),
+    QueryParam::string("state", "Only releases in this state.").one_of(ReleaseState::NAMES),
 ];
 const TASKS_QUERY: &[QueryParam] = &[
     LIMIT,
     OFFSET,
     QueryParam::string("release", "Only tasks of this release."),
     QueryParam::string("task_service", "Only tasks of this task service."),
-    QueryParam::string("state", "Only tasks in this state."),
+    QueryParam::string("state", "Only tasks in this state.").one_of(TaskState::NAMES),
 ];
 const EVENTS_QUERY: &[QueryParam] = &[
     LIMIT,
@@ -59,7 +63,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Update, enable or disable a task service.",
     )
     .needs(WRITE)
-    .body("TaskServiceChanges"),
+    .optional_body("TaskServiceChanges"),
     Operation::delete("/task-services/{id}", "Remove a task service.").needs(WRITE),
     Operation::get("/releases", "Releases, oldest first.")
         .needs(READ)
@@ -76,9 +80,19 @@ pub const OPERATIONS: &[Operation] = &[
         "Update a release's name, description, author or tags.",
     )
     .needs(WRITE)
-    .body("ReleaseChanges"),
-    Operation::delete("/releases/{id}", "Cancel a release.").needs(WRITE),
-    Operation::post("/releases/{id}/publish", "Publish a staged release.").needs(WRITE),
+    .optional_body("ReleaseChanges"),
+    Operation::delete(
+        "/releases/{id}",
+        "Cancel a release (400 when it is over already).",
+    )
+    .needs(WRITE)
+    .errors(&[400]),
+    Operation::post(
+        "/releases/{id}/publish",
+        "Publish a staged release (400 for a release in another state).",
+    )
+    .needs(WRITE)
+    .errors(&[400]),
     Operation::get("/tasks", "Release tasks.")
         .needs(READ)
         .query(TASKS_QUERY),
@@ -88,7 +102,7 @@ pub const OPERATIONS: &[Operation] = &[
         "A task service reports its task's state and progress.",
     )
     .needs(WRITE)
-    .body("TaskReport"),
+    .optional_body("TaskReport"),
     Operation::get("/release-notes", "Release notes.")
         .needs(READ)
         .query(NOTES_QUERY),
@@ -98,7 +112,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::get("/release-notes/{id}", "A release note.").needs(READ),
     Operation::patch("/release-notes/{id}", "Update a release note.")
         .needs(WRITE)
-        .body("ReleaseNoteChanges"),
+        .optional_body("ReleaseNoteChanges"),
     Operation::delete("/release-notes/{id}", "Remove a release note.").needs(WRITE),
     Operation::get("/events", "Events, oldest first.")
         .needs(READ)

@@ -9,7 +9,7 @@ const DOWNLOAD_QUERY: &[QueryParam] = &[QueryParam::string(
 )];
 
 const DATA_QUERY: &[QueryParam] = &[
-    QueryParam::string("type", "csv (the default) or rds."),
+    QueryParam::string("type", "csv (the default) or rds.").one_of(&["csv", "rds"]),
     QueryParam::string(
         "access_token",
         "A bearer token, for links opened without an Authorization header.",
@@ -18,8 +18,13 @@ const DATA_QUERY: &[QueryParam] = &[
 
 const RUN_QUERY: &[QueryParam] = &[QueryParam::integer(
     "timeout",
-    "Seconds before the run is killed (default 10800).",
-)];
+    "Seconds before the run is killed, 1 to 604800 (default 10800).",
+)
+.range(1, 604_800)];
+
+/// What a file download is served as: the type its name implies, or
+/// `application/octet-stream` when the name implies none.
+const FILE_TYPES: &[&str] = &["*/*"];
 
 const STATUS_QUERY: &[QueryParam] = &[
     QueryParam::boolean(
@@ -64,7 +69,8 @@ pub const OPERATIONS: &[Operation] = &[
     )
     .needs("reports.run")
     .optional_body("ReportRun")
-    .query(RUN_QUERY),
+    .query(RUN_QUERY)
+    .errors(&[404]),
     Operation::get(
         "/api/v1/reports/{key}/status/",
         "A run's status, queue position and log.",
@@ -73,9 +79,10 @@ pub const OPERATIONS: &[Operation] = &[
     .query(STATUS_QUERY),
     Operation::delete(
         "/api/v1/reports/{key}/kill/",
-        "Kill a queued or running run.",
+        "Kill a queued or running run (400 for a finished one, as OrderlyWeb answers).",
     )
-    .needs("reports.run"),
+    .needs("reports.run")
+    .errors(&[400]),
     Operation::post(
         "/api/v1/reports/{name}/versions/{version}/publish/",
         "Publish or unpublish a version.",
@@ -87,8 +94,18 @@ pub const OPERATIONS: &[Operation] = &[
         "The reports repository's git status.",
     )
     .needs("reports.run"),
-    Operation::post("/api/v1/git/fetch/", "Fetch the reports repository.").needs("reports.run"),
-    Operation::post("/api/v1/git/pull/", "Pull the reports repository.").needs("reports.run"),
+    Operation::post(
+        "/api/v1/git/fetch/",
+        "Fetch the reports repository (409 when git cannot).",
+    )
+    .needs("reports.run")
+    .errors(&[409]),
+    Operation::post(
+        "/api/v1/git/pull/",
+        "Pull the reports repository (409 when git cannot, e.g. without an upstream).",
+    )
+    .needs("reports.run")
+    .errors(&[409]),
     Operation::get(
         "/api/v1/reports/{name}/versions/{version}/data/",
         "A version's data extracts and their hashes.",
@@ -96,11 +113,12 @@ pub const OPERATIONS: &[Operation] = &[
     .needs("reports.read"),
     Operation::get(
         "/api/v1/reports/{name}/versions/{version}/data/{data}/",
-        "Download a data extract.",
+        "Download a data extract: CSV, or RDS with ?type=rds.",
     )
     .needs("reports.read")
     .query(DATA_QUERY)
-    .produces("application/octet-stream"),
+    .produces("text/csv")
+    .or_produces(&["application/octet-stream"]),
     Operation::get(
         "/api/v1/reports/{name}/versions/{version}/artefacts/",
         "A version's artefact files and their hashes.",
@@ -108,11 +126,12 @@ pub const OPERATIONS: &[Operation] = &[
     .needs("reports.read"),
     Operation::get(
         "/api/v1/reports/{name}/versions/{version}/artefacts/{artefact}/",
-        "Download an artefact file.",
+        "Download an artefact file, typed by its name (application/octet-stream when unknown).",
     )
     .needs("reports.read")
     .query(DOWNLOAD_QUERY)
-    .produces("application/octet-stream"),
+    .produces("application/octet-stream")
+    .or_produces(FILE_TYPES),
     Operation::get(
         "/api/v1/reports/{name}/versions/{version}/resources/",
         "A version's resource files and their hashes.",
@@ -120,11 +139,12 @@ pub const OPERATIONS: &[Operation] = &[
     .needs("reports.read"),
     Operation::get(
         "/api/v1/reports/{name}/versions/{version}/resources/{resource}/",
-        "Download a resource file.",
+        "Download a resource file, typed by its name (application/octet-stream when unknown).",
     )
     .needs("reports.read")
     .query(DOWNLOAD_QUERY)
-    .produces("application/octet-stream"),
+    .produces("application/octet-stream")
+    .or_produces(FILE_TYPES),
     Operation::get(
         "/api/v1/reports/{name}/versions/{version}/all/",
         "A zip of the version (data too for reviewers).",
@@ -161,7 +181,8 @@ pub const OPERATIONS: &[Operation] = &[
     )
     .needs("reports.run")
     .optional_body("ReportRun")
-    .produces("application/zip"),
+    .produces("application/zip")
+    .errors(&[404]),
     Operation::post(
         "/api/v1/bundle/import/",
         "Import a completed bundle as an unpublished version.",

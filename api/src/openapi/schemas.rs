@@ -37,6 +37,36 @@ fn string() -> Value {
     json!({"type": "string"})
 }
 
+/// Optional text of the releases front, where `null` means the same as leaving it out.
+fn maybe_string() -> Value {
+    json!({"type": "string", "nullable": true})
+}
+
+/// An optional list of texts of the releases front (`null`: left out).
+fn maybe_strings() -> Value {
+    json!({"type": "array", "items": {"type": "string"}, "nullable": true})
+}
+
+/// An optional boolean of the releases front (`null`: left out).
+fn maybe_bool() -> Value {
+    json!({"type": "boolean", "nullable": true})
+}
+
+/// A URL the server calls: http or https.
+fn url() -> Value {
+    json!({"type": "string", "pattern": "^https?://[^/?#@ ]+"})
+}
+
+/// A git branch or commit.
+fn revision() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[A-Za-z0-9_./][A-Za-z0-9_./-]*$"})
+}
+
+/// Text that may not be empty (the server refuses an empty one).
+fn text() -> Value {
+    json!({"type": "string", "minLength": 1})
+}
+
 fn strings() -> Value {
     json!({"type": "array", "items": {"type": "string"}})
 }
@@ -57,60 +87,73 @@ fn states<S: Copy>(all: &[S], name: impl Fn(S) -> &'static str) -> Value {
 /// Every component schema.
 pub fn components() -> Value {
     let task_state = states(TaskState::ALL, TaskState::as_str);
+    let mut reported_state = task_state.clone();
+    reported_state["nullable"] = json!(true);
+    if let Some(values) = reported_state["enum"].as_array_mut() {
+        values.push(Value::Null);
+    }
+    let mut report_run = object(
+        &[],
+        json!({
+            "params": {"type": "object", "description": "Values of the report's declared parameters."},
+            "instances": {"type": "object", "description": "Database instances, passed to the script."},
+            "gitBranch": revision(),
+            "gitCommit": revision(),
+            "changelog": object(&["message", "type"], json!({
+                "message": text(),
+                "type": {"type": "string", "enum": ["public", "internal"]}
+            }))
+        }),
+    );
+    report_run["nullable"] = json!(true);
     let release_state = states(ReleaseState::ALL, ReleaseState::as_str);
     json!({
         "NewWorkflow": {
             "type": "object",
             "required": ["project", "name", "payload"],
             "additionalProperties": false,
-            "properties": {"project": string(), "name": string(), "payload": {"type": "object"}}
+            "properties": {"project": text(), "name": text(), "payload": {"type": "object"}}
         },
-        "ReportRun": object(&[], json!({
-            "params": {"type": "object", "description": "Values of the report's declared parameters."},
-            "instances": {"type": "object", "description": "Database instances, passed to the script."},
-            "gitBranch": string(),
-            "gitCommit": string(),
-            "changelog": object(&["message", "type"], json!({
-                "message": string(),
-                "type": {"type": "string", "enum": ["public", "internal"]}
-            }))
-        })),
+        "ReportRun": report_run,
         "ZipArchive": {"type": "string", "format": "binary"},
         "NewTaskService": object(&["name", "url"], json!({
-            "name": string(), "url": string(), "description": string(), "author": string(),
-            "enabled": {"type": "boolean", "default": true}
+            "name": text(), "url": url(), "description": maybe_string(), "author": maybe_string(),
+            "enabled": {"type": "boolean", "default": true, "nullable": true}
         })),
         "TaskServiceChanges": object(&[], json!({
-            "name": string(), "url": string(), "description": string(), "author": string(),
-            "enabled": {"type": "boolean"}
+            "name": maybe_string(), "url": {"type": "string", "pattern": "^https?://[^/?#@ ]+", "nullable": true},
+            "description": maybe_string(), "author": maybe_string(), "enabled": maybe_bool()
         })),
         "NewRelease": object(&["name"], json!({
-            "name": string(), "description": string(), "author": string(),
-            "is_major": {"type": "boolean", "default": false},
-            "tags": strings(),
-            "studies": {"type": "array", "items": {"type": "string", "pattern": "^SD_[A-Z0-9]{8}$"}}
+            "name": text(), "description": maybe_string(), "author": maybe_string(),
+            "is_major": {"type": "boolean", "default": false, "nullable": true},
+            "tags": maybe_strings(),
+            "studies": {"type": "array", "nullable": true, "items": {"type": "string", "pattern": "^SD_[A-Z0-9]{8}$"}}
         })),
         "ReleaseChanges": object(&[], json!({
-            "name": string(), "description": string(), "author": string(), "tags": strings()
+            "name": maybe_string(), "description": maybe_string(), "author": maybe_string(),
+            "tags": maybe_strings()
         })),
         "ReleaseState": release_state,
         "TaskReport": object(&[], json!({
-            "state": task_state,
-            "progress": {"type": "integer", "minimum": 0, "maximum": 100}
+            "state": reported_state,
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100, "nullable": true}
         })),
         "NewReleaseNote": object(&["release", "description"], json!({
-            "release": string(), "study": string(), "description": string(), "author": string()
+            "release": text(), "study": maybe_string(), "description": text(), "author": maybe_string()
         })),
         "ReleaseNoteChanges": object(&[], json!({
-            "release": string(), "study": string(), "description": string(), "author": string()
+            "release": maybe_string(), "study": maybe_string(), "description": maybe_string(),
+            "author": maybe_string()
         })),
         "NewEvent": object(&["message"], json!({
-            "message": string(),
-            "event_type": {"type": "string", "enum": ["info", "warning", "error"], "default": "info"},
-            "release": string(), "task": string(), "task_service": string(), "study": string()
+            "message": text(),
+            "event_type": {"type": "string", "enum": ["info", "warning", "error", null], "default": "info", "nullable": true},
+            "release": maybe_string(), "task": maybe_string(), "task_service": maybe_string(),
+            "study": maybe_string()
         })),
         "NewProject": object(&["workflow_slug", "task_class"], json!({
-            "workflow_slug": string(),
+            "workflow_slug": text(),
             "workflow_version_slug": string(),
             "description": string(),
             "priority": {"type": "integer", "default": 0, "description": "Above 0 is served first, below 0 last."},
@@ -121,14 +164,25 @@ pub fn components() -> Value {
             "project_data": {"type": "object"},
             "review_document_url": string()
         })),
-        "ProjectQuery": object(&[], json!({
-            "project_id": {"type": "integer"},
-            "project_ids": {"type": "array", "items": {"type": "integer"}}
+        "ProjectQuery": {
+            "type": "object",
+            "description": "One project (project_id) or several (project_ids, keyed by id in the answer).",
+            "properties": {
+                "project_id": {"type": "integer", "minimum": 0},
+                "project_ids": {"type": "array", "maxItems": 100, "items": {"type": "integer", "minimum": 0}}
+            },
+            "oneOf": [{"required": ["project_id"]}, {"required": ["project_ids"]}]
+        },
+        "ClaimRequest": object(&[], json!({
+            "queue": {"type": "string", "pattern": super::projects::HUMAN_QUEUE}
         })),
-        "ClaimRequest": object(&[], json!({"queue": string()})),
+        "TaskSave": object(&["task_data"], json!({"task_data": {"type": "object"}})),
         "TaskWork": object(&["task_data"], json!({
             "task_data": {"type": "object"},
-            "work_time_seconds": {"type": "integer", "minimum": 0}
+            "work_time_seconds": {
+                "type": "integer", "minimum": 0, "nullable": true,
+                "description": "Seconds worked; null or left out: the time since the claim."
+            }
         })),
         "BatonError": object(&["error"], json!({
             "error": object(&["code", "message"], json!({

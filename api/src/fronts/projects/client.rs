@@ -21,7 +21,7 @@ pub async fn create(
     let body = body_object(request)?;
     let project = new_project(&body)?;
     let workflow = state.projects.get(&project.workflow_slug).ok_or_else(|| {
-        ApiError::bad_request(format!(
+        ApiError::NotFound(format!(
             "unknown workflow_slug '{}': use one of {}",
             project.workflow_slug,
             known(state)
@@ -30,7 +30,7 @@ pub async fn create(
     if let Some(asked) = &project.workflow_version
         && workflow.version.as_deref() != Some(asked.as_str())
     {
-        return Err(ApiError::bad_request(format!(
+        return Err(ApiError::NotFound(format!(
             "workflow '{}' has no version '{asked}' (its version is {})",
             workflow.slug,
             workflow.version.as_deref().unwrap_or("not set")
@@ -121,6 +121,11 @@ pub async fn information(
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     let body = body_object(request)?;
+    if body.contains_key("project_ids") && body.contains_key("project_id") {
+        return Err(ApiError::bad_request(
+            "give 'project_id' or 'project_ids', not both",
+        ));
+    }
     if let Some(ids) = body.get("project_ids") {
         let ids = ids
             .as_array()

@@ -141,7 +141,7 @@ pub async fn claim(
 ) -> Result<warp::reply::Response, ApiError> {
     let body = body_object(request)?;
     let queue = match body.get("queue") {
-        None | Some(Value::Null) => human_queue(None)?,
+        None => human_queue(None)?,
         Some(Value::String(name)) => human_queue(Some(name))?,
         Some(other) => {
             return Err(ApiError::bad_request(format!(

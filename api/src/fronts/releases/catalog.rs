@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use warp::http::StatusCode;
 
 use super::reply::{
-    Urls, body_object, event_json, filtered_page, id_filters, json_response, no_content, not_found,
+    Urls, body_object, deleted, event_json, filtered_page, id_filters, json_response, not_found,
     note_json, page_request, paginated, required_string, string_field, study_json,
 };
 use super::route::Collection;
@@ -104,7 +104,7 @@ pub async fn create_event(
 /// `DELETE /events/<id>`
 pub async fn delete_event(state: &AppState, id: &str) -> Result<warp::reply::Response, ApiError> {
     if state.store.delete_release_record::<Event>(id).await? {
-        Ok(no_content())
+        Ok(deleted(Collection::Events, id))
     } else {
         Err(not_found(Collection::Events, id))
     }
@@ -202,7 +202,7 @@ pub async fn update_note(
 /// `DELETE /release-notes/<id>`
 pub async fn delete_note(state: &AppState, id: &str) -> Result<warp::reply::Response, ApiError> {
     if state.store.delete_release_record::<ReleaseNote>(id).await? {
-        Ok(no_content())
+        Ok(deleted(Collection::Notes, id))
     } else {
         Err(not_found(Collection::Notes, id))
     }

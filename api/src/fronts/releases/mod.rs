@@ -88,6 +88,11 @@ async fn dispatch(
         Route::Get(Studies, id) => catalog::get_study(state, &id).await,
         Route::Create(Tasks | Studies)
         | Route::Update(Events | Studies, _)
-        | Route::Delete(Tasks | Studies, _) => Err(ApiError::MethodNotAllowed),
+        | Route::Delete(Tasks | Studies, _) => {
+            let path = request.path_and_query.as_str();
+            Err(super::no_route(&request.method, path, || {
+                ApiError::NotFound(format!("no route {} {path}", request.method))
+            }))
+        }
     }
 }

@@ -24,9 +24,10 @@ pub fn json_response(status: StatusCode, body: &Value) -> warp::reply::Response 
     warp::reply::with_status(warp::reply::json(body), status).into_response()
 }
 
-/// An empty `200 OK`, as the seed answers a delete.
-pub fn no_content() -> warp::reply::Response {
-    warp::reply::with_status(warp::reply(), StatusCode::OK).into_response()
+/// `200 OK` in JSON, as the seed answers a delete, with a message naming what went.
+pub fn deleted(collection: Collection, id: &str) -> warp::reply::Response {
+    let message = format!("{} {id} deleted", noun(collection));
+    json_response(StatusCode::OK, &json!({ "message": message }))
 }
 
 /// Creation time as the Release Coordinator shows it (`2018-09-13T19:48:49.467518Z`).
@@ -81,7 +82,6 @@ pub struct PageRequest {
 pub fn page_request(request: &RequestParts) -> Result<PageRequest, ApiError> {
     let number = |name: &str, default: usize, min: usize, max: usize| match request.query(name) {
         None => Ok(default),
-        Some(text) if text.trim().is_empty() => Ok(default),
         Some(text) => match text.trim().parse::<usize>() {
             Ok(value) if (min..=max).contains(&value) => Ok(value),
             _ => Err(ApiError::bad_request(format!(
@@ -335,15 +335,19 @@ pub fn study_json(study: &Study) -> Value {
     })
 }
 
-/// 404 for a record of `collection` that does not exist.
-pub fn not_found(collection: Collection, id: &str) -> ApiError {
-    let what = match collection {
+/// What a record of `collection` is called in messages.
+fn noun(collection: Collection) -> &'static str {
+    match collection {
         Collection::Services => "task service",
         Collection::Releases => "release",
         Collection::Tasks => "task",
         Collection::Notes => "release note",
         Collection::Events => "event",
         Collection::Studies => "study",
-    };
-    ApiError::NotFound(format!("{what} {id} not found"))
+    }
+}
+
+/// 404 for a record of `collection` that does not exist.
+pub fn not_found(collection: Collection, id: &str) -> ApiError {
+    ApiError::NotFound(format!("{} {id} not found", noun(collection)))
 }

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use warp::http::StatusCode;
 
 use super::reply::{
-    PageRequest, Urls, body_object, bool_field, filtered_page, json_response, no_content,
-    not_found, page_request, paginated, query_bool, required_string, service_json, string_field,
+    PageRequest, Urls, body_object, bool_field, deleted, filtered_page, json_response, not_found,
+    page_request, paginated, query_bool, required_string, service_json, string_field,
 };
 use super::route::Collection;
 use crate::error::ApiError;
@@ -142,7 +142,7 @@ pub async fn update(
 /// `DELETE /task-services/<id>`
 pub async fn delete(state: &AppState, id: &str) -> Result<warp::reply::Response, ApiError> {
     if state.store.delete_release_record::<TaskService>(id).await? {
-        Ok(no_content())
+        Ok(deleted(Collection::Services, id))
     } else {
         Err(not_found(Collection::Services, id))
     }

@@ -62,7 +62,11 @@ pub fn routes(
                     pattern,
                     |state, head| async move {
                         let Some(route) = route else {
-                            return Err(reply::unknown_resource());
+                            return Err(super::no_route(
+                                &head.method,
+                                &head.path_and_query,
+                                reply::unknown_resource,
+                            ));
                         };
                         if route == Route::BundleImport {
                             return import(state, head, body).await;

@@ -12,8 +12,8 @@ use common::model::{
 use common::reports::{ReportConfig, version_id};
 use common::reports_repo::{RepoError, ReportsRepo};
 use common::store::apikeys::Permission;
-use common::store::reports::{ReportRun, ReportRunState};
 use common::store::front_runs::FrontRuns;
+use common::store::reports::{ReportRun, ReportRunState};
 use common::store::runs::{CancelOutcome, LogLine, RunView};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -71,9 +71,10 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|error| match error {
             RepoError::NotFound(message) => ApiError::bad_request(message),
             RepoError::BadConfig { .. } => ApiError::bad_request(error.to_string()),
+            // The repository's state refuses the operation (no upstream, diverged, ...).
             RepoError::Git { .. } => {
                 tracing::warn!(cause = %error, "git failed");
-                ApiError::bad_request(error.to_string())
+                ApiError::Conflict(error.to_string())
             }
         })
 }
@@ -123,9 +124,19 @@ pub fn run_body(request: &RequestParts) -> Result<RunBody, ApiError> {
     if request.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(RunBody::default());
     }
-    let body: Option<RunBody> = serde_json::from_slice(&request.body)
-        .map_err(|error| ApiError::bad_request(format!("invalid run body: {error}")))?;
-    let body = body.unwrap_or_default();
+    let invalid =
+        |error: serde_json::Error| ApiError::bad_request(format!("invalid run body: {error}"));
+    let body: Value = serde_json::from_slice(&request.body).map_err(invalid)?;
+    // Only an object names fields (serde would read a list as the fields in order).
+    let body: RunBody = match body {
+        Value::Null => RunBody::default(),
+        Value::Object(_) => serde_json::from_value(body).map_err(invalid)?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid run body: it must be a JSON object",
+            ));
+        }
+    };
     if let Some(changelog) = &body.changelog
         && (changelog.message.trim().is_empty()
             || changelog.label.is_empty()
