@@ -106,7 +106,6 @@ impl Deployment {
         let env: Vec<(String, String)> = [
             ("BATON_REDIS_URL", redis.url()),
             ("BATON_PREFIX", prefix.clone()),
-            ("BATON_MASTER_KEY", MASTER_KEY.to_owned()),
             ("BATON_REPORTS_REPO", path(&repo)),
             ("BATON_ARTEFACTS", path(&artefacts)),
             // The example task service listens on loopback.
@@ -126,6 +125,9 @@ impl Deployment {
                 "baton-api",
                 &[],
                 &with(&[
+                    // Only the API holds the master key: the worker and the scheduler refuse
+                    // to start with it.
+                    ("BATON_MASTER_KEY", MASTER_KEY.to_owned()),
                     ("BATON_LISTEN", listen.clone()),
                     ("BATON_DEFINITIONS", path(&definitions)),
                     ("BATON_PROJECTS", path(&projects)),
@@ -150,7 +152,7 @@ impl Deployment {
             ),
         ];
         let key = |id: &'static str, permissions: &'static str| {
-            let env = env.clone();
+            let env = with(&[("BATON_MASTER_KEY", MASTER_KEY.to_owned())]);
             async move {
                 let mut process = spawn(
                     "baton-api",

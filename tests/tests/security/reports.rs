@@ -120,10 +120,13 @@ impl Deployment {
         let mut env = vec![
             ("BATON_REDIS_URL", redis_url.as_str()),
             ("BATON_PREFIX", self.prefix.as_str()),
-            ("BATON_MASTER_KEY", MASTER_KEY),
             ("BATON_REPORTS_REPO", repo.as_str()),
             ("BATON_ARTEFACTS", artefacts.as_str()),
         ];
+        // Only the API holds the master key: the worker and the scheduler refuse to start with it.
+        if binary == "baton-api" {
+            env.push(("BATON_MASTER_KEY", MASTER_KEY));
+        }
         env.extend_from_slice(extra);
         BatonProcess::spawn(binary, args, &env)
     }
