@@ -294,16 +294,18 @@ def main():
         user_token = cli("tokens", "create", "fuzz-user", "--permissions",
                          "reports.read,reports.review,reports.run")
 
+        # Only the API holds the master key: the worker and the scheduler refuse to start with it.
+        engine_env = {name: value for name, value in env.items() if name != "BATON_MASTER_KEY"}
         processes.start("baton-api", [str(binaries / "baton-api")], env)
-        processes.start("baton-scheduler", [str(binaries / "baton-scheduler")], env)
-        processes.start("baton-worker", [str(binaries / "baton-worker")], env)
+        processes.start("baton-scheduler", [str(binaries / "baton-scheduler")], engine_env)
+        processes.start("baton-worker", [str(binaries / "baton-worker")], engine_env)
         wait_until("the API", lambda: requests.get(base + "/healthz", timeout=2).ok,
                    processes=processes)
         processes.start("task-service", [
             sys.executable, str(ROOT / "examples" / "task_service.py"),
             "--port", str(service_port), "--coordinator", base,
             "--key-id", "fuzz-task-service", f"--secret={service_secret}", "--register",
-            "--work-secs", "1"], env)
+            "--work-secs", "1"], engine_env)
 
         api = Api(base, KEY_ID, secret)
         seeds = seed(api, processes)

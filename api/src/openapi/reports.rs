@@ -47,7 +47,12 @@ const PUBLISH_QUERY: &[QueryParam] = &[QueryParam::boolean(
 /// OrderlyWeb's routes under `/api/v1/`.
 pub const OPERATIONS: &[Operation] = &[
     Operation::get("/api/v1/", "The index of endpoints.").public(),
-    Operation::post("/api/v1/login/", "A bearer token for a user token.").user_token(),
+    Operation::post(
+        "/api/v1/login/",
+        "A bearer token for a user token; throttled per user and per address (429 with Retry-After).",
+    )
+    .user_token()
+    .errors(&[429]),
     Operation::get(
         "/api/v1/reports/",
         "Reports with their latest visible version.",
@@ -185,10 +190,11 @@ pub const OPERATIONS: &[Operation] = &[
     .errors(&[404]),
     Operation::post(
         "/api/v1/bundle/import/",
-        "Import a completed bundle as an unpublished version.",
+        "Import a completed bundle as an unpublished version (409 when its version id is taken; 503 while as many bundles as allowed are being received).",
     )
     .needs("reports.run")
-    .zip_body(),
+    .zip_body()
+    .errors(&[409, 503]),
     Operation::get(
         "/api/v1/queue/status/",
         "Queued and running report runs (a version only for who started the run and reviewers).",
