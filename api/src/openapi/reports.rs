@@ -36,7 +36,8 @@ const STATUS_QUERY: &[QueryParam] = &[
     QueryParam::string(
         "output_after",
         "With output=true: the lines after this cursor (an output_next of an earlier answer).",
-    ),
+    )
+    .pattern("^[0-9]{1,19}-[0-9]{1,19}$"),
 ];
 
 const PUBLISH_QUERY: &[QueryParam] = &[QueryParam::boolean(
