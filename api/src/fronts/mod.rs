@@ -184,7 +184,9 @@ where
     let started = Instant::now();
     let (method, key_id) = match &head {
         Ok(head) => (method_label(&head.method), key_id_of(&head.headers)),
-        Err(_) => (method_label(&Method::GET), None),
+        // Refused before its method was kept (e.g. two Host headers): counted as OTHER rather
+        // than as a method it may not have had.
+        Err(_) => ("OTHER", None),
     };
     let response = match head {
         Ok(head) => handler(state.clone(), head)
