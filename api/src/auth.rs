@@ -39,7 +39,15 @@ pub enum Guard {
         /// Whether `?access_token=` is accepted.
         query_token: bool,
     },
+    /// A console session cookie (the console's signed-in pages and actions).
+    Session,
+    /// Nobody, but with a small body (the console's sign-in form): read up to
+    /// [`ANONYMOUS_BODY_LIMIT`] bytes.
+    Anonymous,
 }
+
+/// Largest body a route guarded by [`Guard::Anonymous`] reads.
+pub const ANONYMOUS_BODY_LIMIT: u64 = 8 * 1024;
 
 /// How a caller proved who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +58,8 @@ pub enum Credential {
     Bearer,
     /// A bearer token in `?access_token=`.
     QueryToken,
+    /// A console session cookie.
+    Session,
 }
 
 /// The key a request was made with, once verified.
@@ -59,6 +69,8 @@ pub struct Caller {
     pub key: ApiKey,
     /// How it was presented.
     pub credential: Credential,
+    /// The console session it came with, for [`Credential::Session`].
+    pub session: Option<common::store::sessions::Session>,
 }
 
 impl Caller {
@@ -138,6 +150,12 @@ async fn known_key(state: &AppState, id: &str) -> Result<(ApiKey, Vec<u8>), ApiE
     Ok((key, secret))
 }
 
+/// Drops a key from this process's cache (when it is revoked here), so its next request is
+/// checked against Redis from the start.
+pub fn forget_key(state: &AppState, id: &str) {
+    lock(&state.key_cache).remove(id);
+}
+
 /// The keyId a request claims to be signed with, for logs (unverified).
 pub fn key_id_of(headers: &HeaderMap) -> Option<String> {
     signature_params(headers).ok().map(|params| params.key_id)
@@ -198,7 +216,12 @@ pub async fn authenticate_head(
     guard: Guard,
 ) -> Result<HeadAuth, ApiError> {
     match guard {
-        Guard::Public => return Ok(HeadAuth::Public),
+        Guard::Public | Guard::Anonymous => return Ok(HeadAuth::Public),
+        Guard::Session => {
+            return crate::fronts::console::session::session_caller(state, head)
+                .await
+                .map(HeadAuth::Bearer);
+        }
         Guard::Signed => {}
         Guard::SignedOrBearer { query_token } => {
             if let Some((token, credential)) = bearer_of(head, query_token) {
@@ -256,7 +279,11 @@ async fn bearer_caller(
     if key.revoked_ms.is_some() {
         return Err(invalid());
     }
-    Ok(Caller { key, credential })
+    Ok(Caller {
+        key,
+        credential,
+        session: None,
+    })
 }
 
 impl HeadAuth {
@@ -320,6 +347,7 @@ impl HeadAuth {
         Ok(Some(Caller {
             key,
             credential: Credential::Signature,
+            session: None,
         }))
     }
 }

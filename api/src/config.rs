@@ -94,6 +94,10 @@ pub struct ApiOptions {
     #[arg(long, env = "BATON_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
 
+    /// Seconds a console session lasts after signing in.
+    #[arg(long, env = "BATON_CONSOLE_SESSION_SECS", default_value_t = 12 * 3600)]
+    pub console_session_secs: u64,
+
     /// A key-management command instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,

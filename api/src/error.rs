@@ -18,6 +18,9 @@ pub enum Front {
     Releases,
     /// Orchestra's API (`/orchestra/api/...`): `{"error": code, "message": "..."}`.
     Projects,
+    /// The web console (`/ui/...`): an HTML page saying what went wrong; a request without a
+    /// live session is sent to the sign-in page.
+    Console,
 }
 
 /// An error answered to a client.
@@ -129,7 +132,7 @@ impl ApiError {
                 }
                 json!({"error": self.code(), "message": message})
             }
-            Front::Baton => {
+            Front::Baton | Front::Console => {
                 json!({"error": {"code": self.code(), "message": self.to_string(), "details": details}})
             }
         }
@@ -139,6 +142,9 @@ impl ApiError {
     /// a 429 says when to try again in `Retry-After`.
     pub fn into_response(self, front: Front) -> warp::reply::Response {
         use warp::Reply;
+        if front == Front::Console {
+            return crate::fronts::console::error_page(&self);
+        }
         let mut response =
             warp::reply::with_status(warp::reply::json(&self.body(front)), self.status())
                 .into_response();

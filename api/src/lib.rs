@@ -10,6 +10,8 @@
 //!   OpenAPI).
 //! - [`auth`]: admission (signatures and bearer tokens checked from the headers, then the
 //!   body's digest and replays) and permissions.
+//! - [`credentials`]: a key's secret presented as it is (user tokens, console sign-in),
+//!   throttled and checked in constant time.
 //! - [`request`]: the request as handlers see it, with the body limit.
 //! - [`hosts`]: where absolute links point (`BATON_PUBLIC_URL`, known `Host`s only).
 //! - [`error`]: the error catalogue and its rendering per front.
@@ -20,6 +22,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod fronts;
 pub mod hosts;

@@ -18,7 +18,7 @@ use crate::error::{ApiError, Front};
 use crate::fronts;
 use crate::hosts::LinkBase;
 use crate::metrics::Metrics;
-use crate::state::{AppState, LoginPolicy, ReleasesSettings, ReportsSettings};
+use crate::state::{AppState, ConsoleSettings, LoginPolicy, ReleasesSettings, ReportsSettings};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +114,13 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
         )),
         metrics: Arc::new(Metrics::new()),
         key_cache: Arc::default(),
+        console: Arc::new(ConsoleSettings {
+            session_ttl_secs: options.console_session_secs.max(60),
+            secure_cookies: options
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.to_ascii_lowercase().starts_with("https://")),
+        }),
     })
 }
 
@@ -121,7 +128,9 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
-    fronts::baton::routes(state.clone())
+    fronts::console::routes(state.clone())
+        .or(fronts::baton::routes(state.clone()))
+        .unify()
         .or(fronts::reports::routes(state.clone()))
         .unify()
         .or(fronts::releases::routes(state.clone()))

@@ -61,6 +61,15 @@ pub struct ReleasesSettings {
     pub client: common::outbound::OutboundClient,
 }
 
+/// What the web console needs.
+#[derive(Debug, Clone)]
+pub struct ConsoleSettings {
+    /// Seconds a session lasts.
+    pub session_ttl_secs: u64,
+    /// Whether session cookies are `Secure` (the public URL is https).
+    pub secure_cookies: bool,
+}
+
 /// Shared state of the API server. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -82,6 +91,8 @@ pub struct AppState {
     pub reports: Arc<ReportsSettings>,
     /// The releases front's settings.
     pub releases: Arc<ReleasesSettings>,
+    /// The web console's settings.
+    pub console: Arc<ConsoleSettings>,
     /// Project workflows (Orchestra's), by slug.
     pub projects: Arc<BTreeMap<String, common::projects::workflow::ProjectWorkflow>>,
     /// Keys with their opened secrets, by id (a key's secret and permissions never change;

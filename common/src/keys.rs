@@ -161,6 +161,17 @@ impl Keys {
         format!("{}:{{reports}}:names", self.prefix)
     }
 
+    /// Hash of one console session (its key, CSRF token and start), by the SHA-256 of its
+    /// cookie; it expires with the session.
+    pub fn session(&self, digest: &str) -> String {
+        format!("{}:{{auth}}:session:{digest}", self.prefix)
+    }
+
+    /// Set of the session digests of one API key, so revoking the key ends them all.
+    pub fn key_sessions(&self, key_id: &str) -> String {
+        format!("{}:{{auth}}:key-sessions:{key_id}", self.prefix)
+    }
+
     /// A user token's holder (the API key it stands for), by the token's SHA-256.
     pub fn bearer_token(&self, digest: &str) -> String {
         format!("{}:{{auth}}:bearer:{digest}", self.prefix)

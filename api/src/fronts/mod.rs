@@ -7,8 +7,10 @@
 //! - [`releases`]: the Release Coordinator's API at `/releases`, `/tasks`, `/task-services`, ...
 //! - [`projects`]: Orchestra's API under `/orchestra/api/...`, and its human-task API.
 //! - [`baton`]: `/healthz`, `/metrics` and `/openapi.json`.
+//! - [`console`]: the web console under `/ui/` (signed in with a session cookie).
 
 pub mod baton;
+pub mod console;
 pub mod projects;
 pub mod releases;
 pub mod reports;
@@ -155,10 +157,12 @@ pub async fn admit(
     limit: u64,
 ) -> Result<RequestParts, ApiError> {
     let proof = authenticate_head(state, &head, guard).await?;
-    let body = if guard == Guard::Public {
-        bytes::Bytes::new()
-    } else {
-        read_body(&head, body, limit).await?
+    let body = match guard {
+        Guard::Public => bytes::Bytes::new(),
+        Guard::Anonymous => {
+            read_body(&head, body, limit.min(crate::auth::ANONYMOUS_BODY_LIMIT)).await?
+        }
+        _ => read_body(&head, body, limit).await?,
     };
     let sha256: [u8; 32] = Sha256::digest(&body).into();
     let caller = proof

@@ -335,7 +335,7 @@ pub fn allowed_methods(path: &str) -> Vec<&'static str> {
 /// The document's tag of a front.
 fn tag(front: Front) -> &'static str {
     match front {
-        Front::Baton => "baton",
+        Front::Baton | Front::Console => "baton",
         Front::Workflows => "workflows",
         Front::Reports => "reports",
         Front::Releases => "releases",

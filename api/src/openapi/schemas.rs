@@ -8,7 +8,7 @@ use crate::error::Front;
 /// What a front is, for the document's tags.
 pub fn front_description(front: Front) -> &'static str {
     match front {
-        Front::Baton => "Baton's own routes: health, metrics and this document.",
+        Front::Baton | Front::Console => "Baton's own routes: health, metrics and this document.",
         Front::Workflows => "Celery Director's API: workflow runs of YAML definitions.",
         Front::Reports => {
             "OrderlyWeb's API v1 (also /api/v2): report runs, versions, artefacts and publishing."
@@ -25,7 +25,7 @@ pub fn front_description(front: Front) -> &'static str {
 /// The name of the component schema of a front's errors.
 pub fn error_schema(front: Front) -> &'static str {
     match front {
-        Front::Baton => "BatonError",
+        Front::Baton | Front::Console => "BatonError",
         Front::Workflows => "DirectorError",
         Front::Reports => "OrderlyWebError",
         Front::Releases => "CoordinatorError",

@@ -484,6 +484,7 @@ impl Store {
             .arg(now_ms())
             .query_async::<()>(&mut conn)
             .await?;
+        self.end_sessions_of(id).await?;
         Ok(true)
     }
 

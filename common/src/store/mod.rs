@@ -11,6 +11,7 @@
 //! - [`releases`]: the Release Coordinator's records and release lifecycle transitions.
 //! - [`projects`]: projects (Orchestra's) by integer id, and the human tasks people claim.
 //! - [`workers`]: the worker registry (heartbeats).
+//! - [`sessions`]: console sessions (by cookie digest), ended at once when their key is revoked.
 //! - [`lease`]: the scheduler's leader lease.
 //! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
 
@@ -25,6 +26,7 @@ pub mod projects;
 pub mod releases;
 pub mod reports;
 pub mod runs;
+pub mod sessions;
 pub mod workers;
 
 use std::collections::HashSet;

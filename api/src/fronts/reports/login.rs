@@ -1,14 +1,11 @@
 //! `POST /api/v1/login/`: a user token (`Authorization: token USER:SECRET`, as
 //! `baton-api tokens create` prints it) for a bearer token that expires.
 //!
-//! Attempts are counted per user and per client address in a fixed window; past either
-//! limit the answer is 429 with `Retry-After`, before any secret is looked at. A token naming
-//! an unknown user is checked against a decoy secret, so unknown and known users take the
-//! same work and the same time.
+//! The token is checked by [`crate::credentials::check_secret`]: throttled, constant-time,
+//! against a decoy for unknown users.
 
 use common::store::apikeys::parse_user_token;
 use serde_json::json;
-use subtle::ConstantTimeEq;
 use warp::Reply;
 
 use crate::error::ApiError;
@@ -38,23 +35,12 @@ pub async fn login(
     };
     let invalid = || ApiError::Unauthorized("the user token is invalid".into());
     let (user, secret) = parse_user_token(token).ok_or_else(invalid)?;
-    throttle(state, request, user).await?;
-    let found = state.store.api_key_secret(&state.master_key, user).await?;
-    let policy = &state.reports.login;
-    let (revoked, expected) = match &found {
-        Some((key, expected)) => (key.revoked_ms.is_some(), expected.clone()),
-        None => (
-            true,
-            state
-                .master_key
-                .open(&policy.decoy, b"\0login-decoy")
-                .unwrap_or_default(),
-        ),
-    };
-    let matches = bool::from(expected.ct_eq(secret.as_bytes()));
-    let Some((key, _)) = found.filter(|_| matches && !revoked) else {
-        return Err(invalid());
-    };
+    let key = crate::credentials::check_secret(state, request.remote, user, secret)
+        .await
+        .map_err(|error| match error {
+            ApiError::Unauthorized(_) => invalid(),
+            other => other,
+        })?;
     let ttl = state.reports.token_ttl_secs;
     let access_token = state.store.issue_bearer_token(&key.id, ttl).await?;
     Ok(warp::reply::json(&json!({
@@ -63,23 +49,4 @@ pub async fn login(
         "expires_in": ttl,
     }))
     .into_response())
-}
-
-/// Counts the attempt; refuses it (429) when its user or its address is over the limit.
-async fn throttle(state: &AppState, request: &RequestParts, user: &str) -> Result<(), ApiError> {
-    let policy = &state.reports.login;
-    let address = request
-        .remote
-        .map_or_else(|| "unknown".to_owned(), |remote| remote.ip().to_string());
-    let attempts = state
-        .store
-        .count_login_attempt(user, &address, policy.window_ms)
-        .await?;
-    if attempts.by_user > policy.per_user || attempts.from_address > policy.per_address {
-        tracing::warn!(user, address, "login throttled");
-        return Err(ApiError::TooManyRequests(
-            attempts.retry_after_ms.div_ceil(1000).max(1),
-        ));
-    }
-    Ok(())
 }
