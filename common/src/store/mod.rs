@@ -13,6 +13,8 @@
 //! - [`workers`]: the worker registry (heartbeats).
 //! - [`lease`]: the scheduler's leader lease.
 //! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
+//! - [`queues`]: pausing and resuming queues; each queue's summary for an overview.
+//! - [`series`]: each queue's recent outcomes by second and by minute.
 
 pub mod apikeys;
 pub mod connection;
@@ -26,6 +28,8 @@ pub mod releases;
 pub mod reports;
 pub mod runs;
 pub mod workers;
+pub mod queues;
+pub mod series;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
