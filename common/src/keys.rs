@@ -233,6 +233,29 @@ impl Keys {
     pub fn cancel_channel(&self) -> String {
         format!("{}:cancel", self.prefix)
     }
+
+    /// Set of the names of paused queues: workers take no new job from them.
+    pub fn paused_queues(&self) -> String {
+        format!("{}:{{idx}}:paused", self.prefix)
+    }
+
+    /// Sorted set of a queue's delayed jobs that are retries (the same members and scores as
+    /// in [`Keys::queue_delayed`]), so they are counted without reading the delayed set.
+    pub fn queue_retrying(&self, queue: &QueueName) -> String {
+        format!("{}:{{q:{queue}}}:retrying", self.prefix)
+    }
+
+    /// Hash of a queue's outcomes per second within the minute starting at `minute_ms`
+    /// (fields `s<second>` and `f<second>`: succeeded and failed), expiring on its own.
+    pub fn queue_series_seconds(&self, queue: &QueueName, minute_ms: u64) -> String {
+        format!("{}:{{q:{queue}}}:series:s:{minute_ms}", self.prefix)
+    }
+
+    /// Hash of a queue's outcomes per minute within the hour starting at `hour_ms` (fields
+    /// `s<minute>` and `f<minute>`: succeeded and failed), expiring on its own.
+    pub fn queue_series_minutes(&self, queue: &QueueName, hour_ms: u64) -> String {
+        format!("{}:{{q:{queue}}}:series:m:{hour_ms}", self.prefix)
+    }
 }
 
 #[cfg(test)]

@@ -35,8 +35,10 @@ pub struct SchedulerOptions {
     #[arg(long, env = "BATON_MAX_REDELIVERIES", default_value_t = 5)]
     pub max_redeliveries: u32,
 
-    /// Seconds without a heartbeat after which a worker is removed from the registry.
-    #[arg(long, env = "BATON_WORKER_TIMEOUT_SECS", default_value_t = 30)]
+    /// Seconds without a heartbeat after which a worker's record is removed from the registry.
+    /// It shows as stale long before (three missed heartbeats), and its jobs are reclaimed
+    /// after the visibility timeout whatever this says.
+    #[arg(long, env = "BATON_WORKER_TIMEOUT_SECS", default_value_t = common::store::workers::STALE_WORKER_KEPT_MS / 1000)]
     pub worker_timeout_secs: u64,
 
     /// Milliseconds between release polls (task service health, tasks in flight, phases).

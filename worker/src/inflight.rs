@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use common::store::jobs::Job;
+use common::store::workers::InFlightJob;
+use common::time::now_ms;
 use tokio_util::sync::CancellationToken;
 
 /// Why an attempt was told to stop.
@@ -49,6 +51,10 @@ pub struct InFlight {
     pub stop: StopSignal,
     /// When it started.
     pub started: Instant,
+    /// When it started (Unix ms), as the worker's heartbeat reports it.
+    pub started_ms: u64,
+    /// The task's name within its definition.
+    pub task_key: String,
 }
 
 /// Every attempt a worker is executing, by job entry id.
@@ -65,13 +71,15 @@ impl InFlightSet {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds an attempt and returns its stop switch.
-    pub fn insert(&self, job: Job) -> StopSignal {
+    /// Adds an attempt of the task named `task_key` and returns its stop switch.
+    pub fn insert(&self, job: Job, task_key: &str) -> StopSignal {
         let stop = StopSignal::default();
         let attempt = InFlight {
             job: job.clone(),
             stop: stop.clone(),
             started: Instant::now(),
+            started_ms: now_ms(),
+            task_key: task_key.to_owned(),
         };
         self.lock().insert(job.entry_id, attempt);
         stop
@@ -111,6 +119,23 @@ impl InFlightSet {
         for attempt in self.lock().values() {
             attempt.stop.stop(reason);
         }
+    }
+
+    /// The attempts in flight as a heartbeat lists them, oldest first.
+    pub fn jobs(&self) -> Vec<InFlightJob> {
+        let mut jobs: Vec<InFlightJob> = self
+            .lock()
+            .values()
+            .map(|attempt| InFlightJob {
+                run_id: attempt.job.job.run_id.clone(),
+                task: attempt.job.job.task,
+                task_key: attempt.task_key.clone(),
+                queue: attempt.job.queue.to_string(),
+                since_ms: attempt.started_ms,
+            })
+            .collect();
+        jobs.sort_by_key(|job| job.since_ms);
+        jobs
     }
 
     /// The attempts that have been running for at least `age`.

@@ -29,6 +29,7 @@
 //! - [`context`]: what a task sees while it runs.
 //! - [`inflight`]: the attempts being executed and their stop switches.
 //! - [`error`]: how an attempt fails.
+//! - [`paused`]: which of the worker's queues are paused, so their jobs are left waiting.
 
 pub mod config;
 pub mod context;
@@ -37,6 +38,7 @@ pub mod execute;
 pub mod executors;
 pub mod handlers;
 pub mod inflight;
+pub mod paused;
 pub mod runner;
 
 pub use config::WorkerOptions;

@@ -24,6 +24,7 @@ use crate::execute::{Executors, outcome_of};
 use crate::executors::report::ReportSettings;
 use crate::handlers::HandlerRegistry;
 use crate::inflight::{InFlightSet, StopReason};
+use crate::paused::{PAUSED_REFRESH, PausedQueues};
 use common::artefacts::ArtefactStore;
 use common::reports_repo::ReportsRepo;
 
@@ -166,6 +167,7 @@ impl Worker {
     ) {
         let mut read_conn = None;
         let mut round = 0u64;
+        let mut paused = PausedQueues::default();
         while !shutdown.is_cancelled() {
             // Wait for a free slot, then read as many jobs as there are free slots.
             let first = tokio::select! {
@@ -175,6 +177,14 @@ impl Worker {
                 },
                 _ = shutdown.cancelled() => return,
             };
+            let queues = paused.active(&self.store, &self.queues).await;
+            if queues.is_empty() {
+                drop(first);
+                tokio::select! {
+                    _ = tokio::time::sleep(PAUSED_REFRESH) => continue,
+                    _ = shutdown.cancelled() => return,
+                }
+            }
             let free = semaphore.available_permits() + 1;
             let conn = match &mut read_conn {
                 Some(conn) => conn,
@@ -192,10 +202,11 @@ impl Worker {
                 .store
                 .read_jobs(
                     conn,
-                    &self.queues,
+                    &queues,
                     &self.id,
                     free,
-                    self.options.block_ms,
+                    // Bounded, so a resumed queue is read again within about a second.
+                    self.options.block_ms.min(PAUSED_REFRESH.as_millis() as u64),
                     round,
                 )
                 .await
@@ -208,6 +219,10 @@ impl Worker {
                     continue;
                 }
             };
+            if jobs.is_empty() {
+                continue;
+            }
+            let jobs = paused.keep_unpaused(&self.store, conn, jobs).await;
             if jobs.is_empty() {
                 continue;
             }
@@ -256,7 +271,7 @@ impl Worker {
         done: mpsc::UnboundedSender<Completion>,
         permit: OwnedSemaphorePermit,
     ) {
-        let stop = self.inflight.insert(job.clone());
+        let stop = self.inflight.insert(job.clone(), &task.key);
         let input = json!({
             "run_id": job.job.run_id,
             "payload": task.payload,
@@ -365,6 +380,7 @@ impl Worker {
         period: Duration,
         conn: &mut Option<redis::aio::MultiplexedConnection>,
     ) -> Result<(), StoreError> {
+        let jobs = self.inflight.jobs();
         let record = WorkerRecord {
             id: self.id.clone(),
             host: hostname::get()
@@ -374,8 +390,11 @@ impl Worker {
             queues: self.queues.iter().map(ToString::to_string).collect(),
             started_ms,
             last_seen_ms: now_ms(),
-            in_flight: self.inflight.len(),
+            in_flight: jobs.len(),
             done: self.done.load(Ordering::Relaxed),
+            concurrency: self.options.concurrency.max(1),
+            jobs,
+            heartbeat_ms: period.as_millis() as u64,
         };
         self.store.heartbeat(&record).await?;
         let long_running = self.inflight.older_than(period);

@@ -1,5 +1,6 @@
 -- Moves delayed jobs that are due onto their priority's stream.
--- KEYS[1] delayed sorted set, KEYS[2] high stream, KEYS[3] normal stream, KEYS[4] low stream
+-- KEYS[1] delayed sorted set, KEYS[2] high stream, KEYS[3] normal stream, KEYS[4] low stream,
+-- KEYS[5] sorted set of the delayed jobs that are retries (a promoted job leaves it too)
 -- ARGV[1] now (Unix ms), ARGV[2] most jobs to move
 -- Members are 'PRIORITY|RUN|TASK|ATTEMPT|REDELIVERIES'. Returns how many jobs were moved.
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -12,5 +13,6 @@ for _, member in ipairs(due) do
     redis.call('XADD', stream, '*', 'r', run, 't', task, 'a', attempt, 'd', redeliveries)
   end
   redis.call('ZREM', KEYS[1], member)
+  redis.call('ZREM', KEYS[5], member)
 end
 return #due

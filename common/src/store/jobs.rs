@@ -8,6 +8,7 @@ use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 use serde_json::Value;
 
+use super::series::{Outcome, push_outcomes};
 use super::{Store, StoreResult};
 use crate::error::StoreError;
 use crate::keys::{CONSUMER_GROUP, Keys};
@@ -15,6 +16,8 @@ use crate::model::{JobRef, Priority, QueueName, TaskStatus};
 use crate::scripts;
 use crate::time::now_ms;
 
+/// Dead-letter records read per round trip when requeueing them all.
+const DEAD_LETTER_PAGE: usize = 100;
 /// Every how many reads a worker serves the lower priorities first, so they are never starved.
 const LOW_PRIORITY_FIRST_EVERY: u64 = 5;
 
@@ -147,20 +150,38 @@ pub(crate) fn push_job(
         .ignore();
 }
 
-/// Counter increments gathered over a batch, sent as one `HINCRBY` per queue and counter.
+/// Counter increments gathered over a batch, sent as one `HINCRBY` per queue and counter;
+/// outcomes (`succeeded`, `failed`) also go to their queue's time series.
 #[derive(Debug, Default)]
-pub(crate) struct StatsBatch(HashMap<(String, &'static str), i64>);
+pub(crate) struct StatsBatch {
+    counts: HashMap<(QueueName, &'static str), i64>,
+    keys: Option<Keys>,
+}
 
 impl StatsBatch {
     /// Counts one event of `name` on `queue`.
     pub(crate) fn count(&mut self, keys: &Keys, queue: &QueueName, name: &'static str) {
-        *self.0.entry((keys.queue_stats(queue), name)).or_default() += 1;
+        if self.keys.is_none() {
+            self.keys = Some(keys.clone());
+        }
+        *self.counts.entry((queue.clone(), name)).or_default() += 1;
     }
 
-    /// Adds the increments to `pipe`.
+    /// Adds the increments to `pipe`, outcomes counted in the series at the current second.
     pub(crate) fn flush_into(self, pipe: &mut redis::Pipeline) {
-        for ((key, name), count) in self.0 {
-            pipe.cmd("HINCRBY").arg(key).arg(name).arg(count).ignore();
+        let Some(keys) = self.keys else {
+            return;
+        };
+        let now = now_ms();
+        for ((queue, name), count) in self.counts {
+            pipe.cmd("HINCRBY")
+                .arg(keys.queue_stats(&queue))
+                .arg(name)
+                .arg(count)
+                .ignore();
+            if let Some(outcome) = Outcome::of_counter(name) {
+                push_outcomes(pipe, &keys, &queue, outcome, count, now);
+            }
         }
     }
 }
@@ -176,6 +197,24 @@ pub(crate) fn push_to_delayed(
 ) {
     pipe.cmd("ZADD")
         .arg(keys.queue_delayed(queue))
+        .arg(due_ms)
+        .arg(format!("{}|{}", priority.as_str(), job.encode()))
+        .ignore();
+}
+
+/// Adds a retry of a job to its queue's delayed set, due at `due_ms`, and to the set of
+/// retries that counts them, in a pipeline. Promotion removes it from both.
+pub(crate) fn push_retry(
+    pipe: &mut redis::Pipeline,
+    keys: &Keys,
+    queue: &QueueName,
+    priority: Priority,
+    job: &JobRef,
+    due_ms: u64,
+) {
+    push_to_delayed(pipe, keys, queue, priority, job, due_ms);
+    pipe.cmd("ZADD")
+        .arg(keys.queue_retrying(queue))
         .arg(due_ms)
         .arg(format!("{}|{}", priority.as_str(), job.encode()))
         .ignore();
@@ -393,7 +432,7 @@ impl Store {
                         redeliveries: 0,
                         ..job.job.clone()
                     };
-                    push_to_delayed(&mut heal, &self.keys, &job.queue, job.priority, &retry, due);
+                    push_retry(&mut heal, &self.keys, &job.queue, job.priority, &retry, due);
                     self.push_ack(&mut ack, job);
                     StartOutcome::Rescheduled
                 }
@@ -546,7 +585,7 @@ impl Store {
                         redeliveries: 0,
                         ..job.job.clone()
                     };
-                    push_to_delayed(
+                    push_retry(
                         &mut follow_up,
                         &self.keys,
                         &job.queue,
@@ -733,6 +772,83 @@ impl Store {
         pipe.cmd("XDEL").arg(&dead_key).arg(entry_id).ignore();
         pipe.query_async::<()>(&mut conn).await?;
         Ok(outcome)
+    }
+
+    /// Deletes one dead-letter record of `queue`; true when it existed. Its task stays failed.
+    pub async fn delete_dead_letter(&self, queue: &QueueName, entry_id: &str) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        let deleted: u64 = redis::cmd("XDEL")
+            .arg(self.keys.queue_dead(queue))
+            .arg(entry_id)
+            .query_async(&mut conn)
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    /// Deletes every dead-letter record of `queue` at once; returns how many there were.
+    pub async fn delete_all_dead_letters(&self, queue: &QueueName) -> StoreResult<u64> {
+        let mut conn = self.conn().await?;
+        let dead_key = self.keys.queue_dead(queue);
+        let (count,): (u64,) = redis::pipe()
+            .atomic()
+            .cmd("XLEN")
+            .arg(&dead_key)
+            .cmd("DEL")
+            .arg(&dead_key)
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        Ok(count)
+    }
+
+    /// Requeues every dead-letter record of `queue` present when it starts, oldest first, as
+    /// [`Store::requeue_dead_letter`] does one; returns how many tasks got a new attempt.
+    /// Records of tasks no longer failed are dropped, so a task is requeued once however many
+    /// records it has and however often this runs.
+    pub async fn requeue_all_dead_letters(&self, queue: &QueueName) -> StoreResult<u64> {
+        let dead_key = self.keys.queue_dead(queue);
+        let last: StreamRangeReply = {
+            let mut conn = self.conn().await?;
+            redis::cmd("XREVRANGE")
+                .arg(&dead_key)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut conn)
+                .await?
+        };
+        let Some(last_id) = last.ids.first().map(|entry| entry.id.clone()) else {
+            return Ok(0);
+        };
+        let mut requeued = 0;
+        let mut from = "-".to_owned();
+        loop {
+            let page: StreamRangeReply = {
+                let mut conn = self.conn().await?;
+                redis::cmd("XRANGE")
+                    .arg(&dead_key)
+                    .arg(&from)
+                    .arg(&last_id)
+                    .arg("COUNT")
+                    .arg(DEAD_LETTER_PAGE)
+                    .query_async(&mut conn)
+                    .await?
+            };
+            let Some(end) = page.ids.last().map(|entry| entry.id.clone()) else {
+                break;
+            };
+            for entry in &page.ids {
+                if self.requeue_dead_letter(queue, &entry.id).await? == RequeueOutcome::Requeued {
+                    requeued += 1;
+                }
+            }
+            if end == last_id {
+                break;
+            }
+            from = format!("({end}");
+        }
+        Ok(requeued)
     }
 }
 

@@ -35,6 +35,7 @@ impl Store {
             .key(self.keys.queue_stream(queue, Priority::High))
             .key(self.keys.queue_stream(queue, Priority::Normal))
             .key(self.keys.queue_stream(queue, Priority::Low))
+            .key(self.keys.queue_retrying(queue))
             .arg(now_ms())
             .arg(limit)
             .invoke_async(&mut conn)
@@ -45,6 +46,9 @@ impl Store {
     /// Reclaims jobs of `queue` that have been pending for `min_idle_ms` without their worker
     /// touching them (the worker died): each goes back on its stream as a new delivery, or,
     /// past `max_redeliveries`, fails its task and goes to the dead letter.
+    ///
+    /// A paused queue's jobs are reclaimed the same way: back on their stream, they wait
+    /// undelivered until the queue is resumed, as workers read no paused queue.
     ///
     /// Human queues ([`QueueName::is_human`]) are never reclaimed: their jobs are held by
     /// people, for hours, and only the person who claimed one may finish it.

@@ -14,6 +14,8 @@
 //! - [`sessions`]: console sessions (by cookie digest), ended at once when their key is revoked.
 //! - [`lease`]: the scheduler's leader lease.
 //! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
+//! - [`queues`]: pausing and resuming queues; each queue's summary for an overview.
+//! - [`series`]: each queue's recent outcomes by second and by minute.
 
 pub mod apikeys;
 pub mod connection;
@@ -28,6 +30,8 @@ pub mod reports;
 pub mod runs;
 pub mod sessions;
 pub mod workers;
+pub mod queues;
+pub mod series;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,78 @@
+//! Which of the worker's queues are paused: re-read from Redis at least every second, and
+//! once more for every batch of jobs read, so no job of a queue paused before it was read is
+//! started.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::error::StoreError;
+use common::model::QueueName;
+use common::store::Store;
+use common::store::jobs::Job;
+use redis::aio::MultiplexedConnection;
+
+/// Longest time the worker goes without re-reading the paused queues: a resumed queue's jobs
+/// are taken again within about this long.
+pub const PAUSED_REFRESH: Duration = Duration::from_secs(1);
+
+/// The worker's view of the paused queues.
+#[derive(Debug, Default)]
+pub struct PausedQueues {
+    paused: BTreeSet<QueueName>,
+    read_at: Option<Instant>,
+}
+
+impl PausedQueues {
+    /// The queues of `queues` not paused, re-reading the paused set when it is older than
+    /// [`PAUSED_REFRESH`]. When Redis cannot say, the last known set stands.
+    pub async fn active(&mut self, store: &Store, queues: &[QueueName]) -> Vec<QueueName> {
+        if self
+            .read_at
+            .is_none_or(|read_at| read_at.elapsed() >= PAUSED_REFRESH)
+        {
+            if let Err(error) = self.refresh(store).await {
+                tracing::warn!(cause = %error, "cannot read the paused queues");
+            }
+        }
+        queues
+            .iter()
+            .filter(|queue| !self.paused.contains(*queue))
+            .cloned()
+            .collect()
+    }
+
+    /// Of jobs just read, the ones to start: those whose queue is not paused now. The others
+    /// are handed back to their streams to wait for the queue's resume (should that fail, they
+    /// stay pending and the scheduler puts them back after the visibility timeout). When Redis
+    /// cannot say which queues are paused, the set read before the jobs stands.
+    pub async fn keep_unpaused(
+        &mut self,
+        store: &Store,
+        conn: &mut MultiplexedConnection,
+        jobs: Vec<Job>,
+    ) -> Vec<Job> {
+        if let Err(error) = self.refresh(store).await {
+            tracing::warn!(cause = %error, "cannot read the paused queues");
+        }
+        let (paused, kept): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|job| self.paused.contains(&job.queue));
+        if !paused.is_empty() {
+            match store.hand_back_jobs(conn, &paused).await {
+                Ok(()) => {
+                    tracing::info!(jobs = paused.len(), "queue paused meanwhile: jobs handed back")
+                }
+                Err(error) => {
+                    tracing::error!(cause = %error, jobs = paused.len(), "cannot hand back jobs of a paused queue")
+                }
+            }
+        }
+        kept
+    }
+
+    async fn refresh(&mut self, store: &Store) -> Result<(), StoreError> {
+        self.paused = store.paused_queues().await?;
+        self.read_at = Some(Instant::now());
+        Ok(())
+    }
+}
