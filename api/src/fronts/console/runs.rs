@@ -5,7 +5,8 @@
 use askama::Template;
 use chrono::NaiveDate;
 use common::model::{RunKind, RunStatus};
-use common::store::runs::{RunQuery, RunView, TaskView};
+use common::store::run_index::RunQuery;
+use common::store::runs::{RunView, TaskView};
 
 use super::form::Form;
 use super::html::{Chrome, datetime, duration, final_fragment, page, see_other};
@@ -132,13 +133,16 @@ pub async fn list(
     let found = state
         .store
         .list_runs(&RunQuery {
-            kind: RunKind::Workflow,
-            definition: (!filters.definition.is_empty()).then(|| filters.definition.clone()),
+            definitions: if filters.definition.is_empty() {
+                Vec::new()
+            } else {
+                vec![filters.definition.clone()]
+            },
             status,
             created_from_ms,
             created_to_ms,
             offset: (page_number - 1) * PER_PAGE,
-            limit: PER_PAGE,
+            ..RunQuery::new(RunKind::Workflow, PER_PAGE)
         })
         .await?;
     page(&RunsPage {

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use common::model::RunKind;
-use common::store::runs::RunQuery;
+use common::store::run_index::RunQuery;
 
 use super::html::{Chrome, datetime, page};
 use crate::auth::Caller;
@@ -58,13 +58,8 @@ pub async fn page_of_schedules(
         let recent = state
             .store
             .list_runs(&RunQuery {
-                kind: RunKind::Workflow,
-                definition: Some(name.clone()),
-                status: None,
-                created_from_ms: None,
-                created_to_ms: None,
-                offset: 0,
-                limit: RECENT_RUNS,
+                definitions: vec![name.clone()],
+                ..RunQuery::new(RunKind::Workflow, RECENT_RUNS)
             })
             .await?
             .runs
