@@ -72,7 +72,8 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::connect(&StoreOptions {
         redis_url: redis.url(),
         prefix: prefix.clone(),
-        ..StoreOptions::default()
+        retention_secs: 7 * 24 * 3600,
+        tls: Default::default(),
     })
     .await?;
     let filling = Instant::now();
