@@ -13,6 +13,7 @@
 //! - [`workers`]: the worker registry (heartbeats).
 //! - [`lease`]: the scheduler's leader lease.
 //! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
+//! - [`run_index`]: indexes of runs by kind, definition and status; filtered run lists.
 
 pub mod apikeys;
 pub mod connection;
@@ -24,6 +25,7 @@ pub mod maintenance;
 pub mod projects;
 pub mod releases;
 pub mod reports;
+pub mod run_index;
 pub mod runs;
 pub mod workers;
 
