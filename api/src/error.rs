@@ -177,3 +177,22 @@ impl From<common::error::StoreError> for ApiError {
         }
     }
 }
+
+impl From<common::operations::OperationError> for ApiError {
+    fn from(error: common::operations::OperationError) -> Self {
+        use common::operations::OperationError;
+        match error {
+            OperationError::UnknownWorkflow(_)
+            | OperationError::WorkflowNotFound(_)
+            | OperationError::ReportNotFound(_) => Self::NotFound(error.to_string()),
+            OperationError::InvalidPayload(details) => Self::BadRequest {
+                message: "Payload is not valid".into(),
+                details,
+            },
+            OperationError::Invalid(message) => Self::bad_request(message),
+            OperationError::Conflict(message) => Self::Conflict(message),
+            OperationError::Interrupted(message) => Self::Unavailable(message),
+            OperationError::Store(error) => error.into(),
+        }
+    }
+}

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use common::artefacts::ArtefactStore;
-use common::director::WorkflowDefinition;
+use common::operations::workflows::Definitions;
 use common::model::QueueName;
 use common::reports_repo::ReportsRepo;
 use common::sealing::MasterKey;
@@ -15,9 +15,6 @@ use crate::metrics::Metrics;
 
 /// Keys with their opened secrets, by id.
 pub type KeyCache = HashMap<String, (ApiKey, Vec<u8>)>;
-
-/// Report configs already read, by report and commit (a commit's files never change).
-pub type ConfigCache = HashMap<(String, String), common::reports::ReportConfig>;
 
 /// What the reports front needs.
 #[derive(Debug)]
@@ -35,7 +32,7 @@ pub struct ReportsSettings {
     /// Bundles being received at once; an import that finds none left is refused (503).
     pub uploads: tokio::sync::Semaphore,
     /// Configs read so far, so a run needs one git call instead of two.
-    pub configs: Mutex<ConfigCache>,
+    pub configs: common::operations::reports::ConfigCache,
     /// How logins are throttled.
     pub login: LoginPolicy,
 }
@@ -78,7 +75,7 @@ pub struct AppState {
     /// Seals and opens API key secrets.
     pub master_key: Arc<MasterKey>,
     /// Workflow definitions by full name (`project.NAME`).
-    pub workflows: Arc<BTreeMap<String, WorkflowDefinition>>,
+    pub workflows: Arc<Definitions>,
     /// Seconds a request's Date may differ from the server clock.
     pub signature_skew_secs: u64,
     /// Largest accepted body, in bytes.

@@ -71,6 +71,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
@@ -135,8 +136,8 @@ pub struct WorkflowDefinition {
     pub tasks_yaml: Value,
     /// `periodic` as written.
     pub periodic_json: Option<Value>,
-    /// The payload's JSON Schema (read from its file when given by name).
-    pub schema: Option<Value>,
+    /// The payload's JSON Schema (read from its file when given by name), compiled.
+    pub schema: Option<PayloadSchema>,
     /// Hook task names.
     pub hooks: Hooks,
     /// Keep only the last N runs (Director's `retention.offset`).
@@ -146,6 +147,54 @@ pub struct WorkflowDefinition {
     pub definition: Definition,
     /// The file it came from.
     pub source: PathBuf,
+}
+
+/// A workflow's payload JSON Schema, compiled once when its definition loads; an invalid
+/// schema is a load error naming the workflow. Cheap to clone (the validator is shared).
+#[derive(Clone)]
+pub struct PayloadSchema {
+    /// The schema as written.
+    json: Value,
+    /// The compiled validator.
+    validator: Arc<jsonschema::Validator>,
+}
+
+impl PayloadSchema {
+    /// Compiles `json`; the error says why it is not a valid JSON Schema.
+    pub fn compile(json: Value) -> Result<Self, String> {
+        let validator = jsonschema::validator_for(&json)
+            .map_err(|error| format!("'schema' is not a valid JSON Schema: {error}"))?;
+        Ok(Self {
+            json,
+            validator: Arc::new(validator),
+        })
+    }
+
+    /// The schema as written, for `GET /api/definitions`.
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+
+    /// What is wrong with `payload`, each problem named with its JSON path from `payload`
+    /// (`payload/name: 1 is not of type "string"`); empty when it is valid.
+    pub fn problems(&self, payload: &Value) -> Vec<String> {
+        self.validator
+            .iter_errors(payload)
+            .map(|error| format!("payload{}: {error}", error.instance_path))
+            .collect()
+    }
+}
+
+impl PartialEq for PayloadSchema {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json
+    }
+}
+
+impl std::fmt::Debug for PayloadSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PayloadSchema").field(&self.json).finish()
+    }
 }
 
 /// How one task name runs: an entry of `executors`.
@@ -701,7 +750,7 @@ fn compile_workflow(
     };
     let schema = body
         .get("schema")
-        .map(|schema| read_schema(dir, schema))
+        .map(|schema| read_schema(dir, schema).and_then(PayloadSchema::compile))
         .transpose()
         .map_err(fail)?;
     let retention_offset = read_retention(body.get("retention")).map_err(fail)?;
@@ -1214,7 +1263,7 @@ mod tests {
         )
         .unwrap();
         let workflows = load_dir(dir.path()).unwrap();
-        let schema = |name: &str| workflow(&workflows, name).schema.clone();
+        let schema = |name: &str| workflow(&workflows, name).schema.as_ref().map(|s| s.json().clone());
         assert_eq!(
             schema("p.INLINE"),
             Some(
@@ -1242,6 +1291,10 @@ mod tests {
         for (schema, expected) in [
             ("../secret.json", "must be a file name under schemas/"),
             ("[1]", "'schema' must be a JSON Schema"),
+            (
+                "{type: object, properties: {n: {type: 12}}}",
+                "workflow 'p.A': 'schema' is not a valid JSON Schema",
+            ),
         ] {
             let error = error_in(
                 dir.path(),
@@ -1249,6 +1302,27 @@ mod tests {
             );
             assert!(error.contains(expected), "{schema}: {error}");
         }
+    }
+
+    #[test]
+    fn a_compiled_schema_names_each_problem_with_its_json_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let workflows = load_documents(
+            dir.path(),
+            &[(
+                PathBuf::from("x.yml"),
+                "p.A:\n  tasks: [X]\n  schema:\n    type: object\n    properties: {name: {type: string}, items: {type: array, items: {type: integer}}}\n    required: [name]\n".to_owned(),
+            )],
+        )
+        .unwrap();
+        let schema = workflow(&workflows, "p.A").schema.as_ref().unwrap();
+        assert!(schema.problems(&json!({"name": "x", "items": [1]})).is_empty());
+        let problems = schema.problems(&json!({"name": 1, "items": [1, "two"]}));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().any(|p| p.starts_with("payload/name: ")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.starts_with("payload/items/1: ")), "{problems:?}");
+        let missing = schema.problems(&json!({}));
+        assert!(missing[0].starts_with("payload: ") && missing[0].contains("name"), "{missing:?}");
     }
 
     fn error_in(dir: &Path, text: &str) -> String {
@@ -1541,7 +1615,7 @@ mod tests {
             ["EXTRACT", "TRANSFORM", "LOAD", "NOTIFY", "NOTIFY"]
         );
         assert_eq!(&deps(etl)[..3], [vec![], vec![0], vec![1]]);
-        let schema = etl.schema.as_ref().expect("the ETL schema");
+        let schema = etl.schema.as_ref().expect("the ETL schema").json();
         assert_eq!(schema["type"], "object");
         assert!(
             schema.get("required").is_none(),

@@ -5,7 +5,7 @@
 //! Redis Cluster. The deployment prefix (`BATON_PREFIX`) comes first, so several deployments
 //! and test suites share one Redis without seeing each other.
 
-use crate::model::{Priority, QueueName};
+use crate::model::{Priority, QueueName, RunKind, RunStatus};
 
 /// The consumer group every worker joins on every job stream.
 pub const CONSUMER_GROUP: &str = "baton";
@@ -255,6 +255,57 @@ impl Keys {
     /// `s<minute>` and `f<minute>`: succeeded and failed), expiring on its own.
     pub fn queue_series_minutes(&self, queue: &QueueName, hour_ms: u64) -> String {
         format!("{}:{{q:{queue}}}:series:m:{hour_ms}", self.prefix)
+    }
+
+    /// Sorted set of the run ids of one kind by creation time (Unix ms). Workflows keep the
+    /// listing index ([`Keys::runs_index`]) they always had, so no run needs indexing again.
+    pub fn runs_of_kind(&self, kind: RunKind) -> String {
+        match kind {
+            RunKind::Workflow => self.runs_index(),
+            other => format!("{}:{{idx}}:runs:kind:{}", self.prefix, other.as_str()),
+        }
+    }
+
+    /// Sorted set of the run ids of one kind made from one definition, by creation time.
+    pub fn runs_of_definition(&self, kind: RunKind, definition: &str) -> String {
+        format!(
+            "{}:{{idx}}:runs:def:{}:{definition}",
+            self.prefix,
+            kind.as_str()
+        )
+    }
+
+    /// Set of the definitions that have runs of one kind (the names behind
+    /// [`Keys::runs_of_definition`]).
+    pub fn run_definitions(&self, kind: RunKind) -> String {
+        format!("{}:{{idx}}:runs:defs:{}", self.prefix, kind.as_str())
+    }
+
+    /// Sorted set of the runs of one kind not known to be finished (pending or in progress),
+    /// by creation time.
+    pub fn runs_active(&self, kind: RunKind) -> String {
+        format!("{}:{{idx}}:runs:active:{}", self.prefix, kind.as_str())
+    }
+
+    /// Sorted set of the runs of one kind that finished with one status, by creation time.
+    pub fn runs_finished(&self, kind: RunKind, status: RunStatus) -> String {
+        format!(
+            "{}:{{idx}}:runs:status:{}:{}",
+            self.prefix,
+            kind.as_str(),
+            status.as_str()
+        )
+    }
+
+    /// A short-lived sorted set a filtered run listing builds (union or intersection of
+    /// indexes) and deletes; it expires by itself should its reader die.
+    pub fn runs_query(&self, id: &str) -> String {
+        format!("{}:{{idx}}:runs:query:{id}", self.prefix)
+    }
+
+    /// Hash of the run indexes' upkeep: the backfill's and the healer's cursors.
+    pub fn runs_upkeep(&self) -> String {
+        format!("{}:{{idx}}:runs:upkeep", self.prefix)
     }
 }
 

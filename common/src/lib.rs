@@ -29,6 +29,8 @@
 //! - [`sealing`]: secrets sealed at rest under the master key.
 //! - [`time`]: clock helpers.
 //! - [`signals`]: graceful shutdown on SIGTERM and SIGINT.
+//! - [`operations`]: the use cases the fronts, the console and a command line call
+//!   (starting a workflow, running a report, ...), so handlers only parse, call and render.
 
 pub mod artefacts;
 pub mod backoff;
@@ -39,6 +41,7 @@ pub mod director;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod operations;
 pub mod outbound;
 pub mod projects;
 pub mod releases;

@@ -13,6 +13,10 @@ const MAX_CATCH_UP_SLOTS: usize = 60;
 const FINALIZE_BATCH: usize = 1000;
 /// Outbox entries younger than this are left to their creator.
 const OUTBOX_GRACE_MS: u64 = 10_000;
+/// Active runs whose status index entry is checked per housekeeping round.
+const HEAL_BATCH: usize = 1000;
+/// Runs listed before the run indexes existed, indexed per housekeeping round.
+const BACKFILL_BATCH: usize = 5000;
 
 /// What one tick did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -115,12 +119,15 @@ pub async fn tick(store: &Store, settings: &TickSettings) -> Result<TickReport, 
     Ok(report)
 }
 
-/// The slower chores: trimming streams and the run index, forgetting dead workers.
+/// The slower chores: trimming streams and the run indexes, healing and backfilling the run
+/// indexes, forgetting dead workers.
 pub async fn housekeeping(store: &Store, worker_timeout_ms: u64) -> Result<(), StoreError> {
     for queue in store.queue_names().await? {
         store.trim_queue(&queue).await?;
     }
     store.trim_expired_runs().await?;
+    store.heal_run_indexes(HEAL_BATCH).await?;
+    store.backfill_run_indexes(BACKFILL_BATCH).await?;
     for worker in store.remove_dead_workers(worker_timeout_ms).await? {
         tracing::info!(worker = %worker, "worker stopped sending heartbeats: removed");
     }

@@ -1,8 +1,10 @@
 //! The workflows front: Celery Director's API (`/api/...`) over Baton runs.
 
 use common::model::{RunKind, RunStatus, TaskStatus};
+use common::operations::workflows;
 use common::store::apikeys::Permission;
-use common::store::runs::{CancelOutcome, RunView};
+use common::store::run_index::RunQuery;
+use common::store::runs::RunView;
 use common::time::iso8601;
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
@@ -16,8 +18,6 @@ use crate::state::AppState;
 
 /// Default and largest page size of `GET /api/workflows`.
 const PER_PAGE_DEFAULT: usize = 1000;
-/// Most runs examined to fill one filtered page.
-const FILTER_SCAN_LIMIT: usize = 50_000;
 
 /// Every route of the front.
 pub fn routes(
@@ -128,7 +128,7 @@ async fn list_definitions(
                 item.insert("periodic".into(), periodic.clone());
             }
             if let Some(schema) = &workflow.schema {
-                item.insert("schema".into(), schema.clone());
+                item.insert("schema".into(), schema.json().clone());
             }
             Value::Object(item)
         })
@@ -253,50 +253,38 @@ async fn list_workflows(
     };
     let name = request.query("name");
     let project = request.query("project");
-    let matches = |run: &RunView| {
-        let (run_project, run_name) = run
-            .definition
-            .split_once('.')
-            .unwrap_or(("", run.definition.as_str()));
-        status.is_none_or(|status| run.status == status)
-            && name
-                .as_deref()
-                .is_none_or(|name| name == run_name || name == run.definition)
-            && project
-                .as_deref()
-                .is_none_or(|project| project == run_project)
-    };
-    let offset = (page - 1) * per_page;
-    let workflows = state.store.runs_of(RunKind::Workflow);
-    let runs = if status.is_none() && name.is_none() && project.is_none() {
-        let ids = state.store.list_run_ids(offset, per_page).await?;
-        workflows.get_many(&ids).await?
+    // Director's name matches a workflow's name or its full name; its project, the project.
+    let definitions = if name.is_none() && project.is_none() {
+        Vec::new()
     } else {
-        let mut selected = Vec::new();
-        let mut skipped = 0;
-        let mut scanned = 0;
-        const CHUNK: usize = 500;
-        while selected.len() < per_page && scanned < FILTER_SCAN_LIMIT {
-            let ids = state.store.list_run_ids(scanned, CHUNK).await?;
-            if ids.is_empty() {
-                break;
-            }
-            scanned += ids.len();
-            for run in workflows
-                .get_many(&ids)
-                .await?
-                .into_iter()
-                .filter(|run| matches(run))
-            {
-                if skipped < offset {
-                    skipped += 1;
-                } else if selected.len() < per_page {
-                    selected.push(run);
-                }
-            }
+        let matching: Vec<String> = state
+            .store
+            .run_definitions(RunKind::Workflow)
+            .await?
+            .into_iter()
+            .filter(|definition| {
+                let (run_project, run_name) = definition
+                    .split_once('.')
+                    .unwrap_or(("", definition.as_str()));
+                name.as_deref()
+                    .is_none_or(|name| name == run_name || name == definition)
+                    && project
+                        .as_deref()
+                        .is_none_or(|project| project == run_project)
+            })
+            .collect();
+        if matching.is_empty() {
+            return Ok(json_response(StatusCode::OK, &json!([])));
         }
-        selected
+        matching
     };
+    let query = RunQuery {
+        definitions,
+        status,
+        offset: (page - 1) * per_page,
+        ..RunQuery::new(RunKind::Workflow, per_page)
+    };
+    let runs = state.store.list_runs(&query).await?.runs;
     let body: Vec<Value> = runs
         .iter()
         .map(|run| workflow_json(run, with_payload, false))
@@ -310,25 +298,11 @@ async fn get_workflow(
     id: String,
 ) -> Result<warp::reply::Response, ApiError> {
     authorize(&state, &request, Permission::WorkflowsRead).await?;
-    let run = find_run(&state, &id).await?;
+    let run = workflows::workflow_run(&state.store, &id).await?;
     Ok(json_response(
         StatusCode::OK,
         &workflow_json(&run, true, true),
     ))
-}
-
-/// The workflow `id`: 404 when no run has that id, and when the run is another front's.
-async fn find_run(state: &AppState, id: &str) -> Result<RunView, ApiError> {
-    state
-        .store
-        .runs_of(RunKind::Workflow)
-        .get(id)
-        .await?
-        .ok_or_else(|| workflow_not_found(id))
-}
-
-fn workflow_not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!("Workflow {id} not found"))
 }
 
 /// Director's own check of the POST body.
@@ -387,72 +361,19 @@ fn parse_create_body(body: &[u8]) -> Result<(String, String, Value), ApiError> {
     }
 }
 
-/// Validates `payload` against the definition's schema and starts a run.
-async fn execute_workflow(
-    state: &AppState,
-    fullname: &str,
-    payload: Value,
-) -> Result<RunView, ApiError> {
-    let workflow = state
-        .workflows
-        .get(fullname)
-        .ok_or_else(|| ApiError::NotFound(format!("Workflow {fullname} not found")))?;
-    if let Some(schema) = &workflow.schema {
-        let validator = jsonschema::validator_for(schema).map_err(|error| {
-            ApiError::bad_request(format!("the workflow's schema is invalid: {error}"))
-        })?;
-        let problems: Vec<String> = validator
-            .iter_errors(&payload)
-            .map(|error| {
-                let path = error.instance_path.to_string();
-                let field = if path.is_empty() {
-                    "payload".to_owned()
-                } else {
-                    format!("payload{path}")
-                };
-                format!("{field}: {error}")
-            })
-            .collect();
-        if !problems.is_empty() {
-            return Err(ApiError::BadRequest {
-                message: "Payload is not valid".into(),
-                details: problems,
-            });
-        }
-    }
-    // Answer with the new run as written, without reading it back.
-    let spec = workflow.definition.run_spec(payload);
-    let now = common::time::now_ms();
-    let id = state
-        .store
-        .create_runs_at(std::slice::from_ref(&spec), now)
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::Unavailable("the run was not created".into()))?;
-    Ok(RunView {
-        id,
-        definition: spec.definition,
-        kind: spec.kind,
-        status: RunStatus::Pending,
-        created_ms: now,
-        updated_ms: now,
-        finished_ms: None,
-        payload: spec.payload,
-        periodic: spec.periodic,
-        queue: spec.queue,
-        priority: spec.priority,
-        not_before_ms: None,
-        tasks: Vec::new(),
-    })
-}
-
 async fn create_workflow(
     state: AppState,
     request: RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     authorize(&state, &request, Permission::WorkflowsRun).await?;
     let (project, name, payload) = parse_create_body(&request.body)?;
-    let run = execute_workflow(&state, &format!("{project}.{name}"), payload).await?;
+    let run = workflows::start_workflow(
+        &state.store,
+        &state.workflows,
+        &format!("{project}.{name}"),
+        payload,
+    )
+    .await?;
     Ok(json_response(
         StatusCode::CREATED,
         &workflow_json(&run, true, false),
@@ -465,8 +386,7 @@ async fn relaunch_workflow(
     id: String,
 ) -> Result<warp::reply::Response, ApiError> {
     authorize(&state, &request, Permission::WorkflowsRun).await?;
-    let previous = find_run(&state, &id).await?;
-    let run = execute_workflow(&state, &previous.definition, previous.payload.clone()).await?;
+    let run = workflows::relaunch_workflow(&state.store, &state.workflows, &id).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &workflow_json(&run, true, false),
@@ -479,11 +399,7 @@ async fn cancel_workflow(
     id: String,
 ) -> Result<warp::reply::Response, ApiError> {
     authorize(&state, &request, Permission::WorkflowsRun).await?;
-    match state.store.runs_of(RunKind::Workflow).cancel(&id).await? {
-        CancelOutcome::NotFound => return Err(workflow_not_found(&id)),
-        CancelOutcome::AlreadyFinished(_) | CancelOutcome::Canceled { .. } => {}
-    }
-    let run = find_run(&state, &id).await?;
+    let run = workflows::cancel_workflow(&state.store, &id).await?;
     Ok(json_response(
         StatusCode::OK,
         &workflow_json(&run, true, true),

@@ -12,7 +12,7 @@ use super::series::{Outcome, push_outcomes};
 use super::{Store, StoreResult};
 use crate::error::StoreError;
 use crate::keys::{CONSUMER_GROUP, Keys};
-use crate::model::{JobRef, Priority, QueueName, TaskStatus};
+use crate::model::{JobRef, Priority, QueueName, RunStatus, TaskStatus};
 use crate::scripts;
 use crate::time::now_ms;
 
@@ -559,6 +559,20 @@ impl Store {
         }
         let replies: Vec<Vec<String>> = self.query_pipeline(conn, &pipe).await?;
 
+        // Runs these attempts finished move to their status index once the follow-ups are sent.
+        let finished_runs: Vec<String> = finished
+            .iter()
+            .zip(&replies)
+            .filter(|(_, reply)| {
+                matches!(reply.first().map(String::as_str), Some("success" | "error"))
+                    && reply
+                        .get(1)
+                        .and_then(|status| status.parse::<RunStatus>().ok())
+                        .is_some_and(RunStatus::is_finished)
+            })
+            .map(|((job, _), _)| job.job.run_id.clone())
+            .collect();
+
         let mut follow_up = redis::pipe();
         let mut stats = StatsBatch::default();
         let mut outcomes = Vec::with_capacity(finished.len());
@@ -624,6 +638,7 @@ impl Store {
         }
         stats.flush_into(&mut follow_up);
         self.query_pipeline::<()>(conn, &follow_up).await?;
+        self.reindex_runs(&finished_runs).await?;
         Ok(outcomes)
     }
 
@@ -733,6 +748,8 @@ impl Store {
                 .await?;
             return Ok(RequeueOutcome::Dropped);
         }
+        // Back in the active index before the script reopens the run (see `run_index`).
+        self.mark_run_active(&record.job.run_id).await?;
         let reply: Vec<String> = scripts::REQUEUE_TASK
             .key(self.keys.run(&record.job.run_id))
             .key(self.keys.run_log(&record.job.run_id))
@@ -771,6 +788,8 @@ impl Store {
         };
         pipe.cmd("XDEL").arg(&dead_key).arg(entry_id).ignore();
         pipe.query_async::<()>(&mut conn).await?;
+        self.reindex_runs(std::slice::from_ref(&record.job.run_id))
+            .await?;
         Ok(outcome)
     }
 

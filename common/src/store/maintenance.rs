@@ -193,7 +193,11 @@ impl Store {
             push_job(&mut pipe, &self.keys, &queue, priority, &hook_job);
             self.query_pipeline::<()>(&mut conn, &pipe).await?;
         }
-        Ok(reply.first().map(String::as_str) == Some("1"))
+        let changed = reply.first().map(String::as_str) == Some("1");
+        if changed {
+            self.reindex_runs(std::slice::from_ref(&job.run_id)).await?;
+        }
+        Ok(changed)
     }
 
     /// Finishes creations left in the outbox for more than `grace_ms` (their creator died
@@ -305,41 +309,10 @@ impl Store {
         Ok(())
     }
 
-    /// Removes from the listing index the runs older than the retention that have expired.
+    /// Removes from the run indexes the runs older than the retention that have expired (see
+    /// [`Store::trim_run_indexes`]); returns how many runs left their kind's index.
     pub async fn trim_expired_runs(&self) -> StoreResult<usize> {
-        let mut conn = self.conn().await?;
-        let cutoff = now_ms().saturating_sub(self.retention_secs.saturating_mul(1000));
-        let ids: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(self.keys.runs_index())
-            .arg("-inf")
-            .arg(cutoff)
-            .arg("LIMIT")
-            .arg(0)
-            .arg(500)
-            .query_async(&mut conn)
-            .await?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let mut pipe = redis::pipe();
-        for id in &ids {
-            pipe.cmd("EXISTS").arg(self.keys.run(id));
-        }
-        let exists: Vec<bool> = pipe.query_async(&mut conn).await?;
-        let expired: Vec<&String> = ids
-            .iter()
-            .zip(exists)
-            .filter(|(_, exists)| !exists)
-            .map(|(id, _)| id)
-            .collect();
-        if !expired.is_empty() {
-            redis::cmd("ZREM")
-                .arg(self.keys.runs_index())
-                .arg(&expired)
-                .query_async::<()>(&mut conn)
-                .await?;
-        }
-        Ok(expired.len())
+        self.trim_run_indexes().await
     }
 
     /// Jobs waiting on the streams of `queue` (not yet delivered) and jobs pending (delivered,

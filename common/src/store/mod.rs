@@ -16,6 +16,7 @@
 //! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
 //! - [`queues`]: pausing and resuming queues; each queue's summary for an overview.
 //! - [`series`]: each queue's recent outcomes by second and by minute.
+//! - [`run_index`]: indexes of runs by kind, definition and status; filtered run lists.
 
 pub mod apikeys;
 pub mod connection;
@@ -27,6 +28,7 @@ pub mod maintenance;
 pub mod projects;
 pub mod releases;
 pub mod reports;
+pub mod run_index;
 pub mod runs;
 pub mod sessions;
 pub mod workers;

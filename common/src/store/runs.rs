@@ -161,18 +161,15 @@ impl Store {
             .arg("NX")
             .arg(&scored)
             .ignore();
-        let listed: Vec<(u64, &String)> = prepared
-            .iter()
-            .filter(|(_, spec)| spec.kind.is_listed())
-            .map(|(id, _)| (now, id))
-            .collect();
-        if !listed.is_empty() {
-            pipe.cmd("ZADD")
-                .arg(self.keys.runs_index())
-                .arg("NX")
-                .arg(&listed)
-                .ignore();
-        }
+        // Indexed before the creation scripts: a crash in between leaves entries without a
+        // run, which readers skip and trimming removes, never a run missing from its indexes.
+        self.index_new_runs(
+            &mut pipe,
+            prepared
+                .iter()
+                .map(|(id, spec)| (id.as_str(), spec.kind, spec.definition.as_str())),
+            now,
+        );
         for (id, spec) in &prepared {
             let mut invocation = scripts::CREATE_RUN.key(self.keys.run(id));
             for (field, value) in run_fields(id, spec, now) {
@@ -277,7 +274,7 @@ impl Store {
             .collect())
     }
 
-    /// Ids of runs, newest first: `limit` of them after skipping `offset`.
+    /// Ids of workflow runs, newest first: `limit` of them after skipping `offset`.
     pub async fn list_run_ids(&self, offset: usize, limit: usize) -> StoreResult<Vec<String>> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -316,6 +313,7 @@ impl Store {
         if matches!(outcome, CancelOutcome::Canceled { .. }) {
             conn.publish::<_, _, ()>(self.keys.cancel_channel(), run_id)
                 .await?;
+            self.reindex_runs(&[run_id.to_owned()]).await?;
         }
         Ok(outcome)
     }

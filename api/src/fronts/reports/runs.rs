@@ -5,11 +5,8 @@
 //! to reviewers of its report (who see every version anyway); anyone else sees its key, report
 //! and status. The log comes in pages of at most [`OUTPUT_PAGE_LINES`] lines.
 
-use common::model::{
-    ExecutorSpec, ReportSpec, RunChangelog, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus,
-    report_definition,
-};
-use common::reports::{ReportConfig, version_id};
+use common::model::{RunChangelog, RunKind, RunStatus, TaskStatus};
+use common::operations::reports::{self, CheckedRun, ReportRunner, RunRequest};
 use common::reports_repo::{RepoError, ReportsRepo};
 use common::store::apikeys::Permission;
 use common::store::front_runs::FrontRuns;
@@ -65,58 +62,30 @@ pub fn repo(state: &AppState) -> Result<ReportsRepo, ApiError> {
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, RepoError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| ApiError::Unavailable(format!("git was interrupted: {error}")))?
-        .map_err(|error| match error {
-            RepoError::NotFound(message) => ApiError::bad_request(message),
-            RepoError::BadConfig { .. } => ApiError::bad_request(error.to_string()),
-            // The repository's state refuses the operation (no upstream, diverged, ...).
-            RepoError::Git { .. } => {
-                tracing::warn!(cause = %error, "git failed");
-                ApiError::Conflict(error.to_string())
-            }
-        })
+    Ok(reports::blocking(work).await?)
 }
 
-/// Most report configs kept in memory; the cache starts over when full.
-const CONFIG_CACHE_LIMIT: usize = 4096;
-
-/// The commit a run or bundle of report `name` uses (from `gitBranch`/`gitCommit`: 400 when
-/// unknown) and the report's config there (404 when the report does not exist there).
-pub async fn resolve_report(
-    state: &AppState,
-    name: &str,
-    body: &RunBody,
-) -> Result<(String, ReportConfig), ApiError> {
-    let repo = repo(state)?;
-    let (branch, commit) = (body.git_branch.clone(), body.git_commit.clone());
-    let lookup = repo.clone();
-    let commit = blocking(move || lookup.resolve(branch.as_deref(), commit.as_deref())).await?;
-    let cache_key = (name.to_owned(), commit.clone());
-    if let Some(config) = lock(&state.reports.configs).get(&cache_key) {
-        return Ok((commit, config.clone()));
+/// The runner of report runs of this server; 404 when it has no reports repository.
+fn runner<'a>(state: &'a AppState, repo: &'a ReportsRepo) -> ReportRunner<'a> {
+    ReportRunner {
+        store: &state.store,
+        repo,
+        configs: &state.reports.configs,
+        queue: &state.reports.queue,
     }
-    let (report, at) = (name.to_owned(), commit.clone());
-    let config = tokio::task::spawn_blocking(move || repo.config(&report, &at))
-        .await
-        .map_err(|error| ApiError::Unavailable(format!("git was interrupted: {error}")))?
-        .map_err(|error| match error {
-            RepoError::NotFound(message) => ApiError::NotFound(message),
-            other => ApiError::bad_request(other.to_string()),
-        })?;
-    let mut cache = lock(&state.reports.configs);
-    if cache.len() >= CONFIG_CACHE_LIMIT {
-        cache.clear();
-    }
-    cache.insert(cache_key, config.clone());
-    Ok((commit, config))
 }
 
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+impl RunBody {
+    /// What the body asks of a run.
+    fn request(&self) -> RunRequest {
+        RunRequest {
+            instances: self.instances.clone(),
+            params: self.params.clone(),
+            git_branch: self.git_branch.clone(),
+            git_commit: self.git_commit.clone(),
+            changelog: self.changelog.clone(),
+        }
+    }
 }
 
 /// The run (or bundle) body: empty or JSON with optional members.
@@ -183,10 +152,8 @@ pub async fn prepare_run(
     let access = caller(state, request, false).await?;
     access.require(name, Permission::ReportsRun)?;
     let body = run_body(request)?;
-    let (commit, config) = resolve_report(state, name, &body).await?;
-    let params = config
-        .check_parameters(&body.params)
-        .map_err(|error| ApiError::bad_request(format!("report '{name}': {error}")))?;
+    let repo = repo(state)?;
+    let CheckedRun { commit, params } = runner(state, &repo).check(name, &body.request()).await?;
     Ok(PreparedRun {
         access,
         body,
@@ -203,83 +170,18 @@ pub async fn run(
     name: &str,
 ) -> Result<warp::reply::Response, ApiError> {
     let timeout_secs = timeout(request)?;
-    let PreparedRun {
-        access,
-        body,
-        commit,
-        params,
-    } = prepare_run(state, request, name).await?;
-    let run_id = uuid::Uuid::new_v4().to_string();
-    let reserved = reserve_run(state, name, &run_id, &access).await?;
-    let version = reserved.version.clone();
-    let spec = ReportSpec {
-        report: name.to_owned(),
-        commit,
-        branch: body.git_branch,
-        params,
-        instances: body.instances,
-        version: version.clone(),
-        changelog: body.changelog,
-    };
-    let executor = serde_json::to_value(ExecutorSpec::Report(spec))
-        .map_err(|error| ApiError::Unavailable(error.to_string()))?;
-    state
-        .store
-        .create_run(&RunSpec {
-            id: Some(run_id),
-            definition: report_definition(name),
-            kind: RunKind::Report,
-            payload: Value::Null,
-            tasks: vec![TaskSpec {
-                key: name.to_owned(),
-                executor,
-                depends_on: Vec::new(),
-                queue: None,
-                max_retries: 0,
-                timeout_secs: Some(timeout_secs),
-                is_hook: false,
-            }],
-            queue: state.reports.queue.clone(),
-            priority: Default::default(),
-            periodic: false,
-            not_before_ms: None,
-            hooks: Default::default(),
-        })
+    let access = caller(state, request, false).await?;
+    access.require(name, Permission::ReportsRun)?;
+    let body = run_body(request)?;
+    let repo = repo(state)?;
+    let reserved = runner(state, &repo)
+        .run_report(name, body.request(), &access.key.id, timeout_secs)
         .await?;
-    tracing::info!(report = name, key = %reserved.key, version = %version, by = %access.key.id, "report run queued");
     Ok(success(json!({
         "name": name,
         "key": reserved.key,
         "path": format!("/v1/reports/{}/status/", reserved.key),
     })))
-}
-
-/// Attempts at a free version id for a new run; ids differ by their millisecond and 16
-/// random bits, so a second attempt is already rare.
-const VERSION_ATTEMPTS: usize = 4;
-
-/// Reserves a fresh version id and a key for a new run `run_id` of report `name`; 409 when
-/// every id tried is taken.
-async fn reserve_run(
-    state: &AppState,
-    name: &str,
-    run_id: &str,
-    access: &Access,
-) -> Result<ReportRun, ApiError> {
-    for _ in 0..VERSION_ATTEMPTS {
-        let version = version_id(chrono::Utc::now());
-        if let Some(reserved) = state
-            .store
-            .reserve_report_run(name, run_id, &version, &access.key.id)
-            .await?
-        {
-            return Ok(reserved);
-        }
-        tracing::warn!(report = name, version = %version, "version id taken; trying another");
-    }
-    Err(ApiError::Conflict(
-        "no free version id for the run; try again".into(),
-    ))
 }
 
 /// OrderlyWeb's name for a run's status.
