@@ -13,6 +13,7 @@
 //! - [`workers`]: the worker registry (heartbeats).
 //! - [`lease`]: the scheduler's leader lease.
 //! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
+//! - [`timings`]: task duration and start latency histograms by queue, for `/metrics`.
 
 pub mod apikeys;
 pub mod connection;
@@ -25,6 +26,7 @@ pub mod projects;
 pub mod releases;
 pub mod reports;
 pub mod runs;
+pub mod timings;
 pub mod workers;
 
 use std::collections::HashSet;
