@@ -98,6 +98,12 @@ pub struct ApiOptions {
     #[arg(long, env = "BATON_CONSOLE_SESSION_SECS", default_value_t = 12 * 3600)]
     pub console_session_secs: u64,
 
+    /// A bearer token (24 printable characters or more, e.g. `openssl rand -hex 32`) with which
+    /// a scraper reads `/metrics` (`Authorization: Bearer TOKEN`) without signing; when absent,
+    /// only requests signed with an admin key may read it.
+    #[arg(long, env = "BATON_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// A key-management command instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,

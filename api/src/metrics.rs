@@ -1,20 +1,34 @@
 //! Prometheus metrics: requests by route and status, counted in this process, and the
-//! queues' job counters, depths and the worker count, read from Redis at each scrape.
+//! queues' job counters, depths, timing histograms and the worker count, read from Redis at
+//! each scrape (workers observe the timings; this process only renders them).
+//!
+//! - [`format`]: OpenMetrics or the 0.0.4 text format, as the scraper asks.
+//! - [`token`]: the bearer token a scraper may present instead of a signature.
 //!
 //! Request labels come from closed sets, so no client can grow the output: the route is a
 //! pattern named in the code (`unmatched` for requests no route takes), the method one of
 //! HTTP's own or `OTHER`.
 
+pub mod format;
+pub mod token;
+
 use std::sync::{Arc, Mutex};
 
 use common::store::Store;
+use common::store::timings::{QueueTimings, TimingHistogram};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet,
+};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 use warp::http::Method;
+
+pub use format::Format;
+pub use token::{MetricsToken, MetricsTokenError};
 
 /// The label of a method: its name when it is one of HTTP's, `OTHER` for any other.
 pub fn method_label(method: &Method) -> &'static str {
@@ -63,6 +77,8 @@ struct QueueSnapshot {
     counters: Vec<(String, &'static str, u64)>,
     /// (queue, waiting, pending)
     depths: Vec<(String, u64, u64)>,
+    /// The timing histograms of each queue.
+    timings: Vec<QueueTimings>,
     workers: u64,
 }
 
@@ -132,8 +148,56 @@ impl Collector for QueueCollector {
             prometheus_client::metrics::MetricType::Gauge,
         )?;
         ConstGauge::new(snapshot.workers as i64).encode(workers)?;
+        type Pick = fn(&QueueTimings) -> &TimingHistogram;
+        let histograms: [(&str, &str, Pick); 2] = [
+            (
+                "baton_task_duration",
+                "Attempts' durations from start to finish, by queue.",
+                |timings| &timings.duration,
+            ),
+            (
+                "baton_task_start_latency",
+                "Waits from a job reaching its queue (or becoming due) to its attempt's start, \
+                 by queue.",
+                |timings| &timings.start_latency,
+            ),
+        ];
+        for (name, help, pick) in histograms {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                Some(&Unit::Seconds),
+                MetricType::Histogram,
+            )?;
+            for timings in &snapshot.timings {
+                encode_histogram(
+                    family.encode_family(&[("queue", timings.queue.as_str())])?,
+                    pick(timings),
+                )?;
+            }
+        }
         Ok(())
     }
+}
+
+/// Encodes a histogram stored with cumulative buckets (the encoder takes each bucket's own
+/// count, and the `+Inf` bucket as the bound `f64::MAX`).
+fn encode_histogram(
+    mut encoder: MetricEncoder,
+    histogram: &TimingHistogram,
+) -> Result<(), std::fmt::Error> {
+    let mut below = 0;
+    let mut buckets: Vec<(f64, u64)> = histogram
+        .buckets
+        .iter()
+        .map(|(bound, cumulative)| {
+            let own = cumulative.saturating_sub(below);
+            below = below.max(*cumulative);
+            (*bound, own)
+        })
+        .collect();
+    buckets.push((f64::MAX, histogram.count.saturating_sub(below)));
+    encoder.encode_histogram::<NoLabelSet>(histogram.sum, histogram.count, &buckets, None)
 }
 
 /// The API's metrics.
@@ -142,6 +206,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     queues: QueueCollector,
+    token: Option<MetricsToken>,
 }
 
 impl Default for Metrics {
@@ -151,8 +216,13 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Empty metrics.
+    /// Empty metrics, scraped with a signature only.
     pub fn new() -> Self {
+        Self::with_token(None)
+    }
+
+    /// Empty metrics, which a scraper may also read with `token` as a bearer token.
+    pub fn with_token(token: Option<MetricsToken>) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -166,7 +236,15 @@ impl Metrics {
             registry,
             requests,
             queues,
+            token,
         }
+    }
+
+    /// True when `presented` is the configured scrape token (never when none is configured).
+    pub fn accepts_token(&self, presented: &str) -> bool {
+        self.token
+            .as_ref()
+            .is_some_and(|token| token.matches(presented))
     }
 
     /// Counts one answered request: `route` is a pattern and `method` a
@@ -181,8 +259,12 @@ impl Metrics {
             .inc();
     }
 
-    /// Reads the queues from Redis and renders everything in the Prometheus text format.
-    pub async fn render(&self, store: &Store) -> Result<String, common::error::StoreError> {
+    /// Reads the queues from Redis and renders everything in `format`.
+    pub async fn render(
+        &self,
+        store: &Store,
+        format: Format,
+    ) -> Result<String, common::error::StoreError> {
         let mut snapshot = QueueSnapshot::default();
         for queue in store.queue_names().await? {
             let stats = store.queue_stats(&queue).await?;
@@ -196,6 +278,7 @@ impl Metrics {
             let (waiting, pending) = store.queue_depth(&queue).await?;
             snapshot.depths.push((queue.to_string(), waiting, pending));
         }
+        snapshot.timings = store.job_timings().await?;
         snapshot.workers = store.workers().await?.len() as u64;
         *self
             .queues
@@ -206,7 +289,7 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut text, &self.registry).map_err(|error| {
             common::error::StoreError::Corrupt(format!("cannot encode metrics: {error}"))
         })?;
-        Ok(text)
+        Ok(format.render(text))
     }
 }
 

@@ -17,7 +17,7 @@ use crate::config::ApiOptions;
 use crate::error::{ApiError, Front};
 use crate::fronts;
 use crate::hosts::LinkBase;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, MetricsToken};
 use crate::state::{AppState, ConsoleSettings, LoginPolicy, ReleasesSettings, ReportsSettings};
 
 /// Why the server could not start.
@@ -50,6 +50,12 @@ pub fn master_key(options: &ApiOptions) -> Result<MasterKey, ServeError> {
 /// Loads the definitions, publishes them to Redis (for the scheduler's periodic runs) and
 /// builds the shared state.
 pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
+    let metrics_token = options
+        .metrics_token
+        .as_deref()
+        .map(MetricsToken::new)
+        .transpose()
+        .map_err(|error| ServeError::Invalid(error.to_string()))?;
     let store = Store::connect(&options.store).await?;
     let master_key = master_key(options)?;
     let mut workflows = BTreeMap::new();
@@ -112,7 +118,7 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
             options.listen,
             &options.allowed_hosts,
         )),
-        metrics: Arc::new(Metrics::new()),
+        metrics: Arc::new(Metrics::with_token(metrics_token)),
         key_cache: Arc::default(),
         console: Arc::new(ConsoleSettings {
             session_ttl_secs: options.console_session_secs.max(60),

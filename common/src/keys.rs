@@ -307,6 +307,12 @@ impl Keys {
     pub fn runs_upkeep(&self) -> String {
         format!("{}:{{idx}}:runs:upkeep", self.prefix)
     }
+
+    /// Hash of a queue's timing histograms (task duration and start latency): cumulative
+    /// bucket counters, sum and count of each.
+    pub fn queue_timings(&self, queue: &QueueName) -> String {
+        format!("{}:{{q:{queue}}}:timings", self.prefix)
+    }
 }
 
 #[cfg(test)]
@@ -325,6 +331,7 @@ mod tests {
         );
         assert_eq!(keys.queue_delayed(&queue), "baton:{q:emails}:delayed");
         assert_eq!(keys.queue_dead(&queue), "baton:{q:emails}:dead");
+        assert_eq!(keys.queue_timings(&queue), "baton:{q:emails}:timings");
         assert_eq!(
             keys.report_version_reservation("20240102-030405-0a1b2c3d"),
             "baton:{reports}:reserved:20240102-030405-0a1b2c3d"

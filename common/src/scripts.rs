@@ -57,4 +57,6 @@ scripts! {
     DELETE_RECORD => "delete_record.lua",
     /// Counts a login attempt for its user and its address.
     LOGIN_ATTEMPT => "login_attempt.lua",
+    /// Adds a batch of observations to a queue's timing histograms.
+    RECORD_TIMINGS => "record_timings.lua",
 }

@@ -10,6 +10,7 @@ use common::model::{QueueName, RunStatus};
 use common::store::Store;
 use common::store::jobs::{AttemptOutcome, Job, StartOutcome, StartedTask};
 use common::store::runs::TaskReport;
+use common::store::timings::JobTiming;
 use common::store::workers::WorkerRecord;
 use common::time::now_ms;
 use futures::StreamExt;
@@ -53,6 +54,7 @@ pub enum WorkerError {
 struct Completion {
     job: Job,
     outcome: Option<AttemptOutcome>,
+    timing: JobTiming,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -293,7 +295,14 @@ impl Worker {
                 stop.stop(StopReason::TimedOut);
             })
         });
+        let (started_ms, started) = (now_ms(), std::time::Instant::now());
         let result = self.executors.execute(&task, &ctx).await;
+        let timing = JobTiming::new(
+            job.queue.clone(),
+            &job.entry_id,
+            started_ms,
+            started.elapsed(),
+        );
         if let Some(timer) = timer {
             timer.abort();
         }
@@ -310,6 +319,7 @@ impl Worker {
         let _ = done.send(Completion {
             job,
             outcome,
+            timing,
             _permit: permit,
         });
     }
@@ -348,11 +358,21 @@ impl Worker {
                     }
                 }
             }
+            // Attempts left to another worker at shutdown did not end: they are timed there.
+            let timings: Vec<JobTiming> = batch
+                .iter()
+                .filter(|done| done.outcome.is_some())
+                .map(|done| done.timing.clone())
+                .collect();
             for done in batch.drain(..) {
                 self.inflight.remove(&done.job.entry_id);
                 if done.outcome.is_some() {
                     self.done.fetch_add(1, Ordering::Relaxed);
                 }
+            }
+            // Once the slots are free: metrics never hold up the jobs they describe.
+            if let Err(error) = self.store.record_job_timings(&timings).await {
+                tracing::warn!(cause = %error, lost = timings.len(), "could not record job timings");
             }
         }
     }

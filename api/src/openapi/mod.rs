@@ -23,6 +23,8 @@ pub enum Auth {
     Signed,
     /// `Authorization: token USER:SECRET` (OrderlyWeb's login).
     UserToken,
+    /// An HTTP signature, or the scrape token (`Authorization: Bearer BATON_METRICS_TOKEN`).
+    SignedOrMetricsToken,
 }
 
 /// The type of a query parameter.
@@ -215,6 +217,12 @@ impl Operation {
         self
     }
 
+    /// Authenticates with a signature or the metrics scrape token.
+    pub const fn metrics_token(mut self) -> Self {
+        self.auth = Auth::SignedOrMetricsToken;
+        self
+    }
+
     /// Answers `status` on success.
     pub const fn success(mut self, status: u16) -> Self {
         self.success = status;
@@ -372,6 +380,7 @@ fn security(front: Front, operation: &Operation) -> Option<Value> {
             Some(json!([{"httpSignature": []}, {"bearerToken": []}]))
         }
         Auth::Signed => Some(json!([{"httpSignature": []}])),
+        Auth::SignedOrMetricsToken => Some(json!([{"httpSignature": []}, {"metricsToken": []}])),
     }
 }
 
@@ -474,6 +483,11 @@ pub fn openapi_document() -> Value {
                     "in": "header",
                     "name": "Authorization",
                     "description": "token USER:SECRET, as printed by baton-api tokens create"
+                },
+                "metricsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "BATON_METRICS_TOKEN, with which a scraper reads /metrics without signing"
                 }
             },
             "schemas": schemas::components()

@@ -209,5 +209,6 @@ pub fn permission_text(operation: &Operation) -> &'static str {
         (Auth::UserToken, _) => "none (a user token)",
         (Auth::Signed, Some(permission)) => permission,
         (Auth::Signed, None) => "any authenticated caller",
+        (Auth::SignedOrMetricsToken, _) => "admin, or the metrics token",
     }
 }

@@ -17,6 +17,7 @@
 //! - [`queues`]: pausing and resuming queues; each queue's summary for an overview.
 //! - [`series`]: each queue's recent outcomes by second and by minute.
 //! - [`run_index`]: indexes of runs by kind, definition and status; filtered run lists.
+//! - [`timings`]: task duration and start latency histograms by queue, for `/metrics`.
 
 pub mod apikeys;
 pub mod connection;
@@ -31,6 +32,7 @@ pub mod reports;
 pub mod run_index;
 pub mod runs;
 pub mod sessions;
+pub mod timings;
 pub mod workers;
 pub mod queues;
 pub mod series;

@@ -241,7 +241,7 @@ pub async fn page_of_workflow(
     name: &str,
 ) -> Result<warp::reply::Response, ApiError> {
     let workflow = workflow_of(state, name)?;
-    let fields = fields_of(workflow.schema.as_ref());
+    let fields = fields_of(workflow.schema.as_ref().map(|schema| schema.json()));
     page(&workflow_page(caller, workflow, fields, "{}".into(), Vec::new()))
 }
 
@@ -254,7 +254,7 @@ pub async fn start(
     form: &Form,
 ) -> Result<warp::reply::Response, ApiError> {
     let workflow = workflow_of(state, name)?;
-    let mut fields = fields_of(workflow.schema.as_ref());
+    let mut fields = fields_of(workflow.schema.as_ref().map(|schema| schema.json()));
     let payload_text = form.get("payload").unwrap_or("{}").to_owned();
     let payload = match &mut fields {
         Some(fields) => payload_of(fields, form),
