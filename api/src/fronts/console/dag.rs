@@ -159,7 +159,7 @@ mod tests {
         let svg = draw(&tasks);
         assert!(svg.contains("&lt;transform&gt;") || svg.contains("&#60;transform&#62;"));
         assert!(svg.contains("class=\"node status-error\""));
-        assert_eq!(svg.matches("<path").count(), 4);
+        assert_eq!(svg.matches("class=\"edge\"").count(), 4);
         assert!(!svg.contains("style="));
     }
 }
