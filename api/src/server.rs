@@ -134,16 +134,19 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
+    // Each front is boxed: its request future lives on the heap, so the futures of all the
+    // fronts together stay small (unboxed, a debug build overflows a worker thread's stack).
     fronts::console::routes(state.clone())
-        .or(fronts::baton::routes(state.clone()))
+        .boxed()
+        .or(fronts::baton::routes(state.clone()).boxed())
         .unify()
-        .or(fronts::reports::routes(state.clone()))
+        .or(fronts::reports::routes(state.clone()).boxed())
         .unify()
-        .or(fronts::releases::routes(state.clone()))
+        .or(fronts::releases::routes(state.clone()).boxed())
         .unify()
-        .or(fronts::projects::routes(state.clone()))
+        .or(fronts::projects::routes(state.clone()).boxed())
         .unify()
-        .or(fronts::workflows::routes(state.clone()))
+        .or(fronts::workflows::routes(state.clone()).boxed())
         .unify()
         .or(fronts::unmatched(&state))
         .unify()

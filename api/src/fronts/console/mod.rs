@@ -50,7 +50,12 @@ pub fn routes(
     let root = warp::path::end()
         .and(warp::get().or(warp::head()).unify())
         .map(|| html::see_other("/ui/"));
-    let console = routed(warp::path("ui"), &state, Front::Console, dispatch);
+    let console = routed(
+        warp::path("ui"),
+        &state,
+        Front::Console,
+        |state, request, route| Box::pin(dispatch(state, request, route)),
+    );
     root.or(console).unify()
 }
 
