@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton_tests::process::BatonProcess;
-use baton_tests::signed_http::{Answer, free_port};
+use baton_tests::signed_http::{Answer, free_port, send_signed};
 use baton_tests::wait::{wait_for, wait_until};
 use baton_tests::{Client, TestApp};
 use common::signing::Signer;

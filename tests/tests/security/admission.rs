@@ -505,6 +505,6 @@ async fn malformed_requests_are_not_logged_as_errors() {
         .raw(&format!("GET /healthz HTTP/1.1\r\n{host}"), b"")
         .await;
     assert_eq!(status, 200);
-    let log = api.process.log();
+    let log = api.app.api_process().log();
     assert!(!log.contains("ERROR"), "{log}");
 }
