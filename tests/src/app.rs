@@ -617,3 +617,71 @@ fn refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const DEFINITIONS: &str =
+        "example.ONE:\n  tasks: [A]\nexecutors:\n  A: {type: command, argv: [\"true\"]}\n";
+
+    #[tokio::test]
+    async fn the_api_listens_on_the_port_it_reports_and_links_name_it() {
+        let app = TestApp::builder().spawn().await;
+        assert_ne!(app.address().port(), 0);
+        assert_eq!(app.base(), format!("http://{}", app.address()));
+        let health = app.anonymous().get("/healthz").await;
+        assert_eq!(health.status, 200, "{health:?}");
+        assert_eq!(health.body, json!({"status": "ok"}));
+        assert!(health.content_type().starts_with("application/json"));
+        // Absolute links name the port the system picked, not the port 0 asked for.
+        let reader = app.client(app.key("reader", "releases.read").await);
+        let events = reader.get("/events?limit=1&offset=1").await;
+        assert_eq!(events.status, 200, "{events:?}");
+        assert!(
+            events.body.to_string().contains(&app.url("/events?")),
+            "{events:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_client_repeats_a_change_and_a_change_signed_as_it_is_is_refused_as_a_replay() {
+        let app = TestApp::builder().definitions(DEFINITIONS).spawn().await;
+        let admin = app.admin().await;
+        let start = json!({"project": "example", "name": "ONE", "payload": {}});
+        for _ in 0..2 {
+            let started = admin.post("/api/workflows", &start).await;
+            assert_eq!(started.status, 201, "{started:?}");
+        }
+        // Without request ids, the same change signed within the same second is a replay (two
+        // tries, in case the first pair straddles a second).
+        let plain = admin.clone().without_request_id();
+        let mut refused = None;
+        for _ in 0..2 {
+            let first = plain.post("/api/workflows", &start).await;
+            assert_eq!(first.status, 201, "{first:?}");
+            let second = plain.post("/api/workflows", &start).await;
+            if second.status == 401 {
+                refused = Some(second);
+                break;
+            }
+        }
+        let refused = refused.expect("a repeated signed change is refused");
+        assert!(refused.body.to_string().contains("replayed"), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn a_restarted_api_gets_a_new_address_and_keeps_the_keys() {
+        let mut app = TestApp::builder().workers(1).scheduler(true).spawn().await;
+        let admin = app.admin_signer().await.clone();
+        let before = app.address();
+        app.start_api(&[]).await;
+        assert_ne!(app.address(), before);
+        let answer = app.client(admin).get("/api/definitions").await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(app.workers_mut()[0].is_running());
+        assert!(app.scheduler_mut().expect("a scheduler").is_running());
+        assert_eq!(app.admin_secret().await.len(), 43);
+    }
+}
