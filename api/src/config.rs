@@ -104,6 +104,12 @@ pub struct ApiOptions {
     #[arg(long, env = "BATON_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
 
+    /// A file the server writes the address it listens on to (such as `127.0.0.1:43121`) once
+    /// it accepts connections: with port 0 in `BATON_LISTEN`, how a supervisor or a test learns
+    /// the port the system chose. Written whole (to a temporary file, then renamed).
+    #[arg(long, env = "BATON_ADDRESS_FILE")]
+    pub address_file: Option<PathBuf>,
+
     /// A key-management command instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,

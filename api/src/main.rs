@@ -30,6 +30,19 @@ async fn main() -> ExitCode {
             }
         };
     }
+    // Bound before the state is built, so that links name the port actually bound (the
+    // system picks one when the listen address's port is 0).
+    let listener = match tokio::net::TcpListener::bind(options.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(cause = %error, listen = %options.listen, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut options = options;
+    if let Ok(bound) = listener.local_addr() {
+        options.listen = bound;
+    }
     let state = match build_state(&options).await {
         Ok(state) => state,
         Err(error) => {
@@ -38,16 +51,27 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let listener = match tokio::net::TcpListener::bind(options.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(cause = %error, listen = %options.listen, "cannot listen");
-            return ExitCode::FAILURE;
-        }
-    };
+    if let Some(path) = &options.address_file
+        && let Err(error) = write_address_file(path, options.listen)
+    {
+        tracing::error!(cause = %error, path = %path.display(), "cannot write the address file");
+        return ExitCode::FAILURE;
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(common::signals::cancel_on_signal(shutdown.clone()));
     tracing::info!(listen = %options.listen, "baton-api listening");
     serve(listener, state, shutdown).await;
     ExitCode::SUCCESS
+}
+
+/// Writes `address` to `path` whole: to a temporary file beside it, then renamed over it, so a
+/// reader never sees a partial address.
+fn write_address_file(
+    path: &std::path::Path,
+    address: std::net::SocketAddr,
+) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    std::fs::write(&temporary, address.to_string())?;
+    std::fs::rename(&temporary, path)
 }

@@ -7,7 +7,15 @@
 //! `scripts/test`, which builds them (and installs `redis-server` when missing) before
 //! `cargo test --workspace`.
 //!
+//! Most tests start with [`TestApp::builder`]: one deployment (Redis, the API on a port the
+//! system picks, workers, scheduler) and signed clients; console tests add a [`Browser`].
+//!
 //! # Layout
+//! - [`app`]: [`TestApp`], a test's deployment, and [`Client`], signed requests to its API
+//!   with a unique `X-Request-Id` each.
+//! - [`browser`]: [`Browser`], headless Chromium over WebDriver, with screenshots.
+//! - [`python`]: running Python snippets (the compatibility clients).
+//! - [`fresh`]: the check that the spawned binaries are not older than their sources.
 //! - [`redis_server`]: [`RedisServer`], a throw-away `redis-server` killed on drop.
 //! - [`process`]: [`BatonProcess`], one spawned `baton-api` / `baton-worker` /
 //!   `baton-scheduler` with its output in a log file, killed on drop; [`binary_path`]
@@ -22,16 +30,23 @@
 //! - [`init_tracing`]: log output for the test process itself.
 //! - `src/bin/baton-bench.rs`: the benchmark binary (not part of this library).
 
+pub mod app;
 pub mod bench;
+pub mod browser;
 pub mod fake_service;
+pub mod fresh;
 pub mod git_repo;
 pub mod process;
+pub mod python;
 pub mod redis_server;
 pub mod signed_http;
 pub mod wait;
 
+pub use app::{Client, TestApp, TestAppBuilder};
+pub use browser::Browser;
 pub use fake_service::{FakeService, Reply};
 pub use process::{BatonProcess, binary_path};
+pub use python::python;
 pub use redis_server::RedisServer;
 pub use wait::{poll_for, wait_for, wait_until};
 

@@ -25,7 +25,8 @@ const PANIC_LOG_LINES: usize = 60;
 /// executable: integration tests and unit tests run from `target/<profile>/deps/`, the
 /// benchmark from `target/<profile>/` itself.
 ///
-/// Panics, saying to run `cargo build --workspace --bins`, when the binary is missing.
+/// Panics, saying to run `cargo build --workspace --bins`, when the binary is missing or older
+/// than its sources (see [`crate::fresh`]).
 pub fn binary_path(name: &str) -> PathBuf {
     let dir = match std::env::var_os("BATON_BIN_DIR") {
         Some(dir) => PathBuf::from(dir),
@@ -41,11 +42,12 @@ pub fn binary_path(name: &str) -> PathBuf {
          (`scripts/test` does), or set BATON_BIN_DIR to the directory holding it",
         path.display()
     );
+    crate::fresh::check_fresh(name, &path);
     path
 }
 
 /// The cargo profile directory (`target/<profile>`) holding the executable `exe`.
-fn profile_dir(exe: &Path) -> PathBuf {
+pub(crate) fn profile_dir(exe: &Path) -> PathBuf {
     let dir = exe.parent().unwrap_or(Path::new("."));
     match dir.file_name().and_then(OsStr::to_str) {
         Some("deps" | "examples") => dir.parent().unwrap_or(dir).to_path_buf(),

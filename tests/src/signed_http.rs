@@ -6,13 +6,38 @@ use std::time::Duration;
 use common::signing::Signer;
 use serde_json::Value;
 
-/// An HTTP answer: status and JSON body (or the text when it is not JSON).
-#[derive(Debug)]
+/// An HTTP answer: status, headers and JSON body (or the text when it is not JSON).
 pub struct Answer {
     /// The status code.
     pub status: u16,
     /// The body as JSON, or as a JSON string holding the text.
     pub body: Value,
+    /// The headers.
+    pub headers: http::HeaderMap,
+    /// The body as received.
+    pub bytes: Vec<u8>,
+}
+
+impl Answer {
+    /// The value of header `name`, when present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The `Content-Type` header, or `""`.
+    pub fn content_type(&self) -> &str {
+        self.header("content-type").unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("status", &self.status)
+            .field("body", &self.body)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Sends `method path` to `base` with `body` (JSON content type when not empty) and extra
@@ -51,9 +76,16 @@ pub async fn send_signed(
         .await
         .expect("the API answers");
     let status = response.status().as_u16();
-    let text = response.text().await.expect("a readable body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer { status, body }
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("a readable body").to_vec();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Answer {
+        status,
+        body,
+        headers,
+        bytes,
+    }
 }
 
 /// A port free on 127.0.0.1 right now, for a `baton-api` to listen on.

@@ -4,9 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use baton_tests::TestApp;
 use baton_tests::process::BatonProcess;
-use baton_tests::redis_server::RedisServer;
-use baton_tests::unique_prefix;
 use baton_tests::wait::{wait_for, wait_until};
 use common::keys::CONSUMER_GROUP;
 use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus};
@@ -16,34 +15,22 @@ use common::store::jobs::RequeueOutcome;
 use common::store::runs::{CancelOutcome, RunView};
 use serde_json::{Value, json};
 
-/// One test's world: its own Redis, key prefix and store.
+/// One test's world: its own Redis, key prefix and store (no API: the tests drive the store).
 struct World {
-    redis: RedisServer,
-    prefix: String,
+    app: TestApp,
     store: Store,
     dir: tempfile::TempDir,
 }
 
 impl World {
     async fn new() -> Self {
-        let redis = RedisServer::start();
-        let prefix = unique_prefix();
-        let store = redis.store(&prefix).await;
+        let app = TestApp::builder().api(false).spawn().await;
+        let store = app.store().await;
         Self {
-            redis,
-            prefix,
+            app,
             store,
             dir: tempfile::tempdir().expect("temp dir"),
         }
-    }
-
-    fn env<'a>(&'a self, url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-        let mut env = vec![
-            ("BATON_REDIS_URL", url),
-            ("BATON_PREFIX", self.prefix.as_str()),
-        ];
-        env.extend_from_slice(extra);
-        env
     }
 
     /// Spawns one of the binaries with this world's Redis and prefix, fast test timings, and
@@ -54,10 +41,9 @@ impl World {
         defaults: &[(&str, &str)],
         extra: &[(&str, &str)],
     ) -> BatonProcess {
-        let url = self.redis.url();
-        let mut env = self.env(&url, defaults);
+        let mut env = defaults.to_vec();
         env.extend_from_slice(extra);
-        BatonProcess::spawn(binary, &[], &env)
+        self.app.spawn_process(binary, &[], &env)
     }
 
     fn worker(&self, extra: &[(&str, &str)]) -> BatonProcess {
@@ -354,7 +340,7 @@ async fn killed_worker_job_is_reclaimed_and_counted_once() {
         "SLOW started twice, NEXT once"
     );
     // Nothing is left pending in the group.
-    let mut conn = world.redis.connection().await;
+    let mut conn = world.app.redis().connection().await;
     let stream = world
         .store
         .keys()
@@ -523,7 +509,7 @@ async fn malformed_jobs_and_unknown_task_types_fail_cleanly_and_the_worker_keeps
     let world = World::new().await;
     let mut worker = world.worker(&[]);
     let queue = QueueName::default();
-    let mut conn = world.redis.connection().await;
+    let mut conn = world.app.redis().connection().await;
     let stream = world.store.keys().queue_stream(&queue, Priority::Normal);
     // Not a job at all, and a job for a run that does not exist.
     redis::cmd("XADD")
@@ -675,7 +661,7 @@ async fn two_schedulers_fire_each_periodic_slot_exactly_once_and_a_standby_takes
     let expected: Vec<String> = (0..runs.len() as u64)
         .map(|back| {
             definition
-                .periodic_run_spec(&world.prefix, last_slot - back * 1000)
+                .periodic_run_spec(world.app.prefix(), last_slot - back * 1000)
                 .id
                 .unwrap()
         })
@@ -726,7 +712,7 @@ async fn creating_a_run_twice_with_its_id_is_harmless_and_enqueues_it_once() {
     assert_eq!(second.unwrap(), "fixed-run-id");
     let again = world.store.create_run(&spec).await.unwrap();
     assert_eq!(again, "fixed-run-id");
-    let mut conn = world.redis.connection().await;
+    let mut conn = world.app.redis().connection().await;
     let stream = world
         .store
         .keys()
@@ -774,7 +760,7 @@ async fn finished_runs_expire_with_the_retention_but_projects_are_kept() {
             .wait_for_status(id, status, Duration::from_secs(20))
             .await;
     }
-    let conn = world.redis.connection().await;
+    let conn = world.app.redis().connection().await;
     let keys = world.store.keys();
     let ttl = |key: String| {
         let mut conn = conn.clone();
@@ -846,7 +832,7 @@ async fn a_run_left_in_the_outbox_by_a_crashed_creator_is_enqueued_by_the_schedu
     let spec = run_of(vec![shell_task("ORPHAN", "true", &[])], Value::Null);
     // Simulate a creator that wrote the run and died before enqueueing its first job.
     let id = world.store.create_run(&spec).await.unwrap();
-    let mut conn = world.redis.connection().await;
+    let mut conn = world.app.redis().connection().await;
     let stream = world
         .store
         .keys()

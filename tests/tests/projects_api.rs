@@ -4,15 +4,11 @@
 
 use std::time::Duration;
 
-use baton_tests::process::BatonProcess;
-use baton_tests::redis_server::RedisServer;
-use baton_tests::signed_http::{Answer, free_port, send_signed, wait_for_health};
-use baton_tests::unique_prefix;
+use baton_tests::signed_http::{Answer, send_signed};
 use baton_tests::wait::wait_for;
+use baton_tests::{TestApp, python};
 use common::signing::Signer;
 use serde_json::{Value, json};
-
-const MASTER_KEY: &str = "test-master-key-0123456789";
 
 /// A machine step, a person's review, then a machine step that returns its whole input.
 const REVIEW: &str = r#"
@@ -69,91 +65,39 @@ steps:
 
 /// A running API with its Redis, scheduler and keys; workers are started by the tests.
 struct Api {
-    redis: RedisServer,
-    prefix: String,
+    app: TestApp,
     base: String,
-    _api: BatonProcess,
-    _scheduler: BatonProcess,
-    workers: Vec<BatonProcess>,
-    _projects: tempfile::TempDir,
     http: reqwest::Client,
-}
-
-fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> BatonProcess {
-    let env: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
-    BatonProcess::spawn(binary, args, &env)
 }
 
 impl Api {
     async fn start() -> Self {
-        let redis = RedisServer::start();
-        let prefix = unique_prefix();
-        let projects = tempfile::tempdir().unwrap();
-        for (name, text) in [
-            ("review.yml", REVIEW),
-            ("decide.yml", DECIDE),
-            ("slow.yml", SLOW),
-            ("quick.yaml", QUICK),
-        ] {
-            std::fs::write(projects.path().join(name), text).unwrap();
-        }
-        let listen = format!("127.0.0.1:{}", free_port());
-        let mut api_env = Self::api_env(&redis, &prefix);
-        api_env.extend([
-            ("BATON_LISTEN".to_owned(), listen.clone()),
-            (
-                "BATON_PROJECTS".to_owned(),
-                projects.path().display().to_string(),
-            ),
-            ("BATON_SIGNATURE_SKEW_SECS".to_owned(), "60".to_owned()),
-        ]);
-        let api_process = spawn("baton-api", &[], &api_env);
-        let mut scheduler_env = Self::base_env(&redis, &prefix);
         // Jobs idle for a second are reclaimed: human jobs must not be.
-        scheduler_env.extend([
-            ("BATON_TICK_MS".to_owned(), "50".to_owned()),
-            ("BATON_VISIBILITY_TIMEOUT_SECS".to_owned(), "1".to_owned()),
-        ]);
-        let scheduler = spawn("baton-scheduler", &[], &scheduler_env);
-        let api = Self {
-            redis,
-            prefix,
-            base: format!("http://{listen}"),
-            _api: api_process,
-            _scheduler: scheduler,
-            workers: Vec::new(),
-            _projects: projects,
-            http: reqwest::Client::new(),
-        };
-        wait_for_health(&api.http, &api.base).await;
-        api
-    }
-
-    fn base_env(redis: &RedisServer, prefix: &str) -> Vec<(String, String)> {
-        vec![
-            ("BATON_REDIS_URL".to_owned(), redis.url()),
-            ("BATON_PREFIX".to_owned(), prefix.to_owned()),
-        ]
-    }
-
-    /// [`base_env`](Self::base_env) with the master key, which only `baton-api` holds.
-    fn api_env(redis: &RedisServer, prefix: &str) -> Vec<(String, String)> {
-        let mut env = Self::base_env(redis, prefix);
-        env.push(("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()));
-        env
+        let app = TestApp::builder()
+            .project("review.yml", REVIEW)
+            .project("decide.yml", DECIDE)
+            .project("slow.yml", SLOW)
+            .project("quick.yaml", QUICK)
+            .api_env("BATON_SIGNATURE_SKEW_SECS", "60")
+            .scheduler(true)
+            .scheduler_env("BATON_TICK_MS", "50")
+            .scheduler_env("BATON_VISIBILITY_TIMEOUT_SECS", "1")
+            .spawn()
+            .await;
+        Self {
+            base: app.base().to_owned(),
+            http: app.http().clone(),
+            app,
+        }
     }
 
     /// Starts a worker on the default queues with `concurrency` slots.
     fn start_worker(&mut self, concurrency: usize) {
-        let mut env = Self::base_env(&self.redis, &self.prefix);
-        env.extend([
-            ("BATON_BLOCK_MS".to_owned(), "200".to_owned()),
-            ("BATON_CONCURRENCY".to_owned(), concurrency.to_string()),
+        let concurrency = concurrency.to_string();
+        self.app.add_worker(&[
+            ("BATON_BLOCK_MS", "200"),
+            ("BATON_CONCURRENCY", concurrency.as_str()),
         ]);
-        self.workers.push(spawn("baton-worker", &[], &env));
     }
 
     /// Creates a key and returns a signer for it.
@@ -163,20 +107,7 @@ impl Api {
 
     /// Creates a key and returns its secret (the last line the command prints).
     async fn secret(&self, id: &str, permissions: &str, extra: &[&str]) -> String {
-        let mut args = vec!["keys", "create", id, "--permissions", permissions];
-        args.extend_from_slice(extra);
-        let mut process = spawn(
-            "baton-api",
-            &args,
-            &Self::api_env(&self.redis, &self.prefix),
-        );
-        let status = process
-            .wait_exit_async(Duration::from_secs(20))
-            .await
-            .expect("the command ends");
-        let output = process.log();
-        assert!(status.success(), "key creation failed: {output}");
-        output.lines().last().unwrap().trim().to_owned()
+        self.app.create_key(id, permissions, extra).await
     }
 
     async fn send(
@@ -858,20 +789,7 @@ print(json.dumps(r.json()['project']))
 r = requests.get(base + '/orchestra/api/project/workflow_types/', auth=auth, headers=headers())
 print(r.status_code)
 "#;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("client.py");
-    std::fs::write(&path, script).unwrap();
-    let output = std::process::Command::new("python3")
-        .arg(&path)
-        .args([&api.base, "orchestra-client", &secret])
-        .output()
-        .expect("python3 runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "python failed: {text}");
+    let text = python(script, &[&api.base, "orchestra-client", &secret]).await;
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "200", "create_project refused: {text}");
     let id: u64 = lines[1].parse().expect("an integer project id");
@@ -896,7 +814,7 @@ print(r.status_code)
 impl Api {
     /// A store on this API's Redis, to look at what the API does not show.
     async fn store(&self) -> common::store::Store {
-        self.redis.store(&self.prefix).await
+        self.app.store().await
     }
 }
 
@@ -904,12 +822,8 @@ impl Api {
 async fn a_worker_that_meets_a_human_task_fails_it_as_misconfigured() {
     let mut api = Api::start().await;
     let client = api.key("client", "projects.read,projects.write", &[]).await;
-    let mut env = Api::base_env(&api.redis, &api.prefix);
-    env.extend([
-        ("BATON_BLOCK_MS".to_owned(), "200".to_owned()),
-        ("BATON_QUEUES".to_owned(), "human".to_owned()),
-    ]);
-    api.workers.push(spawn("baton-worker", &[], &env));
+    api.app
+        .add_worker(&[("BATON_BLOCK_MS", "200"), ("BATON_QUEUES", "human")]);
     let id = api.create_project(&client, "decide", 0).await;
     let info = api
         .wait_for_project(&client, id, "the misread human task fails", |info| {
@@ -949,8 +863,8 @@ async fn a_submit_interrupted_after_recording_is_finished_by_its_repeat_exactly_
     // What a submit records first, as if its API had been killed right after: the task still
     // runs, its job is still pending under alice.
     let recorded = json!({"verdict": "first"});
-    let mut redis = api.redis.client().get_connection().unwrap();
-    let run_key = format!("{}:{{run:project-{id}}}", api.prefix);
+    let mut redis = api.app.redis().client().get_connection().unwrap();
+    let run_key = format!("{}:{{run:project-{id}}}", api.app.prefix());
     redis::cmd("HSET")
         .arg(&run_key)
         .arg("t1.work")

@@ -6,35 +6,24 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton_tests::process::BatonProcess;
-use baton_tests::redis_server::RedisServer;
-use baton_tests::signed_http::{Answer, free_port, send_signed, wait_for_health};
-use baton_tests::unique_prefix;
+use baton_tests::signed_http::{Answer, free_port, send_signed};
 use baton_tests::wait::{wait_for, wait_until};
+use baton_tests::{Client, TestApp};
 use common::signing::Signer;
 use serde_json::{Value, json};
 
-const MASTER_KEY: &str = "test-master-key-0123456789";
 /// Seconds a task service may stay silent with a task in flight (kept short for the tests).
 const SERVICE_TIMEOUT_SECS: &str = "2";
 
 /// A running coordinator: Redis, API, worker and scheduler, and its keys.
 struct Coordinator {
-    redis: RedisServer,
-    prefix: String,
+    app: TestApp,
     base: String,
     http: reqwest::Client,
     signer: Signer,
     reader: Signer,
     service_secret: String,
-    api: BatonProcess,
-    worker: BatonProcess,
-    /// The environment a worker runs with.
-    worker_env: Vec<(String, String)>,
-    _scheduler: BatonProcess,
 }
-
-/// Makes every GET unique.
-static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// How an example task service behaves.
 #[derive(Default, Clone, Copy)]
@@ -43,98 +32,46 @@ struct Behaviour {
     fail_on: Option<&'static str>,
 }
 
-fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> BatonProcess {
-    let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    BatonProcess::spawn(binary, args, &env)
-}
-
 fn example_service() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/task_service.py")
 }
 
 impl Coordinator {
     async fn start() -> Self {
-        let redis = RedisServer::start();
-        let prefix = unique_prefix();
-        let listen = format!("127.0.0.1:{}", free_port());
-        let common_env = vec![
-            ("BATON_REDIS_URL".to_owned(), redis.url()),
-            ("BATON_PREFIX".to_owned(), prefix.clone()),
-            // The example task services listen on loopback, which the outbound policy
-            // refuses unless allowed.
-            ("BATON_OUTBOUND_ALLOW".to_owned(), "127.0.0.1".to_owned()),
-        ];
-        let with = |extra: &[(&str, &str)]| {
-            let mut env = common_env.clone();
-            env.extend(
-                extra
-                    .iter()
-                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
-            );
-            env
-        };
-        // Only the API holds the master key: the worker and the scheduler refuse to start with it.
-        let api_env = with(&[("BATON_MASTER_KEY", MASTER_KEY)]);
-        let api = spawn(
-            "baton-api",
-            &[],
-            &with(&[("BATON_MASTER_KEY", MASTER_KEY), ("BATON_LISTEN", &listen)]),
-        );
-        let worker_env = with(&[
-            ("BATON_BLOCK_MS", "200"),
-            ("BATON_QUEUES", "default"),
-            ("BATON_HEARTBEAT_SECS", "1"),
-        ]);
-        let worker = spawn("baton-worker", &[], &worker_env);
-        let scheduler = spawn(
-            "baton-scheduler",
-            &[],
-            &with(&[
-                ("BATON_TICK_MS", "50"),
-                ("BATON_VISIBILITY_TIMEOUT_SECS", "3"),
-                ("BATON_RELEASE_POLL_MS", "200"),
-                ("BATON_TASK_SERVICE_TIMEOUT_SECS", SERVICE_TIMEOUT_SECS),
-            ]),
-        );
-        let key = |id: &'static str, permissions: &'static str| {
-            let env = api_env.clone();
-            async move {
-                let mut process = spawn(
-                    "baton-api",
-                    &["keys", "create", id, "--permissions", permissions],
-                    &env,
-                );
-                let status = process
-                    .wait_exit_async(Duration::from_secs(20))
-                    .await
-                    .expect("key creation ends");
-                assert!(status.success(), "key creation failed: {}", process.log());
-                process.log().lines().last().unwrap().trim().to_owned()
-            }
-        };
-        let secret = key("coordinator", "releases.read,releases.write").await;
-        let read_secret = key("reader", "releases.read").await;
-        let service_secret = key("service", "releases.read,releases.write").await;
-        let coordinator = Self {
-            redis,
-            prefix,
-            base: format!("http://{listen}"),
-            http: reqwest::Client::new(),
-            signer: Signer::new("coordinator", secret.into_bytes()),
-            reader: Signer::new("reader", read_secret.into_bytes()),
+        // The example task services listen on loopback, which the outbound policy refuses
+        // unless allowed. Only the API holds the master key: the worker and the scheduler
+        // refuse to start with it.
+        let app = TestApp::builder()
+            .env("BATON_OUTBOUND_ALLOW", "127.0.0.1")
+            .workers(1)
+            .worker_env("BATON_BLOCK_MS", "200")
+            .worker_env("BATON_QUEUES", "default")
+            .worker_env("BATON_HEARTBEAT_SECS", "1")
+            .scheduler(true)
+            .scheduler_env("BATON_TICK_MS", "50")
+            .scheduler_env("BATON_VISIBILITY_TIMEOUT_SECS", "3")
+            .scheduler_env("BATON_RELEASE_POLL_MS", "200")
+            .scheduler_env("BATON_TASK_SERVICE_TIMEOUT_SECS", SERVICE_TIMEOUT_SECS)
+            .spawn()
+            .await;
+        let signer = app.key("coordinator", "releases.read,releases.write").await;
+        let reader = app.key("reader", "releases.read").await;
+        let service_secret = app
+            .create_key("service", "releases.read,releases.write", &[])
+            .await;
+        Self {
+            base: app.base().to_owned(),
+            http: app.http().clone(),
+            signer,
+            reader,
             service_secret,
-            api,
-            worker,
-            worker_env,
-            _scheduler: scheduler,
-        };
-        wait_for_health(&coordinator.http, &coordinator.base).await;
-        coordinator
+            app,
+        }
     }
 
     /// The store the processes share.
     async fn store(&self) -> common::store::Store {
-        self.redis.store(&self.prefix).await
+        self.app.store().await
     }
 
     /// Starts an example task service and returns it with its base URL.
@@ -214,22 +151,16 @@ impl Coordinator {
         path: &str,
         body: &[u8],
     ) -> Answer {
-        // A signed change is refused when repeated (replay): each gets a unique parameter.
-        // Reads are sent as they are: repeating one is allowed.
-        let path = if method == "GET" {
-            path.to_owned()
-        } else {
-            let n = NONCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let separator = if path.contains('?') { '&' } else { '?' };
-            format!("{path}{separator}poll={n}")
-        };
-        let path = path.as_str();
-        let answer = send_signed(&self.http, &self.base, signer, method, path, body, &[]).await;
+        // A signed change is refused when repeated (replay): the client signs a unique
+        // request id into each.
+        let answer = Client::new(self.http.clone(), &self.base, signer.cloned())
+            .send_raw(method, path, body, &[])
+            .await;
         if answer.status >= 500 {
             eprintln!(
                 "the API answered {} to {method} {path}; its log ends:\n{}",
                 answer.status,
-                self.api.log_tail(30)
+                self.app.api_process().log_tail(30)
             );
         }
         answer
@@ -1133,8 +1064,8 @@ async fn a_worker_killed_during_a_call_to_a_service_leaves_the_release_to_finish
     // The worker dies while the slow service holds its `start` call.
     slow.wait_for_log("start TA_", Duration::from_secs(15))
         .await;
-    coordinator.worker.kill_9();
-    coordinator.worker = spawn("baton-worker", &[], &coordinator.worker_env);
+    coordinator.app.workers_mut()[0].kill_9();
+    coordinator.app.add_worker(&[]);
 
     coordinator
         .wait_release_state(&id, "staged", Duration::from_secs(20))

@@ -5,19 +5,13 @@
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use baton_tests::git_repo::{git, write_file};
-use baton_tests::process::BatonProcess;
-use baton_tests::redis_server::RedisServer;
-use baton_tests::signed_http::{free_port, wait_for_health};
-use baton_tests::unique_prefix;
 use baton_tests::wait::{wait_for, wait_until};
+use baton_tests::{TestApp, python};
 use common::artefacts::md5_hex;
 use serde_json::{Value, json};
-
-const MASTER_KEY: &str = "test-master-key-0123456789";
 
 /// Writes a file of the test repository; scripts (`.sh`) are executable.
 fn write(dir: &Path, file: &str, text: &str) {
@@ -132,16 +126,12 @@ struct Answer {
 
 /// A running deployment: Redis, API, scheduler, workers, a reports repository and users.
 struct Reports {
-    redis: RedisServer,
-    prefix: String,
+    app: TestApp,
     base: String,
     repo: tempfile::TempDir,
     /// A clone of `repo` served instead of it, when the test needs a remote.
-    clone: Option<tempfile::TempDir>,
-    artefacts: tempfile::TempDir,
+    _clone: Option<tempfile::TempDir>,
     commits: Commits,
-    services: Vec<BatonProcess>,
-    workers: Vec<BatonProcess>,
     http: reqwest::Client,
 }
 
@@ -153,8 +143,6 @@ impl Reports {
 
     /// [`Reports::start`], serving a clone of the repository (whose origin it is) when `clone`.
     async fn start_serving(workers: usize, concurrency: usize, clone: bool) -> Self {
-        let redis = RedisServer::start();
-        let prefix = unique_prefix();
         let repo = tempfile::tempdir().unwrap();
         let commits = reports_repository(repo.path());
         let clone = clone.then(|| {
@@ -163,104 +151,34 @@ impl Reports {
             git(dir.path(), &["clone", "-q", &origin, "."]);
             dir
         });
-        let artefacts = tempfile::tempdir().unwrap();
-        let listen = format!("127.0.0.1:{}", free_port());
-        let mut reports = Self {
-            base: format!("http://{listen}"),
-            services: Vec::new(),
-            redis,
-            prefix,
-            repo,
-            clone,
-            artefacts,
-            commits,
-            workers: Vec::new(),
-            http: reqwest::Client::new(),
-        };
-        let api = reports.spawn(
-            "baton-api",
-            &[],
-            &[
-                ("BATON_LISTEN", listen.as_str()),
-                ("BATON_BODY_LIMIT", "65536"),
-            ],
-        );
-        let scheduler = reports.spawn(
-            "baton-scheduler",
-            &[],
-            &[
-                ("BATON_TICK_MS", "50"),
-                ("BATON_VISIBILITY_TIMEOUT_SECS", "2"),
-            ],
-        );
-        reports.services = vec![api, scheduler];
-        for _ in 0..workers {
-            reports.add_worker(concurrency);
-        }
-        wait_for_health(&reports.http, &reports.base).await;
-        reports
-    }
-
-    fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("BATON_REDIS_URL".into(), self.redis.url()),
-            ("BATON_PREFIX".into(), self.prefix.clone()),
-            (
-                "BATON_REPORTS_REPO".into(),
-                self.clone
-                    .as_ref()
-                    .unwrap_or(&self.repo)
-                    .path()
-                    .display()
-                    .to_string(),
-            ),
-            (
-                "BATON_ARTEFACTS".into(),
-                self.artefacts.path().display().to_string(),
-            ),
-        ]
-    }
-
-    fn spawn(&self, binary: &str, args: &[&str], extra: &[(&str, &str)]) -> BatonProcess {
-        let mut env = self.env();
-        // Only the API holds the master key: workers and the scheduler refuse to start with it.
-        if binary == "baton-api" {
-            env.push(("BATON_MASTER_KEY".into(), MASTER_KEY.into()));
-        }
-        env.extend(
-            extra
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
-        );
-        let env: Vec<(&str, &str)> = env
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect();
-        BatonProcess::spawn(binary, args, &env)
-    }
-
-    fn add_worker(&mut self, concurrency: usize) {
+        let served = clone.as_ref().unwrap_or(&repo).path().display().to_string();
         let concurrency = concurrency.to_string();
-        let worker = self.spawn(
-            "baton-worker",
-            &[],
-            &[
-                ("BATON_BLOCK_MS", "100"),
-                ("BATON_CONCURRENCY", concurrency.as_str()),
-                ("BATON_HEARTBEAT_SECS", "1"),
-            ],
-        );
-        self.workers.push(worker);
+        // Only the API holds the master key: workers and the scheduler refuse to start with it.
+        let app = TestApp::builder()
+            .env("BATON_REPORTS_REPO", &served)
+            .api_env("BATON_BODY_LIMIT", "65536")
+            .scheduler(true)
+            .scheduler_env("BATON_TICK_MS", "50")
+            .scheduler_env("BATON_VISIBILITY_TIMEOUT_SECS", "2")
+            .workers(workers)
+            .worker_env("BATON_BLOCK_MS", "100")
+            .worker_env("BATON_CONCURRENCY", &concurrency)
+            .worker_env("BATON_HEARTBEAT_SECS", "1")
+            .spawn()
+            .await;
+        Self {
+            base: app.base().to_owned(),
+            http: app.http().clone(),
+            app,
+            repo,
+            _clone: clone,
+            commits,
+        }
     }
 
     /// Runs a `baton-api` or `baton-worker` command; returns whether it succeeded and its output.
     async fn cli(&self, binary: &str, args: &[&str]) -> (bool, String) {
-        let mut process = self.spawn(binary, args, &[]);
-        let status = process
-            .wait_exit_async(Duration::from_secs(30))
-            .await
-            .expect("the command ends");
-        (status.success(), process.log())
+        self.app.cli(binary, args).await
     }
 
     /// Creates a user with `permissions` and logs in: returns a bearer token.
@@ -1211,8 +1129,8 @@ async fn a_run_whose_worker_is_killed_runs_again_and_becomes_one_version() {
             .is_some_and(|lines| lines.contains(&json!("tick 1")))
     })
     .await;
-    api.workers[0].kill_9();
-    api.add_worker(1);
+    api.app.workers_mut()[0].kill_9();
+    api.app.add_worker(&[("BATON_CONCURRENCY", "1")]);
     let done = api.wait_status(&runner, &key, "success").await;
     let version = done["version"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -1276,26 +1194,7 @@ try:
 except Exception as error:
     print("refused:", error.response.status_code)
 "#;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("client.py");
-    std::fs::write(&path, script).unwrap();
-    let base = api.base.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(&path)
-            .arg(&base)
-            .arg(&token)
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "the Python client failed: {text}");
+    let text = python(script, &[&api.base, &token]).await;
     assert_eq!(
         text.lines().collect::<Vec<_>>(),
         vec!["interrupted", "refused: 400"],

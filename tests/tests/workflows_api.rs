@@ -5,24 +5,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use baton_tests::process::BatonProcess;
-use baton_tests::redis_server::RedisServer;
-use baton_tests::signed_http::{Answer, free_port, send_signed, wait_for_health};
-use baton_tests::unique_prefix;
+use baton_tests::signed_http::{Answer, send_signed};
 use baton_tests::wait::wait_for;
+use baton_tests::{TestApp, python};
 use common::signing::Signer;
 use serde_json::{Value, json};
 
-const MASTER_KEY: &str = "test-master-key-0123456789";
-
 /// A running API with its Redis, a worker, and keys.
 struct Api {
-    redis: RedisServer,
-    prefix: String,
+    app: TestApp,
     base: String,
-    _api: BatonProcess,
-    _worker: BatonProcess,
-    _definitions: tempfile::TempDir,
     http: reqwest::Client,
 }
 
@@ -74,69 +66,25 @@ executors:
 
 impl Api {
     async fn start() -> Self {
-        let redis = RedisServer::start();
-        let prefix = unique_prefix();
-        let definitions = tempfile::tempdir().unwrap();
-        std::fs::write(definitions.path().join("workflows.yml"), DEFINITIONS).unwrap();
-        let url = redis.url();
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let env = |extra: &[(&'static str, String)]| -> Vec<(String, String)> {
-            let mut env = vec![
-                ("BATON_REDIS_URL".to_owned(), url.clone()),
-                ("BATON_PREFIX".to_owned(), prefix.clone()),
-            ];
-            env.extend(
-                extra
-                    .iter()
-                    .map(|(name, value)| ((*name).to_owned(), value.clone())),
-            );
-            env
-        };
-        let as_refs = |env: &[(String, String)]| -> Vec<(String, String)> { env.to_vec() };
         // Only the API holds the master key: the worker refuses to start with it.
-        let api_env = as_refs(&env(&[
-            ("BATON_MASTER_KEY", MASTER_KEY.to_owned()),
-            ("BATON_LISTEN", listen.clone()),
-            (
-                "BATON_DEFINITIONS",
-                definitions.path().display().to_string(),
-            ),
-            ("BATON_SIGNATURE_SKEW_SECS", "60".into()),
-            ("BATON_BODY_LIMIT", "65536".into()),
-        ]));
-        let api = spawn("baton-api", &[], &api_env);
-        let worker = spawn(
-            "baton-worker",
-            &[],
-            &env(&[("BATON_BLOCK_MS", "200".into())]),
-        );
-        let api = Self {
-            redis,
-            prefix,
-            base: format!("http://{listen}"),
-            _api: api,
-            _worker: worker,
-            _definitions: definitions,
-            http: reqwest::Client::new(),
-        };
-        wait_for_health(&api.http, &api.base).await;
-        api
+        let app = TestApp::builder()
+            .definitions(DEFINITIONS)
+            .api_env("BATON_SIGNATURE_SKEW_SECS", "60")
+            .api_env("BATON_BODY_LIMIT", "65536")
+            .workers(1)
+            .worker_env("BATON_BLOCK_MS", "200")
+            .spawn()
+            .await;
+        Self {
+            base: app.base().to_owned(),
+            http: app.http().clone(),
+            app,
+        }
     }
 
     /// Runs `baton-api` with arguments against this API's Redis and returns its output.
     async fn cli(&self, args: &[&str]) -> (bool, String) {
-        let env = [
-            ("BATON_REDIS_URL".to_owned(), self.redis.url()),
-            ("BATON_PREFIX".to_owned(), self.prefix.clone()),
-            ("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
-        ];
-        let mut process = spawn("baton-api", args, &env);
-        let status = process
-            .wait_exit_async(Duration::from_secs(20))
-            .await
-            .expect("the command ends");
-        (status.success(), process.log())
+        self.app.cli("baton-api", args).await
     }
 
     /// A signer for a key with `workflows.read` and `workflows.run`.
@@ -156,11 +104,7 @@ impl Api {
 
     /// Creates a key and returns its secret (the last line the command prints).
     async fn key(&self, id: &str, permissions: &str, extra: &[&str]) -> String {
-        let mut args = vec!["keys", "create", id, "--permissions", permissions];
-        args.extend_from_slice(extra);
-        let (ok, output) = self.cli(&args).await;
-        assert!(ok, "key creation failed: {output}");
-        output.lines().last().unwrap().trim().to_owned()
+        self.app.create_key(id, permissions, extra).await
     }
 
     async fn send(
@@ -195,14 +139,6 @@ impl Api {
         )
         .await
     }
-}
-
-fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> BatonProcess {
-    let env: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
-    BatonProcess::spawn(binary, args, &env)
 }
 
 async fn wait_for_status(api: &Api, signer: &Signer, id: &str, status: &str) -> Value {
@@ -748,7 +684,8 @@ print(r3.status_code)
     let output = python(
         script,
         &[&api.base, "pyclient", &secret, "orchestra", &orchestra],
-    );
+    )
+    .await;
     let lines: Vec<&str> = output.lines().collect();
     assert!(
         lines[0].starts_with("201 "),
@@ -766,26 +703,6 @@ fn write_temp_json(value: &Value) -> tempfile::NamedTempFile {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), value.to_string()).unwrap();
     file
-}
-
-/// Runs a Python script (with `httpsig`, `requests` and `openapi-spec-validator`, which
-/// `scripts/test` installs).
-fn python(script: &str, args: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("client.py");
-    std::fs::write(&path, script).unwrap();
-    let output = std::process::Command::new("python3")
-        .arg(&path)
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "python failed: {text}");
-    text
 }
 
 #[tokio::test]
@@ -872,7 +789,8 @@ async fn health_metrics_and_openapi() {
          validate(json.load(open(sys.argv[1])))\n\
          print('valid')\n",
         &[write_temp_json(&document.body).path().to_str().unwrap()],
-    );
+    )
+    .await;
     assert!(validated.contains("valid"), "{validated}");
     assert_eq!(
         api.send(Some(&admin), "DELETE", "/api/workflows", None)
@@ -955,16 +873,11 @@ async fn malformed_requests_never_cause_a_server_error() {
 
 #[tokio::test]
 async fn periodic_workflows_are_fired_by_the_scheduler_and_marked_periodic() {
-    let api = Api::start().await;
+    let mut api = Api::start().await;
     let secret = api.key("director", "workflows.read", &[]).await;
     let signer = Signer::new("director", secret.as_bytes().to_vec());
     // example.ETL fires every hour: the scheduler fires its current slot at once.
-    let env = [
-        ("BATON_REDIS_URL".to_owned(), api.redis.url()),
-        ("BATON_PREFIX".to_owned(), api.prefix.clone()),
-        ("BATON_TICK_MS".to_owned(), "100".to_owned()),
-    ];
-    let _scheduler = spawn("baton-scheduler", &[], &env);
+    api.app.start_scheduler(&[("BATON_TICK_MS", "100")]);
     let periodic = wait_for(
         Duration::from_secs(15),
         "a periodic ETL run appears",
@@ -986,7 +899,7 @@ async fn periodic_workflows_are_fired_by_the_scheduler_and_marked_periodic() {
 
 #[tokio::test]
 async fn an_invalid_definition_file_stops_the_server_with_file_and_line() {
-    let redis = RedisServer::start();
+    let app = TestApp::builder().api(false).spawn().await;
     let definitions = tempfile::tempdir().unwrap();
     std::fs::write(definitions.path().join("good.yml"), "p.A:\n  tasks: [X]\n").unwrap();
     std::fs::write(
@@ -994,20 +907,15 @@ async fn an_invalid_definition_file_stops_the_server_with_file_and_line() {
         "p.B:\n  tasks:\n    - G: {type: group}\n",
     )
     .unwrap();
-    let env = [
-        ("BATON_REDIS_URL".to_owned(), redis.url()),
-        ("BATON_PREFIX".to_owned(), unique_prefix()),
-        ("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
-        (
-            "BATON_LISTEN".to_owned(),
-            format!("127.0.0.1:{}", free_port()),
-        ),
-        (
-            "BATON_DEFINITIONS".to_owned(),
-            definitions.path().display().to_string(),
-        ),
-    ];
-    let mut api = spawn("baton-api", &[], &env);
+    let definitions = definitions.path().display().to_string();
+    let mut api = app.spawn_process(
+        "baton-api",
+        &[],
+        &[
+            ("BATON_LISTEN", "127.0.0.1:0"),
+            ("BATON_DEFINITIONS", definitions.as_str()),
+        ],
+    );
     let status = api
         .wait_exit_async(Duration::from_secs(15))
         .await

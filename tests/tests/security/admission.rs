@@ -7,10 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use baton_tests::process::BatonProcess;
-use baton_tests::redis_server::RedisServer;
-use baton_tests::signed_http::{free_port, send_signed, wait_for_health};
-use baton_tests::unique_prefix;
+use baton_tests::TestApp;
+use baton_tests::signed_http::send_signed;
 use common::signing::Signer;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,9 +19,7 @@ const MASTER_KEY: &str = "5f1d3c8a9b2e4f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293
 
 /// A running API on its own Redis.
 struct Api {
-    _redis: RedisServer,
-    process: BatonProcess,
-    env: Vec<(String, String)>,
+    app: TestApp,
     address: String,
     base: String,
     http: reqwest::Client,
@@ -32,53 +28,28 @@ struct Api {
 impl Api {
     /// Starts an API with `extra` environment on top of Redis, prefix, master key and port.
     async fn start(extra: &[(&str, &str)]) -> Self {
-        let redis = RedisServer::start();
-        let address = format!("127.0.0.1:{}", free_port());
-        let mut env = vec![
-            ("BATON_REDIS_URL".to_owned(), redis.url()),
-            ("BATON_PREFIX".to_owned(), unique_prefix()),
-            ("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
-        ];
-        env.extend(
-            extra
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
-        );
-        let mut with_listen = env.clone();
-        with_listen.push(("BATON_LISTEN".to_owned(), address.clone()));
-        let process = spawn("baton-api", &[], &with_listen);
-        let base = format!("http://{address}");
-        let http = reqwest::Client::new();
-        wait_for_health(&http, &base).await;
+        let mut builder = TestApp::builder().master_key(MASTER_KEY);
+        for (name, value) in extra {
+            builder = builder.api_env(name, value);
+        }
+        let app = builder.spawn().await;
         Self {
-            _redis: redis,
-            process,
-            env,
-            address,
-            base,
-            http,
+            address: app.address().to_string(),
+            base: app.base().to_owned(),
+            http: app.http().clone(),
+            app,
         }
     }
 
     /// Creates a key with `permissions` and returns a strict signer for it.
     async fn key(&self, id: &str, permissions: &str) -> Signer {
-        let mut process = spawn(
-            "baton-api",
-            &["keys", "create", id, "--permissions", permissions],
-            &self.env,
-        );
-        let status = process
-            .wait_exit_async(Duration::from_secs(30))
-            .await
-            .expect("key creation ends");
-        assert!(status.success(), "key creation failed: {}", process.log());
-        let secret = process.log().lines().last().unwrap().trim().to_owned();
-        Signer::new(id, secret.into_bytes())
+        self.app.key(id, permissions).await
     }
 
     /// The API process's CPU time so far (user and system), from `/proc`.
     fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.process.pid())).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.app.api_process().pid()))
+            .unwrap();
         let fields: Vec<&str> = stat
             .rsplit_once(')')
             .unwrap()
@@ -93,7 +64,8 @@ impl Api {
     /// The API process's peak resident memory, in bytes, from `/proc`.
     fn peak_rss(&self) -> u64 {
         let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.process.pid())).unwrap();
+            std::fs::read_to_string(format!("/proc/{}/status", self.app.api_process().pid()))
+                .unwrap();
         let line = status
             .lines()
             .find(|line| line.starts_with("VmHWM:"))
@@ -113,11 +85,6 @@ impl Api {
         stream.write_all(body).await.unwrap();
         read_answer(&mut stream, Duration::from_secs(10)).await
     }
-}
-
-fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> BatonProcess {
-    let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    BatonProcess::spawn(binary, args, &env)
 }
 
 /// Reads an HTTP/1.1 answer until the connection closes (or its body has arrived, when it
@@ -538,6 +505,6 @@ async fn malformed_requests_are_not_logged_as_errors() {
         .raw(&format!("GET /healthz HTTP/1.1\r\n{host}"), b"")
         .await;
     assert_eq!(status, 200);
-    let log = api.process.log();
+    let log = api.app.api_process().log();
     assert!(!log.contains("ERROR"), "{log}");
 }

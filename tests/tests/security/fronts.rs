@@ -10,17 +10,14 @@
 use std::path::Path;
 use std::time::Duration;
 
+use baton_tests::TestApp;
 use baton_tests::git_repo::{git, write_file};
 use baton_tests::process::BatonProcess;
-use baton_tests::redis_server::RedisServer;
-use baton_tests::signed_http::{Answer, free_port, send_signed, wait_for_health};
-use baton_tests::unique_prefix;
+use baton_tests::signed_http::Answer;
 use baton_tests::wait::wait_for;
 use common::model::RunStatus;
 use common::signing::Signer;
 use serde_json::{Value, json};
-
-const MASTER_KEY: &str = "test-master-key-0123456789";
 
 /// Director workflows: one that keeps a worker busy for a minute.
 const DEFINITIONS: &str = r#"
@@ -44,9 +41,6 @@ steps:
 /// A marker in the project's data: no other front's answer may contain it.
 const PROJECT_SECRET: &str = "project-data-only-orchestra-may-see";
 
-/// Makes every signed change unique, so none is refused as a replay.
-static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 /// One key per front, each with only that front's permissions.
 struct Keys {
     director: Signer,
@@ -57,18 +51,9 @@ struct Keys {
 
 /// Redis, the API with every front configured, a worker and a scheduler.
 struct Deployment {
-    redis: RedisServer,
-    prefix: String,
-    base: String,
-    http: reqwest::Client,
+    app: TestApp,
     keys: Keys,
-    _processes: Vec<BatonProcess>,
-    _dirs: Vec<tempfile::TempDir>,
-}
-
-fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> BatonProcess {
-    let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    BatonProcess::spawn(binary, args, &env)
+    _repo: tempfile::TempDir,
 }
 
 /// A reports repository with one report, `slow`, that prints a line every 0.2 s for
@@ -93,101 +78,43 @@ fn reports_repository(dir: &Path) {
 
 impl Deployment {
     async fn start() -> Self {
-        let redis = RedisServer::start();
-        let prefix = unique_prefix();
-        let definitions = tempfile::tempdir().unwrap();
-        std::fs::write(definitions.path().join("workflows.yml"), DEFINITIONS).unwrap();
-        let projects = tempfile::tempdir().unwrap();
-        std::fs::write(projects.path().join("decide.yml"), DECIDE).unwrap();
         let repo = tempfile::tempdir().unwrap();
         reports_repository(repo.path());
-        let artefacts = tempfile::tempdir().unwrap();
-        let path = |dir: &tempfile::TempDir| dir.path().display().to_string();
-        let env: Vec<(String, String)> = [
-            ("BATON_REDIS_URL", redis.url()),
-            ("BATON_PREFIX", prefix.clone()),
-            ("BATON_REPORTS_REPO", path(&repo)),
-            ("BATON_ARTEFACTS", path(&artefacts)),
+        let repo_path = repo.path().display().to_string();
+        // Only the API holds the master key: the worker and the scheduler refuse to start
+        // with it.
+        let app = TestApp::builder()
+            .definitions(DEFINITIONS)
+            .project("decide.yml", DECIDE)
+            .env("BATON_REPORTS_REPO", &repo_path)
             // The example task service listens on loopback.
-            ("BATON_OUTBOUND_ALLOW", "127.0.0.0/8".to_owned()),
-        ]
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value))
-        .collect();
-        let with = |extra: &[(&str, String)]| {
-            let mut all = env.clone();
-            all.extend(extra.iter().map(|(n, v)| ((*n).to_owned(), v.clone())));
-            all
-        };
-        let listen = format!("127.0.0.1:{}", free_port());
-        let processes = vec![
-            spawn(
-                "baton-api",
-                &[],
-                &with(&[
-                    // Only the API holds the master key: the worker and the scheduler refuse
-                    // to start with it.
-                    ("BATON_MASTER_KEY", MASTER_KEY.to_owned()),
-                    ("BATON_LISTEN", listen.clone()),
-                    ("BATON_DEFINITIONS", path(&definitions)),
-                    ("BATON_PROJECTS", path(&projects)),
-                    ("BATON_SIGNATURE_SKEW_SECS", "60".into()),
-                ]),
-            ),
-            spawn(
-                "baton-worker",
-                &[],
-                &with(&[
-                    ("BATON_BLOCK_MS", "200".into()),
-                    ("BATON_CONCURRENCY", "4".into()),
-                ]),
-            ),
-            spawn(
-                "baton-scheduler",
-                &[],
-                &with(&[
-                    ("BATON_TICK_MS", "50".into()),
-                    ("BATON_RELEASE_POLL_MS", "200".into()),
-                ]),
-            ),
-        ];
-        let key = |id: &'static str, permissions: &'static str| {
-            let env = with(&[("BATON_MASTER_KEY", MASTER_KEY.to_owned())]);
-            async move {
-                let mut process = spawn(
-                    "baton-api",
-                    &["keys", "create", id, "--permissions", permissions],
-                    &env,
-                );
-                let status = process
-                    .wait_exit_async(Duration::from_secs(20))
-                    .await
-                    .expect("key creation ends");
-                assert!(status.success(), "key creation failed: {}", process.log());
-                let secret = process.log().lines().last().unwrap().trim().to_owned();
-                Signer::new(id, secret.into_bytes())
-            }
-        };
+            .env("BATON_OUTBOUND_ALLOW", "127.0.0.0/8")
+            .api_env("BATON_SIGNATURE_SKEW_SECS", "60")
+            .workers(1)
+            .worker_env("BATON_BLOCK_MS", "200")
+            .worker_env("BATON_CONCURRENCY", "4")
+            .scheduler(true)
+            .scheduler_env("BATON_TICK_MS", "50")
+            .scheduler_env("BATON_RELEASE_POLL_MS", "200")
+            .spawn()
+            .await;
         let keys = Keys {
-            director: key("director", "workflows.read,workflows.run").await,
-            orderly: key("orderly", "reports.read,reports.run").await,
-            coordinator: key("coordinator", "releases.read,releases.write").await,
-            orchestra: key("orchestra", "projects.read,projects.write,projects.work").await,
+            director: app.key("director", "workflows.read,workflows.run").await,
+            orderly: app.key("orderly", "reports.read,reports.run").await,
+            coordinator: app.key("coordinator", "releases.read,releases.write").await,
+            orchestra: app
+                .key("orchestra", "projects.read,projects.write,projects.work")
+                .await,
         };
-        let deployment = Self {
-            redis,
-            prefix,
-            base: format!("http://{listen}"),
-            http: reqwest::Client::new(),
+        Self {
+            app,
             keys,
-            _processes: processes,
-            _dirs: vec![definitions, projects, repo, artefacts],
-        };
-        wait_for_health(&deployment.http, &deployment.base).await;
-        deployment
+            _repo: repo,
+        }
     }
 
-    /// A signed request; a change gets a unique query parameter, so it is never a replay.
+    /// A signed request; the client signs a unique request id into each, so a change is never
+    /// a replay.
     async fn send(
         &self,
         signer: &Signer,
@@ -195,31 +122,15 @@ impl Deployment {
         path: &str,
         body: Option<&Value>,
     ) -> Answer {
-        let path = if method == "GET" {
-            path.to_owned()
-        } else {
-            let n = NONCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let separator = if path.contains('?') { '&' } else { '?' };
-            format!("{path}{separator}nonce={n}")
-        };
-        let body = body
-            .map(|body| serde_json::to_vec(body).unwrap())
-            .unwrap_or_default();
-        send_signed(
-            &self.http,
-            &self.base,
-            Some(signer),
-            method,
-            &path,
-            &body,
-            &[],
-        )
-        .await
+        self.app
+            .client(signer.clone())
+            .send(method, path, body)
+            .await
     }
 
     /// The stored status of run `run_id`.
     async fn run_status(&self, run_id: &str) -> Option<RunStatus> {
-        let store = self.redis.store(&self.prefix).await;
+        let store = self.app.store().await;
         store.get_run(run_id).await.unwrap().map(|run| run.status)
     }
 
@@ -374,7 +285,7 @@ async fn other_fronts_cannot_read_or_kill_a_report_run() {
         .await;
     assert_eq!(answer.status, 200, "{answer:?}");
     let key = answer.body["data"]["key"].as_str().unwrap().to_owned();
-    let store = deployment.redis.store(&deployment.prefix).await;
+    let store = deployment.app.store().await;
     let run_id = store.report_run(&key).await.unwrap().unwrap().run_id;
     deployment
         .wait_run_status(&run_id, RunStatus::Progress)
@@ -490,8 +401,8 @@ async fn a_run_stored_before_runs_had_a_kind_still_belongs_to_its_front() {
         .wait_run_status(&run_id, RunStatus::Pending)
         .await;
     // As written before the kind was stored: the definition's name alone tells it.
-    let store = deployment.redis.store(&deployment.prefix).await;
-    let mut conn = deployment.redis.connection().await;
+    let store = deployment.app.store().await;
+    let mut conn = deployment.app.redis().connection().await;
     let removed: i64 = redis::cmd("HDEL")
         .arg(store.keys().run(&run_id))
         .arg("kind")

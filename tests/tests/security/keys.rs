@@ -3,56 +3,44 @@
 
 use std::time::Duration;
 
-use baton_tests::signed_http::{free_port, wait_for_health};
-use baton_tests::{BatonProcess, RedisServer, unique_prefix};
+use baton_tests::{BatonProcess, TestApp};
 
 /// A passphrase long enough to be stretched into a master key.
 const MASTER_KEY: &str = "the-security-tests-master-key";
 
 /// One Redis and the environment every `baton-api` of a test shares.
 struct Deployment {
-    redis: RedisServer,
-    prefix: String,
+    app: TestApp,
 }
 
 impl Deployment {
-    fn new() -> Self {
-        Self {
-            redis: RedisServer::start(),
-            prefix: unique_prefix(),
-        }
+    /// Redis and settings only: each test starts its own `baton-api` processes.
+    async fn new() -> Self {
+        let app = TestApp::builder()
+            .api(false)
+            .master_key(MASTER_KEY)
+            .spawn()
+            .await;
+        Self { app }
     }
 
     fn spawn(&self, args: &[&str], extra: &[(&str, &str)]) -> BatonProcess {
-        let url = self.redis.url();
-        let mut env = vec![
-            ("BATON_REDIS_URL", url.as_str()),
-            ("BATON_PREFIX", self.prefix.as_str()),
-            ("BATON_MASTER_KEY", MASTER_KEY),
-        ];
-        env.extend_from_slice(extra);
-        BatonProcess::spawn("baton-api", args, &env)
+        self.app.spawn_process("baton-api", args, extra)
     }
 
     /// Runs a `baton-api` command; returns whether it succeeded and its output.
     async fn cli(&self, args: &[&str], extra: &[(&str, &str)]) -> (bool, String) {
-        let mut process = self.spawn(args, extra);
-        let status = process
-            .wait_exit_async(Duration::from_secs(30))
-            .await
-            .expect("the command ends");
-        (status.success(), process.log())
+        self.app.cli_with("baton-api", args, extra).await
     }
 }
 
 #[tokio::test]
 async fn a_short_master_key_is_refused_by_the_server_and_the_key_commands() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::new().await;
     for weak in ["abc", "sixteen-chars-ok", "twenty-three-characters"] {
-        let listen = format!("127.0.0.1:{}", free_port());
         let mut api = deployment.spawn(
             &[],
-            &[("BATON_MASTER_KEY", weak), ("BATON_LISTEN", &listen)],
+            &[("BATON_MASTER_KEY", weak), ("BATON_LISTEN", "127.0.0.1:0")],
         );
         let status = api
             .wait_exit_async(Duration::from_secs(20))
@@ -82,7 +70,7 @@ async fn a_short_master_key_is_refused_by_the_server_and_the_key_commands() {
             )
             .await;
         assert!(ok, "{output}");
-        let mut redis = deployment.redis.connection().await;
+        let mut redis = deployment.app.redis().connection().await;
         let _: () = redis::cmd("FLUSHALL")
             .query_async(&mut redis)
             .await
@@ -92,7 +80,7 @@ async fn a_short_master_key_is_refused_by_the_server_and_the_key_commands() {
 
 #[tokio::test]
 async fn a_short_secret_is_refused_and_generated_ones_are_256_bits() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::new().await;
     for short in ["abc", "twenty-three-characters"] {
         let (ok, output) = deployment
             .cli(
@@ -121,31 +109,17 @@ async fn a_short_secret_is_refused_and_generated_ones_are_256_bits() {
     assert_eq!(secret.len(), 43, "{secret}");
 }
 
-/// A serving API (with `extra` settings) and a user `reader`: the deployment, the API, its
-/// base URL and the reader's user token.
-async fn serving_a_reader(extra: &[(&str, &str)]) -> (Deployment, BatonProcess, String, String) {
-    let deployment = Deployment::new();
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut settings = vec![("BATON_LISTEN", listen.as_str())];
-    settings.extend_from_slice(extra);
-    let api = deployment.spawn(&[], &settings);
-    let (ok, output) = deployment
-        .cli(
-            &[
-                "tokens",
-                "create",
-                "reader",
-                "--permissions",
-                "reports.read",
-            ],
-            &[],
-        )
-        .await;
-    assert!(ok, "{output}");
-    let token = output.lines().last().unwrap().trim().to_owned();
-    let base = format!("http://{listen}");
-    wait_for_health(&reqwest::Client::new(), &base).await;
-    (deployment, api, base, token)
+/// A serving API (with `extra` settings) and a user `reader`: the deployment, its API's base
+/// URL and the reader's user token.
+async fn serving_a_reader(extra: &[(&str, &str)]) -> (TestApp, String, String) {
+    let mut builder = TestApp::builder().master_key(MASTER_KEY);
+    for (name, value) in extra {
+        builder = builder.api_env(name, value);
+    }
+    let app = builder.spawn().await;
+    let token = app.create_token("reader", "reports.read").await;
+    let base = app.base().to_owned();
+    (app, base, token)
 }
 
 /// Answers `POST /api/v1/login/` with `token`: the status and `Retry-After`, if any.
@@ -165,7 +139,7 @@ async fn login(http: &reqwest::Client, base: &str, token: &str) -> (u16, Option<
 
 #[tokio::test]
 async fn logins_are_throttled_per_user_and_per_address() {
-    let (deployment, _api, base, token) = serving_a_reader(&[
+    let (app, base, token) = serving_a_reader(&[
         ("BATON_LOGIN_ATTEMPTS_PER_USER", "3"),
         ("BATON_LOGIN_ATTEMPTS_PER_ADDRESS", "8"),
     ])
@@ -189,12 +163,9 @@ async fn logins_are_throttled_per_user_and_per_address() {
     }
     assert_eq!(login(&http, &base, "nobody-4:guess").await.0, 429);
     // The address counted is the client's own.
-    let mut redis = deployment.redis.connection().await;
+    let mut redis = app.redis().connection().await;
     let from_loopback: Option<u64> = redis::cmd("GET")
-        .arg(format!(
-            "{}:{{auth}}:login:addr:127.0.0.1",
-            deployment.prefix
-        ))
+        .arg(format!("{}:{{auth}}:login:addr:127.0.0.1", app.prefix()))
         .query_async(&mut redis)
         .await
         .unwrap();
@@ -203,7 +174,7 @@ async fn logins_are_throttled_per_user_and_per_address() {
 
 #[tokio::test]
 async fn a_right_token_logs_in_and_unknown_and_known_users_are_refused_alike() {
-    let (_deployment, _api, base, token) = serving_a_reader(&[]).await;
+    let (_app, base, token) = serving_a_reader(&[]).await;
     let http = reqwest::Client::new();
 
     let known = http

@@ -3,122 +3,45 @@
 //! never followed, URLs with credentials or other schemes are refused, and what a service
 //! answers reaches events only as a short, sanitised excerpt.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use baton_tests::process::BatonProcess;
-use baton_tests::redis_server::RedisServer;
-use baton_tests::signed_http::{Answer, free_port, send_signed, wait_for_health};
-use baton_tests::unique_prefix;
+use baton_tests::signed_http::Answer;
 use baton_tests::wait::wait_for;
+use baton_tests::{Client, TestApp};
 use baton_tests::{FakeService, Reply};
-use common::signing::Signer;
 use serde_json::{Value, json};
-
-const MASTER_KEY: &str = "test-master-key-0123456789";
-
-/// Makes every signed change unique (a repeated one is refused as a replay).
-static NONCE: AtomicU64 = AtomicU64::new(0);
 
 /// Redis, the API, and (when asked) a worker and a scheduler, all with the same allow-list.
 struct Baton {
-    redis: RedisServer,
-    prefix: String,
-    base: String,
-    http: reqwest::Client,
-    admin: Signer,
-    _processes: Vec<BatonProcess>,
-    _definitions: tempfile::TempDir,
+    app: TestApp,
+    admin: Client,
 }
 
 impl Baton {
     /// Starts the API with `definitions` (workflows YAML) and, when `engine`, a worker and a
     /// scheduler; `allow` is their `BATON_OUTBOUND_ALLOW`, unset when `None`.
     async fn start(allow: Option<&str>, engine: bool, definitions: &str) -> Self {
-        let redis = RedisServer::start();
-        let prefix = unique_prefix();
-        let listen = format!("127.0.0.1:{}", free_port());
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("workflows.yml"), definitions).unwrap();
-        let mut env = vec![
-            ("BATON_REDIS_URL".to_owned(), redis.url()),
-            ("BATON_PREFIX".to_owned(), prefix.clone()),
-        ];
+        let mut builder = TestApp::builder().definitions(definitions);
         if let Some(allow) = allow {
-            env.push(("BATON_OUTBOUND_ALLOW".to_owned(), allow.to_owned()));
+            builder = builder.env("BATON_OUTBOUND_ALLOW", allow);
         }
-        let spawn = |binary: &str, args: &[&str], extra: &[(&str, &str)]| {
-            let mut all: Vec<(&str, &str)> = env
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str()))
-                .collect();
-            all.extend_from_slice(extra);
-            BatonProcess::spawn(binary, args, &all)
-        };
         // Only the API holds the master key: the worker and the scheduler refuse to start with it.
-        let mut key = spawn(
-            "baton-api",
-            &["keys", "create", "admin", "--permissions", "admin"],
-            &[("BATON_MASTER_KEY", MASTER_KEY)],
-        );
-        let status = key
-            .wait_exit_async(Duration::from_secs(20))
-            .await
-            .expect("key creation ends");
-        assert!(status.success(), "key creation failed: {}", key.log());
-        let secret = key.log().lines().last().unwrap().trim().to_owned();
-        let definitions_dir = dir.path().display().to_string();
-        let mut processes = vec![spawn(
-            "baton-api",
-            &[],
-            &[
-                ("BATON_MASTER_KEY", MASTER_KEY),
-                ("BATON_LISTEN", listen.as_str()),
-                ("BATON_DEFINITIONS", definitions_dir.as_str()),
-            ],
-        )];
-        if engine {
-            processes.push(spawn("baton-worker", &[], &[("BATON_BLOCK_MS", "200")]));
-            processes.push(spawn(
-                "baton-scheduler",
-                &[],
-                &[("BATON_TICK_MS", "50"), ("BATON_RELEASE_POLL_MS", "200")],
-            ));
-        }
-        let baton = Self {
-            redis,
-            prefix,
-            base: format!("http://{listen}"),
-            http: reqwest::Client::new(),
-            admin: Signer::new("admin", secret.into_bytes()),
-            _processes: processes,
-            _definitions: dir,
-        };
-        wait_for_health(&baton.http, &baton.base).await;
-        baton
+        let app = builder
+            .workers(usize::from(engine))
+            .worker_env("BATON_BLOCK_MS", "200")
+            .scheduler(engine)
+            .scheduler_env("BATON_TICK_MS", "50")
+            .scheduler_env("BATON_RELEASE_POLL_MS", "200")
+            .spawn()
+            .await;
+        let admin = app.admin().await;
+        Self { app, admin }
     }
 
+    /// A request signed by the admin key; the client signs a unique request id into each, so
+    /// a repeated change is not refused as a replay.
     async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
-        let body = body
-            .map(|body| serde_json::to_vec(body).unwrap())
-            .unwrap_or_default();
-        let path = if method == "GET" {
-            path.to_owned()
-        } else {
-            let n = NONCE.fetch_add(1, Ordering::Relaxed);
-            let separator = if path.contains('?') { '&' } else { '?' };
-            format!("{path}{separator}nonce={n}")
-        };
-        send_signed(
-            &self.http,
-            &self.base,
-            Some(&self.admin),
-            method,
-            &path,
-            &body,
-            &[],
-        )
-        .await
+        self.admin.send(method, path, body).await
     }
 
     /// `POST /task-services` for `url`.
@@ -293,7 +216,7 @@ async fn an_http_task_aimed_at_loopback_fails_with_the_policys_reason() {
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().unwrap().to_owned();
-    let store = baton.redis.store(&baton.prefix).await;
+    let store = baton.app.store().await;
     let run = wait_for(Duration::from_secs(20), "the run to end", || async {
         store
             .get_run(&id)

@@ -10,11 +10,8 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
+use baton_tests::TestApp;
 use baton_tests::git_repo::{git, write_file};
-use baton_tests::process::BatonProcess;
-use baton_tests::redis_server::RedisServer;
-use baton_tests::signed_http::{free_port, wait_for_health};
-use baton_tests::unique_prefix;
 use baton_tests::wait::{wait_for, wait_until};
 use common::artefacts::md5_hex;
 use serde_json::{Value, json};
@@ -71,14 +68,9 @@ struct Answer {
 
 /// Redis, the API, a scheduler, workers, a reports repository and an artefact store.
 struct Deployment {
-    redis: RedisServer,
-    prefix: String,
+    app: TestApp,
     base: String,
-    repo: tempfile::TempDir,
-    artefacts: tempfile::TempDir,
-    api: Option<BatonProcess>,
-    /// The scheduler and the workers, stopped when the deployment is dropped.
-    _others: Vec<BatonProcess>,
+    _repo: tempfile::TempDir,
     http: reqwest::Client,
 }
 
@@ -87,63 +79,31 @@ impl Deployment {
     async fn start(workers: usize) -> Self {
         let repo = tempfile::tempdir().unwrap();
         reports_repository(repo.path());
-        let listen = format!("127.0.0.1:{}", free_port());
-        let mut deployment = Self {
-            redis: RedisServer::start(),
-            prefix: unique_prefix(),
-            base: format!("http://{listen}"),
-            repo,
-            artefacts: tempfile::tempdir().unwrap(),
-            api: None,
-            _others: Vec::new(),
-            http: reqwest::Client::new(),
-        };
-        deployment.api = Some(deployment.spawn("baton-api", &[], &[("BATON_LISTEN", &listen)]));
-        let scheduler = deployment.spawn("baton-scheduler", &[], &[("BATON_TICK_MS", "50")]);
-        deployment._others.push(scheduler);
-        for _ in 0..workers {
-            let worker = deployment.spawn(
-                "baton-worker",
-                &[],
-                &[("BATON_BLOCK_MS", "100"), ("BATON_CONCURRENCY", "1")],
-            );
-            deployment._others.push(worker);
-        }
-        wait_for_health(&deployment.http, &deployment.base).await;
-        deployment
-    }
-
-    fn spawn(&self, binary: &str, args: &[&str], extra: &[(&str, &str)]) -> BatonProcess {
-        let redis_url = self.redis.url();
-        let repo = self.repo.path().display().to_string();
-        let artefacts = self.artefacts.path().display().to_string();
-        let mut env = vec![
-            ("BATON_REDIS_URL", redis_url.as_str()),
-            ("BATON_PREFIX", self.prefix.as_str()),
-            ("BATON_REPORTS_REPO", repo.as_str()),
-            ("BATON_ARTEFACTS", artefacts.as_str()),
-        ];
+        let repo_path = repo.path().display().to_string();
         // Only the API holds the master key: the worker and the scheduler refuse to start with it.
-        if binary == "baton-api" {
-            env.push(("BATON_MASTER_KEY", MASTER_KEY));
+        let app = TestApp::builder()
+            .master_key(MASTER_KEY)
+            .env("BATON_REPORTS_REPO", &repo_path)
+            .scheduler(true)
+            .scheduler_env("BATON_TICK_MS", "50")
+            .workers(workers)
+            .worker_env("BATON_BLOCK_MS", "100")
+            .worker_env("BATON_CONCURRENCY", "1")
+            .spawn()
+            .await;
+        Self {
+            base: app.base().to_owned(),
+            http: app.http().clone(),
+            app,
+            _repo: repo,
         }
-        env.extend_from_slice(extra);
-        BatonProcess::spawn(binary, args, &env)
     }
 
     /// Runs a `baton-api` or `baton-worker` command; asserts it succeeds; returns its output.
     async fn cli(&self, binary: &str, args: &[&str]) -> String {
-        let mut process = self.spawn(binary, args, &[]);
-        let status = process
-            .wait_exit_async(Duration::from_secs(60))
-            .await
-            .expect("the command ends");
-        assert!(
-            status.success(),
-            "{binary} {args:?} failed: {}",
-            process.log()
-        );
-        process.log()
+        let (ok, output) = self.app.cli(binary, args).await;
+        assert!(ok, "{binary} {args:?} failed: {output}");
+        output
     }
 
     /// Creates a user with `permissions` and logs in: returns a bearer token.
@@ -293,7 +253,7 @@ impl Deployment {
     /// The API's memory, from `/proc`: a field of its status such as `VmRSS` or `VmHWM`, in
     /// bytes.
     fn api_memory(&self, field: &str) -> u64 {
-        let pid = self.api.as_ref().unwrap().pid();
+        let pid = self.app.api_process().pid();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         let line = status
             .lines()
