@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
+use baton_tests::signed_http::{free_port, send_signed, wait_for_health};
 use baton_tests::unique_prefix;
 use baton_tests::wait::wait_for;
 use clap::Parser;
@@ -15,6 +17,7 @@ use common::director::load_str;
 use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
 use common::operations::OperationError;
 use common::operations::workflows::{Definitions, cancel_workflow, start_workflow};
+use common::signing::Signer;
 use common::store::Store;
 use common::store::run_index::{RunPage, RunQuery};
 use common::time::now_ms;
@@ -466,4 +469,106 @@ async fn starting_a_workflow_names_each_payload_problem_by_its_json_path() {
         cancel_workflow(&store, "no-such-run").await,
         Err(OperationError::WorkflowNotFound(_))
     ));
+}
+
+/// Runs `baton-api` with `args` and `env`; its output once it exits successfully.
+async fn baton_api_command(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut process = BatonProcess::spawn("baton-api", args, env);
+    let status = process
+        .wait_exit_async(Duration::from_secs(20))
+        .await
+        .expect("the command ends");
+    assert!(status.success(), "baton-api {args:?}: {}", process.log());
+    process.log()
+}
+
+#[tokio::test]
+async fn directors_filtered_list_finds_workflows_past_sixty_thousand_newer_runs() {
+    const MASTER_KEY: &str = "test-master-key-0123456789";
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = redis.store(&prefix).await;
+    let base = now_ms() - 3_600_000;
+    let mut rare = Vec::new();
+    for index in 0..3u64 {
+        rare.extend(
+            store
+                .create_runs_at(&[run_of("other.RARE", "noop")], base + index)
+                .await
+                .unwrap(),
+        );
+    }
+    store.cancel_run(&rare[1]).await.unwrap();
+    for batch in 0..30u64 {
+        store
+            .create_runs_at(&vec![run_of("example.BULK", "noop"); 2000], base + 1000 + batch)
+            .await
+            .unwrap();
+    }
+
+    let definitions = tempfile::tempdir().unwrap();
+    std::fs::write(
+        definitions.path().join("workflows.yml"),
+        "example.BULK:\n  tasks: [X]\nother.RARE:\n  tasks: [X]\n",
+    )
+    .unwrap();
+    let url = redis.url();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let definitions_dir = definitions.path().display().to_string();
+    let env = [
+        ("BATON_REDIS_URL", url.as_str()),
+        ("BATON_PREFIX", prefix.as_str()),
+        ("BATON_MASTER_KEY", MASTER_KEY),
+        ("BATON_LISTEN", listen.as_str()),
+        ("BATON_DEFINITIONS", definitions_dir.as_str()),
+    ];
+    let output = baton_api_command(
+        &["keys", "create", "reader", "--permissions", "workflows.read"],
+        &env,
+    )
+    .await;
+    let secret = output.lines().last().unwrap().trim().to_owned();
+    let signer = Signer::new("reader", secret.into_bytes());
+    let _api = BatonProcess::spawn("baton-api", &[], &env);
+    let http = reqwest::Client::new();
+    let base_url = format!("http://{listen}");
+    wait_for_health(&http, &base_url).await;
+    let list = |query: &'static str| {
+        let (http, base_url, signer) = (http.clone(), base_url.clone(), signer.clone());
+        async move {
+            let answer = send_signed(
+                &http,
+                &base_url,
+                Some(&signer),
+                "GET",
+                &format!("/api/workflows?{query}"),
+                b"",
+                &[],
+            )
+            .await;
+            assert_eq!(answer.status, 200, "{query}: {}", answer.body);
+            answer
+                .body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|workflow| workflow["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list("name=RARE").await,
+        vec![rare[2].clone(), rare[1].clone(), rare[0].clone()]
+    );
+    assert_eq!(list("project=other&per_page=1&page=2").await, vec![rare[1].clone()]);
+    assert_eq!(list("name=other.RARE&status=canceled").await, vec![rare[1].clone()]);
+    assert_eq!(
+        list("project=other&status=pending").await,
+        vec![rare[2].clone(), rare[0].clone()]
+    );
+    assert_eq!(list("name=BULK&per_page=1000&page=61").await.len(), 0);
+    assert_eq!(list("name=BULK&per_page=1000&page=60").await.len(), 1000);
+    assert_eq!(list("per_page=3&page=20001").await, vec![rare[2].clone(), rare[1].clone(), rare[0].clone()]);
+    assert!(list("name=NOPE").await.is_empty());
 }
