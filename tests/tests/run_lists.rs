@@ -143,7 +143,10 @@ async fn filtered_pages_past_fifty_thousand_runs_are_read_from_the_indexes() {
         })
         .await
         .unwrap();
-    assert_eq!(ids(&dated), vec![rare[4].clone(), rare[3].clone(), rare[2].clone()]);
+    assert_eq!(
+        ids(&dated),
+        vec![rare[4].clone(), rare[3].clone(), rare[2].clone()]
+    );
     assert_eq!(dated.total, Some(3));
     let one_batch = store
         .list_runs(&RunQuery {
@@ -169,7 +172,12 @@ async fn filtered_pages_past_fifty_thousand_runs_are_read_from_the_indexes() {
     );
     assert_eq!(canceled.total, Some(3));
     let canceled_anywhere = store
-        .list_runs(&query(&["p.RARE", "p.BULK"], Some(RunStatus::Canceled), 1, 100))
+        .list_runs(&query(
+            &["p.RARE", "p.BULK"],
+            Some(RunStatus::Canceled),
+            1,
+            100,
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -252,12 +260,16 @@ async fn the_status_index_follows_runs_to_success_error_and_canceled() {
                 .unwrap())
         }
     };
-    wait_for(Duration::from_secs(10), "the canceled run is running", || async {
-        in_status(RunStatus::Progress)
-            .await
-            .contains(&canceled)
-            .then_some(())
-    })
+    wait_for(
+        Duration::from_secs(10),
+        "the canceled run is running",
+        || async {
+            in_status(RunStatus::Progress)
+                .await
+                .contains(&canceled)
+                .then_some(())
+        },
+    )
     .await;
     store.cancel_run(&canceled).await.unwrap();
     wait_for(Duration::from_secs(10), "every run finished", || async {
@@ -265,7 +277,9 @@ async fn the_status_index_follows_runs_to_success_error_and_canceled() {
             .get_runs(&[succeeds.clone(), fails.clone(), canceled.clone()])
             .await
             .unwrap();
-        runs.iter().all(|run| run.status.is_finished()).then_some(())
+        runs.iter()
+            .all(|run| run.status.is_finished())
+            .then_some(())
     })
     .await;
     assert_eq!(in_status(RunStatus::Success).await, vec![succeeds.clone()]);
@@ -275,7 +289,11 @@ async fn the_status_index_follows_runs_to_success_error_and_canceled() {
     assert!(in_status(RunStatus::Progress).await.is_empty());
     let active = store.keys().runs_active(RunKind::Workflow);
     for id in [&succeeds, &fails, &canceled] {
-        assert_eq!(zscore(&redis, &active, id).await, None, "{id} left the active index");
+        assert_eq!(
+            zscore(&redis, &active, id).await,
+            None,
+            "{id} left the active index"
+        );
     }
 
     shutdown.cancel();
@@ -310,7 +328,10 @@ async fn a_run_whose_index_update_was_lost_is_healed() {
         .await
         .unwrap();
     let canceled = query(&[], Some(RunStatus::Canceled), 0, 10);
-    assert_eq!(ids(&store.list_runs(&canceled).await.unwrap()), vec![second.clone()]);
+    assert_eq!(
+        ids(&store.list_runs(&canceled).await.unwrap()),
+        vec![second.clone()]
+    );
     assert_eq!(store.heal_run_indexes(1000).await.unwrap(), 1);
     assert_eq!(
         ids(&store.list_runs(&canceled).await.unwrap()),
@@ -370,8 +391,15 @@ async fn runs_listed_before_the_indexes_existed_are_backfilled_once() {
     );
     assert_eq!(store.backfill_run_indexes(1000).await.unwrap(), 1);
     assert_eq!(store.backfill_run_indexes(1000).await.unwrap(), 0, "done");
-    assert_eq!(store.backfill_run_indexes(1000).await.unwrap(), 0, "and stays done");
-    assert_eq!(store.run_definitions(RunKind::Workflow).await.unwrap(), vec!["p.OLD".to_owned()]);
+    assert_eq!(
+        store.backfill_run_indexes(1000).await.unwrap(),
+        0,
+        "and stays done"
+    );
+    assert_eq!(
+        store.run_definitions(RunKind::Workflow).await.unwrap(),
+        vec!["p.OLD".to_owned()]
+    );
     let found = store
         .list_runs(&query(&["p.OLD"], Some(RunStatus::Canceled), 0, 10))
         .await
@@ -429,15 +457,26 @@ async fn starting_a_workflow_names_each_payload_problem_by_its_json_path() {
     let dir = tempfile::tempdir().unwrap();
     let definitions = definitions(dir.path());
 
-    let error = start_workflow(&store, &definitions, "p.TYPED", json!({"name": 3, "sizes": [1, "x"]}))
-        .await
-        .unwrap_err();
+    let error = start_workflow(
+        &store,
+        &definitions,
+        "p.TYPED",
+        json!({"name": 3, "sizes": [1, "x"]}),
+    )
+    .await
+    .unwrap_err();
     let OperationError::InvalidPayload(problems) = error else {
         panic!("not an invalid payload: {error}")
     };
     assert_eq!(problems.len(), 2, "{problems:?}");
-    assert!(problems.iter().any(|p| p.starts_with("payload/name: ")), "{problems:?}");
-    assert!(problems.iter().any(|p| p.starts_with("payload/sizes/1: ")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.starts_with("payload/name: ")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.starts_with("payload/sizes/1: ")),
+        "{problems:?}"
+    );
     let missing = start_workflow(&store, &definitions, "p.TYPED", json!({}))
         .await
         .unwrap_err();
@@ -501,7 +540,10 @@ async fn directors_filtered_list_finds_workflows_past_sixty_thousand_newer_runs(
     store.cancel_run(&rare[1]).await.unwrap();
     for batch in 0..30u64 {
         store
-            .create_runs_at(&vec![run_of("example.BULK", "noop"); 2000], base + 1000 + batch)
+            .create_runs_at(
+                &vec![run_of("example.BULK", "noop"); 2000],
+                base + 1000 + batch,
+            )
             .await
             .unwrap();
     }
@@ -524,7 +566,13 @@ async fn directors_filtered_list_finds_workflows_past_sixty_thousand_newer_runs(
         ("BATON_DEFINITIONS", definitions_dir.as_str()),
     ];
     let output = baton_api_command(
-        &["keys", "create", "reader", "--permissions", "workflows.read"],
+        &[
+            "keys",
+            "create",
+            "reader",
+            "--permissions",
+            "workflows.read",
+        ],
         &env,
     )
     .await;
@@ -561,14 +609,23 @@ async fn directors_filtered_list_finds_workflows_past_sixty_thousand_newer_runs(
         list("name=RARE").await,
         vec![rare[2].clone(), rare[1].clone(), rare[0].clone()]
     );
-    assert_eq!(list("project=other&per_page=1&page=2").await, vec![rare[1].clone()]);
-    assert_eq!(list("name=other.RARE&status=canceled").await, vec![rare[1].clone()]);
+    assert_eq!(
+        list("project=other&per_page=1&page=2").await,
+        vec![rare[1].clone()]
+    );
+    assert_eq!(
+        list("name=other.RARE&status=canceled").await,
+        vec![rare[1].clone()]
+    );
     assert_eq!(
         list("project=other&status=pending").await,
         vec![rare[2].clone(), rare[0].clone()]
     );
     assert_eq!(list("name=BULK&per_page=1000&page=61").await.len(), 0);
     assert_eq!(list("name=BULK&per_page=1000&page=60").await.len(), 1000);
-    assert_eq!(list("per_page=3&page=20001").await, vec![rare[2].clone(), rare[1].clone(), rare[0].clone()]);
+    assert_eq!(
+        list("per_page=3&page=20001").await,
+        vec![rare[2].clone(), rare[1].clone(), rare[0].clone()]
+    );
     assert!(list("name=NOPE").await.is_empty());
 }

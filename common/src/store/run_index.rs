@@ -153,7 +153,12 @@ impl Store {
     /// Puts run `run_id` back in the active index, before a script that may reopen it (a
     /// requeue), so that a crash right after the script leaves it where the healer looks.
     pub(crate) async fn mark_run_active(&self, run_id: &str) -> StoreResult<()> {
-        let Some(indexed) = self.indexed_runs(&[run_id.to_owned()]).await?.pop().flatten() else {
+        let Some(indexed) = self
+            .indexed_runs(&[run_id.to_owned()])
+            .await?
+            .pop()
+            .flatten()
+        else {
             return Ok(());
         };
         let mut conn = self.conn().await?;
@@ -354,7 +359,10 @@ impl Store {
         let mut pipe = redis::pipe();
         pipe.atomic();
         let (source, temporary) = self.query_source(&mut pipe, query);
-        pipe.cmd("ZREVRANGEBYSCORE").arg(&source).arg(&max).arg(&min);
+        pipe.cmd("ZREVRANGEBYSCORE")
+            .arg(&source)
+            .arg(&max)
+            .arg(&min);
         if temporary {
             pipe.cmd("DEL").arg(&source).ignore();
         }
@@ -436,7 +444,11 @@ impl Store {
             return Ok(0);
         }
         let ids = self
-            .walk_index(&self.keys.runs_of_kind(RunKind::Workflow), "backfill", batch)
+            .walk_index(
+                &self.keys.runs_of_kind(RunKind::Workflow),
+                "backfill",
+                batch,
+            )
             .await?;
         if ids.is_empty() {
             redis::cmd("HSET")
