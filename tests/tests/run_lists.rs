@@ -405,6 +405,19 @@ async fn runs_listed_before_the_indexes_existed_are_backfilled_once() {
         .await
         .unwrap();
     assert_eq!(ids(&found), vec![old]);
+    for (offset, limit) in [(usize::MAX, 10), (0, usize::MAX), (usize::MAX, usize::MAX)] {
+        for status in [None, Some(RunStatus::Pending), Some(RunStatus::Canceled)] {
+            let page = store
+                .list_runs(&query(&["p.OLD", "p.B"], status, offset, limit))
+                .await
+                .expect("any offset and limit are answered");
+            assert_eq!(
+                page.runs.len(),
+                usize::from(offset == 0 && status != Some(RunStatus::Pending)),
+                "{offset} {limit} {status:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -628,4 +641,14 @@ async fn directors_filtered_list_finds_workflows_past_sixty_thousand_newer_runs(
         vec![rare[2].clone(), rare[1].clone(), rare[0].clone()]
     );
     assert!(list("name=NOPE").await.is_empty());
+    assert!(
+        list("per_page=1000&page=18446744073709551")
+            .await
+            .is_empty()
+    );
+    assert!(
+        list("name=RARE&status=pending&per_page=1000&page=18446744073709551")
+            .await
+            .is_empty()
+    );
 }
