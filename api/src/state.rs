@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use common::artefacts::ArtefactStore;
-use common::operations::workflows::Definitions;
 use common::model::QueueName;
+use common::operations::workflows::Definitions;
 use common::reports_repo::ReportsRepo;
 use common::sealing::MasterKey;
 use common::store::Store;

@@ -1263,7 +1263,12 @@ mod tests {
         )
         .unwrap();
         let workflows = load_dir(dir.path()).unwrap();
-        let schema = |name: &str| workflow(&workflows, name).schema.as_ref().map(|s| s.json().clone());
+        let schema = |name: &str| {
+            workflow(&workflows, name)
+                .schema
+                .as_ref()
+                .map(|s| s.json().clone())
+        };
         assert_eq!(
             schema("p.INLINE"),
             Some(
@@ -1316,13 +1321,26 @@ mod tests {
         )
         .unwrap();
         let schema = workflow(&workflows, "p.A").schema.as_ref().unwrap();
-        assert!(schema.problems(&json!({"name": "x", "items": [1]})).is_empty());
+        assert!(
+            schema
+                .problems(&json!({"name": "x", "items": [1]}))
+                .is_empty()
+        );
         let problems = schema.problems(&json!({"name": 1, "items": [1, "two"]}));
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems.iter().any(|p| p.starts_with("payload/name: ")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.starts_with("payload/items/1: ")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.starts_with("payload/name: ")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.starts_with("payload/items/1: ")),
+            "{problems:?}"
+        );
         let missing = schema.problems(&json!({}));
-        assert!(missing[0].starts_with("payload: ") && missing[0].contains("name"), "{missing:?}");
+        assert!(
+            missing[0].starts_with("payload: ") && missing[0].contains("name"),
+            "{missing:?}"
+        );
     }
 
     fn error_in(dir: &Path, text: &str) -> String {

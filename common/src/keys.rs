@@ -341,4 +341,30 @@ mod tests {
             "baton:{reports}:version:20240102-030405-0a1b2c3d"
         );
     }
+
+    #[test]
+    fn run_indexes_share_the_index_tag_and_workflows_keep_their_listing_index() {
+        let keys = Keys::new("baton");
+        assert_eq!(keys.runs_of_kind(RunKind::Workflow), keys.runs_index());
+        assert_eq!(
+            keys.runs_of_kind(RunKind::Report),
+            "baton:{idx}:runs:kind:report"
+        );
+        assert_eq!(
+            keys.runs_of_definition(RunKind::Workflow, "example.ETL"),
+            "baton:{idx}:runs:def:workflow:example.ETL"
+        );
+        assert_eq!(
+            keys.runs_finished(RunKind::Workflow, RunStatus::Error),
+            "baton:{idx}:runs:status:workflow:error"
+        );
+        for key in [
+            keys.runs_active(RunKind::Project),
+            keys.run_definitions(RunKind::Workflow),
+            keys.runs_query("q1"),
+            keys.runs_upkeep(),
+        ] {
+            assert!(key.starts_with("baton:{idx}:runs:"), "{key}");
+        }
+    }
 }

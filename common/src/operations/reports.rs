@@ -114,8 +114,7 @@ impl ReportRunner<'_> {
     ) -> OperationResult<(String, ReportConfig)> {
         let (branch, commit) = (request.git_branch.clone(), request.git_commit.clone());
         let lookup = self.repo.clone();
-        let commit =
-            blocking(move || lookup.resolve(branch.as_deref(), commit.as_deref())).await?;
+        let commit = blocking(move || lookup.resolve(branch.as_deref(), commit.as_deref())).await?;
         let cache_key = (name.to_owned(), commit.clone());
         if let Some(config) = self.configs.get(&cache_key) {
             return Ok((commit, config));

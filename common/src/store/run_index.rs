@@ -52,6 +52,10 @@ pub const RUN_KINDS: [RunKind; 4] = [
 pub const FINISHED_STATUSES: [RunStatus; 3] =
     [RunStatus::Success, RunStatus::Error, RunStatus::Canceled];
 
+/// Most runs on one page; a larger limit is taken as this one.
+pub const MAX_PAGE: usize = 10_000;
+/// Largest offset a listing passes to Redis; beyond it the page is empty.
+const MAX_OFFSET: usize = i64::MAX as usize - MAX_PAGE - 1;
 /// Most times a listing reads its page again after fixing index entries it found stale.
 const LIST_ATTEMPTS: usize = 3;
 /// Run ids whose statuses are read per round trip when filtering active runs.
@@ -76,7 +80,7 @@ pub struct RunQuery {
     pub created_to_ms: Option<u64>,
     /// Matching runs skipped, newest first, before the page.
     pub offset: usize,
-    /// Most runs on the page.
+    /// Most runs on the page (at most [`MAX_PAGE`]).
     pub limit: usize,
 }
 
@@ -153,7 +157,12 @@ impl Store {
     /// Puts run `run_id` back in the active index, before a script that may reopen it (a
     /// requeue), so that a crash right after the script leaves it where the healer looks.
     pub(crate) async fn mark_run_active(&self, run_id: &str) -> StoreResult<()> {
-        let Some(indexed) = self.indexed_runs(&[run_id.to_owned()]).await?.pop().flatten() else {
+        let Some(indexed) = self
+            .indexed_runs(&[run_id.to_owned()])
+            .await?
+            .pop()
+            .flatten()
+        else {
             return Ok(());
         };
         let mut conn = self.conn().await?;
@@ -239,11 +248,16 @@ impl Store {
     /// module's documentation). A run found in a status index it has left is reindexed and
     /// skipped, and the page read again.
     pub async fn list_runs(&self, query: &RunQuery) -> StoreResult<RunPage> {
-        if query.limit == 0 {
+        let query = &RunQuery {
+            limit: query.limit.min(MAX_PAGE),
+            ..query.clone()
+        };
+        // Redis counts offsets in 64-bit signed integers; no index holds that many runs.
+        if query.limit == 0 || query.offset > MAX_OFFSET {
             return Ok(RunPage {
                 runs: Vec::new(),
                 has_more: false,
-                total: Some(0),
+                total: None,
             });
         }
         if query.status.is_some_and(|status| !status.is_finished()) {
@@ -354,7 +368,10 @@ impl Store {
         let mut pipe = redis::pipe();
         pipe.atomic();
         let (source, temporary) = self.query_source(&mut pipe, query);
-        pipe.cmd("ZREVRANGEBYSCORE").arg(&source).arg(&max).arg(&min);
+        pipe.cmd("ZREVRANGEBYSCORE")
+            .arg(&source)
+            .arg(&max)
+            .arg(&min);
         if temporary {
             pipe.cmd("DEL").arg(&source).ignore();
         }
@@ -436,7 +453,11 @@ impl Store {
             return Ok(0);
         }
         let ids = self
-            .walk_index(&self.keys.runs_of_kind(RunKind::Workflow), "backfill", batch)
+            .walk_index(
+                &self.keys.runs_of_kind(RunKind::Workflow),
+                "backfill",
+                batch,
+            )
             .await?;
         if ids.is_empty() {
             redis::cmd("HSET")

@@ -65,7 +65,7 @@ pub async fn blocking<T: Send + 'static>(
     Ok(reports::blocking(work).await?)
 }
 
-/// The runner of report runs of this server; 404 when it has no reports repository.
+/// The runner of this server's report runs, over its reports repository `repo`.
 fn runner<'a>(state: &'a AppState, repo: &'a ReportsRepo) -> ReportRunner<'a> {
     ReportRunner {
         store: &state.store,

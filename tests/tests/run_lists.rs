@@ -1,0 +1,654 @@
+//! Filtered run lists read from the run indexes, against a real `redis-server`: filters by
+//! definition, status and date, paging past the 50,000 runs a filtered list once scanned at
+//! most, the status index following runs to their end, healing of lost index updates, expiry,
+//! backfill, and the workflow use cases' payload checks.
+
+use std::path::Path;
+use std::time::Duration;
+
+use baton_tests::process::BatonProcess;
+use baton_tests::redis_server::RedisServer;
+use baton_tests::signed_http::{free_port, send_signed, wait_for_health};
+use baton_tests::unique_prefix;
+use baton_tests::wait::wait_for;
+use clap::Parser;
+use common::config::StoreOptions;
+use common::director::load_str;
+use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
+use common::operations::OperationError;
+use common::operations::workflows::{Definitions, cancel_workflow, start_workflow};
+use common::signing::Signer;
+use common::store::Store;
+use common::store::run_index::{RunPage, RunQuery};
+use common::time::now_ms;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use worker::{HandlerRegistry, TaskError, Worker, WorkerOptions};
+
+/// A run of `definition` with one handler task.
+fn run_of(definition: &str, handler: &str) -> RunSpec {
+    RunSpec {
+        id: None,
+        definition: definition.into(),
+        kind: RunKind::Workflow,
+        payload: json!({}),
+        tasks: vec![TaskSpec {
+            key: "H".into(),
+            executor: json!({"type": "handler", "name": handler}),
+            depends_on: vec![],
+            queue: None,
+            max_retries: 0,
+            timeout_secs: None,
+            is_hook: false,
+        }],
+        queue: QueueName::parse("lists").unwrap(),
+        priority: Priority::Normal,
+        periodic: false,
+        not_before_ms: None,
+        hooks: Default::default(),
+    }
+}
+
+fn query(definitions: &[&str], status: Option<RunStatus>, offset: usize, limit: usize) -> RunQuery {
+    RunQuery {
+        definitions: definitions.iter().map(|d| (*d).to_owned()).collect(),
+        status,
+        offset,
+        ..RunQuery::new(RunKind::Workflow, limit)
+    }
+}
+
+fn ids(page: &RunPage) -> Vec<String> {
+    page.runs.iter().map(|run| run.id.clone()).collect()
+}
+
+async fn store_with_retention(redis: &RedisServer, prefix: &str, retention_secs: u64) -> Store {
+    Store::connect(&StoreOptions {
+        redis_url: redis.url(),
+        prefix: prefix.to_owned(),
+        retention_secs,
+        tls: Default::default(),
+    })
+    .await
+    .expect("the store connects")
+}
+
+async fn zscore(redis: &RedisServer, key: &str, member: &str) -> Option<f64> {
+    let mut conn = redis.connection().await;
+    redis::cmd("ZSCORE")
+        .arg(key)
+        .arg(member)
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn filtered_pages_past_fifty_thousand_runs_are_read_from_the_indexes() {
+    let redis = RedisServer::start();
+    let store = redis.store(&unique_prefix()).await;
+    let base = now_ms() - 3_600_000;
+    // Ten rare runs, the oldest of all, one millisecond apart...
+    let mut rare = Vec::new();
+    for index in 0..10u64 {
+        let id = store
+            .create_runs_at(&[run_of("p.RARE", "noop")], base + index)
+            .await
+            .unwrap();
+        rare.extend(id);
+    }
+    // ... then 60,000 newer runs of another definition, in batches of 2,000 (one ms each).
+    let bulk = run_of("p.BULK", "noop");
+    for batch in 0..30u64 {
+        let specs = vec![bulk.clone(); 2000];
+        store
+            .create_runs_at(&specs, base + 1000 + batch)
+            .await
+            .unwrap();
+    }
+    let newest_first: Vec<String> = rare.iter().rev().cloned().collect();
+
+    let all = store.list_runs(&query(&[], None, 0, 5)).await.unwrap();
+    assert_eq!(all.total, Some(60_010));
+    assert!(all.has_more);
+    let all_rare = store
+        .list_runs(&query(&[], None, 60_000, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&all_rare),
+        newest_first,
+        "the page after 60,000 newer runs holds the rare runs"
+    );
+    assert!(!all_rare.has_more);
+
+    let by_definition = store
+        .list_runs(&query(&["p.RARE"], None, 0, 100))
+        .await
+        .unwrap();
+    assert_eq!(ids(&by_definition), newest_first);
+    assert_eq!(by_definition.total, Some(10));
+    let paged = store
+        .list_runs(&query(&["p.RARE"], None, 4, 3))
+        .await
+        .unwrap();
+    assert_eq!(ids(&paged), newest_first[4..7]);
+    assert!(paged.has_more);
+
+    let dated = store
+        .list_runs(&RunQuery {
+            created_from_ms: Some(base + 2),
+            created_to_ms: Some(base + 4),
+            ..RunQuery::new(RunKind::Workflow, 100)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&dated),
+        vec![rare[4].clone(), rare[3].clone(), rare[2].clone()]
+    );
+    assert_eq!(dated.total, Some(3));
+    let one_batch = store
+        .list_runs(&RunQuery {
+            definitions: vec!["p.BULK".into()],
+            created_from_ms: Some(base + 1010),
+            created_to_ms: Some(base + 1010),
+            ..RunQuery::new(RunKind::Workflow, 1)
+        })
+        .await
+        .unwrap();
+    assert_eq!(one_batch.total, Some(2000));
+
+    for id in &rare[..3] {
+        store.cancel_run(id).await.unwrap();
+    }
+    let canceled = store
+        .list_runs(&query(&["p.RARE"], Some(RunStatus::Canceled), 0, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&canceled),
+        vec![rare[2].clone(), rare[1].clone(), rare[0].clone()]
+    );
+    assert_eq!(canceled.total, Some(3));
+    let canceled_anywhere = store
+        .list_runs(&query(
+            &["p.RARE", "p.BULK"],
+            Some(RunStatus::Canceled),
+            1,
+            100,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&canceled_anywhere),
+        vec![rare[1].clone(), rare[0].clone()]
+    );
+    let pending = store
+        .list_runs(&query(&["p.RARE"], Some(RunStatus::Pending), 0, 100))
+        .await
+        .unwrap();
+    assert_eq!(ids(&pending), newest_first[..7]);
+    let past_the_old_limit = store
+        .list_runs(&query(&[], Some(RunStatus::Pending), 60_000, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&past_the_old_limit),
+        newest_first[..7],
+        "pending runs after 60,000 newer ones are found"
+    );
+    assert!(
+        store
+            .list_runs(&query(&["p.NONE"], None, 0, 10))
+            .await
+            .unwrap()
+            .runs
+            .is_empty()
+    );
+    assert_eq!(
+        store.run_definitions(RunKind::Workflow).await.unwrap(),
+        vec!["p.BULK".to_owned(), "p.RARE".to_owned()]
+    );
+}
+
+fn worker_options(redis: &RedisServer, prefix: &str) -> WorkerOptions {
+    WorkerOptions::parse_from([
+        "worker",
+        "--redis-url",
+        &redis.url(),
+        "--prefix",
+        prefix,
+        "--queues",
+        "lists",
+        "--block-ms",
+        "100",
+    ])
+}
+
+#[tokio::test]
+async fn the_status_index_follows_runs_to_success_error_and_canceled() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = redis.store(&prefix).await;
+    let mut handlers = HandlerRegistry::new();
+    handlers.register("ok", |_ctx| async move { Ok(Some(json!(1))) });
+    handlers.register("fail", |_ctx| async move {
+        Err(TaskError::Invalid("broken on purpose".into()))
+    });
+    handlers.register("slow", |ctx| async move {
+        ctx.cancel.cancelled().await;
+        Err(TaskError::Interrupted)
+    });
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(
+        Worker::new(worker_options(&redis, &prefix), handlers)
+            .await
+            .unwrap()
+            .run(shutdown.clone()),
+    );
+
+    let succeeds = store.create_run(&run_of("p.S", "ok")).await.unwrap();
+    let fails = store.create_run(&run_of("p.F", "fail")).await.unwrap();
+    let canceled = store.create_run(&run_of("p.C", "slow")).await.unwrap();
+    let in_status = |status: RunStatus| {
+        let store = store.clone();
+        async move {
+            ids(&store
+                .list_runs(&query(&[], Some(status), 0, 100))
+                .await
+                .unwrap())
+        }
+    };
+    wait_for(
+        Duration::from_secs(10),
+        "the canceled run is running",
+        || async {
+            in_status(RunStatus::Progress)
+                .await
+                .contains(&canceled)
+                .then_some(())
+        },
+    )
+    .await;
+    store.cancel_run(&canceled).await.unwrap();
+    wait_for(Duration::from_secs(10), "every run finished", || async {
+        let runs = store
+            .get_runs(&[succeeds.clone(), fails.clone(), canceled.clone()])
+            .await
+            .unwrap();
+        runs.iter()
+            .all(|run| run.status.is_finished())
+            .then_some(())
+    })
+    .await;
+    assert_eq!(in_status(RunStatus::Success).await, vec![succeeds.clone()]);
+    assert_eq!(in_status(RunStatus::Error).await, vec![fails.clone()]);
+    assert_eq!(in_status(RunStatus::Canceled).await, vec![canceled.clone()]);
+    assert!(in_status(RunStatus::Pending).await.is_empty());
+    assert!(in_status(RunStatus::Progress).await.is_empty());
+    let active = store.keys().runs_active(RunKind::Workflow);
+    for id in [&succeeds, &fails, &canceled] {
+        assert_eq!(
+            zscore(&redis, &active, id).await,
+            None,
+            "{id} left the active index"
+        );
+    }
+
+    shutdown.cancel();
+    worker.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_run_whose_index_update_was_lost_is_healed() {
+    let redis = RedisServer::start();
+    let store = redis.store(&unique_prefix()).await;
+    let keys = store.keys().clone();
+    let first = store.create_run(&run_of("p.A", "noop")).await.unwrap();
+    let second = store.create_run(&run_of("p.A", "noop")).await.unwrap();
+    store.cancel_run(&first).await.unwrap();
+    store.cancel_run(&second).await.unwrap();
+    let canceled_index = keys.runs_finished(RunKind::Workflow, RunStatus::Canceled);
+    let success_index = keys.runs_finished(RunKind::Workflow, RunStatus::Success);
+    let active = keys.runs_active(RunKind::Workflow);
+    let created = zscore(&redis, &canceled_index, &first).await.unwrap();
+
+    // The canceler died between the script and the index update: still active only.
+    let mut conn = redis.connection().await;
+    redis::pipe()
+        .cmd("ZREM")
+        .arg(&canceled_index)
+        .arg(&first)
+        .cmd("ZADD")
+        .arg(&active)
+        .arg(created)
+        .arg(&first)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let canceled = query(&[], Some(RunStatus::Canceled), 0, 10);
+    assert_eq!(
+        ids(&store.list_runs(&canceled).await.unwrap()),
+        vec![second.clone()]
+    );
+    assert_eq!(store.heal_run_indexes(1000).await.unwrap(), 1);
+    assert_eq!(
+        ids(&store.list_runs(&canceled).await.unwrap()),
+        vec![second.clone(), first.clone()]
+    );
+    assert_eq!(zscore(&redis, &active, &first).await, None);
+
+    // An entry in the wrong status index is fixed by the reader that finds it, and skipped.
+    redis::pipe()
+        .cmd("ZREM")
+        .arg(&canceled_index)
+        .arg(&second)
+        .cmd("ZADD")
+        .arg(&success_index)
+        .arg(created)
+        .arg(&second)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let success = store
+        .list_runs(&query(&[], Some(RunStatus::Success), 0, 10))
+        .await
+        .unwrap();
+    assert!(success.runs.is_empty(), "the misplaced run is skipped");
+    assert_eq!(zscore(&redis, &success_index, &second).await, None);
+    assert_eq!(
+        ids(&store.list_runs(&canceled).await.unwrap()),
+        vec![second.clone(), first.clone()]
+    );
+}
+
+#[tokio::test]
+async fn runs_listed_before_the_indexes_existed_are_backfilled_once() {
+    let redis = RedisServer::start();
+    let store = redis.store(&unique_prefix()).await;
+    let keys = store.keys().clone();
+    let old = store.create_run(&run_of("p.OLD", "noop")).await.unwrap();
+    store.cancel_run(&old).await.unwrap();
+    // As stored before: in the listing index only.
+    let mut conn = redis.connection().await;
+    redis::pipe()
+        .cmd("DEL")
+        .arg(keys.runs_of_definition(RunKind::Workflow, "p.OLD"))
+        .arg(keys.run_definitions(RunKind::Workflow))
+        .arg(keys.runs_finished(RunKind::Workflow, RunStatus::Canceled))
+        .arg(keys.runs_upkeep())
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .list_runs(&query(&["p.OLD"], None, 0, 10))
+            .await
+            .unwrap()
+            .runs
+            .is_empty()
+    );
+    assert_eq!(store.backfill_run_indexes(1000).await.unwrap(), 1);
+    assert_eq!(store.backfill_run_indexes(1000).await.unwrap(), 0, "done");
+    assert_eq!(
+        store.backfill_run_indexes(1000).await.unwrap(),
+        0,
+        "and stays done"
+    );
+    assert_eq!(
+        store.run_definitions(RunKind::Workflow).await.unwrap(),
+        vec!["p.OLD".to_owned()]
+    );
+    let found = store
+        .list_runs(&query(&["p.OLD"], Some(RunStatus::Canceled), 0, 10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&found), vec![old]);
+    for (offset, limit) in [(usize::MAX, 10), (0, usize::MAX), (usize::MAX, usize::MAX)] {
+        for status in [None, Some(RunStatus::Pending), Some(RunStatus::Canceled)] {
+            let page = store
+                .list_runs(&query(&["p.OLD", "p.B"], status, offset, limit))
+                .await
+                .expect("any offset and limit are answered");
+            assert_eq!(
+                page.runs.len(),
+                usize::from(offset == 0 && status != Some(RunStatus::Pending)),
+                "{offset} {limit} {status:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn expired_runs_leave_every_index() {
+    let redis = RedisServer::start();
+    let store = store_with_retention(&redis, &unique_prefix(), 1).await;
+    let keys = store.keys().clone();
+    let id = store
+        .create_runs_at(&[run_of("p.GONE", "noop")], now_ms() - 5000)
+        .await
+        .unwrap()
+        .remove(0);
+    let kept = store.create_run(&run_of("p.GONE", "noop")).await.unwrap();
+    store.cancel_run(&id).await.unwrap();
+    wait_for(Duration::from_secs(5), "the run expires", || async {
+        store.get_run(&id).await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert_eq!(store.trim_expired_runs().await.unwrap(), 1);
+    for index in [
+        keys.runs_of_kind(RunKind::Workflow),
+        keys.runs_of_definition(RunKind::Workflow, "p.GONE"),
+        keys.runs_finished(RunKind::Workflow, RunStatus::Canceled),
+        keys.runs_active(RunKind::Workflow),
+    ] {
+        assert_eq!(zscore(&redis, &index, &id).await, None, "{index}");
+    }
+    let left = store
+        .list_runs(&query(&["p.GONE"], None, 0, 10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&left), vec![kept]);
+}
+
+fn definitions(dir: &Path) -> Definitions {
+    load_str(
+        "p.TYPED:\n  tasks: [X]\n  schema:\n    type: object\n    properties:\n      name: {type: string}\n      sizes: {type: array, items: {type: integer}}\n    required: [name]\n",
+        &dir.join("flows.yml"),
+    )
+    .unwrap()
+    .into_iter()
+    .map(|workflow| (workflow.fullname.clone(), workflow))
+    .collect()
+}
+
+#[tokio::test]
+async fn starting_a_workflow_names_each_payload_problem_by_its_json_path() {
+    let redis = RedisServer::start();
+    let store = redis.store(&unique_prefix()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let definitions = definitions(dir.path());
+
+    let error = start_workflow(
+        &store,
+        &definitions,
+        "p.TYPED",
+        json!({"name": 3, "sizes": [1, "x"]}),
+    )
+    .await
+    .unwrap_err();
+    let OperationError::InvalidPayload(problems) = error else {
+        panic!("not an invalid payload: {error}")
+    };
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.starts_with("payload/name: ")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.starts_with("payload/sizes/1: ")),
+        "{problems:?}"
+    );
+    let missing = start_workflow(&store, &definitions, "p.TYPED", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&missing, OperationError::InvalidPayload(p) if p[0].starts_with("payload: ") && p[0].contains("name")),
+        "{missing:?}"
+    );
+    assert!(matches!(
+        start_workflow(&store, &definitions, "p.NOPE", json!({})).await,
+        Err(OperationError::UnknownWorkflow(name)) if name == "p.NOPE"
+    ));
+    assert!(
+        store
+            .list_runs(&RunQuery::new(RunKind::Workflow, 10))
+            .await
+            .unwrap()
+            .runs
+            .is_empty(),
+        "nothing was started"
+    );
+
+    let run = start_workflow(&store, &definitions, "p.TYPED", json!({"name": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(run.status, RunStatus::Pending);
+    let canceled = cancel_workflow(&store, &run.id).await.unwrap();
+    assert_eq!(canceled.status, RunStatus::Canceled);
+    assert!(matches!(
+        cancel_workflow(&store, "no-such-run").await,
+        Err(OperationError::WorkflowNotFound(_))
+    ));
+}
+
+/// Runs `baton-api` with `args` and `env`; its output once it exits successfully.
+async fn baton_api_command(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut process = BatonProcess::spawn("baton-api", args, env);
+    let status = process
+        .wait_exit_async(Duration::from_secs(20))
+        .await
+        .expect("the command ends");
+    assert!(status.success(), "baton-api {args:?}: {}", process.log());
+    process.log()
+}
+
+#[tokio::test]
+async fn directors_filtered_list_finds_workflows_past_sixty_thousand_newer_runs() {
+    const MASTER_KEY: &str = "test-master-key-0123456789";
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = redis.store(&prefix).await;
+    let base = now_ms() - 3_600_000;
+    let mut rare = Vec::new();
+    for index in 0..3u64 {
+        rare.extend(
+            store
+                .create_runs_at(&[run_of("other.RARE", "noop")], base + index)
+                .await
+                .unwrap(),
+        );
+    }
+    store.cancel_run(&rare[1]).await.unwrap();
+    for batch in 0..30u64 {
+        store
+            .create_runs_at(
+                &vec![run_of("example.BULK", "noop"); 2000],
+                base + 1000 + batch,
+            )
+            .await
+            .unwrap();
+    }
+
+    let definitions = tempfile::tempdir().unwrap();
+    std::fs::write(
+        definitions.path().join("workflows.yml"),
+        "example.BULK:\n  tasks: [X]\nother.RARE:\n  tasks: [X]\n",
+    )
+    .unwrap();
+    let url = redis.url();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let definitions_dir = definitions.path().display().to_string();
+    let env = [
+        ("BATON_REDIS_URL", url.as_str()),
+        ("BATON_PREFIX", prefix.as_str()),
+        ("BATON_MASTER_KEY", MASTER_KEY),
+        ("BATON_LISTEN", listen.as_str()),
+        ("BATON_DEFINITIONS", definitions_dir.as_str()),
+    ];
+    let output = baton_api_command(
+        &[
+            "keys",
+            "create",
+            "reader",
+            "--permissions",
+            "workflows.read",
+        ],
+        &env,
+    )
+    .await;
+    let secret = output.lines().last().unwrap().trim().to_owned();
+    let signer = Signer::new("reader", secret.into_bytes());
+    let _api = BatonProcess::spawn("baton-api", &[], &env);
+    let http = reqwest::Client::new();
+    let base_url = format!("http://{listen}");
+    wait_for_health(&http, &base_url).await;
+    let list = |query: &'static str| {
+        let (http, base_url, signer) = (http.clone(), base_url.clone(), signer.clone());
+        async move {
+            let answer = send_signed(
+                &http,
+                &base_url,
+                Some(&signer),
+                "GET",
+                &format!("/api/workflows?{query}"),
+                b"",
+                &[],
+            )
+            .await;
+            assert_eq!(answer.status, 200, "{query}: {}", answer.body);
+            answer
+                .body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|workflow| workflow["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list("name=RARE").await,
+        vec![rare[2].clone(), rare[1].clone(), rare[0].clone()]
+    );
+    assert_eq!(
+        list("project=other&per_page=1&page=2").await,
+        vec![rare[1].clone()]
+    );
+    assert_eq!(
+        list("name=other.RARE&status=canceled").await,
+        vec![rare[1].clone()]
+    );
+    assert_eq!(
+        list("project=other&status=pending").await,
+        vec![rare[2].clone(), rare[0].clone()]
+    );
+    assert_eq!(list("name=BULK&per_page=1000&page=61").await.len(), 0);
+    assert_eq!(list("name=BULK&per_page=1000&page=60").await.len(), 1000);
+    assert_eq!(
+        list("per_page=3&page=20001").await,
+        vec![rare[2].clone(), rare[1].clone(), rare[0].clone()]
+    );
+    assert!(list("name=NOPE").await.is_empty());
+    assert!(
+        list("per_page=1000&page=18446744073709551")
+            .await
+            .is_empty()
+    );
+    assert!(
+        list("name=RARE&status=pending&per_page=1000&page=18446744073709551")
+            .await
+            .is_empty()
+    );
+}
