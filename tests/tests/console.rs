@@ -179,6 +179,11 @@ async fn signing_in_shows_the_overview_and_a_started_run_goes_to_success_with_it
         .execute("return document.body.dataset.unreloaded || 'no';", vec![])
         .await;
     assert_eq!(unreloaded, json!("yes"), "the page was reloaded");
+    assert!(
+        !browser.exists("#cancel-run").await,
+        "a finished run offers no Cancel"
+    );
+    assert!(browser.exists("#relaunch-run").await);
     assert_eq!(browser.current_url().await, run_url);
     assert!(browser.exists("svg.dag g.node.status-success").await);
     browser.wait_for_text("table.tasks", "COUNT").await;

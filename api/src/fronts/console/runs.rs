@@ -188,6 +188,8 @@ struct RunLive {
     failure: Option<(String, String)>,
     dag: String,
     tasks: Vec<TaskRow>,
+    can_run: bool,
+    csrf: String,
 }
 
 #[derive(Template)]
@@ -234,7 +236,7 @@ fn task_row(task: &TaskView) -> TaskRow {
     }
 }
 
-fn run_live(run: &RunView) -> RunLive {
+fn run_live(run: &RunView, caller: &Caller) -> RunLive {
     let failure = run
         .tasks
         .iter()
@@ -255,6 +257,12 @@ fn run_live(run: &RunView) -> RunLive {
         failure,
         dag: super::dag::draw(&run.tasks),
         tasks: run.tasks.iter().map(task_row).collect(),
+        can_run: caller.may(common::store::apikeys::Permission::WorkflowsRun),
+        csrf: caller
+            .session
+            .as_ref()
+            .map(|session| session.csrf_token.clone())
+            .unwrap_or_default(),
     }
 }
 
@@ -281,19 +289,19 @@ pub async fn page_of_run(
         definition: run.definition.clone(),
         created: datetime(run.created_ms),
         payload: serde_json::to_string_pretty(&run.payload).unwrap_or_default(),
-        live: run_live(&run),
+        live: run_live(&run, caller),
     })
 }
 
 /// `GET /ui/runs/{id}/live`: the status, DAG and tasks, polled until the run finishes.
 pub async fn live(
     state: &AppState,
-    _caller: &Caller,
+    caller: &Caller,
     id: &str,
 ) -> Result<warp::reply::Response, ApiError> {
     let run = find_run(state, id).await?;
     let fragment = RunLiveFragment {
-        live: run_live(&run),
+        live: run_live(&run, caller),
     };
     if run.status.is_finished() {
         final_fragment(&fragment)
