@@ -49,16 +49,27 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// over earlier and over the defaults.
 #[derive(Debug, Clone)]
 pub struct TestAppBuilder {
+    /// Whether to start `baton-api`.
     api: bool,
+    /// How many workers to start.
     workers: usize,
+    /// Whether to start a scheduler.
     scheduler: bool,
+    /// The master key `baton-api` and its commands get.
     master_key: String,
+    /// Environment of every process.
     env: Vec<(String, String)>,
+    /// Environment of `baton-api` and its commands.
     api_env: Vec<(String, String)>,
+    /// Environment of the workers.
     worker_env: Vec<(String, String)>,
+    /// Environment of the scheduler.
     scheduler_env: Vec<(String, String)>,
+    /// Workflow definitions (YAML), when given.
     definitions: Option<String>,
+    /// Project workflow files: name and YAML.
     projects: Vec<(String, String)>,
+    /// Extra `redis-server` arguments.
     redis_args: Vec<String>,
 }
 
@@ -141,6 +152,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The git repository of reports every process gets as `BATON_REPORTS_REPO`.
+    pub fn reports_repo(self, path: &Path) -> Self {
+        let path = path.display().to_string();
+        self.env("BATON_REPORTS_REPO", &path)
+    }
+
     /// The master key `baton-api` gets (default: [`MASTER_KEY`]).
     pub fn master_key(mut self, master_key: &str) -> Self {
         self.master_key = master_key.to_owned();
@@ -221,19 +238,36 @@ impl TestAppBuilder {
 /// is dropped (with their logs' tails printed when the test is panicking).
 #[derive(Debug)]
 pub struct TestApp {
+    /// What the app was built with (environments of later processes).
     settings: TestAppBuilder,
     // Processes are declared before Redis so that they are dropped first.
+    /// The API, when one runs.
     api: Option<BatonProcess>,
+    /// The scheduler, when one runs.
     scheduler: Option<BatonProcess>,
+    /// The workers, in the order they were started.
     workers: Vec<BatonProcess>,
+    /// The app's own Redis.
     redis: RedisServer,
+    /// The key prefix of every process.
     prefix: String,
+    /// Environment of every process (Redis, prefix, folders, the builder's `env`).
     env: Vec<(String, String)>,
+    /// The API's base URL; empty without an API.
     base: String,
+    /// The address the API listens on, when one runs.
     address: Option<SocketAddr>,
+    /// The HTTP client the app's clients share.
     http: reqwest::Client,
+    /// The admin key's signer, once created.
     admin: OnceCell<Signer>,
+    /// Definitions, projects, artefacts and the API's address file.
     dir: TempDir,
+}
+
+/// A [`TestApp`] with the default settings: Redis and the API, no workers, no scheduler.
+pub async fn spawn_app() -> TestApp {
+    TestApp::builder().spawn().await
 }
 
 impl TestApp {
@@ -499,9 +533,13 @@ impl TestApp {
 /// date-only signer ([`Signer::date_only`]) is used as it is.
 #[derive(Debug, Clone)]
 pub struct Client {
+    /// The HTTP client.
     http: reqwest::Client,
+    /// The API's base URL.
     base: String,
+    /// The signer, when requests are signed.
     signer: Option<Signer>,
+    /// Whether each request gets a signed, unique `X-Request-Id`.
     request_ids: bool,
 }
 
