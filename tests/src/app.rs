@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::config::{RedisTlsOptions, StoreOptions};
 use common::signing::Signer;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -49,17 +50,34 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// over earlier and over the defaults.
 #[derive(Debug, Clone)]
 pub struct TestAppBuilder {
+    /// Whether to start `baton-api`.
     api: bool,
+    /// How many workers to start.
     workers: usize,
+    /// Whether to start a scheduler.
     scheduler: bool,
+    /// The master key `baton-api` and its commands get.
     master_key: String,
+    /// Environment of every process.
     env: Vec<(String, String)>,
+    /// Environment of `baton-api` and its commands.
     api_env: Vec<(String, String)>,
+    /// Environment of the workers.
     worker_env: Vec<(String, String)>,
+    /// Environment of the scheduler.
     scheduler_env: Vec<(String, String)>,
+    /// Workflow definitions (YAML), when given.
     definitions: Option<String>,
+    /// Project workflow files: name and YAML.
     projects: Vec<(String, String)>,
+    /// Extra `redis-server` arguments.
     redis_args: Vec<String>,
+    /// A password Redis requires of every connection, set once it is up.
+    redis_password: Option<String>,
+    /// The URL processes and the store reach Redis at, instead of the plain one.
+    redis_url: Option<String>,
+    /// TLS files processes and the store reach Redis with.
+    redis_tls: RedisTlsOptions,
 }
 
 impl Default for TestAppBuilder {
@@ -77,6 +95,9 @@ impl Default for TestAppBuilder {
             definitions: None,
             projects: Vec::new(),
             redis_args: Vec::new(),
+            redis_password: None,
+            redis_url: None,
+            redis_tls: RedisTlsOptions::default(),
         }
     }
 }
@@ -141,6 +162,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The git repository of reports every process gets as `BATON_REPORTS_REPO`.
+    pub fn reports_repo(self, path: &Path) -> Self {
+        let path = path.display().to_string();
+        self.env("BATON_REPORTS_REPO", &path)
+    }
+
     /// The master key `baton-api` gets (default: [`MASTER_KEY`]).
     pub fn master_key(mut self, master_key: &str) -> Self {
         self.master_key = master_key.to_owned();
@@ -154,6 +181,28 @@ impl TestAppBuilder {
         self
     }
 
+    /// Makes Redis require `password` of every connection (set as `requirepass` once the
+    /// server is up); the processes and the store connect with it in their URL.
+    pub fn redis_password(mut self, password: &str) -> Self {
+        self.redis_password = Some(password.to_owned());
+        self
+    }
+
+    /// The URL processes and the store reach Redis at (`BATON_REDIS_URL`), instead of
+    /// `redis://127.0.0.1:PORT` (with the password, when set): a `rediss://` URL of a TLS port
+    /// given in [`redis_args`](Self::redis_args), say.
+    pub fn redis_url(mut self, url: &str) -> Self {
+        self.redis_url = Some(url.to_owned());
+        self
+    }
+
+    /// The CA and client certificate files processes (`BATON_REDIS_CA_CERT`, ...) and the
+    /// store reach Redis over TLS with.
+    pub fn redis_tls(mut self, tls: RedisTlsOptions) -> Self {
+        self.redis_tls = tls;
+        self
+    }
+
     /// Starts Redis, then the API (waiting until it answers `/healthz`), the scheduler and
     /// the workers.
     ///
@@ -161,18 +210,39 @@ impl TestAppBuilder {
     pub async fn spawn(self) -> TestApp {
         let redis_args: Vec<&str> = self.redis_args.iter().map(String::as_str).collect();
         let redis = RedisServer::start_with(&redis_args);
+        if let Some(password) = &self.redis_password {
+            require_password(&redis, password).await;
+        }
+        let redis_url = self
+            .redis_url
+            .clone()
+            .unwrap_or_else(|| match &self.redis_password {
+                Some(password) => format!("redis://:{password}@127.0.0.1:{}", redis.port()),
+                None => redis.url(),
+            });
         let dir = tempfile::Builder::new()
             .prefix("baton-app-")
             .tempdir()
             .expect("cannot create the app's temporary directory");
+        let prefix = unique_prefix();
         let mut env = vec![
-            ("BATON_REDIS_URL".to_owned(), redis.url()),
-            ("BATON_PREFIX".to_owned(), unique_prefix()),
+            ("BATON_PREFIX".to_owned(), prefix.clone()),
+            ("BATON_REDIS_URL".to_owned(), redis_url.clone()),
             (
                 "BATON_ARTEFACTS".to_owned(),
                 dir.path().join("artefacts").display().to_string(),
             ),
         ];
+        let tls_files = [
+            ("BATON_REDIS_CA_CERT", &self.redis_tls.redis_ca_cert),
+            ("BATON_REDIS_CLIENT_CERT", &self.redis_tls.redis_client_cert),
+            ("BATON_REDIS_CLIENT_KEY", &self.redis_tls.redis_client_key),
+        ];
+        for (name, file) in tls_files {
+            if let Some(file) = file {
+                env.push((name.to_owned(), file.display().to_string()));
+            }
+        }
         if let Some(yaml) = &self.definitions {
             let folder = dir.path().join("definitions");
             std::fs::create_dir_all(&folder).expect("cannot create the definitions folder");
@@ -190,7 +260,8 @@ impl TestAppBuilder {
         }
         env.extend(self.env.iter().cloned());
         let mut app = TestApp {
-            prefix: env[1].1.clone(),
+            prefix,
+            redis_url,
             redis,
             env,
             settings: self,
@@ -221,19 +292,38 @@ impl TestAppBuilder {
 /// is dropped (with their logs' tails printed when the test is panicking).
 #[derive(Debug)]
 pub struct TestApp {
+    /// What the app was built with (environments of later processes).
     settings: TestAppBuilder,
     // Processes are declared before Redis so that they are dropped first.
+    /// The API, when one runs.
     api: Option<BatonProcess>,
+    /// The scheduler, when one runs.
     scheduler: Option<BatonProcess>,
+    /// The workers, in the order they were started.
     workers: Vec<BatonProcess>,
+    /// The app's own Redis.
     redis: RedisServer,
+    /// The key prefix of every process.
     prefix: String,
+    /// The URL processes and the store reach Redis at.
+    redis_url: String,
+    /// Environment of every process (Redis, prefix, folders, the builder's `env`).
     env: Vec<(String, String)>,
+    /// The API's base URL; empty without an API.
     base: String,
+    /// The address the API listens on, when one runs.
     address: Option<SocketAddr>,
+    /// The HTTP client the app's clients share.
     http: reqwest::Client,
+    /// The admin key's signer, once created.
     admin: OnceCell<Signer>,
+    /// Definitions, projects, artefacts and the API's address file.
     dir: TempDir,
+}
+
+/// A [`TestApp`] with the default settings: Redis and the API, no workers, no scheduler.
+pub async fn spawn_app() -> TestApp {
+    TestApp::builder().spawn().await
 }
 
 impl TestApp {
@@ -257,9 +347,21 @@ impl TestApp {
         &self.prefix
     }
 
-    /// The store the processes share.
+    /// The URL the processes reach Redis at (`BATON_REDIS_URL`), with the password if any.
+    pub fn redis_url(&self) -> &str {
+        &self.redis_url
+    }
+
+    /// The store the processes share (keeping finished runs for an hour).
     pub async fn store(&self) -> common::store::Store {
-        self.redis.store(&self.prefix).await
+        common::store::Store::connect(&StoreOptions {
+            redis_url: self.redis_url.clone(),
+            prefix: self.prefix.clone(),
+            retention_secs: 3600,
+            tls: self.settings.redis_tls.clone(),
+        })
+        .await
+        .expect("the store connects to the app's Redis")
     }
 
     /// The app's temporary directory (definitions, projects, artefacts), removed on drop.
@@ -376,6 +478,11 @@ impl TestApp {
     }
 
     /// The scheduler, when one runs.
+    pub fn scheduler(&self) -> Option<&BatonProcess> {
+        self.scheduler.as_ref()
+    }
+
+    /// The scheduler, when one runs, to signal or kill.
     pub fn scheduler_mut(&mut self) -> Option<&mut BatonProcess> {
         self.scheduler.as_mut()
     }
@@ -392,7 +499,12 @@ impl TestApp {
         self.scheduler.insert(scheduler)
     }
 
-    /// The running workers, in the order they were started.
+    /// The workers, in the order they were started.
+    pub fn workers(&self) -> &[BatonProcess] {
+        &self.workers
+    }
+
+    /// The workers, in the order they were started, to signal or kill.
     pub fn workers_mut(&mut self) -> &mut Vec<BatonProcess> {
         &mut self.workers
     }
@@ -499,9 +611,13 @@ impl TestApp {
 /// date-only signer ([`Signer::date_only`]) is used as it is.
 #[derive(Debug, Clone)]
 pub struct Client {
+    /// The HTTP client.
     http: reqwest::Client,
+    /// The API's base URL.
     base: String,
+    /// The signer, when requests are signed.
     signer: Option<Signer>,
+    /// Whether each request gets a signed, unique `X-Request-Id`.
     request_ids: bool,
 }
 
@@ -596,6 +712,19 @@ impl Client {
         )
         .await
     }
+}
+
+/// Makes `server` require `password` of new connections, as `--requirepass` does (set at run
+/// time, so that the server's readiness probe could still reach it).
+async fn require_password(server: &RedisServer, password: &str) {
+    let mut connection = server.connection().await;
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg(password)
+        .query_async::<()>(&mut connection)
+        .await
+        .expect("Redis takes the password");
 }
 
 /// The last line of a command's output, trimmed: where the key and token commands print the

@@ -37,9 +37,13 @@ const DRIVER_READY: &str = "was started successfully on port ";
 
 /// A headless Chromium session and the `chromedriver` serving it.
 pub struct Browser {
+    /// The WebDriver session.
     client: Client,
+    /// Where screenshots go: `<target dir>/console`.
     screenshots: PathBuf,
+    /// How long the waits wait.
     timeout: Duration,
+    /// The driver serving the session (dropped after it).
     driver: Driver,
 }
 
@@ -321,8 +325,11 @@ impl Browser {
 /// in a temporary directory. Dropping it kills the group (the driver and the browser it
 /// started) and reaps the driver.
 struct Driver {
+    /// The `chromedriver` process, leader of its process group.
     child: Child,
+    /// Its output.
     log_path: PathBuf,
+    /// Holds the log and the browser's profile.
     dir: TempDir,
 }
 

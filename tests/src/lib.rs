@@ -42,7 +42,7 @@ pub mod redis_server;
 pub mod signed_http;
 pub mod wait;
 
-pub use app::{Client, TestApp, TestAppBuilder};
+pub use app::{Client, TestApp, TestAppBuilder, spawn_app};
 pub use browser::Browser;
 pub use fake_service::{FakeService, Reply};
 pub use process::{BatonProcess, binary_path};

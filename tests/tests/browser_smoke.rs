@@ -3,7 +3,7 @@
 //! `<target dir>/console/`.
 
 use baton_tests::browser::{HEIGHT, WIDTH};
-use baton_tests::{Browser, TestApp};
+use baton_tests::{Browser, spawn_app};
 
 /// The width and height in a PNG's header (its IHDR chunk).
 fn png_size(png: &[u8]) -> (u32, u32) {
@@ -24,7 +24,7 @@ const FORM: &str = "<!doctype html><title>form</title><style>body{font:20px sans
 
 #[tokio::test]
 async fn the_browser_fills_a_form_and_reads_the_api_and_saves_real_screenshots() {
-    let app = TestApp::builder().spawn().await;
+    let app = spawn_app().await;
     let browser = Browser::start().await;
 
     browser

@@ -9,13 +9,11 @@ use std::time::Duration;
 
 use baton_tests::git_repo::{git, write_file};
 use baton_tests::process::BatonProcess;
-use baton_tests::redis_server::RedisServer;
-use baton_tests::signed_http::{Answer, free_port, send_signed, wait_for_health};
-use baton_tests::unique_prefix;
+use baton_tests::signed_http::{Answer, free_port, send_signed};
 use baton_tests::wait::wait_for;
-use common::config::{RedisTlsOptions, StoreOptions};
+use baton_tests::{TestApp, TestAppBuilder, unique_prefix};
+use common::config::RedisTlsOptions;
 use common::signing::Signer;
-use common::store::Store;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -66,103 +64,55 @@ fn reports_repository(dir: &Path) {
     git(dir, &["commit", "-q", "-m", "reports"]);
 }
 
-/// Where Redis is and how to reach it.
+/// How a test's Redis is reached: the settings of a deployment on it.
 struct Redis {
-    server: RedisServer,
-    /// The URL with the password (and TLS when the server has it).
-    url: String,
-    tls: RedisTlsOptions,
+    /// A deployment's settings, pointing at this Redis.
+    builder: TestAppBuilder,
     /// Certificates, kept while the server runs.
-    _certificates: Option<TempDir>,
+    certificates: Option<TempDir>,
 }
 
 impl Redis {
     /// A server that requires [`REDIS_PASSWORD`] of every new connection.
-    async fn with_password() -> Self {
-        let server = RedisServer::start();
-        require_password(&server).await;
-        let url = format!("redis://:{REDIS_PASSWORD}@127.0.0.1:{}", server.port());
+    fn with_password() -> Self {
         Self {
-            server,
-            url,
-            tls: RedisTlsOptions::default(),
-            _certificates: None,
+            builder: TestApp::builder().redis_password(REDIS_PASSWORD),
+            certificates: None,
         }
     }
 
     /// A server that also listens with TLS, authenticating clients by certificate, all signed
     /// by a CA made here; the URL is the `rediss://` one, with the password.
-    async fn with_tls_and_password() -> Self {
+    fn with_tls_and_password() -> Self {
         let certificates = tempfile::tempdir().unwrap();
         make_certificates(certificates.path());
         let file = |name: &str| certificates.path().join(name).display().to_string();
         let tls_port = free_port().to_string();
-        let server = RedisServer::start_with(&[
-            "--tls-port",
-            &tls_port,
-            "--tls-cert-file",
-            &file("server.crt"),
-            "--tls-key-file",
-            &file("server.key"),
-            "--tls-ca-cert-file",
-            &file("ca.crt"),
-            "--tls-auth-clients",
-            "yes",
-        ]);
-        require_password(&server).await;
-        let url = format!("rediss://:{REDIS_PASSWORD}@127.0.0.1:{tls_port}");
-        let tls = RedisTlsOptions {
-            redis_ca_cert: Some(certificates.path().join("ca.crt")),
-            redis_client_cert: Some(certificates.path().join("client.crt")),
-            redis_client_key: Some(certificates.path().join("client.key")),
-        };
+        let builder = TestApp::builder()
+            .redis_args(&[
+                "--tls-port",
+                &tls_port,
+                "--tls-cert-file",
+                &file("server.crt"),
+                "--tls-key-file",
+                &file("server.key"),
+                "--tls-ca-cert-file",
+                &file("ca.crt"),
+                "--tls-auth-clients",
+                "yes",
+            ])
+            .redis_password(REDIS_PASSWORD)
+            .redis_url(&format!("rediss://:{REDIS_PASSWORD}@127.0.0.1:{tls_port}"))
+            .redis_tls(RedisTlsOptions {
+                redis_ca_cert: Some(certificates.path().join("ca.crt")),
+                redis_client_cert: Some(certificates.path().join("client.crt")),
+                redis_client_key: Some(certificates.path().join("client.key")),
+            });
         Self {
-            server,
-            url,
-            tls,
-            _certificates: Some(certificates),
+            builder,
+            certificates: Some(certificates),
         }
     }
-
-    /// The environment that points a binary at this Redis.
-    fn env(&self) -> Vec<(String, String)> {
-        let mut env = vec![("BATON_REDIS_URL".to_owned(), self.url.clone())];
-        let files = [
-            ("BATON_REDIS_CA_CERT", &self.tls.redis_ca_cert),
-            ("BATON_REDIS_CLIENT_CERT", &self.tls.redis_client_cert),
-            ("BATON_REDIS_CLIENT_KEY", &self.tls.redis_client_key),
-        ];
-        for (name, path) in files {
-            if let Some(path) = path {
-                env.push((name.to_owned(), path.display().to_string()));
-            }
-        }
-        env
-    }
-
-    async fn store(&self, prefix: &str) -> Store {
-        Store::connect(&StoreOptions {
-            redis_url: self.url.clone(),
-            prefix: prefix.to_owned(),
-            retention_secs: 3600,
-            tls: self.tls.clone(),
-        })
-        .await
-        .expect("the store connects with the password")
-    }
-}
-
-/// Makes `server` require [`REDIS_PASSWORD`] of new connections, as `--requirepass` does (set
-/// at run time, so that the harness' readiness probe could still reach it).
-async fn require_password(server: &RedisServer) {
-    let mut connection = server.connection().await;
-    redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("requirepass")
-        .arg(REDIS_PASSWORD)
-        .query_async::<()>(&mut connection)
-        .await
-        .expect("the password is set");
 }
 
 /// A CA, and a server certificate (for 127.0.0.1) and a client certificate it signed, made
@@ -237,99 +187,45 @@ fn make_certificates(dir: &Path) {
 
 /// A deployment: Redis, the API, a worker holding secrets, and a scheduler.
 struct Deployment {
-    redis: Redis,
-    prefix: String,
+    app: TestApp,
     base: String,
-    api: BatonProcess,
-    worker: BatonProcess,
-    scheduler: BatonProcess,
     http: reqwest::Client,
     _repo: TempDir,
-    _artefacts: TempDir,
-    _definitions: TempDir,
+    _certificates: Option<TempDir>,
 }
 
 impl Deployment {
     async fn start(redis: Redis) -> Self {
-        let prefix = unique_prefix();
         let repo = tempfile::tempdir().unwrap();
         reports_repository(repo.path());
-        let artefacts = tempfile::tempdir().unwrap();
-        let definitions = tempfile::tempdir().unwrap();
-        std::fs::write(definitions.path().join("security.yml"), DEFINITIONS).unwrap();
-        let listen = format!("127.0.0.1:{}", free_port());
-        let mut env = redis.env();
-        env.extend([
-            ("BATON_PREFIX".to_owned(), prefix.clone()),
-            (
-                "BATON_REPORTS_REPO".to_owned(),
-                repo.path().display().to_string(),
-            ),
-            (
-                "BATON_ARTEFACTS".to_owned(),
-                artefacts.path().display().to_string(),
-            ),
-        ]);
-        let with = |extra: &[(&str, &str)]| {
-            let mut env = env.clone();
-            env.extend(
-                extra
-                    .iter()
-                    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
-            );
-            env
-        };
-        let definitions_dir = definitions.path().display().to_string();
-        let api = spawn(
-            "baton-api",
-            &[],
-            &with(&[
-                ("BATON_MASTER_KEY", MASTER_KEY),
-                ("BATON_LISTEN", &listen),
-                ("BATON_DEFINITIONS", &definitions_dir),
-            ]),
-        );
-        let worker = spawn(
-            "baton-worker",
-            &[],
-            &with(&[
-                ("BATON_BLOCK_MS", "200"),
-                ("AWS_ACCESS_KEY_ID", AWS_KEY_ID),
-                ("AWS_SECRET_ACCESS_KEY", AWS_SECRET),
-                ("BATON_WORKER_SETTING", WORKER_SETTING),
-            ]),
-        );
-        let scheduler = spawn("baton-scheduler", &[], &with(&[("BATON_TICK_MS", "100")]));
-        let deployment = Self {
-            redis,
-            prefix,
-            base: format!("http://{listen}"),
-            api,
-            worker,
-            scheduler,
-            http: reqwest::Client::new(),
+        let app = redis
+            .builder
+            .master_key(MASTER_KEY)
+            .definitions(DEFINITIONS)
+            .reports_repo(repo.path())
+            .workers(1)
+            .worker_env("BATON_BLOCK_MS", "200")
+            .worker_env("AWS_ACCESS_KEY_ID", AWS_KEY_ID)
+            .worker_env("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+            .worker_env("BATON_WORKER_SETTING", WORKER_SETTING)
+            .scheduler(true)
+            .scheduler_env("BATON_TICK_MS", "100")
+            .spawn()
+            .await;
+        Self {
+            base: app.base().to_owned(),
+            http: app.http().clone(),
+            app,
             _repo: repo,
-            _artefacts: artefacts,
-            _definitions: definitions,
-        };
-        wait_for_health(&deployment.http, &deployment.base).await;
-        deployment
+            _certificates: redis.certificates,
+        }
     }
 
     /// Runs `baton-api ARGS` against this deployment and returns the last line it printed.
     async fn api_command(&self, args: &[&str]) -> String {
-        let mut env = self.redis.env();
-        env.extend([
-            ("BATON_PREFIX".to_owned(), self.prefix.clone()),
-            ("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
-        ]);
-        let env: Vec<(&str, &str)> = env
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect();
-        BatonProcess::last_line_of("baton-api", args, &env)
-            .await
-            .expect("the command succeeds")
+        let (ok, output) = self.app.cli("baton-api", args).await;
+        assert!(ok, "the command failed: {output}");
+        output.lines().last().unwrap_or_default().trim().to_owned()
     }
 
     /// A signer for a key with `workflows.read` and `workflows.run`.
@@ -416,7 +312,7 @@ impl Deployment {
             },
         )
         .await;
-        let store = self.redis.store(&self.prefix).await;
+        let store = self.app.store().await;
         store
             .read_log(&id, None, None, 1000)
             .await
@@ -468,20 +364,14 @@ impl Deployment {
 
     /// The logs of the API, the worker and the scheduler.
     fn logs(&self) -> String {
-        [&self.api, &self.worker, &self.scheduler]
-            .iter()
+        let processes = [self.app.api_process(), &self.app.workers()[0]];
+        processes
+            .into_iter()
+            .chain(self.app.scheduler())
             .map(|process| process.log())
             .collect::<Vec<_>>()
             .join("\n")
     }
-}
-
-fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> BatonProcess {
-    let env: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
-    BatonProcess::spawn(binary, args, &env)
 }
 
 /// Asserts that an environment printed by `env` holds none of the worker's secrets and
@@ -526,7 +416,7 @@ fn assert_clean_environment(lines: &[String], expected: &[&str]) {
 
 #[tokio::test]
 async fn a_report_script_that_prints_its_environment_shows_none_of_the_workers_secrets() {
-    let deployment = Deployment::start(Redis::with_password().await).await;
+    let deployment = Deployment::start(Redis::with_password()).await;
     let token = deployment.report_runner().await;
     let output = deployment
         .report_output(&token, "envdump", json!({"nmin": 3}))
@@ -542,7 +432,7 @@ async fn a_report_script_that_prints_its_environment_shows_none_of_the_workers_s
 
 #[tokio::test]
 async fn a_workflow_command_that_prints_env_shows_none_of_the_workers_secrets() {
-    let deployment = Deployment::start(Redis::with_password().await).await;
+    let deployment = Deployment::start(Redis::with_password()).await;
     let signer = deployment.director().await;
     let log = deployment.workflow_log(&signer, "ENV").await;
     assert_clean_environment(&log, &["GIVEN=by-the-spec"]);
@@ -554,7 +444,7 @@ async fn a_workflow_command_that_prints_env_shows_none_of_the_workers_secrets() 
 
 #[tokio::test]
 async fn report_parameters_that_would_shadow_the_environment_are_refused() {
-    let deployment = Deployment::start(Redis::with_password().await).await;
+    let deployment = Deployment::start(Redis::with_password()).await;
     let token = deployment.report_runner().await;
     for (report, params) in [
         ("shadow", json!({"LD_PRELOAD": "/tmp/evil.so"})),
@@ -585,14 +475,9 @@ async fn report_parameters_that_would_shadow_the_environment_are_refused() {
 
 #[tokio::test]
 async fn workers_and_the_scheduler_refuse_to_start_with_the_master_key() {
-    let redis = Redis::with_password().await;
-    let mut env = redis.env();
-    env.extend([
-        ("BATON_PREFIX".to_owned(), unique_prefix()),
-        ("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()),
-    ]);
+    let app = Redis::with_password().builder.api(false).spawn().await;
     for binary in ["baton-worker", "baton-scheduler"] {
-        let mut process = spawn(binary, &[], &env);
+        let mut process = app.spawn_process(binary, &[], &[("BATON_MASTER_KEY", MASTER_KEY)]);
         let status = process
             .wait_exit_async(Duration::from_secs(15))
             .await
@@ -608,8 +493,8 @@ async fn workers_and_the_scheduler_refuse_to_start_with_the_master_key() {
 }
 
 /// The whole engine (API, scheduler, worker; workflows and reports) against `redis`; no
-/// process shows the password, even in `--help`. Gives `redis` back, still running.
-async fn the_engine_works_against(redis: Redis) -> Redis {
+/// process shows the password, even in `--help`. Gives the deployment back, still running.
+async fn the_engine_works_against(redis: Redis) -> TestApp {
     let deployment = Deployment::start(redis).await;
     let signer = deployment.director().await;
     let log = deployment.workflow_log(&signer, "ENV").await;
@@ -632,10 +517,11 @@ async fn the_engine_works_against(redis: Redis) -> Redis {
         logs.contains(":***@127.0.0.1"),
         "no masked URL logged:\n{logs}"
     );
-    let mut env = deployment.redis.env();
-    env.push(("BATON_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()));
     for binary in ["baton-api", "baton-worker", "baton-scheduler"] {
-        let mut help = spawn(binary, &["--help"], &env);
+        let mut help =
+            deployment
+                .app
+                .spawn_process(binary, &["--help"], &[("BATON_MASTER_KEY", MASTER_KEY)]);
         help.wait_exit_async(Duration::from_secs(15))
             .await
             .expect("--help ends");
@@ -646,14 +532,13 @@ async fn the_engine_works_against(redis: Redis) -> Redis {
             "{binary} --help shows the password: {text}"
         );
     }
-    let Deployment { redis, .. } = deployment;
-    redis
+    deployment.app
 }
 
 #[tokio::test]
 async fn the_engine_works_against_a_redis_that_requires_a_password_and_not_without_it() {
-    let redis = the_engine_works_against(Redis::with_password().await).await;
-    let port = redis.server.port();
+    let app = the_engine_works_against(Redis::with_password()).await;
+    let port = app.redis().port();
 
     for (url, answer) in [
         (format!("redis://127.0.0.1:{port}"), "auth"),
@@ -662,11 +547,9 @@ async fn the_engine_works_against_a_redis_that_requires_a_password_and_not_witho
             "auth",
         ),
     ] {
-        let env = [
-            ("BATON_REDIS_URL".to_owned(), url.clone()),
-            ("BATON_PREFIX".to_owned(), unique_prefix()),
-        ];
-        let mut worker = spawn("baton-worker", &[], &env);
+        let prefix = unique_prefix();
+        let env = [("BATON_REDIS_URL", url.as_str()), ("BATON_PREFIX", &prefix)];
+        let mut worker = BatonProcess::spawn("baton-worker", &[], &env);
         let status = worker
             .wait_exit_async(Duration::from_secs(20))
             .await
@@ -680,15 +563,16 @@ async fn the_engine_works_against_a_redis_that_requires_a_password_and_not_witho
 
 #[tokio::test]
 async fn the_engine_works_over_tls_with_a_password_and_client_certificates() {
-    let redis = the_engine_works_against(Redis::with_tls_and_password().await).await;
-    let plain = redis.url.replace("rediss://", "redis://");
+    let app = the_engine_works_against(Redis::with_tls_and_password()).await;
+    let plain = app.redis_url().replace("rediss://", "redis://");
 
     // The TLS port speaks nothing but TLS.
+    let prefix = unique_prefix();
     let env = [
-        ("BATON_REDIS_URL".to_owned(), plain),
-        ("BATON_PREFIX".to_owned(), unique_prefix()),
+        ("BATON_REDIS_URL", plain.as_str()),
+        ("BATON_PREFIX", &prefix),
     ];
-    let mut worker = spawn("baton-worker", &[], &env);
+    let mut worker = BatonProcess::spawn("baton-worker", &[], &env);
     let status = worker
         .wait_exit_async(Duration::from_secs(20))
         .await
