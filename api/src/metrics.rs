@@ -279,7 +279,7 @@ impl Metrics {
             snapshot.depths.push((queue.to_string(), waiting, pending));
         }
         snapshot.timings = store.job_timings().await?;
-        snapshot.workers = store.workers().await?.len() as u64;
+        snapshot.workers = store.live_workers(common::time::now_ms()).await?.len() as u64;
         *self
             .queues
             .0

@@ -115,7 +115,10 @@ async fn start_run(app: &TestApp, name: &str, payload: Value) -> String {
 /// The status of a run, as the API says.
 async fn run_status(app: &TestApp, id: &str) -> String {
     let answer = app.admin().await.get(&format!("/api/workflows/{id}")).await;
-    answer.body["status"].as_str().unwrap_or_default().to_owned()
+    answer.body["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// POSTs a form from the page with `fetch` (as a forged or hand-made request would be sent
@@ -154,7 +157,9 @@ async fn signing_in_shows_the_overview_and_a_started_run_goes_to_success_with_it
     browser.goto(&app.url("/")).await;
     browser.wait_for_text("h1", "Sign in").await;
     browser.fill("#key_id", ADMIN_KEY_ID).await;
-    browser.fill("#secret", "not the secret at all, surely").await;
+    browser
+        .fill("#secret", "not the secret at all, surely")
+        .await;
     browser.click("form button[type=submit]").await;
     browser.wait_for_text("#login-error", "wrong").await;
     browser.screenshot("sign-in-refused").await;
@@ -171,7 +176,10 @@ async fn signing_in_shows_the_overview_and_a_started_run_goes_to_success_with_it
     browser.screenshot("run-running").await;
     // Mark the document: a reload would lose the mark.
     browser
-        .execute("document.body.dataset.unreloaded = 'yes'; return true;", vec![])
+        .execute(
+            "document.body.dataset.unreloaded = 'yes'; return true;",
+            vec![],
+        )
         .await;
     browser.wait_for_text("#run-status", "success").await;
     browser.wait_for_text("#run-log", "counting line 6").await;
@@ -357,7 +365,9 @@ async fn a_killed_worker_is_marked_stale() {
     sign_in(&browser, &app, ADMIN_KEY_ID, &app.admin_secret().await).await;
     browser.goto(&app.url("/ui/workers")).await;
     browser.wait_for_text(".worker-state", "alive").await;
-    browser.wait_for_text("table.workers", "default, batch").await;
+    browser
+        .wait_for_text("table.workers", "default, batch")
+        .await;
     browser.screenshot("workers").await;
     app.workers_mut()[0].kill_9();
     browser.wait_for_text(".worker-state", "stale").await;
@@ -471,7 +481,10 @@ async fn console_pages_are_sent_with_a_strict_policy_and_sessions_with_strict_co
     let login = http.get(app.url("/ui/login")).send().await.unwrap();
     assert_eq!(login.status(), 200);
     let csp = login.headers()["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert_eq!(login.headers()["x-frame-options"], "DENY");
     let page = http.get(app.url("/ui/runs")).send().await.unwrap();
     assert_eq!(page.status(), 303);
@@ -484,11 +497,17 @@ async fn console_pages_are_sent_with_a_strict_policy_and_sessions_with_strict_co
         .await
         .unwrap();
     assert_eq!(signed_in.status(), 303);
-    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     for part in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
         assert!(cookie.contains(part), "{cookie}");
     }
-    assert!(!cookie.contains("Secure"), "plain http has no Secure cookie: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http has no Secure cookie: {cookie}"
+    );
     let session = cookie.split(';').next().unwrap();
     let value = session.split_once('=').unwrap().1;
     assert!(value.len() >= 43, "256 random bits: {value}");

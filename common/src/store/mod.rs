@@ -27,15 +27,15 @@ pub mod jobs;
 pub mod lease;
 pub mod maintenance;
 pub mod projects;
+pub mod queues;
 pub mod releases;
 pub mod reports;
 pub mod run_index;
 pub mod runs;
+pub mod series;
 pub mod sessions;
 pub mod timings;
 pub mod workers;
-pub mod queues;
-pub mod series;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -52,7 +52,9 @@ fn definitions(queues: usize) -> String {
             "bench.Q{queue}:\n  queue: q{queue}\n  tasks: [A, B]\n"
         ));
     }
-    yaml.push_str("executors:\n  A: {type: handler, name: noop}\n  B: {type: handler, name: noop}\n");
+    yaml.push_str(
+        "executors:\n  A: {type: handler, name: noop}\n  B: {type: handler, name: noop}\n",
+    );
     yaml
 }
 

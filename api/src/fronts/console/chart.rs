@@ -120,7 +120,9 @@ mod tests {
         ];
         let svg = bar_chart("Jobs <per> second", &buckets, "5 min ago", "now");
         assert!(svg.starts_with("<svg"));
-        assert!(svg.contains("Jobs &#60;per&#62; second") || svg.contains("Jobs &lt;per&gt; second"));
+        assert!(
+            svg.contains("Jobs &#60;per&#62; second") || svg.contains("Jobs &lt;per&gt; second")
+        );
         assert!(svg.contains("5 succeeded, 1 failed"));
         assert!(svg.contains("class=\"bar-failed\""));
         assert!(!svg.contains("style="));

@@ -18,7 +18,9 @@ impl Form {
 
     /// Parses the query of a path and query (empty when there is none or it is malformed).
     pub fn query(path_and_query: &str) -> Self {
-        let query = path_and_query.split_once('?').map_or("", |(_, query)| query);
+        let query = path_and_query
+            .split_once('?')
+            .map_or("", |(_, query)| query);
         Self {
             fields: serde_urlencoded::from_str(query).unwrap_or_default(),
         }
@@ -34,7 +36,9 @@ impl Form {
 
     /// The first value of a field, trimmed, `None` when missing or blank.
     pub fn text(&self, name: &str) -> Option<&str> {
-        self.get(name).map(str::trim).filter(|value| !value.is_empty())
+        self.get(name)
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
     }
 
     /// Every field, in order.
@@ -53,7 +57,13 @@ mod tests {
         assert_eq!(form.get("a"), Some("1"));
         assert_eq!(form.get("b"), Some("x y"));
         assert_eq!(form.get("c"), Some("/"));
-        assert_eq!(Form::query("/ui/runs?status=error&page=").text("page"), None);
-        assert_eq!(Form::query("/ui/runs?status=error").get("status"), Some("error"));
+        assert_eq!(
+            Form::query("/ui/runs?status=error&page=").text("page"),
+            None
+        );
+        assert_eq!(
+            Form::query("/ui/runs?status=error").get("status"),
+            Some("error")
+        );
     }
 }

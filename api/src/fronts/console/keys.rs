@@ -65,7 +65,10 @@ async fn keys_page(
     Ok(KeysPage {
         chrome: Chrome::new(caller, "Keys", "keys").with_notice(super::notice(query)),
         keys,
-        permissions: Permission::ALL.iter().map(|permission| permission.as_str()).collect(),
+        permissions: Permission::ALL
+            .iter()
+            .map(|permission| permission.as_str())
+            .collect(),
         created,
         problem,
     })
@@ -108,10 +111,7 @@ pub async fn create(
     match state.store.create_api_key(&state.master_key, new).await {
         Ok((key, secret)) => {
             tracing::info!(key = %key.id, by = %caller.key.id, "key created in the console");
-            let created = Created {
-                id: key.id,
-                secret,
-            };
+            let created = Created { id: key.id, secret };
             page(&keys_page(state, caller, &no_query, Some(created), None).await?)
         }
         Err(common::error::StoreError::Invalid(invalid)) => page_with_status(

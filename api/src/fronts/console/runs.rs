@@ -152,9 +152,7 @@ pub async fn list(
         runs: found.runs.iter().map(row_of).collect(),
         page: page_number,
         previous: (page_number > 1).then(|| page_link(&filters, page_number - 1)),
-        next: found
-            .has_more
-            .then(|| page_link(&filters, page_number + 1)),
+        next: found.has_more.then(|| page_link(&filters, page_number + 1)),
         filters,
         problem,
     })
@@ -372,8 +370,7 @@ pub async fn cancel(state: &AppState, id: &str) -> Result<warp::reply::Response,
 
 /// `POST /ui/runs/{id}/relaunch`: starts a new run with the same payload and shows it.
 pub async fn relaunch(state: &AppState, id: &str) -> Result<warp::reply::Response, ApiError> {
-    let run =
-        common::operations::workflows::relaunch_workflow(&state.store, &state.workflows, id)
-            .await?;
+    let run = common::operations::workflows::relaunch_workflow(&state.store, &state.workflows, id)
+        .await?;
     Ok(see_other(&format!("/ui/runs/{}", run.id)))
 }

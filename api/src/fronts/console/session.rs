@@ -55,7 +55,9 @@ pub async fn session_caller(state: &AppState, head: &RequestHead) -> Result<Call
 /// The `Set-Cookie` value that hands a new session to the browser.
 pub fn session_set_cookie(cookie: &str, ttl_secs: u64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE_NAME}={cookie}; Path=/ui; Max-Age={ttl_secs}; HttpOnly; SameSite=Strict{secure}")
+    format!(
+        "{COOKIE_NAME}={cookie}; Path=/ui; Max-Age={ttl_secs}; HttpOnly; SameSite=Strict{secure}"
+    )
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
@@ -67,7 +69,8 @@ pub fn session_clear_cookie(secure: bool) -> String {
 /// Refuses a state-changing request whose form does not carry its session's CSRF token, or
 /// that comes from another origin.
 pub fn check_csrf(request: &RequestParts, form: &super::form::Form) -> Result<(), ApiError> {
-    let forged = |why: &str| ApiError::Forbidden(format!("refused: {why}; reload the page and try again"));
+    let forged =
+        |why: &str| ApiError::Forbidden(format!("refused: {why}; reload the page and try again"));
     if let Some(origin) = request.headers.get(header::ORIGIN) {
         let host = request
             .headers
@@ -113,7 +116,13 @@ mod tests {
     #[test]
     fn cookies_are_http_only_strict_and_secure_behind_https() {
         let cookie = session_set_cookie("tok", 60, true);
-        for part in ["HttpOnly", "SameSite=Strict", "Secure", "Max-Age=60", "Path=/ui"] {
+        for part in [
+            "HttpOnly",
+            "SameSite=Strict",
+            "Secure",
+            "Max-Age=60",
+            "Path=/ui",
+        ] {
             assert!(cookie.contains(part), "{cookie}");
         }
         assert!(!session_set_cookie("tok", 60, false).contains("Secure"));

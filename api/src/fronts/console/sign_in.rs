@@ -124,8 +124,7 @@ pub async fn sign_out(
         state.store.end_session(&cookie).await?;
     }
     let mut response = see_other("/ui/login");
-    if let Ok(cookie) = HeaderValue::from_str(&session_clear_cookie(state.console.secure_cookies))
-    {
+    if let Ok(cookie) = HeaderValue::from_str(&session_clear_cookie(state.console.secure_cookies)) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)
@@ -137,8 +136,16 @@ mod tests {
 
     #[test]
     fn next_never_leaves_the_console() {
-        assert_eq!(safe_next(Some("/ui/runs?status=error")), "/ui/runs?status=error");
-        for bad in ["//evil.example/ui/", "https://evil.example/", "/api/workflows", "/ui\\x"] {
+        assert_eq!(
+            safe_next(Some("/ui/runs?status=error")),
+            "/ui/runs?status=error"
+        );
+        for bad in [
+            "//evil.example/ui/",
+            "https://evil.example/",
+            "/api/workflows",
+            "/ui\\x",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/ui/", "{bad}");
         }
         assert_eq!(safe_next(None), "/ui/");

@@ -48,7 +48,12 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<warp::reply::Resp
         .values()
         .map(|workflow| DefinitionRow {
             fullname: workflow.fullname.clone(),
-            tasks: workflow.definition.tasks.iter().filter(|task| !task.is_hook).count(),
+            tasks: workflow
+                .definition
+                .tasks
+                .iter()
+                .filter(|task| !task.is_hook)
+                .count(),
             queue: workflow.definition.queue.to_string(),
             schedule: schedule_text(&workflow.definition),
             has_schema: workflow.schema.is_some(),
@@ -190,7 +195,9 @@ fn place_problems(fields: &mut [Field], problems: Vec<String>) -> Vec<String> {
             .map(|(name, _)| name.to_owned());
         match named.and_then(|name| fields.iter_mut().find(|field| field.name == name)) {
             Some(field) => {
-                let text = problem.split_once(": ").map_or(problem.as_str(), |(_, text)| text);
+                let text = problem
+                    .split_once(": ")
+                    .map_or(problem.as_str(), |(_, text)| text);
                 field.error = Some(text.to_owned());
             }
             None => general.push(problem),
@@ -242,7 +249,13 @@ pub async fn page_of_workflow(
 ) -> Result<warp::reply::Response, ApiError> {
     let workflow = workflow_of(state, name)?;
     let fields = fields_of(workflow.schema.as_ref().map(|schema| schema.json()));
-    page(&workflow_page(caller, workflow, fields, "{}".into(), Vec::new()))
+    page(&workflow_page(
+        caller,
+        workflow,
+        fields,
+        "{}".into(),
+        Vec::new(),
+    ))
 }
 
 /// `POST /ui/workflows/{name}/start`: starts a run and shows it, or shows the form again
