@@ -60,7 +60,10 @@ impl PausedQueues {
         if !paused.is_empty() {
             match store.hand_back_jobs(conn, &paused).await {
                 Ok(()) => {
-                    tracing::info!(jobs = paused.len(), "queue paused meanwhile: jobs handed back")
+                    tracing::info!(
+                        jobs = paused.len(),
+                        "queue paused meanwhile: jobs handed back"
+                    )
                 }
                 Err(error) => {
                     tracing::error!(cause = %error, jobs = paused.len(), "cannot hand back jobs of a paused queue")

@@ -24,12 +24,12 @@ pub mod jobs;
 pub mod lease;
 pub mod maintenance;
 pub mod projects;
+pub mod queues;
 pub mod releases;
 pub mod reports;
 pub mod runs;
-pub mod workers;
-pub mod queues;
 pub mod series;
+pub mod workers;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

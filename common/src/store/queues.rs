@@ -236,8 +236,8 @@ impl Store {
         priority: Priority,
         groups: &RedisValue,
     ) -> StoreResult<(u64, u64)> {
-        let groups = StreamInfoGroupsReply::from_redis_value_ref(groups)
-            .map_err(redis::RedisError::from)?;
+        let groups =
+            StreamInfoGroupsReply::from_redis_value_ref(groups).map_err(redis::RedisError::from)?;
         let Some(group) = groups
             .groups
             .iter()
@@ -273,4 +273,3 @@ fn decode<T: FromRedisValue>(reply: &RedisResult<RedisValue>) -> StoreResult<T> 
         Err(error) => Err(StoreError::Redis(error.clone())),
     }
 }
-

@@ -178,8 +178,7 @@ impl Window {
             if at < self.first_ms {
                 continue;
             }
-            let Some(point) = points.get_mut(((at - self.first_ms) / self.step_ms) as usize)
-            else {
+            let Some(point) = points.get_mut(((at - self.first_ms) / self.step_ms) as usize) else {
                 continue;
             };
             match outcome {
