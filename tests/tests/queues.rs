@@ -675,3 +675,53 @@ async fn dead_letters_are_deleted_one_or_all_and_requeued_all_once() {
     );
     assert_eq!(world.summary(&dead).await.dead, 0);
 }
+
+#[tokio::test]
+async fn a_killed_workers_job_on_a_paused_queue_is_reclaimed_to_wait_for_the_resume() {
+    let world = World::new().await;
+    let held = queue("reclaimed");
+    let (started, release) = (world.path("started"), world.path("release"));
+    let ran = world.path("ran");
+    let script = format!(
+        "echo x >> '{}'; touch '{}'; while [ ! -e '{}' ]; do sleep 0.05; done",
+        ran.display(),
+        started.display(),
+        release.display()
+    );
+    let mut first = world.worker("reclaimed", &[("BATON_WORKER_ID", "first")]);
+    let id = world.create(&held, shell_task("HOLD", &script, 0)).await;
+    wait_until(Duration::from_secs(10), "the job starts", || async {
+        started.exists()
+    })
+    .await;
+    world.store.pause_queue(&held).await.unwrap();
+    first.kill_9();
+    std::fs::write(&release, "").unwrap();
+    let _scheduler = world.scheduler(&[]);
+    let _second = world.worker("reclaimed", &[("BATON_WORKER_ID", "second")]);
+
+    wait_until(
+        Duration::from_secs(15),
+        "the lost job is back on its stream",
+        || async {
+            let summary = world.summary(&held).await;
+            summary.running == 0 && summary.waiting_total() == 1
+        },
+    )
+    .await;
+    tokio::time::sleep(STAYS_WAITING).await;
+    let summary = world.summary(&held).await;
+    assert_eq!(
+        (summary.running, summary.waiting_total()),
+        (0, 1),
+        "nobody runs it while paused: {summary:?}"
+    );
+    assert_eq!(read_lines(&ran), 1);
+
+    world.store.resume_queue(&held).await.unwrap();
+    let run = world
+        .wait_for_status(&id, RunStatus::Success, Duration::from_secs(15))
+        .await;
+    assert_eq!(run.tasks[0].worker.as_deref(), Some("second"));
+    assert_eq!(read_lines(&ran), 2);
+}
