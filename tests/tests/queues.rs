@@ -550,6 +550,15 @@ async fn a_killed_worker_stays_listed_as_stale_until_much_later_and_its_job_is_r
     assert_eq!(run.tasks[0].worker.as_deref(), Some("second"));
     let stale = world.worker_record("first").await.expect("still listed");
     assert!(stale.is_stale(now_ms()));
+    let live: Vec<String> = world
+        .store
+        .live_workers(now_ms())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|worker| worker.id)
+        .collect();
+    assert_eq!(live, ["second"]);
     assert!(
         !world
             .worker_record("second")
