@@ -26,13 +26,11 @@ impl PausedQueues {
     /// The queues of `queues` not paused, re-reading the paused set when it is older than
     /// [`PAUSED_REFRESH`]. When Redis cannot say, the last known set stands.
     pub async fn active(&mut self, store: &Store, queues: &[QueueName]) -> Vec<QueueName> {
-        if self
+        let due = self
             .read_at
-            .is_none_or(|read_at| read_at.elapsed() >= PAUSED_REFRESH)
-        {
-            if let Err(error) = self.refresh(store).await {
-                tracing::warn!(cause = %error, "cannot read the paused queues");
-            }
+            .is_none_or(|read_at| read_at.elapsed() >= PAUSED_REFRESH);
+        if due && let Err(error) = self.refresh(store).await {
+            tracing::warn!(cause = %error, "cannot read the paused queues");
         }
         queues
             .iter()
@@ -60,7 +58,10 @@ impl PausedQueues {
         if !paused.is_empty() {
             match store.hand_back_jobs(conn, &paused).await {
                 Ok(()) => {
-                    tracing::info!(jobs = paused.len(), "queue paused meanwhile: jobs handed back")
+                    tracing::info!(
+                        jobs = paused.len(),
+                        "queue paused meanwhile: jobs handed back"
+                    )
                 }
                 Err(error) => {
                     tracing::error!(cause = %error, jobs = paused.len(), "cannot hand back jobs of a paused queue")

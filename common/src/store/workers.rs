@@ -118,6 +118,13 @@ impl Store {
         Ok(workers)
     }
 
+    /// The registered workers that are not stale as of `now_ms`, by id.
+    pub async fn live_workers(&self, now_ms: u64) -> StoreResult<Vec<WorkerRecord>> {
+        let mut workers = self.workers().await?;
+        workers.retain(|worker| !worker.is_stale(now_ms));
+        Ok(workers)
+    }
+
     /// Removes workers whose last heartbeat is older than `stale_ms`; returns their ids.
     pub async fn remove_dead_workers(&self, stale_ms: u64) -> StoreResult<Vec<String>> {
         let cutoff = crate::time::now_ms().saturating_sub(stale_ms);
