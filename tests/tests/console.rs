@@ -220,6 +220,24 @@ async fn signing_in_shows_the_overview_and_a_started_run_goes_to_success_with_it
         .wait_for_text("tr[data-schedule='console.TICK']", "every 3600 s")
         .await;
     browser.screenshot("schedules").await;
+
+    // At a phone's width the navigation wraps and tables scroll inside their frame.
+    browser.client().set_window_size(390, 844).await.unwrap();
+    browser
+        .goto(&app.url(&run_url.replace(app.base(), "")))
+        .await;
+    browser.wait_for_text("#run-status", "success").await;
+    let overflow = browser
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "the page is wider than the phone: {overflow}"
+    );
+    browser.screenshot("run-phone").await;
     browser.close().await;
 }
 

@@ -60,6 +60,8 @@ const MAX_OFFSET: usize = i64::MAX as usize - MAX_PAGE - 1;
 const LIST_ATTEMPTS: usize = 3;
 /// Run ids whose statuses are read per round trip when filtering active runs.
 const STATUS_CHUNK: usize = 1000;
+/// How long a listing's temporary candidate set lives, should its reader die (ms).
+const QUERY_TTL_MS: u64 = 30_000;
 /// Entries one index's trimming examines per call.
 const TRIM_BUDGET: usize = 5000;
 /// Entries examined per trimming round trip.
@@ -323,7 +325,18 @@ impl Store {
     /// union of definitions' indexes, intersected with the status index (commands added to
     /// `pipe`, which must delete it after reading when the second value is true).
     fn query_source(&self, pipe: &mut redis::Pipeline, query: &RunQuery) -> (String, bool) {
-        let status_index = match query.status {
+        self.candidate_source(pipe, query, query.status)
+    }
+
+    /// [`Self::query_source`] narrowed by `status` instead of the query's own (`None`: by
+    /// definition and kind only).
+    fn candidate_source(
+        &self,
+        pipe: &mut redis::Pipeline,
+        query: &RunQuery,
+        status: Option<RunStatus>,
+    ) -> (String, bool) {
+        let status_index = match status {
             Some(status) if status.is_finished() => self.keys.runs_finished(query.kind, status),
             Some(_) => self.keys.runs_active(query.kind),
             None => self.keys.runs_of_kind(query.kind),
@@ -335,7 +348,7 @@ impl Store {
             .collect();
         match definition_keys.as_slice() {
             [] => (status_index, false),
-            [only] if query.status.is_none() => (only.clone(), false),
+            [only] if status.is_none() => (only.clone(), false),
             _ => {
                 let temporary = self.keys.runs_query(&uuid::Uuid::new_v4().to_string());
                 pipe.cmd("ZUNIONSTORE")
@@ -345,7 +358,7 @@ impl Store {
                     .arg("AGGREGATE")
                     .arg("MAX")
                     .ignore();
-                if query.status.is_some() {
+                if status.is_some() {
                     pipe.cmd("ZINTERSTORE")
                         .arg(&temporary)
                         .arg(2)
@@ -360,43 +373,79 @@ impl Store {
         }
     }
 
-    /// Pending or in-progress runs: the active index (narrowed by definition and date) holds
-    /// both, so each candidate's status is read; those found finished are reindexed.
+    /// Pending or in-progress runs: the active index holds both, so each candidate's status
+    /// is read; those found finished are reindexed. Narrowed by definition, the candidates
+    /// are the definitions' runs themselves (no intersection with the active index to build:
+    /// unfinished runs are the newest, found first). The candidates are read newest first in
+    /// windows growing from about the page's size, so a first page costs about a page of
+    /// status reads however many runs there are.
     async fn list_active_runs(&self, query: &RunQuery) -> StoreResult<RunPage> {
         let (min, max) = score_range(query);
         let mut conn = self.conn().await?;
         let mut pipe = redis::pipe();
         pipe.atomic();
-        let (source, temporary) = self.query_source(&mut pipe, query);
+        let from_active = query.definitions.is_empty();
+        let (source, temporary) = if from_active {
+            self.query_source(&mut pipe, query)
+        } else {
+            self.candidate_source(&mut pipe, query, None)
+        };
+        if temporary {
+            // Read over several round trips: it outlives them, not a reader that dies.
+            pipe.cmd("PEXPIRE").arg(&source).arg(QUERY_TTL_MS).ignore();
+        }
+        let mut window = (query.offset + query.limit + 1).clamp(64, STATUS_CHUNK);
         pipe.cmd("ZREVRANGEBYSCORE")
             .arg(&source)
             .arg(&max)
-            .arg(&min);
-        if temporary {
-            pipe.cmd("DEL").arg(&source).ignore();
-        }
-        let (candidates,): (Vec<String>,) = self.query_pipeline(&mut conn, &pipe).await?;
+            .arg(&min)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(window);
+        let (mut candidates,): (Vec<String>,) = self.query_pipeline(&mut conn, &pipe).await?;
+        let mut read = 0;
         let mut matched = Vec::new();
         let mut skipped = 0;
         let mut finished = Vec::new();
-        'chunks: for chunk in candidates.chunks(STATUS_CHUNK) {
-            let statuses = self.run_statuses(chunk).await?;
-            for (id, status) in chunk.iter().zip(statuses) {
+        loop {
+            let statuses = self.run_statuses(&candidates).await?;
+            for (id, status) in candidates.iter().zip(statuses) {
                 match status {
-                    Some(status) if status.is_finished() => finished.push(id.clone()),
+                    Some(status) if status.is_finished() => {
+                        if from_active {
+                            finished.push(id.clone());
+                        }
+                    }
                     Some(status) if Some(status) == query.status => {
                         if skipped < query.offset {
                             skipped += 1;
                         } else {
                             matched.push(id.clone());
-                            if matched.len() > query.limit {
-                                break 'chunks;
-                            }
                         }
                     }
                     _ => {}
                 }
             }
+            read += candidates.len();
+            if matched.len() > query.limit || candidates.len() < window {
+                break;
+            }
+            window = (window * 2).min(STATUS_CHUNK);
+            candidates = redis::cmd("ZREVRANGEBYSCORE")
+                .arg(&source)
+                .arg(&max)
+                .arg(&min)
+                .arg("LIMIT")
+                .arg(read)
+                .arg(window)
+                .query_async(&mut conn)
+                .await?;
+        }
+        if temporary {
+            redis::cmd("DEL")
+                .arg(&source)
+                .query_async::<()>(&mut conn)
+                .await?;
         }
         if !finished.is_empty() {
             self.reindex_runs(&finished).await?;
