@@ -6,9 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use baton_tests::TestApp;
 use baton_tests::process::BatonProcess;
-use baton_tests::redis_server::RedisServer;
-use baton_tests::unique_prefix;
 use baton_tests::wait::{wait_for, wait_until};
 use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus};
 use common::store::Store;
@@ -22,22 +21,19 @@ use serde_json::{Value, json};
 /// How long a paused queue's job is watched to make sure it stays waiting.
 const STAYS_WAITING: Duration = Duration::from_millis(2500);
 
-/// One test's world: its own Redis, key prefix and store.
+/// One test's world: its own Redis, key prefix and store (no API: the tests drive the store).
 struct World {
-    redis: RedisServer,
-    prefix: String,
+    app: TestApp,
     store: Store,
     dir: tempfile::TempDir,
 }
 
 impl World {
     async fn new() -> Self {
-        let redis = RedisServer::start();
-        let prefix = unique_prefix();
-        let store = redis.store(&prefix).await;
+        let app = TestApp::builder().api(false).spawn().await;
+        let store = app.store().await;
         Self {
-            redis,
-            prefix,
+            app,
             store,
             dir: tempfile::tempdir().expect("temp dir"),
         }
@@ -50,14 +46,9 @@ impl World {
         defaults: &[(&str, &str)],
         extra: &[(&str, &str)],
     ) -> BatonProcess {
-        let url = self.redis.url();
-        let mut env = vec![
-            ("BATON_REDIS_URL", url.as_str()),
-            ("BATON_PREFIX", self.prefix.as_str()),
-        ];
-        env.extend_from_slice(defaults);
+        let mut env = defaults.to_vec();
         env.extend_from_slice(extra);
-        BatonProcess::spawn(binary, &[], &env)
+        self.app.spawn_process(binary, &[], &env)
     }
 
     /// A worker on `queues` with fast test timings.
@@ -268,7 +259,7 @@ async fn a_pause_survives_a_worker_restart() {
         .wait_exit_async(Duration::from_secs(15))
         .await
         .expect("the first worker exits");
-    let reconnected = world.redis.store(&world.prefix).await;
+    let reconnected = world.app.store().await;
     assert!(reconnected.paused_queues().await.unwrap().contains(&paused));
     let _second = world.worker("kept-paused", &[]);
     world
@@ -471,7 +462,7 @@ async fn the_series_shows_succeeded_and_failed_jobs_in_the_current_second_and_mi
         .unwrap();
     assert_eq!(totals(&later.per_second), (0, 0));
     assert_eq!(totals(&later.per_minute), (3, 2));
-    let mut conn = world.redis.connection().await;
+    let mut conn = world.app.redis().connection().await;
     let ttl: i64 = redis::cmd("PTTL")
         .arg(
             world

@@ -411,11 +411,10 @@ impl Store {
             let statuses = self.run_statuses(&candidates).await?;
             for (id, status) in candidates.iter().zip(statuses) {
                 match status {
-                    Some(status) if status.is_finished() => {
-                        if from_active {
-                            finished.push(id.clone());
-                        }
+                    Some(status) if status.is_finished() && from_active => {
+                        finished.push(id.clone());
                     }
+                    Some(status) if status.is_finished() => {}
                     Some(status) if Some(status) == query.status => {
                         if skipped < query.offset {
                             skipped += 1;

@@ -1,6 +1,6 @@
 //! `baton-console-bench`: how fast the console's busiest pages render with a large store.
 //!
-//! It starts its own `redis-server` and `baton-api`, fills Redis with `--runs` workflow runs
+//! It starts its own `redis-server` and `baton-api` (through the tests' `TestApp`), fills Redis with `--runs` workflow runs
 //! spread over `--queues` queues (written through the store in batches, as the API writes
 //! them, so every index and queue counter is real), signs in through the console's form, then
 //! requests each page `--requests` times, one after another, and reports p50, p99 and the
@@ -18,12 +18,9 @@
 
 use std::time::Instant;
 
+use baton_tests::TestApp;
 use baton_tests::bench::percentile_ms;
-use baton_tests::process::BatonProcess;
-use baton_tests::redis_server::RedisServer;
 use clap::Parser;
-use common::config::StoreOptions;
-use common::store::Store;
 use serde_json::{Map, Value, json};
 
 /// Measures console page latency over a large store.
@@ -41,7 +38,6 @@ struct Args {
     requests: usize,
 }
 
-const MASTER_KEY: &str = "bench-master-key-0123456789";
 /// Runs written per store call.
 const BATCH: usize = 1000;
 
@@ -64,20 +60,14 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let redis = RedisServer::start();
-    let prefix = baton_tests::unique_prefix();
-    let dir = tempfile::tempdir()?;
     let yaml = definitions(args.queues.max(1));
-    std::fs::write(dir.path().join("bench.yml"), &yaml)?;
-    let workflows = common::director::load_str(&yaml, &dir.path().join("bench.yml"))?;
-
-    let store = Store::connect(&StoreOptions {
-        redis_url: redis.url(),
-        prefix: prefix.clone(),
-        retention_secs: 7 * 24 * 3600,
-        tls: Default::default(),
-    })
-    .await?;
+    let workflows = common::director::load_str(&yaml, std::path::Path::new("bench.yml"))?;
+    let app = TestApp::builder()
+        .definitions(&yaml)
+        .api_env("RUST_LOG", "warn")
+        .spawn()
+        .await;
+    let store = app.store().await;
     let filling = Instant::now();
     let mut written = 0;
     while written < args.runs {
@@ -94,35 +84,11 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let fill_secs = filling.elapsed().as_secs_f64();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let url = redis.url();
-    let definitions_dir = dir.path().display().to_string();
-    let common_env = [
-        ("BATON_REDIS_URL", url.as_str()),
-        ("BATON_PREFIX", prefix.as_str()),
-        ("BATON_MASTER_KEY", MASTER_KEY),
-        ("RUST_LOG", "warn"),
-    ];
-    let secret = BatonProcess::last_line_of(
-        "baton-api",
-        &["keys", "create", "bench", "--permissions", "admin"],
-        &common_env,
-    )
-    .await?;
-    let mut api_env = common_env.to_vec();
-    api_env.extend([
-        ("BATON_LISTEN", listen.as_str()),
-        ("BATON_DEFINITIONS", definitions_dir.as_str()),
-    ]);
-    let _api = BatonProcess::spawn("baton-api", &[], &api_env);
+    let secret = app.create_key("bench", "admin", &[]).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let base = format!("http://{listen}");
-    baton_tests::signed_http::wait_for_health(&http, &base).await;
+    let base = app.base().to_owned();
     let signed_in = http
         .post(format!("{base}/ui/login"))
         .header("content-type", "application/x-www-form-urlencoded")
