@@ -109,9 +109,9 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let pages = [
         ("overview", "/ui/".to_owned()),
-        ("runs", "/ui/runs".to_owned()),
+        ("run_list", "/ui/runs".to_owned()),
         (
-            "runs_filtered",
+            "run_list_filtered",
             "/ui/runs?definition=bench.Q3&status=pending".to_owned(),
         ),
     ];
