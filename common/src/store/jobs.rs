@@ -638,7 +638,7 @@ impl Store {
         }
         stats.flush_into(&mut follow_up);
         self.query_pipeline::<()>(conn, &follow_up).await?;
-        self.reindex_runs(&finished_runs).await?;
+        self.index_finished_runs(&finished_runs).await?;
         Ok(outcomes)
     }
 

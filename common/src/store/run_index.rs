@@ -130,6 +130,7 @@ impl Store {
         runs: impl IntoIterator<Item = (&'a str, RunKind, &'a str)>,
         now: u64,
     ) {
+        let mut named = std::collections::HashSet::new();
         for (id, kind, definition) in runs {
             pipe.cmd("ZADD")
                 .arg(self.keys.runs_of_kind(kind))
@@ -143,10 +144,13 @@ impl Store {
                 .arg(now)
                 .arg(id)
                 .ignore();
-            pipe.cmd("SADD")
-                .arg(self.keys.run_definitions(kind))
-                .arg(definition)
-                .ignore();
+            // Once per definition of the batch.
+            if named.insert((kind, definition)) {
+                pipe.cmd("SADD")
+                    .arg(self.keys.run_definitions(kind))
+                    .arg(definition)
+                    .ignore();
+            }
             pipe.cmd("ZADD")
                 .arg(self.keys.runs_active(kind))
                 .arg("NX")
@@ -156,8 +160,9 @@ impl Store {
         }
     }
 
-    /// Puts run `run_id` back in the active index, before a script that may reopen it (a
-    /// requeue), so that a crash right after the script leaves it where the healer looks.
+    /// Puts run `run_id` back in the active index (and out of the finished ones), before a
+    /// script that may reopen it (a requeue), so that a crash right after the script leaves it
+    /// where the healer looks; the reindex after the script puts a run it did not reopen back.
     pub(crate) async fn mark_run_active(&self, run_id: &str) -> StoreResult<()> {
         let Some(indexed) = self
             .indexed_runs(&[run_id.to_owned()])
@@ -168,12 +173,21 @@ impl Store {
             return Ok(());
         };
         let mut conn = self.conn().await?;
-        redis::cmd("ZADD")
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("ZADD")
             .arg(self.keys.runs_active(indexed.kind))
             .arg(indexed.created_ms)
             .arg(run_id)
-            .query_async::<()>(&mut conn)
-            .await?;
+            .ignore();
+        // Reopened, it is in no finished index until it finishes again.
+        for status in FINISHED_STATUSES {
+            pipe.cmd("ZREM")
+                .arg(self.keys.runs_finished(indexed.kind, status))
+                .arg(run_id)
+                .ignore();
+        }
+        self.query_pipeline::<()>(&mut conn, &pipe).await?;
         Ok(())
     }
 
@@ -195,6 +209,38 @@ impl Store {
             self.query_pipeline::<()>(&mut conn, &pipe).await?;
         }
         Ok(count)
+    }
+
+    /// Moves runs a worker has just seen finish from the active index to their status's, and
+    /// nothing more: unlike [`Store::reindex_runs`], it leaves the kind's and definition's
+    /// entries (written at creation) and the other statuses' (cleared when a run is reopened)
+    /// alone, so the hot path pays two commands a run. Whatever a crash leaves half done, the
+    /// healer and the readers mend.
+    pub(crate) async fn index_finished_runs(&self, run_ids: &[String]) -> StoreResult<()> {
+        let found = self.indexed_runs(run_ids).await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let mut count = 0;
+        for (id, indexed) in run_ids.iter().zip(&found) {
+            let Some(indexed) = indexed.as_ref().filter(|found| found.status.is_finished()) else {
+                continue;
+            };
+            pipe.cmd("ZADD")
+                .arg(self.keys.runs_finished(indexed.kind, indexed.status))
+                .arg(indexed.created_ms)
+                .arg(id)
+                .ignore();
+            pipe.cmd("ZREM")
+                .arg(self.keys.runs_active(indexed.kind))
+                .arg(id)
+                .ignore();
+            count += 1;
+        }
+        if count > 0 {
+            let mut conn = self.conn().await?;
+            self.query_pipeline::<()>(&mut conn, &pipe).await?;
+        }
+        Ok(())
     }
 
     /// The index facts of runs (`None` for a run that no longer exists), in one round trip.
