@@ -565,6 +565,17 @@ async fn console_pages_are_sent_with_a_strict_policy_and_sessions_with_strict_co
         .and_then(|rest| rest.split('"').next())
         .unwrap()
         .to_owned();
+    // A form posted from another site is refused, even with the right token.
+    let foreign = http
+        .post(app.url("/ui/logout"))
+        .header("cookie", session)
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    assert!(store.session(value).await.unwrap().is_some());
     let out = http
         .post(app.url("/ui/logout"))
         .header("cookie", session)

@@ -223,9 +223,14 @@ impl Store {
 
     /// Every queue name that has been used in this deployment.
     pub async fn queue_names(&self) -> StoreResult<Vec<QueueName>> {
+        self.queue_set(&self.keys.queues()).await
+    }
+
+    /// The valid queue names in the set at `key` (the used queues, the paused ones).
+    pub(crate) async fn queue_set<C: FromIterator<QueueName>>(&self, key: &str) -> StoreResult<C> {
         let mut conn = self.conn().await?;
         let names: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(self.keys.queues())
+            .arg(key)
             .query_async(&mut conn)
             .await?;
         Ok(names

@@ -82,15 +82,7 @@ impl Store {
 
     /// The queues paused now.
     pub async fn paused_queues(&self) -> StoreResult<BTreeSet<QueueName>> {
-        let mut conn = self.conn().await?;
-        let names: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(self.keys.paused_queues())
-            .query_async(&mut conn)
-            .await?;
-        Ok(names
-            .iter()
-            .filter_map(|name| QueueName::parse(name).ok())
-            .collect())
+        self.queue_set(&self.keys.paused_queues()).await
     }
 
     /// Puts jobs a worker read but will not start (their queue was paused meanwhile) back on
