@@ -328,6 +328,17 @@ async fn killed_worker_job_is_reclaimed_and_counted_once() {
     assert_eq!(run.tasks[0].worker.as_deref(), Some("second"));
     assert_eq!(run.tasks[0].result, Some(json!("done")));
     assert_eq!(run.tasks[1].status, TaskStatus::Success);
+    // The counters are written just after the outcome that finished the run.
+    wait_until(Duration::from_secs(5), "the counters catch up", || async {
+        world
+            .store
+            .queue_stats(&QueueName::default())
+            .await
+            .unwrap()
+            .get("succeeded")
+            .is_some_and(|count| *count >= 2)
+    })
+    .await;
     let stats = world
         .store
         .queue_stats(&QueueName::default())
