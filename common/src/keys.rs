@@ -1,26 +1,82 @@
 //! Every Redis key Baton uses, built in one place.
 //!
-//! Each key carries a hash tag (`{run:ID}`, `{q:NAME}`, `{idx}`, ...) so that every key one
-//! script touches lives in one cluster slot: the same code runs on a single Redis, Sentinel or
-//! Redis Cluster. The deployment prefix (`BATON_PREFIX`) comes first, so several deployments
-//! and test suites share one Redis without seeing each other.
+//! Runs are spread over shards (`BATON_SHARDS`, chosen from the run id). Every key of a run and
+//! every queue stream, delayed set, dead letter, counter and run index of a shard share the
+//! shard's hash tag (`{s:N}`), so one script may create, start or finish many runs of one shard
+//! at once, and never touches two shards. The few global records keep tags of their own
+//! (`{idx}`, `{auth}`, `{q:NAME}` for metrics, ...). So the same code runs on a single Redis,
+//! Sentinel or Redis Cluster (where shards spread over nodes). The deployment prefix
+//! (`BATON_PREFIX`) comes first, so several deployments and test suites share one Redis
+//! without seeing each other.
+
+use std::fmt;
 
 use crate::model::{Priority, QueueName, RunKind, RunStatus};
 
 /// The consumer group every worker joins on every job stream.
 pub const CONSUMER_GROUP: &str = "baton";
 
+/// Shards of a deployment unless configured otherwise.
+pub const DEFAULT_SHARDS: u16 = 16;
+
+/// Most shards a deployment may have.
+pub const MAX_SHARDS: u16 = 1024;
+
+/// Run kinds in the order their index keys appear in a shard's [`Keys::index_block`].
+pub const INDEXED_KINDS: [RunKind; 4] = [
+    RunKind::Workflow,
+    RunKind::Report,
+    RunKind::Release,
+    RunKind::Project,
+];
+
+/// Finished statuses in the order their index keys appear in a shard's [`Keys::index_block`].
+pub const INDEXED_FINISHED: [RunStatus; 3] =
+    [RunStatus::Success, RunStatus::Error, RunStatus::Canceled];
+
+/// Keys of one queue within a shard, in the order [`Keys::queue_block`] lists them.
+pub const QUEUE_BLOCK_LEN: usize = 7;
+
+/// One shard of the keyspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Shard(u16);
+
+impl Shard {
+    /// The shard numbered `index` (from 0).
+    pub fn new(index: u16) -> Self {
+        Self(index)
+    }
+
+    /// Its number, from 0.
+    pub fn index(self) -> u16 {
+        self.0
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// Builds key names under one deployment prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
     prefix: String,
+    shards: u16,
 }
 
 impl Keys {
-    /// Keys under `prefix` (e.g. `baton`).
+    /// Keys under `prefix` (e.g. `baton`), over [`DEFAULT_SHARDS`] shards.
     pub fn new(prefix: impl Into<String>) -> Self {
+        Self::with_shards(prefix, DEFAULT_SHARDS)
+    }
+
+    /// Keys under `prefix` over `shards` shards (at least one, at most [`MAX_SHARDS`]).
+    pub fn with_shards(prefix: impl Into<String>, shards: u16) -> Self {
         Self {
             prefix: prefix.into(),
+            shards: shards.clamp(1, MAX_SHARDS),
         }
     }
 
@@ -29,14 +85,135 @@ impl Keys {
         &self.prefix
     }
 
-    /// Hash holding a run and the state of each of its tasks (`tN.status`, `tN.result`, ...).
+    /// How many shards runs are spread over.
+    pub fn shard_count(&self) -> u16 {
+        self.shards
+    }
+
+    /// Every shard, in order.
+    pub fn shards(&self) -> impl Iterator<Item = Shard> + use<> {
+        (0..self.shards).map(Shard)
+    }
+
+    /// The shard a run lives on, chosen from its id (CRC-32, stable across versions).
+    pub fn shard_of(&self, run_id: &str) -> Shard {
+        Shard((crc32fast::hash(run_id.as_bytes()) % u32::from(self.shards)) as u16)
+    }
+
+    fn shard_key(&self, shard: Shard, rest: &str) -> String {
+        format!("{}:{{s:{}}}:{rest}", self.prefix, shard.0)
+    }
+
+    /// Hash holding a run and the state of each of its tasks (`tN.status`, `tN.result`, ...),
+    /// on the run's shard.
     pub fn run(&self, run_id: &str) -> String {
-        format!("{}:{{run:{run_id}}}", self.prefix)
+        self.shard_key(self.shard_of(run_id), &format!("run:{run_id}"))
     }
 
     /// Stream of log lines of every task of a run (field `t` names the task).
     pub fn run_log(&self, run_id: &str) -> String {
-        format!("{}:{{run:{run_id}}}:log", self.prefix)
+        self.shard_key(self.shard_of(run_id), &format!("run:{run_id}:log"))
+    }
+
+    /// The job stream of one priority of a queue, on one shard.
+    pub fn stream(&self, shard: Shard, queue: &QueueName, priority: Priority) -> String {
+        self.shard_key(shard, &format!("q:{queue}:{}", priority.as_str()))
+    }
+
+    /// Sorted set of a queue's delayed jobs on one shard, scored by due time (Unix ms).
+    pub fn delayed(&self, shard: Shard, queue: &QueueName) -> String {
+        self.shard_key(shard, &format!("q:{queue}:delayed"))
+    }
+
+    /// Sorted set of the delayed jobs of a queue on one shard that are retries (the same
+    /// members and scores as in [`Keys::delayed`]), so they are counted without reading it.
+    pub fn retrying(&self, shard: Shard, queue: &QueueName) -> String {
+        self.shard_key(shard, &format!("q:{queue}:retrying"))
+    }
+
+    /// Stream of the dead-letter records of a queue on one shard.
+    pub fn dead(&self, shard: Shard, queue: &QueueName) -> String {
+        self.shard_key(shard, &format!("q:{queue}:dead"))
+    }
+
+    /// Hash of a queue's counters on one shard (enqueued, started, succeeded, failed,
+    /// retried, dead); a queue's counters are the sums over its shards.
+    pub fn stats(&self, shard: Shard, queue: &QueueName) -> String {
+        self.shard_key(shard, &format!("q:{queue}:stats"))
+    }
+
+    /// The keys of one queue on one shard that scripts take as a block, in this order:
+    /// high, normal and low streams, delayed set, retries set, dead letters, counters.
+    pub fn queue_block(&self, shard: Shard, queue: &QueueName) -> [String; QUEUE_BLOCK_LEN] {
+        [
+            self.stream(shard, queue, Priority::High),
+            self.stream(shard, queue, Priority::Normal),
+            self.stream(shard, queue, Priority::Low),
+            self.delayed(shard, queue),
+            self.retrying(shard, queue),
+            self.dead(shard, queue),
+            self.stats(shard, queue),
+        ]
+    }
+
+    /// Sorted set of the runs of one kind on one shard, by creation time (Unix ms).
+    pub fn kind_index(&self, shard: Shard, kind: RunKind) -> String {
+        self.shard_key(shard, &format!("runs:kind:{}", kind.as_str()))
+    }
+
+    /// Sorted set of the runs of one kind made from one definition on one shard, by creation
+    /// time.
+    pub fn definition_index(&self, shard: Shard, kind: RunKind, definition: &str) -> String {
+        self.shard_key(shard, &format!("runs:def:{}:{definition}", kind.as_str()))
+    }
+
+    /// Set of the definitions that have runs of one kind on one shard (the names behind
+    /// [`Keys::definition_index`]).
+    pub fn definitions_of_kind(&self, shard: Shard, kind: RunKind) -> String {
+        self.shard_key(shard, &format!("runs:defs:{}", kind.as_str()))
+    }
+
+    /// Sorted set of the runs of one kind on one shard not known to be finished (pending or
+    /// in progress), by creation time.
+    pub fn active_index(&self, shard: Shard, kind: RunKind) -> String {
+        self.shard_key(shard, &format!("runs:active:{}", kind.as_str()))
+    }
+
+    /// Sorted set of the runs of one kind on one shard that finished with one status, by
+    /// creation time.
+    pub fn finished_index(&self, shard: Shard, kind: RunKind, status: RunStatus) -> String {
+        self.shard_key(
+            shard,
+            &format!("runs:status:{}:{}", kind.as_str(), status.as_str()),
+        )
+    }
+
+    /// A short-lived sorted set a filtered run listing builds on one shard (union or
+    /// intersection of its indexes) and deletes; it expires by itself should its reader die.
+    pub fn query_scratch(&self, shard: Shard, id: &str) -> String {
+        self.shard_key(shard, &format!("runs:query:{id}"))
+    }
+
+    /// The run index keys of a shard that scripts take as a block: for each kind of
+    /// [`INDEXED_KINDS`], its kind index, its active index, its set of definitions, then its
+    /// finished index for each status of [`INDEXED_FINISHED`].
+    pub fn index_block(&self, shard: Shard) -> Vec<String> {
+        let mut keys = Vec::with_capacity(INDEXED_KINDS.len() * (3 + INDEXED_FINISHED.len()));
+        for kind in INDEXED_KINDS {
+            keys.push(self.kind_index(shard, kind));
+            keys.push(self.active_index(shard, kind));
+            keys.push(self.definitions_of_kind(shard, kind));
+            for status in INDEXED_FINISHED {
+                keys.push(self.finished_index(shard, kind, status));
+            }
+        }
+        keys
+    }
+
+    /// Hash of deployment-wide settings kept in Redis (`shards`: the shard count the data
+    /// was written with, which every process must share).
+    pub fn meta(&self) -> String {
+        format!("{}:{{idx}}:meta", self.prefix)
     }
 
     /// The job stream of one priority of a queue.

@@ -3,7 +3,8 @@
 
 use redis::streams::{StreamAutoClaimReply, StreamInfoGroupsReply, StreamPendingReply};
 
-use super::jobs::{Job, dead_letter_fields, job_fields, job_from_entry, push_job, push_to_delayed};
+use super::dead_letters::dead_letter_fields;
+use super::jobs::{Job, job_fields, job_from_entry, push_job, push_to_delayed};
 use super::{Store, StoreResult};
 use crate::keys::CONSUMER_GROUP;
 use crate::model::{JobRef, Priority, QueueName, TaskStatus};

@@ -5,7 +5,8 @@
 //! - [`apikeys`]: API keys with sealed secrets and permissions; replay memory.
 //! - [`runs`]: creating, reading, canceling and requeueing runs; task logs.
 //! - [`front_runs`]: the runs one front sees (those of its kind); every front's run lookup.
-//! - [`jobs`]: the queue protocol: reading jobs, starting and finishing attempts, dead letters.
+//! - [`jobs`]: the queue protocol: reading jobs, starting and finishing attempts.
+//! - [`dead_letters`]: jobs that failed for good, to inspect, delete or requeue.
 //! - [`maintenance`]: the scheduler's chores: delayed jobs, reclaiming, outbox, trimming.
 //! - [`reports`]: report runs by key, and the report versions they become.
 //! - [`releases`]: the Release Coordinator's records and release lifecycle transitions.
@@ -21,6 +22,7 @@
 
 pub mod apikeys;
 pub mod connection;
+pub mod dead_letters;
 pub mod definitions;
 pub mod front_runs;
 pub mod jobs;
