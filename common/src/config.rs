@@ -31,6 +31,13 @@ pub struct StoreOptions {
     #[arg(long, env = "BATON_RETENTION_SECS", default_value_t = 7 * 24 * 3600)]
     pub retention_secs: u64,
 
+    /// Shards runs and queues are spread over (1 to 1024). Fixed for the life of a deployment:
+    /// every process must use the same number, and a store written with another refuses to
+    /// connect.
+    #[arg(long, env = "BATON_SHARDS", default_value_t = crate::keys::DEFAULT_SHARDS,
+        value_parser = clap::value_parser!(u16).range(1..=crate::keys::MAX_SHARDS as i64))]
+    pub shards: u16,
+
     /// TLS settings of a `rediss://` URL.
     #[command(flatten)]
     pub tls: RedisTlsOptions,
@@ -42,6 +49,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("redis_url", &crate::store::redacted_url(&self.redis_url))
             .field("prefix", &self.prefix)
             .field("retention_secs", &self.retention_secs)
+            .field("shards", &self.shards)
             .field("tls", &self.tls)
             .finish()
     }

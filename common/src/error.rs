@@ -32,6 +32,22 @@ pub enum StoreError {
     /// Stored data could not be decoded.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The store was written with another shard count than this process is configured with.
+    #[error("BATON_SHARDS is {configured} but this store was written with {recorded} shards")]
+    ShardCount {
+        /// The shard count of this process.
+        configured: u16,
+        /// The shard count the store records.
+        recorded: u16,
+    },
+    /// A script answered something it never answers: nothing was acknowledged.
+    #[error("unexpected reply from script {script}: {reply}")]
+    UnexpectedReply {
+        /// The script.
+        script: &'static str,
+        /// What it answered.
+        reply: String,
+    },
 }
 
 impl From<serde_json::Error> for StoreError {

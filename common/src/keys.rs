@@ -500,8 +500,13 @@ mod tests {
     fn keys_carry_their_hash_tags_after_the_prefix() {
         let keys = Keys::new("baton");
         let queue = QueueName::parse("emails").unwrap();
-        assert_eq!(keys.run("r1"), "baton:{run:r1}");
-        assert_eq!(keys.run_log("r1"), "baton:{run:r1}:log");
+        let shard = keys.shard_of("r1");
+        assert_eq!(keys.run("r1"), format!("baton:{{s:{shard}}}:run:r1"));
+        assert_eq!(keys.run_log("r1"), format!("baton:{{s:{shard}}}:run:r1:log"));
+        assert_eq!(
+            keys.stream(shard, &queue, Priority::High),
+            format!("baton:{{s:{shard}}}:q:emails:high")
+        );
         assert_eq!(
             keys.queue_stream(&queue, Priority::High),
             "baton:{q:emails}:high"
@@ -517,6 +522,47 @@ mod tests {
             keys.report_version("20240102-030405-0a1b2c3d"),
             "baton:{reports}:version:20240102-030405-0a1b2c3d"
         );
+    }
+
+    #[test]
+    fn shards_are_stable_spread_and_in_range() {
+        let keys = Keys::with_shards("baton", 16);
+        assert_eq!(keys.shard_of("r1"), keys.shard_of("r1"));
+        let used: std::collections::BTreeSet<Shard> = (0..1000)
+            .map(|i| keys.shard_of(&format!("run-{i}")))
+            .collect();
+        assert_eq!(used.len(), 16, "1000 ids should reach every shard");
+        assert_eq!(Keys::with_shards("baton", 1).shard_of("anything"), Shard::new(0));
+        assert_eq!(Keys::with_shards("baton", 0).shard_count(), 1);
+    }
+
+    #[test]
+    fn blocks_list_their_keys_in_the_order_the_scripts_read_them() {
+        let keys = Keys::new("baton");
+        let shard = Shard::new(3);
+        let block = keys.index_block(shard);
+        assert_eq!(block.len(), INDEXED_KINDS.len() * (3 + INDEXED_FINISHED.len()));
+        assert_eq!(block[0], keys.kind_index(shard, RunKind::Workflow));
+        assert_eq!(block[1], keys.active_index(shard, RunKind::Workflow));
+        assert_eq!(block[2], keys.definitions_of_kind(shard, RunKind::Workflow));
+        assert_eq!(
+            block[3],
+            keys.finished_index(shard, RunKind::Workflow, RunStatus::Success)
+        );
+        assert!(block.iter().all(|key| key.starts_with("baton:{s:3}:")));
+        let prelude = include_str!("lua/shard_prelude.lua");
+        let kinds: Vec<String> = INDEXED_KINDS
+            .iter()
+            .map(|kind| format!("'{}'", kind.as_str()))
+            .collect();
+        assert!(prelude.contains(&format!("local KINDS = {{{}}}", kinds.join(", "))));
+        let finished: Vec<String> = INDEXED_FINISHED
+            .iter()
+            .map(|status| format!("'{}'", status.as_str()))
+            .collect();
+        assert!(prelude.contains(&format!("local FINISHED = {{{}}}", finished.join(", "))));
+        let queue = QueueName::parse("emails").unwrap();
+        assert_eq!(keys.queue_block(shard, &queue).len(), QUEUE_BLOCK_LEN);
     }
 
     #[test]

@@ -1,18 +1,26 @@
 //! The Lua scripts behind every multi-key transition, one `.lua` file each under `lua/`.
 //!
 //! Each script opens with a comment that lists its KEYS and ARGV. Every key a script touches
-//! shares one hash tag, so scripts run unchanged on Redis Cluster.
+//! is passed in KEYS, built in `keys.rs`, and shares one hash tag, so scripts run unchanged on
+//! Redis Cluster. The shard scripts (batches of runs and jobs of one shard) open with
+//! `shard_prelude.lua`, which reads the shard's index and queue keys they all take first.
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
+/// The opening every shard script shares: the layout of its keys and arguments, and helpers.
+const SHARD_PRELUDE: &str = include_str!("lua/shard_prelude.lua");
+
 macro_rules! scripts {
-    ($($(#[$meta:meta])* $name:ident => $file:literal),+ $(,)?) => {
+    ($($(#[$meta:meta])* $name:ident => $(shard $shard_file:literal)? $($file:literal)?),+ $(,)?) => {
         $(
             $(#[$meta])*
-            pub static $name: LazyLock<Script> =
-                LazyLock::new(|| Script::new(include_str!(concat!("lua/", $file))));
+            pub static $name: LazyLock<Script> = LazyLock::new(|| {
+                $(let text = format!("{SHARD_PRELUDE}\n{}", include_str!(concat!("lua/", $shard_file)));)?
+                $(let text = include_str!(concat!("lua/", $file)).to_owned();)?
+                Script::new(&text)
+            });
         )+
 
         /// Every script, for loading them all when a store connects.
@@ -23,12 +31,12 @@ macro_rules! scripts {
 }
 
 scripts! {
-    /// Creates a run and its tasks unless it exists.
-    CREATE_RUN => "create_run.lua",
-    /// Starts an attempt of a task, or says why not.
-    START_TASK => "start_task.lua",
-    /// Records an attempt's outcome and queues ready successors.
-    FINISH_TASK => "finish_task.lua",
+    /// Creates runs of one shard with their indexes and first jobs, unless they exist.
+    CREATE_RUNS => shard "create_runs.lua",
+    /// Starts the attempts a batch of jobs of one shard asks for, or settles them.
+    START_JOBS => shard "start_jobs.lua",
+    /// Records a batch of outcomes of one shard and settles their jobs.
+    FINISH_JOBS => shard "finish_jobs.lua",
     /// Fails a task whose job was lost too many times.
     FAIL_TASK => "fail_task.lua",
     /// Cancels a run and its unfinished tasks.

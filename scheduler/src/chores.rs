@@ -11,8 +11,6 @@ const PROMOTE_BATCH: usize = 1000;
 const MAX_CATCH_UP_SLOTS: usize = 60;
 /// Most finished report runs turned into versions per tick.
 const FINALIZE_BATCH: usize = 1000;
-/// Outbox entries younger than this are left to their creator.
-const OUTBOX_GRACE_MS: u64 = 10_000;
 /// Active runs whose status index entry is checked per housekeeping round.
 const HEAL_BATCH: usize = 1000;
 /// Runs listed before the run indexes existed, indexed per housekeeping round.
@@ -113,7 +111,6 @@ pub async fn tick(store: &Store, settings: &TickSettings) -> Result<TickReport, 
         report.redelivered += reclaimed.redelivered;
         report.dead += reclaimed.dead;
     }
-    store.drain_outbox(OUTBOX_GRACE_MS).await?;
     report.finalized = store.finalize_report_runs(FINALIZE_BATCH).await?;
     crate::releases::poll_if_due(store, &settings.releases);
     Ok(report)

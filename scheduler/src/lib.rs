@@ -1,6 +1,6 @@
 //! Baton's scheduler: under a leader lease (standbys take over when it lapses), it fires
 //! periodic definitions exactly once per slot, promotes due delayed jobs, reclaims jobs whose
-//! worker died, finishes creations left in the outbox, and trims streams and expired runs.
+//! worker died, and trims streams and expired runs.
 //!
 //! # Layout
 //! - [`config`]: flags and environment.

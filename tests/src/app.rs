@@ -358,6 +358,7 @@ impl TestApp {
             redis_url: self.redis_url.clone(),
             prefix: self.prefix.clone(),
             retention_secs: 3600,
+            shards: common::keys::DEFAULT_SHARDS,
             tls: self.settings.redis_tls.clone(),
         })
         .await

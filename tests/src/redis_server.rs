@@ -124,6 +124,7 @@ impl RedisServer {
             redis_url: self.url(),
             prefix: prefix.to_owned(),
             retention_secs: 3600,
+            shards: common::keys::DEFAULT_SHARDS,
             tls: Default::default(),
         })
         .await

@@ -58,6 +58,7 @@ async fn store_for(options: &WorkerOptions) -> Store {
         redis_url: options.store.redis_url.clone(),
         prefix: options.store.prefix.clone(),
         retention_secs: options.store.retention_secs,
+        shards: options.store.shards,
         tls: options.store.tls.clone(),
     })
     .await

@@ -67,6 +67,7 @@ async fn store_with_retention(redis: &RedisServer, prefix: &str, retention_secs:
         redis_url: redis.url(),
         prefix: prefix.to_owned(),
         retention_secs,
+        shards: common::keys::DEFAULT_SHARDS,
         tls: Default::default(),
     })
     .await

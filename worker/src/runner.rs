@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::error::StoreError;
+use common::keys::Shard;
 use common::model::{QueueName, RunStatus};
 use common::store::Store;
 use common::store::jobs::{AttemptOutcome, Job, StartOutcome, StartedTask};
@@ -16,7 +17,7 @@ use common::time::now_ms;
 use futures::StreamExt;
 use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio_util::task::TaskTracker;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::WorkerOptions;
@@ -130,22 +131,38 @@ impl Worker {
             tokio::spawn(Arc::clone(&worker).keep_alive(started_ms, background.clone()));
         let listener = tokio::spawn(Arc::clone(&worker).listen_for_cancels(background.clone()));
 
-        let mut executions = JoinSet::new();
+        let executions = TaskTracker::new();
         let semaphore = Arc::new(Semaphore::new(worker.options.concurrency.max(1)));
-        Arc::clone(&worker)
-            .read_loop(&shutdown, &semaphore, &events_tx, &done_tx, &mut executions)
-            .await;
+        // One reader per shard: each blocks on its own shard's streams, so a job on any shard
+        // is taken at once, and each starts what it reads with one script call.
+        let readers: Vec<_> = worker
+            .store
+            .keys()
+            .shards()
+            .map(|shard| {
+                let reader = ShardReader {
+                    worker: Arc::clone(&worker),
+                    shard,
+                    shutdown: shutdown.clone(),
+                    semaphore: Arc::clone(&semaphore),
+                    events: events_tx.clone(),
+                    done: done_tx.clone(),
+                    executions: executions.clone(),
+                };
+                tokio::spawn(reader.run())
+            })
+            .collect();
+        for reader in readers {
+            let _ = reader.await;
+        }
+        executions.close();
 
         tracing::info!(worker = %worker.id, in_flight = worker.inflight.len(), "shutting down: reading stopped");
         let grace = Duration::from_secs(worker.options.shutdown_grace_secs);
-        let drained = tokio::time::timeout(grace, async {
-            while executions.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
+        if tokio::time::timeout(grace, executions.wait()).await.is_err() {
             tracing::warn!(worker = %worker.id, left = worker.inflight.len(), "grace period over: stopping jobs and leaving them for another worker");
             worker.inflight.stop_all(StopReason::Shutdown);
-            while executions.join_next().await.is_some() {}
+            executions.wait().await;
         }
         drop(done_tx);
         drop(events_tx);
@@ -157,112 +174,6 @@ impl Worker {
         worker.store.remove_worker(&worker.id).await?;
         tracing::info!(worker = %worker.id, done = worker.done.load(Ordering::Relaxed), "worker stopped");
         Ok(())
-    }
-
-    async fn read_loop(
-        self: Arc<Self>,
-        shutdown: &CancellationToken,
-        semaphore: &Arc<Semaphore>,
-        events: &mpsc::UnboundedSender<TaskEvent>,
-        done: &mpsc::UnboundedSender<Completion>,
-        executions: &mut JoinSet<()>,
-    ) {
-        let mut read_conn = None;
-        let mut round = 0u64;
-        let mut paused = PausedQueues::default();
-        while !shutdown.is_cancelled() {
-            // Wait for a free slot, then read as many jobs as there are free slots.
-            let first = tokio::select! {
-                permit = Arc::clone(semaphore).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => return,
-                },
-                _ = shutdown.cancelled() => return,
-            };
-            let queues = paused.active(&self.store, &self.queues).await;
-            if queues.is_empty() {
-                drop(first);
-                tokio::select! {
-                    _ = tokio::time::sleep(PAUSED_REFRESH) => continue,
-                    _ = shutdown.cancelled() => return,
-                }
-            }
-            let free = semaphore.available_permits() + 1;
-            let conn = match &mut read_conn {
-                Some(conn) => conn,
-                None => match self.store.dedicated_connection().await {
-                    Ok(conn) => read_conn.insert(conn),
-                    Err(error) => {
-                        tracing::error!(cause = %error, "cannot connect to Redis");
-                        tokio::time::sleep(REDIS_RETRY_PAUSE).await;
-                        continue;
-                    }
-                },
-            };
-            round += 1;
-            let jobs = match self
-                .store
-                .read_jobs(
-                    conn,
-                    &queues,
-                    &self.id,
-                    free,
-                    // Bounded, so a resumed queue is read again within about a second.
-                    self.options.block_ms.min(PAUSED_REFRESH.as_millis() as u64),
-                    round,
-                )
-                .await
-            {
-                Ok(jobs) => jobs,
-                Err(error) => {
-                    tracing::error!(cause = %error, "reading jobs failed");
-                    read_conn = None;
-                    tokio::time::sleep(REDIS_RETRY_PAUSE).await;
-                    continue;
-                }
-            };
-            if jobs.is_empty() {
-                continue;
-            }
-            let jobs = paused.keep_unpaused(&self.store, conn, jobs).await;
-            if jobs.is_empty() {
-                continue;
-            }
-            let mut permits = vec![first];
-            while permits.len() < jobs.len() {
-                match Arc::clone(semaphore).acquire_owned().await {
-                    Ok(permit) => permits.push(permit),
-                    Err(_) => return,
-                }
-            }
-            let outcomes = match self.store.start_jobs(conn, &jobs, &self.id).await {
-                Ok(outcomes) => outcomes,
-                Err(error) => {
-                    // The jobs stay pending under this worker; they are redelivered if it dies,
-                    // and reclaimed after the visibility timeout otherwise.
-                    tracing::error!(cause = %error, jobs = jobs.len(), "starting jobs failed");
-                    read_conn = None;
-                    continue;
-                }
-            };
-            for ((job, outcome), permit) in jobs.into_iter().zip(outcomes).zip(permits) {
-                match outcome {
-                    StartOutcome::Start(task) => {
-                        let worker = Arc::clone(&self);
-                        let events = events.clone();
-                        let done = done.clone();
-                        executions.spawn(async move {
-                            worker.execute(job, task, events, done, permit).await
-                        });
-                    }
-                    other => {
-                        tracing::debug!(run = %job.job.run_id, task = job.job.task, outcome = ?other, "job not started")
-                    }
-                }
-            }
-            // Reap finished executions so the set stays small.
-            while executions.try_join_next().is_some() {}
-        }
     }
 
     async fn execute(
@@ -463,6 +374,139 @@ impl Worker {
                 _ = stop.cancelled() => return,
             }
             tokio::time::sleep(REDIS_RETRY_PAUSE).await;
+        }
+    }
+}
+
+/// Reads the jobs of one shard for a worker and starts them.
+struct ShardReader {
+    worker: Arc<Worker>,
+    shard: Shard,
+    shutdown: CancellationToken,
+    semaphore: Arc<Semaphore>,
+    events: mpsc::UnboundedSender<TaskEvent>,
+    done: mpsc::UnboundedSender<Completion>,
+    executions: TaskTracker,
+}
+
+impl ShardReader {
+    /// A slot for each job, or `None` when the worker shuts down first.
+    async fn slots_for(&self, jobs: &[Job]) -> Option<Vec<OwnedSemaphorePermit>> {
+        let mut permits = Vec::with_capacity(jobs.len());
+        while permits.len() < jobs.len() {
+            tokio::select! {
+                permit = Arc::clone(&self.semaphore).acquire_owned() => permits.push(permit.ok()?),
+                _ = self.shutdown.cancelled() => return None,
+            }
+        }
+        Some(permits)
+    }
+
+    /// Reads until shutdown: waits for a free slot, reads as many jobs of the shard as there
+    /// are free slots (blocking while the shard is empty), starts them with one script call
+    /// and executes those that started.
+    async fn run(self) {
+        let store = &self.worker.store;
+        let mut read_conn = None;
+        let mut round = 0u64;
+        let mut paused = PausedQueues::default();
+        while !self.shutdown.is_cancelled() {
+            let first = tokio::select! {
+                permit = Arc::clone(&self.semaphore).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+                _ = self.shutdown.cancelled() => return,
+            };
+            let queues = paused.active(store, &self.worker.queues).await;
+            if queues.is_empty() {
+                drop(first);
+                tokio::select! {
+                    _ = tokio::time::sleep(PAUSED_REFRESH) => continue,
+                    _ = self.shutdown.cancelled() => return,
+                }
+            }
+            let free = self.semaphore.available_permits() + 1;
+            let conn = match &mut read_conn {
+                Some(conn) => conn,
+                None => match store.dedicated_connection().await {
+                    Ok(conn) => read_conn.insert(conn),
+                    Err(error) => {
+                        tracing::error!(cause = %error, "cannot connect to Redis");
+                        tokio::time::sleep(REDIS_RETRY_PAUSE).await;
+                        continue;
+                    }
+                },
+            };
+            round += 1;
+            let read = store.read_jobs(
+                conn,
+                self.shard,
+                &queues,
+                &self.worker.id,
+                free,
+                // Bounded, so a resumed queue is read again within about a second.
+                self.worker
+                    .options
+                    .block_ms
+                    .min(PAUSED_REFRESH.as_millis() as u64),
+                round,
+            );
+            // Holding the slot while blocked would starve the other shards' readers: give it
+            // back and read one job at a time until this shard has work again.
+            drop(first);
+            let jobs = tokio::select! {
+                jobs = read => jobs,
+                _ = self.shutdown.cancelled() => return,
+            };
+            let jobs = match jobs {
+                Ok(jobs) => jobs,
+                Err(error) => {
+                    tracing::error!(cause = %error, shard = %self.shard, "reading jobs failed");
+                    read_conn = None;
+                    tokio::time::sleep(REDIS_RETRY_PAUSE).await;
+                    continue;
+                }
+            };
+            if jobs.is_empty() {
+                continue;
+            }
+            let jobs = paused.keep_unpaused(store, conn, jobs).await;
+            if jobs.is_empty() {
+                continue;
+            }
+            let Some(permits) = self.slots_for(&jobs).await else {
+                // Shutting down: what was read goes back to its stream for another worker.
+                if let Err(error) = store.hand_back_jobs(conn, &jobs).await {
+                    tracing::warn!(cause = %error, jobs = jobs.len(), "cannot hand back jobs at shutdown; they will be reclaimed");
+                }
+                return;
+            };
+            let outcomes = match store.start_jobs(conn, &jobs, &self.worker.id).await {
+                Ok(outcomes) => outcomes,
+                Err(error) => {
+                    // The jobs stay pending under this worker; they are redelivered if it dies,
+                    // and reclaimed after the visibility timeout otherwise.
+                    tracing::error!(cause = %error, jobs = jobs.len(), "starting jobs failed");
+                    read_conn = None;
+                    continue;
+                }
+            };
+            for ((job, outcome), permit) in jobs.into_iter().zip(outcomes).zip(permits) {
+                match outcome {
+                    StartOutcome::Start(task) => {
+                        let worker = Arc::clone(&self.worker);
+                        let events = self.events.clone();
+                        let done = self.done.clone();
+                        self.executions.spawn(async move {
+                            worker.execute(job, task, events, done, permit).await
+                        });
+                    }
+                    other => {
+                        tracing::debug!(run = %job.job.run_id, task = job.job.task, outcome = ?other, "job not started")
+                    }
+                }
+            }
         }
     }
 }

@@ -106,6 +106,7 @@ mod tests {
             redis_url: url.to_owned(),
             prefix: "baton".into(),
             retention_secs: 60,
+            shards: crate::keys::DEFAULT_SHARDS,
             tls,
         }
     }

@@ -4,16 +4,17 @@
 use std::collections::HashMap;
 
 use redis::Value as RedisValue;
+use redis::ScriptInvocation;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamReadReply};
 use serde_json::Value;
 
-use super::dead_letters::dead_letter_fields;
+pub use super::dead_letters::{DeadLetter, RequeueOutcome};
 use super::series::{Outcome, push_outcomes};
+use super::shard_call::{BatchItem, ItemReply};
 use super::{Store, StoreResult};
-use crate::error::StoreError;
-use crate::keys::{CONSUMER_GROUP, Keys};
-use crate::model::{JobRef, Priority, QueueName, RunStatus, TaskStatus};
+use crate::keys::{CONSUMER_GROUP, Keys, Shard};
+use crate::model::{JobRef, Priority, QueueName, TaskStatus};
 use crate::scripts;
 use crate::time::now_ms;
 
@@ -23,6 +24,8 @@ const LOW_PRIORITY_FIRST_EVERY: u64 = 5;
 /// A job read from a stream.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Job {
+    /// Shard of its run, whose stream it was read from.
+    pub shard: Shard,
     /// Queue it was read from.
     pub queue: QueueName,
     /// Priority stream it was read from.
@@ -108,7 +111,7 @@ pub(crate) fn push_job(
     job: &JobRef,
 ) {
     pipe.cmd("XADD")
-        .arg(keys.queue_stream(queue, priority))
+        .arg(keys.stream(keys.shard_of(&job.run_id), queue, priority))
         .arg("*")
         .arg("r")
         .arg(&job.run_id)
@@ -118,76 +121,6 @@ pub(crate) fn push_job(
         .arg(job.attempt)
         .arg("d")
         .arg(job.redeliveries)
-        .ignore();
-}
-
-/// Counter increments gathered over a batch, sent as one `HINCRBY` per queue and counter;
-/// outcomes (`succeeded`, `failed`) also go to their queue's time series.
-#[derive(Debug, Default)]
-pub(crate) struct StatsBatch {
-    counts: HashMap<(QueueName, &'static str), i64>,
-    keys: Option<Keys>,
-}
-
-impl StatsBatch {
-    /// Counts one event of `name` on `queue`.
-    pub(crate) fn count(&mut self, keys: &Keys, queue: &QueueName, name: &'static str) {
-        if self.keys.is_none() {
-            self.keys = Some(keys.clone());
-        }
-        *self.counts.entry((queue.clone(), name)).or_default() += 1;
-    }
-
-    /// Adds the increments to `pipe`, outcomes counted in the series at the current second.
-    pub(crate) fn flush_into(self, pipe: &mut redis::Pipeline) {
-        let Some(keys) = self.keys else {
-            return;
-        };
-        let now = now_ms();
-        for ((queue, name), count) in self.counts {
-            pipe.cmd("HINCRBY")
-                .arg(keys.queue_stats(&queue))
-                .arg(name)
-                .arg(count)
-                .ignore();
-            if let Some(outcome) = Outcome::of_counter(name) {
-                push_outcomes(pipe, &keys, &queue, outcome, count, now);
-            }
-        }
-    }
-}
-
-/// Adds a job to its queue's delayed set, due at `due_ms`, in a pipeline.
-pub(crate) fn push_to_delayed(
-    pipe: &mut redis::Pipeline,
-    keys: &Keys,
-    queue: &QueueName,
-    priority: Priority,
-    job: &JobRef,
-    due_ms: u64,
-) {
-    pipe.cmd("ZADD")
-        .arg(keys.queue_delayed(queue))
-        .arg(due_ms)
-        .arg(format!("{}|{}", priority.as_str(), job.encode()))
-        .ignore();
-}
-
-/// Adds a retry of a job to its queue's delayed set, due at `due_ms`, and to the set of
-/// retries that counts them, in a pipeline. Promotion removes it from both.
-pub(crate) fn push_retry(
-    pipe: &mut redis::Pipeline,
-    keys: &Keys,
-    queue: &QueueName,
-    priority: Priority,
-    job: &JobRef,
-    due_ms: u64,
-) {
-    push_to_delayed(pipe, keys, queue, priority, job, due_ms);
-    pipe.cmd("ZADD")
-        .arg(keys.queue_retrying(queue))
-        .arg(due_ms)
-        .arg(format!("{}|{}", priority.as_str(), job.encode()))
         .ignore();
 }
 
@@ -227,13 +160,15 @@ fn bulk_string(value: &RedisValue) -> String {
 }
 
 impl Store {
-    /// Reads up to `max` jobs for `consumer` from `queues`: high priority first, then normal,
-    /// then low, except every few rounds (`round`) when the order is reversed so lower
-    /// priorities are never starved. When every stream is empty it blocks up to `block_ms`
-    /// on all of them at once; `conn` must have no response timeout.
+    /// Reads up to `max` jobs of `shard` for `consumer` from `queues`: high priority first,
+    /// then normal, then low, except every few rounds (`round`) when the order is reversed so
+    /// lower priorities are never starved. When every stream of the shard is empty it blocks up
+    /// to `block_ms` on all of them at once; `conn` must have no response timeout.
+    #[allow(clippy::too_many_arguments)]
     pub async fn read_jobs(
         &self,
         conn: &mut MultiplexedConnection,
+        shard: Shard,
         queues: &[QueueName],
         consumer: &str,
         max: usize,
@@ -253,7 +188,7 @@ impl Store {
                 }
                 let streams = [(queue.clone(), priority)];
                 jobs.extend(
-                    self.xreadgroup(conn, &streams, consumer, wanted, None)
+                    self.xreadgroup(conn, shard, &streams, consumer, wanted, None)
                         .await?,
                 );
             }
@@ -265,13 +200,14 @@ impl Store {
             .iter()
             .flat_map(|&priority| queues.iter().map(move |queue| (queue.clone(), priority)))
             .collect();
-        self.xreadgroup(conn, &streams, consumer, 1, Some(block_ms))
+        self.xreadgroup(conn, shard, &streams, consumer, 1, Some(block_ms))
             .await
     }
 
     async fn xreadgroup(
         &self,
         conn: &mut MultiplexedConnection,
+        shard: Shard,
         streams: &[(QueueName, Priority)],
         consumer: &str,
         count: usize,
@@ -289,7 +225,7 @@ impl Store {
         cmd.arg("STREAMS");
         let keys: Vec<String> = streams
             .iter()
-            .map(|(queue, priority)| self.keys.queue_stream(queue, *priority))
+            .map(|(queue, priority)| self.keys.stream(shard, queue, *priority))
             .collect();
         for key in &keys {
             cmd.arg(key);
@@ -307,6 +243,7 @@ impl Store {
             for entry in stream.ids {
                 match job_from_entry(&entry) {
                     Some(job) => jobs.push(Job {
+                        shard,
                         queue: queue.clone(),
                         priority: *priority,
                         entry_id: entry.id,
@@ -314,7 +251,7 @@ impl Store {
                     }),
                     None => {
                         tracing::warn!(queue = %queue, entry = %entry.id, "malformed job entry moved to the dead letter");
-                        self.dead_letter_malformed(conn, queue, *priority, &entry)
+                        self.dead_letter_malformed(conn, shard, queue, *priority, &entry)
                             .await?;
                     }
                 }
@@ -328,6 +265,7 @@ impl Store {
     async fn dead_letter_malformed(
         &self,
         conn: &mut MultiplexedConnection,
+        shard: Shard,
         queue: &QueueName,
         priority: Priority,
         entry: &StreamId,
@@ -337,9 +275,9 @@ impl Store {
             .iter()
             .map(|(name, value)| (name.clone(), Value::String(bulk_string(value))))
             .collect();
-        let mut invocation = scripts::MOVE_ENTRY.key(self.keys.queue_stream(queue, priority));
+        let mut invocation = scripts::MOVE_ENTRY.key(self.keys.stream(shard, queue, priority));
         invocation
-            .key(self.keys.queue_dead(queue))
+            .key(self.keys.dead(shard, queue))
             .arg(CONSUMER_GROUP)
             .arg(&entry.id)
             .arg("p")
@@ -352,8 +290,9 @@ impl Store {
         Ok(())
     }
 
-    /// Starts the attempts the jobs ask for, in one round trip (plus one more for any
-    /// redelivered jobs that need healing), and returns what to do with each.
+    /// Starts the attempts the jobs ask for, one script call per shard in one round trip, and
+    /// returns what to do with each. Jobs that are not started are settled by the same call
+    /// (acknowledged, healed, rescheduled or dead-lettered).
     pub async fn start_jobs(
         &self,
         conn: &mut MultiplexedConnection,
@@ -364,136 +303,19 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let mut pipe = redis::pipe();
-        for job in jobs {
-            pipe.invoke_script(
-                scripts::START_TASK
-                    .key(self.keys.run(&job.job.run_id))
-                    .arg(job.job.task)
-                    .arg(job.job.attempt)
-                    .arg(job.job.redeliveries)
-                    .arg(worker_id)
-                    .arg(now),
-            );
-        }
-        let replies: Vec<Vec<String>> = self.query_pipeline(conn, &pipe).await?;
-
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        let mut heal = redis::pipe();
-        let mut ack = redis::pipe();
-        let mut stats = StatsBatch::default();
-        for (job, reply) in jobs.iter().zip(replies) {
-            let outcome = match reply.first().map(String::as_str) {
-                Some("start") => {
-                    stats.count(&self.keys, &job.queue, "started");
-                    StartOutcome::Start(parse_started(&reply)?)
-                }
-                Some("done") => {
-                    self.push_successors(&mut heal, &mut stats, job, &reply[1..])?;
-                    self.push_ack(&mut ack, job);
-                    StartOutcome::AlreadyDone
-                }
-                Some("reschedule") => {
-                    let due = reply
-                        .get(1)
-                        .and_then(|due| due.parse().ok())
-                        .unwrap_or_else(now_ms);
-                    let retry = JobRef {
-                        attempt: job.job.attempt + 1,
-                        redeliveries: 0,
-                        ..job.job.clone()
-                    };
-                    push_retry(&mut heal, &self.keys, &job.queue, job.priority, &retry, due);
-                    self.push_ack(&mut ack, job);
-                    StartOutcome::Rescheduled
-                }
-                Some("failed") => {
-                    stats.count(&self.keys, &job.queue, "dead");
-                    self.push_dead_letter(
-                        &mut ack,
-                        job,
-                        "task failed for good (recorded before a restart)",
-                    );
-                    StartOutcome::DeadLettered
-                }
-                Some("skip") => {
-                    self.push_ack(&mut ack, job);
-                    StartOutcome::Skipped(
-                        reply
-                            .get(1)
-                            .map(String::as_str)
-                            .unwrap_or("canceled")
-                            .parse()?,
-                    )
-                }
-                _ => {
-                    self.push_ack(&mut ack, job);
-                    StartOutcome::RunMissing
-                }
-            };
-            outcomes.push(outcome);
-        }
-        // Heal first, acknowledge after: a crash in between redelivers and heals again.
-        stats.flush_into(&mut heal);
-        for pipe in [heal, ack] {
-            if pipe.cmd_iter().next().is_some() {
-                self.query_pipeline::<()>(conn, &pipe).await?;
-            }
-        }
-        Ok(outcomes)
+        let head = |invocation: &mut ScriptInvocation<'_>| {
+            invocation.arg(worker_id).arg(now);
+        };
+        let replies = self
+            .call_shard_batches(conn, &scripts::START_JOBS, "start_jobs", jobs, &head)
+            .await?;
+        replies.iter().map(start_outcome).collect()
     }
 
-    /// Adds the first jobs of the successors a script listed as `task, queue, ...` pairs;
-    /// returns how many.
-    fn push_successors(
-        &self,
-        pipe: &mut redis::Pipeline,
-        stats: &mut StatsBatch,
-        job: &Job,
-        pairs: &[String],
-    ) -> StoreResult<usize> {
-        let mut pushed = 0;
-        for pair in pairs.chunks(2) {
-            let [task, queue] = pair else { continue };
-            let successor = JobRef {
-                run_id: job.job.run_id.clone(),
-                task: task
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt(format!("task index '{task}'")))?,
-                attempt: 1,
-                redeliveries: 0,
-            };
-            let queue = QueueName::parse(queue)?;
-            push_job(pipe, &self.keys, &queue, job.priority, &successor);
-            stats.count(&self.keys, &queue, "enqueued");
-            pushed += 1;
-        }
-        Ok(pushed)
-    }
-
-    fn push_ack(&self, pipe: &mut redis::Pipeline, job: &Job) {
-        pipe.cmd("XACK")
-            .arg(self.keys.queue_stream(&job.queue, job.priority))
-            .arg(CONSUMER_GROUP)
-            .arg(&job.entry_id)
-            .ignore();
-    }
-
-    fn push_dead_letter(&self, pipe: &mut redis::Pipeline, job: &Job, error: &str) {
-        let mut invocation =
-            scripts::MOVE_ENTRY.key(self.keys.queue_stream(&job.queue, job.priority));
-        invocation
-            .key(self.keys.queue_dead(&job.queue))
-            .arg(CONSUMER_GROUP)
-            .arg(&job.entry_id);
-        for (name, value) in dead_letter_fields(job, error) {
-            invocation.arg(name).arg(value);
-        }
-        pipe.invoke_script(&invocation).ignore();
-    }
-
-    /// Records the outcome of attempts, in one round trip, then enqueues successors, schedules
-    /// retries or dead-letters, and acknowledges the jobs in a second one.
+    /// Records the outcome of attempts, one script call per shard in one round trip: each
+    /// result is recorded, successors enqueued, retries scheduled, failures dead-lettered,
+    /// finished runs indexed, counters counted and jobs acknowledged by that call. The
+    /// queues' outcome series follow in a second round trip.
     pub async fn finish_jobs(
         &self,
         conn: &mut MultiplexedConnection,
@@ -503,115 +325,36 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let mut pipe = redis::pipe();
-        for (job, outcome) in finished {
-            let (name, detail, due) = match outcome {
-                AttemptOutcome::Succeeded(result) => (
-                    "success",
-                    result.as_ref().map(Value::to_string).unwrap_or_default(),
-                    0,
-                ),
-                AttemptOutcome::Retry { error, due_ms } => ("retry", error.clone(), *due_ms),
-                AttemptOutcome::Failed(error) => ("error", error.clone(), 0),
-            };
-            pipe.invoke_script(
-                scripts::FINISH_TASK
-                    .key(self.keys.run(&job.job.run_id))
-                    .key(self.keys.run_log(&job.job.run_id))
-                    .arg(job.job.task)
-                    .arg(job.job.attempt)
-                    .arg(job.job.redeliveries)
-                    .arg(name)
-                    .arg(detail)
-                    .arg(now)
-                    .arg(self.retention_secs)
-                    .arg(due),
-            );
-        }
-        let replies: Vec<Vec<String>> = self.query_pipeline(conn, &pipe).await?;
-
-        // Runs these attempts finished move to their status index once the follow-ups are sent.
-        let finished_runs: Vec<String> = finished
+        let retention = self.retention_secs;
+        let head = |invocation: &mut ScriptInvocation<'_>| {
+            invocation.arg(now).arg(retention);
+        };
+        let items: Vec<FinishedJob<'_>> = finished
             .iter()
-            .zip(&replies)
-            .filter(|(_, reply)| {
-                matches!(reply.first().map(String::as_str), Some("success" | "error"))
-                    && reply
-                        .get(1)
-                        .and_then(|status| status.parse::<RunStatus>().ok())
-                        .is_some_and(RunStatus::is_finished)
-            })
-            .map(|((job, _), _)| job.job.run_id.clone())
+            .map(|(job, outcome)| FinishedJob { job, outcome })
             .collect();
+        let replies = self
+            .call_shard_batches(conn, &scripts::FINISH_JOBS, "finish_jobs", &items, &head)
+            .await?;
+        let outcomes: Vec<FinishOutcome> = replies
+            .iter()
+            .map(finish_outcome)
+            .collect::<StoreResult<_>>()?;
 
-        let mut follow_up = redis::pipe();
-        let mut stats = StatsBatch::default();
-        let mut outcomes = Vec::with_capacity(finished.len());
-        for ((job, attempt), reply) in finished.iter().zip(replies) {
-            let outcome = match reply.first().map(String::as_str) {
-                Some("success") => {
-                    let enqueued =
-                        self.push_successors(&mut follow_up, &mut stats, job, &reply[2..])?;
-                    stats.count(&self.keys, &job.queue, "succeeded");
-                    self.push_ack(&mut follow_up, job);
-                    FinishOutcome::Succeeded { enqueued }
-                }
-                Some("retry") => {
-                    let next_attempt = reply
-                        .get(1)
-                        .and_then(|a| a.parse().ok())
-                        .unwrap_or(job.job.attempt + 1);
-                    let due = match attempt {
-                        AttemptOutcome::Retry { due_ms, .. } => *due_ms,
-                        _ => now,
-                    };
-                    let retry = JobRef {
-                        attempt: next_attempt,
-                        redeliveries: 0,
-                        ..job.job.clone()
-                    };
-                    push_retry(
-                        &mut follow_up,
-                        &self.keys,
-                        &job.queue,
-                        job.priority,
-                        &retry,
-                        due,
-                    );
-                    stats.count(&self.keys, &job.queue, "retried");
-                    self.push_ack(&mut follow_up, job);
-                    FinishOutcome::Retrying
-                }
-                Some("error") => {
-                    let error = match attempt {
-                        AttemptOutcome::Failed(error) | AttemptOutcome::Retry { error, .. } => {
-                            error.as_str()
-                        }
-                        AttemptOutcome::Succeeded(_) => "",
-                    };
-                    stats.count(&self.keys, &job.queue, "failed");
-                    self.push_successors(
-                        &mut follow_up,
-                        &mut stats,
-                        job,
-                        reply.get(2..).unwrap_or(&[]),
-                    )?;
-                    stats.count(&self.keys, &job.queue, "dead");
-                    self.push_dead_letter(&mut follow_up, job, error);
-                    FinishOutcome::Failed
-                }
-                _ => {
-                    self.push_ack(&mut follow_up, job);
-                    FinishOutcome::Stale
-                }
-            };
-            outcomes.push(outcome);
+        let mut series = OutcomeCounts::default();
+        for ((job, _), outcome) in finished.iter().zip(&outcomes) {
+            match outcome {
+                FinishOutcome::Succeeded { .. } => series.add(&job.queue, Outcome::Succeeded),
+                FinishOutcome::Failed => series.add(&job.queue, Outcome::Failed),
+                FinishOutcome::Retrying | FinishOutcome::Stale => {}
+            }
         }
-        stats.flush_into(&mut follow_up);
-        self.query_pipeline::<()>(conn, &follow_up).await?;
-        self.index_finished_runs(&finished_runs).await?;
+        let mut pipe = redis::pipe();
+        series.flush_into(&mut pipe, &self.keys, now);
+        self.query_pipeline::<()>(conn, &pipe).await?;
         Ok(outcomes)
     }
+
 
     /// Resets the idle time of jobs a live worker still holds, so the scheduler does not take
     /// them for lost while they run.
@@ -672,19 +415,130 @@ impl Store {
     }
 }
 
-fn parse_started(reply: &[String]) -> StoreResult<StartedTask> {
-    let part = |index: usize| reply.get(index).map(String::as_str).unwrap_or("");
-    Ok(StartedTask {
-        key: part(1).to_owned(),
-        executor: part(2).to_owned(),
-        payload: serde_json::from_str(part(3)).unwrap_or(Value::Null),
-        timeout_secs: part(4).parse().ok().filter(|secs| *secs > 0),
-        max_retries: part(5).parse().unwrap_or(0),
-        parent_results: reply
-            .get(6..)
+/// An attempt's outcome on its way into the finish script.
+struct FinishedJob<'a> {
+    job: &'a Job,
+    outcome: &'a AttemptOutcome,
+}
+
+impl BatchItem for Job {
+    fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    fn queue(&self) -> &QueueName {
+        &self.queue
+    }
+
+    fn add_to(&self, keys: &Keys, invocation: &mut ScriptInvocation<'_>) {
+        invocation
+            .key(keys.run(&self.job.run_id))
+            .arg(&self.job.run_id)
+            .arg(self.job.task)
+            .arg(self.job.attempt)
+            .arg(self.job.redeliveries)
+            .arg(self.queue.as_str())
+            .arg(self.priority.as_str())
+            .arg(&self.entry_id);
+    }
+}
+
+impl BatchItem for FinishedJob<'_> {
+    fn shard(&self) -> Shard {
+        self.job.shard
+    }
+
+    fn queue(&self) -> &QueueName {
+        &self.job.queue
+    }
+
+    fn add_to(&self, keys: &Keys, invocation: &mut ScriptInvocation<'_>) {
+        let job = self.job;
+        let (name, detail, due) = match self.outcome {
+            AttemptOutcome::Succeeded(result) => (
+                "success",
+                result.as_ref().map(Value::to_string).unwrap_or_default(),
+                0,
+            ),
+            AttemptOutcome::Retry { error, due_ms } => ("retry", error.clone(), *due_ms),
+            AttemptOutcome::Failed(error) => ("error", error.clone(), 0),
+        };
+        invocation
+            .key(keys.run(&job.job.run_id))
+            .key(keys.run_log(&job.job.run_id))
+            .arg(&job.job.run_id)
+            .arg(job.job.task)
+            .arg(job.job.attempt)
+            .arg(job.job.redeliveries)
+            .arg(name)
+            .arg(detail)
+            .arg(due)
+            .arg(job.queue.as_str())
+            .arg(job.priority.as_str())
+            .arg(&job.entry_id);
+    }
+}
+
+/// Outcomes of a batch counted per queue, for the queues' outcome series.
+#[derive(Debug, Default)]
+struct OutcomeCounts(HashMap<(QueueName, Outcome), i64>);
+
+impl OutcomeCounts {
+    fn add(&mut self, queue: &QueueName, outcome: Outcome) {
+        *self.0.entry((queue.clone(), outcome)).or_default() += 1;
+    }
+
+    fn flush_into(self, pipe: &mut redis::Pipeline, keys: &Keys, now: u64) {
+        for ((queue, outcome), count) in self.0 {
+            push_outcomes(pipe, keys, &queue, outcome, count, now);
+        }
+    }
+}
+
+/// Decodes the start script's reply for one job.
+fn start_outcome(reply: &ItemReply) -> StoreResult<StartOutcome> {
+    Ok(match reply.kind.as_str() {
+        "start" => StartOutcome::Start(parse_started(&reply.details)),
+        "missing" => StartOutcome::RunMissing,
+        "done" => StartOutcome::AlreadyDone,
+        "reschedule" => StartOutcome::Rescheduled,
+        "failed" => StartOutcome::DeadLettered,
+        "skip" => StartOutcome::Skipped(reply.detail(0).parse()?),
+        _ => return Err(reply.unexpected("start_jobs")),
+    })
+}
+
+/// Decodes the finish script's reply for one attempt.
+fn finish_outcome(reply: &ItemReply) -> StoreResult<FinishOutcome> {
+    Ok(match reply.kind.as_str() {
+        "success" => FinishOutcome::Succeeded {
+            enqueued: reply
+                .detail(1)
+                .parse()
+                .map_err(|_| reply.unexpected("finish_jobs"))?,
+        },
+        "retry" => FinishOutcome::Retrying,
+        "error" => FinishOutcome::Failed,
+        "stale" => FinishOutcome::Stale,
+        _ => return Err(reply.unexpected("finish_jobs")),
+    })
+}
+
+/// The task a `start` reply describes (its details: key, executor, payload, timeout,
+/// retries, then each dependency's result).
+fn parse_started(details: &[String]) -> StartedTask {
+    let part = |index: usize| details.get(index).map(String::as_str).unwrap_or("");
+    StartedTask {
+        key: part(0).to_owned(),
+        executor: part(1).to_owned(),
+        payload: serde_json::from_str(part(2)).unwrap_or(Value::Null),
+        timeout_secs: part(3).parse().ok().filter(|secs| *secs > 0),
+        max_retries: part(4).parse().unwrap_or(0),
+        parent_results: details
+            .get(5..)
             .unwrap_or(&[])
             .iter()
             .map(|text| serde_json::from_str(text).unwrap_or(Value::Null))
             .collect(),
-    })
+    }
 }

@@ -1,13 +1,13 @@
 //! The scheduler's chores on the queues: promoting delayed jobs, reclaiming jobs whose worker
-//! died, finishing creations a crashed creator left in the outbox, and trimming what has grown.
+//! died, and trimming what has grown. Each works through every shard of a queue.
 
 use redis::streams::{StreamAutoClaimReply, StreamInfoGroupsReply, StreamPendingReply};
 
 use super::dead_letters::dead_letter_fields;
-use super::jobs::{Job, job_fields, job_from_entry, push_job, push_to_delayed};
+use super::jobs::{Job, job_fields, job_from_entry, push_job};
 use super::{Store, StoreResult};
 use crate::keys::CONSUMER_GROUP;
-use crate::model::{JobRef, Priority, QueueName, TaskStatus};
+use crate::model::{JobRef, Priority, QueueName};
 use crate::scripts;
 use crate::time::now_ms;
 
@@ -64,77 +64,60 @@ impl Store {
         }
         let mut conn = self.conn().await?;
         let mut report = ReclaimReport::default();
-        for priority in Priority::ALL {
-            let stream = self.keys.queue_stream(queue, priority);
-            let mut cursor = "0-0".to_owned();
-            // Bounded: a huge backlog is worked through over several scheduler ticks.
-            for _ in 0..10 {
-                let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-                    .arg(&stream)
-                    .arg(CONSUMER_GROUP)
-                    .arg(RECLAIMER)
-                    .arg(min_idle_ms)
-                    .arg(&cursor)
-                    .arg("COUNT")
-                    .arg(RECLAIM_BATCH)
-                    .query_async(&mut conn)
-                    .await?;
-                for entry in &reply.claimed {
-                    let Some(job) = job_from_entry(entry) else {
-                        // Not a job: the dead letter keeps it for an operator.
-                        self.move_entry(
-                            &stream,
-                            &self.keys.queue_dead(queue),
-                            &entry.id,
-                            &[
-                                ("p", priority.as_str().to_owned()),
-                                ("error", "malformed job entry".to_owned()),
-                                ("at", now_ms().to_string()),
-                            ],
-                        )
+        for shard in self.keys.shards() {
+            for priority in Priority::ALL {
+                let stream = self.keys.stream(shard, queue, priority);
+                let dead = self.keys.dead(shard, queue);
+                let mut cursor = "0-0".to_owned();
+                // Bounded: a huge backlog is worked through over several scheduler ticks.
+                for _ in 0..10 {
+                    let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                        .arg(&stream)
+                        .arg(CONSUMER_GROUP)
+                        .arg(RECLAIMER)
+                        .arg(min_idle_ms)
+                        .arg(&cursor)
+                        .arg("COUNT")
+                        .arg(RECLAIM_BATCH)
+                        .query_async(&mut conn)
                         .await?;
-                        report.dead += 1;
-                        continue;
-                    };
-                    let job = Job {
-                        queue: queue.clone(),
-                        priority,
-                        entry_id: entry.id.clone(),
-                        job,
-                    };
-                    let redeliveries = job.job.redeliveries + 1;
-                    if redeliveries > max_redeliveries {
-                        let error = format!(
-                            "job lost {redeliveries} times (its worker stopped answering); giving up"
-                        );
-                        self.fail_task(&job.job, priority, &error).await?;
-                        self.move_entry(
-                            &stream,
-                            &self.keys.queue_dead(queue),
-                            &job.entry_id,
-                            &dead_letter_fields(&job, &error),
-                        )
-                        .await?;
-                        redis::cmd("HINCRBY")
-                            .arg(self.keys.queue_stats(queue))
-                            .arg("dead")
-                            .arg(1)
-                            .query_async::<()>(&mut conn)
+                    for entry in &reply.claimed {
+                        let Some(job) = job_from_entry(entry) else {
+                            // Not a job: the dead letter keeps it for an operator.
+                            self.move_entry(
+                                &stream,
+                                &dead,
+                                &entry.id,
+                                &[
+                                    ("p", priority.as_str().to_owned()),
+                                    ("error", "malformed job entry".to_owned()),
+                                    ("at", now_ms().to_string()),
+                                ],
+                            )
                             .await?;
-                        report.dead += 1;
-                    } else {
-                        let again = JobRef {
-                            redeliveries,
-                            ..job.job.clone()
+                            report.dead += 1;
+                            continue;
                         };
-                        self.move_entry(&stream, &stream, &job.entry_id, &job_fields(&again))
-                            .await?;
-                        report.redelivered += 1;
+                        let job = Job {
+                            shard,
+                            queue: queue.clone(),
+                            priority,
+                            entry_id: entry.id.clone(),
+                            job,
+                        };
+                        if self
+                            .reclaim_job(&job, &stream, &dead, max_redeliveries)
+                            .await?
+                        {
+                            report.dead += 1;
+                        } else {
+                            report.redelivered += 1;
+                        }
                     }
-                }
-                cursor = reply.next_stream_id;
-                if cursor == "0-0" {
-                    break;
+                    cursor = reply.next_stream_id;
+                    if cursor == "0-0" {
+                        break;
+                    }
                 }
             }
         }
@@ -142,6 +125,43 @@ impl Store {
             tracing::info!(queue = %queue, redelivered = report.redelivered, dead = report.dead, "reclaimed lost jobs");
         }
         Ok(report)
+    }
+
+    /// Puts a reclaimed job back on its stream as a new delivery, or, past `max_redeliveries`,
+    /// fails its task and moves it to the dead letter; true when it went to the dead letter.
+    async fn reclaim_job(
+        &self,
+        job: &Job,
+        stream: &str,
+        dead: &str,
+        max_redeliveries: u32,
+    ) -> StoreResult<bool> {
+        let redeliveries = job.job.redeliveries + 1;
+        if redeliveries <= max_redeliveries {
+            let again = JobRef {
+                redeliveries,
+                ..job.job.clone()
+            };
+            self.move_entry(stream, stream, &job.entry_id, &job_fields(&again))
+                .await?;
+            return Ok(false);
+        }
+        let error =
+            format!("job lost {redeliveries} times (its worker stopped answering); giving up");
+        self.fail_task(&job.job, job.priority, &error).await?;
+        let moved = self
+            .move_entry(stream, dead, &job.entry_id, &dead_letter_fields(job, &error))
+            .await?;
+        if moved.is_some() {
+            let mut conn = self.conn().await?;
+            redis::cmd("HINCRBY")
+                .arg(self.keys.stats(job.shard, &job.queue))
+                .arg("dead")
+                .arg(1)
+                .query_async::<()>(&mut conn)
+                .await?;
+        }
+        Ok(true)
     }
 
     async fn move_entry(
@@ -199,66 +219,6 @@ impl Store {
             self.reindex_runs(std::slice::from_ref(&job.run_id)).await?;
         }
         Ok(changed)
-    }
-
-    /// Finishes creations left in the outbox for more than `grace_ms` (their creator died
-    /// between writing the run and enqueueing its first jobs): enqueues every queued task's
-    /// job again. A duplicate job is harmless: the start script lets only one run the task.
-    pub async fn drain_outbox(&self, grace_ms: u64) -> StoreResult<usize> {
-        let mut conn = self.conn().await?;
-        let cutoff = now_ms().saturating_sub(grace_ms);
-        let ids: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(self.keys.outbox())
-            .arg("-inf")
-            .arg(cutoff)
-            .arg("LIMIT")
-            .arg(0)
-            .arg(100)
-            .query_async(&mut conn)
-            .await?;
-        for id in &ids {
-            let mut pipe = redis::pipe();
-            match self.get_run(id).await? {
-                None => {
-                    pipe.cmd("ZREM")
-                        .arg(self.keys.runs_index())
-                        .arg(id)
-                        .ignore();
-                }
-                Some(run) => {
-                    for task in run
-                        .tasks
-                        .iter()
-                        .filter(|task| task.status == TaskStatus::Queued)
-                    {
-                        self.ensure_queue(&task.queue).await?;
-                        let job = JobRef {
-                            run_id: run.id.clone(),
-                            task: task.index as u32,
-                            attempt: task.attempt,
-                            redeliveries: 0,
-                        };
-                        match run.not_before_ms {
-                            Some(due) if due > now_ms() => push_to_delayed(
-                                &mut pipe,
-                                &self.keys,
-                                &task.queue,
-                                run.priority,
-                                &job,
-                                due,
-                            ),
-                            _ => push_job(&mut pipe, &self.keys, &task.queue, run.priority, &job),
-                        }
-                    }
-                }
-            }
-            pipe.cmd("ZREM").arg(self.keys.outbox()).arg(id).ignore();
-            self.query_pipeline::<()>(&mut conn, &pipe).await?;
-        }
-        if !ids.is_empty() {
-            tracing::info!(runs = ids.len(), "finished creations left in the outbox");
-        }
-        Ok(ids.len())
     }
 
     /// Trims the acknowledged entries from the streams of `queue` (never an entry that is

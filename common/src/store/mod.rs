@@ -7,7 +7,7 @@
 //! - [`front_runs`]: the runs one front sees (those of its kind); every front's run lookup.
 //! - [`jobs`]: the queue protocol: reading jobs, starting and finishing attempts.
 //! - [`dead_letters`]: jobs that failed for good, to inspect, delete or requeue.
-//! - [`maintenance`]: the scheduler's chores: delayed jobs, reclaiming, outbox, trimming.
+//! - [`maintenance`]: the scheduler's chores: delayed jobs, reclaiming, trimming.
 //! - [`reports`]: report runs by key, and the report versions they become.
 //! - [`releases`]: the Release Coordinator's records and release lifecycle transitions.
 //! - [`projects`]: projects (Orchestra's) by integer id, and the human tasks people claim.
@@ -36,6 +36,7 @@ pub mod run_index;
 pub mod runs;
 pub mod series;
 pub mod sessions;
+mod shard_call;
 pub mod timings;
 pub mod workers;
 
@@ -104,12 +105,13 @@ impl Store {
         let store = Self {
             pool,
             client,
-            keys: Keys::new(options.prefix.clone()),
+            keys: Keys::with_shards(options.prefix.clone(), options.shards),
             retention_secs: options.retention_secs,
             known_queues: Arc::default(),
         };
         store.load_scripts().await?;
-        tracing::info!(redis = %redacted_url(&options.redis_url), prefix = %options.prefix, "connected to Redis");
+        store.check_shard_count().await?;
+        tracing::info!(redis = %redacted_url(&options.redis_url), prefix = %options.prefix, shards = options.shards, "connected to Redis");
         Ok(store)
     }
 
@@ -149,6 +151,31 @@ impl Store {
     pub async fn ping(&self) -> StoreResult<()> {
         let mut conn = self.conn().await?;
         redis::cmd("PING").query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Records the shard count on first use and refuses a store written with another: runs
+    /// would be looked for on the wrong shards.
+    async fn check_shard_count(&self) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let (_, recorded): ((), u16) = redis::pipe()
+            .cmd("HSETNX")
+            .arg(self.keys.meta())
+            .arg("shards")
+            .arg(self.keys.shard_count())
+            .ignore()
+            .cmd("HGET")
+            .arg(self.keys.meta())
+            .arg("shards")
+            .query_async(&mut conn)
+            .await
+            .map(|(recorded,): (u16,)| ((), recorded))?;
+        if recorded != self.keys.shard_count() {
+            return Err(StoreError::ShardCount {
+                configured: self.keys.shard_count(),
+                recorded,
+            });
+        }
         Ok(())
     }
 

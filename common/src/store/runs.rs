@@ -1,15 +1,16 @@
-//! Runs: creating them (idempotently, through the outbox), reading them, canceling them, and
-//! reading their tasks' logs.
+//! Runs: creating them (idempotently, with their indexes and first jobs in one script per
+//! shard), reading them, canceling them, and reading their tasks' logs.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use redis::AsyncCommands;
 use serde_json::Value;
 
-use super::jobs::{StatsBatch, push_job, push_to_delayed};
 use super::{Store, StoreResult};
 use crate::error::StoreError;
-use crate::model::{JobRef, Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
+use crate::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
+use super::shard_call::shard_invocation;
+use crate::keys::Shard;
 use crate::scripts;
 use crate::time::now_ms;
 
@@ -128,11 +129,12 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("no run id returned".into()))
     }
 
-    /// Creates runs and enqueues their first jobs in two round trips; returns their ids.
+    /// Creates runs, indexes them and enqueues their first jobs, in one round trip; returns
+    /// their ids.
     ///
     /// Creation is idempotent per run id: a spec whose `id` already exists is left as it is.
-    /// Each run id sits in the outbox until its first jobs are on their streams, so a creator
-    /// that dies in between leaves the scheduler something to finish, never a stuck run.
+    /// Runs are grouped by shard and each shard's are created by one script call, so a run,
+    /// its indexes and its first jobs appear together or not at all.
     pub async fn create_runs(&self, specs: &[RunSpec]) -> StoreResult<Vec<String>> {
         self.create_runs_at(specs, now_ms()).await
     }
@@ -140,94 +142,65 @@ impl Store {
     /// [`Store::create_runs`] with the creation time given (Unix ms), for callers that answer
     /// with the new run without reading it back.
     pub async fn create_runs_at(&self, specs: &[RunSpec], now: u64) -> StoreResult<Vec<String>> {
-        let mut prepared = Vec::with_capacity(specs.len());
+        let mut by_shard: BTreeMap<Shard, Vec<(String, &RunSpec)>> = BTreeMap::new();
+        let mut ids = Vec::with_capacity(specs.len());
         for spec in specs {
             spec.validate()?;
             let id = spec
                 .id
                 .clone()
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            prepared.push((id, spec));
+            by_shard
+                .entry(self.keys.shard_of(&id))
+                .or_default()
+                .push((id.clone(), spec));
+            ids.push(id);
         }
-        for queue in distinct_queues(specs) {
-            self.ensure_queue(&queue).await?;
+        let queues: BTreeSet<QueueName> = distinct_queues(specs).into_iter().collect();
+        for queue in &queues {
+            self.ensure_queue(queue).await?;
         }
 
-        let mut conn = self.conn().await?;
         let mut pipe = redis::pipe();
-        let scored: Vec<(u64, &String)> = prepared.iter().map(|(id, _)| (now, id)).collect();
-        pipe.cmd("ZADD")
-            .arg(self.keys.outbox())
-            .arg("NX")
-            .arg(&scored)
-            .ignore();
-        // Indexed before the creation scripts: a crash in between leaves entries without a
-        // run, which readers skip and trimming removes, never a run missing from its indexes.
-        self.index_new_runs(
-            &mut pipe,
-            prepared
-                .iter()
-                .map(|(id, spec)| (id.as_str(), spec.kind, spec.definition.as_str())),
-            now,
-        );
-        for (id, spec) in &prepared {
-            let mut invocation = scripts::CREATE_RUN.key(self.keys.run(id));
-            for (field, value) in run_fields(id, spec, now) {
-                invocation.arg(field).arg(value);
+        for (shard, runs) in &by_shard {
+            let mut invocation =
+                shard_invocation(&scripts::CREATE_RUNS, &self.keys, *shard, &queues);
+            invocation.arg(now);
+            for (id, spec) in runs {
+                invocation
+                    .key(self.keys.run(id))
+                    .key(self.keys.definition_index(*shard, spec.kind, &spec.definition));
+                let fields = run_fields(id, spec, now);
+                invocation
+                    .arg(id)
+                    .arg(spec.kind.as_str())
+                    .arg(&spec.definition)
+                    .arg(spec.priority.as_str())
+                    .arg(fields.len() * 2);
+                for (field, value) in fields {
+                    invocation.arg(field).arg(value);
+                }
+                let roots = root_tasks(spec);
+                invocation.arg(roots.len());
+                for (index, queue) in roots {
+                    invocation
+                        .arg(index)
+                        .arg(queue.as_str())
+                        .arg(spec.not_before_ms.unwrap_or(0));
+                }
             }
             pipe.invoke_script(&invocation);
         }
-        let created: Vec<i64> = self.query_pipeline(&mut conn, &pipe).await?;
-
-        let mut pipe = redis::pipe();
-        let mut stats = StatsBatch::default();
-        let mut enqueued = Vec::with_capacity(prepared.len());
-        for ((id, spec), created) in prepared.iter().zip(&created) {
-            if *created == 1 {
-                self.push_roots(&mut pipe, &mut stats, id, spec);
-                enqueued.push(id);
-            }
+        let mut conn = self.conn().await?;
+        let created: Vec<Vec<i64>> = self.query_pipeline(&mut conn, &pipe).await?;
+        let runs: usize = created.iter().map(Vec::len).sum();
+        if runs != specs.len() {
+            return Err(StoreError::UnexpectedReply {
+                script: "create_runs",
+                reply: format!("{runs} results for {} runs", specs.len()),
+            });
         }
-        if !enqueued.is_empty() {
-            pipe.cmd("ZREM")
-                .arg(self.keys.outbox())
-                .arg(&enqueued)
-                .ignore();
-        }
-        stats.flush_into(&mut pipe);
-        self.query_pipeline::<()>(&mut conn, &pipe).await?;
-        Ok(prepared.into_iter().map(|(id, _)| id).collect())
-    }
-
-    /// Adds the jobs of a new run's root tasks to `pipe`: on their streams, or delayed when the
-    /// run must not start yet.
-    fn push_roots(
-        &self,
-        pipe: &mut redis::Pipeline,
-        stats: &mut StatsBatch,
-        id: &str,
-        spec: &RunSpec,
-    ) {
-        let now = now_ms();
-        for (index, task) in spec.tasks.iter().enumerate() {
-            if !task.depends_on.is_empty() || task.is_hook {
-                continue;
-            }
-            let queue = task.queue.as_ref().unwrap_or(&spec.queue);
-            let job = JobRef {
-                run_id: id.to_owned(),
-                task: index as u32,
-                attempt: 1,
-                redeliveries: 0,
-            };
-            match spec.not_before_ms {
-                Some(due) if due > now => {
-                    push_to_delayed(pipe, &self.keys, queue, spec.priority, &job, due)
-                }
-                _ => push_job(pipe, &self.keys, queue, spec.priority, &job),
-            }
-            stats.count(&self.keys, queue, "enqueued");
-        }
+        Ok(ids)
     }
 
     /// Reads a run with its tasks; `None` when it does not exist (or expired).
@@ -381,6 +354,16 @@ impl Store {
     }
 }
 
+/// The root tasks of a run (no dependencies, not a hook) with the queue of each.
+fn root_tasks(spec: &RunSpec) -> Vec<(usize, &QueueName)> {
+    spec.tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, task)| task.depends_on.is_empty() && !task.is_hook)
+        .map(|(index, task)| (index, task.queue.as_ref().unwrap_or(&spec.queue)))
+        .collect()
+}
+
 fn distinct_queues(specs: &[RunSpec]) -> Vec<QueueName> {
     let mut queues: Vec<QueueName> = specs
         .iter()
@@ -438,6 +421,13 @@ fn run_fields(id: &str, spec: &RunSpec, now: u64) -> Vec<(String, String)> {
     }
     if spec.kind.is_kept() {
         fields.push(("keep".to_owned(), "1".to_owned()));
+    }
+    // Every queue the run's tasks use, when that is more than the run's own: finishing a task
+    // declares them to the script that may enqueue its successors.
+    let queues = distinct_queues(std::slice::from_ref(spec));
+    if queues.len() > 1 || queues.first() != Some(&spec.queue) {
+        let names: Vec<&str> = queues.iter().map(QueueName::as_str).collect();
+        fields.push(("queues".to_owned(), names.join(",")));
     }
     // Only what differs from the defaults is stored: fewer fields make every script faster.
     // Missing: no dependencies or successors, no retries, no timeout, not a hook, progress 0,

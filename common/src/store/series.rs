@@ -48,7 +48,7 @@ pub struct QueueSeries {
 }
 
 /// Which outcome a series field counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Outcome {
     /// A job succeeded.
     Succeeded,
@@ -57,14 +57,6 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-    /// The outcome a queue counter (`succeeded`, `failed`) stands for, if any.
-    pub(crate) fn of_counter(name: &str) -> Option<Self> {
-        match name {
-            "succeeded" => Some(Self::Succeeded),
-            "failed" => Some(Self::Failed),
-            _ => None,
-        }
-    }
 
     fn field(self, slot: u64) -> String {
         match self {

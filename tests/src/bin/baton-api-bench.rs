@@ -169,6 +169,7 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         redis_url: url.clone(),
         prefix: prefix.clone(),
         retention_secs: 3600,
+        shards: common::keys::DEFAULT_SHARDS,
         tls: Default::default(),
     })
     .await?;

@@ -769,6 +769,7 @@ async fn connect(url: &str, prefix: &str) -> BenchResult<Store> {
         redis_url: url.to_owned(),
         prefix: prefix.to_owned(),
         retention_secs: RETENTION_SECS,
+        shards: common::keys::DEFAULT_SHARDS,
         tls: Default::default(),
     })
     .await?)

@@ -23,7 +23,7 @@ use redis::streams::{
 use serde_json::Value;
 
 use crate::error::StoreError;
-use crate::keys::CONSUMER_GROUP;
+use crate::keys::{CONSUMER_GROUP, Shard};
 use crate::model::{Priority, QueueName, TaskStatus};
 use crate::scripts;
 use crate::store::jobs::{AttemptOutcome, FinishOutcome, Job, StartOutcome, job_from_entry};
@@ -75,39 +75,46 @@ impl Store {
         let mut conn = self.conn().await?;
         let mut jobs = Vec::new();
         for priority in Priority::ALL {
-            let wanted = limit.saturating_sub(jobs.len());
-            if wanted == 0 {
+            let mut of_priority = Vec::new();
+            for shard in self.keys.shards() {
+                let stream = self.keys.stream(shard, queue, priority);
+                let groups: StreamInfoGroupsReply = match redis::cmd("XINFO")
+                    .arg("GROUPS")
+                    .arg(&stream)
+                    .query_async(&mut conn)
+                    .await
+                {
+                    Ok(groups) => groups,
+                    Err(_) => continue,
+                };
+                let Some(group) = groups.groups.iter().find(|g| g.name == CONSUMER_GROUP) else {
+                    continue;
+                };
+                let reply: StreamRangeReply = redis::cmd("XRANGE")
+                    .arg(&stream)
+                    .arg(format!("({}", group.last_delivered_id))
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(limit.max(1))
+                    .query_async(&mut conn)
+                    .await?;
+                of_priority.extend(reply.ids.iter().filter_map(|entry| {
+                    Some(Job {
+                        shard,
+                        queue: queue.clone(),
+                        priority,
+                        entry_id: entry.id.clone(),
+                        job: job_from_entry(entry)?,
+                    })
+                }));
+            }
+            // Oldest first across shards: entry ids start with their time.
+            of_priority.sort_by_key(|job| entry_order(&job.entry_id));
+            jobs.extend(of_priority);
+            if jobs.len() >= limit {
+                jobs.truncate(limit);
                 break;
             }
-            let stream = self.keys.queue_stream(queue, priority);
-            let groups: StreamInfoGroupsReply = match redis::cmd("XINFO")
-                .arg("GROUPS")
-                .arg(&stream)
-                .query_async(&mut conn)
-                .await
-            {
-                Ok(groups) => groups,
-                Err(_) => continue,
-            };
-            let Some(group) = groups.groups.iter().find(|g| g.name == CONSUMER_GROUP) else {
-                continue;
-            };
-            let reply: StreamRangeReply = redis::cmd("XRANGE")
-                .arg(&stream)
-                .arg(format!("({}", group.last_delivered_id))
-                .arg("+")
-                .arg("COUNT")
-                .arg(wanted)
-                .query_async(&mut conn)
-                .await?;
-            jobs.extend(reply.ids.iter().filter_map(|entry| {
-                Some(Job {
-                    queue: queue.clone(),
-                    priority,
-                    entry_id: entry.id.clone(),
-                    job: job_from_entry(entry)?,
-                })
-            }));
         }
         Ok(jobs)
     }
@@ -125,8 +132,11 @@ impl Store {
         if let Some(job) = self.take_over_abandoned(&mut conn, queue, person).await? {
             return Ok(Some(job));
         }
-        for priority in Priority::ALL {
-            let stream = self.keys.queue_stream(queue, priority);
+        for (priority, shard) in Priority::ALL
+            .into_iter()
+            .flat_map(|priority| self.keys.shards().map(move |shard| (priority, shard)))
+        {
+            let stream = self.keys.stream(shard, queue, priority);
             for _ in 0..CLAIM_SCAN_LIMIT {
                 let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
                     .arg("GROUP")
@@ -145,7 +155,7 @@ impl Store {
                 else {
                     break;
                 };
-                let Some(job) = self.job_of(&mut conn, queue, priority, &entry).await? else {
+                let Some(job) = self.job_of(&mut conn, shard, queue, priority, &entry).await? else {
                     continue;
                 };
                 if let Some(StartOutcome::Start(_)) = self
@@ -275,7 +285,8 @@ impl Store {
         run_id: &str,
         task: usize,
     ) -> StoreResult<Option<Job>> {
-        let stream = self.keys.queue_stream(queue, priority);
+        let shard = self.keys.shard_of(run_id);
+        let stream = self.keys.stream(shard, queue, priority);
         let pending: StreamPendingCountReply = redis::cmd("XPENDING")
             .arg(&stream)
             .arg(CONSUMER_GROUP)
@@ -302,6 +313,7 @@ impl Store {
             .find_map(|entry| {
                 let job = job_from_entry(entry)?;
                 (job.run_id == run_id && job.task as usize == task).then(|| Job {
+                    shard,
                     queue: queue.clone(),
                     priority,
                     entry_id: entry.id.clone(),
@@ -314,12 +326,14 @@ impl Store {
     async fn job_of(
         &self,
         conn: &mut MultiplexedConnection,
+        shard: Shard,
         queue: &QueueName,
         priority: Priority,
         entry: &StreamId,
     ) -> StoreResult<Option<Job>> {
         match job_from_entry(entry) {
             Some(job) => Ok(Some(Job {
+                shard,
                 queue: queue.clone(),
                 priority,
                 entry_id: entry.id.clone(),
@@ -328,7 +342,7 @@ impl Store {
             None => {
                 tracing::warn!(queue = %queue, entry = %entry.id, "malformed human job entry dropped");
                 redis::cmd("XACK")
-                    .arg(self.keys.queue_stream(queue, priority))
+                    .arg(self.keys.stream(shard, queue, priority))
                     .arg(CONSUMER_GROUP)
                     .arg(&entry.id)
                     .query_async::<()>(conn)
@@ -346,8 +360,11 @@ impl Store {
         queue: &QueueName,
         person: &str,
     ) -> StoreResult<Option<Job>> {
-        for priority in Priority::ALL {
-            let stream = self.keys.queue_stream(queue, priority);
+        for (priority, shard) in Priority::ALL
+            .into_iter()
+            .flat_map(|priority| self.keys.shards().map(move |shard| (priority, shard)))
+        {
+            let stream = self.keys.stream(shard, queue, priority);
             let pending: StreamPendingCountReply = redis::cmd("XPENDING")
                 .arg(&stream)
                 .arg(CONSUMER_GROUP)
@@ -368,7 +385,7 @@ impl Store {
                 let Some(entry) = reply.ids.first() else {
                     continue;
                 };
-                let Some(job) = self.job_of(conn, queue, priority, entry).await? else {
+                let Some(job) = self.job_of(conn, shard, queue, priority, entry).await? else {
                     continue;
                 };
                 let p = format!("t{}.", job.job.task);
@@ -442,4 +459,10 @@ fn human_work(reply: &[String], submitting: bool) -> StoreResult<HumanWork> {
             )));
         }
     })
+}
+
+/// The order of stream entry ids (`MS-SEQ`): by time, then sequence.
+fn entry_order(entry_id: &str) -> (u64, u64) {
+    let (ms, seq) = entry_id.split_once('-').unwrap_or((entry_id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
 }

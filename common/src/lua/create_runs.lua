@@ -1,0 +1,48 @@
+-- Creates runs of one shard, each with its indexes and its first jobs, unless it exists, so
+-- creating twice is harmless. (Opens with shard_prelude.lua.)
+-- KEYS  per run: its hash, its definition's index
+-- ARGV  now (Unix ms), then per run: id, kind, definition, priority, number of fields F,
+--       F fields and values, number of root tasks R, then R times: task, queue, due (Unix ms, 0
+--       for now)
+-- Returns, per run, 1 when it was created and 0 when it already existed.
+local now = tonumber(ARGV[first_arg])
+local arg = first_arg + 1
+local key = first_item_key
+local created = {}
+while arg <= #ARGV do
+  local run, definition_index = KEYS[key], KEYS[key + 1]
+  key = key + 2
+  local run_id, kind, definition, priority = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3]
+  local nfields = tonumber(ARGV[arg + 4])
+  local fields_from = arg + 5
+  local roots_at = fields_from + nfields
+  local nroots = tonumber(ARGV[roots_at])
+  arg = roots_at + 1 + 3 * nroots
+  if redis.call('EXISTS', run) == 1 then
+    table.insert(created, 0)
+  else
+    -- HSET in chunks: Lua's unpack() is limited to a few thousand values.
+    local chunk = 1000
+    for first = fields_from, roots_at - 1, chunk do
+      redis.call('HSET', run, unpack(ARGV, first, math.min(first + chunk - 1, roots_at - 1)))
+    end
+    local entry = index[kind]
+    redis.call('ZADD', entry.all, now, run_id)
+    redis.call('ZADD', entry.active, now, run_id)
+    redis.call('ZADD', definition_index, now, run_id)
+    redis.call('SADD', entry.defs, definition)
+    for r = 0, nroots - 1 do
+      local at = roots_at + 1 + 3 * r
+      local task, queue, due = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
+      if due > now then
+        delay(queue, priority, run_id, task, 1, due, false)
+        count(queue, 'enqueued')
+      else
+        enqueue(queue, priority, run_id, task)
+      end
+    end
+    table.insert(created, 1)
+  end
+end
+flush_counts()
+return created

@@ -1,0 +1,130 @@
+-- Records the outcomes of a batch of attempts of one shard, each guarded so only the task's
+-- current attempt and delivery can, and settles each job: successors whose dependencies all
+-- succeeded get their jobs, retries are scheduled, failures go to the dead letters, finished runs
+-- move to their status's index and expire, counters count, jobs are acknowledged.
+-- (Opens with shard_prelude.lua.)
+-- KEYS  per job: its run's hash, its run's log
+-- ARGV  now (Unix ms), retention (s), then per job: run id, task, attempt, redeliveries, outcome
+--       (success|retry|error), result JSON (success) or error message, due time of the retry
+--       (Unix ms), queue, priority, stream entry id
+-- Returns, per job, one of:
+--   {'success', run status, n}   recorded; n successors (or the success hook) were enqueued
+--   {'retry', next attempt}      the next attempt is scheduled
+--   {'error', run status}        the task failed for good; the job is in the dead letters
+--   {'stale'}                    not the current attempt (canceled, reclaimed, duplicate)
+--   {'queues', name...}          these queues were not declared: nothing was done
+local now = ARGV[first_arg]
+local retention = tonumber(ARGV[first_arg + 1])
+
+-- A run marked `keep` (a project) stays; any other expires with the retention period.
+local function expire_run(run, log)
+  if redis.call('HEXISTS', run, 'keep') == 0 then
+    redis.call('EXPIRE', run, retention)
+    redis.call('EXPIRE', log, retention)
+  end
+end
+
+-- Queues the hook task `hook` (an index, or false); returns how many jobs that added.
+local function queue_hook(run, run_id, hook, priority)
+  if not hook then
+    return 0
+  end
+  local hp = 't' .. hook .. '.'
+  redis.call('HSET', run, hp .. 'status', 'queued', hp .. 'updated', now)
+  enqueue(redis.call('HGET', run, hp .. 'queue'), priority, run_id, hook)
+  return 1
+end
+
+local function finish(run, log, run_id, task, attempt, redeliveries, outcome, detail, due, queue, priority, entry)
+  local p = 't' .. task .. '.'
+  local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery', p .. 'succ',
+    'ntasks', 'done', 'nwork', 'hook_success', 'hook_failure')
+  local run_status = state[1]
+  if not run_status or state[2] ~= 'running' or tonumber(state[3]) ~= attempt
+      or tonumber(state[4] or '0') ~= redeliveries then
+    ack(queue, priority, entry)
+    return {'stale'}
+  end
+  local active = run_status == 'pending' or run_status == 'progress'
+  local enqueues = (outcome == 'success' and (state[5] or state[9])) or (outcome == 'error' and state[10])
+  if enqueues then
+    local missing = undeclared(run_queues(run))
+    if #missing > 0 then
+      return {'queues', unpack(missing)}
+    end
+  end
+
+  if outcome == 'retry' then
+    local next_attempt = attempt + 1
+    redis.call('HSET', run, p .. 'status', 'retrying', p .. 'attempt', next_attempt, p .. 'delivery', 0,
+      p .. 'error', detail, p .. 'due', due, p .. 'updated', now)
+    delay(queue, priority, run_id, task, next_attempt, due, true)
+    count(queue, 'retried')
+    ack(queue, priority, entry)
+    return {'retry', tostring(next_attempt)}
+  end
+
+  if outcome == 'error' then
+    count(queue, 'failed')
+    if active then
+      redis.call('HSET', run, p .. 'status', 'error', p .. 'error', detail, p .. 'finished', now, p .. 'updated', now,
+        'status', 'error', 'updated', now, 'finished', now)
+      expire_run(run, log)
+      index_finished(run, run_id, 'error')
+      queue_hook(run, run_id, state[10], priority)
+      run_status = 'error'
+    else
+      redis.call('HSET', run, p .. 'status', 'error', p .. 'error', detail, p .. 'finished', now, p .. 'updated', now)
+    end
+    dead_letter(queue, priority, entry, run_id, task, attempt, redeliveries, detail, now)
+    return {'error', run_status}
+  end
+
+  local done = tonumber(state[7] or '0') + 1
+  local enqueued = 0
+  for s in string.gmatch(state[5] or '', '[^,]+') do
+    local sp = 't' .. s .. '.'
+    local waiting = redis.call('HINCRBY', run, sp .. 'waiting', -1)
+    if active and waiting <= 0 then
+      local next_state = redis.call('HMGET', run, sp .. 'status', sp .. 'queue')
+      if next_state[1] == 'pending' then
+        redis.call('HSET', run, sp .. 'status', 'queued', sp .. 'updated', now)
+        enqueue(next_state[2], priority, run_id, s)
+        enqueued = enqueued + 1
+      end
+    end
+  end
+  if active and done >= tonumber(state[8] or state[6]) then
+    redis.call('HSET', run, p .. 'status', 'success', p .. 'result', detail, p .. 'progress', 100,
+      p .. 'finished', now, p .. 'updated', now, 'done', done, 'status', 'success', 'updated', now, 'finished', now)
+    expire_run(run, log)
+    index_finished(run, run_id, 'success')
+    enqueued = enqueued + queue_hook(run, run_id, state[9], priority)
+    run_status = 'success'
+  else
+    redis.call('HSET', run, p .. 'status', 'success', p .. 'result', detail, p .. 'progress', 100,
+      p .. 'finished', now, p .. 'updated', now, 'done', done)
+  end
+  count(queue, 'succeeded')
+  ack(queue, priority, entry)
+  return {'success', run_status, tostring(enqueued)}
+end
+
+local out = {}
+local arg = first_arg + 2
+local key = first_item_key
+while arg <= #ARGV do
+  local run, log, run_id = KEYS[key], KEYS[key + 1], ARGV[arg]
+  local task, attempt, redeliveries = ARGV[arg + 1], tonumber(ARGV[arg + 2]), tonumber(ARGV[arg + 3])
+  local outcome, detail, due = ARGV[arg + 4], ARGV[arg + 5], ARGV[arg + 6]
+  local queue, priority, entry = ARGV[arg + 7], ARGV[arg + 8], ARGV[arg + 9]
+  key = key + 2
+  arg = arg + 10
+  if not queues[queue] then
+    table.insert(out, {'queues', queue})
+  else
+    table.insert(out, finish(run, log, run_id, task, attempt, redeliveries, outcome, detail, due, queue, priority, entry))
+  end
+end
+flush_counts()
+return out

@@ -1,0 +1,104 @@
+-- Starts the attempts a batch of jobs of one shard asks for, each only if its job is the task's
+-- current attempt, or settles the job and says why not. (Opens with shard_prelude.lua.)
+-- KEYS  per job: its run's hash
+-- ARGV  worker id, now (Unix ms), then per job: run id, task, attempt, redeliveries of the job, queue,
+--       priority, stream entry id
+-- Returns, per job, one of:
+--   {'start', key, executor, payload, timeout, retries, result of each dependency (JSON or '')...}
+--   {'missing'}        the run or task does not exist (expired, never created): acknowledged
+--   {'done', n}        the task already succeeded; its n successors still lacking jobs (a crash
+--                      between recording the result and enqueueing them) were enqueued
+--   {'reschedule'}     the task awaits a retry whose delayed job may be missing: it was scheduled
+--   {'failed'}         the task failed for good: the job went to the dead letters
+--   {'skip', status}   nothing to do (duplicate, stale or canceled job): acknowledged
+--   {'queues', name...} these queues were not declared: nothing was done, ask again with them
+local worker, now = ARGV[first_arg], ARGV[first_arg + 1]
+local out = {}
+
+local function start(run, run_id, task, attempt, redeliveries, queue, priority, entry)
+  local p = 't' .. task .. '.'
+  -- One read of everything this job may need.
+  local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery', p .. 'due',
+    p .. 'key', p .. 'executor', 'payload', p .. 'timeout', p .. 'retries', p .. 'deps', p .. 'succ')
+  local run_status, status = state[1], state[2]
+  if not run_status or not status then
+    ack(queue, priority, entry)
+    return {'missing'}
+  end
+  local current_attempt = tonumber(state[3])
+  local delivery = tonumber(state[4]) or 0
+
+  if status == 'success' then
+    local ready = {}
+    local needed = {}
+    for s in string.gmatch(state[12] or '', '[^,]+') do
+      local sp = 't' .. s .. '.'
+      local next_state = redis.call('HMGET', run, sp .. 'status', sp .. 'queue', sp .. 'attempt')
+      if next_state[1] == 'queued' and next_state[3] == '1' then
+        table.insert(ready, {s, next_state[2]})
+        table.insert(needed, next_state[2])
+      end
+    end
+    local missing = undeclared(needed)
+    if #missing > 0 then
+      return {'queues', unpack(missing)}
+    end
+    for _, successor in ipairs(ready) do
+      enqueue(successor[2], priority, run_id, successor[1])
+    end
+    ack(queue, priority, entry)
+    return {'done', tostring(#ready)}
+  end
+  if status == 'retrying' and attempt < current_attempt then
+    delay(queue, priority, run_id, task, current_attempt, tonumber(state[5]) or tonumber(now), true)
+    ack(queue, priority, entry)
+    return {'reschedule'}
+  end
+  if attempt ~= current_attempt then
+    ack(queue, priority, entry)
+    return {'skip', status}
+  end
+  if status == 'error' then
+    dead_letter(queue, priority, entry, run_id, task, attempt, redeliveries,
+      'task failed for good (recorded before a restart)', now)
+    return {'failed'}
+  end
+  -- A running task is restarted only by a later delivery: its previous worker was presumed dead.
+  local restart = status == 'running' and redeliveries > delivery
+  if status ~= 'queued' and status ~= 'retrying' and not restart then
+    ack(queue, priority, entry)
+    return {'skip', status}
+  end
+
+  if run_status == 'pending' then
+    redis.call('HSET', run, p .. 'status', 'running', p .. 'delivery', redeliveries, p .. 'worker', worker,
+      p .. 'started', now, p .. 'updated', now, 'status', 'progress', 'updated', now)
+  else
+    redis.call('HSET', run, p .. 'status', 'running', p .. 'delivery', redeliveries, p .. 'worker', worker,
+      p .. 'started', now, p .. 'updated', now)
+  end
+  count(queue, 'started')
+
+  local reply = {'start', state[6], state[7], state[8] or 'null', state[9] or '', state[10] or '0'}
+  for d in string.gmatch(state[11] or '', '[^,]+') do
+    table.insert(reply, redis.call('HGET', run, 't' .. d .. '.result') or '')
+  end
+  return reply
+end
+
+local arg = first_arg + 2
+local key = first_item_key
+while arg <= #ARGV do
+  local run, run_id = KEYS[key], ARGV[arg]
+  local task, attempt, redeliveries = ARGV[arg + 1], tonumber(ARGV[arg + 2]), tonumber(ARGV[arg + 3])
+  local queue, priority, entry = ARGV[arg + 4], ARGV[arg + 5], ARGV[arg + 6]
+  key = key + 1
+  arg = arg + 7
+  if not queues[queue] then
+    table.insert(out, {'queues', queue})
+  else
+    table.insert(out, start(run, run_id, task, attempt, redeliveries, queue, priority, entry))
+  end
+end
+flush_counts()
+return out
