@@ -217,18 +217,25 @@ impl Store {
             return Ok(());
         }
         let mut conn = self.conn().await?;
-        for priority in Priority::ALL {
-            let created: redis::RedisResult<()> = redis::cmd("XGROUP")
-                .arg("CREATE")
-                .arg(self.keys.queue_stream(queue, priority))
-                .arg(CONSUMER_GROUP)
-                .arg("0")
-                .arg("MKSTREAM")
-                .query_async(&mut conn)
-                .await;
-            match created {
-                Err(error) if error.code() == Some("BUSYGROUP") => {}
-                other => other?,
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for shard in self.keys.shards() {
+            for priority in Priority::ALL {
+                pipe.cmd("XGROUP")
+                    .arg("CREATE")
+                    .arg(self.keys.stream(shard, queue, priority))
+                    .arg(CONSUMER_GROUP)
+                    .arg("0")
+                    .arg("MKSTREAM");
+            }
+        }
+        // Each group either is created or exists already (BUSYGROUP); anything else fails.
+        let replies: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        for reply in replies {
+            if let redis::Value::ServerError(error) = reply
+                && error.code() != "BUSYGROUP"
+            {
+                return Err(redis::RedisError::from(error).into());
             }
         }
         redis::cmd("SADD")
