@@ -1,8 +1,10 @@
 //! Filtered run lists read from the run indexes, against a real `redis-server`: filters by
 //! definition, status and date, paging past the 50,000 runs a filtered list once scanned at
-//! most, the status index following runs to their end, healing of lost index updates, expiry,
-//! backfill, and the workflow use cases' payload checks.
+//! most, pages merged newest first across the shards the runs are spread over, the status
+//! index following runs to their end, healing of lost index updates, expiry, backfill, and the
+//! workflow use cases' payload checks.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use baton_tests::wait::wait_for;
 use clap::Parser;
 use common::config::StoreOptions;
 use common::director::load_str;
+use common::keys::Keys;
 use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
 use common::operations::OperationError;
 use common::operations::workflows::{Definitions, cancel_workflow, start_workflow};
@@ -72,6 +75,16 @@ async fn store_with_retention(redis: &RedisServer, prefix: &str, retention_secs:
     })
     .await
     .expect("the store connects")
+}
+
+/// The active index of workflows on the shard of run `id`.
+fn active_of(keys: &Keys, id: &str) -> String {
+    keys.active_index(keys.shard_of(id), RunKind::Workflow)
+}
+
+/// The index of workflows finished with `status` on the shard of run `id`.
+fn finished_of(keys: &Keys, id: &str, status: RunStatus) -> String {
+    keys.finished_index(keys.shard_of(id), RunKind::Workflow, status)
 }
 
 async fn zscore(redis: &RedisServer, key: &str, member: &str) -> Option<f64> {
@@ -213,6 +226,161 @@ async fn filtered_pages_past_fifty_thousand_runs_are_read_from_the_indexes() {
     );
 }
 
+/// Every run `template` matches, read page after page of `limit` runs; checks each page's
+/// `has_more` and, where counted, that every page counts the same total.
+async fn every_page(store: &Store, template: &RunQuery, limit: usize) -> Vec<String> {
+    let mut listed = Vec::new();
+    let mut totals = HashSet::new();
+    loop {
+        let page = store
+            .list_runs(&RunQuery {
+                offset: listed.len(),
+                limit,
+                ..template.clone()
+            })
+            .await
+            .unwrap();
+        assert!(page.runs.len() <= limit);
+        totals.insert(page.total);
+        listed.extend(ids(&page));
+        if !page.has_more {
+            break;
+        }
+        assert_eq!(page.runs.len(), limit, "only the last page is short");
+    }
+    assert_eq!(totals.len(), 1, "every page counts the same total");
+    if let Some(Some(total)) = totals.into_iter().next() {
+        assert_eq!(total, listed.len() as u64);
+    }
+    listed
+}
+
+/// The ids of `runs` (creation time, id) newest first, ties by id (the larger first).
+fn newest_first_of<'a>(runs: impl IntoIterator<Item = &'a (u64, String)>) -> Vec<String> {
+    let mut runs: Vec<&(u64, String)> = runs.into_iter().collect();
+    runs.sort_by(|a, b| b.cmp(a));
+    runs.into_iter().map(|(_, id)| id.clone()).collect()
+}
+
+#[tokio::test]
+async fn runs_on_many_shards_list_newest_first_in_stable_pages() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = redis.store(&prefix).await;
+    let keys = store.keys().clone();
+    let base = now_ms() - 3_600_000;
+    // 200 runs one millisecond apart, of two definitions in turn...
+    let mut created: Vec<(u64, String)> = Vec::new();
+    let mut odd_ids = HashSet::new();
+    for index in 0..200u64 {
+        let definition = if index % 2 == 0 { "p.EVEN" } else { "p.ODD" };
+        let id = store
+            .create_runs_at(&[run_of(definition, "noop")], base + index)
+            .await
+            .unwrap()
+            .remove(0);
+        if index % 2 == 1 {
+            odd_ids.insert(id.clone());
+        }
+        created.push((base + index, id));
+    }
+    // ... and 30 created within one millisecond, in the middle: ordered by id.
+    let tied = store
+        .create_runs_at(&vec![run_of("p.ODD", "noop"); 30], base + 100)
+        .await
+        .unwrap();
+    odd_ids.extend(tied.iter().cloned());
+    created.extend(tied.into_iter().map(|id| (base + 100, id)));
+    let shards: HashSet<_> = created.iter().map(|(_, id)| keys.shard_of(id)).collect();
+    assert!(shards.len() > 1, "the runs are spread over shards");
+    let newest_first = newest_first_of(&created);
+
+    let everything = every_page(&store, &RunQuery::new(RunKind::Workflow, 0), 7).await;
+    assert_eq!(
+        everything, newest_first,
+        "pages of 7 list every run once, in order"
+    );
+    let unique: HashSet<&String> = everything.iter().collect();
+    assert_eq!(unique.len(), created.len(), "no run listed twice");
+    assert_eq!(
+        every_page(&store, &query(&["p.EVEN", "p.ODD"], None, 0, 0), 7).await,
+        newest_first,
+        "the union of both definitions is every run"
+    );
+    let odd_first = newest_first_of(created.iter().filter(|(_, id)| odd_ids.contains(id)));
+    assert_eq!(
+        every_page(&store, &query(&["p.ODD"], None, 0, 0), 7).await,
+        odd_first
+    );
+    // Larger pages cut the same list.
+    assert_eq!(
+        every_page(&store, &RunQuery::new(RunKind::Workflow, 0), 64).await,
+        newest_first
+    );
+    let between = RunQuery {
+        created_from_ms: Some(base + 90),
+        created_to_ms: Some(base + 110),
+        ..RunQuery::new(RunKind::Workflow, 0)
+    };
+    assert_eq!(
+        every_page(&store, &between, 7).await,
+        newest_first_of(
+            created
+                .iter()
+                .filter(|(created, _)| (base + 90..=base + 110).contains(created))
+        )
+    );
+
+    // Every fifth run canceled: the finished index of each shard, and the active ones.
+    let canceled: Vec<&(u64, String)> = created.iter().step_by(5).collect();
+    for (_, id) in &canceled {
+        store.cancel_run(id).await.unwrap();
+    }
+    let canceled_ids: HashSet<&String> = canceled.iter().map(|(_, id)| id).collect();
+    assert_eq!(
+        every_page(
+            &store,
+            &query(&["p.EVEN", "p.ODD"], Some(RunStatus::Canceled), 0, 0),
+            7
+        )
+        .await,
+        newest_first_of(canceled.iter().copied())
+    );
+    let pending: Vec<String> = newest_first
+        .iter()
+        .filter(|id| !canceled_ids.contains(id))
+        .cloned()
+        .collect();
+    assert_eq!(
+        every_page(&store, &query(&[], Some(RunStatus::Pending), 0, 0), 7).await,
+        pending
+    );
+    assert_eq!(
+        every_page(
+            &store,
+            &query(&["p.ODD"], Some(RunStatus::Pending), 0, 0),
+            7
+        )
+        .await,
+        pending
+            .iter()
+            .filter(|id| odd_ids.contains(*id))
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+
+    let mut conn = redis.connection().await;
+    let scratch: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*runs:query:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        scratch.is_empty(),
+        "listings delete their scratch sets: {scratch:?}"
+    );
+}
+
 fn worker_options(redis: &RedisServer, prefix: &str) -> WorkerOptions {
     WorkerOptions::parse_from([
         "worker",
@@ -288,10 +456,9 @@ async fn the_status_index_follows_runs_to_success_error_and_canceled() {
     assert_eq!(in_status(RunStatus::Canceled).await, vec![canceled.clone()]);
     assert!(in_status(RunStatus::Pending).await.is_empty());
     assert!(in_status(RunStatus::Progress).await.is_empty());
-    let active = store.keys().runs_active(RunKind::Workflow);
     for id in [&succeeds, &fails, &canceled] {
         assert_eq!(
-            zscore(&redis, &active, id).await,
+            zscore(&redis, &active_of(store.keys(), id), id).await,
             None,
             "{id} left the active index"
         );
@@ -310,19 +477,22 @@ async fn a_run_whose_index_update_was_lost_is_healed() {
     let second = store.create_run(&run_of("p.A", "noop")).await.unwrap();
     store.cancel_run(&first).await.unwrap();
     store.cancel_run(&second).await.unwrap();
-    let canceled_index = keys.runs_finished(RunKind::Workflow, RunStatus::Canceled);
-    let success_index = keys.runs_finished(RunKind::Workflow, RunStatus::Success);
-    let active = keys.runs_active(RunKind::Workflow);
-    let created = zscore(&redis, &canceled_index, &first).await.unwrap();
+    let created = zscore(
+        &redis,
+        &finished_of(&keys, &first, RunStatus::Canceled),
+        &first,
+    )
+    .await
+    .unwrap();
 
     // The canceler died between the script and the index update: still active only.
     let mut conn = redis.connection().await;
     redis::pipe()
         .cmd("ZREM")
-        .arg(&canceled_index)
+        .arg(finished_of(&keys, &first, RunStatus::Canceled))
         .arg(&first)
         .cmd("ZADD")
-        .arg(&active)
+        .arg(active_of(&keys, &first))
         .arg(created)
         .arg(&first)
         .query_async::<()>(&mut conn)
@@ -338,12 +508,16 @@ async fn a_run_whose_index_update_was_lost_is_healed() {
         ids(&store.list_runs(&canceled).await.unwrap()),
         vec![second.clone(), first.clone()]
     );
-    assert_eq!(zscore(&redis, &active, &first).await, None);
+    assert_eq!(
+        zscore(&redis, &active_of(&keys, &first), &first).await,
+        None
+    );
 
     // An entry in the wrong status index is fixed by the reader that finds it, and skipped.
+    let success_index = finished_of(&keys, &second, RunStatus::Success);
     redis::pipe()
         .cmd("ZREM")
-        .arg(&canceled_index)
+        .arg(finished_of(&keys, &second, RunStatus::Canceled))
         .arg(&second)
         .cmd("ZADD")
         .arg(&success_index)
@@ -371,13 +545,17 @@ async fn runs_listed_before_the_indexes_existed_are_backfilled_once() {
     let keys = store.keys().clone();
     let old = store.create_run(&run_of("p.OLD", "noop")).await.unwrap();
     store.cancel_run(&old).await.unwrap();
-    // As stored before: in the listing index only.
+    // As stored before: in the kind index only.
+    let shard = keys.shard_of(&old);
     let mut conn = redis.connection().await;
     redis::pipe()
         .cmd("DEL")
-        .arg(keys.runs_of_definition(RunKind::Workflow, "p.OLD"))
-        .arg(keys.run_definitions(RunKind::Workflow))
-        .arg(keys.runs_finished(RunKind::Workflow, RunStatus::Canceled))
+        .arg(keys.definition_index(shard, RunKind::Workflow, "p.OLD"))
+        .cmd("DEL")
+        .arg(keys.definitions_of_kind(shard, RunKind::Workflow))
+        .cmd("DEL")
+        .arg(finished_of(&keys, &old, RunStatus::Canceled))
+        .cmd("DEL")
         .arg(keys.runs_upkeep())
         .query_async::<()>(&mut conn)
         .await
@@ -438,11 +616,12 @@ async fn expired_runs_leave_every_index() {
     })
     .await;
     assert_eq!(store.trim_expired_runs().await.unwrap(), 1);
+    let shard = keys.shard_of(&id);
     for index in [
-        keys.runs_of_kind(RunKind::Workflow),
-        keys.runs_of_definition(RunKind::Workflow, "p.GONE"),
-        keys.runs_finished(RunKind::Workflow, RunStatus::Canceled),
-        keys.runs_active(RunKind::Workflow),
+        keys.kind_index(shard, RunKind::Workflow),
+        keys.definition_index(shard, RunKind::Workflow, "p.GONE"),
+        finished_of(&keys, &id, RunStatus::Canceled),
+        active_of(&keys, &id),
     ] {
         assert_eq!(zscore(&redis, &index, &id).await, None, "{index}");
     }

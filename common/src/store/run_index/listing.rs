@@ -1,0 +1,323 @@
+//! Reading a page of runs: the same query on every shard's indexes, merged newest first.
+
+use std::collections::BTreeSet;
+
+use super::merge::{NewestFirst, Ranked};
+use super::{MAX_PAGE, RunPage, RunQuery};
+use crate::keys::Shard;
+use crate::model::{RunKind, RunStatus};
+use crate::store::{Store, StoreResult};
+
+/// Largest offset a listing passes to Redis; beyond it the page is empty.
+const MAX_OFFSET: usize = i64::MAX as usize - MAX_PAGE - 1;
+/// Most times a listing reads its page again after fixing index entries it found stale.
+const LIST_ATTEMPTS: usize = 3;
+/// Most run ids whose statuses are read per round trip when filtering active runs, and most
+/// candidates one shard answers per read.
+const STATUS_CHUNK: usize = 1000;
+/// Fewest candidates read at once, from one shard or for their statuses.
+const MIN_WINDOW: usize = 16;
+/// How long a listing's scratch set lives, should its reader die before deleting it (ms).
+const QUERY_TTL_MS: u64 = 30_000;
+
+/// The sorted set one shard reads a listing's candidates from.
+struct Source {
+    key: String,
+    /// True when the listing built it (in the shard's scratch key) and must delete it.
+    scratch: bool,
+}
+
+/// Where one shard's candidates are read next: from `offset`, `window` of them.
+#[derive(Debug, Clone, Copy)]
+struct Read {
+    offset: usize,
+    window: usize,
+}
+
+impl Store {
+    /// The definitions that have (or had) runs of `kind` on any shard, sorted.
+    pub async fn run_definitions(&self, kind: RunKind) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for shard in self.keys.shards() {
+            pipe.cmd("SMEMBERS")
+                .arg(self.keys.definitions_of_kind(shard, kind));
+        }
+        let per_shard: Vec<Vec<String>> = self.query_pipeline(&mut conn, &pipe).await?;
+        let names: BTreeSet<String> = per_shard.into_iter().flatten().collect();
+        Ok(names.into_iter().collect())
+    }
+
+    /// A page of the runs `query` asks for, newest first across shards, read from the indexes
+    /// (see the module's documentation). A run found in a status index it has left is
+    /// reindexed and skipped, and the page read again.
+    pub async fn list_runs(&self, query: &RunQuery) -> StoreResult<RunPage> {
+        let query = &RunQuery {
+            limit: query.limit.min(MAX_PAGE),
+            ..query.clone()
+        };
+        // Redis counts offsets in 64-bit signed integers; no index holds that many runs.
+        if query.limit == 0 || query.offset > MAX_OFFSET {
+            return Ok(RunPage {
+                runs: Vec::new(),
+                has_more: false,
+                total: None,
+            });
+        }
+        if query.status.is_some_and(|status| !status.is_finished()) {
+            return self.list_active_runs(query).await;
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (ids, total) = self.indexed_page(query).await?;
+            let has_more = ids.len() > query.limit;
+            let ids = &ids[..ids.len().min(query.limit)];
+            let runs = self.get_runs(ids).await?;
+            let stale: Vec<String> = runs
+                .iter()
+                .filter(|run| query.status.is_some_and(|status| run.status != status))
+                .map(|run| run.id.clone())
+                .collect();
+            if !stale.is_empty() {
+                self.reindex_runs(&stale).await?;
+                tracing::info!(runs = stale.len(), "run status index entries healed");
+                if attempt < LIST_ATTEMPTS {
+                    continue;
+                }
+            }
+            let runs = runs
+                .into_iter()
+                .filter(|run| {
+                    run.kind == query.kind && query.status.is_none_or(|status| run.status == status)
+                })
+                .collect();
+            return Ok(RunPage {
+                runs,
+                has_more,
+                total: Some(total),
+            });
+        }
+    }
+
+    /// The ids of one page (and one more, telling whether more follow) and the count of every
+    /// match: each shard answers its first `offset + limit + 1` matches and its count in one
+    /// pipeline, and the answers are merged newest first.
+    async fn indexed_page(&self, query: &RunQuery) -> StoreResult<(Vec<String>, u64)> {
+        let (min, max) = score_range(query);
+        // No shard holds more than this many of the runs up to the page's end.
+        let wanted = query.offset + query.limit + 1;
+        let scratch_id = uuid::Uuid::new_v4().to_string();
+        let mut pipe = redis::pipe();
+        for shard in self.keys.shards() {
+            let source = self.candidate_source(&mut pipe, shard, query, query.status, &scratch_id);
+            pipe.cmd("ZREVRANGEBYSCORE")
+                .arg(&source.key)
+                .arg(&max)
+                .arg(&min)
+                .arg("WITHSCORES")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(wanted);
+            pipe.cmd("ZCOUNT").arg(&source.key).arg(&min).arg(&max);
+            if source.scratch {
+                pipe.cmd("DEL").arg(&source.key).ignore();
+            }
+        }
+        let mut conn = self.conn().await?;
+        let per_shard: Vec<(Vec<(String, f64)>, u64)> =
+            self.query_pipeline(&mut conn, &pipe).await?;
+        let total = per_shard.iter().map(|(_, count)| count).sum();
+        let mut merge = NewestFirst::new(per_shard.len());
+        for (lane, (entries, _)) in per_shard.into_iter().enumerate() {
+            merge.extend(lane, entries.into_iter().map(Ranked::from_scored), true);
+        }
+        let ids = std::iter::from_fn(|| merge.pop())
+            .skip(query.offset)
+            .take(query.limit + 1)
+            .map(|entry| entry.id)
+            .collect();
+        Ok((ids, total))
+    }
+
+    /// The sorted set on `shard` holding the candidates of `query` narrowed by `status`
+    /// (`None`: by definition and kind only): one index as it is, or the union of the
+    /// definitions' indexes, intersected with the status index, built in the shard's scratch
+    /// key `scratch_id` (commands added to `pipe`; the caller deletes it after reading).
+    fn candidate_source(
+        &self,
+        pipe: &mut redis::Pipeline,
+        shard: Shard,
+        query: &RunQuery,
+        status: Option<RunStatus>,
+        scratch_id: &str,
+    ) -> Source {
+        let kind = query.kind;
+        let status_index = match status {
+            Some(status) if status.is_finished() => self.keys.finished_index(shard, kind, status),
+            Some(_) => self.keys.active_index(shard, kind),
+            None => self.keys.kind_index(shard, kind),
+        };
+        let definition_keys: Vec<String> = query
+            .definitions
+            .iter()
+            .map(|definition| self.keys.definition_index(shard, kind, definition))
+            .collect();
+        match definition_keys.as_slice() {
+            [] => Source {
+                key: status_index,
+                scratch: false,
+            },
+            [only] if status.is_none() => Source {
+                key: only.clone(),
+                scratch: false,
+            },
+            _ => {
+                let scratch = self.keys.query_scratch(shard, scratch_id);
+                pipe.cmd("ZUNIONSTORE")
+                    .arg(&scratch)
+                    .arg(definition_keys.len())
+                    .arg(&definition_keys)
+                    .arg("AGGREGATE")
+                    .arg("MAX")
+                    .ignore();
+                if status.is_some() {
+                    pipe.cmd("ZINTERSTORE")
+                        .arg(&scratch)
+                        .arg(2)
+                        .arg(&scratch)
+                        .arg(&status_index)
+                        .arg("AGGREGATE")
+                        .arg("MAX")
+                        .ignore();
+                }
+                pipe.cmd("PEXPIRE").arg(&scratch).arg(QUERY_TTL_MS).ignore();
+                Source {
+                    key: scratch,
+                    scratch: true,
+                }
+            }
+        }
+    }
+
+    /// Pending or in-progress runs: the active index holds both, so each candidate's status
+    /// is read; those found finished are reindexed. Narrowed by definition, the candidates
+    /// are the definitions' runs themselves (no intersection with the active index to build:
+    /// unfinished runs are the newest, found first). Every shard's candidates are read newest
+    /// first in windows that grow, merged across shards, and their statuses read in merged
+    /// order, about as many at a time as the page still needs, so a first page costs about a
+    /// page of status reads however many runs there are.
+    async fn list_active_runs(&self, query: &RunQuery) -> StoreResult<RunPage> {
+        let (min, max) = score_range(query);
+        let from_active = query.definitions.is_empty();
+        let narrowed_by = if from_active { query.status } else { None };
+        let scratch_id = uuid::Uuid::new_v4().to_string();
+        let wanted = query.offset + query.limit + 1;
+        let shards: Vec<Shard> = self.keys.shards().collect();
+        let first_window = wanted
+            .div_ceil(shards.len())
+            .saturating_mul(2)
+            .clamp(MIN_WINDOW, STATUS_CHUNK);
+        let mut reads = vec![
+            Read {
+                offset: 0,
+                window: first_window,
+            };
+            shards.len()
+        ];
+        // The first read of every shard shares a pipeline with the building of its scratch set.
+        let mut pipe = redis::pipe();
+        let sources: Vec<Source> = shards
+            .iter()
+            .map(|shard| self.candidate_source(&mut pipe, *shard, query, narrowed_by, &scratch_id))
+            .collect();
+        let mut conn = self.conn().await?;
+        let mut merge = NewestFirst::new(shards.len());
+        let mut skipped = 0;
+        let mut matched = Vec::new();
+        let mut finished = Vec::new();
+        loop {
+            let starved = merge.starved();
+            if !starved.is_empty() {
+                for lane in &starved {
+                    let read = reads[*lane];
+                    pipe.cmd("ZREVRANGEBYSCORE")
+                        .arg(&sources[*lane].key)
+                        .arg(&max)
+                        .arg(&min)
+                        .arg("WITHSCORES")
+                        .arg("LIMIT")
+                        .arg(read.offset)
+                        .arg(read.window);
+                }
+                let answers: Vec<Vec<(String, f64)>> =
+                    self.query_pipeline(&mut conn, &pipe).await?;
+                pipe = redis::pipe();
+                for (lane, entries) in starved.into_iter().zip(answers) {
+                    let read = &mut reads[lane];
+                    let complete = entries.len() < read.window;
+                    read.offset += entries.len();
+                    read.window = (read.window * 2).min(STATUS_CHUNK);
+                    merge.extend(lane, entries.into_iter().map(Ranked::from_scored), complete);
+                }
+            }
+            let still_needed = wanted.saturating_sub(skipped + matched.len());
+            let candidates: Vec<String> = std::iter::from_fn(|| merge.pop())
+                .take(still_needed.clamp(MIN_WINDOW, STATUS_CHUNK))
+                .map(|entry| entry.id)
+                .collect();
+            if candidates.is_empty() {
+                if merge.starved().is_empty() {
+                    break; // every shard read to its end
+                }
+                continue;
+            }
+            let statuses = self.run_statuses(&candidates).await?;
+            for (id, status) in candidates.into_iter().zip(statuses) {
+                match status {
+                    Some(status) if status.is_finished() && from_active => finished.push(id),
+                    Some(status) if status.is_finished() => {}
+                    Some(status) if Some(status) == query.status => {
+                        if skipped < query.offset {
+                            skipped += 1;
+                        } else {
+                            matched.push(id);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if matched.len() > query.limit {
+                break;
+            }
+        }
+        let mut cleanup = redis::pipe();
+        for source in sources.iter().filter(|source| source.scratch) {
+            cleanup.cmd("DEL").arg(&source.key).ignore();
+        }
+        self.query_pipeline::<()>(&mut conn, &cleanup).await?;
+        if !finished.is_empty() {
+            self.reindex_runs(&finished).await?;
+        }
+        let has_more = matched.len() > query.limit;
+        matched.truncate(query.limit);
+        let mut runs = self.get_runs(&matched).await?;
+        runs.retain(|run| run.kind == query.kind && Some(run.status) == query.status);
+        Ok(RunPage {
+            runs,
+            has_more,
+            total: None,
+        })
+    }
+}
+
+/// The score range (`min`, `max`) of `query`'s creation times, inclusive.
+fn score_range(query: &RunQuery) -> (String, String) {
+    let min = query
+        .created_from_ms
+        .map_or_else(|| "-inf".to_owned(), |ms| ms.to_string());
+    let max = query
+        .created_to_ms
+        .map_or_else(|| "+inf".to_owned(), |ms| ms.to_string());
+    (min, max)
+}
