@@ -241,16 +241,7 @@ impl Keys {
         format!("{}:{{idx}}:queues", self.prefix)
     }
 
-    /// Sorted set of run ids by creation time (Unix ms): the listing index.
-    pub fn runs_index(&self) -> String {
-        format!("{}:{{idx}}:runs", self.prefix)
-    }
 
-    /// Sorted set of run ids whose first jobs may not have reached their streams yet, by
-    /// creation time. The scheduler re-enqueues what a crashed creator left behind.
-    pub fn outbox(&self) -> String {
-        format!("{}:{{idx}}:outbox", self.prefix)
-    }
 
     /// Hash of workflow definitions by name (JSON).
     pub fn definitions(&self) -> String {
@@ -434,51 +425,11 @@ impl Keys {
         format!("{}:{{q:{queue}}}:series:m:{hour_ms}", self.prefix)
     }
 
-    /// Sorted set of the run ids of one kind by creation time (Unix ms). Workflows keep the
-    /// listing index ([`Keys::runs_index`]) they always had, so no run needs indexing again.
-    pub fn runs_of_kind(&self, kind: RunKind) -> String {
-        match kind {
-            RunKind::Workflow => self.runs_index(),
-            other => format!("{}:{{idx}}:runs:kind:{}", self.prefix, other.as_str()),
-        }
-    }
 
-    /// Sorted set of the run ids of one kind made from one definition, by creation time.
-    pub fn runs_of_definition(&self, kind: RunKind, definition: &str) -> String {
-        format!(
-            "{}:{{idx}}:runs:def:{}:{definition}",
-            self.prefix,
-            kind.as_str()
-        )
-    }
 
-    /// Set of the definitions that have runs of one kind (the names behind
-    /// [`Keys::runs_of_definition`]).
-    pub fn run_definitions(&self, kind: RunKind) -> String {
-        format!("{}:{{idx}}:runs:defs:{}", self.prefix, kind.as_str())
-    }
 
-    /// Sorted set of the runs of one kind not known to be finished (pending or in progress),
-    /// by creation time.
-    pub fn runs_active(&self, kind: RunKind) -> String {
-        format!("{}:{{idx}}:runs:active:{}", self.prefix, kind.as_str())
-    }
 
-    /// Sorted set of the runs of one kind that finished with one status, by creation time.
-    pub fn runs_finished(&self, kind: RunKind, status: RunStatus) -> String {
-        format!(
-            "{}:{{idx}}:runs:status:{}:{}",
-            self.prefix,
-            kind.as_str(),
-            status.as_str()
-        )
-    }
 
-    /// A short-lived sorted set a filtered run listing builds (union or intersection of
-    /// indexes) and deletes; it expires by itself should its reader die.
-    pub fn runs_query(&self, id: &str) -> String {
-        format!("{}:{{idx}}:runs:query:{id}", self.prefix)
-    }
 
     /// Hash of the run indexes' upkeep: the backfill's and the healer's cursors.
     pub fn runs_upkeep(&self) -> String {
@@ -566,28 +517,28 @@ mod tests {
     }
 
     #[test]
-    fn run_indexes_share_the_index_tag_and_workflows_keep_their_listing_index() {
+    fn run_indexes_live_on_their_shard() {
         let keys = Keys::new("baton");
-        assert_eq!(keys.runs_of_kind(RunKind::Workflow), keys.runs_index());
+        let shard = Shard::new(5);
         assert_eq!(
-            keys.runs_of_kind(RunKind::Report),
-            "baton:{idx}:runs:kind:report"
+            keys.kind_index(shard, RunKind::Report),
+            "baton:{s:5}:runs:kind:report"
         );
         assert_eq!(
-            keys.runs_of_definition(RunKind::Workflow, "example.ETL"),
-            "baton:{idx}:runs:def:workflow:example.ETL"
+            keys.definition_index(shard, RunKind::Workflow, "example.ETL"),
+            "baton:{s:5}:runs:def:workflow:example.ETL"
         );
         assert_eq!(
-            keys.runs_finished(RunKind::Workflow, RunStatus::Error),
-            "baton:{idx}:runs:status:workflow:error"
+            keys.finished_index(shard, RunKind::Workflow, RunStatus::Error),
+            "baton:{s:5}:runs:status:workflow:error"
         );
         for key in [
-            keys.runs_active(RunKind::Project),
-            keys.run_definitions(RunKind::Workflow),
-            keys.runs_query("q1"),
-            keys.runs_upkeep(),
+            keys.active_index(shard, RunKind::Project),
+            keys.definitions_of_kind(shard, RunKind::Workflow),
+            keys.query_scratch(shard, "q1"),
         ] {
-            assert!(key.starts_with("baton:{idx}:runs:"), "{key}");
+            assert!(key.starts_with("baton:{s:5}:runs:"), "{key}");
         }
+        assert_eq!(keys.runs_upkeep(), "baton:{idx}:runs:upkeep");
     }
 }

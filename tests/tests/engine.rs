@@ -352,10 +352,8 @@ async fn killed_worker_job_is_reclaimed_and_counted_once() {
     );
     // Nothing is left pending in the group.
     let mut conn = world.app.redis().connection().await;
-    let stream = world
-        .store
-        .keys()
-        .queue_stream(&QueueName::default(), Priority::Normal);
+    let keys = world.store.keys();
+    let stream = keys.stream(keys.shard_of(&id), &QueueName::default(), Priority::Normal);
     let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
         .arg(stream)
         .arg(CONSUMER_GROUP)
@@ -521,7 +519,8 @@ async fn malformed_jobs_and_unknown_task_types_fail_cleanly_and_the_worker_keeps
     let mut worker = world.worker(&[]);
     let queue = QueueName::default();
     let mut conn = world.app.redis().connection().await;
-    let stream = world.store.keys().queue_stream(&queue, Priority::Normal);
+    let keys = world.store.keys();
+    let stream = keys.stream(keys.shard_of("no-such-run"), &queue, Priority::Normal);
     // Not a job at all, and a job for a run that does not exist.
     redis::cmd("XADD")
         .arg(&stream)
@@ -724,10 +723,12 @@ async fn creating_a_run_twice_with_its_id_is_harmless_and_enqueues_it_once() {
     let again = world.store.create_run(&spec).await.unwrap();
     assert_eq!(again, "fixed-run-id");
     let mut conn = world.app.redis().connection().await;
-    let stream = world
-        .store
-        .keys()
-        .queue_stream(&QueueName::default(), Priority::Normal);
+    let keys = world.store.keys();
+    let stream = keys.stream(
+        keys.shard_of("fixed-run-id"),
+        &QueueName::default(),
+        Priority::Normal,
+    );
     let queued: u64 = redis::cmd("XLEN")
         .arg(&stream)
         .query_async(&mut conn)
@@ -838,33 +839,57 @@ async fn high_priority_jobs_are_served_before_low_ones() {
 }
 
 #[tokio::test]
-async fn a_run_left_in_the_outbox_by_a_crashed_creator_is_enqueued_by_the_scheduler() {
+async fn a_run_its_indexes_and_its_first_jobs_are_written_together_on_its_shard() {
     let world = World::new().await;
-    let spec = run_of(vec![shell_task("ORPHAN", "true", &[])], Value::Null);
-    // Simulate a creator that wrote the run and died before enqueueing its first job.
+    let spec = run_of(
+        vec![
+            shell_task("A", "true", &[]),
+            shell_task("B", "true", &[]),
+            shell_task("C", "true", &[0, 1]),
+        ],
+        Value::Null,
+    );
     let id = world.store.create_run(&spec).await.unwrap();
+    let keys = world.store.keys();
+    let shard = keys.shard_of(&id);
     let mut conn = world.app.redis().connection().await;
-    let stream = world
-        .store
-        .keys()
-        .queue_stream(&QueueName::default(), Priority::Normal);
-    redis::cmd("DEL")
-        .arg(&stream)
-        .query_async::<()>(&mut conn)
-        .await
-        .unwrap();
-    redis::cmd("ZADD")
-        .arg(world.store.keys().outbox())
-        .arg(0)
-        .arg(&id)
-        .query_async::<()>(&mut conn)
-        .await
-        .unwrap();
+    let (queued, indexed, active, by_definition): (u64, Option<f64>, Option<f64>, Option<f64>) =
+        redis::pipe()
+            .cmd("XLEN")
+            .arg(keys.stream(shard, &QueueName::default(), Priority::Normal))
+            .cmd("ZSCORE")
+            .arg(keys.kind_index(shard, RunKind::Workflow))
+            .arg(&id)
+            .cmd("ZSCORE")
+            .arg(keys.active_index(shard, RunKind::Workflow))
+            .arg(&id)
+            .cmd("ZSCORE")
+            .arg(keys.definition_index(shard, RunKind::Workflow, &spec.definition))
+            .arg(&id)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(queued, 2, "the two root tasks are queued, their successor waits");
+    assert!(indexed.is_some() && active.is_some() && by_definition.is_some());
+    let run_key = keys.run(&id);
+    let tag = format!("{{s:{shard}}}");
+    assert!(run_key.contains(&tag), "{run_key} is on shard {shard}");
     let _worker = world.worker(&[]);
-    let _scheduler = world.scheduler(&[]);
     world
         .wait_for_status(&id, RunStatus::Success, Duration::from_secs(15))
         .await;
+    let (active, succeeded): (Option<f64>, Option<f64>) = redis::pipe()
+        .cmd("ZSCORE")
+        .arg(keys.active_index(shard, RunKind::Workflow))
+        .arg(&id)
+        .cmd("ZSCORE")
+        .arg(keys.finished_index(shard, RunKind::Workflow, RunStatus::Success))
+        .arg(&id)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(active, None, "a finished run leaves the active index");
+    assert!(succeeded.is_some(), "and enters its status's index");
 }
 
 #[tokio::test]

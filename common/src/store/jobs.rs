@@ -241,7 +241,11 @@ impl Store {
             };
             let (queue, priority) = &streams[position];
             for entry in stream.ids {
-                match job_from_entry(&entry) {
+                // A job names its run, whose shard must be this stream's: the scripts touch
+                // the run and the stream together, in one slot.
+                let job = job_from_entry(&entry)
+                    .filter(|job| self.keys.shard_of(&job.run_id) == shard);
+                match job {
                     Some(job) => jobs.push(Job {
                         shard,
                         queue: queue.clone(),
@@ -250,7 +254,7 @@ impl Store {
                         job,
                     }),
                     None => {
-                        tracing::warn!(queue = %queue, entry = %entry.id, "malformed job entry moved to the dead letter");
+                        tracing::warn!(queue = %queue, entry = %entry.id, "malformed job entry (or one on another shard than its run's) moved to the dead letter");
                         self.dead_letter_malformed(conn, shard, queue, *priority, &entry)
                             .await?;
                     }

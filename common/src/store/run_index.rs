@@ -45,7 +45,6 @@
 
 mod listing;
 mod merge;
-mod pipeline_writes;
 mod upkeep;
 
 use std::collections::BTreeMap;

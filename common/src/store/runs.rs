@@ -249,14 +249,15 @@ impl Store {
 
     /// Ids of workflow runs, newest first: `limit` of them after skipping `offset`.
     pub async fn list_run_ids(&self, offset: usize, limit: usize) -> StoreResult<Vec<String>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.conn().await?;
-        let stop = (offset + limit - 1) as isize;
-        Ok(conn
-            .zrevrange(self.keys.runs_index(), offset as isize, stop)
-            .await?)
+        let mut query = super::run_index::RunQuery::new(RunKind::Workflow, limit);
+        query.offset = offset;
+        Ok(self
+            .list_runs(&query)
+            .await?
+            .runs
+            .into_iter()
+            .map(|run| run.id)
+            .collect())
     }
 
     /// Cancels a run: its queued tasks will never start and its running tasks are killed by
