@@ -3,7 +3,7 @@
 use common::error::StoreError;
 use common::model::QueueName;
 use common::store::Store;
-use common::store::jobs::RequeueOutcome;
+use common::store::dead_letters::RequeueOutcome;
 use serde_json::json;
 
 use crate::config::OperatorCommand;

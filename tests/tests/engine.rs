@@ -10,8 +10,8 @@ use baton_tests::wait::{wait_for, wait_until};
 use common::keys::CONSUMER_GROUP;
 use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus};
 use common::store::Store;
+use common::store::dead_letters::RequeueOutcome;
 use common::store::definitions::{Definition, PeriodicSpec};
-use common::store::jobs::RequeueOutcome;
 use common::store::runs::{CancelOutcome, RunView};
 use serde_json::{Value, json};
 

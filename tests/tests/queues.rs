@@ -9,13 +9,16 @@ use std::time::Duration;
 use baton_tests::TestApp;
 use baton_tests::process::BatonProcess;
 use baton_tests::wait::{wait_for, wait_until};
+use common::keys::Shard;
 use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus};
 use common::store::Store;
+use common::store::dead_letters::{DeadLetterId, RequeueOutcome};
 use common::store::queues::QueueSummary;
 use common::store::runs::RunView;
 use common::store::series::{PER_MINUTE_POINTS, PER_SECOND_POINTS, SeriesPoint};
 use common::store::workers::WorkerRecord;
 use common::time::now_ms;
+use redis::aio::MultiplexedConnection;
 use serde_json::{Value, json};
 
 /// How long a paused queue's job is watched to make sure it stays waiting.
@@ -598,6 +601,12 @@ async fn dead_letters_are_deleted_one_or_all_and_requeued_all_once() {
         assert_eq!(letter.job.task, 0);
         assert!(!letter.error.is_empty(), "{letter:?}");
         assert!(letter.failed_ms > 0 && letter.failed_ms <= now_ms());
+        let id = DeadLetterId::parse(world.store.keys(), &letter.id).expect("an id reads back");
+        assert_eq!(
+            id.shard,
+            world.store.keys().shard_of(&letter.job.run_id),
+            "a record is kept on its run's shard"
+        );
     }
 
     let deleted = &letters[0];
@@ -724,4 +733,396 @@ async fn a_killed_workers_job_on_a_paused_queue_is_reclaimed_to_wait_for_the_res
         .await;
     assert_eq!(run.tasks[0].worker.as_deref(), Some("second"));
     assert_eq!(read_lines(&ran), 2);
+}
+
+/// The shard numbered `index`, wrapped to the shards this deployment has.
+fn shard(store: &Store, index: u16) -> Shard {
+    Shard::new(index % store.keys().shard_count())
+}
+
+/// Adds a job entry for `run` to a stream.
+async fn add_job(conn: &mut MultiplexedConnection, stream: &str, run: &str) {
+    redis::cmd("XADD")
+        .arg(stream)
+        .arg("*")
+        .arg(&[("r", run), ("t", "0"), ("a", "1"), ("d", "0")])
+        .query_async::<()>(conn)
+        .await
+        .unwrap();
+}
+
+/// Adds a dead-letter record of `run` with entry id `id` to a shard's dead letters.
+async fn add_dead_letter(conn: &mut MultiplexedConnection, key: &str, id: &str, run: &str) {
+    redis::cmd("XADD")
+        .arg(key)
+        .arg(id)
+        .arg(&[
+            ("r", run),
+            ("t", "0"),
+            ("a", "1"),
+            ("d", "0"),
+            ("p", "normal"),
+            ("error", "exit 1"),
+            ("at", "1700000000000"),
+        ])
+        .query_async::<()>(conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_queue_is_made_on_every_shard_and_its_counts_are_the_sums_over_its_shards() {
+    let world = World::new().await;
+    let store = &world.store;
+    let keys = store.keys().clone();
+    let spread = queue("spread");
+    let mut conn = world.app.redis().connection().await;
+
+    store.ensure_queue(&spread).await.unwrap();
+    // Another process asks again: the groups exist already, which is fine.
+    world.app.store().await.ensure_queue(&spread).await.unwrap();
+    for shard in keys.shards() {
+        for priority in Priority::ALL {
+            let groups: redis::streams::StreamInfoGroupsReply = redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(keys.stream(shard, &spread, priority))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let names: Vec<&str> = groups.groups.iter().map(|g| g.name.as_str()).collect();
+            assert_eq!(
+                names,
+                [common::keys::CONSUMER_GROUP],
+                "shard {shard} {priority}"
+            );
+        }
+    }
+    assert!(store.queue_names().await.unwrap().contains(&spread));
+
+    let (first, middle, last) = (shard(store, 0), shard(store, 5), shard(store, 15));
+    add_job(
+        &mut conn,
+        &keys.stream(first, &spread, Priority::High),
+        "r1",
+    )
+    .await;
+    for run in ["r2", "r3"] {
+        add_job(
+            &mut conn,
+            &keys.stream(middle, &spread, Priority::Normal),
+            run,
+        )
+        .await;
+    }
+    add_job(&mut conn, &keys.stream(last, &spread, Priority::Low), "r4").await;
+    // One job delivered to a worker: running, no longer waiting.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(common::keys::CONSUMER_GROUP)
+        .arg("someone")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(keys.stream(middle, &spread, Priority::Normal))
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let later = now_ms() + 600_000;
+    for (index, member) in [(1, "normal|r5|0|1|0"), (2, "low|r6|0|2|0")] {
+        redis::cmd("ZADD")
+            .arg(keys.delayed(shard(store, index), &spread))
+            .arg(later)
+            .arg(member)
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
+    redis::cmd("ZADD")
+        .arg(keys.retrying(shard(store, 2), &spread))
+        .arg(later)
+        .arg("low|r6|0|2|0")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    for (index, counts) in [
+        (0, [("enqueued", 3), ("succeeded", 2), ("failed", 0)]),
+        (7, [("enqueued", 4), ("succeeded", 3), ("failed", 1)]),
+        (15, [("enqueued", 1), ("succeeded", 0), ("failed", 1)]),
+    ] {
+        for (name, count) in counts {
+            redis::cmd("HINCRBY")
+                .arg(keys.stats(shard(store, index), &spread))
+                .arg(name)
+                .arg(count)
+                .query_async::<()>(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+    add_dead_letter(&mut conn, &keys.dead(shard(store, 3), &spread), "*", "r7").await;
+    add_dead_letter(&mut conn, &keys.dead(shard(store, 9), &spread), "*", "r8").await;
+
+    let expected = QueueSummary {
+        name: spread.clone(),
+        paused: false,
+        waiting: vec![
+            (Priority::High, 1),
+            (Priority::Normal, 1),
+            (Priority::Low, 1),
+        ],
+        running: 1,
+        delayed: 2,
+        retrying: 1,
+        succeeded: 5,
+        failed: 2,
+        dead: 2,
+    };
+    assert_eq!(world.summary(&spread).await, expected);
+    let all = store.queue_summaries().await.unwrap();
+    assert_eq!(
+        all.iter().find(|summary| summary.name == spread),
+        Some(&expected),
+        "{all:?}"
+    );
+    let stats = store.queue_stats(&spread).await.unwrap();
+    assert_eq!(
+        (stats["enqueued"], stats["succeeded"], stats["failed"]),
+        (8, 5, 2)
+    );
+    assert_eq!(
+        store.queue_depth(&spread).await.unwrap(),
+        (3 + 2, 1),
+        "waiting or delayed, and pending"
+    );
+}
+
+#[tokio::test]
+async fn dead_letters_of_every_shard_are_listed_newest_first_by_ids_that_name_their_shard() {
+    let world = World::new().await;
+    let store = &world.store;
+    let keys = store.keys().clone();
+    let dead = queue("dead-shards");
+    let mut conn = world.app.redis().connection().await;
+    let (a, b, c) = (shard(store, 2), shard(store, 7), shard(store, 11));
+    for (shard, id, run) in [
+        (a, "1000-0", "gone-1"),
+        (b, "3000-0", "gone-2"),
+        (a, "5000-0", "gone-3"),
+        (c, "3000-1", "gone-4"),
+    ] {
+        add_dead_letter(&mut conn, &keys.dead(shard, &dead), id, run).await;
+    }
+
+    let letters = store.dead_letters(&dead, 10).await.unwrap();
+    let ids: Vec<&str> = letters.iter().map(|letter| letter.id.as_str()).collect();
+    let named = |entry: &str, shard: Shard| format!("{entry}.{shard}");
+    assert_eq!(
+        ids,
+        [
+            named("5000-0", a),
+            named("3000-1", c),
+            named("3000-0", b),
+            named("1000-0", a)
+        ]
+    );
+    assert_eq!(letters[0].job.run_id, "gone-3");
+    assert_eq!(letters[0].error, "exit 1");
+    assert_eq!(letters[0].failed_ms, 1_700_000_000_000);
+    for letter in &letters {
+        let id = DeadLetterId::parse(&keys, &letter.id).expect("an id reads back");
+        assert_eq!(id.to_string(), letter.id);
+    }
+    let newest: Vec<String> = store
+        .dead_letters(&dead, 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|letter| letter.id)
+        .collect();
+    assert_eq!(newest, ids[..2]);
+
+    // Ids that name no record are not found, never an error.
+    let elsewhere = named("3000-0", shard(store, 8));
+    let beyond = format!("3000-0.{}", keys.shard_count());
+    for id in [
+        "",
+        "nope",
+        "3000-0",
+        "3000-0.x",
+        "x-0.1",
+        beyond.as_str(),
+        elsewhere.as_str(),
+    ] {
+        assert!(
+            !store.delete_dead_letter(&dead, id).await.unwrap(),
+            "{id:?}"
+        );
+        assert_eq!(
+            store.requeue_dead_letter(&dead, id).await.unwrap(),
+            RequeueOutcome::NotFound,
+            "{id:?}"
+        );
+    }
+    assert_eq!(store.dead_letters(&dead, 10).await.unwrap().len(), 4);
+
+    assert!(store.delete_dead_letter(&dead, ids[2]).await.unwrap());
+    assert!(!store.delete_dead_letter(&dead, ids[2]).await.unwrap());
+    // The run is gone: its record is dropped, nothing is queued.
+    assert_eq!(
+        store.requeue_dead_letter(&dead, ids[3]).await.unwrap(),
+        RequeueOutcome::Dropped
+    );
+    assert_eq!(
+        store.requeue_dead_letter(&dead, ids[3]).await.unwrap(),
+        RequeueOutcome::NotFound
+    );
+    assert_eq!(store.requeue_all_dead_letters(&dead).await.unwrap(), 0);
+    assert!(store.dead_letters(&dead, 10).await.unwrap().is_empty());
+
+    for shard in [a, b, c] {
+        add_dead_letter(&mut conn, &keys.dead(shard, &dead), "*", "gone-5").await;
+    }
+    assert_eq!(store.delete_all_dead_letters(&dead).await.unwrap(), 3);
+    assert_eq!(store.delete_all_dead_letters(&dead).await.unwrap(), 0);
+    assert!(store.dead_letters(&dead, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn due_jobs_are_promoted_and_queues_trimmed_on_every_shard() {
+    let world = World::new().await;
+    let store = &world.store;
+    let keys = store.keys().clone();
+    let chores = queue("chores");
+    let mut conn = world.app.redis().connection().await;
+    store.ensure_queue(&chores).await.unwrap();
+
+    let due = now_ms() - 1000;
+    let later = now_ms() + 600_000;
+    let (first, middle, last) = (shard(store, 0), shard(store, 4), shard(store, 15));
+    for (shard, score, member) in [
+        (first, due, "high|r1|0|1|0"),
+        (middle, due, "normal|r2|0|2|0"),
+        (middle, later, "normal|r3|0|1|0"),
+        (last, due, "low|r4|1|1|0"),
+    ] {
+        redis::cmd("ZADD")
+            .arg(keys.delayed(shard, &chores))
+            .arg(score)
+            .arg(member)
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
+    redis::cmd("ZADD")
+        .arg(keys.retrying(middle, &chores))
+        .arg(due)
+        .arg("normal|r2|0|2|0")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+
+    assert_eq!(store.promote_due_jobs(&chores, 100).await.unwrap(), 3);
+    assert_eq!(store.promote_due_jobs(&chores, 100).await.unwrap(), 0);
+    let summary = world.summary(&chores).await;
+    assert_eq!(
+        summary.waiting,
+        [
+            (Priority::High, 1),
+            (Priority::Normal, 1),
+            (Priority::Low, 1)
+        ]
+    );
+    assert_eq!((summary.delayed, summary.retrying), (1, 0));
+    let promoted: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(keys.stream(middle, &chores, Priority::Normal))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(promoted.ids.len(), 1);
+    let fields: Vec<Option<String>> = ["r", "t", "a", "d"]
+        .iter()
+        .map(|name| promoted.ids[0].get(name))
+        .collect();
+    assert_eq!(
+        fields,
+        ["r2", "0", "2", "0"].map(|value| Some(value.to_owned()))
+    );
+
+    // Acknowledged entries go; undelivered ones and dead letters up to the cap stay.
+    let done = keys.stream(middle, &chores, Priority::Low);
+    let waiting = keys.stream(last, &chores, Priority::High);
+    let mut pipe = redis::pipe();
+    for index in 0..300 {
+        let run = format!("bulk-{index}");
+        for stream in [&done, &waiting] {
+            pipe.cmd("XADD")
+                .arg(stream)
+                .arg("*")
+                .arg(&[("r", run.as_str()), ("t", "0"), ("a", "1"), ("d", "0")])
+                .ignore();
+        }
+    }
+    for index in 0..3000 {
+        pipe.cmd("XADD")
+            .arg(keys.dead(first, &chores))
+            .arg("*")
+            .arg("r")
+            .arg(format!("dead-{index}"))
+            .ignore();
+    }
+    pipe.query_async::<()>(&mut conn).await.unwrap();
+    let read: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(common::keys::CONSUMER_GROUP)
+        .arg("someone")
+        .arg("COUNT")
+        .arg(1000)
+        .arg("STREAMS")
+        .arg(&done)
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let delivered: Vec<String> = read.keys[0].ids.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(delivered.len(), 300);
+    redis::cmd("XACK")
+        .arg(&done)
+        .arg(common::keys::CONSUMER_GROUP)
+        .arg(&delivered)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+
+    store.trim_queue(&chores).await.unwrap();
+    let length = |key: String| {
+        let mut conn = conn.clone();
+        async move {
+            redis::cmd("XLEN")
+                .arg(key)
+                .query_async::<u64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        length(done.clone()).await < 300,
+        "acknowledged entries trimmed"
+    );
+    assert_eq!(
+        length(waiting.clone()).await,
+        300,
+        "undelivered entries kept"
+    );
+    let dead_kept = length(keys.dead(first, &chores)).await;
+    assert!(
+        (1000..3000).contains(&dead_kept),
+        "dead letters capped per shard: {dead_kept}"
+    );
+    assert_eq!(
+        store.queue_depth(&chores).await.unwrap(),
+        (1 + 1 + 1 + 300 + 1, 0)
+    );
 }

@@ -1,11 +1,18 @@
-//! Dead letters: jobs that failed for good, kept per queue for an operator to inspect,
-//! delete or requeue.
+//! Dead letters: jobs that failed for good, kept per queue and shard for an operator to
+//! inspect, delete or requeue.
+//!
+//! A record is named to users by a [`DeadLetterId`]: its entry id on its shard's dead-letter
+//! stream and the shard, as `ENTRY.SHARD` (e.g. `1700000000000-0.3`), safe in a URL path.
+
+use std::cmp::Reverse;
+use std::fmt;
 
 use redis::streams::{StreamId, StreamRangeReply};
 
 use super::jobs::{Job, field, job_fields, job_from_entry, push_job};
 use super::{Store, StoreResult};
 use crate::error::StoreError;
+use crate::keys::{Keys, Shard};
 use crate::model::{JobRef, Priority, QueueName};
 use crate::scripts;
 use crate::time::now_ms;
@@ -16,7 +23,7 @@ const DEAD_LETTER_PAGE: usize = 100;
 /// A job that failed for good, kept for an operator to inspect and requeue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
-    /// Entry id on the queue's dead-letter stream.
+    /// The record's [`DeadLetterId`], as text (`ENTRY.SHARD`).
     pub id: String,
     /// The queue.
     pub queue: QueueName,
@@ -41,51 +48,129 @@ pub enum RequeueOutcome {
     Dropped,
 }
 
+/// Where a dead-letter record is: the shard and its entry id on the shard's dead-letter
+/// stream of its queue. Written `ENTRY.SHARD`, e.g. `1700000000000-0.3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeadLetterId {
+    /// The shard whose dead-letter stream holds the record.
+    pub shard: Shard,
+    /// The stream entry id, as (milliseconds, sequence).
+    pub entry: (u64, u64),
+}
+
+impl DeadLetterId {
+    /// Reads an id written by [`DeadLetterId`]'s `Display`; `None` unless it is exactly that
+    /// form and names one of the shards of `keys`.
+    pub fn parse(keys: &Keys, text: &str) -> Option<Self> {
+        let (entry, shard) = text.rsplit_once('.')?;
+        let shard: u16 = shard.parse().ok()?;
+        if shard >= keys.shard_count() {
+            return None;
+        }
+        let id = Self {
+            shard: Shard::new(shard),
+            entry: parse_entry_id(entry)?,
+        };
+        // Only the canonical form (no sign, no leading zeros) names a record.
+        (id.to_string() == text).then_some(id)
+    }
+
+    /// The entry id on the stream (`MS-SEQ`).
+    pub fn entry_id(&self) -> String {
+        format!("{}-{}", self.entry.0, self.entry.1)
+    }
+}
+
+impl fmt::Display for DeadLetterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}.{}", self.entry.0, self.entry.1, self.shard)
+    }
+}
+
+/// A stream entry id `MS-SEQ` as numbers, so ids of several streams compare by time.
+fn parse_entry_id(text: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = text.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
 impl Store {
-    /// Dead-letter records of a queue, newest first.
+    /// Dead-letter records of a queue, newest first: the newest `limit` of every shard, read
+    /// in one round trip and merged by entry time.
     pub async fn dead_letters(
         &self,
         queue: &QueueName,
         limit: usize,
     ) -> StoreResult<Vec<DeadLetter>> {
+        let limit = limit.max(1);
         let mut conn = self.conn().await?;
-        let reply: StreamRangeReply = redis::cmd("XREVRANGE")
-            .arg(self.keys.queue_dead(queue))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(limit.max(1))
-            .query_async(&mut conn)
-            .await?;
-        Ok(reply
-            .ids
-            .iter()
-            .map(|entry| parse_dead_letter(queue, entry))
+        let mut pipe = redis::pipe();
+        for shard in self.keys.shards() {
+            pipe.cmd("XREVRANGE")
+                .arg(self.keys.dead(shard, queue))
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(limit);
+        }
+        let replies: Vec<StreamRangeReply> = self.query_pipeline(&mut conn, &pipe).await?;
+        let mut letters: Vec<(DeadLetterId, &StreamId)> = self
+            .keys
+            .shards()
+            .zip(&replies)
+            .flat_map(|(shard, reply)| {
+                reply.ids.iter().filter_map(move |entry| {
+                    let id = DeadLetterId {
+                        shard,
+                        entry: parse_entry_id(&entry.id)?,
+                    };
+                    Some((id, entry))
+                })
+            })
+            .collect();
+        letters.sort_by_key(|(id, _)| Reverse((id.entry, id.shard)));
+        Ok(letters
+            .into_iter()
+            .take(limit)
+            .map(|(id, entry)| parse_dead_letter(queue, id, entry))
             .collect())
     }
 
-    /// Gives the task of a dead-letter record a new attempt on its stream, and removes the record.
+    /// Gives the task of a dead-letter record a new attempt on its stream, and removes the
+    /// record. An id that names no record (malformed, or of no shard) is
+    /// [`RequeueOutcome::NotFound`].
     pub async fn requeue_dead_letter(
         &self,
         queue: &QueueName,
-        entry_id: &str,
+        id: &str,
+    ) -> StoreResult<RequeueOutcome> {
+        match DeadLetterId::parse(&self.keys, id) {
+            Some(id) => self.requeue_record(queue, id).await,
+            None => Ok(RequeueOutcome::NotFound),
+        }
+    }
+
+    async fn requeue_record(
+        &self,
+        queue: &QueueName,
+        id: DeadLetterId,
     ) -> StoreResult<RequeueOutcome> {
         let mut conn = self.conn().await?;
-        let dead_key = self.keys.queue_dead(queue);
+        let dead_key = self.keys.dead(id.shard, queue);
+        let entry_id = id.entry_id();
         let reply: StreamRangeReply = redis::cmd("XRANGE")
             .arg(&dead_key)
-            .arg(entry_id)
-            .arg(entry_id)
+            .arg(&entry_id)
+            .arg(&entry_id)
             .query_async(&mut conn)
             .await?;
         let Some(entry) = reply.ids.first() else {
             return Ok(RequeueOutcome::NotFound);
         };
-        let record = parse_dead_letter(queue, entry);
+        let record = parse_dead_letter(queue, id, entry);
         if record.job.run_id.is_empty() {
             redis::cmd("XDEL")
                 .arg(&dead_key)
-                .arg(entry_id)
+                .arg(&entry_id)
                 .query_async::<()>(&mut conn)
                 .await?;
             return Ok(RequeueOutcome::Dropped);
@@ -99,6 +184,7 @@ impl Store {
             .arg(now_ms())
             .invoke_async(&mut conn)
             .await?;
+        let run_shard = self.keys.shard_of(&record.job.run_id);
         let mut pipe = redis::pipe();
         let outcome = if reply.first().map(String::as_str) == Some("queued") {
             for triple in reply[1..].chunks(3) {
@@ -119,7 +205,7 @@ impl Store {
                 self.ensure_queue(&target).await?;
                 push_job(&mut pipe, &self.keys, &target, record.priority, &job);
                 pipe.cmd("HINCRBY")
-                    .arg(self.keys.queue_stats(&target))
+                    .arg(self.keys.stats(run_shard, &target))
                     .arg("enqueued")
                     .arg(1)
                     .ignore();
@@ -128,60 +214,79 @@ impl Store {
         } else {
             RequeueOutcome::Dropped
         };
-        pipe.cmd("XDEL").arg(&dead_key).arg(entry_id).ignore();
+        pipe.cmd("XDEL").arg(&dead_key).arg(&entry_id).ignore();
         pipe.query_async::<()>(&mut conn).await?;
         self.reindex_runs(std::slice::from_ref(&record.job.run_id))
             .await?;
         Ok(outcome)
     }
 
-    /// Deletes one dead-letter record of `queue`; true when it existed. Its task stays failed.
-    pub async fn delete_dead_letter(&self, queue: &QueueName, entry_id: &str) -> StoreResult<bool> {
+    /// Deletes one dead-letter record of `queue`; true when it existed (false for an id that
+    /// names no record). Its task stays failed.
+    pub async fn delete_dead_letter(&self, queue: &QueueName, id: &str) -> StoreResult<bool> {
+        let Some(id) = DeadLetterId::parse(&self.keys, id) else {
+            return Ok(false);
+        };
         let mut conn = self.conn().await?;
         let deleted: u64 = redis::cmd("XDEL")
-            .arg(self.keys.queue_dead(queue))
-            .arg(entry_id)
+            .arg(self.keys.dead(id.shard, queue))
+            .arg(id.entry_id())
             .query_async(&mut conn)
             .await?;
         Ok(deleted > 0)
     }
 
-    /// Deletes every dead-letter record of `queue` at once; returns how many there were.
+    /// Deletes every dead-letter record of `queue` on every shard, in one round trip; returns
+    /// how many there were. Each shard's records are counted and removed by one command.
     pub async fn delete_all_dead_letters(&self, queue: &QueueName) -> StoreResult<u64> {
         let mut conn = self.conn().await?;
-        let dead_key = self.keys.queue_dead(queue);
-        let (count,): (u64,) = redis::pipe()
-            .atomic()
-            .cmd("XLEN")
-            .arg(&dead_key)
-            .cmd("DEL")
-            .arg(&dead_key)
-            .ignore()
-            .query_async(&mut conn)
-            .await?;
-        Ok(count)
+        let mut pipe = redis::pipe();
+        for shard in self.keys.shards() {
+            pipe.cmd("XTRIM")
+                .arg(self.keys.dead(shard, queue))
+                .arg("MAXLEN")
+                .arg(0);
+        }
+        let removed: Vec<u64> = self.query_pipeline(&mut conn, &pipe).await?;
+        Ok(removed.into_iter().sum())
     }
 
-    /// Requeues every dead-letter record of `queue` present when it starts, oldest first, as
-    /// [`Store::requeue_dead_letter`] does one; returns how many tasks got a new attempt.
-    /// Records of tasks no longer failed are dropped, so a task is requeued once however many
-    /// records it has and however often this runs.
+    /// Requeues every dead-letter record of `queue` present when it starts, shard by shard,
+    /// oldest first on each, as [`Store::requeue_dead_letter`] does one; returns how many
+    /// tasks got a new attempt. Records of tasks no longer failed are dropped, so a task is
+    /// requeued once however many records it has and however often this runs.
     pub async fn requeue_all_dead_letters(&self, queue: &QueueName) -> StoreResult<u64> {
-        let dead_key = self.keys.queue_dead(queue);
-        let last: StreamRangeReply = {
+        let newest: Vec<StreamRangeReply> = {
             let mut conn = self.conn().await?;
-            redis::cmd("XREVRANGE")
-                .arg(&dead_key)
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(1)
-                .query_async(&mut conn)
-                .await?
+            let mut pipe = redis::pipe();
+            for shard in self.keys.shards() {
+                pipe.cmd("XREVRANGE")
+                    .arg(self.keys.dead(shard, queue))
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(1);
+            }
+            self.query_pipeline(&mut conn, &pipe).await?
         };
-        let Some(last_id) = last.ids.first().map(|entry| entry.id.clone()) else {
-            return Ok(0);
-        };
+        let mut requeued = 0;
+        for (shard, newest) in self.keys.shards().zip(&newest) {
+            if let Some(last) = newest.ids.first() {
+                requeued += self.requeue_shard_up_to(queue, shard, &last.id).await?;
+            }
+        }
+        Ok(requeued)
+    }
+
+    /// Requeues the dead-letter records of `queue` on `shard` up to `last_id` included,
+    /// oldest first; returns how many tasks got a new attempt.
+    async fn requeue_shard_up_to(
+        &self,
+        queue: &QueueName,
+        shard: Shard,
+        last_id: &str,
+    ) -> StoreResult<u64> {
+        let dead_key = self.keys.dead(shard, queue);
         let mut requeued = 0;
         let mut from = "-".to_owned();
         loop {
@@ -190,7 +295,7 @@ impl Store {
                 redis::cmd("XRANGE")
                     .arg(&dead_key)
                     .arg(&from)
-                    .arg(&last_id)
+                    .arg(last_id)
                     .arg("COUNT")
                     .arg(DEAD_LETTER_PAGE)
                     .query_async(&mut conn)
@@ -200,7 +305,11 @@ impl Store {
                 break;
             };
             for entry in &page.ids {
-                if self.requeue_dead_letter(queue, &entry.id).await? == RequeueOutcome::Requeued {
+                let Some(entry) = parse_entry_id(&entry.id) else {
+                    continue;
+                };
+                let id = DeadLetterId { shard, entry };
+                if self.requeue_record(queue, id).await? == RequeueOutcome::Requeued {
                     requeued += 1;
                 }
             }
@@ -222,7 +331,7 @@ pub(crate) fn dead_letter_fields(job: &Job, error: &str) -> Vec<(&'static str, S
     fields
 }
 
-fn parse_dead_letter(queue: &QueueName, entry: &StreamId) -> DeadLetter {
+fn parse_dead_letter(queue: &QueueName, id: DeadLetterId, entry: &StreamId) -> DeadLetter {
     let job = job_from_entry(entry).unwrap_or(JobRef {
         run_id: String::new(),
         task: 0,
@@ -230,7 +339,7 @@ fn parse_dead_letter(queue: &QueueName, entry: &StreamId) -> DeadLetter {
         redeliveries: 0,
     });
     DeadLetter {
-        id: entry.id.clone(),
+        id: id.to_string(),
         queue: queue.clone(),
         priority: field::<String>(entry, "p")
             .and_then(|p| p.parse().ok())
@@ -240,5 +349,49 @@ fn parse_dead_letter(queue: &QueueName, entry: &StreamId) -> DeadLetter {
         failed_ms: field::<String>(entry, "at")
             .and_then(|at| at.parse().ok())
             .unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_names_its_entry_and_shard_and_reads_back() {
+        let keys = Keys::with_shards("baton", 16);
+        let id = DeadLetterId {
+            shard: Shard::new(3),
+            entry: (1_700_000_000_000, 0),
+        };
+        assert_eq!(id.to_string(), "1700000000000-0.3");
+        assert_eq!(id.entry_id(), "1700000000000-0");
+        assert_eq!(DeadLetterId::parse(&keys, "1700000000000-0.3"), Some(id));
+        assert_eq!(
+            DeadLetterId::parse(&keys, "5-12.15").map(|id| (id.entry, id.shard.index())),
+            Some(((5, 12), 15))
+        );
+    }
+
+    #[test]
+    fn a_malformed_or_out_of_range_id_names_nothing() {
+        let keys = Keys::with_shards("baton", 16);
+        for text in [
+            "",
+            "1700000000000-0",
+            "1700000000000-0.16",
+            "1700000000000-0.99999",
+            "1700000000000-0.-1",
+            "1700000000000-0.+3",
+            "1700000000000-0.03",
+            "01700000000000-0.3",
+            "1700000000000.3",
+            "1700000000000-x.3",
+            "-0.3",
+            "1-0.3.",
+            "+-+.3",
+            "1700000000000-0.3 ",
+        ] {
+            assert_eq!(DeadLetterId::parse(&keys, text), None, "{text:?}");
+        }
     }
 }

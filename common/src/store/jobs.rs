@@ -388,35 +388,6 @@ impl Store {
         }
         self.query_pipeline::<()>(conn, &pipe).await
     }
-
-    /// Adds to the counters of queues (`started`, `succeeded`, ...).
-    pub async fn add_queue_stats(
-        &self,
-        counts: &HashMap<(QueueName, &'static str), u64>,
-    ) -> StoreResult<()> {
-        if counts.is_empty() {
-            return Ok(());
-        }
-        let mut conn = self.conn().await?;
-        let mut pipe = redis::pipe();
-        for ((queue, name), count) in counts {
-            pipe.cmd("HINCRBY")
-                .arg(self.keys.queue_stats(queue))
-                .arg(*name)
-                .arg(*count)
-                .ignore();
-        }
-        Ok(pipe.query_async(&mut conn).await?)
-    }
-
-    /// The counters of a queue.
-    pub async fn queue_stats(&self, queue: &QueueName) -> StoreResult<HashMap<String, u64>> {
-        let mut conn = self.conn().await?;
-        Ok(redis::cmd("HGETALL")
-            .arg(self.keys.queue_stats(queue))
-            .query_async(&mut conn)
-            .await?)
-    }
 }
 
 /// An attempt's outcome on its way into the finish script.

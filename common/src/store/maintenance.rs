@@ -1,10 +1,12 @@
 //! The scheduler's chores on the queues: promoting delayed jobs, reclaiming jobs whose worker
 //! died, and trimming what has grown. Each works through every shard of a queue.
 
-use redis::streams::{StreamAutoClaimReply, StreamInfoGroupsReply, StreamPendingReply};
+use redis::streams::{StreamAutoClaimReply, StreamPendingReply};
+use redis::{RedisResult, Value as RedisValue};
 
 use super::dead_letters::dead_letter_fields;
 use super::jobs::{Job, job_fields, job_from_entry, push_job};
+use super::queues::{consumer_group, decode};
 use super::{Store, StoreResult};
 use crate::keys::CONSUMER_GROUP;
 use crate::model::{JobRef, Priority, QueueName};
@@ -15,8 +17,11 @@ use crate::time::now_ms;
 const RECLAIMER: &str = "baton-reclaimer";
 /// Jobs claimed per XAUTOCLAIM call.
 const RECLAIM_BATCH: usize = 100;
-/// Most dead-letter records kept per queue.
+/// Dead-letter records kept per queue, shared by its shards (see
+/// [`dead_letters_kept_per_shard`]).
 const DEAD_LETTER_MAX: usize = 10_000;
+/// Fewest dead-letter records kept per queue on one shard.
+const DEAD_LETTER_MIN_PER_SHARD: usize = 1_000;
 
 /// What reclaiming did on one queue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,20 +33,26 @@ pub struct ReclaimReport {
 }
 
 impl Store {
-    /// Moves the delayed jobs of `queue` that are due onto their streams; returns how many.
+    /// Moves the delayed jobs of `queue` that are due onto their streams, on every shard (at
+    /// most `limit` per shard), in one round trip; returns how many.
     pub async fn promote_due_jobs(&self, queue: &QueueName, limit: usize) -> StoreResult<usize> {
         let mut conn = self.conn().await?;
-        let moved: usize = scripts::PROMOTE_DELAYED
-            .key(self.keys.queue_delayed(queue))
-            .key(self.keys.queue_stream(queue, Priority::High))
-            .key(self.keys.queue_stream(queue, Priority::Normal))
-            .key(self.keys.queue_stream(queue, Priority::Low))
-            .key(self.keys.queue_retrying(queue))
-            .arg(now_ms())
-            .arg(limit)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(moved)
+        let now = now_ms();
+        let mut pipe = redis::pipe();
+        for shard in self.keys.shards() {
+            pipe.invoke_script(
+                scripts::PROMOTE_DELAYED
+                    .key(self.keys.delayed(shard, queue))
+                    .key(self.keys.stream(shard, queue, Priority::High))
+                    .key(self.keys.stream(shard, queue, Priority::Normal))
+                    .key(self.keys.stream(shard, queue, Priority::Low))
+                    .key(self.keys.retrying(shard, queue))
+                    .arg(now)
+                    .arg(limit),
+            );
+        }
+        let moved: Vec<usize> = self.query_pipeline(&mut conn, &pipe).await?;
+        Ok(moved.into_iter().sum())
     }
 
     /// Reclaims jobs of `queue` that have been pending for `min_idle_ms` without their worker
@@ -221,53 +232,70 @@ impl Store {
         Ok(changed)
     }
 
-    /// Trims the acknowledged entries from the streams of `queue` (never an entry that is
-    /// pending or not yet delivered) and caps its dead letter.
+    /// Trims the acknowledged entries from the streams of `queue` on every shard (never an
+    /// entry that is pending or not yet delivered) and caps its dead letters on each shard, in
+    /// three round trips whatever the number of shards.
     pub async fn trim_queue(&self, queue: &QueueName) -> StoreResult<()> {
         let mut conn = self.conn().await?;
-        for priority in Priority::ALL {
-            let stream = self.keys.queue_stream(queue, priority);
-            let groups: StreamInfoGroupsReply = match redis::cmd("XINFO")
-                .arg("GROUPS")
-                .arg(&stream)
-                .query_async(&mut conn)
-                .await
-            {
-                Ok(groups) => groups,
+        let streams: Vec<String> = self
+            .keys
+            .shards()
+            .flat_map(|shard| {
+                Priority::ALL.map(|priority| self.keys.stream(shard, queue, priority))
+            })
+            .collect();
+
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for stream in &streams {
+            pipe.cmd("XINFO").arg("GROUPS").arg(stream);
+        }
+        let groups: Vec<RedisResult<RedisValue>> = pipe.query_async(&mut conn).await?;
+        let mut grouped = Vec::new();
+        for (stream, groups) in streams.iter().zip(&groups) {
+            // No such stream: nothing to trim.
+            let Ok(groups) = groups else { continue };
+            if let Some(group) = consumer_group(groups)? {
+                grouped.push((stream, group.last_delivered_id));
+            }
+        }
+
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for (stream, _) in &grouped {
+            pipe.cmd("XPENDING").arg(*stream).arg(CONSUMER_GROUP);
+        }
+        let pending: Vec<RedisResult<StreamPendingReply>> = if grouped.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(&mut conn).await?
+        };
+
+        let mut pipe = redis::pipe();
+        for ((stream, last_delivered), pending) in grouped.iter().zip(pending) {
+            let keep_from = match pending {
+                Ok(StreamPendingReply::Data(data)) => data.start_id,
+                Ok(_) => last_delivered.clone(),
+                // The group went away meanwhile: leave the stream be.
                 Err(_) => continue,
             };
-            let Some(group) = groups
-                .groups
-                .iter()
-                .find(|group| group.name == CONSUMER_GROUP)
-            else {
-                continue;
-            };
-            let pending: StreamPendingReply = redis::cmd("XPENDING")
-                .arg(&stream)
-                .arg(CONSUMER_GROUP)
-                .query_async(&mut conn)
-                .await?;
-            let keep_from = match &pending {
-                StreamPendingReply::Data(data) => data.start_id.clone(),
-                _ => group.last_delivered_id.clone(),
-            };
-            redis::cmd("XTRIM")
-                .arg(&stream)
+            pipe.cmd("XTRIM")
+                .arg(*stream)
                 .arg("MINID")
                 .arg("~")
                 .arg(keep_from)
-                .query_async::<()>(&mut conn)
-                .await?;
+                .ignore();
         }
-        redis::cmd("XTRIM")
-            .arg(self.keys.queue_dead(queue))
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(DEAD_LETTER_MAX)
-            .query_async::<()>(&mut conn)
-            .await?;
-        Ok(())
+        let kept = dead_letters_kept_per_shard(self.keys.shard_count());
+        for shard in self.keys.shards() {
+            pipe.cmd("XTRIM")
+                .arg(self.keys.dead(shard, queue))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(kept)
+                .ignore();
+        }
+        self.query_pipeline::<()>(&mut conn, &pipe).await
     }
 
     /// Removes from the run indexes the runs older than the retention that have expired (see
@@ -276,35 +304,45 @@ impl Store {
         self.trim_run_indexes().await
     }
 
-    /// Jobs waiting on the streams of `queue` (not yet delivered) and jobs pending (delivered,
-    /// not yet acknowledged).
+    /// Jobs waiting on the streams of `queue` (not yet delivered) or for their due time, and
+    /// jobs pending (delivered, not yet acknowledged): sums over every shard, read in one
+    /// round trip.
     pub async fn queue_depth(&self, queue: &QueueName) -> StoreResult<(u64, u64)> {
         let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for shard in self.keys.shards() {
+            for priority in Priority::ALL {
+                pipe.cmd("XINFO")
+                    .arg("GROUPS")
+                    .arg(self.keys.stream(shard, queue, priority));
+            }
+            pipe.cmd("ZCARD").arg(self.keys.delayed(shard, queue));
+        }
+        let replies: Vec<RedisResult<RedisValue>> = pipe.query_async(&mut conn).await?;
         let mut waiting = 0;
         let mut pending = 0;
-        for priority in Priority::ALL {
-            let groups: StreamInfoGroupsReply = match redis::cmd("XINFO")
-                .arg("GROUPS")
-                .arg(self.keys.queue_stream(queue, priority))
-                .query_async(&mut conn)
-                .await
-            {
-                Ok(groups) => groups,
-                Err(_) => continue,
+        for replies in replies.chunks(Priority::ALL.len() + 1) {
+            let Some((delayed, streams)) = replies.split_last() else {
+                continue;
             };
-            if let Some(group) = groups
-                .groups
-                .iter()
-                .find(|group| group.name == CONSUMER_GROUP)
-            {
-                waiting += group.lag.unwrap_or(0) as u64;
-                pending += group.pending as u64;
+            for groups in streams {
+                // No such stream: nothing was ever queued there.
+                let Ok(groups) = groups else { continue };
+                if let Some(group) = consumer_group(groups)? {
+                    waiting += group.lag.unwrap_or(0) as u64;
+                    pending += group.pending as u64;
+                }
             }
+            waiting += decode::<u64>(delayed)?;
         }
-        let delayed: u64 = redis::cmd("ZCARD")
-            .arg(self.keys.queue_delayed(queue))
-            .query_async(&mut conn)
-            .await?;
-        Ok((waiting + delayed, pending))
+        Ok((waiting, pending))
     }
+}
+
+/// Dead-letter records kept per queue on each shard: [`DEAD_LETTER_MAX`] shared by the
+/// shards, yet never fewer than [`DEAD_LETTER_MIN_PER_SHARD`], as a run's failures all land
+/// on its own shard.
+fn dead_letters_kept_per_shard(shards: u16) -> usize {
+    (DEAD_LETTER_MAX / usize::from(shards.max(1))).max(DEAD_LETTER_MIN_PER_SHARD)
 }

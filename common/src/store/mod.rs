@@ -15,7 +15,7 @@
 //! - [`sessions`]: console sessions (by cookie digest), ended at once when their key is revoked.
 //! - [`lease`]: the scheduler's leader lease.
 //! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
-//! - [`queues`]: pausing and resuming queues; each queue's summary for an overview.
+//! - [`queues`]: pausing and resuming queues; each queue's counters and summary (sums over shards).
 //! - [`series`]: each queue's recent outcomes by second and by minute.
 //! - [`run_index`]: indexes of runs by kind, definition and status; filtered run lists.
 //! - [`timings`]: task duration and start latency histograms by queue, for `/metrics`.
@@ -210,8 +210,10 @@ impl Store {
         }
     }
 
-    /// Creates the consumer group on every priority stream of `queue` (reading from the start,
-    /// so jobs added before the group existed are not skipped) and records the queue name.
+    /// Creates the consumer group on every priority stream of `queue` on every shard (reading
+    /// from the start, so jobs added before the group existed are not skipped) and records
+    /// the queue name, in one round trip; a group that exists already is left as it is. Once
+    /// done, this process does not ask again.
     pub async fn ensure_queue(&self, queue: &QueueName) -> StoreResult<()> {
         if self.is_known_queue(queue) {
             return Ok(());
@@ -229,20 +231,16 @@ impl Store {
                     .arg("MKSTREAM");
             }
         }
-        // Each group either is created or exists already (BUSYGROUP); anything else fails.
-        let replies: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        pipe.cmd("SADD").arg(self.keys.queues()).arg(queue.as_str());
+        let replies: Vec<redis::RedisResult<redis::Value>> = pipe.query_async(&mut conn).await?;
         for reply in replies {
-            if let redis::Value::ServerError(error) = reply
-                && error.code() != "BUSYGROUP"
-            {
-                return Err(redis::RedisError::from(error).into());
+            match reply {
+                Err(error) if error.code() == Some("BUSYGROUP") => {}
+                other => {
+                    other?;
+                }
             }
         }
-        redis::cmd("SADD")
-            .arg(self.keys.queues())
-            .arg(queue.as_str())
-            .query_async::<()>(&mut conn)
-            .await?;
         self.known_queues
             .lock()
             .map_err(|_| StoreError::Corrupt("queue cache poisoned".into()))?

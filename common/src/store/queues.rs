@@ -1,22 +1,29 @@
-//! Queues as an operator sees them: pausing and resuming them, and a summary of each (jobs
-//! waiting by priority, running, delayed, retrying, dead, and the outcome counters) read from
-//! the queues' own keys in one pipeline, never from runs.
+//! Queues as an operator sees them: pausing and resuming them, their counters, and a summary
+//! of each (jobs waiting by priority, running, delayed, retrying, dead, and the outcome
+//! counters) read from the queues' own keys, never from runs.
+//!
+//! A queue's keys are spread over the shards, so every count here is a sum over the shards,
+//! read in one pipeline per call.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use redis::streams::StreamInfoGroupsReply;
+use redis::streams::{StreamInfoGroup, StreamInfoGroupsReply};
 use redis::{FromRedisValue, RedisResult, Value as RedisValue};
 
 use super::jobs::{Job, job_fields};
 use super::{Store, StoreResult};
 use crate::error::StoreError;
-use crate::keys::CONSUMER_GROUP;
+use crate::keys::{CONSUMER_GROUP, Shard};
 use crate::model::{Priority, QueueName};
 use crate::scripts;
 
-/// Commands sent per queue by [`Store::queue_summaries`]: three `XINFO GROUPS`, then `ZCARD`
-/// of the delayed and retrying sets, `HMGET` of the counters and `XLEN` of the dead letter.
+/// Commands sent per queue and shard by [`Store::queue_summaries`]: three `XINFO GROUPS`,
+/// then `ZCARD` of the delayed and retrying sets, `HMGET` of the counters and `XLEN` of the
+/// dead letters.
 const SUMMARY_COMMANDS: usize = 7;
+
+/// Most undelivered entries counted one by one when Redis cannot give a stream's lag.
+const UNDELIVERED_COUNT_LIMIT: usize = 10_000;
 
 /// What one queue holds now, for an overview.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +52,24 @@ impl QueueSummary {
     /// Jobs waiting at every priority.
     pub fn waiting_total(&self) -> u64 {
         self.waiting.iter().map(|(_, count)| count).sum()
+    }
+
+    /// A summary of `queue` with every count at zero, to add shards' counts to.
+    fn empty(name: QueueName, paused: bool) -> Self {
+        Self {
+            name,
+            paused,
+            waiting: Priority::ALL
+                .iter()
+                .map(|&priority| (priority, 0))
+                .collect(),
+            running: 0,
+            delayed: 0,
+            retrying: 0,
+            succeeded: 0,
+            failed: 0,
+            dead: 0,
+        }
     }
 }
 
@@ -85,10 +110,49 @@ impl Store {
         self.queue_set(&self.keys.paused_queues()).await
     }
 
+    /// Adds to the counters of queues (`started`, `succeeded`, ...). Counts that belong to
+    /// no run are kept on the first shard: a queue's counters are read as sums over shards.
+    pub async fn add_queue_stats(
+        &self,
+        counts: &HashMap<(QueueName, &'static str), u64>,
+    ) -> StoreResult<()> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for ((queue, name), count) in counts {
+            pipe.cmd("HINCRBY")
+                .arg(self.keys.stats(Shard::new(0), queue))
+                .arg(*name)
+                .arg(*count)
+                .ignore();
+        }
+        self.query_pipeline(&mut conn, &pipe).await
+    }
+
+    /// The counters of a queue (`enqueued`, `started`, `succeeded`, `failed`, `retried`,
+    /// `dead`): the sums of its counters on every shard, read in one round trip.
+    pub async fn queue_stats(&self, queue: &QueueName) -> StoreResult<HashMap<String, u64>> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for shard in self.keys.shards() {
+            pipe.cmd("HGETALL").arg(self.keys.stats(shard, queue));
+        }
+        let per_shard: Vec<HashMap<String, u64>> = self.query_pipeline(&mut conn, &pipe).await?;
+        let mut totals = HashMap::new();
+        for counters in per_shard {
+            for (name, count) in counters {
+                *totals.entry(name).or_default() += count;
+            }
+        }
+        Ok(totals)
+    }
+
     /// Puts jobs a worker read but will not start (their queue was paused meanwhile) back on
     /// their streams as new, undelivered entries, so they wait for the queue's resume instead
     /// of staying pending under a worker. Moving is guarded by the acknowledgement, so a job
-    /// is put back once; it goes to the end of its stream.
+    /// is put back once; it goes to the end of its stream, on its run's shard.
     pub async fn hand_back_jobs(
         &self,
         conn: &mut redis::aio::MultiplexedConnection,
@@ -96,7 +160,8 @@ impl Store {
     ) -> StoreResult<()> {
         let mut pipe = redis::pipe();
         for job in jobs {
-            let stream = self.keys.queue_stream(&job.queue, job.priority);
+            let shard = self.keys.shard_of(&job.job.run_id);
+            let stream = self.keys.stream(shard, &job.queue, job.priority);
             let mut invocation = scripts::MOVE_ENTRY.key(&stream);
             invocation
                 .key(&stream)
@@ -111,7 +176,7 @@ impl Store {
     }
 
     /// The summary of every queue used in this deployment, by name: the names and paused set
-    /// in one round trip, every queue's counts in a second one.
+    /// in one round trip, every queue's counts on every shard in a second one.
     pub async fn queue_summaries(&self) -> StoreResult<Vec<QueueSummary>> {
         let mut conn = self.conn().await?;
         let (names, paused): (Vec<String>, Vec<String>) = redis::pipe()
@@ -152,8 +217,8 @@ impl Store {
             .pop())
     }
 
-    /// Reads the counts of `queues` in one pipeline. A stream that does not exist (yet)
-    /// counts as empty rather than failing the whole read.
+    /// Reads the counts of `queues` on every shard in one pipeline and sums them. A stream
+    /// that does not exist (yet) counts as empty rather than failing the whole read.
     async fn summaries_of(
         &self,
         conn: &mut deadpool_redis::Connection,
@@ -163,85 +228,90 @@ impl Store {
         if queues.is_empty() {
             return Ok(Vec::new());
         }
+        let shards: Vec<Shard> = self.keys.shards().collect();
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
         for queue in queues {
-            for priority in Priority::ALL {
-                pipe.cmd("XINFO")
-                    .arg("GROUPS")
-                    .arg(self.keys.queue_stream(queue, priority));
+            for &shard in &shards {
+                for priority in Priority::ALL {
+                    pipe.cmd("XINFO")
+                        .arg("GROUPS")
+                        .arg(self.keys.stream(shard, queue, priority));
+                }
+                pipe.cmd("ZCARD")
+                    .arg(self.keys.delayed(shard, queue))
+                    .cmd("ZCARD")
+                    .arg(self.keys.retrying(shard, queue))
+                    .cmd("HMGET")
+                    .arg(self.keys.stats(shard, queue))
+                    .arg("succeeded")
+                    .arg("failed")
+                    .cmd("XLEN")
+                    .arg(self.keys.dead(shard, queue));
             }
-            pipe.cmd("ZCARD")
-                .arg(self.keys.queue_delayed(queue))
-                .cmd("ZCARD")
-                .arg(self.keys.queue_retrying(queue))
-                .cmd("HMGET")
-                .arg(self.keys.queue_stats(queue))
-                .arg("succeeded")
-                .arg("failed")
-                .cmd("XLEN")
-                .arg(self.keys.queue_dead(queue));
         }
         let replies: Vec<RedisResult<RedisValue>> = pipe.query_async(conn).await?;
+        let expected = queues.len() * shards.len() * SUMMARY_COMMANDS;
+        if replies.len() != expected {
+            return Err(StoreError::Corrupt(format!(
+                "queue summaries: {} replies for {expected} commands",
+                replies.len()
+            )));
+        }
         let mut summaries = Vec::with_capacity(queues.len());
-        for (queue, replies) in queues.iter().zip(replies.chunks(SUMMARY_COMMANDS)) {
-            let [high, normal, low, delayed, retrying, counters, dead] = replies else {
-                return Err(StoreError::Corrupt(format!(
-                    "queue summary of '{queue}': {} replies",
-                    replies.len()
-                )));
-            };
-            let mut waiting = Vec::with_capacity(Priority::ALL.len());
-            let mut running = 0;
-            for (priority, groups) in Priority::ALL.into_iter().zip([high, normal, low]) {
-                let (lag, pending) = match groups {
-                    Ok(groups) => self.group_counts(conn, queue, priority, groups).await?,
-                    // No such stream: nothing was ever queued at this priority.
-                    Err(_) => (0, 0),
+        let mut blocks = replies.chunks(SUMMARY_COMMANDS);
+        for queue in queues {
+            let mut summary = QueueSummary::empty(queue.clone(), paused.contains(queue.as_str()));
+            for &shard in &shards {
+                let Some([high, normal, low, delayed, retrying, counters, dead]) = blocks.next()
+                else {
+                    return Err(StoreError::Corrupt(format!(
+                        "queue summary of '{queue}': missing replies"
+                    )));
                 };
-                waiting.push((priority, lag));
-                running += pending;
+                for ((priority, waiting), groups) in
+                    summary.waiting.iter_mut().zip([high, normal, low])
+                {
+                    let (lag, pending) = match groups {
+                        Ok(groups) => {
+                            let stream = self.keys.stream(shard, queue, *priority);
+                            self.group_counts(conn, &stream, groups).await?
+                        }
+                        // No such stream: nothing was ever queued there.
+                        Err(_) => (0, 0),
+                    };
+                    *waiting += lag;
+                    summary.running += pending;
+                }
+                let (succeeded, failed): (Option<u64>, Option<u64>) = decode(counters)?;
+                summary.delayed += decode::<u64>(delayed)?;
+                summary.retrying += decode::<u64>(retrying)?;
+                summary.succeeded += succeeded.unwrap_or(0);
+                summary.failed += failed.unwrap_or(0);
+                summary.dead += decode::<u64>(dead)?;
             }
-            let (succeeded, failed): (Option<u64>, Option<u64>) = decode(counters)?;
-            summaries.push(QueueSummary {
-                name: queue.clone(),
-                paused: paused.contains(queue.as_str()),
-                waiting,
-                running,
-                delayed: decode(delayed)?,
-                retrying: decode(retrying)?,
-                succeeded: succeeded.unwrap_or(0),
-                failed: failed.unwrap_or(0),
-                dead: decode(dead)?,
-            });
+            summaries.push(summary);
         }
         Ok(summaries)
     }
 
-    /// Jobs not yet delivered and jobs pending in the consumer group of one stream. Redis
-    /// gives the lag directly unless entries were deleted past the group's position; then
-    /// the undelivered entries are counted (bounded, rare).
+    /// Jobs not yet delivered and jobs pending in the consumer group of `stream`, from its
+    /// `XINFO GROUPS` reply. Redis gives the lag directly unless entries were deleted past
+    /// the group's position; then the undelivered entries are counted (bounded, rare).
     async fn group_counts(
         &self,
         conn: &mut deadpool_redis::Connection,
-        queue: &QueueName,
-        priority: Priority,
+        stream: &str,
         groups: &RedisValue,
     ) -> StoreResult<(u64, u64)> {
-        let groups =
-            StreamInfoGroupsReply::from_redis_value_ref(groups).map_err(redis::RedisError::from)?;
-        let Some(group) = groups
-            .groups
-            .iter()
-            .find(|group| group.name == CONSUMER_GROUP)
-        else {
+        let Some(group) = consumer_group(groups)? else {
             return Ok((0, 0));
         };
         let lag = match group.lag {
             Some(lag) => lag as u64,
             None => {
                 let undelivered: Vec<RedisValue> = redis::cmd("XRANGE")
-                    .arg(self.keys.queue_stream(queue, priority))
+                    .arg(stream)
                     .arg(format!("({}", group.last_delivered_id))
                     .arg("+")
                     .arg("COUNT")
@@ -255,11 +325,18 @@ impl Store {
     }
 }
 
-/// Most undelivered entries counted one by one when Redis cannot give a stream's lag.
-const UNDELIVERED_COUNT_LIMIT: usize = 10_000;
+/// Baton's consumer group in an `XINFO GROUPS` reply, if the stream has it.
+pub(crate) fn consumer_group(groups: &RedisValue) -> StoreResult<Option<StreamInfoGroup>> {
+    let groups =
+        StreamInfoGroupsReply::from_redis_value_ref(groups).map_err(redis::RedisError::from)?;
+    Ok(groups
+        .groups
+        .into_iter()
+        .find(|group| group.name == CONSUMER_GROUP))
+}
 
 /// Decodes one pipelined reply, an error reply included.
-fn decode<T: FromRedisValue>(reply: &RedisResult<RedisValue>) -> StoreResult<T> {
+pub(crate) fn decode<T: FromRedisValue>(reply: &RedisResult<RedisValue>) -> StoreResult<T> {
     match reply {
         Ok(value) => Ok(T::from_redis_value_ref(value).map_err(redis::RedisError::from)?),
         Err(error) => Err(StoreError::Redis(error.clone())),

@@ -238,7 +238,7 @@ pub async fn requeue(
     let queue = parse_queue(name)?;
     match entry {
         Some(entry) => {
-            use common::store::jobs::RequeueOutcome;
+            use common::store::dead_letters::RequeueOutcome;
             match state.store.requeue_dead_letter(&queue, entry).await? {
                 RequeueOutcome::NotFound => {
                     return Err(ApiError::NotFound(format!("no dead letter '{entry}'")));
