@@ -5,16 +5,18 @@
 //! as the benchmark itself):
 //!
 //! ```text
-//! cargo build --release --workspace --bins
-//! cargo run --release -p baton-tests --bin baton-bench -- --jobs 200000 --workers 2
+//! cargo build --release -p baton-tests --bin baton-bench -p worker --bin baton-worker
+//! ./target/release/baton-bench --jobs 200000 --workers 2           # the default protocol
+//! ./target/release/baton-bench --protocol peers                     # as the peer benchmarks
+//! ./target/release/baton-bench --protocol steady --steady-secs 30   # latency at 80 % load
 //! ```
 //!
 //! Without `--redis-url` it starts its own throw-away `redis-server` on a free loopback port
 //! (no RDB snapshots, no AOF) and kills it at the end. With `--redis-url` it uses that server,
-//! under a fresh key prefix that it deletes at the end; note that it resets the server's
-//! command statistics (`CONFIG RESETSTAT`).
+//! under fresh key prefixes that it deletes at the end; note that the default protocol resets
+//! the server's command statistics (`CONFIG RESETSTAT`).
 //!
-//! # Phases
+//! # The default protocol (`--protocol default`)
 //! 1. **enqueue**: with no worker running, creates `--jobs` one-task no-op runs with
 //!    `Store::create_runs`, in batches of `--batch`, from several concurrent tasks; reports
 //!    runs (= jobs) created per second.
@@ -34,6 +36,28 @@
 //! `{"enqueue_per_s":..,"e2e_per_s":..,"lat_p50_ms":..,"lat_p99_ms":..,"redis_cmds_per_job":..,
 //! "worker_rss_mb":..,"jobs":..,"workers":..,"concurrency":..}`.
 //!
+//! # The peers protocol (`--protocol peers`)
+//! The protocol of the peer job-queue benchmarks (BullMQ, Celery, RQ, Sidekiq, apalis), step
+//! by step (see [`baton_tests::bench::peers`]): `--jobs` (default 50,000) single awaited
+//! `create_run` calls; the queue emptied; the same number through `create_runs` in chunks of
+//! `--bulk-chunk` (1,000) as the backlog; its drain by `--workers` `baton-worker` processes,
+//! polled every 20 ms from the first progress to the end; then `--lat-n` (2,000) runs of the
+//! worker's built-in `probe` handler at `--lat-rate` (500) per second, single awaited calls on
+//! a fixed schedule. Progress goes to stderr; stdout is one JSON line with the peers' keys
+//! (`system`, `version`, `enqueue_per_s`, `enqueue_bulk_per_s`, `process_per_s`,
+//! `lat_p50_ms`, `lat_p99_ms`, `n`, `lat_samples`, `lat_offered_per_s`, `config`) plus
+//! `redis_cpu_us_per_job` (Redis CPU over the drain) and `redis_bytes_per_queued_job`
+//! (Redis `used_memory` growth over the bulk enqueue).
+//!
+//! # The steady protocol (`--protocol steady`)
+//! Measures the drain rate as above (or takes `--rate` as the drain rate), then, with the
+//! workers running, schedules probe runs at `--steady-load-pct` (80) % of it for
+//! `--steady-secs` (30) seconds from `--enqueuers` tasks, each creating the runs already due
+//! (at most `--batch`) in one `create_runs` call. Latency counts from each run's *scheduled*
+//! time, so stalls of the enqueuer are not hidden: to its task's finish (`lat_p50_ms`,
+//! `lat_p99_ms`) and to its start (`start_p50_ms`, `start_p99_ms`). See
+//! [`baton_tests::bench::steady`]; stdout is one JSON line.
+//!
 //! Every wait is bounded: the program always ends by itself and kills the processes it
 //! started, also on SIGINT and SIGTERM.
 
@@ -42,14 +66,17 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use baton_tests::{BatonProcess, RedisServer};
-use clap::Parser;
-use common::config::StoreOptions;
-use common::model::{Priority, QueueName, RunKind, RunSpec, TaskSpec};
+use baton_tests::RedisServer;
+use baton_tests::bench::fleet::WorkerFleet;
+use baton_tests::bench::redis_info::{cpu_secs as redis_cpu_secs, delete_prefix, info};
+use baton_tests::bench::runs::{QUEUE, connect, fresh_prefix, noop_run, now_us, run_with};
+use baton_tests::bench::{peers, per_second, steady};
+use clap::{Parser, ValueEnum};
+use common::model::{QueueName, RunSpec};
 use common::store::Store;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -66,10 +93,8 @@ const POLL: Duration = Duration::from_millis(20);
 const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Longest the latency phase waits, after its last enqueue, for every run to start.
 const LATENCY_WAIT: Duration = Duration::from_secs(30);
-/// Longest a worker may take to exit after SIGTERM before it is killed.
+/// Longest the embedded worker of the latency phase may take to stop.
 const WORKER_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Seconds finished runs are kept: short, so a shared Redis is not left holding them.
-const RETENTION_SECS: u64 = 600;
 /// Concurrency of the embedded worker of the latency phase.
 const LATENCY_CONCURRENCY: &str = "64";
 /// Runs created (and awaited) before the latency measurement starts, to warm up connections.
@@ -78,21 +103,44 @@ const LATENCY_WARMUP_RUNS: usize = 20;
 const TOP_COMMANDS: usize = 20;
 /// Clock ticks per second of the CPU times in `/proc/PID/stat` (`USER_HZ`, 100 on Linux).
 const USER_HZ: f64 = 100.0;
-/// The queue every benchmark run goes to.
-const QUEUE: &str = "default";
+/// Jobs of the default protocol unless `--jobs` says otherwise.
+const DEFAULT_JOBS: u64 = 200_000;
+/// Jobs of the peers and steady protocols unless `--jobs` says otherwise (the peers' `N`).
+const PEERS_JOBS: u64 = 50_000;
+/// Runs per second of the default protocol's latency phase unless `--rate` says otherwise.
+const DEFAULT_RATE: u64 = 1000;
+
+/// Which measurements to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Protocol {
+    /// Enqueue with concurrent batches, drain, latency with an embedded worker, Redis
+    /// commands per job and worker memory.
+    Default,
+    /// The peer benchmarks' protocol: single and bulk enqueue, drain, latency at a steady rate.
+    Peers,
+    /// Enqueue-to-completion latency under a steady load at a share of the drain rate.
+    Steady,
+}
 
 /// Measures Baton's enqueue rate, end-to-end drain rate, enqueue-to-start latency, Redis
 /// commands per job and worker memory.
 ///
-/// Build first: `cargo build --release --workspace --bins`; then run
-/// `cargo run --release -p baton-tests --bin baton-bench -- --jobs 200000 --workers 2`.
-/// The last output line is a JSON object with the results.
+/// Build first: `cargo build --release -p baton-tests --bin baton-bench -p worker --bin
+/// baton-worker`; then run `./target/release/baton-bench --jobs 200000 --workers 2`, or
+/// `--protocol peers`, or `--protocol steady`. The last output line is a JSON object with the
+/// results.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "baton-bench", version)]
 struct Args {
-    /// Jobs (one-task no-op runs) enqueued and drained in the enqueue and e2e phases.
-    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..))]
-    jobs: u64,
+    /// Which measurements to make: `default`, `peers` (the peer benchmarks' protocol) or
+    /// `steady` (latency under a steady load).
+    #[arg(long, value_enum, default_value_t = Protocol::Default)]
+    protocol: Protocol,
+
+    /// Jobs (one-task no-op runs) enqueued and drained: 200,000 by default; 50,000 with
+    /// `--protocol peers` or `steady`.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    jobs: Option<u64>,
 
     /// `baton-worker` processes started for the e2e phase.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
@@ -102,17 +150,21 @@ struct Args {
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     concurrency: u64,
 
-    /// Runs created per `create_runs` call in the enqueue phase.
+    /// Runs created per `create_runs` call in the enqueue phase; with `--protocol steady`, the
+    /// most runs one call of the steady load carries.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
     batch: u64,
 
-    /// Concurrent tasks calling `create_runs` in the enqueue phase.
+    /// Concurrent tasks calling `create_runs` in the enqueue phase, and in the steady load of
+    /// `--protocol steady`.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     enqueuers: u64,
 
-    /// Runs created per second in the latency phase, one `create_run` call each.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    rate: u64,
+    /// Runs created per second in the latency phase, one `create_run` call each (default
+    /// 1,000). With `--protocol steady`: the drain rate to load at `--steady-load-pct`, instead
+    /// of measuring it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    rate: Option<u64>,
 
     /// Seconds the latency phase enqueues for.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -123,10 +175,78 @@ struct Args {
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     drain_timeout_secs: u64,
 
+    /// Runs per `create_runs` call of the bulk enqueue (`--protocol peers` and `steady`).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    bulk_chunk: u64,
+
+    /// Probe runs of the latency step of `--protocol peers`.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    lat_n: u64,
+
+    /// Probe runs created per second in the latency step of `--protocol peers`.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    lat_rate: u64,
+
+    /// Seconds of steady load (`--protocol steady`).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    steady_secs: u64,
+
+    /// Steady load as a percentage of the drain rate (`--protocol steady`).
+    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    steady_load_pct: u64,
+
     /// Redis to use (e.g. `redis://127.0.0.1:6390`); when absent, a throw-away `redis-server`
     /// is started on a free loopback port, with no persistence.
     #[arg(long)]
     redis_url: Option<String>,
+}
+
+impl Args {
+    /// Jobs to enqueue and drain: `--jobs`, else the protocol's default.
+    fn jobs(&self) -> u64 {
+        self.jobs.unwrap_or(match self.protocol {
+            Protocol::Default => DEFAULT_JOBS,
+            Protocol::Peers | Protocol::Steady => PEERS_JOBS,
+        })
+    }
+
+    /// Runs per second of the default protocol's latency phase.
+    fn latency_rate(&self) -> u64 {
+        self.rate.unwrap_or(DEFAULT_RATE)
+    }
+
+    /// Settings of `--protocol peers`.
+    fn peers_options(&self, url: &str, own_redis: bool) -> peers::PeersOptions {
+        peers::PeersOptions {
+            url: url.to_owned(),
+            own_redis,
+            jobs: self.jobs(),
+            bulk_chunk: self.bulk_chunk,
+            lat_n: self.lat_n,
+            lat_rate: self.lat_rate,
+            workers: self.workers,
+            concurrency: self.concurrency,
+            drain_timeout: Duration::from_secs(self.drain_timeout_secs),
+        }
+    }
+
+    /// Settings of `--protocol steady`.
+    fn steady_options(&self, url: &str, own_redis: bool) -> steady::SteadyOptions {
+        steady::SteadyOptions {
+            url: url.to_owned(),
+            own_redis,
+            jobs: self.jobs(),
+            bulk_chunk: self.bulk_chunk,
+            drain_rate: self.rate,
+            load_pct: self.steady_load_pct,
+            secs: self.steady_secs,
+            enqueuers: self.enqueuers,
+            batch: self.batch,
+            workers: self.workers,
+            concurrency: self.concurrency,
+            drain_timeout: Duration::from_secs(self.drain_timeout_secs),
+        }
+    }
 }
 
 /// What the enqueue phase measured.
@@ -242,7 +362,7 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         tokio::select! {
-            result = run(&args, &url, own_redis.is_some()) => Some(result),
+            result = run_protocol(&args, &url, own_redis.is_some()) => Some(result),
             signal = interrupted() => {
                 eprintln!("baton-bench: {signal} received: stopping");
                 None
@@ -278,7 +398,24 @@ async fn interrupted() -> &'static str {
     }
 }
 
-/// Runs the three phases and prints the results.
+/// Runs the protocol `--protocol` names and prints its results.
+async fn run_protocol(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
+    match args.protocol {
+        Protocol::Default => run(args, url, own_redis).await,
+        Protocol::Peers => {
+            let report = peers::run(&args.peers_options(url, own_redis)).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        Protocol::Steady => {
+            let report = steady::run(&args.steady_options(url, own_redis)).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+    }
+}
+
+/// Runs the default protocol's three phases and prints the results.
 async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
     let client = redis::Client::open(url)?;
     let mut admin = client.get_multiplexed_async_connection().await?;
@@ -286,12 +423,12 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
     println!(
         "baton-bench: jobs={} workers={} concurrency={} batch={} enqueuers={} rate={}/s \
          latency_secs={}",
-        args.jobs,
+        args.jobs(),
         args.workers,
         args.concurrency,
         args.batch,
         args.enqueuers,
-        args.rate,
+        args.latency_rate(),
         args.latency_secs
     );
     println!(
@@ -434,7 +571,7 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
         "[latency] {} runs at {}/s over {:.3} s ({} failed to enqueue), {} started; \
          enqueue-to-start p50 {p50:.3} ms, p90 {:.3} ms, p99 {p99:.3} ms, max {:.3} ms",
         latency.created,
-        args.rate,
+        args.latency_rate(),
         latency.enqueue_elapsed.as_secs_f64(),
         latency.failed,
         latency.samples_us.len(),
@@ -459,7 +596,7 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
         number(p99, 3),
         number(cmds_per_job, 2),
         number(rss_mb, 1),
-        args.jobs,
+        args.jobs(),
         args.workers,
         args.concurrency
     );
@@ -468,7 +605,7 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
 
 /// Phase 1: creates `--jobs` no-op runs in batches from `--enqueuers` concurrent tasks.
 async fn enqueue_phase(store: &Store, args: &Args) -> BenchResult<EnqueueResult> {
-    let jobs = args.jobs;
+    let jobs = args.jobs();
     let batch = args.batch;
     let next = Arc::new(AtomicUsize::new(0));
     let created = Arc::new(AtomicUsize::new(0));
@@ -528,18 +665,8 @@ async fn e2e_phase(
     queue: &QueueName,
     goal: u64,
 ) -> BenchResult<E2eResult> {
-    let concurrency = args.concurrency.to_string();
-    let env = [
-        ("BATON_REDIS_URL", url),
-        ("BATON_PREFIX", prefix),
-        ("BATON_CONCURRENCY", concurrency.as_str()),
-        ("BATON_QUEUES", QUEUE),
-        ("RUST_LOG", "warn"),
-    ];
     let started = Instant::now();
-    let mut workers: Vec<BatonProcess> = (0..args.workers)
-        .map(|_| BatonProcess::spawn("baton-worker", &[], &env))
-        .collect();
+    let mut fleet = WorkerFleet::start(args.workers, url, prefix, args.concurrency);
     let deadline = started + Duration::from_secs(args.drain_timeout_secs);
     let mut max_rss_kb = 0;
     let mut succeeded = 0;
@@ -554,32 +681,29 @@ async fn e2e_phase(
             complete = true;
             break;
         }
-        for worker in &mut workers {
+        for worker in fleet.workers() {
             max_rss_kb = max_rss_kb.max(proc_status_kb(worker.pid(), "VmRSS").unwrap_or(0));
-            if !worker.is_running() && crashed.is_none() {
-                crashed = Some(format!(
-                    "worker pid {} exited during the drain; log tail:\n{}",
-                    worker.pid(),
-                    worker.log_tail(20)
-                ));
-            }
         }
-        if crashed.is_some() || Instant::now() >= deadline {
+        if let Err(crash) = fleet.check_running() {
+            crashed = Some(crash);
+            break;
+        }
+        if Instant::now() >= deadline {
             break;
         }
         tokio::time::sleep(POLL).await;
     }
     let mut max_hwm_kb = 0;
     let mut worker_cpu_secs = Vec::new();
-    for worker in &workers {
+    for worker in fleet.workers() {
         max_rss_kb = max_rss_kb.max(proc_status_kb(worker.pid(), "VmRSS").unwrap_or(0));
         max_hwm_kb = max_hwm_kb.max(proc_status_kb(worker.pid(), "VmHWM").unwrap_or(0));
         if let Some(secs) = cpu_secs(worker.pid()) {
             worker_cpu_secs.push(secs);
         }
     }
-    stop_workers(&mut workers).await;
-    for worker in &workers {
+    fleet.stop().await;
+    for worker in fleet.workers() {
         let log = worker.log();
         if !log.trim().is_empty() {
             println!(
@@ -601,23 +725,6 @@ async fn e2e_phase(
         max_hwm_kb,
         worker_cpu_secs,
     })
-}
-
-/// Sends SIGTERM to every worker, then waits for each to exit; kills those that do not.
-async fn stop_workers(workers: &mut [BatonProcess]) {
-    for worker in workers.iter_mut() {
-        worker.terminate();
-    }
-    for worker in workers.iter_mut() {
-        if worker.wait_exit_async(WORKER_EXIT_TIMEOUT).await.is_none() {
-            println!(
-                "[e2e] worker pid {} did not exit within {} s of SIGTERM: killed",
-                worker.pid(),
-                WORKER_EXIT_TIMEOUT.as_secs()
-            );
-            worker.kill_9();
-        }
-    }
 }
 
 /// Phase 3: an embedded worker records enqueue-to-start latencies of runs created at `--rate`
@@ -709,8 +816,9 @@ async fn measure_latency(
 
     // One run per tick, each created by its own task so a slow call never delays the next
     // (an open-loop load); ticks missed are made up at once.
-    let total = args.rate * args.latency_secs;
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate as f64));
+    let total = args.latency_rate() * args.latency_secs;
+    let mut ticks =
+        tokio::time::interval(Duration::from_secs_f64(1.0 / args.latency_rate() as f64));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut creates: JoinSet<Result<(), BenchError>> = JoinSet::new();
     let (mut created, mut failed) = (0, 0);
@@ -763,32 +871,9 @@ async fn measure_latency(
     })
 }
 
-/// Connects a store to `url` under `prefix`.
-async fn connect(url: &str, prefix: &str) -> BenchResult<Store> {
-    Ok(Store::connect(&StoreOptions {
-        redis_url: url.to_owned(),
-        prefix: prefix.to_owned(),
-        retention_secs: RETENTION_SECS,
-        shards: common::keys::DEFAULT_SHARDS,
-        tls: Default::default(),
-    })
-    .await?)
-}
-
-/// A fresh key prefix, such as `bench-1a2b3c4d`.
-fn fresh_prefix() -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("bench-{}", &id[..8])
-}
-
 /// The key prefix of the latency phase, derived from a fresh prefix.
 fn latency_prefix_of(prefix: &str) -> String {
     format!("{prefix}-lat")
-}
-
-/// A one-task run whose task runs the `noop` handler.
-fn noop_run() -> RunSpec {
-    run_with("bench.noop", "noop", Value::Null)
 }
 
 /// A one-task run for the latency phase, carrying when it was enqueued.
@@ -798,47 +883,6 @@ fn latency_run(enqueued_us: u64) -> RunSpec {
         "bench_latency",
         json!({ "enqueued_us": enqueued_us }),
     )
-}
-
-/// A one-task run of definition `definition` whose task calls handler `handler`.
-fn run_with(definition: &str, handler: &str, payload: Value) -> RunSpec {
-    RunSpec {
-        id: None,
-        definition: definition.into(),
-        kind: RunKind::Workflow,
-        payload,
-        tasks: vec![TaskSpec {
-            key: handler.into(),
-            executor: json!({ "type": "handler", "name": handler }),
-            depends_on: vec![],
-            queue: None,
-            max_retries: 0,
-            timeout_secs: None,
-            is_hook: false,
-        }],
-        queue: QueueName::default(),
-        priority: Priority::Normal,
-        periodic: false,
-        not_before_ms: None,
-        hooks: Default::default(),
-    }
-}
-
-/// Microseconds since the Unix epoch.
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_micros() as u64)
-}
-
-/// `count` per second over `elapsed`.
-fn per_second(count: u64, elapsed: Duration) -> f64 {
-    let secs = elapsed.as_secs_f64();
-    if secs > 0.0 {
-        count as f64 / secs
-    } else {
-        f64::NAN
-    }
 }
 
 /// The `p`-th percentile (nearest rank) of sorted microsecond samples, in milliseconds;
@@ -883,30 +927,6 @@ fn cpu_secs(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / USER_HZ)
 }
 
-/// One section of `INFO`, as `field → value`.
-async fn info(
-    conn: &mut redis::aio::MultiplexedConnection,
-    section: &str,
-) -> BenchResult<HashMap<String, String>> {
-    let text: String = redis::cmd("INFO").arg(section).query_async(conn).await?;
-    Ok(text
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.to_owned(), value.trim().to_owned()))
-        .collect())
-}
-
-/// CPU seconds (user + system) the Redis server has used since it started.
-async fn redis_cpu_secs(conn: &mut redis::aio::MultiplexedConnection) -> BenchResult<f64> {
-    let cpu = info(conn, "cpu").await?;
-    let field = |name: &str| {
-        cpu.get(name)
-            .and_then(|value| value.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    Ok(field("used_cpu_user") + field("used_cpu_sys"))
-}
-
 /// `INFO commandstats`: calls and time per command since the last `CONFIG RESETSTAT`.
 async fn command_stats(conn: &mut redis::aio::MultiplexedConnection) -> BenchResult<CommandStats> {
     let mut commands: Vec<(String, u64, u64)> = info(conn, "commandstats")
@@ -925,37 +945,6 @@ async fn command_stats(conn: &mut redis::aio::MultiplexedConnection) -> BenchRes
         .collect();
     commands.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(CommandStats { commands })
-}
-
-/// Deletes every key under `prefix` (`prefix:*`) with `SCAN` and `UNLINK`; returns how many.
-async fn delete_prefix(
-    conn: &mut redis::aio::MultiplexedConnection,
-    prefix: &str,
-) -> BenchResult<u64> {
-    let mut cursor: u64 = 0;
-    let mut removed = 0;
-    // A bounded number of rounds: SCAN ends when the cursor comes back to 0.
-    for _ in 0..1_000_000 {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}:*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await?;
-        if !keys.is_empty() {
-            removed += redis::cmd("UNLINK")
-                .arg(&keys)
-                .query_async::<u64>(conn)
-                .await?;
-        }
-        cursor = next;
-        if cursor == 0 {
-            break;
-        }
-    }
-    Ok(removed)
 }
 
 #[cfg(test)]
@@ -982,13 +971,39 @@ mod tests {
     #[test]
     fn the_defaults_match_the_documentation() {
         let args = Args::parse_from(["baton-bench"]);
-        assert_eq!(args.jobs, 200_000);
+        assert_eq!(args.jobs(), 200_000);
         assert_eq!(args.workers, 2);
         assert_eq!(args.concurrency, 256);
         assert_eq!(args.batch, 500);
-        assert_eq!(args.rate, 1000);
+        assert_eq!(args.latency_rate(), 1000);
         assert_eq!(args.latency_secs, 5);
         assert!(args.redis_url.is_none());
+        assert_eq!(args.protocol, Protocol::Default);
+    }
+
+    #[test]
+    fn the_peers_protocol_takes_the_peers_defaults() {
+        let args = Args::parse_from(["baton-bench", "--protocol", "peers"]);
+        let options = args.peers_options("redis://127.0.0.1:1", true);
+        assert_eq!(options.jobs, 50_000);
+        assert_eq!(options.bulk_chunk, 1000);
+        assert_eq!(options.lat_n, 2000);
+        assert_eq!(options.lat_rate, 500);
+        let args = Args::parse_from(["baton-bench", "--protocol", "peers", "--jobs", "5000"]);
+        assert_eq!(args.peers_options("redis://127.0.0.1:1", true).jobs, 5000);
+    }
+
+    #[test]
+    fn the_steady_protocol_measures_the_drain_unless_given_a_rate() {
+        let args = Args::parse_from(["baton-bench", "--protocol", "steady"]);
+        let options = args.steady_options("redis://127.0.0.1:1", true);
+        assert_eq!(options.drain_rate, None);
+        assert_eq!((options.load_pct, options.secs), (80, 30));
+        let args = Args::parse_from(["baton-bench", "--protocol", "steady", "--rate", "9000"]);
+        assert_eq!(
+            args.steady_options("redis://127.0.0.1:1", true).drain_rate,
+            Some(9000)
+        );
     }
 
     #[test]
