@@ -241,8 +241,6 @@ impl Keys {
         format!("{}:{{idx}}:queues", self.prefix)
     }
 
-
-
     /// Hash of workflow definitions by name (JSON).
     pub fn definitions(&self) -> String {
         format!("{}:{{idx}}:definitions", self.prefix)
@@ -425,12 +423,6 @@ impl Keys {
         format!("{}:{{q:{queue}}}:series:m:{hour_ms}", self.prefix)
     }
 
-
-
-
-
-
-
     /// Hash of the run indexes' upkeep: the backfill's and the healer's cursors.
     pub fn runs_upkeep(&self) -> String {
         format!("{}:{{idx}}:runs:upkeep", self.prefix)
@@ -453,7 +445,10 @@ mod tests {
         let queue = QueueName::parse("emails").unwrap();
         let shard = keys.shard_of("r1");
         assert_eq!(keys.run("r1"), format!("baton:{{s:{shard}}}:run:r1"));
-        assert_eq!(keys.run_log("r1"), format!("baton:{{s:{shard}}}:run:r1:log"));
+        assert_eq!(
+            keys.run_log("r1"),
+            format!("baton:{{s:{shard}}}:run:r1:log")
+        );
         assert_eq!(
             keys.stream(shard, &queue, Priority::High),
             format!("baton:{{s:{shard}}}:q:emails:high")
@@ -483,7 +478,10 @@ mod tests {
             .map(|i| keys.shard_of(&format!("run-{i}")))
             .collect();
         assert_eq!(used.len(), 16, "1000 ids should reach every shard");
-        assert_eq!(Keys::with_shards("baton", 1).shard_of("anything"), Shard::new(0));
+        assert_eq!(
+            Keys::with_shards("baton", 1).shard_of("anything"),
+            Shard::new(0)
+        );
         assert_eq!(Keys::with_shards("baton", 0).shard_count(), 1);
     }
 
@@ -492,7 +490,10 @@ mod tests {
         let keys = Keys::new("baton");
         let shard = Shard::new(3);
         let block = keys.index_block(shard);
-        assert_eq!(block.len(), INDEXED_KINDS.len() * (3 + INDEXED_FINISHED.len()));
+        assert_eq!(
+            block.len(),
+            INDEXED_KINDS.len() * (3 + INDEXED_FINISHED.len())
+        );
         assert_eq!(block[0], keys.kind_index(shard, RunKind::Workflow));
         assert_eq!(block[1], keys.active_index(shard, RunKind::Workflow));
         assert_eq!(block[2], keys.definitions_of_kind(shard, RunKind::Workflow));

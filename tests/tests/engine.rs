@@ -805,6 +805,22 @@ async fn finished_runs_expire_with_the_retention_but_projects_are_kept() {
 async fn high_priority_jobs_are_served_before_low_ones() {
     let world = World::new().await;
     let order = world.path("order");
+    let gate = world.path("gate");
+    // A busy worker: its only slot runs a task that waits for the gate, while the low jobs
+    // and then the high ones arrive.
+    let _worker = world.worker(&[("BATON_CONCURRENCY", "1")]);
+    let busy = run_of(
+        vec![shell_task(
+            "BUSY",
+            &format!("while [ ! -e '{}' ]; do sleep 0.05; done", gate.display()),
+            &[],
+        )],
+        Value::Null,
+    );
+    let busy = world.store.create_run(&busy).await.unwrap();
+    world
+        .wait_for_status(&busy, RunStatus::Progress, Duration::from_secs(10))
+        .await;
     let mut specs = Vec::new();
     for (priority, label) in [(Priority::Low, "low"), (Priority::High, "high")] {
         for n in 0..6 {
@@ -820,8 +836,11 @@ async fn high_priority_jobs_are_served_before_low_ones() {
             specs.push(spec);
         }
     }
-    world.store.create_runs(&specs).await.unwrap();
-    let _worker = world.worker(&[("BATON_CONCURRENCY", "1")]);
+    world.store.create_runs(&specs[..6]).await.unwrap();
+    world.store.create_runs(&specs[6..]).await.unwrap();
+    // Let every shard's reader see its jobs before the slot frees up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(&gate, "").unwrap();
     wait_until(Duration::from_secs(20), "all twelve ran", || async {
         read_lines(&order).len() == 12
     })
@@ -831,7 +850,7 @@ async fn high_priority_jobs_are_served_before_low_ones() {
         .iter()
         .position(|line| line.starts_with("low"))
         .unwrap();
-    assert!(first_low >= 3, "high jobs go first: {served:?}");
+    assert_eq!(first_low, 6, "every high job goes first: {served:?}");
     assert!(
         served.iter().filter(|line| line.starts_with("low")).count() == 6,
         "low ones still run"
@@ -869,7 +888,10 @@ async fn a_run_its_indexes_and_its_first_jobs_are_written_together_on_its_shard(
             .query_async(&mut conn)
             .await
             .unwrap();
-    assert_eq!(queued, 2, "the two root tasks are queued, their successor waits");
+    assert_eq!(
+        queued, 2,
+        "the two root tasks are queued, their successor waits"
+    );
     assert!(indexed.is_some() && active.is_some() && by_definition.is_some());
     let run_key = keys.run(&id);
     let tag = format!("{{s:{shard}}}");

@@ -864,7 +864,7 @@ async fn a_submit_interrupted_after_recording_is_finished_by_its_repeat_exactly_
     // runs, its job is still pending under alice.
     let recorded = json!({"verdict": "first"});
     let mut redis = api.app.redis().client().get_connection().unwrap();
-    let run_key = format!("{}:{{run:project-{id}}}", api.app.prefix());
+    let run_key = api.store().await.keys().run(&format!("project-{id}"));
     redis::cmd("HSET")
         .arg(&run_key)
         .arg("t1.work")

@@ -30,6 +30,7 @@
 //! - [`inflight`]: the attempts being executed and their stop switches.
 //! - [`error`]: how an attempt fails.
 //! - [`paused`]: which of the worker's queues are paused, so their jobs are left waiting.
+//! - [`slots`]: the execution slots, handed to the shard readers most urgent work first.
 
 pub mod config;
 pub mod context;
@@ -40,6 +41,7 @@ pub mod handlers;
 pub mod inflight;
 pub mod paused;
 pub mod runner;
+pub mod slots;
 
 pub use config::WorkerOptions;
 pub use context::TaskContext;

@@ -16,9 +16,9 @@ use common::store::workers::WorkerRecord;
 use common::time::now_ms;
 use futures::StreamExt;
 use serde_json::json;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio_util::task::TaskTracker;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::WorkerOptions;
 use crate::context::{TaskContext, TaskEvent};
@@ -27,11 +27,14 @@ use crate::executors::report::ReportSettings;
 use crate::handlers::HandlerRegistry;
 use crate::inflight::{InFlightSet, StopReason};
 use crate::paused::{PAUSED_REFRESH, PausedQueues};
+use crate::slots::{Slot, SlotPool};
 use common::artefacts::ArtefactStore;
 use common::reports_repo::ReportsRepo;
 
 /// Most outcomes recorded in one batch.
 const FINISH_BATCH: usize = 512;
+/// Most jobs one reader reads and starts at once.
+const READ_BATCH: usize = 512;
 /// Most reports (log lines, progress) recorded in one batch.
 const REPORT_BATCH: usize = 512;
 /// Pause before retrying after Redis failed.
@@ -56,7 +59,7 @@ struct Completion {
     job: Job,
     outcome: Option<AttemptOutcome>,
     timing: JobTiming,
-    _permit: OwnedSemaphorePermit,
+    _slot: Slot,
 }
 
 /// A worker: consumes queues and executes their jobs. Build it with [`Worker::new`], register
@@ -132,7 +135,7 @@ impl Worker {
         let listener = tokio::spawn(Arc::clone(&worker).listen_for_cancels(background.clone()));
 
         let executions = TaskTracker::new();
-        let semaphore = Arc::new(Semaphore::new(worker.options.concurrency.max(1)));
+        let slots = SlotPool::new(worker.options.concurrency.max(1));
         // One reader per shard: each blocks on its own shard's streams, so a job on any shard
         // is taken at once, and each starts what it reads with one script call.
         let readers: Vec<_> = worker
@@ -144,7 +147,7 @@ impl Worker {
                     worker: Arc::clone(&worker),
                     shard,
                     shutdown: shutdown.clone(),
-                    semaphore: Arc::clone(&semaphore),
+                    slots: slots.clone(),
                     events: events_tx.clone(),
                     done: done_tx.clone(),
                     executions: executions.clone(),
@@ -159,7 +162,10 @@ impl Worker {
 
         tracing::info!(worker = %worker.id, in_flight = worker.inflight.len(), "shutting down: reading stopped");
         let grace = Duration::from_secs(worker.options.shutdown_grace_secs);
-        if tokio::time::timeout(grace, executions.wait()).await.is_err() {
+        if tokio::time::timeout(grace, executions.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(worker = %worker.id, left = worker.inflight.len(), "grace period over: stopping jobs and leaving them for another worker");
             worker.inflight.stop_all(StopReason::Shutdown);
             executions.wait().await;
@@ -182,7 +188,7 @@ impl Worker {
         task: StartedTask,
         events: mpsc::UnboundedSender<TaskEvent>,
         done: mpsc::UnboundedSender<Completion>,
-        permit: OwnedSemaphorePermit,
+        slot: Slot,
     ) {
         let stop = self.inflight.insert(job.clone(), &task.key);
         let input = json!({
@@ -231,7 +237,7 @@ impl Worker {
             job,
             outcome,
             timing,
-            _permit: permit,
+            _slot: slot,
         });
     }
 
@@ -383,50 +389,32 @@ struct ShardReader {
     worker: Arc<Worker>,
     shard: Shard,
     shutdown: CancellationToken,
-    semaphore: Arc<Semaphore>,
+    slots: SlotPool,
     events: mpsc::UnboundedSender<TaskEvent>,
     done: mpsc::UnboundedSender<Completion>,
     executions: TaskTracker,
 }
 
 impl ShardReader {
-    /// A slot for each job, or `None` when the worker shuts down first.
-    async fn slots_for(&self, jobs: &[Job]) -> Option<Vec<OwnedSemaphorePermit>> {
-        let mut permits = Vec::with_capacity(jobs.len());
-        while permits.len() < jobs.len() {
-            tokio::select! {
-                permit = Arc::clone(&self.semaphore).acquire_owned() => permits.push(permit.ok()?),
-                _ = self.shutdown.cancelled() => return None,
-            }
-        }
-        Some(permits)
-    }
-
-    /// Reads until shutdown: waits for a free slot, reads as many jobs of the shard as there
-    /// are free slots (blocking while the shard is empty), starts them with one script call
-    /// and executes those that started.
+    /// Reads until shutdown. While the shard has no job waiting it waits for one without
+    /// taking it; once it has, it takes free slots (the most urgent shard first), reads as
+    /// many jobs as it got slots, starts them with one script call and executes those that
+    /// started.
     async fn run(self) {
         let store = &self.worker.store;
         let mut read_conn = None;
         let mut round = 0u64;
         let mut paused = PausedQueues::default();
+        // The most urgent priority the shard is known to have waiting, if any.
+        let mut waiting = None;
         while !self.shutdown.is_cancelled() {
-            let first = tokio::select! {
-                permit = Arc::clone(&self.semaphore).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => return,
-                },
-                _ = self.shutdown.cancelled() => return,
-            };
             let queues = paused.active(store, &self.worker.queues).await;
             if queues.is_empty() {
-                drop(first);
                 tokio::select! {
                     _ = tokio::time::sleep(PAUSED_REFRESH) => continue,
                     _ = self.shutdown.cancelled() => return,
                 }
             }
-            let free = self.semaphore.available_permits() + 1;
             let conn = match &mut read_conn {
                 Some(conn) => conn,
                 None => match store.dedicated_connection().await {
@@ -438,28 +426,43 @@ impl ShardReader {
                     }
                 },
             };
-            round += 1;
-            let read = store.read_jobs(
-                conn,
-                self.shard,
-                &queues,
-                &self.worker.id,
-                free,
+            let Some(priority) = waiting else {
                 // Bounded, so a resumed queue is read again within about a second.
-                self.worker
+                let block_ms = self
+                    .worker
                     .options
                     .block_ms
-                    .min(PAUSED_REFRESH.as_millis() as u64),
-                round,
-            );
-            // Holding the slot while blocked would starve the other shards' readers: give it
-            // back and read one job at a time until this shard has work again.
-            drop(first);
-            let jobs = tokio::select! {
-                jobs = read => jobs,
+                    .min(PAUSED_REFRESH.as_millis() as u64);
+                let woken = tokio::select! {
+                    woken = store.wait_for_jobs(conn, self.shard, &queues, block_ms) => woken,
+                    _ = self.shutdown.cancelled() => return,
+                };
+                match woken {
+                    Ok(found) => waiting = found,
+                    Err(error) => {
+                        tracing::error!(cause = %error, shard = %self.shard, "waiting for jobs failed");
+                        read_conn = None;
+                        tokio::time::sleep(REDIS_RETRY_PAUSE).await;
+                    }
+                }
+                continue;
+            };
+            let slots = tokio::select! {
+                slots = self.slots.acquire(priority, READ_BATCH) => slots,
                 _ = self.shutdown.cancelled() => return,
             };
-            let jobs = match jobs {
+            round += 1;
+            let jobs = match store
+                .read_jobs(
+                    conn,
+                    self.shard,
+                    &queues,
+                    &self.worker.id,
+                    slots.len(),
+                    round,
+                )
+                .await
+            {
                 Ok(jobs) => jobs,
                 Err(error) => {
                     tracing::error!(cause = %error, shard = %self.shard, "reading jobs failed");
@@ -468,6 +471,9 @@ impl ShardReader {
                     continue;
                 }
             };
+            // Whatever is left, and how urgent, is asked again before the next slots are taken,
+            // so a shard with only low jobs left never takes a slot before one with high jobs.
+            waiting = None;
             if jobs.is_empty() {
                 continue;
             }
@@ -475,13 +481,6 @@ impl ShardReader {
             if jobs.is_empty() {
                 continue;
             }
-            let Some(permits) = self.slots_for(&jobs).await else {
-                // Shutting down: what was read goes back to its stream for another worker.
-                if let Err(error) = store.hand_back_jobs(conn, &jobs).await {
-                    tracing::warn!(cause = %error, jobs = jobs.len(), "cannot hand back jobs at shutdown; they will be reclaimed");
-                }
-                return;
-            };
             let outcomes = match store.start_jobs(conn, &jobs, &self.worker.id).await {
                 Ok(outcomes) => outcomes,
                 Err(error) => {
@@ -492,14 +491,14 @@ impl ShardReader {
                     continue;
                 }
             };
-            for ((job, outcome), permit) in jobs.into_iter().zip(outcomes).zip(permits) {
+            for ((job, outcome), slot) in jobs.into_iter().zip(outcomes).zip(slots) {
                 match outcome {
                     StartOutcome::Start(task) => {
                         let worker = Arc::clone(&self.worker);
                         let events = self.events.clone();
                         let done = self.done.clone();
                         self.executions.spawn(async move {
-                            worker.execute(job, task, events, done, permit).await
+                            worker.execute(job, task, events, done, slot).await
                         });
                     }
                     other => {

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use redis::Value as RedisValue;
 use redis::ScriptInvocation;
+use redis::Value as RedisValue;
 use redis::aio::MultiplexedConnection;
-use redis::streams::{StreamId, StreamReadReply};
+use redis::streams::{StreamId, StreamInfoGroupsReply, StreamReadReply};
 use serde_json::Value;
 
 pub use super::dead_letters::{DeadLetter, RequeueOutcome};
@@ -160,11 +160,9 @@ fn bulk_string(value: &RedisValue) -> String {
 }
 
 impl Store {
-    /// Reads up to `max` jobs of `shard` for `consumer` from `queues`: high priority first,
-    /// then normal, then low, except every few rounds (`round`) when the order is reversed so
-    /// lower priorities are never starved. When every stream of the shard is empty it blocks up
-    /// to `block_ms` on all of them at once; `conn` must have no response timeout.
-    #[allow(clippy::too_many_arguments)]
+    /// Reads up to `max` jobs of `shard` for `consumer` from `queues`, without waiting: high
+    /// priority first, then normal, then low, except every few rounds (`round`) when the order
+    /// is reversed so lower priorities are never starved.
     pub async fn read_jobs(
         &self,
         conn: &mut MultiplexedConnection,
@@ -172,7 +170,6 @@ impl Store {
         queues: &[QueueName],
         consumer: &str,
         max: usize,
-        block_ms: u64,
         round: u64,
     ) -> StoreResult<Vec<Job>> {
         let mut order = Priority::ALL;
@@ -193,15 +190,67 @@ impl Store {
                 );
             }
         }
-        if !jobs.is_empty() || max == 0 {
-            return Ok(jobs);
-        }
-        let streams: Vec<(QueueName, Priority)> = Priority::ALL
+        Ok(jobs)
+    }
+
+    /// Waits up to `block_ms` until `shard` has jobs of `queues` not yet delivered to any
+    /// worker, without taking them; returns the most urgent priority that has some. A worker
+    /// takes its slots first and reads after, so it never holds a job it has no slot for.
+    /// `conn` must have no response timeout.
+    pub async fn wait_for_jobs(
+        &self,
+        conn: &mut MultiplexedConnection,
+        shard: Shard,
+        queues: &[QueueName],
+        block_ms: u64,
+    ) -> StoreResult<Option<Priority>> {
+        let streams: Vec<(String, Priority)> = Priority::ALL
             .iter()
-            .flat_map(|&priority| queues.iter().map(move |queue| (queue.clone(), priority)))
+            .flat_map(|&priority| {
+                queues
+                    .iter()
+                    .map(move |queue| (self.keys.stream(shard, queue, priority), priority))
+            })
             .collect();
-        self.xreadgroup(conn, shard, &streams, consumer, 1, Some(block_ms))
-            .await
+        let mut pipe = redis::pipe();
+        for (stream, _) in &streams {
+            pipe.cmd("XINFO").arg("GROUPS").arg(stream);
+        }
+        let groups: Vec<StreamInfoGroupsReply> = pipe.query_async(conn).await?;
+        let mut positions = Vec::with_capacity(streams.len());
+        for ((_, priority), groups) in streams.iter().zip(&groups) {
+            let group = groups
+                .groups
+                .iter()
+                .find(|group| group.name == CONSUMER_GROUP);
+            match group {
+                Some(group) if group.lag.is_some_and(|lag| lag > 0) => {
+                    return Ok(Some(*priority));
+                }
+                Some(group) => positions.push(group.last_delivered_id.clone()),
+                None => positions.push("$".to_owned()),
+            }
+        }
+        // Entries after what the group was last given are new work: wait for the first.
+        let mut cmd = redis::cmd("XREAD");
+        cmd.arg("COUNT")
+            .arg(1)
+            .arg("BLOCK")
+            .arg(block_ms)
+            .arg("STREAMS");
+        for (stream, _) in &streams {
+            cmd.arg(stream);
+        }
+        for position in &positions {
+            cmd.arg(position);
+        }
+        let reply: Option<StreamReadReply> = cmd.query_async(conn).await?;
+        Ok(reply.and_then(|reply| {
+            streams
+                .iter()
+                .find(|(stream, _)| reply.keys.iter().any(|key| key.key == *stream))
+                .map(|(_, priority)| *priority)
+        }))
     }
 
     async fn xreadgroup(
@@ -243,8 +292,8 @@ impl Store {
             for entry in stream.ids {
                 // A job names its run, whose shard must be this stream's: the scripts touch
                 // the run and the stream together, in one slot.
-                let job = job_from_entry(&entry)
-                    .filter(|job| self.keys.shard_of(&job.run_id) == shard);
+                let job =
+                    job_from_entry(&entry).filter(|job| self.keys.shard_of(&job.run_id) == shard);
                 match job {
                     Some(job) => jobs.push(Job {
                         shard,
@@ -358,7 +407,6 @@ impl Store {
         self.query_pipeline::<()>(conn, &pipe).await?;
         Ok(outcomes)
     }
-
 
     /// Resets the idle time of jobs a live worker still holds, so the scheduler does not take
     /// them for lost while they run.

@@ -161,7 +161,12 @@ impl Store {
             format!("job lost {redeliveries} times (its worker stopped answering); giving up");
         self.fail_task(&job.job, job.priority, &error).await?;
         let moved = self
-            .move_entry(stream, dead, &job.entry_id, &dead_letter_fields(job, &error))
+            .move_entry(
+                stream,
+                dead,
+                &job.entry_id,
+                &dead_letter_fields(job, &error),
+            )
             .await?;
         if moved.is_some() {
             let mut conn = self.conn().await?;

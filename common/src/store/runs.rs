@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use redis::AsyncCommands;
 use serde_json::Value;
 
+use super::shard_call::shard_invocation;
 use super::{Store, StoreResult};
 use crate::error::StoreError;
-use crate::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
-use super::shard_call::shard_invocation;
 use crate::keys::Shard;
+use crate::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
 use crate::scripts;
 use crate::time::now_ms;
 
@@ -169,7 +169,10 @@ impl Store {
             for (id, spec) in runs {
                 invocation
                     .key(self.keys.run(id))
-                    .key(self.keys.definition_index(*shard, spec.kind, &spec.definition));
+                    .key(
+                        self.keys
+                            .definition_index(*shard, spec.kind, &spec.definition),
+                    );
                 let fields = run_fields(id, spec, now);
                 invocation
                     .arg(id)

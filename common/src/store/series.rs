@@ -57,7 +57,6 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-
     fn field(self, slot: u64) -> String {
         match self {
             Self::Succeeded => format!("s{slot}"),

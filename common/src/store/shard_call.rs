@@ -119,7 +119,10 @@ impl super::Store {
             }
             let mut by_shard: std::collections::BTreeMap<Shard, Vec<usize>> = Default::default();
             for &index in &pending {
-                by_shard.entry(items[index].shard()).or_default().push(index);
+                by_shard
+                    .entry(items[index].shard())
+                    .or_default()
+                    .push(index);
             }
             let mut pipe = redis::pipe();
             for (shard, indices) in &by_shard {

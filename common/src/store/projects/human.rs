@@ -155,7 +155,10 @@ impl Store {
                 else {
                     break;
                 };
-                let Some(job) = self.job_of(&mut conn, shard, queue, priority, &entry).await? else {
+                let Some(job) = self
+                    .job_of(&mut conn, shard, queue, priority, &entry)
+                    .await?
+                else {
                     continue;
                 };
                 if let Some(StartOutcome::Start(_)) = self
