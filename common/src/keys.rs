@@ -502,17 +502,25 @@ mod tests {
             keys.finished_index(shard, RunKind::Workflow, RunStatus::Success)
         );
         assert!(block.iter().all(|key| key.starts_with("baton:{s:3}:")));
+        // The scripts find a kind's keys at its offset in the block, a status's after them.
         let prelude = include_str!("lua/shard_prelude.lua");
+        let stride = 3 + INDEXED_FINISHED.len();
         let kinds: Vec<String> = INDEXED_KINDS
             .iter()
-            .map(|kind| format!("'{}'", kind.as_str()))
+            .enumerate()
+            .map(|(at, kind)| format!("{} = {}", kind.as_str(), at * stride))
             .collect();
-        assert!(prelude.contains(&format!("local KINDS = {{{}}}", kinds.join(", "))));
-        let finished: Vec<String> = INDEXED_FINISHED
+        assert!(prelude.contains(&format!("local KIND_AT = {{{}}}", kinds.join(", "))));
+        let statuses: Vec<String> = INDEXED_FINISHED
             .iter()
-            .map(|status| format!("'{}'", status.as_str()))
+            .enumerate()
+            .map(|(at, status)| format!("{} = {}", status.as_str(), at + 4))
             .collect();
-        assert!(prelude.contains(&format!("local FINISHED = {{{}}}", finished.join(", "))));
+        assert!(prelude.contains(&format!(
+            "local SLOT_AT = {{all = 1, active = 2, defs = 3, {}}}",
+            statuses.join(", ")
+        )));
+        assert!(prelude.contains(&format!("queue_at[ARGV[1 + i]] = {} + ", block.len() + 1)));
         let queue = QueueName::parse("emails").unwrap();
         assert_eq!(keys.queue_block(shard, &queue).len(), QUEUE_BLOCK_LEN);
     }

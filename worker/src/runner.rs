@@ -33,6 +33,10 @@ use common::reports_repo::ReportsRepo;
 
 /// Most outcomes recorded in one batch.
 const FINISH_BATCH: usize = 512;
+/// How long a busy worker waits for more outcomes before recording a batch.
+const FINISH_LINGER: Duration = Duration::from_millis(2);
+/// Outcomes in one batch from which the worker counts as busy.
+const BUSY_BATCH: usize = 8;
 /// Most jobs one reader reads and starts at once.
 const READ_BATCH: usize = 512;
 /// Most reports (log lines, progress) recorded in one batch.
@@ -247,7 +251,23 @@ impl Worker {
     ) {
         let mut conn = None;
         let mut batch = Vec::with_capacity(FINISH_BATCH);
+        let mut busy = false;
         while completions.recv_many(&mut batch, FINISH_BATCH).await > 0 {
+            // Under load, wait a moment for more outcomes: one script call then records many,
+            // and the slots it frees come back together, so reads are batched too. An idle
+            // worker records each outcome at once.
+            if busy {
+                let deadline = tokio::time::Instant::now() + FINISH_LINGER;
+                while batch.len() < FINISH_BATCH {
+                    let room = FINISH_BATCH - batch.len();
+                    let more = completions.recv_many(&mut batch, room);
+                    match tokio::time::timeout_at(deadline, more).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
+            }
+            busy = batch.len() >= BUSY_BATCH;
             let finished: Vec<(Job, AttemptOutcome)> = batch
                 .iter()
                 .filter_map(|done| {

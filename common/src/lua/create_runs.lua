@@ -26,11 +26,10 @@ while arg <= #ARGV do
     for first = fields_from, roots_at - 1, chunk do
       redis.call('HSET', run, unpack(ARGV, first, math.min(first + chunk - 1, roots_at - 1)))
     end
-    local entry = index[kind]
-    redis.call('ZADD', entry.all, now, run_id)
-    redis.call('ZADD', entry.active, now, run_id)
+    redis.call('ZADD', index_key(kind, 'all'), now, run_id)
+    redis.call('ZADD', index_key(kind, 'active'), now, run_id)
     redis.call('ZADD', definition_index, now, run_id)
-    redis.call('SADD', entry.defs, definition)
+    redis.call('SADD', index_key(kind, 'defs'), definition)
     for r = 0, nroots - 1 do
       local at = roots_at + 1 + 3 * r
       local task, queue, due = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])

@@ -16,11 +16,17 @@
 local now = ARGV[first_arg]
 local retention = tonumber(ARGV[first_arg + 1])
 
--- A run marked `keep` (a project) stays; any other expires with the retention period.
-local function expire_run(run, log)
-  if redis.call('HEXISTS', run, 'keep') == 0 then
+-- A run marked `keep` (a project) stays; any other expires with the retention period. It
+-- leaves its kind's active index for its status's (`state` as the finish reads it).
+local function close_run(run, log, run_id, state, status)
+  if not state[13] then
     redis.call('EXPIRE', run, retention)
     redis.call('EXPIRE', log, retention)
+  end
+  local active = index_key(state[11], 'active')
+  if active then
+    redis.call('ZREM', active, run_id)
+    redis.call('ZADD', index_key(state[11], status), tonumber(state[12]) or 0, run_id)
   end
 end
 
@@ -38,7 +44,7 @@ end
 local function finish(run, log, run_id, task, attempt, redeliveries, outcome, detail, due, queue, priority, entry)
   local p = 't' .. task .. '.'
   local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery', p .. 'succ',
-    'ntasks', 'done', 'nwork', 'hook_success', 'hook_failure')
+    'ntasks', 'done', 'nwork', 'hook_success', 'hook_failure', 'kind', 'created', 'keep')
   local run_status = state[1]
   if not run_status or state[2] ~= 'running' or tonumber(state[3]) ~= attempt
       or tonumber(state[4] or '0') ~= redeliveries then
@@ -69,8 +75,7 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
     if active then
       redis.call('HSET', run, p .. 'status', 'error', p .. 'error', detail, p .. 'finished', now, p .. 'updated', now,
         'status', 'error', 'updated', now, 'finished', now)
-      expire_run(run, log)
-      index_finished(run, run_id, 'error')
+      close_run(run, log, run_id, state, 'error')
       queue_hook(run, run_id, state[10], priority)
       run_status = 'error'
     else
@@ -97,8 +102,7 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
   if active and done >= tonumber(state[8] or state[6]) then
     redis.call('HSET', run, p .. 'status', 'success', p .. 'result', detail, p .. 'progress', 100,
       p .. 'finished', now, p .. 'updated', now, 'done', done, 'status', 'success', 'updated', now, 'finished', now)
-    expire_run(run, log)
-    index_finished(run, run_id, 'success')
+    close_run(run, log, run_id, state, 'success')
     enqueued = enqueued + queue_hook(run, run_id, state[9], priority)
     run_status = 'success'
   else
@@ -120,7 +124,7 @@ while arg <= #ARGV do
   local queue, priority, entry = ARGV[arg + 7], ARGV[arg + 8], ARGV[arg + 9]
   key = key + 2
   arg = arg + 10
-  if not queues[queue] then
+  if not queue_at[queue] then
     table.insert(out, {'queues', queue})
   else
     table.insert(out, finish(run, log, run_id, task, attempt, redeliveries, outcome, detail, due, queue, priority, entry))

@@ -4,32 +4,37 @@
 --       declared queue (high, normal, low streams, delayed, retries, dead letters, counters),
 --       then the keys of each item of the batch.
 -- ARGV  [1] number of declared queues, then their names, then the script's own arguments.
-local KINDS = {'workflow', 'report', 'release', 'project'}
-local FINISHED = {'success', 'error', 'canceled'}
+-- KINDS: workflow, report, release, project. FINISHED: success, error, canceled.
 local GROUP = 'baton'
 
-local index = {}
-local next_key = 1
-for _, kind in ipairs(KINDS) do
-  local entry = {all = KEYS[next_key], active = KEYS[next_key + 1], defs = KEYS[next_key + 2], finished = {}}
-  next_key = next_key + 3
-  for _, status in ipairs(FINISHED) do
-    entry.finished[status] = KEYS[next_key]
-    next_key = next_key + 1
+-- The position of each kind's and each finished status's keys in the index block.
+local KIND_AT = {workflow = 0, report = 6, release = 12, project = 18}
+local SLOT_AT = {all = 1, active = 2, defs = 3, success = 4, error = 5, canceled = 6}
+
+-- The index key `slot` (all, active, defs or a finished status) of runs of `kind`, or nil.
+local function index_key(kind, slot)
+  local at = KIND_AT[kind]
+  if not at then
+    return nil
   end
-  index[kind] = entry
+  return KEYS[at + SLOT_AT[slot]]
 end
 
+-- Where each declared queue's key block starts.
 local declared = tonumber(ARGV[1])
-local queues = {}
+local queue_at = {}
 for i = 1, declared do
-  queues[ARGV[1 + i]] = {high = KEYS[next_key], normal = KEYS[next_key + 1], low = KEYS[next_key + 2],
-    delayed = KEYS[next_key + 3], retrying = KEYS[next_key + 4], dead = KEYS[next_key + 5],
-    stats = KEYS[next_key + 6]}
-  next_key = next_key + 7
+  queue_at[ARGV[1 + i]] = 25 + (i - 1) * 7
 end
+local QUEUE_SLOT = {high = 0, normal = 1, low = 2, delayed = 3, retrying = 4, dead = 5, stats = 6}
+
+-- The key `slot` (a priority's stream, delayed, retrying, dead or stats) of a declared queue.
+local function queue_key(queue, slot)
+  return KEYS[queue_at[queue] + QUEUE_SLOT[slot]]
+end
+
 -- The first key and the first argument of the batch's items.
-local first_item_key = next_key
+local first_item_key = 25 + declared * 7
 local first_arg = declared + 2
 
 -- Counter increments of the batch, written once per queue and counter at the end.
@@ -45,7 +50,7 @@ end
 local function flush_counts()
   for queue, per_queue in pairs(counts) do
     for name, by in pairs(per_queue) do
-      redis.call('HINCRBY', queues[queue].stats, name, by)
+      redis.call('HINCRBY', queue_key(queue, 'stats'), name, by)
     end
   end
 end
@@ -54,7 +59,7 @@ end
 local function undeclared(names)
   local missing = {}
   for _, name in ipairs(names) do
-    if not queues[name] then
+    if not queue_at[name] then
       table.insert(missing, name)
     end
   end
@@ -73,42 +78,32 @@ end
 
 -- Adds the first attempt's job of task `task` of run `run_id` to its queue's stream.
 local function enqueue(queue, priority, run_id, task, attempt)
-  redis.call('XADD', queues[queue][priority], '*', 'r', run_id, 't', task, 'a', attempt or 1, 'd', 0)
+  redis.call('XADD', queue_key(queue, priority), '*', 'r', run_id, 't', task, 'a', attempt or 1, 'd', 0)
   count(queue, 'enqueued')
 end
 
 -- Adds a job to its queue's delayed set, due at `due`; a retry also goes to the retries set.
 local function delay(queue, priority, run_id, task, attempt, due, is_retry)
   local member = priority .. '|' .. run_id .. '|' .. task .. '|' .. attempt .. '|0'
-  redis.call('ZADD', queues[queue].delayed, due, member)
+  redis.call('ZADD', queue_key(queue, 'delayed'), due, member)
   if is_retry then
-    redis.call('ZADD', queues[queue].retrying, due, member)
+    redis.call('ZADD', queue_key(queue, 'retrying'), due, member)
   end
 end
 
 -- Acknowledges a job read from its queue's stream.
 local function ack(queue, priority, entry)
-  redis.call('XACK', queues[queue][priority], GROUP, entry)
+  redis.call('XACK', queue_key(queue, priority), GROUP, entry)
 end
 
 -- Moves a job to its queue's dead letters, once: the acknowledgement guards the move.
 local function dead_letter(queue, priority, entry, run_id, task, attempt, redeliveries, error, now)
-  local stream = queues[queue][priority]
+  local stream = queue_key(queue, priority)
   if redis.call('XACK', stream, GROUP, entry) == 0 then
     return
   end
   redis.call('XDEL', stream, entry)
-  redis.call('XADD', queues[queue].dead, '*', 'r', run_id, 't', task, 'a', attempt, 'd', redeliveries,
+  redis.call('XADD', queue_key(queue, 'dead'), '*', 'r', run_id, 't', task, 'a', attempt, 'd', redeliveries,
     'p', priority, 'error', error, 'at', now)
   count(queue, 'dead')
-end
-
--- Moves a run that just finished with `status` from its kind's active index to its finished one.
-local function index_finished(run, run_id, status)
-  local fields = redis.call('HMGET', run, 'kind', 'created')
-  local entry = index[fields[1] or '']
-  if entry and entry.finished[status] then
-    redis.call('ZREM', entry.active, run_id)
-    redis.call('ZADD', entry.finished[status], tonumber(fields[2]) or 0, run_id)
-  end
 end

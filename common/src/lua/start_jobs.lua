@@ -94,7 +94,7 @@ while arg <= #ARGV do
   local queue, priority, entry = ARGV[arg + 4], ARGV[arg + 5], ARGV[arg + 6]
   key = key + 1
   arg = arg + 7
-  if not queues[queue] then
+  if not queue_at[queue] then
     table.insert(out, {'queues', queue})
   else
     table.insert(out, start(run, run_id, task, attempt, redeliveries, queue, priority, entry))
