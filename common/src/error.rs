@@ -20,9 +20,6 @@ pub enum StoreError {
     /// Redis could not be reached or answered with an error.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
-    /// No connection could be taken from the pool.
-    #[error("redis pool: {0}")]
-    Pool(#[from] deadpool_redis::PoolError),
     /// The input was refused.
     #[error(transparent)]
     Invalid(#[from] InvalidInput),

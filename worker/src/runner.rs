@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::error::StoreError;
 use common::keys::Shard;
-use common::model::{QueueName, RunStatus};
+use common::model::{Priority, QueueName, RunStatus};
 use common::store::Store;
 use common::store::jobs::{AttemptOutcome, Job, StartOutcome, StartedTask};
 use common::store::runs::TaskReport;
@@ -427,6 +427,8 @@ impl ShardReader {
         let mut paused = PausedQueues::default();
         // The most urgent priority the shard is known to have waiting, if any.
         let mut waiting = None;
+        // The most urgent priority worth reading: what the wait found, else every priority.
+        let mut read_from = Priority::High;
         while !self.shutdown.is_cancelled() {
             let queues = paused.active(store, &self.worker.queues).await;
             if queues.is_empty() {
@@ -458,7 +460,10 @@ impl ShardReader {
                     _ = self.shutdown.cancelled() => return,
                 };
                 match woken {
-                    Ok(found) => waiting = found,
+                    Ok(found) => {
+                        waiting = found;
+                        read_from = found.unwrap_or(Priority::High);
+                    }
                     Err(error) => {
                         tracing::error!(cause = %error, shard = %self.shard, "waiting for jobs failed");
                         read_conn = None;
@@ -479,6 +484,7 @@ impl ShardReader {
                     &queues,
                     &self.worker.id,
                     slots.len(),
+                    read_from,
                     round,
                 )
                 .await
@@ -491,9 +497,17 @@ impl ShardReader {
                     continue;
                 }
             };
-            // Whatever is left, and how urgent, is asked again before the next slots are taken,
-            // so a shard with only low jobs left never takes a slot before one with high jobs.
-            waiting = None;
+            // As many jobs as slots: the shard may have more, of the last one's priority or
+            // lower. While other readers wait for slots, what is left (and how urgent) is asked
+            // again first, so a shard with only low jobs left never takes a slot before one
+            // with high jobs.
+            waiting = match jobs.last() {
+                Some(last) if jobs.len() == slots.len() && !self.slots.contended() => {
+                    Some(last.priority)
+                }
+                _ => None,
+            };
+            read_from = Priority::High;
             if jobs.is_empty() {
                 continue;
             }

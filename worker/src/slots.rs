@@ -95,6 +95,11 @@ impl SlotPool {
         self.lock().free
     }
 
+    /// True when some reader waits for slots.
+    pub fn contended(&self) -> bool {
+        !self.lock().waiting.is_empty()
+    }
+
     /// Waits for at least one slot and takes as many free ones as there are, up to `most`,
     /// for work of `priority`: the most urgent waiting reader is served first.
     pub async fn acquire(&self, priority: Priority, most: usize) -> Vec<Slot> {

@@ -44,8 +44,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_redis::{Connection, Pool, Runtime};
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, FromRedisValue, Pipeline};
 
 use crate::config::StoreOptions;
@@ -56,8 +55,8 @@ use crate::scripts;
 
 pub use connection::redacted_url;
 
-/// Longest wait for Redis to answer an ordinary command on a pooled connection.
-const POOL_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for Redis to answer an ordinary command on the shared connection.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -65,7 +64,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// A handle on Baton's state in one Redis deployment. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool,
+    shared: ConnectionManager,
     client: redis::Client,
     keys: Keys,
     retention_secs: u64,
@@ -88,22 +87,14 @@ impl Store {
         let client = connection::client(options)?;
         // Bounded, but not redis' 500 ms default: a loaded Redis (or a loaded machine) answering
         // a script late must not turn an ordinary request into an error.
-        let connection_config = AsyncConnectionConfig::new()
-            .set_response_timeout(Some(POOL_RESPONSE_TIMEOUT))
+        // Bounded, but not redis' 500 ms default: a loaded Redis (or a loaded machine) answering
+        // a script late must not turn an ordinary request into an error.
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(Duration::from_secs(5)));
-        let manager = deadpool_redis::Manager::new_with_config(
-            client.get_connection_info().clone(),
-            connection_config,
-        )?;
-        let pool = Pool::builder(manager)
-            .max_size(32)
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|error| {
-                StoreError::Corrupt(format!("cannot build the Redis pool: {error}"))
-            })?;
+        let shared = ConnectionManager::new_with_config(client.clone(), config).await?;
         let store = Self {
-            pool,
+            shared,
             client,
             keys: Keys::with_shards(options.prefix.clone(), options.shards),
             retention_secs: options.retention_secs,
@@ -125,9 +116,11 @@ impl Store {
         self.retention_secs
     }
 
-    /// A pooled connection for ordinary commands (bounded response time).
-    pub async fn conn(&self) -> StoreResult<Connection> {
-        Ok(self.pool.get().await?)
+    /// The connection for ordinary commands (bounded response time): one multiplexed
+    /// connection shared by every task of the process, which pipelines their commands and
+    /// reconnects by itself, so taking it costs no round trip.
+    pub async fn conn(&self) -> StoreResult<ConnectionManager> {
+        Ok(self.shared.clone())
     }
 
     /// A connection of its own with no response timeout, for blocking reads (`XREADGROUP

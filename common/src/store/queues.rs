@@ -221,7 +221,7 @@ impl Store {
     /// that does not exist (yet) counts as empty rather than failing the whole read.
     async fn summaries_of(
         &self,
-        conn: &mut deadpool_redis::Connection,
+        conn: &mut redis::aio::ConnectionManager,
         queues: &[QueueName],
         paused: &BTreeSet<&str>,
     ) -> StoreResult<Vec<QueueSummary>> {
@@ -300,7 +300,7 @@ impl Store {
     /// the group's position; then the undelivered entries are counted (bounded, rare).
     async fn group_counts(
         &self,
-        conn: &mut deadpool_redis::Connection,
+        conn: &mut redis::aio::ConnectionManager,
         stream: &str,
         groups: &RedisValue,
     ) -> StoreResult<(u64, u64)> {
