@@ -1,6 +1,9 @@
 //! What a task sees while it runs: its input, a cancellation token, and a way to report
 //! progress and log lines that clients can read while the task runs.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -36,6 +39,7 @@ pub struct TaskContext {
     /// shutting down past its grace period.
     pub cancel: CancellationToken,
     events: mpsc::UnboundedSender<TaskEvent>,
+    sent: Option<Arc<AtomicU64>>,
 }
 
 impl TaskContext {
@@ -57,7 +61,15 @@ impl TaskContext {
             input,
             cancel,
             events,
+            sent: None,
         }
+    }
+
+    /// Counts every report this context sends in `sent`, so the worker can wait until what a
+    /// task reported is written before it records the task's outcome.
+    pub fn counting_into(mut self, sent: Arc<AtomicU64>) -> Self {
+        self.sent = Some(sent);
+        self
     }
 
     /// Appends one line to the task's log.
@@ -71,11 +83,20 @@ impl TaskContext {
     }
 
     fn report(&self, report: TaskReport) {
+        if let Some(sent) = &self.sent {
+            sent.fetch_add(1, Ordering::SeqCst);
+        }
         // The receiver only goes away when the worker is exiting; a lost report is harmless then.
-        let _ = self.events.send(TaskEvent {
-            run_id: self.run_id.clone(),
-            task: self.task,
-            report,
-        });
+        let unsent = self
+            .events
+            .send(TaskEvent {
+                run_id: self.run_id.clone(),
+                task: self.task,
+                report,
+            })
+            .is_err();
+        if unsent && let Some(sent) = &self.sent {
+            sent.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::error::StoreError;
 use common::keys::Shard;
-use common::model::{Priority, QueueName, RunStatus};
+use common::model::{QueueName, RunStatus};
 use common::store::Store;
 use common::store::jobs::{AttemptOutcome, Job, StartOutcome, StartedTask};
 use common::store::runs::TaskReport;
@@ -16,7 +16,7 @@ use common::store::workers::WorkerRecord;
 use common::time::now_ms;
 use futures::StreamExt;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -77,6 +77,10 @@ pub struct Worker {
     executors: Executors,
     inflight: InFlightSet,
     done: Arc<AtomicU64>,
+    /// Reports (log lines, progress) tasks have sent, and how many of them are written: an
+    /// outcome is recorded only once every report sent before it is written.
+    reports_sent: Arc<AtomicU64>,
+    reports_written: watch::Sender<u64>,
 }
 
 impl Worker {
@@ -112,6 +116,8 @@ impl Worker {
             },
             inflight: InFlightSet::default(),
             done: Arc::default(),
+            reports_sent: Arc::default(),
+            reports_written: watch::Sender::new(0),
             options,
         })
     }
@@ -132,7 +138,11 @@ impl Worker {
         let background = CancellationToken::new();
         let started_ms = now_ms();
 
-        let reporter = tokio::spawn(record_reports(worker.store.clone(), events_rx));
+        let reporter = tokio::spawn(record_reports(
+            worker.store.clone(),
+            events_rx,
+            worker.reports_written.clone(),
+        ));
         let completer = tokio::spawn(Arc::clone(&worker).record_outcomes(done_rx));
         let heartbeat =
             tokio::spawn(Arc::clone(&worker).keep_alive(started_ms, background.clone()));
@@ -208,7 +218,8 @@ impl Worker {
             input,
             stop.token.clone(),
             events,
-        );
+        )
+        .counting_into(Arc::clone(&self.reports_sent));
         let timer = task.timeout_secs.map(|secs| {
             let stop = stop.clone();
             tokio::spawn(async move {
@@ -268,6 +279,11 @@ impl Worker {
                 }
             }
             busy = batch.len() >= BUSY_BATCH;
+            // What the tasks logged is written before their outcomes: a finished run's log is
+            // complete when its status says so.
+            let sent = self.reports_sent.load(Ordering::SeqCst);
+            let mut written = self.reports_written.subscribe();
+            let _ = written.wait_for(|written| *written >= sent).await;
             let finished: Vec<(Job, AttemptOutcome)> = batch
                 .iter()
                 .filter_map(|done| {
@@ -427,8 +443,6 @@ impl ShardReader {
         let mut paused = PausedQueues::default();
         // The most urgent priority the shard is known to have waiting, if any.
         let mut waiting = None;
-        // The most urgent priority worth reading: what the wait found, else every priority.
-        let mut read_from = Priority::High;
         while !self.shutdown.is_cancelled() {
             let queues = paused.active(store, &self.worker.queues).await;
             if queues.is_empty() {
@@ -460,10 +474,7 @@ impl ShardReader {
                     _ = self.shutdown.cancelled() => return,
                 };
                 match woken {
-                    Ok(found) => {
-                        waiting = found;
-                        read_from = found.unwrap_or(Priority::High);
-                    }
+                    Ok(found) => waiting = found,
                     Err(error) => {
                         tracing::error!(cause = %error, shard = %self.shard, "waiting for jobs failed");
                         read_conn = None;
@@ -484,7 +495,6 @@ impl ShardReader {
                     &queues,
                     &self.worker.id,
                     slots.len(),
-                    read_from,
                     round,
                 )
                 .await
@@ -507,7 +517,6 @@ impl ShardReader {
                 }
                 _ => None,
             };
-            read_from = Priority::High;
             if jobs.is_empty() {
                 continue;
             }
@@ -563,7 +572,11 @@ fn report_settings(options: &WorkerOptions) -> Result<Option<ReportSettings>, Wo
 }
 
 /// Writes what running tasks report, batching whatever has arrived.
-async fn record_reports(store: Store, mut events: mpsc::UnboundedReceiver<TaskEvent>) {
+async fn record_reports(
+    store: Store,
+    mut events: mpsc::UnboundedReceiver<TaskEvent>,
+    written: watch::Sender<u64>,
+) {
     let mut batch = Vec::with_capacity(REPORT_BATCH);
     while events.recv_many(&mut batch, REPORT_BATCH).await > 0 {
         let reports: Vec<(String, u32, TaskReport)> = batch
@@ -573,5 +586,6 @@ async fn record_reports(store: Store, mut events: mpsc::UnboundedReceiver<TaskEv
         if let Err(error) = store.record_reports(&reports).await {
             tracing::warn!(cause = %error, lost = reports.len(), "could not record task reports");
         }
+        written.send_modify(|written| *written += reports.len() as u64);
     }
 }

@@ -160,11 +160,9 @@ fn bulk_string(value: &RedisValue) -> String {
 }
 
 impl Store {
-    /// Reads up to `max` jobs of `shard` for `consumer` from `queues`, without waiting: from
-    /// `most_urgent` (the most urgent priority known to have jobs) down to low, except every
-    /// few rounds (`round`) when every priority is read, low first, so lower priorities are
-    /// never starved.
-    #[allow(clippy::too_many_arguments)]
+    /// Reads up to `max` jobs of `shard` for `consumer` from `queues`, without waiting: high
+    /// priority first, then normal, then low, except every few rounds (`round`) when the order
+    /// is reversed so lower priorities are never starved.
     pub async fn read_jobs(
         &self,
         conn: &mut MultiplexedConnection,
@@ -172,15 +170,11 @@ impl Store {
         queues: &[QueueName],
         consumer: &str,
         max: usize,
-        most_urgent: Priority,
         round: u64,
     ) -> StoreResult<Vec<Job>> {
-        let mut order: Vec<Priority> = Priority::ALL
-            .into_iter()
-            .skip_while(|priority| *priority != most_urgent)
-            .collect();
+        let mut order = Priority::ALL;
         if round % LOW_PRIORITY_FIRST_EVERY == LOW_PRIORITY_FIRST_EVERY - 1 {
-            order = Priority::ALL.into_iter().rev().collect();
+            order.reverse();
         }
         let mut jobs = Vec::new();
         for priority in order {
