@@ -216,26 +216,6 @@ impl Keys {
         format!("{}:{{idx}}:meta", self.prefix)
     }
 
-    /// The job stream of one priority of a queue.
-    pub fn queue_stream(&self, queue: &QueueName, priority: Priority) -> String {
-        format!("{}:{{q:{queue}}}:{}", self.prefix, priority.as_str())
-    }
-
-    /// Sorted set of delayed jobs of a queue, scored by due time (Unix ms).
-    pub fn queue_delayed(&self, queue: &QueueName) -> String {
-        format!("{}:{{q:{queue}}}:delayed", self.prefix)
-    }
-
-    /// Stream of dead-letter records of a queue.
-    pub fn queue_dead(&self, queue: &QueueName) -> String {
-        format!("{}:{{q:{queue}}}:dead", self.prefix)
-    }
-
-    /// Hash of counters of a queue (enqueued, started, succeeded, failed, retried, dead).
-    pub fn queue_stats(&self, queue: &QueueName) -> String {
-        format!("{}:{{q:{queue}}}:stats", self.prefix)
-    }
-
     /// Set of every queue name that has been used.
     pub fn queues(&self) -> String {
         format!("{}:{{idx}}:queues", self.prefix)
@@ -405,12 +385,6 @@ impl Keys {
         format!("{}:{{idx}}:paused", self.prefix)
     }
 
-    /// Sorted set of a queue's delayed jobs that are retries (the same members and scores as
-    /// in [`Keys::queue_delayed`]), so they are counted without reading the delayed set.
-    pub fn queue_retrying(&self, queue: &QueueName) -> String {
-        format!("{}:{{q:{queue}}}:retrying", self.prefix)
-    }
-
     /// Hash of a queue's outcomes per second within the minute starting at `minute_ms`
     /// (fields `s<second>` and `f<second>`: succeeded and failed), expiring on its own.
     pub fn queue_series_seconds(&self, queue: &QueueName, minute_ms: u64) -> String {
@@ -454,11 +428,13 @@ mod tests {
             format!("baton:{{s:{shard}}}:q:emails:high")
         );
         assert_eq!(
-            keys.queue_stream(&queue, Priority::High),
-            "baton:{q:emails}:high"
+            keys.delayed(shard, &queue),
+            format!("baton:{{s:{shard}}}:q:emails:delayed")
         );
-        assert_eq!(keys.queue_delayed(&queue), "baton:{q:emails}:delayed");
-        assert_eq!(keys.queue_dead(&queue), "baton:{q:emails}:dead");
+        assert_eq!(
+            keys.dead(shard, &queue),
+            format!("baton:{{s:{shard}}}:q:emails:dead")
+        );
         assert_eq!(keys.queue_timings(&queue), "baton:{q:emails}:timings");
         assert_eq!(
             keys.report_version_reservation("20240102-030405-0a1b2c3d"),

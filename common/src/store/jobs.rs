@@ -419,7 +419,7 @@ impl Store {
         let mut by_stream: HashMap<String, Vec<&str>> = HashMap::new();
         for job in jobs {
             by_stream
-                .entry(self.keys.queue_stream(&job.queue, job.priority))
+                .entry(self.keys.stream(job.shard, &job.queue, job.priority))
                 .or_default()
                 .push(&job.entry_id);
         }
