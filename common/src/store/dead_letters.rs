@@ -94,14 +94,13 @@ fn parse_entry_id(text: &str) -> Option<(u64, u64)> {
 }
 
 impl Store {
-    /// Dead-letter records of a queue, newest first: the newest `limit` of every shard, read
-    /// in one round trip and merged by entry time.
-    pub async fn dead_letters(
+    /// The newest `count` dead-letter records of `queue` on each shard, newest first, in one
+    /// round trip (one reply per shard, in shard order).
+    async fn newest_on_each_shard(
         &self,
         queue: &QueueName,
-        limit: usize,
-    ) -> StoreResult<Vec<DeadLetter>> {
-        let limit = limit.max(1);
+        count: usize,
+    ) -> StoreResult<Vec<StreamRangeReply>> {
         let mut conn = self.conn().await?;
         let mut pipe = redis::pipe();
         for shard in self.keys.shards() {
@@ -110,9 +109,20 @@ impl Store {
                 .arg("+")
                 .arg("-")
                 .arg("COUNT")
-                .arg(limit);
+                .arg(count);
         }
-        let replies: Vec<StreamRangeReply> = self.query_pipeline(&mut conn, &pipe).await?;
+        self.query_pipeline(&mut conn, &pipe).await
+    }
+
+    /// Dead-letter records of a queue, newest first: the newest `limit` of every shard, read
+    /// in one round trip and merged by entry time.
+    pub async fn dead_letters(
+        &self,
+        queue: &QueueName,
+        limit: usize,
+    ) -> StoreResult<Vec<DeadLetter>> {
+        let limit = limit.max(1);
+        let replies = self.newest_on_each_shard(queue, limit).await?;
         let mut letters: Vec<(DeadLetterId, &StreamId)> = self
             .keys
             .shards()
@@ -256,19 +266,7 @@ impl Store {
     /// tasks got a new attempt. Records of tasks no longer failed are dropped, so a task is
     /// requeued once however many records it has and however often this runs.
     pub async fn requeue_all_dead_letters(&self, queue: &QueueName) -> StoreResult<u64> {
-        let newest: Vec<StreamRangeReply> = {
-            let mut conn = self.conn().await?;
-            let mut pipe = redis::pipe();
-            for shard in self.keys.shards() {
-                pipe.cmd("XREVRANGE")
-                    .arg(self.keys.dead(shard, queue))
-                    .arg("+")
-                    .arg("-")
-                    .arg("COUNT")
-                    .arg(1);
-            }
-            self.query_pipeline(&mut conn, &pipe).await?
-        };
+        let newest = self.newest_on_each_shard(queue, 1).await?;
         let mut requeued = 0;
         for (shard, newest) in self.keys.shards().zip(&newest) {
             if let Some(last) = newest.ids.first() {
