@@ -6,9 +6,15 @@
 //! the same user) can neither read its environment in `/proc/PID/environ` nor attach to it.
 
 use clap::Parser;
+use mimalloc::MiMalloc;
 use tokio_util::sync::CancellationToken;
 use worker::config::{BundleCommand, WorkerCommand};
 use worker::{HandlerRegistry, Worker, WorkerOptions};
+
+/// mimalloc: the job loop allocates many small, short-lived buffers (replies, arguments),
+/// where it costs less CPU than the system allocator.
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

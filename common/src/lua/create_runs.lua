@@ -43,5 +43,5 @@ while arg <= #ARGV do
     table.insert(created, 1)
   end
 end
-flush_counts()
+flush()
 return created

@@ -21,7 +21,10 @@ local retention = tonumber(ARGV[first_arg + 1])
 local function close_run(run, log, run_id, state, status)
   if not state[13] then
     redis.call('EXPIRE', run, retention)
-    redis.call('EXPIRE', log, retention)
+    -- A run's log exists only once a task has logged (`logged`, set by report.lua).
+    if state[14] then
+      redis.call('EXPIRE', log, retention)
+    end
   end
   local active = index_key(state[11], 'active')
   if active then
@@ -44,7 +47,7 @@ end
 local function finish(run, log, run_id, task, attempt, redeliveries, outcome, detail, due, queue, priority, entry)
   local p = 't' .. task .. '.'
   local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery', p .. 'succ',
-    'ntasks', 'done', 'nwork', 'hook_success', 'hook_failure', 'kind', 'created', 'keep')
+    'ntasks', 'done', 'nwork', 'hook_success', 'hook_failure', 'kind', 'created', 'keep', 'logged')
   local run_status = state[1]
   if not run_status or state[2] ~= 'running' or tonumber(state[3]) ~= attempt
       or tonumber(state[4] or '0') ~= redeliveries then
@@ -130,5 +133,5 @@ while arg <= #ARGV do
     table.insert(out, finish(run, log, run_id, task, attempt, redeliveries, outcome, detail, due, queue, priority, entry))
   end
 end
-flush_counts()
+flush()
 return out

@@ -12,6 +12,8 @@ if ARGV[2] == 'progress' then
   return 1
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 't', ARGV[1], 'm', ARGV[3])
+-- Tells the scripts that close the run that it has a log to expire with it.
+redis.call('HSET', KEYS[1], 'logged', 1)
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[2], ttl)

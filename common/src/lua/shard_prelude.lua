@@ -47,13 +47,6 @@ local function count(queue, name, by)
   end
   per_queue[name] = (per_queue[name] or 0) + (by or 1)
 end
-local function flush_counts()
-  for queue, per_queue in pairs(counts) do
-    for name, by in pairs(per_queue) do
-      redis.call('HINCRBY', queue_key(queue, 'stats'), name, by)
-    end
-  end
-end
 
 -- The declared queues among `names` that are missing, as a list (empty when all are declared).
 local function undeclared(names)
@@ -91,19 +84,47 @@ local function delay(queue, priority, run_id, task, attempt, due, is_retry)
   end
 end
 
--- Acknowledges a job read from its queue's stream.
+-- Acknowledgements of the batch, per stream, sent as one XACK per stream at the end (within
+-- the same script, so as atomic as one XACK per job).
+local acks = {}
+local acked = {}
 local function ack(queue, priority, entry)
-  redis.call('XACK', queue_key(queue, priority), GROUP, entry)
+  local stream = queue_key(queue, priority)
+  local entries = acks[stream]
+  if not entries then
+    entries = {}
+    acks[stream] = entries
+    acked[stream] = {}
+  end
+  if not acked[stream][entry] then
+    acked[stream][entry] = true
+    table.insert(entries, entry)
+  end
 end
 
 -- Moves a job to its queue's dead letters, once: the acknowledgement guards the move.
 local function dead_letter(queue, priority, entry, run_id, task, attempt, redeliveries, error, now)
   local stream = queue_key(queue, priority)
-  if redis.call('XACK', stream, GROUP, entry) == 0 then
+  if (acked[stream] and acked[stream][entry]) or redis.call('XACK', stream, GROUP, entry) == 0 then
     return
   end
   redis.call('XDEL', stream, entry)
   redis.call('XADD', queue_key(queue, 'dead'), '*', 'r', run_id, 't', task, 'a', attempt, 'd', redeliveries,
     'p', priority, 'error', error, 'at', now)
   count(queue, 'dead')
+end
+
+-- Writes what the batch deferred: the counter increments, then the acknowledgements.
+local function flush()
+  for queue, per_queue in pairs(counts) do
+    for name, by in pairs(per_queue) do
+      redis.call('HINCRBY', queue_key(queue, 'stats'), name, by)
+    end
+  end
+  for stream, entries in pairs(acks) do
+    -- In chunks: Lua's unpack() is limited to a few thousand values.
+    for first = 1, #entries, 1000 do
+      redis.call('XACK', stream, GROUP, unpack(entries, first, math.min(first + 999, #entries)))
+    end
+  end
 end

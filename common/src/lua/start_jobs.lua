@@ -100,5 +100,5 @@ while arg <= #ARGV do
     table.insert(out, start(run, run_id, task, attempt, redeliveries, queue, priority, entry))
   end
 end
-flush_counts()
+flush()
 return out

@@ -27,7 +27,9 @@ use serde::Serialize;
 
 use super::drain::{POLL, finished_jobs, measure_drain};
 use super::fleet::WorkerFleet;
-use super::redis_info::{cpu_secs, delete_prefix, flush_all, server_version, used_memory};
+use super::redis_info::{
+    command_costs, cpu_secs, delete_prefix, flush_all, profile_lines, server_version, used_memory,
+};
 use super::runs::{
     QUEUE, connect, count_succeeded, create_noop_runs, fresh_prefix, noop_run, now_us, probe_run,
     read_runs, waited_us,
@@ -102,6 +104,19 @@ struct Latency {
     offered_per_s: f64,
 }
 
+/// Prints what each Redis command cost per job in a step (`INFO commandstats`) to stderr.
+fn print_profile(
+    step: &str,
+    before: &std::collections::HashMap<String, super::redis_info::CommandCost>,
+    after: &std::collections::HashMap<String, super::redis_info::CommandCost>,
+    jobs: u64,
+) {
+    eprintln!("[peers] {step}: Redis commands per job (scripts include what they call)");
+    for line in profile_lines(before, after, jobs) {
+        eprintln!("[peers]   {line}");
+    }
+}
+
 /// Runs the four steps and returns the report; stops the workers it started.
 pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
     let mut admin = redis::Client::open(options.url.as_str())?
@@ -122,10 +137,12 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
     let prefix = fresh_prefix();
     let store = connect(&options.url, &prefix).await?;
     let memory_before = used_memory(&mut admin).await?;
+    let costs_before = command_costs(&mut admin).await?;
     let started = Instant::now();
     let ids = create_noop_runs(&store, jobs, options.bulk_chunk).await?;
     let enqueue_bulk_per_s = per_second(jobs, started.elapsed());
     let memory_after = used_memory(&mut admin).await?;
+    print_profile("bulk enqueue", &costs_before, &command_costs(&mut admin).await?, jobs);
     let bytes_per_job = memory_after.saturating_sub(memory_before) as f64 / jobs as f64;
     let waiting = store
         .queue_summary(&queue)
@@ -141,6 +158,7 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
     // 3. Processing.
     let finished_before = finished_jobs(&store, &queue).await?;
     let cpu_before = cpu_secs(&mut admin).await?;
+    let costs_before = command_costs(&mut admin).await?;
     let mut fleet = WorkerFleet::start(options.workers, &options.url, &prefix, options.concurrency);
     let drain = measure_drain(
         &store,
@@ -152,6 +170,7 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
     )
     .await?;
     let redis_cpu_us_per_job = 1e6 * (cpu_secs(&mut admin).await? - cpu_before) / jobs as f64;
+    print_profile("drain", &costs_before, &command_costs(&mut admin).await?, jobs);
     eprintln!(
         "[peers] drain: {:.0}/s ({} jobs in {:.2} s, {} left); redis CPU {redis_cpu_us_per_job:.1} \
          us per job",

@@ -62,6 +62,67 @@ pub async fn flush_all(conn: &mut MultiplexedConnection) -> BenchResult<()> {
     Ok(())
 }
 
+/// Calls and microseconds of one command, from `INFO commandstats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CommandCost {
+    /// Times the command ran (inside scripts too).
+    pub calls: u64,
+    /// Microseconds it took in all (a script's include the commands it called).
+    pub usec: u64,
+}
+
+/// `INFO commandstats` as `command → cost` (`evalsha`, `xadd`, `xinfo|groups`, ...).
+pub async fn command_costs(
+    conn: &mut MultiplexedConnection,
+) -> BenchResult<HashMap<String, CommandCost>> {
+    Ok(parse_command_costs(&info(conn, "commandstats").await?))
+}
+
+fn parse_command_costs(fields: &HashMap<String, String>) -> HashMap<String, CommandCost> {
+    fields
+        .iter()
+        .filter_map(|(name, value)| {
+            let command = name.strip_prefix("cmdstat_")?;
+            let number = |key: &str| {
+                value
+                    .split(',')
+                    .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+                    .unwrap_or(0)
+            };
+            let cost = CommandCost {
+                calls: number("calls"),
+                usec: number("usec"),
+            };
+            Some((command.to_owned(), cost))
+        })
+        .collect()
+}
+
+/// What each command cost per job between two `command_costs` readings, most expensive
+/// first, as lines `command  calls/job  µs/job`.
+pub fn profile_lines(
+    before: &HashMap<String, CommandCost>,
+    after: &HashMap<String, CommandCost>,
+    jobs: u64,
+) -> Vec<String> {
+    let per_job = |value: u64| value as f64 / jobs.max(1) as f64;
+    let mut rows: Vec<(String, f64, f64)> = after
+        .iter()
+        .filter_map(|(name, cost)| {
+            let old = before.get(name).copied().unwrap_or_default();
+            let calls = cost.calls.saturating_sub(old.calls);
+            (calls > 0).then(|| {
+                let usec = cost.usec.saturating_sub(old.usec);
+                (name.clone(), per_job(calls), per_job(usec))
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| b.2.total_cmp(&a.2));
+    rows.into_iter()
+        .map(|(name, calls, usec)| format!("{name:<16} {calls:>8.3} calls/job {usec:>8.2} us/job"))
+        .collect()
+}
+
 /// Deletes every key under `prefix` (`prefix:*`) with `SCAN` and `UNLINK`; returns how many.
 pub async fn delete_prefix(conn: &mut MultiplexedConnection, prefix: &str) -> BenchResult<u64> {
     let mut cursor: u64 = 0;
@@ -93,6 +154,20 @@ pub async fn delete_prefix(conn: &mut MultiplexedConnection, prefix: &str) -> Be
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commandstats_become_costs() {
+        let fields = parse_info(
+            "# Commandstats\r\ncmdstat_xadd:calls=4,usec=10,usec_per_call=2.50,rejected_calls=0\r\n",
+        );
+        let costs = parse_command_costs(&fields);
+        assert_eq!(costs["xadd"], CommandCost { calls: 4, usec: 10 });
+        let before = HashMap::from([("xadd".to_owned(), CommandCost { calls: 2, usec: 4 })]);
+        assert_eq!(
+            profile_lines(&before, &costs, 2),
+            vec![format!("{:<16} {:>8.3} calls/job {:>8.2} us/job", "xadd", 1.0, 3.0)]
+        );
+    }
 
     #[test]
     fn info_text_becomes_fields() {

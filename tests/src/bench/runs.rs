@@ -24,10 +24,18 @@ pub async fn connect(url: &str, prefix: &str) -> BenchResult<Store> {
         redis_url: url.to_owned(),
         prefix: prefix.to_owned(),
         retention_secs: RETENTION_SECS,
-        shards: common::keys::DEFAULT_SHARDS,
+        shards: shards_from_env(),
         tls: Default::default(),
     })
     .await?)
+}
+
+/// The shard count: `BATON_SHARDS` when set (the workers inherit it), else the default.
+pub fn shards_from_env() -> u16 {
+    std::env::var("BATON_SHARDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(common::keys::DEFAULT_SHARDS)
 }
 
 /// A fresh key prefix, such as `bench-1a2b3c4d`.
