@@ -788,8 +788,14 @@ mod tests {
         // tries, in case the first pair straddles a second).
         let plain = admin.clone().without_request_id();
         let mut refused = None;
-        for _ in 0..2 {
+        // (A pair that straddles a second may end with the next pair's first request in the
+        // same second as the last: that one is the replay then.)
+        for _ in 0..3 {
             let first = plain.post("/api/workflows", &start).await;
+            if first.status == 401 {
+                refused = Some(first);
+                break;
+            }
             assert_eq!(first.status, 201, "{first:?}");
             let second = plain.post("/api/workflows", &start).await;
             if second.status == 401 {

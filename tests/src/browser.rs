@@ -32,6 +32,8 @@ pub const HEIGHT: u32 = 800;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `chromedriver` may take to say which port it listens on.
 const DRIVER_START_TIMEOUT: Duration = Duration::from_secs(20);
+/// Times the driver is started when the port it picked was taken before it could bind it.
+const DRIVER_START_ATTEMPTS: usize = 3;
 /// What `chromedriver` prints once it listens, followed by the port and a full stop.
 const DRIVER_READY: &str = "was started successfully on port ";
 
@@ -61,8 +63,7 @@ impl Browser {
     ///
     /// Panics, with the driver's log, when either does not start.
     pub async fn start() -> Self {
-        let mut driver = Driver::start();
-        let port = driver.port().await;
+        let (driver, port) = Driver::start_listening().await;
         let profile = driver.dir.path().join("profile");
         let chromium = program("BATON_TEST_CHROMIUM", "/usr/bin/chromium");
         let mut capabilities = serde_json::Map::new();
@@ -373,19 +374,38 @@ impl Driver {
             .unwrap_or_default()
     }
 
-    /// Waits until the driver says which port it listens on.
-    async fn port(&mut self) -> u16 {
+    /// A driver listening, and its port. With `--port=0` the driver picks a free port and then
+    /// binds it, which another process may take in between: such a start is tried again.
+    async fn start_listening() -> (Self, u16) {
+        for _ in 1..DRIVER_START_ATTEMPTS {
+            let mut driver = Self::start();
+            match driver.port().await {
+                Ok(port) => return (driver, port),
+                Err(log) if log.contains("bind() failed") => continue,
+                Err(log) => panic!("{log}"),
+            }
+        }
+        let mut driver = Self::start();
+        match driver.port().await {
+            Ok(port) => (driver, port),
+            Err(log) => panic!("{log}"),
+        }
+    }
+
+    /// Waits until the driver says which port it listens on; what went wrong, with its log,
+    /// when it exits or takes too long.
+    async fn port(&mut self) -> Result<u16, String> {
         let deadline = tokio::time::Instant::now() + DRIVER_START_TIMEOUT;
         loop {
             if let Some(port) = driver_port_in(&self.log()) {
-                return port;
+                return Ok(port);
             }
             let exited = self.child.try_wait().ok().flatten();
             if exited.is_some() || tokio::time::Instant::now() >= deadline {
-                panic!(
+                return Err(format!(
                     "chromedriver did not start ({exited:?}); its log:\n{}",
                     self.log()
-                );
+                ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

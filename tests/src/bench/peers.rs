@@ -142,7 +142,12 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
     let ids = create_noop_runs(&store, jobs, options.bulk_chunk).await?;
     let enqueue_bulk_per_s = per_second(jobs, started.elapsed());
     let memory_after = used_memory(&mut admin).await?;
-    print_profile("bulk enqueue", &costs_before, &command_costs(&mut admin).await?, jobs);
+    print_profile(
+        "bulk enqueue",
+        &costs_before,
+        &command_costs(&mut admin).await?,
+        jobs,
+    );
     let bytes_per_job = memory_after.saturating_sub(memory_before) as f64 / jobs as f64;
     let waiting = store
         .queue_summary(&queue)
@@ -170,7 +175,12 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
     )
     .await?;
     let redis_cpu_us_per_job = 1e6 * (cpu_secs(&mut admin).await? - cpu_before) / jobs as f64;
-    print_profile("drain", &costs_before, &command_costs(&mut admin).await?, jobs);
+    print_profile(
+        "drain",
+        &costs_before,
+        &command_costs(&mut admin).await?,
+        jobs,
+    );
     eprintln!(
         "[peers] drain: {:.0}/s ({} jobs in {:.2} s, {} left); redis CPU {redis_cpu_us_per_job:.1} \
          us per job",

@@ -165,7 +165,10 @@ mod tests {
         let before = HashMap::from([("xadd".to_owned(), CommandCost { calls: 2, usec: 4 })]);
         assert_eq!(
             profile_lines(&before, &costs, 2),
-            vec![format!("{:<16} {:>8.3} calls/job {:>8.2} us/job", "xadd", 1.0, 3.0)]
+            vec![format!(
+                "{:<16} {:>8.3} calls/job {:>8.2} us/job",
+                "xadd", 1.0, 3.0
+            )]
         );
     }
 
