@@ -27,6 +27,12 @@ pub struct ApiOptions {
     #[arg(long, env = "BATON_DEFINITIONS")]
     pub definitions: Option<PathBuf>,
 
+    /// Publish this server's definitions even when Redis holds another set (published by
+    /// another server with other files): that set's workflows no longer in these files stop
+    /// (their periodic runs too). Without it, such a server refuses to start.
+    #[arg(long, env = "BATON_REPLACE_DEFINITIONS", default_value_t = false)]
+    pub replace_definitions: bool,
+
     /// Directory of project workflows (Orchestra's front: steps done by machines and people).
     #[arg(long, env = "BATON_PROJECTS")]
     pub projects: Option<PathBuf>,

@@ -9,6 +9,7 @@ use common::model::QueueName;
 use common::reports_repo::ReportsRepo;
 use common::sealing::MasterKey;
 use common::store::Store;
+use common::store::definition_sets::PublishOutcome;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use warp::Filter;
@@ -66,7 +67,38 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
             .iter()
             .map(|workflow| workflow.definition.clone())
             .collect();
-        store.replace_definitions(&definitions).await?;
+        let source = format!(
+            "{}:{}",
+            hostname::get().map_or_else(|_| "?".into(), |name| name.to_string_lossy().into_owned()),
+            dir.display()
+        );
+        match store
+            .publish_definitions(&definitions, &source, options.replace_definitions)
+            .await?
+        {
+            PublishOutcome::Unchanged => {
+                tracing::info!("definitions agree with the published set")
+            }
+            PublishOutcome::Published { replaced } if replaced.published_source.is_empty() => {
+                tracing::info!("definitions published")
+            }
+            PublishOutcome::Published { replaced } => {
+                tracing::warn!(published_by = %replaced.published_source, difference = %replaced, "definitions published, replacing another set (BATON_REPLACE_DEFINITIONS)")
+            }
+            PublishOutcome::Refused(difference) => {
+                return Err(ServeError::Definitions(format!(
+                    "the definitions published in Redis (by {}) differ from those in {}: {difference}. \
+                     Start this server with the same files, or with BATON_REPLACE_DEFINITIONS=true \
+                     to replace them (workflows missing from these files stop, periodic ones too)",
+                    if difference.published_source.is_empty() {
+                        "another server"
+                    } else {
+                        difference.published_source.as_str()
+                    },
+                    dir.display()
+                )));
+            }
+        }
         for workflow in loaded {
             workflows.insert(workflow.fullname.clone(), workflow);
         }

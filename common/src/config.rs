@@ -96,18 +96,64 @@ pub fn refuse_master_key(program: &str) -> Result<(), InvalidInput> {
     Ok(())
 }
 
-/// Starts `tracing` output on stderr, filtered by `RUST_LOG` (default `info`).
+/// Starts `tracing` output on stderr, filtered by `RUST_LOG` (default `info`): plain text
+/// (coloured only on a terminal), or JSON lines with `BATON_LOG_FORMAT=json`.
 pub fn init_tracing() {
-    let filter = tracing_subscriber_filter();
-    tracing::subscriber::set_global_default(filter).ok();
+    let format = std::env::var(LOG_FORMAT_VAR).unwrap_or_default();
+    let json = match LogFormat::parse(&format) {
+        Ok(format) => format == LogFormat::Json,
+        Err(unknown) => {
+            eprintln!(
+                "{LOG_FORMAT_VAR}={unknown:?} is not a log format (text or json): using text"
+            );
+            false
+        }
+    };
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        tracing::subscriber::set_global_default(builder.json().finish()).ok();
+    } else {
+        tracing::subscriber::set_global_default(builder.with_ansi(colours).finish()).ok();
+    }
 }
 
-fn tracing_subscriber_filter() -> impl tracing::Subscriber + Send + Sync {
-    use tracing_subscriber::EnvFilter;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .finish()
+/// The environment variable choosing the log format.
+pub const LOG_FORMAT_VAR: &str = "BATON_LOG_FORMAT";
+
+/// How the processes write their logs (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines; coloured only on a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// `text` (or nothing) or `json`, in any case; anything else is returned as the error.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "" | "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err(text.to_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_formats_parse() {
+        assert_eq!(LogFormat::parse(""), Ok(LogFormat::Text));
+        assert_eq!(LogFormat::parse("Text"), Ok(LogFormat::Text));
+        assert_eq!(LogFormat::parse(" JSON "), Ok(LogFormat::Json));
+        assert_eq!(LogFormat::parse("yaml"), Err("yaml".to_owned()));
+    }
 }

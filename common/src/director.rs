@@ -65,7 +65,14 @@
 //! both files.
 //!
 //! **A task name with no `executors` entry runs `{type: handler, name: TASK_NAME}`**: the Rust
-//! handler registered on the worker under that name.
+//! handler registered on the worker under that name. A handler's name must be a built-in one
+//! ([`BUILT_IN_HANDLERS`]) or be listed under a top-level `handlers:` key (the handlers an
+//! embedding application registers on its workers), so a misspelt task name is refused when the
+//! files load, at its line, instead of failing when it runs:
+//!
+//! ```yaml
+//! handlers: [add, resize_image]
+//! ```
 //!
 //! Task names (and hook names) are 1 to 128 ASCII letters, digits, `_`, `-` or `.`.
 
@@ -80,8 +87,16 @@ use crate::model::{ExecutorSpec, Priority, QueueName, RunHooks, TaskSpec};
 use crate::schedule::CronSchedule;
 use crate::store::definitions::{Definition, PeriodicSpec};
 
-/// The top-level key of the executors; every other top-level key is a workflow.
+/// The top-level key of the executors; every other top-level key but [`HANDLERS_KEY`] is a
+/// workflow.
 const EXECUTORS_KEY: &str = "executors";
+
+/// The top-level key listing the Rust handlers registered on the workers besides the built-in
+/// ones ([`BUILT_IN_HANDLERS`]).
+const HANDLERS_KEY: &str = "handlers";
+
+/// The handlers every worker has.
+pub const BUILT_IN_HANDLERS: [&str; 2] = ["noop", "probe"];
 
 /// The keys a workflow may have.
 const WORKFLOW_KEYS: [&str; 6] = ["tasks", "queue", "periodic", "schema", "hooks", "retention"];
@@ -273,7 +288,20 @@ pub fn load_documents(
     dir: &Path,
     documents: &[(PathBuf, String)],
 ) -> Result<Vec<WorkflowDefinition>, DefinitionError> {
+    let (workflows, handlers) = compile_documents(dir, documents)?;
+    check_handlers(documents, &workflows, &handlers)?;
+    Ok(workflows)
+}
+
+/// Compiles the workflows of `documents` with their executors, and gathers the handler names
+/// known to the workers (built in, or listed under `handlers`).
+fn compile_documents(
+    dir: &Path,
+    documents: &[(PathBuf, String)],
+) -> Result<(Vec<WorkflowDefinition>, BTreeSet<String>), DefinitionError> {
     let mut executors: BTreeMap<String, Executor> = BTreeMap::new();
+    let mut handlers: BTreeSet<String> =
+        BUILT_IN_HANDLERS.iter().map(|&name| name.into()).collect();
     let mut workflows: Vec<WorkflowDefinition> = Vec::new();
     for (file, text) in documents {
         let source = Source { file, text };
@@ -308,6 +336,12 @@ pub fn load_documents(
                 read_executors(&source, value, &mut executors)?;
                 continue;
             }
+            if key == HANDLERS_KEY {
+                let names = read_handlers(value)
+                    .map_err(|message| source.workflow_error(HANDLERS_KEY, message))?;
+                handlers.extend(names);
+                continue;
+            }
             let workflow = compile_workflow(dir, &source, key, value)?;
             if let Some(other) = workflows.iter().find(|w| w.fullname == workflow.fullname) {
                 return Err(source.workflow_error(
@@ -334,7 +368,83 @@ pub fn load_documents(
         }
     }
     workflows.sort_by(|a, b| a.fullname.cmp(&b.fullname));
-    Ok(workflows)
+    Ok((workflows, handlers))
+}
+
+/// Reads a `handlers` list: task names.
+fn read_handlers(value: &Yaml) -> Result<Vec<String>, String> {
+    let names = match value {
+        Yaml::Sequence(names) => names,
+        Yaml::Null => return Ok(Vec::new()),
+        other => {
+            return Err(format!(
+                "'handlers' must list handler names, not be {}",
+                describe(other)
+            ));
+        }
+    };
+    names
+        .iter()
+        .map(|name| {
+            let name = name
+                .as_str()
+                .ok_or_else(|| format!("handler names must be strings, not {}", describe(name)))?;
+            check_task_name(name).map_err(|message| format!("handler '{name}': {message}"))?;
+            Ok(name.to_owned())
+        })
+        .collect()
+}
+
+/// Refuses a task run by a handler (its own name's, or an executor's) that no worker has:
+/// neither built in nor listed under `handlers`. The error points at the task in its file.
+fn check_handlers(
+    documents: &[(PathBuf, String)],
+    workflows: &[WorkflowDefinition],
+    handlers: &BTreeSet<String>,
+) -> Result<(), DefinitionError> {
+    for workflow in workflows {
+        for task in &workflow.definition.tasks {
+            let Ok(ExecutorSpec::Handler { name }) =
+                serde_json::from_value::<ExecutorSpec>(task.executor.clone())
+            else {
+                continue;
+            };
+            if handlers.contains(&name) {
+                continue;
+            }
+            let text = documents
+                .iter()
+                .find(|(file, _)| *file == workflow.source)
+                .map_or("", |(_, text)| text.as_str());
+            let source = Source {
+                file: &workflow.source,
+                text,
+            };
+            let what = if name == task.key {
+                format!(
+                    "task '{}' of workflow '{}' has no entry in 'executors' and no handler \
+                     of that name is known",
+                    task.key, workflow.fullname
+                )
+            } else {
+                format!(
+                    "task '{}' of workflow '{}' runs handler '{name}', which is not known",
+                    task.key, workflow.fullname
+                )
+            };
+            let known: Vec<&str> = handlers.iter().map(String::as_str).collect();
+            return Err(source.task_error(
+                &workflow.fullname,
+                &task.key,
+                format!(
+                    "{what} (known handlers: {}; list the handlers your workers register \
+                     under a top-level 'handlers:')",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A definition file being read, to locate errors in.
@@ -363,6 +473,35 @@ impl Source<'_> {
             .find(|(_, line)| key_column(line, key) == Some(0))
             .map(|(index, _)| (index, 0));
         self.error(position, message)
+    }
+
+    /// An error at the first line of workflow `key` that names task `name` (or at the
+    /// workflow's own line).
+    fn task_error(&self, key: &str, name: &str, message: String) -> DefinitionError {
+        let lines: Vec<&str> = self.text.lines().collect();
+        let Some(start) = lines
+            .iter()
+            .position(|line| key_column(line, key) == Some(0))
+        else {
+            return self.error(None, message);
+        };
+        let is_name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+        let position = lines
+            .iter()
+            .enumerate()
+            .skip(start + 1)
+            .take_while(|(_, line)| line.is_empty() || line.starts_with([' ', '\t', '#', '-']))
+            .filter(|(_, line)| !line.trim_start().starts_with('#'))
+            .find_map(|(index, line)| {
+                line.match_indices(name)
+                    .find(|(at, _)| {
+                        let before = line[..*at].chars().next_back();
+                        let after = line[at + name.len()..].chars().next();
+                        !before.is_some_and(is_name_char) && !after.is_some_and(is_name_char)
+                    })
+                    .map(|(at, _)| (index, at))
+            });
+        self.error(position.or(Some((start, 0))), message)
     }
 
     /// An error at the line of the entry `name` of `executors` (or of `executors` itself).
@@ -772,6 +911,7 @@ fn compile_workflow(
             priority: Priority::Normal,
             periodic,
             hooks: run_hooks,
+            retention_offset,
         },
         source: source.file.to_path_buf(),
     })
@@ -1027,8 +1167,61 @@ fn read_retention(value: Option<&Yaml>) -> Result<Option<u64>, String> {
 mod tests {
     use super::*;
 
+    /// Compiles `text` as `workflows.yml`, whatever handlers its tasks name (what names a
+    /// handler must have is tested on its own, with `load_str`).
     fn load(text: &str) -> Result<Vec<WorkflowDefinition>, DefinitionError> {
-        load_str(text, Path::new("workflows.yml"))
+        compile_documents(Path::new(""), &[("workflows.yml".into(), text.to_owned())])
+            .map(|(workflows, _)| workflows)
+    }
+
+    #[test]
+    fn a_task_run_by_an_unknown_handler_is_refused_at_its_line() {
+        let text = "example.ETL:\n  tasks:\n    - EXTRACT\n    - LAOD\n  hooks:\n    failure: NOTIFY\n\n\
+                    executors:\n  EXTRACT: {type: command, argv: [\"true\"]}\n  NOTIFY: {type: handler, name: noop}\n";
+        let error = load_str(text, Path::new("etl.yml")).unwrap_err();
+        assert_eq!((error.line, error.column), (Some(4), Some(7)), "{error}");
+        assert!(
+            error.message.starts_with(
+                "task 'LAOD' of workflow 'example.ETL' has no entry in 'executors' and no \
+                 handler of that name is known"
+            ),
+            "{error}"
+        );
+        assert!(
+            error.message.contains("known handlers: noop, probe"),
+            "{error}"
+        );
+
+        let hook_typo = text
+            .replace("failure: NOTIFY", "failure: NOTIFYY")
+            .replace("LAOD", "EXTRACT");
+        let error = load_str(&hook_typo, Path::new("etl.yml")).unwrap_err();
+        assert_eq!(error.line, Some(6), "{error}");
+        assert!(error.message.contains("task 'NOTIFYY'"), "{error}");
+
+        let bad_executor = text
+            .replace("LAOD", "EXTRACT")
+            .replace("name: noop", "name: nop");
+        let error = load_str(&bad_executor, Path::new("etl.yml")).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("task 'NOTIFY' of workflow 'example.ETL' runs handler 'nop'"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn handlers_listed_under_handlers_and_the_built_in_ones_load() {
+        let text = "handlers: [LOAD, resize]\np.A:\n  tasks: [LOAD, noop, probe, X]\n\
+                    executors:\n  X: {type: handler, name: resize}\n";
+        let workflows = load_str(text, Path::new("a.yml")).unwrap();
+        assert_eq!(workflows.len(), 1);
+        let error = load_str("handlers: oops\n", Path::new("a.yml")).unwrap_err();
+        assert!(
+            error.message.contains("'handlers' must list handler names"),
+            "{error}"
+        );
     }
 
     fn workflow<'a>(workflows: &'a [WorkflowDefinition], name: &str) -> &'a WorkflowDefinition {
@@ -1258,7 +1451,7 @@ mod tests {
         .unwrap();
         std::fs::write(
             dir.path().join("flows.yml"),
-            "p.INLINE:\n  tasks: [X]\n  schema:\n    type: object\n    properties: {source: {type: string}}\n    required: [source]\n\
+            "handlers: [X]\np.INLINE:\n  tasks: [X]\n  schema:\n    type: object\n    properties: {source: {type: string}}\n    required: [source]\n\
              p.JSON:\n  tasks: [X]\n  schema: a.json\np.NOEXT:\n  tasks: [X]\n  schema: a\np.YAML:\n  tasks: [X]\n  schema: b.yaml\n",
         )
         .unwrap();
@@ -1316,7 +1509,7 @@ mod tests {
             dir.path(),
             &[(
                 PathBuf::from("x.yml"),
-                "p.A:\n  tasks: [X]\n  schema:\n    type: object\n    properties: {name: {type: string}, items: {type: array, items: {type: integer}}}\n    required: [name]\n".to_owned(),
+                "p.A:\n  tasks: [noop]\n  schema:\n    type: object\n    properties: {name: {type: string}, items: {type: array, items: {type: integer}}}\n    required: [name]\n".to_owned(),
             )],
         )
         .unwrap();
@@ -1592,7 +1785,11 @@ mod tests {
     #[test]
     fn load_dir_reads_yml_and_yaml_files_in_order_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("b.yaml"), "p.B:\n  tasks: [X]\n").unwrap();
+        std::fs::write(
+            dir.path().join("b.yaml"),
+            "handlers: [X]\np.B:\n  tasks: [X]\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("a.yml"), "p.A:\n  tasks: [X]\n").unwrap();
         std::fs::write(dir.path().join("empty.yml"), "# nothing yet\n").unwrap();
         std::fs::write(dir.path().join("notes.txt"), "not: [yaml").unwrap();

@@ -20,6 +20,14 @@ pub enum StoreError {
     /// Redis could not be reached or answered with an error.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    /// No connection to Redis could be made at first.
+    #[error("cannot connect to Redis at {url}: {cause} (set BATON_REDIS_URL)")]
+    Connect {
+        /// The URL tried, without its password.
+        url: String,
+        /// Why.
+        cause: redis::RedisError,
+    },
     /// The input was refused.
     #[error(transparent)]
     Invalid(#[from] InvalidInput),

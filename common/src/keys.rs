@@ -226,6 +226,12 @@ impl Keys {
         format!("{}:{{idx}}:definitions", self.prefix)
     }
 
+    /// The published version of the definitions (hash: `hash`, `source`, `published`,
+    /// `workflows`), next to them.
+    pub fn definitions_version(&self) -> String {
+        format!("{}:{{idx}}:definitions:version", self.prefix)
+    }
+
     /// Hash of the last slot (Unix ms) fired for each periodic definition.
     pub fn periodic_slots(&self) -> String {
         format!("{}:{{idx}}:periodic", self.prefix)

@@ -39,6 +39,7 @@ pub mod changelog;
 pub mod config;
 pub mod director;
 pub mod error;
+pub mod failure;
 pub mod keys;
 pub mod model;
 pub mod operations;

@@ -67,4 +67,8 @@ scripts! {
     LOGIN_ATTEMPT => "login_attempt.lua",
     /// Adds a batch of observations to a queue's timing histograms.
     RECORD_TIMINGS => "record_timings.lua",
+    /// Deletes a finished run and its index entries.
+    DELETE_FINISHED_RUN => "delete_finished_run.lua",
+    /// Publishes a set of definitions if the published version is still the one compared.
+    PUBLISH_DEFINITIONS => "publish_definitions.lua",
 }

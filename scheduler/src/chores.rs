@@ -117,7 +117,7 @@ pub async fn tick(store: &Store, settings: &TickSettings) -> Result<TickReport, 
 }
 
 /// The slower chores: trimming streams and the run indexes, healing and backfilling the run
-/// indexes, forgetting dead workers.
+/// indexes, forgetting dead workers, enforcing the workflows' retention.
 pub async fn housekeeping(store: &Store, worker_timeout_ms: u64) -> Result<(), StoreError> {
     for queue in store.queue_names().await? {
         store.trim_queue(&queue).await?;
@@ -127,6 +127,20 @@ pub async fn housekeeping(store: &Store, worker_timeout_ms: u64) -> Result<(), S
     store.backfill_run_indexes(BACKFILL_BATCH).await?;
     for worker in store.remove_dead_workers(worker_timeout_ms).await? {
         tracing::info!(worker = %worker, "worker stopped sending heartbeats: removed");
+    }
+    enforce_retention(store).await
+}
+
+/// Deletes the finished runs of each workflow beyond its `retention.offset` newest.
+async fn enforce_retention(store: &Store) -> Result<(), StoreError> {
+    for definition in store.definitions().await? {
+        let Some(keep) = definition.retention_offset else {
+            continue;
+        };
+        let deleted = store.enforce_retention(&definition.name, keep).await?;
+        if deleted > 0 {
+            tracing::info!(workflow = %definition.name, keep, deleted, "runs beyond the workflow's retention deleted");
+        }
     }
     Ok(())
 }

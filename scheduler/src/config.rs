@@ -41,6 +41,11 @@ pub struct SchedulerOptions {
     #[arg(long, env = "BATON_WORKER_TIMEOUT_SECS", default_value_t = common::store::workers::STALE_WORKER_KEPT_MS / 1000)]
     pub worker_timeout_secs: u64,
 
+    /// Seconds between housekeeping rounds (trimming streams and run indexes, healing them,
+    /// forgetting dead workers, deleting runs beyond their workflow's `retention.offset`).
+    #[arg(long, env = "BATON_HOUSEKEEPING_SECS", default_value_t = 30)]
+    pub housekeeping_secs: u64,
+
     /// Milliseconds between release polls (task service health, tasks in flight, phases).
     #[arg(long, env = "BATON_RELEASE_POLL_MS", default_value_t = 2000)]
     pub release_poll_ms: u64,

@@ -8,9 +8,6 @@ use tokio_util::sync::CancellationToken;
 use crate::chores::{TickSettings, housekeeping, tick};
 use crate::config::SchedulerOptions;
 
-/// Time between housekeeping rounds.
-const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
-
 /// Why the scheduler stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -70,7 +67,8 @@ pub async fn run(
             if let Err(error) = tick(&store, &settings).await {
                 tracing::warn!(cause = %error, "scheduler tick failed");
             }
-            if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {
+            let housekeeping_every = Duration::from_secs(options.housekeeping_secs.max(1));
+            if last_housekeeping.is_none_or(|at| at.elapsed() >= housekeeping_every) {
                 if let Err(error) = housekeeping(&store, options.worker_timeout_secs * 1000).await {
                     tracing::warn!(cause = %error, "housekeeping failed");
                 }

@@ -39,6 +39,9 @@ async fn run_operator_command(
         Ok(output) => {
             if !output.is_empty() {
                 println!("{output}");
+            } else if let scheduler::config::OperatorCommand::DeadLetters { queue, .. } = command {
+                // Nothing on stdout, so a script reading JSON lines reads none; a person is told.
+                eprintln!("no dead letters on queue {queue}");
             }
             std::process::ExitCode::SUCCESS
         }

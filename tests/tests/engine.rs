@@ -619,6 +619,7 @@ async fn two_schedulers_fire_each_periodic_slot_exactly_once_and_a_standby_takes
             payload: json!({"dry_run": false}),
         }),
         hooks: Default::default(),
+        retention_offset: None,
     };
     world.store.put_definition(&definition).await.unwrap();
     let _worker = world.worker(&[]);

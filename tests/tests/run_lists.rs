@@ -634,7 +634,7 @@ async fn expired_runs_leave_every_index() {
 
 fn definitions(dir: &Path) -> Definitions {
     load_str(
-        "p.TYPED:\n  tasks: [X]\n  schema:\n    type: object\n    properties:\n      name: {type: string}\n      sizes: {type: array, items: {type: integer}}\n    required: [name]\n",
+        "p.TYPED:\n  tasks: [noop]\n  schema:\n    type: object\n    properties:\n      name: {type: string}\n      sizes: {type: array, items: {type: integer}}\n    required: [name]\n",
         &dir.join("flows.yml"),
     )
     .unwrap()
@@ -744,7 +744,7 @@ async fn directors_filtered_list_finds_workflows_past_sixty_thousand_newer_runs(
     let definitions = tempfile::tempdir().unwrap();
     std::fs::write(
         definitions.path().join("workflows.yml"),
-        "example.BULK:\n  tasks: [X]\nother.RARE:\n  tasks: [X]\n",
+        "example.BULK:\n  tasks: [noop]\nother.RARE:\n  tasks: [noop]\n",
     )
     .unwrap();
     let url = redis.url();

@@ -106,8 +106,14 @@ mod tests {
 
     #[test]
     fn the_built_in_handlers_are_registered() {
+        // The definitions loader accepts exactly these handler names without a `handlers:`.
         let registry = HandlerRegistry::new();
-        assert!(registry.get("noop").is_some());
-        assert!(registry.get("probe").is_some());
+        for name in common::director::BUILT_IN_HANDLERS {
+            assert!(registry.get(name).is_some(), "{name} is not registered");
+        }
+        assert_eq!(
+            registry.handlers.len(),
+            common::director::BUILT_IN_HANDLERS.len()
+        );
     }
 }

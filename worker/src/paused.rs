@@ -1,6 +1,6 @@
 //! Which of the worker's queues are paused: re-read from Redis at least every second, and
-//! once more for every batch of jobs read, so no job of a queue paused before it was read is
-//! started.
+//! with every batch of jobs read (in the same round trip, right after the read), so no job of
+//! a queue paused before it was read is started.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -39,19 +39,19 @@ impl PausedQueues {
             .collect()
     }
 
-    /// Of jobs just read, the ones to start: those whose queue is not paused now. The others
-    /// are handed back to their streams to wait for the queue's resume (should that fail, they
-    /// stay pending and the scheduler puts them back after the visibility timeout). When Redis
-    /// cannot say which queues are paused, the set read before the jobs stands.
+    /// Of jobs just read, the ones to start: those whose queue is not in `paused_now` (the
+    /// paused queues as read right after the jobs). The others are handed back to their
+    /// streams to wait for the queue's resume (should that fail, they stay pending and the
+    /// scheduler puts them back after the visibility timeout).
     pub async fn keep_unpaused(
         &mut self,
         store: &Store,
         conn: &mut MultiplexedConnection,
         jobs: Vec<Job>,
+        paused_now: BTreeSet<QueueName>,
     ) -> Vec<Job> {
-        if let Err(error) = self.refresh(store).await {
-            tracing::warn!(cause = %error, "cannot read the paused queues");
-        }
+        self.paused = paused_now;
+        self.read_at = Some(Instant::now());
         let (paused, kept): (Vec<Job>, Vec<Job>) = jobs
             .into_iter()
             .partition(|job| self.paused.contains(&job.queue));

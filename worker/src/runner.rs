@@ -6,16 +6,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::error::StoreError;
+use common::failure::Failure;
 use common::keys::Shard;
-use common::model::{QueueName, RunStatus};
+use common::model::{Priority, QueueName, RunStatus, TaskStatus};
 use common::store::Store;
-use common::store::jobs::{AttemptOutcome, Job, StartOutcome, StartedTask};
+use common::store::jobs::{
+    AttemptOutcome, FinishOutcome, Job, JobsRead, StartOutcome, StartedTask,
+};
 use common::store::runs::TaskReport;
 use common::store::timings::JobTiming;
 use common::store::workers::WorkerRecord;
 use common::time::now_ms;
 use futures::StreamExt;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -61,6 +64,8 @@ pub enum WorkerError {
 /// An attempt that ended, on its way to be recorded.
 struct Completion {
     job: Job,
+    /// The task's name, for the logs.
+    key: String,
     outcome: Option<AttemptOutcome>,
     timing: JobTiming,
     _slot: Slot,
@@ -174,8 +179,13 @@ impl Worker {
         }
         executions.close();
 
-        tracing::info!(worker = %worker.id, in_flight = worker.inflight.len(), "shutting down: reading stopped");
         let grace = Duration::from_secs(worker.options.shutdown_grace_secs);
+        let in_flight = worker.inflight.len();
+        if in_flight > 0 {
+            tracing::info!(worker = %worker.id, in_flight, grace_secs = grace.as_secs(), "shutting down: reading stopped; waiting up to {} s for {in_flight} running job(s) to finish", grace.as_secs());
+        } else {
+            tracing::info!(worker = %worker.id, "shutting down: reading stopped; no job running");
+        }
         if tokio::time::timeout(grace, executions.wait())
             .await
             .is_err()
@@ -196,6 +206,32 @@ impl Worker {
         Ok(())
     }
 
+    /// The tasks of run `run_id` that failed for good, for its hooks' input:
+    /// `[{"task", "exception", "traceback"}]` (empty when none did or the run cannot be read).
+    async fn failed_tasks(&self, run_id: &str) -> Value {
+        let run = match self.store.get_run(run_id).await {
+            Ok(run) => run,
+            Err(error) => {
+                tracing::warn!(run = %run_id, cause = %error, "cannot read the run's failures for its hook");
+                None
+            }
+        };
+        let failed: Vec<Value> = run
+            .iter()
+            .flat_map(|run| &run.tasks)
+            .filter(|task| !task.is_hook && task.status == TaskStatus::Error)
+            .map(|task| {
+                let failure = Failure::from_error(task.error.as_deref().unwrap_or_default());
+                json!({
+                    "task": task.key,
+                    "exception": failure.exception,
+                    "traceback": failure.traceback,
+                })
+            })
+            .collect();
+        Value::Array(failed)
+    }
+
     async fn execute(
         self: Arc<Self>,
         job: Job,
@@ -205,11 +241,14 @@ impl Worker {
         slot: Slot,
     ) {
         let stop = self.inflight.insert(job.clone(), &task.key);
-        let input = json!({
+        let mut input = json!({
             "run_id": job.job.run_id,
             "payload": task.payload,
             "parents": task.parent_results,
         });
+        if task.is_hook {
+            input["failed"] = self.failed_tasks(&job.job.run_id).await;
+        }
         let ctx = TaskContext::new(
             job.job.run_id.clone(),
             task.key.clone(),
@@ -250,6 +289,7 @@ impl Worker {
         );
         let _ = done.send(Completion {
             job,
+            key: task.key,
             outcome,
             timing,
             _slot: slot,
@@ -292,6 +332,11 @@ impl Worker {
                         .map(|outcome| (done.job.clone(), outcome))
                 })
                 .collect();
+            let keys: Vec<&str> = batch
+                .iter()
+                .filter(|done| done.outcome.is_some())
+                .map(|done| done.key.as_str())
+                .collect();
             // Keep trying while Redis is away: the jobs stay pending until their outcome is
             // recorded, and this worker must not take new ones in the meantime.
             for attempt in 0u32.. {
@@ -303,7 +348,10 @@ impl Worker {
                     },
                 };
                 match result {
-                    Ok(_) => break,
+                    Ok(recorded) => {
+                        log_failures(&finished, &keys, &recorded);
+                        break;
+                    }
                     Err(error) => {
                         tracing::error!(cause = %error, attempt, jobs = finished.len(), "recording outcomes failed; retrying");
                         conn = None;
@@ -441,8 +489,10 @@ impl ShardReader {
         let mut read_conn = None;
         let mut round = 0u64;
         let mut paused = PausedQueues::default();
-        // The most urgent priority the shard is known to have waiting, if any.
+        // The most urgent priority the shard is known to have waiting, if any, and the one
+        // to read from: the one a wait found, or high after a full batch.
         let mut waiting = None;
+        let mut read_from = Priority::High;
         while !self.shutdown.is_cancelled() {
             let queues = paused.active(store, &self.worker.queues).await;
             if queues.is_empty() {
@@ -474,7 +524,10 @@ impl ShardReader {
                     _ = self.shutdown.cancelled() => return,
                 };
                 match woken {
-                    Ok(found) => waiting = found,
+                    Ok(found) => {
+                        waiting = found;
+                        read_from = found.unwrap_or(Priority::High);
+                    }
                     Err(error) => {
                         tracing::error!(cause = %error, shard = %self.shard, "waiting for jobs failed");
                         read_conn = None;
@@ -488,7 +541,7 @@ impl ShardReader {
                 _ = self.shutdown.cancelled() => return,
             };
             round += 1;
-            let jobs = match store
+            let read = match store
                 .read_jobs(
                     conn,
                     self.shard,
@@ -496,10 +549,11 @@ impl ShardReader {
                     &self.worker.id,
                     slots.len(),
                     round,
+                    read_from,
                 )
                 .await
             {
-                Ok(jobs) => jobs,
+                Ok(read) => read,
                 Err(error) => {
                     tracing::error!(cause = %error, shard = %self.shard, "reading jobs failed");
                     read_conn = None;
@@ -511,16 +565,21 @@ impl ShardReader {
             // lower. While other readers wait for slots, what is left (and how urgent) is asked
             // again first, so a shard with only low jobs left never takes a slot before one
             // with high jobs.
+            let JobsRead {
+                jobs,
+                paused: paused_now,
+            } = read;
             waiting = match jobs.last() {
                 Some(last) if jobs.len() == slots.len() && !self.slots.contended() => {
                     Some(last.priority)
                 }
                 _ => None,
             };
+            read_from = Priority::High;
             if jobs.is_empty() {
                 continue;
             }
-            let jobs = paused.keep_unpaused(store, conn, jobs).await;
+            let jobs = paused.keep_unpaused(store, conn, jobs, paused_now).await;
             if jobs.is_empty() {
                 continue;
             }
@@ -544,11 +603,32 @@ impl ShardReader {
                             worker.execute(job, task, events, done, slot).await
                         });
                     }
+                    StartOutcome::DeadLettered => {
+                        tracing::warn!(run = %job.job.run_id, task = job.job.task, queue = %job.queue, "task had failed for good before a restart; job moved to the dead letters")
+                    }
                     other => {
                         tracing::debug!(run = %job.job.run_id, task = job.job.task, outcome = ?other, "job not started")
                     }
                 }
             }
+        }
+    }
+}
+
+/// Logs, at `warn`, the attempts of a recorded batch that failed: those to be retried and
+/// those that failed for good (their jobs now in the dead letters), with run, task and reason.
+fn log_failures(finished: &[(Job, AttemptOutcome)], keys: &[&str], recorded: &[FinishOutcome]) {
+    for (((job, outcome), task), recorded) in finished.iter().zip(keys).zip(recorded) {
+        let (run, attempt) = (&job.job.run_id, job.job.attempt);
+        match (outcome, recorded) {
+            (AttemptOutcome::Retry { error, due_ms }, FinishOutcome::Retrying) => {
+                let in_ms = due_ms.saturating_sub(now_ms());
+                tracing::warn!(run = %run, task = %task, attempt, queue = %job.queue, reason = %error, retry_in_ms = in_ms, "task attempt failed; retry scheduled");
+            }
+            (AttemptOutcome::Failed(error), FinishOutcome::Failed) => {
+                tracing::warn!(run = %run, task = %task, attempt, queue = %job.queue, reason = %error, "task failed for good; job moved to the dead letters");
+            }
+            _ => {}
         }
     }
 }

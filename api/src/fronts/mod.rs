@@ -204,7 +204,7 @@ where
         method,
         route,
         status,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         key = key_id.as_deref().unwrap_or("-"),
         "request"
     );

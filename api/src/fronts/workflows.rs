@@ -1,10 +1,11 @@
 //! The workflows front: Celery Director's API (`/api/...`) over Baton runs.
 
+use common::failure::Failure;
 use common::model::{RunKind, RunStatus, TaskStatus};
 use common::operations::workflows;
 use common::store::apikeys::Permission;
 use common::store::run_index::RunQuery;
-use common::store::runs::RunView;
+use common::store::runs::{RunView, TaskView};
 use common::time::iso8601;
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
@@ -188,7 +189,7 @@ fn workflow_json(run: &RunView, with_payload: bool, with_tasks: bool) -> Value {
                     "status": director_task_status(task.status),
                     "task": task.id,
                     "updated": iso8601(task.updated_ms),
-                    "result": task.result,
+                    "result": director_task_result(task),
                     "is_hook": task.is_hook,
                 })
             })
@@ -196,6 +197,15 @@ fn workflow_json(run: &RunView, with_payload: bool, with_tasks: bool) -> Value {
         body.insert("tasks".into(), Value::Array(tasks));
     }
     Value::Object(body)
+}
+
+/// A task's `result` as Director shows it: what it returned, or for a failed task why,
+/// as `{"exception": "...", "traceback": "..."}`.
+fn director_task_result(task: &TaskView) -> Value {
+    match (&task.status, &task.error) {
+        (TaskStatus::Error, Some(error)) => Failure::from_error(error).to_json(),
+        _ => task.result.clone().unwrap_or(Value::Null),
+    }
 }
 
 /// Python's `strtobool`, case-insensitive; `None` for anything else.

@@ -4,7 +4,8 @@
 -- ARGV  worker id, now (Unix ms), then per job: run id, task, attempt, redeliveries of the job, queue,
 --       priority, stream entry id
 -- Returns, per job, one of:
---   {'start', key, executor, payload, timeout, retries, result of each dependency (JSON or '')...}
+--   {'start', key, executor, payload, timeout, retries, hook ('1' or ''), result of each
+--    dependency (JSON or '')...}
 --   {'missing'}        the run or task does not exist (expired, never created): acknowledged
 --   {'done', n}        the task already succeeded; its n successors still lacking jobs (a crash
 --                      between recording the result and enqueueing them) were enqueued
@@ -19,7 +20,7 @@ local function start(run, run_id, task, attempt, redeliveries, queue, priority, 
   local p = 't' .. task .. '.'
   -- One read of everything this job may need.
   local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery', p .. 'due',
-    p .. 'key', p .. 'executor', 'payload', p .. 'timeout', p .. 'retries', p .. 'deps', p .. 'succ')
+    p .. 'key', p .. 'executor', 'payload', p .. 'timeout', p .. 'retries', p .. 'deps', p .. 'succ', p .. 'hook')
   local run_status, status = state[1], state[2]
   if not run_status or not status then
     ack(queue, priority, entry)
@@ -79,7 +80,7 @@ local function start(run, run_id, task, attempt, redeliveries, queue, priority, 
   end
   count(queue, 'started')
 
-  local reply = {'start', state[6], state[7], state[8] or 'null', state[9] or '', state[10] or '0'}
+  local reply = {'start', state[6], state[7], state[8] or 'null', state[9] or '', state[10] or '0', state[13] or ''}
   for d in string.gmatch(state[11] or '', '[^,]+') do
     table.insert(reply, redis.call('HGET', run, 't' .. d .. '.result') or '')
   end

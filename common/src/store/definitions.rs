@@ -55,6 +55,10 @@ pub struct Definition {
     /// Hook tasks (among `tasks`) run when a run finishes.
     #[serde(default)]
     pub hooks: RunHooks,
+    /// Only the newest this many runs are kept (Director's `retention.offset`); all when
+    /// `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_offset: Option<u64>,
 }
 
 impl Definition {
@@ -102,37 +106,6 @@ impl Store {
             .arg(serde_json::to_string(definition)?)
             .query_async::<()>(&mut conn)
             .await?;
-        Ok(())
-    }
-
-    /// Makes `definitions` the whole stored set: stores each and removes any other, so a
-    /// definition deleted from the files stops firing.
-    pub async fn replace_definitions(&self, definitions: &[Definition]) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
-        let stored: Vec<String> = redis::cmd("HKEYS")
-            .arg(self.keys.definitions())
-            .query_async(&mut conn)
-            .await?;
-        let mut pipe = redis::pipe();
-        for name in stored
-            .iter()
-            .filter(|name| !definitions.iter().any(|d| &d.name == *name))
-        {
-            pipe.cmd("HDEL")
-                .arg(self.keys.definitions())
-                .arg(name)
-                .ignore();
-        }
-        for definition in definitions {
-            pipe.cmd("HSET")
-                .arg(self.keys.definitions())
-                .arg(&definition.name)
-                .arg(serde_json::to_string(definition)?)
-                .ignore();
-        }
-        if pipe.cmd_iter().next().is_some() {
-            pipe.query_async::<()>(&mut conn).await?;
-        }
         Ok(())
     }
 

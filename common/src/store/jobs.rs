@@ -1,7 +1,7 @@
 //! The queue protocol: jobs on priority streams, read through a consumer group, started and
 //! finished through guarded scripts, acknowledged only once their outcome is recorded.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use redis::ScriptInvocation;
 use redis::Value as RedisValue;
@@ -49,6 +49,8 @@ pub struct StartedTask {
     pub timeout_secs: Option<u64>,
     /// Retries allowed after the first attempt.
     pub max_retries: u32,
+    /// True for a hook task (run once the workflow has finished).
+    pub is_hook: bool,
     /// Results of the tasks it depends on, in dependency order (`null` for none).
     pub parent_results: Vec<Value>,
 }
@@ -159,10 +161,26 @@ fn bulk_string(value: &RedisValue) -> String {
     }
 }
 
+/// What [`Store::read_jobs`] read: jobs, and the paused queues as read right after them.
+#[derive(Debug, Default)]
+pub struct JobsRead {
+    /// The jobs, now pending under the reader.
+    pub jobs: Vec<Job>,
+    /// The queues paused when the jobs had been read.
+    pub paused: BTreeSet<QueueName>,
+}
+
 impl Store {
-    /// Reads up to `max` jobs of `shard` for `consumer` from `queues`, without waiting: high
-    /// priority first, then normal, then low, except every few rounds (`round`) when the order
-    /// is reversed so lower priorities are never starved.
+    /// Reads up to `max` jobs of `shard` for `consumer` from `queues`, without waiting, and
+    /// the paused queues as they were right after the last read.
+    ///
+    /// Priorities are read from `from` down to low, and the reading stops after the first
+    /// priority that gave jobs but not all that were wanted: the lower ones wait for the next
+    /// read (found by [`Store::wait_for_jobs`]), so one job costs one round trip. A caller that
+    /// reads on after a full batch passes [`Priority::High`], so urgent jobs go first. Every few
+    /// rounds (`round`) the order is low to high instead and every priority is read, so lower
+    /// priorities are never starved.
+    #[allow(clippy::too_many_arguments)]
     pub async fn read_jobs(
         &self,
         conn: &mut MultiplexedConnection,
@@ -171,26 +189,37 @@ impl Store {
         consumer: &str,
         max: usize,
         round: u64,
-    ) -> StoreResult<Vec<Job>> {
-        let mut order = Priority::ALL;
-        if round % LOW_PRIORITY_FIRST_EVERY == LOW_PRIORITY_FIRST_EVERY - 1 {
-            order.reverse();
-        }
-        let mut jobs = Vec::new();
+        from: Priority,
+    ) -> StoreResult<JobsRead> {
+        let low_first = round % LOW_PRIORITY_FIRST_EVERY == LOW_PRIORITY_FIRST_EVERY - 1;
+        let order: Vec<Priority> = if low_first {
+            Priority::ALL.iter().rev().copied().collect()
+        } else {
+            Priority::ALL
+                .iter()
+                .copied()
+                .skip_while(|priority| *priority != from)
+                .collect()
+        };
+        let mut read = JobsRead::default();
         for priority in order {
             for queue in queues {
-                let wanted = max.saturating_sub(jobs.len());
+                let wanted = max.saturating_sub(read.jobs.len());
                 if wanted == 0 {
-                    return Ok(jobs);
+                    return Ok(read);
                 }
                 let streams = [(queue.clone(), priority)];
-                jobs.extend(
-                    self.xreadgroup(conn, shard, &streams, consumer, wanted, None)
-                        .await?,
-                );
+                let (jobs, paused) = self
+                    .read_group(conn, shard, &streams, consumer, wanted)
+                    .await?;
+                read.jobs.extend(jobs);
+                read.paused = paused;
+            }
+            if !low_first && !read.jobs.is_empty() {
+                return Ok(read);
             }
         }
-        Ok(jobs)
+        Ok(read)
     }
 
     /// Waits up to `block_ms` until `shard` has jobs of `queues` not yet delivered to any
@@ -253,36 +282,39 @@ impl Store {
         }))
     }
 
-    async fn xreadgroup(
+    /// One non-blocking `XREADGROUP` of `streams`, with `SMEMBERS` of the paused queues in the
+    /// same round trip, right after it.
+    async fn read_group(
         &self,
         conn: &mut MultiplexedConnection,
         shard: Shard,
         streams: &[(QueueName, Priority)],
         consumer: &str,
         count: usize,
-        block_ms: Option<u64>,
-    ) -> StoreResult<Vec<Job>> {
-        let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP")
-            .arg(CONSUMER_GROUP)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(count);
-        if let Some(block) = block_ms {
-            cmd.arg("BLOCK").arg(block);
-        }
-        cmd.arg("STREAMS");
+    ) -> StoreResult<(Vec<Job>, BTreeSet<QueueName>)> {
         let keys: Vec<String> = streams
             .iter()
             .map(|(queue, priority)| self.keys.stream(shard, queue, *priority))
             .collect();
-        for key in &keys {
-            cmd.arg(key);
-        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(CONSUMER_GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("STREAMS")
+            .arg(&keys);
         for _ in &keys {
-            cmd.arg(">");
+            pipe.arg(">");
         }
-        let reply: Option<StreamReadReply> = cmd.query_async(conn).await?;
+        pipe.cmd("SMEMBERS").arg(self.keys.paused_queues());
+        let (reply, paused): (Option<StreamReadReply>, Vec<String>) =
+            pipe.query_async(conn).await?;
+        let paused = paused
+            .iter()
+            .filter_map(|name| QueueName::parse(name).ok())
+            .collect();
         let mut jobs = Vec::new();
         for stream in reply.map(|reply| reply.keys).unwrap_or_default() {
             let Some(position) = keys.iter().position(|key| *key == stream.key) else {
@@ -310,7 +342,7 @@ impl Store {
                 }
             }
         }
-        Ok(jobs)
+        Ok((jobs, paused))
     }
 
     /// A stream entry that is not a job at all cannot run: keep it in the dead letter with its
@@ -548,7 +580,7 @@ fn finish_outcome(reply: &ItemReply) -> StoreResult<FinishOutcome> {
 }
 
 /// The task a `start` reply describes (its details: key, executor, payload, timeout,
-/// retries, then each dependency's result).
+/// retries, hook flag, then each dependency's result).
 fn parse_started(details: &[String]) -> StartedTask {
     let part = |index: usize| details.get(index).map(String::as_str).unwrap_or("");
     StartedTask {
@@ -557,8 +589,9 @@ fn parse_started(details: &[String]) -> StartedTask {
         payload: serde_json::from_str(part(2)).unwrap_or(Value::Null),
         timeout_secs: part(3).parse().ok().filter(|secs| *secs > 0),
         max_retries: part(4).parse().unwrap_or(0),
+        is_hook: part(5) == "1",
         parent_results: details
-            .get(5..)
+            .get(6..)
             .unwrap_or(&[])
             .iter()
             .map(|text| serde_json::from_str(text).unwrap_or(Value::Null))

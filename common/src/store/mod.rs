@@ -23,6 +23,7 @@
 pub mod apikeys;
 pub mod connection;
 pub mod dead_letters;
+pub mod definition_sets;
 pub mod definitions;
 pub mod front_runs;
 pub mod jobs;
@@ -32,6 +33,7 @@ pub mod projects;
 pub mod queues;
 pub mod releases;
 pub mod reports;
+pub mod retention;
 pub mod run_index;
 pub mod runs;
 pub mod series;
@@ -87,12 +89,15 @@ impl Store {
         let client = connection::client(options)?;
         // Bounded, but not redis' 500 ms default: a loaded Redis (or a loaded machine) answering
         // a script late must not turn an ordinary request into an error.
-        // Bounded, but not redis' 500 ms default: a loaded Redis (or a loaded machine) answering
-        // a script late must not turn an ordinary request into an error.
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(Duration::from_secs(5)));
-        let shared = ConnectionManager::new_with_config(client.clone(), config).await?;
+        let shared = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(|cause| StoreError::Connect {
+                url: redacted_url(&options.redis_url),
+                cause,
+            })?;
         let store = Self {
             shared,
             client,

@@ -11,15 +11,18 @@
 //! variables above; nothing else of the worker's environment (its Redis URL, its artefact
 //! store's credentials, ...). See [`common::script_env`].
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use common::failure::Failure;
 use common::model::CommandSpec;
 use common::script_env;
 use nix::errno::Errno;
@@ -41,6 +44,9 @@ const TRUNCATED: &str = " [truncated]";
 /// How long to wait for the program's output to reach end-of-file once its process group is
 /// killed. Only a descendant that left the group (`setsid`) can hold a pipe open that long.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Lines of stderr a failed command's error carries (its traceback).
+const STDERR_TAIL_LINES: usize = 20;
 
 /// Runs `spec` as a task attempt and returns its result: the JSON the program wrote to
 /// `BATON_RESULT`, or `None` when it wrote nothing.
@@ -105,11 +111,12 @@ pub async fn run_command(
     let stderr = child.stderr.take();
     let mut input = payload.into_bytes();
     input.push(b'\n');
+    let stderr_tail = Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES));
     let mut io = pin!(async {
         tokio::join!(
             feed_stdin(stdin, input),
-            pump_lines(stdout, ctx),
-            pump_lines(stderr, ctx),
+            pump_lines(stdout, ctx, None),
+            pump_lines(stderr, ctx, Some(&stderr_tail)),
         );
     });
 
@@ -138,7 +145,12 @@ pub async fn run_command(
     let status =
         status.map_err(|e| TaskError::Failed(format!("waiting for '{program}' failed: {e}")))?;
     if !status.success() {
-        return Err(TaskError::Failed(describe_failure(status)));
+        let tail = std::mem::take(
+            &mut *stderr_tail
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        return Err(TaskError::Failed(failure_text(status, tail)));
     }
     read_result(&result_path).await
 }
@@ -157,6 +169,20 @@ fn spawn_error(program: &str, cwd: Option<&str>, error: &io::Error) -> TaskError
         _ => error.to_string(),
     };
     TaskError::Failed(format!("cannot start '{program}': {reason}"))
+}
+
+/// The error of a command that exited unsuccessfully: what happened, then (the traceback)
+/// the last lines of its stderr, if it wrote any.
+fn failure_text(status: ExitStatus, stderr_tail: VecDeque<String>) -> String {
+    let exception = describe_failure(status);
+    if stderr_tail.is_empty() {
+        return exception;
+    }
+    let details: Vec<String> =
+        std::iter::once(format!("last {} line(s) of stderr:", stderr_tail.len()))
+            .chain(stderr_tail)
+            .collect();
+    Failure::error_text(&exception, &details)
 }
 
 /// Describes an unsuccessful exit status.
@@ -211,7 +237,11 @@ async fn feed_stdin(stdin: Option<ChildStdin>, input: Vec<u8>) {
 
 /// Sends every line of `reader` to the task log as it arrives, truncating long lines without
 /// buffering them whole.
-async fn pump_lines<R: AsyncRead + Unpin>(reader: Option<R>, ctx: &TaskContext) {
+async fn pump_lines<R: AsyncRead + Unpin>(
+    reader: Option<R>,
+    ctx: &TaskContext,
+    tail: Option<&Mutex<VecDeque<String>>>,
+) {
     let Some(reader) = reader else { return };
     let mut reader = BufReader::new(reader);
     let mut line = Vec::new();
@@ -240,22 +270,35 @@ async fn pump_lines<R: AsyncRead + Unpin>(reader: Option<R>, ctx: &TaskContext) 
         }
         reader.consume(used);
         if complete {
-            emit_line(ctx, &mut line, &mut truncated);
+            emit_line(ctx, &mut line, &mut truncated, tail);
         }
     }
     if !line.is_empty() || truncated {
-        emit_line(ctx, &mut line, &mut truncated);
+        emit_line(ctx, &mut line, &mut truncated, tail);
     }
 }
 
-/// Logs one line and resets the buffer.
-fn emit_line(ctx: &TaskContext, line: &mut Vec<u8>, truncated: &mut bool) {
+/// Logs one line (keeping it in `tail`, which holds the last [`STDERR_TAIL_LINES`]) and
+/// resets the buffer.
+fn emit_line(
+    ctx: &TaskContext,
+    line: &mut Vec<u8>,
+    truncated: &mut bool,
+    tail: Option<&Mutex<VecDeque<String>>>,
+) {
     if line.last() == Some(&b'\r') {
         line.pop();
     }
     let mut text = String::from_utf8_lossy(line).into_owned();
     if *truncated {
         text.push_str(TRUNCATED);
+    }
+    if let Some(tail) = tail {
+        let mut tail = tail.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if tail.len() == STDERR_TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(text.clone());
     }
     ctx.log(text);
     line.clear();
@@ -521,6 +564,22 @@ mod tests {
             run_command(&sh(r#": > "$BATON_RESULT""#), &ctx).await,
             Ok(None)
         );
+    }
+
+    #[tokio::test]
+    async fn a_failure_carries_the_last_lines_of_stderr() {
+        let (ctx, _rx) = context(json!(null));
+        let script = "echo out; for i in $(seq 1 30); do echo \"err $i\" >&2; done; exit 2";
+        let Err(TaskError::Failed(error)) = run_command(&sh(script), &ctx).await else {
+            panic!("the command should fail");
+        };
+        let failure = Failure::from_error(&error);
+        assert_eq!(failure.exception, "command exited with status 2");
+        let lines: Vec<&str> = failure.traceback.lines().collect();
+        assert_eq!(lines[0], "last 20 line(s) of stderr:");
+        assert_eq!(lines[1], "err 11");
+        assert_eq!(lines.last(), Some(&"err 30"));
+        assert!(!failure.traceback.contains("out"));
     }
 
     #[tokio::test]

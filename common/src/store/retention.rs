@@ -1,0 +1,41 @@
+//! Keeping only the newest runs of a definition (Director's `retention.offset`): older
+//! finished runs are deleted with their logs and index entries; active ones stay.
+
+use super::run_index::RunQuery;
+use super::{Store, StoreResult};
+use crate::model::{RunKind, RunStatus};
+use crate::scripts;
+
+/// Most runs looked at per call: a definition far over its retention is trimmed over several.
+const RETENTION_BATCH: usize = 500;
+
+impl Store {
+    /// Deletes the finished runs of workflow definition `definition` beyond its `keep` newest
+    /// runs (at most one page of them per call); returns how many were deleted.
+    pub async fn enforce_retention(&self, definition: &str, keep: u64) -> StoreResult<usize> {
+        let query = RunQuery {
+            definitions: vec![definition.to_owned()],
+            offset: usize::try_from(keep).unwrap_or(usize::MAX),
+            ..RunQuery::new(RunKind::Workflow, RETENTION_BATCH)
+        };
+        let page = self.list_runs(&query).await?;
+        let mut deleted = 0;
+        let mut conn = self.conn().await?;
+        for run in page.runs.iter().filter(|run| run.status.is_finished()) {
+            let shard = self.keys.shard_of(&run.id);
+            let mut invocation = scripts::DELETE_FINISHED_RUN.prepare_invoke();
+            invocation
+                .key(self.keys.run(&run.id))
+                .key(self.keys.run_log(&run.id))
+                .key(self.keys.kind_index(shard, run.kind))
+                .key(self.keys.definition_index(shard, run.kind, &run.definition))
+                .key(self.keys.active_index(shard, run.kind));
+            for status in [RunStatus::Success, RunStatus::Error, RunStatus::Canceled] {
+                invocation.key(self.keys.finished_index(shard, run.kind, status));
+            }
+            let removed: u32 = invocation.arg(&run.id).invoke_async(&mut conn).await?;
+            deleted += removed as usize;
+        }
+        Ok(deleted)
+    }
+}
