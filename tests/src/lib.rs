@@ -37,6 +37,7 @@ pub mod browser;
 pub mod fake_service;
 pub mod fresh;
 pub mod git_repo;
+pub mod other_api;
 pub mod process;
 pub mod python;
 pub mod redis_server;

@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use baton_tests::TestApp;
-use baton_tests::process::BatonProcess;
 use baton_tests::wait::wait_for;
+use common::model::RunKind;
+use common::store::run_index::RunQuery;
 
 const FIRST: &str = "example.TICK:\n  tasks: [noop]\n  periodic:\n    interval: 1\n\
                      example.ONCE:\n  tasks: [noop]\n";
@@ -15,29 +16,18 @@ const OTHER: &str = "example.ONCE:\n  tasks: [probe]\nexample.NEW:\n  tasks: [no
 
 /// Periodic runs of `example.TICK` created so far.
 async fn ticks(app: &TestApp) -> usize {
-    let store = app.store().await;
-    let query = common::store::run_index::RunQuery {
+    let query = RunQuery {
         definitions: vec!["example.TICK".into()],
-        ..common::store::run_index::RunQuery::new(common::model::RunKind::Workflow, 1000)
+        ..RunQuery::new(RunKind::Workflow, 1000)
     };
+    let store = app.store().await;
     store.list_runs(&query).await.unwrap().runs.len()
 }
 
-/// Starts another `baton-api` on the app's Redis with the definitions `yaml`.
-fn another_api(
-    app: &TestApp,
-    yaml: &str,
-    extra: &[(&str, &str)],
-) -> (BatonProcess, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("flows.yml"), yaml).unwrap();
-    let definitions = dir.path().display().to_string();
-    let mut env = vec![
-        ("BATON_LISTEN", "127.0.0.1:0"),
-        ("BATON_DEFINITIONS", definitions.as_str()),
-    ];
-    env.extend_from_slice(extra);
-    (app.spawn_process("baton-api", &[], &env), dir)
+/// The names of the published definitions.
+async fn published(app: &TestApp) -> Vec<String> {
+    let definitions = app.store().await.definitions().await.unwrap();
+    definitions.into_iter().map(|d| d.name).collect()
 }
 
 #[tokio::test]
@@ -56,13 +46,7 @@ async fn a_server_with_other_definitions_refuses_to_replace_them_unless_told() {
     .await;
 
     // Other files: refused, saying what differs, and nothing changes.
-    let (mut refused, _dir) = another_api(&app, OTHER, &[]);
-    let status = refused
-        .wait_exit_async(Duration::from_secs(15))
-        .await
-        .expect("a server with other definitions refuses to start");
-    assert!(!status.success());
-    let log = refused.log();
+    let log = app.refused_api(&[("flows.yml", OTHER)], &[]).await;
     for expected in [
         "added: example.NEW",
         "removed: example.TICK",
@@ -78,53 +62,30 @@ async fn a_server_with_other_definitions_refuses_to_replace_them_unless_told() {
         || async { (ticks(&app).await > before).then_some(()) },
     )
     .await;
-    let names: Vec<String> = app
-        .store()
-        .await
-        .definitions()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.name)
-        .collect();
-    assert_eq!(names, ["example.ONCE", "example.TICK"]);
+    assert_eq!(published(&app).await, ["example.ONCE", "example.TICK"]);
 
     // The same files: it agrees and serves.
-    let (mut agreeing, _same) = another_api(&app, FIRST, &[]);
+    let mut agreeing = app.other_api(&[("flows.yml", FIRST)], &[]);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(agreeing.is_running(), "{}", agreeing.log());
+    let log = agreeing.process.log();
+    assert!(agreeing.process.is_running(), "{log}");
     assert!(
-        agreeing
-            .log()
-            .contains("definitions agree with the published set"),
-        "{}",
-        agreeing.log()
+        log.contains("definitions agree with the published set"),
+        "{log}"
     );
 
-    // Told to replace: the new set is published, and the old periodic workflow stops.
-    let (mut replacing, _new) = another_api(&app, OTHER, &[("BATON_REPLACE_DEFINITIONS", "true")]);
-    let replaced = wait_for(
+    // Told to replace: the new set is published, saying what it replaced.
+    let mut replacing = app.other_api(
+        &[("flows.yml", OTHER)],
+        &[("BATON_REPLACE_DEFINITIONS", "true")],
+    );
+    wait_for(
         Duration::from_secs(15),
         "the new set is published",
-        || async {
-            let names: Vec<String> = app
-                .store()
-                .await
-                .definitions()
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|d| d.name)
-                .collect();
-            (names == ["example.NEW", "example.ONCE"]).then_some(names)
-        },
+        || async { (published(&app).await == ["example.NEW", "example.ONCE"]).then_some(()) },
     )
     .await;
-    assert_eq!(replaced.len(), 2);
-    assert!(replacing.is_running(), "{}", replacing.log());
-    assert!(
-        replacing.log().contains("removed: example.TICK"),
-        "{}",
-        replacing.log()
-    );
+    let log = replacing.process.log();
+    assert!(replacing.process.is_running(), "{log}");
+    assert!(log.contains("removed: example.TICK"), "{log}");
 }

@@ -134,23 +134,7 @@ async fn a_misspelt_task_or_hook_name_stops_the_server_at_its_line() {
             "NOTIFYY",
         ),
     ] {
-        let definitions = tempfile::tempdir().unwrap();
-        std::fs::write(definitions.path().join("flows.yml"), text).unwrap();
-        let definitions = definitions.path().display().to_string();
-        let mut api = app.spawn_process(
-            "baton-api",
-            &[],
-            &[
-                ("BATON_LISTEN", "127.0.0.1:0"),
-                ("BATON_DEFINITIONS", definitions.as_str()),
-            ],
-        );
-        let status = api
-            .wait_exit_async(Duration::from_secs(15))
-            .await
-            .expect("the server refuses to start");
-        assert!(!status.success());
-        let log = api.log();
+        let log = app.refused_api(&[("flows.yml", text)], &[]).await;
         assert!(
             log.contains(&format!("flows.yml:{line}:"))
                 && log.contains(&format!("task '{name}' of workflow 'p.A'")),

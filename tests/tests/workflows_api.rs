@@ -900,28 +900,15 @@ async fn periodic_workflows_are_fired_by_the_scheduler_and_marked_periodic() {
 #[tokio::test]
 async fn an_invalid_definition_file_stops_the_server_with_file_and_line() {
     let app = TestApp::builder().api(false).spawn().await;
-    let definitions = tempfile::tempdir().unwrap();
-    std::fs::write(definitions.path().join("good.yml"), "p.A:\n  tasks: [X]\n").unwrap();
-    std::fs::write(
-        definitions.path().join("broken.yml"),
-        "p.B:\n  tasks:\n    - G: {type: group}\n",
-    )
-    .unwrap();
-    let definitions = definitions.path().display().to_string();
-    let mut api = app.spawn_process(
-        "baton-api",
-        &[],
-        &[
-            ("BATON_LISTEN", "127.0.0.1:0"),
-            ("BATON_DEFINITIONS", definitions.as_str()),
-        ],
-    );
-    let status = api
-        .wait_exit_async(Duration::from_secs(15))
-        .await
-        .expect("the server refuses to start");
-    assert!(!status.success());
-    let log = api.log();
+    let log = app
+        .refused_api(
+            &[
+                ("good.yml", "p.A:\n  tasks: [noop]\n"),
+                ("broken.yml", "p.B:\n  tasks:\n    - G: {type: group}\n"),
+            ],
+            &[],
+        )
+        .await;
     assert!(
         log.contains("broken.yml:1") && log.contains("group 'G' has no tasks"),
         "{log}"
