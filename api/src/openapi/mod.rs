@@ -4,6 +4,7 @@
 //! end-to-end tests check the server against these tables, so the document stays true.
 
 mod baton;
+mod operator;
 pub mod projects;
 pub mod releases;
 pub mod reports;
@@ -282,10 +283,11 @@ impl Operation {
 }
 
 /// Every front with its operations, in the document's order.
-pub fn fronts() -> [(Front, &'static [Operation]); 5] {
+pub fn fronts() -> [(Front, &'static [Operation]); 6] {
     [
         (Front::Baton, baton::OPERATIONS),
         (Front::Workflows, workflows::OPERATIONS),
+        (Front::Workflows, operator::OPERATIONS),
         (Front::Reports, reports::OPERATIONS),
         (Front::Releases, releases::OPERATIONS),
         (Front::Projects, projects::OPERATIONS),
@@ -447,6 +449,22 @@ fn operation_json(front: Front, operation: &Operation) -> Value {
     Value::Object(body)
 }
 
+/// The document's tags, one per front (a front listed twice is tagged once).
+fn tags() -> Vec<Value> {
+    let mut seen = Vec::new();
+    fronts()
+        .into_iter()
+        .filter(|(front, _)| {
+            let new = !seen.contains(front);
+            seen.push(*front);
+            new
+        })
+        .map(|(front, _)| {
+            json!({"name": tag(front), "description": schemas::front_description(front)})
+        })
+        .collect()
+}
+
 /// The whole document.
 pub fn openapi_document() -> Value {
     let mut paths = Map::new();
@@ -463,7 +481,7 @@ pub fn openapi_document() -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Job and workflow orchestration on Redis, behind four fronts: Celery Director's workflows API (/api), OrderlyWeb's reports API (/api/v1, also /api/v2), the Release Coordinator's API (/releases, /tasks, ...) and Orchestra's projects API (/orchestra/api). Requests are signed with HTTP signatures (draft-cavage, hmac-sha256); each front answers errors in its own format."
         },
-        "tags": fronts().map(|(front, _)| json!({"name": tag(front), "description": schemas::front_description(front)})),
+        "tags": tags(),
         "paths": paths,
         "components": {
             "securitySchemes": {

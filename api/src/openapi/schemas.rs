@@ -114,6 +114,7 @@ pub fn components() -> Value {
             "additionalProperties": false,
             "properties": {"project": text(), "name": text(), "payload": {"type": "object"}}
         },
+        "NewKey": super::operator::new_key_schema(),
         "ReportRun": report_run,
         "ZipArchive": {"type": "string", "format": "binary"},
         "NewTaskService": object(&["name", "url"], json!({

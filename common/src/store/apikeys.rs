@@ -38,13 +38,15 @@ pub enum Permission {
     ProjectsWrite,
     /// Work on human tasks of projects.
     ProjectsWork,
+    /// See and steer queues, dead letters and workers.
+    Operator,
     /// Everything.
     Admin,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::WorkflowsRead,
         Permission::WorkflowsRun,
         Permission::ReportsRead,
@@ -55,6 +57,7 @@ impl Permission {
         Permission::ProjectsRead,
         Permission::ProjectsWrite,
         Permission::ProjectsWork,
+        Permission::Operator,
         Permission::Admin,
     ];
 
@@ -71,6 +74,7 @@ impl Permission {
             Self::ProjectsRead => "projects.read",
             Self::ProjectsWrite => "projects.write",
             Self::ProjectsWork => "projects.work",
+            Self::Operator => "operator",
             Self::Admin => "admin",
         }
     }
