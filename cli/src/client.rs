@@ -121,10 +121,14 @@ impl Client {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         headers.insert(
             "x-request-id",
-            HeaderValue::from_str(&request_id).map_err(|error| ClientError::Sign(error.to_string()))?,
+            HeaderValue::from_str(&request_id)
+                .map_err(|error| ClientError::Sign(error.to_string()))?,
         );
         if !bytes.is_empty() {
-            headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
         }
         self.signer
             .try_sign_request(&method, &target, &mut headers, &bytes, chrono::Utc::now())
@@ -141,10 +145,13 @@ impl Client {
                 cause: describe(&error),
             })?;
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(|error| ClientError::Connect {
-            url: url.clone(),
-            cause: describe(&error),
-        })?;
+        let text = response
+            .text()
+            .await
+            .map_err(|error| ClientError::Connect {
+                url: url.clone(),
+                cause: describe(&error),
+            })?;
         let json: Option<Value> = serde_json::from_str(&text).ok();
         if !(200..300).contains(&status) {
             let message = json
@@ -219,13 +226,19 @@ pub fn error_message(body: &Value) -> Option<String> {
         }
     };
     if let Some(message) = body["error"]["message"].as_str() {
-        return Some(with_details(message.to_owned(), details(body["error"].get("details"))));
+        return Some(with_details(
+            message.to_owned(),
+            details(body["error"].get("details")),
+        ));
     }
     if let Some(message) = body["message"].as_str() {
         return Some(message.to_owned());
     }
     if let Some(message) = body["error"].as_str() {
-        return Some(with_details(message.to_owned(), details(body.get("errors"))));
+        return Some(with_details(
+            message.to_owned(),
+            details(body.get("errors")),
+        ));
     }
     let listed = details(body.get("errors"));
     (!listed.is_empty()).then(|| listed.join("; "))
@@ -239,11 +252,15 @@ mod tests {
     #[test]
     fn every_fronts_error_format_gives_its_message() {
         assert_eq!(
-            error_message(&json!({"error": "Payload is not valid", "errors": ["'name' is a required property"]})),
+            error_message(
+                &json!({"error": "Payload is not valid", "errors": ["'name' is a required property"]})
+            ),
             Some("Payload is not valid ('name' is a required property)".into())
         );
         assert_eq!(
-            error_message(&json!({"status": "failure", "data": null, "errors": [{"code": "not-found", "message": "no report"}]})),
+            error_message(
+                &json!({"status": "failure", "data": null, "errors": [{"code": "not-found", "message": "no report"}]})
+            ),
             Some("no report".into())
         );
         assert_eq!(
@@ -255,7 +272,9 @@ mod tests {
             Some("no project".into())
         );
         assert_eq!(
-            error_message(&json!({"error": {"code": "not_found", "message": "no such route", "details": []}})),
+            error_message(
+                &json!({"error": {"code": "not_found", "message": "no such route", "details": []}})
+            ),
             Some("no such route".into())
         );
         assert_eq!(error_message(&json!({"x": 1})), None);

@@ -80,12 +80,18 @@ fn print(format: Format, value: &Value, human: impl FnOnce(&Value) -> String) {
 }
 
 /// Runs `command` (all but `completions`, which needs no API).
-pub async fn run(client: &Client, format: Format, command: Command) -> Result<Outcome, CommandError> {
+pub async fn run(
+    client: &Client,
+    format: Format,
+    command: Command,
+) -> Result<Outcome, CommandError> {
     match command {
         Command::Workflows(command) => workflows(client, format, command).await,
         Command::Definitions => {
             let answer = client.get("/api/definitions").await?;
-            print(format, &answer, |value| output::definitions(value).to_string());
+            print(format, &answer, |value| {
+                output::definitions(value).to_string()
+            });
             Ok(Outcome::Done)
         }
         Command::Queues => {
@@ -151,7 +157,9 @@ async fn workflows(
                 ])
             );
             let answer = client.get(&path).await?;
-            print(format, &answer, |value| output::workflows(value).to_string());
+            print(format, &answer, |value| {
+                output::workflows(value).to_string()
+            });
             Ok(Outcome::Done)
         }
         WorkflowsCommand::Show { id } => {
@@ -171,11 +179,12 @@ async fn workflows(
                     "'{workflow}' is not PROJECT.NAME (see `baton definitions`)"
                 ))
             })?;
-            let payload: Value = serde_json::from_str(&payload).map_err(|error| {
-                CommandError::Usage(format!("--payload is not JSON: {error}"))
-            })?;
+            let payload: Value = serde_json::from_str(&payload)
+                .map_err(|error| CommandError::Usage(format!("--payload is not JSON: {error}")))?;
             if !payload.is_object() {
-                return Err(CommandError::Usage("--payload must be a JSON object".into()));
+                return Err(CommandError::Usage(
+                    "--payload must be a JSON object".into(),
+                ));
             }
             let body = json!({"project": project, "name": name, "payload": payload});
             let started = client.post("/api/workflows", Some(&body)).await?;
@@ -245,7 +254,9 @@ fn is_finished(status: &Value) -> bool {
 async fn wait_for_run(client: &Client, id: &str) -> Result<Value, CommandError> {
     let path = format!("/api/workflows/{}", segment(id));
     let bar = ProgressBar::new(0);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} tasks {msg}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} tasks {msg}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_prefix(id.to_owned());
@@ -257,7 +268,11 @@ async fn wait_for_run(client: &Client, id: &str) -> Result<Value, CommandError> 
             .filter(|task| task["is_hook"] != Value::Bool(true))
             .collect();
         bar.set_length(work.len() as u64);
-        bar.set_position(work.iter().filter(|task| is_finished(&task["status"])).count() as u64);
+        bar.set_position(
+            work.iter()
+                .filter(|task| is_finished(&task["status"]))
+                .count() as u64,
+        );
         bar.set_message(cell(&run["status"]));
         if is_finished(&run["status"]) {
             bar.finish_and_clear();
@@ -393,7 +408,11 @@ async fn dead_letters(
     Ok(Outcome::Done)
 }
 
-async fn keys(client: &Client, format: Format, command: KeysCommand) -> Result<Outcome, CommandError> {
+async fn keys(
+    client: &Client,
+    format: Format,
+    command: KeysCommand,
+) -> Result<Outcome, CommandError> {
     match command {
         KeysCommand::List => {
             let answer = client.get("/api/keys").await?;
@@ -404,7 +423,8 @@ async fn keys(client: &Client, format: Format, command: KeysCommand) -> Result<O
             permissions,
             allow_date_only,
         } => {
-            let body = json!({"id": id, "permissions": permissions, "allow_date_only": allow_date_only});
+            let body =
+                json!({"id": id, "permissions": permissions, "allow_date_only": allow_date_only});
             let answer = client.post("/api/keys", Some(&body)).await?;
             print(format, &answer, |value| {
                 format!(
@@ -464,14 +484,20 @@ async fn reports(
                 )
                 .await?;
             print(format, &answer, |value| {
-                format!("started {} (key {})", name, cell(&output::data(value)["key"]))
+                format!(
+                    "started {} (key {})",
+                    name,
+                    cell(&output::data(value)["key"])
+                )
             });
         }
         ReportsCommand::Status { key } => {
             let answer = client
                 .get(&format!("/api/v1/reports/{}/status/", segment(&key)))
                 .await?;
-            print(format, &answer, |value| output::report_status(value).to_string());
+            print(format, &answer, |value| {
+                output::report_status(value).to_string()
+            });
         }
         ReportsCommand::Log { key } => {
             let mut after: Option<String> = None;
@@ -480,7 +506,10 @@ async fn reports(
                 let path = format!(
                     "/api/v1/reports/{}/status/{}",
                     segment(&key),
-                    query(&[("output", Some("true".into())), ("output_after", after.clone())])
+                    query(&[
+                        ("output", Some("true".into())),
+                        ("output_after", after.clone())
+                    ])
                 );
                 let answer = client.get(&path).await?;
                 let data = output::data(&answer);
@@ -502,7 +531,11 @@ async fn reports(
                 }
                 Format::Human => {
                     for line in &lines {
-                        println!("{}", line.as_str().map_or_else(|| line.to_string(), str::to_owned));
+                        println!(
+                            "{}",
+                            line.as_str()
+                                .map_or_else(|| line.to_string(), str::to_owned)
+                        );
                     }
                 }
             }
@@ -536,7 +569,9 @@ async fn releases(
             print(format, &answer, |value| cell(&value["message"]));
         }
         ReleasesCommand::Cancel { id } => {
-            let answer = client.delete(&format!("/releases/{}", segment(&id))).await?;
+            let answer = client
+                .delete(&format!("/releases/{}", segment(&id)))
+                .await?;
             print(format, &answer, |value| match value.get("kf_id") {
                 Some(_) => output::release(value),
                 None => cell(&value["message"]),
@@ -556,7 +591,11 @@ mod tests {
         assert_eq!(segment("a b/c"), "a%20b%2Fc");
         assert_eq!(query(&[("a", None)]), "");
         assert_eq!(
-            query(&[("a", Some("x y".into())), ("b", None), ("c", Some("1".into()))]),
+            query(&[
+                ("a", Some("x y".into())),
+                ("b", None),
+                ("c", Some("1".into()))
+            ]),
             "?a=x+y&c=1"
         );
     }

@@ -139,7 +139,11 @@ pub fn resolve(
                 path: shown.clone(),
             })?,
         None => {
-            let fallback = file.profiles.get(DEFAULT_PROFILE).cloned().unwrap_or_default();
+            let fallback = file
+                .profiles
+                .get(DEFAULT_PROFILE)
+                .cloned()
+                .unwrap_or_default();
             Profile {
                 url: given.url.clone().or(fallback.url),
                 key_id: given.key_id.clone().or(fallback.key_id),
@@ -247,11 +251,9 @@ secret = "prod-secret"
         let missing = std::path::Path::new("/nonexistent/baton/config.toml");
         let error = resolve(&given(None, Some("a"), Some("b")), None, Some(missing)).unwrap_err();
         assert!(error.to_string().contains("BATON_URL"), "{error}");
-        let error =
-            resolve(&given(Some("http://h:1"), None, Some("b")), None, None).unwrap_err();
+        let error = resolve(&given(Some("http://h:1"), None, Some("b")), None, None).unwrap_err();
         assert!(error.to_string().contains("BATON_KEY_ID"), "{error}");
-        let error =
-            resolve(&given(Some("ftp://h"), Some("a"), Some("b")), None, None).unwrap_err();
+        let error = resolve(&given(Some("ftp://h"), Some("a"), Some("b")), None, None).unwrap_err();
         assert_eq!(error, ConfigError::BadUrl("ftp://h".into()));
     }
 }

@@ -48,7 +48,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    let format = if cli.json { Format::Json } else { Format::Human };
+    let format = if cli.json {
+        Format::Json
+    } else {
+        Format::Human
+    };
     match commands::run(&client, format, cli.command).await {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::RunFailed) => ExitCode::from(EXIT_RUN_FAILED),

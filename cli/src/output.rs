@@ -169,14 +169,18 @@ pub fn dead_letters(page: &Value) -> Table {
     let rows = items(&page["dead_letters"])
         .iter()
         .map(|letter| {
-            ["id", "run_id", "task", "attempt", "priority", "failed", "error"]
-                .iter()
-                .map(|field| cell(&letter[*field]))
-                .collect()
+            [
+                "id", "run_id", "task", "attempt", "priority", "failed", "error",
+            ]
+            .iter()
+            .map(|field| cell(&letter[*field]))
+            .collect()
         })
         .collect();
     table(
-        &["ID", "RUN", "TASK", "ATTEMPT", "PRIORITY", "FAILED", "ERROR"],
+        &[
+            "ID", "RUN", "TASK", "ATTEMPT", "PRIORITY", "FAILED", "ERROR",
+        ],
         rows,
     )
 }
@@ -207,7 +211,16 @@ pub fn workers(list: &Value) -> Table {
         })
         .collect();
     table(
-        &["ID", "HOST", "PID", "QUEUES", "JOBS", "DONE", "LAST SEEN", "STATE"],
+        &[
+            "ID",
+            "HOST",
+            "PID",
+            "QUEUES",
+            "JOBS",
+            "DONE",
+            "LAST SEEN",
+            "STATE",
+        ],
         rows,
     )
 }
@@ -262,7 +275,10 @@ const RELEASE_HEADERS: [&str; 6] = ["ID", "NAME", "STATE", "VERSION", "AUTHOR", 
 /// `GET /releases`: a page (`results`) or a list.
 pub fn releases(answer: &Value) -> Table {
     let list = answer.get("results").unwrap_or(answer);
-    table(&RELEASE_HEADERS, items(list).iter().map(release_row).collect())
+    table(
+        &RELEASE_HEADERS,
+        items(list).iter().map(release_row).collect(),
+    )
 }
 
 /// `GET /releases/{id}`: the release, then its tasks.
@@ -334,8 +350,14 @@ mod tests {
                 .map(str::to_owned)
                 .collect()
         };
-        assert_eq!(row("default"), ["default", "4", "1", "2", "3", "yes", "6/min"]);
-        assert_eq!(row("reports"), ["reports", "0", "0", "0", "0", "no", "0/min"]);
+        assert_eq!(
+            row("default"),
+            ["default", "4", "1", "2", "3", "yes", "6/min"]
+        );
+        assert_eq!(
+            row("reports"),
+            ["reports", "0", "0", "0", "0", "no", "0/min"]
+        );
     }
 
     #[test]

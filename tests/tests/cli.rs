@@ -43,21 +43,40 @@ async fn workflows_run_wait_show_list_and_logs() {
     assert_eq!(definitions.code, Some(0), "{definitions:?}");
     assert!(find(&definitions.json(), "fullname", "example.GOOD").is_some());
     let table = app.baton_admin(&["definitions"]).await;
-    assert!(table.stdout.contains("WORKFLOW") && table.stdout.contains("example.SLOW"), "{table:?}");
+    assert!(
+        table.stdout.contains("WORKFLOW") && table.stdout.contains("example.SLOW"),
+        "{table:?}"
+    );
 
     // A run that succeeds exits 0; one that fails exits 1.
     let good = app
-        .baton_admin(&["workflows", "run", "example.GOOD", "--payload", "{\"n\": 1}", "--wait", "--json"])
+        .baton_admin(&[
+            "workflows",
+            "run",
+            "example.GOOD",
+            "--payload",
+            "{\"n\": 1}",
+            "--wait",
+            "--json",
+        ])
         .await;
     assert_eq!(good.code, Some(0), "{good:?}");
     let good = good.json();
     assert_eq!(good["status"], "success");
     let good_id = good["id"].as_str().unwrap().to_owned();
-    let bad = app.baton_admin(&["workflows", "run", "example.BAD", "--wait"]).await;
+    let bad = app
+        .baton_admin(&["workflows", "run", "example.BAD", "--wait"])
+        .await;
     assert_eq!(bad.code, Some(1), "{bad:?}");
-    assert!(bad.stdout.contains("error") && bad.stdout.contains("FAIL"), "{bad:?}");
+    assert!(
+        bad.stdout.contains("error") && bad.stdout.contains("FAIL"),
+        "{bad:?}"
+    );
 
-    let list = app.baton_admin(&["workflows", "list", "--json"]).await.json();
+    let list = app
+        .baton_admin(&["workflows", "list", "--json"])
+        .await
+        .json();
     assert!(find(&list, "id", &good_id).is_some(), "{list}");
     let failed = app
         .baton_admin(&["workflows", "list", "--status", "error", "--json"])
@@ -65,16 +84,28 @@ async fn workflows_run_wait_show_list_and_logs() {
         .json();
     assert_eq!(failed.as_array().unwrap().len(), 1, "{failed}");
     let table = app.baton_admin(&["workflows", "list"]).await;
-    assert!(table.stdout.contains(&good_id) && table.stdout.contains("STATUS"), "{table:?}");
+    assert!(
+        table.stdout.contains(&good_id) && table.stdout.contains("STATUS"),
+        "{table:?}"
+    );
 
-    let shown = app.baton_admin(&["workflows", "show", &good_id, "--json"]).await.json();
+    let shown = app
+        .baton_admin(&["workflows", "show", &good_id, "--json"])
+        .await
+        .json();
     assert_eq!(shown["payload"]["n"], 1);
     assert_eq!(shown["tasks"][0]["key"], "SAY");
     let table = app.baton_admin(&["workflows", "show", &good_id]).await;
-    assert!(table.stdout.contains("SAY") && table.stdout.contains("success"), "{table:?}");
+    assert!(
+        table.stdout.contains("SAY") && table.stdout.contains("success"),
+        "{table:?}"
+    );
 
     // The whole log, then one task's; the lines carry their task, time and cursor.
-    let log = app.baton_admin(&["workflows", "logs", &good_id, "--json"]).await.json();
+    let log = app
+        .baton_admin(&["workflows", "logs", &good_id, "--json"])
+        .await
+        .json();
     let messages: Vec<&str> = log["lines"]
         .as_array()
         .unwrap()
@@ -85,15 +116,29 @@ async fn workflows_run_wait_show_list_and_logs() {
     assert_eq!(log["lines"][0]["task"], "SAY");
     assert!(log["lines"][0]["time"].as_str().unwrap().starts_with("20"));
     assert_eq!(log["finished"], true);
-    let text = app.baton_admin(&["workflows", "logs", &good_id, "--task", "SAY"]).await;
+    let text = app
+        .baton_admin(&["workflows", "logs", &good_id, "--task", "SAY"])
+        .await;
     assert_eq!(text.code, Some(0), "{text:?}");
-    assert!(text.stdout.lines().nth(1).unwrap().ends_with("SAY line two"), "{text:?}");
-    let unknown_task = app.baton_admin(&["workflows", "logs", &good_id, "--task", "NOPE"]).await;
+    assert!(
+        text.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .ends_with("SAY line two"),
+        "{text:?}"
+    );
+    let unknown_task = app
+        .baton_admin(&["workflows", "logs", &good_id, "--task", "NOPE"])
+        .await;
     assert_eq!(unknown_task.code, Some(2), "{unknown_task:?}");
     assert!(unknown_task.stderr.contains("400"), "{unknown_task:?}");
 
     // Following a run prints its lines as they come and ends when it finishes.
-    let slow = app.baton_admin(&["workflows", "run", "example.SLOW", "--json"]).await.json();
+    let slow = app
+        .baton_admin(&["workflows", "run", "example.SLOW", "--json"])
+        .await
+        .json();
     let slow_id = slow["id"].as_str().unwrap().to_owned();
     let followed = app
         .baton_admin(&["workflows", "logs", &slow_id, "--follow", "--json"])
@@ -105,7 +150,10 @@ async fn workflows_run_wait_show_list_and_logs() {
         .map(|line| line["message"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(lines, ["before", "after"], "{followed:?}");
-    let finished = app.baton_admin(&["workflows", "show", &slow_id, "--json"]).await.json();
+    let finished = app
+        .baton_admin(&["workflows", "show", &slow_id, "--json"])
+        .await
+        .json();
     assert_eq!(finished["status"], "success");
 
     // Relaunch starts a new run of the same workflow; cancel answers the run canceled.
@@ -114,9 +162,17 @@ async fn workflows_run_wait_show_list_and_logs() {
         .await;
     assert_eq!(relaunched.code, Some(0), "{relaunched:?}");
     assert_ne!(relaunched.json()["id"], good_id.as_str());
-    let long = app.baton_admin(&["workflows", "run", "example.SLOW", "--json"]).await.json();
+    let long = app
+        .baton_admin(&["workflows", "run", "example.SLOW", "--json"])
+        .await
+        .json();
     let canceled = app
-        .baton_admin(&["workflows", "cancel", long["id"].as_str().unwrap(), "--json"])
+        .baton_admin(&[
+            "workflows",
+            "cancel",
+            long["id"].as_str().unwrap(),
+            "--json",
+        ])
         .await;
     assert_eq!(canceled.code, Some(0), "{canceled:?}");
     assert_eq!(canceled.json()["status"], "canceled");
@@ -133,7 +189,9 @@ async fn workflows_run_wait_show_list_and_logs() {
 #[tokio::test]
 async fn queues_dead_letters_workers_and_keys() {
     let app = app().await;
-    let bad = app.baton_admin(&["workflows", "run", "example.BAD", "--wait", "--json"]).await;
+    let bad = app
+        .baton_admin(&["workflows", "run", "example.BAD", "--wait", "--json"])
+        .await;
     assert_eq!(bad.code, Some(1), "{bad:?}");
     let bad_id = bad.json()["id"].as_str().unwrap().to_owned();
 
@@ -143,79 +201,144 @@ async fn queues_dead_letters_workers_and_keys() {
     assert_eq!(default["paused"], false);
     assert_eq!(default["rate"]["failed"], 1, "{queues}");
     let table = app.baton_admin(&["queues"]).await;
-    for header in ["QUEUE", "WAITING", "RUNNING", "DELAYED", "DEAD", "PAUSED", "RATE"] {
+    for header in [
+        "QUEUE", "WAITING", "RUNNING", "DELAYED", "DEAD", "PAUSED", "RATE",
+    ] {
         assert!(table.stdout.contains(header), "{table:?}");
     }
-    let row = table.stdout.lines().find(|line| line.contains("default")).unwrap();
+    let row = table
+        .stdout
+        .lines()
+        .find(|line| line.contains("default"))
+        .unwrap();
     assert!(row.contains("no") && row.contains("1/min"), "{row}");
 
     // Pausing shows in the queue and in the list; resuming undoes it.
-    let paused = app.baton_admin(&["queue", "pause", "default", "--json"]).await.json();
+    let paused = app
+        .baton_admin(&["queue", "pause", "default", "--json"])
+        .await
+        .json();
     assert_eq!(paused["paused"], true);
     let queues = app.baton_admin(&["queues", "--json"]).await.json();
     assert_eq!(find(&queues, "name", "default").unwrap()["paused"], true);
     let shown = app.baton_admin(&["queue", "show", "default"]).await;
-    assert!(shown.stdout.lines().any(|line| line.contains("default") && line.contains("yes")), "{shown:?}");
-    let resumed = app.baton_admin(&["queue", "resume", "default", "--json"]).await.json();
+    assert!(
+        shown
+            .stdout
+            .lines()
+            .any(|line| line.contains("default") && line.contains("yes")),
+        "{shown:?}"
+    );
+    let resumed = app
+        .baton_admin(&["queue", "resume", "default", "--json"])
+        .await
+        .json();
     assert_eq!(resumed["paused"], false);
     let unknown = app.baton_admin(&["queue", "pause", "nope"]).await;
     assert_eq!(unknown.code, Some(2), "{unknown:?}");
-    assert!(unknown.stderr.contains("404") && unknown.stderr.contains("no queue 'nope'"), "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("404") && unknown.stderr.contains("no queue 'nope'"),
+        "{unknown:?}"
+    );
 
     // A dead letter requeued disappears (its task fails again into a new one).
-    let dead = app.baton_admin(&["dead-letters", "list", "default", "--json"]).await.json();
+    let dead = app
+        .baton_admin(&["dead-letters", "list", "default", "--json"])
+        .await
+        .json();
     assert_eq!(dead["total"], 1, "{dead}");
     let letter = &dead["dead_letters"][0];
     assert_eq!(letter["run_id"], bad_id.as_str());
     let letter_id = letter["id"].as_str().unwrap().to_owned();
     let table = app.baton_admin(&["dead-letters", "list", "default"]).await;
-    assert!(table.stdout.contains(&letter_id) && table.stdout.contains(&bad_id), "{table:?}");
+    assert!(
+        table.stdout.contains(&letter_id) && table.stdout.contains(&bad_id),
+        "{table:?}"
+    );
     let requeued = app
         .baton_admin(&["dead-letters", "requeue", "default", &letter_id, "--json"])
         .await;
     assert_eq!(requeued.code, Some(0), "{requeued:?}");
     assert_eq!(requeued.json()["outcome"], "requeued");
-    let again = wait_for(Duration::from_secs(20), "the requeued task's new dead letter", || async {
-        let dead = app.baton_admin(&["dead-letters", "list", "default", "--json"]).await.json();
-        let ids: Vec<String> = dead["dead_letters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|letter| letter["id"].as_str().unwrap().to_owned())
-            .collect();
-        (ids.len() == 1 && ids[0] != letter_id).then(|| ids[0].clone())
-    })
+    let again = wait_for(
+        Duration::from_secs(20),
+        "the requeued task's new dead letter",
+        || async {
+            let dead = app
+                .baton_admin(&["dead-letters", "list", "default", "--json"])
+                .await
+                .json();
+            let ids: Vec<String> = dead["dead_letters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|letter| letter["id"].as_str().unwrap().to_owned())
+                .collect();
+            (ids.len() == 1 && ids[0] != letter_id).then(|| ids[0].clone())
+        },
+    )
     .await;
     let gone = app
         .baton_admin(&["dead-letters", "delete", "default", &letter_id])
         .await;
     assert_eq!(gone.code, Some(2), "{gone:?}");
     assert!(gone.stderr.contains("404"), "{gone:?}");
-    let all = app.baton_admin(&["dead-letters", "requeue", "default", "--all", "--json"]).await;
+    let all = app
+        .baton_admin(&["dead-letters", "requeue", "default", "--all", "--json"])
+        .await;
     assert_eq!(all.json()["requeued"], 1, "{all:?}");
-    wait_for(Duration::from_secs(20), "the task requeued with --all to fail again", || async {
-        let dead = app.baton_admin(&["dead-letters", "list", "default", "--json"]).await.json();
-        (dead["total"] == 1 && dead["dead_letters"][0]["id"] != again.as_str()).then_some(())
-    })
+    wait_for(
+        Duration::from_secs(20),
+        "the task requeued with --all to fail again",
+        || async {
+            let dead = app
+                .baton_admin(&["dead-letters", "list", "default", "--json"])
+                .await
+                .json();
+            (dead["total"] == 1 && dead["dead_letters"][0]["id"] != again.as_str()).then_some(())
+        },
+    )
     .await;
-    let deleted = app.baton_admin(&["dead-letters", "delete", "default", "--all", "--json"]).await;
+    let deleted = app
+        .baton_admin(&["dead-letters", "delete", "default", "--all", "--json"])
+        .await;
     assert_eq!(deleted.json()["deleted"], 1, "{deleted:?}");
-    let empty = app.baton_admin(&["dead-letters", "list", "default", "--json"]).await.json();
+    let empty = app
+        .baton_admin(&["dead-letters", "list", "default", "--json"])
+        .await
+        .json();
     assert_eq!(empty["dead_letters"], serde_json::json!([]), "{empty}");
-    let neither = app.baton_admin(&["dead-letters", "delete", "default"]).await;
+    let neither = app
+        .baton_admin(&["dead-letters", "delete", "default"])
+        .await;
     assert_eq!(neither.code, Some(2), "{neither:?}");
 
     let workers = app.baton_admin(&["workers", "--json"]).await.json();
     assert_eq!(workers.as_array().unwrap().len(), 1, "{workers}");
     assert_eq!(workers[0]["stale"], false);
-    assert!(workers[0]["queues"].as_array().unwrap().contains(&Value::from("default")));
+    assert!(
+        workers[0]["queues"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("default"))
+    );
     let table = app.baton_admin(&["workers"]).await;
     let worker_id = workers[0]["id"].as_str().unwrap();
-    assert!(table.stdout.contains(worker_id) && table.stdout.contains("live"), "{table:?}");
+    assert!(
+        table.stdout.contains(worker_id) && table.stdout.contains("live"),
+        "{table:?}"
+    );
 
     // A key created over the API signs at once; revoked, it is refused.
     let created = app
-        .baton_admin(&["keys", "create", "ops", "--permissions", "operator", "--json"])
+        .baton_admin(&[
+            "keys",
+            "create",
+            "ops",
+            "--permissions",
+            "operator",
+            "--json",
+        ])
         .await;
     assert_eq!(created.code, Some(0), "{created:?}");
     let created = created.json();
@@ -226,19 +349,35 @@ async fn queues_dead_letters_workers_and_keys() {
     let denied = app.baton("ops", &ops_secret, &["keys", "list"]).await;
     assert_eq!(denied.code, Some(2), "{denied:?}");
     assert!(denied.stderr.contains("403"), "{denied:?}");
-    let twice = app.baton_admin(&["keys", "create", "ops", "--permissions", "operator"]).await;
+    let twice = app
+        .baton_admin(&["keys", "create", "ops", "--permissions", "operator"])
+        .await;
     assert!(twice.stderr.contains("409"), "{twice:?}");
     let reader = app
-        .baton_admin(&["keys", "create", "reader", "--permissions", "workflows.read"])
+        .baton_admin(&[
+            "keys",
+            "create",
+            "reader",
+            "--permissions",
+            "workflows.read",
+        ])
         .await;
     assert_eq!(reader.code, Some(0), "{reader:?}");
     let reader_secret = reader.stdout.lines().last().unwrap().trim().to_owned();
     let refused = app.baton("reader", &reader_secret, &["queues"]).await;
     assert_eq!(refused.code, Some(2), "{refused:?}");
-    assert!(refused.stderr.contains("403") && refused.stderr.contains("operator"), "{refused:?}");
+    assert!(
+        refused.stderr.contains("403") && refused.stderr.contains("operator"),
+        "{refused:?}"
+    );
     let keys = app.baton_admin(&["keys", "list", "--json"]).await.json();
     assert!(find(&keys, "id", "ops").is_some() && find(&keys, "id", "reader").is_some());
-    assert!(keys.as_array().unwrap().iter().all(|key| key.get("secret").is_none()));
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .all(|key| key.get("secret").is_none())
+    );
     let revoked = app.baton_admin(&["keys", "revoke", "ops", "--json"]).await;
     assert_eq!(revoked.code, Some(0), "{revoked:?}");
     assert!(revoked.json()["revoked"].is_string());
@@ -246,7 +385,10 @@ async fn queues_dead_letters_workers_and_keys() {
     assert_eq!(after.code, Some(2), "{after:?}");
     assert!(after.stderr.contains("401"), "{after:?}");
     let table = app.baton_admin(&["keys", "list"]).await;
-    assert!(table.stdout.contains("PERMISSIONS") && table.stdout.contains("reader"), "{table:?}");
+    assert!(
+        table.stdout.contains("PERMISSIONS") && table.stdout.contains("reader"),
+        "{table:?}"
+    );
     let no_key = app.baton_admin(&["keys", "revoke", "nobody"]).await;
     assert!(no_key.stderr.contains("404"), "{no_key:?}");
 }
@@ -262,16 +404,26 @@ async fn operator_routes_refuse_and_errors_name_their_cause() {
     assert_eq!(unknown.status, 404, "{unknown:?}");
     assert_eq!(unknown.body["error"], "no queue 'nope'");
     assert!(unknown.body["errors"].is_array());
-    let no_letter = admin.post("/api/queues/nope/dead-letters/1-0.0/requeue", &Value::Null).await;
+    let no_letter = admin
+        .post("/api/queues/nope/dead-letters/1-0.0/requeue", &Value::Null)
+        .await;
     assert_eq!(no_letter.status, 404, "{no_letter:?}");
-    let bad_page = admin.get("/api/queues/default/dead-letters?per_page=0").await;
+    let bad_page = admin
+        .get("/api/queues/default/dead-letters?per_page=0")
+        .await;
     assert_eq!(bad_page.status, 400, "{bad_page:?}");
     let bad_body = admin
-        .post("/api/keys", &serde_json::json!({"id": "x", "permissions": ["fly"]}))
+        .post(
+            "/api/keys",
+            &serde_json::json!({"id": "x", "permissions": ["fly"]}),
+        )
         .await;
     assert_eq!(bad_body.status, 400, "{bad_body:?}");
     let extra = admin
-        .post("/api/keys", &serde_json::json!({"id": "x", "permissions": ["admin"], "who": 1}))
+        .post(
+            "/api/keys",
+            &serde_json::json!({"id": "x", "permissions": ["admin"], "who": 1}),
+        )
         .await;
     assert_eq!(extra.status, 400, "{extra:?}");
     let wrong_method = admin.delete("/api/queues").await;
@@ -292,7 +444,10 @@ async fn operator_routes_refuse_and_errors_name_their_cause() {
     let secret = app.admin_secret().await;
     let refused = run_baton("http://127.0.0.1:1", "admin", &secret, &["queues"], &[]).await;
     assert_eq!(refused.code, Some(2), "{refused:?}");
-    assert!(refused.stderr.contains("http://127.0.0.1:1/api/queues"), "{refused:?}");
+    assert!(
+        refused.stderr.contains("http://127.0.0.1:1/api/queues"),
+        "{refused:?}"
+    );
     let no_url = run_baton("", "admin", &secret, &["queues"], &[]).await;
     assert_eq!(no_url.code, Some(2), "{no_url:?}");
     assert!(no_url.stderr.contains("BATON_URL"), "{no_url:?}");
@@ -301,7 +456,10 @@ async fn operator_routes_refuse_and_errors_name_their_cause() {
     let config = app.dir().join("baton.toml");
     std::fs::write(
         &config,
-        format!("[profiles.local]\nurl = \"{}\"\nkey_id = \"admin\"\nsecret = \"{secret}\"\n", app.base()),
+        format!(
+            "[profiles.local]\nurl = \"{}\"\nkey_id = \"admin\"\nsecret = \"{secret}\"\n",
+            app.base()
+        ),
     )
     .unwrap();
     let config = config.display().to_string();
@@ -318,17 +476,26 @@ async fn operator_routes_refuse_and_errors_name_their_cause() {
     // The other fronts' errors come through with their status and message.
     let report = app.baton_admin(&["reports", "status", "nokey"]).await;
     assert_eq!(report.code, Some(2), "{report:?}");
-    assert!(report.stderr.contains("404") && report.stderr.contains("nokey"), "{report:?}");
+    assert!(
+        report.stderr.contains("404") && report.stderr.contains("nokey"),
+        "{report:?}"
+    );
     let log = app.baton_admin(&["reports", "log", "nokey"]).await;
     assert!(log.stderr.contains("404"), "{log:?}");
-    let run = app.baton_admin(&["reports", "run", "nothing", "--param", "a=1"]).await;
+    let run = app
+        .baton_admin(&["reports", "run", "nothing", "--param", "a=1"])
+        .await;
     assert_eq!(run.code, Some(2), "{run:?}");
     let releases = app.baton_admin(&["releases", "list", "--json"]).await;
     assert_eq!(releases.code, Some(0), "{releases:?}");
     assert_eq!(releases.json()["count"], 0);
     let table = app.baton_admin(&["releases", "list"]).await;
     assert!(table.stdout.contains("STATE"), "{table:?}");
-    for args in [["releases", "show", "RE_NOPE"], ["releases", "publish", "RE_NOPE"], ["releases", "cancel", "RE_NOPE"]] {
+    for args in [
+        ["releases", "show", "RE_NOPE"],
+        ["releases", "publish", "RE_NOPE"],
+        ["releases", "cancel", "RE_NOPE"],
+    ] {
         let answer = app.baton_admin(&args).await;
         assert_eq!(answer.code, Some(2), "{args:?}: {answer:?}");
         assert!(answer.stderr.contains("404"), "{args:?}: {answer:?}");
@@ -336,5 +503,8 @@ async fn operator_routes_refuse_and_errors_name_their_cause() {
 
     let completions = app.baton_admin(&["completions", "bash"]).await;
     assert_eq!(completions.code, Some(0), "{completions:?}");
-    assert!(completions.stdout.contains("dead-letters"), "{completions:?}");
+    assert!(
+        completions.stdout.contains("dead-letters"),
+        "{completions:?}"
+    );
 }

@@ -145,7 +145,10 @@ mod tests {
 
     #[test]
     fn cursors_are_stream_entry_ids() {
-        assert_eq!(parse_cursor("1700000000000-3"), Some((1_700_000_000_000, 3)));
+        assert_eq!(
+            parse_cursor("1700000000000-3"),
+            Some((1_700_000_000_000, 3))
+        );
         for bad in ["", "-", "1-", "-1", "1-2-3", "a-1", "+1-0", "1 -0"] {
             assert_eq!(parse_cursor(bad), None, "{bad:?}");
         }

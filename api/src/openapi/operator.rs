@@ -6,8 +6,11 @@ use serde_json::{Value, json};
 use super::{Operation, QueryParam};
 
 const DEAD_LETTERS_QUERY: &[QueryParam] = &[
-    QueryParam::integer("per_page", "Dead letters per page, 1 to 1000 (default 100).")
-        .range(1, 1000),
+    QueryParam::integer(
+        "per_page",
+        "Dead letters per page, 1 to 1000 (default 100).",
+    )
+    .range(1, 1000),
     QueryParam::integer(
         "page",
         "Page number, from 1; only the newest 10000 dead letters are reached.",
@@ -16,8 +19,11 @@ const DEAD_LETTERS_QUERY: &[QueryParam] = &[
 ];
 
 const LOGS_QUERY: &[QueryParam] = &[
-    QueryParam::string("after", "Only lines after this cursor (a previous page's `next`).")
-        .pattern("^[0-9]+-[0-9]+$"),
+    QueryParam::string(
+        "after",
+        "Only lines after this cursor (a previous page's `next`).",
+    )
+    .pattern("^[0-9]+-[0-9]+$"),
     QueryParam::string("task", "Only the lines of the task with this name."),
     QueryParam::integer("limit", "Lines read, 1 to 1000 (default 100).").range(1, 1000),
 ];

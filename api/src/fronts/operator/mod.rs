@@ -11,8 +11,8 @@ mod workers;
 use common::store::apikeys::Permission;
 use serde_json::Value;
 use warp::Filter;
-use warp::http::StatusCode;
 use warp::Reply;
+use warp::http::StatusCode;
 
 use super::routed;
 use crate::auth::authorize;
@@ -26,14 +26,13 @@ pub use route::OperatorRoute;
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    let prefix = warp::path("api")
-        .and(
-            warp::path("queues")
-                .or(warp::path("workers"))
-                .unify()
-                .or(warp::path("keys"))
-                .unify(),
-        );
+    let prefix = warp::path("api").and(
+        warp::path("queues")
+            .or(warp::path("workers"))
+            .unify()
+            .or(warp::path("keys"))
+            .unify(),
+    );
     routed(prefix, &state, Front::Workflows, dispatch)
 }
 

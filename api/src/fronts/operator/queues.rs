@@ -36,11 +36,7 @@ async fn known_queue(state: &AppState, name: &str) -> Result<QueueName, ApiError
 /// A queue's summary with its jobs finished over the last minute.
 async fn queue_json(state: &AppState, summary: &QueueSummary) -> Result<Value, ApiError> {
     let series = state.store.queue_series(&summary.name, now_ms()).await?;
-    let recent = series
-        .per_second
-        .iter()
-        .rev()
-        .take(RATE_WINDOW_SECS);
+    let recent = series.per_second.iter().rev().take(RATE_WINDOW_SECS);
     let (succeeded, failed) = recent.fold((0, 0), |(succeeded, failed), point| {
         (succeeded + point.succeeded, failed + point.failed)
     });
@@ -85,7 +81,10 @@ pub async fn show(state: &AppState, name: &str) -> Result<warp::reply::Response,
         .queue_summary(&queue)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no queue '{name}'")))?;
-    Ok(json_response(StatusCode::OK, &queue_json(state, &summary).await?))
+    Ok(json_response(
+        StatusCode::OK,
+        &queue_json(state, &summary).await?,
+    ))
 }
 
 /// `POST /api/queues/{name}/pause` and `/resume`: answers the queue's counts after.
@@ -123,7 +122,12 @@ pub async fn dead_letters(
     request: &RequestParts,
     name: &str,
 ) -> Result<warp::reply::Response, ApiError> {
-    let per_page = page_query(request, "per_page", DEAD_PER_PAGE_DEFAULT, DEAD_PER_PAGE_MAX)?;
+    let per_page = page_query(
+        request,
+        "per_page",
+        DEAD_PER_PAGE_DEFAULT,
+        DEAD_PER_PAGE_MAX,
+    )?;
     let page = page_query(request, "page", 1, DEAD_REACH_MAX)?;
     let reach = page.saturating_mul(per_page);
     if reach > DEAD_REACH_MAX {
@@ -169,7 +173,9 @@ pub async fn requeue(
         Some(id) => {
             let outcome = match state.store.requeue_dead_letter(&queue, id).await? {
                 RequeueOutcome::NotFound => {
-                    return Err(ApiError::NotFound(format!("no dead letter '{id}' in '{name}'")));
+                    return Err(ApiError::NotFound(format!(
+                        "no dead letter '{id}' in '{name}'"
+                    )));
                 }
                 RequeueOutcome::Requeued => "requeued",
                 RequeueOutcome::Dropped => "dropped",
@@ -195,7 +201,9 @@ pub async fn delete(
     let body = match id {
         Some(id) => {
             if !state.store.delete_dead_letter(&queue, id).await? {
-                return Err(ApiError::NotFound(format!("no dead letter '{id}' in '{name}'")));
+                return Err(ApiError::NotFound(format!(
+                    "no dead letter '{id}' in '{name}'"
+                )));
             }
             json!({"queue": queue.as_str(), "id": id, "deleted": 1})
         }

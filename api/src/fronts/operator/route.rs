@@ -121,7 +121,10 @@ mod tests {
             parse(Method::POST, "/api/queues/q/dead-letters/requeue-all"),
             Ok(OperatorRoute::RequeueAllDead("q".into()))
         );
-        assert_eq!(parse(Method::POST, "/api/keys"), Ok(OperatorRoute::CreateKey));
+        assert_eq!(
+            parse(Method::POST, "/api/keys"),
+            Ok(OperatorRoute::CreateKey)
+        );
         assert_eq!(
             parse(Method::DELETE, "/api/queues"),
             Err(NoRoute::MethodNotAllowed)
