@@ -159,6 +159,8 @@ pub struct Operation {
     /// Error statuses it answers beyond those every operation of its kind does (401 and 403
     /// when signed, 404 with path parameters, 400 with a body or query, 413 with a body).
     pub errors: &'static [u16],
+    /// The document's tag, when not its front's (Baton's additions to a front's paths).
+    pub tag: Option<&'static str>,
 }
 
 impl Operation {
@@ -177,6 +179,7 @@ impl Operation {
             produces: "application/json",
             also_produces: &[],
             errors: &[],
+            tag: None,
         }
     }
 
@@ -272,6 +275,17 @@ impl Operation {
     pub const fn errors(mut self, statuses: &'static [u16]) -> Self {
         self.errors = statuses;
         self
+    }
+
+    /// Is listed under `tag` rather than its front's tag.
+    pub const fn tagged(mut self, tag: &'static str) -> Self {
+        self.tag = Some(tag);
+        self
+    }
+
+    /// Its tag in the document: its own, or its front's.
+    pub fn tag_in(&self, front: Front) -> &'static str {
+        self.tag.unwrap_or_else(|| tag(front))
     }
 
     /// The names of its path parameters, in order.
@@ -388,7 +402,7 @@ fn security(front: Front, operation: &Operation) -> Option<Value> {
 
 fn operation_json(front: Front, operation: &Operation) -> Value {
     let mut body = Map::new();
-    body.insert("tags".into(), json!([tag(front)]));
+    body.insert("tags".into(), json!([operation.tag_in(front)]));
     body.insert("summary".into(), json!(operation.summary));
     body.insert(
         "operationId".into(),
@@ -449,10 +463,11 @@ fn operation_json(front: Front, operation: &Operation) -> Value {
     Value::Object(body)
 }
 
-/// The document's tags, one per front (a front listed twice is tagged once).
+/// The document's tags: one per front (a front listed twice is tagged once), then the tags
+/// operations give themselves.
 fn tags() -> Vec<Value> {
     let mut seen = Vec::new();
-    fronts()
+    let mut tags: Vec<Value> = fronts()
         .into_iter()
         .filter(|(front, _)| {
             let new = !seen.contains(front);
@@ -462,7 +477,17 @@ fn tags() -> Vec<Value> {
         .map(|(front, _)| {
             json!({"name": tag(front), "description": schemas::front_description(front)})
         })
-        .collect()
+        .collect();
+    let mut own: Vec<&'static str> = Vec::new();
+    for (_, operations) in fronts() {
+        for name in operations.iter().filter_map(|operation| operation.tag) {
+            if !own.contains(&name) {
+                own.push(name);
+                tags.push(json!({"name": name, "description": schemas::tag_description(name)}));
+            }
+        }
+    }
+    tags
 }
 
 /// The whole document.
@@ -530,7 +555,7 @@ mod tests {
                     operation.path
                 );
                 let documented = &document["paths"][operation.path][operation.method];
-                assert_eq!(documented["tags"][0], tag(front));
+                assert_eq!(documented["tags"][0], operation.tag_in(front));
             }
         }
     }

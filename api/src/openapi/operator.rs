@@ -1,5 +1,6 @@
-//! Baton's operator routes under `/api/` (queues, dead letters, workers, keys) and a run's
-//! log: Baton additions in Director's error format.
+//! Baton's operator routes under `/api/` (queues, dead letters, workers, keys), tagged
+//! `operator`, and a run's log (tagged with the workflows): Baton additions in Director's
+//! error format.
 
 use serde_json::{Value, json};
 
@@ -35,55 +36,72 @@ pub const OPERATIONS: &[Operation] = &[
         "Every queue: jobs waiting by priority, running, delayed, retrying, dead, paused, and \
          jobs finished over the last minute.",
     )
-    .needs("operator"),
-    Operation::get("/api/queues/{name}", "One queue's counts.").needs("operator"),
+    .needs("operator")
+    .tagged("operator"),
+    Operation::get("/api/queues/{name}", "One queue's counts.")
+        .needs("operator")
+        .tagged("operator"),
     Operation::post(
         "/api/queues/{name}/pause",
         "Pause a queue: workers take no new job from it.",
     )
-    .needs("operator"),
-    Operation::post("/api/queues/{name}/resume", "Resume a paused queue.").needs("operator"),
+    .needs("operator")
+    .tagged("operator"),
+    Operation::post("/api/queues/{name}/resume", "Resume a paused queue.")
+        .needs("operator")
+        .tagged("operator"),
     Operation::get(
         "/api/queues/{name}/dead-letters",
         "A queue's dead letters, newest first, paged.",
     )
     .needs("operator")
+    .tagged("operator")
     .query(DEAD_LETTERS_QUERY),
     Operation::post(
         "/api/queues/{name}/dead-letters/{id}/requeue",
         "Give a dead letter's task a new attempt.",
     )
-    .needs("operator"),
+    .needs("operator")
+    .tagged("operator"),
     Operation::delete(
         "/api/queues/{name}/dead-letters/{id}",
         "Delete a dead letter (its task stays failed).",
     )
-    .needs("operator"),
+    .needs("operator")
+    .tagged("operator"),
     Operation::post(
         "/api/queues/{name}/dead-letters/requeue-all",
         "Requeue every dead letter of a queue.",
     )
-    .needs("operator"),
+    .needs("operator")
+    .tagged("operator"),
     Operation::post(
         "/api/queues/{name}/dead-letters/delete-all",
         "Delete every dead letter of a queue.",
     )
-    .needs("operator"),
+    .needs("operator")
+    .tagged("operator"),
     Operation::get(
         "/api/workers",
         "Every worker: host, pid, queues, concurrency, jobs held, last heartbeat.",
     )
-    .needs("operator"),
-    Operation::get("/api/keys", "Every API key, without secrets.").needs("admin"),
+    .needs("operator")
+    .tagged("operator"),
+    Operation::get("/api/keys", "Every API key, without secrets.")
+        .needs("admin")
+        .tagged("operator"),
     Operation::post(
         "/api/keys",
         "Create an API key; its secret is answered this once (409: the id is in use).",
     )
     .needs("admin")
+    .tagged("operator")
     .body("NewKey")
     .success(201)
     .errors(&[409]),
-    Operation::post("/api/keys/{id}/revoke", "Revoke an API key.").needs("admin"),
+    Operation::post("/api/keys/{id}/revoke", "Revoke an API key.")
+        .needs("admin")
+        .tagged("operator"),
     Operation::get(
         "/api/workflows/{id}/logs",
         "A run's log, paged: lines with cursor, task, time and message; `next` to ask after.",
@@ -109,4 +127,33 @@ pub fn new_key_schema() -> Value {
             "allow_date_only": {"type": "boolean", "default": false}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::openapi_document;
+
+    #[test]
+    fn operator_routes_are_tagged_operator_and_the_log_route_workflows() {
+        let document = openapi_document();
+        let operation = |method: &str, path: &str| document["paths"][path][method].clone();
+        assert_eq!(operation("get", "/api/queues")["tags"][0], "operator");
+        assert_eq!(
+            operation("post", "/api/keys")["x-baton-permission"],
+            "admin"
+        );
+        assert!(operation("post", "/api/keys")["responses"]["409"].is_object());
+        assert_eq!(
+            operation("get", "/api/workflows/{id}/logs")["tags"][0],
+            "workflows"
+        );
+        let tags: Vec<&str> = document["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|tag| tag["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(tags.iter().filter(|name| **name == "workflows").count(), 1);
+        assert_eq!(tags.iter().filter(|name| **name == "operator").count(), 1);
+    }
 }
