@@ -132,7 +132,10 @@ async fn workflows_run_wait_show_list_and_logs() {
         .baton_admin(&["workflows", "logs", &good_id, "--task", "NOPE"])
         .await;
     assert_eq!(unknown_task.code, Some(2), "{unknown_task:?}");
-    assert!(unknown_task.stderr.contains("400"), "{unknown_task:?}");
+    assert!(
+        unknown_task.stderr.contains("404") && unknown_task.stderr.contains("no task named 'NOPE'"),
+        "{unknown_task:?}"
+    );
 
     // Following a run prints its lines as they come and ends when it finishes.
     let slow = app
@@ -389,6 +392,9 @@ async fn queues_dead_letters_workers_and_keys() {
         table.stdout.contains("PERMISSIONS") && table.stdout.contains("reader"),
         "{table:?}"
     );
+    let itself = app.baton_admin(&["keys", "revoke", "admin"]).await;
+    assert_eq!(itself.code, Some(2), "{itself:?}");
+    assert!(itself.stderr.contains("409"), "{itself:?}");
     let no_key = app.baton_admin(&["keys", "revoke", "nobody"]).await;
     assert!(no_key.stderr.contains("404"), "{no_key:?}");
 }

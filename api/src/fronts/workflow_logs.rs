@@ -89,17 +89,12 @@ async fn workflow_logs(
                 .iter()
                 .position(|task| task.key == name)
                 .ok_or_else(|| {
-                    bad_query(
-                        format!("run {} has no task named '{name}'", run.id),
-                        format!(
-                            "task: one of {}",
-                            run.tasks
-                                .iter()
-                                .map(|task| task.key.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )
+                    let names: Vec<&str> = run.tasks.iter().map(|task| task.key.as_str()).collect();
+                    ApiError::NotFound(format!(
+                        "run {} has no task named '{name}' (its tasks: {})",
+                        run.id,
+                        names.join(", ")
+                    ))
                 })?,
         ),
     };

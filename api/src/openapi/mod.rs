@@ -341,16 +341,34 @@ pub fn path_matches(template: &str, path: &str) -> bool {
         })
 }
 
+/// How many segments of a path template are literal rather than `{parameters}`.
+fn literal_segments(template: &str) -> usize {
+    path_segments(template)
+        .iter()
+        .filter(|segment| !(segment.starts_with('{') && segment.ends_with('}')))
+        .count()
+}
+
 /// The methods the document lists for a concrete request path (upper case, in the document's
-/// order); empty when it documents no such path. A route's `Allow` header comes from here.
+/// order); empty when it documents no such path. When several templates match, the most
+/// literal ones name the path (`.../dead-letters/requeue-all` rather than
+/// `.../dead-letters/{id}`). A route's `Allow` header comes from here.
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let matching: Vec<&Operation> = fronts()
+        .into_iter()
+        .flat_map(|(_, operations)| operations.iter())
+        .filter(|operation| path_matches(operation.path, path))
+        .collect();
+    let most_literal = matching
+        .iter()
+        .map(|operation| literal_segments(operation.path))
+        .max()
+        .unwrap_or(0);
     let mut methods = Vec::new();
-    for (_, operations) in fronts() {
-        for operation in operations {
-            let method = method_name(operation.method);
-            if path_matches(operation.path, path) && !methods.contains(&method) {
-                methods.push(method);
-            }
+    for operation in matching {
+        let method = method_name(operation.method);
+        if literal_segments(operation.path) == most_literal && !methods.contains(&method) {
+            methods.push(method);
         }
     }
     methods
@@ -589,6 +607,14 @@ mod tests {
             ["POST", "GET"]
         );
         assert!(allowed_methods("/nothing").is_empty());
+        assert_eq!(
+            allowed_methods("/api/queues/q/dead-letters/requeue-all"),
+            ["POST"]
+        );
+        assert_eq!(
+            allowed_methods("/api/queues/q/dead-letters/1-0.0"),
+            ["DELETE"]
+        );
         assert!(allowed_methods("/api/v1/reports/r/versions/v/movies/").is_empty());
     }
 

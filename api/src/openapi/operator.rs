@@ -2,6 +2,7 @@
 //! `operator`, and a run's log (tagged with the workflows): Baton additions in Director's
 //! error format.
 
+use common::store::apikeys::Permission;
 use serde_json::{Value, json};
 
 use super::{Operation, QueryParam};
@@ -14,7 +15,7 @@ const DEAD_LETTERS_QUERY: &[QueryParam] = &[
     .range(1, 1000),
     QueryParam::integer(
         "page",
-        "Page number, from 1; only the newest 10000 dead letters are reached.",
+        "Page number, from 1; pages past the newest 10000 dead letters are empty.",
     )
     .range(1, 10_000),
 ];
@@ -99,9 +100,13 @@ pub const OPERATIONS: &[Operation] = &[
     .body("NewKey")
     .success(201)
     .errors(&[409]),
-    Operation::post("/api/keys/{id}/revoke", "Revoke an API key.")
-        .needs("admin")
-        .tagged("operator"),
+    Operation::post(
+        "/api/keys/{id}/revoke",
+        "Revoke an API key (409: the key signing the request).",
+    )
+    .needs("admin")
+    .tagged("operator")
+    .errors(&[409]),
     Operation::get(
         "/api/workflows/{id}/logs",
         "A run's log, paged: lines with cursor, task, time and message; `next` to ask after.",
@@ -109,6 +114,18 @@ pub const OPERATIONS: &[Operation] = &[
     .needs("workflows.read")
     .query(LOGS_QUERY),
 ];
+
+/// The pattern of one grant: a permission's name, or `report:NAME/` and a reports permission.
+fn grant_pattern() -> String {
+    let names: Vec<String> = Permission::ALL
+        .iter()
+        .map(|permission| permission.as_str().replace('.', "\\."))
+        .collect();
+    format!(
+        "^({}|report:.+/reports\\.(read|review|run))$",
+        names.join("|")
+    )
+}
 
 /// The schema of the body of `POST /api/keys`.
 pub fn new_key_schema() -> Value {
@@ -121,7 +138,7 @@ pub fn new_key_schema() -> Value {
             "permissions": {
                 "type": "array",
                 "minItems": 1,
-                "items": {"type": "string", "minLength": 1},
+                "items": {"type": "string", "pattern": grant_pattern()},
                 "description": "Grants: workflows.read, operator, admin, report:NAME/reports.read, ..."
             },
             "allow_date_only": {"type": "boolean", "default": false}

@@ -83,13 +83,23 @@ pub async fn create(
     Ok(json_response(StatusCode::CREATED, &answer))
 }
 
-/// `POST /api/keys/{id}/revoke`: the key is refused from now on, its sessions end.
-pub async fn revoke(state: &AppState, id: &str) -> Result<warp::reply::Response, ApiError> {
+/// `POST /api/keys/{id}/revoke`: the key is refused from now on, its sessions end. The key
+/// signing the request cannot revoke itself (409), so a script cannot lock itself out.
+pub async fn revoke(
+    state: &AppState,
+    request: &RequestParts,
+    id: &str,
+) -> Result<warp::reply::Response, ApiError> {
+    if request_key(request) == id {
+        return Err(ApiError::Conflict(format!(
+            "key '{id}' signs this request: revoke it with another admin key"
+        )));
+    }
     if !state.store.revoke_api_key(id).await? {
         return Err(ApiError::NotFound(format!("no key '{id}'")));
     }
     crate::auth::forget_key(state, id);
-    tracing::info!(key = %id, "key revoked over the API");
+    tracing::info!(key = %id, by = %request_key(request), "key revoked over the API");
     let key = state
         .store
         .api_key(id)

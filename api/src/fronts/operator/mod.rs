@@ -56,7 +56,7 @@ async fn dispatch(
         R::Workers => workers::list(&state).await,
         R::Keys => keys::list(&state).await,
         R::CreateKey => keys::create(&state, &request).await,
-        R::RevokeKey(id) => keys::revoke(&state, &id).await,
+        R::RevokeKey(id) => keys::revoke(&state, &request, &id).await,
     }
 }
 
