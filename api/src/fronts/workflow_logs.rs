@@ -34,10 +34,12 @@ pub fn route(
     )
 }
 
-/// A log cursor: a stream entry id, `MS-SEQ`.
+/// A log cursor: a stream entry id, `MS-SEQ`, of at most 19 digits each (any such number
+/// fits in a `u64`).
 fn parse_cursor(text: &str) -> Option<(u64, u64)> {
     let (ms, seq) = text.split_once('-')?;
-    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let all_digits =
+        |part: &str| (1..=19).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
     if !all_digits(ms) || !all_digits(seq) {
         return None;
     }
@@ -57,14 +59,18 @@ async fn workflow_logs(
     id: String,
 ) -> Result<warp::reply::Response, ApiError> {
     authorize(&state, &request, Permission::WorkflowsRead).await?;
+    // Read back in its canonical form, as Redis takes it.
     let after = match request.query("after") {
-        Some(text) if parse_cursor(&text).is_none() => {
-            return Err(bad_query(
-                "'after' must be a cursor from a previous page (MS-SEQ)".into(),
-                format!("after: got '{text}'"),
-            ));
-        }
-        other => other,
+        None => None,
+        Some(text) => match parse_cursor(&text) {
+            Some((ms, seq)) => Some(format!("{ms}-{seq}")),
+            None => {
+                return Err(bad_query(
+                    "'after' must be a cursor from a previous page (MS-SEQ)".into(),
+                    format!("after: got '{text}'"),
+                ));
+            }
+        },
     };
     let limit = match request.query("limit") {
         None => LIMIT_DEFAULT,
@@ -144,7 +150,21 @@ mod tests {
             parse_cursor("1700000000000-3"),
             Some((1_700_000_000_000, 3))
         );
-        for bad in ["", "-", "1-", "-1", "1-2-3", "a-1", "+1-0", "1 -0"] {
+        assert_eq!(parse_cursor("05-0"), Some((5, 0)));
+        let longest = "9".repeat(19);
+        assert!(parse_cursor(&format!("{longest}-{longest}")).is_some());
+        let too_long = "1".repeat(20);
+        for bad in [
+            "",
+            "-",
+            "1-",
+            "-1",
+            "1-2-3",
+            "a-1",
+            "+1-0",
+            "1 -0",
+            &format!("{too_long}-0"),
+        ] {
             assert_eq!(parse_cursor(bad), None, "{bad:?}");
         }
     }

@@ -25,7 +25,7 @@ const LOGS_QUERY: &[QueryParam] = &[
         "after",
         "Only lines after this cursor (a previous page's `next`).",
     )
-    .pattern("^[0-9]+-[0-9]+$"),
+    .pattern("^[0-9]{1,19}-[0-9]{1,19}$"),
     QueryParam::string("task", "Only the lines of the task with this name."),
     QueryParam::integer("limit", "Lines read, 1 to 1000 (default 100).").range(1, 1000),
 ];
@@ -122,7 +122,7 @@ fn grant_pattern() -> String {
         .map(|permission| permission.as_str().replace('.', "\\."))
         .collect();
     format!(
-        "^({}|report:.+/reports\\.(read|review|run))$",
+        "^({}|report:[A-Za-z0-9_-][A-Za-z0-9_.-]{{0,127}}/reports\\.(read|review|run))$",
         names.join("|")
     )
 }
