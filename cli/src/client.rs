@@ -188,7 +188,9 @@ fn describe(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     if let Some(url) = error.url() {
         // The URL is named by the error that wraps this one.
-        text = text.replace(&format!(" ({url})"), "");
+        text = text
+            .replace(&format!(" for url ({url})"), "")
+            .replace(&format!(" ({url})"), "");
     }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
