@@ -514,3 +514,115 @@ async fn operator_routes_refuse_and_errors_name_their_cause() {
         "{completions:?}"
     );
 }
+
+#[tokio::test]
+async fn reports_and_releases_through_their_fronts() {
+    use baton_tests::git_repo::{git, write_file};
+    let repo = tempfile::tempdir().unwrap();
+    git(repo.path(), &["init", "-q", "-b", "master"]);
+    write_file(
+        repo.path(),
+        "src/minimal/orderly.yml",
+        "script: run.sh\nartefacts:\n  - data:\n      description: The table\n      filenames: out.csv\n",
+        false,
+    );
+    write_file(
+        repo.path(),
+        "src/minimal/run.sh",
+        "#!/bin/sh\necho hello from the report\necho 'a,b' > out.csv\n",
+        true,
+    );
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", "minimal"]);
+    let served = repo.path().display().to_string();
+    let app = TestApp::builder()
+        .env("BATON_REPORTS_REPO", &served)
+        .scheduler(true)
+        .workers(1)
+        .spawn()
+        .await;
+
+    let started = app
+        .baton_admin(&["reports", "run", "minimal", "--json"])
+        .await;
+    assert_eq!(started.code, Some(0), "{started:?}");
+    let key = started.json()["data"]["key"].as_str().unwrap().to_owned();
+    wait_for(
+        Duration::from_secs(30),
+        "the report run to succeed",
+        || async {
+            let status = app
+                .baton_admin(&["reports", "status", &key, "--json"])
+                .await
+                .json();
+            (status["data"]["status"] == "success").then_some(())
+        },
+    )
+    .await;
+    let table = app.baton_admin(&["reports", "status", &key]).await;
+    assert!(
+        table.stdout.contains(&key) && table.stdout.contains("success"),
+        "{table:?}"
+    );
+    let log = app.baton_admin(&["reports", "log", &key]).await;
+    assert_eq!(log.code, Some(0), "{log:?}");
+    assert!(log.stdout.contains("hello from the report"), "{log:?}");
+    let log = app
+        .baton_admin(&["reports", "log", &key, "--json"])
+        .await
+        .json();
+    assert!(
+        log["data"]["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|line| line == "hello from the report"),
+        "{log}"
+    );
+    let human = app.baton_admin(&["reports", "run", "minimal"]).await;
+    assert!(
+        human.stdout.starts_with("started minimal (key "),
+        "{human:?}"
+    );
+
+    // A release with no task service: listed, shown, canceled; publishing it is refused.
+    let admin = app.admin().await;
+    let created = admin
+        .post(
+            "/releases",
+            &serde_json::json!({"name": "CLI release", "description": "d", "author": "tests"}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{created:?}");
+    let id = created.body["kf_id"].as_str().unwrap().to_owned();
+    let list = app
+        .baton_admin(&["releases", "list", "--json"])
+        .await
+        .json();
+    assert!(find(&list["results"], "kf_id", &id).is_some(), "{list}");
+    let table = app.baton_admin(&["releases", "list"]).await;
+    assert!(
+        table.stdout.contains(&id) && table.stdout.contains("CLI release"),
+        "{table:?}"
+    );
+    let shown = app
+        .baton_admin(&["releases", "show", &id, "--json"])
+        .await
+        .json();
+    assert_eq!(shown["name"], "CLI release");
+    let shown = app.baton_admin(&["releases", "show", &id]).await;
+    assert!(shown.stdout.contains("CLI release"), "{shown:?}");
+    let canceled = app.baton_admin(&["releases", "cancel", &id]).await;
+    assert_eq!(canceled.code, Some(0), "{canceled:?}");
+    let state = app
+        .baton_admin(&["releases", "show", &id, "--json"])
+        .await
+        .json();
+    assert!(
+        matches!(state["state"].as_str(), Some("canceling" | "canceled")),
+        "{state}"
+    );
+    let publish = app.baton_admin(&["releases", "publish", &id]).await;
+    assert_eq!(publish.code, Some(2), "{publish:?}");
+    assert!(publish.stderr.contains("400"), "{publish:?}");
+}
