@@ -169,12 +169,19 @@ pub fn dead_letters(page: &Value) -> Table {
     let rows = items(&page["dead_letters"])
         .iter()
         .map(|letter| {
-            [
-                "id", "run_id", "task", "attempt", "priority", "failed", "error",
+            let task = match &letter["task_key"] {
+                Value::String(name) => name.clone(),
+                _ => format!("task {}", cell(&letter["task"])),
+            };
+            vec![
+                cell(&letter["id"]),
+                cell(&letter["run_id"]),
+                task,
+                cell(&letter["attempt"]),
+                cell(&letter["priority"]),
+                cell(&letter["failed"]),
+                cell(&letter["error"]),
             ]
-            .iter()
-            .map(|field| cell(&letter[*field]))
-            .collect()
         })
         .collect();
     table(

@@ -252,10 +252,14 @@ async fn queues_dead_letters_workers_and_keys() {
     assert_eq!(dead["total"], 1, "{dead}");
     let letter = &dead["dead_letters"][0];
     assert_eq!(letter["run_id"], bad_id.as_str());
+    assert_eq!(letter["task_key"], "FAIL");
+    assert_eq!(letter["definition"], "example.BAD");
     let letter_id = letter["id"].as_str().unwrap().to_owned();
     let table = app.baton_admin(&["dead-letters", "list", "default"]).await;
     assert!(
-        table.stdout.contains(&letter_id) && table.stdout.contains(&bad_id),
+        table.stdout.contains(&letter_id)
+            && table.stdout.contains(&bad_id)
+            && table.stdout.contains("FAIL"),
         "{table:?}"
     );
     let requeued = app

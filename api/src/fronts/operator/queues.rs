@@ -1,9 +1,12 @@
 //! Queues and their dead letters: counts and recent rates, pausing and resuming, listing,
 //! requeueing and deleting dead letters.
 
+use std::collections::HashMap;
+
 use common::model::QueueName;
 use common::store::dead_letters::{DeadLetter, RequeueOutcome};
 use common::store::queues::QueueSummary;
+use common::store::runs::RunView;
 use common::time::{iso8601, now_ms};
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
@@ -103,13 +106,17 @@ pub async fn pause(
     show(state, name).await
 }
 
-fn dead_letter_json(letter: &DeadLetter) -> Value {
+/// A dead letter, with its task's name and its run's definition when the run still exists.
+fn dead_letter_json(letter: &DeadLetter, run: Option<&RunView>) -> Value {
+    let task = run.and_then(|run| run.tasks.get(letter.job.task as usize));
     json!({
         "id": letter.id,
         "queue": letter.queue.as_str(),
         "priority": letter.priority.as_str(),
         "run_id": letter.job.run_id,
+        "definition": run.map(|run| run.definition.as_str()),
         "task": letter.job.task,
+        "task_key": task.map(|task| task.key.as_str()),
         "attempt": letter.job.attempt,
         "error": letter.error,
         "failed": iso8601(letter.failed_ms),
@@ -137,13 +144,29 @@ pub async fn dead_letters(
         .queue_summary(&queue)
         .await?
         .map_or(0, |summary| summary.dead);
-    let letters: Vec<Value> = state
+    let letters: Vec<DeadLetter> = state
         .store
         .dead_letters(&queue, reach)
         .await?
-        .iter()
+        .into_iter()
         .skip((page - 1).saturating_mul(per_page))
-        .map(dead_letter_json)
+        .collect();
+    let mut run_ids: Vec<String> = letters
+        .iter()
+        .map(|letter| letter.job.run_id.clone())
+        .collect();
+    run_ids.sort();
+    run_ids.dedup();
+    let runs: HashMap<String, RunView> = state
+        .store
+        .get_runs(&run_ids)
+        .await?
+        .into_iter()
+        .map(|run| (run.id.clone(), run))
+        .collect();
+    let letters: Vec<Value> = letters
+        .iter()
+        .map(|letter| dead_letter_json(letter, runs.get(&letter.job.run_id)))
         .collect();
     Ok(json_response(
         StatusCode::OK,
