@@ -1,7 +1,8 @@
-# Baton: one image holding baton-api, baton-worker and baton-scheduler; docker-compose.yml
-# picks the binary per service. Workers run reports, so the image has git (to export a
-# report's commit) and python3 (for .py report scripts); examples/reports is the source of
-# the example reports repository that docker-compose.yml's reports-init service makes.
+# Baton: one image holding baton-api, baton-worker and baton-scheduler (and the `baton`
+# command); docker-compose.yml picks the binary per service. Workers run reports, so the
+# image has git (to export a report's commit) and python3 (for .py report scripts);
+# examples/reports is the source of the example reports repository that
+# docker-compose.yml's reports-init service makes.
 
 FROM rust:1-bookworm AS builder
 WORKDIR /src
@@ -10,7 +11,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --workspace --bins --locked \
     && mkdir -p /out \
-    && cp target/release/baton-api target/release/baton-worker target/release/baton-scheduler /out/
+    && cp target/release/baton-api target/release/baton-worker target/release/baton-scheduler \
+        target/release/baton /out/
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
@@ -19,7 +21,7 @@ RUN apt-get update \
     && useradd --system --uid 10001 --user-group --home-dir /srv/baton --shell /usr/sbin/nologin baton \
     && mkdir -p /var/lib/baton/reports-repo /var/lib/baton/artefacts \
     && chown -R baton:baton /var/lib/baton
-COPY --from=builder /out/baton-api /out/baton-worker /out/baton-scheduler /usr/local/bin/
+COPY --from=builder /out/baton-api /out/baton-worker /out/baton-scheduler /out/baton /usr/local/bin/
 COPY examples/ /srv/baton/examples/
 WORKDIR /srv/baton
 USER baton

@@ -178,6 +178,8 @@ pub fn routes(
         .unify()
         .or(fronts::projects::routes(state.clone()).boxed())
         .unify()
+        .or(fronts::operator::routes(state.clone()).boxed())
+        .unify()
         .or(fronts::workflows::routes(state.clone()).boxed())
         .unify()
         .or(fronts::unmatched(&state))

@@ -149,8 +149,15 @@ def seed(api, processes):
     run_id = run["id"]
     wait_until("the workflow run", lambda: api.json("GET", f"/api/workflows/{run_id}")["status"]
                in ("success", "error"), processes=processes)
-    for suffix in ("", "/relaunch", "/cancel"):
+    for suffix in ("", "/relaunch", "/cancel", "/logs"):
         add(f"/api/workflows/{{id}}{suffix}", id=run_id)
+
+    # Operator routes: the run's queue, and a key of its own to revoke.
+    for suffix in ("", "/pause", "/resume", "/dead-letters", "/dead-letters/requeue-all",
+                   "/dead-letters/delete-all"):
+        add(f"/api/queues/{{name}}{suffix}", name="default")
+    spare = api.json("POST", "/api/keys", {"id": "fuzz-spare", "permissions": ["workflows.read"]})
+    add("/api/keys/{id}/revoke", id=spare["id"])
 
     # Reports (OrderlyWeb): two versions of `minimal` (one published), one of `use_resource`.
     versions = []

@@ -26,6 +26,7 @@ pub fn source_crates(name: &str) -> &'static [&'static str] {
         "baton-api" => &["api", "common"],
         "baton-worker" => &["worker", "common"],
         "baton-scheduler" => &["scheduler", "common"],
+        "baton" => &["cli", "common"],
         _ => &[],
     }
 }

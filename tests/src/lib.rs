@@ -13,6 +13,7 @@
 //! # Layout
 //! - [`app`]: [`TestApp`], a test's deployment, and [`Client`], signed requests to its API
 //!   with a unique `X-Request-Id` each.
+//! - [`baton_cli`]: running the `baton` command against an app's API.
 //! - [`browser`]: [`Browser`], headless Chromium over WebDriver, with screenshots.
 //! - [`python`]: running Python snippets (the compatibility clients).
 //! - [`fresh`]: the check that the spawned binaries are not older than their sources.
@@ -32,6 +33,7 @@
 //! - `src/bin/baton-bench.rs`: the benchmark binary (not part of this library).
 
 pub mod app;
+pub mod baton_cli;
 pub mod bench;
 pub mod browser;
 pub mod fake_service;

@@ -6,14 +6,18 @@
 //! - [`reports`]: OrderlyWeb's API under `/api/v1/...`.
 //! - [`releases`]: the Release Coordinator's API at `/releases`, `/tasks`, `/task-services`, ...
 //! - [`projects`]: Orchestra's API under `/orchestra/api/...`, and its human-task API.
+//! - [`operator`]: Baton's operator routes under `/api/` (queues, dead letters, workers, keys),
+//!   in Director's error format; [`workflow_logs`]: a run's log under `/api/workflows/{id}/logs`.
 //! - [`baton`]: `/healthz`, `/metrics` and `/openapi.json`.
 //! - [`console`]: the web console under `/ui/` (signed in with a session cookie).
 
 pub mod baton;
 pub mod console;
+pub mod operator;
 pub mod projects;
 pub mod releases;
 pub mod reports;
+pub mod workflow_logs;
 pub mod workflows;
 
 use std::future::Future;

@@ -95,6 +95,8 @@ pub fn routes(
         .unify()
         .or(cancel)
         .unify()
+        .or(super::workflow_logs::route(&state))
+        .unify()
         .or(unknown)
         .unify()
 }

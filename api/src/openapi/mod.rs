@@ -4,6 +4,7 @@
 //! end-to-end tests check the server against these tables, so the document stays true.
 
 mod baton;
+mod operator;
 pub mod projects;
 pub mod releases;
 pub mod reports;
@@ -158,6 +159,8 @@ pub struct Operation {
     /// Error statuses it answers beyond those every operation of its kind does (401 and 403
     /// when signed, 404 with path parameters, 400 with a body or query, 413 with a body).
     pub errors: &'static [u16],
+    /// The document's tag, when not its front's (Baton's additions to a front's paths).
+    pub tag: Option<&'static str>,
 }
 
 impl Operation {
@@ -176,6 +179,7 @@ impl Operation {
             produces: "application/json",
             also_produces: &[],
             errors: &[],
+            tag: None,
         }
     }
 
@@ -273,6 +277,17 @@ impl Operation {
         self
     }
 
+    /// Is listed under `tag` rather than its front's tag.
+    pub const fn tagged(mut self, tag: &'static str) -> Self {
+        self.tag = Some(tag);
+        self
+    }
+
+    /// Its tag in the document: its own, or its front's.
+    pub fn tag_in(&self, front: Front) -> &'static str {
+        self.tag.unwrap_or_else(|| tag(front))
+    }
+
     /// The names of its path parameters, in order.
     pub fn path_params(&self) -> impl Iterator<Item = &'static str> {
         self.path
@@ -282,10 +297,11 @@ impl Operation {
 }
 
 /// Every front with its operations, in the document's order.
-pub fn fronts() -> [(Front, &'static [Operation]); 5] {
+pub fn fronts() -> [(Front, &'static [Operation]); 6] {
     [
         (Front::Baton, baton::OPERATIONS),
         (Front::Workflows, workflows::OPERATIONS),
+        (Front::Workflows, operator::OPERATIONS),
         (Front::Reports, reports::OPERATIONS),
         (Front::Releases, releases::OPERATIONS),
         (Front::Projects, projects::OPERATIONS),
@@ -325,16 +341,34 @@ pub fn path_matches(template: &str, path: &str) -> bool {
         })
 }
 
+/// How many segments of a path template are literal rather than `{parameters}`.
+fn literal_segments(template: &str) -> usize {
+    path_segments(template)
+        .iter()
+        .filter(|segment| !(segment.starts_with('{') && segment.ends_with('}')))
+        .count()
+}
+
 /// The methods the document lists for a concrete request path (upper case, in the document's
-/// order); empty when it documents no such path. A route's `Allow` header comes from here.
+/// order); empty when it documents no such path. When several templates match, the most
+/// literal ones name the path (`.../dead-letters/requeue-all` rather than
+/// `.../dead-letters/{id}`). A route's `Allow` header comes from here.
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let matching: Vec<&Operation> = fronts()
+        .into_iter()
+        .flat_map(|(_, operations)| operations.iter())
+        .filter(|operation| path_matches(operation.path, path))
+        .collect();
+    let most_literal = matching
+        .iter()
+        .map(|operation| literal_segments(operation.path))
+        .max()
+        .unwrap_or(0);
     let mut methods = Vec::new();
-    for (_, operations) in fronts() {
-        for operation in operations {
-            let method = method_name(operation.method);
-            if path_matches(operation.path, path) && !methods.contains(&method) {
-                methods.push(method);
-            }
+    for operation in matching {
+        let method = method_name(operation.method);
+        if literal_segments(operation.path) == most_literal && !methods.contains(&method) {
+            methods.push(method);
         }
     }
     methods
@@ -386,7 +420,7 @@ fn security(front: Front, operation: &Operation) -> Option<Value> {
 
 fn operation_json(front: Front, operation: &Operation) -> Value {
     let mut body = Map::new();
-    body.insert("tags".into(), json!([tag(front)]));
+    body.insert("tags".into(), json!([operation.tag_in(front)]));
     body.insert("summary".into(), json!(operation.summary));
     body.insert(
         "operationId".into(),
@@ -447,6 +481,33 @@ fn operation_json(front: Front, operation: &Operation) -> Value {
     Value::Object(body)
 }
 
+/// The document's tags: one per front (a front listed twice is tagged once), then the tags
+/// operations give themselves.
+fn tags() -> Vec<Value> {
+    let mut seen = Vec::new();
+    let mut tags: Vec<Value> = fronts()
+        .into_iter()
+        .filter(|(front, _)| {
+            let new = !seen.contains(front);
+            seen.push(*front);
+            new
+        })
+        .map(|(front, _)| {
+            json!({"name": tag(front), "description": schemas::front_description(front)})
+        })
+        .collect();
+    let mut own: Vec<&'static str> = Vec::new();
+    for (_, operations) in fronts() {
+        for name in operations.iter().filter_map(|operation| operation.tag) {
+            if !own.contains(&name) {
+                own.push(name);
+                tags.push(json!({"name": name, "description": schemas::tag_description(name)}));
+            }
+        }
+    }
+    tags
+}
+
 /// The whole document.
 pub fn openapi_document() -> Value {
     let mut paths = Map::new();
@@ -463,7 +524,7 @@ pub fn openapi_document() -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Job and workflow orchestration on Redis, behind four fronts: Celery Director's workflows API (/api), OrderlyWeb's reports API (/api/v1, also /api/v2), the Release Coordinator's API (/releases, /tasks, ...) and Orchestra's projects API (/orchestra/api). Requests are signed with HTTP signatures (draft-cavage, hmac-sha256); each front answers errors in its own format."
         },
-        "tags": fronts().map(|(front, _)| json!({"name": tag(front), "description": schemas::front_description(front)})),
+        "tags": tags(),
         "paths": paths,
         "components": {
             "securitySchemes": {
@@ -512,7 +573,7 @@ mod tests {
                     operation.path
                 );
                 let documented = &document["paths"][operation.path][operation.method];
-                assert_eq!(documented["tags"][0], tag(front));
+                assert_eq!(documented["tags"][0], operation.tag_in(front));
             }
         }
     }
@@ -546,6 +607,14 @@ mod tests {
             ["POST", "GET"]
         );
         assert!(allowed_methods("/nothing").is_empty());
+        assert_eq!(
+            allowed_methods("/api/queues/q/dead-letters/requeue-all"),
+            ["POST"]
+        );
+        assert_eq!(
+            allowed_methods("/api/queues/q/dead-letters/1-0.0"),
+            ["DELETE"]
+        );
         assert!(allowed_methods("/api/v1/reports/r/versions/v/movies/").is_empty());
     }
 

@@ -5,7 +5,18 @@ use serde_json::{Value, json};
 
 use crate::error::Front;
 
-/// What a front is, for the document's tags.
+/// What an operation's own tag (see `Operation::tagged`) stands for.
+pub fn tag_description(tag: &str) -> &'static str {
+    match tag {
+        "operator" => {
+            "Baton's operator routes under /api: queues, dead letters, workers and API keys, in \
+             Director's error format."
+        }
+        _ => "",
+    }
+}
+
+/// What a front's tag stands for.
 pub fn front_description(front: Front) -> &'static str {
     match front {
         Front::Baton | Front::Console => "Baton's own routes: health, metrics and this document.",
@@ -114,6 +125,7 @@ pub fn components() -> Value {
             "additionalProperties": false,
             "properties": {"project": text(), "name": text(), "payload": {"type": "object"}}
         },
+        "NewKey": super::operator::new_key_schema(),
         "ReportRun": report_run,
         "ZipArchive": {"type": "string", "format": "binary"},
         "NewTaskService": object(&["name", "url"], json!({

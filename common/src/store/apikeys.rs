@@ -38,13 +38,15 @@ pub enum Permission {
     ProjectsWrite,
     /// Work on human tasks of projects.
     ProjectsWork,
+    /// See and steer queues, dead letters and workers.
+    Operator,
     /// Everything.
     Admin,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::WorkflowsRead,
         Permission::WorkflowsRun,
         Permission::ReportsRead,
@@ -55,6 +57,7 @@ impl Permission {
         Permission::ProjectsRead,
         Permission::ProjectsWrite,
         Permission::ProjectsWork,
+        Permission::Operator,
         Permission::Admin,
     ];
 
@@ -71,6 +74,7 @@ impl Permission {
             Self::ProjectsRead => "projects.read",
             Self::ProjectsWrite => "projects.write",
             Self::ProjectsWork => "projects.work",
+            Self::Operator => "operator",
             Self::Admin => "admin",
         }
     }
@@ -134,10 +138,15 @@ impl FromStr for Grant {
         if !matches!(
             permission,
             Permission::ReportsRead | Permission::ReportsReview | Permission::ReportsRun
-        ) || report.is_empty()
-        {
+        ) {
             return Err(InvalidInput::new(format!(
                 "'{text}': only reports.read, reports.review and reports.run can be given for one report"
+            )));
+        }
+        // Grants are stored comma-separated: a name is a report's name, never a list.
+        if !crate::reports_repo::valid_report_name(report) {
+            return Err(InvalidInput::new(format!(
+                "'{text}': '{report}' is not a report name (letters, digits, '_', '-', '.')"
             )));
         }
         Ok(Self::Report(report.to_owned(), permission))
@@ -579,6 +588,23 @@ mod tests {
         let reader = BTreeSet::from([Permission::WorkflowsRead]);
         assert!(grants(&reader, Permission::WorkflowsRead));
         assert!(!grants(&reader, Permission::WorkflowsRun));
+    }
+
+    #[test]
+    fn report_grants_name_one_report() {
+        assert_eq!(
+            "report:minimal/reports.run".parse::<Grant>().unwrap(),
+            Grant::Report("minimal".into(), Permission::ReportsRun)
+        );
+        for bad in [
+            "report:/reports.read",
+            "report:a,b/reports.read",
+            "report:a b/reports.read",
+            "report:minimal/admin",
+            "report:minimal",
+        ] {
+            assert!(bad.parse::<Grant>().is_err(), "{bad}");
+        }
     }
 
     #[test]
