@@ -117,6 +117,8 @@ pub fn components() -> Value {
         }),
     );
     report_run["nullable"] = json!(true);
+    // `null` means no changelog entry, as leaving it out does.
+    report_run["properties"]["changelog"]["nullable"] = json!(true);
     let release_state = states(ReleaseState::ALL, ReleaseState::as_str);
     json!({
         "NewWorkflow": {
