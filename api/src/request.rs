@@ -87,6 +87,21 @@ impl RequestParts {
             .find(|(key, _)| key == name)
             .map(|(_, value)| value)
     }
+
+    /// A whole-number query parameter from 1 to `max`, `default` when absent; anything else is
+    /// a 400 naming the parameter and what was sent.
+    pub fn bounded_query(&self, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+        match self.query(name) {
+            None => Ok(default),
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(value) if (1..=max).contains(&value) => Ok(value),
+                _ => Err(ApiError::BadRequest {
+                    message: format!("'{name}' must be a whole number from 1 to {max}"),
+                    details: vec![format!("{name}: got '{text}'")],
+                }),
+            },
+        }
+    }
 }
 
 fn url_decoded_pairs(query: &str) -> Vec<(String, String)> {

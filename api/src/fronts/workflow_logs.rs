@@ -72,20 +72,7 @@ async fn workflow_logs(
             }
         },
     };
-    let limit = match request.query("limit") {
-        None => LIMIT_DEFAULT,
-        Some(text) => text
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=LIMIT_MAX).contains(limit))
-            .ok_or_else(|| {
-                bad_query(
-                    format!("'limit' must be a whole number from 1 to {LIMIT_MAX}"),
-                    format!("limit: got '{text}'"),
-                )
-            })?,
-    };
+    let limit = request.bounded_query("limit", LIMIT_DEFAULT, LIMIT_MAX)?;
     // The status is read before the lines: a run seen finished has written every line.
     let run = workflows::workflow_run(&state.store, &id).await?;
     let task = match request.query("task") {

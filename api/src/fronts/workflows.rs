@@ -219,31 +219,13 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-fn positive_query(
-    request: &RequestParts,
-    name: &str,
-    default: usize,
-    max: usize,
-) -> Result<usize, ApiError> {
-    match request.query(name) {
-        None => Ok(default),
-        Some(text) => match text.trim().parse::<usize>() {
-            Ok(value) if (1..=max).contains(&value) => Ok(value),
-            _ => Err(ApiError::BadRequest {
-                message: format!("'{name}' must be a whole number from 1 to {max}"),
-                details: vec![format!("{name}: got '{text}'")],
-            }),
-        },
-    }
-}
-
 async fn list_workflows(
     state: AppState,
     request: RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     authorize(&state, &request, Permission::WorkflowsRead).await?;
-    let per_page = positive_query(&request, "per_page", PER_PAGE_DEFAULT, PER_PAGE_DEFAULT)?;
-    let page = positive_query(&request, "page", 1, usize::MAX / PER_PAGE_DEFAULT)?;
+    let per_page = request.bounded_query("per_page", PER_PAGE_DEFAULT, PER_PAGE_DEFAULT)?;
+    let page = request.bounded_query("page", 1, usize::MAX / PER_PAGE_DEFAULT)?;
     let with_payload = match request.query("with_payload") {
         None => true,
         Some(text) => parse_bool(&text).ok_or_else(|| ApiError::BadRequest {

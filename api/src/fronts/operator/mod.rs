@@ -74,22 +74,3 @@ impl OperatorRoute {
 fn json_response(status: StatusCode, body: &Value) -> warp::reply::Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()
 }
-
-/// A whole-number query parameter from 1 to `max`, `default` when absent.
-fn page_query(
-    request: &RequestParts,
-    name: &str,
-    default: usize,
-    max: usize,
-) -> Result<usize, ApiError> {
-    match request.query(name) {
-        None => Ok(default),
-        Some(text) => match text.trim().parse::<usize>() {
-            Ok(value) if (1..=max).contains(&value) => Ok(value),
-            _ => Err(ApiError::BadRequest {
-                message: format!("'{name}' must be a whole number from 1 to {max}"),
-                details: vec![format!("{name}: got '{text}'")],
-            }),
-        },
-    }
-}

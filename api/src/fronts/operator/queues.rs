@@ -11,7 +11,7 @@ use common::time::{iso8601, now_ms};
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 
-use super::{json_response, page_query};
+use super::json_response;
 use crate::error::ApiError;
 use crate::request::RequestParts;
 use crate::state::AppState;
@@ -129,13 +129,8 @@ pub async fn dead_letters(
     request: &RequestParts,
     name: &str,
 ) -> Result<warp::reply::Response, ApiError> {
-    let per_page = page_query(
-        request,
-        "per_page",
-        DEAD_PER_PAGE_DEFAULT,
-        DEAD_PER_PAGE_MAX,
-    )?;
-    let page = page_query(request, "page", 1, DEAD_REACH_MAX)?;
+    let per_page = request.bounded_query("per_page", DEAD_PER_PAGE_DEFAULT, DEAD_PER_PAGE_MAX)?;
+    let page = request.bounded_query("page", 1, DEAD_REACH_MAX)?;
     // Pages past the newest DEAD_REACH_MAX records are empty.
     let reach = page.saturating_mul(per_page).min(DEAD_REACH_MAX);
     let queue = known_queue(state, name).await?;
