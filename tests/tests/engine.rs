@@ -838,8 +838,10 @@ async fn high_priority_jobs_are_served_before_low_ones() {
         }
     }
     world.store.create_runs(&specs).await.unwrap();
-    // Let every shard's reader see its jobs before the slot frees up.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Let every shard's reader see its jobs and queue for the slot before it frees up (a
+    // reader that has not yet woken cannot be served first; a loaded machine is slow to wake
+    // them all).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     std::fs::write(&gate, "").unwrap();
     wait_until(Duration::from_secs(20), "all twelve ran", || async {
         read_lines(&order).len() == 12
