@@ -34,7 +34,7 @@ impl Asset {
 }
 
 /// Every static file of the console.
-pub static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
+pub static ASSETS: LazyLock<[Asset; 9]> = LazyLock::new(|| {
     [
         Asset::new(
             "console.css",
@@ -50,6 +50,36 @@ pub static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
             "htmx.min.js",
             "text/javascript; charset=utf-8",
             include_bytes!("../../../assets/console/htmx.min.js"),
+        ),
+        Asset::new(
+            "reports.css",
+            "text/css; charset=utf-8",
+            include_bytes!("../../../assets/console/reports.css"),
+        ),
+        Asset::new(
+            "reports.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../../assets/console/reports.js"),
+        ),
+        Asset::new(
+            "releases.css",
+            "text/css; charset=utf-8",
+            include_bytes!("../../../assets/console/releases.css"),
+        ),
+        Asset::new(
+            "releases.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../../assets/console/releases.js"),
+        ),
+        Asset::new(
+            "projects.css",
+            "text/css; charset=utf-8",
+            include_bytes!("../../../assets/console/projects.css"),
+        ),
+        Asset::new(
+            "projects.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../../assets/console/projects.js"),
         ),
     ]
 });

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 /// The console's Content-Security-Policy: scripts and styles from the console's own files
 /// only (no inline script or style), no framing, forms posted only back to the console.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; form-action 'self'; \
      frame-ancestors 'none'; base-uri 'none'";
 
 /// The layout around every signed-in page: title, navigation, who is signed in, the CSRF
@@ -34,6 +34,14 @@ pub struct Chrome {
     pub can_run: bool,
     /// May manage queues and keys.
     pub is_admin: bool,
+    /// May read reports (the reports portal).
+    pub can_reports: bool,
+    /// May read releases and task services.
+    pub can_releases: bool,
+    /// May read projects.
+    pub can_projects: bool,
+    /// May work on projects' human tasks (the work page).
+    pub can_work: bool,
     /// A message about the action just done, if any.
     pub notice: Option<String>,
     /// URL of the stylesheet.
@@ -59,6 +67,10 @@ impl Chrome {
             can_read: caller.may(Permission::WorkflowsRead),
             can_run: caller.may(Permission::WorkflowsRun),
             is_admin: caller.may(Permission::Admin),
+            can_reports: caller.may(Permission::ReportsRead),
+            can_releases: caller.may(Permission::ReleasesRead),
+            can_projects: caller.may(Permission::ProjectsRead),
+            can_work: caller.may(Permission::ProjectsWork),
             notice: None,
             css_url: url_of("console.css"),
             js_url: url_of("console.js"),
@@ -66,11 +78,31 @@ impl Chrome {
         }
     }
 
+    /// The URL of the console's static file `name` (`reports.css`), for a page's own files.
+    pub fn asset(&self, name: &str) -> &'static str {
+        url_of(name)
+    }
+
     /// The same layout with a notice shown above the page.
     pub fn with_notice(mut self, notice: Option<String>) -> Self {
         self.notice = notice;
         self
     }
+}
+
+/// The first page a caller may see: the overview for those who may read workflows, else the
+/// first section their key opens (`None` for a key that opens none).
+pub fn home_of(caller: &Caller) -> Option<&'static str> {
+    [
+        (Permission::WorkflowsRead, "/ui/"),
+        (Permission::ReportsRead, "/ui/reports"),
+        (Permission::ReleasesRead, "/ui/releases"),
+        (Permission::ProjectsWork, "/ui/work"),
+        (Permission::ProjectsRead, "/ui/projects"),
+    ]
+    .into_iter()
+    .find(|(permission, _)| caller.may(*permission))
+    .map(|(_, home)| home)
 }
 
 /// Adds the console's security headers to a response.

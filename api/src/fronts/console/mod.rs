@@ -12,7 +12,10 @@
 //! - [`session`]: the session cookie and the CSRF check.
 //! - [`sign_in`]: the sign-in page, signing in and out.
 //! - [`overview`], [`queues`], [`workers`], [`runs`], [`workflows`], [`schedules`], [`keys`]:
-//!   the pages.
+//!   the operators' pages.
+//! - [`reports`], [`releases`], [`projects`]: the sections for report readers, reviewers and
+//!   runners, release managers, and the people doing projects' human steps, each with its own
+//!   routes ([`section`]).
 //! - [`chart`], [`dag`]: SVG drawings.
 //! - [`html`], [`assets`], [`form`]: rendering, static files, forms.
 
@@ -23,10 +26,14 @@ pub mod form;
 pub mod html;
 pub mod keys;
 pub mod overview;
+pub mod projects;
 pub mod queues;
+pub mod releases;
+pub mod reports;
 pub mod route;
 pub mod runs;
 pub mod schedules;
+pub mod section;
 pub mod session;
 pub mod sign_in;
 pub mod workers;
@@ -65,6 +72,15 @@ async fn dispatch(
     route: ConsoleRoute,
 ) -> Result<warp::reply::Response, ApiError> {
     use ConsoleRoute as R;
+    if route == R::Overview {
+        // The landing page: a key that may not read workflows goes to a section it may use.
+        let caller = crate::auth::authenticate(&state, &request).await?;
+        if !caller.may(common::store::apikeys::Permission::WorkflowsRead)
+            && let Some(home) = html::home_of(&caller)
+        {
+            return Ok(html::see_other(home));
+        }
+    }
     if let Some(permission) = route.permission() {
         let caller = authorize(&state, &request, permission).await?;
         if route.changes_state() {
@@ -113,6 +129,9 @@ async fn show(
         R::Workflow(name) => workflows::page_of_workflow(state, caller, &name).await,
         R::Schedules => schedules::page_of_schedules(state, caller).await,
         R::Keys => keys::page_of_keys(state, caller, &query).await,
+        R::Reports(route) => reports::show(state, caller, request, route).await,
+        R::Releases(route) => releases::show(state, caller, request, route).await,
+        R::Projects(route) => projects::show(state, caller, request, route).await,
         _ => Err(ApiError::NotFound("no such page".into())),
     }
 }
@@ -137,6 +156,9 @@ async fn act(
         R::StartWorkflow(name) => workflows::start(state, caller, &name, &form).await,
         R::CreateKey => keys::create(state, caller, &form).await,
         R::RevokeKey(id) => keys::revoke(state, &id).await,
+        R::Reports(route) => reports::act(state, caller, route, form).await,
+        R::Releases(route) => releases::act(state, caller, route, form).await,
+        R::Projects(route) => projects::act(state, caller, route, form).await,
         _ => Err(ApiError::NotFound("no such action".into())),
     }
 }

@@ -5,6 +5,10 @@ use common::store::apikeys::Permission;
 use percent_encoding::percent_decode_str;
 use warp::http::Method;
 
+use super::projects::ProjectsRoute;
+use super::releases::ReleasesRoute;
+use super::reports::ReportsRoute;
+use super::section::SectionRoute;
 use crate::auth::Guard;
 use crate::fronts::{FrontRoute, NoRoute};
 
@@ -71,9 +75,16 @@ pub enum ConsoleRoute {
     CreateKey,
     /// `POST /ui/keys/{id}/revoke`.
     RevokeKey(String),
+    /// `/ui/reports/...`: the reports portal.
+    Reports(ReportsRoute),
+    /// `/ui/releases/...`, `/ui/services/...`: releases and task services.
+    Releases(ReleasesRoute),
+    /// `/ui/projects/...`, `/ui/work/...`: projects and the work page.
+    Projects(ProjectsRoute),
 }
 
-fn decoded(segment: &str) -> Option<String> {
+/// A path segment, percent-decoded; `None` when empty, too long, not UTF-8 or holding `/`.
+pub fn decoded(segment: &str) -> Option<String> {
     percent_decode_str(segment)
         .decode_utf8()
         .ok()
@@ -84,6 +95,15 @@ fn decoded(segment: &str) -> Option<String> {
 impl ConsoleRoute {
     fn from_segments(method: &Method, segments: &[&str]) -> Result<Self, NoRoute> {
         use ConsoleRoute as R;
+        if let Some(route) = ReportsRoute::parse(method, segments)? {
+            return Ok(R::Reports(route));
+        }
+        if let Some(route) = ReleasesRoute::parse(method, segments)? {
+            return Ok(R::Releases(route));
+        }
+        if let Some(route) = ProjectsRoute::parse(method, segments)? {
+            return Ok(R::Projects(route));
+        }
         let get = *method == Method::GET || *method == Method::HEAD;
         let post = *method == Method::POST;
         let param = |index: usize| decoded(segments[index]).ok_or(NoRoute::NotFound);
@@ -132,6 +152,9 @@ impl ConsoleRoute {
         use ConsoleRoute as R;
         match self {
             R::Asset(_) | R::SignInPage | R::SignIn | R::SignOut => None,
+            R::Reports(route) => Some(route.permission()),
+            R::Releases(route) => Some(route.permission()),
+            R::Projects(route) => Some(route.permission()),
             R::PauseQueue(_)
             | R::ResumeQueue(_)
             | R::RequeueDead(..)
@@ -151,6 +174,12 @@ impl ConsoleRoute {
     /// True for the routes that change state (POST forms, which must carry the CSRF token).
     pub fn changes_state(&self) -> bool {
         use ConsoleRoute as R;
+        match self {
+            R::Reports(route) => return route.changes_state(),
+            R::Releases(route) => return route.changes_state(),
+            R::Projects(route) => return route.changes_state(),
+            _ => {}
+        }
         matches!(
             self,
             R::SignIn
@@ -214,6 +243,9 @@ impl FrontRoute for ConsoleRoute {
             R::Schedules => "/ui/schedules",
             R::Keys | R::CreateKey => "/ui/keys",
             R::RevokeKey(_) => "/ui/keys/{id}/revoke",
+            R::Reports(route) => route.pattern(),
+            R::Releases(route) => route.pattern(),
+            R::Projects(route) => route.pattern(),
         }
     }
 

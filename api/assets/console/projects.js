@@ -1,0 +1,1 @@
+// The console's projects pages (loaded by those pages only).

@@ -1,0 +1,1 @@
+// The console's releases pages (loaded by those pages only).

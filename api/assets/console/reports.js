@@ -1,0 +1,1 @@
+// The console's reports pages (loaded by those pages only).
