@@ -251,13 +251,22 @@ impl Browser {
             .is_ok_and(|elements| !elements.is_empty())
     }
 
-    /// Clicks the first element matching `css` (waiting for it).
+    /// Clicks the first element matching `css` (waiting for it). An element that live
+    /// updates replace between finding and clicking it is looked up again.
     pub async fn click(&self, css: &str) {
-        self.wait_for(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|error| panic!("cannot click `{css}`: {error}"));
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            match self.wait_for(css).await.click().await {
+                Ok(_) => return,
+                Err(error)
+                    if error.is_stale_element_reference()
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(error) => panic!("cannot click `{css}`: {error}"),
+            }
+        }
     }
 
     /// Replaces the value of the first field matching `css` (waiting for it) with `value`.
