@@ -61,7 +61,7 @@ pub async fn act(
     // route ever be routed with less.
     if !can_write(caller) {
         return Err(ApiError::Forbidden(format!(
-            "key '{}' lacks the permission releases.write",
+            "key '{}' lacks the 'releases.write' permission",
             caller.key.id
         )));
     }
