@@ -455,6 +455,12 @@ async fn a_reader_sees_no_buttons_and_is_refused_when_posting_a_change() {
     }
     assert_eq!(coordinator.release(&id).await.state, ReleaseState::Staged);
     assert!(coordinator.service(&service).await.enabled);
+    // Pages of records that do not exist are the console's 404 page.
+    for path in ["/ui/releases/RE_NOTHERE", "/ui/releases/no%20such/live"] {
+        let (status, page) = fetch_from_page(&browser, "GET", path, "").await;
+        assert_eq!(status, 404, "GET {path}: {page}");
+        assert!(page.contains("404 Not Found"), "{page}");
+    }
     let answer = coordinator.manager.get("/releases?limit=100").await;
     assert_eq!(answer.body["count"], json!(1), "no release was started");
     browser.close().await;
@@ -584,6 +590,17 @@ async fn services_are_disabled_and_enabled_and_refused_forms_come_back_with_thei
     browser.wait_for_text(".notice", "enabled").await;
     browser.wait_for_text(".service-enabled", "enabled").await;
     assert!(coordinator.service(&id).await.enabled);
+    // Actions on records that do not exist are the console's 404 page.
+    let csrf = page_csrf(&browser).await;
+    for path in [
+        "/ui/services/TS_NOTHERE/enable",
+        "/ui/releases/RE_NOTHERE/publish",
+        "/ui/releases/RE_NOTHERE/cancel",
+    ] {
+        let (status, page) = fetch_from_page(&browser, "POST", path, &format!("csrf={csrf}")).await;
+        assert_eq!(status, 404, "POST {path}: {page}");
+        assert!(page.contains("404 Not Found"), "{page}");
+    }
     let release = coordinator.create_release("With the service").await;
     assert_eq!(coordinator.release(&release).await.tasks.len(), 1);
     browser.close().await;
