@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use common::releases::ReleaseState;
 use common::store::releases::lifecycle::{NewRelease, StepResult};
 use common::store::releases::records::{Release, ReleaseNote, Task};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 
 use super::reply::{
@@ -115,22 +115,35 @@ pub async fn get(
     answer_release(state, request, id, StatusCode::OK).await
 }
 
+/// What a new release is made of, read from a body's fields: `name` (required),
+/// `description`, `author`, `is_major`, `tags` and `studies`. The console's form is read
+/// through it too, so both are checked alike.
+pub(crate) fn new_release(fields: &Map<String, Value>) -> Result<NewRelease, ApiError> {
+    Ok(NewRelease {
+        name: required_string(fields, "name")?,
+        description: string_field(fields, "description")?.unwrap_or_default(),
+        author: string_field(fields, "author")?.unwrap_or_default(),
+        is_major: bool_field(fields, "is_major")?.unwrap_or(false),
+        tags: string_list_field(fields, "tags")?.unwrap_or_default(),
+        studies: string_list_field(fields, "studies")?.unwrap_or_default(),
+    })
+}
+
+/// Starts a release: one task per enabled task service, initializing (study ids are
+/// checked by the store). The API and the console both start releases here.
+pub(crate) async fn start_release(state: &AppState, new: &NewRelease) -> Result<Release, ApiError> {
+    let release = state.store.create_release(new).await?;
+    tracing::info!(release = %release.kf_id, tasks = release.tasks.len(), "release created");
+    Ok(release)
+}
+
 /// `POST /releases`: a release with one task per enabled task service, initializing.
 pub async fn create(
     state: &AppState,
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
-    let fields = body_object(request)?;
-    let new = NewRelease {
-        name: required_string(&fields, "name")?,
-        description: string_field(&fields, "description")?.unwrap_or_default(),
-        author: string_field(&fields, "author")?.unwrap_or_default(),
-        is_major: bool_field(&fields, "is_major")?.unwrap_or(false),
-        tags: string_list_field(&fields, "tags")?.unwrap_or_default(),
-        studies: string_list_field(&fields, "studies")?.unwrap_or_default(),
-    };
-    let release = state.store.create_release(&new).await?;
-    tracing::info!(release = %release.kf_id, tasks = release.tasks.len(), "release created");
+    let new = new_release(&body_object(request)?)?;
+    let release = start_release(state, &new).await?;
     answer_release(state, request, &release.kf_id, StatusCode::OK).await
 }
 
@@ -161,8 +174,9 @@ pub async fn update(
     answer_release(state, request, id, StatusCode::OK).await
 }
 
-/// `POST /releases/<id>/publish`: only from `staged`.
-pub async fn publish(state: &AppState, id: &str) -> Result<warp::reply::Response, ApiError> {
+/// Starts publishing release `id`: refused (400) unless it is `staged`. The API and the
+/// console both publish here.
+pub(crate) async fn publish_release(state: &AppState, id: &str) -> Result<(), ApiError> {
     let outcome = state.store.publish_release(id).await?;
     match outcome.result {
         StepResult::Missing => Err(not_found(Collection::Releases, id)),
@@ -172,10 +186,33 @@ pub async fn publish(state: &AppState, id: &str) -> Result<warp::reply::Response
         ))),
         StepResult::Changed | StepResult::Same => {
             tracing::info!(release = %id, "release publishing");
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({"message": "publishing"}),
-            ))
+            Ok(())
+        }
+    }
+}
+
+/// `POST /releases/<id>/publish`: only from `staged`.
+pub async fn publish(state: &AppState, id: &str) -> Result<warp::reply::Response, ApiError> {
+    publish_release(state, id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "publishing"}),
+    ))
+}
+
+/// Cancels release `id`: refused (400) once it has finished. The API and the console both
+/// cancel here.
+pub(crate) async fn cancel_release(state: &AppState, id: &str) -> Result<(), ApiError> {
+    let outcome = state.store.cancel_release(id).await?;
+    match outcome.result {
+        StepResult::Missing => Err(not_found(Collection::Releases, id)),
+        StepResult::Refused => Err(ApiError::bad_request(format!(
+            "release {id} is {} and can no longer be canceled",
+            outcome.previous
+        ))),
+        StepResult::Changed | StepResult::Same => {
+            tracing::info!(release = %id, "release canceling");
+            Ok(())
         }
     }
 }
@@ -186,16 +223,6 @@ pub async fn cancel(
     request: &RequestParts,
     id: &str,
 ) -> Result<warp::reply::Response, ApiError> {
-    let outcome = state.store.cancel_release(id).await?;
-    match outcome.result {
-        StepResult::Missing => Err(not_found(Collection::Releases, id)),
-        StepResult::Refused => Err(ApiError::bad_request(format!(
-            "release {id} is {} and can no longer be canceled",
-            outcome.previous
-        ))),
-        StepResult::Changed | StepResult::Same => {
-            tracing::info!(release = %id, "release canceling");
-            answer_release(state, request, id, StatusCode::OK).await
-        }
-    }
+    cancel_release(state, id).await?;
+    answer_release(state, request, id, StatusCode::OK).await
 }

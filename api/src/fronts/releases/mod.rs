@@ -12,10 +12,10 @@
 //!   reports; [`catalog`]: events, release notes and studies.
 
 mod catalog;
-mod lifecycle;
+pub(crate) mod lifecycle;
 mod reply;
 mod route;
-mod services;
+pub(crate) mod services;
 mod tasks;
 
 use common::store::apikeys::Permission;

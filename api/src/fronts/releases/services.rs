@@ -83,22 +83,23 @@ async fn find(state: &AppState, id: &str) -> Result<TaskService, ApiError> {
         .ok_or_else(|| not_found(Collection::Services, id))
 }
 
-/// `POST /task-services`
-pub async fn create(
+/// Registers a task service from a body's fields (`name` and `url` required,
+/// `description`, `author`, `enabled`): refused (400) unless the URL passes the outbound
+/// policy and `<url>/status` answers 200. The API and the console both register here.
+pub(crate) async fn register(
     state: &AppState,
-    request: &RequestParts,
-) -> Result<warp::reply::Response, ApiError> {
-    let fields = body_object(request)?;
-    let name = required_string(&fields, "name")?;
-    let url = required_string(&fields, "url")?;
+    fields: &Map<String, Value>,
+) -> Result<TaskService, ApiError> {
+    let name = required_string(fields, "name")?;
+    let url = required_string(fields, "url")?;
     check_url(state, &url)?;
     let service = TaskService {
         kf_id: IdKind::TaskService.new_id(),
         name,
-        description: string_field(&fields, "description")?.unwrap_or_default(),
-        author: string_field(&fields, "author")?.unwrap_or_default(),
+        description: string_field(fields, "description")?.unwrap_or_default(),
+        author: string_field(fields, "author")?.unwrap_or_default(),
         url,
-        enabled: bool_field(&fields, "enabled")?.unwrap_or(true),
+        enabled: bool_field(fields, "enabled")?.unwrap_or(true),
         health_status: "ok".into(),
         last_ok_status: 0,
         last_ok_ms: now_ms(),
@@ -107,7 +108,46 @@ pub async fn create(
     check_reachable(state, &service.url).await?;
     state.store.insert_release_record(&service).await?;
     tracing::info!(service = %service.kf_id, url = %outbound::redact(&service.url), "task service registered");
+    Ok(service)
+}
+
+/// `POST /task-services`
+pub async fn create(
+    state: &AppState,
+    request: &RequestParts,
+) -> Result<warp::reply::Response, ApiError> {
+    let service = register(state, &body_object(request)?).await?;
     Ok(json_response(StatusCode::OK, &service_json(&service)))
+}
+
+/// Changes task service `id` from a body's fields (`name`, `description`, `author`, `url`
+/// checked as at registration, `enabled`); 404 when there is none. The API and the console
+/// both change services here.
+pub(crate) async fn change(
+    state: &AppState,
+    id: &str,
+    fields: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    find(state, id).await?;
+    let mut changes = Vec::new();
+    for name in ["name", "description", "author"] {
+        if let Some(value) = string_field(fields, name)? {
+            changes.push((name, value));
+        }
+    }
+    if let Some(url) = string_field(fields, "url")? {
+        check_url(state, &url)?;
+        check_reachable(state, &url).await?;
+        changes.push(("url", url));
+    }
+    if let Some(enabled) = bool_field(fields, "enabled")? {
+        changes.push(("enabled", bit(enabled)));
+    }
+    state
+        .store
+        .update_release_record::<TaskService>(id, &changes)
+        .await?;
+    Ok(())
 }
 
 /// `PATCH /task-services/<id>`
@@ -116,26 +156,7 @@ pub async fn update(
     request: &RequestParts,
     id: &str,
 ) -> Result<warp::reply::Response, ApiError> {
-    let fields: Map<String, Value> = body_object(request)?;
-    find(state, id).await?;
-    let mut changes = Vec::new();
-    for name in ["name", "description", "author"] {
-        if let Some(value) = string_field(&fields, name)? {
-            changes.push((name, value));
-        }
-    }
-    if let Some(url) = string_field(&fields, "url")? {
-        check_url(state, &url)?;
-        check_reachable(state, &url).await?;
-        changes.push(("url", url));
-    }
-    if let Some(enabled) = bool_field(&fields, "enabled")? {
-        changes.push(("enabled", bit(enabled)));
-    }
-    state
-        .store
-        .update_release_record::<TaskService>(id, &changes)
-        .await?;
+    change(state, id, &body_object(request)?).await?;
     get(state, id).await
 }
 
