@@ -43,6 +43,17 @@ pub struct GitStatus {
     pub output: Vec<String>,
 }
 
+/// A commit as a run form offers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSummary {
+    /// The full hash.
+    pub hash: String,
+    /// The committer's date, `YYYY-MM-DD HH:MM:SS` in UTC.
+    pub date: String,
+    /// The first line of its message.
+    pub subject: String,
+}
+
 /// A git repository of reports (`src/<name>/orderly.yml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportsRepo {
@@ -252,6 +263,69 @@ impl ReportsRepo {
         })
     }
 
+    /// The branches a run may name: local ones, then remote-tracking ones (`origin/main`),
+    /// each sorted, without the remotes' `HEAD` aliases.
+    pub fn branches(&self) -> Result<Vec<String>, RepoError> {
+        let listing = self.git_text(&[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/heads",
+            "refs/remotes",
+        ])?;
+        let mut local = Vec::new();
+        let mut remote = Vec::new();
+        for name in listing.lines() {
+            if let Some(branch) = name.strip_prefix("refs/heads/") {
+                local.push(branch.to_owned());
+            } else if let Some(branch) = name.strip_prefix("refs/remotes/")
+                && !branch.ends_with("/HEAD")
+            {
+                remote.push(branch.to_owned());
+            }
+        }
+        local.sort();
+        remote.sort();
+        local.extend(remote);
+        Ok(local
+            .into_iter()
+            .filter(|branch| valid_revision(branch))
+            .collect())
+    }
+
+    /// The newest `limit` commits of `branch`, newest first.
+    pub fn commits(&self, branch: &str, limit: usize) -> Result<Vec<CommitSummary>, RepoError> {
+        if !valid_revision(branch) {
+            return Err(RepoError::NotFound(format!(
+                "invalid git revision '{branch}'"
+            )));
+        }
+        let tip = self.resolve(Some(branch), None)?;
+        let text = self.git_text(&[
+            "log",
+            "--format=%H%x1f%ct%x1f%s",
+            &format!("--max-count={}", limit.max(1)),
+            &tip,
+            "--",
+        ])?;
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let mut parts = line.splitn(3, '\u{1f}');
+                let hash = parts.next()?.to_owned();
+                let seconds: i64 = parts.next()?.parse().ok()?;
+                let date = chrono::DateTime::from_timestamp(seconds, 0)?
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string();
+                let subject = parts.next().unwrap_or_default().to_owned();
+                Some(CommitSummary {
+                    hash,
+                    date,
+                    subject,
+                })
+            })
+            .collect())
+    }
+
     /// `git fetch` from the configured remote; returns git's messages.
     pub fn fetch(&self) -> Result<Vec<String>, RepoError> {
         let output = Command::new("git")
@@ -375,6 +449,28 @@ mod tests {
             !out.path().join("second").exists(),
             "only the report's own folder"
         );
+    }
+
+    #[test]
+    fn branches_and_their_commits_are_listed_newest_first() {
+        let dir = repository();
+        let repo = ReportsRepo::new(dir.path());
+        assert_eq!(repo.branches().unwrap(), vec!["main", "other"]);
+        let other = repo.commits("other", 10).unwrap();
+        let subjects: Vec<&str> = other.iter().map(|c| c.subject.as_str()).collect();
+        assert_eq!(subjects, ["second", "first"]);
+        assert_eq!(other[0].hash, repo.resolve(Some("other"), None).unwrap());
+        assert_eq!(other[0].date.len(), "2024-01-02 03:04:05".len());
+        assert_eq!(repo.commits("other", 1).unwrap().len(), 1);
+        assert_eq!(repo.commits("main", 10).unwrap().len(), 1);
+        assert!(matches!(
+            repo.commits("--all", 10),
+            Err(RepoError::NotFound(_))
+        ));
+        assert!(matches!(
+            repo.commits("nope", 10),
+            Err(RepoError::NotFound(_))
+        ));
     }
 
     #[test]

@@ -115,11 +115,18 @@ impl ReportRunner<'_> {
         let (branch, commit) = (request.git_branch.clone(), request.git_commit.clone());
         let lookup = self.repo.clone();
         let commit = blocking(move || lookup.resolve(branch.as_deref(), commit.as_deref())).await?;
-        let cache_key = (name.to_owned(), commit.clone());
+        let config = self.config_at(name, &commit).await?;
+        Ok((commit, config))
+    }
+
+    /// Report `name`'s config at the full commit `commit` (read once per report and commit);
+    /// [`OperationError::ReportNotFound`] when the report does not exist there.
+    pub async fn config_at(&self, name: &str, commit: &str) -> OperationResult<ReportConfig> {
+        let cache_key = (name.to_owned(), commit.to_owned());
         if let Some(config) = self.configs.get(&cache_key) {
-            return Ok((commit, config));
+            return Ok(config);
         }
-        let (repo, report, at) = (self.repo.clone(), name.to_owned(), commit.clone());
+        let (repo, report, at) = (self.repo.clone(), name.to_owned(), commit.to_owned());
         let config = tokio::task::spawn_blocking(move || repo.config(&report, &at))
             .await
             .map_err(|error| OperationError::Interrupted(format!("git was interrupted: {error}")))?
@@ -128,7 +135,7 @@ impl ReportRunner<'_> {
                 other => OperationError::Invalid(other.to_string()),
             })?;
         self.configs.insert(cache_key, config.clone());
-        Ok((commit, config))
+        Ok(config)
     }
 
     /// Resolves `request`'s commit and checks its parameters against report `name`'s config.

@@ -67,7 +67,7 @@ impl Chrome {
             can_read: caller.may(Permission::WorkflowsRead),
             can_run: caller.may(Permission::WorkflowsRun),
             is_admin: caller.may(Permission::Admin),
-            can_reports: caller.may(Permission::ReportsRead),
+            can_reports: super::reports::reads_some_report(&caller.key),
             can_releases: caller.may(Permission::ReleasesRead),
             can_projects: caller.may(Permission::ProjectsRead),
             can_work: caller.may(Permission::ProjectsWork),
@@ -101,7 +101,10 @@ pub fn home_of(caller: &Caller) -> Option<&'static str> {
         (Permission::ProjectsRead, "/ui/projects"),
     ]
     .into_iter()
-    .find(|(permission, _)| caller.may(*permission))
+    .find(|(permission, _)| match permission {
+        Permission::ReportsRead => super::reports::reads_some_report(&caller.key),
+        _ => caller.may(*permission),
+    })
     .map(|(_, home)| home)
 }
 

@@ -45,7 +45,7 @@ pub use html::error_page;
 use route::ConsoleRoute;
 
 use super::routed;
-use crate::auth::{Caller, authorize};
+use crate::auth::{Caller, authenticate};
 use crate::error::{ApiError, Front};
 use crate::request::RequestParts;
 use crate::state::AppState;
@@ -74,7 +74,7 @@ async fn dispatch(
     use ConsoleRoute as R;
     if route == R::Overview {
         // The landing page: a key that may not read workflows goes to a section it may use.
-        let caller = crate::auth::authenticate(&state, &request).await?;
+        let caller = authenticate(&state, &request).await?;
         if !caller.may(common::store::apikeys::Permission::WorkflowsRead)
             && let Some(home) = html::home_of(&caller)
         {
@@ -82,7 +82,14 @@ async fn dispatch(
         }
     }
     if let Some(permission) = route.permission() {
-        let caller = authorize(&state, &request, permission).await?;
+        let caller = authenticate(&state, &request).await?;
+        if !route.admits(&caller) {
+            return Err(ApiError::Forbidden(format!(
+                "key '{}' lacks the '{}' permission",
+                caller.key.id,
+                permission.as_str()
+            )));
+        }
         if route.changes_state() {
             let form = form::Form::parse(&request.body)?;
             session::check_csrf(&request, &form)?;

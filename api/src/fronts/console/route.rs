@@ -9,7 +9,7 @@ use super::projects::ProjectsRoute;
 use super::releases::ReleasesRoute;
 use super::reports::ReportsRoute;
 use super::section::SectionRoute;
-use crate::auth::Guard;
+use crate::auth::{Caller, Guard};
 use crate::fronts::{FrontRoute, NoRoute};
 
 /// A console route, with its path's parameters decoded.
@@ -168,6 +168,20 @@ impl ConsoleRoute {
                 Some(Permission::WorkflowsRun)
             }
             _ => Some(Permission::WorkflowsRead),
+        }
+    }
+
+    /// True when `caller` may use the route: it holds the route's [`permission`](Self::permission),
+    /// or, in a section, what the section admits (see [`SectionRoute::admits`]).
+    pub fn admits(&self, caller: &Caller) -> bool {
+        use ConsoleRoute as R;
+        match self {
+            R::Reports(route) => route.admits(&caller.key),
+            R::Releases(route) => route.admits(&caller.key),
+            R::Projects(route) => route.admits(&caller.key),
+            _ => self
+                .permission()
+                .is_none_or(|permission| caller.may(permission)),
         }
     }
 

@@ -2,7 +2,7 @@
 //! offers the console's router: its paths under `/ui/`, their patterns, and the permission
 //! and CSRF check each needs. The section's own `show` and `act` render and change.
 
-use common::store::apikeys::Permission;
+use common::store::apikeys::{ApiKey, Permission, grants};
 use warp::http::Method;
 
 use crate::fronts::NoRoute;
@@ -21,6 +21,13 @@ pub trait SectionRoute: Sized {
 
     /// True for the routes that change state (POST forms, which must carry the CSRF token).
     fn changes_state(&self) -> bool;
+
+    /// True when `key` may use the route at all (the handler checks finer grants): by default
+    /// when it holds [`permission`](Self::permission) everywhere. A section whose grants may
+    /// be scoped to single records (reports: `report:NAME/reports.read`) says more.
+    fn admits(&self, key: &ApiKey) -> bool {
+        grants(&key.permissions, self.permission())
+    }
 }
 
 /// Checks the method of a route: `post` routes take POST only, the others GET and HEAD.

@@ -45,7 +45,8 @@ pub async fn visible_version(
         .ok_or_else(|| unknown_version(name, id))
 }
 
-fn unknown_report(name: &str) -> ApiError {
+/// The 404 for a report the store has no version of.
+pub fn unknown_report(name: &str) -> ApiError {
     ApiError::NotFound(format!("Unknown report: '{name}'"))
 }
 
@@ -101,14 +102,8 @@ pub async fn reports(
         .into_iter()
         .filter(|name| access.reads(name))
         .collect();
-    let wanted: Vec<(&str, Versions)> = names
-        .iter()
-        .map(|name| (name.as_str(), access.visible_versions(name)))
-        .collect();
     // Names are sorted; a report whose versions the caller may not see is left out.
-    let data: Vec<Value> = state
-        .store
-        .latest_versions(&wanted)
+    let data: Vec<Value> = latest_visible_versions(state, &access, &names)
         .await?
         .into_iter()
         .flatten()
@@ -118,6 +113,20 @@ pub async fn reports(
         })
         .collect();
     Ok(success(data))
+}
+
+/// The latest version the caller may see of each report of `names` (which it reads), in
+/// order; `None` for a report with no such version.
+pub async fn latest_visible_versions(
+    state: &AppState,
+    access: &Access,
+    names: &[String],
+) -> Result<Vec<Option<StoredVersion>>, ApiError> {
+    let wanted: Vec<(&str, Versions)> = names
+        .iter()
+        .map(|name| (name.as_str(), access.visible_versions(name)))
+        .collect();
+    Ok(state.store.latest_versions(&wanted).await?)
 }
 
 /// `GET /reports/:name/`: the ids of the report's versions the caller may see.
@@ -229,6 +238,19 @@ pub async fn publish(
     let access = caller(state, request, false).await?;
     access.require(name, Permission::ReportsReview)?;
     let value = bool_query(request, "value")?.unwrap_or(true);
+    set_published(state, &access, name, id, value).await?;
+    Ok(success(value))
+}
+
+/// Publishes (or unpublishes) version `id` of report `name`, for a caller who reviews it.
+pub async fn set_published(
+    state: &AppState,
+    access: &Access,
+    name: &str,
+    id: &str,
+    value: bool,
+) -> Result<(), ApiError> {
+    access.require(name, Permission::ReportsReview)?;
     let exists = state
         .store
         .version(id)
@@ -238,12 +260,16 @@ pub async fn publish(
         return Err(unknown_version(name, id));
     }
     tracing::info!(report = name, version = id, published = value, by = %access.key.id, "publish");
-    Ok(success(value))
+    Ok(())
 }
 
 /// The changelog of version `id` among `versions` (the report's, oldest first) as the caller
 /// may see it.
-fn changelog_json(access: &Access, versions: &[StoredVersion], id: &str) -> Vec<VersionedEntry> {
+pub fn changelog_json(
+    access: &Access,
+    versions: &[StoredVersion],
+    id: &str,
+) -> Vec<VersionedEntry> {
     let name = versions
         .first()
         .map(|version| version.record.name.as_str())

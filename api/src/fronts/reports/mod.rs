@@ -15,15 +15,16 @@
 //! - [`bundles`]: bundle pack and import.
 //! - [`reply`]: the envelope and content negotiation.
 
-mod access;
+// `access`, `catalog`, `files`, `route` and `runs` also serve the console's reports pages.
+pub(crate) mod access;
 mod bundles;
-mod catalog;
-mod files;
+pub(crate) mod catalog;
+pub(crate) mod files;
 mod git;
 mod login;
 mod reply;
-mod route;
-mod runs;
+pub(crate) mod route;
+pub(crate) mod runs;
 
 use common::store::apikeys::{Permission, grants};
 use warp::Filter;

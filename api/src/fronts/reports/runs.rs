@@ -22,11 +22,11 @@ use crate::request::RequestParts;
 use crate::state::AppState;
 
 /// Seconds a run may take unless `?timeout=` says otherwise (3 hours, as OrderlyWeb).
-const DEFAULT_TIMEOUT_SECS: u64 = 10_800;
+pub const DEFAULT_TIMEOUT_SECS: u64 = 10_800;
 /// Longest timeout accepted (a week).
 const MAX_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
 /// Most active runs shown in a queue.
-const QUEUE_LIMIT: usize = 1000;
+pub const QUEUE_LIMIT: usize = 1000;
 /// Most log lines one status answer carries (`?output=true`): `output_next` is the cursor to
 /// pass as `?output_after=` for the lines after them, `output_more` says whether some wait.
 pub const OUTPUT_PAGE_LINES: usize = 1000;
@@ -66,7 +66,7 @@ pub async fn blocking<T: Send + 'static>(
 }
 
 /// The runner of this server's report runs, over its reports repository `repo`.
-fn runner<'a>(state: &'a AppState, repo: &'a ReportsRepo) -> ReportRunner<'a> {
+pub fn runner<'a>(state: &'a AppState, repo: &'a ReportsRepo) -> ReportRunner<'a> {
     ReportRunner {
         store: &state.store,
         repo,
@@ -106,16 +106,24 @@ pub fn run_body(request: &RequestParts) -> Result<RunBody, ApiError> {
             ));
         }
     };
-    if let Some(changelog) = &body.changelog
-        && (changelog.message.trim().is_empty()
-            || changelog.label.is_empty()
-            || !changelog.label.bytes().all(|b| b.is_ascii_lowercase()))
+    if let Some(changelog) = &body.changelog {
+        check_changelog(changelog)?;
+    }
+    Ok(body)
+}
+
+/// Refuses a run's changelog entry without a message or with a label that is not a lowercase
+/// word.
+pub fn check_changelog(changelog: &RunChangelog) -> Result<(), ApiError> {
+    if changelog.message.trim().is_empty()
+        || changelog.label.is_empty()
+        || !changelog.label.bytes().all(|b| b.is_ascii_lowercase())
     {
         return Err(ApiError::bad_request(
             "changelog needs a non-empty 'message' and a 'type' such as 'public' or 'internal'",
         ));
     }
-    Ok(body)
+    Ok(())
 }
 
 fn timeout(request: &RequestParts) -> Result<u64, ApiError> {
@@ -185,7 +193,7 @@ pub async fn run(
 }
 
 /// OrderlyWeb's name for a run's status.
-fn status_name(status: Option<RunStatus>, run: Option<&RunView>) -> &'static str {
+pub fn status_name(status: Option<RunStatus>, run: Option<&RunView>) -> &'static str {
     match status {
         None => "missing",
         Some(RunStatus::Pending) => "queued",
@@ -202,23 +210,47 @@ fn status_name(status: Option<RunStatus>, run: Option<&RunView>) -> &'static str
 
 /// True when `access` sees the private details of `run` (its version id and its log): it
 /// started the run, or it reviews the run's report.
-fn sees_details(access: &Access, run: &ReportRun) -> bool {
+pub fn sees_details(access: &Access, run: &ReportRun) -> bool {
     run.by.as_deref() == Some(access.key.id.as_str()) || access.reviews(&run.name)
 }
 
-/// A queue's entry for `state`; with its version (when running) for queue status, and then
-/// only when `access` sees the run's details.
-fn queue_entry(state: &ReportRunState, with_version: Option<&Access>) -> Value {
-    let status = status_name(state.status, None);
-    let mut entry = json!({"key": state.run.key, "status": status, "name": state.run.name});
-    if let Some(access) = with_version {
-        entry["version"] = if status == "running" && sees_details(access, &state.run) {
-            json!(state.run.version)
-        } else {
-            Value::Null
-        };
+/// A queued or running report run as a queue shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    /// Its key.
+    pub key: String,
+    /// `queued` or `running`.
+    pub status: &'static str,
+    /// The report.
+    pub name: String,
+    /// The version it makes, while running, for who sees the run's details.
+    pub version: Option<String>,
+}
+
+impl QueueEntry {
+    /// The entry for `state`; with its version (when running) when `access` is given and sees
+    /// the run's details.
+    fn of(state: &ReportRunState, with_version: Option<&Access>) -> Self {
+        let status = status_name(state.status, None);
+        let version = with_version
+            .filter(|access| status == "running" && sees_details(access, &state.run))
+            .map(|_| state.run.version.clone());
+        Self {
+            key: state.run.key.clone(),
+            status,
+            name: state.run.name.clone(),
+            version,
+        }
     }
-    entry
+
+    /// As OrderlyWeb shows it: with a `version` member for queue status only.
+    fn json(&self, with_version: bool) -> Value {
+        let mut entry = json!({"key": self.key, "status": self.status, "name": self.name});
+        if with_version {
+            entry["version"] = json!(self.version);
+        }
+        entry
+    }
 }
 
 /// The log cursor `?output_after=` (a log entry id, as `output_next` gave it), if any.
@@ -264,13 +296,81 @@ async fn known_run(
     key: &str,
 ) -> Result<(Access, ReportRun), ApiError> {
     let access = caller(state, request, false).await?;
+    let run = run_for(state, &access, key).await?;
+    Ok((access, run))
+}
+
+/// The run a key names, when `access` holds `reports.run` on its report; 404 for an unknown
+/// key.
+pub async fn run_for(state: &AppState, access: &Access, key: &str) -> Result<ReportRun, ApiError> {
     let run = state
         .store
         .report_run(key)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("Unknown report run key: '{key}'")))?;
     access.require(&run.name, Permission::ReportsRun)?;
-    Ok((access, run))
+    Ok(run)
+}
+
+/// Where a report run is, as `access` may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunProgress {
+    /// OrderlyWeb's status: `queued`, `running`, `success`, `error`, `interrupted` or
+    /// `missing`.
+    pub status: &'static str,
+    /// The version it makes (running) or made (success), for who sees its details.
+    pub version: Option<String>,
+    /// The runs queued ahead of it, while it is queued.
+    pub queue: Vec<QueueEntry>,
+    /// When its task started (Unix ms).
+    pub started_ms: Option<u64>,
+    /// Its task's error, if it failed.
+    pub error: Option<String>,
+}
+
+impl RunProgress {
+    /// True once the run will change no more.
+    pub fn finished(&self) -> bool {
+        !matches!(self.status, "queued" | "running")
+    }
+}
+
+/// Reads where `report_run` is (finalizing it into its version once it has finished).
+pub async fn progress(
+    state: &AppState,
+    access: &Access,
+    report_run: &ReportRun,
+) -> Result<RunProgress, ApiError> {
+    let runs = state.store.runs_of(RunKind::Report);
+    let run = runs.get(&report_run.run_id).await?;
+    let run_status = run.as_ref().map(|run| run.status);
+    if run_status.is_some_and(RunStatus::is_finished) {
+        state.store.finalize_report_run(report_run).await?;
+    }
+    let status = status_name(run_status, run.as_ref());
+    let queue: Vec<QueueEntry> = if status == "queued" {
+        state
+            .store
+            .active_report_runs(QUEUE_LIMIT)
+            .await?
+            .iter()
+            .take_while(|other| other.run.key != report_run.key)
+            .filter(|other| other.status.is_some_and(|status| !status.is_finished()))
+            .map(|other| QueueEntry::of(other, None))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let task = run.as_ref().and_then(|run| run.tasks.first());
+    let version = (sees_details(access, report_run) && matches!(status, "success" | "running"))
+        .then(|| report_run.version.clone());
+    Ok(RunProgress {
+        status,
+        version,
+        queue,
+        started_ms: task.and_then(|task| task.started_ms),
+        error: task.and_then(|task| task.error.clone()),
+    })
 }
 
 /// `GET /reports/:key/status/[?output=true]`: the run's status, its version once it
@@ -290,39 +390,23 @@ pub async fn status(
             report_run.name
         )));
     }
-    let runs = state.store.runs_of(RunKind::Report);
-    let run = runs.get(&report_run.run_id).await?;
-    let run_status = run.as_ref().map(|run| run.status);
-    if run_status.is_some_and(RunStatus::is_finished) {
-        state.store.finalize_report_run(&report_run).await?;
-    }
-    let status = status_name(run_status, run.as_ref());
-    let queue: Vec<Value> = if status == "queued" {
-        state
-            .store
-            .active_report_runs(QUEUE_LIMIT)
-            .await?
-            .iter()
-            .take_while(|other| other.run.key != key)
-            .filter(|other| other.status.is_some_and(|status| !status.is_finished()))
-            .map(|other| queue_entry(other, None))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let task = run.as_ref().and_then(|run| run.tasks.first());
-    let version =
-        (private && matches!(status, "success" | "running")).then_some(&report_run.version);
+    let progress = progress(state, &access, &report_run).await?;
+    let queue: Vec<Value> = progress
+        .queue
+        .iter()
+        .map(|entry| entry.json(false))
+        .collect();
     let mut answer = json!({
         "key": key,
-        "status": status,
-        "version": version,
+        "status": progress.status,
+        "version": progress.version,
         "output": null,
         "queue": queue,
-        "start_time": task.and_then(|task| task.started_ms).map(|ms| ms / 1000),
-        "error": task.and_then(|task| task.error.clone()),
+        "start_time": progress.started_ms.map(|ms| ms / 1000),
+        "error": progress.error,
     });
     if with_output {
+        let runs = state.store.runs_of(RunKind::Report);
         let (output, next, more) = output_page(&runs, &report_run.run_id, after).await?;
         answer["output"] = output;
         answer["output_next"] = next;
@@ -338,6 +422,17 @@ pub async fn kill(
     key: &str,
 ) -> Result<warp::reply::Response, ApiError> {
     let (access, report_run) = known_run(state, request, key).await?;
+    kill_run(state, &access, &report_run).await?;
+    Ok(success(json!({"killed": true, "message": null})))
+}
+
+/// Stops a queued or running run; 400 when it has finished or no longer exists.
+pub async fn kill_run(
+    state: &AppState,
+    access: &Access,
+    report_run: &ReportRun,
+) -> Result<(), ApiError> {
+    let key = report_run.key.as_str();
     match state
         .store
         .runs_of(RunKind::Report)
@@ -345,9 +440,9 @@ pub async fn kill(
         .await?
     {
         CancelOutcome::Canceled { .. } => {
-            state.store.finalize_report_run(&report_run).await?;
+            state.store.finalize_report_run(report_run).await?;
             tracing::info!(key, by = %access.key.id, "report run killed");
-            Ok(success(json!({"killed": true, "message": null})))
+            Ok(())
         }
         CancelOutcome::AlreadyFinished(status) => Err(ApiError::bad_request(format!(
             "Failed to kill '{key}': the run is not running ({})",
@@ -366,15 +461,25 @@ pub async fn queue_status(
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     let access = caller(state, request, false).await?;
-    let tasks: Vec<Value> = state
+    let tasks: Vec<Value> = active_queue(state, &access)
+        .await?
+        .iter()
+        .map(|entry| entry.json(true))
+        .collect();
+    Ok(success(json!({"tasks": tasks})))
+}
+
+/// Every queued or running report run, oldest first; a running run's version only for who
+/// started it and reviewers of its report.
+pub async fn active_queue(state: &AppState, access: &Access) -> Result<Vec<QueueEntry>, ApiError> {
+    Ok(state
         .store
         .active_report_runs(QUEUE_LIMIT)
         .await?
         .iter()
         .filter(|run| run.status.is_some_and(|status| !status.is_finished()))
-        .map(|run| queue_entry(run, Some(&access)))
-        .collect();
-    Ok(success(json!({"tasks": tasks})))
+        .map(|run| QueueEntry::of(run, Some(access)))
+        .collect())
 }
 
 #[cfg(test)]
