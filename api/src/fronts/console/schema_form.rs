@@ -325,16 +325,17 @@ pub fn read_form(fields: &mut [Field], form: &Form) -> Value {
             continue;
         }
         let raw = form.get(&field.name).unwrap_or_default();
-        // A text area keeps its lines' indentation; every other field is trimmed.
+        // A text area keeps its lines' indentation, its lines ending as in JSON (browsers
+        // send CRLF); every other field is trimmed.
         let text = if field.kind == FieldKind::LongText {
-            raw.trim_end()
+            raw.trim_end().replace("\r\n", "\n")
         } else {
-            raw.trim()
+            raw.trim().to_owned()
         };
-        field.value = text.to_owned();
-        if let Some(value) = field.read(text) {
+        if let Some(value) = field.read(&text) {
             data.insert(field.name.clone(), value);
         }
+        field.value = text;
     }
     Value::Object(data)
 }
@@ -464,14 +465,14 @@ mod tests {
         }});
         let mut fields = fields_of(Some(&schema), &[]).unwrap();
         let form = Form::parse(
-            b"name=+x+&count=many&ratio=2.5&level=1&notes=++indented%0A&tags=a&tags=&tags=+b",
+            b"name=+x+&count=many&ratio=2.5&level=1&notes=++indented%0D%0Aline%0D%0A&tags=a&tags=&tags=+b",
         )
         .unwrap();
         let data = read_form(&mut fields, &form);
         assert_eq!(
             data,
             json!({"name": "x", "count": "many", "ratio": 2.5, "level": 1, "dry": false,
-                   "notes": "  indented", "tags": ["a", "b"]})
+                   "notes": "  indented\nline", "tags": ["a", "b"]})
         );
         let tags = fields.iter().find(|field| field.name == "tags").unwrap();
         assert_eq!(tags.values, ["a", "b", ""]);

@@ -116,16 +116,27 @@ fn snapshots_of(assignment: &Value) -> Vec<SnapshotRow> {
         .map(|snapshots| {
             snapshots
                 .iter()
-                .map(|snapshot| SnapshotRow {
-                    datetime: snapshot["datetime"]
-                        .as_str()
-                        .unwrap_or("")
-                        .replace('T', " "),
-                    work_time: snapshot["work_time_seconds"]
-                        .as_u64()
-                        .map(|seconds| duration(seconds * 1000))
-                        .unwrap_or_default(),
-                    data: pretty(&snapshot["data"]),
+                .map(|snapshot| {
+                    // Orchestra marks the data's format in it; people need not see that.
+                    let mut data = snapshot["data"].clone();
+                    if let Some(object) = data.as_object_mut() {
+                        object.remove("__version");
+                    }
+                    SnapshotRow {
+                        datetime: snapshot["datetime"]
+                            .as_str()
+                            .unwrap_or("")
+                            .chars()
+                            .take(19)
+                            .collect::<String>()
+                            .replace('T', " "),
+                        work_time: snapshot["work_time_seconds"]
+                            .as_u64()
+                            .filter(|seconds| *seconds > 0)
+                            .map(|seconds| duration(seconds * 1000))
+                            .unwrap_or_default(),
+                        data: pretty(&data),
+                    }
                 })
                 .collect()
         })
@@ -185,7 +196,12 @@ fn step_row(
             String::new()
         },
         saved: human.saved_ms.map(datetime).unwrap_or_default(),
-        snapshots: snapshots_of(&assignment),
+        // A machine step's snapshot is its result, shown already.
+        snapshots: if person {
+            snapshots_of(&assignment)
+        } else {
+            Vec::new()
+        },
         result: if person {
             String::new()
         } else {
@@ -286,13 +302,13 @@ mod tests {
     #[test]
     fn snapshots_read_from_the_assignment() {
         let assignment = json!({"snapshots": {"__version": 1, "snapshots": [
-            {"data": {"title": "T"}, "datetime": "2026-01-02T03:04:05.000000", "work_time_seconds": 65, "type": 0}
+            {"data": {"title": "T", "__version": 1}, "datetime": "2026-01-02T03:04:05.000000", "work_time_seconds": 65, "type": 0}
         ]}});
         let rows = snapshots_of(&assignment);
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].datetime, "2026-01-02 03:04:05.000000");
+        assert_eq!(rows[0].datetime, "2026-01-02 03:04:05");
         assert_eq!(rows[0].work_time, "1 min 5 s");
-        assert!(rows[0].data.contains("\"title\": \"T\""));
+        assert_eq!(rows[0].data, "{\n  \"title\": \"T\"\n}");
         assert!(snapshots_of(&Value::Null).is_empty());
     }
 }

@@ -48,6 +48,8 @@ struct TaskPage {
     submission: String,
     json_mode: bool,
     fields: Vec<Field>,
+    /// How many fields show a problem.
+    marked: usize,
     task_data: String,
     problems: Vec<String>,
 }
@@ -129,6 +131,11 @@ fn task_page(
             .or_else(|| human.work.as_ref().filter(|_| human.submitted).map(pretty))
             .unwrap_or_default(),
         json_mode: fields.is_none(),
+        marked: fields
+            .iter()
+            .flatten()
+            .filter(|field| field.error.is_some())
+            .count(),
         fields: fields.unwrap_or_default(),
         task_data,
         problems,
