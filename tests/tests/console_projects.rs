@@ -212,7 +212,12 @@ async fn a_person_claims_saves_reloads_and_submits_a_task_and_the_project_comple
     let app = &projects.app;
     let secret = person(app, "alice", "projects.work,projects.read").await;
     let low = projects
-        .create("decide", "A quick decision", -1, json!({"question": "lunch?"}))
+        .create(
+            "decide",
+            "A quick decision",
+            -1,
+            json!({"question": "lunch?"}),
+        )
         .await;
     let id = projects
         .create(
@@ -260,7 +265,9 @@ async fn a_person_claims_saves_reloads_and_submits_a_task_and_the_project_comple
     // The work page: the higher priority first, with its data and the step before's result.
     browser.goto(&app.url("/ui/work")).await;
     let offer = format!("#offer-{task}");
-    browser.wait_for_text(&offer, "Review the launch post").await;
+    browser
+        .wait_for_text(&offer, "Review the launch post")
+        .await;
     let order = browser
         .execute(
             "return Array.from(document.querySelectorAll('#offers li.offer')).map(function (li) { return li.dataset.task; });",
@@ -289,12 +296,19 @@ async fn a_person_claims_saves_reloads_and_submits_a_task_and_the_project_comple
     );
     browser.wait_for_text("#work-title", "Your work").await;
     choose(&browser, "#field-verdict", "accept").await;
-    browser.fill("#field-summary", "Ready with two typos fixed").await;
     browser
-        .fill("#field-notes", "Paragraph two repeats itself.\nOtherwise fine.")
+        .fill("#field-summary", "Ready with two typos fixed")
+        .await;
+    browser
+        .fill(
+            "#field-notes",
+            "Paragraph two repeats itself.\nOtherwise fine.",
+        )
         .await;
     browser.fill("#field-score", "4").await;
-    browser.fill("#field-tags .repeat-item input", "launch").await;
+    browser
+        .fill("#field-tags .repeat-item input", "launch")
+        .await;
     browser.click("#field-tags [data-add]").await;
     browser
         .fill("#field-tags .repeat-item:nth-child(2) input", "blog")
@@ -345,8 +359,17 @@ async fn a_person_claims_saves_reloads_and_submits_a_task_and_the_project_comple
     browser.goto(&app.url(&format!("/ui/work/{task}"))).await;
     browser.click("#submit-work").await;
     browser.wait_for_text(".notice", "Submitted").await;
-    assert!(browser.current_url().await.ends_with("/ui/work?done=submitted"));
-    assert!(!browser.exists(&format!("#held tr[data-task='{task}']")).await);
+    assert!(
+        browser
+            .current_url()
+            .await
+            .ends_with("/ui/work?done=submitted")
+    );
+    assert!(
+        !browser
+            .exists(&format!("#held tr[data-task='{task}']"))
+            .await
+    );
     browser.goto(&app.url(&format!("/ui/projects/{id}"))).await;
     browser.wait_for_text("#project-status", "completed").await;
     browser
@@ -355,7 +378,9 @@ async fn a_person_claims_saves_reloads_and_submits_a_task_and_the_project_comple
     browser
         .wait_for_text("#step-publish .step-result", "two typos fixed")
         .await;
-    browser.wait_for_text("#step-check .assignment", "alice").await;
+    browser
+        .wait_for_text("#step-check .assignment", "alice")
+        .await;
     browser.screenshot("projects-completed").await;
     let info = projects.information(id).await;
     assert_eq!(info["project"]["status"], "completed");
@@ -367,7 +392,9 @@ async fn a_person_claims_saves_reloads_and_submits_a_task_and_the_project_comple
     // The submitted task shows what was submitted, and takes no more work.
     browser.goto(&app.url(&format!("/ui/work/{task}"))).await;
     browser.wait_for_text("#task-closed", "submitted").await;
-    browser.wait_for_text("#submission", "two typos fixed").await;
+    browser
+        .wait_for_text("#submission", "two typos fixed")
+        .await;
     assert!(!browser.exists("#task-form").await);
     browser.close().await;
 }
@@ -379,7 +406,12 @@ async fn a_second_person_cannot_take_a_task_someone_claimed() {
     let alice = app.key("alice", "projects.work").await;
     let bob_secret = person(app, "bob", "projects.work,projects.read").await;
     let first = projects
-        .create("decide", "Where to meet", 3, json!({"options": ["park", "café"]}))
+        .create(
+            "decide",
+            "Where to meet",
+            3,
+            json!({"options": ["park", "café"]}),
+        )
         .await;
     let second = projects
         .create("decide", "When to meet", 1, json!({}))
@@ -403,7 +435,10 @@ async fn a_second_person_cannot_take_a_task_someone_claimed() {
     let again = projects.claim(&bob, taken).await;
     assert_eq!(again.status, 409, "{again:?}");
     assert!(
-        again.body.to_string().contains("already claimed by someone else"),
+        again
+            .body
+            .to_string()
+            .contains("already claimed by someone else"),
         "{again:?}"
     );
 
@@ -447,10 +482,17 @@ async fn a_second_person_cannot_take_a_task_someone_claimed() {
     browser.click("#submit-work").await;
     browser.wait_for_text(".notice", "Submitted").await;
     let info = projects.information(second).await;
-    assert_eq!(info["tasks"]["decide"]["latest_data"], json!({"when": "noon"}));
-    wait_for(Duration::from_secs(20), "the second project to complete", || async {
-        (projects.information(second).await["project"]["status"] == "completed").then_some(())
-    })
+    assert_eq!(
+        info["tasks"]["decide"]["latest_data"],
+        json!({"when": "noon"})
+    );
+    wait_for(
+        Duration::from_secs(20),
+        "the second project to complete",
+        || async {
+            (projects.information(second).await["project"]["status"] == "completed").then_some(())
+        },
+    )
     .await;
 
     // Alice still finishes hers.
@@ -544,7 +586,10 @@ async fn a_form_declared_in_yaml_renders_its_fields_and_shows_the_servers_proble
     browser.click("#submit-work").await;
     browser.wait_for_text("#error-reason", "required").await;
     assert!(browser.current_url().await.ends_with("/submit"));
-    assert_eq!(value_of(&browser, "#field-summary").await, "Needs another pass");
+    assert_eq!(
+        value_of(&browser, "#field-summary").await,
+        "Needs another pass"
+    );
     assert_eq!(value_of(&browser, "#field-verdict").await, "reject");
     assert_eq!(value_of(&browser, "#field-score").await, "2");
     browser
@@ -587,10 +632,14 @@ async fn a_form_declared_in_yaml_renders_its_fields_and_shows_the_servers_proble
         .await;
     browser.click("#submit-work").await;
     browser.wait_for_text(".notice", "Submitted").await;
-    wait_for(Duration::from_secs(20), "the project to complete", || async {
-        let info = projects.information(id).await;
-        (info["project"]["status"] == "completed").then_some(info)
-    })
+    wait_for(
+        Duration::from_secs(20),
+        "the project to complete",
+        || async {
+            let info = projects.information(id).await;
+            (info["project"]["status"] == "completed").then_some(info)
+        },
+    )
     .await;
     let info = projects.information(id).await;
     assert_eq!(
@@ -606,7 +655,9 @@ async fn a_key_without_projects_work_gets_a_403_page_at_work() {
     let projects = Projects::start().await;
     let app = &projects.app;
     let secret = person(app, "viewer", "projects.read").await;
-    let id = projects.create("decide", "Something to decide", 0, json!({})).await;
+    let id = projects
+        .create("decide", "Something to decide", 0, json!({}))
+        .await;
     let task = projects.wait_for_human_task(id, "decide").await;
 
     let (browser, _permit) = browser().await;

@@ -241,7 +241,11 @@ impl Field {
         match self.kind {
             FieldKind::Boolean => Some(Value::Bool(text == "true")),
             _ if text.is_empty() => None,
-            FieldKind::Integer => Some(text.parse::<i64>().map(Value::from).unwrap_or_else(|_| keep())),
+            FieldKind::Integer => Some(
+                text.parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or_else(|_| keep()),
+            ),
             FieldKind::Number => Some(
                 text.parse::<i64>()
                     .map(Value::from)
@@ -514,7 +518,10 @@ mod tests {
         );
         assert_eq!(
             general,
-            ["task_data: something else", "payload/count: under another root"]
+            [
+                "task_data: something else",
+                "payload/count: under another root"
+            ]
         );
         assert_eq!(
             fields[0].error.as_deref(),

@@ -83,14 +83,12 @@ fn row_of(run: &RunView) -> Option<ProjectRow> {
 }
 
 fn page_link(filters: &Filters, page: usize) -> String {
-    let mut query: Vec<(&str, String)> = [
-        ("workflow", &filters.workflow),
-        ("status", &filters.status),
-    ]
-    .into_iter()
-    .filter(|(_, value)| !value.is_empty())
-    .map(|(name, value)| (name, value.clone()))
-    .collect();
+    let mut query: Vec<(&str, String)> =
+        [("workflow", &filters.workflow), ("status", &filters.status)]
+            .into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| (name, value.clone()))
+            .collect();
     query.push(("page", page.to_string()));
     format!(
         "/ui/projects?{}",

@@ -56,11 +56,7 @@ struct TaskPage {
 
 /// The task, if the caller may see it: a human task they claimed (open or not); 403 for
 /// one they did not claim, 404 for a machine step or an unknown id.
-async fn claimed_task(
-    state: &AppState,
-    caller: &Caller,
-    id: u64,
-) -> Result<HumanTask, ApiError> {
+async fn claimed_task(state: &AppState, caller: &Caller, id: u64) -> Result<HumanTask, ApiError> {
     let task = find_task(state, id).await?;
     if !is_human(task.task()) {
         return Err(ApiError::NotFound(format!(
@@ -150,7 +146,10 @@ pub async fn page_of_task(
     query: &Form,
 ) -> Result<warp::reply::Response, ApiError> {
     let task = claimed_task(state, caller, id).await?;
-    let saved = task.human().work.unwrap_or_else(|| Value::Object(Default::default()));
+    let saved = task
+        .human()
+        .work
+        .unwrap_or_else(|| Value::Object(Default::default()));
     let mut fields = form_fields(state, &task);
     if let Some(fields) = &mut fields
         && task.human().work.is_some()

@@ -148,7 +148,9 @@ pub async fn claim(
 ) -> Result<warp::reply::Response, ApiError> {
     match claim_task(state, &caller.key.id, Some(task_id), &QueueName::human()).await {
         Ok(task) => Ok(see_other(&format!("/ui/work/{}?done=claimed", task.id()))),
-        Err(refused @ (ApiError::Conflict(_) | ApiError::NotFound(_) | ApiError::BadRequest { .. })) => {
+        Err(
+            refused @ (ApiError::Conflict(_) | ApiError::NotFound(_) | ApiError::BadRequest { .. }),
+        ) => {
             let message = format!("You cannot claim this task: {refused}.");
             render(state, caller, refused.status(), None, Some(message)).await
         }
