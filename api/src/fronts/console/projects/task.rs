@@ -161,14 +161,24 @@ pub async fn page_of_task(
     page_with_status(&page, StatusCode::OK)
 }
 
-/// What a posted form holds: the task data, the fields as typed, and the JSON editor's text;
-/// a JSON editor whose text is not a JSON object is the form again, with why (400).
-fn posted_data(
-    state: &AppState,
-    caller: &Caller,
-    task: &HumanTask,
-    form: &Form,
-) -> Result<(Value, Option<Vec<Field>>, String), warp::reply::Response> {
+/// What a posted form holds.
+struct Posted {
+    /// The task data.
+    data: Value,
+    /// The fields as typed (`None` for the JSON editor).
+    fields: Option<Vec<Field>>,
+    /// The JSON editor's text.
+    text: String,
+}
+
+/// A JSON editor's text that is not a JSON object, and why.
+struct NotAnObject {
+    problem: String,
+    text: String,
+}
+
+/// Reads a posted form; a JSON editor whose text is not a JSON object answers why.
+fn posted_data(state: &AppState, task: &HumanTask, form: &Form) -> Result<Posted, NotAnObject> {
     let mut fields = form_fields(state, task);
     let text = form.get(JSON_FIELD).unwrap_or("{}").to_owned();
     let data = match &mut fields {
@@ -177,13 +187,32 @@ fn posted_data(
             Ok(data @ Value::Object(_)) => data,
             Ok(_) | Err(_) => {
                 let problem = "The task data must be a JSON object, such as {\"answer\": \"yes\"}.";
-                let page = task_page(state, caller, task, None, text, vec![problem.into()]);
-                return Err(page_with_status(&page, StatusCode::BAD_REQUEST)
-                    .unwrap_or_else(|error| super::super::html::error_page(&error)));
+                return Err(NotAnObject {
+                    problem: problem.to_owned(),
+                    text,
+                });
             }
         },
     };
-    Ok((data, fields, text))
+    Ok(Posted { data, fields, text })
+}
+
+/// The JSON editor again, with why its text was refused (400).
+fn refused_json(
+    state: &AppState,
+    caller: &Caller,
+    task: &HumanTask,
+    refused: NotAnObject,
+) -> Result<warp::reply::Response, ApiError> {
+    let page = task_page(
+        state,
+        caller,
+        task,
+        None,
+        refused.text,
+        vec![refused.problem],
+    );
+    page_with_status(&page, StatusCode::BAD_REQUEST)
 }
 
 /// `POST /ui/work/{task}/save`: stores the form as the work in progress.
@@ -194,9 +223,9 @@ pub async fn save(
     form: &Form,
 ) -> Result<warp::reply::Response, ApiError> {
     let task = claimed_task(state, caller, id).await?;
-    let data = match posted_data(state, caller, &task, form) {
-        Ok((data, _, _)) => data,
-        Err(page) => return Ok(page),
+    let data = match posted_data(state, &task, form) {
+        Ok(posted) => posted.data,
+        Err(refusal) => return refused_json(state, caller, &task, refusal),
     };
     save_work(state, &caller.key.id, id, &data).await?;
     Ok(see_other(&format!("/ui/work/{id}?done=saved")))
@@ -211,9 +240,13 @@ pub async fn submit(
     form: &Form,
 ) -> Result<warp::reply::Response, ApiError> {
     let task = claimed_task(state, caller, id).await?;
-    let (data, mut fields, text) = match posted_data(state, caller, &task, form) {
+    let Posted {
+        data,
+        mut fields,
+        text,
+    } = match posted_data(state, &task, form) {
         Ok(posted) => posted,
-        Err(page) => return Ok(page),
+        Err(refusal) => return refused_json(state, caller, &task, refusal),
     };
     match submit_work(state, &caller.key.id, id, &data, None).await {
         Ok(_) => Ok(see_other("/ui/work?done=submitted")),
