@@ -291,26 +291,29 @@ impl Store {
     }
 
     /// The jobs of `queue` pending under `person` (the human tasks they claimed, and may have
-    /// submitted), at most `limit` per stream, high priority first, oldest first.
+    /// submitted), at most `limit` per stream, high priority first, oldest first; read in two
+    /// round trips whatever the number of shards.
     pub async fn held_human_jobs(
         &self,
         queue: &QueueName,
         person: &str,
         limit: usize,
     ) -> StoreResult<Vec<Job>> {
+        self.ensure_queue(queue).await?;
+        let streams: Vec<(Shard, Priority)> = Priority::ALL
+            .into_iter()
+            .flat_map(|priority| self.keys.shards().map(move |shard| (shard, priority)))
+            .collect();
         let mut conn = self.conn().await?;
-        let mut jobs = Vec::new();
-        for priority in Priority::ALL {
-            let mut of_priority = Vec::new();
-            for shard in self.keys.shards() {
-                of_priority.extend(
-                    self.pending_jobs(&mut conn, shard, queue, priority, person, limit)
-                        .await?,
-                );
-            }
-            of_priority.sort_by_key(|job| entry_order(&job.entry_id));
-            jobs.extend(of_priority);
-        }
+        let mut jobs = self
+            .pending_jobs(&mut conn, queue, &streams, person, limit)
+            .await?;
+        jobs.sort_by_key(|job| {
+            let rank = Priority::ALL
+                .iter()
+                .position(|priority| *priority == job.priority);
+            (rank, entry_order(&job.entry_id))
+        });
         Ok(jobs)
     }
 
@@ -430,57 +433,64 @@ impl Store {
     ) -> StoreResult<Option<Job>> {
         let shard = self.keys.shard_of(run_id);
         Ok(self
-            .pending_jobs(conn, shard, queue, priority, person, HELD_SCAN_LIMIT)
+            .pending_jobs(conn, queue, &[(shard, priority)], person, HELD_SCAN_LIMIT)
             .await?
             .into_iter()
             .find(|job| job.job.run_id == run_id && job.job.task as usize == task))
     }
 
-    /// The jobs of one stream pending under `person` (at most `limit`), oldest first.
+    /// The jobs pending under `person` on the `streams` of `queue` (at most `limit` each, in
+    /// the order of `streams`, oldest first in each): their ids in one pipeline, their entries
+    /// in a second.
     async fn pending_jobs(
         &self,
         conn: &mut (impl redis::aio::ConnectionLike + Send),
-        shard: Shard,
         queue: &QueueName,
-        priority: Priority,
+        streams: &[(Shard, Priority)],
         person: &str,
         limit: usize,
     ) -> StoreResult<Vec<Job>> {
-        let stream = self.keys.stream(shard, queue, priority);
-        let pending: StreamPendingCountReply = match redis::cmd("XPENDING")
-            .arg(&stream)
-            .arg(CONSUMER_GROUP)
-            .arg("-")
-            .arg("+")
-            .arg(limit.max(1))
-            .arg(person)
-            .query_async(conn)
-            .await
-        {
-            Ok(pending) => pending,
-            // No stream (or group) yet: nothing was ever queued there.
-            Err(error) if error.code() == Some("NOGROUP") => return Ok(Vec::new()),
-            Err(error) => return Err(error.into()),
-        };
-        if pending.ids.is_empty() {
+        let mut pipe = redis::pipe();
+        for (shard, priority) in streams {
+            pipe.cmd("XPENDING")
+                .arg(self.keys.stream(*shard, queue, *priority))
+                .arg(CONSUMER_GROUP)
+                .arg("-")
+                .arg("+")
+                .arg(limit.max(1))
+                .arg(person);
+        }
+        let pending: Vec<StreamPendingCountReply> = pipe.query_async(conn).await?;
+        let held: Vec<(Shard, Priority, String)> = streams
+            .iter()
+            .zip(pending)
+            .flat_map(|((shard, priority), pending)| {
+                pending
+                    .ids
+                    .into_iter()
+                    .map(move |entry| (*shard, *priority, entry.id))
+            })
+            .collect();
+        if held.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
-        for pending in &pending.ids {
+        for (shard, priority, id) in &held {
             pipe.cmd("XRANGE")
-                .arg(&stream)
-                .arg(&pending.id)
-                .arg(&pending.id);
+                .arg(self.keys.stream(*shard, queue, *priority))
+                .arg(id)
+                .arg(id);
         }
         let entries: Vec<StreamRangeReply> = pipe.query_async(conn).await?;
-        Ok(entries
+        Ok(held
             .iter()
-            .flat_map(|reply| reply.ids.iter())
-            .filter_map(|entry| {
+            .zip(&entries)
+            .filter_map(|((shard, priority, _), reply)| {
+                let entry = reply.ids.first()?;
                 Some(Job {
-                    shard,
+                    shard: *shard,
                     queue: queue.clone(),
-                    priority,
+                    priority: *priority,
                     entry_id: entry.id.clone(),
                     job: job_from_entry(entry)?,
                 })
