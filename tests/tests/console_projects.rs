@@ -51,7 +51,7 @@ steps:
     executor: {type: command, argv: ["sh", "-c", "cat > \"$BATON_RESULT\""]}
 "#;
 
-/// One human step without a form: its data is written as JSON.
+/// One human step without a form (its data is written as JSON), on a human queue of its own.
 const DECIDE: &str = r#"
 slug: decide
 description: A person decides.
@@ -59,6 +59,7 @@ steps:
   - slug: decide
     description: Decide
     type: human
+    queue: human.decisions
 "#;
 
 /// An app with both workflows, a worker and the scheduler, and a key that creates projects.

@@ -292,14 +292,13 @@ impl Store {
 
     /// The jobs of `queue` pending under `person` (the human tasks they claimed, and may have
     /// submitted), at most `limit` per stream, high priority first, oldest first; read in two
-    /// round trips whatever the number of shards.
+    /// round trips whatever the number of shards (a queue never used holds none).
     pub async fn held_human_jobs(
         &self,
         queue: &QueueName,
         person: &str,
         limit: usize,
     ) -> StoreResult<Vec<Job>> {
-        self.ensure_queue(queue).await?;
         let streams: Vec<(Shard, Priority)> = Priority::ALL
             .into_iter()
             .flat_map(|priority| self.keys.shards().map(move |shard| (shard, priority)))
@@ -451,6 +450,7 @@ impl Store {
         limit: usize,
     ) -> StoreResult<Vec<Job>> {
         let mut pipe = redis::pipe();
+        pipe.ignore_errors();
         for (shard, priority) in streams {
             pipe.cmd("XPENDING")
                 .arg(self.keys.stream(*shard, queue, *priority))
@@ -460,17 +460,23 @@ impl Store {
                 .arg(limit.max(1))
                 .arg(person);
         }
-        let pending: Vec<StreamPendingCountReply> = pipe.query_async(conn).await?;
-        let held: Vec<(Shard, Priority, String)> = streams
-            .iter()
-            .zip(pending)
-            .flat_map(|((shard, priority), pending)| {
+        let replies: Vec<redis::RedisResult<StreamPendingCountReply>> =
+            pipe.query_async(conn).await?;
+        let mut held: Vec<(Shard, Priority, String)> = Vec::new();
+        for ((shard, priority), reply) in streams.iter().zip(replies) {
+            let pending = match reply {
+                Ok(pending) => pending,
+                // No stream (or group) yet: nothing was ever queued there.
+                Err(error) if error.code() == Some("NOGROUP") => continue,
+                Err(error) => return Err(error.into()),
+            };
+            held.extend(
                 pending
                     .ids
                     .into_iter()
-                    .map(move |entry| (*shard, *priority, entry.id))
-            })
-            .collect();
+                    .map(|entry| (*shard, *priority, entry.id)),
+            );
+        }
         if held.is_empty() {
             return Ok(Vec::new());
         }
