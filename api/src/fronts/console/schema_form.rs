@@ -271,18 +271,15 @@ impl Field {
 }
 
 /// The fields of an object schema, one per property, in `order` first (the names a file
-/// listed them in) and then by name; no schema is no field. `None` when a property is of a
-/// kind no field stands for: the data must then be written as JSON.
+/// listed them in) and then by name; no schema is no field. `None` when the schema names no
+/// properties (any object goes) or one of a kind no field stands for: the data must then be
+/// written as JSON.
 pub fn fields_of(schema: Option<&Value>, order: &[String]) -> Option<Vec<Field>> {
     let Some(schema) = schema else {
         return Some(Vec::new());
     };
-    let empty = Map::new();
-    let properties = match schema.get("properties") {
-        Some(properties) => properties.as_object()?,
-        None if schema.get("type").and_then(Value::as_str) == Some("object") => &empty,
-        None => return None,
-    };
+    // An object schema naming no property takes any object: it is written as JSON.
+    let properties = schema.get("properties")?.as_object()?;
     let required: Vec<&str> = schema
         .get("required")
         .and_then(Value::as_array)
@@ -452,7 +449,8 @@ mod tests {
             assert!(fields_of(Some(&schema), &[]).is_none(), "{schema}");
         }
         assert_eq!(fields_of(None, &[]).map(|fields| fields.len()), Some(0));
-        let empty = json!({"type": "object"});
+        assert!(fields_of(Some(&json!({"type": "object"})), &[]).is_none());
+        let empty = json!({"type": "object", "properties": {}});
         assert_eq!(fields_of(Some(&empty), &[]).map(|f| f.len()), Some(0));
     }
 
