@@ -146,17 +146,14 @@ pub async fn page_of_task(
     query: &Form,
 ) -> Result<warp::reply::Response, ApiError> {
     let task = claimed_task(state, caller, id).await?;
-    let saved = task
-        .human()
-        .work
-        .unwrap_or_else(|| Value::Object(Default::default()));
+    let saved = task.human().work;
     let mut fields = form_fields(state, &task);
-    if let Some(fields) = &mut fields
-        && task.human().work.is_some()
-    {
-        show_values(fields, &saved);
+    // Saved work replaces the schema's defaults; none shows them.
+    if let (Some(fields), Some(saved)) = (&mut fields, &saved) {
+        show_values(fields, saved);
     }
-    let mut page = task_page(state, caller, &task, fields, pretty(&saved), Vec::new());
+    let text = saved.as_ref().map_or_else(|| "{}".to_owned(), pretty);
+    let mut page = task_page(state, caller, &task, fields, text, Vec::new());
     page.chrome = page.chrome.with_notice(notice(query));
     page_with_status(&page, StatusCode::OK)
 }
