@@ -931,3 +931,125 @@ async fn a_submit_interrupted_after_recording_is_finished_by_its_repeat_exactly_
         .unwrap();
     assert_eq!(human.get("succeeded"), Some(&1), "{human:?}");
 }
+
+#[tokio::test]
+async fn a_task_claimed_by_id_stays_with_its_claimant_while_others_claim_the_next() {
+    let api = Api::start().await;
+    let client = api.key("client", "projects.read,projects.write", &[]).await;
+    let alice = api.app.client(api.key("alice", "projects.work", &[]).await);
+    let bob = api.app.client(api.key("bob", "projects.work", &[]).await);
+    // Three one-step projects of one priority: their tasks wait in this order.
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        // The same body thrice: each request carries its own X-Request-Id.
+        let created = api
+            .app
+            .client(client.clone())
+            .post(
+                "/orchestra/api/project/create_project",
+                &json!({"workflow_slug": "decide", "priority": 0, "task_class": "real"}),
+            )
+            .await;
+        assert_eq!(created.status, 200, "{created:?}");
+        let id = created.body["project_id"].as_u64().unwrap();
+        api.wait_for_project(&client, id, "the task is available", |info| {
+            info["tasks"]["decide"]["status"] == "Awaiting Processing"
+        })
+        .await;
+        tasks.push((id, id + 1));
+    }
+    let (middle_project, middle) = tasks[1];
+
+    // Alice claims the middle one by id; asking again answers the same task.
+    for _ in 0..2 {
+        let claimed = alice
+            .post("/orchestra/api/tasks/claim", &json!({"task_id": middle}))
+            .await;
+        assert_eq!(claimed.status, 200, "{claimed:?}");
+        assert_eq!(claimed.body["task"]["id"], middle);
+        assert_eq!(claimed.body["task"]["assignment"]["worker"], "alice");
+    }
+    // Bob, claiming the next ones (in the streams' order), gets the two others, never hers.
+    let mut bobs = Vec::new();
+    for _ in 0..2 {
+        let claimed = bob.post("/orchestra/api/tasks/claim", &json!({})).await;
+        assert_eq!(claimed.status, 200, "{claimed:?}");
+        bobs.push(claimed.body["task"]["id"].as_u64().unwrap());
+    }
+    bobs.sort();
+    assert_eq!(bobs, [tasks[0].1, tasks[2].1]);
+    let none = bob.post("/orchestra/api/tasks/claim", &json!({})).await;
+    assert_eq!(none.status, 404, "{none:?}");
+    let taken = bob
+        .post("/orchestra/api/tasks/claim", &json!({"task_id": middle}))
+        .await;
+    assert_eq!(taken.status, 409, "{taken:?}");
+    assert!(
+        taken.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already claimed by someone else"),
+        "{taken:?}"
+    );
+
+    // The middle task's job is pending under alice: Bob's read of it went back to her.
+    let store = api.store().await;
+    let held = |person: &'static str| {
+        let store = store.clone();
+        async move {
+            let jobs = store
+                .held_human_jobs(&common::model::QueueName::human(), person, 10)
+                .await
+                .unwrap();
+            let mut runs: Vec<String> = jobs.into_iter().map(|job| job.job.run_id).collect();
+            runs.sort();
+            runs
+        }
+    };
+    assert_eq!(held("alice").await, [format!("project-{middle_project}")]);
+    assert_eq!(held("bob").await.len(), 2);
+
+    // Even with its job acknowledged by a race, her submit finishes the task, once.
+    let run_id = format!("project-{middle_project}");
+    let keys = store.keys();
+    let stream = keys.stream(
+        keys.shard_of(&run_id),
+        &common::model::QueueName::human(),
+        common::model::Priority::Normal,
+    );
+    let mut redis = api.app.redis().client().get_connection().unwrap();
+    let group = common::keys::CONSUMER_GROUP;
+    let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
+        .arg(&stream)
+        .arg(group)
+        .arg("-")
+        .arg("+")
+        .arg(10)
+        .arg("alice")
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(pending.ids.len(), 1, "{pending:?}");
+    let acked: i64 = redis::cmd("XACK")
+        .arg(&stream)
+        .arg(group)
+        .arg(&pending.ids[0].id)
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(acked, 1);
+    let submitted = alice
+        .post(
+            &format!("/orchestra/api/tasks/{middle}/submit"),
+            &json!({"task_data": {"choice": "yes"}}),
+        )
+        .await;
+    assert_eq!(submitted.status, 200, "{submitted:?}");
+    let info = api
+        .wait_for_project(&client, middle_project, "the project completes", |info| {
+            info["project"]["status"] == "completed"
+        })
+        .await;
+    assert_eq!(
+        info["tasks"]["decide"]["latest_data"],
+        json!({"choice": "yes"})
+    );
+}

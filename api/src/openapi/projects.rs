@@ -54,11 +54,12 @@ pub const OPERATIONS: &[Operation] = &[
     .query(AVAILABLE_QUERY),
     Operation::post(
         "/orchestra/api/tasks/claim",
-        "Claim the next human task (404 when none waits).",
+        "Claim the next human task, or the one named by task_id (404 when none waits, 409 when \
+         the task named is someone else's or not waiting).",
     )
     .needs("projects.work")
     .optional_body("ClaimRequest")
-    .errors(&[404]),
+    .errors(&[404, 409]),
     Operation::post(
         "/orchestra/api/tasks/{id}/save",
         "Save work in progress on a claimed task (409 when it is not the caller's to work on).",
@@ -68,7 +69,8 @@ pub const OPERATIONS: &[Operation] = &[
     .errors(&[409]),
     Operation::post(
         "/orchestra/api/tasks/{id}/submit",
-        "Submit a claimed task; the workflow goes on (409 when it is not the caller's to submit).",
+        "Submit a claimed task; the workflow goes on (400 when the data breaks the step's form, \
+         409 when it is not the caller's to submit).",
     )
     .needs("projects.work")
     .body("TaskWork")

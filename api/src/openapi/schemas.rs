@@ -188,7 +188,11 @@ pub fn components() -> Value {
             "oneOf": [{"required": ["project_id"]}, {"required": ["project_ids"]}]
         },
         "ClaimRequest": object(&[], json!({
-            "queue": {"type": "string", "pattern": super::projects::HUMAN_QUEUE}
+            "queue": {"type": "string", "pattern": super::projects::HUMAN_QUEUE},
+            "task_id": {
+                "type": "integer", "minimum": 0,
+                "description": "Claim this task (409 when someone else holds it) instead of the next one."
+            }
         })),
         "TaskSave": object(&["task_data"], json!({"task_data": {"type": "object"}})),
         "TaskWork": object(&["task_data"], json!({

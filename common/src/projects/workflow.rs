@@ -20,6 +20,12 @@
 //!     description: Write the article
 //!     type: human
 //!     depends_on: [research]
+//!     form:                        # optional: the JSON Schema of what the person submits
+//!       type: object
+//!       required: [title, body]
+//!       properties:
+//!         title: {type: string, maxLength: 120}
+//!         body: {type: string, format: textarea}
 //!   - slug: publish
 //!     description: Publish it
 //!     type: machine
@@ -33,6 +39,9 @@
 //!   `handler`). `type: human` steps have none: they wait for a person, on the `human` queue
 //!   (or a queue named `human.*` given as `queue`), which workers never consume.
 //! - `depends_on` lists step slugs; an unknown step or a cycle refuses the file.
+//! - `form` (human steps only) is a JSON Schema of an object: what the person submits as
+//!   `task_data` must match it ([`StepForm`]), and the console draws it as a form. A form that
+//!   is not a valid JSON Schema of an object refuses the file.
 //!
 //! An invalid file stops the load with a [`WorkflowFileError`] naming the file and, when it is
 //! known, the line (`article.yml:14: step 'write' depends on unknown step 'reserch'`).
@@ -43,6 +52,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::form::StepForm;
 use crate::model::{ExecutorSpec, QueueName};
 
 /// The longest slug.
@@ -89,6 +99,8 @@ pub struct Step {
     pub max_retries: u32,
     /// Seconds an attempt may run (machine steps).
     pub timeout_secs: Option<u64>,
+    /// The form a person fills in (human steps), when the step declares one.
+    pub form: Option<StepForm>,
 }
 
 /// A workflow of steps, checked.
@@ -133,6 +145,8 @@ struct StepFile {
     retries: u32,
     #[serde(default)]
     timeout: Option<u64>,
+    #[serde(default)]
+    form: Option<serde_yaml::Value>,
 }
 
 /// Loads every workflow file of `dir`, by slug.
@@ -237,6 +251,17 @@ pub fn load_str(text: &str, source: &Path) -> Result<ProjectWorkflow, WorkflowFi
             StepKind::Machine => machine_executor(step).map_err(fail_step)?,
             StepKind::Human => human_executor(step).map_err(fail_step)?,
         };
+        let form = match (&step.form, step.kind) {
+            (None, _) => None,
+            (Some(_), StepKind::Machine) => {
+                return Err(fail_step(
+                    "only a human step takes a 'form': a person fills it in".into(),
+                ));
+            }
+            (Some(schema), StepKind::Human) => {
+                Some(StepForm::from_yaml(schema).map_err(fail_step)?)
+            }
+        };
         steps.push(Step {
             slug: step.slug.clone(),
             description: step.description.clone(),
@@ -246,6 +271,7 @@ pub fn load_str(text: &str, source: &Path) -> Result<ProjectWorkflow, WorkflowFi
             queue,
             max_retries: step.retries,
             timeout_secs: step.timeout,
+            form,
         });
     }
     if let Some(cycle) = find_cycle(&steps) {
@@ -518,6 +544,35 @@ steps:
             assert!(error.message.contains(expected), "{expected}: {error}");
             assert!(error.line.is_some(), "{expected}: {error}");
         }
+    }
+
+    #[test]
+    fn a_human_step_declares_a_form_checked_at_load() {
+        let with_form = ARTICLE.replace(
+            "    depends_on: [research]\n",
+            "    depends_on: [research]\n    form:\n      type: object\n      required: [title]\n      properties:\n        title: {type: string, maxLength: 80}\n",
+        );
+        let workflow = load(&with_form).unwrap();
+        let form = workflow.steps[1].form.as_ref().unwrap();
+        assert_eq!(form.json()["properties"]["title"]["maxLength"], 80);
+        assert!(form.problems(&serde_json::json!({"title": "x"})).is_empty());
+        assert!(workflow.steps[0].form.is_none());
+
+        let broken = with_form.replace("{type: string, maxLength: 80}", "{type: 7}");
+        let error = load(&broken).unwrap_err();
+        assert!(error.message.contains("not a valid JSON Schema"), "{error}");
+        assert_eq!(error.line, Some(9), "{error}");
+        let scalar = with_form.replace("      type: object\n", "      type: string\n");
+        let error = load(&scalar).unwrap_err();
+        assert!(error.message.contains("describe an object"), "{error}");
+
+        let on_machine = ARTICLE.replace(
+            "    retries: 1\n",
+            "    retries: 1\n    form: {type: object}\n",
+        );
+        let error = load(&on_machine).unwrap_err();
+        assert!(error.message.contains("only a human step"), "{error}");
+        assert!(error.to_string().starts_with("article.yml:"), "{error}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod reports;
 pub mod route;
 pub mod runs;
 pub mod schedules;
+pub mod schema_form;
 pub mod section;
 pub mod session;
 pub mod sign_in;

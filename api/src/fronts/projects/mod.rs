@@ -11,13 +11,14 @@
 //! - [`reply`]: answers, bodies, ids and Orchestra's dates.
 //! - [`view`]: projects, tasks and assignments in Orchestra's shapes and words.
 //! - [`client`]: Orchestra's client API: creating and reading projects, listing workflows.
-//! - [`tasks`]: the human-task API (available, claim, save, submit).
+//! - [`tasks`]: the human-task API (available, claim the next task or one by id, save, submit),
+//!   whose use cases the console's work pages call too.
 
 mod client;
 mod reply;
 mod route;
-mod tasks;
-mod view;
+pub(crate) mod tasks;
+pub(crate) mod view;
 
 use common::store::apikeys::Permission;
 use warp::Filter;

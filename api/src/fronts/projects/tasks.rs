@@ -1,16 +1,25 @@
 //! The human-task API: people (keys with `projects.work`) list the human tasks waiting for
-//! someone, claim the next one, save their work in progress and submit it. A person is named
-//! by their key id: it is their consumer name on the human queue and the assignment's worker.
+//! someone, claim the next one (or one by id), save their work in progress and submit it. A
+//! person is named by their key id: it is their consumer name on the human queue and the
+//! assignment's worker.
+//!
+//! The use cases are functions the console's work pages call too ([`available_tasks`],
+//! [`claimed_tasks`], [`claim_task`], [`save_work`], [`submit_work`]), so both check the same
+//! things in the same order; a submission is checked against its step's `form` here.
 
+use std::cmp::Reverse;
 use std::collections::HashSet;
 
 use common::model::{QueueName, TaskStatus};
-use common::store::projects::human::HumanWork;
-use common::store::projects::{ProjectRef, ProjectRun};
+use common::projects::workflow::Step;
+use common::store::jobs::Job;
+use common::store::projects::human::{HumanClaim, HumanWork, entry_order};
+use common::store::projects::{HumanRecord, ProjectRef, ProjectRun};
+use common::store::runs::TaskView;
 use common::time::now_ms;
 use serde_json::{Map, Value, json};
 
-use super::reply::{body_object, ok, path_id};
+use super::reply::{body_object, integer_id, ok, path_id};
 use super::view::{assignment_json, is_human, snapshot, task_status};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -20,6 +29,79 @@ use crate::state::AppState;
 /// Default and largest number of tasks `available` lists.
 const AVAILABLE_DEFAULT: usize = 100;
 const AVAILABLE_MAX: usize = 500;
+
+/// A human task of a project, as read for the person who may work on it.
+#[derive(Debug, Clone)]
+pub(crate) struct HumanTask {
+    /// Its project.
+    pub project: ProjectRef,
+    /// The project's run, with what people recorded on its tasks.
+    pub record: ProjectRun,
+    /// The task's step index.
+    pub index: usize,
+}
+
+impl HumanTask {
+    /// The task as the engine holds it.
+    pub fn task(&self) -> &TaskView {
+        &self.record.run.tasks[self.index]
+    }
+
+    /// What people recorded on it (saved work, the submission).
+    pub fn human(&self) -> HumanRecord {
+        self.record
+            .human
+            .get(self.index)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> u64 {
+        self.project.task_id(self.index)
+    }
+
+    /// The project's priority (Orchestra's integer, higher first).
+    pub fn priority(&self) -> i64 {
+        self.record.run.payload["priority"].as_i64().unwrap_or(0)
+    }
+
+    /// The workflow's slug.
+    pub fn workflow_slug(&self) -> &str {
+        self.record.run.payload["workflow_slug"]
+            .as_str()
+            .unwrap_or("")
+    }
+
+    /// The task's step in its loaded workflow (`None` when the workflow no longer has it).
+    pub fn step<'a>(&self, state: &'a AppState) -> Option<&'a Step> {
+        let key = &self.task().key;
+        state
+            .projects
+            .get(self.workflow_slug())?
+            .steps
+            .iter()
+            .find(|step| &step.slug == key)
+    }
+
+    /// The results of the steps it depends on, by step slug (`null` for none).
+    pub fn prerequisites(&self) -> Vec<(String, Value)> {
+        let tasks = &self.record.run.tasks;
+        self.task()
+            .depends_on
+            .iter()
+            .filter_map(|&dep| tasks.get(dep))
+            .map(|dep| (dep.key.clone(), dep.result.clone().unwrap_or(Value::Null)))
+            .collect()
+    }
+
+    /// True when `person` holds it and has not submitted it yet: theirs to work on.
+    pub fn is_open_to(&self, person: &str) -> bool {
+        self.task().status == TaskStatus::Running
+            && self.task().worker.as_deref() == Some(person)
+            && !self.human().submitted
+    }
+}
 
 /// The human queue asked for (`human` by default).
 fn human_queue(name: Option<&str>) -> Result<QueueName, ApiError> {
@@ -36,6 +118,20 @@ fn human_queue(name: Option<&str>) -> Result<QueueName, ApiError> {
     }
 }
 
+/// Every human queue the loaded workflows' steps use.
+pub(crate) fn human_queues(state: &AppState) -> Vec<QueueName> {
+    let mut queues: Vec<QueueName> = state
+        .projects
+        .values()
+        .flat_map(|workflow| workflow.steps.iter())
+        .map(|step| step.queue.clone())
+        .filter(QueueName::is_human)
+        .collect();
+    queues.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    queues.dedup();
+    queues
+}
+
 /// The project a run belongs to.
 fn project_of(record: &ProjectRun) -> Option<ProjectRef> {
     Some(ProjectRef {
@@ -47,40 +143,103 @@ fn project_of(record: &ProjectRun) -> Option<ProjectRef> {
 
 /// A human task as people see it: its project, step, priority and the results of the steps
 /// it depends on (`prerequisites`, by step slug).
-fn person_task_json(
-    state: &AppState,
-    project: &ProjectRef,
-    record: &ProjectRun,
-    index: usize,
-) -> Value {
-    let run = &record.run;
-    let task = &run.tasks[index];
-    let payload = &run.payload;
-    let slug = payload["workflow_slug"].as_str().unwrap_or("");
-    let description = state
-        .projects
-        .get(slug)
-        .and_then(|workflow| workflow.steps.iter().find(|step| step.slug == task.key))
-        .map(|step| step.description.clone())
-        .unwrap_or_default();
-    let prerequisites: Map<String, Value> = task
-        .depends_on
-        .iter()
-        .filter_map(|&dep| run.tasks.get(dep))
-        .map(|dep| (dep.key.clone(), dep.result.clone().unwrap_or(Value::Null)))
-        .collect();
+fn person_task_json(state: &AppState, task: &HumanTask) -> Value {
+    let payload = &task.record.run.payload;
+    let prerequisites: Map<String, Value> = task.prerequisites().into_iter().collect();
     json!({
-        "id": project.task_id(index),
-        "project": project.id,
-        "status": task_status(task.status),
-        "step_slug": task.key,
-        "step_description": description,
-        "workflow_slug": slug,
+        "id": task.id(),
+        "project": task.project.id,
+        "status": task_status(task.task().status),
+        "step_slug": task.task().key,
+        "step_description": task.step(state).map(|step| step.description.clone()).unwrap_or_default(),
+        "workflow_slug": task.workflow_slug(),
         "priority": payload["priority"],
         "short_description": payload["description"],
         "project_data": payload["project_data"],
         "prerequisites": prerequisites,
     })
+}
+
+/// The human tasks of `jobs` that still stand as the jobs say (per `keep`), with their
+/// projects, each once, in the jobs' order.
+async fn tasks_of_jobs(
+    state: &AppState,
+    jobs: &[Job],
+    keep: impl Fn(&HumanTask) -> bool,
+) -> Result<Vec<HumanTask>, ApiError> {
+    let mut seen = HashSet::new();
+    let jobs: Vec<&Job> = jobs
+        .iter()
+        .filter(|job| seen.insert((job.job.run_id.clone(), job.job.task)))
+        .collect();
+    let mut run_ids: Vec<String> = jobs.iter().map(|job| job.job.run_id.clone()).collect();
+    run_ids.sort();
+    run_ids.dedup();
+    let records = state.store.project_runs(&run_ids).await?;
+    let mut tasks = Vec::new();
+    for job in jobs {
+        let Some(record) = run_ids
+            .iter()
+            .position(|id| *id == job.job.run_id)
+            .and_then(|position| records[position].as_ref())
+        else {
+            continue;
+        };
+        let index = job.job.task as usize;
+        let Some(project) = project_of(record).filter(|_| index < record.run.tasks.len()) else {
+            continue;
+        };
+        let task = HumanTask {
+            project,
+            record: record.clone(),
+            index,
+        };
+        if keep(&task) {
+            tasks.push(task);
+        }
+    }
+    Ok(tasks)
+}
+
+/// Human tasks of `queues` nobody has claimed yet, highest priority (the projects' integer)
+/// first, then oldest first; at most `limit`.
+pub(crate) async fn available_tasks(
+    state: &AppState,
+    queues: &[QueueName],
+    limit: usize,
+) -> Result<Vec<HumanTask>, ApiError> {
+    let mut jobs = Vec::new();
+    for queue in queues {
+        jobs.extend(state.store.available_human_jobs(queue, limit).await?);
+    }
+    jobs.sort_by_key(|job| entry_order(&job.entry_id));
+    let mut tasks = tasks_of_jobs(state, &jobs, |task| {
+        task.task().status == TaskStatus::Queued
+    })
+    .await?;
+    // Stable: among equal priorities the oldest stays first.
+    tasks.sort_by_key(|task| Reverse(task.priority()));
+    tasks.truncate(limit);
+    Ok(tasks)
+}
+
+/// The human tasks of `queues` that `person` claimed and has not submitted, oldest first.
+pub(crate) async fn claimed_tasks(
+    state: &AppState,
+    queues: &[QueueName],
+    person: &str,
+) -> Result<Vec<HumanTask>, ApiError> {
+    let mut jobs = Vec::new();
+    for queue in queues {
+        jobs.extend(
+            state
+                .store
+                .held_human_jobs(queue, person, AVAILABLE_MAX)
+                .await?,
+        );
+    }
+    jobs.sort_by_key(|job| entry_order(&job.entry_id));
+    tasks_of_jobs(state, &jobs, |task| task.is_open_to(person)).await
 }
 
 /// `GET /orchestra/api/tasks/available[?queue=human&limit=100]`: human tasks nobody has
@@ -100,40 +259,96 @@ pub async fn available(
                 ApiError::bad_request(format!("'limit' must be from 1 to {AVAILABLE_MAX}"))
             })?,
     };
-    let jobs = state.store.available_human_jobs(&queue, limit).await?;
-    let mut seen = HashSet::new();
-    let jobs: Vec<_> = jobs
-        .into_iter()
-        .filter(|job| seen.insert((job.job.run_id.clone(), job.job.task)))
+    let tasks: Vec<Value> = available_tasks(state, std::slice::from_ref(&queue), limit)
+        .await?
+        .iter()
+        .map(|task| person_task_json(state, task))
         .collect();
-    let mut run_ids: Vec<String> = jobs.iter().map(|job| job.job.run_id.clone()).collect();
-    run_ids.sort();
-    run_ids.dedup();
-    let records = state.store.project_runs(&run_ids).await?;
-    let mut tasks = Vec::new();
-    for job in &jobs {
-        let Some(record) = run_ids
-            .iter()
-            .position(|id| *id == job.job.run_id)
-            .and_then(|position| records[position].as_ref())
-        else {
-            continue;
-        };
-        let index = job.job.task as usize;
-        let waiting = record
-            .run
-            .tasks
-            .get(index)
-            .is_some_and(|task| task.status == TaskStatus::Queued);
-        if let (true, Some(project)) = (waiting, project_of(record)) {
-            tasks.push(person_task_json(state, &project, record, index));
-        }
-    }
     Ok(ok(&json!({"tasks": tasks})))
 }
 
-/// `POST /orchestra/api/tasks/claim` (body optional: `{"queue": "human.NAME"}`): claims the
-/// next human task for the caller; 404 when none is waiting.
+/// Claims a human task for `person`: task `task_id`, or else the next one waiting on `queue`.
+/// A task someone else holds is refused (409), one the caller holds already is theirs again.
+pub(crate) async fn claim_task(
+    state: &AppState,
+    person: &str,
+    task_id: Option<u64>,
+    queue: &QueueName,
+) -> Result<HumanTask, ApiError> {
+    let (run_id, index) = match task_id {
+        None => {
+            let job = state
+                .store
+                .claim_human_job(queue, person)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!("no human task is waiting on queue '{queue}'"))
+                })?;
+            (job.job.run_id, job.job.task as usize)
+        }
+        Some(task_id) => {
+            let found = find_task(state, task_id).await?;
+            let refused = match state
+                .store
+                .claim_human_task(&found.project.run_id, found.index, person)
+                .await?
+            {
+                HumanClaim::Claimed(_) | HumanClaim::Yours => None,
+                HumanClaim::Missing => {
+                    Some(ApiError::NotFound(format!("task {task_id} not found")))
+                }
+                HumanClaim::Machine => Some(ApiError::bad_request(format!(
+                    "task {task_id} is a machine step: nobody works on it"
+                ))),
+                HumanClaim::Taken(_) => Some(ApiError::Conflict(format!(
+                    "task {task_id} is already claimed by someone else"
+                ))),
+                HumanClaim::NotWaiting(TaskStatus::Pending) => Some(ApiError::Conflict(format!(
+                    "task {task_id} is not ready: the steps before it have not finished"
+                ))),
+                HumanClaim::NotWaiting(TaskStatus::Queued) => Some(ApiError::Conflict(format!(
+                    "task {task_id} cannot be claimed by id now: claim the next task instead"
+                ))),
+                HumanClaim::NotWaiting(TaskStatus::Running) => Some(ApiError::Conflict(format!(
+                    "task {task_id} is already submitted"
+                ))),
+                HumanClaim::NotWaiting(status) => Some(ApiError::Conflict(format!(
+                    "task {task_id} is {}: it takes no more work",
+                    task_status(status)
+                ))),
+            };
+            if let Some(error) = refused {
+                return Err(error);
+            }
+            (found.project.run_id, found.index)
+        }
+    };
+    let record = state
+        .store
+        .project_runs(std::slice::from_ref(&run_id))
+        .await?
+        .pop()
+        .flatten()
+        .ok_or_else(|| ApiError::NotFound(format!("run {run_id} not found")))?;
+    let project = project_of(&record)
+        .ok_or_else(|| ApiError::NotFound(format!("run {run_id} is not a project")))?;
+    let task = HumanTask {
+        project,
+        record,
+        index,
+    };
+    tracing::info!(
+        project = task.project.id,
+        task = task.id(),
+        person,
+        "human task claimed"
+    );
+    Ok(task)
+}
+
+/// `POST /orchestra/api/tasks/claim` (body optional: `{"task_id": N}` for that task, or
+/// `{"queue": "human.NAME"}` for the next one of that queue): claims a human task for the
+/// caller; 404 when none is waiting, 409 when the task asked for is someone else's.
 pub async fn claim(
     state: &AppState,
     request: &RequestParts,
@@ -149,42 +364,19 @@ pub async fn claim(
             )));
         }
     };
-    let person = caller.key.id.as_str();
-    let job = state
-        .store
-        .claim_human_job(&queue, person)
-        .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("no human task is waiting on queue '{queue}'"))
-        })?;
-    let record = state
-        .store
-        .project_runs(std::slice::from_ref(&job.job.run_id))
-        .await?
-        .pop()
-        .flatten()
-        .ok_or_else(|| ApiError::NotFound(format!("run {} not found", job.job.run_id)))?;
-    let project = project_of(&record)
-        .ok_or_else(|| ApiError::NotFound(format!("run {} is not a project", job.job.run_id)))?;
-    let index = job.job.task as usize;
-    let mut task = person_task_json(state, &project, &record, index);
-    let human = record.human.get(index).cloned().unwrap_or_default();
+    let task_id = match body.get("task_id") {
+        None | Some(Value::Null) => None,
+        Some(id) => Some(integer_id(id, "task_id")?),
+    };
+    let claimed = claim_task(state, &caller.key.id, task_id, &queue).await?;
+    let mut task = person_task_json(state, &claimed);
     task["assignment"] =
-        assignment_json(&project, &record.run.tasks[index], &human).unwrap_or(Value::Null);
-    tracing::info!(
-        project = project.id,
-        task = project.task_id(index),
-        person,
-        "human task claimed"
-    );
+        assignment_json(&claimed.project, claimed.task(), &claimed.human()).unwrap_or(Value::Null);
     Ok(ok(&json!({"task": task})))
 }
 
-/// The task's project and record, or 404.
-async fn find_task(
-    state: &AppState,
-    task_id: u64,
-) -> Result<(ProjectRef, usize, ProjectRun), ApiError> {
+/// Task `task_id` with its project and record, or 404 (a machine step's too).
+pub(crate) async fn find_task(state: &AppState, task_id: u64) -> Result<HumanTask, ApiError> {
     let not_found = || ApiError::NotFound(format!("task {task_id} not found"));
     let (project, index) = state
         .store
@@ -201,7 +393,11 @@ async fn find_task(
     if index >= record.run.tasks.len() {
         return Err(not_found());
     }
-    Ok((project, index, record))
+    Ok(HumanTask {
+        project,
+        record,
+        index,
+    })
 }
 
 /// The `task_data` of a save or submit.
@@ -218,7 +414,7 @@ fn task_data(body: &Map<String, Value>) -> Result<Value, ApiError> {
 }
 
 /// The error for work that could not be saved or submitted.
-fn refused(task_id: u64, work: HumanWork) -> ApiError {
+pub(crate) fn refused(task_id: u64, work: HumanWork) -> ApiError {
     match work {
         HumanWork::Missing => ApiError::NotFound(format!("task {task_id} not found")),
         HumanWork::Machine => ApiError::bad_request(format!(
@@ -244,6 +440,24 @@ fn refused(task_id: u64, work: HumanWork) -> ApiError {
     }
 }
 
+/// Stores `data` as `person`'s work in progress on task `task_id`, which they hold.
+pub(crate) async fn save_work(
+    state: &AppState,
+    person: &str,
+    task_id: u64,
+    data: &Value,
+) -> Result<(), ApiError> {
+    let found = find_task(state, task_id).await?;
+    match state
+        .store
+        .save_human_work(&found.project.run_id, found.index, person, data)
+        .await?
+    {
+        HumanWork::Saved => Ok(()),
+        other => Err(refused(task_id, other)),
+    }
+}
+
 /// `POST /orchestra/api/tasks/<id>/save` with `{"task_data": {...}}`: stores the caller's
 /// work in progress on a task they claimed.
 pub async fn save(
@@ -254,17 +468,74 @@ pub async fn save(
 ) -> Result<warp::reply::Response, ApiError> {
     let task_id = path_id(id, "task")?;
     let data = task_data(&body_object(request)?)?;
-    let (project, index, _) = find_task(state, task_id).await?;
-    match state
-        .store
-        .save_human_work(&project.run_id, index, &caller.key.id, &data)
-        .await?
+    save_work(state, &caller.key.id, task_id, &data).await?;
+    Ok(ok(&json!({
+        "task_id": task_id,
+        "status": "Processing",
+        "in_progress_task_data": data,
+    })))
+}
+
+/// Submits `person`'s work `data` on task `task_id` (worked `work_time_seconds`, or the time
+/// since the claim): once it passes the step's form, the task finishes with it as its result.
+/// Answers the data the task was submitted with (the first submission's, for a repeat; a
+/// repeat with other data is a 409). Data breaking the form is a 400 whose details name each
+/// problem from `task_data` (`task_data/score: ...`).
+pub(crate) async fn submit_work(
+    state: &AppState,
+    person: &str,
+    task_id: u64,
+    data: &Value,
+    work_time_seconds: Option<u64>,
+) -> Result<Value, ApiError> {
+    let found = find_task(state, task_id).await?;
+    let task = found.task();
+    if !is_human(task) {
+        return Err(refused(task_id, HumanWork::Machine));
+    }
+    // Checked only for the person holding it, so others learn nothing but that it is not theirs.
+    if found.is_open_to(person)
+        && let Some(form) = found.step(state).and_then(|step| step.form.as_ref())
     {
-        HumanWork::Saved => Ok(ok(&json!({
-            "task_id": task_id,
-            "status": "Processing",
-            "in_progress_task_data": data,
-        }))),
+        let problems = form.problems(data);
+        if !problems.is_empty() {
+            return Err(ApiError::BadRequest {
+                message: "the task data does not match the step's form".into(),
+                details: problems,
+            });
+        }
+    }
+    let now = now_ms();
+    let work_time_seconds = work_time_seconds
+        .unwrap_or_else(|| now.saturating_sub(task.started_ms.unwrap_or(now)) / 1000);
+    let work = state
+        .store
+        .submit_human_work(
+            &found.project.run_id,
+            found.index,
+            person,
+            data,
+            &snapshot(data, now, work_time_seconds),
+            (&task.queue, found.record.run.priority),
+        )
+        .await?;
+    match work {
+        HumanWork::Submitted { data: first, again } => {
+            if again && &first != data {
+                return Err(ApiError::Conflict(format!(
+                    "task {task_id} was already submitted with other data"
+                )));
+            }
+            if !again {
+                tracing::info!(
+                    project = found.project.id,
+                    task = task_id,
+                    person,
+                    "human task submitted"
+                );
+            }
+            Ok(first)
+        }
         other => Err(refused(task_id, other)),
     }
 }
@@ -272,7 +543,7 @@ pub async fn save(
 /// `POST /orchestra/api/tasks/<id>/submit` with `{"task_data": {...}, "work_time_seconds":
 /// N}` (the time defaults to the time since the claim): submits the caller's work, and the
 /// task finishes with it as its result. Repeating the same submission answers the same; a
-/// different one is refused (409).
+/// different one is refused (409); data that breaks the step's `form` is a 400.
 pub async fn submit(
     state: &AppState,
     request: &RequestParts,
@@ -282,47 +553,18 @@ pub async fn submit(
     let task_id = path_id(id, "task")?;
     let body = body_object(request)?;
     let data = task_data(&body)?;
-    let (project, index, record) = find_task(state, task_id).await?;
-    let task = &record.run.tasks[index];
-    if !is_human(task) {
-        return Err(refused(task_id, HumanWork::Machine));
-    }
-    let now = now_ms();
     let work_time_seconds = match body.get("work_time_seconds") {
-        None | Some(Value::Null) => now.saturating_sub(task.started_ms.unwrap_or(now)) / 1000,
-        Some(value) => value.as_u64().ok_or_else(|| {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(value.as_u64().ok_or_else(|| {
             ApiError::bad_request(format!(
                 "'work_time_seconds' must be a whole number, not {value}"
             ))
-        })?,
+        })?),
     };
-    let work = state
-        .store
-        .submit_human_work(
-            &project.run_id,
-            index,
-            &caller.key.id,
-            &data,
-            &snapshot(&data, now, work_time_seconds),
-            (&task.queue, record.run.priority),
-        )
-        .await?;
-    match work {
-        HumanWork::Submitted { data: first, again } => {
-            if again && first != data {
-                return Err(ApiError::Conflict(format!(
-                    "task {task_id} was already submitted with other data"
-                )));
-            }
-            if !again {
-                tracing::info!(project = project.id, task = task_id, person = %caller.key.id, "human task submitted");
-            }
-            Ok(ok(&json!({
-                "task_id": task_id,
-                "status": "Submitted",
-                "task_data": first,
-            })))
-        }
-        other => Err(refused(task_id, other)),
-    }
+    let first = submit_work(state, &caller.key.id, task_id, &data, work_time_seconds).await?;
+    Ok(ok(&json!({
+        "task_id": task_id,
+        "status": "Submitted",
+        "task_data": first,
+    })))
 }

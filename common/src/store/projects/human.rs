@@ -15,6 +15,14 @@
 //!   that stopped midway: an entry whose task never started is started for the new claimant;
 //!   a submitted task still running is finished; a finished task's entry is healed and
 //!   acknowledged. Tasks a person holds are never touched.
+//! - A person may also claim one task by name ([`Store::claim_human_task`], the console's
+//!   Claim button): its attempt is started by the same guarded start (so again one person
+//!   wins), then its entry, still undelivered, is put in the person's pending list
+//!   (`XCLAIM ... FORCE`). A later claim that reads that entry off the stream finds its task
+//!   running under someone else and hands the entry back to them instead of acknowledging it.
+//!   Should a race acknowledge it all the same, the holder's submit still finishes the task,
+//!   its attempt read from the task itself ([`NO_ENTRY`]).
+//! - The tasks a person holds are the jobs pending under them ([`Store::held_human_jobs`]).
 
 use redis::aio::MultiplexedConnection;
 use redis::streams::{
@@ -40,6 +48,16 @@ const CLAIM_SCAN_LIMIT: usize = 100;
 /// Most pending entries of one person examined to find the job of a task they hold.
 const HELD_SCAN_LIMIT: usize = 1000;
 
+/// Most undelivered entries of one stream read to find the job of a task claimed by name.
+const ENTRY_SCAN_LIMIT: usize = 10_000;
+
+/// Entries read per round trip while looking for a task's job.
+const ENTRY_SCAN_PAGE: usize = 500;
+
+/// The entry id given for a job that is pending under nobody: no stream holds it (entries are
+/// added with `*`, time-based ids), so acknowledging it changes nothing.
+pub const NO_ENTRY: &str = "0-1";
+
 /// What saving or submitting a person's work did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HumanWork {
@@ -62,6 +80,24 @@ pub enum HumanWork {
         /// True when this repeats an earlier submission.
         again: bool,
     },
+}
+
+/// What claiming one task by name did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HumanClaim {
+    /// The task is the person's now: its attempt runs and its job is pending under them.
+    Claimed(Job),
+    /// The run or the task does not exist.
+    Missing,
+    /// The task is a machine step.
+    Machine,
+    /// The person holds it already.
+    Yours,
+    /// Someone else claimed it (their key id).
+    Taken(String),
+    /// It waits for nobody now: not ready (its dependencies have not finished), submitted,
+    /// finished or canceled; or its job is not among the stream's undelivered entries.
+    NotWaiting(TaskStatus),
 }
 
 impl Store {
@@ -161,6 +197,9 @@ impl Store {
                 else {
                     continue;
                 };
+                if self.give_back(&mut conn, &job, person).await? {
+                    continue;
+                }
                 if let Some(StartOutcome::Start(_)) = self
                     .start_jobs(&mut conn, std::slice::from_ref(&job), person)
                     .await?
@@ -171,6 +210,110 @@ impl Store {
             }
         }
         Ok(None)
+    }
+
+    /// Claims task `task` of run `run_id` (a project's human step) for `person`, if it waits
+    /// for someone (see the module's documentation).
+    pub async fn claim_human_task(
+        &self,
+        run_id: &str,
+        task: usize,
+        person: &str,
+    ) -> StoreResult<HumanClaim> {
+        let Some(record) = self
+            .project_runs(&[run_id.to_owned()])
+            .await?
+            .pop()
+            .flatten()
+        else {
+            return Ok(HumanClaim::Missing);
+        };
+        let Some(view) = record.run.tasks.get(task) else {
+            return Ok(HumanClaim::Missing);
+        };
+        if !view.queue.is_human() {
+            return Ok(HumanClaim::Machine);
+        }
+        let submitted = record.human.get(task).is_some_and(|human| human.submitted);
+        match (view.status, view.worker.as_deref()) {
+            (TaskStatus::Queued, _) => {}
+            (TaskStatus::Running, Some(worker)) if worker == person && !submitted => {
+                return Ok(HumanClaim::Yours);
+            }
+            (TaskStatus::Running, Some(worker)) if !submitted => {
+                return Ok(HumanClaim::Taken(worker.to_owned()));
+            }
+            (status, _) => return Ok(HumanClaim::NotWaiting(status)),
+        }
+        let (queue, priority) = (view.queue.clone(), record.run.priority);
+        self.ensure_queue(&queue).await?;
+        let mut conn = self.dedicated_connection().await?;
+        let Some(mut job) = self
+            .undelivered_job(&mut conn, &queue, priority, run_id, task, view.attempt)
+            .await?
+        else {
+            return Ok(HumanClaim::NotWaiting(TaskStatus::Queued));
+        };
+        // Started with no entry, so that a start refused because someone else started the task
+        // acknowledges nothing: the entry may be pending under them.
+        let entry_id = std::mem::replace(&mut job.entry_id, NO_ENTRY.to_owned());
+        let started = self
+            .start_jobs(&mut conn, std::slice::from_ref(&job), person)
+            .await?
+            .pop();
+        job.entry_id = entry_id;
+        if let Some(StartOutcome::Start(_)) = started {
+            let stream = self.keys.stream(job.shard, &queue, priority);
+            redis::cmd("XCLAIM")
+                .arg(&stream)
+                .arg(CONSUMER_GROUP)
+                .arg(person)
+                .arg(0)
+                .arg(&job.entry_id)
+                .arg("FORCE")
+                .arg("JUSTID")
+                .query_async::<Vec<String>>(&mut conn)
+                .await?;
+            return Ok(HumanClaim::Claimed(job));
+        }
+        let (status, worker): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.keys.run(run_id))
+            .arg(format!("t{task}.status"))
+            .arg(format!("t{task}.worker"))
+            .query_async(&mut conn)
+            .await?;
+        let status: TaskStatus = status.as_deref().unwrap_or("canceled").parse()?;
+        Ok(match (status, worker) {
+            (TaskStatus::Running, Some(worker)) if worker == person => HumanClaim::Yours,
+            (TaskStatus::Running, Some(worker)) => HumanClaim::Taken(worker),
+            (status, _) => HumanClaim::NotWaiting(status),
+        })
+    }
+
+    /// The jobs of `queue` pending under `person` (the human tasks they claimed, and may have
+    /// submitted), at most `limit` per stream, high priority first, oldest first; read in two
+    /// round trips whatever the number of shards (a queue never used holds none).
+    pub async fn held_human_jobs(
+        &self,
+        queue: &QueueName,
+        person: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Job>> {
+        let streams: Vec<(Shard, Priority)> = Priority::ALL
+            .into_iter()
+            .flat_map(|priority| self.keys.shards().map(move |shard| (shard, priority)))
+            .collect();
+        let mut conn = self.conn().await?;
+        let mut jobs = self
+            .pending_jobs(&mut conn, queue, &streams, person, limit)
+            .await?;
+        jobs.sort_by_key(|job| {
+            let rank = Priority::ALL
+                .iter()
+                .position(|priority| *priority == job.priority);
+            (rank, entry_order(&job.entry_id))
+        });
+        Ok(jobs)
     }
 
     /// Stores `data` as the work in progress of task `task` of run `run_id`, if `person`
@@ -213,7 +356,11 @@ impl Store {
             .held_job(&mut conn, queue, priority, person, run_id, task)
             .await?;
         match (status, held) {
-            ("running", Some(job)) => {
+            ("running", held) => {
+                let job = match held {
+                    Some(job) => job,
+                    None => self.unheld_job(queue, priority, run_id, task).await?,
+                };
                 let finished = self
                     .finish_jobs(
                         &mut conn,
@@ -226,11 +373,6 @@ impl Store {
                         return Ok(HumanWork::Closed(status.unwrap_or(TaskStatus::Canceled)));
                     }
                 }
-            }
-            ("running", None) => {
-                return Err(StoreError::Corrupt(format!(
-                    "task {task} of run {run_id} runs under {person}, who holds no job of it"
-                )));
             }
             ("success", Some(job)) => {
                 // Finished, but not acknowledged: the submitter stopped before the follow-ups.
@@ -289,40 +431,209 @@ impl Store {
         task: usize,
     ) -> StoreResult<Option<Job>> {
         let shard = self.keys.shard_of(run_id);
-        let stream = self.keys.stream(shard, queue, priority);
-        let pending: StreamPendingCountReply = redis::cmd("XPENDING")
-            .arg(&stream)
-            .arg(CONSUMER_GROUP)
-            .arg("-")
-            .arg("+")
-            .arg(HELD_SCAN_LIMIT)
-            .arg(person)
-            .query_async(conn)
-            .await?;
-        if pending.ids.is_empty() {
-            return Ok(None);
+        Ok(self
+            .pending_jobs(conn, queue, &[(shard, priority)], person, HELD_SCAN_LIMIT)
+            .await?
+            .into_iter()
+            .find(|job| job.job.run_id == run_id && job.job.task as usize == task))
+    }
+
+    /// The jobs pending under `person` on the `streams` of `queue` (at most `limit` each, in
+    /// the order of `streams`, oldest first in each): their ids in one pipeline, their entries
+    /// in a second.
+    async fn pending_jobs(
+        &self,
+        conn: &mut (impl redis::aio::ConnectionLike + Send),
+        queue: &QueueName,
+        streams: &[(Shard, Priority)],
+        person: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Job>> {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for (shard, priority) in streams {
+            pipe.cmd("XPENDING")
+                .arg(self.keys.stream(*shard, queue, *priority))
+                .arg(CONSUMER_GROUP)
+                .arg("-")
+                .arg("+")
+                .arg(limit.max(1))
+                .arg(person);
+        }
+        let replies: Vec<redis::RedisResult<StreamPendingCountReply>> =
+            pipe.query_async(conn).await?;
+        let mut held: Vec<(Shard, Priority, String)> = Vec::new();
+        for ((shard, priority), reply) in streams.iter().zip(replies) {
+            let pending = match reply {
+                Ok(pending) => pending,
+                // No stream (or group) yet: nothing was ever queued there.
+                Err(error) if error.code() == Some("NOGROUP") => continue,
+                Err(error) => return Err(error.into()),
+            };
+            held.extend(
+                pending
+                    .ids
+                    .into_iter()
+                    .map(|entry| (*shard, *priority, entry.id)),
+            );
+        }
+        if held.is_empty() {
+            return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
-        for pending in &pending.ids {
+        for (shard, priority, id) in &held {
             pipe.cmd("XRANGE")
-                .arg(&stream)
-                .arg(&pending.id)
-                .arg(&pending.id);
+                .arg(self.keys.stream(*shard, queue, *priority))
+                .arg(id)
+                .arg(id);
         }
         let entries: Vec<StreamRangeReply> = pipe.query_async(conn).await?;
-        Ok(entries
+        Ok(held
             .iter()
-            .flat_map(|reply| reply.ids.iter())
-            .find_map(|entry| {
-                let job = job_from_entry(entry)?;
-                (job.run_id == run_id && job.task as usize == task).then(|| Job {
-                    shard,
+            .zip(&entries)
+            .filter_map(|((shard, priority, _), reply)| {
+                let entry = reply.ids.first()?;
+                Some(Job {
+                    shard: *shard,
                     queue: queue.clone(),
-                    priority,
+                    priority: *priority,
                     entry_id: entry.id.clone(),
-                    job,
+                    job: job_from_entry(entry)?,
                 })
-            }))
+            })
+            .collect())
+    }
+
+    /// The job of attempt `attempt` of task `task` of run `run_id` among the entries of its
+    /// stream that no one has read yet, if it is there.
+    async fn undelivered_job(
+        &self,
+        conn: &mut MultiplexedConnection,
+        queue: &QueueName,
+        priority: Priority,
+        run_id: &str,
+        task: usize,
+        attempt: u32,
+    ) -> StoreResult<Option<Job>> {
+        let shard = self.keys.shard_of(run_id);
+        let stream = self.keys.stream(shard, queue, priority);
+        let groups: StreamInfoGroupsReply = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&stream)
+            .query_async(&mut *conn)
+            .await?;
+        let Some(group) = groups.groups.iter().find(|g| g.name == CONSUMER_GROUP) else {
+            return Ok(None);
+        };
+        let mut after = group.last_delivered_id.clone();
+        let mut read = 0;
+        while read < ENTRY_SCAN_LIMIT {
+            let reply: StreamRangeReply = redis::cmd("XRANGE")
+                .arg(&stream)
+                .arg(format!("({after}"))
+                .arg("+")
+                .arg("COUNT")
+                .arg(ENTRY_SCAN_PAGE)
+                .query_async(&mut *conn)
+                .await?;
+            let Some(last) = reply.ids.last() else {
+                return Ok(None);
+            };
+            after = last.id.clone();
+            read += reply.ids.len();
+            let found = reply.ids.iter().find_map(|entry| {
+                let job = job_from_entry(entry)?;
+                (job.run_id == run_id && job.task as usize == task && job.attempt == attempt).then(
+                    || Job {
+                        shard,
+                        queue: queue.clone(),
+                        priority,
+                        entry_id: entry.id.clone(),
+                        job,
+                    },
+                )
+            });
+            if found.is_some() || reply.ids.len() < ENTRY_SCAN_PAGE {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The job of task `task` of run `run_id` as its current attempt stands, pending under
+    /// nobody ([`NO_ENTRY`]): for a holder whose entry a concurrent claim acknowledged.
+    async fn unheld_job(
+        &self,
+        queue: &QueueName,
+        priority: Priority,
+        run_id: &str,
+        task: usize,
+    ) -> StoreResult<Job> {
+        let mut conn = self.conn().await?;
+        let (attempt, delivery): (Option<u32>, Option<u32>) = redis::cmd("HMGET")
+            .arg(self.keys.run(run_id))
+            .arg(format!("t{task}.attempt"))
+            .arg(format!("t{task}.delivery"))
+            .query_async(&mut conn)
+            .await?;
+        let attempt = attempt.ok_or_else(|| {
+            StoreError::Corrupt(format!("task {task} of run {run_id} has no attempt"))
+        })?;
+        Ok(Job {
+            shard: self.keys.shard_of(run_id),
+            queue: queue.clone(),
+            priority,
+            entry_id: NO_ENTRY.to_owned(),
+            job: crate::model::JobRef {
+                run_id: run_id.to_owned(),
+                task: task as u32,
+                attempt,
+                redeliveries: delivery.unwrap_or(0),
+            },
+        })
+    }
+
+    /// Hands a job read off the stream back to the person whose task it is, when its task
+    /// runs under someone other than `person` (claimed by name, see the module's
+    /// documentation) and the start would refuse it; true when it did.
+    async fn give_back(
+        &self,
+        conn: &mut MultiplexedConnection,
+        job: &Job,
+        person: &str,
+    ) -> StoreResult<bool> {
+        let p = format!("t{}.", job.job.task);
+        let (status, worker, attempt, delivery): (
+            Option<String>,
+            Option<String>,
+            Option<u32>,
+            Option<u32>,
+        ) = redis::cmd("HMGET")
+            .arg(self.keys.run(&job.job.run_id))
+            .arg(format!("{p}status"))
+            .arg(format!("{p}worker"))
+            .arg(format!("{p}attempt"))
+            .arg(format!("{p}delivery"))
+            .query_async(&mut *conn)
+            .await?;
+        let held_by_other = status.as_deref() == Some("running")
+            && attempt == Some(job.job.attempt)
+            && job.job.redeliveries <= delivery.unwrap_or(0);
+        let Some(holder) = worker.filter(|worker| held_by_other && worker != person) else {
+            return Ok(false);
+        };
+        redis::cmd("XCLAIM")
+            .arg(self.keys.stream(job.shard, &job.queue, job.priority))
+            .arg(CONSUMER_GROUP)
+            .arg(&holder)
+            .arg(0)
+            .arg(&job.entry_id)
+            .arg("FORCE")
+            .arg("JUSTID")
+            .query_async::<Vec<String>>(&mut *conn)
+            .await?;
+        tracing::info!(run = %job.job.run_id, task = job.job.task, holder = %holder, "a job read off a human queue went back to its task's holder");
+        Ok(true)
     }
 
     /// The job an entry carries; an entry that is not a job is acknowledged and skipped.
@@ -465,7 +776,7 @@ fn human_work(reply: &[String], submitting: bool) -> StoreResult<HumanWork> {
 }
 
 /// The order of stream entry ids (`MS-SEQ`): by time, then sequence.
-fn entry_order(entry_id: &str) -> (u64, u64) {
+pub fn entry_order(entry_id: &str) -> (u64, u64) {
     let (ms, seq) = entry_id.split_once('-').unwrap_or((entry_id, "0"));
     (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
 }

@@ -1,0 +1,260 @@
+//! `/ui/work/{task}`: a claimed human task, for the person holding it only: its project's
+//! description and data, the results of the steps before, and the form to do the work.
+//!
+//! The form is drawn from the step's `form` ([`schema_form`](super::super::schema_form));
+//! a step without one (or with a schema no field can stand for) gets a JSON editor. **Save
+//! progress** stores what is typed as the task's work in progress through the projects
+//! front's save (the API's `save`), and the page shows it again after a reload; **Submit**
+//! goes through the front's submit, whose check against the form is the one that counts: its
+//! problems are shown on the form, next to their fields.
+
+use askama::Template;
+use serde_json::Value;
+use warp::http::StatusCode;
+
+use super::super::form::Form;
+use super::super::html::{Chrome, datetime, page_with_status, see_other};
+use super::super::schema_form::{Field, fields_of, place_problems, read_form, show_values};
+use super::{notice, pretty};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::fronts::projects::tasks::{HumanTask, find_task, save_work, submit_work};
+use crate::fronts::projects::view::{is_human, task_status};
+use crate::state::AppState;
+use common::projects::form::TASK_DATA;
+
+/// The name of the JSON editor's field.
+const JSON_FIELD: &str = "task_data";
+
+#[derive(Template)]
+#[template(path = "console/projects/task.html")]
+struct TaskPage {
+    chrome: Chrome,
+    id: u64,
+    project: u64,
+    description: String,
+    workflow: String,
+    priority: i64,
+    step: String,
+    step_description: String,
+    data: String,
+    prerequisites: Vec<(String, String)>,
+    claimed: String,
+    saved: String,
+    /// True while the caller may still save and submit it.
+    open: bool,
+    /// Why it is not open (submitted, finished, canceled), when it is not.
+    closed: String,
+    submission: String,
+    json_mode: bool,
+    fields: Vec<Field>,
+    /// How many fields show a problem.
+    marked: usize,
+    task_data: String,
+    problems: Vec<String>,
+}
+
+/// The task, if the caller may see it: a human task they claimed (open or not); 403 for
+/// one they did not claim, 404 for a machine step or an unknown id.
+async fn claimed_task(state: &AppState, caller: &Caller, id: u64) -> Result<HumanTask, ApiError> {
+    let task = find_task(state, id).await?;
+    if !is_human(task.task()) {
+        return Err(ApiError::NotFound(format!(
+            "task {id} is a machine step: nobody works on it"
+        )));
+    }
+    let claimant = task.task().worker.as_deref();
+    if task.task().started_ms.is_some() && claimant == Some(caller.key.id.as_str()) {
+        return Ok(task);
+    }
+    Err(ApiError::Forbidden(if task.task().started_ms.is_none() {
+        format!("task {id} is not yours: claim it on your work page first")
+    } else {
+        format!("task {id} is claimed by someone else: only they may see it")
+    }))
+}
+
+/// The task's form: its fields, or `None` for the JSON editor.
+fn form_fields(state: &AppState, task: &HumanTask) -> Option<Vec<Field>> {
+    let form = task.step(state)?.form.as_ref()?;
+    fields_of(Some(form.json()), form.property_order())
+}
+
+/// The page of `task`, showing `fields` (or, in the JSON editor, `task_data`).
+fn task_page(
+    state: &AppState,
+    caller: &Caller,
+    task: &HumanTask,
+    fields: Option<Vec<Field>>,
+    task_data: String,
+    problems: Vec<String>,
+) -> TaskPage {
+    let human = task.human();
+    let view = task.task();
+    let payload = &task.record.run.payload;
+    let open = task.is_open_to(&caller.key.id);
+    let step_description = task
+        .step(state)
+        .map(|step| step.description.clone())
+        .unwrap_or_default();
+    TaskPage {
+        chrome: Chrome::new(caller, format!("Task {}", task.id()), "work"),
+        id: task.id(),
+        project: task.project.id,
+        description: payload["description"].as_str().unwrap_or("").to_owned(),
+        workflow: task.workflow_slug().to_owned(),
+        priority: task.priority(),
+        step: view.key.clone(),
+        step_description,
+        data: pretty(&payload["project_data"]),
+        prerequisites: task
+            .prerequisites()
+            .iter()
+            .map(|(slug, result)| (slug.clone(), pretty(result)))
+            .collect(),
+        claimed: view.started_ms.map(datetime).unwrap_or_default(),
+        saved: human.saved_ms.map(datetime).unwrap_or_default(),
+        open,
+        closed: if human.submitted {
+            "submitted".into()
+        } else {
+            task_status(view.status).to_lowercase()
+        },
+        submission: human
+            .snapshot
+            .as_ref()
+            .map(|snapshot| pretty(&snapshot["data"]))
+            .or_else(|| human.work.as_ref().filter(|_| human.submitted).map(pretty))
+            .unwrap_or_default(),
+        json_mode: fields.is_none(),
+        marked: fields
+            .iter()
+            .flatten()
+            .filter(|field| field.error.is_some())
+            .count(),
+        fields: fields.unwrap_or_default(),
+        task_data,
+        problems,
+    }
+}
+
+/// `GET /ui/work/{task}`: the form, showing the work saved last.
+pub async fn page_of_task(
+    state: &AppState,
+    caller: &Caller,
+    id: u64,
+    query: &Form,
+) -> Result<warp::reply::Response, ApiError> {
+    let task = claimed_task(state, caller, id).await?;
+    let saved = task.human().work;
+    let mut fields = form_fields(state, &task);
+    // Saved work replaces the schema's defaults; none shows them.
+    if let (Some(fields), Some(saved)) = (&mut fields, &saved) {
+        show_values(fields, saved);
+    }
+    let text = saved.as_ref().map_or_else(|| "{}".to_owned(), pretty);
+    let mut page = task_page(state, caller, &task, fields, text, Vec::new());
+    page.chrome = page.chrome.with_notice(notice(query));
+    page_with_status(&page, StatusCode::OK)
+}
+
+/// What a posted form holds.
+struct Posted {
+    /// The task data.
+    data: Value,
+    /// The fields as typed (`None` for the JSON editor).
+    fields: Option<Vec<Field>>,
+    /// The JSON editor's text.
+    text: String,
+}
+
+/// A JSON editor's text that is not a JSON object, and why.
+struct NotAnObject {
+    problem: String,
+    text: String,
+}
+
+/// Reads a posted form; a JSON editor whose text is not a JSON object answers why.
+fn posted_data(state: &AppState, task: &HumanTask, form: &Form) -> Result<Posted, NotAnObject> {
+    let mut fields = form_fields(state, task);
+    let text = form.get(JSON_FIELD).unwrap_or("{}").to_owned();
+    let data = match &mut fields {
+        Some(fields) => read_form(fields, form),
+        None => match serde_json::from_str::<Value>(&text) {
+            Ok(data @ Value::Object(_)) => data,
+            Ok(_) | Err(_) => {
+                let problem = "The task data must be a JSON object, such as {\"answer\": \"yes\"}.";
+                return Err(NotAnObject {
+                    problem: problem.to_owned(),
+                    text,
+                });
+            }
+        },
+    };
+    Ok(Posted { data, fields, text })
+}
+
+/// The JSON editor again, with why its text was refused (400).
+fn refused_json(
+    state: &AppState,
+    caller: &Caller,
+    task: &HumanTask,
+    refused: NotAnObject,
+) -> Result<warp::reply::Response, ApiError> {
+    let page = task_page(
+        state,
+        caller,
+        task,
+        None,
+        refused.text,
+        vec![refused.problem],
+    );
+    page_with_status(&page, StatusCode::BAD_REQUEST)
+}
+
+/// `POST /ui/work/{task}/save`: stores the form as the work in progress.
+pub async fn save(
+    state: &AppState,
+    caller: &Caller,
+    id: u64,
+    form: &Form,
+) -> Result<warp::reply::Response, ApiError> {
+    let task = claimed_task(state, caller, id).await?;
+    let data = match posted_data(state, &task, form) {
+        Ok(posted) => posted.data,
+        Err(refusal) => return refused_json(state, caller, &task, refusal),
+    };
+    save_work(state, &caller.key.id, id, &data).await?;
+    Ok(see_other(&format!("/ui/work/{id}?done=saved")))
+}
+
+/// `POST /ui/work/{task}/submit`: submits the form; what the form's check refuses is shown
+/// on the form (400).
+pub async fn submit(
+    state: &AppState,
+    caller: &Caller,
+    id: u64,
+    form: &Form,
+) -> Result<warp::reply::Response, ApiError> {
+    let task = claimed_task(state, caller, id).await?;
+    let Posted {
+        data,
+        mut fields,
+        text,
+    } = match posted_data(state, &task, form) {
+        Ok(posted) => posted,
+        Err(refusal) => return refused_json(state, caller, &task, refusal),
+    };
+    match submit_work(state, &caller.key.id, id, &data, None).await {
+        Ok(_) => Ok(see_other("/ui/work?done=submitted")),
+        Err(ApiError::BadRequest { details, .. }) if !details.is_empty() => {
+            let general = match &mut fields {
+                Some(fields) => place_problems(fields, details, TASK_DATA),
+                None => details,
+            };
+            let page = task_page(state, caller, &task, fields, text, general);
+            page_with_status(&page, StatusCode::BAD_REQUEST)
+        }
+        Err(other) => Err(other),
+    }
+}
