@@ -46,6 +46,8 @@ pub mod operations;
 pub mod outbound;
 pub mod projects;
 pub mod releases;
+pub mod report_data;
+pub mod report_databases;
 pub mod report_outputs;
 pub mod report_script;
 pub mod report_version;

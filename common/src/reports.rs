@@ -58,16 +58,31 @@ pub struct Artefact {
     pub filenames: Vec<String>,
 }
 
-/// A declared data extract. Baton has no database: an extract is a CSV file that the script
+/// Where a data query's SQL is: in `orderly.yml`, or in a `.sql` file of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuerySource {
+    /// The SQL itself (`query: SELECT ...`).
+    Sql(String),
+    /// A file of the report's folder holding it (`query: extract.sql`).
+    File(String),
+}
+
+/// A declared data extract: the result of a `query` run against one of the repository's
+/// databases before the script starts, written as CSV (see
+/// [`report_data`](crate::report_data)); or, without a query, a CSV file that the script
 /// writes (or the report's folder holds), optionally with an RDS form of the same data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataDeclaration {
     /// The extract's name (`dat`).
     pub name: String,
-    /// The CSV file, relative to the report's folder.
+    /// The CSV file, relative to the report's folder (for a query, `csv:` or `<name>.csv`).
     pub csv: String,
     /// The RDS file, relative to the report's folder, when the report makes one.
     pub rds: Option<String>,
+    /// The query that makes the extract, if any.
+    pub query: Option<QuerySource>,
+    /// The database the query runs against (`None`: the repository's only one).
+    pub database: Option<String>,
 }
 
 /// A declared parameter.
@@ -289,8 +304,8 @@ fn parse_artefacts(value: Option<&Yaml>) -> Result<Vec<Artefact>, InvalidInput> 
     Ok(artefacts)
 }
 
-/// Reads `data:`: each extract maps to `{csv: path, rds: path}`; an orderly `query:` is
-/// accepted and ignored, as Baton has no database to run it against.
+/// Reads `data:`: each extract maps to `{query: SQL or file.sql, database: name, csv: path}`
+/// or, made by the script, `{csv: path, rds: path}`.
 fn parse_data(value: Option<&Yaml>) -> Result<Vec<DataDeclaration>, InvalidInput> {
     let extracts = match value {
         None | Some(Yaml::Null) => return Ok(Vec::new()),
@@ -323,12 +338,46 @@ fn parse_data(value: Option<&Yaml>) -> Result<Vec<DataDeclaration>, InvalidInput
                     other => Ok(other),
                 }
             };
+            if !is_path_inside_folder(&format!("{name}.csv")) {
+                return Err(InvalidInput::new(format!(
+                    "data name '{name}' must be usable as a file name"
+                )));
+            }
+            let query = optional_text(extract, "query")
+                .map_err(|_| InvalidInput::new(format!("data '{name}': 'query' must be text")))?
+                .map(|query| query.trim().to_owned())
+                .filter(|query| !query.is_empty());
+            let query = match query {
+                Some(file) if file.ends_with(".sql") && !file.contains(char::is_whitespace) => {
+                    if !is_path_inside_folder(&file) {
+                        return Err(InvalidInput::new(format!(
+                            "data '{name}': query file '{file}' must be inside the report's \
+                             folder"
+                        )));
+                    }
+                    Some(QuerySource::File(file))
+                }
+                Some(sql) => Some(QuerySource::Sql(sql)),
+                None => None,
+            };
+            let csv = match (file("csv")?, &query) {
+                (Some(csv), _) => csv,
+                (None, Some(_)) => format!("{name}.csv"),
+                (None, None) => {
+                    return Err(InvalidInput::new(format!(
+                        "data '{name}' needs a 'query' or a 'csv' file"
+                    )));
+                }
+            };
+            let database = optional_text(extract, "database").map_err(|_| {
+                InvalidInput::new(format!("data '{name}': 'database' must be text"))
+            })?;
             Ok(DataDeclaration {
                 name: name.to_owned(),
-                csv: file("csv")?.ok_or_else(|| {
-                    InvalidInput::new(format!("data '{name}' needs a 'csv' file"))
-                })?,
+                csv,
                 rds: file("rds")?,
+                query,
+                database,
             })
         })
         .collect()
@@ -427,11 +476,15 @@ mod tests {
                     name: "extract".into(),
                     csv: "extract.csv".into(),
                     rds: None,
+                    query: Some(QuerySource::Sql("SELECT 1".into())),
+                    database: None,
                 },
                 DataDeclaration {
                     name: "other".into(),
                     csv: "out/other.csv".into(),
                     rds: Some("out/other.rds".into()),
+                    query: None,
+                    database: None,
                 },
             ]
         );
@@ -439,6 +492,35 @@ mod tests {
             config.author.as_deref(),
             Some("Researcher McResearcherface")
         );
+    }
+
+    #[test]
+    fn data_queries_name_their_sql_or_file_and_database() {
+        let config = ReportConfig::parse(
+            "script: s.sh\ndata:\n  dat:\n    query: extract.sql\n    database: source\n  \
+             inline:\n    query: SELECT name FROM thing WHERE x = 'a.sql'\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.data[0].query,
+            Some(QuerySource::File("extract.sql".into()))
+        );
+        assert_eq!(config.data[0].database.as_deref(), Some("source"));
+        assert_eq!(config.data[0].csv, "dat.csv");
+        assert!(matches!(config.data[1].query, Some(QuerySource::Sql(_))));
+        for (text, expected) in [
+            (
+                "script: s.sh\ndata:\n  x: {query: ../up.sql}\n",
+                "inside the report",
+            ),
+            (
+                "script: s.sh\ndata:\n  x: {database: source}\n",
+                "needs a 'query' or a 'csv'",
+            ),
+        ] {
+            let error = ReportConfig::parse(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
     }
 
     #[test]
@@ -456,10 +538,6 @@ mod tests {
                 "has no 'filenames'",
             ),
             ("script: s.sh\nparameters: 3\n", "'parameters' must be"),
-            (
-                "script: s.sh\ndata:\n  dat:\n    query: SELECT 1\n",
-                "data 'dat' needs a 'csv' file",
-            ),
             (
                 "script: s.sh\ndata:\n  dat: SELECT 1\n",
                 "data 'dat' must be",

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::InvalidInput;
+use crate::report_databases::{Databases, ORDERLY_CONFIG};
 use crate::reports::ReportConfig;
 
 /// Why a repository operation failed.
@@ -14,6 +15,9 @@ pub enum RepoError {
     /// The branch, commit or report does not exist, or a name is invalid.
     #[error("{0}")]
     NotFound(String),
+    /// The repository's `orderly_config.yml` is broken.
+    #[error("{0}")]
+    BadDatabases(String),
     /// The report's `orderly.yml` is broken.
     #[error("report '{report}': {message}")]
     BadConfig {
@@ -202,6 +206,21 @@ impl ReportsRepo {
         self.git(&["show", &format!("{commit}:src/{report}/{file}")])
             .ok()
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The databases the repository's `orderly_config.yml` declares at `commit` (none when
+    /// it has no such file).
+    pub fn databases(&self, commit: &str) -> Result<Databases, RepoError> {
+        if !valid_revision(commit) {
+            return Err(RepoError::NotFound(format!(
+                "invalid git revision '{commit}'"
+            )));
+        }
+        match self.git(&["show", &format!("{commit}:{ORDERLY_CONFIG}")]) {
+            Ok(text) => Databases::parse(&String::from_utf8_lossy(&text))
+                .map_err(|error| RepoError::BadDatabases(error.to_string())),
+            Err(_) => Ok(Databases::default()),
+        }
     }
 
     /// Exports a report's folder at `commit` into `dest` (created empty), so that a run sees

@@ -40,6 +40,7 @@ pub mod fake_service;
 pub mod fresh;
 pub mod git_repo;
 pub mod other_api;
+pub mod postgres;
 pub mod process;
 pub mod python;
 pub mod redis_server;

@@ -22,7 +22,7 @@ fn reports_repository(dir: &Path) -> String {
     write_file(
         dir,
         "src/minimal/orderly.yml",
-        "script: run.sh\nartefacts:\n  - data:\n      description: The table\n      filenames: out.csv\nresources:\n  - input.csv\nparameters:\n  - n\ndata:\n  dat:\n    query: SELECT 1\n    csv: dat.csv\ndisplayname: Minimal example\n",
+        "script: run.sh\nartefacts:\n  - data:\n      description: The table\n      filenames: out.csv\nresources:\n  - input.csv\nparameters:\n  - n\ndata:\n  dat:\n    csv: dat.csv\ndisplayname: Minimal example\n",
         false,
     );
     write_file(dir, "src/minimal/input.csv", "name,number\n", false);

@@ -95,7 +95,9 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|error| OperationError::Interrupted(format!("git was interrupted: {error}")))?
         .map_err(|error| match error {
             RepoError::NotFound(message) => OperationError::Invalid(message),
-            RepoError::BadConfig { .. } => OperationError::Invalid(error.to_string()),
+            RepoError::BadConfig { .. } | RepoError::BadDatabases(_) => {
+                OperationError::Invalid(error.to_string())
+            }
             RepoError::Git { .. } => {
                 tracing::warn!(cause = %error, "git failed");
                 OperationError::Conflict(error.to_string())
@@ -141,6 +143,13 @@ impl ReportRunner<'_> {
     /// Resolves `request`'s commit and checks its parameters against report `name`'s config.
     pub async fn check(&self, name: &str, request: &RunRequest) -> OperationResult<CheckedRun> {
         let (commit, config) = self.resolve(name, request).await?;
+        if !request.instances.is_empty() {
+            let (repo, at) = (self.repo.clone(), commit.clone());
+            let databases = blocking(move || repo.databases(&at)).await?;
+            databases
+                .check_instances(&request.instances)
+                .map_err(|error| OperationError::Invalid(format!("report '{name}': {error}")))?;
+        }
         let params = config
             .check_parameters(&request.params)
             .map_err(|error| OperationError::Invalid(format!("report '{name}': {error}")))?;

@@ -4,6 +4,10 @@
 //! stores its files, hashed with md5, in the artefact store. The task's result is the
 //! version's [`VersionRecord`](common::report_version::VersionRecord).
 //!
+//! Data queries (`data:` entries with a `query`) run before the script, against the
+//! databases of the repository's `orderly_config.yml` at the run's commit, and leave their
+//! results as CSV files in the report's folder (see [`common::report_data`]).
+//!
 //! The script's environment is explicit (see [`common::script_env`]): `PATH`, `HOME` and
 //! `LANG` from the worker, one variable per parameter, `ORDERLY_VERSION`,
 //! `ORDERLY_PARAMETERS`, `ORDERLY_INSTANCES`, and the `command` executor's `BATON_*`
@@ -16,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use common::artefacts::ArtefactStore;
 use common::model::{CommandSpec, ReportSpec};
+use common::report_data::{self, DataError};
 use common::report_outputs::{self, CHANGELOG, OutputError, VersionInputs};
 use common::report_script;
 use common::report_version::is_version_id;
@@ -128,6 +133,9 @@ async fn run_in(
     ctx.log(format!("[ name ] {}", spec.report));
     ctx.log(format!("[ id ] {}", spec.version));
     ctx.log(format!("[ commit ] {}", spec.commit));
+    if report_data::has_queries(&config) {
+        run_data_queries(settings, spec, &config, dir, ctx).await?;
+    }
     let command = CommandSpec {
         argv: report_script::argv(dir, &config.script),
         env: report_script::environment(&parameters, &spec.version, &spec.instances),
@@ -169,6 +177,50 @@ async fn run_in(
     let record = serde_json::to_value(&outputs.record)
         .map_err(|error| TaskError::Failed(format!("cannot encode the version: {error}")))?;
     Ok(Some(record))
+}
+
+/// Runs the report's data queries against the repository's databases (as declared at the
+/// run's commit), writing each extract's CSV file into the report's folder `dir`.
+async fn run_data_queries(
+    settings: &ReportSettings,
+    spec: &ReportSpec,
+    config: &ReportConfig,
+    dir: &Path,
+    ctx: &TaskContext,
+) -> Result<(), TaskError> {
+    let (repo, commit) = (settings.repo.clone(), spec.commit.clone());
+    let databases = tokio::task::spawn_blocking(move || repo.databases(&commit))
+        .await
+        .map_err(|error| TaskError::Failed(format!("reading databases interrupted: {error}")))?
+        .map_err(repo_error)?;
+    let env = |name: &str| std::env::var(name).ok();
+    let context = report_data::QueryContext {
+        databases: &databases,
+        instances: &spec.instances,
+        root: settings.repo.path(),
+        env: &env,
+    };
+    let made = report_data::run_queries(config, dir, &context)
+        .await
+        .map_err(|error| match error {
+            DataError::Connect { .. } | DataError::Write { .. } => {
+                TaskError::Failed(error.to_string())
+            }
+            DataError::Invalid(_) | DataError::Query { .. } => {
+                TaskError::Invalid(format!("report '{}': {error}", spec.report))
+            }
+        })?;
+    for extract in made {
+        let on = match &extract.instance {
+            Some(instance) => format!("{} ({instance})", extract.database),
+            None => extract.database.clone(),
+        };
+        ctx.log(format!(
+            "[ query ] {}: from {on} into {}",
+            extract.name, extract.csv
+        ));
+    }
+    Ok(())
 }
 
 /// A report that can never succeed as it is (broken changelog, bad version id) fails at once;
