@@ -223,6 +223,31 @@ impl ReportsRepo {
         }
     }
 
+    /// True when the repository holds `commit` (a full or abbreviated hash, or any name).
+    pub fn has_commit(&self, commit: &str) -> bool {
+        valid_revision(commit)
+            && self
+                .git(&["cat-file", "-e", &format!("{commit}^{{commit}}")])
+                .is_ok()
+    }
+
+    /// Makes sure the repository holds `commit`, fetching from its remotes when it does not
+    /// (a run created by an API whose clone is ahead of this one); an error when it still
+    /// does not. Returns whether it fetched.
+    pub fn ensure_commit(&self, commit: &str) -> Result<bool, RepoError> {
+        if self.has_commit(commit) {
+            return Ok(false);
+        }
+        self.fetch()?;
+        if self.has_commit(commit) {
+            Ok(true)
+        } else {
+            Err(RepoError::NotFound(format!(
+                "commit '{commit}' is not in the repository, even after fetching"
+            )))
+        }
+    }
+
     /// Exports a report's folder at `commit` into `dest` (created empty), so that a run sees
     /// only its own files.
     pub fn export(&self, report: &str, commit: &str, dest: &Path) -> Result<(), RepoError> {
@@ -273,7 +298,7 @@ impl ReportsRepo {
         let branch = self
             .git_text(&["symbolic-ref", "--quiet", "--short", "HEAD"])
             .ok();
-        let hash = self.git_text(&["rev-parse", "--short", "HEAD"])?;
+        let hash = self.git_text(&["rev-parse", "HEAD"])?;
         let output = self.git_text(&["status", "--porcelain"])?;
         Ok(GitStatus {
             branch,

@@ -44,6 +44,7 @@ pub mod postgres;
 pub mod process;
 pub mod python;
 pub mod redis_server;
+pub mod reports_client;
 pub mod signed_http;
 pub mod wait;
 

@@ -5,14 +5,13 @@
 //! PostgreSQL server started for the test.
 
 use std::path::Path;
-use std::time::Duration;
 
 use baton_tests::TestApp;
 use baton_tests::git_repo::{git, write_file};
 use baton_tests::postgres::{PostgresServer, USER};
-use baton_tests::wait::wait_for;
+use baton_tests::reports_client::ReportsClient;
 use common::artefacts::md5_hex;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Connection;
 
 /// Fills the SQLite file `source.sqlite` at the repository's root.
@@ -104,10 +103,10 @@ fn make_repository(root: &Path, postgres: &PostgresServer) {
     git(root, &["commit", "-q", "-m", "reports with data queries"]);
 }
 
-/// The app, its repository and database servers, and a token with every reports permission.
+/// The app, its repository and database servers, and a user with every reports permission.
 struct Setup {
-    app: TestApp,
-    token: String,
+    client: ReportsClient,
+    _app: TestApp,
     _postgres: PostgresServer,
     _repo: tempfile::TempDir,
 }
@@ -120,120 +119,18 @@ async fn setup() -> Setup {
     make_sqlite(repo.path()).await;
     let app = TestApp::builder()
         .env("BATON_REPORTS_REPO", &repo.path().display().to_string())
-        .worker_env("ORDERLY_WAREHOUSE_PASSWORD", postgres.password())
         .workers(1)
+        .worker_env("ORDERLY_WAREHOUSE_PASSWORD", postgres.password())
         .worker_env("BATON_BLOCK_MS", "100")
         .spawn()
         .await;
-    let (ok, output) = app
-        .cli(
-            "baton-api",
-            &[
-                "tokens",
-                "create",
-                "analyst",
-                "--permissions",
-                "reports.read,reports.review,reports.run",
-            ],
-        )
-        .await;
-    assert!(ok, "{output}");
-    let user_token = output.lines().last().unwrap().trim().to_owned();
-    let login: Value = app
-        .http()
-        .post(app.url("/api/v1/login/"))
-        .header("authorization", format!("token {user_token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let client =
+        ReportsClient::login(&app, "analyst", "reports.read,reports.review,reports.run").await;
     Setup {
-        app,
-        token,
+        client,
+        _app: app,
         _postgres: postgres,
         _repo: repo,
-    }
-}
-
-impl Setup {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .app
-            .http()
-            .request(method, self.app.url(path))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn bytes(&self, path: &str) -> Vec<u8> {
-        let response = self
-            .app
-            .http()
-            .get(self.app.url(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{path}");
-        response.bytes().await.unwrap().to_vec()
-    }
-
-    /// Starts a run; returns its key.
-    async fn run(&self, report: &str, body: Value) -> String {
-        let (status, answer) = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/api/v1/reports/{report}/run/"),
-                Some(body),
-            )
-            .await;
-        assert_eq!(status, 200, "{answer}");
-        answer["data"]["key"].as_str().unwrap().to_owned()
-    }
-
-    /// Waits until the run ends; returns its status payload (with its log).
-    async fn finished(&self, key: &str) -> Value {
-        wait_for(
-            Duration::from_secs(60),
-            &format!("run {key} ends"),
-            || async {
-                let (_, answer) = self
-                    .call(
-                        reqwest::Method::GET,
-                        &format!("/api/v1/reports/{key}/status/?output=true"),
-                        None,
-                    )
-                    .await;
-                let data = answer["data"].clone();
-                matches!(
-                    data["status"].as_str(),
-                    Some("success" | "error" | "killed")
-                )
-                .then_some(data)
-            },
-        )
-        .await
-    }
-
-    /// A version's details.
-    async fn version(&self, report: &str, version: &str) -> Value {
-        let (status, answer) = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/api/v1/reports/{report}/versions/{version}/"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{answer}");
-        answer["data"].clone()
     }
 }
 
@@ -246,12 +143,13 @@ fn regions_csv(instance: &str) -> String {
 #[tokio::test]
 async fn queries_against_sqlite_and_postgres_make_extracts_for_the_script_and_the_data_routes() {
     let setup = setup().await;
+    let client = &setup.client;
 
     // The instance the run asks for.
-    let key = setup
+    let key = client
         .run("counts", json!({"instances": {"warehouse": "production"}}))
         .await;
-    let status = setup.finished(&key).await;
+    let status = client.finished(&key).await;
     assert_eq!(status["status"], "success", "{status}");
     let log = status["output"].to_string();
     assert!(log.contains("things: from source into things.csv"), "{log}");
@@ -260,7 +158,7 @@ async fn queries_against_sqlite_and_postgres_make_extracts_for_the_script_and_th
         "{log}"
     );
     let version = status["version"].as_str().unwrap().to_owned();
-    let details = setup.version("counts", &version).await;
+    let details = client.version("counts", &version).await;
     assert_eq!(details["instances"], json!({"warehouse": "production"}));
 
     // Each extract is recorded with the md5 of exactly the query's CSV, and served by it.
@@ -269,17 +167,17 @@ async fn queries_against_sqlite_and_postgres_make_extracts_for_the_script_and_th
         ("regions", regions_csv("production")),
     ] {
         let md5 = md5_hex(expected.as_bytes());
-        let data = setup
+        let data = client
             .bytes(&format!(
                 "/api/v1/reports/counts/versions/{version}/data/{name}/?type=csv"
             ))
             .await;
         assert_eq!(String::from_utf8(data).unwrap(), expected, "{name}");
-        let by_hash = setup.bytes(&format!("/api/v1/data/csv/{md5}/")).await;
+        let by_hash = client.bytes(&format!("/api/v1/data/csv/{md5}/")).await;
         assert_eq!(by_hash, expected.as_bytes(), "{name} by its md5");
     }
     // The script read both files (and never saw the database password).
-    let summary = setup
+    let summary = client
         .bytes(&format!(
             "/api/v1/reports/counts/versions/{version}/artefacts/summary.csv/"
         ))
@@ -290,11 +188,11 @@ async fn queries_against_sqlite_and_postgres_make_extracts_for_the_script_and_th
     );
 
     // Without instances, the database's default instance.
-    let key = setup.run("counts", json!({})).await;
-    let status = setup.finished(&key).await;
+    let key = client.run("counts", json!({})).await;
+    let status = client.finished(&key).await;
     assert_eq!(status["status"], "success", "{status}");
     let version = status["version"].as_str().unwrap();
-    let data = setup
+    let data = client
         .bytes(&format!(
             "/api/v1/reports/counts/versions/{version}/data/regions/?type=csv"
         ))
@@ -305,8 +203,9 @@ async fn queries_against_sqlite_and_postgres_make_extracts_for_the_script_and_th
 #[tokio::test]
 async fn a_failing_query_fails_the_run_naming_it_and_unknown_instances_are_refused() {
     let setup = setup().await;
-    let key = setup.run("broken", json!({})).await;
-    let status = setup.finished(&key).await;
+    let client = &setup.client;
+    let key = client.run("broken", json!({})).await;
+    let status = client.finished(&key).await;
     assert_eq!(status["status"], "error", "{status}");
     let log = status["output"].to_string();
     assert!(
@@ -320,7 +219,7 @@ async fn a_failing_query_fails_the_run_naming_it_and_unknown_instances_are_refus
         json!({"warehouse": "nowhere"}),
         json!({"elsewhere": "production"}),
     ] {
-        let (status, answer) = setup
+        let (status, answer) = client
             .call(
                 reqwest::Method::POST,
                 "/api/v1/reports/counts/run/",

@@ -69,10 +69,20 @@ pub async fn run_report(
     let _ = std::fs::remove_dir_all(&dir);
     let repo = settings.repo.clone();
     let (report, commit, export_dir) = (spec.report.clone(), spec.commit.clone(), dir.clone());
-    tokio::task::spawn_blocking(move || repo.export(&report, &commit, &export_dir))
-        .await
-        .map_err(|error| TaskError::Failed(format!("export interrupted: {error}")))?
-        .map_err(repo_error)?;
+    let fetched = tokio::task::spawn_blocking(move || {
+        let fetched = repo.ensure_commit(&commit)?;
+        repo.export(&report, &commit, &export_dir)?;
+        Ok::<_, RepoError>(fetched)
+    })
+    .await
+    .map_err(|error| TaskError::Failed(format!("export interrupted: {error}")))?
+    .map_err(repo_error)?;
+    if fetched {
+        ctx.log(format!(
+            "[ git ] fetched commit {} into the worker's repository",
+            spec.commit
+        ));
+    }
     let result = run_in(settings, store, spec, ctx, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
