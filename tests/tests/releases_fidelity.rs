@@ -1,12 +1,21 @@
 //! End-to-end tests of the releases front's fidelity to the Release Coordinator, over real
 //! sockets against real `baton-*` processes and a real `redis-server`: every list newest
-//! first (`-created_at`) with its paging intact.
+//! first (`-created_at`) with its paging intact; studies mirrored from a data service in the
+//! Kids First dataservice's shape (paged `/studies`, `/studies/<kf_id>`), read-only, their
+//! versions following the releases that publish them.
 
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use baton_tests::process::BatonProcess;
 use baton_tests::signed_http::Answer;
+use baton_tests::wait::{wait_for, wait_until};
 use baton_tests::{Client, FakeService, Reply, TestApp};
 use serde_json::{Value, json};
+
+/// Studies per page of the fake data service, so that a sync must follow `next`.
+const PAGE: usize = 2;
 
 /// A task service that answers `/status` (and takes every task, which nothing here calls).
 async fn idle_task_service() -> FakeService {
@@ -218,5 +227,357 @@ async fn every_list_is_newest_first_and_pages_keep_working() {
         .await;
     assert_eq!(paged_events.body["count"], 3);
     assert_eq!(ids(&paged_events), [events[1].clone(), events[0].clone()]);
+}
+
+/// A data service in the Kids First dataservice's shape: `GET /studies` pages its listed
+/// studies [`PAGE`] at a time (`_links.next: /studies?after=N`), `GET /studies/<kf_id>`
+/// answers a listed or an unlisted one (`{"results": {...}}`), or 404.
+struct DataService {
+    fake: FakeService,
+    listed: Arc<Mutex<Vec<Value>>>,
+    unlisted: Arc<Mutex<Vec<Value>>>,
+}
+
+impl DataService {
+    async fn start(listed: Vec<Value>) -> Self {
+        let listed = Arc::new(Mutex::new(listed));
+        let unlisted: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let (pages, singles) = (Arc::clone(&listed), Arc::clone(&unlisted));
+        let fake = FakeService::start(move |method, path| {
+            if method != "GET" {
+                return Reply::json(405, &json!({"_status": {"code": 405}}));
+            }
+            let (route, query) = path.split_once('?').unwrap_or((path, ""));
+            if route == "/studies" {
+                let after: usize = query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("after="))
+                    .and_then(|after| after.parse().ok())
+                    .unwrap_or(0);
+                let studies = pages.lock().unwrap().clone();
+                let results: Vec<Value> = studies.iter().skip(after).take(PAGE).cloned().collect();
+                let mut links = json!({"self": "/studies"});
+                if after + PAGE < studies.len() {
+                    links["next"] = json!(format!("/studies?after={}", after + PAGE));
+                }
+                return Reply::json(
+                    200,
+                    &json!({
+                        "_status": {"code": 200, "message": "success"},
+                        "_links": links,
+                        "limit": PAGE,
+                        "total": studies.len(),
+                        "results": results,
+                    }),
+                );
+            }
+            let Some(id) = route.strip_prefix("/studies/") else {
+                return Reply::json(404, &json!({"_status": {"code": 404}}));
+            };
+            let known = pages
+                .lock()
+                .unwrap()
+                .iter()
+                .chain(singles.lock().unwrap().iter())
+                .find(|study| study["kf_id"] == id)
+                .cloned();
+            match known {
+                Some(study) => Reply::json(
+                    200,
+                    &json!({
+                        "_status": {"code": 200, "message": "success"},
+                        "_links": {"self": format!("/studies/{id}")},
+                        "results": study,
+                    }),
+                ),
+                None => Reply::json(
+                    404,
+                    &json!({"_status": {"code": 404, "message": format!("could not find study {id}")}}),
+                ),
+            }
+        })
+        .await;
+        Self {
+            fake,
+            listed,
+            unlisted,
+        }
+    }
+
+    fn url(&self) -> String {
+        url_of(&self.fake)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.fake.requests()
+    }
+}
+
+/// A study as the data service describes it.
+fn ds_study(kf_id: &str, name: Value, visible: bool, created_at: &str) -> Value {
+    json!({
+        "kf_id": kf_id,
+        "name": name,
+        "short_name": format!("{kf_id} (short)"),
+        "visible": visible,
+        "created_at": created_at,
+        "modified_at": created_at,
+        "external_id": "phs000000",
+        "_links": {"self": format!("/studies/{kf_id}")},
+    })
+}
+
+#[tokio::test]
+async fn studies_are_mirrored_from_the_data_service_and_follow_the_releases_that_publish_them() {
+    let mut deleted_there = ds_study(
+        "SD_DDDDDDDD",
+        json!("Delta"),
+        true,
+        "2018-04-01T00:00:00+00:00",
+    );
+    deleted_there["deleted"] = json!(true);
+    let data = DataService::start(vec![
+        ds_study(
+            "SD_AAAAAAAA",
+            json!("Alpha"),
+            true,
+            "2018-01-01T00:00:00+00:00",
+        ),
+        ds_study(
+            "SD_BBBBBBBB",
+            json!("Beta"),
+            false,
+            "2018-02-01T00:00:00+00:00",
+        ),
+        ds_study(
+            "SD_CCCCCCCC",
+            Value::Null,
+            true,
+            "2018-03-01T00:00:00+00:00",
+        ),
+        deleted_there,
+    ])
+    .await;
+    let app = TestApp::builder()
+        .env("BATON_OUTBOUND_ALLOW", "127.0.0.1")
+        .env("BATON_DATASERVICE_URL", &data.url())
+        .workers(1)
+        .worker_env("BATON_QUEUES", "default")
+        .scheduler(true)
+        .scheduler_env("BATON_RELEASE_POLL_MS", "200")
+        .scheduler_env("BATON_DATASERVICE_SYNC_SECS", "1")
+        .spawn()
+        .await;
+    let admin = app.admin().await;
+
+    // The scheduler's sync reads every page.
+    let studies = wait_for(Duration::from_secs(15), "the first sync", || async {
+        let answer = admin.get("/studies").await;
+        (answer.body["count"] == 4).then_some(answer)
+    })
+    .await;
+    assert!(
+        data.requests().iter().any(|r| r == "GET /studies?after=2"),
+        "{:?}",
+        data.requests()
+    );
+    // Newest first by the data service's creation time, which they keep.
+    assert_eq!(
+        ids(&studies),
+        ["SD_DDDDDDDD", "SD_CCCCCCCC", "SD_BBBBBBBB", "SD_AAAAAAAA"]
+    );
+    let by_id = |id: &str| {
+        studies.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|study| study["kf_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let alpha = by_id("SD_AAAAAAAA");
+    assert_eq!(
+        (&alpha["name"], &alpha["visible"], &alpha["deleted"]),
+        (&json!("Alpha"), &json!(true), &json!(false))
+    );
+    assert_eq!(alpha["created_at"], "2018-01-01T00:00:00.000000Z");
+    assert_eq!(
+        (
+            &alpha["version"],
+            &alpha["last_pub_version"],
+            &alpha["last_pub_date"]
+        ),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
+    assert_eq!(
+        by_id("SD_BBBBBBBB")["visible"],
+        false,
+        "invisible there, invisible here"
+    );
+    assert_eq!(
+        by_id("SD_CCCCCCCC")["name"],
+        "SD_CCCCCCCC (short)",
+        "no name: its short name"
+    );
+    assert_eq!(by_id("SD_DDDDDDDD")["deleted"], true);
+
+    // Studies are read-only through the API.
+    for (method, path) in [
+        ("POST", "/studies"),
+        ("PATCH", "/studies/SD_AAAAAAAA"),
+        ("DELETE", "/studies/SD_AAAAAAAA"),
+    ] {
+        let refused = admin
+            .send(method, path, Some(&json!({"name": "renamed"})))
+            .await;
+        assert_eq!(refused.status, 405, "{method} {path}: {}", refused.body);
+        assert_eq!(refused.header("allow"), Some("GET"));
+        assert!(refused.body["message"].is_string(), "{}", refused.body);
+    }
+
+    // A study the data service does not know cannot be released.
+    let unknown = admin
+        .post(
+            "/releases",
+            &json!({"name": "X", "studies": ["SD_ZZZZZZZZ"]}),
+        )
+        .await;
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    assert!(
+        unknown.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("SD_ZZZZZZZZ is not known to the data service"),
+        "{}",
+        unknown.body
+    );
+    assert_eq!(admin.get("/releases").await.body["count"], 0);
+    assert_eq!(admin.get("/studies/SD_ZZZZZZZZ").await.status, 404);
+
+    // A task service that registers itself.
+    let secret = app
+        .create_key("service", "releases.read,releases.write", &[])
+        .await;
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/task_service.py");
+    let service = BatonProcess::spawn_path(
+        Path::new("python3"),
+        &[
+            &example.display().to_string(),
+            "--port",
+            "0",
+            "--coordinator",
+            app.base(),
+            "--key-id",
+            "service",
+            &format!("--secret={secret}"),
+            "--work-secs",
+            "0.3",
+            "--register",
+        ],
+        &[],
+    );
+    service
+        .wait_for_log("registered at", Duration::from_secs(15))
+        .await;
+
+    // A study the data service knows, not seen yet: asked for when a release names it.
+    data.unlisted.lock().unwrap().push(ds_study(
+        "SD_EEEEEEEE",
+        json!("Epsilon"),
+        true,
+        "2018-05-01T00:00:00+00:00",
+    ));
+    let release = create_release(&admin, "First", &["SD_AAAAAAAA", "SD_EEEEEEEE"]).await;
+    let id = release["kf_id"].as_str().unwrap().to_owned();
+    assert!(
+        data.requests()
+            .iter()
+            .any(|r| r == "GET /studies/SD_EEEEEEEE"),
+        "{:?}",
+        data.requests()
+    );
+    let epsilon = admin.get("/studies/SD_EEEEEEEE").await;
+    assert_eq!(epsilon.status, 200, "{}", epsilon.body);
+    assert_eq!(epsilon.body["name"], "Epsilon");
+    let moved = data.unlisted.lock().unwrap().pop().unwrap();
+    data.listed.lock().unwrap().push(moved);
+
+    // A study the data service no longer lists is marked deleted, and stays listed here.
+    data.listed
+        .lock()
+        .unwrap()
+        .retain(|study| study["kf_id"] != "SD_CCCCCCCC");
+    wait_until(
+        Duration::from_secs(15),
+        "Gamma to be marked deleted",
+        || async { admin.get("/studies/SD_CCCCCCCC").await.body["deleted"] == true },
+    )
+    .await;
+    assert_eq!(admin.get("/studies").await.body["count"], 5);
+
+    // Publishing the release records its version on its studies.
+    wait_for(
+        Duration::from_secs(20),
+        "the release to be staged",
+        || async {
+            let release = admin.get(&format!("/releases/{id}")).await;
+            (release.body["state"] == "staged").then_some(())
+        },
+    )
+    .await;
+    let published = admin
+        .post(&format!("/releases/{id}/publish"), &json!({}))
+        .await;
+    assert_eq!(published.status, 200, "{}", published.body);
+    let release = wait_for(
+        Duration::from_secs(20),
+        "the release to be published",
+        || async {
+            let release = admin.get(&format!("/releases/{id}")).await;
+            (release.body["state"] == "published").then_some(release.body)
+        },
+    )
+    .await;
+    assert_eq!(release["version"], "0.1.0");
+    for study in ["SD_AAAAAAAA", "SD_EEEEEEEE"] {
+        let shown = admin.get(&format!("/studies/{study}")).await.body;
+        assert_eq!(shown["version"], "0.1.0", "{shown}");
+        assert_eq!(shown["last_pub_version"], "0.1.0", "{shown}");
+        let date = shown["last_pub_date"].as_str().unwrap();
+        assert!(
+            date >= release["created_at"].as_str().unwrap(),
+            "{date} is not after the release's creation"
+        );
+    }
+    let beta = admin.get("/studies/SD_BBBBBBBB").await.body;
+    assert_eq!(
+        (
+            &beta["version"],
+            &beta["last_pub_version"],
+            &beta["last_pub_date"]
+        ),
+        (&Value::Null, &Value::Null, &Value::Null),
+        "not in the release"
+    );
+
+    // Later syncs take the data service's changes and leave the versions be.
+    data.listed.lock().unwrap()[0]["name"] = json!("Alpha, renamed");
+    let alpha = wait_for(
+        Duration::from_secs(15),
+        "the rename to be synced",
+        || async {
+            let alpha = admin.get("/studies/SD_AAAAAAAA").await.body;
+            (alpha["name"] == "Alpha, renamed").then_some(alpha)
+        },
+    )
+    .await;
+    assert_eq!(alpha["version"], "0.1.0");
+    assert_eq!(alpha["last_pub_version"], "0.1.0");
+    wait_until(
+        Duration::from_secs(15),
+        "Epsilon, listed now, to be present",
+        || async { admin.get("/studies/SD_EEEEEEEE").await.body["deleted"] == false },
+    )
+    .await;
 }
 

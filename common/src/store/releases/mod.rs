@@ -8,10 +8,12 @@
 //! - [`lifecycle`]: creating releases, guarded transitions, and the phase runs that call the
 //!   task services.
 //! - [`services`]: task service health (pings and answers).
+//! - [`studies`]: studies mirrored from the data service.
 
 pub mod lifecycle;
 pub mod records;
 pub mod services;
+pub mod studies;
 
 use redis::AsyncCommands;
 
