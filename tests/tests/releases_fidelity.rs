@@ -2,14 +2,15 @@
 //! sockets against real `baton-*` processes and a real `redis-server`: every list newest
 //! first (`-created_at`) with its paging intact; studies mirrored from a data service in the
 //! Kids First dataservice's shape (paged `/studies`, `/studies/<kf_id>`), read-only, their
-//! versions following the releases that publish them.
+//! versions following the releases that publish them; task services reporting progress with
+//! the token their registration answered, and only for their own tasks.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton_tests::process::BatonProcess;
-use baton_tests::signed_http::Answer;
+use baton_tests::signed_http::{Answer, send_signed};
 use baton_tests::wait::{wait_for, wait_until};
 use baton_tests::{Client, FakeService, Reply, TestApp};
 use serde_json::{Value, json};
@@ -454,10 +455,8 @@ async fn studies_are_mirrored_from_the_data_service_and_follow_the_releases_that
     assert_eq!(admin.get("/releases").await.body["count"], 0);
     assert_eq!(admin.get("/studies/SD_ZZZZZZZZ").await.status, 404);
 
-    // A task service that registers itself.
-    let secret = app
-        .create_key("service", "releases.read,releases.write", &[])
-        .await;
+    // A task service that registers itself and reports with the token it was answered.
+    let secret = app.create_key("service", "releases.write", &[]).await;
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/task_service.py");
     let service = BatonProcess::spawn_path(
         Path::new("python3"),
@@ -477,7 +476,7 @@ async fn studies_are_mirrored_from_the_data_service_and_follow_the_releases_that
         &[],
     );
     service
-        .wait_for_log("registered at", Duration::from_secs(15))
+        .wait_for_log("reports with its token", Duration::from_secs(15))
         .await;
 
     // A study the data service knows, not seen yet: asked for when a release names it.
@@ -539,6 +538,15 @@ async fn studies_are_mirrored_from_the_data_service_and_follow_the_releases_that
     )
     .await;
     assert_eq!(release["version"], "0.1.0");
+    // Its reports may still be on their way: the coordinator also polls with get_status.
+    for state in ["staged", "published"] {
+        service
+            .wait_for_log(
+                &format!("{state} with its token: HTTP 200"),
+                Duration::from_secs(15),
+            )
+            .await;
+    }
     for study in ["SD_AAAAAAAA", "SD_EEEEEEEE"] {
         let shown = admin.get(&format!("/studies/{study}")).await.body;
         assert_eq!(shown["version"], "0.1.0", "{shown}");
@@ -581,3 +589,243 @@ async fn studies_are_mirrored_from_the_data_service_and_follow_the_releases_that
     .await;
 }
 
+/// Sends `PATCH /tasks/<task>` with `body`, unsigned, with `authorization` when given.
+async fn report(app: &TestApp, task: &str, authorization: Option<&str>, body: &[u8]) -> Answer {
+    let headers: Vec<(&str, &str)> = authorization
+        .map(|value| ("authorization", value))
+        .into_iter()
+        .collect();
+    app.anonymous()
+        .send_raw("PATCH", &format!("/tasks/{task}"), body, &headers)
+        .await
+}
+
+/// Two registered services, each with its token, and a release with one task of each.
+struct TwoServices {
+    app: TestApp,
+    admin: Client,
+    fakes: Vec<FakeService>,
+    ids: Vec<String>,
+    tokens: Vec<String>,
+    tasks: Vec<String>,
+}
+
+impl TwoServices {
+    async fn start() -> Self {
+        let app = TestApp::builder()
+            .env("BATON_OUTBOUND_ALLOW", "127.0.0.1")
+            .spawn()
+            .await;
+        let admin = app.admin().await;
+        let (mut fakes, mut ids, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
+        for name in ["A", "B"] {
+            let fake = idle_task_service().await;
+            let answer = register(&admin, name, &url_of(&fake)).await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            let id = answer.body["kf_id"].as_str().unwrap().to_owned();
+            let token = answer.body["token"].as_str().unwrap().to_owned();
+            assert!(token.starts_with(&format!("{id}.")), "{token}");
+            ids.push(id);
+            tokens.push(token);
+            fakes.push(fake);
+        }
+        let release = create_release(&admin, "R", &[]).await;
+        let tasks = ids
+            .iter()
+            .map(|id| {
+                release["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|task| {
+                        task["task_service"]
+                            .as_str()
+                            .unwrap()
+                            .ends_with(&format!("/task-services/{id}"))
+                    })
+                    .unwrap()["kf_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        Self {
+            app,
+            admin,
+            fakes,
+            ids,
+            tokens,
+            tasks,
+        }
+    }
+
+    fn bearer(&self, service: usize) -> String {
+        format!("Bearer {}", self.tokens[service])
+    }
+}
+
+#[tokio::test]
+async fn a_task_service_reports_progress_with_its_token() {
+    let two = TwoServices::start().await;
+    // The token is answered once, at registration: never shown again.
+    let shown = two
+        .admin
+        .get(&format!("/task-services/{}", two.ids[0]))
+        .await;
+    assert_eq!(shown.body.get("token"), None, "{}", shown.body);
+    let listed = two.admin.get("/task-services").await;
+    assert!(
+        !listed.body.to_string().contains("\"token\""),
+        "{}",
+        listed.body
+    );
+
+    let task = &two.tasks[0];
+    let progress = report(&two.app, task, Some(&two.bearer(0)), br#"{"progress": 40}"#).await;
+    assert_eq!(progress.status, 200, "{}", progress.body);
+    assert_eq!(
+        (&progress.body["kf_id"], &progress.body["progress"]),
+        (&json!(task), &json!(40))
+    );
+    let moved = report(
+        &two.app,
+        task,
+        Some(&two.bearer(0)),
+        br#"{"state": "initialized", "progress": 50}"#,
+    )
+    .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.body["state"], "initialized");
+    assert_eq!(moved.body["progress"], 50);
+    let events = two.admin.get(&format!("/events?task={task}")).await;
+    assert_eq!(
+        events.body["results"][0]["message"],
+        format!("task {task} changed from waiting to initialized")
+    );
+    // The same checks as a signed report: an impossible transition is a 400.
+    let impossible = report(
+        &two.app,
+        task,
+        Some(&two.bearer(0)),
+        br#"{"state": "published"}"#,
+    )
+    .await;
+    assert_eq!(impossible.status, 400, "{}", impossible.body);
+    // A task that does not exist, reported with a valid token.
+    let missing = report(
+        &two.app,
+        "TA_NOPE0000",
+        Some(&two.bearer(0)),
+        br#"{"progress": 1}"#,
+    )
+    .await;
+    assert_eq!(missing.status, 404, "{}", missing.body);
+
+    // Signed reports work as before.
+    let signed = two
+        .admin
+        .patch(
+            &format!("/tasks/{}", two.tasks[1]),
+            &json!({"progress": 70}),
+        )
+        .await;
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    assert_eq!(signed.body["progress"], 70);
+    let _ = &two.fakes;
+}
+
+#[tokio::test]
+async fn reports_with_a_wrong_missing_foreign_or_replaced_token_are_refused() {
+    let two = TwoServices::start().await;
+    let task = &two.tasks[0];
+    let body = br#"{"progress": 10}"#;
+    let refused = |answer: &Answer, status: u16| {
+        assert_eq!(answer.status, status, "{}", answer.body);
+        assert!(answer.body["message"].is_string(), "{}", answer.body);
+    };
+
+    // None, a malformed one, and a well-formed one that is not the service's.
+    let none = report(&two.app, task, None, body).await;
+    refused(&none, 401);
+    assert!(
+        none.body["message"].as_str().unwrap().contains("token"),
+        "{}",
+        none.body
+    );
+    refused(
+        &report(&two.app, task, Some("Bearer nope"), body).await,
+        401,
+    );
+    let (service, secret) = two.tokens[0].split_once('.').unwrap();
+    let forged = format!("Bearer {service}.{}", "A".repeat(secret.len()));
+    refused(&report(&two.app, task, Some(&forged), body).await, 401);
+    // Another service's token, valid for its own tasks only.
+    let foreign = report(&two.app, task, Some(&two.bearer(1)), body).await;
+    refused(&foreign, 403);
+    assert!(
+        foreign.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("another task service"),
+        "{}",
+        foreign.body
+    );
+    // The token is checked before the body is read: a wrong token is refused as such
+    // whatever the body (malformed, or larger than the limit).
+    refused(
+        &report(&two.app, task, Some(&forged), b"{not json").await,
+        401,
+    );
+    let oversized = send_signed(
+        &reqwest::Client::new(),
+        two.app.base(),
+        None,
+        "PATCH",
+        &format!("/tasks/{task}"),
+        &vec![b' '; 2 * 1024 * 1024],
+        &[("authorization", forged.as_str())],
+    )
+    .await;
+    refused(&oversized, 401);
+    let unchanged = two.admin.get(&format!("/tasks/{task}")).await;
+    assert_eq!(unchanged.body["progress"], 0, "{}", unchanged.body);
+
+    // Registering again at the same URL keeps the service and replaces its token.
+    let again = register(&two.admin, "A, again", &url_of(&two.fakes[0])).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["kf_id"], two.ids[0].as_str());
+    assert_eq!(again.body["name"], "A, again");
+    let renewed = again.body["token"].as_str().unwrap().to_owned();
+    assert_ne!(renewed, two.tokens[0]);
+    assert_eq!(two.admin.get("/task-services").await.body["count"], 2);
+    refused(
+        &report(&two.app, task, Some(&two.bearer(0)), body).await,
+        401,
+    );
+    let accepted = report(&two.app, task, Some(&format!("Bearer {renewed}")), body).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(accepted.body["progress"], 10);
+
+    // A deleted service's token is refused.
+    let deleted = two
+        .admin
+        .delete(&format!("/task-services/{}", two.ids[1]))
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    refused(
+        &report(&two.app, &two.tasks[1], Some(&two.bearer(1)), body).await,
+        401,
+    );
+    // Only task reports take a service's token.
+    let elsewhere = two
+        .app
+        .anonymous()
+        .send_raw(
+            "GET",
+            "/releases",
+            &[],
+            &[("authorization", &format!("Bearer {renewed}"))],
+        )
+        .await;
+    refused(&elsewhere, 401);
+}

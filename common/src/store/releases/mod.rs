@@ -7,7 +7,7 @@
 //! - [`records`]: the records and their stored fields.
 //! - [`lifecycle`]: creating releases, guarded transitions, and the phase runs that call the
 //!   task services.
-//! - [`services`]: task service health (pings and answers).
+//! - [`services`]: task service registration (with its token) and health (pings and answers).
 //! - [`studies`]: studies mirrored from the data service.
 
 pub mod lifecycle;
