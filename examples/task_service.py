@@ -9,14 +9,16 @@ Python 3 standard library only. It serves:
 
 `start` and `publish` answer at once (`running`, `publishing`) and then work in the
 background for --work-secs seconds before reporting `staged` / `published` to the
-coordinator with a signed `PATCH /tasks/<task_id>` (key --key-id / --secret, which needs
-the `releases.write` permission).
+coordinator with `PATCH /tasks/<task_id>`: with the service's token (--token, or the one its
+registration answered) as `Authorization: Bearer <token>`, else signed (key --key-id /
+--secret, which needs the `releases.write` permission).
 
 For tests: --fail-on ACTION answers that action with HTTP 500; --slow-on ACTION waits
 --slow-secs seconds before answering that action; --hang never answers
 anything (every request blocks). --register registers the service with the coordinator
-(`POST /task-services`, once the coordinator answers) unless a service with its URL is
-registered already; its key then also needs `releases.read`.
+(`POST /task-services`, signed, once the coordinator answers) and reports with the token the
+registration answers; registering again at the same URL keeps the service and replaces its
+token.
 
     python3 examples/task_service.py --port 5801 --coordinator http://127.0.0.1:8080 \\
         --key-id task-service --secret="$SECRET"    # the = form: a secret may start with '-' 
@@ -85,13 +87,9 @@ def coordinator_request(options, method, path, payload=None):
 
 
 def register(options, url):
-    """Registers this service with the coordinator once it answers (unless it already is)."""
+    """Registers this service with the coordinator once it answers, and keeps its token."""
     for _ in range(120):
         try:
-            known = coordinator_request(options, "GET", "/task-services?limit=1000")
-            if any(service["url"] == url for service in known["results"]):
-                log(f"already registered at {options.coordinator} as {url}")
-                return
             created = coordinator_request(
                 options,
                 "POST",
@@ -103,7 +101,9 @@ def register(options, url):
                     "url": url,
                 },
             )
-            log(f"registered at {options.coordinator} as {created['kf_id']} ({url})")
+            options.token = created.get("token") or options.token
+            how = "with its token" if options.token else "signed"
+            log(f"registered at {options.coordinator} as {created['kf_id']} ({url}); reports {how}")
             return
         except urllib.error.HTTPError as error:
             log(f"registration: HTTP {error.code} {error.read()[:300]!r}")
@@ -136,10 +136,17 @@ class Service:
             return
         path = f"/tasks/{task_id}"
         body = json.dumps({"state": state, "progress": 100}).encode()
+        how = "with its token" if self.options.token else "signed"
         for attempt in range(1, PATCH_ATTEMPTS + 1):
-            headers = signed_headers(
-                "PATCH", path, body, self.options.key_id or "", self.options.secret or ""
-            )
+            if self.options.token:
+                headers = {
+                    "Authorization": f"Bearer {self.options.token}",
+                    "Content-Type": "application/json",
+                }
+            else:
+                headers = signed_headers(
+                    "PATCH", path, body, self.options.key_id or "", self.options.secret or ""
+                )
             request = urllib.request.Request(
                 self.options.coordinator.rstrip("/") + path,
                 data=body,
@@ -148,7 +155,7 @@ class Service:
             )
             try:
                 with urllib.request.urlopen(request, timeout=10) as answer:
-                    log(f"reported {task_id} {state}: HTTP {answer.status}")
+                    log(f"reported {task_id} {state} {how}: HTTP {answer.status}")
                     return
             except urllib.error.HTTPError as error:
                 log(f"reporting {task_id} {state}: HTTP {error.code} {error.read()[:300]!r}")
@@ -276,6 +283,7 @@ def main():
     parser.add_argument("--coordinator", help="the coordinator's base URL, for PATCH reports")
     parser.add_argument("--key-id", help="API key id (releases.write) for the reports")
     parser.add_argument("--secret", help="that key's secret")
+    parser.add_argument("--token", help="this service's token (answered by its registration)")
     parser.add_argument("--work-secs", type=float, default=2.0, help="seconds of background work")
     parser.add_argument("--fail-on", choices=ACTIONS, help="answer this action with HTTP 500")
     parser.add_argument("--slow-on", choices=ACTIONS, help="answer this action only after --slow-secs")

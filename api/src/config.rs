@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use common::config::StoreOptions;
+use common::dataservice::DataServiceOptions;
 use common::outbound::OutboundOptions;
 
 /// Serves Baton's HTTP API, or manages its API keys.
@@ -15,9 +16,13 @@ pub struct ApiOptions {
     #[command(flatten)]
     pub store: StoreOptions,
 
-    /// What outbound HTTP (task services' registration pings) may reach.
+    /// What outbound HTTP (task services' registration pings, the data service) may reach.
     #[command(flatten)]
     pub outbound: OutboundOptions,
+
+    /// The data service studies are mirrored from (asked for a study a release names first).
+    #[command(flatten)]
+    pub dataservice: DataServiceOptions,
 
     /// Address to listen on.
     #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]

@@ -121,11 +121,16 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
             decoy: master_key.seal(&rand::random::<[u8; 32]>(), b"\0login-decoy"),
         },
     };
+    let client = options
+        .outbound
+        .client()
+        .map_err(|error| ServeError::Invalid(error.to_string()))?;
     let releases = ReleasesSettings {
-        client: options
-            .outbound
-            .client()
-            .map_err(|error| ServeError::Invalid(error.to_string()))?,
+        data_service: options
+            .dataservice
+            .data_service(&client)
+            .map_err(|error| ServeError::Invalid(format!("BATON_DATASERVICE_URL: {error}")))?,
+        client,
     };
     let projects = match &options.projects {
         Some(dir) => {

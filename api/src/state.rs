@@ -56,6 +56,8 @@ pub struct LoginPolicy {
 pub struct ReleasesSettings {
     /// Client for task services' `/status` (registration), following the outbound policy.
     pub client: common::outbound::OutboundClient,
+    /// The data service studies are mirrored from, when one is set.
+    pub data_service: Option<common::dataservice::DataService>,
 }
 
 /// What the web console needs.

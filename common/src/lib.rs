@@ -17,6 +17,7 @@
 //! - [`reports_repo`]: the git repository of reports: configs, exports, status, fetch, pull.
 //! - [`releases`]: the Release Coordinator's ids, task and release state machines, versions.
 //! - [`task_service`]: the task-service protocol over HTTP (status pings, actions).
+//! - [`dataservice`]: the data service studies are mirrored from (`/studies`, paged).
 //! - [`outbound`]: the policy every outbound HTTP call follows (no private addresses unless
 //!   allowed, no redirects, no credentials in URLs, bounded quotes of answers).
 //! - [`projects`]: Orchestra's workflows of machine and human steps, and projects as runs.
@@ -37,6 +38,7 @@ pub mod backoff;
 pub mod bundles;
 pub mod changelog;
 pub mod config;
+pub mod dataservice;
 pub mod director;
 pub mod error;
 pub mod failure;

@@ -69,6 +69,63 @@ impl IdKind {
     }
 }
 
+/// Length of the secret part of a task service's token (256 bits in base64url).
+const TOKEN_SECRET_LEN: usize = 43;
+
+/// A task service's token, as registration answers it once: `TS_XXXXXXXX.SECRET`. The
+/// service's id in front names the one record to check it against, so checking a token costs
+/// one read; only the SHA-256 of `SECRET` ([`ServiceToken::digest`]) is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceToken {
+    /// The service it belongs to.
+    pub service: String,
+    /// The random part.
+    secret: String,
+}
+
+impl ServiceToken {
+    /// A fresh token for service `service` (256 random bits).
+    pub fn issue(service: &str) -> Self {
+        Self {
+            service: service.to_owned(),
+            secret: crate::store::apikeys::random_token(),
+        }
+    }
+
+    /// Reads a token as presented, when it has a token's form (nothing is looked up).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (service, secret) = text.trim().split_once('.')?;
+        let well_formed = IdKind::TaskService.is_valid(service)
+            && secret.len() == TOKEN_SECRET_LEN
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        well_formed.then(|| Self {
+            service: service.to_owned(),
+            secret: secret.to_owned(),
+        })
+    }
+
+    /// The same token naming `service` instead: registration issues the token before it
+    /// knows whether the service is new or registered again under its old id.
+    pub fn naming(self, service: &str) -> Self {
+        Self {
+            service: service.to_owned(),
+            ..self
+        }
+    }
+
+    /// What is stored in its place: the SHA-256 of its secret, in hex.
+    pub fn digest(&self) -> String {
+        crate::store::apikeys::token_digest(&self.secret)
+    }
+
+    /// The token as handed to its service.
+    pub fn reveal(&self) -> String {
+        format!("{}.{}", self.service, self.secret)
+    }
+}
+
 /// Declares a lowercase state enum with `as_str`, `FromStr`, `Display` and serde support.
 macro_rules! state_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -381,6 +438,27 @@ mod tests {
         assert!(!IdKind::Release.is_valid("TA_ABC12345"));
         assert!(!IdKind::Release.is_valid("RE_ABC1234"));
         assert!(!IdKind::Release.is_valid("RE_ABC1234}"));
+    }
+
+    #[test]
+    fn service_tokens_name_their_service_and_are_stored_as_digests() {
+        let token = ServiceToken::issue("TS_ABCD1234");
+        let text = token.reveal();
+        assert!(text.starts_with("TS_ABCD1234."), "{text}");
+        let parsed = ServiceToken::parse(&text).unwrap();
+        assert_eq!(parsed, token);
+        assert_eq!(parsed.digest(), token.digest());
+        assert_eq!(token.digest().len(), 64);
+        assert_ne!(ServiceToken::issue("TS_ABCD1234").digest(), token.digest());
+        for bad in [
+            "",
+            "TS_ABCD1234",
+            "TS_ABCD1234.short",
+            "XX_ABCD1234.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "TS_ABCD1234.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+",
+        ] {
+            assert_eq!(ServiceToken::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

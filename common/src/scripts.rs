@@ -63,6 +63,8 @@ scripts! {
     UPDATE_RECORD => "update_record.lua",
     /// Deletes a releases-front record and its index entries.
     DELETE_RECORD => "delete_record.lua",
+    /// Registers a task service, or registers again the one at the same URL (new token).
+    REGISTER_SERVICE => "register_service.lua",
     /// Counts a login attempt for its user and its address.
     LOGIN_ATTEMPT => "login_attempt.lua",
     /// Adds a batch of observations to a queue's timing histograms.

@@ -40,6 +40,8 @@ pub struct TickSettings {
     pub max_redeliveries: u32,
     /// Release polling: task service health, tasks in flight, phases.
     pub releases: crate::releases::ReleaseSettings,
+    /// Studies mirrored from the data service.
+    pub studies: crate::studies::StudySettings,
 }
 
 /// Fires every periodic definition whose current slot has not fired yet.
@@ -113,6 +115,7 @@ pub async fn tick(store: &Store, settings: &TickSettings) -> Result<TickReport, 
     }
     report.finalized = store.finalize_report_runs(FINALIZE_BATCH).await?;
     crate::releases::poll_if_due(store, &settings.releases);
+    crate::studies::sync_if_due(store, &settings.studies);
     Ok(report)
 }
 

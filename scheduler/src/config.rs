@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::config::StoreOptions;
+use common::dataservice::DataServiceOptions;
 use common::outbound::OutboundOptions;
 
 /// Fires periodic workflows, promotes delayed jobs and reclaims lost ones.
@@ -14,9 +15,19 @@ pub struct SchedulerOptions {
     #[command(flatten)]
     pub store: StoreOptions,
 
-    /// What outbound HTTP (task services' health pings and status polls) may reach.
+    /// What outbound HTTP (task services' health pings and status polls, the data service)
+    /// may reach.
     #[command(flatten)]
     pub outbound: OutboundOptions,
+
+    /// The data service studies are mirrored from.
+    #[command(flatten)]
+    pub dataservice: DataServiceOptions,
+
+    /// Seconds between syncs of the studies from the data service (the first runs as soon as
+    /// this scheduler leads).
+    #[arg(long, env = "BATON_DATASERVICE_SYNC_SECS", default_value_t = 600)]
+    pub dataservice_sync_secs: u64,
 
     /// Milliseconds between ticks.
     #[arg(long, env = "BATON_TICK_MS", default_value_t = 200)]

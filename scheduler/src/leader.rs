@@ -17,6 +17,9 @@ pub enum SchedulerError {
     /// The outbound HTTP client could not be built.
     #[error(transparent)]
     Outbound(#[from] common::outbound::OutboundBuildError),
+    /// The outbound policy refuses `BATON_DATASERVICE_URL`.
+    #[error("BATON_DATASERVICE_URL: {0}")]
+    DataService(#[from] common::outbound::OutboundError),
 }
 
 /// Runs the scheduler until `shutdown` is cancelled, then gives up the lease.
@@ -33,13 +36,18 @@ pub async fn run(
             &uuid::Uuid::new_v4().simple().to_string()[..6]
         )
     });
+    let client = options.outbound.client()?;
     let settings = TickSettings {
         visibility_timeout_ms: options.visibility_timeout_secs * 1000,
         max_redeliveries: options.max_redeliveries,
         releases: crate::releases::ReleaseSettings {
             poll_ms: options.release_poll_ms.max(10),
             service_timeout_ms: options.task_service_timeout_secs.saturating_mul(1000),
-            client: options.outbound.client()?,
+            client: client.clone(),
+        },
+        studies: crate::studies::StudySettings {
+            data_service: options.dataservice.data_service(&client)?,
+            every_ms: options.dataservice_sync_secs.max(1).saturating_mul(1000),
         },
     };
     tracing::info!(scheduler = %id, lease_ms = options.lease_ms, "scheduler started");

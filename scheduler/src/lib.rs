@@ -8,12 +8,16 @@
 //! - [`chores`]: one tick of work, each chore a testable step.
 //! - [`operator`]: operator commands (dead letters).
 //! - [`releases`]: release polling: task service health, tasks in flight, phases.
+//! - [`studies`]: studies mirrored from the data service.
+//! - [`rounds`]: chores that call other services, run in the background one round at a time.
 
 pub mod chores;
 pub mod config;
 pub mod leader;
 pub mod operator;
 pub mod releases;
+pub mod rounds;
+pub mod studies;
 
 pub use config::SchedulerOptions;
 pub use leader::run;

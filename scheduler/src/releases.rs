@@ -3,12 +3,8 @@
 //! tasks whose service stopped answering, and ensure the phase run each active release's
 //! state calls for (healing a phase whose creator died).
 //!
-//! The calls take time, so the tick only starts a round in the background when one is due
-//! and none is under way: the engine's chores never wait on a task service. Every call
-//! follows the [outbound policy](common::outbound).
-
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+//! The calls take time, so rounds run in the [background](crate::rounds): the engine's chores
+//! never wait on a task service. Every call follows the [outbound policy](common::outbound).
 
 use common::error::StoreError;
 use common::outbound::OutboundClient;
@@ -17,6 +13,8 @@ use common::store::Store;
 use common::store::releases::records::{Release, Task, TaskService};
 use common::task_service::{self, ActionBody};
 use common::time::now_ms;
+
+use crate::rounds::Rounds;
 
 /// Most active releases looked at per round.
 const RELEASES_PER_ROUND: usize = 500;
@@ -32,39 +30,17 @@ pub struct ReleaseSettings {
     pub client: OutboundClient,
 }
 
-/// The background rounds' bookkeeping: one per process, since ticks are free functions.
-struct Poller {
-    running: AtomicBool,
-    last_started_ms: AtomicU64,
-}
-
-static POLLER: LazyLock<Arc<Poller>> = LazyLock::new(|| {
-    Arc::new(Poller {
-        running: AtomicBool::new(false),
-        last_started_ms: AtomicU64::new(0),
-    })
-});
+/// The background rounds of release polling.
+static ROUNDS: Rounds = Rounds::new();
 
 /// Starts a round in the background when one is due and none is running; true when started.
 pub fn poll_if_due(store: &Store, settings: &ReleaseSettings) -> bool {
-    let poller = Arc::clone(&POLLER);
-    let now = now_ms();
-    if now.saturating_sub(poller.last_started_ms.load(Ordering::Relaxed)) < settings.poll_ms {
-        return false;
-    }
-    if poller.running.swap(true, Ordering::AcqRel) {
-        return false;
-    }
-    poller.last_started_ms.store(now, Ordering::Relaxed);
-    let store = store.clone();
-    let settings = settings.clone();
-    tokio::spawn(async move {
-        if let Err(error) = poll_round(&store, &settings).await {
+    let (store, polled) = (store.clone(), settings.clone());
+    ROUNDS.start_if_due(settings.poll_ms, async move {
+        if let Err(error) = poll_round(&store, &polled).await {
             tracing::warn!(cause = %error, "release polling round failed");
         }
-        poller.running.store(false, Ordering::Release);
-    });
-    true
+    })
 }
 
 /// One round: health, in-flight tasks, timeouts and phases.

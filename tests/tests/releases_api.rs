@@ -192,11 +192,13 @@ impl Coordinator {
         .await
     }
 
-    /// Every event of a release, oldest first.
+    /// Every event matching `query`, oldest first (the API lists them newest first).
     async fn events(&self, query: &str) -> Vec<Value> {
         let answer = self.get(&format!("/events?limit=1000&{query}")).await;
         assert_eq!(answer.status, 200, "{}", answer.body);
-        answer.body["results"].as_array().unwrap().clone()
+        let mut events = answer.body["results"].as_array().unwrap().clone();
+        events.reverse();
+        events
     }
 }
 
@@ -529,7 +531,9 @@ async fn lists_paginate_and_filter() {
     assert_eq!(last.body["next"], Value::Null);
     let first = coordinator.get("/task-services?limit=1").await;
     assert_eq!(first.body["previous"], Value::Null);
-    assert_eq!(first.body["results"][0]["kf_id"], one.as_str());
+    // Newest first, as the coordinator lists them.
+    assert_eq!(first.body["results"][0]["kf_id"], three.as_str());
+    assert_eq!(last.body["results"][0]["kf_id"], one.as_str());
     let off = coordinator.get("/task-services?enabled=False").await;
     assert_eq!(off.body["count"], 1);
     assert_eq!(off.body["results"][0]["kf_id"], three.as_str());

@@ -161,6 +161,8 @@ pub struct Operation {
     pub errors: &'static [u16],
     /// The document's tag, when not its front's (Baton's additions to a front's paths).
     pub tag: Option<&'static str>,
+    /// A security scheme accepted instead of a signature, if any.
+    pub alternative: Option<&'static str>,
 }
 
 impl Operation {
@@ -180,6 +182,7 @@ impl Operation {
             also_produces: &[],
             errors: &[],
             tag: None,
+            alternative: None,
         }
     }
 
@@ -224,6 +227,13 @@ impl Operation {
     /// Authenticates with a signature or the metrics scrape token.
     pub const fn metrics_token(mut self) -> Self {
         self.auth = Auth::SignedOrMetricsToken;
+        self
+    }
+
+    /// Takes, instead of a signature, the credential of the security scheme `scheme` (a task
+    /// service's token).
+    pub const fn or_scheme(mut self, scheme: &'static str) -> Self {
+        self.alternative = Some(scheme);
         self
     }
 
@@ -413,7 +423,10 @@ fn security(front: Front, operation: &Operation) -> Option<Value> {
         Auth::Signed if front == Front::Reports => {
             Some(json!([{"httpSignature": []}, {"bearerToken": []}]))
         }
-        Auth::Signed => Some(json!([{"httpSignature": []}])),
+        Auth::Signed => match operation.alternative {
+            Some(scheme) => Some(json!([{"httpSignature": []}, {scheme: []}])),
+            None => Some(json!([{"httpSignature": []}])),
+        },
         Auth::SignedOrMetricsToken => Some(json!([{"httpSignature": []}, {"metricsToken": []}])),
     }
 }
@@ -549,6 +562,11 @@ pub fn openapi_document() -> Value {
                     "type": "http",
                     "scheme": "bearer",
                     "description": "BATON_METRICS_TOKEN, with which a scraper reads /metrics without signing"
+                },
+                "taskServiceToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A task service's token (TS_XXXXXXXX.SECRET), answered once as `token` by POST /task-services; good for PATCH /tasks/{id} on that service's own tasks, until the service registers again"
                 }
             },
             "schemas": schemas::components()

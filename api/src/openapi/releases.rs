@@ -1,5 +1,6 @@
 //! The releases front: the Release Coordinator's API at its root paths (every trailing
-//! slash is optional). Reads need `releases.read`, writes `releases.write`.
+//! slash is optional). Reads need `releases.read`, writes `releases.write`; a task service
+//! may report progress with its own token instead. Every list is newest first.
 
 use common::releases::{ReleaseState, TaskState};
 
@@ -48,12 +49,12 @@ const NOTES_QUERY: &[QueryParam] = &[
 
 /// The Release Coordinator's routes.
 pub const OPERATIONS: &[Operation] = &[
-    Operation::get("/task-services", "Registered task services.")
+    Operation::get("/task-services", "Registered task services, newest first.")
         .needs(READ)
         .query(SERVICES_QUERY),
     Operation::post(
         "/task-services",
-        "Register a task service (its /status must answer).",
+        "Register a task service (its /status must answer). The answer's `token` is the service's credential for PATCH /tasks/{id}, shown this once; registering again at the same URL keeps the service's id and replaces its token.",
     )
     .needs(WRITE)
     .body("NewTaskService"),
@@ -65,7 +66,7 @@ pub const OPERATIONS: &[Operation] = &[
     .needs(WRITE)
     .optional_body("TaskServiceChanges"),
     Operation::delete("/task-services/{id}", "Remove a task service.").needs(WRITE),
-    Operation::get("/releases", "Releases, oldest first.")
+    Operation::get("/releases", "Releases, newest first.")
         .needs(READ)
         .query(RELEASES_QUERY),
     Operation::post(
@@ -93,17 +94,18 @@ pub const OPERATIONS: &[Operation] = &[
     )
     .needs(WRITE)
     .errors(&[400]),
-    Operation::get("/tasks", "Release tasks.")
+    Operation::get("/tasks", "Release tasks, newest first.")
         .needs(READ)
         .query(TASKS_QUERY),
     Operation::get("/tasks/{id}", "A release task.").needs(READ),
     Operation::patch(
         "/tasks/{id}",
-        "A task service reports its task's state and progress.",
+        "A task service reports its task's state and progress: signed (releases.write), or with the service's token (Authorization: Bearer <token>, its own tasks only).",
     )
     .needs(WRITE)
+    .or_scheme("taskServiceToken")
     .optional_body("TaskReport"),
-    Operation::get("/release-notes", "Release notes.")
+    Operation::get("/release-notes", "Release notes, newest first.")
         .needs(READ)
         .query(NOTES_QUERY),
     Operation::post("/release-notes", "Write a release note.")
@@ -114,7 +116,7 @@ pub const OPERATIONS: &[Operation] = &[
         .needs(WRITE)
         .optional_body("ReleaseNoteChanges"),
     Operation::delete("/release-notes/{id}", "Remove a release note.").needs(WRITE),
-    Operation::get("/events", "Events, oldest first.")
+    Operation::get("/events", "Events, newest first.")
         .needs(READ)
         .query(EVENTS_QUERY),
     Operation::post("/events", "Record an event.")
@@ -122,7 +124,10 @@ pub const OPERATIONS: &[Operation] = &[
         .body("NewEvent"),
     Operation::get("/events/{id}", "An event.").needs(READ),
     Operation::delete("/events/{id}", "Remove an event.").needs(WRITE),
-    Operation::get("/studies", "Studies that releases named.")
+    Operation::get(
+        "/studies",
+        "Studies, newest first: mirrored from the data service (read-only), or made when a release names them without one.",
+    )
         .needs(READ)
         .query(PAGE),
     Operation::get("/studies/{id}", "A study.").needs(READ),

@@ -6,7 +6,10 @@
 //! - [`workflows`]: starting a workflow from its definition (payload checked against its JSON
 //!   Schema), relaunching and canceling one.
 //! - [`reports`]: running a report at a branch or commit, with checked parameters.
+//! - [`releases`]: studies mirrored from the data service (a sync of them all, and those a
+//!   new release names first).
 
+pub mod releases;
 pub mod reports;
 pub mod workflows;
 

@@ -316,7 +316,14 @@ pub fn parse_user_token(token: &str) -> Option<(&str, &str)> {
         .filter(|(id, secret)| valid_key_id(id) && !secret.is_empty())
 }
 
-fn token_digest(token: &str) -> String {
+/// A fresh bearer token: 256 random bits, base64url without padding (43 characters). Such a
+/// token is kept only as its [`token_digest`]: its entropy makes a plain SHA-256 enough.
+pub fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+/// The SHA-256 of a token, in hex: what is stored in its place.
+pub fn token_digest(token: &str) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(token.as_bytes())
         .iter()
@@ -328,7 +335,7 @@ impl Store {
     /// Issues a bearer token standing for key `key_id` for `ttl_secs` seconds. Only its
     /// SHA-256 is stored.
     pub async fn issue_bearer_token(&self, key_id: &str, ttl_secs: u64) -> StoreResult<String> {
-        let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let token = random_token();
         let mut conn = self.conn().await?;
         redis::cmd("SET")
             .arg(self.keys.bearer_token(&token_digest(&token)))

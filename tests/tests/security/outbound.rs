@@ -77,10 +77,12 @@ impl Baton {
             )
             .await;
         assert_eq!(answer.status, 200, "{}", answer.body);
+        // The API lists them newest first.
         answer.body["results"]
             .as_array()
             .unwrap()
             .iter()
+            .rev()
             .map(|event| event["message"].as_str().unwrap_or_default().to_owned())
             .collect()
     }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use common::operations::releases::mirror_named_studies;
 use common::releases::ReleaseState;
 use common::store::releases::lifecycle::{NewRelease, StepResult};
 use common::store::releases::records::{Release, ReleaseNote, Task};
@@ -130,8 +131,16 @@ pub(crate) fn new_release(fields: &Map<String, Value>) -> Result<NewRelease, Api
 }
 
 /// Starts a release: one task per enabled task service, initializing (study ids are
-/// checked by the store). The API and the console both start releases here.
+/// checked by the store). Studies not kept yet are mirrored from the data service first (one
+/// it does not know is refused); without one they are made with their ids as names. The API
+/// and the console both start releases here.
 pub(crate) async fn start_release(state: &AppState, new: &NewRelease) -> Result<Release, ApiError> {
+    mirror_named_studies(
+        &state.store,
+        state.releases.data_service.as_ref(),
+        &new.studies,
+    )
+    .await?;
     let release = state.store.create_release(new).await?;
     tracing::info!(release = %release.kf_id, tasks = release.tasks.len(), "release created");
     Ok(release)

@@ -4,10 +4,13 @@
 //!
 //! Trailing slashes are optional; bodies and answers are JSON; errors are
 //! `{"message": "..."}` with a 4xx status. Reads need `releases.read`, writes
-//! `releases.write`.
+//! `releases.write`; a task service may instead report its tasks' progress with the token
+//! its registration answered. Studies are read-only: they are mirrored from the data service.
 //!
 //! - [`route`]: which endpoint a method and path name.
-//! - [`reply`]: answers, URLs of related resources, pagination, body parsing.
+//! - [`reply`]: answers, URLs of related resources, pagination (newest first), body parsing.
+//! - [`service_token`]: task services' tokens, which their progress reports may carry
+//!   instead of a signature.
 //! - [`services`]: task services; [`lifecycle`]: releases; [`tasks`]: tasks and progress
 //!   reports; [`catalog`]: events, release notes and studies.
 
@@ -15,6 +18,7 @@ mod catalog;
 pub(crate) mod lifecycle;
 mod reply;
 mod route;
+mod service_token;
 pub(crate) mod services;
 mod tasks;
 
@@ -22,14 +26,19 @@ use common::store::apikeys::Permission;
 use warp::Filter;
 use warp::http::Method;
 
-use super::routed;
-use crate::auth::authorize;
+use super::{NoRoute, UNMATCHED, admit, no_route, respond, with_state};
+use crate::auth::{Guard, authorize};
 use crate::error::{ApiError, Front};
-use crate::request::RequestParts;
+use crate::metrics::method_label;
+use crate::request::{BodyStream, RequestHead, RequestParts, read_body, request_head};
 use crate::state::AppState;
 use route::{Collection, ROOTS, Route};
 
-/// Every route of the front.
+/// Every route of the front: each request's route is parsed (an unknown path is a 404, a
+/// documented one with another method a 405 naming the methods it takes in `Allow`, both
+/// answered without reading the body), its credentials checked from its headers, then its
+/// body read and the request answered, in the front's format, logged and counted under the
+/// route's pattern.
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
@@ -43,7 +52,66 @@ pub fn routes(
             }
         })
         .untuple_one();
-    routed(roots, &state, Front::Releases, dispatch)
+    roots
+        .and(warp::path::full())
+        .and(with_state(&state))
+        .and(request_head())
+        .then(
+            |path: warp::path::FullPath,
+             state: AppState,
+             head: Result<RequestHead, ApiError>,
+             body: BodyStream| async move {
+                let route = match &head {
+                    Ok(head) => Route::parse(&head.method, path.as_str()),
+                    Err(_) => Err(NoRoute::NotFound),
+                };
+                let pattern = route.as_ref().map_or(UNMATCHED, Route::pattern);
+                respond(
+                    state,
+                    head,
+                    Front::Releases,
+                    pattern,
+                    |state, head| async move {
+                        let Ok(route) = route else {
+                            return Err(no_route(&head.method, path.as_str(), || {
+                                ApiError::NotFound(format!(
+                                    "no route {} {}",
+                                    method_label(&head.method),
+                                    path.as_str()
+                                ))
+                            }));
+                        };
+                        admit_and_dispatch(state, head, body, route).await
+                    },
+                )
+                .await
+            },
+        )
+}
+
+/// Admits a request to `route` and answers it. A progress report (`PATCH /tasks/<id>`) with
+/// a task service's token is checked against that task's service before its body is read;
+/// every other request (and a signed report) must carry an HTTP signature.
+async fn admit_and_dispatch(
+    state: AppState,
+    head: RequestHead,
+    body: BodyStream,
+    route: Route,
+) -> Result<warp::reply::Response, ApiError> {
+    if let Route::Update(Collection::Tasks, id) = &route {
+        if let Some(token) = service_token::presented(&head).map(str::to_owned) {
+            let service = service_token::check(&state, &token, id).await?;
+            let body = read_body(&head, body, state.body_limit).await?;
+            let request = RequestParts::new(head, body, None);
+            return tasks::report(&state, &request, id, &service).await;
+        }
+        if service_token::absent(&head) {
+            return Err(service_token::missing());
+        }
+    }
+    let limit = state.body_limit;
+    let request = admit(&state, head, body, Guard::Signed, limit).await?;
+    dispatch(state, request, route).await
 }
 
 /// Answers one request to a known route, once its caller holds the permission.

@@ -1,10 +1,10 @@
 //! What every handler of the front shares: JSON answers, the URLs of related resources,
 //! pagination, query and body parsing, and how records are shown.
 
-use common::store::releases::Page;
 use common::store::releases::records::{
     Event, Record, Release, ReleaseNote, Study, Task, TaskService,
 };
+use common::store::releases::{Order, Page};
 use serde_json::{Map, Value, json};
 use warp::Reply;
 use warp::http::StatusCode;
@@ -107,7 +107,8 @@ pub fn id_filters(request: &RequestParts, fields: &[&'static str]) -> Vec<(&'sta
         .collect()
 }
 
-/// A page of the `R`s whose indexed fields have every value in `filters` (as stored).
+/// A page of the `R`s whose indexed fields have every value in `filters` (as stored), newest
+/// first, as the Release Coordinator orders every list (`-created_at`).
 pub async fn filtered_page<R: Record>(
     state: &AppState,
     asked: PageRequest,
@@ -119,7 +120,7 @@ pub async fn filtered_page<R: Record>(
         .collect();
     Ok(state
         .store
-        .list_release_records(&filters, asked.offset, asked.limit)
+        .list_release_records_in(&filters, Order::NewestFirst, asked.offset, asked.limit)
         .await?)
 }
 

@@ -157,16 +157,6 @@ impl Route {
     }
 }
 
-impl crate::fronts::FrontRoute for Route {
-    fn parse(method: &Method, path: &str) -> Result<Self, NoRoute> {
-        Route::parse(method, path)
-    }
-
-    fn pattern(&self) -> &'static str {
-        Route::pattern(self)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,11 @@
-//! `/task-services`: registering (after a `/status` ping), listing, reading, changing and
-//! deleting task services. A service's URL must pass the outbound policy, and is shown and
-//! logged without credentials.
+//! `/task-services`: registering (after a `/status` ping; the answer carries the service's
+//! token, once), listing, reading, changing and deleting task services. A service's URL must
+//! pass the outbound policy, and is shown and logged without credentials.
 
 use common::outbound;
-use common::releases::IdKind;
+use common::releases::{IdKind, ServiceToken};
 use common::store::releases::records::{TaskService, bit};
+use common::store::releases::services::Registration;
 use common::task_service;
 use common::time::now_ms;
 use serde_json::{Map, Value};
@@ -83,6 +84,14 @@ async fn find(state: &AppState, id: &str) -> Result<TaskService, ApiError> {
         .ok_or_else(|| not_found(Collection::Services, id))
 }
 
+/// A registration: the service as registered, and the token it reports progress with.
+pub(crate) struct Registered {
+    /// The service.
+    pub service: TaskService,
+    /// Its new token; only its digest is kept, so this is the one time it is seen.
+    pub token: ServiceToken,
+}
+
 /// Registers a task service from a body's fields (`name` and `url` required,
 /// `description`, `author`, `enabled`): refused (400) unless the URL passes the outbound
 /// policy and `<url>/status` answers 200. The API and the console both register here.
@@ -90,34 +99,65 @@ pub(crate) async fn register(
     state: &AppState,
     fields: &Map<String, Value>,
 ) -> Result<TaskService, ApiError> {
+    Ok(register_with_token(state, fields).await?.service)
+}
+
+/// [`register`], with the service's new token. A service registered at the same URL already
+/// is registered again: it keeps its id, creation time and (unless `enabled` is given)
+/// whether it is enabled, takes the new name, description and author, and its old token
+/// stops working.
+pub(crate) async fn register_with_token(
+    state: &AppState,
+    fields: &Map<String, Value>,
+) -> Result<Registered, ApiError> {
     let name = required_string(fields, "name")?;
     let url = required_string(fields, "url")?;
     check_url(state, &url)?;
+    let enabled = bool_field(fields, "enabled")?;
+    let now = now_ms();
     let service = TaskService {
         kf_id: IdKind::TaskService.new_id(),
         name,
         description: string_field(fields, "description")?.unwrap_or_default(),
         author: string_field(fields, "author")?.unwrap_or_default(),
         url,
-        enabled: bool_field(fields, "enabled")?.unwrap_or(true),
+        enabled: enabled.unwrap_or(true),
         health_status: "ok".into(),
         last_ok_status: 0,
-        last_ok_ms: now_ms(),
-        created_ms: now_ms(),
+        last_ok_ms: now,
+        created_ms: now,
     };
     check_reachable(state, &service.url).await?;
-    state.store.insert_release_record(&service).await?;
-    tracing::info!(service = %service.kf_id, url = %outbound::redact(&service.url), "task service registered");
-    Ok(service)
+    let token = ServiceToken::issue(&service.kf_id);
+    let registration = state
+        .store
+        .register_task_service(&service, enabled, &token.digest())
+        .await?;
+    let token = token.naming(registration.id());
+    let again = matches!(registration, Registration::Replaced(_));
+    tracing::info!(
+        service = %registration.id(),
+        url = %outbound::redact(&service.url),
+        again,
+        "task service registered"
+    );
+    Ok(Registered {
+        service: find(state, registration.id()).await?,
+        token,
+    })
 }
 
-/// `POST /task-services`
+/// `POST /task-services`: the service as registered, with `token`, the credential its
+/// progress reports (`PATCH /tasks/<id>`) carry as `Authorization: Bearer <token>`. It is
+/// answered only here, once; registering again answers a new one.
 pub async fn create(
     state: &AppState,
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
-    let service = register(state, &body_object(request)?).await?;
-    Ok(json_response(StatusCode::OK, &service_json(&service)))
+    let registered = register_with_token(state, &body_object(request)?).await?;
+    let mut answer = service_json(&registered.service);
+    answer["token"] = Value::String(registered.token.reveal());
+    Ok(json_response(StatusCode::OK, &answer))
 }
 
 /// Changes task service `id` from a body's fields (`name`, `description`, `author`, `url`

@@ -1,5 +1,6 @@
 //! `/tasks`: listing and reading tasks, and services reporting their progress
-//! (`PATCH /tasks/<id>`), applied through the same guarded transition as the phases.
+//! (`PATCH /tasks/<id>`, signed or with the service's token), applied through the same
+//! guarded transition as the phases.
 
 use common::releases::TaskState;
 use common::store::releases::lifecycle::StepResult;
@@ -71,8 +72,30 @@ fn progress_field(fields: &serde_json::Map<String, Value>) -> Result<Option<u8>,
     }
 }
 
-/// `PATCH /tasks/<id>`: `state` (checked against the task state machine) and `progress`.
+/// `PATCH /tasks/<id>`, signed: `state` (checked against the task state machine) and
+/// `progress`.
 pub async fn update(
+    state: &AppState,
+    request: &RequestParts,
+    id: &str,
+) -> Result<warp::reply::Response, ApiError> {
+    apply_report(state, request, id).await
+}
+
+/// `PATCH /tasks/<id>` with a task service's token, already checked against the task's
+/// service ([`super::service_token`]) before the body was read.
+pub async fn report(
+    state: &AppState,
+    request: &RequestParts,
+    id: &str,
+    service: &str,
+) -> Result<warp::reply::Response, ApiError> {
+    tracing::debug!(task = %id, service = %service, "progress reported with a service token");
+    apply_report(state, request, id).await
+}
+
+/// Applies a report's `state` and `progress` to task `id` through the guarded transition.
+async fn apply_report(
     state: &AppState,
     request: &RequestParts,
     id: &str,

@@ -38,7 +38,8 @@ pub struct NewRelease {
     pub is_major: bool,
     /// Free tags.
     pub tags: Vec<String>,
-    /// Study ids (`SD_...`); unknown ones are created.
+    /// Study ids (`SD_...`); those not kept yet are made, named by their id (with a data
+    /// service, the API mirrors them from it first).
     pub studies: Vec<String>,
 }
 
@@ -162,9 +163,10 @@ impl Store {
         let mut pipe = redis::pipe();
         pipe.atomic();
         for study in &studies {
+            // A study no data service described (none is set): its id is its name.
             let record = Study {
                 kf_id: study.clone(),
-                name: String::new(),
+                name: study.clone(),
                 version: None,
                 visible: true,
                 last_pub_version: None,

@@ -7,11 +7,13 @@
 //! - [`records`]: the records and their stored fields.
 //! - [`lifecycle`]: creating releases, guarded transitions, and the phase runs that call the
 //!   task services.
-//! - [`services`]: task service health (pings and answers).
+//! - [`services`]: task service registration (with its token) and health (pings and answers).
+//! - [`studies`]: studies mirrored from the data service.
 
 pub mod lifecycle;
 pub mod records;
 pub mod services;
+pub mod studies;
 
 use redis::AsyncCommands;
 
@@ -24,8 +26,19 @@ use records::{Fields, Record};
 pub struct Page<R> {
     /// How many records match, over every page.
     pub count: usize,
-    /// This page's records, oldest first.
+    /// This page's records, in the order the listing asked for.
     pub items: Vec<R>,
+}
+
+/// The order of a listing, by creation time (records created in the same millisecond keep
+/// one order: by id, or, for events, the order they were written in).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Oldest first.
+    #[default]
+    OldestFirst,
+    /// Newest first, as the Release Coordinator lists everything (`-created_at`).
+    NewestFirst,
 }
 
 impl Store {
@@ -67,13 +80,26 @@ impl Store {
 
     /// A page of records, oldest first: `offset` skipped, at most `limit`, of those whose
     /// indexed fields have every value in `filters` (every record when there is none).
+    pub async fn list_release_records<R: Record>(
+        &self,
+        filters: &[(&'static str, &str)],
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Page<R>> {
+        self.list_release_records_in(filters, Order::OldestFirst, offset, limit)
+            .await
+    }
+
+    /// A page of records in `order`: `offset` skipped, at most `limit`, of those whose
+    /// indexed fields have every value in `filters` (every record when there is none).
     ///
     /// No filter or one reads its page straight from the collection's index or the field's;
     /// several are intersected in Redis (`ZINTER`), at a cost that follows the smallest index.
     /// Either way a listing sees every matching record, however many others there are.
-    pub async fn list_release_records<R: Record>(
+    pub async fn list_release_records_in<R: Record>(
         &self,
         filters: &[(&'static str, &str)],
+        order: Order,
         offset: usize,
         limit: usize,
     ) -> StoreResult<Page<R>> {
@@ -88,20 +114,21 @@ impl Store {
                     .first()
                     .map(index)
                     .unwrap_or_else(|| self.keys.release_index(R::COLLECTION));
-                let first = offset.min(isize::MAX as usize);
-                let last = offset.saturating_add(limit).saturating_sub(1);
+                let first = offset.min(isize::MAX as usize) as isize;
+                let last = offset
+                    .saturating_add(limit)
+                    .saturating_sub(1)
+                    .min(isize::MAX as usize) as isize;
                 if limit == 0 {
                     (conn.zcard(&index).await?, Vec::new())
                 } else {
-                    redis::pipe()
-                        .zcard(&index)
-                        .zrange(
-                            &index,
-                            first as isize,
-                            last.min(isize::MAX as usize) as isize,
-                        )
-                        .query_async(&mut conn)
-                        .await?
+                    let mut pipe = redis::pipe();
+                    pipe.zcard(&index);
+                    match order {
+                        Order::OldestFirst => pipe.zrange(&index, first, last),
+                        Order::NewestFirst => pipe.zrevrange(&index, first, last),
+                    };
+                    pipe.query_async(&mut conn).await?
                 }
             }
             _ => {
@@ -110,11 +137,14 @@ impl Store {
                 for filter in filters {
                     intersection.arg(index(filter));
                 }
-                let matching: Vec<String> = intersection
+                let mut matching: Vec<String> = intersection
                     .arg("AGGREGATE")
                     .arg("MIN")
                     .query_async(&mut conn)
                     .await?;
+                if order == Order::NewestFirst {
+                    matching.reverse();
+                }
                 let count = matching.len();
                 (
                     count,

@@ -391,22 +391,23 @@ impl Record for ReleaseNote {
     }
 }
 
-/// A study, made when a release first names it; publishing a release records its version.
+/// A study, mirrored from the data service (or, without one, made when a release first names
+/// it); publishing a release records its version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Study {
     /// `SD_...`.
     pub kf_id: String,
-    /// Its name (empty until known).
+    /// Its name, as the data service gives it (its id when no data service described it).
     pub name: String,
     /// The version of the latest release that published it.
     pub version: Option<String>,
-    /// Whether it is visible.
+    /// Whether the data service shows it.
     pub visible: bool,
     /// The version it was last published in.
     pub last_pub_version: Option<String>,
     /// When it was last published (Unix ms).
     pub last_pub_date_ms: Option<u64>,
-    /// Whether it was deleted.
+    /// Whether it was deleted from the data service (it no longer lists it).
     pub deleted: bool,
     /// Creation time (Unix ms).
     pub created_ms: u64,

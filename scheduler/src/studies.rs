@@ -1,0 +1,45 @@
+//! The studies chore: every `BATON_DATASERVICE_SYNC_SECS` (and as soon as this scheduler
+//! leads), mirror the data service's studies (names, `visible`, and `deleted` for those it no
+//! longer lists). It runs in the [background](crate::rounds) and only with
+//! `BATON_DATASERVICE_URL` set.
+
+use common::dataservice::DataService;
+use common::operations::releases::sync_studies;
+use common::store::Store;
+
+use crate::rounds::Rounds;
+
+/// Settings of the chore.
+#[derive(Debug, Clone)]
+pub struct StudySettings {
+    /// The data service, when one is set.
+    pub data_service: Option<DataService>,
+    /// Milliseconds between syncs.
+    pub every_ms: u64,
+}
+
+/// The background rounds of the sync.
+static ROUNDS: Rounds = Rounds::new();
+
+/// Starts a sync in the background when one is due and none is running; true when started.
+pub fn sync_if_due(store: &Store, settings: &StudySettings) -> bool {
+    let Some(data_service) = settings.data_service.clone() else {
+        return false;
+    };
+    let store = store.clone();
+    ROUNDS.start_if_due(settings.every_ms, async move {
+        match sync_studies(&store, &data_service).await {
+            Ok(sync) => tracing::info!(
+                data_service = %data_service.url(),
+                listed = sync.listed,
+                deleted = ?sync.deleted,
+                "studies synced from the data service"
+            ),
+            Err(error) => tracing::warn!(
+                data_service = %data_service.url(),
+                cause = %error,
+                "studies not synced from the data service"
+            ),
+        }
+    })
+}
