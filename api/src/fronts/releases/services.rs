@@ -93,19 +93,11 @@ pub(crate) struct Registered {
 }
 
 /// Registers a task service from a body's fields (`name` and `url` required,
-/// `description`, `author`, `enabled`): refused (400) unless the URL passes the outbound
-/// policy and `<url>/status` answers 200. The API and the console both register here.
-pub(crate) async fn register(
-    state: &AppState,
-    fields: &Map<String, Value>,
-) -> Result<TaskService, ApiError> {
-    Ok(register_with_token(state, fields).await?.service)
-}
-
-/// [`register`], with the service's new token. A service registered at the same URL already
-/// is registered again: it keeps its id, creation time and (unless `enabled` is given)
-/// whether it is enabled, takes the new name, description and author, and its old token
-/// stops working.
+/// `description`, `author`, `enabled`), with the service's new token: refused (400) unless
+/// the URL passes the outbound policy and `<url>/status` answers 200. The API and the console
+/// both register here. A service registered at the same URL already is registered again: it
+/// keeps its id, creation time and (unless `enabled` is given) whether it is enabled, takes
+/// the new name, description and author, and its old token stops working.
 pub(crate) async fn register_with_token(
     state: &AppState,
     fields: &Map<String, Value>,

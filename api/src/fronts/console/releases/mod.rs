@@ -97,7 +97,6 @@ fn notice(query: &Form) -> Option<String> {
         "created" => "The release is started: its tasks are being initialized.",
         "publishing" => "Publishing: each task service is publishing its part.",
         "canceling" => "Canceling: each task service is asked to cancel its task.",
-        "registered" => "The task service is registered: new releases get a task for it.",
         "enabled" => "The task service is enabled: new releases get a task for it.",
         "disabled" => "The task service is disabled: new releases get no task for it.",
         _ => return None,

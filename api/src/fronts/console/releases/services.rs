@@ -12,7 +12,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::fronts::console::form::Form;
 use crate::fronts::console::html::{Chrome, page, page_with_status, see_other};
-use crate::fronts::releases::services::{change, register};
+use crate::fronts::releases::services::{change, register_with_token};
 use crate::state::AppState;
 
 /// A task service as the page lists it.
@@ -68,6 +68,18 @@ struct ServicesPage {
     chrome: Chrome,
     table: ServicesTable,
     form: ServiceForm,
+    registered: Option<RegisteredService>,
+}
+
+/// A service just registered, with the token it reports progress with (shown this once).
+#[derive(Debug, Clone)]
+pub struct RegisteredService {
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub id: String,
+    /// Its token.
+    pub token: String,
 }
 
 async fn table(state: &AppState, caller: &Caller) -> Result<ServicesTable, ApiError> {
@@ -102,6 +114,7 @@ async fn services_page(
                 .with_notice(super::notice(query)),
             table: table(state, caller).await?,
             form,
+            registered: None,
         },
         status,
     )
@@ -124,7 +137,8 @@ pub async fn live(state: &AppState, caller: &Caller) -> Result<warp::reply::Resp
 }
 
 /// `POST /ui/services`: registers a service (its author is the signed-in key) once its
-/// `/status` answers, or shows the form again with what was wrong (400).
+/// `/status` answers and shows its token this once (not redirected: the token must not reach
+/// a URL or the history), or shows the form again with what was wrong (400).
 pub async fn create(
     state: &AppState,
     caller: &Caller,
@@ -145,8 +159,17 @@ pub async fn create(
         ]
         .map(|(name, value)| (name.to_owned(), Value::String(value.to_owned()))),
     );
-    match register(state, &fields).await {
-        Ok(_) => Ok(see_other("/ui/services?done=registered")),
+    match register_with_token(state, &fields).await {
+        Ok(registered) => page(&ServicesPage {
+            chrome: Chrome::new(caller, "Task services", "releases"),
+            table: table(state, caller).await?,
+            form: ServiceForm::default(),
+            registered: Some(RegisteredService {
+                name: registered.service.name.clone(),
+                id: registered.service.kf_id.clone(),
+                token: registered.token.reveal(),
+            }),
+        }),
         Err(error @ ApiError::BadRequest { .. }) => {
             let form = ServiceForm {
                 problem: Some(error.to_string()),
