@@ -282,6 +282,43 @@ impl Browser {
             .unwrap_or_else(|error| panic!("cannot type into `{css}`: {error}"));
     }
 
+    /// Accepts the confirmation dialog a destructive button opens (waiting for it).
+    pub async fn accept_confirmation(&self) {
+        for _ in 0..100 {
+            if self.client.accept_alert().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no confirmation dialog appeared");
+    }
+
+    /// The console session's CSRF token, as the page's sign-out form carries it.
+    pub async fn page_csrf(&self) -> String {
+        self.execute(
+            "return document.querySelector('form.signout input[name=csrf]').value;",
+            vec![],
+        )
+        .await
+        .as_str()
+        .expect("the page carries a CSRF token")
+        .to_owned()
+    }
+
+    /// Posts the form `body` (urlencoded) to `path` from the page, with its cookies, as a
+    /// crafted request would; returns the answer's status (a redirect is not followed).
+    pub async fn post_form(&self, path: &str, body: &str) -> u64 {
+        self.execute(
+            "return fetch(arguments[0], {method: 'POST', redirect: 'manual', \
+             headers: {'Content-Type': 'application/x-www-form-urlencoded'}, \
+             body: arguments[1]}).then(function (r) { return r.status; });",
+            vec![Value::from(path), Value::from(body)],
+        )
+        .await
+        .as_u64()
+        .expect("a status")
+    }
+
     /// Runs `script` (a function body; `arguments` holds `args`) in the page and returns what
     /// it returns.
     pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {

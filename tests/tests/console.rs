@@ -87,17 +87,6 @@ async fn sign_in(browser: &Browser, app: &TestApp, key_id: &str, secret: &str) {
     browser.wait_for_text("h1", "Overview").await;
 }
 
-/// Accepts the confirmation dialog a destructive button opens.
-async fn accept_confirmation(browser: &Browser) {
-    for _ in 0..100 {
-        if browser.client().accept_alert().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no confirmation dialog appeared");
-}
-
 /// Starts workflow `name` through the API and returns the run's id.
 async fn start_run(app: &TestApp, name: &str, payload: Value) -> String {
     let answer = app
@@ -118,34 +107,6 @@ async fn run_status(app: &TestApp, id: &str) -> String {
     answer.body["status"]
         .as_str()
         .unwrap_or_default()
-        .to_owned()
-}
-
-/// POSTs a form from the page with `fetch` (as a forged or hand-made request would be sent
-/// by a script in the browser) and returns the answer's status.
-async fn post_from_page(browser: &Browser, path: &str, body: &str) -> u64 {
-    browser
-        .execute(
-            "return fetch(arguments[0], {method: 'POST', redirect: 'manual', \
-             headers: {'Content-Type': 'application/x-www-form-urlencoded'}, \
-             body: arguments[1]}).then(function (r) { return r.status; });",
-            vec![json!(path), json!(body)],
-        )
-        .await
-        .as_u64()
-        .unwrap()
-}
-
-/// The CSRF token of the signed-in page (the sign-out form carries it).
-async fn page_csrf(browser: &Browser) -> String {
-    browser
-        .execute(
-            "return document.querySelector('form.signout input[name=csrf]').value;",
-            vec![],
-        )
-        .await
-        .as_str()
-        .unwrap()
         .to_owned()
 }
 
@@ -319,7 +280,7 @@ async fn a_running_run_is_canceled_from_its_button() {
     browser.goto(&app.url(&format!("/ui/runs/{id}"))).await;
     browser.wait_for_text("#run-log", "sleeping").await;
     browser.click("#cancel-run").await;
-    accept_confirmation(&browser).await;
+    browser.accept_confirmation().await;
     browser.wait_for_text(".notice", "canceled").await;
     browser.wait_for_text("#run-status", "canceled").await;
     assert!(!browser.exists("#cancel-run").await);
@@ -345,7 +306,7 @@ async fn a_paused_queue_keeps_its_jobs_waiting_until_it_is_resumed() {
 
     browser.goto(&app.url("/ui/queues/batch")).await;
     browser.click("#pause-queue").await;
-    accept_confirmation(&browser).await;
+    browser.accept_confirmation().await;
     browser.wait_for_text("#queue-state", "paused").await;
     let waiting = start_run(&app, "PAUSABLE", json!({})).await;
     browser
@@ -406,13 +367,10 @@ async fn a_key_without_workflows_run_sees_no_cancel_button_and_is_refused_by_the
     assert!(!browser.exists("#relaunch-run").await);
     assert!(!browser.exists("a[href='/ui/keys']").await);
     browser.screenshot("run-read-only").await;
-    let csrf = page_csrf(&browser).await;
-    let status = post_from_page(
-        &browser,
-        &format!("/ui/runs/{id}/cancel"),
-        &format!("csrf={csrf}"),
-    )
-    .await;
+    let csrf = browser.page_csrf().await;
+    let status = browser
+        .post_form(&format!("/ui/runs/{id}/cancel"), &format!("csrf={csrf}"))
+        .await;
     assert_eq!(status, 403);
     browser.goto(&app.url("/ui/keys")).await;
     browser.wait_for_text("h1", "403").await;
@@ -430,16 +388,18 @@ async fn a_forged_post_without_the_csrf_token_is_refused() {
     browser.goto(&app.url(&format!("/ui/runs/{id}"))).await;
     browser.wait_for_text("#run-status", "progress").await;
     let path = format!("/ui/runs/{id}/cancel");
-    assert_eq!(post_from_page(&browser, &path, "").await, 403);
+    assert_eq!(browser.post_form(&path, "").await, 403);
     assert_eq!(
-        post_from_page(&browser, &path, "csrf=forged-token-of-the-right-shape").await,
+        browser
+            .post_form(&path, "csrf=forged-token-of-the-right-shape")
+            .await,
         403
     );
     assert_eq!(run_status(&app, &id).await, "progress");
     // The page's own token works.
-    let csrf = page_csrf(&browser).await;
+    let csrf = browser.page_csrf().await;
     assert_eq!(
-        post_from_page(&browser, &path, &format!("csrf={csrf}")).await,
+        browser.post_form(&path, &format!("csrf={csrf}")).await,
         0,
         "a redirect (opaque to fetch with redirect: manual) follows the cancel"
     );
@@ -481,7 +441,7 @@ async fn keys_are_created_with_their_secret_shown_once_and_revoked_from_the_cons
     browser.wait_for("tr[data-key='ci.robot']").await;
     assert!(!browser.source().await.contains(&secret));
     browser.click("tr[data-key='ci.robot'] button.revoke").await;
-    accept_confirmation(&browser).await;
+    browser.accept_confirmation().await;
     browser
         .wait_for_text("tr[data-key='ci.robot']", "revoked")
         .await;

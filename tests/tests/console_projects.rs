@@ -180,33 +180,6 @@ async fn choose(browser: &Browser, css: &str, value: &str) {
         .unwrap_or_else(|error| panic!("cannot choose {value} in {css}: {error}"));
 }
 
-/// POSTs a form from the page with `fetch` and returns the answer's status.
-async fn post_from_page(browser: &Browser, path: &str, body: &str) -> u64 {
-    browser
-        .execute(
-            "return fetch(arguments[0], {method: 'POST', redirect: 'manual', \
-             headers: {'Content-Type': 'application/x-www-form-urlencoded'}, \
-             body: arguments[1]}).then(function (r) { return r.status; });",
-            vec![json!(path), json!(body)],
-        )
-        .await
-        .as_u64()
-        .unwrap()
-}
-
-/// The CSRF token of the signed-in page (the sign-out form carries it).
-async fn page_csrf(browser: &Browser) -> String {
-    browser
-        .execute(
-            "return document.querySelector('form.signout input[name=csrf]').value;",
-            vec![],
-        )
-        .await
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn a_person_claims_saves_reloads_and_submits_a_task_and_the_project_completes() {
     let projects = Projects::start().await;
@@ -458,10 +431,10 @@ async fn a_second_person_cannot_take_a_task_someone_claimed() {
         .wait_for_text(".error-message", "claimed by someone else")
         .await;
     browser.goto(&app.url("/ui/work")).await;
-    let csrf = page_csrf(&browser).await;
+    let csrf = browser.page_csrf().await;
     let save = format!("/ui/work/{taken}/save");
     let body = format!("csrf={csrf}&task_data=%7B%7D");
-    assert_eq!(post_from_page(&browser, &save, &body).await, 403);
+    assert_eq!(browser.post_form(&save, &body).await, 403);
 
     // Bob claims the other one; its step has no form, so he writes JSON, checked as he types.
     browser.click(&format!("#claim-{free}")).await;
@@ -676,10 +649,10 @@ async fn a_key_without_projects_work_gets_a_403_page_at_work() {
     browser.wait_for_text("h1", "403").await;
 
     browser.goto(&app.url("/ui/projects")).await;
-    let csrf = page_csrf(&browser).await;
+    let csrf = browser.page_csrf().await;
     let claim = format!("/ui/work/{task}/claim");
     assert_eq!(
-        post_from_page(&browser, &claim, &format!("csrf={csrf}")).await,
+        browser.post_form(&claim, &format!("csrf={csrf}")).await,
         403
     );
     // Nothing was claimed.

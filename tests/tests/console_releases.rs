@@ -166,17 +166,6 @@ async fn sign_in(browser: &Browser, app: &TestApp, key_id: &str, secret: &str) {
     browser.wait_for_text("h1", "Releases").await;
 }
 
-/// Accepts the confirmation dialog a destructive button opens.
-async fn accept_confirmation(browser: &Browser) {
-    for _ in 0..100 {
-        if browser.client().accept_alert().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no confirmation dialog appeared");
-}
-
 /// Clicks the first element matching `css` inside a part of the page htmx replaces while it
 /// polls: an element replaced between finding and clicking it is looked up again.
 async fn click_live(browser: &Browser, css: &str) {
@@ -229,19 +218,6 @@ async fn fetch_from_page(browser: &Browser, method: &str, path: &str, body: &str
     )
 }
 
-/// The CSRF token of the signed-in page (the sign-out form carries it).
-async fn page_csrf(browser: &Browser) -> String {
-    browser
-        .execute(
-            "return document.querySelector('form.signout input[name=csrf]').value;",
-            vec![],
-        )
-        .await
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// The value of the `<progress>` element matching `css`.
 async fn progress_value(browser: &Browser, css: &str) -> f64 {
     browser.wait_for(css).await;
@@ -272,6 +248,10 @@ async fn a_release_is_driven_from_creation_to_published_entirely_from_the_button
     browser.fill("#service-url", &service_url).await;
     browser.click("#register").await;
     browser.wait_for_text(".notice", "registered").await;
+    // The service's token is shown this once, on the page answering the form (not in a URL).
+    let token = browser.text("#service-token").await;
+    assert!(token.starts_with("TS_") && token.len() > 40, "{token}");
+    assert!(!browser.current_url().await.contains("TS_"));
     let row = "#services-live tr[data-service]";
     browser.wait_for_text(row, "Example Task Service").await;
     browser.wait_for_text(row, &service_url).await;
@@ -328,7 +308,7 @@ async fn a_release_is_driven_from_creation_to_published_entirely_from_the_button
 
     // Publish when staged; the page follows the publication live.
     click_live(&browser, "#publish-release").await;
-    accept_confirmation(&browser).await;
+    browser.accept_confirmation().await;
     browser.wait_for_text(".notice", "Publishing").await;
     mark_unreloaded(&browser).await;
     browser.wait_for_text("#release-state", "published").await;
@@ -431,7 +411,7 @@ async fn a_reader_sees_no_buttons_and_is_refused_when_posting_a_change() {
     assert!(!browser.exists("button.disable").await);
 
     // Posting a change anyway, with the session's own token, is a 403 page.
-    let csrf = page_csrf(&browser).await;
+    let csrf = browser.page_csrf().await;
     for (path, body) in [
         (format!("/ui/releases/{id}/publish"), format!("csrf={csrf}")),
         (format!("/ui/releases/{id}/cancel"), format!("csrf={csrf}")),
@@ -482,7 +462,7 @@ async fn a_running_release_is_canceled_from_its_page() {
         .await;
     browser.wait_for_text("#release-state", "running").await;
     click_live(&browser, "#cancel-release").await;
-    accept_confirmation(&browser).await;
+    browser.accept_confirmation().await;
     browser.wait_for_text(".notice", "Canceling").await;
     browser.wait_for_text("#release-state", "canceled").await;
     browser
@@ -500,7 +480,7 @@ async fn a_running_release_is_canceled_from_its_page() {
     browser.screenshot("releases-canceled").await;
     assert_eq!(coordinator.release(&id).await.state, ReleaseState::Canceled);
     // Canceling again is refused with the reason, on the release's page.
-    let csrf = page_csrf(&browser).await;
+    let csrf = browser.page_csrf().await;
     let (status, page) = fetch_from_page(
         &browser,
         "POST",
@@ -591,7 +571,7 @@ async fn services_are_disabled_and_enabled_and_refused_forms_come_back_with_thei
     browser.wait_for_text(".service-enabled", "enabled").await;
     assert!(coordinator.service(&id).await.enabled);
     // Actions on records that do not exist are the console's 404 page.
-    let csrf = page_csrf(&browser).await;
+    let csrf = browser.page_csrf().await;
     for path in [
         "/ui/services/TS_NOTHERE/enable",
         "/ui/releases/RE_NOTHERE/publish",

@@ -215,17 +215,6 @@ async fn sign_out(browser: &Browser) {
     browser.wait_for_text("h1", "Sign in").await;
 }
 
-/// Accepts the confirmation dialog a destructive button opens.
-async fn accept_confirmation(browser: &Browser) {
-    for _ in 0..100 {
-        if browser.client().accept_alert().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no confirmation dialog appeared");
-}
-
 /// What `fetch` in the page got for a URL.
 struct Fetched {
     status: u64,
@@ -682,7 +671,7 @@ async fn a_runner_runs_a_report_from_its_form_follows_the_log_to_its_new_version
         .await;
     browser.wait_for_text("#run-log", "tick 1").await;
     browser.click("#kill-run").await;
-    accept_confirmation(&browser).await;
+    browser.accept_confirmation().await;
     browser.wait_for_text(".notice", "killed").await;
     browser.wait_for_text("#run-status", "interrupted").await;
     assert!(!browser.exists("#kill-run").await);
