@@ -282,6 +282,21 @@ impl Browser {
             .unwrap_or_else(|error| panic!("cannot type into `{css}`: {error}"));
     }
 
+    /// Asserts that the page is no wider than the window (nothing to scroll sideways, as a
+    /// phone's user would have to).
+    pub async fn assert_no_sideways_scroll(&self) {
+        let overflow = self
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await;
+        assert!(
+            overflow.as_i64().unwrap_or(i64::MAX) <= 0,
+            "the page is wider than the window by {overflow} px"
+        );
+    }
+
     /// Accepts the confirmation dialog a destructive button opens (waiting for it).
     pub async fn accept_confirmation(&self) {
         for _ in 0..100 {

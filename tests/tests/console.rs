@@ -188,16 +188,7 @@ async fn signing_in_shows_the_overview_and_a_started_run_goes_to_success_with_it
         .goto(&app.url(&run_url.replace(app.base(), "")))
         .await;
     browser.wait_for_text("#run-status", "success").await;
-    let overflow = browser
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await;
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "the page is wider than the phone: {overflow}"
-    );
+    browser.assert_no_sideways_scroll().await;
     browser.screenshot("run-phone").await;
     browser.close().await;
 }

@@ -590,16 +590,7 @@ async fn a_form_declared_in_yaml_renders_its_fields_and_shows_the_servers_proble
 
     // At a phone's width the task's context and its form stack, and nothing overflows.
     browser.client().set_window_size(390, 844).await.unwrap();
-    let overflow = browser
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await;
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "the page is wider than the phone: {overflow}"
-    );
+    browser.assert_no_sideways_scroll().await;
     browser.screenshot("projects-task-phone").await;
     browser
         .fill("#field-reason", "The prices in the table are last year's.")

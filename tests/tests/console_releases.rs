@@ -363,16 +363,7 @@ async fn a_release_is_driven_from_creation_to_published_entirely_from_the_button
     browser.client().set_window_size(390, 844).await.unwrap();
     browser.goto(&app.url(&format!("/ui/releases/{id}"))).await;
     browser.wait_for_text("#release-state", "published").await;
-    let overflow = browser
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await;
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "the page is wider than the phone: {overflow}"
-    );
+    browser.assert_no_sideways_scroll().await;
     browser.screenshot("releases-phone").await;
     browser.close().await;
 }

@@ -47,6 +47,21 @@ impl Form {
     }
 }
 
+/// The URL of page `page` of a filtered list at `path`: the filters that are set, then the
+/// page number.
+pub fn page_url(path: &str, filters: &[(&str, &str)], page: usize) -> String {
+    let mut query: Vec<(&str, String)> = filters
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| (*name, (*value).to_owned()))
+        .collect();
+    query.push(("page", page.to_string()));
+    format!(
+        "{path}?{}",
+        serde_urlencoded::to_string(&query).unwrap_or_default()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +79,14 @@ mod tests {
         assert_eq!(
             Form::query("/ui/runs?status=error").get("status"),
             Some("error")
+        );
+        assert_eq!(
+            page_url(
+                "/ui/runs",
+                &[("status", "error"), ("to", ""), ("q", "a b")],
+                2
+            ),
+            "/ui/runs?status=error&q=a+b&page=2"
         );
     }
 }

@@ -72,22 +72,13 @@ fn row_of(run: &RunView) -> RunRow {
 }
 
 fn page_link(filters: &Filters, page: usize) -> String {
-    let pairs = [
+    let filters = [
         ("definition", filters.definition.as_str()),
         ("status", filters.status.as_str()),
         ("from", filters.from.as_str()),
         ("to", filters.to.as_str()),
     ];
-    let mut query: Vec<(&str, String)> = pairs
-        .iter()
-        .filter(|(_, value)| !value.is_empty())
-        .map(|(name, value)| (*name, (*value).to_owned()))
-        .collect();
-    query.push(("page", page.to_string()));
-    format!(
-        "/ui/runs?{}",
-        serde_urlencoded::to_string(&query).unwrap_or_default()
-    )
+    super::form::page_url("/ui/runs", &filters, page)
 }
 
 /// `GET /ui/runs`.

@@ -83,17 +83,11 @@ fn row_of(run: &RunView) -> Option<ProjectRow> {
 }
 
 fn page_link(filters: &Filters, page: usize) -> String {
-    let mut query: Vec<(&str, String)> =
-        [("workflow", &filters.workflow), ("status", &filters.status)]
-            .into_iter()
-            .filter(|(_, value)| !value.is_empty())
-            .map(|(name, value)| (name, value.clone()))
-            .collect();
-    query.push(("page", page.to_string()));
-    format!(
-        "/ui/projects?{}",
-        serde_urlencoded::to_string(&query).unwrap_or_default()
-    )
+    let filters = [
+        ("workflow", filters.workflow.as_str()),
+        ("status", filters.status.as_str()),
+    ];
+    crate::fronts::console::form::page_url("/ui/projects", &filters, page)
 }
 
 /// `GET /ui/projects[?workflow=SLUG&status=STATUS&page=N]`.
