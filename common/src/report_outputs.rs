@@ -18,8 +18,8 @@ use crate::artefacts::{ArtefactError, ArtefactStore};
 use crate::changelog::{self, ChangelogError};
 use crate::model::RunChangelog;
 use crate::report_version::{
-    ArtefactGroup, ChangelogEntry, DATA_FOLDER, DataExtract, DataForm, VersionFile, VersionRecord,
-    is_version_id, version_date,
+    ArtefactGroup, ChangelogEntry, DATA_FOLDER, DataExtract, DataForm, DependencyUsed, VersionFile,
+    VersionRecord, is_version_id, version_date,
 };
 use crate::reports::{ReportConfig, is_path_inside_folder};
 
@@ -116,6 +116,8 @@ pub struct VersionInputs {
     pub commit: Option<String>,
     /// The changelog entry given with the run.
     pub changelog: Option<RunChangelog>,
+    /// The other reports' files the run was given (`depends:`).
+    pub depends: Vec<DependencyUsed>,
 }
 
 /// One file of a version: where it is now and where the artefact store keeps it.
@@ -295,6 +297,7 @@ pub fn collect(
         git_commit: inputs.commit.clone(),
         changelog,
         readme,
+        depends: inputs.depends.clone(),
     };
     let files = record_files(&record, config, dir)?;
     Ok(Outputs { record, files })

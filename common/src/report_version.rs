@@ -121,6 +121,27 @@ pub struct VersionRecord {
     /// The name of the report's README file, when it has one (kept with the resources).
     #[serde(default)]
     pub readme: Option<String>,
+    /// The other reports' files the run used (`depends:`), with the versions they came from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends: Vec<DependencyUsed>,
+}
+
+/// One file of another report's version that a run used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependencyUsed {
+    /// The report depended on.
+    pub name: String,
+    /// The version used.
+    pub id: String,
+    /// Its artefact file.
+    pub filename: String,
+    /// The name the run gave it in its folder.
+    #[serde(rename = "as")]
+    pub as_name: String,
+    /// md5 of the file.
+    pub hash: String,
+    /// Whether the dependency asked for `latest`.
+    pub is_latest: bool,
 }
 
 /// The date OrderlyWeb shows for a version id (`20161006-142357-...` → `2016-10-06

@@ -85,6 +85,27 @@ pub struct DataDeclaration {
     pub database: Option<String>,
 }
 
+/// Which version of another report a dependency uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DependencyVersion {
+    /// The newest version of the report, when the run starts.
+    Latest,
+    /// One version, by id.
+    Id(String),
+}
+
+/// A declared dependency (`depends:`): files of another report's version, copied into the
+/// report's folder before its script runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The report depended on.
+    pub report: String,
+    /// Which of its versions.
+    pub version: DependencyVersion,
+    /// The files used: the name in this report's folder, and the artefact file it copies.
+    pub uses: Vec<(String, String)>,
+}
+
 /// A declared parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameter {
@@ -115,6 +136,8 @@ pub struct ReportConfig {
     pub author: Option<String>,
     /// Requester, when declared.
     pub requester: Option<String>,
+    /// Other reports' artefacts this one uses, in the order declared.
+    pub depends: Vec<Dependency>,
 }
 
 /// Artefact formats orderly knows.
@@ -214,6 +237,7 @@ impl ReportConfig {
             data: parse_data(root.get("data"))?,
             author: optional_text(&root, "author")?,
             requester: optional_text(&root, "requester")?,
+            depends: parse_depends(root.get("depends"))?,
         })
     }
 
@@ -383,6 +407,79 @@ fn parse_data(value: Option<&Yaml>) -> Result<Vec<DataDeclaration>, InvalidInput
         .collect()
 }
 
+/// Reads `depends:`, a mapping (or a list of one-entry mappings) from report names to
+/// `{id: latest | VERSION_ID, use: {local_name: artefact_file}}`.
+fn parse_depends(value: Option<&Yaml>) -> Result<Vec<Dependency>, InvalidInput> {
+    let entries: Vec<(&Yaml, &Yaml)> = match value {
+        None | Some(Yaml::Null) => return Ok(Vec::new()),
+        Some(Yaml::Mapping(map)) => map.iter().collect(),
+        Some(Yaml::Sequence(list)) => list
+            .iter()
+            .map(|item| match item {
+                Yaml::Mapping(map) if map.len() == 1 => Ok(map.iter().next().expect("one")),
+                _ => Err(InvalidInput::new(
+                    "each 'depends' entry must be {report: {id, use}}",
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(InvalidInput::new(
+                "'depends' must map report names to {id, use}",
+            ));
+        }
+    };
+    entries
+        .into_iter()
+        .map(|(report, body)| {
+            let report = report
+                .as_str()
+                .filter(|name| crate::reports_repo::valid_report_name(name))
+                .ok_or_else(|| InvalidInput::new("'depends' must name reports"))?;
+            let version = match optional_text(body, "id")
+                .map_err(|_| InvalidInput::new(format!("depends '{report}': 'id' must be text")))?
+                .as_deref()
+            {
+                None | Some("latest") => DependencyVersion::Latest,
+                Some(id) if crate::report_version::is_version_id(id) => {
+                    DependencyVersion::Id(id.to_owned())
+                }
+                Some(other) => {
+                    return Err(InvalidInput::new(format!(
+                        "depends '{report}': id '{other}' is neither 'latest' nor a version id"
+                    )));
+                }
+            };
+            let Some(Yaml::Mapping(uses)) = body.get("use") else {
+                return Err(InvalidInput::new(format!(
+                    "depends '{report}' needs 'use': {{local_name: artefact_file}}"
+                )));
+            };
+            let uses = uses
+                .iter()
+                .map(|(local, file)| {
+                    let (Some(local), Some(file)) = (local.as_str(), file.as_str()) else {
+                        return Err(InvalidInput::new(format!(
+                            "depends '{report}': 'use' maps file names to file names"
+                        )));
+                    };
+                    if !is_path_inside_folder(local) || !is_path_inside_folder(file) {
+                        return Err(InvalidInput::new(format!(
+                            "depends '{report}': '{local}' and '{file}' must be paths inside \
+                             the reports' folders"
+                        )));
+                    }
+                    Ok((local.to_owned(), file.to_owned()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Dependency {
+                report: report.to_owned(),
+                version,
+                uses,
+            })
+        })
+        .collect()
+}
+
 fn parse_parameters(value: Option<&Yaml>) -> Result<Vec<Parameter>, InvalidInput> {
     let parameters: Vec<Parameter> = match value {
         None | Some(Yaml::Null) => Vec::new(),
@@ -516,6 +613,47 @@ mod tests {
             (
                 "script: s.sh\ndata:\n  x: {database: source}\n",
                 "needs a 'query' or a 'csv'",
+            ),
+        ] {
+            let error = ReportConfig::parse(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn dependencies_name_a_report_a_version_and_the_files_they_use() {
+        let config = ReportConfig::parse(
+            "script: s.sh\ndepends:\n  other:\n    id: latest\n    use: {input.csv: out.csv}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.depends,
+            vec![Dependency {
+                report: "other".into(),
+                version: DependencyVersion::Latest,
+                uses: vec![("input.csv".into(), "out.csv".into())],
+            }]
+        );
+        let listed = ReportConfig::parse(
+            "script: s.sh\ndepends:\n  - other:\n      id: 20161006-142357-e80edf58\n      use: {a: b}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            listed.depends[0].version,
+            DependencyVersion::Id("20161006-142357-e80edf58".into())
+        );
+        for (text, expected) in [
+            (
+                "script: s.sh\ndepends:\n  other: {id: yesterday, use: {a: b}}\n",
+                "neither",
+            ),
+            (
+                "script: s.sh\ndepends:\n  other: {id: latest}\n",
+                "needs 'use'",
+            ),
+            (
+                "script: s.sh\ndepends:\n  other: {use: {../a: b}}\n",
+                "inside",
             ),
         ] {
             let error = ReportConfig::parse(text).unwrap_err().to_string();

@@ -772,6 +772,10 @@ mod tests {
         assert_eq!(schemas["NewEvent"]["properties"]["task"]["nullable"], true);
         assert_eq!(schemas["ReportRun"]["nullable"], true);
         assert!(schemas["ClaimRequest"]["properties"]["queue"]["nullable"].is_null());
+        assert_eq!(
+            schemas["ClaimRequest"]["properties"]["task_id"]["nullable"],
+            true
+        );
     }
 
     #[test]

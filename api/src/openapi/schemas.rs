@@ -190,8 +190,8 @@ pub fn components() -> Value {
         "ClaimRequest": object(&[], json!({
             "queue": {"type": "string", "pattern": super::projects::HUMAN_QUEUE},
             "task_id": {
-                "type": "integer", "minimum": 0,
-                "description": "Claim this task (409 when someone else holds it) instead of the next one."
+                "type": "integer", "minimum": 0, "nullable": true,
+                "description": "Claim this task (409 when someone else holds it) instead of the next one; absent or null: the next one."
             }
         })),
         "TaskSave": object(&["task_data"], json!({"task_data": {"type": "object"}})),

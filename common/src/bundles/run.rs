@@ -71,6 +71,7 @@ pub fn run_bundle(
         branch: info.git_branch.clone(),
         commit: Some(info.git_commit.clone()),
         changelog: info.changelog.clone(),
+        depends: Vec::new(),
     };
     let outputs = report_outputs::collect(&pack, &config, &inputs, changelog.as_deref())?;
     let json = serde_json::to_vec_pretty(&outputs.record)

@@ -37,6 +37,7 @@ fn inputs() -> VersionInputs {
             message: "Rerun with 2020 data".into(),
             label: "internal".into(),
         }),
+        depends: Vec::new(),
     }
 }
 

@@ -4,6 +4,9 @@
 //! stores its files, hashed with md5, in the artefact store. The task's result is the
 //! version's [`VersionRecord`](common::report_version::VersionRecord).
 //!
+//! Files of other reports' versions (`depends:`) are copied into the folder first, and the
+//! version records which ones it used.
+//!
 //! Data queries (`data:` entries with a `query`) run before the script, against the
 //! databases of the repository's `orderly_config.yml` at the run's commit, and leave their
 //! results as CSV files in the report's folder (see [`common::report_data`]).
@@ -23,11 +26,12 @@ use common::model::{CommandSpec, ReportSpec};
 use common::report_data::{self, DataError};
 use common::report_outputs::{self, CHANGELOG, OutputError, VersionInputs};
 use common::report_script;
+use common::report_version::DependencyUsed;
 use common::report_version::is_version_id;
-use common::reports::ReportConfig;
+use common::reports::{DependencyVersion, ReportConfig};
 use common::reports_repo::{RepoError, ReportsRepo};
 use common::store::Store;
-use common::store::reports::VersionOwner;
+use common::store::reports::{VersionOwner, Versions};
 use serde_json::Value;
 
 use crate::context::TaskContext;
@@ -143,6 +147,7 @@ async fn run_in(
     ctx.log(format!("[ name ] {}", spec.report));
     ctx.log(format!("[ id ] {}", spec.version));
     ctx.log(format!("[ commit ] {}", spec.commit));
+    let depends = copy_dependencies(settings, store, &config, dir, ctx).await?;
     if report_data::has_queries(&config) {
         run_data_queries(settings, spec, &config, dir, ctx).await?;
     }
@@ -161,6 +166,7 @@ async fn run_in(
         branch: spec.branch.clone(),
         commit: Some(spec.commit.clone()),
         changelog: spec.changelog.clone(),
+        depends,
     };
     let report_dir = dir.to_owned();
     let outputs = tokio::task::spawn_blocking(move || {
@@ -187,6 +193,80 @@ async fn run_in(
     let record = serde_json::to_value(&outputs.record)
         .map_err(|error| TaskError::Failed(format!("cannot encode the version: {error}")))?;
     Ok(Some(record))
+}
+
+/// Copies the files the report uses from other reports' versions (`depends:`) into its
+/// folder `dir`: the version it names, or the report's newest; each file must be one of that
+/// version's artefacts. Returns what was used, for the version's record.
+async fn copy_dependencies(
+    settings: &ReportSettings,
+    store: &Store,
+    config: &ReportConfig,
+    dir: &Path,
+    ctx: &TaskContext,
+) -> Result<Vec<DependencyUsed>, TaskError> {
+    let failed = |error: &dyn std::fmt::Display| TaskError::Failed(error.to_string());
+    let mut used = Vec::new();
+    for dependency in &config.depends {
+        let report = &dependency.report;
+        let id = match &dependency.version {
+            DependencyVersion::Id(id) => id.clone(),
+            DependencyVersion::Latest => store
+                .report_version_ids(report, Versions::All)
+                .await
+                .map_err(|error| failed(&error))?
+                .pop()
+                .ok_or_else(|| {
+                    TaskError::Invalid(format!(
+                        "depends on report '{report}', which has no version yet"
+                    ))
+                })?,
+        };
+        let version = store
+            .version(&id)
+            .await
+            .map_err(|error| failed(&error))?
+            .filter(|version| &version.record.name == report)
+            .ok_or_else(|| {
+                TaskError::Invalid(format!("report '{report}' has no version '{id}'"))
+            })?;
+        for (local, file) in &dependency.uses {
+            let is_artefact = version
+                .record
+                .artefacts
+                .iter()
+                .flat_map(|group| &group.files)
+                .any(|artefact| &artefact.name == file);
+            if !is_artefact {
+                return Err(TaskError::Invalid(format!(
+                    "version {id} of report '{report}' has no artefact '{file}'"
+                )));
+            }
+            let bytes = settings
+                .artefacts
+                .get(&id, file)
+                .await
+                .map_err(|error| failed(&error))?;
+            let target = dir.join(local);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|error| failed(&error))?;
+            }
+            std::fs::write(&target, &bytes).map_err(|error| failed(&error))?;
+            let hash = common::artefacts::md5_hex(&bytes);
+            ctx.log(format!(
+                "[ depends ] {report}/{id}/{file}: {local} ({hash})"
+            ));
+            used.push(DependencyUsed {
+                name: report.clone(),
+                id: id.clone(),
+                filename: file.clone(),
+                as_name: local.clone(),
+                hash,
+                is_latest: dependency.version == DependencyVersion::Latest,
+            });
+        }
+    }
+    Ok(used)
 }
 
 /// Runs the report's data queries against the repository's databases (as declared at the

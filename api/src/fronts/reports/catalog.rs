@@ -182,6 +182,7 @@ pub fn details_json(version: &StoredVersion) -> Value {
         "published": version.published,
         "git_branch": record.git_branch,
         "git_commit": record.git_commit,
+        "depends": record.depends,
     })
 }
 
