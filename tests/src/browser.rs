@@ -282,6 +282,16 @@ impl Browser {
             .unwrap_or_else(|error| panic!("cannot type into `{css}`: {error}"));
     }
 
+    /// Signs in to the console through its form at `login_url` with `key_id` and `secret`,
+    /// and waits for the page the key lands on (its `h1` showing `landing`).
+    pub async fn sign_in(&self, login_url: &str, key_id: &str, secret: &str, landing: &str) {
+        self.goto(login_url).await;
+        self.fill("#key_id", key_id).await;
+        self.fill("#secret", secret).await;
+        self.click("form button[type=submit]").await;
+        self.wait_for_text("h1", landing).await;
+    }
+
     /// Asserts that the page is no wider than the window (nothing to scroll sideways, as a
     /// phone's user would have to).
     pub async fn assert_no_sideways_scroll(&self) {

@@ -80,11 +80,9 @@ async fn browser() -> (Browser, tokio::sync::SemaphorePermit<'static>) {
 
 /// Signs in through the form with `key_id` and `secret`, and waits for the overview.
 async fn sign_in(browser: &Browser, app: &TestApp, key_id: &str, secret: &str) {
-    browser.goto(&app.url("/ui/login")).await;
-    browser.fill("#key_id", key_id).await;
-    browser.fill("#secret", secret).await;
-    browser.click("form button[type=submit]").await;
-    browser.wait_for_text("h1", "Overview").await;
+    browser
+        .sign_in(&app.url("/ui/login"), key_id, secret, "Overview")
+        .await;
 }
 
 /// Starts workflow `name` through the API and returns the run's id.

@@ -147,11 +147,9 @@ async fn browser() -> (Browser, tokio::sync::SemaphorePermit<'static>) {
 
 /// Signs in through the form and waits for the page the key lands on (its `h1`).
 async fn sign_in(browser: &Browser, app: &TestApp, key_id: &str, secret: &str, landing: &str) {
-    browser.goto(&app.url("/ui/login")).await;
-    browser.fill("#key_id", key_id).await;
-    browser.fill("#secret", secret).await;
-    browser.click("form button[type=submit]").await;
-    browser.wait_for_text("h1", landing).await;
+    browser
+        .sign_in(&app.url("/ui/login"), key_id, secret, landing)
+        .await;
 }
 
 /// Creates a key with `permissions` and returns its secret.

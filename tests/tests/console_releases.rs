@@ -159,11 +159,9 @@ async fn browser() -> (Browser, tokio::sync::SemaphorePermit<'static>) {
 
 /// Signs in through the form; a key that may only use releases lands on the releases list.
 async fn sign_in(browser: &Browser, app: &TestApp, key_id: &str, secret: &str) {
-    browser.goto(&app.url("/ui/login")).await;
-    browser.fill("#key_id", key_id).await;
-    browser.fill("#secret", secret).await;
-    browser.click("form button[type=submit]").await;
-    browser.wait_for_text("h1", "Releases").await;
+    browser
+        .sign_in(&app.url("/ui/login"), key_id, secret, "Releases")
+        .await;
 }
 
 /// Clicks the first element matching `css` inside a part of the page htmx replaces while it

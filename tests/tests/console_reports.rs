@@ -201,11 +201,9 @@ async fn run_to_version(app: &TestApp, report: &str, body: Value) -> String {
 
 /// Signs in through the form and waits for the reports portal, where such keys land.
 async fn sign_in(browser: &Browser, app: &TestApp, key_id: &str, secret: &str) {
-    browser.goto(&app.url("/ui/login")).await;
-    browser.fill("#key_id", key_id).await;
-    browser.fill("#secret", secret).await;
-    browser.click("form button[type=submit]").await;
-    browser.wait_for_text("h1", "Reports").await;
+    browser
+        .sign_in(&app.url("/ui/login"), key_id, secret, "Reports")
+        .await;
     assert!(browser.current_url().await.ends_with("/ui/reports"));
 }
 
