@@ -93,25 +93,17 @@ fn task_page(
     let view = task.task();
     let payload = &task.record.run.payload;
     let open = task.is_open_to(&caller.key.id);
-    let step_description = task
-        .step(state)
-        .map(|step| step.description.clone())
-        .unwrap_or_default();
     TaskPage {
         chrome: Chrome::new(caller, format!("Task {}", task.id()), "work"),
         id: task.id(),
         project: task.project.id,
-        description: payload["description"].as_str().unwrap_or("").to_owned(),
+        description: super::work::description(task),
         workflow: task.workflow_slug().to_owned(),
         priority: task.priority(),
         step: view.key.clone(),
-        step_description,
+        step_description: super::work::step_description(state, task),
         data: pretty(&payload["project_data"]),
-        prerequisites: task
-            .prerequisites()
-            .iter()
-            .map(|(slug, result)| (slug.clone(), pretty(result)))
-            .collect(),
+        prerequisites: super::work::prerequisites(task),
         claimed: view.started_ms.map(datetime).unwrap_or_default(),
         saved: human.saved_ms.map(datetime).unwrap_or_default(),
         open,

@@ -59,17 +59,27 @@ struct WorkPage {
     problem: Option<String>,
 }
 
-fn step_description(state: &AppState, task: &HumanTask) -> String {
+/// The description of the task's step (empty when the workflow gives none).
+pub(super) fn step_description(state: &AppState, task: &HumanTask) -> String {
     task.step(state)
         .map(|step| step.description.clone())
         .unwrap_or_default()
 }
 
-fn description(task: &HumanTask) -> String {
+/// The short description of the task's project.
+pub(super) fn description(task: &HumanTask) -> String {
     task.record.run.payload["description"]
         .as_str()
         .unwrap_or("")
         .to_owned()
+}
+
+/// The results of the steps before the task, by step slug, as shown.
+pub(super) fn prerequisites(task: &HumanTask) -> Vec<(String, String)> {
+    task.prerequisites()
+        .iter()
+        .map(|(slug, result)| (slug.clone(), pretty(result)))
+        .collect()
 }
 
 fn offered(state: &AppState, task: &HumanTask) -> OfferedTask {
@@ -82,11 +92,7 @@ fn offered(state: &AppState, task: &HumanTask) -> OfferedTask {
         step: task.task().key.clone(),
         step_description: step_description(state, task),
         data: pretty(&task.record.run.payload["project_data"]),
-        prerequisites: task
-            .prerequisites()
-            .iter()
-            .map(|(slug, result)| (slug.clone(), pretty(result)))
-            .collect(),
+        prerequisites: prerequisites(task),
         queued: datetime(task.task().updated_ms),
     }
 }
