@@ -805,6 +805,7 @@ async fn finished_runs_expire_with_the_retention_but_projects_are_kept() {
 #[tokio::test]
 async fn high_priority_jobs_are_served_before_low_ones() {
     let world = World::new().await;
+    let keys = world.store.keys();
     let order = world.path("order");
     let gate = world.path("gate");
     // A busy worker: its only slot runs a task that waits for the gate, while the low jobs
@@ -822,25 +823,38 @@ async fn high_priority_jobs_are_served_before_low_ones() {
     world
         .wait_for_status(&busy, RunStatus::Progress, Duration::from_secs(10))
         .await;
-    let mut specs = Vec::new();
-    for (priority, label) in [(Priority::Low, "low"), (Priority::High, "high")] {
-        for n in 0..6 {
-            let mut spec = run_of(
-                vec![shell_task(
-                    "P",
-                    &format!("echo {label}-{n} >> '{}'", order.display()),
-                    &[],
-                )],
-                Value::Null,
-            );
-            spec.priority = priority;
-            specs.push(spec);
-        }
+    // Each high job lands on the shard of a low one, so the reader of that shard first queues
+    // for the slot with low work and must notice the high job that arrives after it.
+    let job = |priority: Priority, label: String, id: String| {
+        let mut spec = run_of(
+            vec![shell_task(
+                "P",
+                &format!("echo {label} >> '{}'", order.display()),
+                &[],
+            )],
+            Value::Null,
+        );
+        spec.id = Some(id);
+        spec.priority = priority;
+        spec
+    };
+    let (mut lows, mut highs) = (Vec::new(), Vec::new());
+    for n in 0..6 {
+        let low_id = uuid::Uuid::new_v4().to_string();
+        let high_id = loop {
+            let id = uuid::Uuid::new_v4().to_string();
+            if keys.shard_of(&id) == keys.shard_of(&low_id) {
+                break id;
+            }
+        };
+        lows.push(job(Priority::Low, format!("low-{n}"), low_id));
+        highs.push(job(Priority::High, format!("high-{n}"), high_id));
     }
-    world.store.create_runs(&specs).await.unwrap();
-    // Let every shard's reader see its jobs and queue for the slot before it frees up (a
-    // reader that has not yet woken cannot be served first; a loaded machine is slow to wake
-    // them all).
+    world.store.create_runs(&lows).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    world.store.create_runs(&highs).await.unwrap();
+    // Let every shard's reader see its high job before the slot frees up (a loaded machine is
+    // slow to wake them all).
     tokio::time::sleep(Duration::from_millis(1500)).await;
     std::fs::write(&gate, "").unwrap();
     wait_until(Duration::from_secs(20), "all twelve ran", || async {
@@ -848,14 +862,13 @@ async fn high_priority_jobs_are_served_before_low_ones() {
     })
     .await;
     let served = read_lines(&order);
-    let first_low = served
-        .iter()
-        .position(|line| line.starts_with("low"))
-        .unwrap();
-    assert!(first_low >= 3, "high jobs go first: {served:?}");
     assert!(
-        served.iter().filter(|line| line.starts_with("low")).count() == 6,
-        "low ones still run"
+        served[..6].iter().all(|line| line.starts_with("high")),
+        "high jobs go first: {served:?}"
+    );
+    assert!(
+        served[6..].iter().all(|line| line.starts_with("low")),
+        "low ones still run: {served:?}"
     );
 }
 

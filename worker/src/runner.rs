@@ -18,6 +18,7 @@ use common::store::timings::JobTiming;
 use common::store::workers::WorkerRecord;
 use common::time::now_ms;
 use futures::StreamExt;
+use redis::aio::MultiplexedConnection;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -36,6 +37,8 @@ use common::reports_repo::ReportsRepo;
 
 /// Most outcomes recorded in one batch.
 const FINISH_BATCH: usize = 512;
+/// How often a reader queued for slots behind others asks its shard for more urgent work.
+const RANK_RECHECK: Duration = Duration::from_millis(100);
 /// How long a busy worker waits for more outcomes before recording a batch.
 const FINISH_LINGER: Duration = Duration::from_millis(2);
 /// Outcomes in one batch from which the worker counts as busy.
@@ -468,6 +471,15 @@ impl Worker {
     }
 }
 
+/// What a reader queued for slots came away with.
+enum Acquired {
+    /// Slots to read jobs into.
+    Slots(Vec<Slot>),
+    /// Nothing yet: its shard now has work of this more urgent priority, so it queues again
+    /// with that rank.
+    MoreUrgent(Priority),
+}
+
 /// Reads the jobs of one shard for a worker and starts them.
 struct ShardReader {
     worker: Arc<Worker>,
@@ -537,8 +549,16 @@ impl ShardReader {
                 continue;
             };
             let slots = tokio::select! {
-                slots = self.slots.acquire(priority, READ_BATCH) => slots,
+                acquired = self.acquire_slots(conn, &queues, priority) => acquired,
                 _ = self.shutdown.cancelled() => return,
+            };
+            let slots = match slots {
+                Acquired::Slots(slots) => slots,
+                Acquired::MoreUrgent(found) => {
+                    waiting = Some(found);
+                    read_from = found;
+                    continue;
+                }
             };
             round += 1;
             let read = match store
@@ -609,6 +629,39 @@ impl ShardReader {
                     other => {
                         tracing::debug!(run = %job.job.run_id, task = job.job.task, outcome = ?other, "job not started")
                     }
+                }
+            }
+        }
+    }
+
+    /// Waits for slots for work of `priority`. While it waits behind others it asks its shard
+    /// again every [`RANK_RECHECK`], and gives up its place when more urgent work has arrived
+    /// there, so a job sent after the reader queued still goes before less urgent ones.
+    async fn acquire_slots(
+        &self,
+        conn: &mut MultiplexedConnection,
+        queues: &[QueueName],
+        priority: Priority,
+    ) -> Acquired {
+        let acquire = self.slots.acquire(priority, READ_BATCH);
+        tokio::pin!(acquire);
+        if priority == Priority::High {
+            return Acquired::Slots(acquire.await);
+        }
+        loop {
+            tokio::select! {
+                slots = &mut acquire => return Acquired::Slots(slots),
+                _ = tokio::time::sleep(RANK_RECHECK) => {}
+            }
+            let found = tokio::select! {
+                slots = &mut acquire => return Acquired::Slots(slots),
+                found = self.worker.store.more_urgent_waiting(conn, self.shard, queues, priority) => found,
+            };
+            match found {
+                Ok(Some(more_urgent)) => return Acquired::MoreUrgent(more_urgent),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(cause = %error, shard = %self.shard, "checking for more urgent jobs failed");
                 }
             }
         }

@@ -3,7 +3,9 @@
 //! Each shard has its own reader, and a reader takes slots before it reads (so no job is ever
 //! held without a slot to run it). When slots are scarce, the reader whose shard has the most
 //! urgent work gets the next free ones: a high-priority job on any shard goes before normal
-//! and low ones waiting on others, and readers of equal priority are served in turn.
+//! and low ones waiting on others, and readers of equal priority are served in turn. A reader
+//! queued with less urgent work asks its shard again while it waits and queues anew with the
+//! higher rank when more urgent work arrives there.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

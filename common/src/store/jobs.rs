@@ -170,6 +170,14 @@ pub struct JobsRead {
     pub paused: BTreeSet<QueueName>,
 }
 
+/// What [`Store::undelivered`] found.
+enum Undelivered {
+    /// The most urgent priority with entries no worker has been given.
+    Found(Priority),
+    /// None: the group's last delivered id on each stream (`$` where it has no group yet).
+    None { positions: Vec<String> },
+}
+
 impl Store {
     /// Reads up to `max` jobs of `shard` for `consumer` from `queues`, without waiting, and
     /// the paused queues as they were right after the last read.
@@ -233,33 +241,11 @@ impl Store {
         queues: &[QueueName],
         block_ms: u64,
     ) -> StoreResult<Option<Priority>> {
-        let streams: Vec<(String, Priority)> = Priority::ALL
-            .iter()
-            .flat_map(|&priority| {
-                queues
-                    .iter()
-                    .map(move |queue| (self.keys.stream(shard, queue, priority), priority))
-            })
-            .collect();
-        let mut pipe = redis::pipe();
-        for (stream, _) in &streams {
-            pipe.cmd("XINFO").arg("GROUPS").arg(stream);
-        }
-        let groups: Vec<StreamInfoGroupsReply> = pipe.query_async(conn).await?;
-        let mut positions = Vec::with_capacity(streams.len());
-        for ((_, priority), groups) in streams.iter().zip(&groups) {
-            let group = groups
-                .groups
-                .iter()
-                .find(|group| group.name == CONSUMER_GROUP);
-            match group {
-                Some(group) if group.lag.is_some_and(|lag| lag > 0) => {
-                    return Ok(Some(*priority));
-                }
-                Some(group) => positions.push(group.last_delivered_id.clone()),
-                None => positions.push("$".to_owned()),
-            }
-        }
+        let streams = self.priority_streams(shard, queues, Priority::Low);
+        let positions = match self.undelivered(conn, &streams).await? {
+            Undelivered::Found(priority) => return Ok(Some(priority)),
+            Undelivered::None { positions } => positions,
+        };
         // Entries after what the group was last given are new work: wait for the first.
         let mut cmd = redis::cmd("XREAD");
         cmd.arg("COUNT")
@@ -280,6 +266,84 @@ impl Store {
                 .find(|(stream, _)| reply.keys.iter().any(|key| key.key == *stream))
                 .map(|(_, priority)| *priority)
         }))
+    }
+
+    /// The most urgent priority more urgent than `than` that `shard` has jobs of `queues`
+    /// waiting for, without waiting or taking them: a reader queued for slots asks it, so it
+    /// is served ahead of readers with less urgent work once more urgent work reaches its shard.
+    pub async fn more_urgent_waiting(
+        &self,
+        conn: &mut MultiplexedConnection,
+        shard: Shard,
+        queues: &[QueueName],
+        than: Priority,
+    ) -> StoreResult<Option<Priority>> {
+        let Some(least) = Priority::ALL
+            .iter()
+            .copied()
+            .take_while(|priority| *priority != than)
+            .last()
+        else {
+            return Ok(None);
+        };
+        let streams = self.priority_streams(shard, queues, least);
+        Ok(match self.undelivered(conn, &streams).await? {
+            Undelivered::Found(priority) => Some(priority),
+            Undelivered::None { .. } => None,
+        })
+    }
+
+    /// The job streams of `queues` on `shard`, most urgent first, down to `least`.
+    fn priority_streams(
+        &self,
+        shard: Shard,
+        queues: &[QueueName],
+        least: Priority,
+    ) -> Vec<(String, Priority)> {
+        let mut priorities = Vec::new();
+        for &priority in Priority::ALL.iter() {
+            priorities.push(priority);
+            if priority == least {
+                break;
+            }
+        }
+        priorities
+            .into_iter()
+            .flat_map(|priority| {
+                queues
+                    .iter()
+                    .map(move |queue| (self.keys.stream(shard, queue, priority), priority))
+            })
+            .collect()
+    }
+
+    /// Whether `streams` (most urgent first) hold entries not yet delivered to the consumer
+    /// group: the most urgent priority that does, or else where the group stands on each.
+    async fn undelivered(
+        &self,
+        conn: &mut MultiplexedConnection,
+        streams: &[(String, Priority)],
+    ) -> StoreResult<Undelivered> {
+        let mut pipe = redis::pipe();
+        for (stream, _) in streams {
+            pipe.cmd("XINFO").arg("GROUPS").arg(stream);
+        }
+        let groups: Vec<StreamInfoGroupsReply> = pipe.query_async(conn).await?;
+        let mut positions = Vec::with_capacity(streams.len());
+        for ((_, priority), groups) in streams.iter().zip(&groups) {
+            let group = groups
+                .groups
+                .iter()
+                .find(|group| group.name == CONSUMER_GROUP);
+            match group {
+                Some(group) if group.lag.is_some_and(|lag| lag > 0) => {
+                    return Ok(Undelivered::Found(*priority));
+                }
+                Some(group) => positions.push(group.last_delivered_id.clone()),
+                None => positions.push("$".to_owned()),
+            }
+        }
+        Ok(Undelivered::None { positions })
     }
 
     /// One non-blocking `XREADGROUP` of `streams`, with `SMEMBERS` of the paused queues in the
