@@ -38,6 +38,11 @@ pub enum Permission {
     ProjectsWrite,
     /// Work on human tasks of projects.
     ProjectsWork,
+    /// Review human tasks others submitted: accept them or send them back.
+    ProjectsReview,
+    /// Steer projects: end (abort) them, pause and resume them, assign and reassign their
+    /// human tasks.
+    ProjectsManage,
     /// See and steer queues, dead letters and workers.
     Operator,
     /// Everything.
@@ -46,7 +51,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 14] = [
         Permission::WorkflowsRead,
         Permission::WorkflowsRun,
         Permission::ReportsRead,
@@ -57,6 +62,8 @@ impl Permission {
         Permission::ProjectsRead,
         Permission::ProjectsWrite,
         Permission::ProjectsWork,
+        Permission::ProjectsReview,
+        Permission::ProjectsManage,
         Permission::Operator,
         Permission::Admin,
     ];
@@ -74,6 +81,8 @@ impl Permission {
             Self::ProjectsRead => "projects.read",
             Self::ProjectsWrite => "projects.write",
             Self::ProjectsWork => "projects.work",
+            Self::ProjectsReview => "projects.review",
+            Self::ProjectsManage => "projects.manage",
             Self::Operator => "operator",
             Self::Admin => "admin",
         }
