@@ -14,6 +14,7 @@
 //! - [`report_script`]: how a report's script is started (argv and environment).
 //! - [`report_outputs`]: what a version records after its script ran, and storing its files.
 //! - [`bundles`]: reports packed into zips, run elsewhere, and imported as versions.
+//! - [`report_globals`]: global resources: a repository folder of files reports share.
 //! - [`reports_repo`]: the git repository of reports: configs, exports, status, fetch, pull.
 //! - [`releases`]: the Release Coordinator's ids, task and release state machines, versions.
 //! - [`task_service`]: the task-service protocol over HTTP (status pings, actions).
@@ -50,6 +51,7 @@ pub mod projects;
 pub mod releases;
 pub mod report_data;
 pub mod report_databases;
+pub mod report_globals;
 pub mod report_outputs;
 pub mod report_script;
 pub mod report_version;

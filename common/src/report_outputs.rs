@@ -1,6 +1,6 @@
 //! What a report version records once its script has run: the declared artefacts, the
-//! resources and the data extracts, each with its size and md5, the README's name, and the
-//! changelog.
+//! resources (the global resources copied in among them) and the data extracts, each with its
+//! size and md5, the README's name, and the changelog.
 //!
 //! Three steps, so that a worker's run and an imported bundle record a version the same way:
 //! [`collect`] reads the report's folder and builds the [`VersionRecord`] and the list of files
@@ -18,8 +18,8 @@ use crate::artefacts::{ArtefactError, ArtefactStore};
 use crate::changelog::{self, ChangelogError};
 use crate::model::RunChangelog;
 use crate::report_version::{
-    ArtefactGroup, ChangelogEntry, DATA_FOLDER, DataExtract, DataForm, DependencyUsed, VersionFile,
-    VersionRecord, is_version_id, version_date,
+    ArtefactGroup, ChangelogEntry, DATA_FOLDER, DataExtract, DataForm, DependencyUsed,
+    GlobalResourceUsed, VersionFile, VersionRecord, is_version_id, version_date,
 };
 use crate::reports::{ReportConfig, is_path_inside_folder};
 
@@ -262,6 +262,24 @@ pub fn collect(
         }
         resources.push(version_file(dir, name)?);
     }
+    // Global resources were copied into the folder under their local names before the
+    // script ran: they are the version's resources too, and it keeps where they came from.
+    let mut global_resources = Vec::new();
+    for global in &config.global_resources {
+        if !dir.join(&global.name).is_file() {
+            return Err(OutputError::MissingResource {
+                report: report.to_owned(),
+                name: global.name.clone(),
+            });
+        }
+        let file = version_file(dir, &global.name)?;
+        global_resources.push(GlobalResourceUsed {
+            name: global.name.clone(),
+            source: global.source.clone(),
+            md5: file.md5.clone(),
+        });
+        resources.push(file);
+    }
     let readme = dir.join(README).is_file().then(|| README.to_owned());
 
     let data = config
@@ -298,6 +316,7 @@ pub fn collect(
         changelog,
         readme,
         depends: inputs.depends.clone(),
+        global_resources,
     };
     let files = record_files(&record, config, dir)?;
     Ok(Outputs { record, files })
@@ -314,6 +333,16 @@ pub fn record_files(
 ) -> Result<Vec<OutputFile>, OutputError> {
     if !is_version_id(&record.id) {
         return Err(OutputError::BadVersionId(record.id.clone()));
+    }
+    if let Some(unlisted) = record
+        .global_resources
+        .iter()
+        .find(|global| !record.resources.iter().any(|file| file.name == global.name))
+    {
+        return Err(OutputError::Inconsistent(format!(
+            "global resource '{}' is not among the version's resources",
+            unlisted.name
+        )));
     }
     let mut files = Vec::new();
     let named = record

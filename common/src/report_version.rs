@@ -1,8 +1,9 @@
 //! A report version as Baton records it: what a successful report run (or an imported bundle)
 //! produced. The worker builds it as the run's result; the reports front serves it.
 //!
-//! Files live in the artefact store: artefacts and resources under `<version id>/<name>`,
-//! data extracts content-addressed under `data/<md5>.csv` (and `.rds`).
+//! Files live in the artefact store: artefacts and resources (global resources among them)
+//! under `<version id>/<name>`, data extracts content-addressed under `data/<md5>.csv` (and
+//! `.rds`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -124,6 +125,21 @@ pub struct VersionRecord {
     /// The other reports' files the run used (`depends:`), with the versions they came from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends: Vec<DependencyUsed>,
+    /// The resources that came from the repository's global resources folder
+    /// (`global_resources:`); each is also listed, with its size and md5, among `resources`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub global_resources: Vec<GlobalResourceUsed>,
+}
+
+/// A resource a run copied from the repository's global resources folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalResourceUsed {
+    /// Its name in the report's folder, as listed among the version's resources.
+    pub name: String,
+    /// The file it came from, relative to the global resources folder.
+    pub source: String,
+    /// md5 of its content, lowercase hex.
+    pub md5: String,
 }
 
 /// One file of another report's version that a run used.

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use serde_yaml::Value as Yaml;
 
 use crate::error::InvalidInput;
+use crate::report_globals::{self, GlobalResource};
 use crate::script_env;
 
 /// Longest parameter name.
@@ -138,6 +139,9 @@ pub struct ReportConfig {
     pub requester: Option<String>,
     /// Other reports' artefacts this one uses, in the order declared.
     pub depends: Vec<Dependency>,
+    /// Files of the repository's global resources folder this one uses
+    /// (`global_resources:`), in the order declared.
+    pub global_resources: Vec<GlobalResource>,
 }
 
 /// Artefact formats orderly knows.
@@ -227,10 +231,21 @@ impl ReportConfig {
                 "'script' must be a path inside the report's folder",
             ));
         }
+        let resources = file_list(root.get("resources"), "'resources'")?;
+        let global_resources = report_globals::parse_declared(root.get(report_globals::KEY))?;
+        if let Some(both) = global_resources
+            .iter()
+            .find(|global| resources.contains(&global.name))
+        {
+            return Err(InvalidInput::new(format!(
+                "'{}' is both a resource and a global resource",
+                both.name
+            )));
+        }
         Ok(Self {
             script,
             artefacts: parse_artefacts(root.get("artefacts"))?,
-            resources: file_list(root.get("resources"), "'resources'")?,
+            resources,
             parameters: parse_parameters(root.get("parameters"))?,
             displayname: optional_text(&root, "displayname")?,
             description: optional_text(&root, "description")?,
@@ -238,6 +253,7 @@ impl ReportConfig {
             author: optional_text(&root, "author")?,
             requester: optional_text(&root, "requester")?,
             depends: parse_depends(root.get("depends"))?,
+            global_resources,
         })
     }
 
@@ -658,6 +674,43 @@ mod tests {
         ] {
             let error = ReportConfig::parse(text).unwrap_err().to_string();
             assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn global_resources_are_read_in_both_forms() {
+        let mapped = ReportConfig::parse(
+            "script: s.sh\nresources: [a.csv]\nglobal_resources:\n  data.csv: shared/input.csv\n",
+        )
+        .unwrap();
+        assert_eq!(
+            mapped.global_resources,
+            vec![GlobalResource {
+                name: "data.csv".into(),
+                source: "shared/input.csv".into(),
+            }]
+        );
+        let listed =
+            ReportConfig::parse("script: s.sh\nglobal_resources: [shared/input.csv]\n").unwrap();
+        assert_eq!(listed.global_resources[0].name, "input.csv");
+        assert!(
+            ReportConfig::parse("script: s.sh\n")
+                .unwrap()
+                .global_resources
+                .is_empty()
+        );
+        for (text, expected) in [
+            (
+                "script: s.sh\nglobal_resources:\n  data.csv: ../../etc/passwd\n",
+                "inside the global resources folder",
+            ),
+            (
+                "script: s.sh\nresources: [data.csv]\nglobal_resources: {data.csv: x.csv}\n",
+                "'data.csv' is both a resource and a global resource",
+            ),
+        ] {
+            let error = ReportConfig::parse(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?}: {error}");
         }
     }
 

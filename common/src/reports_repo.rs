@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 
 use crate::error::InvalidInput;
 use crate::report_databases::{Databases, ORDERLY_CONFIG};
+use crate::report_globals;
 use crate::reports::ReportConfig;
 
 /// Why a repository operation failed.
@@ -15,7 +16,8 @@ pub enum RepoError {
     /// The branch, commit or report does not exist, or a name is invalid.
     #[error("{0}")]
     NotFound(String),
-    /// The repository's `orderly_config.yml` is broken.
+    /// The repository's `orderly_config.yml` is broken (its databases or its global
+    /// resources folder).
     #[error("{0}")]
     BadDatabases(String),
     /// The report's `orderly.yml` is broken.
@@ -220,6 +222,57 @@ impl ReportsRepo {
             Ok(text) => Databases::parse(&String::from_utf8_lossy(&text))
                 .map_err(|error| RepoError::BadDatabases(error.to_string())),
             Err(_) => Ok(Databases::default()),
+        }
+    }
+
+    /// The global resources folder the repository's `orderly_config.yml` names at `commit`
+    /// (none without such a file or key).
+    pub fn global_folder(&self, commit: &str) -> Result<Option<String>, RepoError> {
+        if !valid_revision(commit) {
+            return Err(RepoError::NotFound(format!(
+                "invalid git revision '{commit}'"
+            )));
+        }
+        match self.git(&["show", &format!("{commit}:{ORDERLY_CONFIG}")]) {
+            Ok(text) => report_globals::parse_folder(&String::from_utf8_lossy(&text))
+                .map_err(|error| RepoError::BadDatabases(error.to_string())),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The content of the regular file at `path` (relative to the repository's root, inside
+    /// it) at `commit`; `None` when there is no such file there (nothing, a folder, a link
+    /// or a submodule).
+    pub fn file_at(&self, commit: &str, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
+        if !valid_revision(commit) {
+            return Err(RepoError::NotFound(format!(
+                "invalid git revision '{commit}'"
+            )));
+        }
+        if !crate::reports::is_path_inside_folder(path) {
+            return Ok(None);
+        }
+        // `<mode> <type> <hash>\t<path>`: only the entry itself, matched literally.
+        let listing = self.git(&[
+            "--literal-pathspecs",
+            "ls-tree",
+            "-z",
+            "--full-tree",
+            commit,
+            "--",
+            path,
+        ])?;
+        let listing = String::from_utf8_lossy(&listing);
+        let entry = listing.split('\0').find_map(|entry| {
+            let (meta, name) = entry.split_once('\t')?;
+            let mut fields = meta.split(' ');
+            let (mode, kind, hash) = (fields.next()?, fields.next()?, fields.next()?);
+            (name == path && kind == "blob" && matches!(mode, "100644" | "100755"))
+                .then(|| hash.to_owned())
+        });
+        match entry {
+            Some(hash) => Ok(Some(self.git(&["cat-file", "blob", &hash])?)),
+            None => Ok(None),
         }
     }
 

@@ -829,3 +829,40 @@ async fn reports_with_a_wrong_missing_foreign_or_replaced_token_are_refused() {
         .await;
     refused(&elsewhere, 401);
 }
+
+#[tokio::test]
+async fn a_release_naming_an_unknown_study_while_the_data_service_is_down_answers_503() {
+    // A port nothing listens on: the data service is down.
+    let down = format!("http://127.0.0.1:{}", baton_tests::signed_http::free_port());
+    let app = TestApp::builder()
+        .env("BATON_OUTBOUND_ALLOW", "127.0.0.1")
+        .env("BATON_DATASERVICE_URL", &down)
+        .spawn()
+        .await;
+    let admin = app.admin().await;
+
+    let refused = admin
+        .post(
+            "/releases",
+            &json!({"name": "X", "studies": ["SD_ZZZZZZZZ"]}),
+        )
+        .await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    // The coordinator's error format: one `message`, naming the study and why.
+    let body = refused.body.as_object().unwrap();
+    assert_eq!(
+        body.keys().collect::<Vec<_>>(),
+        ["message"],
+        "{}",
+        refused.body
+    );
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot look study SD_ZZZZZZZZ up")
+            && message.contains("the data service did not answer"),
+        "{message}"
+    );
+    // Nothing was made.
+    assert_eq!(admin.get("/releases").await.body["count"], 0);
+    assert_eq!(admin.get("/studies/SD_ZZZZZZZZ").await.status, 404);
+}

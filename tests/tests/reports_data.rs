@@ -232,3 +232,65 @@ async fn a_failing_query_fails_the_run_naming_it_and_unknown_instances_are_refus
         assert!(message.contains("instances"), "{answer}");
     }
 }
+
+#[tokio::test]
+async fn an_unreachable_postgres_server_fails_the_run_naming_the_query_and_makes_no_version() {
+    // A port nothing listens on: the connection is refused.
+    let port = baton_tests::signed_http::free_port();
+    let repo = tempfile::tempdir().unwrap();
+    let root = repo.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    write_file(
+        root,
+        "orderly_config.yml",
+        &format!(
+            "database:\n  warehouse:\n    driver: RPostgres::Postgres\n    args: {{host: 127.0.0.1, port: {port}, user: {USER}, dbname: postgres}}\n"
+        ),
+        false,
+    );
+    write_file(
+        root,
+        "src/unreachable/orderly.yml",
+        "script: run.sh\ndata:\n  regions:\n    query: SELECT code FROM region\nartefacts:\n  - data: {description: Regions, filenames: out.csv}\n",
+        false,
+    );
+    write_file(
+        root,
+        "src/unreachable/run.sh",
+        "echo never\ncp regions.csv out.csv\n",
+        false,
+    );
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "a database that is down"]);
+    let app = TestApp::builder()
+        .env("BATON_REPORTS_REPO", &root.display().to_string())
+        .workers(1)
+        .worker_env("BATON_BLOCK_MS", "100")
+        .spawn()
+        .await;
+    let client =
+        ReportsClient::login(&app, "analyst", "reports.read,reports.review,reports.run").await;
+
+    let key = client.run("unreachable", json!({})).await;
+    let status = client.finished(&key).await;
+    assert_eq!(status["status"], "error", "{status}");
+    let log = status["output"].to_string();
+    assert!(
+        log.contains("data 'regions': cannot connect to database 'warehouse'"),
+        "{log}"
+    );
+    assert!(
+        log.to_lowercase().contains("connection refused"),
+        "the connection's error is named: {log}"
+    );
+    assert!(!log.contains("never"), "the script must not run: {log}");
+    assert!(status["version"].is_null(), "{status}");
+    let (code, answer) = client
+        .call(reqwest::Method::GET, "/api/v1/reports/unreachable/", None)
+        .await;
+    assert_eq!(code, 404, "no version was made: {answer}");
+    let (code, versions) = client
+        .call(reqwest::Method::GET, "/api/v1/versions/", None)
+        .await;
+    assert_eq!((code, &versions["data"]), (200, &json!([])), "{versions}");
+}

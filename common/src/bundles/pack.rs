@@ -4,11 +4,13 @@ use serde_json::{Map, Value};
 
 use super::archive::zip_folder;
 use super::{BundleError, BundleInfo, INFO, PACK, io_error};
+use crate::report_globals::{self, GlobalError};
 use crate::report_version::is_version_id;
 use crate::reports_repo::ReportsRepo;
 
 /// A bundle of `report` at `commit` for version `version_id`: the report's folder exported
-/// into `pack/` and what was asked for in `meta/info.json`. `parameters` must already be
+/// into `pack/` (with the global resources it uses copied in) and what was asked for in
+/// `meta/info.json`. `parameters` must already be
 /// checked against the report's `orderly.yml`. Runs git and writes temporary files: call it
 /// from blocking code.
 pub fn pack_bundle(
@@ -28,6 +30,17 @@ pub fn pack_bundle(
     let work = tempfile::tempdir().map_err(|error| BundleError::Io(error.to_string()))?;
     let root = work.path().join(version_id);
     repo.export(report, commit, &root.join(PACK))?;
+    // The global resources the report uses travel with it, as a worker would copy them.
+    let config = repo.config(report, commit)?;
+    report_globals::copy_into(repo, commit, &config.global_resources, &root.join(PACK)).map_err(
+        |error| match error {
+            GlobalError::Repo(error) => BundleError::Repo(error),
+            GlobalError::Write { .. } => BundleError::Io(error.to_string()),
+            GlobalError::NoFolder { .. } | GlobalError::Missing { .. } => {
+                BundleError::Invalid(format!("report '{report}': {error}"))
+            }
+        },
+    )?;
     let info = BundleInfo {
         id: version_id.to_owned(),
         name: report.to_owned(),

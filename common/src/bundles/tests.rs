@@ -258,3 +258,64 @@ async fn unsafe_or_malformed_zips_are_refused() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_bundle_carries_the_global_resources_its_report_uses() {
+    let repo = tempfile::tempdir().unwrap();
+    let dir = repo.path();
+    repository(dir);
+    write(dir, "orderly_config.yml", "global_resources: global\n");
+    write(dir, "global/shared/lookup.csv", "code\nA\n");
+    write(
+        dir,
+        "src/example/orderly.yml",
+        "script: run.sh\nartefacts:\n  - data:\n      description: The table\n      filenames: out.csv\nresources: [input.csv]\nglobal_resources:\n  lookup.csv: shared/lookup.csv\ndata:\n  dat:\n    csv: extract/dat.csv\n    rds: extract/dat.rds\nparameters:\n  n: ~\n",
+    );
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "a global resource"]);
+    let commit = git(dir, &["rev-parse", "HEAD"]);
+
+    let bundle = packed(dir, &commit);
+    let lookup = entries(&bundle)
+        .into_iter()
+        .find(|(name, _)| name == &format!("{VERSION_ID}/pack/lookup.csv"))
+        .expect("the global resource is packed under its local name");
+    assert_eq!(lookup.1, b"code\nA\n");
+
+    let (completed, record) = run_bundle(&bundle, DEFAULT_MAX_UNPACKED).unwrap();
+    assert_eq!(record.global_resources.len(), 1);
+    assert_eq!(record.global_resources[0].source, "shared/lookup.csv");
+    assert!(
+        record
+            .resources
+            .iter()
+            .any(|file| file.name == "lookup.csv")
+    );
+    let (_store_dir, store) = local_store();
+    import_bundle(&completed, &store).await.unwrap();
+    assert_eq!(
+        &store.get(VERSION_ID, "lookup.csv").await.unwrap()[..],
+        b"code\nA\n"
+    );
+
+    // A global file that is not there cannot be packed.
+    write(
+        dir,
+        "src/example/orderly.yml",
+        "script: run.sh\nglobal_resources:\n  lookup.csv: shared/gone.csv\nparameters:\n  n: ~\n",
+    );
+    git(dir, &["commit", "-q", "-am", "a missing global resource"]);
+    let commit = git(dir, &["rev-parse", "HEAD"]);
+    let error = pack_bundle(
+        &ReportsRepo::new(dir),
+        "example",
+        &commit,
+        None,
+        json!({"n": 7}).as_object().unwrap(),
+        &Map::new(),
+        VERSION_ID,
+    )
+    .unwrap_err();
+    assert!(error.is_client_error());
+    assert!(error.to_string().contains("'shared/gone.csv'"), "{error}");
+}

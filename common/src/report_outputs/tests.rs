@@ -208,3 +208,61 @@ fn records_naming_paths_outside_the_folder_are_refused() {
         Err(OutputError::Inconsistent(_))
     ));
 }
+
+#[test]
+fn global_resources_are_recorded_among_the_resources_and_kept_apart() {
+    let dir = finished_report();
+    write(dir.path(), "shared/data.csv", "g\n1\n");
+    let config = ReportConfig::parse(&format!(
+        "{ORDERLY_YML}global_resources:\n  shared/data.csv: inputs/global.csv\n"
+    ))
+    .unwrap();
+    let outputs = collect(dir.path(), &config, &inputs(), None).unwrap();
+    let record = &outputs.record;
+    let md5 = md5_hex(b"g\n1\n");
+    assert_eq!(
+        record.resources.last(),
+        Some(&VersionFile {
+            name: "shared/data.csv".into(),
+            size: 4,
+            md5: md5.clone(),
+        })
+    );
+    assert_eq!(
+        record.global_resources,
+        vec![GlobalResourceUsed {
+            name: "shared/data.csv".into(),
+            source: "inputs/global.csv".into(),
+            md5,
+        }]
+    );
+    // Stored with the version's files, like any resource.
+    assert!(
+        outputs
+            .files
+            .iter()
+            .any(|file| file.name == "shared/data.csv"
+                && file.folder == record.id
+                && file.local == dir.path().join("shared/data.csv"))
+    );
+    // The record reads back as written.
+    let json = serde_json::to_value(record).unwrap();
+    assert_eq!(json["global_resources"][0]["source"], "inputs/global.csv");
+    let read: VersionRecord = serde_json::from_value(json).unwrap();
+    assert_eq!(&read, record);
+
+    // A record claiming a global resource it does not list among its resources is refused.
+    let mut claimed = record.clone();
+    claimed.resources.pop();
+    assert!(matches!(
+        record_files(&claimed, &config, dir.path()),
+        Err(OutputError::Inconsistent(_))
+    ));
+
+    // The copy must still be there after the script ran.
+    std::fs::remove_file(dir.path().join("shared/data.csv")).unwrap();
+    let error = collect(dir.path(), &config, &inputs(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("resource 'shared/data.csv'"), "{error}");
+}

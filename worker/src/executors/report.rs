@@ -7,6 +7,10 @@
 //! Files of other reports' versions (`depends:`) are copied into the folder first, and the
 //! version records which ones it used.
 //!
+//! Global resources (`global_resources:`) are copied into the folder first too, from the
+//! global resources folder that the repository's `orderly_config.yml` names, at the run's
+//! commit (see [`common::report_globals`]); the version lists them among its resources.
+//!
 //! Data queries (`data:` entries with a `query`) run before the script, against the
 //! databases of the repository's `orderly_config.yml` at the run's commit, and leave their
 //! results as CSV files in the report's folder (see [`common::report_data`]).
@@ -24,6 +28,7 @@ use std::path::{Path, PathBuf};
 use common::artefacts::ArtefactStore;
 use common::model::{CommandSpec, ReportSpec};
 use common::report_data::{self, DataError};
+use common::report_globals::{self, GlobalError};
 use common::report_outputs::{self, CHANGELOG, OutputError, VersionInputs};
 use common::report_script;
 use common::report_version::DependencyUsed;
@@ -147,6 +152,7 @@ async fn run_in(
     ctx.log(format!("[ name ] {}", spec.report));
     ctx.log(format!("[ id ] {}", spec.version));
     ctx.log(format!("[ commit ] {}", spec.commit));
+    copy_global_resources(settings, spec, &config, dir, ctx).await?;
     let depends = copy_dependencies(settings, store, &config, dir, ctx).await?;
     if report_data::has_queries(&config) {
         run_data_queries(settings, spec, &config, dir, ctx).await?;
@@ -267,6 +273,42 @@ async fn copy_dependencies(
         }
     }
     Ok(used)
+}
+
+/// Copies the report's global resources from the repository's global resources folder, as
+/// it is at the run's commit, into its folder `dir`, each under its local name. A file that
+/// is not there, or no global folder at all, fails the run at once.
+async fn copy_global_resources(
+    settings: &ReportSettings,
+    spec: &ReportSpec,
+    config: &ReportConfig,
+    dir: &Path,
+    ctx: &TaskContext,
+) -> Result<(), TaskError> {
+    if config.global_resources.is_empty() {
+        return Ok(());
+    }
+    let (repo, commit) = (settings.repo.clone(), spec.commit.clone());
+    let (declared, target) = (config.global_resources.clone(), dir.to_owned());
+    let copied = tokio::task::spawn_blocking(move || {
+        report_globals::copy_into(&repo, &commit, &declared, &target)
+    })
+    .await
+    .map_err(|error| TaskError::Failed(format!("copying global resources interrupted: {error}")))?
+    .map_err(|error| match error {
+        GlobalError::NoFolder { .. } | GlobalError::Missing { .. } => {
+            TaskError::Invalid(format!("report '{}': {error}", spec.report))
+        }
+        GlobalError::Repo(error) => repo_error(error),
+        GlobalError::Write { .. } => TaskError::Failed(error.to_string()),
+    })?;
+    for resource in copied {
+        ctx.log(format!(
+            "[ global ] {} <= {} ({})",
+            resource.name, resource.source, resource.md5
+        ));
+    }
+    Ok(())
 }
 
 /// Runs the report's data queries against the repository's databases (as declared at the

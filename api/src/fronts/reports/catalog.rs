@@ -154,7 +154,9 @@ fn file_list(files: &[common::report_version::VersionFile]) -> Vec<Value> {
         .collect()
 }
 
-/// A version's details as OrderlyWeb shows them.
+/// A version's details as OrderlyWeb shows them, plus what it used: other reports' files
+/// (`depends`) and which of its `resources` came from the global resources folder
+/// (`global_resources`: name, source file and md5).
 pub fn details_json(version: &StoredVersion) -> Value {
     let record = &version.record;
     json!({
@@ -183,6 +185,7 @@ pub fn details_json(version: &StoredVersion) -> Value {
         "git_branch": record.git_branch,
         "git_commit": record.git_commit,
         "depends": record.depends,
+        "global_resources": record.global_resources,
     })
 }
 
