@@ -120,6 +120,13 @@ impl Keys {
         self.shard_key(shard, &format!("q:{queue}:{}", priority.as_str()))
     }
 
+    /// Sorted set of the human tasks of one shard submitted for review and waiting for a
+    /// reviewer: members `MS|RUN_ID|TASK` (the submission time, zero-padded), scored by the
+    /// project's priority negated, so the most urgent and then the oldest come first.
+    pub fn review_queue(&self, shard: Shard) -> String {
+        self.shard_key(shard, "review")
+    }
+
     /// Sorted set of a queue's delayed jobs on one shard, scored by due time (Unix ms).
     pub fn delayed(&self, shard: Shard, queue: &QueueName) -> String {
         self.shard_key(shard, &format!("q:{queue}:delayed"))

@@ -57,6 +57,8 @@ scripts! {
     ADVANCE_SLOT => "advance_slot.lua",
     /// Saves or submits a person's work on a human task they claimed.
     HUMAN_STEP => "human_step.lua",
+    /// Moves a human queue's group past head entries whose tasks wait for nobody.
+    PASS_CLAIMED_ENTRIES => "pass_claimed_entries.lua",
     /// A release task's or release's guarded transition, the release recomputed, with events.
     RELEASE_STEP => "release_step.lua",
     /// Sets fields of a releases-front record, moving it between its per-field indexes.

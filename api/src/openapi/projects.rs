@@ -15,6 +15,9 @@ const AVAILABLE_QUERY: &[QueryParam] = &[
     QueryParam::integer("limit", "Most tasks answered, 1 to 500 (default 100).").range(1, 500),
 ];
 
+const REVIEWS_QUERY: &[QueryParam] =
+    &[QueryParam::integer("limit", "Most tasks answered, 1 to 500 (default 100).").range(1, 500)];
+
 const INFORMATION_QUERY: &[QueryParam] =
     &[QueryParam::integer("project_id", "The project.").required()];
 
@@ -75,4 +78,36 @@ pub const OPERATIONS: &[Operation] = &[
     .needs("projects.work")
     .body("TaskWork")
     .errors(&[409]),
+    Operation::get(
+        "/orchestra/api/reviews/available",
+        "Human tasks submitted for review and waiting for a reviewer, other than the caller's \
+         own work; highest priority first, then the oldest submission.",
+    )
+    .needs("projects.review")
+    .query(REVIEWS_QUERY),
+    Operation::post(
+        "/orchestra/api/reviews/claim",
+        "Review the next task waiting for a reviewer, or the one named by task_id (404 when \
+         none waits, 403 for the caller's own work, 409 when it waits for no reviewer).",
+    )
+    .needs("projects.review")
+    .optional_body("ReviewClaim")
+    .errors(&[403, 404, 409]),
+    Operation::post(
+        "/orchestra/api/reviews/{id}/accept",
+        "Accept the work under the caller's review: the step completes with the reviewed data \
+         (400 when it breaks the step's form, 403 when someone else reviews it, 409 when it is \
+         not under review).",
+    )
+    .needs("projects.review")
+    .optional_body("ReviewDecision")
+    .errors(&[403, 409]),
+    Operation::post(
+        "/orchestra/api/reviews/{id}/reject",
+        "Send the work under the caller's review back to its claimant with the reviewer's data \
+         (403 when someone else reviews it, 409 when it is not under review).",
+    )
+    .needs("projects.review")
+    .optional_body("ReviewDecision")
+    .errors(&[403, 409]),
 ];

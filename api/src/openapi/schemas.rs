@@ -202,6 +202,19 @@ pub fn components() -> Value {
                 "description": "Seconds worked; null or left out: the time since the claim."
             }
         })),
+        "ReviewClaim": object(&[], json!({
+            "task_id": {"type": "integer", "minimum": 1, "nullable": true}
+        })),
+        "ReviewDecision": object(&[], json!({
+            "task_data": {
+                "type": "object", "nullable": true,
+                "description": "The reviewed data; null or left out: the work as submitted."
+            },
+            "work_time_seconds": {
+                "type": "integer", "minimum": 0, "nullable": true,
+                "description": "Seconds spent reviewing; null or left out: the time since the review was claimed."
+            }
+        })),
         "BatonError": object(&["error"], json!({
             "error": object(&["code", "message"], json!({
                 "code": string(), "message": string(), "details": strings()

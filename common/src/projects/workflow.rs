@@ -20,6 +20,7 @@
 //!     description: Write the article
 //!     type: human
 //!     depends_on: [research]
+//!     review: true                 # optional: another person reviews the work
 //!     form:                        # optional: the JSON Schema of what the person submits
 //!       type: object
 //!       required: [title, body]
@@ -42,6 +43,9 @@
 //! - `form` (human steps only) is a JSON Schema of an object: what the person submits as
 //!   `task_data` must match it ([`StepForm`]), and the console draws it as a form. A form that
 //!   is not a valid JSON Schema of an object refuses the file.
+//! - `review: true` (human steps only): after the person submits, the task waits for a
+//!   reviewer (another person, with `projects.review`), who accepts it (the step completes
+//!   with the reviewed data) or sends it back with comments, as Orchestra's review steps do.
 //!
 //! An invalid file stops the load with a [`WorkflowFileError`] naming the file and, when it is
 //! known, the line (`article.yml:14: step 'write' depends on unknown step 'reserch'`).
@@ -101,6 +105,9 @@ pub struct Step {
     pub timeout_secs: Option<u64>,
     /// The form a person fills in (human steps), when the step declares one.
     pub form: Option<StepForm>,
+    /// True when another person must review the work before the step completes (human
+    /// steps).
+    pub review: bool,
 }
 
 /// A workflow of steps, checked.
@@ -147,6 +154,8 @@ struct StepFile {
     timeout: Option<u64>,
     #[serde(default)]
     form: Option<serde_yaml::Value>,
+    #[serde(default)]
+    review: bool,
 }
 
 /// Loads every workflow file of `dir`, by slug.
@@ -262,7 +271,13 @@ pub fn load_str(text: &str, source: &Path) -> Result<ProjectWorkflow, WorkflowFi
                 Some(StepForm::from_yaml(schema).map_err(fail_step)?)
             }
         };
+        if step.review && step.kind == StepKind::Machine {
+            return Err(fail_step(
+                "only a human step takes 'review': a person reviews another's work".into(),
+            ));
+        }
         steps.push(Step {
+            review: step.review,
             slug: step.slug.clone(),
             description: step.description.clone(),
             kind: step.kind,
@@ -598,5 +613,22 @@ steps:
         let error = load_dir(dir.path()).unwrap_err();
         assert!(error.to_string().contains("b.yaml:1: "), "{error}");
         assert!(error.message.contains("also defined"), "{error}");
+    }
+
+    #[test]
+    fn a_human_step_may_require_review_and_a_machine_step_may_not() {
+        let reviewed = ARTICLE.replace(
+            "    depends_on: [research]\n",
+            "    depends_on: [research]\n    review: true\n",
+        );
+        let workflow = load(&reviewed).unwrap();
+        assert!(workflow.steps[1].review);
+        assert!(!workflow.steps[0].review);
+        let machine = ARTICLE.replace("    retries: 1\n", "    retries: 1\n    review: true\n");
+        let error = load(&machine).unwrap_err().to_string();
+        assert!(
+            error.contains("only a human step takes 'review'"),
+            "{error}"
+        );
     }
 }

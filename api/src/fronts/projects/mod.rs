@@ -4,8 +4,9 @@
 //! A project is a run of its workflow's steps ([`common::projects`]); trailing slashes are
 //! optional; bodies and answers are JSON; errors are `{"error": code, "message": "..."}` with
 //! a 4xx status. `create_project` needs `projects.write`; `project_information` and
-//! `workflow_types` need `projects.read`; the task routes need `projects.work`. Orchestra's
-//! client signs `date` alone: give it a key created with `--allow-date-only`.
+//! `workflow_types` need `projects.read`; the task routes need `projects.work`, the review
+//! routes `projects.review`. Orchestra's client signs `date` alone: give it a key created
+//! with `--allow-date-only`.
 //!
 //! - [`route`]: which endpoint a method and path name.
 //! - [`reply`]: answers, bodies, ids and Orchestra's dates.
@@ -13,14 +14,18 @@
 //! - [`client`]: Orchestra's client API: creating and reading projects, listing workflows.
 //! - [`tasks`]: the human-task API (available, claim the next task or one by id, save, submit),
 //!   whose use cases the console's work pages call too.
+//! - [`reviews`]: the review API (tasks waiting for a reviewer, claim a review, accept or
+//!   reject), for keys with `projects.review`.
 
 mod client;
 mod reply;
+pub(crate) mod reviews;
 mod route;
 pub(crate) mod tasks;
 pub(crate) mod view;
 
 use common::store::apikeys::Permission;
+use common::store::projects::human::ReviewDecision;
 use warp::Filter;
 
 use super::routed;
@@ -49,6 +54,9 @@ async fn dispatch(
         Route::Available | Route::Claim | Route::Save(_) | Route::Submit(_) => {
             Permission::ProjectsWork
         }
+        Route::ReviewsAvailable | Route::ReviewClaim | Route::Accept(_) | Route::Reject(_) => {
+            Permission::ProjectsReview
+        }
     };
     let caller = authorize(&state, &request, permission).await?;
     let (state, request) = (&state, &request);
@@ -60,5 +68,13 @@ async fn dispatch(
         Route::Claim => tasks::claim(state, request, &caller).await,
         Route::Save(id) => tasks::save(state, request, &caller, &id).await,
         Route::Submit(id) => tasks::submit(state, request, &caller, &id).await,
+        Route::ReviewsAvailable => reviews::available(state, request, &caller).await,
+        Route::ReviewClaim => reviews::claim(state, request, &caller).await,
+        Route::Accept(id) => {
+            reviews::decision(state, request, &caller, &id, ReviewDecision::Accept).await
+        }
+        Route::Reject(id) => {
+            reviews::decision(state, request, &caller, &id, ReviewDecision::Reject).await
+        }
     }
 }

@@ -21,6 +21,14 @@ pub enum Route {
     Save(String),
     /// `POST /orchestra/api/tasks/<id>/submit`.
     Submit(String),
+    /// `GET /orchestra/api/reviews/available`.
+    ReviewsAvailable,
+    /// `POST /orchestra/api/reviews/claim`.
+    ReviewClaim,
+    /// `POST /orchestra/api/reviews/<id>/accept`.
+    Accept(String),
+    /// `POST /orchestra/api/reviews/<id>/reject`.
+    Reject(String),
 }
 
 impl Route {
@@ -45,6 +53,16 @@ impl Route {
             ["orchestra", "api", "tasks", id, "submit"] => {
                 (Route::Submit((*id).into()), &[Method::POST])
             }
+            ["orchestra", "api", "reviews", "available"] => {
+                (Route::ReviewsAvailable, &[Method::GET])
+            }
+            ["orchestra", "api", "reviews", "claim"] => (Route::ReviewClaim, &[Method::POST]),
+            ["orchestra", "api", "reviews", id, "accept"] => {
+                (Route::Accept((*id).into()), &[Method::POST])
+            }
+            ["orchestra", "api", "reviews", id, "reject"] => {
+                (Route::Reject((*id).into()), &[Method::POST])
+            }
             _ => return Err(NoRoute::NotFound),
         };
         if methods.contains(method) {
@@ -64,6 +82,10 @@ impl Route {
             Route::Claim => "/orchestra/api/tasks/claim",
             Route::Save(_) => "/orchestra/api/tasks/{id}/save",
             Route::Submit(_) => "/orchestra/api/tasks/{id}/submit",
+            Route::ReviewsAvailable => "/orchestra/api/reviews/available",
+            Route::ReviewClaim => "/orchestra/api/reviews/claim",
+            Route::Accept(_) => "/orchestra/api/reviews/{id}/accept",
+            Route::Reject(_) => "/orchestra/api/reviews/{id}/reject",
         }
     }
 }

@@ -13,14 +13,16 @@ use std::collections::HashSet;
 use common::model::{QueueName, TaskStatus};
 use common::projects::workflow::Step;
 use common::store::jobs::Job;
-use common::store::projects::human::{HumanClaim, HumanWork, entry_order};
-use common::store::projects::{HumanRecord, ProjectRef, ProjectRun};
+use common::store::projects::human::{HumanClaim, HumanSubmission, HumanWork, entry_order};
+use common::store::projects::{HumanRecord, ProjectRef, ProjectRun, ReviewState};
 use common::store::runs::TaskView;
 use common::time::now_ms;
 use serde_json::{Map, Value, json};
 
 use super::reply::{body_object, integer_id, ok, path_id};
-use super::view::{assignment_json, is_human, snapshot, task_status};
+use super::view::{
+    SNAPSHOT_SUBMIT, assignment_json, human_task_status, is_human, snapshot, task_status,
+};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::request::RequestParts;
@@ -95,11 +97,14 @@ impl HumanTask {
             .collect()
     }
 
-    /// True when `person` holds it and has not submitted it yet: theirs to work on.
+    /// True when `person` holds it and has not submitted it yet: theirs to work on. A task
+    /// submitted for review is not, until the reviewer sends it back.
     pub fn is_open_to(&self, person: &str) -> bool {
+        let human = self.human();
         self.task().status == TaskStatus::Running
             && self.task().worker.as_deref() == Some(person)
-            && !self.human().submitted
+            && !human.submitted
+            && matches!(human.review, None | Some(ReviewState::PostReview))
     }
 }
 
@@ -143,13 +148,13 @@ fn project_of(record: &ProjectRun) -> Option<ProjectRef> {
 
 /// A human task as people see it: its project, step, priority and the results of the steps
 /// it depends on (`prerequisites`, by step slug).
-fn person_task_json(state: &AppState, task: &HumanTask) -> Value {
+pub(crate) fn person_task_json(state: &AppState, task: &HumanTask) -> Value {
     let payload = &task.record.run.payload;
     let prerequisites: Map<String, Value> = task.prerequisites().into_iter().collect();
     json!({
         "id": task.id(),
         "project": task.project.id,
-        "status": task_status(task.task().status),
+        "status": human_task_status(task.task(), &task.human()),
         "step_slug": task.task().key,
         "step_description": task.step(state).map(|step| step.description.clone()).unwrap_or_default(),
         "workflow_slug": task.workflow_slug(),
@@ -167,38 +172,51 @@ async fn tasks_of_jobs(
     jobs: &[Job],
     keep: impl Fn(&HumanTask) -> bool,
 ) -> Result<Vec<HumanTask>, ApiError> {
-    let mut seen = HashSet::new();
-    let jobs: Vec<&Job> = jobs
+    let tasks: Vec<(String, usize)> = jobs
         .iter()
-        .filter(|job| seen.insert((job.job.run_id.clone(), job.job.task)))
+        .map(|job| (job.job.run_id.clone(), job.job.task as usize))
         .collect();
-    let mut run_ids: Vec<String> = jobs.iter().map(|job| job.job.run_id.clone()).collect();
+    tasks_of(state, &tasks, keep).await
+}
+
+/// The human tasks named by `tasks` (run id, step index) that stand as `keep` wants, with
+/// their projects, each once, in order.
+pub(crate) async fn tasks_of(
+    state: &AppState,
+    tasks: &[(String, usize)],
+    keep: impl Fn(&HumanTask) -> bool,
+) -> Result<Vec<HumanTask>, ApiError> {
+    let mut seen = HashSet::new();
+    let named: Vec<&(String, usize)> = tasks
+        .iter()
+        .filter(|task| seen.insert((*task).clone()))
+        .collect();
+    let mut run_ids: Vec<String> = named.iter().map(|(run_id, _)| run_id.clone()).collect();
     run_ids.sort();
     run_ids.dedup();
     let records = state.store.project_runs(&run_ids).await?;
-    let mut tasks = Vec::new();
-    for job in jobs {
+    let mut found = Vec::new();
+    for (run_id, index) in named {
         let Some(record) = run_ids
             .iter()
-            .position(|id| *id == job.job.run_id)
+            .position(|id| id == run_id)
             .and_then(|position| records[position].as_ref())
         else {
             continue;
         };
-        let index = job.job.task as usize;
-        let Some(project) = project_of(record).filter(|_| index < record.run.tasks.len()) else {
+        let Some(project) = project_of(record).filter(|_| *index < record.run.tasks.len()) else {
             continue;
         };
         let task = HumanTask {
             project,
             record: record.clone(),
-            index,
+            index: *index,
         };
         if keep(&task) {
-            tasks.push(task);
+            found.push(task);
         }
     }
-    Ok(tasks)
+    Ok(found)
 }
 
 /// Human tasks of `queues` nobody has claimed yet, highest priority (the projects' integer)
@@ -434,7 +452,7 @@ pub(crate) fn refused(task_id: u64, work: HumanWork) -> ApiError {
                 task_status(status)
             }
         )),
-        HumanWork::Saved | HumanWork::Submitted { .. } => {
+        HumanWork::Saved | HumanWork::Submitted { .. } | HumanWork::InReview { .. } => {
             ApiError::Conflict(format!("task {task_id} changed meanwhile; try again"))
         }
     }
@@ -508,18 +526,39 @@ pub(crate) async fn submit_work(
     let now = now_ms();
     let work_time_seconds = work_time_seconds
         .unwrap_or_else(|| now.saturating_sub(task.started_ms.unwrap_or(now)) / 1000);
+    let submission = HumanSubmission {
+        review: found.step(state).is_some_and(|step| step.review),
+        project_priority: found.priority(),
+        job: (&task.queue, found.record.run.priority),
+    };
+    let snapshot = snapshot(data, now, work_time_seconds, SNAPSHOT_SUBMIT);
     let work = state
         .store
         .submit_human_work(
             &found.project.run_id,
             found.index,
             person,
-            data,
-            &snapshot(data, now, work_time_seconds),
-            (&task.queue, found.record.run.priority),
+            (data, &snapshot),
+            submission,
         )
         .await?;
     match work {
+        HumanWork::InReview { data: first, again } => {
+            if again && &first != data {
+                return Err(ApiError::Conflict(format!(
+                    "task {task_id} was already submitted for review with other data"
+                )));
+            }
+            if !again {
+                tracing::info!(
+                    project = found.project.id,
+                    task = task_id,
+                    person,
+                    "human task submitted for review"
+                );
+            }
+            Ok(first)
+        }
         HumanWork::Submitted { data: first, again } => {
             if again && &first != data {
                 return Err(ApiError::Conflict(format!(
@@ -562,9 +601,15 @@ pub async fn submit(
         })?),
     };
     let first = submit_work(state, &caller.key.id, task_id, &data, work_time_seconds).await?;
+    // A step under review says where its review stands.
+    let task = find_task(state, task_id).await?;
+    let status = match task.human().review {
+        None | Some(ReviewState::Accepted) => "Submitted",
+        Some(_) => human_task_status(task.task(), &task.human()),
+    };
     Ok(ok(&json!({
         "task_id": task_id,
-        "status": "Submitted",
+        "status": status,
         "task_data": first,
     })))
 }

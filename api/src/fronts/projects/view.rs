@@ -8,11 +8,16 @@
 //! (`worker`: their key id); for a machine step, the engine (`worker`: null). Its status is
 //! `Processing`, then `Submitted` (a person submitted, or the machine step succeeded), or
 //! `Failed`.
+//!
+//! A human step that requires review is `Pending Review` once submitted, `Reviewing` while a
+//! reviewer holds it, `Post-review Processing` when the reviewer sent it back; the reviewer
+//! has an assignment of their own, whose snapshots are their decisions (accept, reject), as
+//! the claimant's are their submissions.
 
 use common::model::{RunStatus, TaskStatus};
 use common::projects::project::TaskClass;
 use common::projects::workflow::ProjectWorkflow;
-use common::store::projects::{HumanRecord, ProjectRef, ProjectRun};
+use common::store::projects::{HumanRecord, ProjectRef, ProjectRun, ReviewState};
 use common::store::runs::{RunView, TaskView};
 use serde_json::{Map, Value, json};
 
@@ -20,6 +25,10 @@ use super::reply::{datetime_naive, datetime_utc};
 
 /// Orchestra's type of a submitted snapshot.
 pub const SNAPSHOT_SUBMIT: u8 = 0;
+/// Orchestra's type of a reviewer's accepting snapshot.
+pub const SNAPSHOT_ACCEPT: u8 = 1;
+/// Orchestra's type of a reviewer's rejecting snapshot.
+pub const SNAPSHOT_REJECT: u8 = 2;
 
 /// A project's status in Orchestra's words.
 pub fn project_status(status: RunStatus) -> &'static str {
@@ -40,13 +49,23 @@ pub fn task_status(status: TaskStatus) -> &'static str {
     }
 }
 
+/// A human task's status in Orchestra's words, its review included.
+pub fn human_task_status(task: &TaskView, human: &HumanRecord) -> &'static str {
+    match (task.status, human.review) {
+        (TaskStatus::Running, Some(ReviewState::Pending)) => "Pending Review",
+        (TaskStatus::Running, Some(ReviewState::Reviewing | ReviewState::Accepted)) => "Reviewing",
+        (TaskStatus::Running, Some(ReviewState::PostReview)) => "Post-review Processing",
+        (status, _) => task_status(status),
+    }
+}
+
 /// True when the task of step `task` is a human step.
 pub fn is_human(task: &TaskView) -> bool {
     task.queue.is_human()
 }
 
 /// A snapshot of submitted `data` (Orchestra adds `__version` to an object's data).
-pub fn snapshot(data: &Value, at_ms: u64, work_time_seconds: u64) -> Value {
+pub fn snapshot(data: &Value, at_ms: u64, work_time_seconds: u64, kind: u8) -> Value {
     let data = match data {
         Value::Object(object) => {
             let mut object = object.clone();
@@ -59,7 +78,7 @@ pub fn snapshot(data: &Value, at_ms: u64, work_time_seconds: u64) -> Value {
         "data": data,
         "datetime": datetime_naive(at_ms),
         "work_time_seconds": work_time_seconds,
-        "type": SNAPSHOT_SUBMIT,
+        "type": kind,
     })
 }
 
@@ -126,11 +145,14 @@ pub fn task_json(project: &ProjectRef, task: &TaskView, human: &HumanRecord) -> 
     } else {
         task.result.clone().unwrap_or(Value::Null)
     };
-    let assignments: Vec<Value> = assignment_json(project, task, human).into_iter().collect();
+    let assignments: Vec<Value> = assignment_json(project, task, human)
+        .into_iter()
+        .chain(review_assignment_json(project, task, human))
+        .collect();
     json!({
         "id": project.task_id(task.index),
         "project": project.id,
-        "status": task_status(task.status),
+        "status": human_task_status(task, human),
         "step_slug": task.key,
         "latest_data": latest_data,
         "assignments": assignments,
@@ -149,11 +171,18 @@ pub fn assignment_json(
         TaskStatus::Error | TaskStatus::Canceled => "Failed",
         TaskStatus::Success => "Submitted",
         _ if human.submitted => "Submitted",
+        _ if matches!(
+            human.review,
+            Some(ReviewState::Pending | ReviewState::Reviewing | ReviewState::Accepted)
+        ) =>
+        {
+            "Submitted"
+        }
         _ => "Processing",
     };
     let (snapshots, in_progress) = if person {
         (
-            human.snapshot.iter().cloned().collect::<Vec<_>>(),
+            human.snapshots.clone(),
             human.work.clone().unwrap_or_else(|| json!({})),
         )
     } else {
@@ -163,6 +192,7 @@ pub fn assignment_json(
                 result.as_ref().unwrap_or(&Value::Null),
                 finished,
                 finished.saturating_sub(started_ms) / 1000,
+                SNAPSHOT_SUBMIT,
             )],
             _ => Vec::new(),
         };
@@ -176,5 +206,30 @@ pub fn assignment_json(
         "in_progress_task_data": in_progress,
         "status": status,
         "start_datetime": datetime_utc(started_ms),
+    }))
+}
+
+/// The reviewer's assignment of a human task, once someone reviews it: their decisions are
+/// its snapshots.
+pub fn review_assignment_json(
+    project: &ProjectRef,
+    task: &TaskView,
+    human: &HumanRecord,
+) -> Option<Value> {
+    let id = human.review_assignment?;
+    let status = match (task.status, human.review) {
+        (TaskStatus::Error | TaskStatus::Canceled, _) => "Failed",
+        (TaskStatus::Success, _) => "Submitted",
+        (_, Some(ReviewState::Reviewing)) => "Processing",
+        _ => "Submitted",
+    };
+    Some(json!({
+        "id": id,
+        "snapshots": {"__version": 1, "snapshots": human.review_snapshots},
+        "worker": human.reviewer,
+        "task": project.task_id(task.index),
+        "in_progress_task_data": human.work.clone().unwrap_or_else(|| json!({})),
+        "status": status,
+        "start_datetime": human.review_started_ms.map(datetime_utc),
     }))
 }

@@ -1,9 +1,16 @@
 //! Human tasks: jobs on a human queue ([`QueueName::is_human`]) that people, not workers,
 //! read, through the same consumer group, each person being a consumer named by their key id.
 //!
-//! - A claim reads the next job (`XREADGROUP`, high priority first) and starts its attempt
-//!   with the engine's guarded start ([`Store::start_jobs`]), so two people never hold one
-//!   task: the stream gives an entry to one consumer, and the start script lets one start.
+//! - A claim takes a task by name: the next one is the waiting task of the project with the
+//!   highest priority (Orchestra's integer), then the oldest, among the stream entries no one
+//!   has been given (tasks of paused projects are passed over). Its attempt is started with
+//!   the engine's guarded start ([`Store::start_jobs`]), so two people never hold one task:
+//!   the start script lets one start. Then its entry is put in the person's pending list
+//!   (`XCLAIM ... FORCE`), and the group is moved past head entries whose tasks wait for
+//!   nobody any more (`pass_claimed_entries.lua`, which never passes a waiting one), so
+//!   listing and trimming go on from there. Should a race acknowledge an entry a holder
+//!   still needs, the holder's submit still finishes the task, its attempt read from the task
+//!   itself ([`NO_ENTRY`]).
 //! - The job stays pending under the person (the scheduler never reclaims human queues) until
 //!   the submission finishes the task through the engine's guarded finish
 //!   ([`Store::finish_jobs`]), which enqueues the next steps and acknowledges the job.
@@ -15,19 +22,10 @@
 //!   that stopped midway: an entry whose task never started is started for the new claimant;
 //!   a submitted task still running is finished; a finished task's entry is healed and
 //!   acknowledged. Tasks a person holds are never touched.
-//! - A person may also claim one task by name ([`Store::claim_human_task`], the console's
-//!   Claim button): its attempt is started by the same guarded start (so again one person
-//!   wins), then its entry, still undelivered, is put in the person's pending list
-//!   (`XCLAIM ... FORCE`). A later claim that reads that entry off the stream finds its task
-//!   running under someone else and hands the entry back to them instead of acknowledging it.
-//!   Should a race acknowledge it all the same, the holder's submit still finishes the task,
-//!   its attempt read from the task itself ([`NO_ENTRY`]).
 //! - The tasks a person holds are the jobs pending under them ([`Store::held_human_jobs`]).
 
 use redis::aio::MultiplexedConnection;
-use redis::streams::{
-    StreamId, StreamInfoGroupsReply, StreamPendingCountReply, StreamRangeReply, StreamReadReply,
-};
+use redis::streams::{StreamId, StreamInfoGroupsReply, StreamPendingCountReply, StreamRangeReply};
 use serde_json::Value;
 
 use crate::error::StoreError;
@@ -42,8 +40,17 @@ use crate::time::now_ms;
 /// claim takes it over (its claimer or submitter stopped midway).
 pub const ABANDONED_MS: u64 = 30_000;
 
-/// Most stale entries one claim reads past before giving up (finished or duplicate jobs).
+/// Most pending entries one claim examines for abandoned work.
 const CLAIM_SCAN_LIMIT: usize = 100;
+
+/// Most waiting tasks one claim of the next task weighs by priority.
+const CLAIM_CANDIDATES: usize = 500;
+
+/// Most head entries one pass of a human queue's group moves over.
+const PASS_SCAN: usize = 200;
+
+/// A paused project's status, as its hash holds it: its tasks are not offered.
+pub const PAUSED: &str = "paused";
 
 /// Most pending entries of one person examined to find the job of a task they hold.
 const HELD_SCAN_LIMIT: usize = 1000;
@@ -73,6 +80,14 @@ pub enum HumanWork {
     Closed(TaskStatus),
     /// The work in progress is stored.
     Saved,
+    /// The task was submitted with `data` for review: it waits for a reviewer, or for the
+    /// reviewer who sent it back.
+    InReview {
+        /// The data submitted.
+        data: Value,
+        /// True when this repeats a submission already waiting for review.
+        again: bool,
+    },
     /// The task was submitted with `data` and has finished (or is finishing) with it.
     Submitted {
         /// The data recorded by the first submission.
@@ -98,6 +113,135 @@ pub enum HumanClaim {
     /// It waits for nobody now: not ready (its dependencies have not finished), submitted,
     /// finished or canceled; or its job is not among the stream's undelivered entries.
     NotWaiting(TaskStatus),
+}
+
+/// How a submission is to be handled.
+#[derive(Debug, Clone, Copy)]
+pub struct HumanSubmission<'a> {
+    /// True when the step requires review before it completes.
+    pub review: bool,
+    /// The project's priority (Orchestra's integer): reviews of the most urgent go first.
+    pub project_priority: i64,
+    /// The task's queue and the run's priority stream, where its job is.
+    pub job: (&'a QueueName, Priority),
+}
+
+/// What claiming a review did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReviewClaim {
+    /// The caller reviews it now.
+    Claimed,
+    /// The caller reviews it already.
+    Yours,
+    /// The caller did the work: someone else must review it.
+    OwnWork,
+    /// The run or the task does not exist, or it is a machine step.
+    Missing,
+    /// It waits for no reviewer (not submitted for review, someone else reviews it, or it
+    /// finished).
+    NotPending,
+}
+
+/// A reviewer's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewDecision {
+    /// The work is accepted: the step completes with it.
+    Accept,
+    /// The work goes back to its claimant with comments.
+    Reject,
+}
+
+/// What a review did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReviewOutcome {
+    /// Accepted: the task finished (or is finishing) with `data`.
+    Accepted {
+        /// The data the task finished with (the first accept's).
+        data: Value,
+        /// True when this repeats an earlier accept.
+        again: bool,
+    },
+    /// Sent back to the claimant (`again`: it already was).
+    Rejected {
+        /// True when this repeats an earlier reject.
+        again: bool,
+    },
+    /// The run or task does not exist.
+    Missing,
+    /// The task is a machine step.
+    Machine,
+    /// The task no longer runs (finished or canceled).
+    Closed(TaskStatus),
+    /// It is not under review now.
+    NotInReview,
+    /// Someone else reviews it (their key id).
+    NotReviewer(String),
+}
+
+/// One call of `human_step.lua`.
+struct HumanStep<'a> {
+    operation: &'static str,
+    run_id: &'a str,
+    task: usize,
+    person: &'a str,
+    data: &'a Value,
+    snapshot: &'a Value,
+    review: bool,
+    project_priority: i64,
+    assignment: u64,
+}
+
+impl<'a> HumanStep<'a> {
+    fn new(operation: &'static str, run_id: &'a str, task: usize, person: &'a str) -> Self {
+        Self {
+            operation,
+            run_id,
+            task,
+            person,
+            data: &Value::Null,
+            snapshot: &Value::Null,
+            review: false,
+            project_priority: 0,
+            assignment: 0,
+        }
+    }
+
+    fn data(mut self, data: &'a Value) -> Self {
+        self.data = data;
+        self
+    }
+
+    fn snapshot(mut self, snapshot: &'a Value) -> Self {
+        self.snapshot = snapshot;
+        self
+    }
+
+    fn review(mut self, review: bool, project_priority: i64) -> Self {
+        self.review = review;
+        self.project_priority = project_priority;
+        self
+    }
+
+    fn assignment(mut self, assignment: u64) -> Self {
+        self.assignment = assignment;
+        self
+    }
+}
+
+/// Reads the reply of `human_step.lua` to a review claim.
+fn review_claim(reply: &[String]) -> StoreResult<ReviewClaim> {
+    Ok(match reply.first().map(String::as_str).unwrap_or("") {
+        "review_claimed" => ReviewClaim::Claimed,
+        "review_yours" => ReviewClaim::Yours,
+        "own_work" => ReviewClaim::OwnWork,
+        "missing" | "machine" => ReviewClaim::Missing,
+        "not_pending" | "closed" => ReviewClaim::NotPending,
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "unexpected answer '{other}' from human_step.lua"
+            )));
+        }
+    })
 }
 
 impl Store {
@@ -156,8 +300,9 @@ impl Store {
     }
 
     /// Claims the next human task of `queue` for `person`: its attempt is started (the task
-    /// runs, with `person` as its worker) and its job stays pending under `person`. `None`
-    /// when no task is waiting.
+    /// runs, with `person` as its worker) and its job stays pending under `person`. The next
+    /// task is the one of the project with the highest priority (Orchestra's integer), then
+    /// the oldest; tasks of paused projects are passed over. `None` when no task is waiting.
     pub async fn claim_human_job(
         &self,
         queue: &QueueName,
@@ -168,48 +313,122 @@ impl Store {
         if let Some(job) = self.take_over_abandoned(&mut conn, queue, person).await? {
             return Ok(Some(job));
         }
-        for (priority, shard) in Priority::ALL
-            .into_iter()
-            .flat_map(|priority| self.keys.shards().map(move |shard| (priority, shard)))
-        {
-            let stream = self.keys.stream(shard, queue, priority);
-            for _ in 0..CLAIM_SCAN_LIMIT {
-                let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
-                    .arg("GROUP")
-                    .arg(CONSUMER_GROUP)
-                    .arg(person)
-                    .arg("COUNT")
-                    .arg(1)
-                    .arg("STREAMS")
-                    .arg(&stream)
-                    .arg(">")
-                    .query_async(&mut conn)
-                    .await?;
-                let Some(entry) = reply
-                    .and_then(|reply| reply.keys.into_iter().next())
-                    .and_then(|key| key.ids.into_iter().next())
-                else {
-                    break;
-                };
-                let Some(job) = self
-                    .job_of(&mut conn, shard, queue, priority, &entry)
-                    .await?
-                else {
-                    continue;
-                };
-                if self.give_back(&mut conn, &job, person).await? {
-                    continue;
-                }
-                if let Some(StartOutcome::Start(_)) = self
-                    .start_jobs(&mut conn, std::slice::from_ref(&job), person)
-                    .await?
-                    .pop()
-                {
-                    return Ok(Some(job));
-                }
+        let candidates = self.available_human_jobs(queue, CLAIM_CANDIDATES).await?;
+        for (run_id, task) in self.claim_order(&mut conn, candidates).await? {
+            if let HumanClaim::Claimed(job) = self.claim_human_task(&run_id, task, person).await? {
+                return Ok(Some(job));
             }
         }
         Ok(None)
+    }
+
+    /// The tasks of `jobs` that wait for someone, each once, highest project priority first,
+    /// then oldest first, without those of paused projects.
+    async fn claim_order(
+        &self,
+        conn: &mut MultiplexedConnection,
+        jobs: Vec<Job>,
+    ) -> StoreResult<Vec<(String, usize)>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for job in &jobs {
+            pipe.cmd("HMGET")
+                .arg(self.keys.run(&job.job.run_id))
+                .arg("payload")
+                .arg(format!("t{}.status", job.job.task))
+                .arg(format!("t{}.attempt", job.job.task));
+        }
+        let states: Vec<(Option<String>, Option<String>, Option<u32>)> =
+            pipe.query_async(&mut *conn).await?;
+        let mut waiting = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (job, (payload, status, attempt)) in jobs.into_iter().zip(states) {
+            if status.as_deref() != Some("queued") || attempt != Some(job.job.attempt) {
+                continue;
+            }
+            if !seen.insert((job.job.run_id.clone(), job.job.task)) {
+                continue;
+            }
+            let payload: Value = payload
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or(Value::Null);
+            let priority = payload["priority"].as_i64().unwrap_or(0);
+            let project = payload["project_id"].as_u64();
+            waiting.push((priority, entry_order(&job.entry_id), project, job));
+        }
+        let mut projects: Vec<u64> = waiting.iter().filter_map(|(_, _, id, _)| *id).collect();
+        projects.sort_unstable();
+        projects.dedup();
+        let mut pipe = redis::pipe();
+        for id in &projects {
+            pipe.hget(self.keys.project(*id), "status");
+        }
+        let statuses: Vec<Option<String>> = if projects.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(&mut *conn).await?
+        };
+        let paused: std::collections::HashSet<u64> = projects
+            .iter()
+            .zip(statuses)
+            .filter(|(_, status)| status.as_deref() == Some(PAUSED))
+            .map(|(id, _)| *id)
+            .collect();
+        waiting.retain(|(_, _, project, _)| !project.is_some_and(|id| paused.contains(&id)));
+        waiting.sort_by_key(|(priority, order, _, _)| (std::cmp::Reverse(*priority), *order));
+        Ok(waiting
+            .into_iter()
+            .map(|(_, _, _, job)| (job.job.run_id, job.job.task as usize))
+            .collect())
+    }
+
+    /// Moves the consumer group of `job`'s stream past the entries at the head of its
+    /// undelivered ones whose tasks wait for nobody (`pass_claimed_entries.lua`): claims by
+    /// name leave their entries there, and both listing and trimming start from the group's
+    /// position.
+    async fn pass_claimed_entries(
+        &self,
+        conn: &mut MultiplexedConnection,
+        job: &Job,
+    ) -> StoreResult<()> {
+        let stream = self.keys.stream(job.shard, &job.queue, job.priority);
+        let groups: StreamInfoGroupsReply = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&stream)
+            .query_async(&mut *conn)
+            .await?;
+        let Some(group) = groups.groups.iter().find(|g| g.name == CONSUMER_GROUP) else {
+            return Ok(());
+        };
+        let reply: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(&stream)
+            .arg(format!("({}", group.last_delivered_id))
+            .arg("+")
+            .arg("COUNT")
+            .arg(PASS_SCAN)
+            .query_async(&mut *conn)
+            .await?;
+        let mut invocation = scripts::PASS_CLAIMED_ENTRIES.prepare_invoke();
+        invocation.key(&stream).arg(CONSUMER_GROUP);
+        let mut entries = 0;
+        for entry in &reply.ids {
+            // A malformed entry stops the pass: a claim acknowledges it when it meets it.
+            let Some(found) = job_from_entry(entry) else {
+                break;
+            };
+            invocation
+                .key(self.keys.run(&found.run_id))
+                .arg(&entry.id)
+                .arg(found.task)
+                .arg(found.attempt);
+            entries += 1;
+        }
+        if entries > 0 {
+            invocation.invoke_async::<String>(&mut *conn).await?;
+        }
+        Ok(())
     }
 
     /// Claims task `task` of run `run_id` (a project's human step) for `person`, if it waits
@@ -274,6 +493,9 @@ impl Store {
                 .arg("JUSTID")
                 .query_async::<Vec<String>>(&mut conn)
                 .await?;
+            if let Err(error) = self.pass_claimed_entries(&mut conn, &job).await {
+                tracing::warn!(cause = %error, queue = %queue, "moving a human queue past claimed entries failed");
+            }
             return Ok(HumanClaim::Claimed(job));
         }
         let (status, worker): (Option<String>, Option<String>) = redis::cmd("HMGET")
@@ -326,34 +548,55 @@ impl Store {
         data: &Value,
     ) -> StoreResult<HumanWork> {
         let reply = self
-            .human_step("save", run_id, task, person, data, &Value::Null)
+            .human_step(HumanStep::new("save", run_id, task, person).data(data))
             .await?;
         human_work(&reply, false)
     }
 
-    /// Submits `data` for task `task` of run `run_id` (on `queue`, at `priority`), if `person`
-    /// holds it: records the submission with its `snapshot`, then finishes the task with
-    /// `data` as its result. Repeating it is harmless (see the module's documentation).
+    /// Submits `data` for task `task` of run `run_id`, if `person` holds it: records the
+    /// submission with its `snapshot`; then, when its step requires no review, finishes the
+    /// task with `data` as its result, and otherwise leaves it waiting for a reviewer (or for
+    /// the reviewer who sent it back). Repeating it is harmless (see the module's
+    /// documentation).
     pub async fn submit_human_work(
         &self,
         run_id: &str,
         task: usize,
         person: &str,
-        data: &Value,
-        snapshot: &Value,
+        (data, snapshot): (&Value, &Value),
+        submission: HumanSubmission<'_>,
+    ) -> StoreResult<HumanWork> {
+        let step = HumanStep::new("submit", run_id, task, person)
+            .data(data)
+            .snapshot(snapshot)
+            .review(submission.review, submission.project_priority);
+        let reply = self.human_step(step).await?;
+        let work = human_work(&reply, true)?;
+        if !matches!(work, HumanWork::Submitted { .. }) {
+            return Ok(work);
+        }
+        self.finish_submitted(run_id, task, &reply, &work, submission.job)
+            .await
+    }
+
+    /// Finishes task `task` of run `run_id` with the submission `human_step.lua` recorded
+    /// (its `reply`): the job pending under its claimant succeeds with the data.
+    async fn finish_submitted(
+        &self,
+        run_id: &str,
+        task: usize,
+        reply: &[String],
+        work: &HumanWork,
         (queue, priority): (&QueueName, Priority),
     ) -> StoreResult<HumanWork> {
-        let reply = self
-            .human_step("submit", run_id, task, person, data, snapshot)
-            .await?;
-        let work = human_work(&reply, true)?;
-        let HumanWork::Submitted { data, .. } = &work else {
-            return Ok(work);
+        let HumanWork::Submitted { data, .. } = work else {
+            return Ok(work.clone());
         };
         let status = reply.get(2).map(String::as_str).unwrap_or("");
+        let holder = reply.get(3).map(String::as_str).unwrap_or("");
         let mut conn = self.dedicated_connection().await?;
         let held = self
-            .held_job(&mut conn, queue, priority, person, run_id, task)
+            .held_job(&mut conn, queue, priority, holder, run_id, task)
             .await?;
         match (status, held) {
             ("running", held) => {
@@ -376,33 +619,148 @@ impl Store {
             }
             ("success", Some(job)) => {
                 // Finished, but not acknowledged: the submitter stopped before the follow-ups.
-                self.start_jobs(&mut conn, std::slice::from_ref(&job), person)
+                self.start_jobs(&mut conn, std::slice::from_ref(&job), holder)
                     .await?;
             }
             ("success", None) => {}
             (other, _) => return Ok(HumanWork::Closed(other.parse()?)),
         }
-        Ok(work)
+        Ok(work.clone())
     }
 
-    async fn human_step(
+    /// Makes `person` the reviewer of task `task` of run `run_id`, submitted for review and
+    /// waiting for one; never the person who did the work.
+    pub async fn claim_review_task(
         &self,
-        operation: &str,
         run_id: &str,
         task: usize,
         person: &str,
-        data: &Value,
-        snapshot: &Value,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<ReviewClaim> {
+        let mut conn = self.conn().await?;
+        // An id for the reviewer's assignment, used only the first time the task is reviewed.
+        let assignment: u64 = redis::cmd("INCR")
+            .arg(self.keys.project_ids())
+            .query_async(&mut conn)
+            .await?;
+        let reply = self
+            .human_step(HumanStep::new("review_claim", run_id, task, person).assignment(assignment))
+            .await?;
+        review_claim(&reply)
+    }
+
+    /// Makes `person` the reviewer of the next task waiting for one: the most urgent project's,
+    /// then the oldest submission, passing over the person's own work. `None` when none waits.
+    pub async fn claim_next_review(&self, person: &str) -> StoreResult<Option<(String, usize)>> {
+        for (run_id, task) in self.pending_reviews(CLAIM_CANDIDATES).await? {
+            if self.claim_review_task(&run_id, task, person).await? == ReviewClaim::Claimed {
+                return Ok(Some((run_id, task)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The tasks waiting for a reviewer (run id, task index), most urgent project first, then
+    /// the oldest submission; at most `limit`.
+    pub async fn pending_reviews(&self, limit: usize) -> StoreResult<Vec<(String, usize)>> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for shard in self.keys.shards() {
+            pipe.cmd("ZRANGE")
+                .arg(self.keys.review_queue(shard))
+                .arg(0)
+                .arg(limit.max(1) - 1)
+                .arg("WITHSCORES");
+        }
+        let replies: Vec<Vec<(String, f64)>> = pipe.query_async(&mut conn).await?;
+        let mut waiting: Vec<(f64, String)> = replies
+            .into_iter()
+            .flatten()
+            .map(|(member, score)| (score, member))
+            .collect();
+        waiting.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        Ok(waiting
+            .into_iter()
+            .filter_map(|(_, member)| {
+                let mut parts = member.splitn(3, '|');
+                let (_, run_id, task) = (parts.next()?, parts.next()?, parts.next()?);
+                Some((run_id.to_owned(), task.parse().ok()?))
+            })
+            .take(limit)
+            .collect())
+    }
+
+    /// Records `person`'s review of task `task` of run `run_id`, which they review: accepting
+    /// it finishes the task with `data` (the step's result); rejecting it sends it back to its
+    /// claimant with `data` (the reviewer's comments and changes) as their work. Each is a
+    /// snapshot of the reviewer's assignment (`snapshot`). Repeating it is harmless.
+    pub async fn review_human_work(
+        &self,
+        run_id: &str,
+        task: usize,
+        person: &str,
+        decision: ReviewDecision,
+        (data, snapshot): (&Value, &Value),
+        job: (&QueueName, Priority),
+    ) -> StoreResult<ReviewOutcome> {
+        let operation = match decision {
+            ReviewDecision::Accept => "accept",
+            ReviewDecision::Reject => "reject",
+        };
+        let reply = self
+            .human_step(
+                HumanStep::new(operation, run_id, task, person)
+                    .data(data)
+                    .snapshot(snapshot),
+            )
+            .await?;
+        let part = |index: usize| reply.get(index).map(String::as_str).unwrap_or("");
+        Ok(match part(0) {
+            "rejected" => ReviewOutcome::Rejected {
+                again: part(1) == "1",
+            },
+            "submitted" | "resubmitted" => {
+                let work = human_work(&reply, true)?;
+                match self
+                    .finish_submitted(run_id, task, &reply, &work, job)
+                    .await?
+                {
+                    HumanWork::Submitted { data, again } => ReviewOutcome::Accepted { data, again },
+                    HumanWork::Closed(status) => ReviewOutcome::Closed(status),
+                    other => {
+                        return Err(StoreError::Corrupt(format!(
+                            "unexpected outcome of an accepted review: {other:?}"
+                        )));
+                    }
+                }
+            }
+            "missing" => ReviewOutcome::Missing,
+            "machine" => ReviewOutcome::Machine,
+            "closed" => ReviewOutcome::Closed(part(1).parse()?),
+            "not_pending" => ReviewOutcome::NotInReview,
+            "not_reviewer" => ReviewOutcome::NotReviewer(part(1).to_owned()),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unexpected answer '{other}' from human_step.lua"
+                )));
+            }
+        })
+    }
+
+    async fn human_step(&self, step: HumanStep<'_>) -> StoreResult<Vec<String>> {
         let mut conn = self.conn().await?;
         Ok(scripts::HUMAN_STEP
-            .key(self.keys.run(run_id))
-            .arg(operation)
-            .arg(task)
-            .arg(person)
-            .arg(data.to_string())
-            .arg(snapshot.to_string())
+            .key(self.keys.run(step.run_id))
+            .key(self.keys.review_queue(self.keys.shard_of(step.run_id)))
+            .arg(step.operation)
+            .arg(step.task)
+            .arg(step.person)
+            .arg(step.data.to_string())
+            .arg(step.snapshot.to_string())
             .arg(now_ms())
+            .arg(if step.review { "1" } else { "" })
+            .arg(step.project_priority)
+            .arg(step.assignment)
+            .arg(step.run_id)
             .invoke_async(&mut conn)
             .await?)
     }
@@ -593,49 +951,6 @@ impl Store {
         })
     }
 
-    /// Hands a job read off the stream back to the person whose task it is, when its task
-    /// runs under someone other than `person` (claimed by name, see the module's
-    /// documentation) and the start would refuse it; true when it did.
-    async fn give_back(
-        &self,
-        conn: &mut MultiplexedConnection,
-        job: &Job,
-        person: &str,
-    ) -> StoreResult<bool> {
-        let p = format!("t{}.", job.job.task);
-        let (status, worker, attempt, delivery): (
-            Option<String>,
-            Option<String>,
-            Option<u32>,
-            Option<u32>,
-        ) = redis::cmd("HMGET")
-            .arg(self.keys.run(&job.job.run_id))
-            .arg(format!("{p}status"))
-            .arg(format!("{p}worker"))
-            .arg(format!("{p}attempt"))
-            .arg(format!("{p}delivery"))
-            .query_async(&mut *conn)
-            .await?;
-        let held_by_other = status.as_deref() == Some("running")
-            && attempt == Some(job.job.attempt)
-            && job.job.redeliveries <= delivery.unwrap_or(0);
-        let Some(holder) = worker.filter(|worker| held_by_other && worker != person) else {
-            return Ok(false);
-        };
-        redis::cmd("XCLAIM")
-            .arg(self.keys.stream(job.shard, &job.queue, job.priority))
-            .arg(CONSUMER_GROUP)
-            .arg(&holder)
-            .arg(0)
-            .arg(&job.entry_id)
-            .arg("FORCE")
-            .arg("JUSTID")
-            .query_async::<Vec<String>>(&mut *conn)
-            .await?;
-        tracing::info!(run = %job.job.run_id, task = job.job.task, holder = %holder, "a job read off a human queue went back to its task's holder");
-        Ok(true)
-    }
-
     /// The job an entry carries; an entry that is not a job is acknowledged and skipped.
     async fn job_of(
         &self,
@@ -766,6 +1081,10 @@ fn human_work(reply: &[String], submitting: bool) -> StoreResult<HumanWork> {
         name @ ("submitted" | "resubmitted") if submitting => HumanWork::Submitted {
             data: serde_json::from_str(part(1)).unwrap_or(Value::Null),
             again: name == "resubmitted",
+        },
+        name @ ("in_review" | "in_review_again") if submitting => HumanWork::InReview {
+            data: serde_json::from_str(part(1)).unwrap_or(Value::Null),
+            again: name == "in_review_again",
         },
         other => {
             return Err(StoreError::Corrupt(format!(

@@ -59,10 +59,48 @@ pub struct HumanRecord {
     pub work: Option<Value>,
     /// When work was last saved (Unix ms).
     pub saved_ms: Option<u64>,
-    /// The submission's snapshot (`{data, datetime, work_time_seconds, type}`).
+    /// The latest submission's snapshot (`{data, datetime, work_time_seconds, type}`).
     pub snapshot: Option<Value>,
-    /// True once submitted.
+    /// Every submission's snapshot, oldest first (several when a review sent it back).
+    pub snapshots: Vec<Value>,
+    /// True once submitted for good (without review, or accepted by the reviewer).
     pub submitted: bool,
+    /// Where its review stands, for a step that requires one.
+    pub review: Option<ReviewState>,
+    /// The reviewer's key id, once someone reviews it.
+    pub reviewer: Option<String>,
+    /// The reviewer's assignment id.
+    pub review_assignment: Option<u64>,
+    /// When the review started (Unix ms).
+    pub review_started_ms: Option<u64>,
+    /// The reviewer's decisions (accept, reject), oldest first.
+    pub review_snapshots: Vec<Value>,
+}
+
+/// Where a human task's review stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewState {
+    /// Submitted, waiting for a reviewer.
+    Pending,
+    /// A reviewer holds it.
+    Reviewing,
+    /// Sent back to its claimant, who works on it again.
+    PostReview,
+    /// Accepted: the step completes with it.
+    Accepted,
+}
+
+impl ReviewState {
+    /// The state `tN.review` names, if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "reviewing" => Some(Self::Reviewing),
+            "post_review" => Some(Self::PostReview),
+            "accepted" => Some(Self::Accepted),
+            _ => None,
+        }
+    }
 }
 
 /// A project's run, with what people recorded on each of its tasks (by task index).
@@ -101,11 +139,27 @@ impl Store {
                         let get = |name: &str| fields.get(&format!("t{index}.{name}"));
                         let json =
                             |name: &str| get(name).and_then(|text| serde_json::from_str(text).ok());
+                        let list = |name: &str| match json(name) {
+                            Some(Value::Array(items)) => items,
+                            _ => Vec::new(),
+                        };
+                        let snapshot = json("snapshot");
+                        let mut snapshots = list("snapshots");
+                        if snapshots.is_empty() {
+                            snapshots.extend(snapshot.clone());
+                        }
                         HumanRecord {
                             work: json("work"),
                             saved_ms: get("saved").and_then(|ms| ms.parse().ok()),
-                            snapshot: json("snapshot"),
+                            snapshot,
+                            snapshots,
                             submitted: get("submitted").is_some_and(|flag| flag == "1"),
+                            review: get("review").and_then(|state| ReviewState::parse(state)),
+                            reviewer: get("reviewer").cloned(),
+                            review_assignment: get("review_assignment")
+                                .and_then(|id| id.parse().ok()),
+                            review_started_ms: get("review_started").and_then(|ms| ms.parse().ok()),
+                            review_snapshots: list("review_snapshots"),
                         }
                     })
                     .collect();
