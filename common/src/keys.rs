@@ -127,6 +127,12 @@ impl Keys {
         self.shard_key(shard, "review")
     }
 
+    /// Set of the human tasks of one shard that `person` reviews or sent back (members
+    /// `RUN_ID|TASK`), until they accept them or the task ends.
+    pub fn reviewing(&self, shard: Shard, person: &str) -> String {
+        self.shard_key(shard, &format!("reviewing:{person}"))
+    }
+
     /// Sorted set of a queue's delayed jobs on one shard, scored by due time (Unix ms).
     pub fn delayed(&self, shard: Shard, queue: &QueueName) -> String {
         self.shard_key(shard, &format!("q:{queue}:delayed"))

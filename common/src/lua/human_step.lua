@@ -1,7 +1,8 @@
 -- Records a person's work on a human task: saving work in progress, submitting it, and the
 -- review cycle of a step that requires one. Guarded: only the claimant works, only a person
 -- other than the claimant reviews, only while the task runs, one final submission.
--- KEYS[1] run hash, KEYS[2] the shard's review queue (sorted set of tasks pending review)
+-- KEYS[1] run hash, KEYS[2] the shard's review queue (sorted set of tasks pending review),
+-- KEYS[3] the set of the tasks the person reviews on the shard (members RUN_ID|TASK)
 -- ARGV[1] 'save', 'submit', 'review_claim', 'accept' or 'reject'
 -- ARGV[2] task index, ARGV[3] the person (their key id), ARGV[4] the data (JSON),
 -- ARGV[5] the snapshot (JSON: submit, accept, reject), ARGV[6] now (Unix ms),
@@ -57,6 +58,7 @@ if op == 'review_claim' or op == 'accept' or op == 'reject' then
     if state[9] then
       redis.call('ZREM', KEYS[2], state[9])
     end
+    redis.call('SREM', KEYS[3], ARGV[10] .. '|' .. task)
     return {'closed', status}
   end
   if op == 'review_claim' then
@@ -74,6 +76,7 @@ if op == 'review_claim' or op == 'accept' or op == 'reject' then
       redis.call('HSET', run, p .. 'review_assignment', ARGV[9], p .. 'review_started', now)
     end
     redis.call('HSET', run, p .. 'review', 'reviewing', p .. 'reviewer', person, p .. 'updated', now)
+    redis.call('SADD', KEYS[3], ARGV[10] .. '|' .. task)
     if state[9] then
       redis.call('ZREM', KEYS[2], state[9])
       redis.call('HDEL', run, p .. 'review_member')
@@ -96,6 +99,7 @@ if op == 'review_claim' or op == 'accept' or op == 'reject' then
     append(p .. 'review_snapshots', snapshot)
     redis.call('HSET', run, p .. 'review', 'accepted', p .. 'submitted', '1', p .. 'submission', data,
       p .. 'work', data, p .. 'updated', now)
+    redis.call('SREM', KEYS[3], ARGV[10] .. '|' .. task)
     return {'submitted', data, status, worker}
   end
   -- reject

@@ -689,6 +689,25 @@ impl Store {
             .collect())
     }
 
+    /// The tasks `person` reviews, or sent back and will review again (run id, task index),
+    /// until they accept them or the tasks end; in no particular order.
+    pub async fn reviews_held(&self, person: &str) -> StoreResult<Vec<(String, usize)>> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for shard in self.keys.shards() {
+            pipe.smembers(self.keys.reviewing(shard, person));
+        }
+        let members: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
+        Ok(members
+            .into_iter()
+            .flatten()
+            .filter_map(|member| {
+                let (run_id, task) = member.rsplit_once('|')?;
+                Some((run_id.to_owned(), task.parse().ok()?))
+            })
+            .collect())
+    }
+
     /// Records `person`'s review of task `task` of run `run_id`, which they review: accepting
     /// it finishes the task with `data` (the step's result); rejecting it sends it back to its
     /// claimant with `data` (the reviewer's comments and changes) as their work. Each is a
@@ -751,6 +770,7 @@ impl Store {
         Ok(scripts::HUMAN_STEP
             .key(self.keys.run(step.run_id))
             .key(self.keys.review_queue(self.keys.shard_of(step.run_id)))
+            .key(self.keys.reviewing(self.keys.shard_of(step.run_id), step.person))
             .arg(step.operation)
             .arg(step.task)
             .arg(step.person)
