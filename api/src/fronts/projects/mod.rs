@@ -4,7 +4,9 @@
 //! A project is a run of its workflow's steps ([`common::projects`]); trailing slashes are
 //! optional; bodies and answers are JSON; errors are `{"error": code, "message": "..."}` with
 //! a 4xx status. `create_project` needs `projects.write`; `project_information` and
-//! `workflow_types` need `projects.read`; the task routes need `projects.work`. Orchestra's
+//! `workflow_types` need `projects.read`; the task routes need `projects.work`; the
+//! project-management routes (`/orchestra/api/interface/project_management/...`) need
+//! `projects.manage`. Orchestra's
 //! client signs `date` alone: give it a key created with `--allow-date-only`.
 //!
 //! - [`route`]: which endpoint a method and path name.
@@ -13,8 +15,14 @@
 //! - [`client`]: Orchestra's client API: creating and reading projects, listing workflows.
 //! - [`tasks`]: the human-task API (available, claim the next task or one by id, save, submit),
 //!   whose use cases the console's work pages call too.
+//! - [`control`]: Orchestra's project management: ending, pausing and resuming projects
+//!   (`projects.manage`); a paused project's tasks are not offered.
+//! - [`reassign`]: releasing a claimed task (its holder), assigning and reassigning tasks
+//!   (`projects.manage`).
 
 mod client;
+mod control;
+mod reassign;
 mod reply;
 mod route;
 pub(crate) mod tasks;
@@ -49,6 +57,11 @@ async fn dispatch(
         Route::Available | Route::Claim | Route::Save(_) | Route::Submit(_) => {
             Permission::ProjectsWork
         }
+        Route::Release(_) => Permission::ProjectsWork,
+        Route::EndProject
+        | Route::SetProjectStatus
+        | Route::AssignTask
+        | Route::ReassignAssignment => Permission::ProjectsManage,
     };
     let caller = authorize(&state, &request, permission).await?;
     let (state, request) = (&state, &request);
@@ -60,5 +73,10 @@ async fn dispatch(
         Route::Claim => tasks::claim(state, request, &caller).await,
         Route::Save(id) => tasks::save(state, request, &caller, &id).await,
         Route::Submit(id) => tasks::submit(state, request, &caller, &id).await,
+        Route::Release(id) => reassign::release(state, &caller, &id).await,
+        Route::EndProject => control::end_project(state, request).await,
+        Route::SetProjectStatus => control::set_project_status(state, request).await,
+        Route::AssignTask => reassign::assign_task(state, request).await,
+        Route::ReassignAssignment => reassign::reassign_assignment(state, request).await,
     }
 }

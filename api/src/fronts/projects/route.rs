@@ -21,6 +21,16 @@ pub enum Route {
     Save(String),
     /// `POST /orchestra/api/tasks/<id>/submit`.
     Submit(String),
+    /// `POST /orchestra/api/tasks/<id>/release`.
+    Release(String),
+    /// `POST /orchestra/api/interface/project_management/end_project`.
+    EndProject,
+    /// `POST /orchestra/api/interface/project_management/set_project_status`.
+    SetProjectStatus,
+    /// `POST /orchestra/api/interface/project_management/assign_task`.
+    AssignTask,
+    /// `POST /orchestra/api/interface/project_management/reassign_assignment`.
+    ReassignAssignment,
 }
 
 impl Route {
@@ -45,6 +55,25 @@ impl Route {
             ["orchestra", "api", "tasks", id, "submit"] => {
                 (Route::Submit((*id).into()), &[Method::POST])
             }
+            ["orchestra", "api", "tasks", id, "release"] => {
+                (Route::Release((*id).into()), &[Method::POST])
+            }
+            [
+                "orchestra",
+                "api",
+                "interface",
+                "project_management",
+                action,
+            ] => {
+                let route = match *action {
+                    "end_project" => Route::EndProject,
+                    "set_project_status" => Route::SetProjectStatus,
+                    "assign_task" => Route::AssignTask,
+                    "reassign_assignment" => Route::ReassignAssignment,
+                    _ => return Err(NoRoute::NotFound),
+                };
+                (route, &[Method::POST])
+            }
             _ => return Err(NoRoute::NotFound),
         };
         if methods.contains(method) {
@@ -64,6 +93,15 @@ impl Route {
             Route::Claim => "/orchestra/api/tasks/claim",
             Route::Save(_) => "/orchestra/api/tasks/{id}/save",
             Route::Submit(_) => "/orchestra/api/tasks/{id}/submit",
+            Route::Release(_) => "/orchestra/api/tasks/{id}/release",
+            Route::EndProject => "/orchestra/api/interface/project_management/end_project",
+            Route::SetProjectStatus => {
+                "/orchestra/api/interface/project_management/set_project_status"
+            }
+            Route::AssignTask => "/orchestra/api/interface/project_management/assign_task",
+            Route::ReassignAssignment => {
+                "/orchestra/api/interface/project_management/reassign_assignment"
+            }
         }
     }
 }
@@ -100,6 +138,24 @@ mod tests {
         assert_eq!(
             Route::parse(&Method::GET, "/orchestra/api/project/create_project"),
             Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(
+            Route::parse(&post, "/orchestra/api/tasks/12/release/"),
+            Ok(Route::Release("12".into()))
+        );
+        assert_eq!(
+            Route::parse(
+                &post,
+                "/orchestra/api/interface/project_management/end_project/"
+            ),
+            Ok(Route::EndProject)
+        );
+        assert_eq!(
+            Route::parse(
+                &post,
+                "/orchestra/api/interface/project_management/revert_task/"
+            ),
+            Err(NoRoute::NotFound)
         );
         assert_eq!(
             Route::parse(&post, "/orchestra/api/nothing"),
