@@ -424,7 +424,7 @@ async fn an_abandoned_claim_returns_to_the_pool_while_a_saved_one_stays() {
     assert_eq!(claim(&alice, abandoned_task).await.status, 200);
     assert_eq!(claim(&bob, kept_task).await.status, 200);
 
-    // Bob saves twice a second for five seconds: each save is still his (a save after his
+    // Bob saves four times a second for five seconds: each save is still his (a save after his
     // claim went back would be refused). Alice does nothing: her claim goes back.
     let mut released_after = None;
     let started = tokio::time::Instant::now();
@@ -439,7 +439,7 @@ async fn an_abandoned_claim_returns_to_the_pool_while_a_saved_one_stays() {
         if released_after.is_none() && api.available(&carol).await.contains(&abandoned_task) {
             released_after = Some(started.elapsed());
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let released_after = released_after.expect("alice's abandoned claim to go back within 5 s");
     assert!(
