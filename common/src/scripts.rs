@@ -75,4 +75,8 @@ scripts! {
     DELETE_FINISHED_RUN => "delete_finished_run.lua",
     /// Publishes a set of definitions if the published version is still the one compared.
     PUBLISH_DEFINITIONS => "publish_definitions.lua",
+    /// Sets a project's status (paused, active, aborted); an aborted project stays so.
+    PROJECT_STATUS => "project_status.lua",
+    /// Gives a claimed human task back to the pool, or to another person.
+    HUMAN_HOLDER => "human_holder.lua",
 }

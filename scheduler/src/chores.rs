@@ -42,6 +42,8 @@ pub struct TickSettings {
     pub releases: crate::releases::ReleaseSettings,
     /// Studies mirrored from the data service.
     pub studies: crate::studies::StudySettings,
+    /// Human claims returned to the pool after their timeout.
+    pub claims: crate::claims::ClaimSettings,
 }
 
 /// Fires every periodic definition whose current slot has not fired yet.
@@ -116,6 +118,7 @@ pub async fn tick(store: &Store, settings: &TickSettings) -> Result<TickReport, 
     report.finalized = store.finalize_report_runs(FINALIZE_BATCH).await?;
     crate::releases::poll_if_due(store, &settings.releases);
     crate::studies::sync_if_due(store, &settings.studies);
+    crate::claims::sweep_if_due(store, &settings.claims);
     Ok(report)
 }
 

@@ -66,6 +66,11 @@ pub struct SchedulerOptions {
     #[arg(long, env = "BATON_TASK_SERVICE_TIMEOUT_SECS", default_value_t = 60)]
     pub task_service_timeout_secs: u64,
 
+    /// Seconds a claimed human task may go without its holder's activity (the claim, a save)
+    /// before it returns to the pool for anyone to claim; 0 never returns them.
+    #[arg(long, env = "BATON_HUMAN_CLAIM_TIMEOUT_SECS", default_value_t = 86_400)]
+    pub human_claim_timeout_secs: u64,
+
     /// Scheduler id; host, pid and a random suffix when absent.
     #[arg(long, env = "BATON_SCHEDULER_ID")]
     pub scheduler_id: Option<String>,

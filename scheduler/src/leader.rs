@@ -49,6 +49,7 @@ pub async fn run(
             data_service: options.dataservice.data_service(&client)?,
             every_ms: options.dataservice_sync_secs.max(1).saturating_mul(1000),
         },
+        claims: crate::claims::ClaimSettings::from_secs(options.human_claim_timeout_secs),
     };
     tracing::info!(scheduler = %id, lease_ms = options.lease_ms, "scheduler started");
     let mut leading = false;

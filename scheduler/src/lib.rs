@@ -10,8 +10,10 @@
 //! - [`releases`]: release polling: task service health, tasks in flight, phases.
 //! - [`studies`]: studies mirrored from the data service.
 //! - [`rounds`]: chores that call other services, run in the background one round at a time.
+//! - [`claims`]: human tasks whose holder went quiet past the claim timeout return to the pool.
 
 pub mod chores;
+pub mod claims;
 pub mod config;
 pub mod leader;
 pub mod operator;

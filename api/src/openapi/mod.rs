@@ -723,6 +723,22 @@ mod tests {
             ("post", "/orchestra/api/tasks/claim", "404"),
             ("post", "/orchestra/api/tasks/{id}/save", "409"),
             ("post", "/orchestra/api/tasks/{id}/submit", "409"),
+            ("post", "/orchestra/api/tasks/{id}/release", "409"),
+            (
+                "post",
+                "/orchestra/api/interface/project_management/end_project",
+                "400",
+            ),
+            (
+                "post",
+                "/orchestra/api/interface/project_management/assign_task",
+                "409",
+            ),
+            (
+                "post",
+                "/orchestra/api/interface/project_management/reassign_assignment",
+                "409",
+            ),
             ("delete", "/api/v1/reports/{key}/kill/", "400"),
             ("post", "/releases/{id}/publish", "400"),
             ("post", "/api/v1/git/pull/", "409"),

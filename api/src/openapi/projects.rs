@@ -110,4 +110,42 @@ pub const OPERATIONS: &[Operation] = &[
     .needs("projects.review")
     .optional_body("ReviewDecision")
     .errors(&[403, 409]),
+    Operation::post(
+        "/orchestra/api/tasks/{id}/release",
+        "Give up a claimed task: it waits for anyone again (403 when someone else holds it, \
+         409 when nobody does or it is submitted, in review or finished).",
+    )
+    .needs("projects.work")
+    .errors(&[409]),
+    Operation::post(
+        "/orchestra/api/interface/project_management/end_project",
+        "End a project: its run is canceled, its unfinished tasks aborted, its status aborted \
+         (400 for an unknown or completed project; ending it again answers the same).",
+    )
+    .needs("projects.manage")
+    .body("ProjectId"),
+    Operation::post(
+        "/orchestra/api/interface/project_management/set_project_status",
+        "Pause (paused) or resume (active) a project; a paused project's tasks are not offered \
+         (400 for an unknown, completed or aborted project, or another status).",
+    )
+    .needs("projects.manage")
+    .body("ProjectStatusChange"),
+    Operation::post(
+        "/orchestra/api/interface/project_management/assign_task",
+        "Give a waiting human task to a person (400 for an unknown worker or task, 409 when \
+         someone holds it or it waits for nobody).",
+    )
+    .needs("projects.manage")
+    .body("TaskAssignment")
+    .errors(&[409]),
+    Operation::post(
+        "/orchestra/api/interface/project_management/reassign_assignment",
+        "Move a claimed human task, not submitted nor in review, to another person (400 for an \
+         unknown worker or assignment, 409 when nobody holds it or it is submitted, in review \
+         or finished).",
+    )
+    .needs("projects.manage")
+    .body("AssignmentReassignment")
+    .errors(&[409]),
 ];

@@ -215,6 +215,19 @@ pub fn components() -> Value {
                 "description": "Seconds spent reviewing; null or left out: the time since the review was claimed."
             }
         })),
+        "ProjectId": object(&["project_id"], json!({"project_id": {"type": "integer", "minimum": 0}})),
+        "ProjectStatusChange": object(&["project_id", "status"], json!({
+            "project_id": {"type": "integer", "minimum": 0},
+            "status": {"type": "string", "enum": ["paused", "active"]}
+        })),
+        "TaskAssignment": object(&["worker_username", "task_id"], json!({
+            "worker_username": {"type": "string", "minLength": 1, "description": "The person's key id."},
+            "task_id": {"type": "integer", "minimum": 0}
+        })),
+        "AssignmentReassignment": object(&["worker_username", "assignment_id"], json!({
+            "worker_username": {"type": "string", "minLength": 1, "description": "The person's key id."},
+            "assignment_id": {"type": "integer", "minimum": 0}
+        })),
         "BatonError": object(&["error"], json!({
             "error": object(&["code", "message"], json!({
                 "code": string(), "message": string(), "details": strings()

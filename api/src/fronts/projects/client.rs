@@ -173,9 +173,11 @@ async fn read_projects(state: &AppState, ids: &[u64]) -> Result<Vec<Option<Value
         .map(|project| project.run_id.clone())
         .collect();
     let mut runs = state.store.project_runs(&run_ids).await?.into_iter();
+    let mut states = state.store.project_statuses(ids).await?.into_iter();
     Ok(projects
         .into_iter()
         .map(|project| {
+            let managed = states.next().flatten();
             let project = project?;
             let record = runs.next().flatten()?;
             let slug = record.run.payload["workflow_slug"].as_str().unwrap_or("");
@@ -183,6 +185,7 @@ async fn read_projects(state: &AppState, ids: &[u64]) -> Result<Vec<Option<Value
                 &project,
                 &record,
                 state.projects.get(slug),
+                managed,
             ))
         })
         .collect())

@@ -4,9 +4,10 @@
 //! A project is a run of its workflow's steps ([`common::projects`]); trailing slashes are
 //! optional; bodies and answers are JSON; errors are `{"error": code, "message": "..."}` with
 //! a 4xx status. `create_project` needs `projects.write`; `project_information` and
-//! `workflow_types` need `projects.read`; the task routes need `projects.work`, the review
-//! routes `projects.review`. Orchestra's client signs `date` alone: give it a key created
-//! with `--allow-date-only`.
+//! `workflow_types` need `projects.read`; the task routes need `projects.work`; the review
+//! routes `projects.review`; the project-management routes
+//! (`/orchestra/api/interface/project_management/...`) `projects.manage`. Orchestra's client
+//! signs `date` alone: give it a key created with `--allow-date-only`.
 //!
 //! - [`route`]: which endpoint a method and path name.
 //! - [`reply`]: answers, bodies, ids and Orchestra's dates.
@@ -16,8 +17,14 @@
 //!   whose use cases the console's work pages call too.
 //! - [`reviews`]: the review API (tasks waiting for a reviewer, claim a review, accept or
 //!   reject), for keys with `projects.review`.
+//! - [`control`]: Orchestra's project management: ending, pausing and resuming projects
+//!   (`projects.manage`); a paused project's tasks are not offered.
+//! - [`reassign`]: releasing a claimed task (its holder), assigning and reassigning tasks
+//!   (`projects.manage`).
 
 mod client;
+mod control;
+mod reassign;
 mod reply;
 pub(crate) mod reviews;
 mod route;
@@ -57,6 +64,11 @@ async fn dispatch(
         Route::ReviewsAvailable | Route::ReviewClaim | Route::Accept(_) | Route::Reject(_) => {
             Permission::ProjectsReview
         }
+        Route::Release(_) => Permission::ProjectsWork,
+        Route::EndProject
+        | Route::SetProjectStatus
+        | Route::AssignTask
+        | Route::ReassignAssignment => Permission::ProjectsManage,
     };
     let caller = authorize(&state, &request, permission).await?;
     let (state, request) = (&state, &request);
@@ -76,5 +88,10 @@ async fn dispatch(
         Route::Reject(id) => {
             reviews::decision(state, request, &caller, &id, ReviewDecision::Reject).await
         }
+        Route::Release(id) => reassign::release(state, &caller, &id).await,
+        Route::EndProject => control::end_project(state, request).await,
+        Route::SetProjectStatus => control::set_project_status(state, request).await,
+        Route::AssignTask => reassign::assign_task(state, request).await,
+        Route::ReassignAssignment => reassign::reassign_assignment(state, request).await,
     }
 }

@@ -29,6 +29,16 @@ pub enum Route {
     Accept(String),
     /// `POST /orchestra/api/reviews/<id>/reject`.
     Reject(String),
+    /// `POST /orchestra/api/tasks/<id>/release`.
+    Release(String),
+    /// `POST /orchestra/api/interface/project_management/end_project`.
+    EndProject,
+    /// `POST /orchestra/api/interface/project_management/set_project_status`.
+    SetProjectStatus,
+    /// `POST /orchestra/api/interface/project_management/assign_task`.
+    AssignTask,
+    /// `POST /orchestra/api/interface/project_management/reassign_assignment`.
+    ReassignAssignment,
 }
 
 impl Route {
@@ -63,6 +73,25 @@ impl Route {
             ["orchestra", "api", "reviews", id, "reject"] => {
                 (Route::Reject((*id).into()), &[Method::POST])
             }
+            ["orchestra", "api", "tasks", id, "release"] => {
+                (Route::Release((*id).into()), &[Method::POST])
+            }
+            [
+                "orchestra",
+                "api",
+                "interface",
+                "project_management",
+                action,
+            ] => {
+                let route = match *action {
+                    "end_project" => Route::EndProject,
+                    "set_project_status" => Route::SetProjectStatus,
+                    "assign_task" => Route::AssignTask,
+                    "reassign_assignment" => Route::ReassignAssignment,
+                    _ => return Err(NoRoute::NotFound),
+                };
+                (route, &[Method::POST])
+            }
             _ => return Err(NoRoute::NotFound),
         };
         if methods.contains(method) {
@@ -86,6 +115,15 @@ impl Route {
             Route::ReviewClaim => "/orchestra/api/reviews/claim",
             Route::Accept(_) => "/orchestra/api/reviews/{id}/accept",
             Route::Reject(_) => "/orchestra/api/reviews/{id}/reject",
+            Route::Release(_) => "/orchestra/api/tasks/{id}/release",
+            Route::EndProject => "/orchestra/api/interface/project_management/end_project",
+            Route::SetProjectStatus => {
+                "/orchestra/api/interface/project_management/set_project_status"
+            }
+            Route::AssignTask => "/orchestra/api/interface/project_management/assign_task",
+            Route::ReassignAssignment => {
+                "/orchestra/api/interface/project_management/reassign_assignment"
+            }
         }
     }
 }
@@ -122,6 +160,24 @@ mod tests {
         assert_eq!(
             Route::parse(&Method::GET, "/orchestra/api/project/create_project"),
             Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(
+            Route::parse(&post, "/orchestra/api/tasks/12/release/"),
+            Ok(Route::Release("12".into()))
+        );
+        assert_eq!(
+            Route::parse(
+                &post,
+                "/orchestra/api/interface/project_management/end_project/"
+            ),
+            Ok(Route::EndProject)
+        );
+        assert_eq!(
+            Route::parse(
+                &post,
+                "/orchestra/api/interface/project_management/revert_task/"
+            ),
+            Err(NoRoute::NotFound)
         );
         assert_eq!(
             Route::parse(&post, "/orchestra/api/nothing"),

@@ -219,8 +219,8 @@ pub(crate) async fn tasks_of(
     Ok(found)
 }
 
-/// Human tasks of `queues` nobody has claimed yet, highest priority (the projects' integer)
-/// first, then oldest first; at most `limit`.
+/// Human tasks of `queues` nobody has claimed yet, of projects that are not paused, highest
+/// priority (the projects' integer) first, then oldest first; at most `limit`.
 pub(crate) async fn available_tasks(
     state: &AppState,
     queues: &[QueueName],
@@ -231,10 +231,12 @@ pub(crate) async fn available_tasks(
         jobs.extend(state.store.available_human_jobs(queue, limit).await?);
     }
     jobs.sort_by_key(|job| entry_order(&job.entry_id));
-    let mut tasks = tasks_of_jobs(state, &jobs, |task| {
+    let tasks = tasks_of_jobs(state, &jobs, |task| {
         task.task().status == TaskStatus::Queued
     })
     .await?;
+    // A paused project's tasks are not offered.
+    let mut tasks = super::control::offered(state, tasks).await?;
     // Stable: among equal priorities the oldest stays first.
     tasks.sort_by_key(|task| Reverse(task.priority()));
     tasks.truncate(limit);
@@ -286,7 +288,8 @@ pub async fn available(
 }
 
 /// Claims a human task for `person`: task `task_id`, or else the next one waiting on `queue`.
-/// A task someone else holds is refused (409), one the caller holds already is theirs again.
+/// A task someone else holds is refused (409), one the caller holds already is theirs again;
+/// so is one of a paused project (409).
 pub(crate) async fn claim_task(
     state: &AppState,
     person: &str,
@@ -306,6 +309,9 @@ pub(crate) async fn claim_task(
         }
         Some(task_id) => {
             let found = find_task(state, task_id).await?;
+            if !found.is_open_to(person) {
+                super::control::refuse_if_paused(state, &found).await?;
+            }
             let refused = match state
                 .store
                 .claim_human_task(&found.project.run_id, found.index, person)

@@ -1,13 +1,15 @@
 //! Projects, tasks and assignments in Orchestra's shapes (`project_information`).
 //!
 //! Statuses in Orchestra's words: a project is `active` while its run is pending or in
-//! progress, then `completed` or `aborted` (failed or canceled). A task is `Awaiting
+//! progress (`paused` while its managers have paused it), then `completed` or `aborted`
+//! (failed, or canceled: ended by its managers). A task is `Awaiting
 //! Processing` while queued (a human task nobody claimed yet), `Processing` while it runs (or
 //! waits for a retry), then `Complete`, or `Aborted` when it failed or was canceled. A task's
 //! assignment exists once it has started: for a human step, the person who claimed it
 //! (`worker`: their key id); for a machine step, the engine (`worker`: null). Its status is
 //! `Processing`, then `Submitted` (a person submitted, or the machine step succeeded), or
-//! `Failed`.
+//! `Failed`. A task is listed once it exists: available, started or finished; a task that was
+//! waiting when its project was ended shows `Aborted`.
 //!
 //! A human step that requires review is `Pending Review` once submitted, `Reviewing` while a
 //! reviewer holds it, `Post-review Processing` when the reviewer sent it back; the reviewer
@@ -17,6 +19,7 @@
 use common::model::{RunStatus, TaskStatus};
 use common::projects::project::TaskClass;
 use common::projects::workflow::ProjectWorkflow;
+use common::store::projects::control::ProjectState;
 use common::store::projects::{HumanRecord, ProjectRef, ProjectRun, ReviewState};
 use common::store::runs::{RunView, TaskView};
 use serde_json::{Map, Value, json};
@@ -36,6 +39,19 @@ pub fn project_status(status: RunStatus) -> &'static str {
         RunStatus::Pending | RunStatus::Progress => "active",
         RunStatus::Success => "completed",
         RunStatus::Error | RunStatus::Canceled => "aborted",
+    }
+}
+
+/// A project's status in Orchestra's words, with the state its managers set (`state`): a
+/// running project may be `paused`; a finished run says what it became.
+pub fn project_state_status(status: RunStatus, state: Option<ProjectState>) -> &'static str {
+    match (status, state) {
+        (RunStatus::Pending | RunStatus::Progress, Some(state)) => match state {
+            ProjectState::Active => project_status(status),
+            ProjectState::Paused => "paused",
+            ProjectState::Aborted => "aborted",
+        },
+        _ => project_status(status),
     }
 }
 
@@ -82,8 +98,8 @@ pub fn snapshot(data: &Value, at_ms: u64, work_time_seconds: u64, kind: u8) -> V
     })
 }
 
-/// The `project` object.
-pub fn project_json(project: &ProjectRef, run: &RunView) -> Value {
+/// The `project` object (`state`: the state its managers set).
+pub fn project_json(project: &ProjectRef, run: &RunView, state: Option<ProjectState>) -> Value {
     let payload = &run.payload;
     let task_class = payload["task_class"]
         .as_str()
@@ -99,16 +115,18 @@ pub fn project_json(project: &ProjectRef, run: &RunView) -> Value {
         "workflow_slug": payload["workflow_slug"],
         "workflow_version_slug": payload["workflow_version"],
         "start_datetime": datetime_utc(run.created_ms),
-        "status": project_status(run.status),
+        "status": project_state_status(run.status, state),
     })
 }
 
 /// `project_information` for one project: `project`, `steps` and `tasks` keyed by step slug
-/// (only tasks that exist: available, started or finished).
+/// (only tasks that exist: available, started or finished); `state` is the state its managers
+/// set.
 pub fn project_information(
     project: &ProjectRef,
     record: &ProjectRun,
     workflow: Option<&ProjectWorkflow>,
+    state: Option<ProjectState>,
 ) -> Value {
     let run = &record.run;
     let steps: Vec<Value> = match workflow {
@@ -123,7 +141,16 @@ pub fn project_information(
     for task in &run.tasks {
         let exists = match task.status {
             TaskStatus::Pending => false,
-            TaskStatus::Canceled => task.started_ms.is_some(),
+            // A canceled task existed if it had started, or was waiting (queued) when its
+            // project was ended: every step before it had completed.
+            TaskStatus::Canceled => {
+                task.started_ms.is_some()
+                    || task.depends_on.iter().all(|&dep| {
+                        run.tasks
+                            .get(dep)
+                            .is_some_and(|dep| dep.status == TaskStatus::Success)
+                    })
+            }
             _ => true,
         };
         if exists {
@@ -132,7 +159,7 @@ pub fn project_information(
         }
     }
     json!({
-        "project": project_json(project, run),
+        "project": project_json(project, run, state),
         "steps": steps,
         "tasks": tasks,
     })
@@ -232,4 +259,36 @@ pub fn review_assignment_json(
         "status": status,
         "start_datetime": human.review_started_ms.map(datetime_utc),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_running_project_shows_the_state_its_managers_set() {
+        let running = RunStatus::Progress;
+        assert_eq!(project_state_status(running, None), "active");
+        assert_eq!(
+            project_state_status(running, Some(ProjectState::Active)),
+            "active"
+        );
+        assert_eq!(
+            project_state_status(running, Some(ProjectState::Paused)),
+            "paused"
+        );
+        assert_eq!(
+            project_state_status(RunStatus::Pending, Some(ProjectState::Aborted)),
+            "aborted"
+        );
+        // A finished run says what it became, whatever was set before.
+        assert_eq!(
+            project_state_status(RunStatus::Success, Some(ProjectState::Paused)),
+            "completed"
+        );
+        assert_eq!(
+            project_state_status(RunStatus::Canceled, Some(ProjectState::Paused)),
+            "aborted"
+        );
+    }
 }

@@ -33,6 +33,7 @@ use crate::keys::{CONSUMER_GROUP, Shard};
 use crate::model::{Priority, QueueName, TaskStatus};
 use crate::scripts;
 use crate::store::jobs::{AttemptOutcome, FinishOutcome, Job, StartOutcome, job_from_entry};
+use crate::store::projects::control::ProjectState;
 use crate::store::{Store, StoreResult};
 use crate::time::now_ms;
 
@@ -48,9 +49,6 @@ const CLAIM_CANDIDATES: usize = 500;
 
 /// Most head entries one pass of a human queue's group moves over.
 const PASS_SCAN: usize = 200;
-
-/// A paused project's status, as its hash holds it: its tasks are not offered.
-pub const PAUSED: &str = "paused";
 
 /// Most pending entries of one person examined to find the job of a task they hold.
 const HELD_SCAN_LIMIT: usize = 1000;
@@ -373,7 +371,7 @@ impl Store {
         let paused: std::collections::HashSet<u64> = projects
             .iter()
             .zip(statuses)
-            .filter(|(_, status)| status.as_deref() == Some(PAUSED))
+            .filter(|(_, status)| ProjectState::parse(status.as_deref()).withholds_tasks())
             .map(|(id, _)| *id)
             .collect();
         waiting.retain(|(_, _, project, _)| !project.is_some_and(|id| paused.contains(&id)));
@@ -770,7 +768,10 @@ impl Store {
         Ok(scripts::HUMAN_STEP
             .key(self.keys.run(step.run_id))
             .key(self.keys.review_queue(self.keys.shard_of(step.run_id)))
-            .key(self.keys.reviewing(self.keys.shard_of(step.run_id), step.person))
+            .key(
+                self.keys
+                    .reviewing(self.keys.shard_of(step.run_id), step.person),
+            )
             .arg(step.operation)
             .arg(step.task)
             .arg(step.person)

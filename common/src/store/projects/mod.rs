@@ -8,7 +8,9 @@
 //! (with the fixed id `project-ID`, so creating it again is harmless); a project whose run
 //! does not exist (its creator died in between) is not found. Project runs never expire.
 
+pub mod control;
 pub mod human;
+pub mod reassign;
 
 use std::collections::HashMap;
 
