@@ -770,7 +770,10 @@ impl Store {
         Ok(scripts::HUMAN_STEP
             .key(self.keys.run(step.run_id))
             .key(self.keys.review_queue(self.keys.shard_of(step.run_id)))
-            .key(self.keys.reviewing(self.keys.shard_of(step.run_id), step.person))
+            .key(
+                self.keys
+                    .reviewing(self.keys.shard_of(step.run_id), step.person),
+            )
             .arg(step.operation)
             .arg(step.task)
             .arg(step.person)
