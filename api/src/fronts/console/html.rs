@@ -42,6 +42,8 @@ pub struct Chrome {
     pub can_projects: bool,
     /// May work on projects' human tasks (the work page).
     pub can_work: bool,
+    /// May review projects' human tasks (the review pages).
+    pub can_review: bool,
     /// A message about the action just done, if any.
     pub notice: Option<String>,
     /// URL of the stylesheet.
@@ -71,6 +73,7 @@ impl Chrome {
             can_releases: caller.may(Permission::ReleasesRead),
             can_projects: caller.may(Permission::ProjectsRead),
             can_work: caller.may(Permission::ProjectsWork),
+            can_review: caller.may(Permission::ProjectsReview),
             notice: None,
             css_url: url_of("console.css"),
             js_url: url_of("console.js"),
@@ -98,6 +101,7 @@ pub fn home_of(caller: &Caller) -> Option<&'static str> {
         (Permission::ReportsRead, "/ui/reports"),
         (Permission::ReleasesRead, "/ui/releases"),
         (Permission::ProjectsWork, "/ui/work"),
+        (Permission::ProjectsReview, "/ui/reviews"),
         (Permission::ProjectsRead, "/ui/projects"),
     ]
     .into_iter()

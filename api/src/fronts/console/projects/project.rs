@@ -11,10 +11,10 @@ use common::store::runs::TaskView;
 use serde_json::Value;
 
 use super::super::html::{Chrome, datetime, duration, final_fragment, page};
-use super::pretty;
+use super::{pretty, snapshot_time};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::fronts::projects::view::{assignment_json, is_human, project_status, task_status};
+use crate::fronts::projects::view::{assignment_json, human_task_status, is_human, project_status};
 use crate::state::AppState;
 
 /// A submitted snapshot of an assignment.
@@ -123,13 +123,7 @@ fn snapshots_of(assignment: &Value) -> Vec<SnapshotRow> {
                         object.remove("__version");
                     }
                     SnapshotRow {
-                        datetime: snapshot["datetime"]
-                            .as_str()
-                            .unwrap_or("")
-                            .chars()
-                            .take(19)
-                            .collect::<String>()
-                            .replace('T', " "),
+                        datetime: snapshot_time(snapshot),
                         work_time: snapshot["work_time_seconds"]
                             .as_u64()
                             .filter(|seconds| *seconds > 0)
@@ -171,7 +165,7 @@ fn step_row(
         exists,
         task_id: project.task_id(task.index),
         status: if exists {
-            task_status(task.status)
+            human_task_status(task, &human)
         } else {
             "Not started"
         },

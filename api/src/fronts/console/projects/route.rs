@@ -1,6 +1,7 @@
 //! The paths of the console's Projects pages: the projects (`/ui/projects...`, for keys with
-//! `projects.read`) and the work page of the people doing human steps (`/ui/work...`, for
-//! keys with `projects.work`).
+//! `projects.read`), the work page of the people doing human steps (`/ui/work...`, for keys
+//! with `projects.work`) and the pages of their reviewers (`/ui/reviews...`, for keys with
+//! `projects.review`).
 
 use common::store::apikeys::Permission;
 use warp::http::Method;
@@ -28,6 +29,17 @@ pub enum ProjectsRoute {
     Save(u64),
     /// `POST /ui/work/{task}/submit`.
     Submit(u64),
+    /// `GET /ui/reviews`: the tasks waiting for a reviewer the caller may review, and those
+    /// they review or sent back.
+    Reviews,
+    /// `GET /ui/reviews/{task}`: a task the caller reviews, its work in its step's form.
+    Review(u64),
+    /// `POST /ui/reviews/{task}/claim`: makes the caller the task's reviewer.
+    ClaimReview(u64),
+    /// `POST /ui/reviews/{task}/accept`: the step completes with the reviewed work.
+    Accept(u64),
+    /// `POST /ui/reviews/{task}/reject`: sends the task back to its claimant.
+    Reject(u64),
 }
 
 /// An id segment: digits only (no sign, no spaces), at most 19 of them.
@@ -50,7 +62,12 @@ impl SectionRoute for ProjectsRoute {
             ["work", task, "claim"] => (R::Claim(id(task)?), true),
             ["work", task, "save"] => (R::Save(id(task)?), true),
             ["work", task, "submit"] => (R::Submit(id(task)?), true),
-            ["projects" | "work", ..] => return Err(NoRoute::NotFound),
+            ["reviews"] => (R::Reviews, false),
+            ["reviews", task] => (R::Review(id(task)?), false),
+            ["reviews", task, "claim"] => (R::ClaimReview(id(task)?), true),
+            ["reviews", task, "accept"] => (R::Accept(id(task)?), true),
+            ["reviews", task, "reject"] => (R::Reject(id(task)?), true),
+            ["projects" | "work" | "reviews", ..] => return Err(NoRoute::NotFound),
             _ => return Ok(None),
         };
         method_matches(method, post)?;
@@ -68,6 +85,11 @@ impl SectionRoute for ProjectsRoute {
             R::Claim(_) => "/ui/work/{task}/claim",
             R::Save(_) => "/ui/work/{task}/save",
             R::Submit(_) => "/ui/work/{task}/submit",
+            R::Reviews => "/ui/reviews",
+            R::Review(_) => "/ui/reviews/{task}",
+            R::ClaimReview(_) => "/ui/reviews/{task}/claim",
+            R::Accept(_) => "/ui/reviews/{task}/accept",
+            R::Reject(_) => "/ui/reviews/{task}/reject",
         }
     }
 
@@ -78,13 +100,22 @@ impl SectionRoute for ProjectsRoute {
             R::Work | R::Task(_) | R::Claim(_) | R::Save(_) | R::Submit(_) => {
                 Permission::ProjectsWork
             }
+            R::Reviews | R::Review(_) | R::ClaimReview(_) | R::Accept(_) | R::Reject(_) => {
+                Permission::ProjectsReview
+            }
         }
     }
 
     fn changes_state(&self) -> bool {
+        use ProjectsRoute as R;
         matches!(
             self,
-            ProjectsRoute::Claim(_) | ProjectsRoute::Save(_) | ProjectsRoute::Submit(_)
+            R::Claim(_)
+                | R::Save(_)
+                | R::Submit(_)
+                | R::ClaimReview(_)
+                | R::Accept(_)
+                | R::Reject(_)
         )
     }
 }
@@ -92,6 +123,18 @@ impl SectionRoute for ProjectsRoute {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(permissions: &[Permission]) -> common::store::apikeys::ApiKey {
+        common::store::apikeys::ApiKey {
+            id: "k".into(),
+            permissions: permissions.iter().copied().collect(),
+            report_permissions: Default::default(),
+            allow_date_only: false,
+            created_ms: 0,
+            last_used_ms: None,
+            revoked_ms: None,
+        }
+    }
 
     fn parse(method: Method, path: &str) -> Result<Option<ProjectsRoute>, NoRoute> {
         let segments: Vec<&str> = path.split('/').collect();
@@ -146,5 +189,89 @@ mod tests {
         }
         assert!(R::Submit(1).changes_state());
         assert!(!R::Task(1).changes_state());
+    }
+
+    #[test]
+    fn review_paths_parse_with_integer_ids_and_check_methods() {
+        use ProjectsRoute as R;
+        assert_eq!(parse(Method::GET, "reviews"), Ok(Some(R::Reviews)));
+        assert_eq!(parse(Method::HEAD, "reviews/9"), Ok(Some(R::Review(9))));
+        assert_eq!(
+            parse(Method::POST, "reviews/9/claim"),
+            Ok(Some(R::ClaimReview(9)))
+        );
+        assert_eq!(
+            parse(Method::POST, "reviews/9/accept"),
+            Ok(Some(R::Accept(9)))
+        );
+        assert_eq!(
+            parse(Method::POST, "reviews/9/reject"),
+            Ok(Some(R::Reject(9)))
+        );
+        for path in [
+            "reviews/x",
+            "reviews/-9",
+            "reviews/9/send",
+            "reviews/9/accept/now",
+            "reviews/",
+            "reviews/99999999999999999999/claim",
+        ] {
+            assert_eq!(parse(Method::POST, path), Err(NoRoute::NotFound), "{path}");
+        }
+        assert_eq!(
+            parse(Method::GET, "reviews/9/accept"),
+            Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(
+            parse(Method::POST, "reviews/9"),
+            Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(parse(Method::GET, "reviewers"), Ok(None));
+    }
+
+    #[test]
+    fn review_pages_need_review_and_only_their_posts_change_state() {
+        use ProjectsRoute as R;
+        for route in [
+            R::Reviews,
+            R::Review(1),
+            R::ClaimReview(1),
+            R::Accept(1),
+            R::Reject(1),
+        ] {
+            assert_eq!(route.permission(), Permission::ProjectsReview, "{route:?}");
+            assert!(route.pattern().starts_with("/ui/reviews"), "{route:?}");
+        }
+        for route in [R::ClaimReview(1), R::Accept(1), R::Reject(1)] {
+            assert!(route.changes_state(), "{route:?}");
+        }
+        assert!(!R::Reviews.changes_state());
+        assert!(!R::Review(1).changes_state());
+        // A key that may work but not review is not admitted to the review pages.
+        assert!(!R::Accept(1).admits(&key(&[Permission::ProjectsWork])));
+        assert!(R::Accept(1).admits(&key(&[Permission::ProjectsReview])));
+        assert!(!R::Submit(1).admits(&key(&[Permission::ProjectsReview])));
+    }
+
+    #[test]
+    fn a_reviewer_only_key_lands_on_the_reviews_and_sees_their_link() {
+        use crate::auth::{Caller, Credential};
+        use crate::fronts::console::html::{Chrome, home_of};
+        let caller = |permissions: &[Permission]| Caller {
+            key: key(permissions),
+            credential: Credential::Session,
+            session: None,
+        };
+        let reviewer = caller(&[Permission::ProjectsReview]);
+        assert_eq!(home_of(&reviewer), Some("/ui/reviews"));
+        let chrome = Chrome::new(&reviewer, "Reviews", "reviews");
+        assert!(chrome.can_review && !chrome.can_work);
+        // Working comes first for a key that may do both; a reader of projects alone reads.
+        let both = caller(&[Permission::ProjectsWork, Permission::ProjectsReview]);
+        assert_eq!(home_of(&both), Some("/ui/work"));
+        assert!(Chrome::new(&both, "x", "work").can_review);
+        let reader = caller(&[Permission::ProjectsRead]);
+        assert_eq!(home_of(&reader), Some("/ui/projects"));
+        assert!(!Chrome::new(&reader, "x", "projects").can_review);
     }
 }

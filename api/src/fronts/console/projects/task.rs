@@ -7,24 +7,29 @@
 //! front's save (the API's `save`), and the page shows it again after a reload; **Submit**
 //! goes through the front's submit, whose check against the form is the one that counts: its
 //! problems are shown on the form, next to their fields.
+//!
+//! A step with `review: true` waits for its reviewer once submitted: the page says so (who
+//! reviews it, in the projects front's words). A task the reviewer sent back is open again,
+//! and the page shows the reviewer's latest decision (their comments) above the form, which
+//! holds their data as the work to go on from.
 
 use askama::Template;
-use serde_json::Value;
+use common::projects::form::TASK_DATA;
+use common::store::projects::{HumanRecord, ReviewState};
+use common::store::runs::TaskView;
 use warp::http::StatusCode;
 
 use super::super::form::Form;
 use super::super::html::{Chrome, datetime, page_with_status, see_other};
-use super::super::schema_form::{Field, fields_of, place_problems, read_form, show_values};
+use super::super::schema_form::{Field, place_problems, show_values};
+use super::rounds::{Round, sent_back};
+use super::task_form::{NotAnObject, Posted, field_order, form_fields, posted_data};
 use super::{notice, pretty};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::fronts::projects::tasks::{HumanTask, find_task, save_work, submit_work};
-use crate::fronts::projects::view::{is_human, task_status};
+use crate::fronts::projects::view::{human_task_status, is_human};
 use crate::state::AppState;
-use common::projects::form::TASK_DATA;
-
-/// The name of the JSON editor's field.
-const JSON_FIELD: &str = "task_data";
 
 #[derive(Template)]
 #[template(path = "console/projects/task.html")]
@@ -43,8 +48,10 @@ struct TaskPage {
     saved: String,
     /// True while the caller may still save and submit it.
     open: bool,
-    /// Why it is not open (submitted, finished, canceled), when it is not.
+    /// Why it is not open (submitted, under review, finished, canceled), when it is not.
     closed: String,
+    /// The reviewer's latest decision, when they sent it back.
+    sent_back: Option<Round>,
     submission: String,
     json_mode: bool,
     fields: Vec<Field>,
@@ -74,10 +81,33 @@ async fn claimed_task(state: &AppState, caller: &Caller, id: u64) -> Result<Huma
     }))
 }
 
-/// The task's form: its fields, or `None` for the JSON editor.
-fn form_fields(state: &AppState, task: &HumanTask) -> Option<Vec<Field>> {
-    let form = task.step(state)?.form.as_ref()?;
-    fields_of(Some(form.json()), form.property_order())
+/// Why a task its claimant may no longer work on is closed, in the projects front's words: a
+/// task under review says who reviews it.
+fn closed_sentence(task: &TaskView, human: &HumanRecord) -> String {
+    let reviewer = human.reviewer.as_deref().unwrap_or("a reviewer");
+    if human.submitted {
+        return match human.review {
+            Some(ReviewState::Accepted) => {
+                format!(
+                    "This task is submitted and was accepted by {reviewer}: it takes no more work."
+                )
+            }
+            _ => "This task is submitted: it takes no more work.".into(),
+        };
+    }
+    match human_task_status(task, human) {
+        "Pending Review" => "This task is submitted and waiting for review: it comes back to you \
+                             only if the reviewer sends it back."
+            .into(),
+        "Reviewing" => format!(
+            "This task is submitted and being reviewed by {reviewer}: it comes back to you only \
+             if they send it back."
+        ),
+        status => format!(
+            "This task is {}: it takes no more work.",
+            status.to_lowercase()
+        ),
+    }
 }
 
 /// The page of `task`, showing `fields` (or, in the JSON editor, `task_data`).
@@ -107,11 +137,10 @@ fn task_page(
         claimed: view.started_ms.map(datetime).unwrap_or_default(),
         saved: human.saved_ms.map(datetime).unwrap_or_default(),
         open,
-        closed: if human.submitted {
-            "submitted".into()
-        } else {
-            task_status(view.status).to_lowercase()
-        },
+        closed: closed_sentence(view, &human),
+        sent_back: (human.review == Some(ReviewState::PostReview))
+            .then(|| sent_back(&human, &field_order(state, task)))
+            .flatten(),
         submission: human
             .snapshot
             .as_ref()
@@ -148,42 +177,6 @@ pub async fn page_of_task(
     let mut page = task_page(state, caller, &task, fields, text, Vec::new());
     page.chrome = page.chrome.with_notice(notice(query));
     page_with_status(&page, StatusCode::OK)
-}
-
-/// What a posted form holds.
-struct Posted {
-    /// The task data.
-    data: Value,
-    /// The fields as typed (`None` for the JSON editor).
-    fields: Option<Vec<Field>>,
-    /// The JSON editor's text.
-    text: String,
-}
-
-/// A JSON editor's text that is not a JSON object, and why.
-struct NotAnObject {
-    problem: String,
-    text: String,
-}
-
-/// Reads a posted form; a JSON editor whose text is not a JSON object answers why.
-fn posted_data(state: &AppState, task: &HumanTask, form: &Form) -> Result<Posted, NotAnObject> {
-    let mut fields = form_fields(state, task);
-    let text = form.get(JSON_FIELD).unwrap_or("{}").to_owned();
-    let data = match &mut fields {
-        Some(fields) => read_form(fields, form),
-        None => match serde_json::from_str::<Value>(&text) {
-            Ok(data @ Value::Object(_)) => data,
-            Ok(_) | Err(_) => {
-                let problem = "The task data must be a JSON object, such as {\"answer\": \"yes\"}.";
-                return Err(NotAnObject {
-                    problem: problem.to_owned(),
-                    text,
-                });
-            }
-        },
-    };
-    Ok(Posted { data, fields, text })
 }
 
 /// The JSON editor again, with why its text was refused (400).
@@ -238,6 +231,9 @@ pub async fn submit(
         Err(refusal) => return refused_json(state, caller, &task, refusal),
     };
     match submit_work(state, &caller.key.id, id, &data, None).await {
+        Ok(_) if task.step(state).is_some_and(|step| step.review) => {
+            Ok(see_other("/ui/work?done=in-review"))
+        }
         Ok(_) => Ok(see_other("/ui/work?done=submitted")),
         Err(ApiError::BadRequest { details, .. }) if !details.is_empty() => {
             let general = match &mut fields {
@@ -248,5 +244,65 @@ pub async fn submit(
             page_with_status(&page, StatusCode::BAD_REQUEST)
         }
         Err(other) => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::model::{QueueName, TaskStatus};
+
+    fn running() -> TaskView {
+        TaskView {
+            index: 0,
+            id: "t".into(),
+            key: "write".into(),
+            status: TaskStatus::Running,
+            attempt: 1,
+            depends_on: Vec::new(),
+            queue: QueueName::human(),
+            max_retries: 0,
+            result: None,
+            error: None,
+            progress: 0,
+            worker: Some("alice".into()),
+            is_hook: false,
+            created_ms: 0,
+            updated_ms: 0,
+            started_ms: Some(0),
+            finished_ms: None,
+        }
+    }
+
+    #[test]
+    fn a_closed_task_says_where_its_review_stands() {
+        let task = running();
+        let mut human = HumanRecord {
+            review: Some(ReviewState::Pending),
+            ..HumanRecord::default()
+        };
+        assert!(closed_sentence(&task, &human).contains("waiting for review"));
+        human.review = Some(ReviewState::Reviewing);
+        human.reviewer = Some("bob".into());
+        assert!(closed_sentence(&task, &human).contains("being reviewed by bob"));
+        human.review = Some(ReviewState::Accepted);
+        human.submitted = true;
+        assert!(closed_sentence(&task, &human).contains("accepted by bob"));
+        let plain = HumanRecord {
+            submitted: true,
+            ..HumanRecord::default()
+        };
+        assert_eq!(
+            closed_sentence(&task, &plain),
+            "This task is submitted: it takes no more work."
+        );
+        let canceled = TaskView {
+            status: TaskStatus::Canceled,
+            ..running()
+        };
+        assert_eq!(
+            closed_sentence(&canceled, &HumanRecord::default()),
+            "This task is aborted: it takes no more work."
+        );
     }
 }

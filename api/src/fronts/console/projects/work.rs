@@ -2,10 +2,12 @@
 //! not submitted, then the tasks they may claim, highest priority first, each with its
 //! project's description and data and the results of the steps before it, and a Claim
 //! button. Claiming goes through the projects front's claim by id, so a task someone else took
-//! meanwhile is refused with a message saying so.
+//! meanwhile is refused with a message saying so. A task its reviewer sent back is the
+//! person's again, and marked so.
 
 use askama::Template;
 use common::model::QueueName;
+use common::store::projects::ReviewState;
 use warp::http::StatusCode;
 
 use super::super::form::Form;
@@ -48,6 +50,8 @@ struct HeldTask {
     step_description: String,
     claimed: String,
     saved: String,
+    /// True when its reviewer sent it back (`Post-review Processing`).
+    sent_back: bool,
 }
 
 #[derive(Template)]
@@ -107,6 +111,7 @@ fn held(state: &AppState, task: &HumanTask) -> HeldTask {
         step_description: step_description(state, task),
         claimed: task.task().started_ms.map(datetime).unwrap_or_default(),
         saved: task.human().saved_ms.map(datetime).unwrap_or_default(),
+        sent_back: task.human().review == Some(ReviewState::PostReview),
     }
 }
 

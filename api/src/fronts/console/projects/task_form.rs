@@ -1,0 +1,71 @@
+//! The form of a human task's step, as its claimant and its reviewer fill it in: its fields
+//! drawn from the step's `form` ([`schema_form`](super::super::schema_form)), or a JSON
+//! editor for a step without one (or with a schema no field can stand for), and a posted form
+//! read back into the task data.
+
+use serde_json::Value;
+
+use super::super::form::Form;
+use super::super::schema_form::{Field, fields_of, read_form};
+use crate::fronts::projects::tasks::HumanTask;
+use crate::state::AppState;
+
+/// The name of the JSON editor's field.
+pub(crate) const JSON_FIELD: &str = "task_data";
+
+/// The task's form: its fields, or `None` for the JSON editor.
+pub(crate) fn form_fields(state: &AppState, task: &HumanTask) -> Option<Vec<Field>> {
+    let form = task.step(state)?.form.as_ref()?;
+    fields_of(Some(form.json()), form.property_order())
+}
+
+/// The names of the step form's properties in the order its file lists them (empty without
+/// a form), to show task data field by field in the same order.
+pub(crate) fn field_order(state: &AppState, task: &HumanTask) -> Vec<String> {
+    task.step(state)
+        .and_then(|step| step.form.as_ref())
+        .map(|form| form.property_order().to_vec())
+        .unwrap_or_default()
+}
+
+/// What a posted form holds.
+pub(crate) struct Posted {
+    /// The task data.
+    pub data: Value,
+    /// The fields as typed (`None` for the JSON editor).
+    pub fields: Option<Vec<Field>>,
+    /// The JSON editor's text.
+    pub text: String,
+}
+
+/// A JSON editor's text that is not a JSON object, and why.
+pub(crate) struct NotAnObject {
+    /// Why it was refused.
+    pub problem: String,
+    /// The text, to be shown again.
+    pub text: String,
+}
+
+/// Reads a posted form; a JSON editor whose text is not a JSON object answers why.
+pub(crate) fn posted_data(
+    state: &AppState,
+    task: &HumanTask,
+    form: &Form,
+) -> Result<Posted, NotAnObject> {
+    let mut fields = form_fields(state, task);
+    let text = form.get(JSON_FIELD).unwrap_or("{}").to_owned();
+    let data = match &mut fields {
+        Some(fields) => read_form(fields, form),
+        None => match serde_json::from_str::<Value>(&text) {
+            Ok(data @ Value::Object(_)) => data,
+            Ok(_) | Err(_) => {
+                let problem = "The task data must be a JSON object, such as {\"answer\": \"yes\"}.";
+                return Err(NotAnObject {
+                    problem: problem.to_owned(),
+                    text,
+                });
+            }
+        },
+    };
+    Ok(Posted { data, fields, text })
+}
