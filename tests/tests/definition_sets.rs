@@ -86,13 +86,17 @@ async fn a_server_with_other_definitions_refuses_to_replace_them_unless_told() {
     )
     .await;
     // The set is published before the server logs what it replaced: wait for the line.
-    wait_for(Duration::from_secs(10), "the replacement is logged", || async {
-        replacing
-            .process
-            .log()
-            .contains("removed: example.TICK")
-            .then_some(())
-    })
+    wait_for(
+        Duration::from_secs(10),
+        "the replacement is logged",
+        || async {
+            replacing
+                .process
+                .log()
+                .contains("removed: example.TICK")
+                .then_some(())
+        },
+    )
     .await;
     let log = replacing.process.log();
     assert!(replacing.process.is_running(), "{log}");

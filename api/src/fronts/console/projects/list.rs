@@ -11,8 +11,9 @@ use super::super::form::Form;
 use super::super::html::{Chrome, datetime, page};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::fronts::projects::view::project_status;
+use crate::fronts::projects::view::project_state_status;
 use crate::state::AppState;
+use common::store::projects::control::ProjectState;
 
 /// Projects per page.
 const PER_PAGE: usize = 50;
@@ -63,14 +64,14 @@ struct ProjectsPage {
 }
 
 /// A project's row; `None` for a run that carries no project id.
-fn row_of(run: &RunView) -> Option<ProjectRow> {
+fn row_of(run: &RunView, managed: Option<ProjectState>) -> Option<ProjectRow> {
     let payload = &run.payload;
     Some(ProjectRow {
         id: payload["project_id"].as_u64()?,
         description: payload["description"].as_str().unwrap_or("").to_owned(),
         workflow: payload["workflow_slug"].as_str().unwrap_or("").to_owned(),
         priority: payload["priority"].as_i64().unwrap_or(0),
-        status: project_status(run.status),
+        status: project_state_status(run.status, managed),
         run_status: run.status.as_str(),
         done: run
             .tasks
@@ -133,11 +134,19 @@ pub async fn page_of_projects(
             ..RunQuery::new(RunKind::Project, PER_PAGE)
         })
         .await?;
+    // As its managers set it: a running project may be paused.
+    let run_ids: Vec<String> = found.runs.iter().map(|run| run.id.clone()).collect();
+    let managed = state.store.project_statuses_of_runs(&run_ids).await?;
     page(&ProjectsPage {
         chrome: Chrome::new(caller, "Projects", "projects"),
         workflows: state.projects.keys().cloned().collect(),
         statuses: STATUSES.to_vec(),
-        projects: found.runs.iter().filter_map(row_of).collect(),
+        projects: found
+            .runs
+            .iter()
+            .zip(managed)
+            .filter_map(|(run, managed)| row_of(run, managed))
+            .collect(),
         previous: (page_number > 1).then(|| page_link(&filters, page_number - 1)),
         next: found.has_more.then(|| page_link(&filters, page_number + 1)),
         filters,

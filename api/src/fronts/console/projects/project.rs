@@ -14,8 +14,11 @@ use super::super::html::{Chrome, datetime, duration, final_fragment, page};
 use super::{pretty, snapshot_time};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::fronts::projects::view::{assignment_json, human_task_status, is_human, project_status};
+use crate::fronts::projects::view::{
+    assignment_json, human_task_status, is_human, project_state_status,
+};
 use crate::state::AppState;
+use common::store::projects::control::ProjectState;
 
 /// A submitted snapshot of an assignment.
 #[derive(Debug, Clone)]
@@ -205,11 +208,16 @@ fn step_row(
     }
 }
 
-fn project_live(state: &AppState, project: &ProjectRef, record: &ProjectRun) -> ProjectLive {
+fn project_live(
+    state: &AppState,
+    project: &ProjectRef,
+    record: &ProjectRun,
+    managed: Option<ProjectState>,
+) -> ProjectLive {
     let run = &record.run;
     ProjectLive {
         id: project.id,
-        status: project_status(run.status),
+        status: project_state_status(run.status, managed),
         run_status: run.status.as_str(),
         finished: run.status.is_finished(),
         done: run
@@ -239,6 +247,11 @@ fn safe_link(url: &str) -> Option<String> {
     (lower.starts_with("https://") || lower.starts_with("http://")).then(|| url.trim().to_owned())
 }
 
+/// Project `id`'s state as its managers set it (a running project may be paused).
+async fn managed_state(state: &AppState, id: u64) -> Result<Option<ProjectState>, ApiError> {
+    Ok(state.store.project_statuses(&[id]).await?.pop().flatten())
+}
+
 /// `GET /ui/projects/{id}`.
 pub async fn page_of_project(
     state: &AppState,
@@ -246,6 +259,7 @@ pub async fn page_of_project(
     id: u64,
 ) -> Result<warp::reply::Response, ApiError> {
     let (project, record) = find_project(state, id).await?;
+    let managed = managed_state(state, id).await?;
     let payload = &record.run.payload;
     let text = |name: &str| payload[name].as_str().unwrap_or("").to_owned();
     let description = text("description");
@@ -259,7 +273,7 @@ pub async fn page_of_project(
         created: datetime(record.run.created_ms),
         review_url: safe_link(payload["review_document_url"].as_str().unwrap_or("")),
         data: pretty(&payload["project_data"]),
-        live: project_live(state, &project, &record),
+        live: project_live(state, &project, &record, managed),
         description,
     })
 }
@@ -267,8 +281,9 @@ pub async fn page_of_project(
 /// `GET /ui/projects/{id}/live`: the status, DAG and steps, polled until the project finishes.
 pub async fn live(state: &AppState, id: u64) -> Result<warp::reply::Response, ApiError> {
     let (project, record) = find_project(state, id).await?;
+    let managed = managed_state(state, id).await?;
     let fragment = ProjectLiveFragment {
-        live: project_live(state, &project, &record),
+        live: project_live(state, &project, &record, managed),
     };
     if record.run.status.is_finished() {
         final_fragment(&fragment)
