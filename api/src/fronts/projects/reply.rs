@@ -44,6 +44,30 @@ pub fn path_id(text: &str, what: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("no {what} '{text}': ids are integers")))
 }
 
+/// The `limit` query parameter of a list: `default` when absent, else 1 to `most`.
+pub fn query_limit(request: &RequestParts, default: usize, most: usize) -> Result<usize, ApiError> {
+    match request.query("limit") {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|limit| (1..=most).contains(limit))
+            .ok_or_else(|| ApiError::bad_request(format!("'limit' must be from 1 to {most}"))),
+    }
+}
+
+/// A body's optional `work_time_seconds`: a whole number, or `None` when absent or null.
+pub fn work_time_seconds(body: &Map<String, Value>) -> Result<Option<u64>, ApiError> {
+    match body.get("work_time_seconds") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "'work_time_seconds' must be a whole number, not {value}"
+            ))
+        }),
+    }
+}
+
 /// A time as Orchestra shows `start_datetime`: `2015-09-23T20:16:02.667288Z`.
 pub fn datetime_utc(ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(ms as i64)

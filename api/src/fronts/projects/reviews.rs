@@ -9,7 +9,7 @@ use common::store::projects::human::{ReviewClaim, ReviewDecision, ReviewOutcome}
 use common::time::now_ms;
 use serde_json::{Map, Value, json};
 
-use super::reply::{body_object, integer_id, ok, path_id};
+use super::reply::{body_object, integer_id, ok, path_id, query_limit, work_time_seconds};
 use super::tasks::{HumanTask, find_task, person_task_json, tasks_of};
 use super::view::{
     SNAPSHOT_ACCEPT, SNAPSHOT_REJECT, assignment_json, human_task_status, review_assignment_json,
@@ -60,16 +60,7 @@ pub async fn available(
     request: &RequestParts,
     caller: &Caller,
 ) -> Result<warp::reply::Response, ApiError> {
-    let limit = match request.query("limit") {
-        None => 100,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=AVAILABLE_MAX).contains(limit))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("'limit' must be from 1 to {AVAILABLE_MAX}"))
-            })?,
-    };
+    let limit = query_limit(request, 100, AVAILABLE_MAX)?;
     let tasks: Vec<Value> = available_reviews(state, &caller.key.id, limit)
         .await?
         .iter()
@@ -246,15 +237,7 @@ fn decision_body(body: &Map<String, Value>) -> Result<(Option<Value>, Option<u64
             )));
         }
     };
-    let work_time_seconds = match body.get("work_time_seconds") {
-        None | Some(Value::Null) => None,
-        Some(value) => Some(value.as_u64().ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "'work_time_seconds' must be a whole number, not {value}"
-            ))
-        })?),
-    };
-    Ok((data, work_time_seconds))
+    Ok((data, work_time_seconds(body)?))
 }
 
 /// `POST /orchestra/api/reviews/<id>/accept` or `.../reject`, with `{"task_data": {...}}`

@@ -19,7 +19,7 @@ use common::store::runs::TaskView;
 use common::time::now_ms;
 use serde_json::{Map, Value, json};
 
-use super::reply::{body_object, integer_id, ok, path_id};
+use super::reply::{body_object, integer_id, ok, path_id, query_limit, work_time_seconds};
 use super::view::{
     SNAPSHOT_SUBMIT, assignment_json, human_task_status, is_human, snapshot, task_status,
 };
@@ -269,16 +269,7 @@ pub async fn available(
     request: &RequestParts,
 ) -> Result<warp::reply::Response, ApiError> {
     let queue = human_queue(request.query("queue").as_deref())?;
-    let limit = match request.query("limit") {
-        None => AVAILABLE_DEFAULT,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=AVAILABLE_MAX).contains(limit))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("'limit' must be from 1 to {AVAILABLE_MAX}"))
-            })?,
-    };
+    let limit = query_limit(request, AVAILABLE_DEFAULT, AVAILABLE_MAX)?;
     let tasks: Vec<Value> = available_tasks(state, std::slice::from_ref(&queue), limit)
         .await?
         .iter()
@@ -598,14 +589,7 @@ pub async fn submit(
     let task_id = path_id(id, "task")?;
     let body = body_object(request)?;
     let data = task_data(&body)?;
-    let work_time_seconds = match body.get("work_time_seconds") {
-        None | Some(Value::Null) => None,
-        Some(value) => Some(value.as_u64().ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "'work_time_seconds' must be a whole number, not {value}"
-            ))
-        })?),
-    };
+    let work_time_seconds = work_time_seconds(&body)?;
     let first = submit_work(state, &caller.key.id, task_id, &data, work_time_seconds).await?;
     // A step under review says where its review stands.
     let task = find_task(state, task_id).await?;

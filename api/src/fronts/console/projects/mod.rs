@@ -142,6 +142,30 @@ fn data_rows(data: &Value, order: &[String]) -> Vec<(String, String)> {
     }
 }
 
+/// A claimed human task (step `write`, claimed by `alice`) in `status`, for tests.
+#[cfg(test)]
+fn human_task_view(status: common::model::TaskStatus) -> common::store::runs::TaskView {
+    common::store::runs::TaskView {
+        index: 0,
+        id: "t".into(),
+        key: "write".into(),
+        status,
+        attempt: 1,
+        depends_on: Vec::new(),
+        queue: common::model::QueueName::human(),
+        max_retries: 0,
+        result: None,
+        error: None,
+        progress: 0,
+        worker: Some("alice".into()),
+        is_hook: false,
+        created_ms: 0,
+        updated_ms: 0,
+        started_ms: Some(0),
+        finished_ms: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -250,28 +250,10 @@ pub async fn submit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::model::{QueueName, TaskStatus};
+    use common::model::TaskStatus;
 
     fn running() -> TaskView {
-        TaskView {
-            index: 0,
-            id: "t".into(),
-            key: "write".into(),
-            status: TaskStatus::Running,
-            attempt: 1,
-            depends_on: Vec::new(),
-            queue: QueueName::human(),
-            max_retries: 0,
-            result: None,
-            error: None,
-            progress: 0,
-            worker: Some("alice".into()),
-            is_hook: false,
-            created_ms: 0,
-            updated_ms: 0,
-            started_ms: Some(0),
-            finished_ms: None,
-        }
+        super::super::human_task_view(TaskStatus::Running)
     }
 
     #[test]
