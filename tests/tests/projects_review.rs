@@ -8,6 +8,7 @@ use baton_tests::TestApp;
 use baton_tests::app::Client;
 use baton_tests::signed_http::Answer;
 use baton_tests::wait::wait_for;
+use common::model::QueueName;
 use common::signing::Signer;
 use serde_json::{Value, json};
 
@@ -391,4 +392,78 @@ async fn people_get_tasks_by_the_projects_whole_priority_then_oldest_first() {
         .post(&alice, "/orchestra/api/tasks/claim", json!({}))
         .await;
     assert_eq!(none.status, 404, "{none:?}");
+}
+
+#[tokio::test]
+async fn an_accept_interrupted_after_recording_is_finished_by_its_repeat_exactly_once() {
+    let api = Api::start().await;
+    let client = api.key("client", "projects.read,projects.write").await;
+    let alice = api.key("alice", "projects.work").await;
+    let bob = api.key("bob", "projects.review").await;
+    let id = api.create_project(&client, "edited", 0).await;
+    let task = id + 1;
+    assert_eq!(
+        api.post(&alice, "/orchestra/api/tasks/claim", json!({}))
+            .await
+            .status,
+        200
+    );
+    let submit = api
+        .post(
+            &alice,
+            &format!("/orchestra/api/tasks/{task}/submit"),
+            json!({"task_data": {"text": "draft"}}),
+        )
+        .await;
+    assert_eq!(submit.status, 200, "{submit:?}");
+    let claimed = api
+        .post(&bob, "/orchestra/api/reviews/claim", json!({}))
+        .await;
+    assert_eq!(claimed.status, 200, "{claimed:?}");
+
+    // What an accept records first, as if its API had been killed right after: the task still
+    // runs, its job is still pending under alice.
+    let recorded = json!({"text": "reviewed"});
+    let mut redis = api.app.redis().client().get_connection().unwrap();
+    let run_key = api.app.store().await.keys().run(&format!("project-{id}"));
+    redis::cmd("HSET")
+        .arg(&run_key)
+        .arg("t0.review")
+        .arg("accepted")
+        .arg("t0.submitted")
+        .arg("1")
+        .arg("t0.submission")
+        .arg(recorded.to_string())
+        .arg("t0.work")
+        .arg(recorded.to_string())
+        .exec(&mut redis)
+        .unwrap();
+    let info = api.information(&client, id).await;
+    assert_eq!(info["tasks"]["write"]["status"], "Reviewing");
+
+    // The repeat finishes the task with what was recorded first, once, whatever it sends.
+    let repeat = api
+        .post(
+            &bob,
+            &format!("/orchestra/api/reviews/{task}/accept"),
+            json!({"task_data": {"text": "something else"}}),
+        )
+        .await;
+    assert_eq!(repeat.status, 200, "{repeat:?}");
+    let info = api
+        .wait_for_project(&client, id, "the project completes", |info| {
+            info["project"]["status"] == "completed"
+        })
+        .await;
+    assert_eq!(
+        info["tasks"]["use"]["latest_data"]["parents"],
+        json!([recorded])
+    );
+    // The step's job finished once and its successor ran once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let store = api.app.store().await;
+    for queue in [QueueName::human(), QueueName::default()] {
+        let stats = store.queue_stats(&queue).await.unwrap();
+        assert_eq!(stats.get("succeeded"), Some(&1), "{queue}: {stats:?}");
+    }
 }
