@@ -20,9 +20,9 @@ use warp::http::StatusCode;
 
 use super::super::form::Form;
 use super::super::html::{Chrome, page_with_status, see_other};
-use super::super::schema_form::{Field, place_problems, show_values};
+use super::super::schema_form::{Field, place_problems};
 use super::rounds::{Round, rounds};
-use super::task_form::{NotAnObject, Posted, field_order, form_fields, posted_data};
+use super::task_form::{NotAnObject, Posted, field_order, posted_data, prefilled};
 use super::work::{description, prerequisites, step_description};
 use super::{data_rows, notice, pretty};
 use crate::auth::Caller;
@@ -152,12 +152,7 @@ pub async fn page_of_review(
     query: &Form,
 ) -> Result<warp::reply::Response, ApiError> {
     let task = reviewed_task(state, caller, id).await?;
-    let work = task.human().work;
-    let mut fields = form_fields(state, &task);
-    if let (Some(fields), Some(work)) = (&mut fields, &work) {
-        show_values(fields, work);
-    }
-    let text = work.as_ref().map_or_else(|| "{}".to_owned(), pretty);
+    let (fields, text) = prefilled(state, &task);
     let mut page = review_page(state, caller, &task, fields, text, Vec::new());
     page.chrome = page.chrome.with_notice(notice(query));
     page_with_status(&page, StatusCode::OK)

@@ -21,9 +21,9 @@ use warp::http::StatusCode;
 
 use super::super::form::Form;
 use super::super::html::{Chrome, datetime, page_with_status, see_other};
-use super::super::schema_form::{Field, place_problems, show_values};
+use super::super::schema_form::{Field, place_problems};
 use super::rounds::{Round, sent_back};
-use super::task_form::{NotAnObject, Posted, field_order, form_fields, posted_data};
+use super::task_form::{NotAnObject, Posted, field_order, posted_data, prefilled};
 use super::{notice, pretty};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -167,13 +167,8 @@ pub async fn page_of_task(
     query: &Form,
 ) -> Result<warp::reply::Response, ApiError> {
     let task = claimed_task(state, caller, id).await?;
-    let saved = task.human().work;
-    let mut fields = form_fields(state, &task);
     // Saved work replaces the schema's defaults; none shows them.
-    if let (Some(fields), Some(saved)) = (&mut fields, &saved) {
-        show_values(fields, saved);
-    }
-    let text = saved.as_ref().map_or_else(|| "{}".to_owned(), pretty);
+    let (fields, text) = prefilled(state, &task);
     let mut page = task_page(state, caller, &task, fields, text, Vec::new());
     page.chrome = page.chrome.with_notice(notice(query));
     page_with_status(&page, StatusCode::OK)

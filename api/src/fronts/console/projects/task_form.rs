@@ -6,7 +6,8 @@
 use serde_json::Value;
 
 use super::super::form::Form;
-use super::super::schema_form::{Field, fields_of, read_form};
+use super::super::schema_form::{Field, fields_of, read_form, show_values};
+use super::pretty;
 use crate::fronts::projects::tasks::HumanTask;
 use crate::state::AppState;
 
@@ -17,6 +18,18 @@ pub(crate) const JSON_FIELD: &str = "task_data";
 pub(crate) fn form_fields(state: &AppState, task: &HumanTask) -> Option<Vec<Field>> {
     let form = task.step(state)?.form.as_ref()?;
     fields_of(Some(form.json()), form.property_order())
+}
+
+/// The task's form showing its work as it stands (the schema's defaults when it has none):
+/// the fields, or `None` for the JSON editor, and the JSON editor's text.
+pub(crate) fn prefilled(state: &AppState, task: &HumanTask) -> (Option<Vec<Field>>, String) {
+    let work = task.human().work;
+    let mut fields = form_fields(state, task);
+    if let (Some(fields), Some(work)) = (&mut fields, &work) {
+        show_values(fields, work);
+    }
+    let text = work.as_ref().map_or_else(|| "{}".to_owned(), pretty);
+    (fields, text)
 }
 
 /// The names of the step form's properties in the order its file lists them (empty without
