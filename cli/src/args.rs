@@ -61,6 +61,10 @@ pub enum Command {
     /// Releases (the Release Coordinator's routes): list, show, publish, cancel.
     #[command(subcommand)]
     Releases(ReleasesCommand),
+    /// Projects (Orchestra's routes): show, end, pause, resume, assign, reassign, tasks,
+    /// reviews.
+    #[command(subcommand)]
+    Projects(ProjectsCommand),
     /// Prints a completion script for SHELL (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -266,5 +270,61 @@ pub enum ReleasesCommand {
     Cancel {
         /// The release id.
         id: String,
+    },
+}
+
+/// `baton projects ...`.
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    /// One project: its fields, then each step's task with its status and who holds it.
+    Show {
+        /// The project id.
+        id: u64,
+    },
+    /// Ends a project: its unfinished tasks are aborted, its status is `aborted`.
+    End {
+        /// The project id.
+        id: u64,
+    },
+    /// Pauses a project: its tasks are no longer offered to people.
+    Pause {
+        /// The project id.
+        id: u64,
+    },
+    /// Resumes a paused project: its tasks are offered again.
+    Resume {
+        /// The project id.
+        id: u64,
+    },
+    /// Gives a waiting human task to a person.
+    Assign {
+        /// The task id (from `baton projects show` or `baton projects tasks`).
+        task_id: u64,
+        /// The person: their key id.
+        person: String,
+    },
+    /// Moves a claimed task, not yet submitted, to another person.
+    Reassign {
+        /// The assignment id (from `baton projects show`).
+        assignment_id: u64,
+        /// The person: their key id.
+        person: String,
+    },
+    /// The human tasks nobody has claimed yet, highest priority first (none of a paused
+    /// project).
+    Tasks {
+        /// Only the tasks of this human queue: `human` (the default) or `human.NAME`.
+        #[arg(long)]
+        queue: Option<String>,
+        /// Most tasks listed (1 to 500; the API's default is 100).
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// The tasks submitted for review and waiting for a reviewer (not the signing key's own
+    /// work), highest priority first.
+    Reviews {
+        /// Most tasks listed (1 to 500; the API's default is 100).
+        #[arg(long)]
+        limit: Option<u32>,
     },
 }

@@ -1,5 +1,9 @@
 //! What the commands print: tables for people (one renderer per kind of answer), the API's
 //! JSON unchanged for scripts (`--json`).
+//!
+//! - [`projects`]: the projects front's answers.
+
+pub mod projects;
 
 use comfy_table::presets::UTF8_BORDERS_ONLY;
 use comfy_table::{ContentArrangement, Table};

@@ -2,6 +2,7 @@
 //! answer printed as a table or as the API's JSON. One module per group of commands.
 
 mod operator;
+mod projects;
 mod releases;
 mod reports;
 mod workflows;
@@ -120,6 +121,7 @@ pub async fn run(
         Command::Keys(command) => operator::keys(client, format, command).await,
         Command::Reports(command) => reports::run(client, format, command).await,
         Command::Releases(command) => releases::run(client, format, command).await,
+        Command::Projects(command) => projects::run(client, format, command).await,
         Command::Completions { .. } => Err(CommandError::Usage(
             "completions are printed without the API".into(),
         )),
