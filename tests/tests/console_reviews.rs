@@ -424,6 +424,20 @@ async fn work_is_reviewed_sent_back_with_comments_reworked_and_accepted() {
         .wait_for_text("#step-write .step-status", "Complete")
         .await;
     browser.wait_for_text("#project-status", "completed").await;
+    // The step shows its reviewer and every round: submissions and decisions, by time.
+    browser
+        .wait_for_text("#step-write .review-assignment", "bob")
+        .await;
+    browser
+        .wait_for_text("#step-write", "Rejected by bob")
+        .await;
+    browser
+        .wait_for_text("#step-write", "Accepted by bob")
+        .await;
+    browser
+        .wait_for_text("#step-write", "Submitted by alice")
+        .await;
+    browser.screenshot("projects-project-reviewed").await;
     browser.goto(&app.url(&format!("/ui/work/{task}"))).await;
     browser
         .wait_for_text("#task-closed", "accepted by bob")

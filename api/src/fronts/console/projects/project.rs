@@ -11,11 +11,12 @@ use common::store::runs::TaskView;
 use serde_json::Value;
 
 use super::super::html::{Chrome, datetime, duration, final_fragment, page};
+use super::rounds::kind_word;
 use super::{pretty, snapshot_time};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::fronts::projects::view::{
-    assignment_json, human_task_status, is_human, project_state_status,
+    assignment_json, human_task_status, is_human, project_state_status, review_assignment_json,
 };
 use crate::state::AppState;
 use common::store::projects::control::ProjectState;
@@ -23,6 +24,10 @@ use common::store::projects::control::ProjectState;
 /// A submitted snapshot of an assignment.
 #[derive(Debug, Clone)]
 struct SnapshotRow {
+    /// What it records: submitted, accepted or rejected.
+    kind: &'static str,
+    /// Who: the claimant, or the reviewer.
+    by: String,
     datetime: String,
     work_time: String,
     data: String,
@@ -45,6 +50,9 @@ struct StepRow {
     waits_for: Vec<String>,
     /// Who holds the assignment: a person's key id, or the worker that ran a machine step.
     worker: String,
+    /// Who reviews it, for a step under review, and their assignment's status.
+    reviewer: String,
+    review_status: String,
     assignment_status: String,
     started: String,
     took: String,
@@ -112,8 +120,8 @@ async fn find_project(state: &AppState, id: u64) -> Result<(ProjectRef, ProjectR
     Ok((project, record))
 }
 
-/// The snapshots of an assignment (as `project_information` shows it).
-fn snapshots_of(assignment: &Value) -> Vec<SnapshotRow> {
+/// The snapshots of an assignment held by `by` (as `project_information` shows it).
+fn snapshots_of(assignment: &Value, by: &str) -> Vec<SnapshotRow> {
     assignment["snapshots"]["snapshots"]
         .as_array()
         .map(|snapshots| {
@@ -126,6 +134,8 @@ fn snapshots_of(assignment: &Value) -> Vec<SnapshotRow> {
                         object.remove("__version");
                     }
                     SnapshotRow {
+                        kind: kind_word(snapshot["type"].as_u64().unwrap_or(0)),
+                        by: by.to_owned(),
                         datetime: snapshot_time(snapshot),
                         work_time: snapshot["work_time_seconds"]
                             .as_u64()
@@ -138,6 +148,18 @@ fn snapshots_of(assignment: &Value) -> Vec<SnapshotRow> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A human task's rounds: the claimant's submissions and the reviewer's decisions, oldest
+/// first (a submission first when they share a second).
+fn human_rounds(assignment: &Value, review: &Value) -> Vec<SnapshotRow> {
+    let claimant = assignment["worker"].as_str().unwrap_or("");
+    let reviewer = review["worker"].as_str().unwrap_or("");
+    let mut rounds = snapshots_of(assignment, claimant);
+    rounds.extend(snapshots_of(review, reviewer));
+    // Stable: equal times keep the submission first.
+    rounds.sort_by(|a, b| a.datetime.cmp(&b.datetime));
+    rounds
 }
 
 fn step_row(
@@ -160,6 +182,7 @@ fn step_row(
         _ => true,
     };
     let assignment = assignment_json(project, task, &human).unwrap_or(Value::Null);
+    let review = review_assignment_json(project, task, &human).unwrap_or(Value::Null);
     let person = is_human(task);
     StepRow {
         slug: task.key.clone(),
@@ -181,6 +204,8 @@ fn step_row(
             .map(|dep| dep.key.clone())
             .collect(),
         worker: task.worker.clone().unwrap_or_default(),
+        reviewer: review["worker"].as_str().unwrap_or("").to_owned(),
+        review_status: review["status"].as_str().unwrap_or("").to_owned(),
         assignment_status: assignment["status"].as_str().unwrap_or("").to_owned(),
         started: task.started_ms.map(datetime).unwrap_or_default(),
         took: match (task.started_ms, task.finished_ms) {
@@ -195,7 +220,7 @@ fn step_row(
         saved: human.saved_ms.map(datetime).unwrap_or_default(),
         // A machine step's snapshot is its result, shown already.
         snapshots: if person {
-            snapshots_of(&assignment)
+            human_rounds(&assignment, &review)
         } else {
             Vec::new()
         },
@@ -313,11 +338,39 @@ mod tests {
         let assignment = json!({"snapshots": {"__version": 1, "snapshots": [
             {"data": {"title": "T", "__version": 1}, "datetime": "2026-01-02T03:04:05.000000", "work_time_seconds": 65, "type": 0}
         ]}});
-        let rows = snapshots_of(&assignment);
+        let rows = snapshots_of(&assignment, "alice");
         assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].kind, "submitted");
+        assert_eq!(rows[0].by, "alice");
         assert_eq!(rows[0].datetime, "2026-01-02 03:04:05");
         assert_eq!(rows[0].work_time, "1 min 5 s");
         assert_eq!(rows[0].data, "{\n  \"title\": \"T\"\n}");
-        assert!(snapshots_of(&Value::Null).is_empty());
+        assert!(snapshots_of(&Value::Null, "alice").is_empty());
+    }
+
+    #[test]
+    fn rounds_interleave_the_claimants_submissions_and_the_reviewers_decisions() {
+        let snapshot = |at: &str, kind: u8| json!({"data": {}, "datetime": at, "type": kind});
+        let assignment = json!({"worker": "alice", "snapshots": {"snapshots": [
+            snapshot("2026-01-02T03:00:00.000000", 0),
+            snapshot("2026-01-02T05:00:00.000000", 0),
+        ]}});
+        let review = json!({"worker": "bob", "snapshots": {"snapshots": [
+            snapshot("2026-01-02T04:00:00.000000", 2),
+            snapshot("2026-01-02T06:00:00.000000", 1),
+        ]}});
+        let rounds: Vec<(&str, String)> = human_rounds(&assignment, &review)
+            .into_iter()
+            .map(|round| (round.kind, round.by))
+            .collect();
+        assert_eq!(
+            rounds,
+            [
+                ("submitted", "alice".to_owned()),
+                ("rejected", "bob".to_owned()),
+                ("submitted", "alice".to_owned()),
+                ("accepted", "bob".to_owned()),
+            ]
+        );
     }
 }
