@@ -209,6 +209,19 @@ async fn work_is_reviewed_sent_back_with_comments_reworked_and_accepted() {
         .wait_for_text("#task-closed", "waiting for review")
         .await;
     assert!(!browser.exists("#task-form").await);
+    // Her work page lists it as submitted for review, not among the tasks to work on.
+    browser.goto(&app.url("/ui/work")).await;
+    browser
+        .wait_for_text(
+            &format!("#in-review tr[data-task='{task}']"),
+            "waiting for a reviewer",
+        )
+        .await;
+    assert!(
+        !browser
+            .exists(&format!("#held tr[data-task='{task}']"))
+            .await
+    );
 
     // She may review, but not her own work: the page offers only Erin's, and a crafted
     // claim of her own is refused.
@@ -333,8 +346,16 @@ async fn work_is_reviewed_sent_back_with_comments_reworked_and_accepted() {
         .wait_for_text(".notice", "Submitted for review")
         .await;
     assert!(!browser.exists(&held).await);
-    // It goes straight back to Bob.
+    // It goes straight back to Bob, and her work page says so.
     assert_eq!(reviews.write_status(id).await, "Reviewing");
+    browser.goto(&app.url("/ui/work")).await;
+    browser
+        .wait_for_text(
+            &format!("#in-review tr[data-task='{task}']"),
+            "being reviewed by bob",
+        )
+        .await;
+    browser.screenshot("projects-work-in-review").await;
     browser.goto(&app.url(&format!("/ui/work/{task}"))).await;
     browser
         .wait_for_text("#task-closed", "being reviewed by bob")

@@ -249,6 +249,35 @@ pub(crate) async fn claimed_tasks(
     queues: &[QueueName],
     person: &str,
 ) -> Result<Vec<HumanTask>, ApiError> {
+    held_tasks(state, queues, person, |task| task.is_open_to(person)).await
+}
+
+/// The human tasks of `queues` that `person` submitted for review and that wait for their
+/// reviewer (or are being reviewed), oldest first.
+pub(crate) async fn in_review_tasks(
+    state: &AppState,
+    queues: &[QueueName],
+    person: &str,
+) -> Result<Vec<HumanTask>, ApiError> {
+    held_tasks(state, queues, person, |task| {
+        task.task().status == TaskStatus::Running
+            && task.task().worker.as_deref() == Some(person)
+            && matches!(
+                task.human().review,
+                Some(ReviewState::Pending | ReviewState::Reviewing)
+            )
+    })
+    .await
+}
+
+/// The human tasks of `queues` whose jobs are pending under `person`, oldest first, that
+/// stand as `keep` wants.
+async fn held_tasks(
+    state: &AppState,
+    queues: &[QueueName],
+    person: &str,
+    keep: impl Fn(&HumanTask) -> bool,
+) -> Result<Vec<HumanTask>, ApiError> {
     let mut jobs = Vec::new();
     for queue in queues {
         jobs.extend(
@@ -259,7 +288,7 @@ pub(crate) async fn claimed_tasks(
         );
     }
     jobs.sort_by_key(|job| entry_order(&job.entry_id));
-    tasks_of_jobs(state, &jobs, |task| task.is_open_to(person)).await
+    tasks_of_jobs(state, &jobs, keep).await
 }
 
 /// `GET /orchestra/api/tasks/available[?queue=human&limit=100]`: human tasks nobody has

@@ -16,8 +16,9 @@ use super::{notice, pretty};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::fronts::projects::tasks::{
-    HumanTask, available_tasks, claim_task, claimed_tasks, human_queues,
+    HumanTask, available_tasks, claim_task, claimed_tasks, human_queues, in_review_tasks,
 };
+use crate::fronts::projects::view::human_task_status;
 use crate::state::AppState;
 
 /// Most tasks the page offers to claim.
@@ -52,6 +53,10 @@ struct HeldTask {
     saved: String,
     /// True when its reviewer sent it back (`Post-review Processing`).
     sent_back: bool,
+    /// Where it stands, in Orchestra's words (`Pending Review`, `Reviewing`).
+    status: &'static str,
+    /// Its reviewer, once someone reviews it.
+    reviewer: String,
 }
 
 #[derive(Template)]
@@ -59,6 +64,8 @@ struct HeldTask {
 struct WorkPage {
     chrome: Chrome,
     held: Vec<HeldTask>,
+    /// The tasks the person submitted for review, waiting for or under review.
+    in_review: Vec<HeldTask>,
     offered: Vec<OfferedTask>,
     problem: Option<String>,
 }
@@ -112,6 +119,8 @@ fn held(state: &AppState, task: &HumanTask) -> HeldTask {
         claimed: task.task().started_ms.map(datetime).unwrap_or_default(),
         saved: task.human().saved_ms.map(datetime).unwrap_or_default(),
         sent_back: task.human().review == Some(ReviewState::PostReview),
+        status: human_task_status(task.task(), &task.human()),
+        reviewer: task.human().reviewer.unwrap_or_default(),
     }
 }
 
@@ -126,11 +135,13 @@ async fn render(
     let queues = human_queues(state);
     let person = caller.key.id.as_str();
     let held_tasks = claimed_tasks(state, &queues, person).await?;
+    let in_review = in_review_tasks(state, &queues, person).await?;
     let offered_tasks = available_tasks(state, &queues, OFFERED).await?;
     page_with_status(
         &WorkPage {
             chrome: Chrome::new(caller, "My work", "work").with_notice(notice),
             held: held_tasks.iter().map(|task| held(state, task)).collect(),
+            in_review: in_review.iter().map(|task| held(state, task)).collect(),
             offered: offered_tasks
                 .iter()
                 .map(|task| offered(state, task))
