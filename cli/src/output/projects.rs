@@ -105,71 +105,51 @@ fn step_row(slug: &str, task: &Value) -> Vec<String> {
 
 /// `GET /orchestra/api/tasks/available`: `{"tasks": [...]}`.
 pub fn tasks(answer: &Value) -> Table {
-    let rows = items(&answer["tasks"])
-        .iter()
-        .map(|task| {
-            [
-                "id",
-                "project",
-                "workflow_slug",
-                "step_slug",
-                "priority",
-                "status",
-                "short_description",
-            ]
-            .iter()
-            .map(|field| cell(&task[*field]))
-            .collect()
-        })
-        .collect();
-    table(
+    task_table(
+        answer,
         &[
-            "TASK",
-            "PROJECT",
-            "WORKFLOW",
-            "STEP",
-            "PRIORITY",
-            "STATUS",
-            "DESCRIPTION",
+            ("TASK", "id"),
+            ("PROJECT", "project"),
+            ("WORKFLOW", "workflow_slug"),
+            ("STEP", "step_slug"),
+            ("PRIORITY", "priority"),
+            ("STATUS", "status"),
+            ("DESCRIPTION", "short_description"),
         ],
-        rows,
     )
 }
 
 /// `GET /orchestra/api/reviews/available`: `{"tasks": [...]}`, each with the person whose work
 /// waits (`worker`).
 pub fn reviews(answer: &Value) -> Table {
+    task_table(
+        answer,
+        &[
+            ("TASK", "id"),
+            ("PROJECT", "project"),
+            ("WORKFLOW", "workflow_slug"),
+            ("STEP", "step_slug"),
+            ("PRIORITY", "priority"),
+            ("WORKER", "worker"),
+            ("STATUS", "status"),
+            ("DESCRIPTION", "short_description"),
+        ],
+    )
+}
+
+/// A table of the answer's `tasks`, one column per (header, field).
+fn task_table(answer: &Value, columns: &[(&str, &str)]) -> Table {
     let rows = items(&answer["tasks"])
         .iter()
         .map(|task| {
-            [
-                "id",
-                "project",
-                "workflow_slug",
-                "step_slug",
-                "priority",
-                "worker",
-                "status",
-                "short_description",
-            ]
-            .iter()
-            .map(|field| cell(&task[*field]))
-            .collect()
+            columns
+                .iter()
+                .map(|(_, field)| cell(&task[*field]))
+                .collect()
         })
         .collect();
-    table(
-        &[
-            "TASK",
-            "PROJECT",
-            "WORKFLOW",
-            "STEP",
-            "PRIORITY",
-            "WORKER",
-            "STATUS",
-            "DESCRIPTION",
-        ],
-        rows,
-    )
+    let headers: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
+    table(&headers, rows)
 }
 
 #[cfg(test)]

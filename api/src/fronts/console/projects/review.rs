@@ -22,14 +22,13 @@ use super::super::form::Form;
 use super::super::html::{Chrome, page_with_status, see_other};
 use super::super::schema_form::{Field, place_problems};
 use super::rounds::{Round, rounds};
-use super::task_form::{NotAnObject, Posted, field_order, posted_data, prefilled};
+use super::task_form::{NotAnObject, Posted, field_order, human_task, posted_data, prefilled};
 use super::work::{description, prerequisites, step_description};
 use super::{data_rows, notice, pretty};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::fronts::projects::reviews::decide;
-use crate::fronts::projects::tasks::{HumanTask, find_task};
-use crate::fronts::projects::view::is_human;
+use crate::fronts::projects::tasks::HumanTask;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -66,12 +65,7 @@ struct ReviewPage {
 /// The task, if the caller reviews it (or did, until the task ended); 403 for anyone else,
 /// 404 for a machine step or an unknown id.
 async fn reviewed_task(state: &AppState, caller: &Caller, id: u64) -> Result<HumanTask, ApiError> {
-    let task = find_task(state, id).await?;
-    if !is_human(task.task()) {
-        return Err(ApiError::NotFound(format!(
-            "task {id} is a machine step: nobody reviews it"
-        )));
-    }
+    let task = human_task(state, id).await?;
     let human = task.human();
     if human.reviewer.as_deref() == Some(caller.key.id.as_str()) {
         return Ok(task);

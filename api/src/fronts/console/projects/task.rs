@@ -23,12 +23,12 @@ use super::super::form::Form;
 use super::super::html::{Chrome, datetime, page_with_status, see_other};
 use super::super::schema_form::{Field, place_problems};
 use super::rounds::{Round, sent_back};
-use super::task_form::{NotAnObject, Posted, field_order, posted_data, prefilled};
+use super::task_form::{NotAnObject, Posted, field_order, human_task, posted_data, prefilled};
 use super::{notice, pretty};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::fronts::projects::tasks::{HumanTask, find_task, save_work, submit_work};
-use crate::fronts::projects::view::{human_task_status, is_human};
+use crate::fronts::projects::tasks::{HumanTask, save_work, submit_work};
+use crate::fronts::projects::view::human_task_status;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -64,12 +64,7 @@ struct TaskPage {
 /// The task, if the caller may see it: a human task they claimed (open or not); 403 for
 /// one they did not claim, 404 for a machine step or an unknown id.
 async fn claimed_task(state: &AppState, caller: &Caller, id: u64) -> Result<HumanTask, ApiError> {
-    let task = find_task(state, id).await?;
-    if !is_human(task.task()) {
-        return Err(ApiError::NotFound(format!(
-            "task {id} is a machine step: nobody works on it"
-        )));
-    }
+    let task = human_task(state, id).await?;
     let claimant = task.task().worker.as_deref();
     if task.task().started_ms.is_some() && claimant == Some(caller.key.id.as_str()) {
         return Ok(task);

@@ -8,7 +8,9 @@ use serde_json::Value;
 use super::super::form::Form;
 use super::super::schema_form::{Field, fields_of, read_form, show_values};
 use super::pretty;
-use crate::fronts::projects::tasks::HumanTask;
+use crate::error::ApiError;
+use crate::fronts::projects::tasks::{HumanTask, find_task};
+use crate::fronts::projects::view::is_human;
 use crate::state::AppState;
 
 /// The name of the JSON editor's field.
@@ -81,4 +83,15 @@ pub(crate) fn posted_data(
         },
     };
     Ok(Posted { data, fields, text })
+}
+
+/// Human task `id`, or the console's 404 for a machine step or an unknown id.
+pub(crate) async fn human_task(state: &AppState, id: u64) -> Result<HumanTask, ApiError> {
+    let task = find_task(state, id).await?;
+    if !is_human(task.task()) {
+        return Err(ApiError::NotFound(format!(
+            "task {id} is a machine step: no person works on it or reviews it"
+        )));
+    }
+    Ok(task)
 }
