@@ -13,8 +13,12 @@ pub const MASTER_KEY_VARIABLE: &str = "BATON_MASTER_KEY";
 #[derive(Clone, Args)]
 pub struct StoreOptions {
     /// Redis URL: `redis://[:PASSWORD@]HOST[:PORT][/DB]`, `rediss://` for TLS (a username
-    /// before the password selects a Redis ACL user), or `unix://PATH`. Logs show it with its
-    /// password masked.
+    /// before the password selects a Redis ACL user), or `unix://PATH`; a Redis Cluster as
+    /// `redis+cluster://[:PASSWORD@]HOST:PORT,HOST:PORT,...` (or a comma-separated list of
+    /// node URLs); a master watched by Sentinel as
+    /// `redis+sentinel://[:PASSWORD@]HOST:PORT,HOST:PORT,.../MASTER_NAME[/DB]`
+    /// (`rediss+cluster://`, `rediss+sentinel://` for TLS). Logs show it with its password
+    /// masked.
     #[arg(
         long,
         env = "BATON_REDIS_URL",
@@ -41,6 +45,10 @@ pub struct StoreOptions {
     /// TLS settings of a `rediss://` URL.
     #[command(flatten)]
     pub tls: RedisTlsOptions,
+
+    /// How many replicas must hold a created run before it is confirmed.
+    #[command(flatten)]
+    pub replication: ReplicaAckOptions,
 }
 
 impl std::fmt::Debug for StoreOptions {
@@ -51,6 +59,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("retention_secs", &self.retention_secs)
             .field("shards", &self.shards)
             .field("tls", &self.tls)
+            .field("replication", &self.replication)
             .finish()
     }
 }
@@ -80,6 +89,30 @@ impl RedisTlsOptions {
         self.redis_ca_cert.is_some()
             || self.redis_client_cert.is_some()
             || self.redis_client_key.is_some()
+    }
+}
+
+/// Acknowledged writes: with `min_replicas_ack` above 0, creating runs waits (`WAIT`) until
+/// that many replicas of the run's node hold them, so a run the API confirmed survives the
+/// loss of its master. Costs a replication round trip per creation.
+#[derive(Debug, Clone, Args)]
+pub struct ReplicaAckOptions {
+    /// Replicas that must hold a created run before it is confirmed (0: do not wait).
+    #[arg(long, env = "BATON_MIN_REPLICAS_ACK", default_value_t = 0)]
+    pub min_replicas_ack: u16,
+
+    /// Longest wait for those replicas, in milliseconds; creation fails (and may be
+    /// retried with the same run id) when fewer acknowledged in time.
+    #[arg(long, env = "BATON_REPLICAS_ACK_TIMEOUT_MS", default_value_t = 1000)]
+    pub replicas_ack_timeout_ms: u64,
+}
+
+impl Default for ReplicaAckOptions {
+    fn default() -> Self {
+        Self {
+            min_replicas_ack: 0,
+            replicas_ack_timeout_ms: 1000,
+        }
     }
 }
 

@@ -31,6 +31,15 @@ pub enum StoreError {
     /// The input was refused.
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
+    /// Fewer replicas than `BATON_MIN_REPLICAS_ACK` acknowledged a write in time: it is on
+    /// the master but may be lost if the master fails; repeating it is safe.
+    #[error("only {acknowledged} of the {wanted} replicas asked for acknowledged the write in time")]
+    NotReplicated {
+        /// Replicas that acknowledged.
+        acknowledged: i64,
+        /// Replicas asked for.
+        wanted: u16,
+    },
     /// The run does not exist (never did, or expired).
     #[error("run '{0}' not found")]
     RunNotFound(String),

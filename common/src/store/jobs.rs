@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use redis::ScriptInvocation;
 use redis::Value as RedisValue;
-use redis::aio::MultiplexedConnection;
+use crate::store::RedisConnection;
 use redis::streams::{StreamId, StreamInfoGroupsReply, StreamReadReply};
 use serde_json::Value;
 
@@ -191,7 +191,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn read_jobs(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         shard: Shard,
         queues: &[QueueName],
         consumer: &str,
@@ -236,7 +236,7 @@ impl Store {
     /// `conn` must have no response timeout.
     pub async fn wait_for_jobs(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         shard: Shard,
         queues: &[QueueName],
         block_ms: u64,
@@ -273,7 +273,7 @@ impl Store {
     /// is served ahead of readers with less urgent work once more urgent work reaches its shard.
     pub async fn more_urgent_waiting(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         shard: Shard,
         queues: &[QueueName],
         than: Priority,
@@ -321,7 +321,7 @@ impl Store {
     /// group: the most urgent priority that does, or else where the group stands on each.
     async fn undelivered(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         streams: &[(String, Priority)],
     ) -> StoreResult<Undelivered> {
         let mut pipe = redis::pipe();
@@ -350,7 +350,7 @@ impl Store {
     /// same round trip, right after it.
     async fn read_group(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         shard: Shard,
         streams: &[(QueueName, Priority)],
         consumer: &str,
@@ -413,7 +413,7 @@ impl Store {
     /// raw fields, so nothing is silently dropped.
     async fn dead_letter_malformed(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         shard: Shard,
         queue: &QueueName,
         priority: Priority,
@@ -444,7 +444,7 @@ impl Store {
     /// (acknowledged, healed, rescheduled or dead-lettered).
     pub async fn start_jobs(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         jobs: &[Job],
         worker_id: &str,
     ) -> StoreResult<Vec<StartOutcome>> {
@@ -467,7 +467,7 @@ impl Store {
     /// queues' outcome series follow in a second round trip.
     pub async fn finish_jobs(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         finished: &[(Job, AttemptOutcome)],
     ) -> StoreResult<Vec<FinishOutcome>> {
         if finished.is_empty() {
@@ -508,7 +508,7 @@ impl Store {
     /// them for lost while they run.
     pub async fn touch_jobs(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         consumer: &str,
         jobs: &[Job],
     ) -> StoreResult<()> {

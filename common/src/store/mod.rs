@@ -44,21 +44,16 @@ pub mod workers;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, FromRedisValue, Pipeline};
+use redis::{FromRedisValue, Pipeline};
 
-use crate::config::StoreOptions;
+use crate::config::{ReplicaAckOptions, StoreOptions};
 use crate::error::StoreError;
 use crate::keys::{CONSUMER_GROUP, Keys};
 use crate::model::{Priority, QueueName};
 use crate::scripts;
 
-pub use connection::redacted_url;
-
-/// Longest wait for Redis to answer an ordinary command on the shared connection.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+pub use connection::{RedisConnection, RedisTarget, redacted_url};
 
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -66,8 +61,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// A handle on Baton's state in one Redis deployment. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    shared: ConnectionManager,
-    client: redis::Client,
+    shared: RedisConnection,
+    /// The connection creations wait for replicas on (`WAIT` holds up what follows it on a
+    /// connection), when they do.
+    acknowledged: Option<RedisConnection>,
+    replication: ReplicaAckOptions,
+    target: RedisTarget,
     keys: Keys,
     retention_secs: u64,
     known_queues: Arc<Mutex<HashSet<QueueName>>>,
@@ -82,25 +81,29 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Connects to Redis (with the URL's password, over TLS for `rediss://`), checks it
-    /// answers and loads every script. The pool and the dedicated connections for blocking
-    /// reads share one client, so they reach Redis the same way.
+    /// Connects to Redis (a single server, a cluster or the master Sentinels name, with the
+    /// URL's password, over TLS for `rediss://`), checks it answers and loads every script.
+    /// The shared connection and the dedicated ones for blocking reads reach Redis the same
+    /// way.
     pub async fn connect(options: &StoreOptions) -> StoreResult<Self> {
-        let client = connection::client(options)?;
-        // Bounded, but not redis' 500 ms default: a loaded Redis (or a loaded machine) answering
-        // a script late must not turn an ordinary request into an error.
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(Duration::from_secs(5)));
-        let shared = ConnectionManager::new_with_config(client.clone(), config)
-            .await
-            .map_err(|cause| StoreError::Connect {
-                url: redacted_url(&options.redis_url),
-                cause,
-            })?;
+        let target = RedisTarget::new(options)?;
+        let shared =
+            target
+                .shared_connection()
+                .await
+                .map_err(|cause| StoreError::Connect {
+                    url: redacted_url(&options.redis_url),
+                    cause,
+                })?;
+        let acknowledged = match options.replication.min_replicas_ack {
+            0 => None,
+            _ => Some(target.shared_connection().await?),
+        };
         let store = Self {
             shared,
-            client,
+            acknowledged,
+            replication: options.replication.clone(),
+            target,
             keys: Keys::with_shards(options.prefix.clone(), options.shards),
             retention_secs: options.retention_secs,
             known_queues: Arc::default(),
@@ -124,25 +127,66 @@ impl Store {
     /// The connection for ordinary commands (bounded response time): one multiplexed
     /// connection shared by every task of the process, which pipelines their commands and
     /// reconnects by itself, so taking it costs no round trip.
-    pub async fn conn(&self) -> StoreResult<ConnectionManager> {
+    pub async fn conn(&self) -> StoreResult<RedisConnection> {
         Ok(self.shared.clone())
     }
 
     /// A connection of its own with no response timeout, for blocking reads (`XREADGROUP
     /// BLOCK`) and pipelines whose replies may take long.
-    pub async fn dedicated_connection(&self) -> StoreResult<MultiplexedConnection> {
-        let config = AsyncConnectionConfig::new()
-            .set_response_timeout(None)
-            .set_connection_timeout(Some(Duration::from_secs(5)));
-        Ok(self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?)
+    pub async fn dedicated_connection(&self) -> StoreResult<RedisConnection> {
+        Ok(self.target.dedicated_connection().await?)
     }
 
-    /// The underlying Redis client (for pub/sub).
-    pub fn client(&self) -> &redis::Client {
-        &self.client
+    /// A pub/sub connection (for the cancel channel).
+    pub async fn pubsub(&self) -> StoreResult<redis::aio::PubSub> {
+        Ok(self.target.pubsub().await?)
+    }
+
+    /// The connection for writes that wait for replicas: its own when
+    /// `BATON_MIN_REPLICAS_ACK` is set, else the shared one.
+    pub(crate) fn acknowledged_writes_conn(&self) -> RedisConnection {
+        self.acknowledged
+            .clone()
+            .unwrap_or_else(|| self.shared.clone())
+    }
+
+    /// Adds a `WAIT` for the configured replicas after the last command of `pipe` (nothing
+    /// when none are asked for). On a cluster it goes to the node of that command.
+    pub(crate) fn wait_for_replicas(&self, pipe: &mut Pipeline) {
+        let wanted = self.replication.min_replicas_ack;
+        if wanted > 0 {
+            pipe.cmd("WAIT")
+                .arg(wanted)
+                .arg(self.replication.replicas_ack_timeout_ms);
+        }
+    }
+
+    /// The replies of a pipeline built with [`Store::wait_for_replicas`], without the
+    /// `WAIT` replies, decoded; an error when a `WAIT` counted fewer replicas than asked.
+    pub(crate) fn replicated<T: FromRedisValue>(
+        &self,
+        replies: Vec<redis::Value>,
+    ) -> StoreResult<Vec<T>> {
+        let wanted = self.replication.min_replicas_ack;
+        if wanted == 0 {
+            return replies
+                .into_iter()
+                .map(|reply| Ok(T::from_redis_value(reply).map_err(redis::RedisError::from)?))
+                .collect();
+        }
+        let mut decoded = Vec::with_capacity(replies.len() / 2);
+        let mut replies = replies.into_iter();
+        while let (Some(reply), Some(acknowledged)) = (replies.next(), replies.next()) {
+            let acknowledged = i64::from_redis_value(acknowledged).map_err(redis::RedisError::from)?;
+            if acknowledged < i64::from(wanted) {
+                return Err(StoreError::NotReplicated {
+                    acknowledged,
+                    wanted,
+                });
+            }
+            decoded.push(T::from_redis_value(reply).map_err(redis::RedisError::from)?);
+        }
+        Ok(decoded)
     }
 
     /// Answers when Redis does.

@@ -155,7 +155,7 @@ impl Store {
     /// is put back once; it goes to the end of its stream, on its run's shard.
     pub async fn hand_back_jobs(
         &self,
-        conn: &mut redis::aio::MultiplexedConnection,
+        conn: &mut crate::store::RedisConnection,
         jobs: &[Job],
     ) -> StoreResult<()> {
         let mut pipe = redis::pipe();
@@ -221,7 +221,7 @@ impl Store {
     /// that does not exist (yet) counts as empty rather than failing the whole read.
     async fn summaries_of(
         &self,
-        conn: &mut redis::aio::ConnectionManager,
+        conn: &mut crate::store::RedisConnection,
         queues: &[QueueName],
         paused: &BTreeSet<&str>,
     ) -> StoreResult<Vec<QueueSummary>> {
@@ -300,7 +300,7 @@ impl Store {
     /// the group's position; then the undelivered entries are counted (bounded, rare).
     async fn group_counts(
         &self,
-        conn: &mut redis::aio::ConnectionManager,
+        conn: &mut crate::store::RedisConnection,
         stream: &str,
         groups: &RedisValue,
     ) -> StoreResult<(u64, u64)> {

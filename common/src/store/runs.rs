@@ -193,9 +193,11 @@ impl Store {
                 }
             }
             pipe.invoke_script(&invocation);
+            self.wait_for_replicas(&mut pipe);
         }
-        let mut conn = self.conn().await?;
-        let created: Vec<Vec<i64>> = self.query_pipeline(&mut conn, &pipe).await?;
+        let mut conn = self.acknowledged_writes_conn();
+        let replies: Vec<redis::Value> = self.query_pipeline(&mut conn, &pipe).await?;
+        let created: Vec<Vec<i64>> = self.replicated(replies)?;
         let runs: usize = created.iter().map(Vec::len).sum();
         if runs != specs.len() {
             return Err(StoreError::UnexpectedReply {

@@ -24,7 +24,7 @@
 //!   acknowledged. Tasks a person holds are never touched.
 //! - The tasks a person holds are the jobs pending under them ([`Store::held_human_jobs`]).
 
-use redis::aio::MultiplexedConnection;
+use crate::store::RedisConnection;
 use redis::streams::{StreamId, StreamInfoGroupsReply, StreamPendingCountReply, StreamRangeReply};
 use serde_json::Value;
 
@@ -324,7 +324,7 @@ impl Store {
     /// then oldest first, without those of paused projects.
     async fn claim_order(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         jobs: Vec<Job>,
     ) -> StoreResult<Vec<(String, usize)>> {
         if jobs.is_empty() {
@@ -388,7 +388,7 @@ impl Store {
     /// position.
     async fn pass_claimed_entries(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         job: &Job,
     ) -> StoreResult<()> {
         let stream = self.keys.stream(job.shard, &job.queue, job.priority);
@@ -802,7 +802,7 @@ impl Store {
     /// The job of task `task` of run `run_id` pending under `person`, if any.
     async fn held_job(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         queue: &QueueName,
         priority: Priority,
         person: &str,
@@ -887,7 +887,7 @@ impl Store {
     /// stream that no one has read yet, if it is there.
     async fn undelivered_job(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         queue: &QueueName,
         priority: Priority,
         run_id: &str,
@@ -975,7 +975,7 @@ impl Store {
     /// The job an entry carries; an entry that is not a job is acknowledged and skipped.
     async fn job_of(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         shard: Shard,
         queue: &QueueName,
         priority: Priority,
@@ -1006,7 +1006,7 @@ impl Store {
     /// documentation); returns a task taken over for `person`, if one was.
     async fn take_over_abandoned(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         queue: &QueueName,
         person: &str,
     ) -> StoreResult<Option<Job>> {
