@@ -126,6 +126,7 @@ impl RedisServer {
             retention_secs: 3600,
             shards: common::keys::DEFAULT_SHARDS,
             tls: Default::default(),
+            replication: Default::default(),
         })
         .await
         .expect("the store connects to the test redis-server")

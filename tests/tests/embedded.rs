@@ -60,6 +60,7 @@ async fn store_for(options: &WorkerOptions) -> Store {
         retention_secs: options.store.retention_secs,
         shards: options.store.shards,
         tls: options.store.tls.clone(),
+        replication: Default::default(),
     })
     .await
     .expect("store connects")

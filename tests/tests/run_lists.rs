@@ -72,6 +72,7 @@ async fn store_with_retention(redis: &RedisServer, prefix: &str, retention_secs:
         retention_secs,
         shards: common::keys::DEFAULT_SHARDS,
         tls: Default::default(),
+        replication: Default::default(),
     })
     .await
     .expect("the store connects")

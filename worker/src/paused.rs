@@ -9,7 +9,7 @@ use common::error::StoreError;
 use common::model::QueueName;
 use common::store::Store;
 use common::store::jobs::Job;
-use redis::aio::MultiplexedConnection;
+use common::store::RedisConnection;
 
 /// Longest time the worker goes without re-reading the paused queues: a resumed queue's jobs
 /// are taken again within about this long.
@@ -46,7 +46,7 @@ impl PausedQueues {
     pub async fn keep_unpaused(
         &mut self,
         store: &Store,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         jobs: Vec<Job>,
         paused_now: BTreeSet<QueueName>,
     ) -> Vec<Job> {

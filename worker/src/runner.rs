@@ -18,7 +18,7 @@ use common::store::timings::JobTiming;
 use common::store::workers::WorkerRecord;
 use common::time::now_ms;
 use futures::StreamExt;
-use redis::aio::MultiplexedConnection;
+use common::store::RedisConnection;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -402,7 +402,7 @@ impl Worker {
         &self,
         started_ms: u64,
         period: Duration,
-        conn: &mut Option<redis::aio::MultiplexedConnection>,
+        conn: &mut Option<RedisConnection>,
     ) -> Result<(), StoreError> {
         let jobs = self.inflight.jobs();
         let record = WorkerRecord {
@@ -447,8 +447,11 @@ impl Worker {
         let channel = self.store.keys().cancel_channel();
         while !stop.is_cancelled() {
             let listened = async {
-                let mut pubsub = self.store.client().get_async_pubsub().await?;
-                pubsub.subscribe(&channel).await?;
+                let mut pubsub = self.store.pubsub().await?;
+                pubsub
+                    .subscribe(&channel)
+                    .await
+                    .map_err(common::error::StoreError::from)?;
                 let mut messages = pubsub.on_message();
                 while let Some(message) = messages.next().await {
                     if let Ok(run_id) = message.get_payload::<String>() {
@@ -458,7 +461,7 @@ impl Worker {
                         }
                     }
                 }
-                Ok::<(), redis::RedisError>(())
+                Ok::<(), common::error::StoreError>(())
             };
             tokio::select! {
                 result = listened => if let Err(error) = result {
@@ -639,7 +642,7 @@ impl ShardReader {
     /// there, so a job sent after the reader queued still goes before less urgent ones.
     async fn acquire_slots(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConnection,
         queues: &[QueueName],
         priority: Priority,
     ) -> Acquired {

@@ -26,6 +26,7 @@ pub async fn connect(url: &str, prefix: &str) -> BenchResult<Store> {
         retention_secs: RETENTION_SECS,
         shards: shards_from_env(),
         tls: Default::default(),
+        replication: Default::default(),
     })
     .await?)
 }

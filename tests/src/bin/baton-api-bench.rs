@@ -171,6 +171,7 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         retention_secs: 3600,
         shards: common::keys::DEFAULT_SHARDS,
         tls: Default::default(),
+        replication: Default::default(),
     })
     .await?;
     let concurrency = args.concurrency.to_string();
