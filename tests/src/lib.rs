@@ -18,6 +18,8 @@
 //! - [`python`]: running Python snippets (the compatibility clients).
 //! - [`fresh`]: the check that the spawned binaries are not older than their sources.
 //! - [`redis_server`]: [`RedisServer`], a throw-away `redis-server` killed on drop.
+//! - [`redis_cluster`]: [`RedisCluster`], a throw-away Redis Cluster of six nodes, for failovers.
+//! - [`redis_sentinel`]: [`RedisSentinel`], a throw-away master, replica and three sentinels.
 //! - [`process`]: [`BatonProcess`], one spawned `baton-api` / `baton-worker` /
 //!   `baton-scheduler` with its output in a log file, killed on drop; [`binary_path`]
 //!   finds the binaries.
@@ -43,6 +45,8 @@ pub mod other_api;
 pub mod postgres;
 pub mod process;
 pub mod python;
+pub mod redis_cluster;
+pub mod redis_sentinel;
 pub mod redis_server;
 pub mod reports_client;
 pub mod signed_http;
@@ -53,6 +57,8 @@ pub use browser::Browser;
 pub use fake_service::{FakeService, Reply};
 pub use process::{BatonProcess, binary_path};
 pub use python::python;
+pub use redis_cluster::RedisCluster;
+pub use redis_sentinel::RedisSentinel;
 pub use redis_server::RedisServer;
 pub use wait::{poll_for, wait_for, wait_until};
 
