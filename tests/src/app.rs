@@ -32,6 +32,7 @@ use tempfile::TempDir;
 use tokio::sync::OnceCell;
 
 use crate::process::BatonProcess;
+use crate::redis_deployment::{RedisDeployment, Topology};
 use crate::redis_server::RedisServer;
 use crate::signed_http::{Answer, send_signed, wait_for_health};
 use crate::unique_prefix;
@@ -70,6 +71,8 @@ pub struct TestAppBuilder {
     definitions: Option<String>,
     /// Project workflow files: name and YAML.
     projects: Vec<(String, String)>,
+    /// The Redis deployment; `None` for the one `BATON_TEST_REDIS_TOPOLOGY` names.
+    topology: Option<Topology>,
     /// Extra `redis-server` arguments.
     redis_args: Vec<String>,
     /// A password Redis requires of every connection, set once it is up.
@@ -94,6 +97,7 @@ impl Default for TestAppBuilder {
             scheduler_env: pairs(&[("BATON_TICK_MS", "50")]),
             definitions: None,
             projects: Vec::new(),
+            topology: None,
             redis_args: Vec::new(),
             redis_password: None,
             redis_url: None,
@@ -174,6 +178,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The Redis deployment to run on, instead of the one `BATON_TEST_REDIS_TOPOLOGY` names.
+    pub fn topology(mut self, topology: Topology) -> Self {
+        self.topology = Some(topology);
+        self
+    }
+
     /// Extra `redis-server` arguments (see [`RedisServer::start_with`]).
     pub fn redis_args(mut self, args: &[&str]) -> Self {
         self.redis_args
@@ -209,15 +219,18 @@ impl TestAppBuilder {
     /// Panics, with the process's log, when the API does not come up.
     pub async fn spawn(self) -> TestApp {
         let redis_args: Vec<&str> = self.redis_args.iter().map(String::as_str).collect();
-        let redis = RedisServer::start_with(&redis_args);
+        let topology = self.topology.unwrap_or_else(Topology::from_env);
+        let redis = RedisDeployment::start(topology, &redis_args);
         if let Some(password) = &self.redis_password {
-            require_password(&redis, password).await;
+            require_password(redis.single(), password).await;
         }
         let redis_url = self
             .redis_url
             .clone()
             .unwrap_or_else(|| match &self.redis_password {
-                Some(password) => format!("redis://:{password}@127.0.0.1:{}", redis.port()),
+                Some(password) => {
+                    format!("redis://:{password}@127.0.0.1:{}", redis.single().port())
+                }
                 None => redis.url(),
             });
         let dir = tempfile::Builder::new()
@@ -302,7 +315,7 @@ pub struct TestApp {
     /// The workers, in the order they were started.
     workers: Vec<BatonProcess>,
     /// The app's own Redis.
-    redis: RedisServer,
+    redis: RedisDeployment,
     /// The key prefix of every process.
     prefix: String,
     /// The URL processes and the store reach Redis at.
@@ -332,14 +345,25 @@ impl TestApp {
         TestAppBuilder::default()
     }
 
-    /// The app's Redis server.
+    /// The app's Redis server. Panics when the app runs on a cluster or Sentinel: use
+    /// [`redis_connection`](Self::redis_connection) in tests meant for any deployment.
     pub fn redis(&self) -> &RedisServer {
-        &self.redis
+        self.redis.single()
     }
 
-    /// The app's Redis server, to stop or restart it.
+    /// The app's Redis server, to stop or restart it (panics as [`redis`](Self::redis)).
     pub fn redis_mut(&mut self) -> &mut RedisServer {
+        self.redis.single_mut()
+    }
+
+    /// The app's Redis deployment (one server, a cluster or Sentinel).
+    pub fn redis_deployment(&mut self) -> &mut RedisDeployment {
         &mut self.redis
+    }
+
+    /// A connection to the app's Redis, whatever its deployment, routed as Baton's own.
+    pub async fn redis_connection(&self) -> common::store::RedisConnection {
+        self.redis.connection().await
     }
 
     /// The key prefix every process of the app uses.
@@ -360,6 +384,7 @@ impl TestApp {
             retention_secs: 3600,
             shards: common::keys::DEFAULT_SHARDS,
             tls: self.settings.redis_tls.clone(),
+            replication: Default::default(),
         })
         .await
         .expect("the store connects to the app's Redis")

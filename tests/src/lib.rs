@@ -20,6 +20,8 @@
 //! - [`redis_server`]: [`RedisServer`], a throw-away `redis-server` killed on drop.
 //! - [`redis_cluster`]: [`RedisCluster`], a throw-away Redis Cluster of six nodes, for failovers.
 //! - [`redis_sentinel`]: [`RedisSentinel`], a throw-away master, replica and three sentinels.
+//! - [`redis_deployment`]: [`RedisDeployment`], the Redis a test runs on (one server, a
+//!   cluster or Sentinel), picked by `BATON_TEST_REDIS_TOPOLOGY`.
 //! - [`process`]: [`BatonProcess`], one spawned `baton-api` / `baton-worker` /
 //!   `baton-scheduler` with its output in a log file, killed on drop; [`binary_path`]
 //!   finds the binaries.
@@ -46,6 +48,7 @@ pub mod postgres;
 pub mod process;
 pub mod python;
 pub mod redis_cluster;
+pub mod redis_deployment;
 pub mod redis_sentinel;
 pub mod redis_server;
 pub mod reports_client;
@@ -59,6 +62,7 @@ pub use process::{BatonProcess, binary_path};
 pub use python::python;
 pub use redis_cluster::RedisCluster;
 pub use redis_sentinel::RedisSentinel;
+pub use redis_deployment::{RedisDeployment, Topology};
 pub use redis_server::RedisServer;
 pub use wait::{poll_for, wait_for, wait_until};
 

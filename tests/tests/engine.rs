@@ -351,7 +351,7 @@ async fn killed_worker_job_is_reclaimed_and_counted_once() {
         "SLOW started twice, NEXT once"
     );
     // Nothing is left pending in the group.
-    let mut conn = world.app.redis().connection().await;
+    let mut conn = world.app.redis_connection().await;
     let keys = world.store.keys();
     let stream = keys.stream(keys.shard_of(&id), &QueueName::default(), Priority::Normal);
     let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
@@ -518,7 +518,7 @@ async fn malformed_jobs_and_unknown_task_types_fail_cleanly_and_the_worker_keeps
     let world = World::new().await;
     let mut worker = world.worker(&[]);
     let queue = QueueName::default();
-    let mut conn = world.app.redis().connection().await;
+    let mut conn = world.app.redis_connection().await;
     let keys = world.store.keys();
     let stream = keys.stream(keys.shard_of("no-such-run"), &queue, Priority::Normal);
     // Not a job at all, and a job for a run that does not exist.
@@ -723,7 +723,7 @@ async fn creating_a_run_twice_with_its_id_is_harmless_and_enqueues_it_once() {
     assert_eq!(second.unwrap(), "fixed-run-id");
     let again = world.store.create_run(&spec).await.unwrap();
     assert_eq!(again, "fixed-run-id");
-    let mut conn = world.app.redis().connection().await;
+    let mut conn = world.app.redis_connection().await;
     let keys = world.store.keys();
     let stream = keys.stream(
         keys.shard_of("fixed-run-id"),
@@ -773,7 +773,7 @@ async fn finished_runs_expire_with_the_retention_but_projects_are_kept() {
             .wait_for_status(id, status, Duration::from_secs(20))
             .await;
     }
-    let conn = world.app.redis().connection().await;
+    let conn = world.app.redis_connection().await;
     let keys = world.store.keys();
     let ttl = |key: String| {
         let mut conn = conn.clone();
@@ -886,7 +886,7 @@ async fn a_run_its_indexes_and_its_first_jobs_are_written_together_on_its_shard(
     let id = world.store.create_run(&spec).await.unwrap();
     let keys = world.store.keys();
     let shard = keys.shard_of(&id);
-    let mut conn = world.app.redis().connection().await;
+    let mut conn = world.app.redis_connection().await;
     let (queued, indexed, active, by_definition): (u64, Option<f64>, Option<f64>, Option<f64>) =
         redis::pipe()
             .cmd("XLEN")
