@@ -170,6 +170,12 @@ impl From<common::error::StoreError> for ApiError {
         match error {
             StoreError::Invalid(invalid) => Self::bad_request(invalid.to_string()),
             StoreError::RunNotFound(id) => Self::NotFound(format!("run {id} not found")),
+            StoreError::NotReplicated { .. } => {
+                tracing::warn!(cause = %error, "a creation was not confirmed by enough replicas");
+                Self::Unavailable(format!(
+                    "{error}: the write may not survive a failover; repeat the request"
+                ))
+            }
             other => {
                 tracing::error!(cause = %other, "store failure");
                 Self::Unavailable("the store failed; try again".into())

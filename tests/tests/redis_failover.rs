@@ -236,3 +236,33 @@ async fn a_write_no_replica_acknowledged_is_not_confirmed_and_can_be_repeated() 
         .expect("the queue exists");
     assert_eq!(queued.waiting_total(), 1, "the run's first job is queued once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_confirms_a_workflow_only_once_a_replica_holds_it() {
+    const DEFINITIONS: &str = r#"
+example.ONE:
+  tasks:
+    - ECHO
+executors:
+  ECHO: {type: command, argv: ["true"]}
+"#;
+    let body = json!({"project": "example", "name": "ONE", "payload": {}});
+    // Sentinel's master has a replica to acknowledge; a lone server has none.
+    for (topology, expected) in [(Topology::Sentinel, 201), (Topology::Single, 503)] {
+        let app = TestApp::builder()
+            .topology(topology)
+            .definitions(DEFINITIONS)
+            .api_env("BATON_MIN_REPLICAS_ACK", "1")
+            .api_env("BATON_REPLICAS_ACK_TIMEOUT_MS", "200")
+            .spawn()
+            .await;
+        let answer = app.admin().await.post("/api/workflows", &body).await;
+        assert_eq!(answer.status, expected, "{topology:?}: {}", answer.body);
+        if expected == 503 {
+            let error = answer.body["error"].as_str().unwrap_or_default();
+            assert!(error.contains("replicas"), "{}", answer.body);
+        } else {
+            assert_eq!(answer.body["status"], "pending", "{}", answer.body);
+        }
+    }
+}
