@@ -33,7 +33,9 @@ pub enum StoreError {
     Invalid(#[from] InvalidInput),
     /// Fewer replicas than `BATON_MIN_REPLICAS_ACK` acknowledged a write in time: it is on
     /// the master but may be lost if the master fails; repeating it is safe.
-    #[error("only {acknowledged} of the {wanted} replicas asked for acknowledged the write in time")]
+    #[error(
+        "only {acknowledged} of the {wanted} replicas asked for acknowledged the write in time"
+    )]
     NotReplicated {
         /// Replicas that acknowledged.
         acknowledged: i64,

@@ -61,8 +61,8 @@ pub use fake_service::{FakeService, Reply};
 pub use process::{BatonProcess, binary_path};
 pub use python::python;
 pub use redis_cluster::RedisCluster;
-pub use redis_sentinel::RedisSentinel;
 pub use redis_deployment::{RedisDeployment, Topology};
+pub use redis_sentinel::RedisSentinel;
 pub use redis_server::RedisServer;
 pub use wait::{poll_for, wait_for, wait_until};
 

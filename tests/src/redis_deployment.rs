@@ -35,9 +35,9 @@ impl Topology {
             Err(_) | Ok("") | Ok("single") => Self::Single,
             Ok("cluster") => Self::Cluster,
             Ok("sentinel") => Self::Sentinel,
-            Ok(other) => panic!(
-                "{TOPOLOGY_VARIABLE}={other} is not one of single, cluster, sentinel"
-            ),
+            Ok(other) => {
+                panic!("{TOPOLOGY_VARIABLE}={other} is not one of single, cluster, sentinel")
+            }
         }
     }
 }
@@ -85,7 +85,10 @@ impl RedisDeployment {
     pub fn single(&self) -> &RedisServer {
         match self {
             Self::Single(server) => server,
-            other => panic!("this test needs a single Redis server, not {:?}", other.topology()),
+            other => panic!(
+                "this test needs a single Redis server, not {:?}",
+                other.topology()
+            ),
         }
     }
 
@@ -93,7 +96,10 @@ impl RedisDeployment {
     pub fn single_mut(&mut self) -> &mut RedisServer {
         match self {
             Self::Single(server) => server,
-            other => panic!("this test needs a single Redis server, not {:?}", other.topology()),
+            other => panic!(
+                "this test needs a single Redis server, not {:?}",
+                other.topology()
+            ),
         }
     }
 

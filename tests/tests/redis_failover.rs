@@ -111,7 +111,11 @@ async fn every_confirmed_run_succeeds(app: &mut TestApp, store: &Store, ids: &[S
     )
     .await;
     for worker in app.workers_mut() {
-        assert!(worker.is_running(), "a worker exited: {}", worker.log_tail(30));
+        assert!(
+            worker.is_running(),
+            "a worker exited: {}",
+            worker.log_tail(30)
+        );
     }
     let scheduler = app.scheduler_mut().expect("the scheduler runs");
     assert!(scheduler.is_running(), "{}", scheduler.log_tail(30));
@@ -234,7 +238,11 @@ async fn a_write_no_replica_acknowledged_is_not_confirmed_and_can_be_repeated() 
         .await
         .expect("summary")
         .expect("the queue exists");
-    assert_eq!(queued.waiting_total(), 1, "the run's first job is queued once");
+    assert_eq!(
+        queued.waiting_total(),
+        1,
+        "the run's first job is queued once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use common::error::StoreError;
 use common::model::QueueName;
+use common::store::RedisConnection;
 use common::store::Store;
 use common::store::jobs::Job;
-use common::store::RedisConnection;
 
 /// Longest time the worker goes without re-reading the paused queues: a resumed queue's jobs
 /// are taken again within about this long.

@@ -9,6 +9,7 @@ use common::error::StoreError;
 use common::failure::Failure;
 use common::keys::Shard;
 use common::model::{Priority, QueueName, RunStatus, TaskStatus};
+use common::store::RedisConnection;
 use common::store::Store;
 use common::store::jobs::{
     AttemptOutcome, FinishOutcome, Job, JobsRead, StartOutcome, StartedTask,
@@ -18,7 +19,6 @@ use common::store::timings::JobTiming;
 use common::store::workers::WorkerRecord;
 use common::time::now_ms;
 use futures::StreamExt;
-use common::store::RedisConnection;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::store::RedisConnection;
 use redis::ScriptInvocation;
 use redis::Value as RedisValue;
-use crate::store::RedisConnection;
 use redis::streams::{StreamId, StreamInfoGroupsReply, StreamReadReply};
 use serde_json::Value;
 

@@ -87,14 +87,13 @@ impl Store {
     /// way.
     pub async fn connect(options: &StoreOptions) -> StoreResult<Self> {
         let target = RedisTarget::new(options)?;
-        let shared =
-            target
-                .shared_connection()
-                .await
-                .map_err(|cause| StoreError::Connect {
-                    url: redacted_url(&options.redis_url),
-                    cause,
-                })?;
+        let shared = target
+            .shared_connection()
+            .await
+            .map_err(|cause| StoreError::Connect {
+                url: redacted_url(&options.redis_url),
+                cause,
+            })?;
         let acknowledged = match options.replication.min_replicas_ack {
             0 => None,
             _ => Some(target.shared_connection().await?),
@@ -177,7 +176,8 @@ impl Store {
         let mut decoded = Vec::with_capacity(replies.len() / 2);
         let mut replies = replies.into_iter();
         while let (Some(reply), Some(acknowledged)) = (replies.next(), replies.next()) {
-            let acknowledged = i64::from_redis_value(acknowledged).map_err(redis::RedisError::from)?;
+            let acknowledged =
+                i64::from_redis_value(acknowledged).map_err(redis::RedisError::from)?;
             if acknowledged < i64::from(wanted) {
                 return Err(StoreError::NotReplicated {
                     acknowledged,

@@ -164,7 +164,10 @@ fn parse_cluster(rest: &str, tls: bool) -> Result<RedisAddress, InvalidInput> {
         ));
     }
     let scheme = if tls { "rediss" } else { "redis" };
-    let userinfo = parts.userinfo.map(|info| format!("{info}@")).unwrap_or_default();
+    let userinfo = parts
+        .userinfo
+        .map(|info| format!("{info}@"))
+        .unwrap_or_default();
     let nodes = parts
         .hosts
         .split(',')
@@ -221,7 +224,9 @@ fn parse_sentinel(url: &str, rest: &str, tls: bool) -> Result<RedisAddress, Inva
     }
     let db = match path.next() {
         Some(db) => db.parse::<i64>().map_err(|_| {
-            InvalidInput::new(format!("'{db}' is not a database number in BATON_REDIS_URL"))
+            InvalidInput::new(format!(
+                "'{db}' is not a database number in BATON_REDIS_URL"
+            ))
         })?,
         None => 0,
     };

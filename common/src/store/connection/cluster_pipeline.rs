@@ -85,9 +85,7 @@ pub async fn send(
         .into_iter()
         .map(|reply| {
             reply.ok_or_else(|| {
-                redis::RedisError::from(std::io::Error::other(
-                    "a cluster pipeline lost a reply",
-                ))
+                redis::RedisError::from(std::io::Error::other("a cluster pipeline lost a reply"))
             })
         })
         .collect()
@@ -109,7 +107,7 @@ fn destinations(commands: &[&Cmd]) -> Vec<Destination> {
     destinations
 }
 
-fn arg<'a>(command: &'a Cmd, index: usize) -> Option<&'a [u8]> {
+fn arg(command: &Cmd, index: usize) -> Option<&[u8]> {
     match command.args_iter().nth(index)? {
         Arg::Simple(bytes) => Some(bytes),
         _ => None,
@@ -177,7 +175,12 @@ mod tests {
     #[test]
     fn commands_route_by_their_key_and_a_wait_by_the_command_before_it() {
         let mut script = redis::cmd("EVALSHA");
-        script.arg("abc").arg(2).arg("a{s:1}x").arg("b{s:1}y").arg("arg");
+        script
+            .arg("abc")
+            .arg(2)
+            .arg("a{s:1}x")
+            .arg("b{s:1}y")
+            .arg("arg");
         let mut read = redis::cmd("XREADGROUP");
         read.arg("GROUP").arg("g").arg("c").arg("COUNT").arg(5);
         read.arg("STREAMS").arg("q{s:2}").arg(">");

@@ -38,11 +38,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub enum RedisTarget {
     /// One server.
-    Single(redis::Client),
+    Single(Box<redis::Client>),
     /// A Redis Cluster (and its seed nodes, for pub/sub).
     Cluster {
         /// The cluster client.
-        client: ClusterClient,
+        client: Box<ClusterClient>,
         /// Clients of the seed nodes, tried in turn for pub/sub.
         seeds: Vec<redis::Client>,
     },
@@ -73,10 +73,10 @@ impl RedisTarget {
             None
         };
         Ok(match address {
-            RedisAddress::Single(info) => Self::Single(match certificates {
+            RedisAddress::Single(info) => Self::Single(Box::new(match certificates {
                 Some(certificates) => redis::Client::build_with_tls(*info, certificates)?,
                 None => redis::Client::open(*info)?,
-            }),
+            })),
             RedisAddress::Cluster(cluster) => {
                 let seeds = cluster
                     .nodes
@@ -98,7 +98,7 @@ impl RedisTarget {
                     builder = builder.certs(certificates);
                 }
                 Self::Cluster {
-                    client: builder.build()?,
+                    client: Box::new(builder.build()?),
                     seeds,
                 }
             }
@@ -120,7 +120,7 @@ impl RedisTarget {
                     .set_response_timeout(Some(RESPONSE_TIMEOUT))
                     .set_connection_timeout(Some(CONNECT_TIMEOUT));
                 RedisConnection::Managed(
-                    ConnectionManager::new_with_config(client.clone(), config).await?,
+                    ConnectionManager::new_with_config((**client).clone(), config).await?,
                 )
             }
             Self::Cluster { client, .. } => {
@@ -189,7 +189,7 @@ impl RedisTarget {
 /// names a cluster or sentinels.
 pub fn client(options: &StoreOptions) -> Result<redis::Client, StoreError> {
     match RedisTarget::new(options)? {
-        RedisTarget::Single(client) => Ok(client),
+        RedisTarget::Single(client) => Ok(*client),
         _ => Err(InvalidInput::new(format!(
             "BATON_REDIS_URL '{}' names a cluster or sentinels, not one Redis server",
             redacted_url(&options.redis_url)

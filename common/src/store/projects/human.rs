@@ -386,11 +386,7 @@ impl Store {
     /// undelivered ones whose tasks wait for nobody (`pass_claimed_entries.lua`): claims by
     /// name leave their entries there, and both listing and trimming start from the group's
     /// position.
-    async fn pass_claimed_entries(
-        &self,
-        conn: &mut RedisConnection,
-        job: &Job,
-    ) -> StoreResult<()> {
+    async fn pass_claimed_entries(&self, conn: &mut RedisConnection, job: &Job) -> StoreResult<()> {
         let stream = self.keys.stream(job.shard, &job.queue, job.priority);
         let groups: StreamInfoGroupsReply = redis::cmd("XINFO")
             .arg("GROUPS")
