@@ -562,7 +562,7 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
     );
 
     // Phase 3: latency.
-    let latency = latency_phase(url, args).await?;
+    let latency = latency_phase(url, args, &latency_prefix_of(&prefix)).await?;
     let p50 = percentile_ms(&latency.samples_us, 50.0);
     let p99 = percentile_ms(&latency.samples_us, 99.0);
     println!(
@@ -726,10 +726,10 @@ async fn e2e_phase(
 }
 
 /// Phase 3: an embedded worker records enqueue-to-start latencies of runs created at `--rate`
-/// per second for `--latency-secs` seconds.
-async fn latency_phase(url: &str, args: &Args) -> BenchResult<LatencyResult> {
-    let prefix = latency_prefix_of(&fresh_prefix());
-    let store = connect(url, &prefix).await?;
+/// per second for `--latency-secs` seconds, under `prefix` (deleted at the end on a given
+/// server).
+async fn latency_phase(url: &str, args: &Args, prefix: &str) -> BenchResult<LatencyResult> {
+    let store = connect(url, prefix).await?;
     let samples: Arc<Mutex<Vec<u64>>> = Arc::default();
     let mut handlers = HandlerRegistry::new();
     let sink = Arc::clone(&samples);
@@ -749,7 +749,7 @@ async fn latency_phase(url: &str, args: &Args) -> BenchResult<LatencyResult> {
         "--redis-url",
         url,
         "--prefix",
-        &prefix,
+        prefix,
         "--concurrency",
         LATENCY_CONCURRENCY,
         "--queues",
