@@ -9,8 +9,9 @@
 //!    Redis's `used_memory` before and after gives `redis_bytes_per_queued_job`.
 //! 3. **processing**: `workers` `baton-worker` processes drain the backlog; the queue's
 //!    succeeded + failed counters are polled every 20 ms (see [`super::drain`]) →
-//!    `process_per_s`. Redis's CPU time over the phase gives `redis_cpu_us_per_job`. The run
-//!    statuses cross-check the count.
+//!    `process_per_s`. Redis's CPU time over the phase gives `redis_cpu_us_per_job` (summed
+//!    over the masters of a Redis Cluster, which adds `redis_nodes` and each master's share,
+//!    `redis_cpu_us_per_job_by_node`). The run statuses cross-check the count.
 //! 4. **latency**: with the workers idle, `lat_n` runs of the worker's built-in `probe`
 //!    handler are created at `lat_rate` per second, single awaited calls on a fixed schedule,
 //!    each carrying the time (µs, `SystemTime`) taken just before its create call; the probe
@@ -18,18 +19,16 @@
 //!
 //! Progress goes to stderr; the caller prints the [`PeersReport`] as one JSON line.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use common::model::QueueName;
 use common::store::Store;
-use redis::aio::MultiplexedConnection;
 use serde::Serialize;
 
 use super::drain::{POLL, finished_jobs, measure_drain};
 use super::fleet::WorkerFleet;
-use super::redis_info::{
-    command_costs, cpu_secs, delete_prefix, flush_all, profile_lines, server_version, used_memory,
-};
+use super::redis_info::{CommandCost, RedisNodes, profile_lines};
 use super::runs::{
     QUEUE, connect, count_succeeded, create_noop_runs, fresh_prefix, noop_run, now_us, probe_run,
     read_runs, waited_us,
@@ -93,6 +92,13 @@ pub struct PeersReport {
     pub redis_cpu_us_per_job: Option<f64>,
     /// Growth of Redis's `used_memory` over the bulk enqueue, per job, bytes.
     pub redis_bytes_per_queued_job: Option<f64>,
+    /// On a Redis Cluster: its masters (absent on a single server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_nodes: Option<usize>,
+    /// On a Redis Cluster: each master's CPU time over the processing step, per job, µs, by
+    /// address (absent on a single server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_cpu_us_per_job_by_node: Option<BTreeMap<String, Option<f64>>>,
 }
 
 /// What the latency step measured.
@@ -107,8 +113,8 @@ struct Latency {
 /// Prints what each Redis command cost per job in a step (`INFO commandstats`) to stderr.
 fn print_profile(
     step: &str,
-    before: &std::collections::HashMap<String, super::redis_info::CommandCost>,
-    after: &std::collections::HashMap<String, super::redis_info::CommandCost>,
+    before: &HashMap<String, CommandCost>,
+    after: &HashMap<String, CommandCost>,
     jobs: u64,
 ) {
     eprintln!("[peers] {step}: Redis commands per job (scripts include what they call)");
@@ -119,10 +125,8 @@ fn print_profile(
 
 /// Runs the four steps and returns the report; stops the workers it started.
 pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
-    let mut admin = redis::Client::open(options.url.as_str())?
-        .get_multiplexed_async_connection()
-        .await?;
-    let redis_version = server_version(&mut admin).await?;
+    let admin = RedisNodes::connect(&options.url).await?;
+    let redis_version = admin.server_version().await?;
     let queue = QueueName::parse(QUEUE)?;
     let jobs = options.jobs;
 
@@ -131,21 +135,21 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
     let single_store = connect(&options.url, &single_prefix).await?;
     let enqueue_per_s = single_enqueue(&single_store, jobs).await?;
     drop(single_store);
-    empty(&mut admin, options.own_redis, &single_prefix).await?;
+    empty(&admin, options.own_redis, &single_prefix).await?;
 
     // 2. Bulk enqueue: the backlog.
     let prefix = fresh_prefix();
     let store = connect(&options.url, &prefix).await?;
-    let memory_before = used_memory(&mut admin).await?;
-    let costs_before = command_costs(&mut admin).await?;
+    let memory_before = admin.used_memory().await?;
+    let costs_before = admin.command_costs().await?;
     let started = Instant::now();
     let ids = create_noop_runs(&store, jobs, options.bulk_chunk).await?;
     let enqueue_bulk_per_s = per_second(jobs, started.elapsed());
-    let memory_after = used_memory(&mut admin).await?;
+    let memory_after = admin.used_memory().await?;
     print_profile(
         "bulk enqueue",
         &costs_before,
-        &command_costs(&mut admin).await?,
+        &admin.command_costs().await?,
         jobs,
     );
     let bytes_per_job = memory_after.saturating_sub(memory_before) as f64 / jobs as f64;
@@ -162,8 +166,8 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
 
     // 3. Processing.
     let finished_before = finished_jobs(&store, &queue).await?;
-    let cpu_before = cpu_secs(&mut admin).await?;
-    let costs_before = command_costs(&mut admin).await?;
+    let cpu_before = admin.cpu_secs_by_node().await?;
+    let costs_before = admin.command_costs().await?;
     let mut fleet = WorkerFleet::start(options.workers, &options.url, &prefix, options.concurrency);
     let drain = measure_drain(
         &store,
@@ -174,13 +178,15 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
         options.drain_timeout,
     )
     .await?;
-    let redis_cpu_us_per_job = 1e6 * (cpu_secs(&mut admin).await? - cpu_before) / jobs as f64;
-    print_profile(
-        "drain",
-        &costs_before,
-        &command_costs(&mut admin).await?,
-        jobs,
-    );
+    let cpu_by_node: Vec<(String, f64)> = admin
+        .cpu_secs_by_node()
+        .await?
+        .into_iter()
+        .zip(&cpu_before)
+        .map(|((address, after), (_, before))| (address, 1e6 * (after - before) / jobs as f64))
+        .collect();
+    let redis_cpu_us_per_job: f64 = cpu_by_node.iter().map(|(_, us)| us).sum();
+    print_profile("drain", &costs_before, &admin.command_costs().await?, jobs);
     eprintln!(
         "[peers] drain: {:.0}/s ({} jobs in {:.2} s, {} left); redis CPU {redis_cpu_us_per_job:.1} \
          us per job",
@@ -189,6 +195,14 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
         drain.elapsed.as_secs_f64(),
         drain.left_at_end
     );
+    if admin.is_cluster() {
+        for (address, us) in &cpu_by_node {
+            eprintln!(
+                "[peers]   node {address}: redis CPU {us:.1} us per job ({:.0} % of the total)",
+                100.0 * us / redis_cpu_us_per_job
+            );
+        }
+    }
     cross_check(&store, &queue, &ids).await?;
 
     // 4. Latency, the workers idle.
@@ -205,7 +219,7 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
     .await?;
     fleet.stop().await;
     if !options.own_redis {
-        delete_prefix(&mut admin, &prefix).await?;
+        admin.delete_prefix(&prefix).await?;
     }
 
     Ok(PeersReport {
@@ -226,13 +240,22 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
             options.concurrency,
             options.bulk_chunk,
             if options.own_redis {
-                ", own server, no persistence"
+                ", own server, no persistence".to_owned()
+            } else if admin.is_cluster() {
+                format!(", given cluster of {} masters", admin.count())
             } else {
-                ", given server"
+                ", given server".to_owned()
             }
         ),
         redis_cpu_us_per_job: two_decimals(redis_cpu_us_per_job),
         redis_bytes_per_queued_job: two_decimals(bytes_per_job),
+        redis_nodes: admin.is_cluster().then(|| admin.count()),
+        redis_cpu_us_per_job_by_node: admin.is_cluster().then(|| {
+            cpu_by_node
+                .into_iter()
+                .map(|(address, us)| (address, two_decimals(us)))
+                .collect()
+        }),
     })
 }
 
@@ -250,15 +273,11 @@ async fn single_enqueue(store: &Store, jobs: u64) -> BenchResult<f64> {
 
 /// Empties what step 1 left: the whole server when it is the bench's own (as the peer
 /// drivers do), else the keys under `prefix`.
-async fn empty(
-    admin: &mut MultiplexedConnection,
-    own_redis: bool,
-    prefix: &str,
-) -> BenchResult<()> {
+async fn empty(admin: &RedisNodes, own_redis: bool, prefix: &str) -> BenchResult<()> {
     if own_redis {
-        flush_all(admin).await
+        admin.flush_all().await
     } else {
-        delete_prefix(admin, prefix).await.map(|_| ())
+        admin.delete_prefix(prefix).await.map(|_| ())
     }
 }
 

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::drain::{POLL, finished_jobs, measure_drain};
 use super::fleet::WorkerFleet;
-use super::redis_info::{cpu_secs, delete_prefix, server_version};
+use super::redis_info::RedisNodes;
 use super::runs::{
     QUEUE, completed_after_us, connect, create_noop_runs, fresh_prefix, now_us, probe_run,
     read_runs, waited_us,
@@ -155,10 +155,8 @@ struct Progress {
 /// Measures (or takes) the drain rate, runs the steady load and returns the report; stops
 /// the workers it started.
 pub async fn run(options: &SteadyOptions) -> BenchResult<SteadyReport> {
-    let mut admin = redis::Client::open(options.url.as_str())?
-        .get_multiplexed_async_connection()
-        .await?;
-    let redis_version = server_version(&mut admin).await?;
+    let admin = RedisNodes::connect(&options.url).await?;
+    let redis_version = admin.server_version().await?;
     let queue = QueueName::parse(QUEUE)?;
     let prefix = fresh_prefix();
     let store = connect(&options.url, &prefix).await?;
@@ -201,7 +199,7 @@ pub async fn run(options: &SteadyOptions) -> BenchResult<SteadyReport> {
     let rate = drain_rate * options.load_pct as f64 / 100.0;
     let total = (rate * options.secs as f64).round() as u64;
     let finished_before = finished_jobs(&store, &queue).await?;
-    let cpu_before = cpu_secs(&mut admin).await?;
+    let cpu_before = admin.cpu_secs().await?;
     let sampling = CancellationToken::new();
     let sampler = tokio::spawn(max_backlog(store.clone(), queue.clone(), sampling.clone()));
     let schedule = Schedule {
@@ -230,7 +228,7 @@ pub async fn run(options: &SteadyOptions) -> BenchResult<SteadyReport> {
     }
     let enqueued_per_s = per_second(total, schedule.start.elapsed());
     wait_finished(&store, &queue, &mut fleet, finished_before + total).await?;
-    let redis_cpu_us_per_job = 1e6 * (cpu_secs(&mut admin).await? - cpu_before) / total as f64;
+    let redis_cpu_us_per_job = 1e6 * (admin.cpu_secs().await? - cpu_before) / total as f64;
     sampling.cancel();
     let backlog_max = sampler.await??;
     fleet.stop().await;
@@ -251,7 +249,7 @@ pub async fn run(options: &SteadyOptions) -> BenchResult<SteadyReport> {
         completion_us.len()
     );
     if !options.own_redis {
-        delete_prefix(&mut admin, &prefix).await?;
+        admin.delete_prefix(&prefix).await?;
     }
 
     let percentile =

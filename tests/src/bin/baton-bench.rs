@@ -14,7 +14,11 @@
 //! Without `--redis-url` it starts its own throw-away `redis-server` on a free loopback port
 //! (no RDB snapshots, no AOF) and kills it at the end. With `--redis-url` it uses that server,
 //! under fresh key prefixes that it deletes at the end; note that the default protocol resets
-//! the server's command statistics (`CONFIG RESETSTAT`).
+//! the server's command statistics (`CONFIG RESETSTAT`). The URL may name a Redis Cluster
+//! (`redis+cluster://HOST:PORT,...`) or Sentinel (`redis+sentinel://.../MASTER`) as
+//! `BATON_REDIS_URL` does: the bench then reads `INFO` from (and resets, flushes and deletes
+//! on) every master, summing CPU time, memory and command statistics over them. See
+//! `scripts/bench-cluster` to start a throw-away cluster and run the peers protocol on it.
 //!
 //! # The default protocol (`--protocol default`)
 //! 1. **enqueue**: with no worker running, creates `--jobs` one-task no-op runs with
@@ -47,7 +51,8 @@
 //! (`system`, `version`, `enqueue_per_s`, `enqueue_bulk_per_s`, `process_per_s`,
 //! `lat_p50_ms`, `lat_p99_ms`, `n`, `lat_samples`, `lat_offered_per_s`, `config`) plus
 //! `redis_cpu_us_per_job` (Redis CPU over the drain) and `redis_bytes_per_queued_job`
-//! (Redis `used_memory` growth over the bulk enqueue).
+//! (Redis `used_memory` growth over the bulk enqueue); on a Redis Cluster also `redis_nodes`
+//! (its masters) and `redis_cpu_us_per_job_by_node` (each master's CPU over the drain).
 //!
 //! # The steady protocol (`--protocol steady`)
 //! Measures the drain rate as above (or takes `--rate` as the drain rate), then, with the
@@ -70,7 +75,7 @@ use std::time::{Duration, Instant};
 
 use baton_tests::RedisServer;
 use baton_tests::bench::fleet::WorkerFleet;
-use baton_tests::bench::redis_info::{cpu_secs as redis_cpu_secs, delete_prefix, info};
+use baton_tests::bench::redis_info::RedisNodes;
 use baton_tests::bench::runs::{QUEUE, connect, fresh_prefix, noop_run, now_us, run_with};
 use baton_tests::bench::{peers, per_second, steady};
 use clap::{Parser, ValueEnum};
@@ -195,7 +200,8 @@ struct Args {
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u64).range(1..=1000))]
     steady_load_pct: u64,
 
-    /// Redis to use (e.g. `redis://127.0.0.1:6390`); when absent, a throw-away `redis-server`
+    /// Redis to use (e.g. `redis://127.0.0.1:6390`, or a `redis+cluster://` or
+    /// `redis+sentinel://` URL as `BATON_REDIS_URL` takes); when absent, a throw-away `redis-server`
     /// is started on a free loopback port, with no persistence.
     #[arg(long)]
     redis_url: Option<String>,
@@ -417,9 +423,8 @@ async fn run_protocol(args: &Args, url: &str, own_redis: bool) -> BenchResult<()
 
 /// Runs the default protocol's three phases and prints the results.
 async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
-    let client = redis::Client::open(url)?;
-    let mut admin = client.get_multiplexed_async_connection().await?;
-    let server_info = info(&mut admin, "server").await?;
+    let admin = RedisNodes::connect(url).await?;
+    let redis_version = admin.server_version().await?;
     println!(
         "baton-bench: jobs={} workers={} concurrency={} batch={} enqueuers={} rate={}/s \
          latency_secs={}",
@@ -434,14 +439,13 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
     println!(
         "redis: {url} ({}, redis-server {}), cpus: {}",
         if own_redis {
-            "own throw-away server, no persistence"
+            "own throw-away server, no persistence".to_owned()
+        } else if admin.is_cluster() {
+            format!("given cluster of {} masters", admin.count())
         } else {
-            "given server"
+            "given server".to_owned()
         },
-        server_info
-            .get("redis_version")
-            .map(String::as_str)
-            .unwrap_or("?"),
+        redis_version,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let worker_bin = baton_tests::binary_path("baton-worker");
@@ -455,17 +459,14 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
     let queue = QueueName::parse(QUEUE)?;
 
     // Phase 1: enqueue.
-    redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query_async::<()>(&mut admin)
-        .await?;
-    let cpu_before = redis_cpu_secs(&mut admin).await?;
+    admin.reset_stats().await?;
+    let cpu_before = admin.cpu_secs().await?;
     let enqueue = enqueue_phase(&store, args).await?;
-    let cpu_enqueue = redis_cpu_secs(&mut admin).await? - cpu_before;
+    let cpu_enqueue = admin.cpu_secs().await? - cpu_before;
     let enqueue_rate = per_second(enqueue.created, enqueue.elapsed);
     let stats = store.queue_stats(&queue).await?;
     let (waiting, pending) = store.queue_depth(&queue).await?;
-    let memory = info(&mut admin, "memory").await?;
+    let memory = admin.info("memory").await?;
     println!(
         "[enqueue] {} runs in {:.3} s = {:.0} jobs/s ({} enqueuers, batches of {}); \
          redis CPU {:.0}% of a core",
@@ -480,19 +481,16 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
         "[enqueue] queue counter enqueued={}, depth waiting={waiting} pending={pending}, \
          redis used_memory={}",
         stats.get("enqueued").copied().unwrap_or(0),
-        memory
-            .get("used_memory_human")
-            .map(String::as_str)
-            .unwrap_or("?")
+        used_memory_human(&memory)
     );
-    let enqueue_stats = command_stats(&mut admin).await?;
+    let enqueue_stats = command_stats(&admin).await?;
 
     // Phase 2: e2e drain.
     let goal = enqueue.created;
-    let cpu_before = redis_cpu_secs(&mut admin).await?;
+    let cpu_before = admin.cpu_secs().await?;
     let e2e = e2e_phase(args, url, &prefix, &store, &queue, goal).await?;
-    let cpu_e2e = redis_cpu_secs(&mut admin).await? - cpu_before;
-    let all_stats = command_stats(&mut admin).await?;
+    let cpu_e2e = admin.cpu_secs().await? - cpu_before;
+    let all_stats = command_stats(&admin).await?;
     let e2e_rate = per_second(e2e.succeeded, e2e.elapsed);
     println!(
         "[e2e] {}/{goal} jobs succeeded in {:.3} s = {:.0} jobs/s ({} x baton-worker, concurrency \
@@ -564,7 +562,7 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
     );
 
     // Phase 3: latency.
-    let latency = latency_phase(url, args).await?;
+    let latency = latency_phase(url, args, &latency_prefix_of(&prefix)).await?;
     let p50 = percentile_ms(&latency.samples_us, 50.0);
     let p99 = percentile_ms(&latency.samples_us, 99.0);
     println!(
@@ -580,8 +578,8 @@ async fn run(args: &Args, url: &str, own_redis: bool) -> BenchResult<()> {
     );
 
     if !own_redis {
-        let mut removed = delete_prefix(&mut admin, &prefix).await?;
-        removed += delete_prefix(&mut admin, &latency_prefix_of(&prefix)).await?;
+        let mut removed = admin.delete_prefix(&prefix).await?;
+        removed += admin.delete_prefix(&latency_prefix_of(&prefix)).await?;
         println!("cleanup: deleted {removed} keys of prefixes {prefix}*");
     }
 
@@ -728,10 +726,10 @@ async fn e2e_phase(
 }
 
 /// Phase 3: an embedded worker records enqueue-to-start latencies of runs created at `--rate`
-/// per second for `--latency-secs` seconds.
-async fn latency_phase(url: &str, args: &Args) -> BenchResult<LatencyResult> {
-    let prefix = latency_prefix_of(&fresh_prefix());
-    let store = connect(url, &prefix).await?;
+/// per second for `--latency-secs` seconds, under `prefix` (deleted at the end on a given
+/// server).
+async fn latency_phase(url: &str, args: &Args, prefix: &str) -> BenchResult<LatencyResult> {
+    let store = connect(url, prefix).await?;
     let samples: Arc<Mutex<Vec<u64>>> = Arc::default();
     let mut handlers = HandlerRegistry::new();
     let sink = Arc::clone(&samples);
@@ -751,7 +749,7 @@ async fn latency_phase(url: &str, args: &Args) -> BenchResult<LatencyResult> {
         "--redis-url",
         url,
         "--prefix",
-        &prefix,
+        prefix,
         "--concurrency",
         LATENCY_CONCURRENCY,
         "--queues",
@@ -905,6 +903,24 @@ fn number(value: f64, decimals: usize) -> String {
     }
 }
 
+/// Redis's `used_memory_human` from each master's `INFO memory`: the server's own on a single
+/// server, else the masters' `used_memory` summed, in MiB.
+fn used_memory_human(memory: &[HashMap<String, String>]) -> String {
+    match memory {
+        [one] => one
+            .get("used_memory_human")
+            .cloned()
+            .unwrap_or_else(|| "?".to_owned()),
+        many => {
+            let bytes: u64 = many
+                .iter()
+                .filter_map(|node| node.get("used_memory")?.parse::<u64>().ok())
+                .sum();
+            format!("{:.2}M", bytes as f64 / (1024.0 * 1024.0))
+        }
+    }
+}
+
 /// A field of `/proc/PID/status` given in kB (`VmRSS`, `VmHWM`); `None` when unreadable.
 fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
     let status =
@@ -927,21 +943,14 @@ fn cpu_secs(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / USER_HZ)
 }
 
-/// `INFO commandstats`: calls and time per command since the last `CONFIG RESETSTAT`.
-async fn command_stats(conn: &mut redis::aio::MultiplexedConnection) -> BenchResult<CommandStats> {
-    let mut commands: Vec<(String, u64, u64)> = info(conn, "commandstats")
+/// `INFO commandstats` (summed over the masters): calls and time per command since the last
+/// `CONFIG RESETSTAT`.
+async fn command_stats(admin: &RedisNodes) -> BenchResult<CommandStats> {
+    let mut commands: Vec<(String, u64, u64)> = admin
+        .command_costs()
         .await?
         .into_iter()
-        .filter_map(|(name, value)| {
-            let name = name.strip_prefix("cmdstat_")?.to_owned();
-            let fields: HashMap<&str, &str> = value
-                .split(',')
-                .filter_map(|kv| kv.split_once('='))
-                .collect();
-            let calls = fields.get("calls")?.parse().ok()?;
-            let usec = fields.get("usec").and_then(|u| u.parse().ok()).unwrap_or(0);
-            Some((name, calls, usec))
-        })
+        .map(|(name, cost)| (name, cost.calls, cost.usec))
         .collect();
     commands.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(CommandStats { commands })
