@@ -6,8 +6,10 @@
 //! - [`steady`]: enqueue-to-completion latency under a steady load below the drain rate.
 //!
 //! Their parts: [`runs`] (store, run specs, clock), [`fleet`] (the worker processes),
-//! [`drain`] (timing a backlog's drain), [`redis_info`] (`INFO` of the bench's Redis).
+//! [`drain`] (timing a backlog's drain), [`redis_info`] (`INFO` of the bench's Redis);
+//! [`api_load`] is `baton-api-bench`'s closed-loop load of signed requests.
 
+pub mod api_load;
 pub mod drain;
 pub mod fleet;
 pub mod peers;

@@ -64,20 +64,25 @@ async fn app_on(topology: Topology) -> (TestApp, Store) {
         .scheduler_env("BATON_VISIBILITY_TIMEOUT_SECS", "3")
         .spawn()
         .await;
-    let store = Store::connect(&StoreOptions {
+    let store = Store::connect(&waiting_for(&app, 1, 500))
+        .await
+        .expect("the store connects");
+    (app, store)
+}
+
+/// The options of a store of `app` that waits up to `timeout_ms` for `replicas` replicas.
+fn waiting_for(app: &TestApp, replicas: u16, timeout_ms: u64) -> StoreOptions {
+    StoreOptions {
         redis_url: app.redis_url().to_owned(),
         prefix: app.prefix().to_owned(),
         retention_secs: 3600,
         shards: common::keys::DEFAULT_SHARDS,
         tls: Default::default(),
         replication: ReplicaAckOptions {
-            min_replicas_ack: 1,
-            replicas_ack_timeout_ms: 500,
+            min_replicas_ack: replicas,
+            replicas_ack_timeout_ms: timeout_ms,
         },
-    })
-    .await
-    .expect("the store connects");
-    (app, store)
+    }
 }
 
 /// Creates run `id`, trying again (with the same id, which is harmless) for up to
@@ -196,18 +201,9 @@ async fn a_write_no_replica_acknowledged_is_not_confirmed_and_can_be_repeated() 
         .api(false)
         .spawn()
         .await;
-    let options = |min_replicas_ack| StoreOptions {
-        redis_url: app.redis_url().to_owned(),
-        prefix: app.prefix().to_owned(),
-        retention_secs: 3600,
-        shards: common::keys::DEFAULT_SHARDS,
-        tls: Default::default(),
-        replication: ReplicaAckOptions {
-            min_replicas_ack,
-            replicas_ack_timeout_ms: 100,
-        },
-    };
-    let waiting = Store::connect(&options(1)).await.expect("connects");
+    let waiting = Store::connect(&waiting_for(&app, 1, 100))
+        .await
+        .expect("connects");
     let error = waiting
         .create_run(&chain("unreplicated"))
         .await
@@ -222,7 +218,9 @@ async fn a_write_no_replica_acknowledged_is_not_confirmed_and_can_be_repeated() 
         ),
         "{error}"
     );
-    let plain = Store::connect(&options(0)).await.expect("connects");
+    let plain = Store::connect(&waiting_for(&app, 0, 100))
+        .await
+        .expect("connects");
     plain
         .create_run(&chain("unreplicated"))
         .await

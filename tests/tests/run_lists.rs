@@ -833,3 +833,100 @@ async fn directors_filtered_list_finds_workflows_past_sixty_thousand_newer_runs(
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_listed_run_carries_every_run_field_of_the_run_but_not_its_tasks() {
+    let redis = RedisServer::start();
+    let store = redis.store(&unique_prefix()).await;
+    let mut delayed = run_of("p.FIELDS", "noop");
+    delayed.payload = json!({"region": "eu", "count": 3});
+    delayed.priority = Priority::High;
+    delayed.periodic = true;
+    delayed.not_before_ms = Some(now_ms() + 3_600_000);
+    let ids = store
+        .create_runs(&[delayed, run_of("p.FIELDS", "noop")])
+        .await
+        .unwrap();
+    store.cancel_run(&ids[1]).await.unwrap();
+    let page = store
+        .list_runs(&query(&["p.FIELDS"], None, 0, 10))
+        .await
+        .unwrap();
+    assert_eq!(page.runs.len(), 2);
+    for listed in &page.runs {
+        let whole = store.get_run(&listed.id).await.unwrap().expect("the run");
+        assert!(!whole.tasks.is_empty());
+        assert!(listed.tasks.is_empty(), "a list reads no task");
+        let without_tasks = common::store::runs::RunView {
+            tasks: Vec::new(),
+            ..whole
+        };
+        assert_eq!(listed, &without_tasks);
+    }
+    let summaries = store.get_run_summaries(&ids).await.unwrap();
+    assert_eq!(
+        summaries
+            .iter()
+            .map(|run| run.id.clone())
+            .collect::<Vec<_>>(),
+        ids
+    );
+    assert_eq!(summaries[0].payload, json!({"region": "eu", "count": 3}));
+    assert_eq!(summaries[1].status, RunStatus::Canceled);
+    assert!(summaries[1].finished_ms.is_some());
+    // A run that no longer exists is skipped.
+    let missing = store
+        .get_run_summaries(&["no-such-run".to_owned(), ids[0].clone()])
+        .await
+        .unwrap();
+    assert_eq!(missing.len(), 1);
+}
+
+#[tokio::test]
+async fn a_page_whose_newest_runs_all_sit_on_one_shard_reads_that_shard_again_until_the_page_is_full()
+ {
+    let redis = RedisServer::start();
+    let store = redis.store(&unique_prefix()).await;
+    let keys = store.keys().clone();
+    let base = now_ms() - 3_600_000;
+    // Forty older runs spread over the shards, then sixty newer ones all on one shard, so
+    // the first window read from each shard (16 entries) holds only part of the page.
+    for index in 0..40u64 {
+        store
+            .create_runs_at(&[run_of("p.SKEW", "noop")], base + index)
+            .await
+            .unwrap();
+    }
+    let crowded = keys.shard_of("skew-0");
+    let same_shard: Vec<String> = (0..)
+        .map(|n| format!("skew-{n}"))
+        .filter(|id| keys.shard_of(id) == crowded)
+        .take(60)
+        .collect();
+    for (index, id) in same_shard.iter().enumerate() {
+        let mut spec = run_of("p.SKEW", "noop");
+        spec.id = Some(id.clone());
+        store
+            .create_runs_at(&[spec], base + 1000 + index as u64)
+            .await
+            .unwrap();
+    }
+    let page = store
+        .list_runs(&query(&["p.SKEW"], None, 0, 50))
+        .await
+        .unwrap();
+    let newest_first: Vec<String> = same_shard.iter().rev().take(50).cloned().collect();
+    assert_eq!(ids(&page), newest_first);
+    assert!(page.has_more);
+    assert_eq!(page.total, Some(100));
+    let next = store
+        .list_runs(&query(&["p.SKEW"], None, 50, 50))
+        .await
+        .unwrap();
+    assert_eq!(next.runs.len(), 50);
+    assert_eq!(
+        ids(&next)[..10],
+        same_shard[..10].iter().rev().cloned().collect::<Vec<_>>()[..]
+    );
+    assert!(!next.has_more);
+}

@@ -18,6 +18,7 @@
 //! - [`queues`]: pausing and resuming queues; each queue's counters and summary (sums over shards).
 //! - [`series`]: each queue's recent outcomes by second and by minute.
 //! - [`run_index`]: indexes of runs by kind, definition and status; filtered run lists.
+//! - [`run_summaries`]: runs as lists show them, without their tasks.
 //! - [`timings`]: task duration and start latency histograms by queue, for `/metrics`.
 
 pub mod apikeys;
@@ -35,6 +36,7 @@ pub mod releases;
 pub mod reports;
 pub mod retention;
 pub mod run_index;
+pub mod run_summaries;
 pub mod runs;
 pub mod series;
 pub mod sessions;

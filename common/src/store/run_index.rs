@@ -100,7 +100,8 @@ impl RunQuery {
 /// One page of runs, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunPage {
-    /// The runs.
+    /// The runs, read without their tasks (`tasks` is empty: see
+    /// [`Store::get_run_summaries`]); [`Store::get_run`] reads a run whole.
     pub runs: Vec<RunView>,
     /// True when more matching runs follow the page.
     pub has_more: bool,

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use redis::FromRedisValue;
+
 use super::merge::{NewestFirst, Ranked};
 use super::{MAX_PAGE, RunPage, RunQuery};
 use crate::keys::Shard;
@@ -73,7 +75,7 @@ impl Store {
             let (ids, total) = self.indexed_page(query).await?;
             let has_more = ids.len() > query.limit;
             let ids = &ids[..ids.len().min(query.limit)];
-            let runs = self.get_runs(ids).await?;
+            let runs = self.get_run_summaries(ids).await?;
             let stale: Vec<String> = runs
                 .iter()
                 .filter(|run| query.status.is_some_and(|status| run.status != status))
@@ -101,43 +103,95 @@ impl Store {
     }
 
     /// The ids of one page (and one more, telling whether more follow) and the count of every
-    /// match: each shard answers its first `offset + limit + 1` matches and its count in one
-    /// pipeline, and the answers are merged newest first.
+    /// match. Each shard is read newest first in windows: the first about twice its even share
+    /// of the `offset + limit + 1` entries wanted (with its count, in one pipeline), then, only
+    /// for a shard whose window the merge used up, a window twice as large; the answers are
+    /// merged newest first. A first page of 100 over 16 shards reads 16 entries per shard,
+    /// not 101.
     async fn indexed_page(&self, query: &RunQuery) -> StoreResult<(Vec<String>, u64)> {
         let (min, max) = score_range(query);
         // No shard holds more than this many of the runs up to the page's end.
         let wanted = query.offset + query.limit + 1;
         let scratch_id = uuid::Uuid::new_v4().to_string();
+        let shards: Vec<Shard> = self.keys.shards().collect();
+        let first_window = wanted
+            .div_ceil(shards.len())
+            .saturating_mul(2)
+            .clamp(MIN_WINDOW, wanted.max(MIN_WINDOW));
+        let mut reads = vec![
+            Read {
+                offset: 0,
+                window: first_window,
+            };
+            shards.len()
+        ];
         let mut pipe = redis::pipe();
-        for shard in self.keys.shards() {
-            let source = self.candidate_source(&mut pipe, shard, query, query.status, &scratch_id);
-            pipe.cmd("ZREVRANGEBYSCORE")
-                .arg(&source.key)
-                .arg(&max)
-                .arg(&min)
-                .arg("WITHSCORES")
-                .arg("LIMIT")
-                .arg(0)
-                .arg(wanted);
+        let sources: Vec<Source> = shards
+            .iter()
+            .map(|shard| self.candidate_source(&mut pipe, *shard, query, query.status, &scratch_id))
+            .collect();
+        for source in &sources {
             pipe.cmd("ZCOUNT").arg(&source.key).arg(&min).arg(&max);
-            if source.scratch {
-                pipe.cmd("DEL").arg(&source.key).ignore();
-            }
         }
         let mut conn = self.conn().await?;
-        let per_shard: Vec<(Vec<(String, f64)>, u64)> =
-            self.query_pipeline(&mut conn, &pipe).await?;
-        let total = per_shard.iter().map(|(_, count)| count).sum();
-        let mut merge = NewestFirst::new(per_shard.len());
-        for (lane, (entries, _)) in per_shard.into_iter().enumerate() {
-            merge.extend(lane, entries.into_iter().map(Ranked::from_scored), true);
+        let mut merge = NewestFirst::new(shards.len());
+        let mut ids = Vec::with_capacity(wanted.min(MAX_PAGE + 1));
+        let mut skipped = 0;
+        let mut total = None;
+        loop {
+            let starved = merge.starved();
+            for lane in &starved {
+                let read = reads[*lane];
+                pipe.cmd("ZREVRANGEBYSCORE")
+                    .arg(&sources[*lane].key)
+                    .arg(&max)
+                    .arg(&min)
+                    .arg("WITHSCORES")
+                    .arg("LIMIT")
+                    .arg(read.offset)
+                    .arg(read.window);
+            }
+            if !pipe.is_empty() {
+                let mut answers: Vec<redis::Value> = self.query_pipeline(&mut conn, &pipe).await?;
+                pipe = redis::pipe();
+                if total.is_none() {
+                    let counts: Vec<u64> = answers
+                        .drain(..sources.len())
+                        .map(|count| u64::from_redis_value(count).map_err(redis::RedisError::from))
+                        .collect::<Result<_, _>>()?;
+                    total = Some(counts.iter().sum());
+                }
+                for (lane, entries) in starved.into_iter().zip(answers) {
+                    let entries: Vec<(String, f64)> = FromRedisValue::from_redis_value(entries)
+                        .map_err(redis::RedisError::from)?;
+                    let read = &mut reads[lane];
+                    let complete = entries.len() < read.window;
+                    read.offset += entries.len();
+                    read.window = read.window.saturating_mul(2).min(wanted.max(MIN_WINDOW));
+                    merge.extend(lane, entries.into_iter().map(Ranked::from_scored), complete);
+                }
+            }
+            while ids.len() <= query.limit {
+                let Some(entry) = merge.pop() else { break };
+                if skipped < query.offset {
+                    skipped += 1;
+                } else {
+                    ids.push(entry.id);
+                }
+            }
+            if ids.len() > query.limit || merge.starved().is_empty() {
+                break;
+            }
         }
-        let ids = std::iter::from_fn(|| merge.pop())
-            .skip(query.offset)
-            .take(query.limit + 1)
-            .map(|entry| entry.id)
-            .collect();
-        Ok((ids, total))
+        let scratch: Vec<&Source> = sources.iter().filter(|source| source.scratch).collect();
+        if !scratch.is_empty() {
+            let mut cleanup = redis::pipe();
+            for source in scratch {
+                cleanup.cmd("DEL").arg(&source.key).ignore();
+            }
+            self.query_pipeline::<()>(&mut conn, &cleanup).await?;
+        }
+        Ok((ids, total.unwrap_or(0)))
     }
 
     /// The sorted set on `shard` holding the candidates of `query` narrowed by `status`
@@ -301,7 +355,7 @@ impl Store {
         }
         let has_more = matched.len() > query.limit;
         matched.truncate(query.limit);
-        let mut runs = self.get_runs(&matched).await?;
+        let mut runs = self.get_run_summaries(&matched).await?;
         runs.retain(|run| run.kind == query.kind && Some(run.status) == query.status);
         Ok(RunPage {
             runs,
