@@ -19,6 +19,9 @@ const LIST_ATTEMPTS: usize = 3;
 const STATUS_CHUNK: usize = 1000;
 /// Fewest candidates read at once, from one shard or for their statuses.
 const MIN_WINDOW: usize = 16;
+/// Fewest entries a page's first read takes from one shard's index: small, since a page is
+/// spread over every shard (a shard that runs short is read again).
+const MIN_FIRST_WINDOW: usize = 4;
 /// How long a listing's scratch set lives, should its reader die before deleting it (ms).
 const QUERY_TTL_MS: u64 = 30_000;
 
@@ -106,7 +109,7 @@ impl Store {
     /// match. Each shard is read newest first in windows: the first about twice its even share
     /// of the `offset + limit + 1` entries wanted (with its count, in one pipeline), then, only
     /// for a shard whose window the merge used up, a window twice as large; the answers are
-    /// merged newest first. A first page of 100 over 16 shards reads 16 entries per shard,
+    /// merged newest first. A first page of 100 over 16 shards reads 14 entries per shard,
     /// not 101.
     async fn indexed_page(&self, query: &RunQuery) -> StoreResult<(Vec<String>, u64)> {
         let (min, max) = score_range(query);
@@ -117,7 +120,7 @@ impl Store {
         let first_window = wanted
             .div_ceil(shards.len())
             .saturating_mul(2)
-            .clamp(MIN_WINDOW, wanted.max(MIN_WINDOW));
+            .clamp(MIN_FIRST_WINDOW, wanted.max(MIN_FIRST_WINDOW));
         let mut reads = vec![
             Read {
                 offset: 0,
@@ -167,7 +170,10 @@ impl Store {
                     let read = &mut reads[lane];
                     let complete = entries.len() < read.window;
                     read.offset += entries.len();
-                    read.window = read.window.saturating_mul(2).min(wanted.max(MIN_WINDOW));
+                    read.window = read
+                        .window
+                        .saturating_mul(4)
+                        .min(wanted.max(MIN_FIRST_WINDOW));
                     merge.extend(lane, entries.into_iter().map(Ranked::from_scored), complete);
                 }
             }
