@@ -278,7 +278,7 @@ async fn read_scenario(
         match scenario {
             Scenario::List => Request::get(list.clone()),
             Scenario::Detail => detail(),
-            _ if n % 5 == 0 => Request::get(list.clone()),
+            _ if n.is_multiple_of(5) => Request::get(list.clone()),
             _ => detail(),
         }
     });
