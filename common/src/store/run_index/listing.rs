@@ -39,6 +39,39 @@ struct Read {
     window: usize,
 }
 
+impl Read {
+    /// Moves past the `got` entries a read answered and grows the next window by `growth`
+    /// (up to `cap`); true when the shard has no more (it answered fewer than asked).
+    fn advance(&mut self, got: usize, growth: usize, cap: usize) -> bool {
+        let complete = got < self.window;
+        self.offset += got;
+        self.window = self.window.saturating_mul(growth).min(cap);
+        complete
+    }
+}
+
+/// Adds to `pipe` the next window of candidates of each shard (lane) of `lanes`, newest
+/// first, within the score range `(min, max)`.
+fn read_windows(
+    pipe: &mut redis::Pipeline,
+    sources: &[Source],
+    reads: &[Read],
+    lanes: &[usize],
+    (min, max): (&str, &str),
+) {
+    for &lane in lanes {
+        let read = reads[lane];
+        pipe.cmd("ZREVRANGEBYSCORE")
+            .arg(&sources[lane].key)
+            .arg(max)
+            .arg(min)
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(read.offset)
+            .arg(read.window);
+    }
+}
+
 impl Store {
     /// The definitions that have (or had) runs of `kind` on any shard, sorted.
     pub async fn run_definitions(&self, kind: RunKind) -> StoreResult<Vec<String>> {
@@ -143,17 +176,7 @@ impl Store {
         let mut total = None;
         loop {
             let starved = merge.starved();
-            for lane in &starved {
-                let read = reads[*lane];
-                pipe.cmd("ZREVRANGEBYSCORE")
-                    .arg(&sources[*lane].key)
-                    .arg(&max)
-                    .arg(&min)
-                    .arg("WITHSCORES")
-                    .arg("LIMIT")
-                    .arg(read.offset)
-                    .arg(read.window);
-            }
+            read_windows(&mut pipe, &sources, &reads, &starved, (&min, &max));
             if !pipe.is_empty() {
                 let mut answers: Vec<redis::Value> = self.query_pipeline(&mut conn, &pipe).await?;
                 pipe = redis::pipe();
@@ -167,13 +190,8 @@ impl Store {
                 for (lane, entries) in starved.into_iter().zip(answers) {
                     let entries: Vec<(String, f64)> = FromRedisValue::from_redis_value(entries)
                         .map_err(redis::RedisError::from)?;
-                    let read = &mut reads[lane];
-                    let complete = entries.len() < read.window;
-                    read.offset += entries.len();
-                    read.window = read
-                        .window
-                        .saturating_mul(4)
-                        .min(wanted.max(MIN_FIRST_WINDOW));
+                    let complete =
+                        reads[lane].advance(entries.len(), 4, wanted.max(MIN_FIRST_WINDOW));
                     merge.extend(lane, entries.into_iter().map(Ranked::from_scored), complete);
                 }
             }
@@ -189,15 +207,21 @@ impl Store {
                 break;
             }
         }
-        let scratch: Vec<&Source> = sources.iter().filter(|source| source.scratch).collect();
-        if !scratch.is_empty() {
-            let mut cleanup = redis::pipe();
-            for source in scratch {
-                cleanup.cmd("DEL").arg(&source.key).ignore();
-            }
-            self.query_pipeline::<()>(&mut conn, &cleanup).await?;
-        }
+        self.delete_scratch(&mut conn, &sources).await?;
         Ok((ids, total.unwrap_or(0)))
+    }
+
+    /// Deletes the scratch sets a listing built among `sources`.
+    async fn delete_scratch(
+        &self,
+        conn: &mut crate::store::RedisConnection,
+        sources: &[Source],
+    ) -> StoreResult<()> {
+        let mut cleanup = redis::pipe();
+        for source in sources.iter().filter(|source| source.scratch) {
+            cleanup.cmd("DEL").arg(&source.key).ignore();
+        }
+        self.query_pipeline::<()>(conn, &cleanup).await
     }
 
     /// The sorted set on `shard` holding the candidates of `query` narrowed by `status`
@@ -299,25 +323,12 @@ impl Store {
         loop {
             let starved = merge.starved();
             if !starved.is_empty() {
-                for lane in &starved {
-                    let read = reads[*lane];
-                    pipe.cmd("ZREVRANGEBYSCORE")
-                        .arg(&sources[*lane].key)
-                        .arg(&max)
-                        .arg(&min)
-                        .arg("WITHSCORES")
-                        .arg("LIMIT")
-                        .arg(read.offset)
-                        .arg(read.window);
-                }
+                read_windows(&mut pipe, &sources, &reads, &starved, (&min, &max));
                 let answers: Vec<Vec<(String, f64)>> =
                     self.query_pipeline(&mut conn, &pipe).await?;
                 pipe = redis::pipe();
                 for (lane, entries) in starved.into_iter().zip(answers) {
-                    let read = &mut reads[lane];
-                    let complete = entries.len() < read.window;
-                    read.offset += entries.len();
-                    read.window = (read.window * 2).min(STATUS_CHUNK);
+                    let complete = reads[lane].advance(entries.len(), 2, STATUS_CHUNK);
                     merge.extend(lane, entries.into_iter().map(Ranked::from_scored), complete);
                 }
             }
@@ -351,11 +362,7 @@ impl Store {
                 break;
             }
         }
-        let mut cleanup = redis::pipe();
-        for source in sources.iter().filter(|source| source.scratch) {
-            cleanup.cmd("DEL").arg(&source.key).ignore();
-        }
-        self.query_pipeline::<()>(&mut conn, &cleanup).await?;
+        self.delete_scratch(&mut conn, &sources).await?;
         if !finished.is_empty() {
             self.reindex_runs(&finished).await?;
         }
