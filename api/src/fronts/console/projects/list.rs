@@ -135,14 +135,17 @@ pub async fn page_of_projects(
         })
         .await?;
     // As its managers set it: a running project may be paused.
-    let run_ids: Vec<String> = found.runs.iter().map(|run| run.id.clone()).collect();
+    // A row's progress counts the project's steps: the page's runs are read whole (a list
+    // reads runs without their tasks).
+    let listed: Vec<String> = found.runs.iter().map(|run| run.id.clone()).collect();
+    let runs = state.store.get_runs(&listed).await?;
+    let run_ids: Vec<String> = runs.iter().map(|run| run.id.clone()).collect();
     let managed = state.store.project_statuses_of_runs(&run_ids).await?;
     page(&ProjectsPage {
         chrome: Chrome::new(caller, "Projects", "projects"),
         workflows: state.projects.keys().cloned().collect(),
         statuses: STATUSES.to_vec(),
-        projects: found
-            .runs
+        projects: runs
             .iter()
             .zip(managed)
             .filter_map(|(run, managed)| row_of(run, managed))
