@@ -11,11 +11,16 @@ use serde_json::json;
 
 const PASSWORD: &str = "cluster-and-sentinel-secret";
 
+/// A plain connection to the server (or sentinel) at `url`.
+fn connect(url: &str) -> redis::Connection {
+    redis::Client::open(url)
+        .and_then(|client| client.get_connection())
+        .unwrap_or_else(|error| panic!("cannot reach {url}: {error}"))
+}
+
 /// `CONFIG SET`s `pairs` on the server at `url` (no password yet).
 fn configure(url: &str, pairs: &[(&str, &str)]) {
-    let mut connection = redis::Client::open(url)
-        .and_then(|client| client.get_connection())
-        .unwrap_or_else(|error| panic!("cannot reach {url}: {error}"));
+    let mut connection = connect(url);
     for (name, value) in pairs {
         let () = redis::cmd("CONFIG")
             .arg("SET")
@@ -123,9 +128,7 @@ async fn a_sentinel_master_that_requires_a_password_is_reached_with_the_urls_pas
     let master = sentinel.master_url();
     let sentinels = sentinel.sentinel_urls();
     // The replica first (it must know the password before its master asks for it).
-    let mut asked = redis::Client::open(sentinels[0].as_str())
-        .and_then(|client| client.get_connection())
-        .expect("a sentinel answers");
+    let mut asked = connect(&sentinels[0]);
     let replicas: Vec<std::collections::HashMap<String, String>> = redis::cmd("SENTINEL")
         .arg("REPLICAS")
         .arg(baton_tests::redis_sentinel::MASTER_NAME)
@@ -140,9 +143,7 @@ async fn a_sentinel_master_that_requires_a_password_is_reached_with_the_urls_pas
         &[("masterauth", PASSWORD), ("requirepass", PASSWORD)],
     );
     for url in &sentinels {
-        let mut connection = redis::Client::open(url.as_str())
-            .and_then(|client| client.get_connection())
-            .expect("a sentinel answers");
+        let mut connection = connect(url);
         let () = redis::cmd("SENTINEL")
             .arg("SET")
             .arg(baton_tests::redis_sentinel::MASTER_NAME)

@@ -880,6 +880,17 @@ async fn a_listed_run_carries_every_run_field_of_the_run_but_not_its_tasks() {
         .await
         .unwrap();
     assert_eq!(missing.len(), 1);
+    // Asked for, a page carries its runs whole.
+    let whole = store
+        .list_runs(&RunQuery {
+            with_tasks: true,
+            ..query(&["p.FIELDS"], None, 0, 10)
+        })
+        .await
+        .unwrap();
+    for run in &whole.runs {
+        assert_eq!(Some(run), store.get_run(&run.id).await.unwrap().as_ref());
+    }
 }
 
 #[tokio::test]

@@ -80,6 +80,9 @@ pub struct RunQuery {
     pub offset: usize,
     /// Most runs on the page (at most [`MAX_PAGE`]).
     pub limit: usize,
+    /// Read the page's runs whole, with their tasks; without, only their run fields (see
+    /// [`Store::get_run_summaries`]), which is what most lists show.
+    pub with_tasks: bool,
 }
 
 impl RunQuery {
@@ -93,6 +96,7 @@ impl RunQuery {
             created_to_ms: None,
             offset: 0,
             limit,
+            with_tasks: false,
         }
     }
 }
@@ -100,8 +104,8 @@ impl RunQuery {
 /// One page of runs, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunPage {
-    /// The runs, read without their tasks (`tasks` is empty: see
-    /// [`Store::get_run_summaries`]); [`Store::get_run`] reads a run whole.
+    /// The runs; without their tasks (`tasks` is empty) unless the query asked for them
+    /// ([`RunQuery::with_tasks`]).
     pub runs: Vec<RunView>,
     /// True when more matching runs follow the page.
     pub has_more: bool,

@@ -8,6 +8,7 @@ use super::merge::{NewestFirst, Ranked};
 use super::{MAX_PAGE, RunPage, RunQuery};
 use crate::keys::Shard;
 use crate::model::{RunKind, RunStatus};
+use crate::store::runs::RunView;
 use crate::store::{Store, StoreResult};
 
 /// Largest offset a listing passes to Redis; beyond it the page is empty.
@@ -111,7 +112,7 @@ impl Store {
             let (ids, total) = self.indexed_page(query).await?;
             let has_more = ids.len() > query.limit;
             let ids = &ids[..ids.len().min(query.limit)];
-            let runs = self.get_run_summaries(ids).await?;
+            let runs = self.page_runs(query, ids).await?;
             let stale: Vec<String> = runs
                 .iter()
                 .filter(|run| query.status.is_some_and(|status| run.status != status))
@@ -209,6 +210,15 @@ impl Store {
         }
         self.delete_scratch(&mut conn, &sources).await?;
         Ok((ids, total.unwrap_or(0)))
+    }
+
+    /// The runs of a page, whole or as summaries, as `query` asks.
+    async fn page_runs(&self, query: &RunQuery, ids: &[String]) -> StoreResult<Vec<RunView>> {
+        if query.with_tasks {
+            self.get_runs(ids).await
+        } else {
+            self.get_run_summaries(ids).await
+        }
     }
 
     /// Deletes the scratch sets a listing built among `sources`.
@@ -368,7 +378,7 @@ impl Store {
         }
         let has_more = matched.len() > query.limit;
         matched.truncate(query.limit);
-        let mut runs = self.get_run_summaries(&matched).await?;
+        let mut runs = self.page_runs(query, &matched).await?;
         runs.retain(|run| run.kind == query.kind && Some(run.status) == query.status);
         Ok(RunPage {
             runs,

@@ -131,21 +131,20 @@ pub async fn page_of_projects(
             definitions,
             status,
             offset: (page_number - 1) * PER_PAGE,
+            // A row's progress counts the project's steps done.
+            with_tasks: true,
             ..RunQuery::new(RunKind::Project, PER_PAGE)
         })
         .await?;
     // As its managers set it: a running project may be paused.
-    // A row's progress counts the project's steps: the page's runs are read whole (a list
-    // reads runs without their tasks).
-    let listed: Vec<String> = found.runs.iter().map(|run| run.id.clone()).collect();
-    let runs = state.store.get_runs(&listed).await?;
-    let run_ids: Vec<String> = runs.iter().map(|run| run.id.clone()).collect();
+    let run_ids: Vec<String> = found.runs.iter().map(|run| run.id.clone()).collect();
     let managed = state.store.project_statuses_of_runs(&run_ids).await?;
     page(&ProjectsPage {
         chrome: Chrome::new(caller, "Projects", "projects"),
         workflows: state.projects.keys().cloned().collect(),
         statuses: STATUSES.to_vec(),
-        projects: runs
+        projects: found
+            .runs
             .iter()
             .zip(managed)
             .filter_map(|(run, managed)| row_of(run, managed))
