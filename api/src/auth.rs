@@ -16,7 +16,7 @@
 
 use std::collections::BTreeSet;
 
-use common::signing::{self, SignatureParams};
+use common::auth::signing::{self, SignatureParams};
 use common::store::apikeys::{ApiKey, Permission, grants};
 use sha2::{Digest, Sha256};
 use warp::http::HeaderMap;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use common::config::StoreOptions;
-use common::dataservice::DataServiceOptions;
 use common::outbound::OutboundOptions;
+use common::releases::dataservice::DataServiceOptions;
 
 /// Serves Baton's HTTP API, or manages its API keys.
 #[derive(Debug, Clone, Parser)]

@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common::artefacts::ArtefactStore;
-use common::director::{WorkflowDefinition, load_dir};
-use common::model::QueueName;
-use common::reports_repo::ReportsRepo;
-use common::sealing::MasterKey;
+use common::auth::sealing::MasterKey;
+use common::engine::model::QueueName;
+use common::reports::artefacts::ArtefactStore;
+use common::reports::repo::ReportsRepo;
 use common::store::Store;
 use common::store::definition_sets::PublishOutcome;
+use common::workflows::director::{WorkflowDefinition, load_dir};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use warp::Filter;

@@ -3,11 +3,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use common::artefacts::ArtefactStore;
-use common::model::QueueName;
+use common::auth::sealing::MasterKey;
+use common::engine::model::QueueName;
 use common::operations::workflows::Definitions;
-use common::reports_repo::ReportsRepo;
-use common::sealing::MasterKey;
+use common::reports::artefacts::ArtefactStore;
+use common::reports::repo::ReportsRepo;
 use common::store::Store;
 use common::store::apikeys::ApiKey;
 
@@ -57,7 +57,7 @@ pub struct ReleasesSettings {
     /// Client for task services' `/status` (registration), following the outbound policy.
     pub client: common::outbound::OutboundClient,
     /// The data service studies are mirrored from, when one is set.
-    pub data_service: Option<common::dataservice::DataService>,
+    pub data_service: Option<common::releases::dataservice::DataService>,
 }
 
 /// What the web console needs.

@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use crate::model::{Priority, QueueName, RunKind, RunStatus};
+use crate::engine::model::{Priority, QueueName, RunKind, RunStatus};
 
 /// The consumer group every worker joins on every job stream.
 pub const CONSUMER_GROUP: &str = "baton";

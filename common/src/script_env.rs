@@ -8,7 +8,7 @@
 //!    and `LANG`;
 //! 2. what its executor spec names: a `command` task's `env`; for a report script, one
 //!    variable per parameter and `ORDERLY_VERSION`, `ORDERLY_PARAMETERS` and
-//!    `ORDERLY_INSTANCES` (see [`report_script`](crate::report_script));
+//!    `ORDERLY_INSTANCES` (see [`report_script`](crate::reports::script));
 //! 3. the attempt's own variables, set by the worker's `command` executor: `BATON_PAYLOAD`,
 //!    `BATON_RUN_ID`, `BATON_TASK`, `BATON_ATTEMPT` and `BATON_RESULT`.
 //!

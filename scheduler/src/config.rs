@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::config::StoreOptions;
-use common::dataservice::DataServiceOptions;
 use common::outbound::OutboundOptions;
+use common::releases::dataservice::DataServiceOptions;
 
 /// Fires periodic workflows, promotes delayed jobs and reclaims lost ones.
 #[derive(Debug, Clone, Parser)]

@@ -1,7 +1,7 @@
 //! Operator commands: inspect and requeue dead letters.
 
+use common::engine::model::QueueName;
 use common::error::StoreError;
-use common::model::QueueName;
 use common::store::Store;
 use common::store::dead_letters::RequeueOutcome;
 use serde_json::json;

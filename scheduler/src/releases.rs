@@ -8,10 +8,10 @@
 
 use common::error::StoreError;
 use common::outbound::OutboundClient;
+use common::releases::task_service::{self, ActionBody};
 use common::releases::{Action, TaskState};
 use common::store::Store;
 use common::store::releases::records::{Release, Task, TaskService};
-use common::task_service::{self, ActionBody};
 use common::time::now_ms;
 
 use crate::rounds::Rounds;

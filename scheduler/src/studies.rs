@@ -3,8 +3,8 @@
 //! longer lists). It runs in the [background](crate::rounds) and only with
 //! `BATON_DATASERVICE_URL` set.
 
-use common::dataservice::DataService;
 use common::operations::releases::sync_studies;
+use common::releases::dataservice::DataService;
 use common::store::Store;
 
 use crate::rounds::Rounds;

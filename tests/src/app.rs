@@ -25,8 +25,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::auth::signing::Signer;
 use common::config::{RedisTlsOptions, StoreOptions};
-use common::signing::Signer;
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::OnceCell;

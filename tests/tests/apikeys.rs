@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
+use common::auth::sealing::MasterKey;
 use common::error::StoreError;
-use common::sealing::MasterKey;
 use common::store::Store;
 use common::store::apikeys::{NewApiKey, Permission};
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use baton_tests::git_repo::{git, write_file};
 use baton_tests::wait::wait_for;
 use baton_tests::{Browser, TestApp};
-use common::artefacts::md5_hex;
+use common::reports::artefacts::md5_hex;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 

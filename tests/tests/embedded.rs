@@ -9,7 +9,9 @@ use baton_tests::unique_prefix;
 use baton_tests::wait::wait_for;
 use clap::Parser;
 use common::config::StoreOptions;
-use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus};
+use common::engine::model::{
+    Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus,
+};
 use common::store::Store;
 use serde_json::json;
 use tokio::sync::Notify;

@@ -7,8 +7,10 @@ use std::time::Duration;
 use baton_tests::TestApp;
 use baton_tests::process::BatonProcess;
 use baton_tests::wait::{wait_for, wait_until};
+use common::engine::model::{
+    Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus,
+};
 use common::keys::CONSUMER_GROUP;
-use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus};
 use common::store::Store;
 use common::store::dead_letters::RequeueOutcome;
 use common::store::definitions::{Definition, PeriodicSpec};
@@ -754,14 +756,14 @@ async fn finished_runs_expire_with_the_retention_but_projects_are_kept() {
         .await
         .unwrap();
     let mut project = run_of(vec![shell_task("DONE", "echo hi", &[])], Value::Null);
-    project.definition = common::model::project_definition("article");
+    project.definition = common::engine::model::project_definition("article");
     project.kind = RunKind::Project;
     let project = world.store.create_run(&project).await.unwrap();
     let mut failing = run_of(
         vec![shell_task("FAIL", "echo bad; exit 3", &[])],
         Value::Null,
     );
-    failing.definition = common::model::project_definition("article");
+    failing.definition = common::engine::model::project_definition("article");
     failing.kind = RunKind::Project;
     let failing = world.store.create_run(&failing).await.unwrap();
     for (id, status) in [
@@ -794,7 +796,7 @@ async fn finished_runs_expire_with_the_retention_but_projects_are_kept() {
     }
     // A canceled project is kept as well.
     let mut waiting = run_of(vec![shell_task("LATER", "true", &[])], Value::Null);
-    waiting.definition = common::model::project_definition("article");
+    waiting.definition = common::engine::model::project_definition("article");
     waiting.kind = RunKind::Project;
     waiting.not_before_ms = Some(common::time::now_ms() + 60_000);
     let waiting = world.store.create_run(&waiting).await.unwrap();
@@ -954,7 +956,7 @@ async fn success_and_failure_hooks_run_once_when_the_run_finishes() {
         ],
         Value::Null,
     );
-    good.hooks = common::model::RunHooks {
+    good.hooks = common::engine::model::RunHooks {
         on_success: Some(1),
         on_failure: Some(2),
     };

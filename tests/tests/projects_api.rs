@@ -7,7 +7,7 @@ use std::time::Duration;
 use baton_tests::signed_http::{Answer, send_signed};
 use baton_tests::wait::wait_for;
 use baton_tests::{TestApp, python};
-use common::signing::Signer;
+use common::auth::signing::Signer;
 use serde_json::{Value, json};
 
 /// A machine step, a person's review, then a machine step that returns its whole input.
@@ -916,7 +916,7 @@ async fn a_submit_interrupted_after_recording_is_finished_by_its_repeat_exactly_
     assert_eq!(again.status, 200, "{again:?}");
     let store = api.store().await;
     let stats = store
-        .queue_stats(&common::model::QueueName::default())
+        .queue_stats(&common::engine::model::QueueName::default())
         .await
         .unwrap();
     assert_eq!(
@@ -926,7 +926,7 @@ async fn a_submit_interrupted_after_recording_is_finished_by_its_repeat_exactly_
     );
     assert_eq!(stats.get("succeeded"), Some(&2), "{stats:?}");
     let human = store
-        .queue_stats(&common::model::QueueName::human())
+        .queue_stats(&common::engine::model::QueueName::human())
         .await
         .unwrap();
     assert_eq!(human.get("succeeded"), Some(&1), "{human:?}");
@@ -998,7 +998,7 @@ async fn a_task_claimed_by_id_stays_with_its_claimant_while_others_claim_the_nex
         let store = store.clone();
         async move {
             let jobs = store
-                .held_human_jobs(&common::model::QueueName::human(), person, 10)
+                .held_human_jobs(&common::engine::model::QueueName::human(), person, 10)
                 .await
                 .unwrap();
             let mut runs: Vec<String> = jobs.into_iter().map(|job| job.job.run_id).collect();
@@ -1014,8 +1014,8 @@ async fn a_task_claimed_by_id_stays_with_its_claimant_while_others_claim_the_nex
     let keys = store.keys();
     let stream = keys.stream(
         keys.shard_of(&run_id),
-        &common::model::QueueName::human(),
-        common::model::Priority::Normal,
+        &common::engine::model::QueueName::human(),
+        common::engine::model::Priority::Normal,
     );
     let mut redis = api.app.redis().client().get_connection().unwrap();
     let group = common::keys::CONSUMER_GROUP;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use baton_tests::signed_http::Answer;
 use baton_tests::wait::{poll_for, wait_for};
 use baton_tests::{Client, TestApp};
-use common::model::QueueName;
+use common::engine::model::QueueName;
 use serde_json::{Value, json};
 
 /// One human step.

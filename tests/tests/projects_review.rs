@@ -8,8 +8,8 @@ use baton_tests::TestApp;
 use baton_tests::app::Client;
 use baton_tests::signed_http::Answer;
 use baton_tests::wait::wait_for;
-use common::model::QueueName;
-use common::signing::Signer;
+use common::auth::signing::Signer;
+use common::engine::model::QueueName;
 use serde_json::{Value, json};
 
 /// A person writes, another reviews, then a machine step uses the reviewed text.

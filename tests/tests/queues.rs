@@ -9,8 +9,10 @@ use std::time::Duration;
 use baton_tests::TestApp;
 use baton_tests::process::BatonProcess;
 use baton_tests::wait::{wait_for, wait_until};
+use common::engine::model::{
+    Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus,
+};
 use common::keys::Shard;
-use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus};
 use common::store::Store;
 use common::store::dead_letters::{DeadLetterId, RequeueOutcome};
 use common::store::queues::QueueSummary;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use baton_tests::{TestApp, Topology, wait_until};
 use common::config::StoreOptions;
-use common::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
+use common::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
 use common::store::Store;
 use serde_json::json;
 

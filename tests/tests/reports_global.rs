@@ -8,7 +8,7 @@ use std::path::Path;
 use baton_tests::TestApp;
 use baton_tests::git_repo::{git, write_file};
 use baton_tests::reports_client::ReportsClient;
-use common::artefacts::md5_hex;
+use common::reports::artefacts::md5_hex;
 use serde_json::json;
 
 /// The global file on `main`: the report sums its `count` column.

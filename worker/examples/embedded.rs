@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use common::model::{QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
+use common::engine::model::{QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
 use common::store::Store;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;

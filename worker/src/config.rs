@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use common::backoff::Backoff;
 use common::config::StoreOptions;
+use common::engine::backoff::Backoff;
+use common::engine::model::QueueName;
 use common::error::InvalidInput;
-use common::model::QueueName;
 use common::outbound::OutboundOptions;
 
 /// Runs tasks from Baton's job streams.
@@ -94,7 +94,7 @@ pub enum BundleCommand {
         /// Where to write the completed bundle.
         output: std::path::PathBuf,
         /// The most bytes the bundle may unpack to.
-        #[arg(long, default_value_t = common::bundles::DEFAULT_MAX_UNPACKED)]
+        #[arg(long, default_value_t = common::reports::bundles::DEFAULT_MAX_UNPACKED)]
         max_unpacked_bytes: u64,
     },
 }

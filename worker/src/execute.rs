@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use common::backoff::Backoff;
-use common::model::ExecutorSpec;
+use common::engine::backoff::Backoff;
+use common::engine::model::ExecutorSpec;
 use common::store::jobs::{AttemptOutcome, StartedTask};
 use common::time::now_ms;
 use serde_json::Value;

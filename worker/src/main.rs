@@ -54,7 +54,7 @@ async fn run_bundle(command: BundleCommand) -> std::process::ExitCode {
     } = command;
     let written = output.clone();
     let result = tokio::task::spawn_blocking(move || {
-        common::bundles::run_bundle_file(&input, &output, max_unpacked_bytes)
+        common::reports::bundles::run_bundle_file(&input, &output, max_unpacked_bytes)
     })
     .await;
     match result {

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use common::engine::model::QueueName;
 use common::error::StoreError;
-use common::model::QueueName;
 use common::store::RedisConnection;
 use common::store::Store;
 use common::store::jobs::Job;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use common::engine::failure::Failure;
+use common::engine::model::{Priority, QueueName, RunStatus, TaskStatus};
 use common::error::StoreError;
-use common::failure::Failure;
 use common::keys::Shard;
-use common::model::{Priority, QueueName, RunStatus, TaskStatus};
 use common::store::RedisConnection;
 use common::store::Store;
 use common::store::jobs::{
@@ -32,8 +32,8 @@ use crate::handlers::HandlerRegistry;
 use crate::inflight::{InFlightSet, StopReason};
 use crate::paused::{PAUSED_REFRESH, PausedQueues};
 use crate::slots::{Slot, SlotPool};
-use common::artefacts::ArtefactStore;
-use common::reports_repo::ReportsRepo;
+use common::reports::artefacts::ArtefactStore;
+use common::reports::repo::ReportsRepo;
 
 /// Most outcomes recorded in one batch.
 const FINISH_BATCH: usize = 512;

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use common::model::Priority;
+use common::engine::model::Priority;
 use tokio::sync::oneshot;
 
 /// Slots shared by a worker's readers.

@@ -1,7 +1,7 @@
 //! The workflows front: Celery Director's API (`/api/...`) over Baton runs.
 
-use common::failure::Failure;
-use common::model::{RunKind, RunStatus, TaskStatus};
+use common::engine::failure::Failure;
+use common::engine::model::{RunKind, RunStatus, TaskStatus};
 use common::operations::workflows;
 use common::store::apikeys::Permission;
 use common::store::run_index::RunQuery;

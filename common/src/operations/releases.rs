@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use futures::StreamExt;
 
 use super::{OperationError, OperationResult};
-use crate::dataservice::DataService;
 use crate::releases::IdKind;
+use crate::releases::dataservice::DataService;
 use crate::store::Store;
 
 /// Lookups of one release's new studies made at once.

@@ -6,12 +6,12 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 
 use super::{OperationError, OperationResult};
-use crate::model::{
+use crate::engine::model::{
     ExecutorSpec, QueueName, ReportSpec, RunChangelog, RunKind, RunSpec, TaskSpec,
     report_definition,
 };
-use crate::reports::{ReportConfig, version_id};
-use crate::reports_repo::{RepoError, ReportsRepo};
+use crate::reports::repo::{RepoError, ReportsRepo};
+use crate::reports::{config::ReportConfig, ids::version_id};
 use crate::store::Store;
 use crate::store::reports::ReportRun;
 

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{OperationError, OperationResult};
-use crate::director::WorkflowDefinition;
-use crate::model::{RunKind, RunStatus};
+use crate::engine::model::{RunKind, RunStatus};
 use crate::store::Store;
 use crate::store::runs::{CancelOutcome, RunView};
 use crate::time::now_ms;
+use crate::workflows::director::WorkflowDefinition;
 
 /// The loaded workflow definitions, by full name (`project.NAME`).
 pub type Definitions = BTreeMap<String, WorkflowDefinition>;

@@ -12,8 +12,8 @@
 use serde_json::{Value, json};
 
 use super::workflow::ProjectWorkflow;
+use crate::engine::model::{Priority, RunHooks, RunKind, RunSpec, TaskSpec, project_definition};
 use crate::error::InvalidInput;
-use crate::model::{Priority, RunHooks, RunKind, RunSpec, TaskSpec, project_definition};
 
 /// Orchestra's task class: real work or training. Shown as Orchestra's integers: training is
 /// 0, real is 1.

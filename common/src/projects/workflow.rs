@@ -57,7 +57,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::form::StepForm;
-use crate::model::{ExecutorSpec, QueueName};
+use crate::engine::model::{ExecutorSpec, QueueName};
 
 /// The longest slug.
 const MAX_SLUG: usize = 64;

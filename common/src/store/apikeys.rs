@@ -10,9 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreResult};
+use crate::auth::sealing::MasterKey;
 use crate::error::{InvalidInput, StoreError};
 use crate::scripts;
-use crate::sealing::MasterKey;
 use crate::time::now_ms;
 
 /// What a key may do.
@@ -153,7 +153,7 @@ impl FromStr for Grant {
             )));
         }
         // Grants are stored comma-separated: a name is a report's name, never a list.
-        if !crate::reports_repo::valid_report_name(report) {
+        if !crate::reports::repo::valid_report_name(report) {
             return Err(InvalidInput::new(format!(
                 "'{text}': '{report}' is not a report name (letters, digits, '_', '-', '.')"
             )));

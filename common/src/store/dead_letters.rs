@@ -11,9 +11,9 @@ use redis::streams::{StreamId, StreamRangeReply};
 
 use super::jobs::{Job, field, job_fields, job_from_entry, push_job};
 use super::{Store, StoreResult};
+use crate::engine::model::{JobRef, Priority, QueueName};
 use crate::error::StoreError;
 use crate::keys::{Keys, Shard};
-use crate::model::{JobRef, Priority, QueueName};
 use crate::scripts;
 use crate::time::now_ms;
 

@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Store, StoreResult};
+use crate::engine::model::{Priority, QueueName, RunHooks, RunKind, RunSpec, TaskSpec};
+use crate::engine::schedule::{CronSchedule, Periodic};
 use crate::error::InvalidInput;
-use crate::model::{Priority, QueueName, RunHooks, RunKind, RunSpec, TaskSpec};
-use crate::schedule::{CronSchedule, Periodic};
 use crate::scripts;
 
 /// How often a definition runs by itself.

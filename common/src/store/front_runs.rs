@@ -8,7 +8,7 @@
 
 use super::runs::{CancelOutcome, LogLine, RunView, stored_kind};
 use super::{Store, StoreResult};
-use crate::model::RunKind;
+use crate::engine::model::RunKind;
 
 /// The runs of one kind, as one front sees them (see the module's documentation).
 #[derive(Debug, Clone, Copy)]

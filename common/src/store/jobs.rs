@@ -13,8 +13,8 @@ pub use super::dead_letters::{DeadLetter, RequeueOutcome};
 use super::series::{Outcome, push_outcomes};
 use super::shard_call::{BatchItem, ItemReply};
 use super::{Store, StoreResult};
+use crate::engine::model::{JobRef, Priority, QueueName, TaskStatus};
 use crate::keys::{CONSUMER_GROUP, Keys, Shard};
-use crate::model::{JobRef, Priority, QueueName, TaskStatus};
 use crate::scripts;
 use crate::time::now_ms;
 

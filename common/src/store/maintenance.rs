@@ -8,8 +8,8 @@ use super::dead_letters::dead_letter_fields;
 use super::jobs::{Job, job_fields, job_from_entry, push_job};
 use super::queues::{consumer_group, decode};
 use super::{Store, StoreResult};
+use crate::engine::model::{JobRef, Priority, QueueName};
 use crate::keys::CONSUMER_GROUP;
-use crate::model::{JobRef, Priority, QueueName};
 use crate::scripts;
 use crate::time::now_ms;
 

@@ -50,9 +50,9 @@ use std::sync::{Arc, Mutex};
 use redis::{FromRedisValue, Pipeline};
 
 use crate::config::{ReplicaAckOptions, StoreOptions};
+use crate::engine::model::{Priority, QueueName};
 use crate::error::StoreError;
 use crate::keys::{CONSUMER_GROUP, Keys};
-use crate::model::{Priority, QueueName};
 use crate::scripts;
 
 pub use connection::{RedisConnection, RedisTarget, redacted_url};

@@ -12,9 +12,9 @@ use redis::{FromRedisValue, RedisResult, Value as RedisValue};
 
 use super::jobs::{Job, job_fields};
 use super::{Store, StoreResult};
+use crate::engine::model::{Priority, QueueName};
 use crate::error::StoreError;
 use crate::keys::{CONSUMER_GROUP, Shard};
-use crate::model::{Priority, QueueName};
 use crate::scripts;
 
 /// Commands sent per queue and shard by [`Store::queue_summaries`]: three `XINFO GROUPS`,

@@ -17,10 +17,10 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreResult};
+use crate::engine::model::RunStatus;
 use crate::error::StoreError;
-use crate::model::RunStatus;
-use crate::report_version::VersionRecord;
-use crate::reports::run_key;
+use crate::reports::ids::run_key;
+use crate::reports::version::VersionRecord;
 use crate::scripts;
 use crate::time::now_ms;
 

@@ -3,7 +3,7 @@
 
 use super::run_index::RunQuery;
 use super::{Store, StoreResult};
-use crate::model::{RunKind, RunStatus};
+use crate::engine::model::{RunKind, RunStatus};
 use crate::scripts;
 
 /// Most runs looked at per call: a definition far over its retention is trimmed over several.

@@ -51,8 +51,8 @@ use std::collections::BTreeMap;
 
 use super::runs::{RunView, stored_kind};
 use super::{Store, StoreResult};
+use crate::engine::model::{RunKind, RunStatus};
 use crate::keys::{INDEXED_FINISHED, INDEXED_KINDS, Keys, Shard};
-use crate::model::{RunKind, RunStatus};
 
 /// Every kind of run.
 pub const RUN_KINDS: [RunKind; 4] = INDEXED_KINDS;

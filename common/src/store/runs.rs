@@ -8,9 +8,9 @@ use serde_json::Value;
 
 use super::shard_call::shard_invocation;
 use super::{Store, StoreResult};
+use crate::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
 use crate::error::StoreError;
 use crate::keys::Shard;
-use crate::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
 use crate::scripts;
 use crate::time::now_ms;
 

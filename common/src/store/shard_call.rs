@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 
 use redis::{Script, ScriptInvocation};
 
+use crate::engine::model::QueueName;
 use crate::error::StoreError;
 use crate::keys::{Keys, Shard};
-use crate::model::QueueName;
 
 /// Most times a batch is called again for queues it had not declared.
 pub(crate) const MAX_DECLARE_ROUNDS: usize = 4;

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use super::{Store, StoreResult};
-use crate::model::QueueName;
+use crate::engine::model::QueueName;
 use crate::scripts;
 
 /// Upper bounds of the histograms' buckets, in seconds (`+Inf` is implied): from 5 ms, for

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use common::model::QueueName;
+use common::engine::model::QueueName;
 use common::store::Store;
 
 use super::BenchResult;

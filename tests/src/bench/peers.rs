@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use common::model::QueueName;
+use common::engine::model::QueueName;
 use common::store::Store;
 use serde::Serialize;
 

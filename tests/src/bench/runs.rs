@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::config::StoreOptions;
-use common::model::{Priority, QueueName, RunKind, RunSpec, TaskSpec};
+use common::engine::model::{Priority, QueueName, RunKind, RunSpec, TaskSpec};
 use common::store::Store;
 use common::store::runs::RunView;
 use serde_json::{Value, json};
@@ -112,7 +112,7 @@ pub async fn count_succeeded(store: &Store, ids: &[String]) -> BenchResult<u64> 
             .run_statuses(chunk)
             .await?
             .into_iter()
-            .filter(|status| *status == Some(common::model::RunStatus::Success))
+            .filter(|status| *status == Some(common::engine::model::RunStatus::Success))
             .count() as u64;
     }
     Ok(succeeded)

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::model::QueueName;
+use common::engine::model::QueueName;
 use common::store::Store;
 use serde::Serialize;
 use tokio::task::JoinSet;

@@ -31,9 +31,9 @@ use baton_tests::bench::redis_info::RedisNodes;
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
 use clap::{Parser, ValueEnum};
+use common::auth::signing::Signer;
 use common::config::StoreOptions;
-use common::model::QueueName;
-use common::signing::Signer;
+use common::engine::model::QueueName;
 use common::store::Store;
 use serde_json::{Value, json};
 

@@ -79,7 +79,7 @@ use baton_tests::bench::redis_info::RedisNodes;
 use baton_tests::bench::runs::{QUEUE, connect, fresh_prefix, noop_run, now_us, run_with};
 use baton_tests::bench::{peers, per_second, steady};
 use clap::{Parser, ValueEnum};
-use common::model::{QueueName, RunSpec};
+use common::engine::model::{QueueName, RunSpec};
 use common::store::Store;
 use serde_json::json;
 use tokio::task::JoinSet;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use baton_tests::TestApp;
 use baton_tests::git_repo::{git, write_file};
 use baton_tests::wait::{wait_for, wait_until};
-use common::artefacts::md5_hex;
+use common::reports::artefacts::md5_hex;
 use serde_json::{Value, json};
 
 const MASTER_KEY: &str = "security-reports-master-key-0123456789";

@@ -5,12 +5,12 @@
 //! Executed again after a crash, it finds the task already moved on, skips the call, and only
 //! ensures the next phase: nothing is sent or recorded twice.
 
-use common::model::ReleaseCall;
+use common::engine::model::ReleaseCall;
 use common::outbound::{self, OutboundClient};
+use common::releases::task_service::{self, ActionBody, Answer};
 use common::releases::{Action, TaskState};
 use common::store::Store;
 use common::store::releases::records::Task;
-use common::task_service::{self, ActionBody, Answer};
 use serde_json::{Value, json};
 
 use crate::context::TaskContext;

@@ -2,18 +2,18 @@
 //! its script with its parameters (log streamed, timeout and cancel enforced by the command
 //! executor), collects what the version records (every declared artefact must exist) and
 //! stores its files, hashed with md5, in the artefact store. The task's result is the
-//! version's [`VersionRecord`](common::report_version::VersionRecord).
+//! version's [`VersionRecord`](common::reports::version::VersionRecord).
 //!
 //! Files of other reports' versions (`depends:`) are copied into the folder first, and the
 //! version records which ones it used.
 //!
 //! Global resources (`global_resources:`) are copied into the folder first too, from the
 //! global resources folder that the repository's `orderly_config.yml` names, at the run's
-//! commit (see [`common::report_globals`]); the version lists them among its resources.
+//! commit (see [`common::reports::globals`]); the version lists them among its resources.
 //!
 //! Data queries (`data:` entries with a `query`) run before the script, against the
 //! databases of the repository's `orderly_config.yml` at the run's commit, and leave their
-//! results as CSV files in the report's folder (see [`common::report_data`]).
+//! results as CSV files in the report's folder (see [`common::reports::data`]).
 //!
 //! The script's environment is explicit (see [`common::script_env`]): `PATH`, `HOME` and
 //! `LANG` from the worker, one variable per parameter, `ORDERLY_VERSION`,
@@ -25,16 +25,16 @@
 
 use std::path::{Path, PathBuf};
 
-use common::artefacts::ArtefactStore;
-use common::model::{CommandSpec, ReportSpec};
-use common::report_data::{self, DataError};
-use common::report_globals::{self, GlobalError};
-use common::report_outputs::{self, CHANGELOG, OutputError, VersionInputs};
-use common::report_script;
-use common::report_version::DependencyUsed;
-use common::report_version::is_version_id;
-use common::reports::{DependencyVersion, ReportConfig};
-use common::reports_repo::{RepoError, ReportsRepo};
+use common::engine::model::{CommandSpec, ReportSpec};
+use common::reports::artefacts::ArtefactStore;
+use common::reports::config::{DependencyVersion, ReportConfig};
+use common::reports::data::{self, DataError};
+use common::reports::globals::{self, GlobalError};
+use common::reports::outputs::{self, CHANGELOG, OutputError, VersionInputs};
+use common::reports::repo::{RepoError, ReportsRepo};
+use common::reports::script;
+use common::reports::version::DependencyUsed;
+use common::reports::version::is_version_id;
 use common::store::Store;
 use common::store::reports::{VersionOwner, Versions};
 use serde_json::Value;
@@ -136,7 +136,7 @@ async fn run_in(
         Err(error) => return Err(invalid(&format!("cannot read {CHANGELOG}: {error}"))),
     };
     if let Some(text) = &changelog {
-        report_outputs::parse_changelog(&spec.report, text).map_err(output_error)?;
+        outputs::parse_changelog(&spec.report, text).map_err(output_error)?;
     }
     // The run's own version id, reserved when it was created, before anything is written.
     let held = store
@@ -154,12 +154,12 @@ async fn run_in(
     ctx.log(format!("[ commit ] {}", spec.commit));
     copy_global_resources(settings, spec, &config, dir, ctx).await?;
     let depends = copy_dependencies(settings, store, &config, dir, ctx).await?;
-    if report_data::has_queries(&config) {
+    if data::has_queries(&config) {
         run_data_queries(settings, spec, &config, dir, ctx).await?;
     }
     let command = CommandSpec {
-        argv: report_script::argv(dir, &config.script),
-        env: report_script::environment(&parameters, &spec.version, &spec.instances),
+        argv: script::argv(dir, &config.script),
+        env: script::environment(&parameters, &spec.version, &spec.instances),
         cwd: Some(dir.display().to_string()),
     };
     run_command(&command, ctx).await?;
@@ -176,7 +176,7 @@ async fn run_in(
     };
     let report_dir = dir.to_owned();
     let outputs = tokio::task::spawn_blocking(move || {
-        report_outputs::collect(&report_dir, &config, &inputs, changelog.as_deref())
+        outputs::collect(&report_dir, &config, &inputs, changelog.as_deref())
     })
     .await
     .map_err(|error| TaskError::Failed(format!("collecting outputs interrupted: {error}")))?
@@ -192,7 +192,7 @@ async fn run_in(
     for extract in &outputs.record.data {
         ctx.log(format!("[ data ] {}: {}", extract.name, extract.csv.md5));
     }
-    report_outputs::store(&outputs.files, &settings.artefacts)
+    outputs::store(&outputs.files, &settings.artefacts)
         .await
         .map_err(output_error)?;
     ctx.log("[ success ] :)");
@@ -258,7 +258,7 @@ async fn copy_dependencies(
                 std::fs::create_dir_all(parent).map_err(|error| failed(&error))?;
             }
             std::fs::write(&target, &bytes).map_err(|error| failed(&error))?;
-            let hash = common::artefacts::md5_hex(&bytes);
+            let hash = common::reports::artefacts::md5_hex(&bytes);
             ctx.log(format!(
                 "[ depends ] {report}/{id}/{file}: {local} ({hash})"
             ));
@@ -290,18 +290,19 @@ async fn copy_global_resources(
     }
     let (repo, commit) = (settings.repo.clone(), spec.commit.clone());
     let (declared, target) = (config.global_resources.clone(), dir.to_owned());
-    let copied = tokio::task::spawn_blocking(move || {
-        report_globals::copy_into(&repo, &commit, &declared, &target)
-    })
-    .await
-    .map_err(|error| TaskError::Failed(format!("copying global resources interrupted: {error}")))?
-    .map_err(|error| match error {
-        GlobalError::NoFolder { .. } | GlobalError::Missing { .. } => {
-            TaskError::Invalid(format!("report '{}': {error}", spec.report))
-        }
-        GlobalError::Repo(error) => repo_error(error),
-        GlobalError::Write { .. } => TaskError::Failed(error.to_string()),
-    })?;
+    let copied =
+        tokio::task::spawn_blocking(move || globals::copy_into(&repo, &commit, &declared, &target))
+            .await
+            .map_err(|error| {
+                TaskError::Failed(format!("copying global resources interrupted: {error}"))
+            })?
+            .map_err(|error| match error {
+                GlobalError::NoFolder { .. } | GlobalError::Missing { .. } => {
+                    TaskError::Invalid(format!("report '{}': {error}", spec.report))
+                }
+                GlobalError::Repo(error) => repo_error(error),
+                GlobalError::Write { .. } => TaskError::Failed(error.to_string()),
+            })?;
     for resource in copied {
         ctx.log(format!(
             "[ global ] {} <= {} ({})",
@@ -326,13 +327,13 @@ async fn run_data_queries(
         .map_err(|error| TaskError::Failed(format!("reading databases interrupted: {error}")))?
         .map_err(repo_error)?;
     let env = |name: &str| std::env::var(name).ok();
-    let context = report_data::QueryContext {
+    let context = data::QueryContext {
         databases: &databases,
         instances: &spec.instances,
         root: settings.repo.path(),
         env: &env,
     };
-    let made = report_data::run_queries(config, dir, &context)
+    let made = data::run_queries(config, dir, &context)
         .await
         .map_err(|error| match error {
             DataError::Connect { .. } | DataError::Write { .. } => {

@@ -123,7 +123,7 @@ pub fn draw(tasks: &[TaskView]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::model::{QueueName, TaskStatus};
+    use common::engine::model::{QueueName, TaskStatus};
 
     fn task(key: &str, status: TaskStatus, depends_on: Vec<usize>) -> TaskView {
         TaskView {

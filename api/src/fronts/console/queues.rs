@@ -2,7 +2,7 @@
 //! chart and dead letters, pausing and resuming, and requeueing or deleting dead letters.
 
 use askama::Template;
-use common::model::QueueName;
+use common::engine::model::QueueName;
 
 use super::chart::{Bucket, bar_chart};
 use super::form::Form;

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use chrono::NaiveDate;
-use common::model::{RunKind, RunStatus};
+use common::engine::model::{RunKind, RunStatus};
 use common::store::run_index::RunQuery;
 use common::store::runs::{RunView, TaskView};
 
@@ -229,7 +229,7 @@ fn run_live(run: &RunView, caller: &Caller) -> RunLive {
     let failure = run
         .tasks
         .iter()
-        .find(|task| task.status == common::model::TaskStatus::Error)
+        .find(|task| task.status == common::engine::model::TaskStatus::Error)
         .map(|task| (task.key.clone(), task.error.clone().unwrap_or_default()));
     RunLive {
         id: run.id.clone(),

@@ -2,7 +2,7 @@
 //! firing, and its recent runs.
 
 use askama::Template;
-use common::model::RunKind;
+use common::engine::model::RunKind;
 use common::store::run_index::RunQuery;
 
 use super::html::{Chrome, datetime, page};

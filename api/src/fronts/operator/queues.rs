@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use common::model::QueueName;
+use common::engine::model::QueueName;
 use common::store::dead_letters::{DeadLetter, RequeueOutcome};
 use common::store::queues::QueueSummary;
 use common::store::runs::RunView;

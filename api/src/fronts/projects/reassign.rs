@@ -9,7 +9,7 @@
 //! A manager may assign a task of a paused project: pausing keeps tasks from being offered,
 //! not from being given to someone on purpose.
 
-use common::model::TaskStatus;
+use common::engine::model::TaskStatus;
 use common::store::apikeys::{Permission, grants};
 use common::store::projects::human::HumanClaim;
 use common::store::projects::reassign::HolderChange;

@@ -10,7 +10,7 @@
 use std::cmp::Reverse;
 use std::collections::HashSet;
 
-use common::model::{QueueName, TaskStatus};
+use common::engine::model::{QueueName, TaskStatus};
 use common::projects::workflow::Step;
 use common::store::jobs::Job;
 use common::store::projects::human::{HumanClaim, HumanSubmission, HumanWork, entry_order};

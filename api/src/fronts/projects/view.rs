@@ -16,7 +16,7 @@
 //! has an assignment of their own, whose snapshots are their decisions (accept, reject), as
 //! the claimant's are their submissions.
 
-use common::model::{RunStatus, TaskStatus};
+use common::engine::model::{RunStatus, TaskStatus};
 use common::projects::project::TaskClass;
 use common::projects::workflow::ProjectWorkflow;
 use common::store::projects::control::ProjectState;

@@ -3,10 +3,10 @@
 //! pass the outbound policy, and is shown and logged without credentials.
 
 use common::outbound;
+use common::releases::task_service;
 use common::releases::{IdKind, ServiceToken};
 use common::store::releases::records::{TaskService, bit};
 use common::store::releases::services::Registration;
-use common::task_service;
 use common::time::now_ms;
 use serde_json::{Map, Value};
 use warp::http::StatusCode;

@@ -2,8 +2,8 @@
 //! parameters) into a zip to run elsewhere; `POST /bundle/import/` imports a completed one as
 //! a new version.
 
-use common::bundles::{BundleError, DEFAULT_MAX_UNPACKED, check_bundle, pack_bundle};
-use common::reports::version_id;
+use common::reports::bundles::{BundleError, DEFAULT_MAX_UNPACKED, check_bundle, pack_bundle};
+use common::reports::ids::version_id;
 use common::store::apikeys::Permission;
 use common::store::reports::VersionOwner;
 use warp::http::StatusCode;
@@ -71,7 +71,7 @@ pub async fn import(
         .await
         .map_err(bundle_error)?;
     drop(body);
-    let conflict = |record: &common::report_version::VersionRecord| {
+    let conflict = |record: &common::reports::version::VersionRecord| {
         ApiError::Conflict(format!(
             "version '{}' of report '{}' exists",
             record.id, record.name

@@ -1,6 +1,6 @@
 //! Reports, their versions, publishing and changelogs, as each caller may see them.
 
-use common::changelog::{VersionedEntry, changelog_for};
+use common::reports::changelog::{VersionedEntry, changelog_for};
 use common::store::apikeys::Permission;
 use common::store::reports::{StoredVersion, Versions};
 use serde_json::{Value, json};
@@ -147,7 +147,7 @@ pub async fn version_ids(
     Ok(success(ids))
 }
 
-fn file_list(files: &[common::report_version::VersionFile]) -> Vec<Value> {
+fn file_list(files: &[common::reports::version::VersionFile]) -> Vec<Value> {
     files
         .iter()
         .map(|file| json!({"name": file.name, "size": file.size}))

@@ -6,8 +6,8 @@
 
 use std::io::{Seek, Write};
 
-use common::artefacts::{ArtefactError, ArtefactStore};
-use common::report_version::{DATA_FOLDER, VersionRecord};
+use common::reports::artefacts::{ArtefactError, ArtefactStore};
+use common::reports::version::{DATA_FOLDER, VersionRecord};
 use common::store::apikeys::Permission;
 use futures::StreamExt;
 use serde_json::{Map, Value};

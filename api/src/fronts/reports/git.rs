@@ -1,6 +1,6 @@
 //! The reports repository: `git/status`, `git/fetch` and `git/pull` (also under `/reports/`).
 
-use common::reports_repo::{RepoError, ReportsRepo};
+use common::reports::repo::{RepoError, ReportsRepo};
 use common::store::apikeys::Permission;
 use serde_json::json;
 

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::RunStatus;
+use crate::engine::model::RunStatus;
 use crate::projects::project::project_run_id;
 use crate::scripts;
 use crate::store::runs::CancelOutcome;

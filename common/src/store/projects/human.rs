@@ -28,9 +28,9 @@ use crate::store::RedisConnection;
 use redis::streams::{StreamId, StreamInfoGroupsReply, StreamPendingCountReply, StreamRangeReply};
 use serde_json::Value;
 
+use crate::engine::model::{Priority, QueueName, TaskStatus};
 use crate::error::StoreError;
 use crate::keys::{CONSUMER_GROUP, Shard};
-use crate::model::{Priority, QueueName, TaskStatus};
 use crate::scripts;
 use crate::store::jobs::{AttemptOutcome, FinishOutcome, Job, StartOutcome, job_from_entry};
 use crate::store::projects::control::ProjectState;
@@ -959,7 +959,7 @@ impl Store {
             queue: queue.clone(),
             priority,
             entry_id: NO_ENTRY.to_owned(),
-            job: crate::model::JobRef {
+            job: crate::engine::model::JobRef {
                 run_id: run_id.to_owned(),
                 task: task as u32,
                 attempt,

@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use super::runs::{RunView, parse_run};
 use super::{Store, StoreResult};
+use crate::engine::model::{RunKind, RunSpec};
 use crate::error::StoreError;
-use crate::model::{RunKind, RunSpec};
 use crate::projects::project::project_run_id;
 use crate::time::now_ms;
 

@@ -23,8 +23,8 @@ use redis::aio::ConnectionLike;
 use redis::streams::{StreamPendingCountReply, StreamPendingId, StreamRangeReply};
 
 use super::ProjectRef;
+use crate::engine::model::{Priority, QueueName, TaskStatus};
 use crate::keys::{CONSUMER_GROUP, Shard};
-use crate::model::{Priority, QueueName, TaskStatus};
 use crate::scripts;
 use crate::store::jobs::{Job, job_from_entry};
 use crate::store::{Store, StoreResult};

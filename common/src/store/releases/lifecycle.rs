@@ -9,11 +9,11 @@ use redis::AsyncCommands;
 
 use super::records::{Release, Study, Task, TaskService};
 use super::{Store, StoreResult};
-use crate::error::{InvalidInput, StoreError};
-use crate::model::{
+use crate::engine::model::{
     ExecutorSpec, Priority, QueueName, ReleaseCall, RunHooks, RunKind, RunSpec, TaskSpec,
     release_definition,
 };
+use crate::error::{InvalidInput, StoreError};
 use crate::releases::{IdKind, ReleaseState, TaskState, Version, phase_run_id};
 use crate::scripts;
 use crate::time::now_ms;

@@ -8,8 +8,8 @@ use redis::AsyncCommands;
 
 use super::records::{Record, Study, bit};
 use super::{Store, StoreResult};
-use crate::dataservice::MirroredStudy;
 use crate::releases::IdKind;
+use crate::releases::dataservice::MirroredStudy;
 use crate::time::now_ms;
 
 /// Studies written per atomic pipeline.

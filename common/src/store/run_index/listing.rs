@@ -6,8 +6,8 @@ use redis::FromRedisValue;
 
 use super::merge::{NewestFirst, Ranked};
 use super::{MAX_PAGE, RunPage, RunQuery};
+use crate::engine::model::{RunKind, RunStatus};
 use crate::keys::Shard;
-use crate::model::{RunKind, RunStatus};
 use crate::store::runs::RunView;
 use crate::store::{Store, StoreResult};
 

@@ -6,8 +6,8 @@
 //! marks each shard done (`backfilled:SHARD`).
 
 use super::{FINISHED_STATUSES, RUN_KINDS};
+use crate::engine::model::{RunKind, RunStatus};
 use crate::keys::Shard;
-use crate::model::{RunKind, RunStatus};
 use crate::store::{Store, StoreResult};
 use crate::time::now_ms;
 

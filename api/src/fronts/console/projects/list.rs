@@ -3,7 +3,7 @@
 //! from the run indexes.
 
 use askama::Template;
-use common::model::{RunKind, RunStatus, TaskStatus, project_definition};
+use common::engine::model::{RunKind, RunStatus, TaskStatus, project_definition};
 use common::store::run_index::RunQuery;
 use common::store::runs::RunView;
 

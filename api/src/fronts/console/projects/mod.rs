@@ -144,7 +144,7 @@ fn data_rows(data: &Value, order: &[String]) -> Vec<(String, String)> {
 
 /// A claimed human task (step `write`, claimed by `alice`) in `status`, for tests.
 #[cfg(test)]
-fn human_task_view(status: common::model::TaskStatus) -> common::store::runs::TaskView {
+fn human_task_view(status: common::engine::model::TaskStatus) -> common::store::runs::TaskView {
     common::store::runs::TaskView {
         index: 0,
         id: "t".into(),
@@ -152,7 +152,7 @@ fn human_task_view(status: common::model::TaskStatus) -> common::store::runs::Ta
         status,
         attempt: 1,
         depends_on: Vec::new(),
-        queue: common::model::QueueName::human(),
+        queue: common::engine::model::QueueName::human(),
         max_retries: 0,
         result: None,
         error: None,

@@ -5,7 +5,7 @@
 //! assignments are the projects front's (`project_information`'s), in Orchestra's words.
 
 use askama::Template;
-use common::model::TaskStatus;
+use common::engine::model::TaskStatus;
 use common::store::projects::{ProjectRef, ProjectRun};
 use common::store::runs::TaskView;
 use serde_json::Value;

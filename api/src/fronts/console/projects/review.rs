@@ -11,7 +11,7 @@
 //! back, accepted, or that ended, is shown without the form.
 
 use askama::Template;
-use common::model::TaskStatus;
+use common::engine::model::TaskStatus;
 use common::projects::form::TASK_DATA;
 use common::store::projects::human::ReviewDecision;
 use common::store::projects::{HumanRecord, ReviewState};

@@ -9,7 +9,7 @@
 use std::cmp::Reverse;
 
 use askama::Template;
-use common::model::TaskStatus;
+use common::engine::model::TaskStatus;
 use common::store::projects::ReviewState;
 use warp::http::StatusCode;
 

@@ -240,7 +240,7 @@ pub async fn submit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::model::TaskStatus;
+    use common::engine::model::TaskStatus;
 
     fn running() -> TaskView {
         super::super::human_task_view(TaskStatus::Running)

@@ -6,7 +6,7 @@
 //! person's again, and marked so.
 
 use askama::Template;
-use common::model::QueueName;
+use common::engine::model::QueueName;
 use common::store::projects::ReviewState;
 use warp::http::StatusCode;
 

@@ -81,7 +81,7 @@ pub async fn render(
         return Err(unknown_report(name));
     }
     let latest = versions.last().map(|version| &version.record);
-    let from_config = |field: fn(&common::reports::ReportConfig) -> Option<String>| {
+    let from_config = |field: fn(&common::reports::config::ReportConfig) -> Option<String>| {
         config
             .as_ref()
             .ok()

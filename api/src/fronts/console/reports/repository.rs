@@ -4,8 +4,8 @@
 //! front's git endpoints.
 
 use common::operations::OperationError;
-use common::reports::ReportConfig;
-use common::reports_repo::{CommitSummary, ReportsRepo};
+use common::reports::config::ReportConfig;
+use common::reports::repo::{CommitSummary, ReportsRepo};
 
 use crate::error::ApiError;
 use crate::fronts::reports::runs::{blocking, runner};

@@ -3,10 +3,10 @@
 //! report's reviewers, a link to the version it made), and the Kill button.
 
 use askama::Template;
-use common::model::{RunChangelog, RunKind};
+use common::engine::model::{RunChangelog, RunKind};
 use common::operations::OperationError;
 use common::operations::reports::RunRequest;
-use common::reports::ReportConfig;
+use common::reports::config::ReportConfig;
 use serde_json::Map;
 use warp::http::StatusCode;
 

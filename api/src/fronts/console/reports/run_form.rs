@@ -4,7 +4,7 @@
 //! parameters ([`options`]).
 
 use askama::Template;
-use common::reports::{Parameter, ReportConfig};
+use common::reports::config::{Parameter, ReportConfig};
 use common::store::apikeys::Permission;
 use serde_json::Value;
 

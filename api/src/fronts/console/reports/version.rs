@@ -4,7 +4,7 @@
 //! and changelog, with a link to download it all; and, for reviewers, the publish toggle.
 
 use askama::Template;
-use common::report_version::VersionRecord;
+use common::reports::version::VersionRecord;
 use futures::StreamExt;
 use serde_json::Value;
 

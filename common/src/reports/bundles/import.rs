@@ -8,9 +8,9 @@ use tempfile::TempDir;
 
 use super::archive::unzip;
 use super::{BundleError, DEFAULT_MAX_UNPACKED, PACK, VERSION, read_config, read_info, read_json};
-use crate::artefacts::ArtefactStore;
-use crate::report_outputs::{self, OutputError, OutputFile};
-use crate::report_version::VersionRecord;
+use crate::reports::artefacts::ArtefactStore;
+use crate::reports::outputs::{self, OutputError, OutputFile};
+use crate::reports::version::VersionRecord;
 
 /// An unpacked, checked bundle, ready to store; its files live as long as it does.
 #[derive(Debug)]
@@ -25,7 +25,7 @@ impl CheckedBundle {
     /// Stores the bundle's files as a worker's run would; returns its record. Storing the
     /// record itself is the caller's.
     pub async fn store(self, store: &ArtefactStore) -> Result<VersionRecord, BundleError> {
-        report_outputs::store(&self.files, store)
+        outputs::store(&self.files, store)
             .await
             .map_err(|error| match error {
                 OutputError::Store(error) => BundleError::Store(error),
@@ -97,8 +97,8 @@ fn unpack_and_check<R: Read + Seek>(
     }
     let pack = root.join(PACK);
     let config = read_config(&pack, &info.name)?;
-    let files = report_outputs::record_files(&record, &config, &pack)?;
-    report_outputs::verify(&files)?;
+    let files = outputs::record_files(&record, &config, &pack)?;
+    outputs::verify(&files)?;
     Ok(CheckedBundle {
         _work: work,
         record,

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report_version::{ChangelogEntry, VersionRecord};
+use crate::reports::version::{ChangelogEntry, VersionRecord};
 
 /// Why a `changelog.txt` cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

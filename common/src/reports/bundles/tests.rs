@@ -5,9 +5,9 @@ use zip::write::SimpleFileOptions;
 use zip::{ZipArchive, ZipWriter};
 
 use super::*;
-use crate::artefacts::{ArtefactStore, md5_hex};
-use crate::report_version::DATA_FOLDER;
-use crate::reports_repo::ReportsRepo;
+use crate::reports::artefacts::{ArtefactStore, md5_hex};
+use crate::reports::repo::ReportsRepo;
+use crate::reports::version::DATA_FOLDER;
 use crate::test_support::{git, write};
 
 const VERSION_ID: &str = "20240102-030405-0a1b2c3d";

@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::artefacts::md5_hex;
+use crate::reports::artefacts::md5_hex;
 use crate::test_support::write;
 
 const ORDERLY_YML: &str = "script: run.sh\nartefacts:\n  - staticgraph:\n      description: A graph\n      filenames: mygraph.png\n  - data:\n      filenames: [a.csv, out/b.csv]\nresources: [source/input.csv]\ndata:\n  dat:\n    query: SELECT 1\n    csv: extracts/dat.csv\n  other:\n    csv: extracts/other.csv\n    rds: extracts/other.rds\ndisplayname: Example\nauthor: Someone\n";

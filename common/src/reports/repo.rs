@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::InvalidInput;
-use crate::report_databases::{Databases, ORDERLY_CONFIG};
-use crate::report_globals;
-use crate::reports::ReportConfig;
+use crate::reports::config::ReportConfig;
+use crate::reports::databases::{Databases, ORDERLY_CONFIG};
+use crate::reports::globals;
 
 /// Why a repository operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -234,7 +234,7 @@ impl ReportsRepo {
             )));
         }
         match self.git(&["show", &format!("{commit}:{ORDERLY_CONFIG}")]) {
-            Ok(text) => report_globals::parse_folder(&String::from_utf8_lossy(&text))
+            Ok(text) => globals::parse_folder(&String::from_utf8_lossy(&text))
                 .map_err(|error| RepoError::BadDatabases(error.to_string())),
             Err(_) => Ok(None),
         }
@@ -249,7 +249,7 @@ impl ReportsRepo {
                 "invalid git revision '{commit}'"
             )));
         }
-        if !crate::reports::is_path_inside_folder(path) {
+        if !crate::reports::config::is_path_inside_folder(path) {
             return Ok(None);
         }
         // `<mode> <type> <hash>\t<path>`: only the entry itself, matched literally.

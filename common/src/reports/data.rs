@@ -1,6 +1,6 @@
 //! A report's data queries, run before its script as orderly runs them: each `data:` entry
 //! with a `query` runs against the database it names (see
-//! [`report_databases`](crate::report_databases)), in a read-only session, and its result is
+//! [`report_databases`](crate::reports::databases)), in a read-only session, and its result is
 //! written as CSV (a header row, then one row per result row; NULL as an empty field) to the
 //! extract's `csv` file in the report's folder, where the script reads it. The version then
 //! records the file, with its size and md5, as a data extract, like any other.
@@ -21,8 +21,8 @@ use thiserror::Error;
 use tokio::io::AsyncWriteExt;
 
 use crate::error::InvalidInput;
-use crate::report_databases::{Connection, Databases, Driver};
-use crate::reports::{QuerySource, ReportConfig};
+use crate::reports::config::{QuerySource, ReportConfig};
+use crate::reports::databases::{Connection, Databases, Driver};
 
 /// How long connecting to a database may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -4,9 +4,9 @@ use serde_json::{Map, Value};
 
 use super::archive::zip_folder;
 use super::{BundleError, BundleInfo, INFO, PACK, io_error};
-use crate::report_globals::{self, GlobalError};
-use crate::report_version::is_version_id;
-use crate::reports_repo::ReportsRepo;
+use crate::reports::globals::{self, GlobalError};
+use crate::reports::repo::ReportsRepo;
+use crate::reports::version::is_version_id;
 
 /// A bundle of `report` at `commit` for version `version_id`: the report's folder exported
 /// into `pack/` (with the global resources it uses copied in) and what was asked for in
@@ -32,7 +32,7 @@ pub fn pack_bundle(
     repo.export(report, commit, &root.join(PACK))?;
     // The global resources the report uses travel with it, as a worker would copy them.
     let config = repo.config(report, commit)?;
-    report_globals::copy_into(repo, commit, &config.global_resources, &root.join(PACK)).map_err(
+    globals::copy_into(repo, commit, &config.global_resources, &root.join(PACK)).map_err(
         |error| match error {
             GlobalError::Repo(error) => BundleError::Repo(error),
             GlobalError::Write { .. } => BundleError::Io(error.to_string()),

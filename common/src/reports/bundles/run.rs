@@ -6,9 +6,9 @@ use std::process::{Command, Stdio};
 
 use super::archive::{unzip, zip_folder};
 use super::{BundleError, PACK, VERSION, io_error, read_config, read_info};
-use crate::report_outputs::{self, CHANGELOG, VersionInputs};
-use crate::report_script;
-use crate::report_version::VersionRecord;
+use crate::reports::outputs::{self, CHANGELOG, VersionInputs};
+use crate::reports::script;
+use crate::reports::version::VersionRecord;
 use crate::script_env;
 
 /// Runs the report of the bundle `bundle` and returns the completed bundle (the report's
@@ -36,22 +36,18 @@ pub fn run_bundle(
         Err(error) => return Err(io_error(&pack.join(CHANGELOG), error)),
     };
     if let Some(text) = &changelog {
-        report_outputs::parse_changelog(&info.name, text)?;
+        outputs::parse_changelog(&info.name, text)?;
     }
 
     tracing::info!(report = %info.name, version = %info.id, "running the bundle's report");
-    let argv = report_script::argv(&pack, &config.script);
+    let argv = script::argv(&pack, &config.script);
     // The same explicit environment as on a worker (see `script_env`): nothing else of this
     // process's environment reaches the script.
     let status = Command::new(&argv[0])
         .args(&argv[1..])
         .env_clear()
         .envs(script_env::passed_through())
-        .envs(report_script::environment(
-            &parameters,
-            &info.id,
-            &info.instances,
-        ))
+        .envs(script::environment(&parameters, &info.id, &info.instances))
         .current_dir(&pack)
         .stdin(Stdio::null())
         .stdout(Stdio::from(std::io::stderr()))
@@ -73,7 +69,7 @@ pub fn run_bundle(
         changelog: info.changelog.clone(),
         depends: Vec::new(),
     };
-    let outputs = report_outputs::collect(&pack, &config, &inputs, changelog.as_deref())?;
+    let outputs = outputs::collect(&pack, &config, &inputs, changelog.as_deref())?;
     let json = serde_json::to_vec_pretty(&outputs.record)
         .map_err(|error| BundleError::Io(format!("cannot encode {VERSION}: {error}")))?;
     std::fs::write(root.join(VERSION), json)

@@ -83,8 +83,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
 
-use crate::model::{ExecutorSpec, Priority, QueueName, RunHooks, TaskSpec};
-use crate::schedule::CronSchedule;
+use crate::engine::model::{ExecutorSpec, Priority, QueueName, RunHooks, TaskSpec};
+use crate::engine::schedule::CronSchedule;
 use crate::store::definitions::{Definition, PeriodicSpec};
 
 /// The top-level key of the executors; every other top-level key but [`HANDLERS_KEY`] is a

@@ -1,18 +1,15 @@
-//! Reports as orderly describes them: each report is a folder `src/<name>/` of a git
-//! repository with an `orderly.yml`. This module reads that file, checks run parameters against
-//! it, and makes the identifiers OrderlyWeb clients know: version ids
-//! (`20161006-142357-e80edf58`) and run keys (`adjective_animal`).
+//! A report's `orderly.yml`: its script, artefacts, resources, data, dependencies and
+//! parameters, read and checked.
 //!
 //! A parameter reaches the script as an environment variable of its name, so a parameter name
 //! must be an identifier that no program reads as configuration: see
 //! [`check_parameter_name`].
 
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use serde_yaml::Value as Yaml;
 
+use super::globals::{self, GlobalResource};
 use crate::error::InvalidInput;
-use crate::report_globals::{self, GlobalResource};
 use crate::script_env;
 
 /// Longest parameter name.
@@ -70,7 +67,7 @@ pub enum QuerySource {
 
 /// A declared data extract: the result of a `query` run against one of the repository's
 /// databases before the script starts, written as CSV (see
-/// [`report_data`](crate::report_data)); or, without a query, a CSV file that the script
+/// [`report_data`](crate::reports::data)); or, without a query, a CSV file that the script
 /// writes (or the report's folder holds), optionally with an RDS form of the same data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataDeclaration {
@@ -232,7 +229,7 @@ impl ReportConfig {
             ));
         }
         let resources = file_list(root.get("resources"), "'resources'")?;
-        let global_resources = report_globals::parse_declared(root.get(report_globals::KEY))?;
+        let global_resources = globals::parse_declared(root.get(globals::KEY))?;
         if let Some(both) = global_resources
             .iter()
             .find(|global| resources.contains(&global.name))
@@ -449,14 +446,14 @@ fn parse_depends(value: Option<&Yaml>) -> Result<Vec<Dependency>, InvalidInput> 
         .map(|(report, body)| {
             let report = report
                 .as_str()
-                .filter(|name| crate::reports_repo::valid_report_name(name))
+                .filter(|name| crate::reports::repo::valid_report_name(name))
                 .ok_or_else(|| InvalidInput::new("'depends' must name reports"))?;
             let version = match optional_text(body, "id")
                 .map_err(|_| InvalidInput::new(format!("depends '{report}': 'id' must be text")))?
                 .as_deref()
             {
                 None | Some("latest") => DependencyVersion::Latest,
-                Some(id) if crate::report_version::is_version_id(id) => {
+                Some(id) if crate::reports::version::is_version_id(id) => {
                     DependencyVersion::Id(id.to_owned())
                 }
                 Some(other) => {
@@ -533,35 +530,6 @@ fn parse_parameters(value: Option<&Yaml>) -> Result<Vec<Parameter>, InvalidInput
         check_parameter_name(&parameter.name)?;
     }
     Ok(parameters)
-}
-
-/// A version id: `YYYYMMDD-HHMMSS-`, then the milliseconds and 4 random digits, all 8 in hex
-/// (as orderly makes them), so that ids sort in the order they were made, to the millisecond.
-pub fn version_id(at: DateTime<Utc>) -> String {
-    format!(
-        "{}-{:04x}{:04x}",
-        at.format("%Y%m%d-%H%M%S"),
-        at.timestamp_subsec_millis().min(999),
-        rand::random::<u16>()
-    )
-}
-
-const ADJECTIVES: [&str; 24] = [
-    "agile", "bashful", "brave", "calm", "clever", "cosy", "dapper", "eager", "fancy", "gentle",
-    "happy", "jolly", "keen", "lively", "merry", "nimble", "plucky", "proud", "quiet", "rapid",
-    "shy", "tidy", "witty", "zesty",
-];
-const ANIMALS: [&str; 24] = [
-    "aardvark", "badger", "beaver", "bison", "camel", "crane", "dingo", "eagle", "ferret", "gecko",
-    "heron", "ibis", "jackal", "koala", "lemur", "marmot", "newt", "otter", "panda", "quokka",
-    "raven", "tapir", "walrus", "zebu",
-];
-
-/// A run key: `adjective_animal`. Collisions are possible; callers reserve keys atomically.
-pub fn run_key() -> String {
-    let adjective = ADJECTIVES[rand::random_range(0..ADJECTIVES.len())];
-    let animal = ANIMALS[rand::random_range(0..ANIMALS.len())];
-    format!("{adjective}_{animal}")
 }
 
 #[cfg(test)]
@@ -820,23 +788,5 @@ mod tests {
             let error = config.check_parameters(&given).unwrap_err().to_string();
             assert!(error.contains(&format!("'{name}'")), "{name}: {error}");
         }
-    }
-
-    #[test]
-    fn identifiers_have_the_seed_shapes() {
-        let at = DateTime::parse_from_rfc3339("2016-10-06T14:23:57Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let id = version_id(at);
-        assert!(id.starts_with("20161006-142357-0000"));
-        assert_eq!(id.len(), "20161006-142357-e80edf58".len());
-        assert!(id[16..].chars().all(|c| c.is_ascii_hexdigit()));
-        for _ in 0..20 {
-            let later = version_id(at + chrono::Duration::milliseconds(1));
-            assert!(later > version_id(at), "ids made later sort later");
-        }
-        let key = run_key();
-        let (adjective, animal) = key.split_once('_').unwrap();
-        assert!(ADJECTIVES.contains(&adjective) && ANIMALS.contains(&animal));
     }
 }

@@ -20,11 +20,11 @@ use std::path::Path;
 
 use serde_yaml::Value as Yaml;
 
-use crate::artefacts::md5_hex;
 use crate::error::InvalidInput;
-use crate::report_databases::ORDERLY_CONFIG;
-use crate::reports::is_path_inside_folder;
-use crate::reports_repo::{RepoError, ReportsRepo};
+use crate::reports::artefacts::md5_hex;
+use crate::reports::config::is_path_inside_folder;
+use crate::reports::databases::ORDERLY_CONFIG;
+use crate::reports::repo::{RepoError, ReportsRepo};
 
 /// The key of `orderly_config.yml` (the folder) and of `orderly.yml` (the files used).
 pub const KEY: &str = "global_resources";

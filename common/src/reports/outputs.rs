@@ -14,14 +14,14 @@ use std::path::{Path, PathBuf};
 use md5::{Digest, Md5};
 use serde_json::{Map, Value};
 
-use crate::artefacts::{ArtefactError, ArtefactStore};
-use crate::changelog::{self, ChangelogError};
-use crate::model::RunChangelog;
-use crate::report_version::{
+use crate::engine::model::RunChangelog;
+use crate::reports::artefacts::{ArtefactError, ArtefactStore};
+use crate::reports::changelog::{self, ChangelogError};
+use crate::reports::config::{ReportConfig, is_path_inside_folder};
+use crate::reports::version::{
     ArtefactGroup, ChangelogEntry, DATA_FOLDER, DataExtract, DataForm, DependencyUsed,
     GlobalResourceUsed, VersionFile, VersionRecord, is_version_id, version_date,
 };
-use crate::reports::{ReportConfig, is_path_inside_folder};
 
 /// The README a report's folder may hold, stored with the version's files.
 pub const README: &str = "README.md";

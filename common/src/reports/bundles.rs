@@ -22,11 +22,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::artefacts::ArtefactError;
-use crate::model::RunChangelog;
-use crate::report_outputs::OutputError;
-use crate::reports::ReportConfig;
-use crate::reports_repo::RepoError;
+use crate::engine::model::RunChangelog;
+use crate::reports::artefacts::ArtefactError;
+use crate::reports::config::ReportConfig;
+use crate::reports::outputs::OutputError;
+use crate::reports::repo::RepoError;
 
 mod archive;
 mod import;
@@ -157,7 +157,7 @@ fn read_info(root: &Path, top: &str) -> Result<BundleInfo, BundleError> {
             info.id
         )));
     }
-    if !crate::reports_repo::valid_report_name(&info.name) {
+    if !crate::reports::repo::valid_report_name(&info.name) {
         return Err(BundleError::Invalid(format!(
             "invalid report name '{}'",
             info.name

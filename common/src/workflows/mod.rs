@@ -1,0 +1,3 @@
+//! Workflow definitions in Celery Director's YAML format.
+
+pub mod director;
