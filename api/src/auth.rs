@@ -16,8 +16,9 @@
 
 use std::collections::BTreeSet;
 
+use common::auth::api_key::ApiKey;
+use common::auth::permissions::{Permission, grants};
 use common::auth::signing::{self, SignatureParams};
-use common::store::apikeys::{ApiKey, Permission, grants};
 use sha2::{Digest, Sha256};
 use warp::http::HeaderMap;
 

@@ -6,7 +6,7 @@
 //! exist is checked against a decoy secret, so unknown and known users take the same work and
 //! the same time, and the comparison is constant-time.
 
-use common::store::apikeys::ApiKey;
+use common::auth::api_key::ApiKey;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;

@@ -1,8 +1,9 @@
 //! `baton-api keys create|list|revoke` and `baton-api tokens create`: API key and user token
 //! management for operators and deployment scripts.
 
+use common::auth::api_key::{ApiKey, NewApiKey, user_token};
+use common::auth::permissions::{Grant, split_grants};
 use common::store::Store;
-use common::store::apikeys::{ApiKey, Grant, NewApiKey, split_grants, user_token};
 
 use crate::config::{ApiOptions, KeysCommand, TokensCommand};
 use crate::server::{ServeError, master_key};

@@ -3,13 +3,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use common::auth::api_key::ApiKey;
 use common::auth::sealing::MasterKey;
 use common::engine::model::QueueName;
 use common::operations::workflows::Definitions;
 use common::reports::artefacts::ArtefactStore;
 use common::reports::repo::ReportsRepo;
 use common::store::Store;
-use common::store::apikeys::ApiKey;
 
 use crate::metrics::Metrics;
 

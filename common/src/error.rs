@@ -14,6 +14,15 @@ impl InvalidInput {
     }
 }
 
+/// The error of parsing `text` as one of the names of `T` (a status, state or kind): names
+/// them all, so the caller sees what would have been accepted.
+pub fn unknown_name<T: strum::VariantNames>(text: &str) -> InvalidInput {
+    InvalidInput::new(format!(
+        "unknown name '{text}': one of {}",
+        T::VARIANTS.join(", ")
+    ))
+}
+
 /// A failure of a store operation.
 #[derive(Debug, Error)]
 pub enum StoreError {

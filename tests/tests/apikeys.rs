@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
+use common::auth::api_key::NewApiKey;
+use common::auth::permissions::Permission;
 use common::auth::sealing::MasterKey;
 use common::error::StoreError;
 use common::store::Store;
-use common::store::apikeys::{NewApiKey, Permission};
 
 async fn store(redis: &RedisServer) -> Store {
     redis.store(&unique_prefix()).await

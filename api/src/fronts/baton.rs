@@ -1,7 +1,7 @@
 //! Baton's own routes: `/healthz` (checks Redis), `/metrics` (Prometheus' formats, read with
 //! the scrape token or an admin signature) and `/openapi.json`.
 
-use common::store::apikeys::Permission;
+use common::auth::permissions::Permission;
 use serde_json::json;
 use warp::http::StatusCode;
 use warp::{Filter, Reply};

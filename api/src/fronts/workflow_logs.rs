@@ -4,8 +4,8 @@
 //! whether lines beyond this page were already written. A run that is `finished` with no
 //! `more` has written its whole log.
 
+use common::auth::permissions::Permission;
 use common::operations::workflows;
-use common::store::apikeys::Permission;
 use common::time::iso8601;
 use serde_json::{Value, json};
 use warp::http::StatusCode;

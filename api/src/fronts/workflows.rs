@@ -1,9 +1,9 @@
 //! The workflows front: Celery Director's API (`/api/...`) over Baton runs.
 
+use common::auth::permissions::Permission;
 use common::engine::failure::Failure;
 use common::engine::model::{RunKind, RunStatus, TaskStatus};
 use common::operations::workflows;
-use common::store::apikeys::Permission;
 use common::store::run_index::RunQuery;
 use common::store::runs::{RunView, TaskView};
 use common::time::iso8601;

@@ -1,7 +1,7 @@
 //! The bearer token Prometheus scrapes `/metrics` with (`BATON_METRICS_TOKEN`), so a scraper
 //! needs no API key nor per-request signature.
 
-use common::store::apikeys::SECRET_MIN_LEN;
+use common::auth::api_key::SECRET_MIN_LEN;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 

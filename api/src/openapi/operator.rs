@@ -2,7 +2,7 @@
 //! `operator`, and a run's log (tagged with the workflows): Baton additions in Director's
 //! error format.
 
-use common::store::apikeys::Permission;
+use common::auth::permissions::Permission;
 use serde_json::{Value, json};
 
 use super::{Operation, QueryParam};

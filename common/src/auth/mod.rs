@@ -1,5 +1,7 @@
-//! Who may do what: HTTP signatures (signing and verifying requests) and secrets sealed at
-//! rest under the master key.
+//! Who may do what: API keys and their permissions, HTTP signatures (signing and verifying
+//! requests) and secrets sealed at rest under the master key.
 
+pub mod api_key;
+pub mod permissions;
 pub mod sealing;
 pub mod signing;

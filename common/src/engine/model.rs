@@ -5,89 +5,93 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::InvalidInput;
+use strum::{Display, EnumString, IntoStaticStr, VariantArray, VariantNames};
 
-/// Declares a string-backed status enum with `as_str`, `FromStr`, `Display` and serde support.
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "lowercase")]
-        pub enum $name {
-            $($(#[$vmeta])* $variant),+
-        }
+use crate::error::{InvalidInput, unknown_name};
 
-        impl $name {
-            /// The status as it is stored in Redis and shown to clients.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidInput;
-            fn from_str(text: &str) -> Result<Self, Self::Err> {
-                match text {
-                    $($text => Ok(Self::$variant),)+
-                    other => Err(InvalidInput::new(format!(
-                        concat!("unknown ", stringify!($name), " '{}'"), other
-                    ))),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-string_enum! {
-    /// Where a run is in its life: `pending → progress → success | error | canceled`.
-    RunStatus {
-        /// Created; no task has started yet.
-        Pending => "pending",
-        /// At least one task has started.
-        Progress => "progress",
-        /// Every task succeeded.
-        Success => "success",
-        /// A task failed for good.
-        Error => "error",
-        /// Canceled by a client.
-        Canceled => "canceled",
-    }
+/// Where a run is in its life: `pending → progress → success | error | canceled`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    EnumString,
+    Display,
+    IntoStaticStr,
+    VariantArray,
+    VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", parse_err_ty = InvalidInput, parse_err_fn = unknown_name::<Self>)]
+pub enum RunStatus {
+    /// Created; no task has started yet.
+    Pending,
+    /// At least one task has started.
+    Progress,
+    /// Every task succeeded.
+    Success,
+    /// A task failed for good.
+    Error,
+    /// Canceled by a client.
+    Canceled,
 }
 
 impl RunStatus {
+    /// The name as stored in Redis and shown to clients.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
     /// True once the run can no longer change by itself.
     pub fn is_finished(self) -> bool {
         matches!(self, Self::Success | Self::Error | Self::Canceled)
     }
 }
 
-string_enum! {
-    /// The front a run belongs to. Each front reads, cancels and relaunches only runs of its
-    /// own kind (see [`crate::store::front_runs`]); the kind is stored with the run when it is
-    /// created and never changes.
-    RunKind {
-        /// A Director workflow (`/api/workflows`), including periodic ones.
-        Workflow => "workflow",
-        /// An OrderlyWeb report run (`/api/v1/reports`).
-        Report => "report",
-        /// A phase of a Release Coordinator release (`/releases`).
-        Release => "release",
-        /// An Orchestra project (`/orchestra/api`).
-        Project => "project",
-    }
+/// The front a run belongs to. Each front reads, cancels and relaunches only runs of its
+/// own kind (see [`crate::store::front_runs`]); the kind is stored with the run when it is
+/// created and never changes.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    EnumString,
+    Display,
+    IntoStaticStr,
+    VariantArray,
+    VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", parse_err_ty = InvalidInput, parse_err_fn = unknown_name::<Self>)]
+pub enum RunKind {
+    /// A Director workflow (`/api/workflows`), including periodic ones.
+    Workflow,
+    /// An OrderlyWeb report run (`/api/v1/reports`).
+    Report,
+    /// A phase of a Release Coordinator release (`/releases`).
+    Release,
+    /// An Orchestra project (`/orchestra/api`).
+    Project,
 }
 
 impl RunKind {
+    /// The name as stored in Redis and shown to clients.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
     /// True for runs the workflow listing shows: Director's own. Report runs are listed by
     /// their keys, release phases shown as tasks, projects by their ids.
     pub fn is_listed(self) -> bool {
@@ -116,48 +120,88 @@ impl RunKind {
     }
 }
 
-string_enum! {
-    /// Where a task is in its life.
-    TaskStatus {
-        /// Waiting for its dependencies.
-        Pending => "pending",
-        /// Its job is on a stream (or delayed), waiting for a worker.
-        Queued => "queued",
-        /// A worker is executing an attempt.
-        Running => "running",
-        /// An attempt failed; the next one is scheduled after a backoff delay.
-        Retrying => "retrying",
-        /// Finished successfully; its result is stored with it.
-        Success => "success",
-        /// Failed for good (retries exhausted or a permanent error).
-        Error => "error",
-        /// Canceled before or while it ran.
-        Canceled => "canceled",
-    }
+/// Where a task is in its life.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    EnumString,
+    Display,
+    IntoStaticStr,
+    VariantArray,
+    VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", parse_err_ty = InvalidInput, parse_err_fn = unknown_name::<Self>)]
+pub enum TaskStatus {
+    /// Waiting for its dependencies.
+    Pending,
+    /// Its job is on a stream (or delayed), waiting for a worker.
+    Queued,
+    /// A worker is executing an attempt.
+    Running,
+    /// An attempt failed; the next one is scheduled after a backoff delay.
+    Retrying,
+    /// Finished successfully; its result is stored with it.
+    Success,
+    /// Failed for good (retries exhausted or a permanent error).
+    Error,
+    /// Canceled before or while it ran.
+    Canceled,
 }
 
 impl TaskStatus {
+    /// The name as stored in Redis and shown to clients.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
     /// True once the task can no longer change by itself.
     pub fn is_finished(self) -> bool {
         matches!(self, Self::Success | Self::Error | Self::Canceled)
     }
 }
 
-string_enum! {
-    /// Job priority within a queue: high is served first, low is never starved.
-    #[derive(Default)]
-    Priority {
-        /// Served before normal and low.
-        High => "high",
-        /// The default.
-        #[default]
-        Normal => "normal",
-        /// Served after the others, but still served.
-        Low => "low",
-    }
+/// Job priority within a queue: high is served first, low is never starved.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    EnumString,
+    Display,
+    IntoStaticStr,
+    VariantArray,
+    VariantNames,
+    Default,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", parse_err_ty = InvalidInput, parse_err_fn = unknown_name::<Self>)]
+pub enum Priority {
+    /// Served before normal and low.
+    High,
+    /// The default.
+    #[default]
+    Normal,
+    /// Served after the others, but still served.
+    Low,
 }
 
 impl Priority {
+    /// The name as stored in Redis and shown to clients.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
     /// Every priority, highest first.
     pub const ALL: [Priority; 3] = [Priority::High, Priority::Normal, Priority::Low];
 }

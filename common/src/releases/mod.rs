@@ -14,7 +14,9 @@ use std::str::FromStr;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::error::InvalidInput;
+use strum::{Display, EnumString, IntoStaticStr, VariantArray, VariantNames};
+
+use crate::error::{InvalidInput, unknown_name};
 
 /// The characters of an id's random part.
 const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -91,7 +93,7 @@ impl ServiceToken {
     pub fn issue(service: &str) -> Self {
         Self {
             service: service.to_owned(),
-            secret: crate::store::apikeys::random_token(),
+            secret: crate::auth::api_key::random_token(),
         }
     }
 
@@ -120,7 +122,7 @@ impl ServiceToken {
 
     /// What is stored in its place: the SHA-256 of its secret, in hex.
     pub fn digest(&self) -> String {
-        crate::store::apikeys::token_digest(&self.secret)
+        crate::auth::api_key::token_digest(&self.secret)
     }
 
     /// The token as handed to its service.
@@ -129,80 +131,58 @@ impl ServiceToken {
     }
 }
 
-/// Declares a lowercase state enum with `as_str`, `FromStr`, `Display` and serde support.
-macro_rules! state_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "lowercase")]
-        pub enum $name {
-            $($(#[$vmeta])* $variant),+
-        }
-
-        impl $name {
-            /// Every state.
-            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
-
-            /// Every state's name, as stored and shown.
-            pub const NAMES: &'static [&'static str] = &[$($text),+];
-
-            /// The state as stored and shown.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidInput;
-            fn from_str(text: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|state| state.as_str() == text)
-                    .ok_or_else(|| {
-                        let known: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
-                        InvalidInput::new(format!(
-                            "unknown state '{text}': one of {}",
-                            known.join(", ")
-                        ))
-                    })
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-state_enum! {
-    /// A task's state: `waiting → initialized → running → staged → publishing → published`;
-    /// `waiting → rejected`; any unfinished state `→ failed` or `→ canceled`.
-    TaskState {
-        /// Created; the service has not accepted it yet.
-        Waiting => "waiting",
-        /// The service accepted it (answered `pending` to `initialize`).
-        Initialized => "initialized",
-        /// The service is working on it.
-        Running => "running",
-        /// The service's work is ready to publish.
-        Staged => "staged",
-        /// The service is publishing it.
-        Publishing => "publishing",
-        /// Published.
-        Published => "published",
-        /// The service refused it at `initialize`.
-        Rejected => "rejected",
-        /// It failed.
-        Failed => "failed",
-        /// It was canceled.
-        Canceled => "canceled",
-    }
+/// A task's state: `waiting → initialized → running → staged → publishing → published`;
+/// `waiting → rejected`; any unfinished state `→ failed` or `→ canceled`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    EnumString,
+    Display,
+    IntoStaticStr,
+    VariantArray,
+    VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", parse_err_ty = InvalidInput, parse_err_fn = unknown_name::<Self>)]
+pub enum TaskState {
+    /// Created; the service has not accepted it yet.
+    Waiting,
+    /// The service accepted it (answered `pending` to `initialize`).
+    Initialized,
+    /// The service is working on it.
+    Running,
+    /// The service's work is ready to publish.
+    Staged,
+    /// The service is publishing it.
+    Publishing,
+    /// Published.
+    Published,
+    /// The service refused it at `initialize`.
+    Rejected,
+    /// It failed.
+    Failed,
+    /// It was canceled.
+    Canceled,
 }
 
 impl TaskState {
+    /// The name as stored in Redis and shown to clients.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every state.
+    pub const ALL: &'static [Self] = <Self as VariantArray>::VARIANTS;
+
+    /// Every state's name, as stored and shown.
+    pub const NAMES: &'static [&'static str] = <Self as VariantNames>::VARIANTS;
+
     /// True once the task can no longer change.
     pub fn is_finished(self) -> bool {
         matches!(
@@ -247,34 +227,60 @@ impl TaskState {
     }
 }
 
-state_enum! {
-    /// A release's state: `waiting → initializing → initialized → running → staged →
-    /// publishing → published`; `canceling → canceled` from any unfinished state; `failed`.
-    ReleaseState {
-        /// Created; its tasks are being made.
-        Waiting => "waiting",
-        /// Its tasks are being initialized.
-        Initializing => "initializing",
-        /// Every task is initialized; they are being started.
-        Initialized => "initialized",
-        /// Its tasks are running.
-        Running => "running",
-        /// Every task is staged: ready to publish.
-        Staged => "staged",
-        /// Its tasks are publishing.
-        Publishing => "publishing",
-        /// Every task is published.
-        Published => "published",
-        /// Being canceled.
-        Canceling => "canceling",
-        /// Canceled.
-        Canceled => "canceled",
-        /// A task failed or was rejected.
-        Failed => "failed",
-    }
+/// A release's state: `waiting → initializing → initialized → running → staged →
+/// publishing → published`; `canceling → canceled` from any unfinished state; `failed`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    EnumString,
+    Display,
+    IntoStaticStr,
+    VariantArray,
+    VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", parse_err_ty = InvalidInput, parse_err_fn = unknown_name::<Self>)]
+pub enum ReleaseState {
+    /// Created; its tasks are being made.
+    Waiting,
+    /// Its tasks are being initialized.
+    Initializing,
+    /// Every task is initialized; they are being started.
+    Initialized,
+    /// Its tasks are running.
+    Running,
+    /// Every task is staged: ready to publish.
+    Staged,
+    /// Its tasks are publishing.
+    Publishing,
+    /// Every task is published.
+    Published,
+    /// Being canceled.
+    Canceling,
+    /// Canceled.
+    Canceled,
+    /// A task failed or was rejected.
+    Failed,
 }
 
 impl ReleaseState {
+    /// The name as stored in Redis and shown to clients.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every state.
+    pub const ALL: &'static [Self] = <Self as VariantArray>::VARIANTS;
+
+    /// Every state's name, as stored and shown.
+    pub const NAMES: &'static [&'static str] = <Self as VariantNames>::VARIANTS;
+
     /// True once the release can no longer change by itself.
     pub fn is_finished(self) -> bool {
         matches!(self, Self::Published | Self::Canceled | Self::Failed)

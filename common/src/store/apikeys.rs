@@ -1,245 +1,21 @@
 //! API keys: id, permissions and a secret sealed under the master key; and the memory of
 //! recently seen signed requests that refuses replays.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreResult};
+use crate::auth::api_key::{
+    ApiKey, NewApiKey, SECRET_MIN_LEN, random_token, token_digest, valid_key_id,
+};
+use crate::auth::permissions::{Grant, split_grants};
 use crate::auth::sealing::MasterKey;
 use crate::error::{InvalidInput, StoreError};
 use crate::scripts;
 use crate::time::now_ms;
-
-/// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Permission {
-    /// Read workflows and definitions.
-    WorkflowsRead,
-    /// Start, relaunch and cancel workflows.
-    WorkflowsRun,
-    /// Read reports and published versions.
-    ReportsRead,
-    /// See unpublished versions; publish and unpublish.
-    ReportsReview,
-    /// Run reports.
-    ReportsRun,
-    /// Read releases.
-    ReleasesRead,
-    /// Create, change and cancel releases; register task services.
-    ReleasesWrite,
-    /// Read projects.
-    ProjectsRead,
-    /// Create projects.
-    ProjectsWrite,
-    /// Work on human tasks of projects.
-    ProjectsWork,
-    /// Review human tasks others submitted: accept them or send them back.
-    ProjectsReview,
-    /// Steer projects: end (abort) them, pause and resume them, assign and reassign their
-    /// human tasks.
-    ProjectsManage,
-    /// See and steer queues, dead letters and workers.
-    Operator,
-    /// Everything.
-    Admin,
-}
-
-impl Permission {
-    /// Every permission.
-    pub const ALL: [Permission; 14] = [
-        Permission::WorkflowsRead,
-        Permission::WorkflowsRun,
-        Permission::ReportsRead,
-        Permission::ReportsReview,
-        Permission::ReportsRun,
-        Permission::ReleasesRead,
-        Permission::ReleasesWrite,
-        Permission::ProjectsRead,
-        Permission::ProjectsWrite,
-        Permission::ProjectsWork,
-        Permission::ProjectsReview,
-        Permission::ProjectsManage,
-        Permission::Operator,
-        Permission::Admin,
-    ];
-
-    /// The permission's name (`workflows.read`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::WorkflowsRead => "workflows.read",
-            Self::WorkflowsRun => "workflows.run",
-            Self::ReportsRead => "reports.read",
-            Self::ReportsReview => "reports.review",
-            Self::ReportsRun => "reports.run",
-            Self::ReleasesRead => "releases.read",
-            Self::ReleasesWrite => "releases.write",
-            Self::ProjectsRead => "projects.read",
-            Self::ProjectsWrite => "projects.write",
-            Self::ProjectsWork => "projects.work",
-            Self::ProjectsReview => "projects.review",
-            Self::ProjectsManage => "projects.manage",
-            Self::Operator => "operator",
-            Self::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Permission {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Permission {
-    type Err = InvalidInput;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|permission| permission.as_str() == text)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL
-                    .iter()
-                    .map(|permission| permission.as_str())
-                    .collect();
-                InvalidInput::new(format!(
-                    "unknown permission '{text}': use {}",
-                    names.join(", ")
-                ))
-            })
-    }
-}
-
-/// True when `held` grants `wanted` (`admin` grants everything).
-pub fn grants(held: &BTreeSet<Permission>, wanted: Permission) -> bool {
-    held.contains(&wanted) || held.contains(&Permission::Admin)
-}
-
-/// The prefix of a permission scoped to one report: `report:NAME/reports.read`.
-const REPORT_SCOPE: &str = "report:";
-
-/// One granted permission as written: `reports.read`, or `report:NAME/reports.read` for
-/// one report only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Grant {
-    /// Everywhere.
-    Global(Permission),
-    /// On one report only.
-    Report(String, Permission),
-}
-
-impl FromStr for Grant {
-    type Err = InvalidInput;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let Some(scoped) = text.strip_prefix(REPORT_SCOPE) else {
-            return Ok(Self::Global(text.parse()?));
-        };
-        let (report, permission) = scoped.rsplit_once('/').ok_or_else(|| {
-            InvalidInput::new(format!(
-                "'{text}': a report permission reads 'report:NAME/reports.read'"
-            ))
-        })?;
-        let permission: Permission = permission.parse()?;
-        if !matches!(
-            permission,
-            Permission::ReportsRead | Permission::ReportsReview | Permission::ReportsRun
-        ) {
-            return Err(InvalidInput::new(format!(
-                "'{text}': only reports.read, reports.review and reports.run can be given for one report"
-            )));
-        }
-        // Grants are stored comma-separated: a name is a report's name, never a list.
-        if !crate::reports::repo::valid_report_name(report) {
-            return Err(InvalidInput::new(format!(
-                "'{text}': '{report}' is not a report name (letters, digits, '_', '-', '.')"
-            )));
-        }
-        Ok(Self::Report(report.to_owned(), permission))
-    }
-}
-
-impl fmt::Display for Grant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Global(permission) => write!(f, "{permission}"),
-            Self::Report(report, permission) => write!(f, "{REPORT_SCOPE}{report}/{permission}"),
-        }
-    }
-}
-
-/// Splits grants into global permissions and per-report ones.
-pub fn split_grants(
-    grants: impl IntoIterator<Item = Grant>,
-) -> (BTreeSet<Permission>, BTreeMap<String, BTreeSet<Permission>>) {
-    let mut global = BTreeSet::new();
-    let mut reports: BTreeMap<String, BTreeSet<Permission>> = BTreeMap::new();
-    for grant in grants {
-        match grant {
-            Grant::Global(permission) => {
-                global.insert(permission);
-            }
-            Grant::Report(report, permission) => {
-                reports.entry(report).or_default().insert(permission);
-            }
-        }
-    }
-    (global, reports)
-}
-
-impl ApiKey {
-    /// Every grant, as written (`reports.read`, `report:minimal/reports.run`, ...).
-    pub fn grant_names(&self) -> Vec<String> {
-        self.permissions
-            .iter()
-            .map(|permission| Grant::Global(*permission).to_string())
-            .chain(self.report_permissions.iter().flat_map(|(report, held)| {
-                held.iter()
-                    .map(|permission| Grant::Report(report.clone(), *permission).to_string())
-            }))
-            .collect()
-    }
-
-    /// True when the key holds `wanted` everywhere, or on report `report`.
-    pub fn may_on_report(&self, report: &str, wanted: Permission) -> bool {
-        grants(&self.permissions, wanted)
-            || self
-                .report_permissions
-                .get(report)
-                .is_some_and(|held| held.contains(&wanted))
-    }
-
-    /// True when the key holds `wanted` everywhere or on at least one report.
-    pub fn may_on_some_report(&self, wanted: Permission) -> bool {
-        grants(&self.permissions, wanted)
-            || self
-                .report_permissions
-                .values()
-                .any(|held| held.contains(&wanted))
-    }
-}
-
-/// An API key as stored, without its secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiKey {
-    /// The key id (`keyId` of signatures).
-    pub id: String,
-    /// What it may do.
-    pub permissions: BTreeSet<Permission>,
-    /// What it may do on single reports only, by report name (`report:NAME/reports.read`).
-    pub report_permissions: BTreeMap<String, BTreeSet<Permission>>,
-    /// Accepts signatures over `date` alone (weaker; for Orchestra's client).
-    pub allow_date_only: bool,
-    /// Creation time (Unix ms).
-    pub created_ms: u64,
-    /// Last accepted request (Unix ms).
-    pub last_used_ms: Option<u64>,
-    /// When it was revoked (Unix ms).
-    pub revoked_ms: Option<u64>,
-}
 
 /// What [`Store::admit_request`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,33 +35,6 @@ pub struct LoginAttempts {
     pub from_address: u64,
     /// Milliseconds until both windows have ended.
     pub retry_after_ms: u64,
-}
-
-/// A key to create.
-#[derive(Debug, Clone)]
-pub struct NewApiKey {
-    /// The key id: 1-64 letters, digits, `.`, `_` or `-`.
-    pub id: String,
-    /// What it may do.
-    pub permissions: BTreeSet<Permission>,
-    /// What it may do on single reports only, by report name.
-    pub report_permissions: BTreeMap<String, BTreeSet<Permission>>,
-    /// The secret (at least [`SECRET_MIN_LEN`] characters); a random 256-bit one is
-    /// generated when absent.
-    pub secret: Option<String>,
-    /// Accepts signatures over `date` alone.
-    pub allow_date_only: bool,
-}
-
-/// Shortest secret a key may be given; generated secrets are 32 random bytes.
-pub const SECRET_MIN_LEN: usize = 24;
-
-fn valid_key_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn parse_key(fields: &HashMap<String, String>) -> StoreResult<ApiKey> {
@@ -311,33 +60,6 @@ fn parse_key(fields: &HashMap<String, String>) -> StoreResult<ApiKey> {
         last_used_ms: number("last_used"),
         revoked_ms: number("revoked"),
     })
-}
-
-/// A user token as `baton-api tokens create` prints it: `KEY_ID:SECRET`.
-pub fn user_token(key_id: &str, secret: &str) -> String {
-    format!("{key_id}:{secret}")
-}
-
-/// The key id and secret of a user token.
-pub fn parse_user_token(token: &str) -> Option<(&str, &str)> {
-    token
-        .split_once(':')
-        .filter(|(id, secret)| valid_key_id(id) && !secret.is_empty())
-}
-
-/// A fresh bearer token: 256 random bits, base64url without padding (43 characters). Such a
-/// token is kept only as its [`token_digest`]: its entropy makes a plain SHA-256 enough.
-pub fn random_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-}
-
-/// The SHA-256 of a token, in hex: what is stored in its place.
-pub fn token_digest(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }
 
 impl Store {
@@ -578,56 +300,5 @@ impl Store {
             revoked: answer(0).is_some(),
             replay: fingerprint.is_some() && answer(1).is_none(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn permissions_parse_by_name_and_admin_grants_all() {
-        for permission in Permission::ALL {
-            assert_eq!(
-                permission.as_str().parse::<Permission>().unwrap(),
-                permission
-            );
-        }
-        let error = "workflows.write".parse::<Permission>().unwrap_err();
-        assert!(error.to_string().contains("workflows.run"));
-        let admin = BTreeSet::from([Permission::Admin]);
-        assert!(
-            Permission::ALL
-                .iter()
-                .all(|&permission| grants(&admin, permission))
-        );
-        let reader = BTreeSet::from([Permission::WorkflowsRead]);
-        assert!(grants(&reader, Permission::WorkflowsRead));
-        assert!(!grants(&reader, Permission::WorkflowsRun));
-    }
-
-    #[test]
-    fn report_grants_name_one_report() {
-        assert_eq!(
-            "report:minimal/reports.run".parse::<Grant>().unwrap(),
-            Grant::Report("minimal".into(), Permission::ReportsRun)
-        );
-        for bad in [
-            "report:/reports.read",
-            "report:a,b/reports.read",
-            "report:a b/reports.read",
-            "report:minimal/admin",
-            "report:minimal",
-        ] {
-            assert!(bad.parse::<Grant>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn key_ids_are_checked() {
-        assert!(valid_key_id("ops.team-1_a"));
-        for bad in ["", "a b", "a:b", "{x}", &"k".repeat(65)] {
-            assert!(!valid_key_id(bad), "{bad:?}");
-        }
     }
 }

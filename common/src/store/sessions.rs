@@ -2,9 +2,7 @@
 //! cookie itself is never stored), standing for one API key until it expires, is ended, or its
 //! key is revoked.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
+use crate::auth::api_key::{random_token, token_digest};
 
 use super::{Store, StoreResult};
 use crate::time::now_ms;
@@ -29,14 +27,6 @@ pub struct NewSession {
     pub session: Session,
 }
 
-fn random_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-}
-
-fn cookie_digest(cookie: &str) -> String {
-    hex::encode(Sha256::digest(cookie.as_bytes()))
-}
-
 impl Store {
     /// Begins a session for key `key_id` lasting `ttl_secs`.
     pub async fn begin_session(&self, key_id: &str, ttl_secs: u64) -> StoreResult<NewSession> {
@@ -46,7 +36,7 @@ impl Store {
             csrf_token: random_token(),
             created_ms: now_ms(),
         };
-        let digest = cookie_digest(&cookie);
+        let digest = token_digest(&cookie);
         let record = self.keys.session(&digest);
         let index = self.keys.key_sessions(key_id);
         let ttl = ttl_secs.max(1);
@@ -84,7 +74,7 @@ impl Store {
         let mut conn = self.conn().await?;
         let (key_id, csrf_token, created): (Option<String>, Option<String>, Option<u64>) =
             redis::cmd("HMGET")
-                .arg(self.keys.session(&cookie_digest(cookie)))
+                .arg(self.keys.session(&token_digest(cookie)))
                 .arg("key")
                 .arg("csrf")
                 .arg("created")
@@ -102,7 +92,7 @@ impl Store {
 
     /// Ends the session a cookie names (signing out); false when there was none.
     pub async fn end_session(&self, cookie: &str) -> StoreResult<bool> {
-        let digest = cookie_digest(cookie);
+        let digest = token_digest(cookie);
         let Some(session) = self.session(cookie).await? else {
             return Ok(false);
         };
@@ -136,20 +126,5 @@ impl Store {
         pipe.cmd("DEL").arg(&index).ignore();
         pipe.query_async::<()>(&mut conn).await?;
         Ok(digests.len())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cookies_are_256_random_bits_and_stored_only_as_digests() {
-        let token = random_token();
-        assert_eq!(URL_SAFE_NO_PAD.decode(&token).unwrap().len(), 32);
-        assert_ne!(token, random_token());
-        let digest = cookie_digest(&token);
-        assert_eq!(digest.len(), 64);
-        assert!(!digest.contains(&token));
     }
 }

@@ -2,7 +2,7 @@
 //! response with the console's security headers, redirects, and the error page.
 
 use askama::Template;
-use common::store::apikeys::Permission;
+use common::auth::permissions::Permission;
 use warp::Reply;
 use warp::http::{HeaderValue, StatusCode, header};
 

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use askama::Template;
-use common::store::apikeys::{NewApiKey, Permission};
+use common::auth::api_key::NewApiKey;
+use common::auth::permissions::Permission;
 use warp::http::StatusCode;
 
 use super::form::Form;

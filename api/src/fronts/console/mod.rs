@@ -76,7 +76,7 @@ async fn dispatch(
     if route == R::Overview {
         // The landing page: a key that may not read workflows goes to a section it may use.
         let caller = authenticate(&state, &request).await?;
-        if !caller.may(common::store::apikeys::Permission::WorkflowsRead)
+        if !caller.may(common::auth::permissions::Permission::WorkflowsRead)
             && let Some(home) = html::home_of(&caller)
         {
             return Ok(html::see_other(home));

@@ -1,7 +1,7 @@
 //! The console's paths: each parsed into a [`ConsoleRoute`] naming its pattern (for logs and
 //! metrics), what it asks of the caller before the body is read, and the permission it needs.
 
-use common::store::apikeys::Permission;
+use common::auth::permissions::Permission;
 use percent_encoding::percent_decode_str;
 use warp::http::Method;
 

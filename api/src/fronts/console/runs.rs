@@ -246,7 +246,7 @@ fn run_live(run: &RunView, caller: &Caller) -> RunLive {
         failure,
         dag: super::dag::draw(&run.tasks),
         tasks: run.tasks.iter().map(task_row).collect(),
-        can_run: caller.may(common::store::apikeys::Permission::WorkflowsRun),
+        can_run: caller.may(common::auth::permissions::Permission::WorkflowsRun),
         csrf: caller
             .session
             .as_ref()

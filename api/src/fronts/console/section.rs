@@ -2,7 +2,8 @@
 //! offers the console's router: its paths under `/ui/`, their patterns, and the permission
 //! and CSRF check each needs. The section's own `show` and `act` render and change.
 
-use common::store::apikeys::{ApiKey, Permission, grants};
+use common::auth::api_key::ApiKey;
+use common::auth::permissions::{Permission, grants};
 use warp::http::Method;
 
 use crate::fronts::NoRoute;

@@ -2,7 +2,7 @@
 //! `Secure` behind https), the caller a cookie stands for (its key checked on every request,
 //! so a revoked key's sessions end at once) and the CSRF check of every state-changing form.
 
-use common::store::apikeys::ApiKey;
+use common::auth::api_key::ApiKey;
 use subtle::ConstantTimeEq;
 use warp::http::{HeaderMap, header};
 

@@ -2,7 +2,7 @@
 //! front's login checks them: throttled, constant-time) and out.
 
 use askama::Template;
-use common::store::apikeys::parse_user_token;
+use common::auth::api_key::parse_user_token;
 use warp::http::{HeaderValue, StatusCode, header};
 
 use super::assets::url_of;

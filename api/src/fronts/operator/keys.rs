@@ -1,6 +1,7 @@
 //! API keys (admin): the list, creating one (its secret answered once) and revoking one.
 
-use common::store::apikeys::{ApiKey, Grant, NewApiKey, split_grants};
+use common::auth::api_key::{ApiKey, NewApiKey};
+use common::auth::permissions::{Grant, split_grants};
 use common::time::iso8601;
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@ mod queues;
 mod route;
 mod workers;
 
-use common::store::apikeys::Permission;
+use common::auth::permissions::Permission;
 use serde_json::Value;
 use warp::Filter;
 use warp::Reply;

@@ -31,7 +31,7 @@ mod route;
 pub(crate) mod tasks;
 pub(crate) mod view;
 
-use common::store::apikeys::Permission;
+use common::auth::permissions::Permission;
 use common::store::projects::human::ReviewDecision;
 use warp::Filter;
 

@@ -9,8 +9,8 @@
 //! A manager may assign a task of a paused project: pausing keeps tasks from being offered,
 //! not from being given to someone on purpose.
 
+use common::auth::permissions::{Permission, grants};
 use common::engine::model::TaskStatus;
-use common::store::apikeys::{Permission, grants};
 use common::store::projects::human::HumanClaim;
 use common::store::projects::reassign::HolderChange;
 use serde_json::{Map, Value, json};

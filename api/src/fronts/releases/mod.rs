@@ -22,7 +22,7 @@ mod service_token;
 pub(crate) mod services;
 mod tasks;
 
-use common::store::apikeys::Permission;
+use common::auth::permissions::Permission;
 use warp::Filter;
 use warp::http::Method;
 

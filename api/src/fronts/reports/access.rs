@@ -6,7 +6,8 @@
 //! everywhere or on single reports; a caller without `reports.review` on a report sees only
 //! its published versions.
 
-use common::store::apikeys::{ApiKey, Permission};
+use common::auth::api_key::ApiKey;
+use common::auth::permissions::Permission;
 
 use crate::auth::{Credential, authenticate};
 use crate::error::ApiError;
@@ -57,7 +58,7 @@ impl Access {
 
     /// Refuses (403) a caller without `permission` everywhere.
     pub fn require_global(&self, permission: Permission) -> Result<(), ApiError> {
-        if common::store::apikeys::grants(&self.key.permissions, permission) {
+        if common::auth::permissions::grants(&self.key.permissions, permission) {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(

@@ -2,9 +2,9 @@
 //! parameters) into a zip to run elsewhere; `POST /bundle/import/` imports a completed one as
 //! a new version.
 
+use common::auth::permissions::Permission;
 use common::reports::bundles::{BundleError, DEFAULT_MAX_UNPACKED, check_bundle, pack_bundle};
 use common::reports::ids::version_id;
-use common::store::apikeys::Permission;
 use common::store::reports::VersionOwner;
 use warp::http::StatusCode;
 

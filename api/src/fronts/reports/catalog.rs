@@ -1,7 +1,7 @@
 //! Reports, their versions, publishing and changelogs, as each caller may see them.
 
+use common::auth::permissions::Permission;
 use common::reports::changelog::{VersionedEntry, changelog_for};
-use common::store::apikeys::Permission;
 use common::store::reports::{StoredVersion, Versions};
 use serde_json::{Value, json};
 

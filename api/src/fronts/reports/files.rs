@@ -6,9 +6,9 @@
 
 use std::io::{Seek, Write};
 
+use common::auth::permissions::Permission;
 use common::reports::artefacts::{ArtefactError, ArtefactStore};
 use common::reports::version::{DATA_FOLDER, VersionRecord};
-use common::store::apikeys::Permission;
 use futures::StreamExt;
 use serde_json::{Map, Value};
 

@@ -1,7 +1,7 @@
 //! The reports repository: `git/status`, `git/fetch` and `git/pull` (also under `/reports/`).
 
+use common::auth::permissions::Permission;
 use common::reports::repo::{RepoError, ReportsRepo};
-use common::store::apikeys::Permission;
 use serde_json::json;
 
 use super::access::caller;

@@ -4,7 +4,7 @@
 //! The token is checked by [`crate::credentials::check_secret`]: throttled, constant-time,
 //! against a decoy for unknown users.
 
-use common::store::apikeys::parse_user_token;
+use common::auth::api_key::parse_user_token;
 use serde_json::json;
 use warp::Reply;
 

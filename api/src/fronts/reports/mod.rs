@@ -26,7 +26,7 @@ mod reply;
 pub(crate) mod route;
 pub(crate) mod runs;
 
-use common::store::apikeys::{Permission, grants};
+use common::auth::permissions::{Permission, grants};
 use warp::Filter;
 
 use super::{UNMATCHED, admit, respond, with_state};

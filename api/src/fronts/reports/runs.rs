@@ -5,10 +5,10 @@
 //! to reviewers of its report (who see every version anyway); anyone else sees its key, report
 //! and status. The log comes in pages of at most [`OUTPUT_PAGE_LINES`] lines.
 
+use common::auth::permissions::Permission;
 use common::engine::model::{RunChangelog, RunKind, RunStatus, TaskStatus};
 use common::operations::reports::{self, CheckedRun, ReportRunner, RunRequest};
 use common::reports::repo::{RepoError, ReportsRepo};
-use common::store::apikeys::Permission;
 use common::store::front_runs::FrontRuns;
 use common::store::reports::{ReportRun, ReportRunState};
 use common::store::runs::{CancelOutcome, LogLine, RunView};

@@ -3,7 +3,7 @@
 //! with `projects.work`) and the pages of their reviewers (`/ui/reviews...`, for keys with
 //! `projects.review`).
 
-use common::store::apikeys::Permission;
+use common::auth::permissions::Permission;
 use warp::http::Method;
 
 use crate::fronts::NoRoute;
@@ -124,8 +124,8 @@ impl SectionRoute for ProjectsRoute {
 mod tests {
     use super::*;
 
-    fn key(permissions: &[Permission]) -> common::store::apikeys::ApiKey {
-        common::store::apikeys::ApiKey {
+    fn key(permissions: &[Permission]) -> common::auth::api_key::ApiKey {
+        common::auth::api_key::ApiKey {
             id: "k".into(),
             permissions: permissions.iter().copied().collect(),
             report_permissions: Default::default(),

@@ -18,7 +18,7 @@ pub mod release;
 pub mod route;
 pub mod services;
 
-use common::store::apikeys::Permission;
+use common::auth::permissions::Permission;
 
 pub use route::ReleasesRoute;
 

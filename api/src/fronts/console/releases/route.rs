@@ -1,7 +1,7 @@
 //! The paths of the console's Releases pages: `/ui/releases...` (releases) and
 //! `/ui/services...` (task services).
 
-use common::store::apikeys::Permission;
+use common::auth::permissions::Permission;
 use warp::http::Method;
 
 use crate::fronts::NoRoute;

@@ -24,7 +24,8 @@ pub mod run;
 pub mod run_form;
 pub mod version;
 
-use common::store::apikeys::{ApiKey, Permission};
+use common::auth::api_key::ApiKey;
+use common::auth::permissions::Permission;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 pub use route::ReportsRoute;

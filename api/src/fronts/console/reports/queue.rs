@@ -3,7 +3,7 @@
 //! run links to its page for who may run its report.
 
 use askama::Template;
-use common::store::apikeys::Permission;
+use common::auth::permissions::Permission;
 
 use super::{report_url, segment};
 use crate::auth::Caller;

@@ -3,7 +3,7 @@
 //! that runs it for those who may.
 
 use askama::Template;
-use common::store::apikeys::Permission;
+use common::auth::permissions::Permission;
 use warp::http::StatusCode;
 
 use super::run_form::{RunForm, RunOptions, run_form};

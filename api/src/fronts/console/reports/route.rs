@@ -3,7 +3,8 @@
 //! `/ui/reports/queue` and `/ui/reports/runs/{key}` are the portal's own pages, so a report
 //! named `queue` has no page of its own in the console (the API still serves it).
 
-use common::store::apikeys::{ApiKey, Permission};
+use common::auth::api_key::ApiKey;
+use common::auth::permissions::Permission;
 use warp::http::Method;
 
 use super::reads_some_report;

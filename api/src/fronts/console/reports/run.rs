@@ -78,7 +78,7 @@ pub async fn start(
     name: &str,
     form: &Form,
 ) -> Result<warp::reply::Response, ApiError> {
-    access.require(name, common::store::apikeys::Permission::ReportsRun)?;
+    access.require(name, common::auth::permissions::Permission::ReportsRun)?;
     let repo = runs::repo(state)?;
     let runner = runs::runner(state, &repo);
     let refused = |problem: String| async move {

@@ -4,8 +4,8 @@
 //! parameters ([`options`]).
 
 use askama::Template;
+use common::auth::permissions::Permission;
 use common::reports::config::{Parameter, ReportConfig};
-use common::store::apikeys::Permission;
 use serde_json::Value;
 
 use super::{report_url, repository};
