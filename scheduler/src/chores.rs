@@ -2,8 +2,8 @@
 
 use common::error::StoreError;
 use common::store::Store;
-use common::store::definitions::Definition;
 use common::time::now_ms;
+use common::workflows::definition::Definition;
 
 /// Most delayed jobs promoted per queue per tick.
 const PROMOTE_BATCH: usize = 1000;

@@ -13,8 +13,8 @@ use common::engine::model::{
 use common::keys::CONSUMER_GROUP;
 use common::store::Store;
 use common::store::dead_letters::RequeueOutcome;
-use common::store::definitions::{Definition, PeriodicSpec};
 use common::store::runs::{CancelOutcome, RunView};
+use common::workflows::definition::{Definition, PeriodicSpec};
 use serde_json::{Value, json};
 
 /// One test's world: its own Redis, key prefix and store (no API: the tests drive the store).

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use common::engine::backoff::Backoff;
-use common::engine::model::ExecutorSpec;
+use common::engine::executor::{DomainCall, DomainPayload, ExecutorSpec};
+use common::releases::call::ReleaseCall;
+use common::reports::run_spec::ReportSpec;
 use common::store::jobs::{AttemptOutcome, StartedTask};
 use common::time::now_ms;
 use serde_json::Value;
@@ -50,15 +52,7 @@ impl Executors {
             match &spec {
                 ExecutorSpec::Command(command) => run_command(command, ctx).await,
                 ExecutorSpec::Http(http) => run_http(&self.http, http, ctx).await,
-                ExecutorSpec::Report(report) => match &self.reports {
-                    Some(settings) => run_report(settings, &self.store, report, ctx).await,
-                    None => Err(TaskError::Invalid(
-                        "this worker has no reports repository (set BATON_REPORTS_REPO)".into(),
-                    )),
-                },
-                ExecutorSpec::Release(call) => {
-                    run_release_call(&self.http, &self.store, call, ctx).await
-                }
+                ExecutorSpec::Domain(call) => self.run_domain(task, call, ctx).await,
                 ExecutorSpec::Human => Err(TaskError::Invalid(format!(
                     "task '{}' is a human step: its queue must hold only human steps, which \
                      people claim through the projects API, and no worker may consume it \
@@ -81,6 +75,42 @@ impl Executors {
                 // token is dropped.
                 tokio::time::timeout(STOP_GRACE, run).await.unwrap_or(Err(TaskError::Interrupted))
             }
+        }
+    }
+}
+
+impl Executors {
+    /// Runs work a domain defines, by its `type`: decoded here, by the executor that knows it.
+    async fn run_domain(
+        &self,
+        task: &StartedTask,
+        call: &DomainCall,
+        ctx: &TaskContext,
+    ) -> Result<Option<Value>, TaskError> {
+        let invalid = |error: serde_json::Error| {
+            TaskError::Invalid(format!(
+                "task '{}' has an invalid executor ({error}): {}",
+                task.key, task.executor
+            ))
+        };
+        match call.kind.as_str() {
+            ReportSpec::KIND => {
+                let report = ReportSpec::decode(call).map_err(invalid)?;
+                match &self.reports {
+                    Some(settings) => run_report(settings, &self.store, &report, ctx).await,
+                    None => Err(TaskError::Invalid(
+                        "this worker has no reports repository (set BATON_REPORTS_REPO)".into(),
+                    )),
+                }
+            }
+            ReleaseCall::KIND => {
+                let release = ReleaseCall::decode(call).map_err(invalid)?;
+                run_release_call(&self.http, &self.store, &release, ctx).await
+            }
+            other => Err(TaskError::Invalid(format!(
+                "task '{}' has an invalid executor (unknown type '{other}'): {}",
+                task.key, task.executor
+            ))),
         }
     }
 }

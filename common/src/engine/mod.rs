@@ -2,6 +2,7 @@
 //! periodic schedules, retry backoff and task failures.
 
 pub mod backoff;
+pub mod executor;
 pub mod failure;
 pub mod model;
 pub mod schedule;

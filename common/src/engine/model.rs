@@ -3,7 +3,6 @@
 //! A **run** is a DAG of **tasks**. Each task is executed by one or more **attempts**; each attempt
 //! is a **job**: an entry on a queue's stream that names the run, the task and the attempt.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -277,108 +276,6 @@ impl fmt::Display for QueueName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// How a task is executed. Stored as JSON with the task and parsed by the worker when it runs,
-/// so an unknown type fails that task instead of the worker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum ExecutorSpec {
-    /// Runs a program.
-    Command(CommandSpec),
-    /// POSTs the task input as JSON to a URL.
-    Http(HttpSpec),
-    /// Calls a Rust handler registered on the worker under `name`.
-    Handler {
-        /// The registered handler's name.
-        name: String,
-    },
-    /// Runs a report of the reports repository and stores its version.
-    Report(ReportSpec),
-    /// Sends one protocol action of a release task to its task service.
-    Release(ReleaseCall),
-    /// Waits for a person (a human step of a project): its jobs go to a human queue, which
-    /// workers never consume; people claim and submit them through the projects API.
-    Human,
-}
-
-/// One protocol call of a release phase: `action` for `task` of `release`, sent to the task
-/// service at `url` (its base URL; the call goes to `<url>/tasks`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReleaseCall {
-    /// The release (`RE_...`).
-    pub release: String,
-    /// The task (`TA_...`).
-    pub task: String,
-    /// The action to send.
-    pub action: crate::releases::Action,
-    /// The task service's base URL.
-    pub url: String,
-    /// The release's study ids, sent with the action.
-    #[serde(default)]
-    pub studies: Vec<String>,
-}
-
-/// A report run: which report, at which commit, with which parameters, as which version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReportSpec {
-    /// The report's name (its folder under `src/`).
-    pub report: String,
-    /// The full commit to run.
-    pub commit: String,
-    /// The branch the commit was taken from, if one was asked for.
-    #[serde(default)]
-    pub branch: Option<String>,
-    /// Parameter values, checked against the report's declared parameters.
-    #[serde(default)]
-    pub params: serde_json::Map<String, serde_json::Value>,
-    /// Database instances, passed through.
-    #[serde(default)]
-    pub instances: serde_json::Map<String, serde_json::Value>,
-    /// The version id the run produces; fixed when the run is created, so a run executed
-    /// again after a crash overwrites its own version instead of making a second one.
-    pub version: String,
-    /// A changelog entry given with the run (`{"message", "type"}`), recorded with the version.
-    #[serde(default)]
-    pub changelog: Option<RunChangelog>,
-}
-
-/// A changelog entry given with a report run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunChangelog {
-    /// The entry's text.
-    pub message: String,
-    /// Its label: `public` or `internal`.
-    #[serde(rename = "type")]
-    pub label: String,
-}
-
-/// A program to run: its argv, extra environment and working directory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CommandSpec {
-    /// Program and arguments; the program is looked up on `PATH`.
-    pub argv: Vec<String>,
-    /// Extra environment variables.
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    /// Working directory; the worker's own when absent.
-    #[serde(default)]
-    pub cwd: Option<String>,
-}
-
-/// An HTTP endpoint that receives the task input as a JSON POST.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpSpec {
-    /// The URL to POST to.
-    pub url: String,
-    /// Extra request headers.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
 }
 
 /// One task of a run as it is submitted: what to execute and how.
@@ -696,13 +593,6 @@ mod tests {
         for other in ["default", "humans", "human-x", "reports"] {
             assert!(!QueueName::parse(other).unwrap().is_human(), "{other}");
         }
-        let human: ExecutorSpec =
-            serde_json::from_value(serde_json::json!({"type": "human"})).unwrap();
-        assert_eq!(human, ExecutorSpec::Human);
-        assert_eq!(
-            serde_json::to_value(&ExecutorSpec::Human).unwrap(),
-            serde_json::json!({"type": "human"})
-        );
     }
 
     #[test]
@@ -717,16 +607,5 @@ mod tests {
         for bad in ["", "r|x|1|0", "r|1|1", "|1|1|0"] {
             assert!(JobRef::decode(bad).is_err(), "{bad:?} accepted");
         }
-    }
-
-    #[test]
-    fn unknown_executor_types_do_not_parse() {
-        let parsed: Result<ExecutorSpec, _> =
-            serde_json::from_value(serde_json::json!({"type": "magic"}));
-        assert!(parsed.is_err());
-        let parsed: ExecutorSpec =
-            serde_json::from_value(serde_json::json!({"type": "command", "argv": ["true"]}))
-                .unwrap();
-        assert!(matches!(parsed, ExecutorSpec::Command(_)));
     }
 }

@@ -6,11 +6,10 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 
 use super::{OperationError, OperationResult};
-use crate::engine::model::{
-    ExecutorSpec, QueueName, ReportSpec, RunChangelog, RunKind, RunSpec, TaskSpec,
-    report_definition,
-};
+use crate::engine::executor::DomainPayload;
+use crate::engine::model::{QueueName, RunKind, RunSpec, TaskSpec, report_definition};
 use crate::reports::repo::{RepoError, ReportsRepo};
+use crate::reports::run_spec::{ReportSpec, RunChangelog};
 use crate::reports::{config::ReportConfig, ids::version_id};
 use crate::store::Store;
 use crate::store::reports::ReportRun;
@@ -178,7 +177,9 @@ impl ReportRunner<'_> {
             version: reserved.version.clone(),
             changelog: request.changelog,
         };
-        let executor = serde_json::to_value(ExecutorSpec::Report(spec))
+        let executor = spec
+            .executor()
+            .and_then(serde_json::to_value)
             .map_err(crate::error::StoreError::from)?;
         self.store
             .create_run(&RunSpec {

@@ -57,7 +57,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::form::StepForm;
-use crate::engine::model::{ExecutorSpec, QueueName};
+use crate::engine::executor::ExecutorSpec;
+use crate::engine::model::QueueName;
 
 /// The longest slug.
 const MAX_SLUG: usize = 64;
@@ -331,29 +332,7 @@ fn machine_executor(step: &StepFile) -> Result<(Value, QueueName), String> {
         .executor
         .clone()
         .ok_or("a machine step needs an 'executor' (command, http or handler)")?;
-    match executor.get("type").and_then(Value::as_str) {
-        Some("command" | "http" | "handler") => {}
-        Some(other) => {
-            return Err(format!(
-                "unknown executor type '{other}': use command, http or handler"
-            ));
-        }
-        None => return Err("the executor needs a 'type': command, http or handler".into()),
-    }
-    let parsed: ExecutorSpec = serde_json::from_value(executor.clone())
-        .map_err(|error| format!("invalid executor: {error}"))?;
-    match &parsed {
-        ExecutorSpec::Command(command) if command.argv.is_empty() => {
-            return Err("'argv' needs at least the program".into());
-        }
-        ExecutorSpec::Http(http) if http.url.is_empty() => {
-            return Err("'url' must not be empty".into());
-        }
-        ExecutorSpec::Handler { name } if name.is_empty() => {
-            return Err("'name' must not be empty".into());
-        }
-        _ => {}
-    }
+    ExecutorSpec::parse_declared(&executor).map_err(|error| format!("executor: {error}"))?;
     let queue = match &step.queue {
         Some(name) => QueueName::parse(name).map_err(|error| error.to_string())?,
         None => QueueName::default(),
@@ -539,7 +518,7 @@ steps:
             ),
             (
                 ARTICLE.replace("type: handler, name: noop", "type: report"),
-                "unknown executor type",
+                "executor: unknown type 'report'",
             ),
             (
                 ARTICLE.replace("- slug: publish", "- slug: write"),

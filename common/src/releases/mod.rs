@@ -5,6 +5,7 @@
 //! phase (`initialize`, `start`, `publish`, `cancel`) is a Baton run whose tasks call the
 //! services; the states below are what the coordinator records of each.
 
+pub mod call;
 pub mod dataservice;
 pub mod task_service;
 

@@ -22,11 +22,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::engine::model::RunChangelog;
 use crate::reports::artefacts::ArtefactError;
 use crate::reports::config::ReportConfig;
 use crate::reports::outputs::OutputError;
 use crate::reports::repo::RepoError;
+use crate::reports::run_spec::RunChangelog;
 
 mod archive;
 mod import;

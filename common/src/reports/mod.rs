@@ -15,5 +15,6 @@ pub mod globals;
 pub mod ids;
 pub mod outputs;
 pub mod repo;
+pub mod run_spec;
 pub mod script;
 pub mod version;

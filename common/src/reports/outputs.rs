@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use md5::{Digest, Md5};
 use serde_json::{Map, Value};
 
-use crate::engine::model::RunChangelog;
 use crate::reports::artefacts::{ArtefactError, ArtefactStore};
 use crate::reports::changelog::{self, ChangelogError};
 use crate::reports::config::{ReportConfig, is_path_inside_folder};
+use crate::reports::run_spec::RunChangelog;
 use crate::reports::version::{
     ArtefactGroup, ChangelogEntry, DATA_FOLDER, DataExtract, DataForm, DependencyUsed,
     GlobalResourceUsed, VersionFile, VersionRecord, is_version_id, version_date,

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::definitions::Definition;
 use super::{Store, StoreResult};
 use crate::error::StoreError;
 use crate::scripts;
 use crate::time::now_ms;
+use crate::workflows::definition::Definition;
 
 /// How publishing a set went.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -83,9 +83,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
 
-use crate::engine::model::{ExecutorSpec, Priority, QueueName, RunHooks, TaskSpec};
+use crate::engine::executor::ExecutorSpec;
+use crate::engine::model::{Priority, QueueName, RunHooks, TaskSpec};
 use crate::engine::schedule::CronSchedule;
-use crate::store::definitions::{Definition, PeriodicSpec};
+use crate::workflows::definition::{Definition, PeriodicSpec};
 
 /// The top-level key of the executors; every other top-level key but [`HANDLERS_KEY`] is a
 /// workflow.

@@ -22,8 +22,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use common::engine::executor::CommandSpec;
 use common::engine::failure::Failure;
-use common::engine::model::CommandSpec;
 use common::script_env;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};

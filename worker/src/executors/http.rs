@@ -2,7 +2,7 @@
 //! the task's result. The call follows the [outbound policy](common::outbound): a URL it
 //! refuses makes the task invalid, and an error answer is quoted only as a short excerpt.
 
-use common::engine::model::HttpSpec;
+use common::engine::executor::HttpSpec;
 use common::outbound::{self, OutboundClient};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Response};

@@ -5,8 +5,8 @@
 //! Executed again after a crash, it finds the task already moved on, skips the call, and only
 //! ensures the next phase: nothing is sent or recorded twice.
 
-use common::engine::model::ReleaseCall;
 use common::outbound::{self, OutboundClient};
+use common::releases::call::ReleaseCall;
 use common::releases::task_service::{self, ActionBody, Answer};
 use common::releases::{Action, TaskState};
 use common::store::Store;

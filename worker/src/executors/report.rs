@@ -25,13 +25,14 @@
 
 use std::path::{Path, PathBuf};
 
-use common::engine::model::{CommandSpec, ReportSpec};
+use common::engine::executor::CommandSpec;
 use common::reports::artefacts::ArtefactStore;
 use common::reports::config::{DependencyVersion, ReportConfig};
 use common::reports::data::{self, DataError};
 use common::reports::globals::{self, GlobalError};
 use common::reports::outputs::{self, CHANGELOG, OutputError, VersionInputs};
 use common::reports::repo::{RepoError, ReportsRepo};
+use common::reports::run_spec::ReportSpec;
 use common::reports::script;
 use common::reports::version::DependencyUsed;
 use common::reports::version::is_version_id;

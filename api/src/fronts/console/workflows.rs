@@ -31,7 +31,7 @@ struct WorkflowsPage {
 }
 
 /// A definition's schedule, as people read it (empty when it has none).
-pub fn schedule_text(definition: &common::store::definitions::Definition) -> String {
+pub fn schedule_text(definition: &common::workflows::definition::Definition) -> String {
     match &definition.periodic {
         Some(periodic) => match (&periodic.interval, &periodic.crontab) {
             (Some(seconds), _) => format!("every {seconds} s"),

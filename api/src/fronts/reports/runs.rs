@@ -6,9 +6,10 @@
 //! and status. The log comes in pages of at most [`OUTPUT_PAGE_LINES`] lines.
 
 use common::auth::permissions::Permission;
-use common::engine::model::{RunChangelog, RunKind, RunStatus, TaskStatus};
+use common::engine::model::{RunKind, RunStatus, TaskStatus};
 use common::operations::reports::{self, CheckedRun, ReportRunner, RunRequest};
 use common::reports::repo::{RepoError, ReportsRepo};
+use common::reports::run_spec::RunChangelog;
 use common::store::front_runs::FrontRuns;
 use common::store::reports::{ReportRun, ReportRunState};
 use common::store::runs::{CancelOutcome, LogLine, RunView};

@@ -9,11 +9,12 @@ use redis::AsyncCommands;
 
 use super::records::{Release, Study, Task, TaskService};
 use super::{Store, StoreResult};
+use crate::engine::executor::DomainPayload;
 use crate::engine::model::{
-    ExecutorSpec, Priority, QueueName, ReleaseCall, RunHooks, RunKind, RunSpec, TaskSpec,
-    release_definition,
+    Priority, QueueName, RunHooks, RunKind, RunSpec, TaskSpec, release_definition,
 };
 use crate::error::{InvalidInput, StoreError};
+use crate::releases::call::ReleaseCall;
 use crate::releases::{IdKind, ReleaseState, TaskState, Version, phase_run_id};
 use crate::scripts;
 use crate::time::now_ms;
@@ -486,7 +487,7 @@ impl Store {
             };
             specs.push(TaskSpec {
                 key: format!("{}:{}", action.as_str(), task.kf_id),
-                executor: serde_json::to_value(ExecutorSpec::Release(call))?,
+                executor: serde_json::to_value(call.executor()?)?,
                 depends_on: Vec::new(),
                 queue: None,
                 max_retries: PHASE_TASK_RETRIES,

@@ -3,10 +3,11 @@
 //! report's reviewers, a link to the version it made), and the Kill button.
 
 use askama::Template;
-use common::engine::model::{RunChangelog, RunKind};
+use common::engine::model::RunKind;
 use common::operations::OperationError;
 use common::operations::reports::RunRequest;
 use common::reports::config::ReportConfig;
+use common::reports::run_spec::RunChangelog;
 use serde_json::Map;
 use warp::http::StatusCode;
 
