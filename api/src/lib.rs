@@ -18,6 +18,8 @@
 //! - [`metrics`]: Prometheus metrics.
 //! - [`openapi`]: the OpenAPI document, one operation table per front.
 //! - [`keys_cli`]: `baton-api keys create|list|revoke`.
+//! - [`routes`]: the catalogue of every route (the document's operations and the console's
+//!   pages) that `docs/routes.md` mirrors.
 //! - [`state`]: what handlers share.
 
 pub mod auth;
@@ -30,5 +32,6 @@ pub mod keys_cli;
 pub mod metrics;
 pub mod openapi;
 pub mod request;
+pub mod routes;
 pub mod server;
 pub mod state;

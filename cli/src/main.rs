@@ -1,6 +1,5 @@
 //! `baton`: a signed HTTP client of Baton's API (see `baton --help`).
 
-mod args;
 mod client;
 mod commands;
 mod config;
@@ -8,6 +7,7 @@ mod output;
 
 use std::process::ExitCode;
 
+use baton_cli::args;
 use clap::{CommandFactory, Parser};
 
 use crate::args::{Cli, Command};

@@ -9,7 +9,11 @@
 //! (`BATON_PREFIX`) comes first, so several deployments and test suites share one Redis
 //! without seeing each other.
 
+mod catalogue;
+
 use std::fmt;
+
+pub use catalogue::{CATALOGUE, KeyDoc};
 
 use crate::engine::model::{Priority, QueueName, RunKind, RunStatus};
 
