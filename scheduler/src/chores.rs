@@ -90,7 +90,7 @@ async fn fire_if_due(
     }
     let mut fired = Vec::new();
     for slot in slots.into_iter().rev() {
-        let run_id = store.fire_periodic(definition, slot).await?;
+        let run_id = store.fire_periodic(definition, slot, now).await?;
         tracing::info!(definition = %definition.name, slot, run = %run_id, "periodic run fired");
         fired.push(run_id);
     }
@@ -99,23 +99,25 @@ async fn fire_if_due(
 
 /// One tick of every chore.
 pub async fn tick(store: &Store, settings: &TickSettings) -> Result<TickReport, StoreError> {
+    let now = now_ms();
     let mut report = TickReport {
-        fired: fire_due_periodics(store, now_ms()).await?,
+        fired: fire_due_periodics(store, now).await?,
         ..TickReport::default()
     };
     for queue in store.queue_names().await? {
-        report.promoted += store.promote_due_jobs(&queue, PROMOTE_BATCH).await?;
+        report.promoted += store.promote_due_jobs(&queue, PROMOTE_BATCH, now).await?;
         let reclaimed = store
             .reclaim_stale_jobs(
                 &queue,
                 settings.visibility_timeout_ms,
                 settings.max_redeliveries,
+                now,
             )
             .await?;
         report.redelivered += reclaimed.redelivered;
         report.dead += reclaimed.dead;
     }
-    report.finalized = store.finalize_report_runs(FINALIZE_BATCH).await?;
+    report.finalized = store.finalize_report_runs(FINALIZE_BATCH, now).await?;
     crate::releases::poll_if_due(store, &settings.releases);
     crate::studies::sync_if_due(store, &settings.studies);
     crate::claims::sweep_if_due(store, &settings.claims);
@@ -125,13 +127,14 @@ pub async fn tick(store: &Store, settings: &TickSettings) -> Result<TickReport, 
 /// The slower chores: trimming streams and the run indexes, healing and backfilling the run
 /// indexes, forgetting dead workers, enforcing the workflows' retention.
 pub async fn housekeeping(store: &Store, worker_timeout_ms: u64) -> Result<(), StoreError> {
+    let now = now_ms();
     for queue in store.queue_names().await? {
         store.trim_queue(&queue).await?;
     }
-    store.trim_expired_runs().await?;
+    store.trim_expired_runs(now).await?;
     store.heal_run_indexes(HEAL_BATCH).await?;
-    store.backfill_run_indexes(BACKFILL_BATCH).await?;
-    for worker in store.remove_dead_workers(worker_timeout_ms).await? {
+    store.backfill_run_indexes(BACKFILL_BATCH, now).await?;
+    for worker in store.remove_dead_workers(worker_timeout_ms, now).await? {
         tracing::info!(worker = %worker, "worker stopped sending heartbeats: removed");
     }
     enforce_retention(store).await

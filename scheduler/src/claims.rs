@@ -34,7 +34,10 @@ pub fn sweep_if_due(store: &Store, settings: &ClaimSettings) -> bool {
     };
     let store = store.clone();
     ROUNDS.start_if_due(sweep_every_ms(timeout_ms), async move {
-        match store.release_abandoned_human_tasks(timeout_ms).await {
+        match store
+            .release_abandoned_human_tasks(timeout_ms, common::time::now_ms())
+            .await
+        {
             Ok(released) if !released.is_empty() => {
                 tracing::info!(
                     released = released.len(),

@@ -67,7 +67,11 @@ async fn ping_services(store: &Store, client: &OutboundClient) -> Result<(), Sto
         .map(|service| async move { (service, task_service::ping(client, &service.url).await) });
     for (service, answered) in futures::future::join_all(pings).await {
         match answered {
-            Ok(()) => store.record_service_answer(&service.kf_id).await?,
+            Ok(()) => {
+                store
+                    .record_service_answer(&service.kf_id, now_ms())
+                    .await?
+            }
             Err(cause) => {
                 let failures = store.record_service_failure(&service.kf_id).await?;
                 tracing::info!(service = %service.kf_id, failures, %cause, "task service did not answer /status");
@@ -111,7 +115,9 @@ async fn follow_task(
     };
     let answer = task_service::call(client, &service.url, &body).await;
     if answer.answered() {
-        store.record_service_answer(&service.kf_id).await?;
+        store
+            .record_service_answer(&service.kf_id, now_ms())
+            .await?;
     }
     match task_service::interpret(Action::GetStatus, &answer) {
         Ok(state) if state != task.state => {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Store, StoreResult};
-use crate::error::InvalidInput;
+use crate::error::{InvalidInput, StoreError};
 use crate::model::{Priority, QueueName, RunHooks, RunKind, RunSpec, TaskSpec};
 use crate::schedule::{CronSchedule, Periodic};
 use crate::scripts;
@@ -140,16 +140,20 @@ impl Store {
             .await?)
     }
 
-    /// Fires the slot `slot_ms` of a periodic definition: creates its run (once, whoever
-    /// asks) and records the slot; returns the run id.
+    /// Fires the slot `slot_ms` of a periodic definition at `now_ms` (its run's creation
+    /// time): creates its run (once, whoever asks) and records the slot; returns the run id.
     pub async fn fire_periodic(
         &self,
         definition: &Definition,
         slot_ms: u64,
+        now_ms: u64,
     ) -> StoreResult<String> {
+        let spec = definition.periodic_run_spec(self.keys.prefix(), slot_ms);
         let id = self
-            .create_run(&definition.periodic_run_spec(self.keys.prefix(), slot_ms))
-            .await?;
+            .create_runs_at(std::slice::from_ref(&spec), now_ms)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("no run id returned".into()))?;
         let mut conn = self.conn().await?;
         scripts::ADVANCE_SLOT
             .key(self.keys.periodic_slots())
