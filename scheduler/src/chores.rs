@@ -1,9 +1,25 @@
 //! One scheduler tick, as separate steps so each can be tested on its own.
+//!
+//! Every "now" the chores use comes from the [`Chores`]' [`Clock`]: which slots are due,
+//! which delayed jobs are due, when background rounds and housekeeping are due again, and the
+//! times handed to the store (run creation, dead letters, cutoffs). The binary uses the wall
+//! clock ([`SystemClock`](common::time::SystemClock)); tests step a
+//! [`ManualClock`](common::time::ManualClock).
+//!
+//! Some timing stays Redis's own clock: the idle time of pending jobs (`XAUTOCLAIM` and
+//! `XPENDING` min-idle, for lost jobs and abandoned claims), the expiry of the leader lease
+//! and of runs past their retention. Records written by store operations shared with the API
+//! and the workers (release steps, studies, task states) are dated by the store's wall clock.
+
+use std::sync::Arc;
 
 use common::error::StoreError;
 use common::store::Store;
-use common::time::now_ms;
+use common::time::Clock;
 use common::workflows::definition::Definition;
+
+use crate::cadence::Cadence;
+use crate::rounds::Rounds;
 
 /// Most delayed jobs promoted per queue per tick.
 const PROMOTE_BATCH: usize = 1000;
@@ -29,6 +45,19 @@ pub struct TickReport {
     pub dead: usize,
     /// Finished report runs finalized (successes recorded as versions).
     pub finalized: usize,
+    /// Background rounds started.
+    pub rounds: RoundsStarted,
+}
+
+/// Which background rounds a tick started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundsStarted {
+    /// Release polling.
+    pub releases: bool,
+    /// The studies' sync from the data service.
+    pub studies: bool,
+    /// The sweep of abandoned human claims.
+    pub claims: bool,
 }
 
 /// Settings a tick needs.
@@ -90,51 +119,128 @@ async fn fire_if_due(
     }
     let mut fired = Vec::new();
     for slot in slots.into_iter().rev() {
-        let run_id = store.fire_periodic(definition, slot).await?;
+        let run_id = store.fire_periodic(definition, slot, now).await?;
         tracing::info!(definition = %definition.name, slot, run = %run_id, "periodic run fired");
         fired.push(run_id);
     }
     Ok(fired)
 }
 
-/// One tick of every chore.
-pub async fn tick(store: &Store, settings: &TickSettings) -> Result<TickReport, StoreError> {
-    let mut report = TickReport {
-        fired: fire_due_periodics(store, now_ms()).await?,
-        ..TickReport::default()
-    };
-    for queue in store.queue_names().await? {
-        report.promoted += store.promote_due_jobs(&queue, PROMOTE_BATCH).await?;
-        let reclaimed = store
-            .reclaim_stale_jobs(
-                &queue,
-                settings.visibility_timeout_ms,
-                settings.max_redeliveries,
-            )
-            .await?;
-        report.redelivered += reclaimed.redelivered;
-        report.dead += reclaimed.dead;
-    }
-    report.finalized = store.finalize_report_runs(FINALIZE_BATCH).await?;
-    crate::releases::poll_if_due(store, &settings.releases);
-    crate::studies::sync_if_due(store, &settings.studies);
-    crate::claims::sweep_if_due(store, &settings.claims);
-    Ok(report)
+/// The chores of one scheduler, with the clock they read "now" from and the bookkeeping of
+/// their background rounds and housekeeping.
+#[derive(Debug)]
+pub struct Chores {
+    clock: Arc<dyn Clock>,
+    releases: Rounds,
+    studies: Rounds,
+    claims: Rounds,
+    housekeeping: Cadence,
 }
 
-/// The slower chores: trimming streams and the run indexes, healing and backfilling the run
-/// indexes, forgetting dead workers, enforcing the workflows' retention.
-pub async fn housekeeping(store: &Store, worker_timeout_ms: u64) -> Result<(), StoreError> {
-    for queue in store.queue_names().await? {
-        store.trim_queue(&queue).await?;
+impl Chores {
+    /// Chores reading "now" from `clock`, with nothing started yet.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            releases: Rounds::new(),
+            studies: Rounds::new(),
+            claims: Rounds::new(),
+            housekeeping: Cadence::new(),
+        }
     }
-    store.trim_expired_runs().await?;
-    store.heal_run_indexes(HEAL_BATCH).await?;
-    store.backfill_run_indexes(BACKFILL_BATCH).await?;
-    for worker in store.remove_dead_workers(worker_timeout_ms).await? {
-        tracing::info!(worker = %worker, "worker stopped sending heartbeats: removed");
+
+    /// The clock the chores read.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
-    enforce_retention(store).await
+
+    /// One tick of every chore, at the clock's "now".
+    pub async fn tick(
+        &self,
+        store: &Store,
+        settings: &TickSettings,
+    ) -> Result<TickReport, StoreError> {
+        let now = self.clock.now_ms();
+        let mut report = TickReport {
+            fired: fire_due_periodics(store, now).await?,
+            ..TickReport::default()
+        };
+        for queue in store.queue_names().await? {
+            report.promoted += store.promote_due_jobs(&queue, PROMOTE_BATCH, now).await?;
+            let reclaimed = store
+                .reclaim_stale_jobs(
+                    &queue,
+                    settings.visibility_timeout_ms,
+                    settings.max_redeliveries,
+                    now,
+                )
+                .await?;
+            report.redelivered += reclaimed.redelivered;
+            report.dead += reclaimed.dead;
+        }
+        report.finalized = store.finalize_report_runs(FINALIZE_BATCH, now).await?;
+        report.rounds = RoundsStarted {
+            releases: crate::releases::poll_if_due(
+                &self.releases,
+                &self.clock,
+                store,
+                &settings.releases,
+            ),
+            studies: crate::studies::sync_if_due(
+                &self.studies,
+                self.clock.as_ref(),
+                store,
+                &settings.studies,
+            ),
+            claims: crate::claims::sweep_if_due(&self.claims, &self.clock, store, &settings.claims),
+        };
+        Ok(report)
+    }
+
+    /// Waits until no background round (releases, studies, claims) is under way.
+    pub async fn rounds_idle(&self) {
+        self.releases.idle().await;
+        self.studies.idle().await;
+        self.claims.idle().await;
+    }
+
+    /// Runs [housekeeping](Chores::housekeeping) when `every_ms` have passed on the clock since
+    /// the last one started (the first at once); true when it ran.
+    pub async fn housekeeping_if_due(
+        &self,
+        store: &Store,
+        every_ms: u64,
+        worker_timeout_ms: u64,
+    ) -> Result<bool, StoreError> {
+        if !self
+            .housekeeping
+            .start_if_due(self.clock.now_ms(), every_ms)
+        {
+            return Ok(false);
+        }
+        self.housekeeping(store, worker_timeout_ms).await?;
+        Ok(true)
+    }
+
+    /// The slower chores: trimming streams and the run indexes, healing and backfilling the
+    /// run indexes, forgetting dead workers, enforcing the workflows' retention.
+    pub async fn housekeeping(
+        &self,
+        store: &Store,
+        worker_timeout_ms: u64,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now_ms();
+        for queue in store.queue_names().await? {
+            store.trim_queue(&queue).await?;
+        }
+        store.trim_expired_runs(now).await?;
+        store.heal_run_indexes(HEAL_BATCH).await?;
+        store.backfill_run_indexes(BACKFILL_BATCH, now).await?;
+        for worker in store.remove_dead_workers(worker_timeout_ms, now).await? {
+            tracing::info!(worker = %worker, "worker stopped sending heartbeats: removed");
+        }
+        enforce_retention(store).await
+    }
 }
 
 /// Deletes the finished runs of each workflow beyond its `retention.offset` newest.

@@ -3,8 +3,15 @@
 //! task waits for anyone again (see [`Store::release_abandoned_human_tasks`]; each release is
 //! logged). Sweeps run in the [background](crate::rounds), one at a time, a few times per
 //! timeout.
+//!
+//! A claim is returned once its holder's last activity is older than the timeout by the
+//! scheduler's [clock](common::time::Clock) and its pending entry has been idle that long by
+//! Redis's clock.
+
+use std::sync::Arc;
 
 use common::store::Store;
+use common::time::Clock;
 
 use crate::rounds::Rounds;
 
@@ -24,17 +31,23 @@ impl ClaimSettings {
     }
 }
 
-/// The background sweeps.
-static ROUNDS: Rounds = Rounds::new();
-
-/// Starts a sweep in the background when one is due and none is running; true when started.
-pub fn sweep_if_due(store: &Store, settings: &ClaimSettings) -> bool {
+/// Starts a sweep in the background when one is due on `clock` and none of `rounds` is
+/// running; true when started.
+pub fn sweep_if_due(
+    rounds: &Rounds,
+    clock: &Arc<dyn Clock>,
+    store: &Store,
+    settings: &ClaimSettings,
+) -> bool {
     let Some(timeout_ms) = settings.timeout_ms else {
         return false;
     };
-    let store = store.clone();
-    ROUNDS.start_if_due(sweep_every_ms(timeout_ms), async move {
-        match store.release_abandoned_human_tasks(timeout_ms).await {
+    let (store, clock) = (store.clone(), Arc::clone(clock));
+    rounds.start_if_due(clock.now_ms(), sweep_every_ms(timeout_ms), async move {
+        match store
+            .release_abandoned_human_tasks(timeout_ms, clock.now_ms())
+            .await
+        {
             Ok(released) if !released.is_empty() => {
                 tracing::info!(
                     released = released.len(),

@@ -1,11 +1,16 @@
 //! The leader loop: hold the lease and tick, or stand by and try to take it.
+//!
+//! The chores read the wall clock ([`SystemClock`]). The lease is renewed on this process's
+//! monotonic clock, a third of the way through it: the lease itself expires on Redis's clock.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::store::Store;
+use common::time::SystemClock;
 use tokio_util::sync::CancellationToken;
 
-use crate::chores::{TickSettings, housekeeping, tick};
+use crate::chores::{Chores, TickSettings};
 use crate::config::SchedulerOptions;
 
 /// Why the scheduler stopped.
@@ -51,9 +56,11 @@ pub async fn run(
         },
         claims: crate::claims::ClaimSettings::from_secs(options.human_claim_timeout_secs),
     };
+    let chores = Chores::new(Arc::new(SystemClock));
+    let housekeeping_every_ms = options.housekeeping_secs.max(1).saturating_mul(1000);
+    let worker_timeout_ms = options.worker_timeout_secs.saturating_mul(1000);
     tracing::info!(scheduler = %id, lease_ms = options.lease_ms, "scheduler started");
     let mut leading = false;
-    let mut last_housekeeping: Option<Instant> = None;
     let mut lease_renewed = Instant::now();
     while !shutdown.is_cancelled() {
         // Renew well before the lease lapses; act only while holding it.
@@ -73,15 +80,14 @@ pub async fn run(
             }
         }
         if leading {
-            if let Err(error) = tick(&store, &settings).await {
+            if let Err(error) = chores.tick(&store, &settings).await {
                 tracing::warn!(cause = %error, "scheduler tick failed");
             }
-            let housekeeping_every = Duration::from_secs(options.housekeeping_secs.max(1));
-            if last_housekeeping.is_none_or(|at| at.elapsed() >= housekeeping_every) {
-                if let Err(error) = housekeeping(&store, options.worker_timeout_secs * 1000).await {
-                    tracing::warn!(cause = %error, "housekeeping failed");
-                }
-                last_housekeeping = Some(Instant::now());
+            if let Err(error) = chores
+                .housekeeping_if_due(&store, housekeeping_every_ms, worker_timeout_ms)
+                .await
+            {
+                tracing::warn!(cause = %error, "housekeeping failed");
             }
         }
         tokio::select! {

@@ -5,13 +5,16 @@
 //! # Layout
 //! - [`config`]: flags and environment.
 //! - [`leader`]: the lease loop that decides whether this scheduler acts.
-//! - [`chores`]: one tick of work, each chore a testable step.
+//! - [`chores`]: one tick of work, each chore a testable step, reading "now" from a clock
+//!   the chores are given (tests step it).
 //! - [`operator`]: operator commands (dead letters).
 //! - [`releases`]: release polling: task service health, tasks in flight, phases.
 //! - [`studies`]: studies mirrored from the data service.
 //! - [`rounds`]: chores that call other services, run in the background one round at a time.
+//! - [`cadence`]: when something done every so often is due again.
 //! - [`claims`]: human tasks whose holder went quiet past the claim timeout return to the pool.
 
+pub mod cadence;
 pub mod chores;
 pub mod claims;
 pub mod config;

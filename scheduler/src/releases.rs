@@ -6,13 +6,15 @@
 //! The calls take time, so rounds run in the [background](crate::rounds): the engine's chores
 //! never wait on a task service. Every call follows the [outbound policy](common::outbound).
 
+use std::sync::Arc;
+
 use common::error::StoreError;
 use common::outbound::OutboundClient;
 use common::releases::task_service::{self, ActionBody};
 use common::releases::{Action, TaskState};
 use common::store::Store;
 use common::store::releases::records::{Release, Task, TaskService};
-use common::time::now_ms;
+use common::time::Clock;
 
 use crate::rounds::Rounds;
 
@@ -30,29 +32,36 @@ pub struct ReleaseSettings {
     pub client: OutboundClient,
 }
 
-/// The background rounds of release polling.
-static ROUNDS: Rounds = Rounds::new();
-
-/// Starts a round in the background when one is due and none is running; true when started.
-pub fn poll_if_due(store: &Store, settings: &ReleaseSettings) -> bool {
-    let (store, polled) = (store.clone(), settings.clone());
-    ROUNDS.start_if_due(settings.poll_ms, async move {
-        if let Err(error) = poll_round(&store, &polled).await {
+/// Starts a round in the background when one is due on `clock` and none of `rounds` is
+/// running; true when started.
+pub fn poll_if_due(
+    rounds: &Rounds,
+    clock: &Arc<dyn Clock>,
+    store: &Store,
+    settings: &ReleaseSettings,
+) -> bool {
+    let (store, polled, clock) = (store.clone(), settings.clone(), Arc::clone(clock));
+    rounds.start_if_due(clock.now_ms(), settings.poll_ms, async move {
+        if let Err(error) = poll_round(&store, &polled, clock.as_ref()).await {
             tracing::warn!(cause = %error, "release polling round failed");
         }
     })
 }
 
-/// One round: health, in-flight tasks, timeouts and phases.
-pub async fn poll_round(store: &Store, settings: &ReleaseSettings) -> Result<(), StoreError> {
+/// One round: health, in-flight tasks, timeouts (by `clock`) and phases.
+pub async fn poll_round(
+    store: &Store,
+    settings: &ReleaseSettings,
+    clock: &dyn Clock,
+) -> Result<(), StoreError> {
     let client = &settings.client;
-    ping_services(store, client).await?;
+    ping_services(store, client, clock).await?;
     for release_id in store.active_release_ids(RELEASES_PER_ROUND).await? {
         let Some(release) = store.release_record::<Release>(&release_id).await? else {
             continue;
         };
         for task in store.release_tasks(&release).await? {
-            follow_task(store, client, &release, &task, settings).await?;
+            follow_task(store, client, &release, &task, settings, clock).await?;
         }
         store.ensure_release_phase(&release_id).await?;
     }
@@ -60,14 +69,22 @@ pub async fn poll_round(store: &Store, settings: &ReleaseSettings) -> Result<(),
 }
 
 /// Pings every enabled service's `/status` and records its health.
-async fn ping_services(store: &Store, client: &OutboundClient) -> Result<(), StoreError> {
+async fn ping_services(
+    store: &Store,
+    client: &OutboundClient,
+    clock: &dyn Clock,
+) -> Result<(), StoreError> {
     let services = store.task_services(true).await?;
     let pings = services
         .iter()
         .map(|service| async move { (service, task_service::ping(client, &service.url).await) });
     for (service, answered) in futures::future::join_all(pings).await {
         match answered {
-            Ok(()) => store.record_service_answer(&service.kf_id).await?,
+            Ok(()) => {
+                store
+                    .record_service_answer(&service.kf_id, clock.now_ms())
+                    .await?
+            }
             Err(cause) => {
                 let failures = store.record_service_failure(&service.kf_id).await?;
                 tracing::info!(service = %service.kf_id, failures, %cause, "task service did not answer /status");
@@ -85,6 +102,7 @@ async fn follow_task(
     release: &Release,
     task: &Task,
     settings: &ReleaseSettings,
+    clock: &dyn Clock,
 ) -> Result<(), StoreError> {
     if !Action::GetStatus.sent_in().contains(&task.state) {
         return Ok(());
@@ -111,7 +129,9 @@ async fn follow_task(
     };
     let answer = task_service::call(client, &service.url, &body).await;
     if answer.answered() {
-        store.record_service_answer(&service.kf_id).await?;
+        store
+            .record_service_answer(&service.kf_id, clock.now_ms())
+            .await?;
     }
     match task_service::interpret(Action::GetStatus, &answer) {
         Ok(state) if state != task.state => {
@@ -122,7 +142,9 @@ async fn follow_task(
         }
         Ok(_) => {}
         Err(_) => {
-            let silent_ms = now_ms().saturating_sub(service.last_ok_ms.max(task.updated_ms));
+            let silent_ms = clock
+                .now_ms()
+                .saturating_sub(service.last_ok_ms.max(task.updated_ms));
             if silent_ms > settings.service_timeout_ms {
                 let reason = format!(
                     "task service {} stopped answering ({} s without an answer)",

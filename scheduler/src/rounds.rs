@@ -3,52 +3,107 @@
 //! a remote service.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
-use common::time::now_ms;
+use tokio::sync::watch;
 
-/// The bookkeeping of one background chore: one per process, since ticks are free functions.
+use crate::cadence::Cadence;
+
+/// The bookkeeping of one background chore; the [`Chores`](crate::chores::Chores) own one per
+/// chore.
 #[derive(Debug)]
 pub struct Rounds {
     /// Whether a round is under way.
-    running: AtomicBool,
-    /// When the last round started (Unix ms; 0: never, so the first is due at once).
-    last_started_ms: AtomicU64,
+    running: Arc<watch::Sender<bool>>,
+    /// When the last round started.
+    cadence: Cadence,
 }
 
 impl Rounds {
-    /// No round started yet.
-    pub const fn new() -> Self {
+    /// No round started yet: the first is due at once.
+    pub fn new() -> Self {
         Self {
-            running: AtomicBool::new(false),
-            last_started_ms: AtomicU64::new(0),
+            running: Arc::new(watch::Sender::new(false)),
+            cadence: Cadence::new(),
         }
     }
 
-    /// Spawns `round` when `every_ms` have passed since the last one started and none is
-    /// running; true when started.
-    pub fn start_if_due<F>(&'static self, every_ms: u64, round: F) -> bool
+    /// Spawns `round` when, at `now_ms`, `every_ms` have passed since the last one started and
+    /// none is running; true when started.
+    pub fn start_if_due<F>(&self, now_ms: u64, every_ms: u64, round: F) -> bool
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let now = now_ms();
-        if now.saturating_sub(self.last_started_ms.load(Ordering::Relaxed)) < every_ms {
+        if !self.cadence.is_due(now_ms, every_ms) {
             return false;
         }
-        if self.running.swap(true, Ordering::AcqRel) {
+        let started = self.running.send_if_modified(|running| {
+            let idle = !*running;
+            *running = true;
+            idle
+        });
+        if !started {
             return false;
         }
-        self.last_started_ms.store(now, Ordering::Relaxed);
+        self.cadence.started(now_ms);
+        let running = Arc::clone(&self.running);
         tokio::spawn(async move {
             round.await;
-            self.running.store(false, Ordering::Release);
+            running.send_replace(false);
         });
         true
+    }
+
+    /// Whether a round is under way.
+    pub fn is_running(&self) -> bool {
+        *self.running.borrow()
+    }
+
+    /// Waits until no round is under way.
+    pub async fn idle(&self) {
+        let mut running = self.running.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = running.wait_for(|running| !*running).await;
     }
 }
 
 impl Default for Rounds {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::oneshot;
+
+    #[tokio::test]
+    async fn a_round_starts_once_per_interval_and_never_beside_a_running_one() {
+        let rounds = Rounds::new();
+        let (finish, finished) = oneshot::channel::<()>();
+        assert!(rounds.start_if_due(1_000, 500, async move {
+            let _ = finished.await;
+        }));
+        assert!(rounds.is_running());
+        assert!(
+            !rounds.start_if_due(1_000, 500, async {}),
+            "not due yet, and one runs"
+        );
+        assert!(
+            !rounds.start_if_due(1_600, 500, async {}),
+            "due, but one still runs"
+        );
+        finish.send(()).unwrap();
+        rounds.idle().await;
+        assert!(!rounds.is_running());
+        assert!(rounds.start_if_due(1_600, 500, async {}), "due and idle");
+        rounds.idle().await;
+        assert!(
+            !rounds.start_if_due(2_099, 500, async {}),
+            "the interval counts from the last start"
+        );
+        assert!(rounds.start_if_due(2_100, 500, async {}));
+        rounds.idle().await;
     }
 }

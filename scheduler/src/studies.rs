@@ -6,6 +6,7 @@
 use common::operations::releases::sync_studies;
 use common::releases::dataservice::DataService;
 use common::store::Store;
+use common::time::Clock;
 
 use crate::rounds::Rounds;
 
@@ -18,16 +19,19 @@ pub struct StudySettings {
     pub every_ms: u64,
 }
 
-/// The background rounds of the sync.
-static ROUNDS: Rounds = Rounds::new();
-
-/// Starts a sync in the background when one is due and none is running; true when started.
-pub fn sync_if_due(store: &Store, settings: &StudySettings) -> bool {
+/// Starts a sync in the background when one is due on `clock` and none of `rounds` is
+/// running; true when started.
+pub fn sync_if_due(
+    rounds: &Rounds,
+    clock: &dyn Clock,
+    store: &Store,
+    settings: &StudySettings,
+) -> bool {
     let Some(data_service) = settings.data_service.clone() else {
         return false;
     };
     let store = store.clone();
-    ROUNDS.start_if_due(settings.every_ms, async move {
+    rounds.start_if_due(clock.now_ms(), settings.every_ms, async move {
         match sync_studies(&store, &data_service).await {
             Ok(sync) => tracing::info!(
                 data_service = %data_service.url(),

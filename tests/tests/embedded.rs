@@ -172,7 +172,13 @@ async fn finished_runs_expire_after_the_retention_and_leave_the_index() {
     let score = redis::cmd("ZSCORE").arg(&index).arg(&id).clone();
     let before: Option<f64> = score.query_async(&mut conn).await.unwrap();
     assert!(before.is_some());
-    assert_eq!(store.trim_expired_runs().await.unwrap(), 1);
+    assert_eq!(
+        store
+            .trim_expired_runs(common::time::now_ms())
+            .await
+            .unwrap(),
+        1
+    );
     let after: Option<f64> = score.query_async(&mut conn).await.unwrap();
     assert_eq!(after, None);
 

@@ -604,6 +604,8 @@ async fn malformed_jobs_and_unknown_task_types_fail_cleanly_and_the_worker_keeps
     );
 }
 
+/// Slot by slot timing (once per slot, the next slot, catch-up) is in `scheduler.rs` on a
+/// stepped clock; this proves it across real processes and the leader's crash.
 #[tokio::test]
 async fn two_schedulers_fire_each_periodic_slot_exactly_once_and_a_standby_takes_over() {
     let world = World::new().await;
@@ -626,13 +628,18 @@ async fn two_schedulers_fire_each_periodic_slot_exactly_once_and_a_standby_takes
     world.store.put_definition(&definition).await.unwrap();
     let _worker = world.worker(&[]);
     let mut first = world.scheduler(&[("BATON_SCHEDULER_ID", "first")]);
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut second = world.scheduler(&[("BATON_SCHEDULER_ID", "second")]);
     wait_until(Duration::from_secs(5), "a leader is elected", || async {
         world.store.scheduler_leader().await.unwrap().is_some()
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let fired_slot = || async { world.store.last_fired_slot("test.TICK").await.unwrap() };
+    wait_until(
+        Duration::from_secs(5),
+        "the leader fires two slots",
+        || async { world.store.list_run_ids(0, 1000).await.unwrap().len() >= 2 },
+    )
+    .await;
 
     // Kill the leader; the standby must take over within the lease (2 s) plus a tick.
     let leader = world.store.scheduler_leader().await.unwrap().unwrap();
@@ -652,7 +659,18 @@ async fn two_schedulers_fire_each_periodic_slot_exactly_once_and_a_standby_takes
         "takeover took {:?}",
         killed_at.elapsed()
     );
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The standby fires on: two slots past the one fired when it took over.
+    let taken_over_at = fired_slot().await.unwrap();
+    wait_until(
+        Duration::from_secs(5),
+        "the standby fires two more slots",
+        || async {
+            fired_slot()
+                .await
+                .is_some_and(|slot| slot >= taken_over_at + 2000)
+        },
+    )
+    .await;
     // Stop firing before reading, so the runs and the last fired slot agree.
     first.kill_9();
     second.kill_9();
@@ -684,29 +702,20 @@ async fn two_schedulers_fire_each_periodic_slot_exactly_once_and_a_standby_takes
     let mut expected_sorted = expected.clone();
     expected_sorted.sort();
     assert_eq!(actual, expected_sorted, "one run per consecutive slot");
-    // About one a second over ~10 s; fewer when the machine is too loaded to start the
-    // schedulers promptly (consecutiveness above is what matters).
-    assert!(
-        (5..=13).contains(&runs.len()),
-        "about one run a second over ~10 s, got {}",
-        runs.len()
-    );
+    assert!(runs.len() >= 4, "got {}", runs.len());
 }
 
+/// When a delayed job is promoted, to the millisecond, is in `scheduler.rs` on a stepped
+/// clock; this proves the processes run it, not before it is due.
 #[tokio::test]
 async fn delayed_runs_start_only_when_due() {
     let world = World::new().await;
     let _scheduler = world.scheduler(&[]);
     let _worker = world.worker(&[]);
     let mut spec = run_of(vec![shell_task("LATER", "true", &[])], Value::Null);
-    let due = common::time::now_ms() + 1500;
+    let due = common::time::now_ms() + 800;
     spec.not_before_ms = Some(due);
     let id = world.store.create_run(&spec).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(
-        world.store.get_run(&id).await.unwrap().unwrap().status,
-        RunStatus::Pending
-    );
     let run = world
         .wait_for_status(&id, RunStatus::Success, Duration::from_secs(10))
         .await;

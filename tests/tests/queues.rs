@@ -1024,8 +1024,20 @@ async fn due_jobs_are_promoted_and_queues_trimmed_on_every_shard() {
         .await
         .unwrap();
 
-    assert_eq!(store.promote_due_jobs(&chores, 100).await.unwrap(), 3);
-    assert_eq!(store.promote_due_jobs(&chores, 100).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .promote_due_jobs(&chores, 100, now_ms())
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        store
+            .promote_due_jobs(&chores, 100, now_ms())
+            .await
+            .unwrap(),
+        0
+    );
     let summary = world.summary(&chores).await;
     assert_eq!(
         summary.waiting,

@@ -569,10 +569,26 @@ async fn runs_listed_before_the_indexes_existed_are_backfilled_once() {
             .runs
             .is_empty()
     );
-    assert_eq!(store.backfill_run_indexes(1000).await.unwrap(), 1);
-    assert_eq!(store.backfill_run_indexes(1000).await.unwrap(), 0, "done");
     assert_eq!(
-        store.backfill_run_indexes(1000).await.unwrap(),
+        store
+            .backfill_run_indexes(1000, common::time::now_ms())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .backfill_run_indexes(1000, common::time::now_ms())
+            .await
+            .unwrap(),
+        0,
+        "done"
+    );
+    assert_eq!(
+        store
+            .backfill_run_indexes(1000, common::time::now_ms())
+            .await
+            .unwrap(),
         0,
         "and stays done"
     );
@@ -616,7 +632,13 @@ async fn expired_runs_leave_every_index() {
         store.get_run(&id).await.unwrap().is_none().then_some(())
     })
     .await;
-    assert_eq!(store.trim_expired_runs().await.unwrap(), 1);
+    assert_eq!(
+        store
+            .trim_expired_runs(common::time::now_ms())
+            .await
+            .unwrap(),
+        1
+    );
     let shard = keys.shard_of(&id);
     for index in [
         keys.kind_index(shard, RunKind::Workflow),

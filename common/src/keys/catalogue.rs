@@ -286,8 +286,8 @@ pub const CATALOGUE: &[KeyDoc] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{Keys, Shard};
     use crate::engine::model::{Priority, QueueName, RunKind, RunStatus};
+    use crate::keys::{Keys, Shard};
 
     /// Whether `key` is an instance of `pattern`: its capitalised words (`P`, `N`, `ID`, ...)
     /// stand for any text without `:`, `{` or `}`; the rest must be as written.

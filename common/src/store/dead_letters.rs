@@ -320,12 +320,16 @@ impl Store {
     }
 }
 
-/// The fields of a dead-letter record for `job`.
-pub(crate) fn dead_letter_fields(job: &Job, error: &str) -> Vec<(&'static str, String)> {
+/// The fields of a dead-letter record for `job`, dated `now_ms`.
+pub(crate) fn dead_letter_fields(
+    job: &Job,
+    error: &str,
+    now_ms: u64,
+) -> Vec<(&'static str, String)> {
     let mut fields = job_fields(&job.job);
     fields.push(("p", job.priority.as_str().to_owned()));
     fields.push(("error", error.to_owned()));
-    fields.push(("at", now_ms().to_string()));
+    fields.push(("at", now_ms.to_string()));
     fields
 }
 

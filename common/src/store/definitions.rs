@@ -1,6 +1,7 @@
 //! The stored workflow definitions ([`Definition`]) and the periodic slots fired.
 
 use super::{Store, StoreResult};
+use crate::error::StoreError;
 use crate::scripts;
 use crate::workflows::definition::Definition;
 
@@ -48,16 +49,20 @@ impl Store {
             .await?)
     }
 
-    /// Fires the slot `slot_ms` of a periodic definition: creates its run (once, whoever
-    /// asks) and records the slot; returns the run id.
+    /// Fires the slot `slot_ms` of a periodic definition at `now_ms` (its run's creation
+    /// time): creates its run (once, whoever asks) and records the slot; returns the run id.
     pub async fn fire_periodic(
         &self,
         definition: &Definition,
         slot_ms: u64,
+        now_ms: u64,
     ) -> StoreResult<String> {
+        let spec = definition.periodic_run_spec(self.keys.prefix(), slot_ms);
         let id = self
-            .create_run(&definition.periodic_run_spec(self.keys.prefix(), slot_ms))
-            .await?;
+            .create_runs_at(std::slice::from_ref(&spec), now_ms)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("no run id returned".into()))?;
         let mut conn = self.conn().await?;
         scripts::ADVANCE_SLOT
             .key(self.keys.periodic_slots())

@@ -11,7 +11,6 @@ use super::{Store, StoreResult};
 use crate::engine::model::{JobRef, Priority, QueueName};
 use crate::keys::CONSUMER_GROUP;
 use crate::scripts;
-use crate::time::now_ms;
 
 /// Consumer name under which the scheduler claims jobs it is about to move.
 const RECLAIMER: &str = "baton-reclaimer";
@@ -33,11 +32,15 @@ pub struct ReclaimReport {
 }
 
 impl Store {
-    /// Moves the delayed jobs of `queue` that are due onto their streams, on every shard (at
-    /// most `limit` per shard), in one round trip; returns how many.
-    pub async fn promote_due_jobs(&self, queue: &QueueName, limit: usize) -> StoreResult<usize> {
+    /// Moves the delayed jobs of `queue` that are due at `now_ms` onto their streams, on every
+    /// shard (at most `limit` per shard), in one round trip; returns how many.
+    pub async fn promote_due_jobs(
+        &self,
+        queue: &QueueName,
+        limit: usize,
+        now_ms: u64,
+    ) -> StoreResult<usize> {
         let mut conn = self.conn().await?;
-        let now = now_ms();
         let mut pipe = redis::pipe();
         for shard in self.keys.shards() {
             pipe.invoke_script(
@@ -47,7 +50,7 @@ impl Store {
                     .key(self.keys.stream(shard, queue, Priority::Normal))
                     .key(self.keys.stream(shard, queue, Priority::Low))
                     .key(self.keys.retrying(shard, queue))
-                    .arg(now)
+                    .arg(now_ms)
                     .arg(limit),
             );
         }
@@ -64,11 +67,15 @@ impl Store {
     ///
     /// Human queues ([`QueueName::is_human`]) are never reclaimed: their jobs are held by
     /// people, for hours, and only the person who claimed one may finish it.
+    ///
+    /// The idle time is Redis's (the pending entries' delivery times); `now_ms` dates the
+    /// dead-letter records and the failures.
     pub async fn reclaim_stale_jobs(
         &self,
         queue: &QueueName,
         min_idle_ms: u64,
         max_redeliveries: u32,
+        now_ms: u64,
     ) -> StoreResult<ReclaimReport> {
         if queue.is_human() {
             return Ok(ReclaimReport::default());
@@ -102,7 +109,7 @@ impl Store {
                                 &[
                                     ("p", priority.as_str().to_owned()),
                                     ("error", "malformed job entry".to_owned()),
-                                    ("at", now_ms().to_string()),
+                                    ("at", now_ms.to_string()),
                                 ],
                             )
                             .await?;
@@ -117,7 +124,7 @@ impl Store {
                             job,
                         };
                         if self
-                            .reclaim_job(&job, &stream, &dead, max_redeliveries)
+                            .reclaim_job(&job, &stream, &dead, max_redeliveries, now_ms)
                             .await?
                         {
                             report.dead += 1;
@@ -139,13 +146,15 @@ impl Store {
     }
 
     /// Puts a reclaimed job back on its stream as a new delivery, or, past `max_redeliveries`,
-    /// fails its task and moves it to the dead letter; true when it went to the dead letter.
+    /// fails its task and moves it to the dead letter (both dated `now_ms`); true when it went
+    /// to the dead letter.
     async fn reclaim_job(
         &self,
         job: &Job,
         stream: &str,
         dead: &str,
         max_redeliveries: u32,
+        now_ms: u64,
     ) -> StoreResult<bool> {
         let redeliveries = job.job.redeliveries + 1;
         if redeliveries <= max_redeliveries {
@@ -159,13 +168,14 @@ impl Store {
         }
         let error =
             format!("job lost {redeliveries} times (its worker stopped answering); giving up");
-        self.fail_task(&job.job, job.priority, &error).await?;
+        self.fail_task(&job.job, job.priority, &error, now_ms)
+            .await?;
         let moved = self
             .move_entry(
                 stream,
                 dead,
                 &job.entry_id,
-                &dead_letter_fields(job, &error),
+                &dead_letter_fields(job, &error, now_ms),
             )
             .await?;
         if moved.is_some() {
@@ -196,13 +206,14 @@ impl Store {
         Ok(invocation.invoke_async(&mut conn).await?)
     }
 
-    /// Fails a task for good at `job`'s attempt, whoever holds it (and enqueues the run's
-    /// failure hook when that fails the run); true when it changed.
+    /// Fails a task for good at `job`'s attempt, whoever holds it, at `now_ms` (and enqueues
+    /// the run's failure hook when that fails the run); true when it changed.
     pub async fn fail_task(
         &self,
         job: &JobRef,
         priority: Priority,
         error: &str,
+        now_ms: u64,
     ) -> StoreResult<bool> {
         let mut conn = self.conn().await?;
         let reply: Vec<String> = scripts::FAIL_TASK
@@ -211,7 +222,7 @@ impl Store {
             .arg(job.task)
             .arg(job.attempt)
             .arg(error)
-            .arg(now_ms())
+            .arg(now_ms)
             .arg(self.retention_secs)
             .invoke_async(&mut conn)
             .await?;
@@ -303,10 +314,11 @@ impl Store {
         self.query_pipeline::<()>(&mut conn, &pipe).await
     }
 
-    /// Removes from the run indexes the runs older than the retention that have expired (see
-    /// [`Store::trim_run_indexes`]); returns how many runs left their kind's index.
-    pub async fn trim_expired_runs(&self) -> StoreResult<usize> {
-        self.trim_run_indexes().await
+    /// Removes from the run indexes the runs older than the retention at `now_ms` that have
+    /// expired (see [`Store::trim_run_indexes`]); returns how many runs left their kind's
+    /// index.
+    pub async fn trim_expired_runs(&self, now_ms: u64) -> StoreResult<usize> {
+        self.trim_run_indexes(now_ms).await
     }
 
     /// Jobs waiting on the streams of `queue` (not yet delivered) or for their due time, and

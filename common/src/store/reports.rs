@@ -257,8 +257,13 @@ impl Store {
 
     /// Finalizes a report run whose run has finished: a success becomes its version (once;
     /// repeating is harmless), any end leaves the active set and lets the key expire with the
-    /// retention period. Returns the run's status (`None` when the run does not exist).
-    pub async fn finalize_report_run(&self, run: &ReportRun) -> StoreResult<Option<RunStatus>> {
+    /// retention period. A run that never started is given up once `now_ms` is past its grace
+    /// period. Returns the run's status (`None` when the run does not exist).
+    pub async fn finalize_report_run(
+        &self,
+        run: &ReportRun,
+        now_ms: u64,
+    ) -> StoreResult<Option<RunStatus>> {
         let mut conn = self.conn().await?;
         // One round trip tells the status and whether anything is left to do: a run already
         // finalized (every status read after its end) costs nothing more.
@@ -285,7 +290,7 @@ impl Store {
                 self.push_insert_version(&mut pipe, &record, &json);
             }
             Some(RunStatus::Error | RunStatus::Canceled) => {}
-            None if now_ms().saturating_sub(run.created_ms) > ORPHAN_GRACE_MS => {}
+            None if now_ms.saturating_sub(run.created_ms) > ORPHAN_GRACE_MS => {}
             _ => return Ok(status),
         }
         // The version and the end of the run's activity, in one transaction. The version's
@@ -300,13 +305,18 @@ impl Store {
         Ok(status)
     }
 
-    /// Finalizes every active report run that has finished (the scheduler's chore); returns
-    /// how many were finalized.
-    pub async fn finalize_report_runs(&self, limit: usize) -> StoreResult<usize> {
+    /// Finalizes every active report run that has finished as of `now_ms` (the scheduler's
+    /// chore); returns how many were finalized.
+    pub async fn finalize_report_runs(&self, limit: usize, now_ms: u64) -> StoreResult<usize> {
         let mut finalized = 0;
         for state in self.active_report_runs(limit).await? {
             let finished = state.status.is_none_or(RunStatus::is_finished);
-            if finished && self.finalize_report_run(&state.run).await?.is_some() {
+            if finished
+                && self
+                    .finalize_report_run(&state.run, now_ms)
+                    .await?
+                    .is_some()
+            {
                 finalized += 1;
             }
         }

@@ -125,9 +125,14 @@ impl Store {
         Ok(workers)
     }
 
-    /// Removes workers whose last heartbeat is older than `stale_ms`; returns their ids.
-    pub async fn remove_dead_workers(&self, stale_ms: u64) -> StoreResult<Vec<String>> {
-        let cutoff = crate::time::now_ms().saturating_sub(stale_ms);
+    /// Removes workers whose last heartbeat is older than `stale_ms` at `now_ms`; returns
+    /// their ids.
+    pub async fn remove_dead_workers(
+        &self,
+        stale_ms: u64,
+        now_ms: u64,
+    ) -> StoreResult<Vec<String>> {
+        let cutoff = now_ms.saturating_sub(stale_ms);
         let mut dead = Vec::new();
         for worker in self.workers().await? {
             if worker.last_seen_ms < cutoff {

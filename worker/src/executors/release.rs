@@ -71,7 +71,7 @@ pub async fn run_release_call(
     ));
     if answer.answered() {
         store
-            .record_service_answer(&task.task_service)
+            .record_service_answer(&task.task_service, common::time::now_ms())
             .await
             .map_err(store_error)?;
     }

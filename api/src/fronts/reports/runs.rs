@@ -346,7 +346,10 @@ pub async fn progress(
     let run = runs.get(&report_run.run_id).await?;
     let run_status = run.as_ref().map(|run| run.status);
     if run_status.is_some_and(RunStatus::is_finished) {
-        state.store.finalize_report_run(report_run).await?;
+        state
+            .store
+            .finalize_report_run(report_run, common::time::now_ms())
+            .await?;
     }
     let status = status_name(run_status, run.as_ref());
     let queue: Vec<QueueEntry> = if status == "queued" {
@@ -441,7 +444,10 @@ pub async fn kill_run(
         .await?
     {
         CancelOutcome::Canceled { .. } => {
-            state.store.finalize_report_run(report_run).await?;
+            state
+                .store
+                .finalize_report_run(report_run, common::time::now_ms())
+                .await?;
             tracing::info!(key, by = %access.key.id, "report run killed");
             Ok(())
         }

@@ -104,6 +104,8 @@ struct HolderCall<'a> {
     entry: Option<&'a str>,
     updated_by: Option<u64>,
     to: &'a str,
+    /// When the change happens (Unix ms).
+    at: u64,
 }
 
 impl Store {
@@ -134,6 +136,7 @@ impl Store {
                     entry: entry.as_deref(),
                     updated_by: None,
                     to: "",
+                    at: now_ms(),
                 },
             )
             .await?;
@@ -181,6 +184,7 @@ impl Store {
                         entry: entry.as_deref(),
                         updated_by: None,
                         to,
+                        at: now_ms(),
                     },
                 )
                 .await?;
@@ -198,12 +202,15 @@ impl Store {
     }
 
     /// Returns to the pool every claimed human task whose holder has done nothing on it (no
-    /// claim, no save) for `timeout_ms`, on every human queue; answers those it returned.
+    /// claim, no save) for `timeout_ms` at `now_ms`, on every human queue; answers those it
+    /// returned. A claim must also have been idle that long by Redis's clock (its pending
+    /// entry's idle time).
     pub async fn release_abandoned_human_tasks(
         &self,
         timeout_ms: u64,
+        now_ms: u64,
     ) -> StoreResult<Vec<AbandonedClaim>> {
-        let cutoff = now_ms().saturating_sub(timeout_ms);
+        let cutoff = now_ms.saturating_sub(timeout_ms);
         let queues: Vec<QueueName> = self
             .queue_names()
             .await?
@@ -227,6 +234,7 @@ impl Store {
                             entry: Some(&job.entry_id),
                             updated_by: Some(cutoff),
                             to: "",
+                            at: now_ms,
                         },
                     )
                     .await?;
@@ -466,7 +474,7 @@ impl Store {
             .arg(call.task)
             .arg(call.holder)
             .arg(call.entry.unwrap_or(""))
-            .arg(now_ms())
+            .arg(call.at)
             .arg(call.updated_by.map(|ms| ms.to_string()).unwrap_or_default())
             .arg(call.to)
             .arg(call.run_id)

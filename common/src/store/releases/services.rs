@@ -8,7 +8,6 @@ use super::records::{Record, Task, TaskService, bit};
 use super::{Store, StoreResult};
 use crate::error::StoreError;
 use crate::releases::IdKind;
-use crate::time::now_ms;
 
 /// Failed pings in a row after which a service is marked `down` (more than this many).
 pub const DOWN_AFTER_FAILED_PINGS: u32 = 3;
@@ -153,8 +152,9 @@ impl Store {
         })
     }
 
-    /// Records that a task service answered (a ping or an action): `ok`, no failed pings.
-    pub async fn record_service_answer(&self, service_id: &str) -> StoreResult<()> {
+    /// Records that a task service answered (a ping or an action) at `now_ms`: `ok`, no failed
+    /// pings.
+    pub async fn record_service_answer(&self, service_id: &str, now_ms: u64) -> StoreResult<()> {
         if !IdKind::TaskService.is_valid(service_id) {
             return Ok(());
         }
@@ -171,7 +171,7 @@ impl Store {
                     &[
                         ("health_status", "ok".to_owned()),
                         ("last_ok_status", "0".to_owned()),
-                        ("last_ok_ms", now_ms().to_string()),
+                        ("last_ok_ms", now_ms.to_string()),
                     ],
                 )
                 .await?;

@@ -9,7 +9,6 @@ use super::{FINISHED_STATUSES, RUN_KINDS};
 use crate::engine::model::{RunKind, RunStatus};
 use crate::keys::Shard;
 use crate::store::{Store, StoreResult};
-use crate::time::now_ms;
 
 /// Entries one index's trimming examines per call.
 const TRIM_BUDGET: usize = 5000;
@@ -70,7 +69,9 @@ impl Store {
     /// to `batch` of them split evenly over the shards not done yet, from each shard's
     /// backfill cursor; returns how many it read, 0 once every shard has been read to its end
     /// (which each shard remembers). Idempotent, and cheap once done.
-    pub async fn backfill_run_indexes(&self, batch: usize) -> StoreResult<usize> {
+    ///
+    /// Each shard's done mark is dated `now_ms`.
+    pub async fn backfill_run_indexes(&self, batch: usize, now_ms: u64) -> StoreResult<usize> {
         let shards: Vec<Shard> = self.keys.shards().collect();
         let mut conn = self.conn().await?;
         let done: Vec<Option<String>> = redis::cmd("HMGET")
@@ -109,11 +110,10 @@ impl Store {
             read.extend(page);
         }
         if !finished_shards.is_empty() {
-            let now = now_ms();
             let mut marks = redis::cmd("HSET");
             marks.arg(self.keys.runs_upkeep());
             for shard in &finished_shards {
-                marks.arg(format!("backfilled:{shard}")).arg(now);
+                marks.arg(format!("backfilled:{shard}")).arg(now_ms);
             }
             marks.query_async::<()>(&mut conn).await?;
             if finished_shards.len() == pending.len() {
@@ -192,8 +192,8 @@ impl Store {
     /// Removes from every run index of every shard the entries older than the retention whose
     /// run no longer exists (expired); kinds whose runs are kept are left alone. Returns how
     /// many runs left the kind indexes.
-    pub async fn trim_run_indexes(&self) -> StoreResult<usize> {
-        let cutoff = now_ms().saturating_sub(self.retention_secs.saturating_mul(1000));
+    pub async fn trim_run_indexes(&self, now_ms: u64) -> StoreResult<usize> {
+        let cutoff = now_ms.saturating_sub(self.retention_secs.saturating_mul(1000));
         let kinds: Vec<RunKind> = RUN_KINDS
             .into_iter()
             .filter(|kind| !kind.is_kept())
