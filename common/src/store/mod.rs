@@ -32,6 +32,7 @@ pub mod lease;
 pub mod maintenance;
 pub mod projects;
 pub mod queues;
+pub mod record_fields;
 pub mod releases;
 pub mod reports;
 pub mod retention;
