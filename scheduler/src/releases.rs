@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use common::error::StoreError;
 use common::outbound::OutboundClient;
+use common::releases::records::{Release, Task, TaskService};
 use common::releases::task_service::{self, ActionBody};
 use common::releases::{Action, TaskState};
 use common::store::Store;
-use common::store::releases::records::{Release, Task, TaskService};
 use common::time::Clock;
 
 use crate::rounds::Rounds;

@@ -11,7 +11,7 @@ use baton_tests::wait::wait_for;
 use baton_tests::{Browser, Client, TestApp};
 use common::auth::signing::Signer;
 use common::releases::ReleaseState;
-use common::store::releases::records::{Release, TaskService};
+use common::releases::records::{Release, TaskService};
 use serde_json::json;
 use tokio::sync::Semaphore;
 

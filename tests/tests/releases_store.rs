@@ -5,10 +5,11 @@
 use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
 use common::releases::ReleaseState;
+use common::releases::records::{Event, Release, ReleaseNote, Task, TaskService};
 use common::releases::{IdKind, TaskState};
 use common::store::Store;
+use common::store::record_fields::field_value;
 use common::store::releases::lifecycle::NewRelease;
-use common::store::releases::records::{Event, Release, ReleaseNote, Task, TaskService, bit};
 use common::time::now_ms;
 use futures::StreamExt;
 
@@ -207,7 +208,10 @@ async fn indexes_follow_transitions_updates_and_deletes() {
     );
     assert!(
         store
-            .update_release_record::<TaskService>(&service.kf_id, &[("enabled", bit(false))])
+            .update_release_record::<TaskService>(
+                &service.kf_id,
+                &[("enabled", field_value(&false))]
+            )
             .await
             .unwrap()
     );
@@ -285,7 +289,7 @@ async fn concurrent_updates_and_deletes_leave_indexes_agreeing_with_the_hashes()
         let store = &store;
         async move {
             let page = store
-                .list_release_records::<TaskService>(&[("enabled", &bit(enabled))], 0, 10)
+                .list_release_records::<TaskService>(&[("enabled", &*field_value(&enabled))], 0, 10)
                 .await
                 .unwrap();
             // An index entry without its record would count without being listed.
@@ -301,7 +305,10 @@ async fn concurrent_updates_and_deletes_leave_indexes_agreeing_with_the_hashes()
                 let id = service.kf_id.as_str();
                 async move {
                     store
-                        .update_release_record::<TaskService>(id, &[("enabled", bit(n % 2 == 0))])
+                        .update_release_record::<TaskService>(
+                            id,
+                            &[("enabled", field_value(&(n % 2 == 0)))],
+                        )
                         .await
                         .unwrap()
                 }
@@ -330,7 +337,7 @@ async fn concurrent_updates_and_deletes_leave_indexes_agreeing_with_the_hashes()
             .unwrap()
     );
     let updated = store
-        .update_release_record::<TaskService>(&service.kf_id, &[("enabled", bit(true))])
+        .update_release_record::<TaskService>(&service.kf_id, &[("enabled", field_value(&true))])
         .await
         .unwrap();
     assert!(!updated);
@@ -347,7 +354,7 @@ async fn concurrent_updates_and_deletes_leave_indexes_agreeing_with_the_hashes()
     for round in 0..20 {
         let doomed = task_service();
         store.insert_release_record(&doomed).await.unwrap();
-        let disable = [("enabled", bit(false))];
+        let disable = [("enabled", field_value(&false))];
         let (updated, deleted) = tokio::join!(
             store.update_release_record::<TaskService>(&doomed.kf_id, &disable),
             store.delete_release_record::<TaskService>(&doomed.kf_id),

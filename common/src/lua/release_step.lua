@@ -36,8 +36,10 @@ if not release_id then
   return {'missing', '', ''}
 end
 
+-- A list field holds ids as JSON (`["TA_1","TA_2"]`), or comma-separated as stored before
+-- lists were JSON; ids are letters, digits and `_`, so either reads the same way.
 local function listed(list, value)
-  for item in string.gmatch(list, '[^,]+') do
+  for item in string.gmatch(list, '[^,%[%]"]+') do
     if item == value then
       return true
     end

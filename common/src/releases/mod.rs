@@ -7,6 +7,7 @@
 
 pub mod call;
 pub mod dataservice;
+pub mod records;
 pub mod task_service;
 
 use std::fmt;

@@ -37,7 +37,15 @@ pub fn to_fields<T: Serialize>(record: &T) -> Result<Vec<(String, String)>, Stor
         .collect())
 }
 
-/// One value as its field holds it.
+/// One value as a field holds it: what a partial update writes, encoded as the whole record
+/// would be.
+pub fn field_value<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_value(value)
+        .map(field_text)
+        .unwrap_or_default()
+}
+
+/// One JSON value as its field holds it.
 fn field_text(value: Value) -> String {
     match value {
         Value::Null => String::new(),
@@ -57,6 +65,13 @@ pub fn from_fields<'a, T: Deserialize<'a>>(
         .iter()
         .map(|(name, value)| (name.as_str(), FieldValue(value)));
     T::deserialize(MapDeserializer::new(entries))
+        .map_err(|error: DecodeError| StoreError::Corrupt(format!("{what}: {error}")))
+}
+
+/// A list held by one field (JSON, or comma-separated as stored before lists were JSON), read
+/// on its own; `what` names the record in errors.
+pub fn list_value(what: &str, text: &str) -> Result<Vec<String>, StoreError> {
+    Vec::<String>::deserialize(FieldValue(text))
         .map_err(|error: DecodeError| StoreError::Corrupt(format!("{what}: {error}")))
 }
 

@@ -7,10 +7,10 @@
 
 use common::outbound::{self, OutboundClient};
 use common::releases::call::ReleaseCall;
+use common::releases::records::Task;
 use common::releases::task_service::{self, ActionBody, Answer};
 use common::releases::{Action, TaskState};
 use common::store::Store;
-use common::store::releases::records::Task;
 use serde_json::{Value, json};
 
 use crate::context::TaskContext;

@@ -1,9 +1,8 @@
 //! `/events`, `/release-notes` and `/studies`: the records around releases.
 
 use common::releases::IdKind;
-use common::store::releases::records::{
-    Event, Record, Release, ReleaseNote, Study, Task, TaskService,
-};
+use common::releases::records::{Event, Release, ReleaseNote, Study, Task, TaskService};
+use common::store::releases::records::Record;
 use common::time::now_ms;
 use serde_json::{Map, Value};
 use warp::http::StatusCode;

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use common::operations::releases::mirror_named_studies;
 use common::releases::ReleaseState;
+use common::releases::records::{Release, ReleaseNote, Task};
+use common::store::record_fields::field_value;
 use common::store::releases::lifecycle::{NewRelease, StepResult};
-use common::store::releases::records::{Release, ReleaseNote, Task};
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 
@@ -171,10 +172,7 @@ pub async fn update(
         }
     }
     if let Some(tags) = string_list_field(&fields, "tags")? {
-        changes.push((
-            "tags",
-            serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into()),
-        ));
+        changes.push(("tags", field_value(&tags)));
     }
     state
         .store

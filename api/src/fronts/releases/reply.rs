@@ -1,9 +1,8 @@
 //! What every handler of the front shares: JSON answers, the URLs of related resources,
 //! pagination, query and body parsing, and how records are shown.
 
-use common::store::releases::records::{
-    Event, Record, Release, ReleaseNote, Study, Task, TaskService,
-};
+use common::releases::records::{Event, Release, ReleaseNote, Study, Task, TaskService};
+use common::store::releases::records::Record;
 use common::store::releases::{Order, Page};
 use serde_json::{Map, Value, json};
 use warp::Reply;

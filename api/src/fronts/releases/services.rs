@@ -3,9 +3,10 @@
 //! pass the outbound policy, and is shown and logged without credentials.
 
 use common::outbound;
+use common::releases::records::TaskService;
 use common::releases::task_service;
 use common::releases::{IdKind, ServiceToken};
-use common::store::releases::records::{TaskService, bit};
+use common::store::record_fields::field_value;
 use common::store::releases::services::Registration;
 use common::time::now_ms;
 use serde_json::{Map, Value};
@@ -57,7 +58,7 @@ pub async fn list(
     let asked: PageRequest = page_request(request)?;
     let enabled = query_bool(request, "enabled")?;
     let filters: Vec<_> = enabled
-        .map(|enabled| ("enabled", bit(enabled)))
+        .map(|enabled| ("enabled", field_value(&enabled)))
         .into_iter()
         .collect();
     let page = filtered_page::<TaskService>(state, asked, &filters).await?;
@@ -173,7 +174,7 @@ pub(crate) async fn change(
         changes.push(("url", url));
     }
     if let Some(enabled) = bool_field(fields, "enabled")? {
-        changes.push(("enabled", bit(enabled)));
+        changes.push(("enabled", field_value(&enabled)));
     }
     state
         .store

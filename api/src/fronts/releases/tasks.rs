@@ -3,8 +3,8 @@
 //! guarded transition as the phases.
 
 use common::releases::TaskState;
+use common::releases::records::Task;
 use common::store::releases::lifecycle::StepResult;
-use common::store::releases::records::Task;
 use serde_json::Value;
 use warp::http::StatusCode;
 

@@ -7,7 +7,6 @@
 
 use redis::AsyncCommands;
 
-use super::records::{Release, Study, Task, TaskService};
 use super::{Store, StoreResult};
 use crate::engine::executor::DomainPayload;
 use crate::engine::model::{
@@ -15,8 +14,10 @@ use crate::engine::model::{
 };
 use crate::error::{InvalidInput, StoreError};
 use crate::releases::call::ReleaseCall;
+use crate::releases::records::{Release, Study, Task, TaskService};
 use crate::releases::{IdKind, ReleaseState, TaskState, Version, phase_run_id};
 use crate::scripts;
+use crate::store::record_fields;
 use crate::time::now_ms;
 
 /// Events one step may write at most.
@@ -160,6 +161,7 @@ impl Store {
             studies: studies.clone(),
             tasks: tasks.iter().map(|task| task.kf_id.clone()).collect(),
             created_ms: now,
+            updated_ms: now,
         };
         let mut pipe = redis::pipe();
         pipe.atomic();
@@ -176,7 +178,7 @@ impl Store {
                 created_ms: now,
             };
             let key = self.keys.release_record("study", study);
-            for (field, value) in super::records::Record::to_fields(&record) {
+            for (field, value) in super::records::Record::to_fields(&record)? {
                 pipe.hset_nx(&key, field, value).ignore();
             }
             pipe.cmd("ZADD")
@@ -187,9 +189,9 @@ impl Store {
                 .ignore();
         }
         for task in &tasks {
-            super::add_record(self, &mut pipe, task);
+            super::add_record(self, &mut pipe, task)?;
         }
-        super::add_record(self, &mut pipe, &release);
+        super::add_record(self, &mut pipe, &release)?;
         pipe.zadd(self.keys.releases_active(), &release_id, now)
             .ignore();
         let mut conn = self.conn().await?;
@@ -217,14 +219,10 @@ impl Store {
             .arg("studies")
             .query_async(&mut conn)
             .await?;
-        let split = |text: Option<String>| -> Vec<String> {
-            text.unwrap_or_default()
-                .split(',')
-                .filter(|item| !item.is_empty())
-                .map(str::to_owned)
-                .collect()
+        let list = |text: Option<String>| -> StoreResult<Vec<String>> {
+            record_fields::list_value("release", &text.unwrap_or_default())
         };
-        let (tasks, studies) = (split(tasks), split(studies));
+        let (tasks, studies) = (list(tasks)?, list(studies)?);
         let event_ids: Vec<String> = (0..EVENTS_PER_STEP)
             .map(|_| IdKind::Event.new_id())
             .collect();

@@ -19,7 +19,8 @@ use redis::AsyncCommands;
 
 use super::{Store, StoreResult};
 use crate::scripts;
-use records::{Fields, Record};
+use crate::store::record_fields::Fields;
+use records::Record;
 
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,7 +192,7 @@ impl Store {
         let mut conn = self.conn().await?;
         let mut pipe = redis::pipe();
         pipe.atomic();
-        add_record(self, &mut pipe, record);
+        add_record(self, &mut pipe, record)?;
         pipe.query_async::<()>(&mut conn).await?;
         Ok(())
     }
@@ -246,9 +247,9 @@ impl Store {
 }
 
 /// Adds a record's writes (its hash and its index entries) to `pipe`.
-fn add_record<R: Record>(store: &Store, pipe: &mut redis::Pipeline, record: &R) {
+fn add_record<R: Record>(store: &Store, pipe: &mut redis::Pipeline, record: &R) -> StoreResult<()> {
     let key = store.keys.release_record(R::COLLECTION, record.id());
-    pipe.hset_multiple(&key, &record.to_fields())
+    pipe.hset_multiple(&key, &record.to_fields()?)
         .ignore()
         .zadd(
             store.keys.release_index(R::COLLECTION),
@@ -256,12 +257,13 @@ fn add_record<R: Record>(store: &Store, pipe: &mut redis::Pipeline, record: &R) 
             record.score(),
         )
         .ignore();
-    for (field, value) in record.index_entries() {
+    for (field, value) in record.index_entries()? {
         pipe.zadd(
-            store.keys.release_index_by(R::COLLECTION, field, &value),
+            store.keys.release_index_by(R::COLLECTION, &field, &value),
             record.id(),
             record.score(),
         )
         .ignore();
     }
+    Ok(())
 }

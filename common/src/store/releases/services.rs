@@ -4,10 +4,12 @@
 
 use redis::AsyncCommands;
 
-use super::records::{Record, Task, TaskService, bit};
+use super::records::Record;
 use super::{Store, StoreResult};
 use crate::error::StoreError;
 use crate::releases::IdKind;
+use crate::releases::records::{Task, TaskService};
+use crate::store::record_fields::field_value;
 
 /// Failed pings in a row after which a service is marked `down` (more than this many).
 pub const DOWN_AFTER_FAILED_PINGS: u32 = 3;
@@ -83,14 +85,16 @@ impl Store {
                     self.keys
                         .release_record(TaskService::COLLECTION, &service.kf_id),
                 )
-                .key(
-                    self.keys
-                        .release_index_by(TaskService::COLLECTION, "enabled", &bit(true)),
-                )
-                .key(
-                    self.keys
-                        .release_index_by(TaskService::COLLECTION, "enabled", &bit(false)),
-                );
+                .key(self.keys.release_index_by(
+                    TaskService::COLLECTION,
+                    "enabled",
+                    &field_value(&true),
+                ))
+                .key(self.keys.release_index_by(
+                    TaskService::COLLECTION,
+                    "enabled",
+                    &field_value(&false),
+                ));
             for id in &listed {
                 invocation.key(self.keys.release_record(TaskService::COLLECTION, id));
             }
@@ -99,7 +103,11 @@ impl Store {
                 .arg(&service.url)
                 .arg(&service.kf_id)
                 .arg(service.created_ms)
-                .arg(enabled.map(bit).unwrap_or_default())
+                .arg(
+                    enabled
+                        .map(|enabled| field_value(&enabled))
+                        .unwrap_or_default(),
+                )
                 .arg(both.len());
             for (field, value) in both.iter().chain(&new_only) {
                 invocation.arg(*field).arg(value);

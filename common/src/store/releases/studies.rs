@@ -6,10 +6,12 @@ use std::collections::HashSet;
 
 use redis::AsyncCommands;
 
-use super::records::{Record, Study, bit};
+use super::records::Record;
 use super::{Store, StoreResult};
 use crate::releases::IdKind;
 use crate::releases::dataservice::MirroredStudy;
+use crate::releases::records::Study;
+use crate::store::record_fields::field_value;
 use crate::time::now_ms;
 
 /// Studies written per atomic pipeline.
@@ -66,15 +68,15 @@ impl Store {
                     deleted: study.deleted,
                     created_ms,
                 };
-                for (field, value) in made.to_fields() {
+                for (field, value) in made.to_fields()? {
                     pipe.hset_nx(&key, field, value).ignore();
                 }
                 pipe.hset_multiple(
                     &key,
                     &[
                         ("name", study.name.clone()),
-                        ("visible", bit(study.visible)),
-                        ("deleted", bit(study.deleted)),
+                        ("visible", field_value(&study.visible)),
+                        ("deleted", field_value(&study.deleted)),
                     ],
                 )
                 .ignore();
@@ -119,7 +121,7 @@ impl Store {
                     pipe.hset(
                         self.keys.release_record(Study::COLLECTION, id),
                         "deleted",
-                        bit(true),
+                        field_value(&true),
                     )
                     .ignore();
                     newly.push(id.clone());

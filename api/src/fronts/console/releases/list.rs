@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use common::store::releases::records::{Release, Task};
+use common::releases::records::{Release, Task};
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 

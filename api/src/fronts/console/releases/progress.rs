@@ -1,8 +1,8 @@
 //! How far along a task or a release is, for the progress bars, and how healthy a task
 //! service is, as the pages say it. Pure functions of the stored records.
 
+use common::releases::records::TaskService;
 use common::releases::{ReleaseState, TaskState};
-use common::store::releases::records::TaskService;
 
 use crate::fronts::console::html::datetime;
 

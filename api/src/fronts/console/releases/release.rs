@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use common::releases::ReleaseState;
-use common::store::releases::records::{Event, Release, ReleaseNote, Task};
+use common::releases::records::{Event, Release, ReleaseNote, Task};
 use warp::http::StatusCode;
 
 use super::progress::{release_percent, task_percent};
