@@ -366,3 +366,59 @@ async fn concurrent_updates_and_deletes_leave_indexes_agreeing_with_the_hashes()
         }
     }
 }
+
+/// Creates a release of the one task service's task, drives the task to staged, and
+/// publishes it; returns the version it was published as.
+async fn publish_one(store: &Store, is_major: bool) -> String {
+    let release = store
+        .create_release(&NewRelease {
+            name: format!("major {is_major}"),
+            description: String::new(),
+            author: String::new(),
+            is_major,
+            tags: Vec::new(),
+            studies: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let task = release.tasks[0].clone();
+    for state in [
+        TaskState::Initialized,
+        TaskState::Running,
+        TaskState::Staged,
+    ] {
+        store
+            .apply_task_state(&task, state, None, None)
+            .await
+            .unwrap();
+    }
+    store.publish_release(&release.kf_id).await.unwrap();
+    for state in [TaskState::Publishing, TaskState::Published] {
+        store
+            .apply_task_state(&task, state, None, None)
+            .await
+            .unwrap();
+    }
+    let published = store
+        .release_record::<Release>(&release.kf_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(published.state, ReleaseState::Published, "{published:?}");
+    published.version
+}
+
+#[tokio::test]
+async fn publishing_takes_the_next_minor_or_major_version_of_the_latest_published() {
+    let redis = RedisServer::start();
+    let store = store(&redis).await;
+    store.insert_release_record(&task_service()).await.unwrap();
+    assert_eq!(publish_one(&store, false).await, "0.1.0");
+    assert_eq!(publish_one(&store, false).await, "0.2.0");
+    assert_eq!(publish_one(&store, true).await, "1.0.0");
+    assert_eq!(publish_one(&store, false).await, "1.1.0");
+    assert_eq!(
+        store.latest_published_version().await.unwrap().to_string(),
+        "1.1.0"
+    );
+}

@@ -375,29 +375,16 @@ pub struct Version {
     pub patch: u64,
 }
 
+/// A release's version while it runs: the next patch of the latest published one. The
+/// version it is published as (the next minor, or major) is taken by the publishing step
+/// itself, atomically with the publication (`lua/release_step.lua`), so two releases
+/// published at once never get the same one.
 impl Version {
     /// The next patch version.
     pub fn next_patch(self) -> Self {
         Self {
             patch: self.patch + 1,
             ..self
-        }
-    }
-
-    /// The next minor version, or the next major when `major`.
-    pub fn next_release(self, major: bool) -> Self {
-        if major {
-            Self {
-                major: self.major + 1,
-                minor: 0,
-                patch: 0,
-            }
-        } else {
-            Self {
-                minor: self.minor + 1,
-                patch: 0,
-                ..self
-            }
         }
     }
 }
@@ -488,11 +475,9 @@ mod tests {
     }
 
     #[test]
-    fn versions_bump_patch_minor_and_major() {
+    fn versions_parse_and_bump_their_patch() {
         let v: Version = "1.2.3".parse().unwrap();
         assert_eq!(v.next_patch().to_string(), "1.2.4");
-        assert_eq!(v.next_release(false).to_string(), "1.3.0");
-        assert_eq!(v.next_release(true).to_string(), "2.0.0");
         assert_eq!(Version::default().next_patch().to_string(), "0.0.1");
         assert!("1.2".parse::<Version>().is_err());
     }
