@@ -25,6 +25,8 @@
 //! - [`error`]: shared error types.
 //! - [`time`]: clock helpers.
 //! - [`signals`]: graceful shutdown on SIGTERM and SIGINT.
+//! - `test_support` (with the `test-support` feature): real git repositories and files for
+//!   tests and benchmarks.
 
 pub mod auth;
 pub mod config;
@@ -43,5 +45,5 @@ pub mod store;
 pub mod time;
 pub mod workflows;
 
-#[cfg(test)]
-mod test_support;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;

@@ -1,4 +1,5 @@
-//! Helpers of the unit tests: real git repositories and files.
+//! Helpers of the tests and benchmarks (here and in the `tests` crate, through the
+//! `test-support` feature): real git repositories and files.
 
 use std::path::Path;
 use std::process::Command;
@@ -25,7 +26,17 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 
 /// Writes `text` to `file` under `dir`, creating its folders.
 pub fn write(dir: &Path, file: &str, text: &str) {
+    write_file(dir, file, text, false);
+}
+
+/// Writes `text` to `file` under `dir`, creating folders, and makes it executable when asked.
+pub fn write_file(dir: &Path, file: &str, text: &str, executable: bool) {
+    use std::os::unix::fs::PermissionsExt;
     let path = dir.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
+    std::fs::create_dir_all(path.parent().expect("a file has a folder")).expect("folder made");
+    std::fs::write(&path, text).expect("file written");
+    if executable {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .expect("file made executable");
+    }
 }

@@ -27,7 +27,6 @@
 //!   finds the binaries.
 //! - [`wait`]: [`wait_until`], [`wait_for`] and [`poll_for`], polling async predicates with a
 //!   deadline.
-//! - [`git_repo`]: real git repositories of reports.
 //! - [`fake_service`]: [`FakeService`], a scripted HTTP service that records what reached it.
 //! - [`signed_http`]: signed requests to a running API.
 //! - [`bench`]: what the benchmark programs share, and the `peers` and `steady` protocols of
@@ -42,7 +41,6 @@ pub mod bench;
 pub mod browser;
 pub mod fake_service;
 pub mod fresh;
-pub mod git_repo;
 pub mod other_api;
 pub mod postgres;
 pub mod process;

@@ -521,7 +521,7 @@ async fn operator_routes_refuse_and_errors_name_their_cause() {
 
 #[tokio::test]
 async fn reports_and_releases_through_their_fronts() {
-    use baton_tests::git_repo::{git, write_file};
+    use common::test_support::{git, write_file};
     let repo = tempfile::tempdir().unwrap();
     git(repo.path(), &["init", "-q", "-b", "master"]);
     write_file(

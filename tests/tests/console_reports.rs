@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use baton_tests::git_repo::{git, write_file};
 use baton_tests::wait::wait_for;
 use baton_tests::{Browser, TestApp};
 use common::reports::artefacts::md5_hex;
+use common::test_support::{git, write_file};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 

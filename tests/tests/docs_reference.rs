@@ -24,8 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use baton_tests::TestApp;
-use baton_tests::git_repo::{git, write_file};
 use clap::CommandFactory;
+use common::test_support::{git, write_file};
 
 /// The repository's root.
 fn root() -> PathBuf {

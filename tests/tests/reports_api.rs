@@ -7,10 +7,10 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use baton_tests::git_repo::{git, write_file};
 use baton_tests::wait::{wait_for, wait_until};
 use baton_tests::{TestApp, python};
 use common::reports::artefacts::md5_hex;
+use common::test_support::{git, write_file};
 use serde_json::{Value, json};
 
 /// Writes a file of the test repository; scripts (`.sh`) are executable.

@@ -7,10 +7,10 @@
 use std::path::Path;
 
 use baton_tests::TestApp;
-use baton_tests::git_repo::{git, write_file};
 use baton_tests::postgres::{PostgresServer, USER};
 use baton_tests::reports_client::ReportsClient;
 use common::reports::artefacts::md5_hex;
+use common::test_support::{git, write_file};
 use serde_json::json;
 use sqlx::Connection;
 

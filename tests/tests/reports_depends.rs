@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use baton_tests::TestApp;
-use baton_tests::git_repo::{git, write_file};
 use baton_tests::reports_client::ReportsClient;
 use common::reports::artefacts::md5_hex;
+use common::test_support::{git, write_file};
 use serde_json::json;
 
 /// `source` writes its `word` parameter to `word.txt`; `uses_latest` copies the newest

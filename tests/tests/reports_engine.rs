@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use baton_tests::git_repo::{git, write_file};
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
@@ -13,6 +12,7 @@ use common::reports::artefacts::{ArtefactStore, md5_hex};
 use common::reports::version::{ChangelogEntry, DATA_FOLDER, VersionRecord};
 use common::store::Store;
 use common::store::runs::RunView;
+use common::test_support::{git, write_file};
 use serde_json::{Value, json};
 
 /// A repository with a working parameterised report (with a data extract, a README and a

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use baton_tests::TestApp;
-use baton_tests::git_repo::{git, write_file};
 use baton_tests::reports_client::ReportsClient;
+use common::test_support::{git, write_file};
 use serde_json::json;
 
 /// Writes report `hello`, saying `word`, and commits it; returns the commit.

@@ -27,7 +27,9 @@
 //! ```
 
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
+
+use common::test_support::{git, write_file};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -86,46 +88,16 @@ fn round3(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
 }
 
-/// Writes `text` to `dir/file`, executable when it is a shell script.
-fn write(dir: &Path, file: &str, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(file);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(&path, text)?;
-    if file.ends_with(".sh") {
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
-    }
-    Ok(())
-}
-
-fn git(dir: &Path, args: &[&str]) -> BenchResult<()> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=b", "-c", "user.email=b@localhost"])
-        .args(args)
-        .output()?;
-    if !output.status.success() {
-        return Err(format!(
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        )
-        .into());
-    }
-    Ok(())
-}
-
 /// The reports repository: `trivial` and `chatty`, in one commit on `master`.
 fn reports_repository(dir: &Path) -> BenchResult<()> {
-    git(dir, &["init", "-q", "-b", "master"])?;
-    write(dir, "src/trivial/orderly.yml", TRIVIAL_YML)?;
-    write(dir, "src/trivial/run.sh", TRIVIAL_SH)?;
-    write(dir, "src/chatty/orderly.yml", CHATTY_YML)?;
-    write(dir, "src/chatty/run.sh", CHATTY_SH)?;
-    git(dir, &["add", "."])?;
-    git(dir, &["commit", "-q", "-m", "reports"])
+    git(dir, &["init", "-q", "-b", "master"]);
+    write_file(dir, "src/trivial/orderly.yml", TRIVIAL_YML, false);
+    write_file(dir, "src/trivial/run.sh", TRIVIAL_SH, true);
+    write_file(dir, "src/chatty/orderly.yml", CHATTY_YML, false);
+    write_file(dir, "src/chatty/run.sh", CHATTY_SH, true);
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "reports"]);
+    Ok(())
 }
 
 /// A client of the reports front, sending a bearer token.

@@ -11,12 +11,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use baton_tests::TestApp;
-use baton_tests::git_repo::{git, write_file};
 use baton_tests::process::BatonProcess;
 use baton_tests::signed_http::Answer;
 use baton_tests::wait::wait_for;
 use common::auth::signing::Signer;
 use common::engine::model::RunStatus;
+use common::test_support::{git, write_file};
 use serde_json::{Value, json};
 
 /// Director workflows: one that keeps a worker busy for a minute.

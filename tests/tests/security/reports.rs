@@ -11,9 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use baton_tests::TestApp;
-use baton_tests::git_repo::{git, write_file};
 use baton_tests::wait::{wait_for, wait_until};
 use common::reports::artefacts::md5_hex;
+use common::test_support::{git, write_file};
 use serde_json::{Value, json};
 
 const MASTER_KEY: &str = "security-reports-master-key-0123456789";
