@@ -2,7 +2,7 @@
 //! queues' job counters, depths, timing histograms and the worker count, read from Redis at
 //! each scrape (workers observe the timings; this process only renders them).
 //!
-//! - [`format`]: OpenMetrics or the 0.0.4 text format, as the scraper asks.
+//! - [`mod@format`]: OpenMetrics or the 0.0.4 text format, as the scraper asks.
 //! - [`token`]: the bearer token a scraper may present instead of a signature.
 //!
 //! Request labels come from closed sets, so no client can grow the output: the route is a

@@ -15,7 +15,7 @@
 //!   with a unique `X-Request-Id` each.
 //! - [`baton_cli`]: running the `baton` command against an app's API.
 //! - [`browser`]: [`Browser`], headless Chromium over WebDriver, with screenshots.
-//! - [`python`]: running Python snippets (the compatibility clients).
+//! - [`mod@python`]: running Python snippets (the compatibility clients).
 //! - [`fresh`]: the check that the spawned binaries are not older than their sources.
 //! - [`redis_server`]: [`RedisServer`], a throw-away `redis-server` killed on drop.
 //! - [`redis_cluster`]: [`RedisCluster`], a throw-away Redis Cluster of six nodes, for failovers.
@@ -29,7 +29,7 @@
 //!   deadline.
 //! - [`fake_service`]: [`FakeService`], a scripted HTTP service that records what reached it.
 //! - [`signed_http`]: signed requests to a running API.
-//! - [`bench`]: what the benchmark programs share, and the `peers` and `steady` protocols of
+//! - [`mod@bench`]: what the benchmark programs share, and the `peers` and `steady` protocols of
 //!   `baton-bench`.
 //! - [`unique_prefix`]: a fresh key prefix per test.
 //! - [`init_tracing`]: log output for the test process itself.

@@ -20,7 +20,7 @@ const fn key(pattern: &'static str, kind: &'static str, purpose: &'static str) -
     }
 }
 
-/// Every key [`Keys`] builds, in the order `docs/keys.md` lists them; a test checks each
+/// Every key [`Keys`](super::Keys) builds, in the order `docs/keys.md` lists them; a test checks each
 /// builder's output against these patterns, and the docs' table against this list.
 pub const CATALOGUE: &[KeyDoc] = &[
     key(

@@ -8,13 +8,13 @@
 //!   resolution gave, which are the ones connected to;
 //! - redirects are never followed (a 3xx is an answer like any other), and no proxy from the
 //!   environment is used (it would resolve names itself, out of the policy's sight);
-//! - what a remote service answers is quoted only as a short, sanitised [`summary`].
+//! - what a remote service answers is quoted only as a short, sanitised [`summary()`].
 //!
 //! # Layout
 //! - [`address`]: which addresses are not public, and why.
 //! - [`allow`]: the allow-list of networks and host names.
 //! - [`target`]: checking a URL before it is called, and showing it without credentials.
-//! - [`summary`]: bounded, printable excerpts of remote answers.
+//! - [`mod@summary`]: bounded, printable excerpts of remote answers.
 //! - `resolver`: the DNS resolver that checks what a name resolves to.
 
 pub mod address;

@@ -4,9 +4,9 @@
 //! ([`dead_letters`]); outcomes counted per queue ([`stats`]).
 
 pub mod attempts;
-mod dead_letters;
+pub mod dead_letters;
 pub mod read;
-mod stats;
+pub mod stats;
 
 use std::collections::BTreeSet;
 
@@ -80,7 +80,7 @@ pub(crate) fn job_fields(job: &JobRef) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// What [`Store::read_jobs`] read: jobs, and the paused queues as read right after them.
+/// What [`Store::read_jobs`](crate::store::Store::read_jobs) read: jobs, and the paused queues as read right after them.
 #[derive(Debug, Default)]
 pub struct JobsRead {
     /// The jobs, now pending under the reader.
