@@ -23,7 +23,7 @@ use common::operations::workflows::{Definitions, cancel_workflow, start_workflow
 use common::store::Store;
 use common::store::run_index::{RunPage, RunQuery};
 use common::time::now_ms;
-use common::workflows::director::load_str;
+use common::workflows::load::load_str;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use worker::{HandlerRegistry, TaskError, Worker, WorkerOptions};
