@@ -14,7 +14,7 @@ use baton_tests::signed_http::{free_port, send_signed, wait_for_health};
 use baton_tests::unique_prefix;
 use baton_tests::wait::wait_for;
 use clap::Parser;
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use common::config::StoreOptions;
 use common::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
 use common::keys::Keys;

@@ -15,7 +15,7 @@ use baton_tests::git_repo::{git, write_file};
 use baton_tests::process::BatonProcess;
 use baton_tests::signed_http::Answer;
 use baton_tests::wait::wait_for;
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use common::engine::model::RunStatus;
 use serde_json::{Value, json};
 
