@@ -113,9 +113,9 @@ fn signature_params(headers: &HeaderMap) -> Result<SignatureParams, ApiError> {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     let parsed = match (header("authorization"), header("signature")) {
         (Some(value), _) if value.len() > 10 && value[..10].eq_ignore_ascii_case("signature ") => {
-            signing::parse_authorization(value)
+            signing::parse::parse_authorization(value)
         }
-        (_, Some(value)) => signing::parse_signature_header(value),
+        (_, Some(value)) => signing::parse::parse_signature_header(value),
         (Some(_), None) => {
             return Err(ApiError::Unauthorized(
                 "the Authorization header is not an HTTP signature (expected 'Signature keyId=...')".into(),
@@ -251,14 +251,14 @@ pub async fn authenticate_head(
     }
     let announces_body = head.content_length().is_some_and(|length| length > 0);
     check_signed_headers(&key, &params.headers, announces_body)?;
-    let signing_string = signing::signing_string(
+    let signing_string = signing::parse::signing_string(
         &head.method,
         &head.path_and_query,
         &head.headers,
         &params.headers,
     )
     .map_err(|error| ApiError::Unauthorized(format!("cannot verify the signature: {error}")))?;
-    if !signing::verify_signature(&secret, &signing_string, &params.signature) {
+    if !signing::verify::verify_signature(&secret, &signing_string, &params.signature) {
         return Err(ApiError::Unauthorized("signature does not match".into()));
     }
     Ok(HeadAuth::Signed { key, params })
@@ -315,7 +315,7 @@ impl HeadAuth {
                         "the signature covers 'digest' but no Digest header was sent".into(),
                     )
                 })?;
-            signing::check_digest_hash(digest, body_sha256)
+            signing::verify::check_digest_hash(digest, body_sha256)
                 .map_err(|error| ApiError::Unauthorized(format!("bad Digest: {error}")))?;
         }
         // Only a request that changes something is refused when repeated: reading twice is
@@ -394,7 +394,7 @@ fn check_date(headers: &HeaderMap, skew_secs: u64) -> Result<(), ApiError> {
         .get("date")
         .and_then(|value| value.to_str().ok())
         .ok_or_else(|| ApiError::Unauthorized("missing Date header".into()))?;
-    let sent = signing::parse_http_date(date)
+    let sent = signing::parse::parse_http_date(date)
         .map_err(|error| ApiError::Unauthorized(format!("bad Date header: {error}")))?;
     let skew_ms = (chrono::Utc::now() - sent)
         .num_milliseconds()
@@ -448,7 +448,8 @@ mod tests {
     fn dates_are_compared_in_milliseconds() {
         let mut headers = HeaderMap::new();
         let now = chrono::Utc::now();
-        let date = |at: chrono::DateTime<chrono::Utc>| signing::http_date(at).parse().unwrap();
+        let date =
+            |at: chrono::DateTime<chrono::Utc>| signing::sign::http_date(at).parse().unwrap();
         headers.insert("date", date(now + chrono::Duration::milliseconds(2_900)));
         // 1.9 s to 2.9 s away: whole seconds would read 1 or 2; milliseconds read more than 1.
         assert!(check_date(&headers, 1).is_err());

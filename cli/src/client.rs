@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 

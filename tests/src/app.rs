@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use common::config::{RedisTlsOptions, StoreOptions};
 use serde_json::Value;
 use tempfile::TempDir;

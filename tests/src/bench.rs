@@ -3,13 +3,15 @@
 //!
 //! - [`peers`]: the protocol of the peer job-queue benchmarks (single and bulk enqueue, drain
 //!   of a backlog by `baton-worker` processes, latency at a steady rate);
-//! - [`steady`]: enqueue-to-completion latency under a steady load below the drain rate.
+//! - [`steady`]: enqueue-to-completion latency under a steady load below the drain rate;
+//! - [`default`]: the default protocol's phases (enqueue, drain, latency) and its report.
 //!
 //! Their parts: [`runs`] (store, run specs, clock), [`fleet`] (the worker processes),
 //! [`drain`] (timing a backlog's drain), [`redis_info`] (`INFO` of the bench's Redis);
 //! [`api_load`] is `baton-api-bench`'s closed-loop load of signed requests.
 
 pub mod api_load;
+pub mod default;
 pub mod drain;
 pub mod fleet;
 pub mod peers;
@@ -54,6 +56,12 @@ pub enum BenchError {
     /// A task of the benchmark panicked or was aborted.
     #[error("benchmark task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The embedded worker of the latency phase failed.
+    #[error(transparent)]
+    Worker(#[from] worker::WorkerError),
+    /// The embedded worker of the latency phase did not run its warm-up runs.
+    #[error("the embedded worker did not run the warm-up runs")]
+    WarmUpNotRun,
 }
 
 /// Result of a benchmark step.

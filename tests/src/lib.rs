@@ -29,8 +29,8 @@
 //!   deadline.
 //! - [`fake_service`]: [`FakeService`], a scripted HTTP service that records what reached it.
 //! - [`signed_http`]: signed requests to a running API.
-//! - [`mod@bench`]: what the benchmark programs share, and the `peers` and `steady` protocols of
-//!   `baton-bench`.
+//! - [`mod@bench`]: what the benchmark programs share, and the `default`, `peers` and `steady`
+//!   protocols of `baton-bench`.
 //! - [`unique_prefix`]: a fresh key prefix per test.
 //! - [`init_tracing`]: log output for the test process itself.
 //! - `src/bin/baton-bench.rs`: the benchmark binary (not part of this library).

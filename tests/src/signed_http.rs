@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use serde_json::Value;
 
 /// An HTTP answer: status, headers and JSON body (or the text when it is not JSON).

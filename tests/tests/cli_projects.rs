@@ -9,7 +9,7 @@ use std::time::Duration;
 use baton_tests::baton_cli::BatonOutput;
 use baton_tests::wait::wait_for;
 use baton_tests::{Client, TestApp};
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use serde_json::{Value, json};
 
 /// One human step.

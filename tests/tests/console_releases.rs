@@ -9,7 +9,7 @@ use std::time::Duration;
 use baton_tests::process::BatonProcess;
 use baton_tests::wait::wait_for;
 use baton_tests::{Browser, Client, TestApp};
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use common::releases::ReleaseState;
 use common::releases::records::{Release, TaskService};
 use serde_json::json;

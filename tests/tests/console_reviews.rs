@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use baton_tests::wait::wait_for;
 use baton_tests::{Browser, TestApp};
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 

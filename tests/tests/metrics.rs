@@ -10,7 +10,7 @@ use baton_tests::redis_server::RedisServer;
 use baton_tests::signed_http::{free_port, send_signed, wait_for_health};
 use baton_tests::unique_prefix;
 use baton_tests::wait::wait_for;
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use serde_json::{Value, json};
 
 const MASTER_KEY: &str = "test-master-key-0123456789";

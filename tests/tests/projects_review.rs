@@ -8,7 +8,7 @@ use baton_tests::TestApp;
 use baton_tests::app::Client;
 use baton_tests::signed_http::Answer;
 use baton_tests::wait::wait_for;
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use common::engine::model::QueueName;
 use serde_json::{Value, json};
 

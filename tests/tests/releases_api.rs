@@ -9,7 +9,7 @@ use baton_tests::process::BatonProcess;
 use baton_tests::signed_http::{Answer, free_port, send_signed};
 use baton_tests::wait::{wait_for, wait_until};
 use baton_tests::{Client, TestApp};
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use serde_json::{Value, json};
 
 /// Seconds a task service may stay silent with a task in flight (kept short for the tests).

@@ -14,7 +14,7 @@ use baton_tests::signed_http::{free_port, send_signed, wait_for_health};
 use baton_tests::unique_prefix;
 use baton_tests::wait::wait_for;
 use clap::Parser;
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use common::config::StoreOptions;
 use common::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
 use common::keys::Keys;
@@ -23,7 +23,7 @@ use common::operations::workflows::{Definitions, cancel_workflow, start_workflow
 use common::store::Store;
 use common::store::run_index::{RunPage, RunQuery};
 use common::time::now_ms;
-use common::workflows::director::load_str;
+use common::workflows::load::load_str;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use worker::{HandlerRegistry, TaskError, Worker, WorkerOptions};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use baton_tests::signed_http::{Answer, send_signed};
 use baton_tests::wait::wait_for;
 use baton_tests::{TestApp, python};
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use serde_json::{Value, json};
 
 /// A running API with its Redis, a worker, and keys.

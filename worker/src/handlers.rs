@@ -108,12 +108,12 @@ mod tests {
     fn the_built_in_handlers_are_registered() {
         // The definitions loader accepts exactly these handler names without a `handlers:`.
         let registry = HandlerRegistry::new();
-        for name in common::workflows::director::BUILT_IN_HANDLERS {
+        for name in common::workflows::handlers::BUILT_IN_HANDLERS {
             assert!(registry.get(name).is_some(), "{name} is not registered");
         }
         assert_eq!(
             registry.handlers.len(),
-            common::workflows::director::BUILT_IN_HANDLERS.len()
+            common::workflows::handlers::BUILT_IN_HANDLERS.len()
         );
     }
 }

@@ -145,8 +145,8 @@ impl ExecutorSpec {
             }
             None => return Err("needs a 'type': command, http or handler".into()),
         }
-        let parsed: Self = serde_json::from_value(spec.clone())
-            .map_err(|error| format!("invalid executor: {error}"))?;
+        let parsed: Self =
+            serde_json::from_value(spec.clone()).map_err(|error| error.to_string())?;
         match &parsed {
             Self::Command(command) if command.argv.is_empty() => {
                 Err("'argv' needs at least the program".into())
@@ -240,7 +240,7 @@ mod tests {
         assert!(check(json!({"type": "command", "argv": []})).contains("'argv' needs"));
         assert!(check(json!({"type": "http", "url": ""})).contains("'url'"));
         assert!(check(json!({"type": "handler", "name": ""})).contains("'name'"));
-        assert!(check(json!({"type": "command"})).contains("invalid executor"));
+        assert!(check(json!({"type": "command"})).contains("missing field `argv`"));
         assert!(ExecutorSpec::parse_declared(&json!({"type": "handler", "name": "h"})).is_ok());
     }
 }

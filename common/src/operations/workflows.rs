@@ -9,7 +9,7 @@ use crate::engine::model::{RunKind, RunStatus};
 use crate::store::Store;
 use crate::store::runs::{CancelOutcome, RunView};
 use crate::time::now_ms;
-use crate::workflows::director::WorkflowDefinition;
+use crate::workflows::definition::WorkflowDefinition;
 
 /// The loaded workflow definitions, by full name (`project.NAME`).
 pub type Definitions = BTreeMap<String, WorkflowDefinition>;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 
 use super::percentile_ms;
 

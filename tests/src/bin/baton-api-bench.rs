@@ -31,7 +31,7 @@ use baton_tests::bench::redis_info::RedisNodes;
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
 use clap::{Parser, ValueEnum};
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use common::config::StoreOptions;
 use common::engine::model::QueueName;
 use common::store::Store;

@@ -61,8 +61,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let yaml = definitions(args.queues.max(1));
-    let workflows =
-        common::workflows::director::load_str(&yaml, std::path::Path::new("bench.yml"))?;
+    let workflows = common::workflows::load::load_str(&yaml, std::path::Path::new("bench.yml"))?;
     let app = TestApp::builder()
         .definitions(&yaml)
         .api_env("RUST_LOG", "warn")

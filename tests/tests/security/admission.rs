@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use baton_tests::TestApp;
 use baton_tests::signed_http::send_signed;
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -165,7 +165,10 @@ async fn a_signature_over_twenty_thousand_headers_is_refused_at_once() {
     for _ in 0..200 {
         let response = http
             .get(format!("{}/api/workflows", api.base))
-            .header("date", common::auth::signing::http_date(chrono::Utc::now()))
+            .header(
+                "date",
+                common::auth::signing::sign::http_date(chrono::Utc::now()),
+            )
             .header("authorization", &authorization)
             .send()
             .await

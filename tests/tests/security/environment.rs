@@ -11,7 +11,7 @@ use baton_tests::process::BatonProcess;
 use baton_tests::signed_http::{Answer, free_port, send_signed};
 use baton_tests::wait::wait_for;
 use baton_tests::{TestApp, TestAppBuilder, unique_prefix};
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use common::config::RedisTlsOptions;
 use common::test_support::{git, write_file};
 use serde_json::{Value, json};

@@ -14,7 +14,7 @@ use baton_tests::TestApp;
 use baton_tests::process::BatonProcess;
 use baton_tests::signed_http::Answer;
 use baton_tests::wait::wait_for;
-use common::auth::signing::Signer;
+use common::auth::signing::sign::Signer;
 use common::engine::model::RunStatus;
 use common::test_support::{git, write_file};
 use serde_json::{Value, json};

@@ -82,7 +82,7 @@ struct WorkflowPage {
 fn workflow_of<'a>(
     state: &'a AppState,
     name: &str,
-) -> Result<&'a common::workflows::director::WorkflowDefinition, ApiError> {
+) -> Result<&'a common::workflows::definition::WorkflowDefinition, ApiError> {
     state
         .workflows
         .get(name)
@@ -91,7 +91,7 @@ fn workflow_of<'a>(
 
 fn workflow_page(
     caller: &Caller,
-    workflow: &common::workflows::director::WorkflowDefinition,
+    workflow: &common::workflows::definition::WorkflowDefinition,
     fields: Option<Vec<Field>>,
     payload: String,
     problems: Vec<String>,
