@@ -71,7 +71,7 @@ pub struct Caller {
     /// How it was presented.
     pub credential: Credential,
     /// The console session it came with, for [`Credential::Session`].
-    pub session: Option<common::store::sessions::Session>,
+    pub session: Option<common::store::auth::sessions::Session>,
 }
 
 impl Caller {

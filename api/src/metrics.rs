@@ -15,7 +15,7 @@ pub mod token;
 use std::sync::{Arc, Mutex};
 
 use common::store::Store;
-use common::store::timings::{QueueTimings, TimingHistogram};
+use common::store::engine::timings::{QueueTimings, TimingHistogram};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet,

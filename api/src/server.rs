@@ -8,7 +8,7 @@ use common::engine::model::QueueName;
 use common::reports::artefacts::ArtefactStore;
 use common::reports::repo::ReportsRepo;
 use common::store::Store;
-use common::store::definition_sets::PublishOutcome;
+use common::store::workflows::definition_sets::PublishOutcome;
 use common::workflows::definition::WorkflowDefinition;
 use common::workflows::load::load_dir;
 use tokio::net::TcpListener;

@@ -49,7 +49,7 @@ pub struct SchedulerOptions {
     /// Seconds without a heartbeat after which a worker's record is removed from the registry.
     /// It shows as stale long before (three missed heartbeats), and its jobs are reclaimed
     /// after the visibility timeout whatever this says.
-    #[arg(long, env = "BATON_WORKER_TIMEOUT_SECS", default_value_t = common::store::workers::STALE_WORKER_KEPT_MS / 1000)]
+    #[arg(long, env = "BATON_WORKER_TIMEOUT_SECS", default_value_t = common::store::engine::workers::STALE_WORKER_KEPT_MS / 1000)]
     pub worker_timeout_secs: u64,
 
     /// Seconds between housekeeping rounds (trimming streams and run indexes, healing them,

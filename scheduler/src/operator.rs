@@ -3,7 +3,7 @@
 use common::engine::model::QueueName;
 use common::error::StoreError;
 use common::store::Store;
-use common::store::dead_letters::RequeueOutcome;
+use common::store::engine::dead_letters::RequeueOutcome;
 use serde_json::json;
 
 use crate::config::OperatorCommand;

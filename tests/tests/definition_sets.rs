@@ -8,7 +8,7 @@ use std::time::Duration;
 use baton_tests::TestApp;
 use baton_tests::wait::wait_for;
 use common::engine::model::RunKind;
-use common::store::run_index::RunQuery;
+use common::store::engine::run_index::RunQuery;
 
 const FIRST: &str = "example.TICK:\n  tasks: [noop]\n  periodic:\n    interval: 1\n\
                      example.ONCE:\n  tasks: [noop]\n";

@@ -12,8 +12,8 @@ use common::engine::model::{
 };
 use common::keys::CONSUMER_GROUP;
 use common::store::Store;
-use common::store::dead_letters::RequeueOutcome;
-use common::store::runs::{CancelOutcome, RunView};
+use common::store::engine::dead_letters::RequeueOutcome;
+use common::store::engine::runs::{CancelOutcome, RunView};
 use common::workflows::definition::{Definition, PeriodicSpec};
 use serde_json::{Value, json};
 

@@ -14,11 +14,11 @@ use common::engine::model::{
 };
 use common::keys::Shard;
 use common::store::Store;
-use common::store::dead_letters::{DeadLetterId, RequeueOutcome};
-use common::store::queues::QueueSummary;
-use common::store::runs::RunView;
-use common::store::series::{PER_MINUTE_POINTS, PER_SECOND_POINTS, SeriesPoint};
-use common::store::workers::WorkerRecord;
+use common::store::engine::dead_letters::{DeadLetterId, RequeueOutcome};
+use common::store::engine::queues::QueueSummary;
+use common::store::engine::runs::RunView;
+use common::store::engine::series::{PER_MINUTE_POINTS, PER_SECOND_POINTS, SeriesPoint};
+use common::store::engine::workers::WorkerRecord;
 use common::time::now_ms;
 use redis::aio::MultiplexedConnection;
 use serde_json::{Value, json};

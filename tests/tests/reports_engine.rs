@@ -11,7 +11,7 @@ use common::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, Ta
 use common::reports::artefacts::{ArtefactStore, md5_hex};
 use common::reports::version::{ChangelogEntry, DATA_FOLDER, VersionRecord};
 use common::store::Store;
-use common::store::runs::RunView;
+use common::store::engine::runs::RunView;
 use common::test_support::{git, write_file};
 use serde_json::{Value, json};
 

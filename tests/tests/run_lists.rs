@@ -21,7 +21,7 @@ use common::keys::Keys;
 use common::operations::OperationError;
 use common::operations::workflows::{Definitions, cancel_workflow, start_workflow};
 use common::store::Store;
-use common::store::run_index::{RunPage, RunQuery};
+use common::store::engine::run_index::{RunPage, RunQuery};
 use common::time::now_ms;
 use common::workflows::load::load_str;
 use serde_json::json;
@@ -879,7 +879,7 @@ async fn a_listed_run_carries_every_run_field_of_the_run_but_not_its_tasks() {
         let whole = store.get_run(&listed.id).await.unwrap().expect("the run");
         assert!(!whole.tasks.is_empty());
         assert!(listed.tasks.is_empty(), "a list reads no task");
-        let without_tasks = common::store::runs::RunView {
+        let without_tasks = common::store::engine::runs::RunView {
             tasks: Vec::new(),
             ..whole
         };

@@ -39,7 +39,7 @@ pub struct WorkerOptions {
     pub block_ms: u64,
 
     /// Seconds between heartbeats (registry, long-job keep-alive, cancel polling).
-    #[arg(long, env = "BATON_HEARTBEAT_SECS", default_value_t = common::store::workers::HEARTBEAT_INTERVAL_MS / 1000)]
+    #[arg(long, env = "BATON_HEARTBEAT_SECS", default_value_t = common::store::engine::workers::HEARTBEAT_INTERVAL_MS / 1000)]
     pub heartbeat_secs: u64,
 
     /// Seconds in-flight jobs may take to finish after SIGTERM before they are stopped and

@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use common::store::runs::TaskReport;
+pub use common::store::engine::runs::TaskReport;
 
 /// A report tagged with the task it belongs to.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,7 @@ use common::engine::backoff::Backoff;
 use common::engine::executor::{DomainCall, DomainPayload, ExecutorSpec};
 use common::releases::call::ReleaseCall;
 use common::reports::run_spec::ReportSpec;
-use common::store::jobs::{AttemptOutcome, StartedTask};
+use common::store::engine::jobs::{AttemptOutcome, StartedTask};
 use common::time::now_ms;
 use serde_json::Value;
 

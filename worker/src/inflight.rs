@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use common::store::jobs::Job;
-use common::store::workers::InFlightJob;
+use common::store::engine::jobs::Job;
+use common::store::engine::workers::InFlightJob;
 use common::time::now_ms;
 use tokio_util::sync::CancellationToken;
 

@@ -9,7 +9,7 @@ use common::engine::model::QueueName;
 use common::error::StoreError;
 use common::store::RedisConnection;
 use common::store::Store;
-use common::store::jobs::Job;
+use common::store::engine::jobs::Job;
 
 /// Longest time the worker goes without re-reading the paused queues: a resumed queue's jobs
 /// are taken again within about this long.

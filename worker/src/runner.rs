@@ -11,12 +11,12 @@ use common::error::StoreError;
 use common::keys::Shard;
 use common::store::RedisConnection;
 use common::store::Store;
-use common::store::jobs::{
+use common::store::engine::jobs::{
     AttemptOutcome, FinishOutcome, Job, JobsRead, StartOutcome, StartedTask,
 };
-use common::store::runs::TaskReport;
-use common::store::timings::JobTiming;
-use common::store::workers::WorkerRecord;
+use common::store::engine::runs::TaskReport;
+use common::store::engine::timings::JobTiming;
+use common::store::engine::workers::WorkerRecord;
 use common::time::now_ms;
 use futures::StreamExt;
 use serde_json::{Value, json};

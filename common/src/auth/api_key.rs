@@ -1,6 +1,6 @@
 //! API keys as the rest of Baton sees them: an id, what it may do, and the tokens users and
 //! sessions carry. Their storage (the secret sealed under the master key) is
-//! [`crate::store::apikeys`].
+//! [`crate::store::auth::apikeys`].
 
 use std::collections::{BTreeMap, BTreeSet};
 

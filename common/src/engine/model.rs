@@ -55,7 +55,7 @@ impl RunStatus {
 }
 
 /// The front a run belongs to. Each front reads, cancels and relaunches only runs of its
-/// own kind (see [`crate::store::front_runs`]); the kind is stored with the run when it is
+/// own kind (see [`crate::store::engine::front_runs`]); the kind is stored with the run when it is
 /// created and never changes.
 #[derive(
     Debug,

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{OperationError, OperationResult};
 use crate::engine::model::{RunKind, RunStatus};
 use crate::store::Store;
-use crate::store::runs::{CancelOutcome, RunView};
+use crate::store::engine::runs::{CancelOutcome, RunView};
 use crate::time::now_ms;
 use crate::workflows::definition::WorkflowDefinition;
 

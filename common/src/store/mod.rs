@@ -1,49 +1,26 @@
 //! The Redis store: every read and write of Baton's state goes through here.
 //!
 //! # Layout
-//! - [`connection`]: the Redis client (password, TLS) and URLs shown with passwords masked.
-//! - [`apikeys`]: API keys with sealed secrets and permissions; replay memory.
-//! - [`runs`]: creating, reading, canceling and requeueing runs; task logs.
-//! - [`front_runs`]: the runs one front sees (those of its kind); every front's run lookup.
-//! - [`jobs`]: the queue protocol: reading jobs, starting and finishing attempts.
-//! - [`dead_letters`]: jobs that failed for good, to inspect, delete or requeue.
-//! - [`maintenance`]: the scheduler's chores: delayed jobs, reclaiming, trimming.
+//! One module per domain, as the crate is grouped:
+//! - [`engine`]: runs, jobs and queues; dead letters, the scheduler's chores, the worker
+//!   registry, the leader lease, run indexes and lists, outcome series and timings.
+//! - [`auth`]: API keys with sealed secrets, replay memory, login attempts, console sessions.
+//! - [`workflows`]: workflow definitions, their published set, and periodic slots fired.
 //! - [`reports`]: report runs by key, and the report versions they become.
 //! - [`releases`]: the Release Coordinator's records and release lifecycle transitions.
 //! - [`projects`]: projects (Orchestra's) by integer id, and the human tasks people claim.
-//! - [`workers`]: the worker registry (heartbeats).
-//! - [`sessions`]: console sessions (by cookie digest), ended at once when their key is revoked.
-//! - [`lease`]: the scheduler's leader lease.
-//! - [`definitions`]: workflow definitions and the slots their periodic schedules fired.
-//! - [`queues`]: pausing and resuming queues; each queue's counters and summary (sums over shards).
-//! - [`series`]: each queue's recent outcomes by second and by minute.
-//! - [`run_index`]: indexes of runs by kind, definition and status; filtered run lists.
-//! - [`run_summaries`]: runs as lists show them, without their tasks.
-//! - [`timings`]: task duration and start latency histograms by queue, for `/metrics`.
+//! - [`connection`]: the Redis client (one server, Cluster or Sentinel; password, TLS) and
+//!   URLs shown with passwords masked.
+//! - [`record_fields`]: records to and from the string fields of their hashes.
 
-pub mod apikeys;
+pub mod auth;
 pub mod connection;
-pub mod dead_letters;
-pub mod definition_sets;
-pub mod definitions;
-pub mod front_runs;
-pub mod jobs;
-pub mod lease;
-pub mod maintenance;
+pub mod engine;
 pub mod projects;
-pub mod queues;
 pub mod record_fields;
 pub mod releases;
 pub mod reports;
-pub mod retention;
-pub mod run_index;
-pub mod run_summaries;
-pub mod runs;
-pub mod series;
-pub mod sessions;
-mod shard_call;
-pub mod timings;
-pub mod workers;
+pub mod workflows;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

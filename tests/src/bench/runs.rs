@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use common::config::StoreOptions;
 use common::engine::model::{Priority, QueueName, RunKind, RunSpec, TaskSpec};
 use common::store::Store;
-use common::store::runs::RunView;
+use common::store::engine::runs::RunView;
 use serde_json::{Value, json};
 
 use super::BenchResult;

@@ -2,7 +2,7 @@
 //! before them), each coloured by its status, with an arrow from every dependency.
 
 use askama::Template;
-use common::store::runs::TaskView;
+use common::store::engine::runs::TaskView;
 
 const NODE_WIDTH: f64 = 160.0;
 const NODE_HEIGHT: f64 = 40.0;

@@ -42,7 +42,7 @@ pub async fn queue_rows(state: &AppState) -> Result<Vec<QueueRow>, ApiError> {
     Ok(summaries.into_iter().map(row_of).collect())
 }
 
-fn row_of(summary: common::store::queues::QueueSummary) -> QueueRow {
+fn row_of(summary: common::store::engine::queues::QueueSummary) -> QueueRow {
     let waiting_by_priority = summary
         .waiting
         .iter()
@@ -65,7 +65,7 @@ fn row_of(summary: common::store::queues::QueueSummary) -> QueueRow {
 }
 
 /// The buckets of a series, for a chart.
-pub fn buckets(points: &[common::store::series::SeriesPoint]) -> Vec<Bucket> {
+pub fn buckets(points: &[common::store::engine::series::SeriesPoint]) -> Vec<Bucket> {
     points
         .iter()
         .map(|point| Bucket {
@@ -77,7 +77,7 @@ pub fn buckets(points: &[common::store::series::SeriesPoint]) -> Vec<Bucket> {
 }
 
 /// The two charts of a series: per second over 5 minutes, per minute over the hour.
-pub fn charts(series: &common::store::series::QueueSeries) -> (String, String) {
+pub fn charts(series: &common::store::engine::series::QueueSeries) -> (String, String) {
     (
         bar_chart(
             "Jobs per second, last 5 minutes",
@@ -238,7 +238,7 @@ pub async fn requeue(
     let queue = parse_queue(name)?;
     match entry {
         Some(entry) => {
-            use common::store::dead_letters::RequeueOutcome;
+            use common::store::engine::dead_letters::RequeueOutcome;
             match state.store.requeue_dead_letter(&queue, entry).await? {
                 RequeueOutcome::NotFound => {
                     return Err(ApiError::NotFound(format!("no dead letter '{entry}'")));

@@ -5,8 +5,8 @@
 use askama::Template;
 use chrono::NaiveDate;
 use common::engine::model::{RunKind, RunStatus};
-use common::store::run_index::RunQuery;
-use common::store::runs::{RunView, TaskView};
+use common::store::engine::run_index::RunQuery;
+use common::store::engine::runs::{RunView, TaskView};
 
 use super::form::Form;
 use super::html::{Chrome, datetime, duration, final_fragment, page, see_other};

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use common::engine::model::RunKind;
-use common::store::run_index::RunQuery;
+use common::store::engine::run_index::RunQuery;
 
 use super::html::{Chrome, datetime, page};
 use crate::auth::Caller;

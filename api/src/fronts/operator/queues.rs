@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use common::engine::model::QueueName;
-use common::store::dead_letters::{DeadLetter, RequeueOutcome};
-use common::store::queues::QueueSummary;
-use common::store::runs::RunView;
+use common::store::engine::dead_letters::{DeadLetter, RequeueOutcome};
+use common::store::engine::queues::QueueSummary;
+use common::store::engine::runs::RunView;
 use common::time::{iso8601, now_ms};
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;

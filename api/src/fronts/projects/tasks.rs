@@ -12,10 +12,10 @@ use std::collections::HashSet;
 
 use common::engine::model::{QueueName, TaskStatus};
 use common::projects::workflow::Step;
-use common::store::jobs::Job;
+use common::store::engine::jobs::Job;
+use common::store::engine::runs::TaskView;
 use common::store::projects::human::{HumanClaim, HumanSubmission, HumanWork, entry_order};
 use common::store::projects::{HumanRecord, ProjectRef, ProjectRun, ReviewState};
-use common::store::runs::TaskView;
 use common::time::now_ms;
 use serde_json::{Map, Value, json};
 

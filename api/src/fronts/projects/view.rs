@@ -19,9 +19,9 @@
 use common::engine::model::{RunStatus, TaskStatus};
 use common::projects::project::TaskClass;
 use common::projects::workflow::ProjectWorkflow;
+use common::store::engine::runs::{RunView, TaskView};
 use common::store::projects::control::ProjectState;
 use common::store::projects::{HumanRecord, ProjectRef, ProjectRun, ReviewState};
-use common::store::runs::{RunView, TaskView};
 use serde_json::{Map, Value, json};
 
 use super::reply::{datetime_naive, datetime_utc};

@@ -10,9 +10,9 @@ use common::engine::model::{RunKind, RunStatus, TaskStatus};
 use common::operations::reports::{self, CheckedRun, ReportRunner, RunRequest};
 use common::reports::repo::{RepoError, ReportsRepo};
 use common::reports::run_spec::RunChangelog;
-use common::store::front_runs::FrontRuns;
+use common::store::engine::front_runs::FrontRuns;
+use common::store::engine::runs::{CancelOutcome, LogLine, RunView};
 use common::store::reports::{ReportRun, ReportRunState};
-use common::store::runs::{CancelOutcome, LogLine, RunView};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use crate::engine::model::RunStatus;
 use crate::projects::project::project_run_id;
 use crate::scripts;
-use crate::store::runs::CancelOutcome;
+use crate::store::engine::runs::CancelOutcome;
 use crate::store::{Store, StoreResult};
 use crate::time::now_ms;
 

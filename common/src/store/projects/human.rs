@@ -32,7 +32,9 @@ use crate::engine::model::{Priority, QueueName, TaskStatus};
 use crate::error::StoreError;
 use crate::keys::{CONSUMER_GROUP, Shard};
 use crate::scripts;
-use crate::store::jobs::{AttemptOutcome, FinishOutcome, Job, StartOutcome, job_from_entry};
+use crate::store::engine::jobs::{
+    AttemptOutcome, FinishOutcome, Job, StartOutcome, job_from_entry,
+};
 use crate::store::projects::control::ProjectState;
 use crate::store::{Store, StoreResult};
 use crate::time::now_ms;

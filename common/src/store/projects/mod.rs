@@ -17,11 +17,11 @@ use std::collections::HashMap;
 use redis::AsyncCommands;
 use serde_json::Value;
 
-use super::runs::{RunView, parse_run};
 use super::{Store, StoreResult};
 use crate::engine::model::{RunKind, RunSpec};
 use crate::error::StoreError;
 use crate::projects::project::project_run_id;
+use crate::store::engine::runs::{RunView, parse_run};
 use crate::time::now_ms;
 
 /// A project's place in the store.

@@ -26,7 +26,7 @@ use super::ProjectRef;
 use crate::engine::model::{Priority, QueueName, TaskStatus};
 use crate::keys::{CONSUMER_GROUP, Shard};
 use crate::scripts;
-use crate::store::jobs::{Job, job_from_entry};
+use crate::store::engine::jobs::{Job, job_from_entry};
 use crate::store::{Store, StoreResult};
 use crate::time::now_ms;
 

@@ -4,8 +4,8 @@
 
 use askama::Template;
 use common::engine::model::{RunKind, RunStatus, TaskStatus, project_definition};
-use common::store::run_index::RunQuery;
-use common::store::runs::RunView;
+use common::store::engine::run_index::RunQuery;
+use common::store::engine::runs::RunView;
 
 use super::super::form::Form;
 use super::super::html::{Chrome, datetime, page};

@@ -144,8 +144,10 @@ fn data_rows(data: &Value, order: &[String]) -> Vec<(String, String)> {
 
 /// A claimed human task (step `write`, claimed by `alice`) in `status`, for tests.
 #[cfg(test)]
-fn human_task_view(status: common::engine::model::TaskStatus) -> common::store::runs::TaskView {
-    common::store::runs::TaskView {
+fn human_task_view(
+    status: common::engine::model::TaskStatus,
+) -> common::store::engine::runs::TaskView {
+    common::store::engine::runs::TaskView {
         index: 0,
         id: "t".into(),
         key: "write".into(),

@@ -6,8 +6,8 @@
 
 use askama::Template;
 use common::engine::model::TaskStatus;
+use common::store::engine::runs::TaskView;
 use common::store::projects::{ProjectRef, ProjectRun};
-use common::store::runs::TaskView;
 use serde_json::Value;
 
 use super::super::html::{Chrome, datetime, duration, final_fragment, page};

@@ -13,9 +13,9 @@
 use askama::Template;
 use common::engine::model::TaskStatus;
 use common::projects::form::TASK_DATA;
+use common::store::engine::runs::TaskView;
 use common::store::projects::human::ReviewDecision;
 use common::store::projects::{HumanRecord, ReviewState};
-use common::store::runs::TaskView;
 use warp::http::StatusCode;
 
 use super::super::form::Form;

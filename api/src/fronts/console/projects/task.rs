@@ -15,8 +15,8 @@
 
 use askama::Template;
 use common::projects::form::TASK_DATA;
+use common::store::engine::runs::TaskView;
 use common::store::projects::{HumanRecord, ReviewState};
-use common::store::runs::TaskView;
 use warp::http::StatusCode;
 
 use super::super::form::Form;

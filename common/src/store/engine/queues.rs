@@ -11,11 +11,11 @@ use redis::streams::{StreamInfoGroup, StreamInfoGroupsReply};
 use redis::{FromRedisValue, RedisResult, Value as RedisValue};
 
 use super::jobs::{Job, job_fields};
-use super::{Store, StoreResult};
 use crate::engine::model::{Priority, QueueName};
 use crate::error::StoreError;
 use crate::keys::{CONSUMER_GROUP, Shard};
 use crate::scripts;
+use crate::store::{Store, StoreResult};
 
 /// Commands sent per queue and shard by [`Store::queue_summaries`]: three `XINFO GROUPS`,
 /// then `ZCARD` of the delayed and retrying sets, `HMGET` of the counters and `XLEN` of the

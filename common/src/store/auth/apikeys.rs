@@ -7,7 +7,6 @@ use std::str::FromStr;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{Store, StoreResult};
 use crate::auth::api_key::{
     ApiKey, NewApiKey, SECRET_MIN_LEN, random_token, token_digest, valid_key_id,
 };
@@ -15,6 +14,7 @@ use crate::auth::permissions::{Grant, split_grants};
 use crate::auth::sealing::MasterKey;
 use crate::error::{InvalidInput, StoreError};
 use crate::scripts;
+use crate::store::{Store, StoreResult};
 use crate::time::now_ms;
 
 /// What [`Store::admit_request`] found.

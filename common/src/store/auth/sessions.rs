@@ -4,7 +4,7 @@
 
 use crate::auth::api_key::{random_token, token_digest};
 
-use super::{Store, StoreResult};
+use crate::store::{Store, StoreResult};
 use crate::time::now_ms;
 
 /// A live console session.

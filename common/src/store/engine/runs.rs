@@ -7,11 +7,11 @@ use redis::AsyncCommands;
 use serde_json::Value;
 
 use super::shard_call::shard_invocation;
-use super::{Store, StoreResult};
 use crate::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
 use crate::error::StoreError;
 use crate::keys::Shard;
 use crate::scripts;
+use crate::store::{Store, StoreResult};
 use crate::time::now_ms;
 
 /// Most lines kept in one run's log stream; older lines are trimmed.

@@ -2,9 +2,9 @@
 //! finished runs are deleted with their logs and index entries; active ones stay.
 
 use super::run_index::RunQuery;
-use super::{Store, StoreResult};
 use crate::engine::model::{RunKind, RunStatus};
 use crate::scripts;
+use crate::store::{Store, StoreResult};
 
 /// Most runs looked at per call: a definition far over its retention is trimmed over several.
 const RETENTION_BATCH: usize = 500;

@@ -10,11 +10,11 @@ use std::fmt;
 use redis::streams::{StreamId, StreamRangeReply};
 
 use super::jobs::{Job, field, job_fields, job_from_entry, push_job};
-use super::{Store, StoreResult};
 use crate::engine::model::{JobRef, Priority, QueueName};
 use crate::error::StoreError;
 use crate::keys::{Keys, Shard};
 use crate::scripts;
+use crate::store::{Store, StoreResult};
 use crate::time::now_ms;
 
 /// Dead-letter records read per round trip when requeueing them all.

@@ -1,8 +1,8 @@
 //! The stored workflow definitions ([`Definition`]) and the periodic slots fired.
 
-use super::{Store, StoreResult};
 use crate::error::StoreError;
 use crate::scripts;
+use crate::store::{Store, StoreResult};
 use crate::workflows::definition::Definition;
 
 impl Store {

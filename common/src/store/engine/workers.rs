@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreResult};
+use crate::store::{Store, StoreResult};
 
 /// Milliseconds between a worker's heartbeats, unless it is configured otherwise (its record
 /// says which interval it keeps).

@@ -7,10 +7,10 @@ use redis::{RedisResult, Value as RedisValue};
 use super::dead_letters::dead_letter_fields;
 use super::jobs::{Job, job_fields, job_from_entry, push_job};
 use super::queues::{consumer_group, decode};
-use super::{Store, StoreResult};
 use crate::engine::model::{JobRef, Priority, QueueName};
 use crate::keys::CONSUMER_GROUP;
 use crate::scripts;
+use crate::store::{Store, StoreResult};
 
 /// Consumer name under which the scheduler claims jobs it is about to move.
 const RECLAIMER: &str = "baton-reclaimer";

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::{Store, StoreResult};
 use crate::error::StoreError;
 use crate::scripts;
+use crate::store::{Store, StoreResult};
 use crate::time::now_ms;
 use crate::workflows::definition::Definition;
 

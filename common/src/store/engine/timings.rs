@@ -12,9 +12,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use super::{Store, StoreResult};
 use crate::engine::model::QueueName;
 use crate::scripts;
+use crate::store::{Store, StoreResult};
 
 /// Upper bounds of the histograms' buckets, in seconds (`+Inf` is implied): from 5 ms, for
 /// quick handlers, to 5 minutes.

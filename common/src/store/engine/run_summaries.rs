@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::runs::{RunView, parse_run};
-use super::{Store, StoreResult};
+use crate::store::{Store, StoreResult};
 
 /// The run-level fields a listed run is read with.
 const SUMMARY_FIELDS: [&str; 12] = [

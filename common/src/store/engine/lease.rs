@@ -1,7 +1,7 @@
 //! A leader lease: one holder at a time, kept by renewing before it lapses.
 
-use super::{Store, StoreResult};
 use crate::scripts;
+use crate::store::{Store, StoreResult};
 
 impl Store {
     /// Takes the scheduler lease for `holder`, or renews it if `holder` has it; true when

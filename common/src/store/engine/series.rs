@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use redis::{FromRedisValue, Value as RedisValue};
 
-use super::{Store, StoreResult};
 use crate::engine::model::QueueName;
 use crate::keys::Keys;
+use crate::store::{Store, StoreResult};
 
 const SECOND_MS: u64 = 1_000;
 const MINUTE_MS: u64 = 60 * SECOND_MS;

@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::engine::model::{QueueName, TaskStatus};
 use crate::keys::{CONSUMER_GROUP, Keys, Shard};
 use crate::scripts;
-use crate::store::series::Outcome;
-use crate::store::shard_call::{BatchItem, ItemReply};
+use crate::store::engine::series::Outcome;
+use crate::store::engine::shard_call::{BatchItem, ItemReply};
 use crate::store::{RedisConnection, Store, StoreResult};
 use crate::time::now_ms;
 

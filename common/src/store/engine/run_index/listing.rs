@@ -8,7 +8,7 @@ use super::merge::{NewestFirst, Ranked};
 use super::{MAX_PAGE, RunPage, RunQuery};
 use crate::engine::model::{RunKind, RunStatus};
 use crate::keys::Shard;
-use crate::store::runs::RunView;
+use crate::store::engine::runs::RunView;
 use crate::store::{Store, StoreResult};
 
 /// Largest offset a listing passes to Redis; beyond it the page is empty.

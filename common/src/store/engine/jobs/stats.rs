@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::engine::model::QueueName;
 use crate::keys::Keys;
-use crate::store::series::{Outcome, push_outcomes};
+use crate::store::engine::series::{Outcome, push_outcomes};
 
 /// Outcomes of a batch counted per queue, for the queues' outcome series.
 #[derive(Debug, Default)]

@@ -98,7 +98,7 @@ pub(crate) trait BatchItem {
     fn add_to(&self, keys: &Keys, invocation: &mut ScriptInvocation<'_>);
 }
 
-impl super::Store {
+impl crate::store::Store {
     /// Calls `script` once per shard over `items` (its arguments before the items' come from
     /// `head`), in one round trip, and returns each item's reply in order. Items that met
     /// queues they had not declared are called again with those queues declared.

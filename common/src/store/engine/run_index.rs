@@ -50,9 +50,9 @@ mod upkeep;
 use std::collections::BTreeMap;
 
 use super::runs::{RunView, stored_kind};
-use super::{Store, StoreResult};
 use crate::engine::model::{RunKind, RunStatus};
 use crate::keys::{INDEXED_FINISHED, INDEXED_KINDS, Keys, Shard};
+use crate::store::{Store, StoreResult};
 
 /// Every kind of run.
 pub const RUN_KINDS: [RunKind; 4] = INDEXED_KINDS;

@@ -7,8 +7,8 @@
 //! on the run holds for the action that follows.
 
 use super::runs::{CancelOutcome, LogLine, RunView, stored_kind};
-use super::{Store, StoreResult};
 use crate::engine::model::RunKind;
+use crate::store::{Store, StoreResult};
 
 /// The runs of one kind, as one front sees them (see the module's documentation).
 #[derive(Debug, Clone, Copy)]
