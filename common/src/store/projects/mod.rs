@@ -79,8 +79,9 @@ pub struct HumanRecord {
     pub review_snapshots: Vec<Value>,
 }
 
-/// Where a human task's review stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a human task's review stands, as `tN.review` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum ReviewState {
     /// Submitted, waiting for a reviewer.
     Pending,
@@ -90,19 +91,6 @@ pub enum ReviewState {
     PostReview,
     /// Accepted: the step completes with it.
     Accepted,
-}
-
-impl ReviewState {
-    /// The state `tN.review` names, if any.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "pending" => Some(Self::Pending),
-            "reviewing" => Some(Self::Reviewing),
-            "post_review" => Some(Self::PostReview),
-            "accepted" => Some(Self::Accepted),
-            _ => None,
-        }
-    }
 }
 
 /// A project's run, with what people recorded on each of its tasks (by task index).
@@ -156,7 +144,7 @@ impl Store {
                             snapshot,
                             snapshots,
                             submitted: get("submitted").is_some_and(|flag| flag == "1"),
-                            review: get("review").and_then(|state| ReviewState::parse(state)),
+                            review: get("review").and_then(|state| state.parse().ok()),
                             reviewer: get("reviewer").cloned(),
                             review_assignment: get("review_assignment")
                                 .and_then(|id| id.parse().ok()),
