@@ -1,30 +1,6 @@
-//! Human tasks: jobs on a human queue ([`QueueName::is_human`]) that people, not workers,
-//! read, through the same consumer group, each person being a consumer named by their key id.
-//!
-//! - A claim takes a task by name: the next one is the waiting task of the project with the
-//!   highest priority (Orchestra's integer), then the oldest, among the stream entries no one
-//!   has been given (tasks of paused projects are passed over). Its attempt is started with
-//!   the engine's guarded start ([`Store::start_jobs`]), so two people never hold one task:
-//!   the start script lets one start. Then its entry is put in the person's pending list
-//!   (`XCLAIM ... FORCE`), and the group is moved past head entries whose tasks wait for
-//!   nobody any more (`pass_claimed_entries.lua`, which never passes a waiting one), so
-//!   listing and trimming go on from there. Should a race acknowledge an entry a holder
-//!   still needs, the holder's submit still finishes the task, its attempt read from the task
-//!   itself ([`NO_ENTRY`]).
-//! - The job stays pending under the person (the scheduler never reclaims human queues) until
-//!   the submission finishes the task through the engine's guarded finish
-//!   ([`Store::finish_jobs`]), which enqueues the next steps and acknowledges the job.
-//! - The submission is recorded on the task (`human_step.lua`) before the finish, so a
-//!   repeated submit, or one whose API died midway, finishes the task with the data recorded
-//!   first, exactly once; a submit repeated after the finish re-adds the successors' jobs the
-//!   way a redelivered job does (the start guard drops duplicates).
-//! - A claim also takes over jobs left pending for [`ABANDONED_MS`] by a claim or a submit
-//!   that stopped midway: an entry whose task never started is started for the new claimant;
-//!   a submitted task still running is finished; a finished task's entry is healed and
-//!   acknowledged. Tasks a person holds are never touched.
-//! - The tasks a person holds are the jobs pending under them ([`Store::held_human_jobs`]).
+//! Claiming human tasks: the next waiting one by project priority and age, the tasks a
+//! person holds, and taking over work left abandoned midway.
 
-use crate::store::RedisConnection;
 use redis::streams::{StreamId, StreamInfoGroupsReply, StreamPendingCountReply, StreamRangeReply};
 use serde_json::Value;
 
@@ -32,22 +8,15 @@ use crate::engine::model::{Priority, QueueName, TaskStatus};
 use crate::error::StoreError;
 use crate::keys::{CONSUMER_GROUP, Shard};
 use crate::scripts;
-use crate::store::engine::jobs::{
-    AttemptOutcome, FinishOutcome, Job, StartOutcome, job_from_entry,
-};
+use crate::store::RedisConnection;
+use crate::store::engine::jobs::{AttemptOutcome, Job, StartOutcome, job_from_entry};
 use crate::store::projects::control::ProjectState;
 use crate::store::{Store, StoreResult};
-use crate::time::now_ms;
 
-/// How long a human queue's entry must sit untouched, in a state no person works on, before a
-/// claim takes it over (its claimer or submitter stopped midway).
-pub const ABANDONED_MS: u64 = 30_000;
+use super::{ABANDONED_MS, CLAIM_CANDIDATES, NO_ENTRY};
 
 /// Most pending entries one claim examines for abandoned work.
 const CLAIM_SCAN_LIMIT: usize = 100;
-
-/// Most waiting tasks one claim of the next task weighs by priority.
-const CLAIM_CANDIDATES: usize = 500;
 
 /// Most head entries one pass of a human queue's group moves over.
 const PASS_SCAN: usize = 200;
@@ -60,42 +29,6 @@ const ENTRY_SCAN_LIMIT: usize = 10_000;
 
 /// Entries read per round trip while looking for a task's job.
 const ENTRY_SCAN_PAGE: usize = 500;
-
-/// The entry id given for a job that is pending under nobody: no stream holds it (entries are
-/// added with `*`, time-based ids), so acknowledging it changes nothing.
-pub const NO_ENTRY: &str = "0-1";
-
-/// What saving or submitting a person's work did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HumanWork {
-    /// The run or the task does not exist.
-    Missing,
-    /// The task is a machine step.
-    Machine,
-    /// Nobody has claimed the task yet.
-    NotClaimed(TaskStatus),
-    /// Another person claimed it.
-    NotYours(String),
-    /// The task is no longer open for this (already submitted, finished or canceled).
-    Closed(TaskStatus),
-    /// The work in progress is stored.
-    Saved,
-    /// The task was submitted with `data` for review: it waits for a reviewer, or for the
-    /// reviewer who sent it back.
-    InReview {
-        /// The data submitted.
-        data: Value,
-        /// True when this repeats a submission already waiting for review.
-        again: bool,
-    },
-    /// The task was submitted with `data` and has finished (or is finishing) with it.
-    Submitted {
-        /// The data recorded by the first submission.
-        data: Value,
-        /// True when this repeats an earlier submission.
-        again: bool,
-    },
-}
 
 /// What claiming one task by name did.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,135 +46,6 @@ pub enum HumanClaim {
     /// It waits for nobody now: not ready (its dependencies have not finished), submitted,
     /// finished or canceled; or its job is not among the stream's undelivered entries.
     NotWaiting(TaskStatus),
-}
-
-/// How a submission is to be handled.
-#[derive(Debug, Clone, Copy)]
-pub struct HumanSubmission<'a> {
-    /// True when the step requires review before it completes.
-    pub review: bool,
-    /// The project's priority (Orchestra's integer): reviews of the most urgent go first.
-    pub project_priority: i64,
-    /// The task's queue and the run's priority stream, where its job is.
-    pub job: (&'a QueueName, Priority),
-}
-
-/// What claiming a review did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReviewClaim {
-    /// The caller reviews it now.
-    Claimed,
-    /// The caller reviews it already.
-    Yours,
-    /// The caller did the work: someone else must review it.
-    OwnWork,
-    /// The run or the task does not exist, or it is a machine step.
-    Missing,
-    /// It waits for no reviewer (not submitted for review, someone else reviews it, or it
-    /// finished).
-    NotPending,
-}
-
-/// A reviewer's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReviewDecision {
-    /// The work is accepted: the step completes with it.
-    Accept,
-    /// The work goes back to its claimant with comments.
-    Reject,
-}
-
-/// What a review did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReviewOutcome {
-    /// Accepted: the task finished (or is finishing) with `data`.
-    Accepted {
-        /// The data the task finished with (the first accept's).
-        data: Value,
-        /// True when this repeats an earlier accept.
-        again: bool,
-    },
-    /// Sent back to the claimant (`again`: it already was).
-    Rejected {
-        /// True when this repeats an earlier reject.
-        again: bool,
-    },
-    /// The run or task does not exist.
-    Missing,
-    /// The task is a machine step.
-    Machine,
-    /// The task no longer runs (finished or canceled).
-    Closed(TaskStatus),
-    /// It is not under review now.
-    NotInReview,
-    /// Someone else reviews it (their key id).
-    NotReviewer(String),
-}
-
-/// One call of `human_step.lua`.
-struct HumanStep<'a> {
-    operation: &'static str,
-    run_id: &'a str,
-    task: usize,
-    person: &'a str,
-    data: &'a Value,
-    snapshot: &'a Value,
-    review: bool,
-    project_priority: i64,
-    assignment: u64,
-}
-
-impl<'a> HumanStep<'a> {
-    fn new(operation: &'static str, run_id: &'a str, task: usize, person: &'a str) -> Self {
-        Self {
-            operation,
-            run_id,
-            task,
-            person,
-            data: &Value::Null,
-            snapshot: &Value::Null,
-            review: false,
-            project_priority: 0,
-            assignment: 0,
-        }
-    }
-
-    fn data(mut self, data: &'a Value) -> Self {
-        self.data = data;
-        self
-    }
-
-    fn snapshot(mut self, snapshot: &'a Value) -> Self {
-        self.snapshot = snapshot;
-        self
-    }
-
-    fn review(mut self, review: bool, project_priority: i64) -> Self {
-        self.review = review;
-        self.project_priority = project_priority;
-        self
-    }
-
-    fn assignment(mut self, assignment: u64) -> Self {
-        self.assignment = assignment;
-        self
-    }
-}
-
-/// Reads the reply of `human_step.lua` to a review claim.
-fn review_claim(reply: &[String]) -> StoreResult<ReviewClaim> {
-    Ok(match reply.first().map(String::as_str).unwrap_or("") {
-        "review_claimed" => ReviewClaim::Claimed,
-        "review_yours" => ReviewClaim::Yours,
-        "own_work" => ReviewClaim::OwnWork,
-        "missing" | "machine" => ReviewClaim::Missing,
-        "not_pending" | "closed" => ReviewClaim::NotPending,
-        other => {
-            return Err(StoreError::Corrupt(format!(
-                "unexpected answer '{other}' from human_step.lua"
-            )));
-        }
-    })
 }
 
 impl Store {
@@ -324,7 +128,7 @@ impl Store {
 
     /// The tasks of `jobs` that wait for someone, each once, highest project priority first,
     /// then oldest first, without those of paused projects.
-    async fn claim_order(
+    pub(super) async fn claim_order(
         &self,
         conn: &mut RedisConnection,
         jobs: Vec<Job>,
@@ -388,7 +192,11 @@ impl Store {
     /// undelivered ones whose tasks wait for nobody (`pass_claimed_entries.lua`): claims by
     /// name leave their entries there, and both listing and trimming start from the group's
     /// position.
-    async fn pass_claimed_entries(&self, conn: &mut RedisConnection, job: &Job) -> StoreResult<()> {
+    pub(super) async fn pass_claimed_entries(
+        &self,
+        conn: &mut RedisConnection,
+        job: &Job,
+    ) -> StoreResult<()> {
         let stream = self.keys.stream(job.shard, &job.queue, job.priority);
         let groups: StreamInfoGroupsReply = redis::cmd("XINFO")
             .arg("GROUPS")
@@ -534,271 +342,8 @@ impl Store {
         Ok(jobs)
     }
 
-    /// Stores `data` as the work in progress of task `task` of run `run_id`, if `person`
-    /// holds it and has not submitted it.
-    pub async fn save_human_work(
-        &self,
-        run_id: &str,
-        task: usize,
-        person: &str,
-        data: &Value,
-    ) -> StoreResult<HumanWork> {
-        let reply = self
-            .human_step(HumanStep::new("save", run_id, task, person).data(data))
-            .await?;
-        human_work(&reply, false)
-    }
-
-    /// Submits `data` for task `task` of run `run_id`, if `person` holds it: records the
-    /// submission with its `snapshot`; then, when its step requires no review, finishes the
-    /// task with `data` as its result, and otherwise leaves it waiting for a reviewer (or for
-    /// the reviewer who sent it back). Repeating it is harmless (see the module's
-    /// documentation).
-    pub async fn submit_human_work(
-        &self,
-        run_id: &str,
-        task: usize,
-        person: &str,
-        (data, snapshot): (&Value, &Value),
-        submission: HumanSubmission<'_>,
-    ) -> StoreResult<HumanWork> {
-        let step = HumanStep::new("submit", run_id, task, person)
-            .data(data)
-            .snapshot(snapshot)
-            .review(submission.review, submission.project_priority);
-        let reply = self.human_step(step).await?;
-        let work = human_work(&reply, true)?;
-        if !matches!(work, HumanWork::Submitted { .. }) {
-            return Ok(work);
-        }
-        self.finish_submitted(run_id, task, &reply, &work, submission.job)
-            .await
-    }
-
-    /// Finishes task `task` of run `run_id` with the submission `human_step.lua` recorded
-    /// (its `reply`): the job pending under its claimant succeeds with the data.
-    async fn finish_submitted(
-        &self,
-        run_id: &str,
-        task: usize,
-        reply: &[String],
-        work: &HumanWork,
-        (queue, priority): (&QueueName, Priority),
-    ) -> StoreResult<HumanWork> {
-        let HumanWork::Submitted { data, .. } = work else {
-            return Ok(work.clone());
-        };
-        let status = reply.get(2).map(String::as_str).unwrap_or("");
-        let holder = reply.get(3).map(String::as_str).unwrap_or("");
-        let mut conn = self.dedicated_connection().await?;
-        let held = self
-            .held_job(&mut conn, queue, priority, holder, run_id, task)
-            .await?;
-        match (status, held) {
-            ("running", held) => {
-                let job = match held {
-                    Some(job) => job,
-                    None => self.unheld_job(queue, priority, run_id, task).await?,
-                };
-                let finished = self
-                    .finish_jobs(
-                        &mut conn,
-                        &[(job, AttemptOutcome::Succeeded(Some(data.clone())))],
-                    )
-                    .await?;
-                if finished.first() == Some(&FinishOutcome::Stale) {
-                    let status = self.task_status(run_id, task).await?;
-                    if status != Some(TaskStatus::Success) {
-                        return Ok(HumanWork::Closed(status.unwrap_or(TaskStatus::Canceled)));
-                    }
-                }
-            }
-            ("success", Some(job)) => {
-                // Finished, but not acknowledged: the submitter stopped before the follow-ups.
-                self.start_jobs(&mut conn, std::slice::from_ref(&job), holder)
-                    .await?;
-            }
-            ("success", None) => {}
-            (other, _) => return Ok(HumanWork::Closed(other.parse()?)),
-        }
-        Ok(work.clone())
-    }
-
-    /// Makes `person` the reviewer of task `task` of run `run_id`, submitted for review and
-    /// waiting for one; never the person who did the work.
-    pub async fn claim_review_task(
-        &self,
-        run_id: &str,
-        task: usize,
-        person: &str,
-    ) -> StoreResult<ReviewClaim> {
-        let mut conn = self.conn().await?;
-        // An id for the reviewer's assignment, used only the first time the task is reviewed.
-        let assignment: u64 = redis::cmd("INCR")
-            .arg(self.keys.project_ids())
-            .query_async(&mut conn)
-            .await?;
-        let reply = self
-            .human_step(HumanStep::new("review_claim", run_id, task, person).assignment(assignment))
-            .await?;
-        review_claim(&reply)
-    }
-
-    /// Makes `person` the reviewer of the next task waiting for one: the most urgent project's,
-    /// then the oldest submission, passing over the person's own work. `None` when none waits.
-    pub async fn claim_next_review(&self, person: &str) -> StoreResult<Option<(String, usize)>> {
-        for (run_id, task) in self.pending_reviews(CLAIM_CANDIDATES).await? {
-            if self.claim_review_task(&run_id, task, person).await? == ReviewClaim::Claimed {
-                return Ok(Some((run_id, task)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The tasks waiting for a reviewer (run id, task index), most urgent project first, then
-    /// the oldest submission; at most `limit`.
-    pub async fn pending_reviews(&self, limit: usize) -> StoreResult<Vec<(String, usize)>> {
-        let mut conn = self.conn().await?;
-        let mut pipe = redis::pipe();
-        for shard in self.keys.shards() {
-            pipe.cmd("ZRANGE")
-                .arg(self.keys.review_queue(shard))
-                .arg(0)
-                .arg(limit.max(1) - 1)
-                .arg("WITHSCORES");
-        }
-        let replies: Vec<Vec<(String, f64)>> = pipe.query_async(&mut conn).await?;
-        let mut waiting: Vec<(f64, String)> = replies
-            .into_iter()
-            .flatten()
-            .map(|(member, score)| (score, member))
-            .collect();
-        waiting.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-        Ok(waiting
-            .into_iter()
-            .filter_map(|(_, member)| {
-                let mut parts = member.splitn(3, '|');
-                let (_, run_id, task) = (parts.next()?, parts.next()?, parts.next()?);
-                Some((run_id.to_owned(), task.parse().ok()?))
-            })
-            .take(limit)
-            .collect())
-    }
-
-    /// The tasks `person` reviews, or sent back and will review again (run id, task index),
-    /// until they accept them or the tasks end; in no particular order.
-    pub async fn reviews_held(&self, person: &str) -> StoreResult<Vec<(String, usize)>> {
-        let mut conn = self.conn().await?;
-        let mut pipe = redis::pipe();
-        for shard in self.keys.shards() {
-            pipe.smembers(self.keys.reviewing(shard, person));
-        }
-        let members: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
-        Ok(members
-            .into_iter()
-            .flatten()
-            .filter_map(|member| {
-                let (run_id, task) = member.rsplit_once('|')?;
-                Some((run_id.to_owned(), task.parse().ok()?))
-            })
-            .collect())
-    }
-
-    /// Records `person`'s review of task `task` of run `run_id`, which they review: accepting
-    /// it finishes the task with `data` (the step's result); rejecting it sends it back to its
-    /// claimant with `data` (the reviewer's comments and changes) as their work. Each is a
-    /// snapshot of the reviewer's assignment (`snapshot`). Repeating it is harmless.
-    pub async fn review_human_work(
-        &self,
-        run_id: &str,
-        task: usize,
-        person: &str,
-        decision: ReviewDecision,
-        (data, snapshot): (&Value, &Value),
-        job: (&QueueName, Priority),
-    ) -> StoreResult<ReviewOutcome> {
-        let operation = match decision {
-            ReviewDecision::Accept => "accept",
-            ReviewDecision::Reject => "reject",
-        };
-        let reply = self
-            .human_step(
-                HumanStep::new(operation, run_id, task, person)
-                    .data(data)
-                    .snapshot(snapshot),
-            )
-            .await?;
-        let part = |index: usize| reply.get(index).map(String::as_str).unwrap_or("");
-        Ok(match part(0) {
-            "rejected" => ReviewOutcome::Rejected {
-                again: part(1) == "1",
-            },
-            "submitted" | "resubmitted" => {
-                let work = human_work(&reply, true)?;
-                match self
-                    .finish_submitted(run_id, task, &reply, &work, job)
-                    .await?
-                {
-                    HumanWork::Submitted { data, again } => ReviewOutcome::Accepted { data, again },
-                    HumanWork::Closed(status) => ReviewOutcome::Closed(status),
-                    other => {
-                        return Err(StoreError::Corrupt(format!(
-                            "unexpected outcome of an accepted review: {other:?}"
-                        )));
-                    }
-                }
-            }
-            "missing" => ReviewOutcome::Missing,
-            "machine" => ReviewOutcome::Machine,
-            "closed" => ReviewOutcome::Closed(part(1).parse()?),
-            "not_pending" => ReviewOutcome::NotInReview,
-            "not_reviewer" => ReviewOutcome::NotReviewer(part(1).to_owned()),
-            other => {
-                return Err(StoreError::Corrupt(format!(
-                    "unexpected answer '{other}' from human_step.lua"
-                )));
-            }
-        })
-    }
-
-    async fn human_step(&self, step: HumanStep<'_>) -> StoreResult<Vec<String>> {
-        let mut conn = self.conn().await?;
-        Ok(scripts::HUMAN_STEP
-            .key(self.keys.run(step.run_id))
-            .key(self.keys.review_queue(self.keys.shard_of(step.run_id)))
-            .key(
-                self.keys
-                    .reviewing(self.keys.shard_of(step.run_id), step.person),
-            )
-            .arg(step.operation)
-            .arg(step.task)
-            .arg(step.person)
-            .arg(step.data.to_string())
-            .arg(step.snapshot.to_string())
-            .arg(now_ms())
-            .arg(if step.review { "1" } else { "" })
-            .arg(step.project_priority)
-            .arg(step.assignment)
-            .arg(step.run_id)
-            .invoke_async(&mut conn)
-            .await?)
-    }
-
-    async fn task_status(&self, run_id: &str, task: usize) -> StoreResult<Option<TaskStatus>> {
-        let mut conn = self.conn().await?;
-        let status: Option<String> = redis::cmd("HGET")
-            .arg(self.keys.run(run_id))
-            .arg(format!("t{task}.status"))
-            .query_async(&mut conn)
-            .await?;
-        status
-            .map(|status| status.parse())
-            .transpose()
-            .map_err(Into::into)
-    }
-
     /// The job of task `task` of run `run_id` pending under `person`, if any.
-    async fn held_job(
+    pub(super) async fn held_job(
         &self,
         conn: &mut RedisConnection,
         queue: &QueueName,
@@ -818,7 +363,7 @@ impl Store {
     /// The jobs pending under `person` on the `streams` of `queue` (at most `limit` each, in
     /// the order of `streams`, oldest first in each): their ids in one pipeline, their entries
     /// in a second.
-    async fn pending_jobs(
+    pub(super) async fn pending_jobs(
         &self,
         conn: &mut (impl redis::aio::ConnectionLike + Send),
         queue: &QueueName,
@@ -883,7 +428,7 @@ impl Store {
 
     /// The job of attempt `attempt` of task `task` of run `run_id` among the entries of its
     /// stream that no one has read yet, if it is there.
-    async fn undelivered_job(
+    pub(super) async fn undelivered_job(
         &self,
         conn: &mut RedisConnection,
         queue: &QueueName,
@@ -939,7 +484,7 @@ impl Store {
 
     /// The job of task `task` of run `run_id` as its current attempt stands, pending under
     /// nobody ([`NO_ENTRY`]): for a holder whose entry a concurrent claim acknowledged.
-    async fn unheld_job(
+    pub(super) async fn unheld_job(
         &self,
         queue: &QueueName,
         priority: Priority,
@@ -971,7 +516,7 @@ impl Store {
     }
 
     /// The job an entry carries; an entry that is not a job is acknowledged and skipped.
-    async fn job_of(
+    pub(super) async fn job_of(
         &self,
         conn: &mut RedisConnection,
         shard: Shard,
@@ -1002,7 +547,7 @@ impl Store {
 
     /// Finishes what claims and submits that stopped midway left pending (see the module's
     /// documentation); returns a task taken over for `person`, if one was.
-    async fn take_over_abandoned(
+    pub(super) async fn take_over_abandoned(
         &self,
         conn: &mut RedisConnection,
         queue: &QueueName,
@@ -1085,32 +630,6 @@ impl Store {
         }
         Ok(None)
     }
-}
-
-/// Reads the reply of `human_step.lua`.
-fn human_work(reply: &[String], submitting: bool) -> StoreResult<HumanWork> {
-    let part = |index: usize| reply.get(index).map(String::as_str).unwrap_or("");
-    Ok(match part(0) {
-        "missing" => HumanWork::Missing,
-        "machine" => HumanWork::Machine,
-        "not_claimed" => HumanWork::NotClaimed(part(1).parse()?),
-        "not_yours" => HumanWork::NotYours(part(2).to_owned()),
-        "closed" => HumanWork::Closed(part(1).parse()?),
-        "saved" => HumanWork::Saved,
-        name @ ("submitted" | "resubmitted") if submitting => HumanWork::Submitted {
-            data: serde_json::from_str(part(1)).unwrap_or(Value::Null),
-            again: name == "resubmitted",
-        },
-        name @ ("in_review" | "in_review_again") if submitting => HumanWork::InReview {
-            data: serde_json::from_str(part(1)).unwrap_or(Value::Null),
-            again: name == "in_review_again",
-        },
-        other => {
-            return Err(StoreError::Corrupt(format!(
-                "unexpected answer '{other}' from human_step.lua"
-            )));
-        }
-    })
 }
 
 /// The order of stream entry ids (`MS-SEQ`): by time, then sequence.
