@@ -347,3 +347,72 @@ async fn a_version_id_is_held_by_one_owner_until_its_version_is_recorded() {
     );
     assert!(!store.reserve_version(other, &run).await.unwrap());
 }
+
+#[tokio::test]
+async fn lists_read_each_version_by_its_summary_and_versions_stored_before_summaries_too() {
+    use common::store::reports::Versions;
+    use redis::Commands;
+
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = redis.store(&prefix).await;
+    let version = |id: &str, resources: Value| -> VersionRecord {
+        serde_json::from_value(json!({
+            "id": id, "name": "minimal", "displayname": "Minimal", "description": "d",
+            "date": "2024-01-02 03:04:05.0", "author": "a", "requester": "r",
+            "resources": resources,
+            "changelog": [{"label": "public", "value": "x".repeat(10_000), "from_file": true}],
+        }))
+        .unwrap()
+    };
+    let old = version(
+        "20240102-030405-00000001",
+        json!([{"name": "in.csv", "size": 1, "md5": "0"}]),
+    );
+    let new = version("20240102-030405-00000002", json!([]));
+    assert!(store.insert_version(&old).await.unwrap());
+    assert!(store.insert_version(&new).await.unwrap());
+    assert!(store.set_published(&old.id, true).await.unwrap());
+
+    // The summary holds what lists show, not the record's long parts.
+    let mut redis_connection = redis.client().get_connection().unwrap();
+    let summary_json: String = redis_connection
+        .hget(
+            format!("{prefix}:{{reports}}:version:{}", new.id),
+            "summary",
+        )
+        .unwrap_or_default();
+    assert!(
+        summary_json.contains("\"displayname\":\"Minimal\""),
+        "{summary_json}"
+    );
+    assert!(summary_json.len() < 400, "{} bytes", summary_json.len());
+    // Lists never read the record of a version that has a summary: one they could not parse
+    // does not stop them.
+    let new_key = format!("{prefix}:{{reports}}:version:{}", new.id);
+    let _: i64 = redis_connection
+        .hset(&new_key, "record", "not a record")
+        .unwrap();
+
+    // A version stored before summaries were is listed from its record.
+    let key = format!("{prefix}:{{reports}}:version:{}", old.id);
+    let _: i64 = redis_connection.hdel(&key, "summary").unwrap();
+    let listed = store.all_versions().await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|v| v.summary.id.as_str()).collect();
+    assert_eq!(ids, [old.id.as_str(), new.id.as_str()]);
+    assert_eq!(listed[0].summary.resources, ["in.csv"]);
+    assert!(listed[0].published && !listed[1].published);
+    assert_eq!(listed[1].summary.requester.as_deref(), Some("r"));
+
+    let latest = store
+        .latest_versions(&[
+            ("minimal", Versions::Published),
+            ("minimal", Versions::All),
+            ("none", Versions::All),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(latest[0].as_ref().unwrap().summary.id, old.id);
+    assert_eq!(latest[1].as_ref().unwrap().summary.id, new.id);
+    assert!(latest[2].is_none());
+}

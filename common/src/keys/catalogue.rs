@@ -203,7 +203,7 @@ pub const CATALOGUE: &[KeyDoc] = &[
     key(
         "P:{reports}:version:ID",
         "hash",
-        "a version's record (JSON), report name and published flag",
+        "a version's record (JSON), the summary lists read (JSON), report name and published flag",
     ),
     key(
         "P:{reports}:versions:NAME",

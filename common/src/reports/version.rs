@@ -73,6 +73,52 @@ impl ChangelogEntry {
     }
 }
 
+/// What lists show of a version (`/reports/`, `/versions/`): stored beside its record, so a
+/// list reads a few fields per version instead of every file, extract and changelog entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionSummary {
+    /// Version id.
+    pub id: String,
+    /// Report name.
+    pub name: String,
+    /// Human-readable name.
+    #[serde(default)]
+    pub displayname: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// When the run started, as OrderlyWeb shows it.
+    pub date: String,
+    /// Requester, from `orderly.yml`.
+    #[serde(default)]
+    pub requester: Option<String>,
+    /// Author, from `orderly.yml`.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// The names of the resources the script read.
+    #[serde(default)]
+    pub resources: Vec<String>,
+}
+
+impl From<&VersionRecord> for VersionSummary {
+    fn from(record: &VersionRecord) -> Self {
+        Self {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            displayname: record.displayname.clone(),
+            description: record.description.clone(),
+            date: record.date.clone(),
+            requester: record.requester.clone(),
+            author: record.author.clone(),
+            resources: record
+                .resources
+                .iter()
+                .map(|file| file.name.clone())
+                .collect(),
+        }
+    }
+}
+
 /// Everything recorded about one report version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VersionRecord {

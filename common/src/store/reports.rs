@@ -20,7 +20,7 @@ use super::{Store, StoreResult};
 use crate::engine::model::RunStatus;
 use crate::error::StoreError;
 use crate::reports::ids::run_key;
-use crate::reports::version::VersionRecord;
+use crate::reports::version::{VersionRecord, VersionSummary};
 use crate::scripts;
 use crate::time::now_ms;
 
@@ -95,6 +95,15 @@ pub enum Versions {
     All,
     /// The published ones only.
     Published,
+}
+
+/// A version as lists show it: its summary and whether it is published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedVersion {
+    /// What lists show of it.
+    pub summary: VersionSummary,
+    /// Whether readers without `reports.review` may see it.
+    pub published: bool,
 }
 
 /// A version as stored: its record and whether it is published.
@@ -331,7 +340,7 @@ impl Store {
         let mut pipe = redis::pipe();
         pipe.atomic();
         self.push_insert_version(&mut pipe, record, &json);
-        let (created, ..): (bool, bool, bool, bool, bool, bool) =
+        let (created, ..): (bool, bool, bool, bool, bool, bool, bool) =
             pipe.query_async(&mut conn).await?;
         Ok(created)
     }
@@ -340,7 +349,9 @@ impl Store {
     /// whether it was new. Nothing changes when it exists, the published flag included.
     fn push_insert_version(&self, pipe: &mut redis::Pipeline, record: &VersionRecord, json: &str) {
         let key = self.keys.report_version(&record.id);
+        let summary = serde_json::to_string(&VersionSummary::from(record)).unwrap_or_default();
         pipe.hset_nx(&key, "record", json)
+            .hset_nx(&key, "summary", summary)
             .hset_nx(&key, "name", &record.name)
             .hset_nx(&key, "published", "0")
             .zadd(self.keys.report_versions(&record.name), &record.id, 0)
@@ -382,6 +393,50 @@ impl Store {
             .collect()
     }
 
+    /// Versions by id as lists show them, in the order asked (`None` for unknown ids): one
+    /// `HMGET` of the summary and the flag each; a version stored before summaries were has
+    /// its summary made from its record.
+    pub async fn version_summaries(
+        &self,
+        ids: &[String],
+    ) -> StoreResult<Vec<Option<ListedVersion>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HMGET")
+                .arg(self.keys.report_version(id))
+                .arg("summary")
+                .arg("published");
+        }
+        let rows: Vec<(Option<String>, Option<String>)> = pipe.query_async(&mut conn).await?;
+        let without_summary: Vec<String> = ids
+            .iter()
+            .zip(&rows)
+            .filter(|(_, (summary, published))| summary.is_none() && published.is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut older = self.versions(&without_summary).await?.into_iter();
+        rows.into_iter()
+            .map(|(summary, published)| {
+                let published = published.as_deref() == Some("1");
+                match summary {
+                    Some(json) => Ok(Some(ListedVersion {
+                        summary: serde_json::from_str(&json)
+                            .map_err(|e| corrupt("version summary", e))?,
+                        published,
+                    })),
+                    None => Ok(older.next().flatten().map(|version| ListedVersion {
+                        summary: VersionSummary::from(&version.record),
+                        published: version.published,
+                    })),
+                }
+            })
+            .collect()
+    }
+
     /// Version ids of one report, oldest first: every one, or the published ones.
     pub async fn report_version_ids(
         &self,
@@ -406,11 +461,11 @@ impl Store {
     }
 
     /// The latest version of each report asked (of every version, or of the published ones),
-    /// in the order asked; reads one record per report.
+    /// in the order asked; reads one summary per report.
     pub async fn latest_versions(
         &self,
         wanted: &[(&str, Versions)],
-    ) -> StoreResult<Vec<Option<StoredVersion>>> {
+    ) -> StoreResult<Vec<Option<ListedVersion>>> {
         let mut pipe = redis::pipe();
         for (name, which) in wanted {
             pipe.zrange(self.versions_key(name, *which), -1, -1);
@@ -421,7 +476,7 @@ impl Store {
             .into_iter()
             .map(|mut ids| ids.pop().unwrap_or_default())
             .collect();
-        let found = self.versions(&ids).await?;
+        let found = self.version_summaries(&ids).await?;
         Ok(ids
             .iter()
             .zip(found)
@@ -437,10 +492,15 @@ impl Store {
     }
 
     /// Every version of every report, oldest first.
-    pub async fn all_versions(&self) -> StoreResult<Vec<StoredVersion>> {
+    pub async fn all_versions(&self) -> StoreResult<Vec<ListedVersion>> {
         let mut conn = self.conn().await?;
         let ids: Vec<String> = conn.zrange(self.keys.all_report_versions(), 0, -1).await?;
-        Ok(self.versions(&ids).await?.into_iter().flatten().collect())
+        Ok(self
+            .version_summaries(&ids)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     /// Names of the reports that have versions, sorted.

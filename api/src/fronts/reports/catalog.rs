@@ -2,7 +2,7 @@
 
 use common::auth::permissions::Permission;
 use common::reports::changelog::{VersionedEntry, changelog_for};
-use common::store::reports::{StoredVersion, Versions};
+use common::store::reports::{ListedVersion, StoredVersion, Versions};
 use serde_json::{Value, json};
 
 use super::access::{Access, caller};
@@ -108,8 +108,8 @@ pub async fn reports(
         .into_iter()
         .flatten()
         .map(|version| {
-            let record = version.record;
-            json!({"name": record.name, "display_name": record.displayname, "latest_version": record.id})
+            let summary = version.summary;
+            json!({"name": summary.name, "display_name": summary.displayname, "latest_version": summary.id})
         })
         .collect();
     Ok(success(data))
@@ -121,7 +121,7 @@ pub async fn latest_visible_versions(
     state: &AppState,
     access: &Access,
     names: &[String],
-) -> Result<Vec<Option<StoredVersion>>, ApiError> {
+) -> Result<Vec<Option<ListedVersion>>, ApiError> {
     let wanted: Vec<(&str, Versions)> = names
         .iter()
         .map(|name| (name.as_str(), access.visible_versions(name)))
@@ -213,18 +213,18 @@ pub async fn all_versions(
         .all_versions()
         .await?
         .into_iter()
-        .filter(|version| access.sees(&version.record.name, version.published))
+        .filter(|version| access.sees(&version.summary.name, version.published))
         .map(|version| {
-            let record = version.record;
+            let summary = version.summary;
             json!({
-                "id": record.id,
-                "name": record.name,
-                "displayname": record.displayname,
-                "resources": record.resources.iter().map(|file| file.name.clone()).collect::<Vec<_>>(),
-                "date": record.date,
+                "id": summary.id,
+                "name": summary.name,
+                "displayname": summary.displayname,
+                "resources": summary.resources,
+                "date": summary.date,
                 "published": version.published,
-                "requester": record.requester,
-                "author": record.author,
+                "requester": summary.requester,
+                "author": summary.author,
             })
         })
         .collect();

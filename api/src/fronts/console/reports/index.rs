@@ -101,13 +101,13 @@ pub async fn page_of_reports(
         };
         match latest {
             Some(version) => {
-                let record = version.record;
-                row.display_name = record.displayname.unwrap_or_default();
-                row.description = record.description.unwrap_or_default();
+                let summary = version.summary;
+                row.display_name = summary.displayname.unwrap_or_default();
+                row.description = summary.description.unwrap_or_default();
                 row.latest = Some(LatestRow {
-                    url: version_url(name, &record.id),
-                    date: date_text(&record.date),
-                    id: record.id,
+                    url: version_url(name, &summary.id),
+                    date: date_text(&summary.date),
+                    id: summary.id,
                 });
             }
             None => {
