@@ -218,8 +218,12 @@ impl Store {
         parse_run(&fields).map(Some)
     }
 
-    /// Reads several runs in one round trip, skipping those that no longer exist.
-    pub async fn get_runs(&self, run_ids: &[String]) -> StoreResult<Vec<RunView>> {
+    /// The whole hashes of several runs, in order, in one round trip (empty for a run that no
+    /// longer exists).
+    pub(crate) async fn run_hashes(
+        &self,
+        run_ids: &[String],
+    ) -> StoreResult<Vec<HashMap<String, String>>> {
         if run_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -228,8 +232,14 @@ impl Store {
         for id in run_ids {
             pipe.hgetall(self.keys.run(id));
         }
-        let all: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
-        all.iter()
+        Ok(pipe.query_async(&mut conn).await?)
+    }
+
+    /// Reads several runs in one round trip, skipping those that no longer exist.
+    pub async fn get_runs(&self, run_ids: &[String]) -> StoreResult<Vec<RunView>> {
+        self.run_hashes(run_ids)
+            .await?
+            .iter()
             .filter(|fields| !fields.is_empty())
             .map(parse_run)
             .collect()

@@ -106,16 +106,9 @@ impl Store {
     /// Reads the runs of projects, in order (`None` for a run that does not exist or is not a
     /// project: another front's run is never shown as one).
     pub async fn project_runs(&self, run_ids: &[String]) -> StoreResult<Vec<Option<ProjectRun>>> {
-        if run_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.conn().await?;
-        let mut pipe = redis::pipe();
-        for id in run_ids {
-            pipe.hgetall(self.keys.run(id));
-        }
-        let all: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
-        all.iter()
+        self.run_hashes(run_ids)
+            .await?
+            .iter()
             .map(|fields| {
                 if fields.is_empty() {
                     return Ok(None);

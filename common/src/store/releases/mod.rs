@@ -249,7 +249,8 @@ impl Store {
 /// Adds a record's writes (its hash and its index entries) to `pipe`.
 fn add_record<R: Record>(store: &Store, pipe: &mut redis::Pipeline, record: &R) -> StoreResult<()> {
     let key = store.keys.release_record(R::COLLECTION, record.id());
-    pipe.hset_multiple(&key, &record.to_fields()?)
+    let fields = record.to_fields()?;
+    pipe.hset_multiple(&key, &fields)
         .ignore()
         .zadd(
             store.keys.release_index(R::COLLECTION),
@@ -257,9 +258,9 @@ fn add_record<R: Record>(store: &Store, pipe: &mut redis::Pipeline, record: &R) 
             record.score(),
         )
         .ignore();
-    for (field, value) in record.index_entries()? {
+    for (field, value) in R::index_entries(&fields) {
         pipe.zadd(
-            store.keys.release_index_by(R::COLLECTION, &field, &value),
+            store.keys.release_index_by(R::COLLECTION, field, value),
             record.id(),
             record.score(),
         )

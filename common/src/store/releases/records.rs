@@ -30,13 +30,11 @@ pub trait Record: Serialize + DeserializeOwned {
     fn to_fields(&self) -> Result<Vec<(String, String)>, StoreError> {
         record_fields::to_fields(self)
     }
-    /// Its indexed fields that have a value.
-    fn index_entries(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(self
-            .to_fields()?
-            .into_iter()
+    /// Of its stored `fields`, the indexed ones that have a value.
+    fn index_entries(fields: &[(String, String)]) -> impl Iterator<Item = &(String, String)> {
+        fields
+            .iter()
             .filter(|(name, value)| !value.is_empty() && Self::INDEXED.contains(&name.as_str()))
-            .collect())
     }
     /// Reads it back from its stored fields.
     fn from_fields(fields: &Fields) -> Result<Self, StoreError> {
