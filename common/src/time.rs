@@ -21,8 +21,7 @@ pub fn now_ms() -> u64 {
 pub fn iso8601(ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(ms as i64)
         .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
-        .to_string()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
 }
 
 /// A source of "now", in Unix milliseconds.
@@ -78,6 +77,12 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_show_as_utc_with_microseconds() {
+        assert_eq!(iso8601(1_614_860_831_245), "2021-03-04T12:27:11.245000+00:00");
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000000+00:00");
+    }
 
     #[test]
     fn a_manual_clock_moves_only_when_told() {

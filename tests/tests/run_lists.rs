@@ -52,11 +52,13 @@ fn run_of(definition: &str, handler: &str) -> RunSpec {
     }
 }
 
+/// A counted query of workflow runs.
 fn query(definitions: &[&str], status: Option<RunStatus>, offset: usize, limit: usize) -> RunQuery {
     RunQuery {
         definitions: definitions.iter().map(|d| (*d).to_owned()).collect(),
         status,
         offset,
+        count: true,
         ..RunQuery::new(RunKind::Workflow, limit)
     }
 }
@@ -126,6 +128,14 @@ async fn filtered_pages_past_fifty_thousand_runs_are_read_from_the_indexes() {
     let all = store.list_runs(&query(&[], None, 0, 5)).await.unwrap();
     assert_eq!(all.total, Some(60_010));
     assert!(all.has_more);
+    // Not asked to count, a listing does not.
+    let uncounted = RunQuery {
+        count: false,
+        ..query(&[], None, 0, 5)
+    };
+    let uncounted = store.list_runs(&uncounted).await.unwrap();
+    assert_eq!(uncounted.total, None);
+    assert_eq!(ids(&uncounted), ids(&all));
     let all_rare = store
         .list_runs(&query(&[], None, 60_000, 100))
         .await
@@ -857,7 +867,7 @@ async fn directors_filtered_list_finds_workflows_past_sixty_thousand_newer_runs(
 }
 
 #[tokio::test]
-async fn a_listed_run_carries_every_run_field_of_the_run_but_not_its_tasks() {
+async fn a_listed_run_carries_the_run_fields_a_list_shows_and_a_whole_page_its_tasks() {
     let redis = RedisServer::start();
     let store = redis.store(&unique_prefix()).await;
     let mut delayed = run_of("p.FIELDS", "noop");
@@ -878,12 +888,16 @@ async fn a_listed_run_carries_every_run_field_of_the_run_but_not_its_tasks() {
     for listed in &page.runs {
         let whole = store.get_run(&listed.id).await.unwrap().expect("the run");
         assert!(!whole.tasks.is_empty());
-        assert!(listed.tasks.is_empty(), "a list reads no task");
-        let without_tasks = common::store::engine::runs::RunView {
-            tasks: Vec::new(),
-            ..whole
-        };
-        assert_eq!(listed, &without_tasks);
+        assert_eq!(
+            (&listed.definition, listed.kind, listed.status),
+            (&whole.definition, whole.kind, whole.status)
+        );
+        assert_eq!(
+            (listed.created_ms, listed.updated_ms, listed.finished_ms),
+            (whole.created_ms, whole.updated_ms, whole.finished_ms)
+        );
+        assert_eq!(listed.payload_value(), whole.payload);
+        assert_eq!(listed.periodic, whole.periodic);
     }
     let summaries = store.get_run_summaries(&ids).await.unwrap();
     assert_eq!(
@@ -893,7 +907,9 @@ async fn a_listed_run_carries_every_run_field_of_the_run_but_not_its_tasks() {
             .collect::<Vec<_>>(),
         ids
     );
-    assert_eq!(summaries[0].payload, json!({"region": "eu", "count": 3}));
+    // The payload is passed on as stored, unparsed.
+    assert_eq!(summaries[0].payload.get(), r#"{"count":3,"region":"eu"}"#);
+    assert!(summaries[0].periodic);
     assert_eq!(summaries[1].status, RunStatus::Canceled);
     assert!(summaries[1].finished_ms.is_some());
     // A run that no longer exists is skipped.
@@ -902,14 +918,12 @@ async fn a_listed_run_carries_every_run_field_of_the_run_but_not_its_tasks() {
         .await
         .unwrap();
     assert_eq!(missing.len(), 1);
-    // Asked for, a page carries its runs whole.
+    // A whole page carries its runs whole.
     let whole = store
-        .list_runs(&RunQuery {
-            with_tasks: true,
-            ..query(&["p.FIELDS"], None, 0, 10)
-        })
+        .list_whole_runs(&query(&["p.FIELDS"], None, 0, 10))
         .await
         .unwrap();
+    assert_eq!(whole.runs.len(), 2);
     for run in &whole.runs {
         assert_eq!(Some(run), store.get_run(&run.id).await.unwrap().as_ref());
     }

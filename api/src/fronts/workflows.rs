@@ -5,8 +5,11 @@ use common::engine::failure::Failure;
 use common::engine::model::{RunKind, RunStatus, TaskStatus};
 use common::operations::workflows;
 use common::store::engine::run_index::RunQuery;
+use common::store::engine::run_summaries::RunSummary;
 use common::store::engine::runs::{RunView, TaskView};
 use common::time::iso8601;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
@@ -109,7 +112,7 @@ fn unknown_route(request: &RequestParts) -> ApiError {
     })
 }
 
-fn json_response(status: StatusCode, body: &Value) -> warp::reply::Response {
+fn json_response(status: StatusCode, body: &impl Serialize) -> warp::reply::Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()
 }
 
@@ -150,55 +153,92 @@ fn director_task_status(status: TaskStatus) -> &'static str {
     }
 }
 
-/// A run as Director shows a workflow.
-fn workflow_json(run: &RunView, with_payload: bool, with_tasks: bool) -> Value {
-    let (project, name) = run
-        .definition
-        .split_once('.')
-        .unwrap_or(("", run.definition.as_str()));
-    let mut body = Map::new();
-    body.insert("created".into(), json!(iso8601(run.created_ms)));
-    body.insert("fullname".into(), json!(run.definition));
-    body.insert("id".into(), json!(run.id));
-    body.insert("name".into(), json!(name));
-    if with_payload {
-        body.insert("payload".into(), run.payload.clone());
+/// A run as Director shows a workflow, its fields in Director's (alphabetical) order.
+#[derive(Serialize)]
+struct DirectorWorkflow<'a> {
+    created: String,
+    fullname: &'a str,
+    id: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<&'a RawValue>,
+    periodic: bool,
+    project: &'a str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tasks: Option<Vec<Value>>,
+    updated: String,
+}
+
+impl<'a> DirectorWorkflow<'a> {
+    /// The fields a list and a detail share, from the run's definition, status and times.
+    fn new(id: &'a str, definition: &'a str, status: RunStatus, times: (u64, u64)) -> Self {
+        let (project, name) = definition.split_once('.').unwrap_or(("", definition));
+        Self {
+            created: iso8601(times.0),
+            fullname: definition,
+            id,
+            name,
+            payload: None,
+            periodic: false,
+            project,
+            status: status.as_str(),
+            tasks: None,
+            updated: iso8601(times.1),
+        }
     }
-    body.insert("periodic".into(), json!(run.periodic));
-    body.insert("project".into(), json!(project));
-    body.insert("status".into(), json!(run.status.as_str()));
-    body.insert("updated".into(), json!(iso8601(run.updated_ms)));
-    if with_tasks {
-        // A hook that never ran (the other outcome's) is not part of the workflow's story.
-        let tasks: Vec<Value> = run
-            .tasks
-            .iter()
-            .filter(|task| {
-                !(task.is_hook && task.status == TaskStatus::Pending && run.status.is_finished())
-            })
-            .map(|task| {
-                let previous: Vec<&str> = task
-                    .depends_on
-                    .iter()
-                    .filter_map(|&dep| run.tasks.get(dep))
-                    .map(|dep| dep.id.as_str())
-                    .collect();
-                json!({
-                    "created": iso8601(task.created_ms),
-                    "id": task.id,
-                    "key": task.key,
-                    "previous": previous,
-                    "status": director_task_status(task.status),
-                    "task": task.id,
-                    "updated": iso8601(task.updated_ms),
-                    "result": director_task_result(task),
-                    "is_hook": task.is_hook,
-                })
-            })
-            .collect();
-        body.insert("tasks".into(), Value::Array(tasks));
+
+    /// A listed run, with its payload or without.
+    fn listed(run: &'a RunSummary, with_payload: bool) -> Self {
+        Self {
+            payload: with_payload.then_some(&*run.payload),
+            periodic: run.periodic,
+            ..Self::new(&run.id, &run.definition, run.status, (run.created_ms, run.updated_ms))
+        }
     }
-    Value::Object(body)
+}
+
+/// A run as Director shows one workflow: with its payload, and its tasks when `with_tasks`.
+fn workflow_json(run: &RunView, with_tasks: bool) -> Value {
+    // A hook that never ran (the other outcome's) is not part of the workflow's story.
+    let tasks = with_tasks.then(|| run_tasks_json(run));
+    let payload = serde_json::value::to_raw_value(&run.payload).ok();
+    let workflow = DirectorWorkflow {
+        payload: payload.as_deref(),
+        periodic: run.periodic,
+        tasks,
+        ..DirectorWorkflow::new(&run.id, &run.definition, run.status, (run.created_ms, run.updated_ms))
+    };
+    serde_json::to_value(&workflow).unwrap_or(Value::Null)
+}
+
+/// The tasks of a run as Director shows them; a hook that never ran (the other outcome's) is
+/// not part of the workflow's story.
+fn run_tasks_json(run: &RunView) -> Vec<Value> {
+    run
+        .tasks
+        .iter()
+        .filter(|task| !(task.is_hook && task.status == TaskStatus::Pending && run.status.is_finished()))
+        .map(|task| {
+            let previous: Vec<&str> = task
+                .depends_on
+                .iter()
+                .filter_map(|&dep| run.tasks.get(dep))
+                .map(|dep| dep.id.as_str())
+                .collect();
+            json!({
+                "created": iso8601(task.created_ms),
+                "id": task.id,
+                "key": task.key,
+                "previous": previous,
+                "status": director_task_status(task.status),
+                "task": task.id,
+                "updated": iso8601(task.updated_ms),
+                "result": director_task_result(task),
+                "is_hook": task.is_hook,
+            })
+        })
+        .collect()
 }
 
 /// A task's `result` as Director shows it: what it returned, or for a failed task why,
@@ -279,11 +319,11 @@ async fn list_workflows(
         ..RunQuery::new(RunKind::Workflow, per_page)
     };
     let runs = state.store.list_runs(&query).await?.runs;
-    let body: Vec<Value> = runs
+    let body: Vec<DirectorWorkflow> = runs
         .iter()
-        .map(|run| workflow_json(run, with_payload, false))
+        .map(|run| DirectorWorkflow::listed(run, with_payload))
         .collect();
-    Ok(json_response(StatusCode::OK, &Value::Array(body)))
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 async fn get_workflow(
@@ -293,10 +333,7 @@ async fn get_workflow(
 ) -> Result<warp::reply::Response, ApiError> {
     authorize(&state, &request, Permission::WorkflowsRead).await?;
     let run = workflows::workflow_run(&state.store, &id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &workflow_json(&run, true, true),
-    ))
+    Ok(json_response(StatusCode::OK, &workflow_json(&run, true)))
 }
 
 /// Director's own check of the POST body.
@@ -370,7 +407,7 @@ async fn create_workflow(
     .await?;
     Ok(json_response(
         StatusCode::CREATED,
-        &workflow_json(&run, true, false),
+        &workflow_json(&run, false),
     ))
 }
 
@@ -383,7 +420,7 @@ async fn relaunch_workflow(
     let run = workflows::relaunch_workflow(&state.store, &state.workflows, &id).await?;
     Ok(json_response(
         StatusCode::CREATED,
-        &workflow_json(&run, true, false),
+        &workflow_json(&run, false),
     ))
 }
 
@@ -394,10 +431,7 @@ async fn cancel_workflow(
 ) -> Result<warp::reply::Response, ApiError> {
     authorize(&state, &request, Permission::WorkflowsRun).await?;
     let run = workflows::cancel_workflow(&state.store, &id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &workflow_json(&run, true, true),
-    ))
+    Ok(json_response(StatusCode::OK, &workflow_json(&run, true)))
 }
 
 #[cfg(test)]

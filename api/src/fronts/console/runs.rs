@@ -6,6 +6,7 @@ use askama::Template;
 use chrono::NaiveDate;
 use common::engine::model::{RunKind, RunStatus};
 use common::store::engine::run_index::RunQuery;
+use common::store::engine::run_summaries::RunSummary;
 use common::store::engine::runs::{RunView, TaskView};
 
 use super::form::Form;
@@ -58,7 +59,7 @@ fn day_start_ms(text: &str) -> Option<u64> {
     u64::try_from(start).ok()
 }
 
-fn row_of(run: &RunView) -> RunRow {
+fn row_of(run: &RunSummary) -> RunRow {
     RunRow {
         id: run.id.clone(),
         definition: run.definition.clone(),

@@ -49,6 +49,7 @@ mod upkeep;
 
 use std::collections::BTreeMap;
 
+use super::run_summaries::RunSummary;
 use super::runs::{RunView, stored_kind};
 use crate::engine::model::{RunKind, RunStatus};
 use crate::keys::{INDEXED_FINISHED, INDEXED_KINDS, Keys, Shard};
@@ -80,9 +81,8 @@ pub struct RunQuery {
     pub offset: usize,
     /// Most runs on the page (at most [`MAX_PAGE`]).
     pub limit: usize,
-    /// Read the page's runs whole, with their tasks; without, only their run fields (see
-    /// [`Store::get_run_summaries`]), which is what most lists show.
-    pub with_tasks: bool,
+    /// Count every matching run ([`RunPage::total`]): one more command per shard.
+    pub count: bool,
 }
 
 impl RunQuery {
@@ -96,22 +96,67 @@ impl RunQuery {
             created_to_ms: None,
             offset: 0,
             limit,
-            with_tasks: false,
+            count: false,
         }
     }
 }
 
-/// One page of runs, newest first.
+/// One page of runs, newest first: [`RunSummary`]s ([`Store::list_runs`]) or whole runs
+/// ([`Store::list_whole_runs`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RunPage {
-    /// The runs; without their tasks (`tasks` is empty) unless the query asked for them
-    /// ([`RunQuery::with_tasks`]).
-    pub runs: Vec<RunView>,
+pub struct RunPage<R = RunSummary> {
+    /// The runs.
+    pub runs: Vec<R>,
     /// True when more matching runs follow the page.
     pub has_more: bool,
-    /// How many runs match, when that is cheap to count (not for pending or in-progress
-    /// filters, whose index holds both).
+    /// How many runs match, when the query asked ([`RunQuery::count`]) and that is cheap to
+    /// count (not for pending or in-progress filters, whose index holds both).
     pub total: Option<u64>,
+}
+
+/// A run as a page holds it, read by id: what the listing needs to know of it.
+pub trait ListedRun: Sized + Send {
+    /// The run's id.
+    fn id(&self) -> &str;
+    /// The run's kind.
+    fn kind(&self) -> RunKind;
+    /// The run's status.
+    fn status(&self) -> RunStatus;
+    /// The runs of `ids` in order, in one round trip, skipping those that no longer exist.
+    fn read(
+        store: &Store,
+        ids: &[String],
+    ) -> impl std::future::Future<Output = StoreResult<Vec<Self>>> + Send;
+}
+
+impl ListedRun for RunSummary {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn kind(&self) -> RunKind {
+        self.kind
+    }
+    fn status(&self) -> RunStatus {
+        self.status
+    }
+    async fn read(store: &Store, ids: &[String]) -> StoreResult<Vec<Self>> {
+        store.get_run_summaries(ids).await
+    }
+}
+
+impl ListedRun for RunView {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn kind(&self) -> RunKind {
+        self.kind
+    }
+    fn status(&self) -> RunStatus {
+        self.status
+    }
+    async fn read(store: &Store, ids: &[String]) -> StoreResult<Vec<Self>> {
+        store.get_runs(ids).await
+    }
 }
 
 /// The index facts of one stored run.

@@ -127,12 +127,11 @@ pub async fn page_of_projects(
     };
     let found = state
         .store
-        .list_runs(&RunQuery {
+        // A row's progress counts the project's steps done: the runs are read whole.
+        .list_whole_runs(&RunQuery {
             definitions,
             status,
             offset: (page_number - 1) * PER_PAGE,
-            // A row's progress counts the project's steps done.
-            with_tasks: true,
             ..RunQuery::new(RunKind::Project, PER_PAGE)
         })
         .await?;

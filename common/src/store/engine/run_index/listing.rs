@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use redis::FromRedisValue;
 
 use super::merge::{NewestFirst, Ranked};
-use super::{MAX_PAGE, RunPage, RunQuery};
+use super::{ListedRun, MAX_PAGE, RunPage, RunQuery};
 use crate::engine::model::{RunKind, RunStatus};
 use crate::keys::Shard;
+use crate::store::engine::run_summaries::RunSummary;
 use crate::store::engine::runs::RunView;
 use crate::store::{Store, StoreResult};
 
@@ -87,10 +88,20 @@ impl Store {
         Ok(names.into_iter().collect())
     }
 
-    /// A page of the runs `query` asks for, newest first across shards, read from the indexes
-    /// (see the module's documentation). A run found in a status index it has left is
-    /// reindexed and skipped, and the page read again.
-    pub async fn list_runs(&self, query: &RunQuery) -> StoreResult<RunPage> {
+    /// A page of the runs `query` asks for, as lists show them (without their tasks), newest
+    /// first across shards, read from the indexes (see the module's documentation). A run
+    /// found in a status index it has left is reindexed and skipped, and the page read again.
+    pub async fn list_runs(&self, query: &RunQuery) -> StoreResult<RunPage<RunSummary>> {
+        self.list_page(query).await
+    }
+
+    /// A page of the runs `query` asks for, whole, with their tasks; as [`Store::list_runs`].
+    pub async fn list_whole_runs(&self, query: &RunQuery) -> StoreResult<RunPage<RunView>> {
+        self.list_page(query).await
+    }
+
+    /// A page of the runs `query` asks for, each read as `R`.
+    async fn list_page<R: ListedRun>(&self, query: &RunQuery) -> StoreResult<RunPage<R>> {
         let query = &RunQuery {
             limit: query.limit.min(MAX_PAGE),
             ..query.clone()
@@ -112,11 +123,11 @@ impl Store {
             let (ids, total) = self.indexed_page(query).await?;
             let has_more = ids.len() > query.limit;
             let ids = &ids[..ids.len().min(query.limit)];
-            let runs = self.page_runs(query, ids).await?;
+            let runs = R::read(self, ids).await?;
             let stale: Vec<String> = runs
                 .iter()
-                .filter(|run| query.status.is_some_and(|status| run.status != status))
-                .map(|run| run.id.clone())
+                .filter(|run| query.status.is_some_and(|status| run.status() != status))
+                .map(|run| run.id().to_owned())
                 .collect();
             if !stale.is_empty() {
                 self.reindex_runs(&stale).await?;
@@ -128,24 +139,26 @@ impl Store {
             let runs = runs
                 .into_iter()
                 .filter(|run| {
-                    run.kind == query.kind && query.status.is_none_or(|status| run.status == status)
+                    run.kind() == query.kind
+                        && query.status.is_none_or(|status| run.status() == status)
                 })
                 .collect();
             return Ok(RunPage {
                 runs,
                 has_more,
-                total: Some(total),
+                total,
             });
         }
     }
 
-    /// The ids of one page (and one more, telling whether more follow) and the count of every
-    /// match. Each shard is read newest first in windows: the first about twice its even share
-    /// of the `offset + limit + 1` entries wanted (with its count, in one pipeline), then, only
+    /// The ids of one page (and one more, telling whether more follow) and, when the query asks,
+    /// the count of every match. Each shard is read newest first in windows: the first about
+    /// twice its even share of the `offset + limit + 1` entries wanted (with its count, when
+    /// asked, in one pipeline), then, only
     /// for a shard whose window the merge used up, a window twice as large; the answers are
     /// merged newest first. A first page of 100 over 16 shards reads 14 entries per shard,
     /// not 101.
-    async fn indexed_page(&self, query: &RunQuery) -> StoreResult<(Vec<String>, u64)> {
+    async fn indexed_page(&self, query: &RunQuery) -> StoreResult<(Vec<String>, Option<u64>)> {
         let (min, max) = score_range(query);
         // No shard holds more than this many of the runs up to the page's end.
         let wanted = query.offset + query.limit + 1;
@@ -167,8 +180,10 @@ impl Store {
             .iter()
             .map(|shard| self.candidate_source(&mut pipe, *shard, query, query.status, &scratch_id))
             .collect();
-        for source in &sources {
-            pipe.cmd("ZCOUNT").arg(&source.key).arg(&min).arg(&max);
+        if query.count {
+            for source in &sources {
+                pipe.cmd("ZCOUNT").arg(&source.key).arg(&min).arg(&max);
+            }
         }
         let mut conn = self.conn().await?;
         let mut merge = NewestFirst::new(shards.len());
@@ -181,7 +196,7 @@ impl Store {
             if !pipe.is_empty() {
                 let mut answers: Vec<redis::Value> = self.query_pipeline(&mut conn, &pipe).await?;
                 pipe = redis::pipe();
-                if total.is_none() {
+                if query.count && total.is_none() {
                     let counts: Vec<u64> = answers
                         .drain(..sources.len())
                         .map(|count| u64::from_redis_value(count).map_err(redis::RedisError::from))
@@ -209,16 +224,7 @@ impl Store {
             }
         }
         self.delete_scratch(&mut conn, &sources).await?;
-        Ok((ids, total.unwrap_or(0)))
-    }
-
-    /// The runs of a page, whole or as summaries, as `query` asks.
-    async fn page_runs(&self, query: &RunQuery, ids: &[String]) -> StoreResult<Vec<RunView>> {
-        if query.with_tasks {
-            self.get_runs(ids).await
-        } else {
-            self.get_run_summaries(ids).await
-        }
+        Ok((ids, total))
     }
 
     /// Deletes the scratch sets a listing built among `sources`.
@@ -301,7 +307,7 @@ impl Store {
     /// first in windows that grow, merged across shards, and their statuses read in merged
     /// order, about as many at a time as the page still needs, so a first page costs about a
     /// page of status reads however many runs there are.
-    async fn list_active_runs(&self, query: &RunQuery) -> StoreResult<RunPage> {
+    async fn list_active_runs<R: ListedRun>(&self, query: &RunQuery) -> StoreResult<RunPage<R>> {
         let (min, max) = score_range(query);
         let from_active = query.definitions.is_empty();
         let narrowed_by = if from_active { query.status } else { None };
@@ -378,8 +384,8 @@ impl Store {
         }
         let has_more = matched.len() > query.limit;
         matched.truncate(query.limit);
-        let mut runs = self.page_runs(query, &matched).await?;
-        runs.retain(|run| run.kind == query.kind && Some(run.status) == query.status);
+        let mut runs = R::read(self, &matched).await?;
+        runs.retain(|run| run.kind() == query.kind && Some(run.status()) == query.status);
         Ok(RunPage {
             runs,
             has_more,
