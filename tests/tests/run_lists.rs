@@ -164,6 +164,7 @@ async fn filtered_pages_past_fifty_thousand_runs_are_read_from_the_indexes() {
         .list_runs(&RunQuery {
             created_from_ms: Some(base + 2),
             created_to_ms: Some(base + 4),
+            count: true,
             ..RunQuery::new(RunKind::Workflow, 100)
         })
         .await
@@ -178,6 +179,7 @@ async fn filtered_pages_past_fifty_thousand_runs_are_read_from_the_indexes() {
             definitions: vec!["p.BULK".into()],
             created_from_ms: Some(base + 1010),
             created_to_ms: Some(base + 1010),
+            count: true,
             ..RunQuery::new(RunKind::Workflow, 1)
         })
         .await
@@ -976,4 +978,61 @@ async fn a_page_whose_newest_runs_all_sit_on_one_shard_reads_that_shard_again_un
         same_shard[..10].iter().rev().cloned().collect::<Vec<_>>()[..]
     );
     assert!(!next.has_more);
+}
+
+#[tokio::test]
+async fn a_run_deleted_and_made_again_under_its_id_lists_with_its_new_time_and_payload() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    // One process lists (and keeps what never changes of the runs it showed); another
+    // deletes a run and makes it again under the same id.
+    let lister = redis.store(&prefix).await;
+    let writer = redis.store(&prefix).await;
+    let base = now_ms() - 3_600_000;
+    let mut first = run_of("p.AGAIN", "noop");
+    first.id = Some("again".into());
+    first.payload = json!({"version": 1});
+    writer.create_runs_at(&[first], base + 10).await.unwrap();
+    let older = writer
+        .create_runs_at(&[run_of("p.AGAIN", "noop")], base + 20)
+        .await
+        .unwrap()
+        .remove(0);
+    let newer = writer
+        .create_runs_at(&[run_of("p.AGAIN", "noop")], base + 30)
+        .await
+        .unwrap()
+        .remove(0);
+    let page = lister
+        .list_runs(&query(&["p.AGAIN"], None, 0, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&page),
+        vec![newer.clone(), older.clone(), "again".into()]
+    );
+
+    writer.cancel_run("again").await.unwrap();
+    assert_eq!(writer.enforce_retention("p.AGAIN", 0).await.unwrap(), 1);
+    let mut second = run_of("p.AGAIN", "noop");
+    second.id = Some("again".into());
+    second.payload = json!({"version": 2});
+    writer.create_runs_at(&[second], base + 40).await.unwrap();
+
+    let page = lister
+        .list_runs(&query(&["p.AGAIN"], None, 0, 10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), vec!["again".into(), newer, older]);
+    let remade = &page.runs[0];
+    assert_eq!(remade.created_ms, base + 40);
+    assert_eq!(remade.status, RunStatus::Pending);
+    assert_eq!(remade.payload.get(), r#"{"version":2}"#);
+    // A one-run page from the top shows it too, and the next page what follows it.
+    let top = lister
+        .list_runs(&query(&["p.AGAIN"], None, 0, 1))
+        .await
+        .unwrap();
+    assert_eq!(ids(&top), vec!["again".to_owned()]);
+    assert!(top.has_more);
 }

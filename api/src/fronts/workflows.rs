@@ -193,7 +193,12 @@ impl<'a> DirectorWorkflow<'a> {
         Self {
             payload: with_payload.then_some(&*run.payload),
             periodic: run.periodic,
-            ..Self::new(&run.id, &run.definition, run.status, (run.created_ms, run.updated_ms))
+            ..Self::new(
+                &run.id,
+                &run.definition,
+                run.status,
+                (run.created_ms, run.updated_ms),
+            )
         }
     }
 }
@@ -207,7 +212,12 @@ fn workflow_json(run: &RunView, with_tasks: bool) -> Value {
         payload: payload.as_deref(),
         periodic: run.periodic,
         tasks,
-        ..DirectorWorkflow::new(&run.id, &run.definition, run.status, (run.created_ms, run.updated_ms))
+        ..DirectorWorkflow::new(
+            &run.id,
+            &run.definition,
+            run.status,
+            (run.created_ms, run.updated_ms),
+        )
     };
     serde_json::to_value(&workflow).unwrap_or(Value::Null)
 }
@@ -215,10 +225,11 @@ fn workflow_json(run: &RunView, with_tasks: bool) -> Value {
 /// The tasks of a run as Director shows them; a hook that never ran (the other outcome's) is
 /// not part of the workflow's story.
 fn run_tasks_json(run: &RunView) -> Vec<Value> {
-    run
-        .tasks
+    run.tasks
         .iter()
-        .filter(|task| !(task.is_hook && task.status == TaskStatus::Pending && run.status.is_finished()))
+        .filter(|task| {
+            !(task.is_hook && task.status == TaskStatus::Pending && run.status.is_finished())
+        })
         .map(|task| {
             let previous: Vec<&str> = task
                 .depends_on

@@ -50,6 +50,8 @@ pub struct Store {
     keys: Keys,
     retention_secs: u64,
     known_queues: Arc<Mutex<HashSet<QueueName>>>,
+    /// The fixed facts of the runs this process listed.
+    run_facts: engine::run_facts::RunFactsCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -86,6 +88,7 @@ impl Store {
             keys: Keys::with_shards(options.prefix.clone(), options.shards),
             retention_secs: options.retention_secs,
             known_queues: Arc::default(),
+            run_facts: Default::default(),
         };
         store.load_scripts().await?;
         store.check_shard_count().await?;

@@ -13,6 +13,7 @@
 //! - [`series`]: each queue's recent outcomes by second and by minute.
 //! - [`run_index`]: indexes of runs by kind, definition and status; filtered run lists.
 //! - [`run_summaries`]: runs as lists show them, without their tasks.
+//! - `run_facts`: what never changes of a run, kept in memory by a process that lists runs.
 //! - [`timings`]: task duration and start latency histograms by queue, for `/metrics`.
 
 pub mod dead_letters;
@@ -22,6 +23,7 @@ pub mod lease;
 pub mod maintenance;
 pub mod queues;
 pub mod retention;
+pub(crate) mod run_facts;
 pub mod run_index;
 pub mod run_summaries;
 pub mod runs;

@@ -34,6 +34,7 @@ impl Store {
                 invocation.key(self.keys.finished_index(shard, run.kind, status));
             }
             let removed: u32 = invocation.arg(&run.id).invoke_async(&mut conn).await?;
+            self.run_facts.forget(&run.id);
             deleted += removed as usize;
         }
         Ok(deleted)

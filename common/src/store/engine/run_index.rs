@@ -122,6 +122,8 @@ pub trait ListedRun: Sized + Send {
     fn kind(&self) -> RunKind;
     /// The run's status.
     fn status(&self) -> RunStatus;
+    /// The run's creation time (Unix ms): its score in every index.
+    fn created_ms(&self) -> u64;
     /// The runs of `ids` in order, in one round trip, skipping those that no longer exist.
     fn read(
         store: &Store,
@@ -139,6 +141,9 @@ impl ListedRun for RunSummary {
     fn status(&self) -> RunStatus {
         self.status
     }
+    fn created_ms(&self) -> u64 {
+        self.created_ms
+    }
     async fn read(store: &Store, ids: &[String]) -> StoreResult<Vec<Self>> {
         store.get_run_summaries(ids).await
     }
@@ -153,6 +158,9 @@ impl ListedRun for RunView {
     }
     fn status(&self) -> RunStatus {
         self.status
+    }
+    fn created_ms(&self) -> u64 {
+        self.created_ms
     }
     async fn read(store: &Store, ids: &[String]) -> StoreResult<Vec<Self>> {
         store.get_runs(ids).await

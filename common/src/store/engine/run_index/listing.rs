@@ -1,6 +1,6 @@
 //! Reading a page of runs: the same query on every shard's indexes, merged newest first.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use redis::FromRedisValue;
 
@@ -53,24 +53,27 @@ impl Read {
 }
 
 /// Adds to `pipe` the next window of candidates of each shard (lane) of `lanes`, newest
-/// first, within the score range `(min, max)`.
+/// first, within the score range `(min, max)`, with their scores or without (Redis formats
+/// each score as text: reading them costs it about as much as the ids).
 fn read_windows(
     pipe: &mut redis::Pipeline,
     sources: &[Source],
     reads: &[Read],
     lanes: &[usize],
     (min, max): (&str, &str),
+    with_scores: bool,
 ) {
     for &lane in lanes {
         let read = reads[lane];
-        pipe.cmd("ZREVRANGEBYSCORE")
+        let command = pipe
+            .cmd("ZREVRANGEBYSCORE")
             .arg(&sources[lane].key)
             .arg(max)
-            .arg(min)
-            .arg("WITHSCORES")
-            .arg("LIMIT")
-            .arg(read.offset)
-            .arg(read.window);
+            .arg(min);
+        if with_scores {
+            command.arg("WITHSCORES");
+        }
+        command.arg("LIMIT").arg(read.offset).arg(read.window);
     }
 }
 
@@ -120,10 +123,26 @@ impl Store {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (ids, total) = self.indexed_page(query).await?;
-            let has_more = ids.len() > query.limit;
-            let ids = &ids[..ids.len().min(query.limit)];
-            let runs = R::read(self, ids).await?;
+            let (ranked, total) = self.indexed_page(query).await?;
+            let has_more = ranked.len() > query.limit;
+            let ranked = &ranked[..ranked.len().min(query.limit)];
+            let ids: Vec<String> = ranked.iter().map(|entry| entry.id.clone()).collect();
+            let runs = R::read(self, &ids).await?;
+            // A run made again under an id this process knew was ranked by its earlier
+            // creation time: forgotten, and the page read again.
+            let ranked_times: HashMap<&str, u64> = ranked
+                .iter()
+                .map(|entry| (entry.id.as_str(), entry.created_ms))
+                .collect();
+            let misranked: Vec<&str> = runs
+                .iter()
+                .filter(|run| ranked_times.get(run.id()) != Some(&run.created_ms()))
+                .map(|run| run.id())
+                .collect();
+            if !misranked.is_empty() && attempt < LIST_ATTEMPTS {
+                misranked.iter().for_each(|id| self.run_facts.forget(id));
+                continue;
+            }
             let stale: Vec<String> = runs
                 .iter()
                 .filter(|run| query.status.is_some_and(|status| run.status() != status))
@@ -158,7 +177,7 @@ impl Store {
     /// for a shard whose window the merge used up, a window twice as large; the answers are
     /// merged newest first. A first page of 100 over 16 shards reads 14 entries per shard,
     /// not 101.
-    async fn indexed_page(&self, query: &RunQuery) -> StoreResult<(Vec<String>, Option<u64>)> {
+    async fn indexed_page(&self, query: &RunQuery) -> StoreResult<(Vec<Ranked>, Option<u64>)> {
         let (min, max) = score_range(query);
         // No shard holds more than this many of the runs up to the page's end.
         let wanted = query.offset + query.limit + 1;
@@ -187,12 +206,13 @@ impl Store {
         }
         let mut conn = self.conn().await?;
         let mut merge = NewestFirst::new(shards.len());
+        let read_cap = wanted.max(MIN_FIRST_WINDOW);
         let mut ids = Vec::with_capacity(wanted.min(MAX_PAGE + 1));
         let mut skipped = 0;
         let mut total = None;
         loop {
             let starved = merge.starved();
-            read_windows(&mut pipe, &sources, &reads, &starved, (&min, &max));
+            read_windows(&mut pipe, &sources, &reads, &starved, (&min, &max), false);
             if !pipe.is_empty() {
                 let mut answers: Vec<redis::Value> = self.query_pipeline(&mut conn, &pipe).await?;
                 pipe = redis::pipe();
@@ -203,12 +223,29 @@ impl Store {
                         .collect::<Result<_, _>>()?;
                     total = Some(counts.iter().sum());
                 }
+                // Ranked by the creation times this process knows; a window with a run it
+                // does not know is read again with its scores.
+                let mut unscored = Vec::new();
                 for (lane, entries) in starved.into_iter().zip(answers) {
-                    let entries: Vec<(String, f64)> = FromRedisValue::from_redis_value(entries)
+                    let entries: Vec<String> = FromRedisValue::from_redis_value(entries)
                         .map_err(redis::RedisError::from)?;
-                    let complete =
-                        reads[lane].advance(entries.len(), 4, wanted.max(MIN_FIRST_WINDOW));
-                    merge.extend(lane, entries.into_iter().map(Ranked::from_scored), complete);
+                    match self.ranked_by_known_times(entries) {
+                        Some(ranked) => {
+                            let complete = reads[lane].advance(ranked.len(), 4, read_cap);
+                            merge.extend(lane, ranked, complete);
+                        }
+                        None => unscored.push(lane),
+                    }
+                }
+                if !unscored.is_empty() {
+                    let mut scored = redis::pipe();
+                    read_windows(&mut scored, &sources, &reads, &unscored, (&min, &max), true);
+                    let answers: Vec<Vec<(String, f64)>> =
+                        self.query_pipeline(&mut conn, &scored).await?;
+                    for (lane, entries) in unscored.into_iter().zip(answers) {
+                        let complete = reads[lane].advance(entries.len(), 4, read_cap);
+                        merge.extend(lane, entries.into_iter().map(Ranked::from_scored), complete);
+                    }
                 }
             }
             while ids.len() <= query.limit {
@@ -216,7 +253,7 @@ impl Store {
                 if skipped < query.offset {
                     skipped += 1;
                 } else {
-                    ids.push(entry.id);
+                    ids.push(entry);
                 }
             }
             if ids.len() > query.limit || merge.starved().is_empty() {
@@ -225,6 +262,17 @@ impl Store {
         }
         self.delete_scratch(&mut conn, &sources).await?;
         Ok((ids, total))
+    }
+
+    /// The runs of `ids` ranked by the creation times this process knows of them (the index's
+    /// scores); `None` when it does not know one of them.
+    fn ranked_by_known_times(&self, ids: Vec<String>) -> Option<Vec<Ranked>> {
+        ids.into_iter()
+            .map(|id| {
+                let created_ms = self.run_facts.get(&id)?.created_ms;
+                Some(Ranked { created_ms, id })
+            })
+            .collect()
     }
 
     /// Deletes the scratch sets a listing built among `sources`.
@@ -339,7 +387,7 @@ impl Store {
         loop {
             let starved = merge.starved();
             if !starved.is_empty() {
-                read_windows(&mut pipe, &sources, &reads, &starved, (&min, &max));
+                read_windows(&mut pipe, &sources, &reads, &starved, (&min, &max), true);
                 let answers: Vec<Vec<(String, f64)>> =
                     self.query_pipeline(&mut conn, &pipe).await?;
                 pipe = redis::pipe();
