@@ -311,3 +311,53 @@ async fn admission_refuses_replays_within_the_window_and_revoked_keys() {
     let revoked_read = store.admit_request("client", None, 300).await.unwrap();
     assert!(revoked_read.revoked, "{revoked_read:?}");
 }
+
+#[tokio::test]
+async fn a_keys_use_is_written_once_a_minute_per_process_not_on_every_request() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = redis.store(&prefix).await;
+    store
+        .create_api_key(&master(), new_key("busy", &[Permission::Admin], None))
+        .await
+        .unwrap();
+    let last_used = || async { store.api_key("busy").await.unwrap().unwrap().last_used_ms };
+    store.admit_request("busy", None, 300).await.unwrap();
+    let first = last_used().await.expect("the first use is written");
+    let mut monitor = redis.connection().await;
+    let writes_before = hset_calls(&mut monitor).await;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let read = store.admit_request("busy", None, 300).await.unwrap();
+        assert!(!read.revoked && !read.replay, "{read:?}");
+    }
+    assert_eq!(last_used().await, Some(first));
+    assert_eq!(hset_calls(&mut monitor).await, writes_before);
+    // Another process writes its own first use at once.
+    let other = redis.store(&prefix).await;
+    other.admit_request("busy", None, 300).await.unwrap();
+    assert!(last_used().await.unwrap() > first);
+    // Revocation is read on every request all the same.
+    store.revoke_api_key("busy").await.unwrap();
+    assert!(
+        store
+            .admit_request("busy", None, 300)
+            .await
+            .unwrap()
+            .revoked
+    );
+}
+
+/// How many `HSET` calls the server has run.
+async fn hset_calls(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_hset:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(0)
+}

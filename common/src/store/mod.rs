@@ -52,6 +52,8 @@ pub struct Store {
     known_queues: Arc<Mutex<HashSet<QueueName>>>,
     /// The fixed facts of the runs this process listed.
     run_facts: engine::run_facts::RunFactsCache,
+    /// When this process last wrote each API key's use.
+    key_uses: auth::key_uses::KeyUses,
 }
 
 impl std::fmt::Debug for Store {
@@ -89,6 +91,7 @@ impl Store {
             retention_secs: options.retention_secs,
             known_queues: Arc::default(),
             run_facts: Default::default(),
+            key_uses: Default::default(),
         };
         store.load_scripts().await?;
         store.check_shard_count().await?;

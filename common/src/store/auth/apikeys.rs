@@ -237,6 +237,7 @@ impl Store {
 
     /// Records that a key was just used.
     pub async fn touch_api_key(&self, id: &str, now_ms: u64) -> StoreResult<()> {
+        self.key_uses.forget(id);
         let mut conn = self.conn().await?;
         redis::cmd("HSET")
             .arg(self.keys.api_key(id))
@@ -271,7 +272,8 @@ impl Store {
 
     /// Admits a request signed with key `id` in one round trip: whether the key has been
     /// revoked and, when the request has a `fingerprint` (those that change something), whether
-    /// it is new within `ttl_ms` (a replay otherwise); records the key's use.
+    /// it is new within `ttl_ms` (a replay otherwise); records the key's use, at most once a
+    /// minute per key and process (see [`super::key_uses`]).
     pub async fn admit_request(
         &self,
         id: &str,
@@ -289,11 +291,14 @@ impl Store {
                 .arg("PX")
                 .arg(ttl_ms.max(1));
         }
-        pipe.cmd("HSET")
-            .arg(self.keys.api_key(id))
-            .arg("last_used")
-            .arg(now_ms())
-            .ignore();
+        let now = now_ms();
+        if self.key_uses.due(id, now) {
+            pipe.cmd("HSET")
+                .arg(self.keys.api_key(id))
+                .arg("last_used")
+                .arg(now)
+                .ignore();
+        }
         let answers: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
         let answer = |index: usize| answers.get(index).cloned().flatten();
         Ok(Admission {
