@@ -7,14 +7,16 @@
 //! - [`default`]: the default protocol's phases (enqueue, drain, latency) and its report.
 //!
 //! Their parts: [`runs`] (store, run specs, clock), [`fleet`] (the worker processes),
-//! [`drain`] (timing a backlog's drain), [`redis_info`] (`INFO` of the bench's Redis);
-//! [`api_load`] is `baton-api-bench`'s closed-loop load of signed requests.
+//! [`drain`] (timing a backlog's drain), [`redis_info`] (`INFO` of the bench's Redis),
+//! [`process_cpu`] (the CPU each process used); [`api_load`] is `baton-api-bench`'s closed-loop
+//! load of signed requests.
 
 pub mod api_load;
 pub mod default;
 pub mod drain;
 pub mod fleet;
 pub mod peers;
+pub mod process_cpu;
 pub mod redis_info;
 pub mod runs;
 pub mod steady;

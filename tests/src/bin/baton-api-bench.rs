@@ -11,7 +11,13 @@
 //!   first; then the clients read for `--secs` seconds: `GET /api/workflows?per_page=N`
 //!   (`--per-page`), `GET /api/workflows/ID` of random runs, or both (one list in five).
 //!   Besides requests/s and latency, the Redis commands each request cost (`INFO
-//!   commandstats` over the read phase, `PING` and `UNWATCH` among them).
+//!   commandstats` over the read phase, `PING` and `UNWATCH` among them);
+//! - `signed`: signed `GET /api/definitions`, answered from memory once the request is
+//!   admitted: what a signed request costs before it reads anything.
+//!
+//! Every read scenario also reports the CPU each request cost in `baton-api`, in
+//! `redis-server` and in the bench itself (the load generator shares the machine), from
+//! `/proc`, so the figures show which of them limits the rate.
 //!
 //! Every request is signed with a unique signed `X-Request-Id` (no two signatures repeat). The
 //! last line is one JSON object. Build the release binaries first:
@@ -27,6 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use baton_tests::bench::api_load::{LoadReport, Request, Until, closed_loop};
+use baton_tests::bench::process_cpu::CpuMeter;
 use baton_tests::bench::redis_info::RedisNodes;
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
@@ -75,6 +82,8 @@ enum Scenario {
     Detail,
     /// One list in five, the rest details.
     Mixed,
+    /// Signed `GET /api/definitions`: admission and an answer from memory.
+    Signed,
 }
 
 const DEFINITIONS: &str = "bench.CHAIN:\n  tasks: [A, B, C]\nexecutors:\n  A: {type: handler, name: noop}\n  B: {type: handler, name: noop}\n  C: {type: handler, name: noop}\n";
@@ -82,8 +91,8 @@ const MASTER_KEY: &str = "bench-master-key-0123456789";
 
 /// The running API and what reaching it takes.
 struct Deployment {
-    _redis: RedisServer,
-    _api: BatonProcess,
+    redis: RedisServer,
+    api: BatonProcess,
     _definitions: tempfile::TempDir,
     url: String,
     prefix: String,
@@ -153,8 +162,8 @@ async fn deploy(args: &Args) -> Result<Deployment, Box<dyn std::error::Error>> {
     let mut signer = Signer::new("bench", secret.into_bytes());
     signer.headers.push("x-request-id".to_owned());
     Ok(Deployment {
-        _redis: redis,
-        _api: api,
+        redis,
+        api,
         _definitions: definitions,
         url,
         prefix,
@@ -264,9 +273,11 @@ async fn read_scenario(
     deployment: &Deployment,
     scenario: Scenario,
 ) -> Result<Value, Box<dyn std::error::Error>> {
-    let preload = create_workflows(args, deployment, Until::Sent(args.runs)).await;
-    println!("{}", preload.summary("preload: signed POST /api/workflows"));
-    run_to_success(args, deployment, preload.succeeded).await?;
+    if scenario != Scenario::Signed {
+        let preload = create_workflows(args, deployment, Until::Sent(args.runs)).await;
+        println!("{}", preload.summary("preload: signed POST /api/workflows"));
+        run_to_success(args, deployment, preload.succeeded).await?;
+    }
     let ids = workflow_ids(deployment).await?;
     println!("[preload] {} workflows listed by the API", ids.len());
     let listed = ids.len();
@@ -278,12 +289,16 @@ async fn read_scenario(
         match scenario {
             Scenario::List => Request::get(list.clone()),
             Scenario::Detail => detail(),
+            Scenario::Signed => Request::get("/api/definitions"),
             _ if n.is_multiple_of(5) => Request::get(list.clone()),
             _ => detail(),
         }
     });
     let redis = RedisNodes::connect(&deployment.url).await?;
     redis.reset_stats().await?;
+    let mut processes = vec![("api", deployment.api.pid()), ("bench", std::process::id())];
+    processes.extend(deployment.redis.pid().map(|pid| ("redis", pid)));
+    let cpu = CpuMeter::start(&processes);
     let load = closed_loop(
         &deployment.http,
         &deployment.base,
@@ -293,6 +308,7 @@ async fn read_scenario(
         next,
     )
     .await;
+    let cpu = cpu.per_unit(load.succeeded + load.failed);
     let costs = redis.command_costs().await?;
     let requests = (load.succeeded + load.failed).max(1) as f64;
     // Per request: calls and microseconds of each command.
@@ -313,6 +329,7 @@ async fn read_scenario(
     let label = match scenario {
         Scenario::List => format!("GET /api/workflows?per_page={per_page}"),
         Scenario::Detail => "GET /api/workflows/ID".to_owned(),
+        Scenario::Signed => "GET /api/definitions".to_owned(),
         _ => format!(
             "mixed: 1 in 5 GET /api/workflows?per_page={per_page}, else GET /api/workflows/ID"
         ),
@@ -326,6 +343,16 @@ async fn read_scenario(
         "[redis] {commands_per_request:.2} commands and {redis_us_per_request:.1} us of Redis CPU per request: {}",
         shown.join(", ")
     );
+    let spent: Vec<String> = cpu
+        .iter()
+        .map(|process| {
+            format!(
+                "{} {:.1} us ({:.2} cores)",
+                process.name, process.us_per_unit, process.cores
+            )
+        })
+        .collect();
+    println!("[cpu] per request: {}", spent.join(", "));
     Ok(json!({
         "scenario": format!("{scenario:?}").to_lowercase(),
         "runs": listed,
@@ -336,6 +363,8 @@ async fn read_scenario(
         "failed": load.failed,
         "redis_commands_per_request": three_decimals(commands_per_request),
         "redis_us_per_request": three_decimals(redis_us_per_request),
+        "cpu_us_per_request": cpu.iter().map(|process| (process.name.clone(), json!(three_decimals(process.us_per_unit)))).collect::<serde_json::Map<String, Value>>(),
+        "cpu_cores": cpu.iter().map(|process| (process.name.clone(), json!(three_decimals(process.cores)))).collect::<serde_json::Map<String, Value>>(),
         "redis_commands": by_command.iter().map(|(command, calls, _)| (command.clone(), json!(three_decimals(*calls)))).collect::<serde_json::Map<String, Value>>(),
         "clients": args.clients,
     }))
