@@ -131,41 +131,32 @@ pub trait ListedRun: Sized + Send {
     ) -> impl std::future::Future<Output = StoreResult<Vec<Self>>> + Send;
 }
 
-impl ListedRun for RunSummary {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn kind(&self) -> RunKind {
-        self.kind
-    }
-    fn status(&self) -> RunStatus {
-        self.status
-    }
-    fn created_ms(&self) -> u64 {
-        self.created_ms
-    }
-    async fn read(store: &Store, ids: &[String]) -> StoreResult<Vec<Self>> {
-        store.get_run_summaries(ids).await
-    }
+/// Implements [`ListedRun`] for a run type whose `id`, `kind`, `status` and `created_ms` are
+/// fields, read by the store method `$read`.
+macro_rules! listed_run {
+    ($run:ty, $read:ident) => {
+        impl ListedRun for $run {
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn kind(&self) -> RunKind {
+                self.kind
+            }
+            fn status(&self) -> RunStatus {
+                self.status
+            }
+            fn created_ms(&self) -> u64 {
+                self.created_ms
+            }
+            async fn read(store: &Store, ids: &[String]) -> StoreResult<Vec<Self>> {
+                store.$read(ids).await
+            }
+        }
+    };
 }
 
-impl ListedRun for RunView {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn kind(&self) -> RunKind {
-        self.kind
-    }
-    fn status(&self) -> RunStatus {
-        self.status
-    }
-    fn created_ms(&self) -> u64 {
-        self.created_ms
-    }
-    async fn read(store: &Store, ids: &[String]) -> StoreResult<Vec<Self>> {
-        store.get_runs(ids).await
-    }
-}
+listed_run!(RunSummary, get_run_summaries);
+listed_run!(RunView, get_runs);
 
 /// The index facts of one stored run.
 struct Indexed {
