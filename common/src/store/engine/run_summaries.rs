@@ -125,8 +125,8 @@ fn null_payload() -> Box<RawValue> {
 
 impl Store {
     /// The runs of `run_ids` as lists show them, in order, in one round trip, skipping those
-    /// that no longer exist. Of a run whose fixed facts this process knows (see
-    /// [`super::run_facts`]) only the changing fields are read; a run found made again under
+    /// that no longer exist. Of a run whose fixed facts this process keeps in memory (its
+    /// run facts cache) only the changing fields are read; a run found made again under
     /// the same id is read again whole (a second round trip, for those only).
     pub async fn get_run_summaries(&self, run_ids: &[String]) -> StoreResult<Vec<RunSummary>> {
         if run_ids.is_empty() {
