@@ -16,12 +16,15 @@ use baton_tests::wait::wait_for;
 use clap::Parser;
 use common::auth::signing::sign::Signer;
 use common::config::StoreOptions;
-use common::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
+use common::engine::model::{
+    Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus,
+};
 use common::keys::Keys;
 use common::operations::OperationError;
 use common::operations::workflows::{Definitions, cancel_workflow, start_workflow};
 use common::store::Store;
 use common::store::engine::run_index::{RunPage, RunQuery};
+use common::store::engine::run_progress::RunProgress;
 use common::time::now_ms;
 use common::workflows::load::load_str;
 use serde_json::json;
@@ -469,6 +472,33 @@ async fn the_status_index_follows_runs_to_success_error_and_canceled() {
     assert_eq!(in_status(RunStatus::Canceled).await, vec![canceled.clone()]);
     assert!(in_status(RunStatus::Pending).await.is_empty());
     assert!(in_status(RunStatus::Progress).await.is_empty());
+    // Each run's progress, from its counters, agrees with its tasks.
+    let all = [succeeds.clone(), fails.clone(), canceled.clone()];
+    let progress = store.run_progress(&all).await.unwrap();
+    for (run, progress) in store.get_runs(&all).await.unwrap().iter().zip(&progress) {
+        let done = run
+            .tasks
+            .iter()
+            .filter(|task| task.status == TaskStatus::Success)
+            .count();
+        assert_eq!(
+            *progress,
+            Some(RunProgress {
+                done,
+                steps: run.tasks.len()
+            }),
+            "{}",
+            run.id
+        );
+    }
+    assert_eq!(progress[0].map(|progress| progress.done), Some(1));
+    assert_eq!(
+        store
+            .run_progress(&["no-such-run".to_owned()])
+            .await
+            .unwrap(),
+        vec![None]
+    );
     for id in [&succeeds, &fails, &canceled] {
         assert_eq!(
             zscore(&redis, &active_of(store.keys(), id), id).await,

@@ -13,6 +13,7 @@
 //! - [`series`]: each queue's recent outcomes by second and by minute.
 //! - [`run_index`]: indexes of runs by kind, definition and status; filtered run lists.
 //! - [`run_summaries`]: runs as lists show them, without their tasks.
+//! - [`run_progress`]: runs' steps and how many succeeded, from their counters.
 //! - `run_facts`: what never changes of a run, kept in memory by a process that lists runs.
 //! - [`timings`]: task duration and start latency histograms by queue, for `/metrics`.
 
@@ -25,6 +26,7 @@ pub mod queues;
 pub mod retention;
 pub(crate) mod run_facts;
 pub mod run_index;
+pub mod run_progress;
 pub mod run_summaries;
 pub mod runs;
 pub mod series;

@@ -3,9 +3,10 @@
 //! from the run indexes.
 
 use askama::Template;
-use common::engine::model::{RunKind, RunStatus, TaskStatus, project_definition};
+use common::engine::model::{RunKind, RunStatus, project_definition};
 use common::store::engine::run_index::RunQuery;
-use common::store::engine::runs::RunView;
+use common::store::engine::run_progress::RunProgress;
+use common::store::engine::run_summaries::RunSummary;
 
 use super::super::form::Form;
 use super::super::html::{Chrome, datetime, page};
@@ -64,8 +65,12 @@ struct ProjectsPage {
 }
 
 /// A project's row; `None` for a run that carries no project id.
-fn row_of(run: &RunView, managed: Option<ProjectState>) -> Option<ProjectRow> {
-    let payload = &run.payload;
+fn row_of(
+    run: &RunSummary,
+    progress: RunProgress,
+    managed: Option<ProjectState>,
+) -> Option<ProjectRow> {
+    let payload = run.payload_value();
     Some(ProjectRow {
         id: payload["project_id"].as_u64()?,
         description: payload["description"].as_str().unwrap_or("").to_owned(),
@@ -73,12 +78,8 @@ fn row_of(run: &RunView, managed: Option<ProjectState>) -> Option<ProjectRow> {
         priority: payload["priority"].as_i64().unwrap_or(0),
         status: project_state_status(run.status, managed),
         run_status: run.status.as_str(),
-        done: run
-            .tasks
-            .iter()
-            .filter(|task| task.status == TaskStatus::Success)
-            .count(),
-        steps: run.tasks.len(),
+        done: progress.done,
+        steps: progress.steps,
         created: datetime(run.created_ms),
     })
 }
@@ -127,8 +128,7 @@ pub async fn page_of_projects(
     };
     let found = state
         .store
-        // A row's progress counts the project's steps done: the runs are read whole.
-        .list_whole_runs(&RunQuery {
+        .list_runs(&RunQuery {
             definitions,
             status,
             offset: (page_number - 1) * PER_PAGE,
@@ -138,6 +138,8 @@ pub async fn page_of_projects(
     // As its managers set it: a running project may be paused.
     let run_ids: Vec<String> = found.runs.iter().map(|run| run.id.clone()).collect();
     let managed = state.store.project_statuses_of_runs(&run_ids).await?;
+    // A row's progress is read from the run's counters, not from its every step.
+    let progress = state.store.run_progress(&run_ids).await?;
     page(&ProjectsPage {
         chrome: Chrome::new(caller, "Projects", "projects"),
         workflows: state.projects.keys().cloned().collect(),
@@ -146,7 +148,8 @@ pub async fn page_of_projects(
             .runs
             .iter()
             .zip(managed)
-            .filter_map(|(run, managed)| row_of(run, managed))
+            .zip(progress)
+            .filter_map(|((run, managed), progress)| row_of(run, progress?, managed))
             .collect(),
         previous: (page_number > 1).then(|| page_link(&filters, page_number - 1)),
         next: found.has_more.then(|| page_link(&filters, page_number + 1)),
