@@ -229,26 +229,15 @@ impl Store {
 
     /// The index facts of runs (`None` for a run that no longer exists), in one round trip.
     async fn indexed_runs(&self, run_ids: &[String]) -> StoreResult<Vec<Option<Indexed>>> {
-        if run_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.conn().await?;
-        let mut pipe = redis::pipe();
-        for id in run_ids {
-            pipe.cmd("HMGET")
-                .arg(self.keys.run(id))
-                .arg("kind")
-                .arg("definition")
-                .arg("status")
-                .arg("created");
-        }
         type Facts = (
             Option<String>,
             Option<String>,
             Option<String>,
             Option<String>,
         );
-        let replies: Vec<Facts> = pipe.query_async(&mut conn).await?;
+        let replies: Vec<Facts> = self
+            .run_fields(run_ids, &["kind", "definition", "status", "created"])
+            .await?;
         replies
             .into_iter()
             .map(|(kind, definition, status, created)| {

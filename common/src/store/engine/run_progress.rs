@@ -18,19 +18,8 @@ impl Store {
     /// The progress of each run of `run_ids`, in order, in one round trip; `None` for a run
     /// that no longer exists.
     pub async fn run_progress(&self, run_ids: &[String]) -> StoreResult<Vec<Option<RunProgress>>> {
-        if run_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.conn().await?;
-        let mut pipe = redis::pipe();
-        for id in run_ids {
-            pipe.cmd("HMGET")
-                .arg(self.keys.run(id))
-                .arg("ntasks")
-                .arg("done");
-        }
         let counters: Vec<(Option<usize>, Option<usize>)> =
-            self.query_pipeline(&mut conn, &pipe).await?;
+            self.run_fields(run_ids, &["ntasks", "done"]).await?;
         Ok(counters
             .into_iter()
             .map(|(steps, done)| {

@@ -245,6 +245,24 @@ impl Store {
             .collect()
     }
 
+    /// The fields `fields` of each run of `run_ids`, in order, in one round trip (an `HMGET`
+    /// per run), each run's decoded as `T`: a tuple with an `Option` per field.
+    pub(crate) async fn run_fields<T: redis::FromRedisValue>(
+        &self,
+        run_ids: &[String],
+        fields: &[&str],
+    ) -> StoreResult<Vec<T>> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for id in run_ids {
+            pipe.cmd("HMGET").arg(self.keys.run(id)).arg(fields);
+        }
+        self.query_pipeline(&mut conn, &pipe).await
+    }
+
     /// The status of each run (`None` for a run that no longer exists), in one round trip.
     pub async fn run_statuses(&self, run_ids: &[String]) -> StoreResult<Vec<Option<RunStatus>>> {
         if run_ids.is_empty() {
