@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use common::config::StoreOptions;
+use common::config::{StartupOptions, StoreOptions};
 use common::outbound::OutboundOptions;
 use common::releases::dataservice::DataServiceOptions;
 
@@ -15,6 +15,10 @@ pub struct ApiOptions {
     /// Redis connection and key prefix.
     #[command(flatten)]
     pub store: StoreOptions,
+
+    /// How long to wait for Redis at start.
+    #[command(flatten)]
+    pub startup: StartupOptions,
 
     /// What outbound HTTP (task services' registration pings, the data service) may reach.
     #[command(flatten)]

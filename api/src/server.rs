@@ -58,7 +58,8 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
         .map(MetricsToken::new)
         .transpose()
         .map_err(|error| ServeError::Invalid(error.to_string()))?;
-    let store = Store::connect(&options.store).await?;
+    let store =
+        Store::connect_patiently(&options.store, options.startup.connect_patience()).await?;
     let master_key = master_key(options)?;
     let mut workflows = BTreeMap::new();
     if let Some(dir) = &options.definitions {

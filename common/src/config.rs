@@ -92,6 +92,23 @@ impl RedisTlsOptions {
     }
 }
 
+/// How a long-running service (API, worker, scheduler) starts when Redis cannot be reached
+/// yet: still starting, restarting, or in the middle of a Sentinel or Cluster failover.
+#[derive(Debug, Clone, Args)]
+pub struct StartupOptions {
+    /// Seconds a service keeps trying to reach Redis at start before it gives up (0: give up
+    /// at the first failure). A refused password or an unusable URL fails at once.
+    #[arg(long, env = "BATON_CONNECT_PATIENCE_SECS", default_value_t = 60)]
+    pub connect_patience_secs: u64,
+}
+
+impl StartupOptions {
+    /// How long to keep trying.
+    pub fn connect_patience(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.connect_patience_secs)
+    }
+}
+
 /// Acknowledged writes: with `min_replicas_ack` above 0, creating runs waits (`WAIT`) until
 /// that many replicas of the run's node hold them, so a run the API confirmed survives the
 /// loss of its master. Costs a replication round trip per creation.

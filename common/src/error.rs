@@ -75,8 +75,99 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the failure is Redis not being reachable for now (refused or dropped
+    /// connections, timeouts, a Sentinel that names no master yet, a cluster that is down or
+    /// a server still loading its data), so that trying again later may succeed. A refused
+    /// password, a malformed URL or any answer Redis gave on purpose is not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Redis(cause) | Self::Connect { cause, .. } => redis_unreachable(cause),
+            _ => false,
+        }
+    }
+}
+
+/// Whether `error` means Redis cannot be reached for now.
+fn redis_unreachable(error: &redis::RedisError) -> bool {
+    use redis::{ErrorKind, RetryMethod};
+    match error.kind() {
+        ErrorKind::AuthenticationFailed
+        | ErrorKind::InvalidClientConfig
+        | ErrorKind::EmptySentinelList => false,
+        ErrorKind::MasterNameNotFoundBySentinel
+        | ErrorKind::NoValidReplicasFoundBySentinel
+        | ErrorKind::ClusterConnectionNotFound => true,
+        _ => {
+            error.is_io_error()
+                || error.is_connection_refusal()
+                || error.is_connection_dropped()
+                || error.is_timeout()
+                || matches!(
+                    error.retry_method(),
+                    RetryMethod::WaitAndRetry | RetryMethod::RefreshSlotsAndRetry
+                )
+        }
+    }
+}
+
 impl From<serde_json::Error> for StoreError {
     fn from(error: serde_json::Error) -> Self {
         Self::Corrupt(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error Redis answers with `reply` (`-LOADING ...`, say).
+    fn server_error(reply: &str) -> redis::RedisError {
+        match redis::parse_redis_value(format!("-{reply}\r\n").as_bytes()) {
+            Ok(redis::Value::ServerError(error)) => error.into(),
+            other => panic!("not a server error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn redis_being_away_is_transient_and_a_refusal_on_purpose_is_not() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let transient = [
+            StoreError::Connect {
+                url: "redis://127.0.0.1:1".into(),
+                cause: refused.into(),
+            },
+            StoreError::Redis(std::io::Error::from(std::io::ErrorKind::ConnectionReset).into()),
+            StoreError::Redis(server_error(
+                "LOADING Redis is loading the dataset in memory",
+            )),
+            StoreError::Redis(server_error("CLUSTERDOWN The cluster is down")),
+            StoreError::Redis(
+                (
+                    redis::ErrorKind::MasterNameNotFoundBySentinel,
+                    "no master yet",
+                )
+                    .into(),
+            ),
+        ];
+        for error in transient {
+            assert!(error.is_transient(), "{error}");
+        }
+        let lasting = [
+            StoreError::Connect {
+                url: "redis://127.0.0.1:1".into(),
+                cause: (redis::ErrorKind::AuthenticationFailed, "wrong password").into(),
+            },
+            StoreError::Redis(server_error("NOPERM this user has no permissions")),
+            StoreError::Redis(server_error("ERR unknown command")),
+            StoreError::ShardCount {
+                configured: 16,
+                recorded: 8,
+            },
+            StoreError::Invalid(InvalidInput::new("bad")),
+        ];
+        for error in lasting {
+            assert!(!error.is_transient(), "{error}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use common::config::StoreOptions;
+use common::config::{StartupOptions, StoreOptions};
 use common::outbound::OutboundOptions;
 use common::releases::dataservice::DataServiceOptions;
 
@@ -14,6 +14,10 @@ pub struct SchedulerOptions {
     /// Redis connection and key prefix.
     #[command(flatten)]
     pub store: StoreOptions,
+
+    /// How long to wait for Redis at start.
+    #[command(flatten)]
+    pub startup: StartupOptions,
 
     /// What outbound HTTP (task services' health pings and status polls, the data service)
     /// may reach.

@@ -32,7 +32,8 @@ pub async fn run(
     options: SchedulerOptions,
     shutdown: CancellationToken,
 ) -> Result<(), SchedulerError> {
-    let store = Store::connect(&options.store).await?;
+    let store =
+        Store::connect_patiently(&options.store, options.startup.connect_patience()).await?;
     let id = options.scheduler_id.clone().unwrap_or_else(|| {
         let host = hostname();
         format!(

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use common::config::StoreOptions;
+use common::config::{StartupOptions, StoreOptions};
 use common::engine::backoff::Backoff;
 use common::engine::model::QueueName;
 use common::error::InvalidInput;
@@ -16,6 +16,10 @@ pub struct WorkerOptions {
     /// Redis connection and key prefix.
     #[command(flatten)]
     pub store: StoreOptions,
+
+    /// How long to wait for Redis at start.
+    #[command(flatten)]
+    pub startup: StartupOptions,
 
     /// What outbound HTTP (`http` tasks, task services) may reach.
     #[command(flatten)]

@@ -98,7 +98,8 @@ impl Worker {
         handlers: HandlerRegistry,
     ) -> Result<Self, WorkerError> {
         let queues = options.queue_names()?;
-        let store = Store::connect(&options.store).await?;
+        let store =
+            Store::connect_patiently(&options.store, options.startup.connect_patience()).await?;
         for queue in &queues {
             store.ensure_queue(queue).await?;
         }

@@ -12,6 +12,9 @@
 //! - [`connection`]: the Redis client (one server, Cluster or Sentinel; password, TLS) and
 //!   URLs shown with passwords masked.
 //! - [`record_fields`]: records to and from the string fields of their hashes.
+//!
+//! Services connect with [`Store::connect_patiently`], which waits for a Redis that is not
+//! reachable yet.
 
 pub mod auth;
 pub mod connection;
@@ -20,6 +23,7 @@ pub mod projects;
 pub mod record_fields;
 pub mod releases;
 pub mod reports;
+mod startup;
 pub mod workflows;
 
 use std::collections::HashSet;

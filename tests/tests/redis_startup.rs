@@ -1,0 +1,171 @@
+//! Services started while Redis cannot be reached wait for it (up to
+//! `BATON_CONNECT_PATIENCE_SECS`) and then work; past their patience, or with a password
+//! Redis refuses, they exit with the reason.
+
+use std::time::Duration;
+
+use baton_tests::{BatonProcess, TestApp, Topology, wait_for, wait_until};
+use common::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
+use serde_json::json;
+
+/// How long a service may take to notice Redis is back and connect.
+const RECONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn one_task_run(id: &str) -> RunSpec {
+    RunSpec {
+        id: Some(id.into()),
+        definition: "startup.check".into(),
+        kind: RunKind::Workflow,
+        payload: json!({}),
+        tasks: vec![TaskSpec {
+            key: "echo".into(),
+            executor: json!({"type": "command", "argv": ["sh", "-c", "echo ok"]}),
+            depends_on: vec![],
+            queue: None,
+            max_retries: 0,
+            timeout_secs: None,
+            is_hook: false,
+        }],
+        queue: QueueName::default(),
+        priority: Priority::Normal,
+        periodic: false,
+        not_before_ms: None,
+        hooks: Default::default(),
+    }
+}
+
+/// An app on one Redis server with no Baton process running yet.
+async fn bare_app(password: Option<&str>) -> TestApp {
+    let mut builder = TestApp::builder()
+        .topology(Topology::Single)
+        .api(false)
+        .scheduler(false)
+        .workers(0);
+    if let Some(password) = password {
+        builder = builder.redis_password(password);
+    }
+    builder.spawn().await
+}
+
+/// Waits until `process` exits; panics with its log when it does not within `timeout`.
+async fn exit_of(process: &mut BatonProcess, timeout: Duration) -> String {
+    let status = process.wait_exit_async(timeout).await.unwrap_or_else(|| {
+        panic!(
+            "{} did not exit within {timeout:?}: {}",
+            process.name(),
+            process.log_tail(20)
+        )
+    });
+    assert!(!status.success(), "{}", process.log_tail(20));
+    process.log()
+}
+
+#[tokio::test]
+async fn services_started_before_redis_wait_for_it_and_then_work() {
+    let mut app = bare_app(None).await;
+    app.redis_mut().stop();
+
+    let address_file = app.dir().join("api.address");
+    let file = address_file.display().to_string();
+    let mut api = app.spawn_process(
+        "baton-api",
+        &[],
+        &[
+            ("BATON_LISTEN", "127.0.0.1:0"),
+            ("BATON_ADDRESS_FILE", file.as_str()),
+        ],
+    );
+    app.start_scheduler(&[("BATON_TICK_MS", "100")]);
+    app.add_worker(&[("BATON_BLOCK_MS", "200")]);
+
+    // Each service says what it waits for, and none gives up while Redis is away.
+    for process in [
+        &api,
+        app.scheduler().expect("a scheduler"),
+        &app.workers()[0],
+    ] {
+        process
+            .wait_for_log("waiting for Redis", Duration::from_secs(10))
+            .await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(api.is_running(), "{}", api.log_tail(20));
+    let scheduler = app.scheduler_mut().expect("a scheduler");
+    assert!(scheduler.is_running(), "{}", scheduler.log_tail(20));
+    let worker = &mut app.workers_mut()[0];
+    assert!(worker.is_running(), "{}", worker.log_tail(20));
+    assert!(
+        !address_file.exists(),
+        "the API listened before it reached Redis"
+    );
+
+    app.redis_mut().restart();
+
+    // The API comes up and answers.
+    let address = wait_for(RECONNECT_TIMEOUT, "the API's address", || {
+        let text = std::fs::read_to_string(&address_file).ok();
+        async move { text.filter(|text| !text.trim().is_empty()) }
+    })
+    .await;
+    let health = reqwest::get(format!("http://{}/healthz", address.trim()))
+        .await
+        .expect("the API answers");
+    assert!(health.status().is_success(), "{}", api.log_tail(20));
+    // The scheduler leads, and a worker runs a run made now.
+    app.scheduler()
+        .expect("a scheduler")
+        .wait_for_log("leading=true", RECONNECT_TIMEOUT)
+        .await;
+    let store = app.store().await;
+    store
+        .create_run(&one_task_run("after-the-wait"))
+        .await
+        .expect("the run is created");
+    wait_until(
+        RECONNECT_TIMEOUT,
+        "the run made after the wait succeeds",
+        || {
+            let store = store.clone();
+            async move {
+                matches!(
+                    store
+                        .run_statuses(&["after-the-wait".to_owned()])
+                        .await
+                        .as_deref(),
+                    Ok([Some(RunStatus::Success)])
+                )
+            }
+        },
+    )
+    .await;
+    assert!(api.is_running(), "{}", api.log_tail(20));
+}
+
+#[tokio::test]
+async fn a_service_exits_when_its_patience_runs_out() {
+    let mut app = bare_app(None).await;
+    app.redis_mut().stop();
+    // One try already takes a while (the client's own reconnection attempts): the patience
+    // is long enough for a second try, and the worker exits after it.
+    let worker = app.add_worker(&[("BATON_CONNECT_PATIENCE_SECS", "12")]);
+    let log = exit_of(worker, Duration::from_secs(60)).await;
+    assert!(log.contains("waiting for Redis"), "{log}");
+    assert!(log.contains("cannot connect to Redis"), "{log}");
+}
+
+#[tokio::test]
+async fn a_password_redis_refuses_ends_the_service_at_once() {
+    let mut app = bare_app(Some("the-right-password")).await;
+    let wrong = format!("redis://:not-the-password@127.0.0.1:{}", app.redis().port());
+    // Patience is long: only a failure taken for Redis being away would wait that long.
+    let worker = app.add_worker(&[
+        ("BATON_REDIS_URL", wrong.as_str()),
+        ("BATON_CONNECT_PATIENCE_SECS", "600"),
+    ]);
+    let log = exit_of(worker, Duration::from_secs(15)).await;
+    assert!(!log.contains("waiting for Redis"), "{log}");
+    assert!(
+        !log.contains("not-the-password"),
+        "the password was logged: {log}"
+    );
+}
