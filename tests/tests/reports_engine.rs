@@ -416,3 +416,74 @@ async fn lists_read_each_version_by_its_summary_and_versions_stored_before_summa
     assert_eq!(latest[1].as_ref().unwrap().summary.id, new.id);
     assert!(latest[2].is_none());
 }
+
+#[tokio::test]
+async fn changelogs_read_each_versions_entries_not_its_record_and_versions_stored_before_too() {
+    use common::reports::changelog::changelog_for;
+    use redis::Commands;
+
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = redis.store(&prefix).await;
+    let version = |id: &str, entries: Value| -> VersionRecord {
+        serde_json::from_value(json!({
+            "id": id, "name": "minimal", "date": "2024-01-02 03:04:05.0",
+            "changelog": entries,
+            "artefacts": [{"format": "data", "description": "big", "files": [
+                {"name": "out.csv", "size": 1, "md5": "0"}]}],
+        }))
+        .unwrap()
+    };
+    let first = version(
+        "20240102-030405-00000001",
+        json!([{"label": "public", "value": "first", "from_file": true}]),
+    );
+    let second = version(
+        "20240102-030405-00000002",
+        json!([
+            {"label": "internal", "value": "second", "from_file": true},
+            {"label": "public", "value": "first", "from_file": true},
+        ]),
+    );
+    let third = version("20240102-030405-00000003", json!([]));
+    for record in [&first, &second, &third] {
+        assert!(store.insert_version(record).await.unwrap());
+    }
+    assert!(store.set_published(&second.id, true).await.unwrap());
+
+    let mut redis_connection = redis.client().get_connection().unwrap();
+    let key = |id: &str| format!("{prefix}:{{reports}}:version:{id}");
+    // A changelog never reads the record of a version that stores its entries: one it could
+    // not parse does not stop it.
+    let _: i64 = redis_connection
+        .hset(key(&second.id), "record", "not a record")
+        .unwrap();
+    // A version stored before entries were stored beside the record is read from its record.
+    let _: i64 = redis_connection.hdel(key(&first.id), "changelog").unwrap();
+
+    let listed = store.report_changes("minimal").await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|v| v.changes.id.as_str()).collect();
+    assert_eq!(ids, [&first.id, &second.id, &third.id]);
+    assert_eq!(listed[0].changes.entries, first.changelog);
+    assert_eq!(listed[1].changes.entries, second.changelog);
+    assert!(third.changelog.is_empty() && listed[2].changes.entries.is_empty());
+    assert!(!listed[0].published && listed[1].published && !listed[2].published);
+
+    let shown: Vec<(String, String)> = changelog_for(
+        listed.iter().map(|v| &v.changes),
+        &third.id,
+        &|_| true,
+        true,
+    )
+    .into_iter()
+    .map(|entry| (entry.report_version, entry.value))
+    .collect();
+    assert_eq!(
+        shown,
+        [
+            (second.id.clone(), "second".to_owned()),
+            (first.id.clone(), "first".to_owned()),
+        ]
+    );
+    assert!(store.report_changes("none").await.unwrap().is_empty());
+}

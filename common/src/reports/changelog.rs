@@ -58,6 +58,25 @@ pub struct VersionedEntry {
     pub report_version: String,
 }
 
+/// What a changelog needs of a version: its id and every entry its record lists. Stored
+/// beside the record, so a changelog reads these instead of whole records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionChanges {
+    /// The version id.
+    pub id: String,
+    /// Its changelog entries as its record lists them (earlier versions' included).
+    pub entries: Vec<ChangelogEntry>,
+}
+
+impl From<&VersionRecord> for VersionChanges {
+    fn from(record: &VersionRecord) -> Self {
+        Self {
+            id: record.id.clone(),
+            entries: record.changelog.clone(),
+        }
+    }
+}
+
 /// The entries a version brought: those no earlier version listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionChangelog {
@@ -142,7 +161,7 @@ pub fn parse(text: &str) -> Result<Vec<ChangelogEntry>, ChangelogError> {
 /// Attributes every entry to the first version whose changelog lists it. `versions` come in
 /// ascending id order; the result has one item per version, in the same order.
 pub fn attribute<'a>(
-    versions: impl IntoIterator<Item = &'a VersionRecord>,
+    versions: impl IntoIterator<Item = &'a VersionChanges>,
 ) -> Vec<VersionChangelog> {
     let mut seen: HashSet<(&'a str, &'a str, bool)> = HashSet::new();
     let key =
@@ -151,12 +170,12 @@ pub fn attribute<'a>(
         .into_iter()
         .map(|version| {
             let entries = version
-                .changelog
+                .entries
                 .iter()
                 .filter(|entry| !seen.contains(&key(entry)))
                 .cloned()
                 .collect();
-            seen.extend(version.changelog.iter().map(key));
+            seen.extend(version.entries.iter().map(key));
             VersionChangelog {
                 version: version.id.clone(),
                 entries,
@@ -171,7 +190,7 @@ pub fn attribute<'a>(
 ///
 /// `versions` are all of the report's versions, in ascending id order.
 pub fn changelog_for<'a>(
-    versions: impl IntoIterator<Item = &'a VersionRecord>,
+    versions: impl IntoIterator<Item = &'a VersionChanges>,
     upto: &str,
     published: &dyn Fn(&str) -> bool,
     reviewer: bool,
@@ -210,14 +229,16 @@ mod tests {
         }
     }
 
-    fn version(id: &str, changelog: Vec<ChangelogEntry>) -> VersionRecord {
-        serde_json::from_value(serde_json::json!({
+    /// What a changelog reads of a version `id` whose record lists `changelog`.
+    fn version(id: &str, changelog: Vec<ChangelogEntry>) -> VersionChanges {
+        let record: VersionRecord = serde_json::from_value(serde_json::json!({
             "id": id,
             "name": "minimal",
             "date": "2016-10-06 14:23:57.0",
             "changelog": changelog,
         }))
-        .unwrap()
+        .unwrap();
+        VersionChanges::from(&record)
     }
 
     #[test]
@@ -327,7 +348,7 @@ mod tests {
             .map(|entry| (entry.report_version, entry.label, entry.value))
             .collect::<Vec<_>>()
         };
-        let row = |version: &VersionRecord, label: &str, value: &str| {
+        let row = |version: &VersionChanges, label: &str, value: &str| {
             (version.id.clone(), label.to_owned(), value.to_owned())
         };
         assert_eq!(

@@ -14,11 +14,13 @@
 //! after a crash still holds its own.
 
 use redis::AsyncCommands;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreResult};
 use crate::engine::model::RunStatus;
 use crate::error::StoreError;
+use crate::reports::changelog::VersionChanges;
 use crate::reports::ids::run_key;
 use crate::reports::version::{VersionRecord, VersionSummary};
 use crate::scripts;
@@ -102,6 +104,15 @@ pub enum Versions {
 pub struct ListedVersion {
     /// What lists show of it.
     pub summary: VersionSummary,
+    /// Whether readers without `reports.review` may see it.
+    pub published: bool,
+}
+
+/// What a changelog needs of a version, and whether it is published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedChanges {
+    /// Its id and changelog entries.
+    pub changes: VersionChanges,
     /// Whether readers without `reports.review` may see it.
     pub published: bool,
 }
@@ -340,7 +351,7 @@ impl Store {
         let mut pipe = redis::pipe();
         pipe.atomic();
         self.push_insert_version(&mut pipe, record, &json);
-        let (created, ..): (bool, bool, bool, bool, bool, bool, bool) =
+        let (created, ..): (bool, bool, bool, bool, bool, bool, bool, bool) =
             pipe.query_async(&mut conn).await?;
         Ok(created)
     }
@@ -350,8 +361,10 @@ impl Store {
     fn push_insert_version(&self, pipe: &mut redis::Pipeline, record: &VersionRecord, json: &str) {
         let key = self.keys.report_version(&record.id);
         let summary = serde_json::to_string(&VersionSummary::from(record)).unwrap_or_default();
+        let changelog = serde_json::to_string(&record.changelog).unwrap_or_default();
         pipe.hset_nx(&key, "record", json)
             .hset_nx(&key, "summary", summary)
+            .hset_nx(&key, "changelog", changelog)
             .hset_nx(&key, "name", &record.name)
             .hset_nx(&key, "published", "0")
             .zadd(self.keys.report_versions(&record.name), &record.id, 0)
@@ -394,12 +407,48 @@ impl Store {
     }
 
     /// Versions by id as lists show them, in the order asked (`None` for unknown ids): one
-    /// `HMGET` of the summary and the flag each; a version stored before summaries were has
-    /// its summary made from its record.
+    /// `HMGET` of the summary and the flag each.
     pub async fn version_summaries(
         &self,
         ids: &[String],
     ) -> StoreResult<Vec<Option<ListedVersion>>> {
+        let found = self
+            .version_fields(ids, "summary", |record| VersionSummary::from(record))
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|found| found.map(|(summary, published)| ListedVersion { summary, published }))
+            .collect())
+    }
+
+    /// What the changelog of report `name` needs of each of its versions, oldest first: one
+    /// `HMGET` of the entries and the flag each.
+    pub async fn report_changes(&self, name: &str) -> StoreResult<Vec<ListedChanges>> {
+        let ids = self.report_version_ids(name, Versions::All).await?;
+        let found = self
+            .version_fields(&ids, "changelog", |record| record.changelog.clone())
+            .await?;
+        Ok(ids
+            .into_iter()
+            .zip(found)
+            .filter_map(|(id, found)| {
+                found.map(|(entries, published)| ListedChanges {
+                    changes: VersionChanges { id, entries },
+                    published,
+                })
+            })
+            .collect())
+    }
+
+    /// One JSON `field` of versions by id with each one's published flag, in the order asked
+    /// (`None` for unknown ids): an `HMGET` each, in one round trip. A version stored before
+    /// that field was has it made from its record by `from_record`.
+    async fn version_fields<T: DeserializeOwned>(
+        &self,
+        ids: &[String],
+        field: &str,
+        from_record: fn(&VersionRecord) -> T,
+    ) -> StoreResult<Vec<Option<(T, bool)>>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -408,31 +457,27 @@ impl Store {
         for id in ids {
             pipe.cmd("HMGET")
                 .arg(self.keys.report_version(id))
-                .arg("summary")
+                .arg(field)
                 .arg("published");
         }
         let rows: Vec<(Option<String>, Option<String>)> = pipe.query_async(&mut conn).await?;
-        let without_summary: Vec<String> = ids
+        let without_field: Vec<String> = ids
             .iter()
             .zip(&rows)
-            .filter(|(_, (summary, published))| summary.is_none() && published.is_some())
+            .filter(|(_, (value, published))| value.is_none() && published.is_some())
             .map(|(id, _)| id.clone())
             .collect();
-        let mut older = self.versions(&without_summary).await?.into_iter();
+        let mut older = self.versions(&without_field).await?.into_iter();
         rows.into_iter()
-            .map(|(summary, published)| {
-                let published = published.as_deref() == Some("1");
-                match summary {
-                    Some(json) => Ok(Some(ListedVersion {
-                        summary: serde_json::from_str(&json)
-                            .map_err(|e| corrupt("version summary", e))?,
-                        published,
-                    })),
-                    None => Ok(older.next().flatten().map(|version| ListedVersion {
-                        summary: VersionSummary::from(&version.record),
-                        published: version.published,
-                    })),
-                }
+            .map(|(value, published)| match value {
+                Some(json) => Ok(Some((
+                    serde_json::from_str(&json).map_err(|e| corrupt(field, e))?,
+                    published.as_deref() == Some("1"),
+                ))),
+                None => Ok(older
+                    .next()
+                    .flatten()
+                    .map(|version| (from_record(&version.record), version.published))),
             })
             .collect()
     }

@@ -2,7 +2,7 @@
 
 use common::auth::permissions::Permission;
 use common::reports::changelog::{VersionedEntry, changelog_for};
-use common::store::reports::{ListedVersion, StoredVersion, Versions};
+use common::store::reports::{ListedChanges, ListedVersion, StoredVersion, Versions};
 use serde_json::{Value, json};
 
 use super::access::{Access, caller};
@@ -267,24 +267,21 @@ pub async fn set_published(
     Ok(())
 }
 
-/// The changelog of version `id` among `versions` (the report's, oldest first) as the caller
-/// may see it.
+/// The changelog of version `id` of report `name` as the caller may see it, from what the
+/// changelog needs of every version of the report (`versions`, oldest first).
 pub fn changelog_json(
     access: &Access,
-    versions: &[StoredVersion],
+    name: &str,
+    versions: &[ListedChanges],
     id: &str,
 ) -> Vec<VersionedEntry> {
-    let name = versions
-        .first()
-        .map(|version| version.record.name.as_str())
-        .unwrap_or("");
     let published = |version: &str| {
         versions
             .iter()
-            .any(|stored| stored.record.id == version && stored.published)
+            .any(|listed| listed.changes.id == version && listed.published)
     };
     changelog_for(
-        versions.iter().map(|version| &version.record),
+        versions.iter().map(|listed| &listed.changes),
         id,
         &published,
         access.reviews(name),
@@ -300,8 +297,8 @@ pub async fn changelog(
 ) -> Result<warp::reply::Response, ApiError> {
     let access = caller(state, request, true).await?;
     visible_version(state, &access, name, id).await?;
-    let versions = state.store.report_versions(name).await?;
-    Ok(success(changelog_json(&access, &versions, id)))
+    let versions = state.store.report_changes(name).await?;
+    Ok(success(changelog_json(&access, name, &versions, id)))
 }
 
 /// `GET /reports/:name/latest/changelog/`: the changelog of the latest version the caller may
@@ -312,11 +309,13 @@ pub async fn latest_changelog(
     name: &str,
 ) -> Result<warp::reply::Response, ApiError> {
     let access = caller(state, request, false).await?;
-    let visible = visible_versions(state, &access, name).await?;
-    let latest = visible
-        .last()
-        .map(|version| version.record.id.clone())
+    access.require_read(name)?;
+    let versions = state.store.report_changes(name).await?;
+    let latest = versions
+        .iter()
+        .rev()
+        .find(|listed| access.sees(name, listed.published))
+        .map(|listed| listed.changes.id.clone())
         .ok_or_else(|| unknown_report(name))?;
-    let versions = state.store.report_versions(name).await?;
-    Ok(success(changelog_json(&access, &versions, &latest)))
+    Ok(success(changelog_json(&access, name, &versions, &latest)))
 }

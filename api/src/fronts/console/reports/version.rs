@@ -172,8 +172,8 @@ pub async fn page_of_version(
     notice: Option<String>,
 ) -> Result<warp::reply::Response, ApiError> {
     let version = visible_version(state, access, name, id).await?;
-    let all = state.store.report_versions(name).await?;
-    let changelog = changelog_json(access, &all, id)
+    let all = state.store.report_changes(name).await?;
+    let changelog = changelog_json(access, name, &all, id)
         .into_iter()
         .map(|entry| ChangeRow {
             label: entry.label,
