@@ -360,7 +360,7 @@ async fn lists_read_each_version_by_its_summary_and_versions_stored_before_summa
         serde_json::from_value(json!({
             "id": id, "name": "minimal", "displayname": "Minimal", "description": "d",
             "date": "2024-01-02 03:04:05.0", "author": "a", "requester": "r",
-            "resources": resources,
+            "resources": resources, "git_branch": "main", "git_commit": "0a1b2c3d4e5f",
             "changelog": [{"label": "public", "value": "x".repeat(10_000), "from_file": true}],
         }))
         .unwrap()
@@ -379,7 +379,7 @@ async fn lists_read_each_version_by_its_summary_and_versions_stored_before_summa
     let summary_json: String = redis_connection
         .hget(
             format!("{prefix}:{{reports}}:version:{}", new.id),
-            "summary",
+            "listing",
         )
         .unwrap_or_default();
     assert!(
@@ -394,15 +394,25 @@ async fn lists_read_each_version_by_its_summary_and_versions_stored_before_summa
         .hset(&new_key, "record", "not a record")
         .unwrap();
 
-    // A version stored before summaries were is listed from its record.
+    // A version stored before summaries were, or with a summary of before they held the
+    // commit, is listed from its record.
     let key = format!("{prefix}:{{reports}}:version:{}", old.id);
-    let _: i64 = redis_connection.hdel(&key, "summary").unwrap();
+    let _: i64 = redis_connection.hdel(&key, "listing").unwrap();
+    let _: i64 = redis_connection
+        .hset(&key, "summary", r#"{"id":"x","name":"minimal","date":"?"}"#)
+        .unwrap();
     let listed = store.all_versions().await.unwrap();
     let ids: Vec<&str> = listed.iter().map(|v| v.summary.id.as_str()).collect();
     assert_eq!(ids, [old.id.as_str(), new.id.as_str()]);
     assert_eq!(listed[0].summary.resources, ["in.csv"]);
     assert!(listed[0].published && !listed[1].published);
     assert_eq!(listed[1].summary.requester.as_deref(), Some("r"));
+    for version in &listed {
+        assert_eq!(version.summary.git_branch.as_deref(), Some("main"));
+        assert_eq!(version.summary.git_commit.as_deref(), Some("0a1b2c3d4e5f"));
+    }
+    let of_report = store.report_summaries("minimal").await.unwrap();
+    assert_eq!(of_report, listed);
 
     let latest = store
         .latest_versions(&[

@@ -203,7 +203,7 @@ pub const CATALOGUE: &[KeyDoc] = &[
     key(
         "P:{reports}:version:ID",
         "hash",
-        "a version's record (JSON), the summary lists read (JSON), report name and published flag",
+        "a version's record (`record`, JSON); what lists read (`listing`, JSON: names, date, people, resource names, commit; a version without it is listed from its record); its changelog entries (`changelog`, JSON), which changelogs read; report `name`; `published` flag",
     ),
     key(
         "P:{reports}:versions:NAME",

@@ -98,6 +98,12 @@ pub struct VersionSummary {
     /// The names of the resources the script read.
     #[serde(default)]
     pub resources: Vec<String>,
+    /// The git branch of the commit it ran at.
+    #[serde(default)]
+    pub git_branch: Option<String>,
+    /// The commit it ran at.
+    #[serde(default)]
+    pub git_commit: Option<String>,
 }
 
 impl From<&VersionRecord> for VersionSummary {
@@ -115,6 +121,8 @@ impl From<&VersionRecord> for VersionSummary {
                 .iter()
                 .map(|file| file.name.clone())
                 .collect(),
+            git_branch: record.git_branch.clone(),
+            git_commit: record.git_commit.clone(),
         }
     }
 }

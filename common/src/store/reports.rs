@@ -37,6 +37,11 @@ const RESERVATION_SECS: u64 = 7 * 24 * 3600;
 /// version's record is written, the record itself keeps the id taken.
 const IMPORT_RESERVATION_SECS: u64 = 24 * 3600;
 
+/// The field of a version's hash holding its [`VersionSummary`]. Summaries stored before
+/// they held the version's commit (in the field `summary`) are not read: such a version's
+/// summary is made from its record.
+const SUMMARY_FIELD: &str = "listing";
+
 /// Who reserved a version id: the run that produces it, or one bundle import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionOwner(String);
@@ -363,7 +368,7 @@ impl Store {
         let summary = serde_json::to_string(&VersionSummary::from(record)).unwrap_or_default();
         let changelog = serde_json::to_string(&record.changelog).unwrap_or_default();
         pipe.hset_nx(&key, "record", json)
-            .hset_nx(&key, "summary", summary)
+            .hset_nx(&key, SUMMARY_FIELD, summary)
             .hset_nx(&key, "changelog", changelog)
             .hset_nx(&key, "name", &record.name)
             .hset_nx(&key, "published", "0")
@@ -413,7 +418,7 @@ impl Store {
         ids: &[String],
     ) -> StoreResult<Vec<Option<ListedVersion>>> {
         let found = self
-            .version_fields(ids, "summary", |record| VersionSummary::from(record))
+            .version_fields(ids, SUMMARY_FIELD, |record| VersionSummary::from(record))
             .await?;
         Ok(found
             .into_iter()
@@ -492,10 +497,15 @@ impl Store {
         Ok(conn.zrange(self.versions_key(name, which), 0, -1).await?)
     }
 
-    /// Every version of one report, oldest first.
-    pub async fn report_versions(&self, name: &str) -> StoreResult<Vec<StoredVersion>> {
+    /// Every version of one report as lists show them, oldest first.
+    pub async fn report_summaries(&self, name: &str) -> StoreResult<Vec<ListedVersion>> {
         let ids = self.report_version_ids(name, Versions::All).await?;
-        Ok(self.versions(&ids).await?.into_iter().flatten().collect())
+        Ok(self
+            .version_summaries(&ids)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     /// True when report `name` has any version, published or not.

@@ -11,15 +11,15 @@ use crate::error::ApiError;
 use crate::request::RequestParts;
 use crate::state::AppState;
 
-/// The versions of report `name` the caller may see, oldest first; 403 without read access,
-/// 404 for a report without versions.
+/// The versions of report `name` the caller may see, as lists show them, oldest first; 403
+/// without read access, 404 for a report without versions.
 pub async fn visible_versions(
     state: &AppState,
     access: &Access,
     name: &str,
-) -> Result<Vec<StoredVersion>, ApiError> {
+) -> Result<Vec<ListedVersion>, ApiError> {
     access.require_read(name)?;
-    let versions = state.store.report_versions(name).await?;
+    let versions = state.store.report_summaries(name).await?;
     if versions.is_empty() {
         return Err(unknown_report(name));
     }

@@ -80,7 +80,7 @@ pub async fn render(
     if versions.is_empty() && !in_repository {
         return Err(unknown_report(name));
     }
-    let latest = versions.last().map(|version| &version.record);
+    let latest = versions.last().map(|version| &version.summary);
     let from_config = |field: fn(&common::reports::config::ReportConfig) -> Option<String>| {
         config
             .as_ref()
@@ -103,13 +103,13 @@ pub async fn render(
         .iter()
         .rev()
         .map(|version| VersionRow {
-            id: version.record.id.clone(),
-            url: version_url(name, &version.record.id),
-            date: date_text(&version.record.date),
+            id: version.summary.id.clone(),
+            url: version_url(name, &version.summary.id),
+            date: date_text(&version.summary.date),
             published: version.published,
-            branch: version.record.git_branch.clone().unwrap_or_default(),
+            branch: version.summary.git_branch.clone().unwrap_or_default(),
             commit: version
-                .record
+                .summary
                 .git_commit
                 .as_deref()
                 .unwrap_or_default()
