@@ -31,6 +31,7 @@
 //! - [`signed_http`]: signed requests to a running API.
 //! - [`mod@bench`]: what the benchmark programs share, and the `default`, `peers` and `steady`
 //!   protocols of `baton-bench`.
+//! - [`runs`]: one-task runs created directly in the store.
 //! - [`unique_prefix`]: a fresh key prefix per test.
 //! - [`init_tracing`]: log output for the test process itself.
 //! - `src/bin/baton-bench.rs`: the benchmark binary (not part of this library).
@@ -50,6 +51,7 @@ pub mod redis_deployment;
 pub mod redis_sentinel;
 pub mod redis_server;
 pub mod reports_client;
+pub mod runs;
 pub mod signed_http;
 pub mod wait;
 

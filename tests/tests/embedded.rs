@@ -5,13 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_tests::redis_server::RedisServer;
+use baton_tests::runs::one_task_run;
 use baton_tests::unique_prefix;
 use baton_tests::wait::wait_for;
 use clap::Parser;
 use common::config::StoreOptions;
-use common::engine::model::{
-    Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus,
-};
+use common::engine::model::{RunKind, RunSpec, RunStatus, TaskStatus};
 use common::store::Store;
 use serde_json::json;
 use tokio::sync::Notify;
@@ -33,26 +32,12 @@ fn options(redis: &RedisServer, prefix: &str, retention_secs: u64) -> WorkerOpti
 }
 
 fn handler_run(handler: &str) -> RunSpec {
-    RunSpec {
-        id: None,
-        definition: "test.embedded".into(),
-        kind: RunKind::Workflow,
-        payload: json!({"n": 7}),
-        tasks: vec![TaskSpec {
-            key: "H".into(),
-            executor: json!({"type": "handler", "name": handler}),
-            depends_on: vec![],
-            queue: None,
-            max_retries: 0,
-            timeout_secs: None,
-            is_hook: false,
-        }],
-        queue: QueueName::default(),
-        priority: Priority::Normal,
-        periodic: false,
-        not_before_ms: None,
-        hooks: Default::default(),
-    }
+    one_task_run(
+        "test.embedded",
+        "H",
+        json!({"type": "handler", "name": handler}),
+        json!({"n": 7}),
+    )
 }
 
 async fn store_for(options: &WorkerOptions) -> Store {

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use baton_tests::runs::echo_run;
 use baton_tests::{TestApp, Topology, wait_until};
 use common::config::StoreOptions;
-use common::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
+use common::engine::model::RunStatus;
 use common::store::Store;
-use serde_json::json;
 
 const PASSWORD: &str = "cluster-and-sentinel-secret";
 
@@ -35,29 +35,6 @@ fn configure(url: &str, pairs: &[(&str, &str)]) {
 fn with_password(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").expect("a URL");
     format!("{scheme}://:{PASSWORD}@{rest}")
-}
-
-fn one_task_run() -> RunSpec {
-    RunSpec {
-        id: None,
-        definition: "credentials.check".into(),
-        kind: RunKind::Workflow,
-        payload: json!({}),
-        tasks: vec![TaskSpec {
-            key: "echo".into(),
-            executor: json!({"type": "command", "argv": ["sh", "-c", "echo ok"]}),
-            depends_on: vec![],
-            queue: None,
-            max_retries: 0,
-            timeout_secs: None,
-            is_hook: false,
-        }],
-        queue: QueueName::default(),
-        priority: Priority::Normal,
-        periodic: false,
-        not_before_ms: None,
-        hooks: Default::default(),
-    }
 }
 
 fn options(app: &TestApp, url: &str) -> StoreOptions {
@@ -89,7 +66,10 @@ async fn works_only_with_the_password(app: &mut TestApp, plain_url: &str) {
         &[("BATON_REDIS_URL", &url), ("BATON_BLOCK_MS", "200")],
     );
     app.workers_mut().push(worker);
-    let id = store.create_run(&one_task_run()).await.expect("created");
+    let id = store
+        .create_run(&echo_run("credentials.check"))
+        .await
+        .expect("created");
     wait_until(Duration::from_secs(30), "the run succeeds", || async {
         matches!(store.get_run(&id).await, Ok(Some(run)) if run.status == RunStatus::Success)
     })

@@ -4,35 +4,12 @@
 
 use std::time::Duration;
 
+use baton_tests::runs::echo_run;
 use baton_tests::{BatonProcess, TestApp, Topology, wait_for, wait_until};
-use common::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
-use serde_json::json;
+use common::engine::model::{RunSpec, RunStatus};
 
 /// How long a service may take to notice Redis is back and connect.
 const RECONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn one_task_run(id: &str) -> RunSpec {
-    RunSpec {
-        id: Some(id.into()),
-        definition: "startup.check".into(),
-        kind: RunKind::Workflow,
-        payload: json!({}),
-        tasks: vec![TaskSpec {
-            key: "echo".into(),
-            executor: json!({"type": "command", "argv": ["sh", "-c", "echo ok"]}),
-            depends_on: vec![],
-            queue: None,
-            max_retries: 0,
-            timeout_secs: None,
-            is_hook: false,
-        }],
-        queue: QueueName::default(),
-        priority: Priority::Normal,
-        periodic: false,
-        not_before_ms: None,
-        hooks: Default::default(),
-    }
-}
 
 /// An app on one Redis server with no Baton process running yet.
 async fn bare_app(password: Option<&str>) -> TestApp {
@@ -118,7 +95,10 @@ async fn services_started_before_redis_wait_for_it_and_then_work() {
         .await;
     let store = app.store().await;
     store
-        .create_run(&one_task_run("after-the-wait"))
+        .create_run(&RunSpec {
+            id: Some("after-the-wait".into()),
+            ..echo_run("startup.check")
+        })
         .await
         .expect("the run is created");
     wait_until(

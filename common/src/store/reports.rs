@@ -499,7 +499,13 @@ impl Store {
 
     /// Every version of one report as lists show them, oldest first.
     pub async fn report_summaries(&self, name: &str) -> StoreResult<Vec<ListedVersion>> {
-        let ids = self.report_version_ids(name, Versions::All).await?;
+        self.summaries_in(self.keys.report_versions(name)).await
+    }
+
+    /// The versions of the index `index` (sorted by id) as lists show them, oldest first.
+    async fn summaries_in(&self, index: String) -> StoreResult<Vec<ListedVersion>> {
+        let mut conn = self.conn().await?;
+        let ids: Vec<String> = conn.zrange(index, 0, -1).await?;
         Ok(self
             .version_summaries(&ids)
             .await?
@@ -548,14 +554,7 @@ impl Store {
 
     /// Every version of every report, oldest first.
     pub async fn all_versions(&self) -> StoreResult<Vec<ListedVersion>> {
-        let mut conn = self.conn().await?;
-        let ids: Vec<String> = conn.zrange(self.keys.all_report_versions(), 0, -1).await?;
-        Ok(self
-            .version_summaries(&ids)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect())
+        self.summaries_in(self.keys.all_report_versions()).await
     }
 
     /// Names of the reports that have versions, sorted.

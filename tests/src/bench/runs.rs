@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::config::StoreOptions;
-use common::engine::model::{Priority, QueueName, RunKind, RunSpec, TaskSpec};
+use common::engine::model::RunSpec;
 use common::store::Store;
 use common::store::engine::runs::RunView;
 use serde_json::{Value, json};
@@ -62,26 +62,12 @@ pub fn probe_run(enqueued_us: u64) -> RunSpec {
 
 /// A one-task run of definition `definition` whose task calls handler `handler`.
 pub fn run_with(definition: &str, handler: &str, payload: Value) -> RunSpec {
-    RunSpec {
-        id: None,
-        definition: definition.into(),
-        kind: RunKind::Workflow,
+    crate::runs::one_task_run(
+        definition,
+        handler,
+        json!({ "type": "handler", "name": handler }),
         payload,
-        tasks: vec![TaskSpec {
-            key: handler.into(),
-            executor: json!({ "type": "handler", "name": handler }),
-            depends_on: vec![],
-            queue: None,
-            max_retries: 0,
-            timeout_secs: None,
-            is_hook: false,
-        }],
-        queue: QueueName::default(),
-        priority: Priority::Normal,
-        periodic: false,
-        not_before_ms: None,
-        hooks: Default::default(),
-    }
+    )
 }
 
 /// Microseconds since the Unix epoch (`SystemTime`, the clock the worker's probe reads too).
