@@ -610,6 +610,24 @@ async fn dead_letters_are_deleted_one_or_all_and_requeued_all_once() {
             "a record is kept on its run's shard"
         );
     }
+    // What a list shows of each record's run is read without the whole run; a record whose
+    // run is gone (or never had that task) says so.
+    let mut asked = letters.clone();
+    let mut gone = letters[0].clone();
+    gone.job.run_id = "gone".into();
+    let mut no_such_task = letters[0].clone();
+    no_such_task.job.task = 7;
+    asked.extend([gone, no_such_task]);
+    let tasks = world.store.dead_letter_tasks(&asked).await.unwrap();
+    for task in &tasks[..3] {
+        let task = task.as_ref().expect("the run exists");
+        assert_eq!(task.definition, "test.queues");
+        assert_eq!(task.task_key.as_deref(), Some("FLAKY"));
+    }
+    assert_eq!(tasks[3], None);
+    let without_task = tasks[4].as_ref().expect("the run exists");
+    assert_eq!(without_task.task_key, None);
+    assert!(world.store.dead_letter_tasks(&[]).await.unwrap().is_empty());
 
     let deleted = &letters[0];
     assert!(

@@ -1,12 +1,9 @@
 //! Queues and their dead letters: counts and recent rates, pausing and resuming, listing,
 //! requeueing and deleting dead letters.
 
-use std::collections::HashMap;
-
 use common::engine::model::QueueName;
-use common::store::engine::dead_letters::{DeadLetter, RequeueOutcome};
+use common::store::engine::dead_letters::{DeadLetter, DeadLetterTask, RequeueOutcome};
 use common::store::engine::queues::QueueSummary;
-use common::store::engine::runs::RunView;
 use common::time::{iso8601, now_ms};
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
@@ -107,16 +104,15 @@ pub async fn pause(
 }
 
 /// A dead letter, with its task's name and its run's definition when the run still exists.
-fn dead_letter_json(letter: &DeadLetter, run: Option<&RunView>) -> Value {
-    let task = run.and_then(|run| run.tasks.get(letter.job.task as usize));
+fn dead_letter_json(letter: &DeadLetter, task: Option<&DeadLetterTask>) -> Value {
     json!({
         "id": letter.id,
         "queue": letter.queue.as_str(),
         "priority": letter.priority.as_str(),
         "run_id": letter.job.run_id,
-        "definition": run.map(|run| run.definition.as_str()),
+        "definition": task.map(|task| task.definition.as_str()),
         "task": letter.job.task,
-        "task_key": task.map(|task| task.key.as_str()),
+        "task_key": task.and_then(|task| task.task_key.as_deref()),
         "attempt": letter.job.attempt,
         "error": letter.error,
         "failed": iso8601(letter.failed_ms),
@@ -146,22 +142,11 @@ pub async fn dead_letters(
         .into_iter()
         .skip((page - 1).saturating_mul(per_page))
         .collect();
-    let mut run_ids: Vec<String> = letters
-        .iter()
-        .map(|letter| letter.job.run_id.clone())
-        .collect();
-    run_ids.sort();
-    run_ids.dedup();
-    let runs: HashMap<String, RunView> = state
-        .store
-        .get_runs(&run_ids)
-        .await?
-        .into_iter()
-        .map(|run| (run.id.clone(), run))
-        .collect();
+    let tasks = state.store.dead_letter_tasks(&letters).await?;
     let letters: Vec<Value> = letters
         .iter()
-        .map(|letter| dead_letter_json(letter, runs.get(&letter.job.run_id)))
+        .zip(&tasks)
+        .map(|(letter, task)| dead_letter_json(letter, task.as_ref()))
         .collect();
     Ok(json_response(
         StatusCode::OK,

@@ -37,6 +37,15 @@ pub struct DeadLetter {
     pub failed_ms: u64,
 }
 
+/// What a list of dead letters shows of the run behind a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterTask {
+    /// The definition the run was made from.
+    pub definition: String,
+    /// The key of the task that failed (`None` when the run has no such task).
+    pub task_key: Option<String>,
+}
+
 /// What requeueing a dead letter did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequeueOutcome {
@@ -142,6 +151,36 @@ impl Store {
             .into_iter()
             .take(limit)
             .map(|(id, entry)| parse_dead_letter(queue, id, entry))
+            .collect())
+    }
+
+    /// For each of `letters`, its run's definition and its task's key (`None` for a run that
+    /// no longer exists), in one round trip: an `HMGET` of those two fields each.
+    pub async fn dead_letter_tasks(
+        &self,
+        letters: &[DeadLetter],
+    ) -> StoreResult<Vec<Option<DeadLetterTask>>> {
+        if letters.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for letter in letters {
+            pipe.cmd("HMGET")
+                .arg(self.keys.run(&letter.job.run_id))
+                .arg("definition")
+                .arg(format!("t{}.key", letter.job.task));
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<(Option<String>, Option<String>)> =
+            self.query_pipeline(&mut conn, &pipe).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(definition, task_key)| {
+                definition.map(|definition| DeadLetterTask {
+                    definition,
+                    task_key,
+                })
+            })
             .collect())
     }
 
