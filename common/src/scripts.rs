@@ -79,4 +79,6 @@ scripts! {
     PROJECT_STATUS => "project_status.lua",
     /// Gives a claimed human task back to the pool, or to another person.
     HUMAN_HOLDER => "human_holder.lua",
+    /// Reads tasks of project runs of one shard, each without its run's other tasks.
+    PROJECT_TASKS => "project_tasks.lua",
 }

@@ -1053,3 +1053,95 @@ async fn a_task_claimed_by_id_stays_with_its_claimant_while_others_claim_the_nex
         json!({"choice": "yes"})
     );
 }
+
+#[tokio::test]
+async fn a_human_task_is_listed_claimed_and_read_from_its_own_fields_not_its_projects_other_tasks()
+{
+    let mut api = Api::start().await;
+    api.start_worker(2);
+    let client = api.key("client", "projects.read,projects.write", &[]).await;
+    let alice = api.key("alice", "projects.work", &[]).await;
+    let id = api.create_project(&client, "review", 7).await;
+    api.wait_for_project(&client, id, "the human step is available", |info| {
+        info["tasks"]["check"]["status"] == "Awaiting Processing"
+    })
+    .await;
+
+    // The last step's record is broken: a page reading the whole project would fail on it.
+    let store = api.store().await;
+    let run_id = format!("project-{id}");
+    let client_redis = redis::Client::open(api.app.redis_url()).unwrap();
+    let mut redis = client_redis
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(store.keys().run(&run_id))
+        .arg("t2.status")
+        .arg("not a status")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    let available = api
+        .send(Some(&alice), "GET", "/orchestra/api/tasks/available", None)
+        .await;
+    assert_eq!(available.status, 200, "{available:?}");
+    let listed = &available.body["tasks"][0];
+    assert_eq!(listed["project"], id);
+    assert_eq!(listed["step_slug"], "check");
+    assert_eq!(listed["priority"], 7);
+    assert_eq!(listed["short_description"], "a review project");
+    assert_eq!(listed["project_data"], json!({"n": 7}));
+    assert_eq!(
+        listed["prerequisites"],
+        json!({"prepare": {"draft": "text"}})
+    );
+    let task_id = listed["id"].as_u64().unwrap();
+
+    let claimed = api
+        .send(Some(&alice), "POST", "/orchestra/api/tasks/claim", None)
+        .await;
+    assert_eq!(claimed.status, 200, "{claimed:?}");
+    assert_eq!(claimed.body["task"]["id"], task_id);
+    assert_eq!(claimed.body["task"]["assignment"]["worker"], "alice");
+    let draft = json!({"task_data": {"verdict": "maybe"}});
+    let saved = api
+        .send(
+            Some(&alice),
+            "POST",
+            &format!("/orchestra/api/tasks/{task_id}/save"),
+            Some(&draft),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{saved:?}");
+
+    // The store reads one task with its run's fields and its prerequisites' results; an
+    // unknown run, a step the project lacks and another front's run read as none.
+    let tasks = store
+        .project_tasks(&[
+            (run_id.clone(), 1),
+            (run_id.clone(), 3),
+            ("project-999999".to_owned(), 0),
+        ])
+        .await
+        .unwrap();
+    let check = tasks[0].as_ref().expect("the human step");
+    assert_eq!(check.task.key, "check");
+    assert_eq!(check.task.worker.as_deref(), Some("alice"));
+    assert_eq!(check.steps, 3);
+    assert_eq!(check.payload["priority"], 7);
+    assert_eq!(check.human.work, Some(json!({"verdict": "maybe"})));
+    assert_eq!(
+        check.prerequisites,
+        vec![("prepare".to_owned(), json!({"draft": "text"}))]
+    );
+    assert_eq!(tasks[1], None, "a step the project lacks");
+    assert_eq!(tasks[2], None, "an unknown run");
+    let workflow_run = store
+        .create_run(&baton_tests::runs::echo_run("not-a-project"))
+        .await
+        .unwrap();
+    let read = store.project_tasks(&[(workflow_run, 0)]).await.unwrap();
+    assert_eq!(read, vec![None], "another front's run");
+}

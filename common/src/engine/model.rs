@@ -212,6 +212,14 @@ impl Priority {
 #[serde(try_from = "String", into = "String")]
 pub struct QueueName(String);
 
+impl std::str::FromStr for QueueName {
+    type Err = InvalidInput;
+
+    fn from_str(name: &str) -> Result<Self, InvalidInput> {
+        Self::parse(name)
+    }
+}
+
 impl QueueName {
     /// Validates a queue name.
     pub fn parse(name: &str) -> Result<Self, InvalidInput> {

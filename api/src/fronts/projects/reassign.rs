@@ -52,7 +52,7 @@ pub async fn release(
             &found.project.run_id,
             found.index,
             person,
-            (&found.task().queue, found.record.run.priority),
+            (&found.task().queue, found.record.priority),
         )
         .await?;
     match change {
@@ -153,7 +153,7 @@ pub async fn reassign_assignment(
             &found.project.run_id,
             found.index,
             &worker,
-            (&found.task().queue, found.record.run.priority),
+            (&found.task().queue, found.record.priority),
         )
         .await?;
     match change {

@@ -44,12 +44,12 @@ pub(crate) async fn available_reviews(
 fn review_json(state: &AppState, task: &HumanTask) -> Value {
     let human = task.human();
     let mut json = person_task_json(state, task);
-    json["status"] = json!(human_task_status(task.task(), &human));
+    json["status"] = json!(human_task_status(task.task(), human));
     json["task_data"] = human.work.clone().unwrap_or(Value::Null);
     json["worker"] = json!(task.task().worker);
-    json["assignment"] = assignment_json(&task.project, task.task(), &human).unwrap_or(Value::Null);
+    json["assignment"] = assignment_json(&task.project, task.task(), human).unwrap_or(Value::Null);
     json["review_assignment"] =
-        review_assignment_json(&task.project, task.task(), &human).unwrap_or(Value::Null);
+        review_assignment_json(&task.project, task.task(), human).unwrap_or(Value::Null);
     json
 }
 
@@ -187,7 +187,7 @@ pub(crate) async fn decide(
             person,
             decision,
             (&data, &snapshot(&data, now, work_time_seconds, kind)),
-            (&task.queue, found.record.run.priority),
+            (&task.queue, found.record.priority),
         )
         .await?;
     match outcome {

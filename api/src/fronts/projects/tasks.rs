@@ -15,7 +15,8 @@ use common::projects::workflow::Step;
 use common::store::engine::jobs::Job;
 use common::store::engine::runs::TaskView;
 use common::store::projects::human::{HumanClaim, HumanSubmission, HumanWork, entry_order};
-use common::store::projects::{HumanRecord, ProjectRef, ProjectRun, ReviewState};
+use common::store::projects::tasks::ProjectTask;
+use common::store::projects::{HumanRecord, ProjectRef, ReviewState};
 use common::time::now_ms;
 use serde_json::{Map, Value, json};
 
@@ -37,8 +38,8 @@ const AVAILABLE_MAX: usize = 500;
 pub(crate) struct HumanTask {
     /// Its project.
     pub project: ProjectRef,
-    /// The project's run, with what people recorded on its tasks.
-    pub record: ProjectRun,
+    /// The task as read, with what it shows of its project's run.
+    pub record: ProjectTask,
     /// The task's step index.
     pub index: usize,
 }
@@ -46,16 +47,12 @@ pub(crate) struct HumanTask {
 impl HumanTask {
     /// The task as the engine holds it.
     pub fn task(&self) -> &TaskView {
-        &self.record.run.tasks[self.index]
+        &self.record.task
     }
 
     /// What people recorded on it (saved work, the submission).
-    pub fn human(&self) -> HumanRecord {
-        self.record
-            .human
-            .get(self.index)
-            .cloned()
-            .unwrap_or_default()
+    pub fn human(&self) -> &HumanRecord {
+        &self.record.human
     }
 
     /// The task's id.
@@ -65,14 +62,12 @@ impl HumanTask {
 
     /// The project's priority (Orchestra's integer, higher first).
     pub fn priority(&self) -> i64 {
-        self.record.run.payload["priority"].as_i64().unwrap_or(0)
+        self.record.payload["priority"].as_i64().unwrap_or(0)
     }
 
     /// The workflow's slug.
     pub fn workflow_slug(&self) -> &str {
-        self.record.run.payload["workflow_slug"]
-            .as_str()
-            .unwrap_or("")
+        self.record.payload["workflow_slug"].as_str().unwrap_or("")
     }
 
     /// The task's step in its loaded workflow (`None` when the workflow no longer has it).
@@ -87,14 +82,8 @@ impl HumanTask {
     }
 
     /// The results of the steps it depends on, by step slug (`null` for none).
-    pub fn prerequisites(&self) -> Vec<(String, Value)> {
-        let tasks = &self.record.run.tasks;
-        self.task()
-            .depends_on
-            .iter()
-            .filter_map(|&dep| tasks.get(dep))
-            .map(|dep| (dep.key.clone(), dep.result.clone().unwrap_or(Value::Null)))
-            .collect()
+    pub fn prerequisites(&self) -> &[(String, Value)] {
+        &self.record.prerequisites
     }
 
     /// True when `person` holds it and has not submitted it yet: theirs to work on. A task
@@ -137,24 +126,24 @@ pub(crate) fn human_queues(state: &AppState) -> Vec<QueueName> {
     queues
 }
 
-/// The project a run belongs to.
-fn project_of(record: &ProjectRun) -> Option<ProjectRef> {
+/// The project a task's run belongs to.
+fn project_of(record: &ProjectTask) -> Option<ProjectRef> {
     Some(ProjectRef {
-        id: record.run.payload["project_id"].as_u64()?,
-        run_id: record.run.id.clone(),
-        steps: record.run.tasks.len() as u64,
+        id: record.payload["project_id"].as_u64()?,
+        run_id: record.run_id.clone(),
+        steps: record.steps as u64,
     })
 }
 
 /// A human task as people see it: its project, step, priority and the results of the steps
 /// it depends on (`prerequisites`, by step slug).
 pub(crate) fn person_task_json(state: &AppState, task: &HumanTask) -> Value {
-    let payload = &task.record.run.payload;
-    let prerequisites: Map<String, Value> = task.prerequisites().into_iter().collect();
+    let payload = &task.record.payload;
+    let prerequisites: Map<String, Value> = task.prerequisites().iter().cloned().collect();
     json!({
         "id": task.id(),
         "project": task.project.id,
-        "status": human_task_status(task.task(), &task.human()),
+        "status": human_task_status(task.task(), task.human()),
         "step_slug": task.task().key,
         "step_description": task.step(state).map(|step| step.description.clone()).unwrap_or_default(),
         "workflow_slug": task.workflow_slug(),
@@ -187,36 +176,43 @@ pub(crate) async fn tasks_of(
     keep: impl Fn(&HumanTask) -> bool,
 ) -> Result<Vec<HumanTask>, ApiError> {
     let mut seen = HashSet::new();
-    let named: Vec<&(String, usize)> = tasks
+    let named: Vec<(String, usize)> = tasks
         .iter()
         .filter(|task| seen.insert((*task).clone()))
+        .cloned()
         .collect();
-    let mut run_ids: Vec<String> = named.iter().map(|(run_id, _)| run_id.clone()).collect();
-    run_ids.sort();
-    run_ids.dedup();
-    let records = state.store.project_runs(&run_ids).await?;
-    let mut found = Vec::new();
-    for (run_id, index) in named {
-        let Some(record) = run_ids
-            .iter()
-            .position(|id| id == run_id)
-            .and_then(|position| records[position].as_ref())
-        else {
-            continue;
-        };
-        let Some(project) = project_of(record).filter(|_| *index < record.run.tasks.len()) else {
-            continue;
-        };
-        let task = HumanTask {
-            project,
-            record: record.clone(),
-            index: *index,
-        };
-        if keep(&task) {
-            found.push(task);
-        }
-    }
-    Ok(found)
+    let records = state.store.project_tasks(&named).await?;
+    Ok(named
+        .into_iter()
+        .zip(records)
+        .filter_map(|((_, index), record)| human_task(record?, index))
+        .filter(|task| keep(task))
+        .collect())
+}
+
+/// The human task `index` of a task read from its project's run (`None` when the run does
+/// not name its project).
+fn human_task(record: ProjectTask, index: usize) -> Option<HumanTask> {
+    Some(HumanTask {
+        project: project_of(&record)?,
+        record,
+        index,
+    })
+}
+
+/// Reads task `index` of project run `run_id`; `None` when either is unknown.
+async fn read_task(
+    state: &AppState,
+    run_id: &str,
+    index: usize,
+) -> Result<Option<HumanTask>, ApiError> {
+    let record = state
+        .store
+        .project_tasks(&[(run_id.to_owned(), index)])
+        .await?
+        .pop()
+        .flatten();
+    Ok(record.and_then(|record| human_task(record, index)))
 }
 
 /// Human tasks of `queues` nobody has claimed yet, of projects that are not paused, highest
@@ -367,20 +363,9 @@ pub(crate) async fn claim_task(
             (found.project.run_id, found.index)
         }
     };
-    let record = state
-        .store
-        .project_runs(std::slice::from_ref(&run_id))
+    let task = read_task(state, &run_id, index)
         .await?
-        .pop()
-        .flatten()
-        .ok_or_else(|| ApiError::NotFound(format!("run {run_id} not found")))?;
-    let project = project_of(&record)
-        .ok_or_else(|| ApiError::NotFound(format!("run {run_id} is not a project")))?;
-    let task = HumanTask {
-        project,
-        record,
-        index,
-    };
+        .ok_or_else(|| ApiError::NotFound(format!("run {run_id} is not a project's")))?;
     tracing::info!(
         project = task.project.id,
         task = task.id(),
@@ -415,7 +400,7 @@ pub async fn claim(
     let claimed = claim_task(state, &caller.key.id, task_id, &queue).await?;
     let mut task = person_task_json(state, &claimed);
     task["assignment"] =
-        assignment_json(&claimed.project, claimed.task(), &claimed.human()).unwrap_or(Value::Null);
+        assignment_json(&claimed.project, claimed.task(), claimed.human()).unwrap_or(Value::Null);
     Ok(ok(&json!({"task": task})))
 }
 
@@ -429,14 +414,11 @@ pub(crate) async fn find_task(state: &AppState, task_id: u64) -> Result<HumanTas
         .ok_or_else(not_found)?;
     let record = state
         .store
-        .project_runs(std::slice::from_ref(&project.run_id))
+        .project_tasks(&[(project.run_id.clone(), index)])
         .await?
         .pop()
         .flatten()
         .ok_or_else(not_found)?;
-    if index >= record.run.tasks.len() {
-        return Err(not_found());
-    }
     Ok(HumanTask {
         project,
         record,
@@ -555,7 +537,7 @@ pub(crate) async fn submit_work(
     let submission = HumanSubmission {
         review: found.step(state).is_some_and(|step| step.review),
         project_priority: found.priority(),
-        job: (&task.queue, found.record.run.priority),
+        job: (&task.queue, found.record.priority),
     };
     let snapshot = snapshot(data, now, work_time_seconds, SNAPSHOT_SUBMIT);
     let work = state
@@ -624,7 +606,7 @@ pub async fn submit(
     let task = find_task(state, task_id).await?;
     let status = match task.human().review {
         None | Some(ReviewState::Accepted) => "Submitted",
-        Some(_) => human_task_status(task.task(), &task.human()),
+        Some(_) => human_task_status(task.task(), task.human()),
     };
     Ok(ok(&json!({
         "task_id": task_id,

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::shard_call::shard_invocation;
 use crate::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
-use crate::error::StoreError;
+use crate::error::{InvalidInput, StoreError};
 use crate::keys::Shard;
 use crate::scripts;
 use crate::store::{Store, StoreResult};
@@ -521,7 +521,7 @@ pub(crate) fn parse_run(fields: &HashMap<String, String>) -> StoreResult<RunView
     Ok(RunView {
         kind: stored_kind(get("kind"), &definition)?,
         definition,
-        status: required("status")?.parse()?,
+        status: stored_value("status", required("status")?)?,
         created_ms: number("created").unwrap_or(0),
         updated_ms: number("updated").unwrap_or(0),
         finished_ms: number("finished"),
@@ -529,12 +529,22 @@ pub(crate) fn parse_run(fields: &HashMap<String, String>) -> StoreResult<RunView
             .and_then(|text| serde_json::from_str(text).ok())
             .unwrap_or(Value::Null),
         periodic: get("periodic") == Some("1"),
-        queue: QueueName::parse(required("queue")?)?,
-        priority: required("priority")?.parse()?,
+        queue: stored_value("queue", required("queue")?)?,
+        priority: stored_value("priority", required("priority")?)?,
         not_before_ms: number("not_before"),
         tasks,
         id,
     })
+}
+
+/// A stored field `name`'s value parsed; one that does not parse is corrupt data (not the
+/// caller's bad input).
+pub(crate) fn stored_value<T: std::str::FromStr<Err = InvalidInput>>(
+    name: &str,
+    text: &str,
+) -> StoreResult<T> {
+    text.parse()
+        .map_err(|error: InvalidInput| StoreError::Corrupt(format!("field '{name}': {error}")))
 }
 
 /// The kind of a stored run from its `kind` field. Runs stored before runs recorded their
@@ -548,7 +558,9 @@ pub(crate) fn stored_kind(kind: Option<&str>, definition: &str) -> StoreResult<R
     }
 }
 
-fn parse_task(
+/// Task `index` of a run from the run hash's fields `tN.*` (`run_created_ms` stands for times
+/// it lacks).
+pub(crate) fn parse_task(
     fields: &HashMap<String, String>,
     index: usize,
     run_created_ms: u64,
@@ -562,14 +574,14 @@ fn parse_task(
         index,
         id: required("id")?.to_owned(),
         key: required("key")?.to_owned(),
-        status: required("status")?.parse()?,
+        status: stored_value("status", required("status")?)?,
         attempt: number("attempt").unwrap_or(1) as u32,
         depends_on: get("deps")
             .unwrap_or("")
             .split(',')
             .filter_map(|dep| dep.parse().ok())
             .collect(),
-        queue: QueueName::parse(required("queue")?)?,
+        queue: stored_value("queue", required("queue")?)?,
         max_retries: number("retries").unwrap_or(0) as u32,
         result: get("result")
             .filter(|text| !text.is_empty())
@@ -583,4 +595,46 @@ fn parse_task(
         started_ms: number("started"),
         finished_ms: number("finished"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run hash of one task, with `task_status` as its task's status.
+    fn stored_run(task_status: &str) -> HashMap<String, String> {
+        [
+            ("id", "r1"),
+            ("definition", "example.ETL"),
+            ("kind", "workflow"),
+            ("status", "progress"),
+            ("queue", "default"),
+            ("priority", "normal"),
+            ("ntasks", "1"),
+            ("t0.id", "task-1"),
+            ("t0.key", "extract"),
+            ("t0.status", task_status),
+            ("t0.queue", "default"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn a_stored_value_that_does_not_parse_is_corrupt_data_not_bad_input() {
+        let run = parse_run(&stored_run("running")).unwrap();
+        assert_eq!(
+            run.tasks[0].status,
+            crate::engine::model::TaskStatus::Running
+        );
+        let error = parse_run(&stored_run("not a status")).unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Corrupt(message) if message.contains("status")),
+            "{error:?}"
+        );
+        let mut bad_queue = stored_run("running");
+        bad_queue.insert("queue".into(), "no spaces".into());
+        assert!(matches!(parse_run(&bad_queue), Err(StoreError::Corrupt(_))));
+    }
 }

@@ -157,15 +157,15 @@ impl Store {
         let Some(project) = self.projects(&[id]).await?.pop().flatten() else {
             return Ok(SetProjectState::Missing);
         };
-        let Some(record) = self
-            .project_runs(std::slice::from_ref(&project.run_id))
+        let Some(status) = self
+            .run_statuses(std::slice::from_ref(&project.run_id))
             .await?
             .pop()
             .flatten()
         else {
             return Ok(SetProjectState::Missing);
         };
-        match record.run.status {
+        match status {
             RunStatus::Success => return Ok(SetProjectState::Completed),
             RunStatus::Error | RunStatus::Canceled => return Ok(SetProjectState::Aborted),
             RunStatus::Pending | RunStatus::Progress => {}

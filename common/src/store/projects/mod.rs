@@ -11,6 +11,7 @@
 pub mod control;
 pub mod human;
 pub mod reassign;
+pub mod tasks;
 
 use std::collections::HashMap;
 
@@ -102,6 +103,47 @@ pub struct ProjectRun {
     pub human: Vec<HumanRecord>,
 }
 
+/// What people recorded on task `index` of a run, from the run hash's fields `tN.*`.
+pub(crate) fn human_record(fields: &HashMap<String, String>, index: usize) -> HumanRecord {
+    let get = |name: &str| fields.get(&format!("t{index}.{name}"));
+    let json = |name: &str| get(name).and_then(|text| serde_json::from_str(text).ok());
+    let list = |name: &str| match json(name) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    };
+    let snapshot = json("snapshot");
+    let mut snapshots = list("snapshots");
+    if snapshots.is_empty() {
+        snapshots.extend(snapshot.clone());
+    }
+    HumanRecord {
+        work: json("work"),
+        saved_ms: get("saved").and_then(|ms| ms.parse().ok()),
+        snapshot,
+        snapshots,
+        submitted: get("submitted").is_some_and(|flag| flag == "1"),
+        review: get("review").and_then(|state| state.parse().ok()),
+        reviewer: get("reviewer").cloned(),
+        review_assignment: get("review_assignment").and_then(|id| id.parse().ok()),
+        review_started_ms: get("review_started").and_then(|ms| ms.parse().ok()),
+        review_snapshots: list("review_snapshots"),
+    }
+}
+
+/// The fields `tN.*` [`human_record`] reads.
+pub(crate) const HUMAN_FIELDS: [&str; 10] = [
+    "work",
+    "saved",
+    "snapshot",
+    "snapshots",
+    "submitted",
+    "review",
+    "reviewer",
+    "review_assignment",
+    "review_started",
+    "review_snapshots",
+];
+
 impl Store {
     /// Reads the runs of projects, in order (`None` for a run that does not exist or is not a
     /// project: another front's run is never shown as one).
@@ -118,33 +160,7 @@ impl Store {
                     return Ok(None);
                 }
                 let human = (0..run.tasks.len())
-                    .map(|index| {
-                        let get = |name: &str| fields.get(&format!("t{index}.{name}"));
-                        let json =
-                            |name: &str| get(name).and_then(|text| serde_json::from_str(text).ok());
-                        let list = |name: &str| match json(name) {
-                            Some(Value::Array(items)) => items,
-                            _ => Vec::new(),
-                        };
-                        let snapshot = json("snapshot");
-                        let mut snapshots = list("snapshots");
-                        if snapshots.is_empty() {
-                            snapshots.extend(snapshot.clone());
-                        }
-                        HumanRecord {
-                            work: json("work"),
-                            saved_ms: get("saved").and_then(|ms| ms.parse().ok()),
-                            snapshot,
-                            snapshots,
-                            submitted: get("submitted").is_some_and(|flag| flag == "1"),
-                            review: get("review").and_then(|state| state.parse().ok()),
-                            reviewer: get("reviewer").cloned(),
-                            review_assignment: get("review_assignment")
-                                .and_then(|id| id.parse().ok()),
-                            review_started_ms: get("review_started").and_then(|ms| ms.parse().ok()),
-                            review_snapshots: list("review_snapshots"),
-                        }
-                    })
+                    .map(|index| human_record(fields, index))
                     .collect();
                 Ok(Some(ProjectRun { run, human }))
             })

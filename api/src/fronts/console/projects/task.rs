@@ -116,7 +116,7 @@ fn task_page(
 ) -> TaskPage {
     let human = task.human();
     let view = task.task();
-    let payload = &task.record.run.payload;
+    let payload = &task.record.payload;
     let open = task.is_open_to(&caller.key.id);
     TaskPage {
         chrome: Chrome::new(caller, format!("Task {}", task.id()), "work"),
@@ -132,9 +132,9 @@ fn task_page(
         claimed: view.started_ms.map(datetime).unwrap_or_default(),
         saved: human.saved_ms.map(datetime).unwrap_or_default(),
         open,
-        closed: closed_sentence(view, &human),
+        closed: closed_sentence(view, human),
         sent_back: (human.review == Some(ReviewState::PostReview))
-            .then(|| sent_back(&human, &field_order(state, task)))
+            .then(|| sent_back(human, &field_order(state, task)))
             .flatten(),
         submission: human
             .snapshot

@@ -25,7 +25,7 @@ pub(crate) fn form_fields(state: &AppState, task: &HumanTask) -> Option<Vec<Fiel
 /// The task's form showing its work as it stands (the schema's defaults when it has none):
 /// the fields, or `None` for the JSON editor, and the JSON editor's text.
 pub(crate) fn prefilled(state: &AppState, task: &HumanTask) -> (Option<Vec<Field>>, String) {
-    let work = task.human().work;
+    let work = task.human().work.clone();
     let mut fields = form_fields(state, task);
     if let (Some(fields), Some(work)) = (&mut fields, &work) {
         show_values(fields, work);

@@ -79,7 +79,7 @@ pub(super) fn step_description(state: &AppState, task: &HumanTask) -> String {
 
 /// The short description of the task's project.
 pub(super) fn description(task: &HumanTask) -> String {
-    task.record.run.payload["description"]
+    task.record.payload["description"]
         .as_str()
         .unwrap_or("")
         .to_owned()
@@ -102,7 +102,7 @@ fn offered(state: &AppState, task: &HumanTask) -> OfferedTask {
         priority: task.priority(),
         step: task.task().key.clone(),
         step_description: step_description(state, task),
-        data: pretty(&task.record.run.payload["project_data"]),
+        data: pretty(&task.record.payload["project_data"]),
         prerequisites: prerequisites(task),
         queued: datetime(task.task().updated_ms),
     }
@@ -119,8 +119,8 @@ fn held(state: &AppState, task: &HumanTask) -> HeldTask {
         claimed: task.task().started_ms.map(datetime).unwrap_or_default(),
         saved: task.human().saved_ms.map(datetime).unwrap_or_default(),
         sent_back: task.human().review == Some(ReviewState::PostReview),
-        status: human_task_status(task.task(), &task.human()),
-        reviewer: task.human().reviewer.unwrap_or_default(),
+        status: human_task_status(task.task(), task.human()),
+        reviewer: task.human().reviewer.clone().unwrap_or_default(),
     }
 }
 

@@ -244,20 +244,18 @@ impl Store {
         person: &str,
     ) -> StoreResult<HumanClaim> {
         let Some(record) = self
-            .project_runs(&[run_id.to_owned()])
+            .project_tasks(&[(run_id.to_owned(), task)])
             .await?
             .pop()
             .flatten()
         else {
             return Ok(HumanClaim::Missing);
         };
-        let Some(view) = record.run.tasks.get(task) else {
-            return Ok(HumanClaim::Missing);
-        };
+        let view = &record.task;
         if !view.queue.is_human() {
             return Ok(HumanClaim::Machine);
         }
-        let submitted = record.human.get(task).is_some_and(|human| human.submitted);
+        let submitted = record.human.submitted;
         match (view.status, view.worker.as_deref()) {
             (TaskStatus::Queued, _) => {}
             (TaskStatus::Running, Some(worker)) if worker == person && !submitted => {
@@ -268,7 +266,7 @@ impl Store {
             }
             (status, _) => return Ok(HumanClaim::NotWaiting(status)),
         }
-        let (queue, priority) = (view.queue.clone(), record.run.priority);
+        let (queue, priority) = (view.queue.clone(), record.priority);
         self.ensure_queue(&queue).await?;
         let mut conn = self.dedicated_connection().await?;
         let Some(mut job) = self
