@@ -104,59 +104,60 @@ impl Keys {
         Shard((crc32fast::hash(run_id.as_bytes()) % u32::from(self.shards)) as u16)
     }
 
-    fn shard_key(&self, shard: Shard, rest: &str) -> String {
+    /// The key `rest` of `shard`, built in one allocation.
+    fn shard_key(&self, shard: Shard, rest: fmt::Arguments<'_>) -> String {
         format!("{}:{{s:{}}}:{rest}", self.prefix, shard.0)
     }
 
     /// Hash holding a run and the state of each of its tasks (`tN.status`, `tN.result`, ...),
     /// on the run's shard.
     pub fn run(&self, run_id: &str) -> String {
-        self.shard_key(self.shard_of(run_id), &format!("run:{run_id}"))
+        self.shard_key(self.shard_of(run_id), format_args!("run:{run_id}"))
     }
 
     /// Stream of log lines of every task of a run (field `t` names the task).
     pub fn run_log(&self, run_id: &str) -> String {
-        self.shard_key(self.shard_of(run_id), &format!("run:{run_id}:log"))
+        self.shard_key(self.shard_of(run_id), format_args!("run:{run_id}:log"))
     }
 
     /// The job stream of one priority of a queue, on one shard.
     pub fn stream(&self, shard: Shard, queue: &QueueName, priority: Priority) -> String {
-        self.shard_key(shard, &format!("q:{queue}:{}", priority.as_str()))
+        self.shard_key(shard, format_args!("q:{queue}:{}", priority.as_str()))
     }
 
     /// Sorted set of the human tasks of one shard submitted for review and waiting for a
     /// reviewer: members `MS|RUN_ID|TASK` (the submission time, zero-padded), scored by the
     /// project's priority negated, so the most urgent and then the oldest come first.
     pub fn review_queue(&self, shard: Shard) -> String {
-        self.shard_key(shard, "review")
+        self.shard_key(shard, format_args!("review"))
     }
 
     /// Set of the human tasks of one shard that `person` reviews or sent back (members
     /// `RUN_ID|TASK`), until they accept them or the task ends.
     pub fn reviewing(&self, shard: Shard, person: &str) -> String {
-        self.shard_key(shard, &format!("reviewing:{person}"))
+        self.shard_key(shard, format_args!("reviewing:{person}"))
     }
 
     /// Sorted set of a queue's delayed jobs on one shard, scored by due time (Unix ms).
     pub fn delayed(&self, shard: Shard, queue: &QueueName) -> String {
-        self.shard_key(shard, &format!("q:{queue}:delayed"))
+        self.shard_key(shard, format_args!("q:{queue}:delayed"))
     }
 
     /// Sorted set of the delayed jobs of a queue on one shard that are retries (the same
     /// members and scores as in [`Keys::delayed`]), so they are counted without reading it.
     pub fn retrying(&self, shard: Shard, queue: &QueueName) -> String {
-        self.shard_key(shard, &format!("q:{queue}:retrying"))
+        self.shard_key(shard, format_args!("q:{queue}:retrying"))
     }
 
     /// Stream of the dead-letter records of a queue on one shard.
     pub fn dead(&self, shard: Shard, queue: &QueueName) -> String {
-        self.shard_key(shard, &format!("q:{queue}:dead"))
+        self.shard_key(shard, format_args!("q:{queue}:dead"))
     }
 
     /// Hash of a queue's counters on one shard (enqueued, started, succeeded, failed,
     /// retried, dead); a queue's counters are the sums over its shards.
     pub fn stats(&self, shard: Shard, queue: &QueueName) -> String {
-        self.shard_key(shard, &format!("q:{queue}:stats"))
+        self.shard_key(shard, format_args!("q:{queue}:stats"))
     }
 
     /// The keys of one queue on one shard that scripts take as a block, in this order:
@@ -175,25 +176,28 @@ impl Keys {
 
     /// Sorted set of the runs of one kind on one shard, by creation time (Unix ms).
     pub fn kind_index(&self, shard: Shard, kind: RunKind) -> String {
-        self.shard_key(shard, &format!("runs:kind:{}", kind.as_str()))
+        self.shard_key(shard, format_args!("runs:kind:{}", kind.as_str()))
     }
 
     /// Sorted set of the runs of one kind made from one definition on one shard, by creation
     /// time.
     pub fn definition_index(&self, shard: Shard, kind: RunKind, definition: &str) -> String {
-        self.shard_key(shard, &format!("runs:def:{}:{definition}", kind.as_str()))
+        self.shard_key(
+            shard,
+            format_args!("runs:def:{}:{definition}", kind.as_str()),
+        )
     }
 
     /// Set of the definitions that have runs of one kind on one shard (the names behind
     /// [`Keys::definition_index`]).
     pub fn definitions_of_kind(&self, shard: Shard, kind: RunKind) -> String {
-        self.shard_key(shard, &format!("runs:defs:{}", kind.as_str()))
+        self.shard_key(shard, format_args!("runs:defs:{}", kind.as_str()))
     }
 
     /// Sorted set of the runs of one kind on one shard not known to be finished (pending or
     /// in progress), by creation time.
     pub fn active_index(&self, shard: Shard, kind: RunKind) -> String {
-        self.shard_key(shard, &format!("runs:active:{}", kind.as_str()))
+        self.shard_key(shard, format_args!("runs:active:{}", kind.as_str()))
     }
 
     /// Sorted set of the runs of one kind on one shard that finished with one status, by
@@ -201,14 +205,14 @@ impl Keys {
     pub fn finished_index(&self, shard: Shard, kind: RunKind, status: RunStatus) -> String {
         self.shard_key(
             shard,
-            &format!("runs:status:{}:{}", kind.as_str(), status.as_str()),
+            format_args!("runs:status:{}:{}", kind.as_str(), status.as_str()),
         )
     }
 
     /// A short-lived sorted set a filtered run listing builds on one shard (union or
     /// intersection of its indexes) and deletes; it expires by itself should its reader die.
     pub fn query_scratch(&self, shard: Shard, id: &str) -> String {
-        self.shard_key(shard, &format!("runs:query:{id}"))
+        self.shard_key(shard, format_args!("runs:query:{id}"))
     }
 
     /// The run index keys of a shard that scripts take as a block: for each kind of
