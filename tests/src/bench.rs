@@ -8,7 +8,8 @@
 //!
 //! Their parts: [`runs`] (store, run specs, clock), [`fleet`] (the worker processes),
 //! [`drain`] (timing a backlog's drain), [`redis_info`] (`INFO` of the bench's Redis),
-//! [`process_cpu`] (the CPU each process used); [`api_load`] is `baton-api-bench`'s closed-loop
+//! [`process_cpu`] (the CPU each process used), [`queued_memory`] (the
+//! Redis memory a queued job takes, by structure); [`api_load`] is `baton-api-bench`'s closed-loop
 //! load of signed requests.
 
 pub mod api_load;
@@ -17,6 +18,7 @@ pub mod drain;
 pub mod fleet;
 pub mod peers;
 pub mod process_cpu;
+pub mod queued_memory;
 pub mod redis_info;
 pub mod runs;
 pub mod steady;

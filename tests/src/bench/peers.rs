@@ -6,7 +6,8 @@
 //!    Redis, else the phase's key prefix is deleted).
 //! 2. **bulk enqueue**: the same number through `Store::create_runs` in chunks of
 //!    `bulk_chunk` → `enqueue_bulk_per_s`, with no worker running: the backlog for step 3.
-//!    Redis's `used_memory` before and after gives `redis_bytes_per_queued_job`.
+//!    Redis's `used_memory` before and after gives `redis_bytes_per_queued_job`, and
+//!    [`super::queued_memory`] where those bytes go.
 //! 3. **processing**: `workers` `baton-worker` processes drain the backlog; the queue's
 //!    succeeded + failed counters are polled every 20 ms (see [`super::drain`]) →
 //!    `process_per_s`. Redis's CPU time over the phase gives `redis_cpu_us_per_job` (summed
@@ -28,10 +29,11 @@ use serde::Serialize;
 
 use super::drain::{POLL, finished_jobs, measure_drain};
 use super::fleet::WorkerFleet;
+use super::queued_memory::{self, QueuedMemory};
 use super::redis_info::{CommandCost, RedisNodes, profile_lines};
 use super::runs::{
-    QUEUE, connect, count_succeeded, create_noop_runs, fresh_prefix, noop_run, now_us, probe_run,
-    read_runs, waited_us,
+    NOOP_DEFINITION, QUEUE, connect, count_succeeded, create_noop_runs, fresh_prefix, noop_run,
+    now_us, probe_run, read_runs, waited_us,
 };
 use super::{BenchResult, peer_percentile_ms, per_second, two_decimals};
 
@@ -92,6 +94,9 @@ pub struct PeersReport {
     pub redis_cpu_us_per_job: Option<f64>,
     /// Growth of Redis's `used_memory` over the bulk enqueue, per job, bytes.
     pub redis_bytes_per_queued_job: Option<f64>,
+    /// The same by structure (`MEMORY USAGE`: run hash, indexes, stream); absent on a cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_bytes_per_queued_job_by_structure: Option<QueuedMemory>,
     /// On a Redis Cluster: its masters (absent on a single server).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_nodes: Option<usize>,
@@ -163,6 +168,23 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
         options.bulk_chunk,
         memory_after.saturating_sub(memory_before)
     );
+    let by_structure = if admin.is_cluster() {
+        None
+    } else {
+        let memory = queued_memory::measure(&store, &ids, NOOP_DEFINITION, &queue).await?;
+        eprintln!(
+            "[peers] redis bytes per queued job by structure (MEMORY USAGE): run hash {:.0}, \
+             index of all runs {:.0}, index of active runs {:.0}, definition index {:.0}, \
+             stream {:.0}; {:.0} in all",
+            memory.run_hash,
+            memory.kind_index,
+            memory.active_index,
+            memory.definition_index,
+            memory.stream,
+            memory.total()
+        );
+        Some(memory)
+    };
 
     // 3. Processing.
     let finished_before = finished_jobs(&store, &queue).await?;
@@ -249,6 +271,7 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
         ),
         redis_cpu_us_per_job: two_decimals(redis_cpu_us_per_job),
         redis_bytes_per_queued_job: two_decimals(bytes_per_job),
+        redis_bytes_per_queued_job_by_structure: by_structure,
         redis_nodes: admin.is_cluster().then(|| admin.count()),
         redis_cpu_us_per_job_by_node: admin.is_cluster().then(|| {
             cpu_by_node

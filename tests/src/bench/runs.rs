@@ -13,6 +13,8 @@ use super::BenchResult;
 
 /// The queue every benchmark run goes to.
 pub const QUEUE: &str = "default";
+/// The definition of the benchmark's no-op runs.
+pub const NOOP_DEFINITION: &str = "bench.noop";
 /// Seconds finished runs are kept: short, so a shared Redis is not left holding them.
 pub const RETENTION_SECS: u64 = 600;
 /// Runs read back per `get_runs` / `run_statuses` call.
@@ -47,7 +49,7 @@ pub fn fresh_prefix() -> String {
 
 /// A one-task run whose task runs the built-in `noop` handler.
 pub fn noop_run() -> RunSpec {
-    run_with("bench.noop", "noop", Value::Null)
+    run_with(NOOP_DEFINITION, "noop", Value::Null)
 }
 
 /// A one-task run whose task runs the worker's built-in `probe` handler, carrying

@@ -1,0 +1,61 @@
+//! The benchmark's own measuring tools, against a real `redis-server`: what they report must
+//! be what Redis holds.
+
+use baton_tests::bench::queued_memory;
+use baton_tests::bench::runs::{NOOP_DEFINITION, QUEUE, create_noop_runs};
+use baton_tests::redis_server::RedisServer;
+use common::engine::model::QueueName;
+
+/// Backlog measured: enough runs that every shard's indexes leave Redis's compact encodings,
+/// as a real backlog's do.
+const JOBS: u64 = 4_000;
+
+#[tokio::test]
+async fn the_memory_of_a_queued_job_by_structure_accounts_for_what_redis_grew_by() {
+    let redis = RedisServer::start();
+    let store = redis.store("memory").await;
+    let mut conn = redis.connection().await;
+    let used_memory = async |conn: &mut redis::aio::MultiplexedConnection| -> u64 {
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(conn)
+            .await
+            .unwrap();
+        info.lines()
+            .find_map(|line| line.strip_prefix("used_memory:"))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("INFO memory has used_memory")
+    };
+    let before = used_memory(&mut conn).await;
+    let ids = create_noop_runs(&store, JOBS, 1_000).await.unwrap();
+    let grown = used_memory(&mut conn).await.saturating_sub(before) as f64 / JOBS as f64;
+
+    let queue = QueueName::parse(QUEUE).unwrap();
+    let memory = queued_memory::measure(&store, &ids, NOOP_DEFINITION, &queue)
+        .await
+        .unwrap();
+    for (structure, bytes) in [
+        ("run hash", memory.run_hash),
+        ("index of all runs", memory.kind_index),
+        ("index of active runs", memory.active_index),
+        ("definition index", memory.definition_index),
+        ("stream", memory.stream),
+    ] {
+        assert!(
+            bytes > 8.0,
+            "{structure}: {bytes} bytes per job in {memory:?}"
+        );
+    }
+    // The structures are most of what a queued job takes; the rest is the shards' few
+    // counters and sets, and the allocator's slack.
+    assert!(
+        memory.total() > 0.75 * grown && memory.total() < 1.1 * grown,
+        "{} bytes per job by structure, used_memory grew by {grown} per job",
+        memory.total()
+    );
+
+    let none = queued_memory::measure(&store, &[], NOOP_DEFINITION, &queue)
+        .await
+        .unwrap();
+    assert_eq!(none.total(), 0.0);
+}
