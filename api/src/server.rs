@@ -20,7 +20,9 @@ use crate::error::{ApiError, Front};
 use crate::fronts;
 use crate::hosts::LinkBase;
 use crate::metrics::{Metrics, MetricsToken};
-use crate::state::{AppState, ConsoleSettings, LoginPolicy, ReleasesSettings, ReportsSettings};
+use crate::state::{
+    AppState, ConsoleSettings, LoginPolicy, ReleasesSettings, ReportsSettings, SharedState,
+};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +145,7 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
         }
         None => BTreeMap::new(),
     };
-    Ok(AppState {
+    Ok(AppState::new(SharedState {
         projects: Arc::new(projects),
         reports: Arc::new(reports),
         releases: Arc::new(releases),
@@ -166,7 +168,7 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
                 .as_deref()
                 .is_some_and(|url| url.to_ascii_lowercase().starts_with("https://")),
         }),
-    })
+    }))
 }
 
 /// Every route, with a JSON answer for anything no route takes.

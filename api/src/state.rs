@@ -69,9 +69,28 @@ pub struct ConsoleSettings {
     pub secure_cookies: bool,
 }
 
-/// Shared state of the API server. Cheap to clone.
+/// Shared state of the API server, behind one `Arc`: every route's filter clones it for each
+/// request it looks at, and a clone costs one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl AppState {
+    /// The state holding `shared`.
+    pub fn new(shared: SharedState) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct SharedState {
     /// The store.
     pub store: Store,
     /// Seals and opens API key secrets.
@@ -99,10 +118,16 @@ pub struct AppState {
     pub key_cache: Arc<Mutex<KeyCache>>,
 }
 
-impl std::fmt::Debug for AppState {
+impl std::fmt::Debug for SharedState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
+        f.debug_struct("SharedState")
             .field("workflows", &self.workflows.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }

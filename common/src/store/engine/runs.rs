@@ -565,7 +565,8 @@ pub(crate) fn parse_task(
     index: usize,
     run_created_ms: u64,
 ) -> StoreResult<TaskView> {
-    let get = |name: &str| fields.get(&format!("t{index}.{name}")).map(String::as_str);
+    let task_fields = TaskFields::new(fields, index);
+    let get = |name: &str| task_fields.get(name);
     let number = |name: &str| get(name).and_then(|value| value.parse::<u64>().ok());
     let required = |name: &str| {
         get(name).ok_or_else(|| StoreError::Corrupt(format!("task {index} without '{name}'")))
@@ -595,6 +596,34 @@ pub(crate) fn parse_task(
         started_ms: number("started"),
         finished_ms: number("finished"),
     })
+}
+
+/// The fields `tN.*` of one task in a run hash's fields, each name built in one buffer (a task
+/// is read by a score of names).
+struct TaskFields<'a> {
+    fields: &'a HashMap<String, String>,
+    /// `tN.` followed by the last name looked up.
+    name: std::cell::RefCell<String>,
+    prefix_len: usize,
+}
+
+impl<'a> TaskFields<'a> {
+    fn new(fields: &'a HashMap<String, String>, index: usize) -> Self {
+        let name = format!("t{index}.");
+        Self {
+            fields,
+            prefix_len: name.len(),
+            name: std::cell::RefCell::new(name),
+        }
+    }
+
+    /// The value of the task's field `name`.
+    fn get(&self, name: &str) -> Option<&'a str> {
+        let mut full = self.name.borrow_mut();
+        full.truncate(self.prefix_len);
+        full.push_str(name);
+        self.fields.get(full.as_str()).map(String::as_str)
+    }
 }
 
 #[cfg(test)]
