@@ -173,7 +173,7 @@ impl Store {
                         self.keys
                             .definition_index(*shard, spec.kind, &spec.definition),
                     );
-                let fields = run_fields(id, spec, now);
+                let fields = run_fields(spec, now);
                 invocation
                     .arg(id)
                     .arg(spec.kind.as_str())
@@ -215,7 +215,7 @@ impl Store {
         if fields.is_empty() {
             return Ok(None);
         }
-        parse_run(&fields).map(Some)
+        parse_run(run_id, &fields).map(Some)
     }
 
     /// The whole hashes of several runs, in order, in one round trip (empty for a run that no
@@ -240,8 +240,9 @@ impl Store {
         self.run_hashes(run_ids)
             .await?
             .iter()
-            .filter(|fields| !fields.is_empty())
-            .map(parse_run)
+            .zip(run_ids)
+            .filter(|(fields, _)| !fields.is_empty())
+            .map(|(fields, id)| parse_run(id, fields))
             .collect()
     }
 
@@ -421,22 +422,25 @@ fn join_indices(indices: &[usize]) -> String {
 }
 
 /// The hash fields of a new run: its own, then `tN.*` for each task.
-fn run_fields(id: &str, spec: &RunSpec, now: u64) -> Vec<(String, String)> {
+fn run_fields(spec: &RunSpec, now: u64) -> Vec<(String, String)> {
     let successors = spec.successors();
+    // The run's id is its key's, a run not fired by the scheduler is not periodic, and a run
+    // that has finished no task has done none: none of these is stored (every byte of a run
+    // hash is held for each queued job).
     let mut fields = vec![
-        ("id".to_owned(), id.to_owned()),
         ("definition".to_owned(), spec.definition.clone()),
         ("kind".to_owned(), spec.kind.as_str().to_owned()),
         ("status".to_owned(), RunStatus::Pending.as_str().to_owned()),
         ("created".to_owned(), now.to_string()),
         ("updated".to_owned(), now.to_string()),
         ("payload".to_owned(), spec.payload.to_string()),
-        ("periodic".to_owned(), u8::from(spec.periodic).to_string()),
         ("queue".to_owned(), spec.queue.to_string()),
         ("priority".to_owned(), spec.priority.as_str().to_owned()),
         ("ntasks".to_owned(), spec.tasks.len().to_string()),
-        ("done".to_owned(), "0".to_owned()),
     ];
+    if spec.periodic {
+        fields.push(("periodic".to_owned(), "1".to_owned()));
+    }
     let hooks = [
         ("hook_success", spec.hooks.on_success),
         ("hook_failure", spec.hooks.on_failure),
@@ -506,12 +510,13 @@ fn run_fields(id: &str, spec: &RunSpec, now: u64) -> Vec<(String, String)> {
     fields
 }
 
-pub(crate) fn parse_run(fields: &HashMap<String, String>) -> StoreResult<RunView> {
+/// Run `id` from its hash's fields (runs stored before the id was left out of them also
+/// hold it in an `id` field, which is not read).
+pub(crate) fn parse_run(id: &str, fields: &HashMap<String, String>) -> StoreResult<RunView> {
     let get = |name: &str| fields.get(name).map(String::as_str);
     let number = |name: &str| get(name).and_then(|value| value.parse::<u64>().ok());
     let required =
         |name: &str| get(name).ok_or_else(|| StoreError::Corrupt(format!("run without '{name}'")));
-    let id = required("id")?.to_owned();
     let task_count = number("ntasks").unwrap_or(0) as usize;
     let created_ms = number("created").unwrap_or(0);
     let tasks = (0..task_count)
@@ -533,7 +538,7 @@ pub(crate) fn parse_run(fields: &HashMap<String, String>) -> StoreResult<RunView
         priority: stored_value("priority", required("priority")?)?,
         not_before_ms: number("not_before"),
         tasks,
-        id,
+        id: id.to_owned(),
     })
 }
 
@@ -650,20 +655,77 @@ mod tests {
         .collect()
     }
 
+    /// A one-task workflow run of `example.ETL`.
+    fn one_task_spec(periodic: bool) -> RunSpec {
+        RunSpec {
+            id: None,
+            definition: "example.ETL".into(),
+            kind: RunKind::Workflow,
+            payload: serde_json::json!({"a": 1}),
+            tasks: vec![crate::engine::model::TaskSpec {
+                key: "extract".into(),
+                executor: serde_json::json!({"type": "handler", "name": "noop"}),
+                depends_on: vec![],
+                queue: None,
+                max_retries: 0,
+                timeout_secs: None,
+                is_hook: false,
+            }],
+            queue: QueueName::default(),
+            priority: Priority::Normal,
+            periodic,
+            not_before_ms: None,
+            hooks: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_new_run_hash_leaves_out_its_id_and_the_defaults_and_reads_back_whole() {
+        let fields: HashMap<String, String> =
+            run_fields(&one_task_spec(false), 7).into_iter().collect();
+        for absent in ["id", "periodic", "done"] {
+            assert!(!fields.contains_key(absent), "{absent} stored: {fields:?}");
+        }
+        let run = parse_run("r9", &fields).unwrap();
+        assert_eq!(run.id, "r9");
+        assert!(!run.periodic);
+        assert_eq!((run.created_ms, run.updated_ms), (7, 7));
+        assert_eq!(run.tasks.len(), 1);
+        assert_eq!(run.tasks[0].status, TaskStatus::Queued);
+
+        let periodic: HashMap<String, String> =
+            run_fields(&one_task_spec(true), 7).into_iter().collect();
+        assert_eq!(periodic.get("periodic").map(String::as_str), Some("1"));
+        assert!(parse_run("r9", &periodic).unwrap().periodic);
+    }
+
+    #[test]
+    fn a_run_stored_with_its_id_and_defaults_still_reads_the_same() {
+        let mut fields = stored_run("queued");
+        fields.insert("periodic".into(), "0".into());
+        fields.insert("done".into(), "0".into());
+        let run = parse_run("r1", &fields).unwrap();
+        assert_eq!(run.id, "r1");
+        assert!(!run.periodic);
+    }
+
     #[test]
     fn a_stored_value_that_does_not_parse_is_corrupt_data_not_bad_input() {
-        let run = parse_run(&stored_run("running")).unwrap();
+        let run = parse_run("r1", &stored_run("running")).unwrap();
         assert_eq!(
             run.tasks[0].status,
             crate::engine::model::TaskStatus::Running
         );
-        let error = parse_run(&stored_run("not a status")).unwrap_err();
+        let error = parse_run("r1", &stored_run("not a status")).unwrap_err();
         assert!(
             matches!(&error, StoreError::Corrupt(message) if message.contains("status")),
             "{error:?}"
         );
         let mut bad_queue = stored_run("running");
         bad_queue.insert("queue".into(), "no spaces".into());
-        assert!(matches!(parse_run(&bad_queue), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            parse_run("r1", &bad_queue),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

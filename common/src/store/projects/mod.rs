@@ -151,11 +151,12 @@ impl Store {
         self.run_hashes(run_ids)
             .await?
             .iter()
-            .map(|fields| {
+            .zip(run_ids)
+            .map(|(fields, id)| {
                 if fields.is_empty() {
                     return Ok(None);
                 }
-                let run = parse_run(fields)?;
+                let run = parse_run(id, fields)?;
                 if !self.runs_of(RunKind::Project).owns(&run) {
                     return Ok(None);
                 }
