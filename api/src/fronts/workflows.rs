@@ -1,5 +1,7 @@
 //! The workflows front: Celery Director's API (`/api/...`) over Baton runs.
 
+use std::borrow::Cow;
+
 use common::auth::permissions::Permission;
 use common::engine::failure::Failure;
 use common::engine::model::{RunKind, RunStatus, TaskStatus};
@@ -161,12 +163,35 @@ struct DirectorWorkflow<'a> {
     id: &'a str,
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    payload: Option<&'a RawValue>,
+    payload: Option<Payload<'a>>,
     periodic: bool,
     project: &'a str,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tasks: Option<Vec<Value>>,
+    tasks: Option<Vec<DirectorTask<'a>>>,
+    updated: String,
+}
+
+/// A workflow's payload as it was read: the stored JSON text of a listed run, or a whole
+/// run's parsed value.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Payload<'a> {
+    Text(&'a RawValue),
+    Parsed(&'a Value),
+}
+
+/// A task as Director shows one, its fields in Director's (alphabetical) order.
+#[derive(Serialize)]
+struct DirectorTask<'a> {
+    created: String,
+    id: &'a str,
+    is_hook: bool,
+    key: &'a str,
+    previous: Vec<&'a str>,
+    result: Cow<'a, Value>,
+    status: &'static str,
+    task: &'a str,
     updated: String,
 }
 
@@ -191,7 +216,7 @@ impl<'a> DirectorWorkflow<'a> {
     /// A listed run, with its payload or without.
     fn listed(run: &'a RunSummary, with_payload: bool) -> Self {
         Self {
-            payload: with_payload.then_some(&*run.payload),
+            payload: with_payload.then_some(Payload::Text(&run.payload)),
             periodic: run.periodic,
             ..Self::new(
                 &run.id,
@@ -204,60 +229,54 @@ impl<'a> DirectorWorkflow<'a> {
 }
 
 /// A run as Director shows one workflow: with its payload, and its tasks when `with_tasks`.
-fn workflow_json(run: &RunView, with_tasks: bool) -> Value {
-    // A hook that never ran (the other outcome's) is not part of the workflow's story.
-    let tasks = with_tasks.then(|| run_tasks_json(run));
-    let payload = serde_json::value::to_raw_value(&run.payload).ok();
-    let workflow = DirectorWorkflow {
-        payload: payload.as_deref(),
+fn workflow_json(run: &RunView, with_tasks: bool) -> DirectorWorkflow<'_> {
+    DirectorWorkflow {
+        payload: Some(Payload::Parsed(&run.payload)),
         periodic: run.periodic,
-        tasks,
+        tasks: with_tasks.then(|| run_tasks_json(run)),
         ..DirectorWorkflow::new(
             &run.id,
             &run.definition,
             run.status,
             (run.created_ms, run.updated_ms),
         )
-    };
-    serde_json::to_value(&workflow).unwrap_or(Value::Null)
+    }
 }
 
 /// The tasks of a run as Director shows them; a hook that never ran (the other outcome's) is
 /// not part of the workflow's story.
-fn run_tasks_json(run: &RunView) -> Vec<Value> {
+fn run_tasks_json(run: &RunView) -> Vec<DirectorTask<'_>> {
     run.tasks
         .iter()
         .filter(|task| {
             !(task.is_hook && task.status == TaskStatus::Pending && run.status.is_finished())
         })
-        .map(|task| {
-            let previous: Vec<&str> = task
+        .map(|task| DirectorTask {
+            created: iso8601(task.created_ms),
+            id: &task.id,
+            is_hook: task.is_hook,
+            key: &task.key,
+            previous: task
                 .depends_on
                 .iter()
                 .filter_map(|&dep| run.tasks.get(dep))
                 .map(|dep| dep.id.as_str())
-                .collect();
-            json!({
-                "created": iso8601(task.created_ms),
-                "id": task.id,
-                "key": task.key,
-                "previous": previous,
-                "status": director_task_status(task.status),
-                "task": task.id,
-                "updated": iso8601(task.updated_ms),
-                "result": director_task_result(task),
-                "is_hook": task.is_hook,
-            })
+                .collect(),
+            result: director_task_result(task),
+            status: director_task_status(task.status),
+            task: &task.id,
+            updated: iso8601(task.updated_ms),
         })
         .collect()
 }
 
 /// A task's `result` as Director shows it: what it returned, or for a failed task why,
 /// as `{"exception": "...", "traceback": "..."}`.
-fn director_task_result(task: &TaskView) -> Value {
-    match (&task.status, &task.error) {
-        (TaskStatus::Error, Some(error)) => Failure::from_error(error).to_json(),
-        _ => task.result.clone().unwrap_or(Value::Null),
+fn director_task_result(task: &TaskView) -> Cow<'_, Value> {
+    match (&task.status, &task.error, &task.result) {
+        (TaskStatus::Error, Some(error), _) => Cow::Owned(Failure::from_error(error).to_json()),
+        (_, _, Some(result)) => Cow::Borrowed(result),
+        _ => Cow::Owned(Value::Null),
     }
 }
 
