@@ -2,6 +2,7 @@
 //! be what Redis holds.
 
 use baton_tests::bench::queued_memory;
+use baton_tests::bench::redis_info::RedisNodes;
 use baton_tests::bench::runs::{NOOP_DEFINITION, QUEUE, create_noop_runs};
 use baton_tests::redis_server::RedisServer;
 use common::engine::model::QueueName;
@@ -14,21 +15,10 @@ const JOBS: u64 = 4_000;
 async fn the_memory_of_a_queued_job_by_structure_accounts_for_what_redis_grew_by() {
     let redis = RedisServer::start();
     let store = redis.store("memory").await;
-    let mut conn = redis.connection().await;
-    let used_memory = async |conn: &mut redis::aio::MultiplexedConnection| -> u64 {
-        let info: String = redis::cmd("INFO")
-            .arg("memory")
-            .query_async(conn)
-            .await
-            .unwrap();
-        info.lines()
-            .find_map(|line| line.strip_prefix("used_memory:"))
-            .and_then(|value| value.trim().parse().ok())
-            .expect("INFO memory has used_memory")
-    };
-    let before = used_memory(&mut conn).await;
+    let nodes = RedisNodes::connect(&redis.url()).await.unwrap();
+    let before = nodes.used_memory().await.unwrap();
     let ids = create_noop_runs(&store, JOBS, 1_000).await.unwrap();
-    let grown = used_memory(&mut conn).await.saturating_sub(before) as f64 / JOBS as f64;
+    let grown = nodes.used_memory().await.unwrap().saturating_sub(before) as f64 / JOBS as f64;
 
     let queue = QueueName::parse(QUEUE).unwrap();
     let memory = queued_memory::measure(&store, &ids, NOOP_DEFINITION, &queue)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
 use baton_tests::unique_prefix;
-use common::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
+use common::engine::model::{RunKind, RunSpec, RunStatus};
 use common::reports::artefacts::{ArtefactStore, md5_hex};
 use common::reports::version::{ChangelogEntry, DATA_FOLDER, VersionRecord};
 use common::store::Store;
@@ -77,26 +77,13 @@ fn report_run(report: &str, commit: &str, params: Value, version: &str) -> RunSp
 
 fn report_run_with(executor: Value) -> RunSpec {
     let report = executor["report"].as_str().unwrap().to_owned();
-    RunSpec {
-        id: None,
-        definition: format!("report.{report}"),
+    let mut spec = RunSpec {
         kind: RunKind::Report,
-        payload: Value::Null,
-        tasks: vec![TaskSpec {
-            key: report,
-            executor,
-            depends_on: vec![],
-            queue: None,
-            max_retries: 2,
-            timeout_secs: Some(60),
-            is_hook: false,
-        }],
-        queue: QueueName::default(),
-        priority: Priority::Normal,
-        periodic: false,
-        not_before_ms: None,
-        hooks: Default::default(),
-    }
+        ..RunSpec::one_task(&format!("report.{report}"), &report, executor, Value::Null)
+    };
+    spec.tasks[0].max_retries = 2;
+    spec.tasks[0].timeout_secs = Some(60);
+    spec
 }
 
 async fn finished(store: &Store, id: &str) -> RunView {

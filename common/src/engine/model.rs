@@ -379,6 +379,36 @@ pub fn project_definition(slug: &str) -> String {
 }
 
 impl RunSpec {
+    /// A workflow run of `definition` with `payload` and one task `key` that runs `executor`
+    /// once (no retries), on the default queue at normal priority; the store picks its id.
+    pub fn one_task(
+        definition: &str,
+        key: &str,
+        executor: serde_json::Value,
+        payload: serde_json::Value,
+    ) -> Self {
+        Self {
+            id: None,
+            definition: definition.into(),
+            kind: RunKind::Workflow,
+            payload,
+            tasks: vec![TaskSpec {
+                key: key.into(),
+                executor,
+                depends_on: vec![],
+                queue: None,
+                max_retries: 0,
+                timeout_secs: None,
+                is_hook: false,
+            }],
+            queue: QueueName::default(),
+            priority: Priority::Normal,
+            periodic: false,
+            not_before_ms: None,
+            hooks: Default::default(),
+        }
+    }
+
     /// Checks the DAG: at least one task, dependencies in range, no cycles.
     pub fn validate(&self) -> Result<(), InvalidInput> {
         if self.tasks.is_empty() {

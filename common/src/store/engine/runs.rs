@@ -658,24 +658,13 @@ mod tests {
     /// A one-task workflow run of `example.ETL`.
     fn one_task_spec(periodic: bool) -> RunSpec {
         RunSpec {
-            id: None,
-            definition: "example.ETL".into(),
-            kind: RunKind::Workflow,
-            payload: serde_json::json!({"a": 1}),
-            tasks: vec![crate::engine::model::TaskSpec {
-                key: "extract".into(),
-                executor: serde_json::json!({"type": "handler", "name": "noop"}),
-                depends_on: vec![],
-                queue: None,
-                max_retries: 0,
-                timeout_secs: None,
-                is_hook: false,
-            }],
-            queue: QueueName::default(),
-            priority: Priority::Normal,
             periodic,
-            not_before_ms: None,
-            hooks: Default::default(),
+            ..RunSpec::one_task(
+                "example.ETL",
+                "extract",
+                serde_json::json!({"type": "handler", "name": "noop"}),
+                serde_json::json!({"a": 1}),
+            )
         }
     }
 
