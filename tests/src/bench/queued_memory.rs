@@ -5,7 +5,7 @@
 //! nodes the store's connection would have to route `MEMORY USAGE` to one by one.
 
 use common::engine::model::{Priority, QueueName, RunKind};
-use common::keys::Keys;
+use common::keys::Shard;
 use common::store::Store;
 use serde::Serialize;
 
@@ -50,32 +50,18 @@ pub async fn measure(
     let keys = store.keys();
     let step = ids.len().div_ceil(RUN_SAMPLE).max(1);
     let sample: Vec<String> = ids.iter().step_by(step).map(|id| keys.run(id)).collect();
-    let run_hashes = memory_usage(store, &sample).await?;
-    let per_shard = |key: &dyn Fn(&Keys, common::keys::Shard) -> String| -> Vec<String> {
-        keys.shards().map(|shard| key(keys, shard)).collect()
-    };
     let jobs = ids.len() as f64;
-    let whole = async |names: Vec<String>| -> BenchResult<f64> {
+    let per_job = async |key: &dyn Fn(Shard) -> String| -> BenchResult<f64> {
+        let names: Vec<String> = keys.shards().map(key).collect();
         Ok(memory_usage(store, &names).await? as f64 / jobs)
     };
+    let kind = RunKind::Workflow;
     Ok(QueuedMemory {
-        run_hash: run_hashes as f64 / sample.len() as f64,
-        kind_index: whole(per_shard(&|keys, shard| {
-            keys.kind_index(shard, RunKind::Workflow)
-        }))
-        .await?,
-        active_index: whole(per_shard(&|keys, shard| {
-            keys.active_index(shard, RunKind::Workflow)
-        }))
-        .await?,
-        definition_index: whole(per_shard(&|keys, shard| {
-            keys.definition_index(shard, RunKind::Workflow, definition)
-        }))
-        .await?,
-        stream: whole(per_shard(&|keys, shard| {
-            keys.stream(shard, queue, Priority::Normal)
-        }))
-        .await?,
+        run_hash: memory_usage(store, &sample).await? as f64 / sample.len() as f64,
+        kind_index: per_job(&|shard| keys.kind_index(shard, kind)).await?,
+        active_index: per_job(&|shard| keys.active_index(shard, kind)).await?,
+        definition_index: per_job(&|shard| keys.definition_index(shard, kind, definition)).await?,
+        stream: per_job(&|shard| keys.stream(shard, queue, Priority::Normal)).await?,
     })
 }
 
