@@ -65,6 +65,10 @@ pub enum StoreError {
         /// The shard count the store records.
         recorded: u16,
     },
+    /// A write sent on a task of its own ended without its reply (the runtime is shutting
+    /// down); repeating it is safe.
+    #[error("a write was interrupted before Redis answered it")]
+    Interrupted,
     /// A script answered something it never answers: nothing was acknowledged.
     #[error("unexpected reply from script {script}: {reply}")]
     UnexpectedReply {

@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use redis::AsyncCommands;
 use serde_json::Value;
 
-use super::shard_call::shard_invocation;
 use crate::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
 use crate::error::{InvalidInput, StoreError};
 use crate::keys::Shard;
@@ -129,12 +128,12 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("no run id returned".into()))
     }
 
-    /// Creates runs, indexes them and enqueues their first jobs, in one round trip; returns
-    /// their ids.
+    /// Creates runs, indexes them and enqueues their first jobs; returns their ids.
     ///
     /// Creation is idempotent per run id: a spec whose `id` already exists is left as it is.
     /// Runs are grouped by shard and each shard's are created by one script call, so a run,
-    /// its indexes and its first jobs appear together or not at all.
+    /// its indexes and its first jobs appear together or not at all. The shards' calls are
+    /// sent one by one as they are built and their replies awaited together.
     pub async fn create_runs(&self, specs: &[RunSpec]) -> StoreResult<Vec<String>> {
         self.create_runs_at(specs, now_ms()).await
     }
@@ -161,43 +160,61 @@ impl Store {
             self.ensure_queue(queue).await?;
         }
 
-        let mut pipe = redis::pipe();
+        // Each shard's call is sent as soon as it is built (when there are several), so that
+        // Redis runs one while the next is built.
+        let several = by_shard.len() > 1;
+        let mut sent = Vec::with_capacity(by_shard.len());
         for (shard, runs) in &by_shard {
-            let mut invocation =
-                shard_invocation(&scripts::CREATE_RUNS, &self.keys, *shard, &queues);
-            invocation.arg(now);
+            let mut pipe = redis::pipe();
+            let mut call = self.shard_call(&scripts::CREATE_RUNS, *shard, &queues);
+            call.arg(now);
             for (id, spec) in runs {
-                invocation
-                    .key(self.keys.run(id))
-                    .key(
-                        self.keys
-                            .definition_index(*shard, spec.kind, &spec.definition),
-                    );
+                call.key(self.keys.run(id)).key(self.keys.definition_index(
+                    *shard,
+                    spec.kind,
+                    &spec.definition,
+                ));
                 let fields = run_fields(spec, now);
-                invocation
-                    .arg(id)
+                call.arg(id)
                     .arg(spec.kind.as_str())
                     .arg(&spec.definition)
                     .arg(spec.priority.as_str())
                     .arg(fields.len() * 2);
                 for (field, value) in fields {
-                    invocation.arg(field).arg(value);
+                    call.arg(field).arg(value);
                 }
                 let roots = root_tasks(spec);
-                invocation.arg(roots.len());
+                call.arg(roots.len());
                 for (index, queue) in roots {
-                    invocation
-                        .arg(index)
+                    call.arg(index)
                         .arg(queue.as_str())
                         .arg(spec.not_before_ms.unwrap_or(0));
                 }
             }
-            pipe.invoke_script(&invocation);
+            call.add_to(&mut pipe);
             self.wait_for_replicas(&mut pipe);
+            sent.push(if several {
+                SentWrite::Spawned(self.spawn_write(pipe))
+            } else {
+                SentWrite::Built(pipe)
+            });
         }
-        let mut conn = self.acknowledged_writes_conn();
-        let replies: Vec<redis::Value> = self.query_pipeline(&mut conn, &pipe).await?;
-        let created: Vec<Vec<i64>> = self.replicated(replies)?;
+        let mut created: Vec<Vec<i64>> = Vec::with_capacity(sent.len());
+        for write in sent {
+            let replies = match write {
+                SentWrite::Spawned(reply) => reply.await.map_err(|error| {
+                    if error.is_panic() {
+                        std::panic::resume_unwind(error.into_panic())
+                    }
+                    StoreError::Interrupted
+                })??,
+                SentWrite::Built(pipe) => {
+                    let mut conn = self.acknowledged_writes_conn();
+                    self.query_pipeline(&mut conn, &pipe).await?
+                }
+            };
+            created.extend(self.replicated::<Vec<i64>>(replies)?);
+        }
         let runs: usize = created.iter().map(Vec::len).sum();
         if runs != specs.len() {
             return Err(StoreError::UnexpectedReply {
@@ -419,6 +436,14 @@ fn join_indices(indices: &[usize]) -> String {
         .map(usize::to_string)
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// A write of [`Store::create_runs_at`]: sent on a task of its own, or to be sent when awaited.
+enum SentWrite {
+    /// Sent; its replies come through the handle.
+    Spawned(tokio::task::JoinHandle<StoreResult<Vec<redis::Value>>>),
+    /// Not sent yet.
+    Built(redis::Pipeline),
 }
 
 /// The hash fields of a new run: its own, then `tN.*` for each task.

@@ -5,9 +5,10 @@
 //! script that meets a queue it was not given does nothing for that item and answers
 //! `{'queues', name...}`; the caller declares them and calls again for those items only.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
-use redis::{Script, ScriptInvocation};
+use redis::{Arg, Cmd, Pipeline, Script, ToRedisArgs};
 
 use crate::engine::model::QueueName;
 use crate::error::StoreError;
@@ -16,28 +17,113 @@ use crate::keys::{Keys, Shard};
 /// Most times a batch is called again for queues it had not declared.
 pub(crate) const MAX_DECLARE_ROUNDS: usize = 4;
 
-/// Starts an invocation of `script` on `shard` with `queues` declared; the caller adds the
-/// script's own arguments and its items' keys and arguments.
-pub(crate) fn shard_invocation<'a>(
+/// A call of a shard script being built: its keys and its arguments each written straight
+/// into one flat buffer, sent as one `EVALSHA` (a `ScriptInvocation` holds every argument in
+/// an allocation of its own and copies them twice more before they are sent). A pipeline of
+/// such calls is run by `Store::query_pipeline`, which loads the scripts should Redis have
+/// lost them.
+pub(crate) struct ShardCall<'a> {
     script: &'a Script,
-    keys: &Keys,
-    shard: Shard,
-    queues: &BTreeSet<QueueName>,
-) -> ScriptInvocation<'a> {
-    let mut invocation = script.prepare_invoke();
-    for key in keys.index_block(shard) {
-        invocation.key(key);
-    }
-    for queue in queues {
-        for key in keys.queue_block(shard, queue) {
-            invocation.key(key);
+    keys: Cmd,
+    args: Cmd,
+}
+
+impl<'a> ShardCall<'a> {
+    /// A call of `script` with no keys or arguments yet.
+    fn new(script: &'a Script) -> Self {
+        Self {
+            script,
+            keys: Cmd::new(),
+            args: Cmd::new(),
         }
     }
-    invocation.arg(queues.len());
-    for queue in queues {
-        invocation.arg(queue.as_str());
+
+    /// Adds a key (or several, for a value that writes several).
+    pub(crate) fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Self {
+        self.keys.arg(key);
+        self
     }
-    invocation
+
+    /// Adds an argument (or several, for a value that writes several).
+    pub(crate) fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        self.args.arg(arg);
+        self
+    }
+
+    /// Adds the call to `pipe`.
+    pub(crate) fn add_to(&self, pipe: &mut Pipeline) {
+        let mut command = redis::cmd("EVALSHA");
+        command
+            .arg(self.script.get_hash())
+            .arg(self.keys.args_iter().len());
+        for part in self.keys.args_iter().chain(self.args.args_iter()) {
+            if let Arg::Simple(bytes) = part {
+                command.arg(bytes);
+            }
+        }
+        pipe.add_command(command);
+    }
+}
+
+/// Which key block: a queue's on a shard, or (`None`) the shard's run index block.
+type BlockName = (Shard, Option<QueueName>);
+
+/// The key blocks every shard script call takes first (a shard's run index keys, a queue's
+/// keys on a shard), named once per process rather than on every call.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ShardKeyBlocks {
+    /// By shard and queue; `None`: the shard's index block.
+    named: Arc<Mutex<HashMap<BlockName, Arc<[String]>>>>,
+}
+
+impl ShardKeyBlocks {
+    /// The block of `queue` on `shard` (`None`: the shard's index block), named by `keys`.
+    fn get(&self, keys: &Keys, shard: Shard, queue: Option<&QueueName>) -> Arc<[String]> {
+        let mut named = self
+            .named
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let wanted = (shard, queue.cloned());
+        if let Some(block) = named.get(&wanted) {
+            return Arc::clone(block);
+        }
+        let block: Arc<[String]> = match queue {
+            Some(queue) => keys.queue_block(shard, queue).into(),
+            None => keys.index_block(shard).into(),
+        };
+        named.insert(wanted, Arc::clone(&block));
+        block
+    }
+}
+
+impl crate::store::Store {
+    /// Starts a call of `script` on `shard` with `queues` declared; the caller adds the
+    /// script's own arguments and its items' keys and arguments.
+    pub(crate) fn shard_call<'a>(
+        &self,
+        script: &'a Script,
+        shard: Shard,
+        queues: &BTreeSet<QueueName>,
+    ) -> ShardCall<'a> {
+        let mut call = ShardCall::new(script);
+        for key in self.shard_key_blocks.get(&self.keys, shard, None).iter() {
+            call.key(key);
+        }
+        for queue in queues {
+            for key in self
+                .shard_key_blocks
+                .get(&self.keys, shard, Some(queue))
+                .iter()
+            {
+                call.key(key);
+            }
+        }
+        call.arg(queues.len());
+        for queue in queues {
+            call.arg(queue.as_str());
+        }
+        call
+    }
 }
 
 /// One item's reply to a shard script, split into its kind and its details.
@@ -95,7 +181,7 @@ pub(crate) trait BatchItem {
     /// The queue the item belongs to (always declared).
     fn queue(&self) -> &QueueName;
     /// Adds the item's keys and arguments.
-    fn add_to(&self, keys: &Keys, invocation: &mut ScriptInvocation<'_>);
+    fn add_to(&self, keys: &Keys, call: &mut ShardCall<'_>);
 }
 
 impl crate::store::Store {
@@ -108,7 +194,7 @@ impl crate::store::Store {
         script: &Script,
         name: &'static str,
         items: &[I],
-        head: &(dyn Fn(&mut ScriptInvocation<'_>) + Sync),
+        head: &(dyn Fn(&mut ShardCall<'_>) + Sync),
     ) -> Result<Vec<ItemReply>, StoreError> {
         let mut replies: Vec<Option<ItemReply>> = vec![None; items.len()];
         let mut pending: Vec<usize> = (0..items.len()).collect();
@@ -128,12 +214,12 @@ impl crate::store::Store {
             for (shard, indices) in &by_shard {
                 let mut queues = extra.get(shard).cloned().unwrap_or_default();
                 queues.extend(indices.iter().map(|&index| items[index].queue().clone()));
-                let mut invocation = shard_invocation(script, &self.keys, *shard, &queues);
-                head(&mut invocation);
+                let mut call = self.shard_call(script, *shard, &queues);
+                head(&mut call);
                 for &index in indices {
-                    items[index].add_to(&self.keys, &mut invocation);
+                    items[index].add_to(&self.keys, &mut call);
                 }
-                pipe.invoke_script(&invocation);
+                call.add_to(&mut pipe);
             }
             let answers: Vec<Vec<Vec<String>>> = self.query_pipeline(conn, &pipe).await?;
             if answers.len() != by_shard.len() {
@@ -174,5 +260,51 @@ impl crate::store::Store {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_call_is_the_evalsha_of_its_keys_then_its_arguments() {
+        let script = Script::new("return 1");
+        let mut call = ShardCall::new(&script);
+        call.key("k1")
+            .arg("a1")
+            .arg(7)
+            .key("k2")
+            .arg(&["a2", "a3"][..]);
+        let mut pipe = redis::pipe();
+        call.add_to(&mut pipe);
+        let expected = redis::cmd("EVALSHA")
+            .arg(script.get_hash())
+            .arg(2)
+            .arg("k1")
+            .arg("k2")
+            .arg("a1")
+            .arg(7)
+            .arg("a2")
+            .arg("a3")
+            .get_packed_command();
+        assert_eq!(pipe.get_packed_pipeline(), expected);
+    }
+
+    #[test]
+    fn key_blocks_are_named_once_and_as_the_keys_name_them() {
+        let keys = Keys::with_shards("p", 4);
+        let blocks = ShardKeyBlocks::default();
+        let shard = Shard::new(3);
+        let queue = QueueName::parse("mail").expect("a valid name");
+        let index = blocks.get(&keys, shard, None);
+        assert_eq!(&index[..], &keys.index_block(shard)[..]);
+        assert!(Arc::ptr_eq(&index, &blocks.get(&keys, shard, None)));
+        let queue_block = blocks.get(&keys, shard, Some(&queue));
+        assert_eq!(&queue_block[..], &keys.queue_block(shard, &queue)[..]);
+        assert!(!Arc::ptr_eq(
+            &queue_block,
+            &blocks.get(&keys, Shard::new(2), Some(&queue))
+        ));
     }
 }

@@ -3,14 +3,13 @@
 
 use std::collections::HashMap;
 
-use redis::ScriptInvocation;
 use serde_json::Value;
 
 use crate::engine::model::{QueueName, TaskStatus};
 use crate::keys::{CONSUMER_GROUP, Keys, Shard};
 use crate::scripts;
 use crate::store::engine::series::Outcome;
-use crate::store::engine::shard_call::{BatchItem, ItemReply};
+use crate::store::engine::shard_call::{BatchItem, ItemReply, ShardCall};
 use crate::store::{RedisConnection, Store, StoreResult};
 use crate::time::now_ms;
 
@@ -99,8 +98,8 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let head = |invocation: &mut ScriptInvocation<'_>| {
-            invocation.arg(worker_id).arg(now);
+        let head = |call: &mut ShardCall<'_>| {
+            call.arg(worker_id).arg(now);
         };
         let replies = self
             .call_shard_batches(conn, &scripts::START_JOBS, "start_jobs", jobs, &head)
@@ -122,8 +121,8 @@ impl Store {
         }
         let now = now_ms();
         let retention = self.retention_secs;
-        let head = |invocation: &mut ScriptInvocation<'_>| {
-            invocation.arg(now).arg(retention);
+        let head = |call: &mut ShardCall<'_>| {
+            call.arg(now).arg(retention);
         };
         let items: Vec<FinishedJob<'_>> = finished
             .iter()
@@ -196,9 +195,8 @@ impl BatchItem for Job {
         &self.queue
     }
 
-    fn add_to(&self, keys: &Keys, invocation: &mut ScriptInvocation<'_>) {
-        invocation
-            .key(keys.run(&self.job.run_id))
+    fn add_to(&self, keys: &Keys, call: &mut ShardCall<'_>) {
+        call.key(keys.run(&self.job.run_id))
             .arg(&self.job.run_id)
             .arg(self.job.task)
             .arg(self.job.attempt)
@@ -218,7 +216,7 @@ impl BatchItem for FinishedJob<'_> {
         &self.job.queue
     }
 
-    fn add_to(&self, keys: &Keys, invocation: &mut ScriptInvocation<'_>) {
+    fn add_to(&self, keys: &Keys, call: &mut ShardCall<'_>) {
         let job = self.job;
         let (name, detail, due) = match self.outcome {
             AttemptOutcome::Succeeded(result) => (
@@ -229,8 +227,7 @@ impl BatchItem for FinishedJob<'_> {
             AttemptOutcome::Retry { error, due_ms } => ("retry", error.clone(), *due_ms),
             AttemptOutcome::Failed(error) => ("error", error.clone(), 0),
         };
-        invocation
-            .key(keys.run(&job.job.run_id))
+        call.key(keys.run(&job.job.run_id))
             .key(keys.run_log(&job.job.run_id))
             .arg(&job.job.run_id)
             .arg(job.job.task)
