@@ -63,6 +63,9 @@ pub enum BenchError {
     /// The embedded worker of the latency phase failed.
     #[error(transparent)]
     Worker(#[from] worker::WorkerError),
+    /// A runtime of the benchmark could not be started.
+    #[error("cannot start a runtime: {0}")]
+    Runtime(std::io::Error),
     /// The embedded worker of the latency phase did not run its warm-up runs.
     #[error("the embedded worker did not run the warm-up runs")]
     WarmUpNotRun,

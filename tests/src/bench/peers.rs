@@ -29,13 +29,14 @@ use serde::Serialize;
 
 use super::drain::{POLL, finished_jobs, measure_drain};
 use super::fleet::WorkerFleet;
+use super::process_cpu::CpuMeter;
 use super::queued_memory::{self, QueuedMemory};
 use super::redis_info::{CommandCost, RedisNodes, profile_lines};
 use super::runs::{
     NOOP_DEFINITION, QUEUE, connect, count_succeeded, create_noop_runs, fresh_prefix, noop_run,
     now_us, probe_run, read_runs, waited_us,
 };
-use super::{BenchResult, peer_percentile_ms, per_second, two_decimals};
+use super::{BenchError, BenchResult, peer_percentile_ms, per_second, two_decimals};
 
 /// Pause between the drain and the latency step, as the peer drivers make.
 const IDLE_BEFORE_LATENCY: Duration = Duration::from_millis(500);
@@ -137,9 +138,12 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
 
     // 1. Single enqueue, under a prefix of its own, emptied afterwards.
     let single_prefix = fresh_prefix();
-    let single_store = connect(&options.url, &single_prefix).await?;
-    let enqueue_per_s = single_enqueue(&single_store, jobs).await?;
-    drop(single_store);
+    let cpu = StepCpu::start(&admin).await?;
+    let enqueue_per_s = on_client(&options.url, &single_prefix, move |store| async move {
+        single_enqueue(&store, jobs).await
+    })
+    .await?;
+    cpu.print(&admin, "create_run", jobs).await?;
     empty(&admin, options.own_redis, &single_prefix).await?;
 
     // 2. Bulk enqueue: the backlog.
@@ -147,9 +151,11 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
     let store = connect(&options.url, &prefix).await?;
     let memory_before = admin.used_memory().await?;
     let costs_before = admin.command_costs().await?;
+    let cpu = StepCpu::start(&admin).await?;
     let started = Instant::now();
     let ids = create_noop_runs(&store, jobs, options.bulk_chunk).await?;
     let enqueue_bulk_per_s = per_second(jobs, started.elapsed());
+    cpu.print(&admin, "create_runs", jobs).await?;
     let memory_after = admin.used_memory().await?;
     print_profile(
         "bulk enqueue",
@@ -231,6 +237,7 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
     tokio::time::sleep(IDLE_BEFORE_LATENCY).await;
     let finished_before = finished_jobs(&store, &queue).await?;
     let latency = probe_latency(
+        (&options.url, &prefix),
         &store,
         &queue,
         &mut fleet,
@@ -282,6 +289,57 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
     })
 }
 
+/// The CPU a step costs per job, in the bench's process (the client, nothing else runs in it
+/// during the enqueue steps) and in Redis: machine-independent where rates are not.
+struct StepCpu {
+    client: CpuMeter,
+    redis_secs: f64,
+}
+
+impl StepCpu {
+    /// Starts measuring.
+    async fn start(admin: &RedisNodes) -> BenchResult<Self> {
+        Ok(Self {
+            client: CpuMeter::start(&[("client", std::process::id())]),
+            redis_secs: admin.cpu_secs().await?,
+        })
+    }
+
+    /// Prints the CPU per job of `step` over `jobs` jobs.
+    async fn print(self, admin: &RedisNodes, step: &str, jobs: u64) -> BenchResult<()> {
+        let redis_us = 1e6 * (admin.cpu_secs().await? - self.redis_secs) / jobs.max(1) as f64;
+        let client_us: f64 = self
+            .client
+            .per_unit(jobs)
+            .iter()
+            .map(|cpu| cpu.us_per_unit)
+            .sum();
+        eprintln!("[peers] {step}: CPU per job: client {client_us:.1} us, redis {redis_us:.1} us");
+        Ok(())
+    }
+}
+
+/// Runs `body` with a store of its own on a client of its own: a single-threaded runtime on
+/// a thread of its own, as the peers' clients are (one Node or Ruby thread awaiting each
+/// call), so that an awaited call is one write and one read on that thread rather than a
+/// hand-off between the bench's runtime threads and the connection's driver task.
+async fn on_client<T, F, Fut>(url: &str, prefix: &str, body: F) -> BenchResult<T>
+where
+    F: FnOnce(Store) -> Fut + Send + 'static,
+    Fut: Future<Output = BenchResult<T>>,
+    T: Send + 'static,
+{
+    let (url, prefix) = (url.to_owned(), prefix.to_owned());
+    let client = tokio::task::spawn_blocking(move || -> BenchResult<T> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(BenchError::Runtime)?;
+        runtime.block_on(async move { body(connect(&url, &prefix).await?).await })
+    });
+    client.await?
+}
+
 /// Step 1: creates `jobs` no-op runs one awaited `create_run` call at a time; runs per second.
 async fn single_enqueue(store: &Store, jobs: u64) -> BenchResult<f64> {
     let template = noop_run();
@@ -330,8 +388,10 @@ async fn cross_check(store: &Store, queue: &QueueName, ids: &[String]) -> BenchR
 }
 
 /// Step 4: creates `count` probe runs at `rate` per second on a fixed schedule, one awaited
-/// `create_run` each, then reads the probes' results once all have finished (or after 60 s).
+/// `create_run` each on a client of its own (the Redis at `url`, keys under `prefix`), then
+/// reads the probes' results with `store` once all have finished (or after 60 s).
 async fn probe_latency(
+    (url, prefix): (&str, &str),
     store: &Store,
     queue: &QueueName,
     fleet: &mut WorkerFleet,
@@ -339,14 +399,17 @@ async fn probe_latency(
     rate: u64,
     finished_before: u64,
 ) -> BenchResult<Latency> {
-    let started = tokio::time::Instant::now();
-    let mut ids = Vec::with_capacity(count as usize);
-    for i in 0..count {
-        let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
-        tokio::time::sleep_until(due).await;
-        ids.push(store.create_run(&probe_run(now_us())).await?);
-    }
-    let offered_per_s = per_second(count, started.elapsed());
+    let (ids, offered_per_s) = on_client(url, prefix, move |client| async move {
+        let started = tokio::time::Instant::now();
+        let mut ids = Vec::with_capacity(count as usize);
+        for i in 0..count {
+            let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+            tokio::time::sleep_until(due).await;
+            ids.push(client.create_run(&probe_run(now_us())).await?);
+        }
+        Ok((ids, per_second(count, started.elapsed())))
+    })
+    .await?;
     let deadline = Instant::now() + LATENCY_WAIT;
     while finished_jobs(store, queue).await? < finished_before + count {
         fleet.check_running()?;
