@@ -1066,3 +1066,56 @@ async fn a_run_deleted_and_made_again_under_its_id_lists_with_its_new_time_and_p
     assert_eq!(ids(&top), vec!["again".to_owned()]);
     assert!(top.has_more);
 }
+
+#[tokio::test]
+async fn one_creation_of_many_definitions_records_each_on_every_shard_it_reaches() {
+    let redis = RedisServer::start();
+    let store = redis.store(&unique_prefix()).await;
+    let specs: Vec<RunSpec> = (0..96)
+        .map(|i| match i % 3 {
+            0 => run_of("mix.A", "noop"),
+            1 => run_of("mix.B", "noop"),
+            _ => RunSpec {
+                kind: RunKind::Report,
+                ..run_of("mix.R", "noop")
+            },
+        })
+        .collect();
+    let created = store.create_runs(&specs).await.unwrap();
+
+    let keys = store.keys().clone();
+    let mut conn = redis.connection().await;
+    for shard in keys.shards() {
+        for kind in [RunKind::Workflow, RunKind::Report] {
+            let mut expected: Vec<String> = created
+                .iter()
+                .zip(&specs)
+                .filter(|(id, spec)| keys.shard_of(id) == shard && spec.kind == kind)
+                .map(|(_, spec)| spec.definition.clone())
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            expected.sort();
+            let mut recorded: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(keys.definitions_of_kind(shard, kind))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            recorded.sort();
+            assert_eq!(recorded, expected, "shard {shard}, {kind:?}");
+        }
+    }
+    assert_eq!(
+        store.run_definitions(RunKind::Workflow).await.unwrap(),
+        vec!["mix.A".to_owned(), "mix.B".to_owned()]
+    );
+    assert_eq!(
+        store.run_definitions(RunKind::Report).await.unwrap(),
+        vec!["mix.R".to_owned()]
+    );
+    let of_b = store
+        .list_runs(&query(&["mix.B"], None, 0, 100))
+        .await
+        .unwrap();
+    assert_eq!(of_b.total, Some(32));
+}

@@ -9,6 +9,8 @@ local now = tonumber(ARGV[first_arg])
 local arg = first_arg + 1
 local key = first_item_key
 local created = {}
+-- The definitions already recorded by this call, per kind: each is added to its set once.
+local recorded = {}
 while arg <= #ARGV do
   local run, definition_index = KEYS[key], KEYS[key + 1]
   key = key + 2
@@ -29,7 +31,15 @@ while arg <= #ARGV do
     redis.call('ZADD', index_key(kind, 'all'), now, run_id)
     redis.call('ZADD', index_key(kind, 'active'), now, run_id)
     redis.call('ZADD', definition_index, now, run_id)
-    redis.call('SADD', index_key(kind, 'defs'), definition)
+    local definitions = recorded[kind]
+    if not definitions then
+      definitions = {}
+      recorded[kind] = definitions
+    end
+    if not definitions[definition] then
+      definitions[definition] = true
+      redis.call('SADD', index_key(kind, 'defs'), definition)
+    end
     for r = 0, nroots - 1 do
       local at = roots_at + 1 + 3 * r
       local task, queue, due = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
