@@ -138,31 +138,24 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
 
     // 1. Single enqueue, under a prefix of its own, emptied afterwards.
     let single_prefix = fresh_prefix();
-    let cpu = StepCpu::start(&admin).await?;
+    let cost = StepCost::start(&admin).await?;
     let enqueue_per_s = on_client(&options.url, &single_prefix, move |store| async move {
         single_enqueue(&store, jobs).await
     })
     .await?;
-    cpu.print(&admin, "create_run", jobs).await?;
+    cost.print(&admin, "single enqueue", jobs).await?;
     empty(&admin, options.own_redis, &single_prefix).await?;
 
     // 2. Bulk enqueue: the backlog.
     let prefix = fresh_prefix();
     let store = connect(&options.url, &prefix).await?;
     let memory_before = admin.used_memory().await?;
-    let costs_before = admin.command_costs().await?;
-    let cpu = StepCpu::start(&admin).await?;
+    let cost = StepCost::start(&admin).await?;
     let started = Instant::now();
     let ids = create_noop_runs(&store, jobs, options.bulk_chunk).await?;
     let enqueue_bulk_per_s = per_second(jobs, started.elapsed());
-    cpu.print(&admin, "create_runs", jobs).await?;
     let memory_after = admin.used_memory().await?;
-    print_profile(
-        "bulk enqueue",
-        &costs_before,
-        &admin.command_costs().await?,
-        jobs,
-    );
+    cost.print(&admin, "bulk enqueue", jobs).await?;
     let bytes_per_job = memory_after.saturating_sub(memory_before) as f64 / jobs as f64;
     let waiting = store
         .queue_summary(&queue)
@@ -289,23 +282,26 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
     })
 }
 
-/// The CPU a step costs per job, in the bench's process (the client, nothing else runs in it
-/// during the enqueue steps) and in Redis: machine-independent where rates are not.
-struct StepCpu {
+/// What an enqueue step costs per job: CPU in the bench's process (the client; nothing else
+/// runs in it during the enqueue steps) and in Redis, which are machine-independent where
+/// rates are not, and Redis's commands.
+struct StepCost {
     client: CpuMeter,
     redis_secs: f64,
+    commands: HashMap<String, CommandCost>,
 }
 
-impl StepCpu {
+impl StepCost {
     /// Starts measuring.
     async fn start(admin: &RedisNodes) -> BenchResult<Self> {
         Ok(Self {
             client: CpuMeter::start(&[("client", std::process::id())]),
             redis_secs: admin.cpu_secs().await?,
+            commands: admin.command_costs().await?,
         })
     }
 
-    /// Prints the CPU per job of `step` over `jobs` jobs.
+    /// Prints what `step` cost per job over `jobs` jobs.
     async fn print(self, admin: &RedisNodes, step: &str, jobs: u64) -> BenchResult<()> {
         let redis_us = 1e6 * (admin.cpu_secs().await? - self.redis_secs) / jobs.max(1) as f64;
         let client_us: f64 = self
@@ -315,6 +311,7 @@ impl StepCpu {
             .map(|cpu| cpu.us_per_unit)
             .sum();
         eprintln!("[peers] {step}: CPU per job: client {client_us:.1} us, redis {redis_us:.1} us");
+        print_profile(step, &self.commands, &admin.command_costs().await?, jobs);
         Ok(())
     }
 }
