@@ -184,7 +184,6 @@ async fn create_workflows(args: &Args, deployment: &Deployment, until: Until) ->
         )
     });
     closed_loop(
-        &deployment.http,
         &deployment.base,
         &deployment.signer,
         args.clients,
@@ -300,7 +299,6 @@ async fn read_scenario(
     processes.extend(deployment.redis.pid().map(|pid| ("redis", pid)));
     let cpu = CpuMeter::start(&processes);
     let load = closed_loop(
-        &deployment.http,
         &deployment.base,
         &deployment.signer,
         args.clients,
