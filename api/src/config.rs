@@ -32,6 +32,11 @@ pub struct ApiOptions {
     #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Threads serving requests, each with a runtime and a Redis connection of its own (a
+    /// connection is served whole by the thread that accepted it); 0 for one per core.
+    #[arg(long, env = "BATON_API_THREADS", default_value_t = 0)]
+    pub threads: usize,
+
     /// Directory of workflow definitions (Director's YAML format).
     #[arg(long, env = "BATON_DEFINITIONS")]
     pub definitions: Option<PathBuf>,

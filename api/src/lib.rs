@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //! - [`config`]: flags, environment and the `keys` commands.
-//! - [`server`]: state building (definitions, master key) and serving on a bound listener
-//!   (client errors logged at debug).
+//! - [`server`]: state building (definitions, master key) and the routes.
+//! - [`serving`]: an acceptor handing connections to serving threads, each a single-threaded
+//!   runtime with a Redis connection of its own (client errors logged at debug).
 //! - [`fronts`]: one module per front (`workflows`: Director; `reports`: OrderlyWeb;
 //!   `releases`: the Release Coordinator; `projects`: Orchestra; `baton`: health, metrics,
 //!   OpenAPI).
@@ -38,4 +39,5 @@ pub mod openapi;
 pub mod request;
 pub mod routes;
 pub mod server;
+pub mod serving;
 pub mod state;

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use api::config::{ApiOptions, Command};
-use api::server::{build_state, serve};
+use api::server::build_state;
+use api::serving::serve;
 use clap::Parser;
 use mimalloc::MiMalloc;
 use tokio_util::sync::CancellationToken;
@@ -66,7 +67,7 @@ async fn main() -> ExitCode {
     let shutdown = CancellationToken::new();
     tokio::spawn(common::signals::cancel_on_signal(shutdown.clone()));
     tracing::info!(listen = %options.listen, "baton-api listening");
-    serve(listener, state, shutdown).await;
+    serve(listener, state, options.threads, shutdown).await;
     ExitCode::SUCCESS
 }
 

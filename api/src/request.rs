@@ -128,7 +128,7 @@ pub fn request_head()
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
-        .and(crate::server::client_addr())
+        .and(crate::serving::client_addr())
         .and(warp::body::stream())
         .map(
             |method,

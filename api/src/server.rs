@@ -1,4 +1,4 @@
-//! Building the state and serving the routes on a bound listener.
+//! Building the state and the routes; [`crate::serving`] serves them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,8 +11,6 @@ use common::store::Store;
 use common::store::workflows::definition_sets::PublishOutcome;
 use common::workflows::definition::WorkflowDefinition;
 use common::workflows::load::load_dir;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use warp::Filter;
 
 use crate::config::ApiOptions;
@@ -198,130 +196,4 @@ pub fn routes(
             Ok::<_, std::convert::Infallible>(error.into_response(Front::Baton))
         })
         .unify()
-}
-
-/// Serves on `listener` until `shutdown` is cancelled, then lets open connections finish.
-///
-/// Connections are served here rather than by `warp::serve` so that what a client gets wrong
-/// (a malformed request line, a URI or headers over the limits, which the HTTP layer answers
-/// 400, 414 or 431 itself, or a connection dropped mid-request) is logged at debug: a client
-/// cannot fill the log with errors.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) {
-    serve_routes(listener, routes(state), shutdown).await;
-}
-
-/// [`serve`] for any routes that answer every request.
-async fn serve_routes<F>(listener: TcpListener, filter: F, shutdown: CancellationToken)
-where
-    F: Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-{
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::server::conn::auto;
-    use warp::http::Request;
-    use warp::hyper::body::Incoming;
-
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = shutdown.cancelled() => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                // Out of file descriptors, most often: wait for some to close.
-                tracing::warn!(cause = %error, "cannot accept a connection");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let routes = warp::service(filter.clone());
-        let service = warp::hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ClientAddr(peer));
-            let mut routes = routes.clone();
-            tower_service::Service::call(&mut routes, request)
-        });
-        let connection = auto::Builder::new(TokioExecutor::new())
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                log_connection_error(peer, error.as_ref());
-            }
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
-}
-
-/// The address a request's connection comes from, attached to every request by [`serve`].
-#[derive(Debug, Clone, Copy)]
-struct ClientAddr(std::net::SocketAddr);
-
-/// The address the request's connection comes from (what `warp::addr::remote` gives under
-/// `warp::serve`, which [`serve`] replaces).
-pub fn client_addr()
--> impl Filter<Extract = (Option<std::net::SocketAddr>,), Error = std::convert::Infallible> + Clone
-{
-    warp::ext::optional::<ClientAddr>()
-        .map(|addr: Option<ClientAddr>| addr.map(|ClientAddr(addr)| addr))
-}
-
-/// Logs why a connection ended badly: at debug when the client caused it (what it sent, or
-/// how it left), at warn otherwise.
-fn log_connection_error(peer: std::net::SocketAddr, error: &(dyn std::error::Error + 'static)) {
-    let client_caused = match error.downcast_ref::<warp::hyper::Error>() {
-        Some(error) => {
-            error.is_parse()
-                || error.is_parse_too_large()
-                || error.is_parse_status()
-                || error.is_incomplete_message()
-                || error.is_closed()
-                || error.is_canceled()
-                || error.is_timeout()
-                || error.is_body_write_aborted()
-                || error.is_user()
-                || std::error::Error::source(error)
-                    .and_then(|source| source.downcast_ref::<std::io::Error>())
-                    .is_some()
-        }
-        None => error.downcast_ref::<std::io::Error>().is_some(),
-    };
-    if client_caused {
-        tracing::debug!(%peer, cause = %error, "connection ended by a client error");
-    } else {
-        tracing::warn!(%peer, cause = %error, "connection failed");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use warp::Reply;
-
-    #[tokio::test]
-    async fn requests_know_the_address_they_come_from() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let routes = client_addr().map(|addr: Option<std::net::SocketAddr>| {
-            addr.map_or_else(|| "none".to_owned(), |addr| addr.ip().to_string())
-                .into_response()
-        });
-        let shutdown = CancellationToken::new();
-        let server = tokio::spawn(serve_routes(listener, routes, shutdown.clone()));
-        let answer = reqwest::get(format!("http://{address}/"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert_eq!(answer, "127.0.0.1");
-        shutdown.cancel();
-        server.await.unwrap();
-    }
 }

@@ -81,6 +81,27 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// This state with `store` in place of its store, everything else shared.
+    pub fn with_store(&self, store: Store) -> Self {
+        let shared = &self.0;
+        Self::new(SharedState {
+            store,
+            master_key: Arc::clone(&shared.master_key),
+            workflows: Arc::clone(&shared.workflows),
+            signature_skew_secs: shared.signature_skew_secs,
+            body_limit: shared.body_limit,
+            links: Arc::clone(&shared.links),
+            metrics: Arc::clone(&shared.metrics),
+            reports: Arc::clone(&shared.reports),
+            releases: Arc::clone(&shared.releases),
+            console: Arc::clone(&shared.console),
+            projects: Arc::clone(&shared.projects),
+            key_cache: Arc::clone(&shared.key_cache),
+        })
+    }
+}
+
 impl std::ops::Deref for AppState {
     type Target = SharedState;
 

@@ -123,6 +123,16 @@ impl Store {
         Ok(self.shared.clone())
     }
 
+    /// This store with a shared connection of its own, made on the calling task's runtime
+    /// (its caches are this store's): a thread running a runtime of its own takes one, so
+    /// that its commands are written and their replies read on that thread instead of being
+    /// handed to the runtime that made this store's connection.
+    pub async fn with_own_connection(&self) -> StoreResult<Self> {
+        let mut store = self.clone();
+        store.shared = self.target.shared_connection().await?;
+        Ok(store)
+    }
+
     /// A connection of its own with no response timeout, for blocking reads (`XREADGROUP
     /// BLOCK`) and pipelines whose replies may take long.
     pub async fn dedicated_connection(&self) -> StoreResult<RedisConnection> {
