@@ -24,6 +24,25 @@ use crate::state::AppState;
 /// build's larger frames.
 const SERVING_STACK_BYTES: usize = 8 * 1024 * 1024;
 
+/// Routes a serving thread serves: a filter answering every request.
+trait Routes:
+    Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<F> Routes for F where
+    F: Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A connection accepted, for a serving thread.
 type Accepted = (std::net::TcpStream, SocketAddr);
 
@@ -76,11 +95,7 @@ async fn serve_on_threads<M, R, F>(
 ) where
     M: Fn() -> R + Send + Clone + 'static,
     R: Future<Output = F>,
-    F: Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    F: Routes,
 {
     let wanted = match threads {
         0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
@@ -150,11 +165,7 @@ fn start_thread<M, R, F>(index: usize, routes_of_thread: M) -> std::io::Result<S
 where
     M: Fn() -> R + Send + 'static,
     R: Future<Output = F>,
-    F: Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    F: Routes,
 {
     let (connections, incoming) = mpsc::unbounded_channel();
     let open = Arc::new(AtomicUsize::new(0));
@@ -184,11 +195,7 @@ async fn serve_connections<F>(
     filter: F,
     open: Arc<AtomicUsize>,
 ) where
-    F: Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    F: Routes,
 {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto;
