@@ -33,7 +33,8 @@ pub struct ApiOptions {
     pub listen: SocketAddr,
 
     /// Threads serving requests, each with a runtime and a Redis connection of its own (a
-    /// connection is served whole by the thread that accepted it); 0 for one per core.
+    /// connection is served whole by the thread it is given to, the one serving the fewest);
+    /// 0 for one per core.
     #[arg(long, env = "BATON_API_THREADS", default_value_t = 0)]
     pub threads: usize,
 

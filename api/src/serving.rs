@@ -122,16 +122,9 @@ async fn serve_on_threads<M, R, F>(
         let Some((stream, peer)) = accepted else {
             continue;
         };
-        let Some(thread) = serving
-            .iter()
-            .min_by_key(|thread| thread.open.load(Ordering::Relaxed))
-        else {
+        if !hand_over(&mut serving, (stream, peer)) {
+            tracing::error!("no serving thread is left");
             break;
-        };
-        thread.open.fetch_add(1, Ordering::Relaxed);
-        if thread.connections.send((stream, peer)).is_err() {
-            // The thread is gone (its runtime failed): the connection closes unanswered.
-            thread.open.fetch_sub(1, Ordering::Relaxed);
         }
     }
     drop(listener);
@@ -143,6 +136,38 @@ async fn serve_on_threads<M, R, F>(
         }
     });
     let _ = joined.await;
+}
+
+/// Gives `accepted` to the serving thread serving the fewest connections. A thread found gone
+/// (its runtime failed; a panic in its runtime leaves its channel open, so its end is what
+/// tells) is dropped from `serving` first, and so is one whose channel is closed, the next
+/// one then taking the connection. False when none is left.
+fn hand_over(serving: &mut Vec<ServingThread>, mut accepted: Accepted) -> bool {
+    loop {
+        serving.retain(|thread| {
+            let gone = thread.handle.is_finished();
+            if gone {
+                tracing::error!(thread = ?thread.handle.thread().name(), "a serving thread is gone");
+            }
+            !gone
+        });
+        let Some(thread) = serving
+            .iter()
+            .min_by_key(|thread| thread.open.load(Ordering::Relaxed))
+        else {
+            return false;
+        };
+        thread.open.fetch_add(1, Ordering::Relaxed);
+        match thread.connections.send(accepted) {
+            Ok(()) => return true,
+            Err(mpsc::error::SendError(back)) => {
+                // Its runtime is ending: it finishes, and is dropped above.
+                thread.open.fetch_sub(1, Ordering::Relaxed);
+                accepted = back;
+                std::thread::yield_now();
+            }
+        }
+    }
 }
 
 /// The next connection of `listener`, in the form a serving thread takes it; `None` when
@@ -275,9 +300,23 @@ fn log_connection_error(peer: SocketAddr, error: &(dyn std::error::Error + 'stat
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
+    use std::sync::atomic::AtomicBool;
 
     use super::*;
     use warp::Reply;
+
+    /// Sets its flag when dropped: at its thread's exit, as a thread-local value.
+    struct SetOnExit(Arc<AtomicBool>);
+
+    impl Drop for SetOnExit {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    thread_local! {
+        static EXITED: std::cell::RefCell<Option<SetOnExit>> = const { std::cell::RefCell::new(None) };
+    }
 
     /// Routes answering the serving thread's name and the client's address.
     async fn who_serves()
@@ -291,6 +330,68 @@ mod tests {
             let client = addr.map_or_else(|| "none".to_owned(), |addr| addr.ip().to_string());
             format!("{thread} {client}").into_response()
         })
+    }
+
+    #[tokio::test]
+    async fn a_serving_thread_gone_leaves_its_connections_to_the_others() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        // The first thread's routes cannot be made: its runtime ends before it serves, and
+        // `ended` is set when the thread has exited (its thread-local values are dropped).
+        let made = Arc::new(AtomicUsize::new(0));
+        let ended = Arc::new(AtomicBool::new(false));
+        let ending = Arc::clone(&ended);
+        let routes_of_thread = move || {
+            let first = made.fetch_add(1, Ordering::SeqCst) == 0;
+            if first {
+                EXITED.with(|exited| *exited.borrow_mut() = Some(SetOnExit(Arc::clone(&ending))));
+            }
+            async move {
+                assert!(!first, "the first thread's routes fail");
+                who_serves().await
+            }
+        };
+        let server = tokio::spawn(serve_on_threads(
+            listener,
+            2,
+            routes_of_thread,
+            shutdown.clone(),
+        ));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !ended.load(Ordering::SeqCst) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the failing thread never ended"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // Three kept-alive connections held open: the thread still serving has more open
+        // than the one gone, which the second and third are offered to first.
+        let mut clients = Vec::new();
+        let mut threads = BTreeSet::new();
+        for _ in 0..3 {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .unwrap();
+            let answer = client
+                .get(format!("http://{address}/"))
+                .send()
+                .await
+                .unwrap();
+            let text = answer.text().await.unwrap();
+            threads.insert(text.split(' ').next().unwrap().to_owned());
+            clients.push(client);
+        }
+        assert_eq!(threads.len(), 1, "{threads:?}");
+        drop(clients);
+        shutdown.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(10), server)
+            .await
+            .expect("serving ends after the shutdown")
+            .unwrap();
     }
 
     #[tokio::test]

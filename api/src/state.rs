@@ -79,9 +79,7 @@ impl AppState {
     pub fn new(shared: SharedState) -> Self {
         Self(Arc::new(shared))
     }
-}
 
-impl AppState {
     /// This state with `store` in place of its store, everything else shared.
     pub fn with_store(&self, store: Store) -> Self {
         let shared = &self.0;
