@@ -151,20 +151,19 @@ fn hand_over(serving: &mut Vec<ServingThread>, mut accepted: Accepted) -> bool {
             }
             !gone
         });
-        let Some(thread) = serving
-            .iter()
-            .min_by_key(|thread| thread.open.load(Ordering::Relaxed))
+        let Some(index) =
+            (0..serving.len()).min_by_key(|&index| serving[index].open.load(Ordering::Relaxed))
         else {
             return false;
         };
+        let thread = &serving[index];
         thread.open.fetch_add(1, Ordering::Relaxed);
         match thread.connections.send(accepted) {
             Ok(()) => return true,
             Err(mpsc::error::SendError(back)) => {
-                // Its runtime is ending: it finishes, and is dropped above.
-                thread.open.fetch_sub(1, Ordering::Relaxed);
+                tracing::error!(thread = ?thread.handle.thread().name(), "a serving thread is gone");
+                drop(serving.swap_remove(index));
                 accepted = back;
-                std::thread::yield_now();
             }
         }
     }
