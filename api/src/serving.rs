@@ -3,9 +3,10 @@
 //!
 //! A connection is read, answered, and its Redis commands sent and their replies read on the
 //! thread it was given to, with no hand-off between threads: on a multi-threaded runtime the
-//! hand-offs between a connection's task and the Redis connection's task cost a quarter to a
-//! third of a read's CPU. The acceptor gives each new connection to the thread serving the
-//! fewest, so kept-alive clients spread evenly.
+//! hand-offs between a connection's task and the Redis connection's task cost about 15 % more
+//! API CPU per list of 100 runs (`baton-api-bench`, back to back; see the benchmarks doc). The
+//! acceptor gives each new connection to the thread serving the fewest, so kept-alive clients
+//! spread evenly.
 
 use std::future::Future;
 use std::net::SocketAddr;
