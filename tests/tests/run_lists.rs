@@ -17,7 +17,7 @@ use clap::Parser;
 use common::auth::signing::sign::Signer;
 use common::config::StoreOptions;
 use common::engine::model::{
-    Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus,
+    JobRef, Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus,
 };
 use common::keys::Keys;
 use common::operations::OperationError;
@@ -1118,4 +1118,158 @@ async fn one_creation_of_many_definitions_records_each_on_every_shard_it_reaches
         .await
         .unwrap();
     assert_eq!(of_b.total, Some(32));
+}
+
+/// Asserts that every run of `ids` lists with the status and times its whole record holds, as
+/// read by `store` (whatever it keeps of them) and by a process that never listed them.
+async fn lists_as_whole(redis: &RedisServer, prefix: &str, store: &Store, ids: &[String]) {
+    let fresh = redis.store(prefix).await;
+    for reader in [store, &fresh] {
+        let summaries = reader.get_run_summaries(ids).await.unwrap();
+        assert_eq!(summaries.len(), ids.len());
+        for summary in &summaries {
+            let whole = reader.get_run(&summary.id).await.unwrap().expect("the run");
+            assert_eq!(
+                (
+                    summary.status,
+                    summary.created_ms,
+                    summary.updated_ms,
+                    summary.finished_ms
+                ),
+                (
+                    whole.status,
+                    whole.created_ms,
+                    whole.updated_ms,
+                    whole.finished_ms
+                ),
+                "{}",
+                summary.id
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_listed_run_shows_the_status_and_times_of_every_transition() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = redis.store(&prefix).await;
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let mut handlers = HandlerRegistry::new();
+    handlers.register("ok", |_ctx| async move { Ok(Some(json!(1))) });
+    handlers.register("fail", |_ctx| async move {
+        Err(TaskError::Invalid("broken on purpose".into()))
+    });
+    let opened = std::sync::Arc::clone(&gate);
+    handlers.register("gated", move |_ctx| {
+        let gate = std::sync::Arc::clone(&opened);
+        async move {
+            let _ = gate.acquire().await;
+            Ok(Some(json!(2)))
+        }
+    });
+    // The last two runs' queue has no worker: their jobs are never taken (as if lost).
+    let unread = |definition: &str| RunSpec {
+        queue: QueueName::parse("unread").unwrap(),
+        ..run_of(definition, "ok")
+    };
+    let created = store
+        .create_runs(&[
+            run_of("p.T", "ok"),
+            run_of("p.T", "fail"),
+            run_of("p.T", "gated"),
+            unread("p.T"),
+            unread("p.T"),
+        ])
+        .await
+        .unwrap();
+    let [succeeds, fails, gated, canceled, lost] =
+        <[String; 5]>::try_from(created.clone()).unwrap();
+    // Created: pending, listed once (so this process keeps their fixed facts).
+    lists_as_whole(&redis, &prefix, &store, &created).await;
+
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(
+        Worker::new(worker_options(&redis, &prefix), handlers)
+            .await
+            .unwrap()
+            .run(shutdown.clone()),
+    );
+    let statuses = || async {
+        store
+            .get_run_summaries(&created)
+            .await
+            .unwrap()
+            .iter()
+            .map(|run| run.status)
+            .collect::<Vec<_>>()
+    };
+    use RunStatus::{Canceled, Error, Pending, Progress, Success};
+    wait_for(
+        Duration::from_secs(10),
+        "the worker's runs moved",
+        || async {
+            (statuses().await == [Success, Error, Progress, Pending, Pending]).then_some(())
+        },
+    )
+    .await;
+    // Succeeded and failed by the worker, one started (in progress).
+    lists_as_whole(&redis, &prefix, &store, &created).await;
+    gate.add_permits(1);
+    store.cancel_run(&canceled).await.unwrap();
+    let job = JobRef {
+        run_id: lost.clone(),
+        task: 0,
+        attempt: 1,
+        redeliveries: 0,
+    };
+    assert!(
+        store
+            .fail_task(&job, Priority::Normal, "lost", now_ms())
+            .await
+            .unwrap()
+    );
+    wait_for(Duration::from_secs(10), "every run finished", || async {
+        (statuses().await == [Success, Error, Success, Canceled, Error]).then_some(())
+    })
+    .await;
+    shutdown.cancel();
+    worker.await.unwrap().unwrap();
+    // Finished by the worker, canceled, and failed for good as the scheduler fails a job
+    // lost too many times.
+    lists_as_whole(&redis, &prefix, &store, &created).await;
+
+    // Requeued from the dead letters: the failed run is in progress again, unfinished.
+    let queue = QueueName::parse("lists").unwrap();
+    let letter = store
+        .dead_letters(&queue, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|letter| letter.job.run_id == fails)
+        .expect("the failed run's dead letter");
+    store.requeue_dead_letter(&queue, &letter.id).await.unwrap();
+    let reopened = store.get_run_summaries(&[fails.clone()]).await.unwrap();
+    assert_eq!(reopened[0].status, Progress);
+    assert_eq!(reopened[0].finished_ms, None);
+    lists_as_whole(&redis, &prefix, &store, &created).await;
+
+    // A run stored before runs kept the copy lists read is read from its own fields.
+    let mut conn = redis.connection().await;
+    let _: () = redis::cmd("HDEL")
+        .arg(store.keys().run(&succeeds))
+        .arg("listed")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    lists_as_whole(&redis, &prefix, &store, &created).await;
+    // A run gone is skipped, whether this process knew it or not.
+    let _: () = redis::cmd("DEL")
+        .arg(store.keys().run(&gated))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let left = store.get_run_summaries(&created).await.unwrap();
+    assert_eq!(left.len(), 4);
+    assert!(left.iter().all(|run| run.id != gated));
 }

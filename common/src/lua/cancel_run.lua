@@ -4,7 +4,7 @@
 -- ARGV[1] now (Unix ms), ARGV[2] retention (s)
 -- Returns {'missing'}, {'finished', status} or {'canceled', index of each task that was running...}
 local run = KEYS[1]
-local state = redis.call('HMGET', run, 'status', 'ntasks')
+local state = redis.call('HMGET', run, 'status', 'ntasks', 'created')
 local status = state[1]
 if not status then
   return {'missing'}
@@ -23,7 +23,8 @@ for i = 0, tonumber(state[2]) - 1 do
     redis.call('HSET', run, p .. 'status', 'canceled', p .. 'updated', ARGV[1], p .. 'finished', ARGV[1])
   end
 end
-redis.call('HSET', run, 'status', 'canceled', 'updated', ARGV[1], 'finished', ARGV[1])
+redis.call('HSET', run, 'status', 'canceled', 'updated', ARGV[1], 'finished', ARGV[1],
+  'listed', 'canceled ' .. ARGV[1] .. ' ' .. (state[3] or '') .. ' ' .. ARGV[1])
 -- A run marked `keep` (a project) stays; any other expires with the retention period.
 if redis.call('HEXISTS', run, 'keep') == 0 then
   redis.call('EXPIRE', run, tonumber(ARGV[2]))

@@ -5,7 +5,7 @@
 -- failure hook to enqueue), {0} when it was already finished or at another attempt.
 local run = KEYS[1]
 local p = 't' .. ARGV[1] .. '.'
-local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', 'hook_failure')
+local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', 'hook_failure', 'created')
 if not state[1] or tonumber(state[3]) ~= tonumber(ARGV[2]) then
   return {0}
 end
@@ -14,7 +14,8 @@ if state[2] ~= 'queued' and state[2] ~= 'running' and state[2] ~= 'retrying' the
 end
 redis.call('HSET', run, p .. 'status', 'error', p .. 'error', ARGV[3], p .. 'finished', ARGV[4], p .. 'updated', ARGV[4])
 if state[1] == 'pending' or state[1] == 'progress' then
-  redis.call('HSET', run, 'status', 'error', 'updated', ARGV[4], 'finished', ARGV[4])
+  redis.call('HSET', run, 'status', 'error', 'updated', ARGV[4], 'finished', ARGV[4],
+    'listed', 'error ' .. ARGV[4] .. ' ' .. (state[5] or '') .. ' ' .. ARGV[4])
   -- A run marked `keep` (a project) stays; any other expires with the retention period.
   if redis.call('HEXISTS', run, 'keep') == 0 then
     redis.call('EXPIRE', run, tonumber(ARGV[5]))

@@ -33,6 +33,12 @@ local function close_run(run, log, run_id, state, status)
   end
 end
 
+-- The copy of a run's status and times a list reads (`listed`: status, updated, created,
+-- finished) of a run that finishes now with `status` (`state` as the finish reads it).
+local function listed(status, state)
+  return status .. ' ' .. now .. ' ' .. (state[12] or '') .. ' ' .. now
+end
+
 -- Queues the hook task `hook` (an index, or false); returns how many jobs that added.
 local function queue_hook(run, run_id, hook, priority)
   if not hook then
@@ -77,7 +83,7 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
     count(queue, 'failed')
     if active then
       redis.call('HSET', run, p .. 'status', 'error', p .. 'error', detail, p .. 'finished', now, p .. 'updated', now,
-        'status', 'error', 'updated', now, 'finished', now)
+        'status', 'error', 'updated', now, 'finished', now, 'listed', listed('error', state))
       close_run(run, log, run_id, state, 'error')
       queue_hook(run, run_id, state[10], priority)
       run_status = 'error'
@@ -104,7 +110,8 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
   end
   if active and done >= tonumber(state[8] or state[6]) then
     redis.call('HSET', run, p .. 'status', 'success', p .. 'result', detail, p .. 'progress', 100,
-      p .. 'finished', now, p .. 'updated', now, 'done', done, 'status', 'success', 'updated', now, 'finished', now)
+      p .. 'finished', now, p .. 'updated', now, 'done', done, 'status', 'success', 'updated', now, 'finished', now,
+      'listed', listed('success', state))
     close_run(run, log, run_id, state, 'success')
     enqueued = enqueued + queue_hook(run, run_id, state[9], priority)
     run_status = 'success'

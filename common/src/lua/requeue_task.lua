@@ -6,7 +6,7 @@
 local run = KEYS[1]
 local p = 't' .. ARGV[1] .. '.'
 local now = ARGV[2]
-local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'queue', 'ntasks')
+local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'queue', 'ntasks', 'created')
 if not state[1] or not state[2] then
   return {'missing'}
 end
@@ -28,7 +28,7 @@ for i = 0, tonumber(state[5]) - 1 do
   end
 end
 if state[1] == 'error' then
-  redis.call('HSET', run, 'status', 'progress', 'updated', now)
+  redis.call('HSET', run, 'status', 'progress', 'updated', now, 'listed', 'progress ' .. now .. ' ' .. (state[6] or '') .. ' ')
   redis.call('HDEL', run, 'finished')
   redis.call('PERSIST', run)
   redis.call('PERSIST', KEYS[2])

@@ -20,7 +20,8 @@ local function start(run, run_id, task, attempt, redeliveries, queue, priority, 
   local p = 't' .. task .. '.'
   -- One read of everything this job may need.
   local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery', p .. 'due',
-    p .. 'key', p .. 'executor', 'payload', p .. 'timeout', p .. 'retries', p .. 'deps', p .. 'succ', p .. 'hook')
+    p .. 'key', p .. 'executor', 'payload', p .. 'timeout', p .. 'retries', p .. 'deps', p .. 'succ', p .. 'hook',
+    'created')
   local run_status, status = state[1], state[2]
   if not run_status or not status then
     ack(queue, priority, entry)
@@ -73,7 +74,8 @@ local function start(run, run_id, task, attempt, redeliveries, queue, priority, 
 
   if run_status == 'pending' then
     redis.call('HSET', run, p .. 'status', 'running', p .. 'delivery', redeliveries, p .. 'worker', worker,
-      p .. 'started', now, p .. 'updated', now, 'status', 'progress', 'updated', now)
+      p .. 'started', now, p .. 'updated', now, 'status', 'progress', 'updated', now,
+      'listed', 'progress ' .. now .. ' ' .. (state[14] or '') .. ' ')
   else
     redis.call('HSET', run, p .. 'status', 'running', p .. 'delivery', redeliveries, p .. 'worker', worker,
       p .. 'started', now, p .. 'updated', now)

@@ -1,10 +1,15 @@
-//! Runs as lists show them: the few run-level fields of each run's hash a list shows, read
-//! with one `HMGET` per run in one pipelined round trip and decoded by position, without the
-//! tasks' fields (a run hash holds a dozen run fields and several per task; a list shows none
-//! of the tasks', nor the run's queue or priority).
+//! Runs as lists show them: a run's status and times, read from the one field of its hash
+//! that holds a copy of them ([`LISTED_FIELD`]), with its fixed facts (definition, kind,
+//! payload, periodic flag) read once per process and kept in memory. A page of runs is one
+//! pipelined round trip of one `HGET` per run: a list shows none of the tasks' fields, nor
+//! the run's queue or priority, and each value Redis answers costs the reader far more to
+//! decode than its bytes do, so one value per run rather than four.
+//!
+//! Runs stored before the copy existed have none; they are read from their own fields.
 
 use std::sync::Arc;
 
+use redis::Value;
 use serde_json::value::RawValue;
 
 use super::run_facts::FixedFacts;
@@ -12,23 +17,76 @@ use super::runs::stored_kind;
 use crate::engine::model::{RunKind, RunStatus};
 use crate::store::{Store, StoreError, StoreResult};
 
-/// The fields a listed run is read with: first those that change (which alone are read of a
-/// run whose fixed facts this process knows, `created` telling it is the same run), then the
-/// fixed ones. The run's id is the key's; `status`, which every stored run has, tells that
-/// it exists.
-const SUMMARY_FIELDS: [&str; 8] = [
+/// The run-hash field holding the copy of the run's status and times a list reads:
+/// `"{status} {updated} {created} {finished}"`, times in Unix ms, `finished` empty until the
+/// run finishes. Written at creation and, in the same `HSET` as the fields it copies, by every
+/// script that changes a run's status (start, finish, fail, cancel, requeue).
+pub(crate) const LISTED_FIELD: &str = "listed";
+
+/// The fields that never change, read with [`LISTED_FIELD`] of a run this process does not know.
+const FIXED_FIELDS: [&str; 4] = ["definition", "kind", "payload", "periodic"];
+
+/// The fields of a run stored without [`LISTED_FIELD`]: those it copies, in its order, then
+/// [`FIXED_FIELDS`]. `status`, which every stored run has, tells that it exists.
+const UNLISTED_FIELDS: [&str; 8] = [
     "status",
     "updated",
-    "finished",
     "created",
+    "finished",
     "definition",
     "kind",
     "payload",
     "periodic",
 ];
 
-/// How many of [`SUMMARY_FIELDS`] are read of a run whose fixed facts are known.
-const CHANGING_FIELDS: usize = 4;
+/// [`LISTED_FIELD`] of a run created at `now_ms`.
+pub(crate) fn listed_at_creation(now_ms: u64) -> String {
+    format!("{} {now_ms} {now_ms} ", RunStatus::Pending.as_str())
+}
+
+/// A run's status and times, as [`LISTED_FIELD`] holds them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Listed {
+    status: RunStatus,
+    updated_ms: u64,
+    created_ms: u64,
+    finished_ms: Option<u64>,
+}
+
+impl Listed {
+    /// Parses [`LISTED_FIELD`] of run `id`.
+    fn parse(id: &str, text: &[u8]) -> StoreResult<Self> {
+        let corrupt = || StoreError::Corrupt(format!("run {id}: '{LISTED_FIELD}' malformed"));
+        let text = std::str::from_utf8(text).map_err(|_| corrupt())?;
+        let mut parts = text.splitn(4, ' ');
+        let mut next = || parts.next().ok_or_else(corrupt);
+        let status = next()?.parse()?;
+        let (updated, created, finished) = (next()?, next()?, next()?);
+        Ok(Self {
+            status,
+            updated_ms: number(updated.as_bytes()).unwrap_or(0),
+            created_ms: number(created.as_bytes()).unwrap_or(0),
+            finished_ms: number(finished.as_bytes()),
+        })
+    }
+
+    /// Reads run `id`'s status and times from its own fields (the first four of
+    /// [`UNLISTED_FIELDS`]); `None` when it has no status (it does not exist).
+    fn from_fields(id: &str, fields: &[Value]) -> StoreResult<Option<Self>> {
+        let Some(status) = bulk(&fields[0]) else {
+            return Ok(None);
+        };
+        let status = std::str::from_utf8(status)
+            .map_err(|_| StoreError::Corrupt(format!("run {id}: 'status' is not text")))?
+            .parse()?;
+        Ok(Some(Self {
+            status,
+            updated_ms: bulk(&fields[1]).and_then(number).unwrap_or(0),
+            created_ms: bulk(&fields[2]).and_then(number).unwrap_or(0),
+            finished_ms: bulk(&fields[3]).and_then(number),
+        }))
+    }
+}
 
 /// A run as a list shows it: its run-level fields without its tasks, queue or priority.
 #[derive(Debug, Clone)]
@@ -74,48 +132,54 @@ impl RunSummary {
         serde_json::from_str(self.payload.get()).unwrap_or(serde_json::Value::Null)
     }
 
-    /// A summary of run `id` from its changing fields (the first [`CHANGING_FIELDS`] of
-    /// [`SUMMARY_FIELDS`], in that order) and its fixed facts.
-    fn new(id: &str, changing: &mut [Option<String>], facts: &FixedFacts) -> StoreResult<Self> {
-        let status = changing[0]
-            .as_deref()
-            .ok_or_else(|| StoreError::Corrupt(format!("run {id} without 'status'")))?
-            .parse()?;
-        Ok(Self {
+    /// The summary of run `id` from its status and times and its fixed facts.
+    fn new(id: &str, listed: Listed, facts: &FixedFacts) -> Self {
+        Self {
             id: id.to_owned(),
             definition: facts.definition.clone(),
             kind: facts.kind,
-            status,
+            status: listed.status,
             created_ms: facts.created_ms,
-            updated_ms: number(changing[1].take()).unwrap_or(0),
-            finished_ms: number(changing[2].take()),
+            updated_ms: listed.updated_ms,
+            finished_ms: listed.finished_ms,
             payload: facts.payload.clone(),
             periodic: facts.periodic,
-        })
+        }
     }
 }
 
-/// The fixed facts of run `id` from the values of [`SUMMARY_FIELDS`] after the changing ones
-/// but `created` (`definition`, `kind`, `payload`, `periodic`).
-fn fixed_facts(id: &str, created_ms: u64, fixed: &mut [Option<String>]) -> StoreResult<FixedFacts> {
-    let definition = fixed[0]
-        .take()
+/// The fixed facts of run `id` from the values of [`FIXED_FIELDS`], in order.
+fn fixed_facts(id: &str, created_ms: u64, fixed: &mut [Value]) -> StoreResult<FixedFacts> {
+    let text = |value: &mut Value| match std::mem::replace(value, Value::Nil) {
+        Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
+        Value::SimpleString(text) => Some(text),
+        _ => None,
+    };
+    let definition = text(&mut fixed[0])
         .ok_or_else(|| StoreError::Corrupt(format!("run {id} without 'definition'")))?;
     Ok(FixedFacts {
-        kind: stored_kind(fixed[1].as_deref(), &definition)?,
+        kind: stored_kind(text(&mut fixed[1]).as_deref(), &definition)?,
         definition,
         created_ms,
-        payload: fixed[2]
-            .take()
+        payload: text(&mut fixed[2])
             .and_then(|text| RawValue::from_string(text).ok())
             .unwrap_or_else(null_payload),
-        periodic: fixed[3].as_deref() == Some("1"),
+        periodic: bulk(&fixed[3]) == Some(b"1"),
     })
 }
 
+/// The bytes of a value Redis answered as a string; `None` for nil (or anything else).
+fn bulk(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(text) => Some(text.as_bytes()),
+        _ => None,
+    }
+}
+
 /// A stored number; `None` when absent or not one.
-fn number(value: Option<String>) -> Option<u64> {
-    value.and_then(|text| text.parse::<u64>().ok())
+fn number(text: &[u8]) -> Option<u64> {
+    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 /// The payload of a run stored without one, or with one that is not JSON.
@@ -126,28 +190,25 @@ fn null_payload() -> Box<RawValue> {
 impl Store {
     /// The runs of `run_ids` as lists show them, in order, in one round trip, skipping those
     /// that no longer exist. Of a run whose fixed facts this process keeps in memory (its
-    /// run facts cache) only the changing fields are read; a run found made again under
-    /// the same id is read again whole (a second round trip, for those only).
+    /// run facts cache) only [`LISTED_FIELD`] is read. A run found made again under the same
+    /// id, or stored without that field, is read again from its own fields (a second round
+    /// trip, for those only).
     pub async fn get_run_summaries(&self, run_ids: &[String]) -> StoreResult<Vec<RunSummary>> {
         if run_ids.is_empty() {
             return Ok(Vec::new());
         }
         let known: Vec<Option<Arc<FixedFacts>>> =
             run_ids.iter().map(|id| self.run_facts.get(id)).collect();
-        let mut slots = self.read_summaries(run_ids, &known).await?;
-        let remade: Vec<usize> = slots
+        let mut slots = self.read_listed(run_ids, &known).await?;
+        let again: Vec<usize> = slots
             .iter()
             .enumerate()
-            .filter(|(_, slot)| matches!(slot, Slot::Remade))
+            .filter(|(_, slot)| matches!(slot, Slot::ReadAgain))
             .map(|(index, _)| index)
             .collect();
-        if !remade.is_empty() {
-            let ids: Vec<String> = remade.iter().map(|&index| run_ids[index].clone()).collect();
-            let unknown = vec![None; ids.len()];
-            for (index, slot) in remade
-                .into_iter()
-                .zip(self.read_summaries(&ids, &unknown).await?)
-            {
+        if !again.is_empty() {
+            let ids: Vec<String> = again.iter().map(|&index| run_ids[index].clone()).collect();
+            for (index, slot) in again.into_iter().zip(self.read_unlisted(&ids).await?) {
                 slots[index] = slot;
             }
         }
@@ -155,64 +216,104 @@ impl Store {
             .into_iter()
             .filter_map(|slot| match slot {
                 Slot::Found(summary) => Some(summary),
-                Slot::Gone | Slot::Remade => None,
+                Slot::Gone | Slot::ReadAgain => None,
             })
             .collect())
     }
 
-    /// One pipelined read of the summaries of `run_ids`: the changing fields of those whose
-    /// facts are `known`, every listed field of the others (whose facts are then kept).
-    async fn read_summaries(
+    /// One pipelined read of the summaries of `run_ids`: [`LISTED_FIELD`] of those whose
+    /// facts are `known`, with [`FIXED_FIELDS`] of the others (whose facts are then kept).
+    async fn read_listed(
         &self,
         run_ids: &[String],
         known: &[Option<Arc<FixedFacts>>],
     ) -> StoreResult<Vec<Slot>> {
         let mut pipe = redis::pipe();
         for (id, facts) in run_ids.iter().zip(known) {
-            let fields = match facts {
-                Some(_) => &SUMMARY_FIELDS[..CHANGING_FIELDS],
-                None => &SUMMARY_FIELDS[..],
+            match facts {
+                Some(_) => pipe.cmd("HGET").arg(self.keys.run(id)).arg(LISTED_FIELD),
+                None => pipe
+                    .cmd("HMGET")
+                    .arg(self.keys.run(id))
+                    .arg(LISTED_FIELD)
+                    .arg(&FIXED_FIELDS),
             };
-            pipe.cmd("HMGET").arg(self.keys.run(id)).arg(fields);
         }
         let mut conn = self.conn().await?;
-        let all: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
+        let answers: Vec<Value> = pipe.query_async(&mut conn).await?;
         let mut slots = Vec::with_capacity(run_ids.len());
-        for ((id, facts), mut values) in run_ids.iter().zip(known).zip(all) {
-            let expected = if facts.is_some() {
-                CHANGING_FIELDS
-            } else {
-                SUMMARY_FIELDS.len()
+        for ((id, facts), answer) in run_ids.iter().zip(known).zip(answers) {
+            let slot = match (facts, answer) {
+                (Some(_), Value::Nil) => {
+                    // Gone, or stored without the field: its own fields tell.
+                    self.run_facts.forget(id);
+                    Slot::ReadAgain
+                }
+                (Some(facts), answer) => {
+                    let listed = Listed::parse(id, bulk(&answer).unwrap_or_default())?;
+                    if listed.created_ms == facts.created_ms {
+                        Slot::Found(RunSummary::new(id, listed, facts))
+                    } else {
+                        self.run_facts.forget(id);
+                        Slot::ReadAgain
+                    }
+                }
+                (None, Value::Array(mut values)) if values.len() == 1 + FIXED_FIELDS.len() => {
+                    match bulk(&values[0]) {
+                        None => Slot::ReadAgain,
+                        Some(listed) => {
+                            let listed = Listed::parse(id, listed)?;
+                            self.found(id, listed, &mut values[1..])?
+                        }
+                    }
+                }
+                (None, answer) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "summary of run {id} answered as {answer:?}"
+                    )));
+                }
             };
-            if values.len() != expected {
+            slots.push(slot);
+        }
+        Ok(slots)
+    }
+
+    /// The summaries of `run_ids` read from their own fields ([`UNLISTED_FIELDS`]), their
+    /// facts kept: for runs stored without [`LISTED_FIELD`] and runs made again.
+    async fn read_unlisted(&self, run_ids: &[String]) -> StoreResult<Vec<Slot>> {
+        let mut pipe = redis::pipe();
+        for id in run_ids {
+            pipe.cmd("HMGET")
+                .arg(self.keys.run(id))
+                .arg(&UNLISTED_FIELDS);
+        }
+        let mut conn = self.conn().await?;
+        let answers: Vec<Vec<Value>> = pipe.query_async(&mut conn).await?;
+        let mut slots = Vec::with_capacity(run_ids.len());
+        for (id, mut values) in run_ids.iter().zip(answers) {
+            if values.len() != UNLISTED_FIELDS.len() {
                 return Err(StoreError::Corrupt(format!(
                     "{} summary fields of run {id}",
                     values.len()
                 )));
             }
-            if values[0].is_none() {
-                self.run_facts.forget(id);
-                slots.push(Slot::Gone);
-                continue;
-            }
-            let created_ms = number(values[3].take()).unwrap_or(0);
-            let facts = match facts {
-                Some(facts) if facts.created_ms == created_ms => Arc::clone(facts),
-                Some(_) => {
-                    self.run_facts.forget(id);
-                    slots.push(Slot::Remade);
-                    continue;
-                }
+            let slot = match Listed::from_fields(id, &values)? {
                 None => {
-                    let facts =
-                        Arc::new(fixed_facts(id, created_ms, &mut values[CHANGING_FIELDS..])?);
-                    self.run_facts.insert(id, Arc::clone(&facts));
-                    facts
+                    self.run_facts.forget(id);
+                    Slot::Gone
                 }
+                Some(listed) => self.found(id, listed, &mut values[4..])?,
             };
-            slots.push(Slot::Found(RunSummary::new(id, &mut values, &facts)?));
+            slots.push(slot);
         }
         Ok(slots)
+    }
+
+    /// Run `id` found with `listed` and the values of its [`FIXED_FIELDS`], its facts kept.
+    fn found(&self, id: &str, listed: Listed, fixed: &mut [Value]) -> StoreResult<Slot> {
+        let facts = Arc::new(fixed_facts(id, listed.created_ms, fixed)?);
+        self.run_facts.insert(id, Arc::clone(&facts));
+        Ok(Slot::Found(RunSummary::new(id, listed, &facts)))
     }
 }
 
@@ -222,6 +323,7 @@ enum Slot {
     Found(RunSummary),
     /// No such run (any more).
     Gone,
-    /// A run made again under an id whose earlier run's facts were known: to be read whole.
-    Remade,
+    /// To be read from its own fields: made again under an id whose earlier run's facts were
+    /// known, stored without [`LISTED_FIELD`], or gone (which that read tells).
+    ReadAgain,
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use redis::AsyncCommands;
 use serde_json::Value;
 
+use super::run_summaries::{LISTED_FIELD, listed_at_creation};
 use crate::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
 use crate::error::{InvalidInput, StoreError};
 use crate::keys::Shard;
@@ -462,6 +463,8 @@ fn run_fields(spec: &RunSpec, now: u64) -> Vec<(String, String)> {
         ("queue".to_owned(), spec.queue.to_string()),
         ("priority".to_owned(), spec.priority.as_str().to_owned()),
         ("ntasks".to_owned(), spec.tasks.len().to_string()),
+        // The copy of the status and times a list reads in one value (see `run_summaries`).
+        (LISTED_FIELD.to_owned(), listed_at_creation(now)),
     ];
     if spec.periodic {
         fields.push(("periodic".to_owned(), "1".to_owned()));
