@@ -110,9 +110,22 @@ impl Keys {
     }
 
     /// Hash holding a run and the state of each of its tasks (`tN.status`, `tN.result`, ...),
-    /// on the run's shard.
+    /// on the run's shard. (Written piece by piece: a page of runs builds one per run, and a
+    /// `format!` costs several times as much.)
     pub fn run(&self, run_id: &str) -> String {
-        self.shard_key(self.shard_of(run_id), format_args!("run:{run_id}"))
+        const TAG_OPEN: &str = ":{s:";
+        const TAG_CLOSE: &str = "}:run:";
+        let mut shard = itoa::Buffer::new();
+        let shard = shard.format(self.shard_of(run_id).0);
+        let mut key = String::with_capacity(
+            self.prefix.len() + TAG_OPEN.len() + shard.len() + TAG_CLOSE.len() + run_id.len(),
+        );
+        key.push_str(&self.prefix);
+        key.push_str(TAG_OPEN);
+        key.push_str(shard);
+        key.push_str(TAG_CLOSE);
+        key.push_str(run_id);
+        key
     }
 
     /// Stream of log lines of every task of a run (field `t` names the task).
