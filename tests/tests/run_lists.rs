@@ -397,6 +397,22 @@ async fn runs_on_many_shards_list_newest_first_in_stable_pages() {
     );
 }
 
+/// A worker of the `lists` queue with `handlers`, running until its token is canceled.
+async fn spawn_worker(
+    redis: &RedisServer,
+    prefix: &str,
+    handlers: HandlerRegistry,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), worker::WorkerError>>,
+) {
+    let shutdown = CancellationToken::new();
+    let worker = Worker::new(worker_options(redis, prefix), handlers)
+        .await
+        .unwrap();
+    (shutdown.clone(), tokio::spawn(worker.run(shutdown)))
+}
+
 fn worker_options(redis: &RedisServer, prefix: &str) -> WorkerOptions {
     WorkerOptions::parse_from([
         "worker",
@@ -425,13 +441,7 @@ async fn the_status_index_follows_runs_to_success_error_and_canceled() {
         ctx.cancel.cancelled().await;
         Err(TaskError::Interrupted)
     });
-    let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(
-        Worker::new(worker_options(&redis, &prefix), handlers)
-            .await
-            .unwrap()
-            .run(shutdown.clone()),
-    );
+    let (shutdown, worker) = spawn_worker(&redis, &prefix, handlers).await;
 
     let succeeds = store.create_run(&run_of("p.S", "ok")).await.unwrap();
     let fails = store.create_run(&run_of("p.F", "fail")).await.unwrap();
@@ -1188,13 +1198,7 @@ async fn a_listed_run_shows_the_status_and_times_of_every_transition() {
     // Created: pending, listed once (so this process keeps their fixed facts).
     lists_as_whole(&redis, &prefix, &store, &created).await;
 
-    let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(
-        Worker::new(worker_options(&redis, &prefix), handlers)
-            .await
-            .unwrap()
-            .run(shutdown.clone()),
-    );
+    let (shutdown, worker) = spawn_worker(&redis, &prefix, handlers).await;
     let statuses = || async {
         store
             .get_run_summaries(&created)
