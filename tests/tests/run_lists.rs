@@ -1253,7 +1253,10 @@ async fn a_listed_run_shows_the_status_and_times_of_every_transition() {
         .find(|letter| letter.job.run_id == fails)
         .expect("the failed run's dead letter");
     store.requeue_dead_letter(&queue, &letter.id).await.unwrap();
-    let reopened = store.get_run_summaries(&[fails.clone()]).await.unwrap();
+    let reopened = store
+        .get_run_summaries(std::slice::from_ref(&fails))
+        .await
+        .unwrap();
     assert_eq!(reopened[0].status, Progress);
     assert_eq!(reopened[0].finished_ms, None);
     lists_as_whole(&redis, &prefix, &store, &created).await;
