@@ -1,5 +1,5 @@
 //! Runs as lists show them: a run's status and times, read from the one field of its hash
-//! that holds a copy of them ([`LISTED_FIELD`]), with its fixed facts (definition, kind,
+//! that holds a copy of them (`listed`), with its fixed facts (definition, kind,
 //! payload, periodic flag) read once per process and kept in memory. A page of runs is one
 //! pipelined round trip of one `HGET` per run: a list shows none of the tasks' fields, nor
 //! the run's queue or priority, and each value Redis answers costs the reader far more to
@@ -190,7 +190,7 @@ fn null_payload() -> Box<RawValue> {
 impl Store {
     /// The runs of `run_ids` as lists show them, in order, in one round trip, skipping those
     /// that no longer exist. Of a run whose fixed facts this process keeps in memory (its
-    /// run facts cache) only [`LISTED_FIELD`] is read. A run found made again under the same
+    /// run facts cache) only its `listed` field is read. A run found made again under the same
     /// id, or stored without that field, is read again from its own fields (a second round
     /// trip, for those only).
     pub async fn get_run_summaries(&self, run_ids: &[String]) -> StoreResult<Vec<RunSummary>> {
