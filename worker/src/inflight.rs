@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use common::engine::model::{Priority, QueueName};
+use common::keys::Shard;
 use common::store::engine::jobs::Job;
 use common::store::engine::workers::InFlightJob;
 use common::time::now_ms;
@@ -57,14 +59,36 @@ pub struct InFlight {
     pub task_key: String,
 }
 
-/// Every attempt a worker is executing, by job entry id.
+/// The stream entry a job was read from: its entry id is unique on its stream only (every
+/// shard's stream of a queue and priority numbers its entries by the same clock, so two jobs
+/// created in the same millisecond on two shards share an id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct EntryKey {
+    queue: QueueName,
+    shard: Shard,
+    priority: Priority,
+    entry_id: String,
+}
+
+impl EntryKey {
+    fn of(job: &Job) -> Self {
+        Self {
+            queue: job.queue.clone(),
+            shard: job.shard,
+            priority: job.priority,
+            entry_id: job.entry_id.clone(),
+        }
+    }
+}
+
+/// Every attempt a worker is executing, by the stream entry of its job.
 #[derive(Debug, Clone, Default)]
 pub struct InFlightSet {
-    attempts: Arc<Mutex<HashMap<String, InFlight>>>,
+    attempts: Arc<Mutex<HashMap<EntryKey, InFlight>>>,
 }
 
 impl InFlightSet {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, InFlight>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<EntryKey, InFlight>> {
         // A panic while holding this lock leaves only plain data behind; keep using it.
         self.attempts
             .lock()
@@ -81,13 +105,13 @@ impl InFlightSet {
             started_ms: now_ms(),
             task_key: task_key.to_owned(),
         };
-        self.lock().insert(job.entry_id, attempt);
+        self.lock().insert(EntryKey::of(&job), attempt);
         stop
     }
 
-    /// Removes an attempt once it has ended.
-    pub fn remove(&self, entry_id: &str) {
-        self.lock().remove(entry_id);
+    /// Removes the attempt of `job` once it has ended.
+    pub fn remove(&self, job: &Job) {
+        self.lock().remove(&EntryKey::of(job));
     }
 
     /// How many attempts are in flight.
@@ -145,5 +169,47 @@ impl InFlightSet {
             .filter(|attempt| attempt.started.elapsed() >= age)
             .cloned()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use common::engine::model::JobRef;
+
+    use super::*;
+
+    /// A job of run `run_id` read from `shard`'s normal stream of queue `q` as entry `entry_id`.
+    fn job(run_id: &str, shard: u16, entry_id: &str) -> Job {
+        Job {
+            shard: Shard::new(shard),
+            queue: QueueName::parse("q").unwrap(),
+            priority: Priority::Normal,
+            entry_id: entry_id.to_owned(),
+            job: JobRef {
+                run_id: run_id.to_owned(),
+                task: 0,
+                attempt: 1,
+                redeliveries: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn jobs_of_two_shards_with_the_same_entry_id_are_both_in_flight() {
+        let inflight = InFlightSet::default();
+        let first = job("run-a", 0, "1700000000000-0");
+        let second = job("run-b", 1, "1700000000000-0");
+        let first_stop = inflight.insert(first.clone(), "A");
+        let second_stop = inflight.insert(second.clone(), "B");
+        assert_eq!(inflight.len(), 2);
+
+        // The first ends: the second is still in flight, and a cancel of its run reaches it.
+        inflight.remove(&first);
+        assert_eq!(inflight.len(), 1);
+        assert_eq!(inflight.stop_run("run-b", StopReason::Canceled), 1);
+        assert_eq!(second_stop.reason(), Some(StopReason::Canceled));
+        assert_eq!(first_stop.reason(), None);
+        inflight.remove(&second);
+        assert!(inflight.is_empty());
     }
 }

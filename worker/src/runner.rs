@@ -370,7 +370,7 @@ impl Worker {
                 .map(|done| done.timing.clone())
                 .collect();
             for done in batch.drain(..) {
-                self.inflight.remove(&done.job.entry_id);
+                self.inflight.remove(&done.job);
                 if done.outcome.is_some() {
                     self.done.fetch_add(1, Ordering::Relaxed);
                 }
