@@ -526,8 +526,14 @@ async fn a_run_whose_index_update_was_lost_is_healed() {
     let redis = RedisServer::start();
     let store = redis.store(&unique_prefix()).await;
     let keys = store.keys().clone();
-    let first = store.create_run(&run_of("p.A", "noop")).await.unwrap();
-    let second = store.create_run(&run_of("p.A", "noop")).await.unwrap();
+    // A millisecond apart: runs created within one are listed by id, not in this order.
+    let base = now_ms() - 1000;
+    let mut created = Vec::new();
+    for at_ms in [base, base + 1] {
+        let spec = run_of("p.A", "noop");
+        created.extend(store.create_runs_at(&[spec], at_ms).await.unwrap());
+    }
+    let [first, second] = <[String; 2]>::try_from(created).unwrap();
     store.cancel_run(&first).await.unwrap();
     store.cancel_run(&second).await.unwrap();
     let created = zscore(
