@@ -24,6 +24,8 @@ const MIN_WINDOW: usize = 16;
 /// Fewest entries a page's first read takes from one shard's index: small, since a page is
 /// spread over every shard (a shard that runs short is read again).
 const MIN_FIRST_WINDOW: usize = 4;
+/// The score range of a listing without time bounds: `(min, max)`.
+const UNBOUNDED: (&str, &str) = ("-inf", "+inf");
 /// How long a listing's scratch set lives, should its reader die before deleting it (ms).
 const QUERY_TTL_MS: u64 = 30_000;
 
@@ -54,7 +56,8 @@ impl Read {
 
 /// Adds to `pipe` the next window of candidates of each shard (lane) of `lanes`, newest
 /// first, within the score range `(min, max)`, with their scores or without (Redis formats
-/// each score as text: reading them costs it about as much as the ids).
+/// each score as text: reading them costs it about as much as the ids). Without a range the
+/// window is read by rank, which costs Redis less than by score.
 fn read_windows(
     pipe: &mut redis::Pipeline,
     sources: &[Source],
@@ -63,17 +66,28 @@ fn read_windows(
     (min, max): (&str, &str),
     with_scores: bool,
 ) {
+    let unbounded = (min, max) == (UNBOUNDED.0, UNBOUNDED.1);
     for &lane in lanes {
         let read = reads[lane];
-        let command = pipe
-            .cmd("ZREVRANGEBYSCORE")
-            .arg(&sources[lane].key)
-            .arg(max)
-            .arg(min);
+        let command = if unbounded {
+            let last = read.offset.saturating_add(read.window.saturating_sub(1));
+            pipe.cmd("ZRANGE")
+                .arg(&sources[lane].key)
+                .arg(read.offset)
+                .arg(last)
+                .arg("REV")
+        } else {
+            pipe.cmd("ZREVRANGEBYSCORE")
+                .arg(&sources[lane].key)
+                .arg(max)
+                .arg(min)
+        };
         if with_scores {
             command.arg("WITHSCORES");
         }
-        command.arg("LIMIT").arg(read.offset).arg(read.window);
+        if !unbounded {
+            command.arg("LIMIT").arg(read.offset).arg(read.window);
+        }
     }
 }
 
@@ -446,9 +460,9 @@ impl Store {
 fn score_range(query: &RunQuery) -> (String, String) {
     let min = query
         .created_from_ms
-        .map_or_else(|| "-inf".to_owned(), |ms| ms.to_string());
+        .map_or_else(|| UNBOUNDED.0.to_owned(), |ms| ms.to_string());
     let max = query
         .created_to_ms
-        .map_or_else(|| "+inf".to_owned(), |ms| ms.to_string());
+        .map_or_else(|| UNBOUNDED.1.to_owned(), |ms| ms.to_string());
     (min, max)
 }
