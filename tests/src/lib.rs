@@ -42,6 +42,7 @@ pub mod bench;
 pub mod browser;
 pub mod fake_service;
 pub mod fresh;
+pub mod in_process_worker;
 pub mod other_api;
 pub mod postgres;
 pub mod process;

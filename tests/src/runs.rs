@@ -19,3 +19,14 @@ pub fn echo_run(definition: &str) -> RunSpec {
         json!({}),
     )
 }
+
+/// A one-task run of `definition` whose task `H` calls the Rust handler `handler` with
+/// `payload`.
+pub fn handler_run(definition: &str, handler: &str, payload: Value) -> RunSpec {
+    one_task_run(
+        definition,
+        "H",
+        json!({"type": "handler", "name": handler}),
+        payload,
+    )
+}

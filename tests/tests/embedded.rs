@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use baton_tests::in_process_worker::spawn_worker;
 use baton_tests::redis_server::RedisServer;
-use baton_tests::runs::one_task_run;
+use baton_tests::runs;
 use baton_tests::unique_prefix;
 use baton_tests::wait::wait_for;
 use clap::Parser;
@@ -14,8 +15,7 @@ use common::engine::model::{RunKind, RunSpec, RunStatus, TaskStatus};
 use common::store::Store;
 use serde_json::json;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-use worker::{HandlerRegistry, Worker, WorkerOptions};
+use worker::{HandlerRegistry, WorkerOptions};
 
 fn options(redis: &RedisServer, prefix: &str, retention_secs: u64) -> WorkerOptions {
     WorkerOptions::parse_from([
@@ -32,12 +32,7 @@ fn options(redis: &RedisServer, prefix: &str, retention_secs: u64) -> WorkerOpti
 }
 
 fn handler_run(handler: &str) -> RunSpec {
-    one_task_run(
-        "test.embedded",
-        "H",
-        json!({"type": "handler", "name": handler}),
-        json!({"n": 7}),
-    )
+    runs::handler_run("test.embedded", handler, json!({"n": 7}))
 }
 
 async fn store_for(options: &WorkerOptions) -> Store {
@@ -72,13 +67,7 @@ async fn a_rust_handler_reports_progress_while_it_runs_and_its_result_is_stored(
             ))
         }
     });
-    let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(
-        Worker::new(options, handlers)
-            .await
-            .unwrap()
-            .run(shutdown.clone()),
-    );
+    let (shutdown, worker) = spawn_worker(options, handlers).await;
 
     let id = store.create_run(&handler_run("halfway")).await.unwrap();
     let running = wait_for(
@@ -127,13 +116,7 @@ async fn finished_runs_expire_after_the_retention_and_leave_the_index() {
     let redis = RedisServer::start();
     let options = options(&redis, &unique_prefix(), 1);
     let store = store_for(&options).await;
-    let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(
-        Worker::new(options, HandlerRegistry::new())
-            .await
-            .unwrap()
-            .run(shutdown.clone()),
-    );
+    let (shutdown, worker) = spawn_worker(options, HandlerRegistry::new()).await;
 
     let id = store.create_run(&handler_run("noop")).await.unwrap();
     wait_for(Duration::from_secs(10), "the run succeeds", || async {

@@ -8,17 +8,17 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
+use baton_tests::in_process_worker;
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
+use baton_tests::runs::handler_run;
 use baton_tests::signed_http::{free_port, send_signed, wait_for_health};
 use baton_tests::unique_prefix;
 use baton_tests::wait::wait_for;
 use clap::Parser;
 use common::auth::signing::sign::Signer;
 use common::config::StoreOptions;
-use common::engine::model::{
-    JobRef, Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus,
-};
+use common::engine::model::{JobRef, Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
 use common::keys::Keys;
 use common::operations::OperationError;
 use common::operations::workflows::{Definitions, cancel_workflow, start_workflow};
@@ -29,29 +29,13 @@ use common::time::now_ms;
 use common::workflows::load::load_str;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
-use worker::{HandlerRegistry, TaskError, Worker, WorkerOptions};
+use worker::{HandlerRegistry, TaskError, WorkerOptions};
 
-/// A run of `definition` with one handler task.
+/// A run of `definition` with one handler task, on the `lists` queue.
 fn run_of(definition: &str, handler: &str) -> RunSpec {
     RunSpec {
-        id: None,
-        definition: definition.into(),
-        kind: RunKind::Workflow,
-        payload: json!({}),
-        tasks: vec![TaskSpec {
-            key: "H".into(),
-            executor: json!({"type": "handler", "name": handler}),
-            depends_on: vec![],
-            queue: None,
-            max_retries: 0,
-            timeout_secs: None,
-            is_hook: false,
-        }],
         queue: QueueName::parse("lists").unwrap(),
-        priority: Priority::Normal,
-        periodic: false,
-        not_before_ms: None,
-        hooks: Default::default(),
+        ..handler_run(definition, handler, json!({}))
     }
 }
 
@@ -406,11 +390,7 @@ async fn spawn_worker(
     CancellationToken,
     tokio::task::JoinHandle<Result<(), worker::WorkerError>>,
 ) {
-    let shutdown = CancellationToken::new();
-    let worker = Worker::new(worker_options(redis, prefix), handlers)
-        .await
-        .unwrap();
-    (shutdown.clone(), tokio::spawn(worker.run(shutdown)))
+    in_process_worker::spawn_worker(worker_options(redis, prefix), handlers).await
 }
 
 fn worker_options(redis: &RedisServer, prefix: &str) -> WorkerOptions {

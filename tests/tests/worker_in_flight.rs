@@ -5,37 +5,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use baton_tests::in_process_worker::spawn_worker;
 use baton_tests::redis_server::RedisServer;
+use baton_tests::runs::handler_run;
 use baton_tests::unique_prefix;
 use baton_tests::wait::wait_for;
 use clap::Parser;
-use common::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec};
+use common::engine::model::{Priority, QueueName, RunSpec, RunStatus};
 use common::store::Store;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
-use worker::{HandlerRegistry, TaskError, Worker, WorkerOptions};
+use worker::{HandlerRegistry, TaskError, WorkerOptions};
 
 /// A run with id `id` of one task calling `handler`, on queue `inflight`.
 fn run_of(id: &str, handler: &str) -> RunSpec {
     RunSpec {
         id: Some(id.to_owned()),
-        definition: "p.INFLIGHT".into(),
-        kind: RunKind::Workflow,
-        payload: json!({}),
-        tasks: vec![TaskSpec {
-            key: "H".into(),
-            executor: json!({"type": "handler", "name": handler}),
-            depends_on: vec![],
-            queue: None,
-            max_retries: 0,
-            timeout_secs: None,
-            is_hook: false,
-        }],
         queue: QueueName::parse("inflight").unwrap(),
-        priority: Priority::Normal,
-        periodic: false,
-        not_before_ms: None,
-        hooks: Default::default(),
+        ..handler_run("p.INFLIGHT", handler, json!({}))
     }
 }
 
@@ -120,13 +106,7 @@ async fn a_cancel_reaches_a_job_whose_entry_id_another_shards_job_shares() {
         "--block-ms",
         "100",
     ]);
-    let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(
-        Worker::new(options, handlers)
-            .await
-            .unwrap()
-            .run(shutdown.clone()),
-    );
+    let (shutdown, worker) = spawn_worker(options, handlers).await;
     wait_for(
         Duration::from_secs(10),
         "one run failed while the other runs",
