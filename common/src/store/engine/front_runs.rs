@@ -65,13 +65,6 @@ impl FrontRuns<'_> {
             .filter(|run| self.owns(run)))
     }
 
-    /// The runs of `run_ids` that exist and are this front's, in order, in one round trip.
-    pub async fn get_many(&self, run_ids: &[String]) -> StoreResult<Vec<RunView>> {
-        let mut runs = self.store.get_runs(run_ids).await?;
-        runs.retain(|run| self.owns(run));
-        Ok(runs)
-    }
-
     /// Cancels run `run_id` (see [`Store::cancel_run`]); [`CancelOutcome::NotFound`], with
     /// nothing changed, when it is another front's.
     pub async fn cancel(&self, run_id: &str) -> StoreResult<CancelOutcome> {
