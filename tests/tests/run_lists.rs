@@ -1181,8 +1181,20 @@ async fn a_listed_run_shows_the_status_and_times_of_every_transition() {
         .unwrap();
     let [succeeds, fails, gated, canceled, lost] =
         <[String; 5]>::try_from(created.clone()).unwrap();
-    // Created: pending, listed once (so this process keeps their fixed facts).
+    // Created: pending, listed once (so this process keeps their fixed facts). Not changed
+    // yet, a run stores no `updated` (it is its creation time) and lists it as its creation.
     lists_as_whole(&redis, &prefix, &store, &created).await;
+    let mut conn = redis.connection().await;
+    let stored_updated: bool = redis::cmd("HEXISTS")
+        .arg(store.keys().run(&lost))
+        .arg("updated")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!stored_updated, "a new run stores no 'updated'");
+    for run in store.get_run_summaries(&created).await.unwrap() {
+        assert_eq!(run.updated_ms, run.created_ms, "{}", run.id);
+    }
 
     let (shutdown, worker) = spawn_worker(&redis, &prefix, handlers).await;
     let statuses = || async {

@@ -18,8 +18,8 @@ use crate::engine::model::{RunKind, RunStatus};
 use crate::store::{Store, StoreError, StoreResult};
 
 /// The run-hash field holding the copy of the run's status and times a list reads:
-/// `"{status} {updated} {created} {finished}"`, times in Unix ms, `finished` empty until the
-/// run finishes. Written at creation and, in the same `HSET` as the fields it copies, by every
+/// `"{status} {updated} {created} {finished}"`, times in Unix ms, `updated` empty until the
+/// run first changes (it was updated when created), `finished` empty until it finishes. Written at creation and, in the same `HSET` as the fields it copies, by every
 /// script that changes a run's status (start, finish, fail, cancel, requeue).
 pub(crate) const LISTED_FIELD: &str = "listed";
 
@@ -41,7 +41,7 @@ const UNLISTED_FIELDS: [&str; 8] = [
 
 /// [`LISTED_FIELD`] of a run created at `now_ms`.
 pub(crate) fn listed_at_creation(now_ms: u64) -> String {
-    format!("{} {now_ms} {now_ms} ", RunStatus::Pending.as_str())
+    format!("{}  {now_ms} ", RunStatus::Pending.as_str())
 }
 
 /// A run's status and times, as [`LISTED_FIELD`] holds them.
@@ -62,10 +62,11 @@ impl Listed {
         let mut next = || parts.next().ok_or_else(corrupt);
         let status = next()?.parse()?;
         let (updated, created, finished) = (next()?, next()?, next()?);
+        let created_ms = number(created.as_bytes()).unwrap_or(0);
         Ok(Self {
             status,
-            updated_ms: number(updated.as_bytes()).unwrap_or(0),
-            created_ms: number(created.as_bytes()).unwrap_or(0),
+            updated_ms: number(updated.as_bytes()).unwrap_or(created_ms),
+            created_ms,
             finished_ms: number(finished.as_bytes()),
         })
     }
@@ -79,10 +80,12 @@ impl Listed {
         let status = std::str::from_utf8(status)
             .map_err(|_| StoreError::Corrupt(format!("run {id}: 'status' is not text")))?
             .parse()?;
+        let created_ms = bulk(&fields[2]).and_then(number).unwrap_or(0);
         Ok(Some(Self {
             status,
-            updated_ms: bulk(&fields[1]).and_then(number).unwrap_or(0),
-            created_ms: bulk(&fields[2]).and_then(number).unwrap_or(0),
+            // A run not changed since its creation has no `updated`.
+            updated_ms: bulk(&fields[1]).and_then(number).unwrap_or(created_ms),
+            created_ms,
             finished_ms: bulk(&fields[3]).and_then(number),
         }))
     }

@@ -450,15 +450,15 @@ enum SentWrite {
 /// The hash fields of a new run: its own, then `tN.*` for each task.
 fn run_fields(spec: &RunSpec, now: u64) -> Vec<(String, String)> {
     let successors = spec.successors();
-    // The run's id is its key's, a run not fired by the scheduler is not periodic, and a run
-    // that has finished no task has done none: none of these is stored (every byte of a run
-    // hash is held for each queued job).
+    // The run's id is its key's, a run not fired by the scheduler is not periodic, a run that
+    // has finished no task has done none, and a run not changed since its creation was last
+    // updated then: none of these is stored (every byte of a run hash is held for each queued
+    // job). `updated` is written by the first change (a start, a cancel, a failure).
     let mut fields = vec![
         ("definition".to_owned(), spec.definition.clone()),
         ("kind".to_owned(), spec.kind.as_str().to_owned()),
         ("status".to_owned(), RunStatus::Pending.as_str().to_owned()),
         ("created".to_owned(), now.to_string()),
-        ("updated".to_owned(), now.to_string()),
         ("payload".to_owned(), spec.payload.to_string()),
         ("queue".to_owned(), spec.queue.to_string()),
         ("priority".to_owned(), spec.priority.as_str().to_owned()),
@@ -555,8 +555,8 @@ pub(crate) fn parse_run(id: &str, fields: &HashMap<String, String>) -> StoreResu
         kind: stored_kind(get("kind"), &definition)?,
         definition,
         status: stored_value("status", required("status")?)?,
-        created_ms: number("created").unwrap_or(0),
-        updated_ms: number("updated").unwrap_or(0),
+        created_ms,
+        updated_ms: number("updated").unwrap_or(created_ms),
         finished_ms: number("finished"),
         payload: get("payload")
             .and_then(|text| serde_json::from_str(text).ok())
