@@ -48,9 +48,7 @@ mod merge;
 mod upkeep;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use super::run_facts::FixedFacts;
 use super::run_summaries::RunSummary;
 use super::runs::{RunView, stored_kind};
 use crate::engine::model::{RunKind, RunStatus};
@@ -117,7 +115,7 @@ pub struct RunPage<R = RunSummary> {
 }
 
 /// A run as a page holds it, read by id: what the listing needs to know of it.
-pub(crate) trait ListedRun: Sized + Send {
+pub trait ListedRun: Sized + Send {
     /// The run's id.
     fn id(&self) -> &str;
     /// The run's kind.
@@ -126,17 +124,15 @@ pub(crate) trait ListedRun: Sized + Send {
     fn status(&self) -> RunStatus;
     /// The run's creation time (Unix ms): its score in every index.
     fn created_ms(&self) -> u64;
-    /// The runs of `ids` in order, in one round trip, skipping those that no longer exist;
-    /// `known`: the fixed facts of each that the listing found in the run facts cache.
+    /// The runs of `ids` in order, in one round trip, skipping those that no longer exist.
     fn read(
         store: &Store,
         ids: &[String],
-        known: Vec<Option<Arc<FixedFacts>>>,
     ) -> impl std::future::Future<Output = StoreResult<Vec<Self>>> + Send;
 }
 
 /// Implements [`ListedRun`] for a run type whose `id`, `kind`, `status` and `created_ms` are
-/// fields, read by the store method `$read` (given the ids and the facts known of them).
+/// fields, read by the store method `$read`.
 macro_rules! listed_run {
     ($run:ty, $read:ident) => {
         impl ListedRun for $run {
@@ -152,30 +148,15 @@ macro_rules! listed_run {
             fn created_ms(&self) -> u64 {
                 self.created_ms
             }
-            async fn read(
-                store: &Store,
-                ids: &[String],
-                known: Vec<Option<Arc<FixedFacts>>>,
-            ) -> StoreResult<Vec<Self>> {
-                store.$read(ids, known).await
+            async fn read(store: &Store, ids: &[String]) -> StoreResult<Vec<Self>> {
+                store.$read(ids).await
             }
         }
     };
 }
 
-listed_run!(RunSummary, run_summaries_known);
-listed_run!(RunView, whole_runs_known);
-
-impl Store {
-    /// Whole runs are read whole: what the listing knew of them does not help.
-    async fn whole_runs_known(
-        &self,
-        ids: &[String],
-        _known: Vec<Option<Arc<FixedFacts>>>,
-    ) -> StoreResult<Vec<RunView>> {
-        self.get_runs(ids).await
-    }
-}
+listed_run!(RunSummary, get_run_summaries);
+listed_run!(RunView, get_runs);
 
 /// The index facts of one stored run.
 struct Indexed {

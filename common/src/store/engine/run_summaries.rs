@@ -197,20 +197,11 @@ impl Store {
     /// id, or stored without that field, is read again from its own fields (a second round
     /// trip, for those only).
     pub async fn get_run_summaries(&self, run_ids: &[String]) -> StoreResult<Vec<RunSummary>> {
-        let known = run_ids.iter().map(|id| self.run_facts.get(id)).collect();
-        self.run_summaries_known(run_ids, known).await
-    }
-
-    /// As [`Store::get_run_summaries`], given the facts of each run found in the run facts
-    /// cache (by a listing that looked them up as it ranked the runs).
-    pub(crate) async fn run_summaries_known(
-        &self,
-        run_ids: &[String],
-        known: Vec<Option<Arc<FixedFacts>>>,
-    ) -> StoreResult<Vec<RunSummary>> {
         if run_ids.is_empty() {
             return Ok(Vec::new());
         }
+        let known: Vec<Option<Arc<FixedFacts>>> =
+            run_ids.iter().map(|id| self.run_facts.get(id)).collect();
         let mut slots = self.read_listed(run_ids, &known).await?;
         let again: Vec<usize> = slots
             .iter()

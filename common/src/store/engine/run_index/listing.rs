@@ -1,6 +1,6 @@
 //! Reading a page of runs: the same query on every shard's indexes, merged newest first.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use redis::FromRedisValue;
 
@@ -139,18 +139,20 @@ impl Store {
             attempt += 1;
             let (ranked, total) = self.indexed_page(query).await?;
             let has_more = ranked.len() > query.limit;
-            let mut ids = Vec::with_capacity(query.limit);
-            let mut times = Vec::with_capacity(query.limit);
-            let mut known = Vec::with_capacity(query.limit);
-            for entry in ranked.into_iter().take(query.limit) {
-                ids.push(entry.id);
-                times.push(entry.created_ms);
-                known.push(entry.facts);
-            }
-            let runs = R::read(self, &ids, known).await?;
+            let ranked = &ranked[..ranked.len().min(query.limit)];
+            let ids: Vec<String> = ranked.iter().map(|entry| entry.id.clone()).collect();
+            let runs = R::read(self, &ids).await?;
             // A run made again under an id this process knew was ranked by its earlier
             // creation time: forgotten, and the page read again.
-            let misranked = misranked(&ids, &times, &runs);
+            let ranked_times: HashMap<&str, u64> = ranked
+                .iter()
+                .map(|entry| (entry.id.as_str(), entry.created_ms))
+                .collect();
+            let misranked: Vec<&str> = runs
+                .iter()
+                .filter(|run| ranked_times.get(run.id()) != Some(&run.created_ms()))
+                .map(|run| run.id())
+                .collect();
             if !misranked.is_empty() && attempt < LIST_ATTEMPTS {
                 misranked.iter().for_each(|id| self.run_facts.forget(id));
                 continue;
@@ -281,12 +283,8 @@ impl Store {
     fn ranked_by_known_times(&self, ids: Vec<String>) -> Option<Vec<Ranked>> {
         ids.into_iter()
             .map(|id| {
-                let facts = self.run_facts.get(&id)?;
-                Some(Ranked {
-                    created_ms: facts.created_ms,
-                    id,
-                    facts: Some(facts),
-                })
+                let created_ms = self.run_facts.get(&id)?.created_ms;
+                Some(Ranked { created_ms, id })
             })
             .collect()
     }
@@ -448,8 +446,7 @@ impl Store {
         }
         let has_more = matched.len() > query.limit;
         matched.truncate(query.limit);
-        let known = matched.iter().map(|id| self.run_facts.get(id)).collect();
-        let mut runs = R::read(self, &matched, known).await?;
+        let mut runs = R::read(self, &matched).await?;
         runs.retain(|run| run.kind() == query.kind && Some(run.status()) == query.status);
         Ok(RunPage {
             runs,
@@ -457,21 +454,6 @@ impl Store {
             total: None,
         })
     }
-}
-
-/// The ids of `runs` (read for `ids`, in their order, some perhaps gone) whose creation time
-/// is not the one they were ranked by (`times`, one per id): runs made again under an id.
-fn misranked<'a, R: ListedRun>(ids: &[String], times: &[u64], runs: &'a [R]) -> Vec<&'a str> {
-    let mut ranked = ids.iter().zip(times);
-    runs.iter()
-        .filter(|run| {
-            let time = ranked
-                .find(|(id, _)| id.as_str() == run.id())
-                .map(|(_, time)| *time);
-            time != Some(run.created_ms())
-        })
-        .map(|run| run.id())
-        .collect()
 }
 
 /// The score range (`min`, `max`) of `query`'s creation times, inclusive.

@@ -1,23 +1,16 @@
 //! The k-way merge of the shards' newest-first lists of runs into one newest-first list.
 
-use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
-use std::sync::Arc;
-
-use crate::store::engine::run_facts::FixedFacts;
 
 /// A run id with its index score (creation time, Unix ms). Ordered by time, then by id, so the
 /// greatest is the first a newest-first listing shows: a sorted set read in reverse lists
 /// equal scores by id, the largest first, and the merge keeps that order across shards.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Ranked {
     /// Creation time (Unix ms).
     pub(super) created_ms: u64,
     /// The run id.
     pub(super) id: String,
-    /// The run's fixed facts, when this process knew them (and ranked it by them): the read
-    /// of the page then needs no second look in the cache.
-    pub(super) facts: Option<Arc<FixedFacts>>,
 }
 
 impl Ranked {
@@ -27,28 +20,7 @@ impl Ranked {
             // Scores are whole milliseconds; a negative one (never written) counts as 0.
             created_ms: score as u64,
             id,
-            facts: None,
         }
-    }
-}
-
-impl PartialEq for Ranked {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Ranked {}
-
-impl PartialOrd for Ranked {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Ranked {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.created_ms, &self.id).cmp(&(other.created_ms, &other.id))
     }
 }
 
@@ -157,7 +129,6 @@ mod tests {
         Ranked {
             created_ms,
             id: id.to_owned(),
-            facts: None,
         }
     }
 
