@@ -19,8 +19,9 @@ use crate::store::{Store, StoreError, StoreResult};
 
 /// The run-hash field holding the copy of the run's status and times a list reads:
 /// `"{status} {updated} {created} {finished}"`, times in Unix ms, `updated` empty until the
-/// run first changes (it was updated when created), `finished` empty until it finishes. Written at creation and, in the same `HSET` as the fields it copies, by every
-/// script that changes a run's status (start, finish, fail, cancel, requeue).
+/// run first changes (it was updated when created), `finished` empty until it finishes.
+/// Written at creation and, in the same `HSET` as the fields it copies, by every script that
+/// changes a run's status (start, finish, fail, cancel, requeue).
 pub(crate) const LISTED_FIELD: &str = "listed";
 
 /// The fields that never change, read with [`LISTED_FIELD`] of a run this process does not know.
