@@ -1278,3 +1278,61 @@ async fn a_listed_run_shows_the_status_and_times_of_every_transition() {
     assert_eq!(left.len(), 4);
     assert!(left.iter().all(|run| run.id != gated));
 }
+
+/// Calls of each Redis command since the last `CONFIG RESETSTAT`, by lowercase name.
+async fn command_calls(redis: &RedisServer) -> std::collections::HashMap<String, u64> {
+    let mut conn = redis.connection().await;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    info.lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_process_that_listed_a_page_once_reads_each_shard_once_when_it_lists_it_again() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let creator = redis.store(&prefix).await;
+    let base = now_ms() - 3_600_000;
+    for index in 0..300u64 {
+        creator
+            .create_runs_at(&[run_of("p.AGAIN", "noop")], base + index)
+            .await
+            .unwrap();
+    }
+    // A process that has seen none of the runs: its first page reads each shard's window
+    // again with the scores of the runs it does not know, a few more than the page shows.
+    let lister = redis.store(&prefix).await;
+    let first_page = RunQuery::new(RunKind::Workflow, 100);
+    let first = lister.list_runs(&first_page).await.unwrap();
+    assert_eq!(first.runs.len(), 100);
+    let mut conn = redis.connection().await;
+    let () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let again = lister.list_runs(&first_page).await.unwrap();
+    assert_eq!(ids(&again), ids(&first));
+    let calls = command_calls(&redis).await;
+    let shards = u64::from(lister.keys().shard_count());
+    assert_eq!(
+        calls.get("zrange").copied().unwrap_or(0),
+        shards,
+        "one window per shard, none read again with scores: {calls:?}"
+    );
+    assert_eq!(calls.get("hget").copied().unwrap_or(0), 100, "{calls:?}");
+}

@@ -100,6 +100,18 @@ struct Deployment {
     http: reqwest::Client,
     signer: Arc<Signer>,
     common_env: Vec<(String, String)>,
+    /// The API's environment: `common_env` and where it listens and finds definitions.
+    api_env: Vec<(String, String)>,
+}
+
+impl Deployment {
+    /// Replaces the API with a new process, which has seen no run yet, and waits until it
+    /// answers.
+    async fn restart_api(&mut self) {
+        self.api.kill_9();
+        self.api = BatonProcess::spawn("baton-api", &[], &refs(&self.api_env));
+        baton_tests::signed_http::wait_for_health(&self.http, &self.base).await;
+    }
 }
 
 fn main() -> ExitCode {
@@ -108,14 +120,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let deployment = deploy(args).await?;
+    let mut deployment = deploy(args).await?;
     println!(
         "baton-api-bench: scenario={:?} clients={} secs={} workers={} concurrency={}",
         args.scenario, args.clients, args.secs, args.workers, args.concurrency
     );
     let summary = match args.scenario {
         Scenario::Create => create_scenario(args, &deployment).await?,
-        scenario => read_scenario(args, &deployment, scenario).await?,
+        scenario => read_scenario(args, &mut deployment, scenario).await?,
     };
     println!("{summary}");
     Ok(())
@@ -154,6 +166,10 @@ async fn deploy(args: &Args) -> Result<Deployment, Box<dyn std::error::Error>> {
         ("BATON_DEFINITIONS", dir.as_str()),
     ]);
     let api = BatonProcess::spawn("baton-api", &[], &api_env);
+    let api_env = api_env
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .build()?;
@@ -171,6 +187,7 @@ async fn deploy(args: &Args) -> Result<Deployment, Box<dyn std::error::Error>> {
         http,
         signer: Arc::new(signer),
         common_env,
+        api_env,
     })
 }
 
@@ -265,11 +282,12 @@ async fn create_scenario(
     }))
 }
 
-/// `--runs` chains created and run to success, then `--secs` of reads; with the Redis
+/// `--runs` chains created and run to success, then `--secs` of reads from a new API process,
+/// which, like a replica that did not create them, has seen none of the runs; with the Redis
 /// commands the reads cost.
 async fn read_scenario(
     args: &Args,
-    deployment: &Deployment,
+    deployment: &mut Deployment,
     scenario: Scenario,
 ) -> Result<Value, Box<dyn std::error::Error>> {
     if scenario != Scenario::Signed {
@@ -279,6 +297,9 @@ async fn read_scenario(
     }
     let ids = workflow_ids(deployment).await?;
     println!("[preload] {} workflows listed by the API", ids.len());
+    deployment.restart_api().await;
+    println!("[preload] the API restarted: it has seen none of the runs");
+    let deployment = &*deployment;
     let listed = ids.len();
     let ids = Arc::new(ids);
     let per_page = args.per_page;

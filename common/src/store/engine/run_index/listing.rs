@@ -238,7 +238,7 @@ impl Store {
                     total = Some(counts.iter().sum());
                 }
                 // Ranked by the creation times this process knows; a window with a run it
-                // does not know is read again with its scores.
+                // does not know is read again with its scores, which it then keeps.
                 let mut unscored = Vec::new();
                 for (lane, entries) in starved.into_iter().zip(answers) {
                     let entries: Vec<String> = FromRedisValue::from_redis_value(entries)
@@ -258,7 +258,12 @@ impl Store {
                         self.query_pipeline(&mut conn, &scored).await?;
                     for (lane, entries) in unscored.into_iter().zip(answers) {
                         let complete = reads[lane].advance(entries.len(), 4, read_cap);
-                        merge.extend(lane, entries.into_iter().map(Ranked::from_scored), complete);
+                        let ranked: Vec<Ranked> =
+                            entries.into_iter().map(Ranked::from_scored).collect();
+                        for entry in &ranked {
+                            self.run_facts.remember_created(&entry.id, entry.created_ms);
+                        }
+                        merge.extend(lane, ranked, complete);
                     }
                 }
             }
@@ -283,7 +288,7 @@ impl Store {
     fn ranked_by_known_times(&self, ids: Vec<String>) -> Option<Vec<Ranked>> {
         ids.into_iter()
             .map(|id| {
-                let created_ms = self.run_facts.get(&id)?.created_ms;
+                let created_ms = self.run_facts.created_ms(&id)?;
                 Some(Ranked { created_ms, id })
             })
             .collect()
