@@ -9,7 +9,7 @@ use common::operations::workflows;
 use common::store::engine::run_index::RunQuery;
 use common::store::engine::run_summaries::RunSummary;
 use common::store::engine::runs::{RunView, TaskView};
-use common::time::iso8601;
+use common::time::Iso8601;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -158,7 +158,7 @@ fn director_task_status(status: TaskStatus) -> &'static str {
 /// A run as Director shows a workflow, its fields in Director's (alphabetical) order.
 #[derive(Serialize)]
 struct DirectorWorkflow<'a> {
-    created: String,
+    created: Iso8601,
     fullname: &'a str,
     id: &'a str,
     name: &'a str,
@@ -169,7 +169,7 @@ struct DirectorWorkflow<'a> {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     tasks: Option<Vec<DirectorTask<'a>>>,
-    updated: String,
+    updated: Iso8601,
 }
 
 /// A workflow's payload as it was read: the stored JSON text of a listed run, or a whole
@@ -184,7 +184,7 @@ enum Payload<'a> {
 /// A task as Director shows one, its fields in Director's (alphabetical) order.
 #[derive(Serialize)]
 struct DirectorTask<'a> {
-    created: String,
+    created: Iso8601,
     id: &'a str,
     is_hook: bool,
     key: &'a str,
@@ -192,7 +192,7 @@ struct DirectorTask<'a> {
     result: Cow<'a, Value>,
     status: &'static str,
     task: &'a str,
-    updated: String,
+    updated: Iso8601,
 }
 
 impl<'a> DirectorWorkflow<'a> {
@@ -200,7 +200,7 @@ impl<'a> DirectorWorkflow<'a> {
     fn new(id: &'a str, definition: &'a str, status: RunStatus, times: (u64, u64)) -> Self {
         let (project, name) = definition.split_once('.').unwrap_or(("", definition));
         Self {
-            created: iso8601(times.0),
+            created: Iso8601(times.0),
             fullname: definition,
             id,
             name,
@@ -209,7 +209,7 @@ impl<'a> DirectorWorkflow<'a> {
             project,
             status: status.as_str(),
             tasks: None,
-            updated: iso8601(times.1),
+            updated: Iso8601(times.1),
         }
     }
 
@@ -252,7 +252,7 @@ fn run_tasks_json(run: &RunView) -> Vec<DirectorTask<'_>> {
             !(task.is_hook && task.status == TaskStatus::Pending && run.status.is_finished())
         })
         .map(|task| DirectorTask {
-            created: iso8601(task.created_ms),
+            created: Iso8601(task.created_ms),
             id: &task.id,
             is_hook: task.is_hook,
             key: &task.key,
@@ -265,7 +265,7 @@ fn run_tasks_json(run: &RunView) -> Vec<DirectorTask<'_>> {
             result: director_task_result(task),
             status: director_task_status(task.status),
             task: &task.id,
-            updated: iso8601(task.updated_ms),
+            updated: Iso8601(task.updated_ms),
         })
         .collect()
 }

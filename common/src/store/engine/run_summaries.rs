@@ -63,12 +63,12 @@ impl Listed {
         let mut next = || parts.next().ok_or_else(corrupt);
         let status = next()?.parse()?;
         let (updated, created, finished) = (next()?, next()?, next()?);
-        let created_ms = number(created.as_bytes()).unwrap_or(0);
+        let created_ms = created.parse().unwrap_or(0);
         Ok(Self {
             status,
-            updated_ms: number(updated.as_bytes()).unwrap_or(created_ms),
+            updated_ms: updated.parse().unwrap_or(created_ms),
             created_ms,
-            finished_ms: number(finished.as_bytes()),
+            finished_ms: finished.parse().ok(),
         })
     }
 
