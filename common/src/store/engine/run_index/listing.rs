@@ -1,6 +1,6 @@
 //! Reading a page of runs: the same query on every shard's indexes, merged newest first.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use redis::FromRedisValue;
 
@@ -52,6 +52,25 @@ impl Read {
         self.window = self.window.saturating_mul(growth).min(cap);
         complete
     }
+}
+
+/// The ids of the runs of `runs`, read for `ids` (in their order, less those gone), whose
+/// creation time is not the one they were ranked by (`ranked_ms`, one per id).
+fn misranked<'a, R: ListedRun>(runs: &'a [R], ids: &[String], ranked_ms: &[u64]) -> Vec<&'a str> {
+    let mut from = 0;
+    runs.iter()
+        .filter(
+            |run| match ids[from..].iter().position(|id| id == run.id()) {
+                Some(offset) => {
+                    let at = from + offset;
+                    from = at + 1;
+                    ranked_ms[at] != run.created_ms()
+                }
+                None => true,
+            },
+        )
+        .map(|run| run.id())
+        .collect()
 }
 
 /// Adds to `pipe` the next window of candidates of each shard (lane) of `lanes`, newest
@@ -139,20 +158,15 @@ impl Store {
             attempt += 1;
             let (ranked, total) = self.indexed_page(query).await?;
             let has_more = ranked.len() > query.limit;
-            let ranked = &ranked[..ranked.len().min(query.limit)];
-            let ids: Vec<String> = ranked.iter().map(|entry| entry.id.clone()).collect();
+            let (ids, ranked_ms): (Vec<String>, Vec<u64>) = ranked
+                .into_iter()
+                .take(query.limit)
+                .map(|entry| (entry.id, entry.created_ms))
+                .unzip();
             let runs = R::read(self, &ids).await?;
             // A run made again under an id this process knew was ranked by its earlier
             // creation time: forgotten, and the page read again.
-            let ranked_times: HashMap<&str, u64> = ranked
-                .iter()
-                .map(|entry| (entry.id.as_str(), entry.created_ms))
-                .collect();
-            let misranked: Vec<&str> = runs
-                .iter()
-                .filter(|run| ranked_times.get(run.id()) != Some(&run.created_ms()))
-                .map(|run| run.id())
-                .collect();
+            let misranked = misranked(&runs, &ids, &ranked_ms);
             if !misranked.is_empty() && attempt < LIST_ATTEMPTS {
                 misranked.iter().for_each(|id| self.run_facts.forget(id));
                 continue;
