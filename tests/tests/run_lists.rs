@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
+use baton_tests::bench::redis_info::RedisNodes;
 use baton_tests::in_process_worker;
 use baton_tests::process::BatonProcess;
 use baton_tests::redis_server::RedisServer;
@@ -1279,28 +1280,6 @@ async fn a_listed_run_shows_the_status_and_times_of_every_transition() {
     assert!(left.iter().all(|run| run.id != gated));
 }
 
-/// Calls of each Redis command since the last `CONFIG RESETSTAT`, by lowercase name.
-async fn command_calls(redis: &RedisServer) -> std::collections::HashMap<String, u64> {
-    let mut conn = redis.connection().await;
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    info.lines()
-        .filter_map(|line| {
-            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = stats
-                .strip_prefix("calls=")?
-                .split(',')
-                .next()?
-                .parse()
-                .ok()?;
-            Some((name.to_owned(), calls))
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_process_that_listed_a_page_once_reads_each_shard_once_when_it_lists_it_again() {
     let redis = RedisServer::start();
@@ -1319,20 +1298,17 @@ async fn a_process_that_listed_a_page_once_reads_each_shard_once_when_it_lists_i
     let first_page = RunQuery::new(RunKind::Workflow, 100);
     let first = lister.list_runs(&first_page).await.unwrap();
     assert_eq!(first.runs.len(), 100);
-    let mut conn = redis.connection().await;
-    let () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let nodes = RedisNodes::connect(&redis.url()).await.unwrap();
+    nodes.reset_stats().await.unwrap();
     let again = lister.list_runs(&first_page).await.unwrap();
     assert_eq!(ids(&again), ids(&first));
-    let calls = command_calls(&redis).await;
+    let costs = nodes.command_costs().await.unwrap();
+    let calls = |command: &str| costs.get(command).map_or(0, |cost| cost.calls);
     let shards = u64::from(lister.keys().shard_count());
     assert_eq!(
-        calls.get("zrange").copied().unwrap_or(0),
+        calls("zrange"),
         shards,
-        "one window per shard, none read again with scores: {calls:?}"
+        "one window per shard, none read again with scores: {costs:?}"
     );
-    assert_eq!(calls.get("hget").copied().unwrap_or(0), 100, "{calls:?}");
+    assert_eq!(calls("hget"), 100, "{costs:?}");
 }
