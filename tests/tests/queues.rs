@@ -417,6 +417,20 @@ async fn the_series_shows_succeeded_and_failed_jobs_in_the_current_second_and_mi
         })
         .await;
     }
+    // The series are written just after the finish script that ends a run, in a round trip
+    // of their own.
+    wait_until(
+        Duration::from_secs(5),
+        "the outcomes are counted",
+        || async {
+            let series = world.store.queue_series(&first, now_ms()).await.unwrap();
+            let all = world.store.all_queues_series(now_ms()).await.unwrap();
+            totals(&series.per_second) == (3, 2)
+                && totals(&series.per_minute) == (3, 2)
+                && totals(&all.per_minute) == (4, 2)
+        },
+    )
+    .await;
     let now = now_ms();
 
     let series = world.store.queue_series(&first, now).await.unwrap();
