@@ -42,6 +42,11 @@ pub struct StoreOptions {
         value_parser = clap::value_parser!(u16).range(1..=crate::keys::MAX_SHARDS as i64))]
     pub shards: u16,
 
+    /// Runs whose status and times a process keeps in memory for its lists while Redis
+    /// tracks them (`CLIENT TRACKING`; a single Redis 6+ server); 0 reads every run from Redis.
+    #[arg(long, env = "BATON_LIST_CACHE_RUNS", default_value_t = DEFAULT_LIST_CACHE_RUNS)]
+    pub list_cache_runs: usize,
+
     /// TLS settings of a `rediss://` URL.
     #[command(flatten)]
     pub tls: RedisTlsOptions,
@@ -58,11 +63,15 @@ impl std::fmt::Debug for StoreOptions {
             .field("prefix", &self.prefix)
             .field("retention_secs", &self.retention_secs)
             .field("shards", &self.shards)
+            .field("list_cache_runs", &self.list_cache_runs)
             .field("tls", &self.tls)
             .field("replication", &self.replication)
             .finish()
     }
 }
+
+/// Runs a process keeps the status and times of for its lists, unless configured otherwise.
+pub const DEFAULT_LIST_CACHE_RUNS: usize = 200_000;
 
 /// Certificates for a `rediss://` connection. Without a CA file the system's trusted roots
 /// verify the server; a client certificate and key are for servers that authenticate

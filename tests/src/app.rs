@@ -383,6 +383,7 @@ impl TestApp {
             prefix: self.prefix.clone(),
             retention_secs: 3600,
             shards: common::keys::DEFAULT_SHARDS,
+            list_cache_runs: common::config::DEFAULT_LIST_CACHE_RUNS,
             tls: self.settings.redis_tls.clone(),
             replication: Default::default(),
         })

@@ -127,6 +127,7 @@ impl RedisDeployment {
             prefix: String::new(),
             retention_secs: 0,
             shards: common::keys::DEFAULT_SHARDS,
+            list_cache_runs: common::config::DEFAULT_LIST_CACHE_RUNS,
             tls: Default::default(),
             replication: Default::default(),
         };

@@ -125,6 +125,7 @@ impl RedisServer {
             prefix: prefix.to_owned(),
             retention_secs: 3600,
             shards: common::keys::DEFAULT_SHARDS,
+            list_cache_runs: common::config::DEFAULT_LIST_CACHE_RUNS,
             tls: Default::default(),
             replication: Default::default(),
         })

@@ -41,6 +41,7 @@ async fn store_for(options: &WorkerOptions) -> Store {
         prefix: options.store.prefix.clone(),
         retention_secs: options.store.retention_secs,
         shards: options.store.shards,
+        list_cache_runs: options.store.list_cache_runs,
         tls: options.store.tls.clone(),
         replication: Default::default(),
     })

@@ -43,6 +43,7 @@ fn options(app: &TestApp, url: &str) -> StoreOptions {
         prefix: app.prefix().to_owned(),
         retention_secs: 3600,
         shards: common::keys::DEFAULT_SHARDS,
+        list_cache_runs: common::config::DEFAULT_LIST_CACHE_RUNS,
         tls: Default::default(),
         replication: Default::default(),
     }

@@ -77,6 +77,7 @@ fn waiting_for(app: &TestApp, replicas: u16, timeout_ms: u64) -> StoreOptions {
         prefix: app.prefix().to_owned(),
         retention_secs: 3600,
         shards: common::keys::DEFAULT_SHARDS,
+        list_cache_runs: common::config::DEFAULT_LIST_CACHE_RUNS,
         tls: Default::default(),
         replication: ReplicaAckOptions {
             min_replicas_ack: replicas,

@@ -9,6 +9,8 @@
 //! - [`reports`]: report runs by key, and the report versions they become.
 //! - [`releases`]: the Release Coordinator's records and release lifecycle transitions.
 //! - [`projects`]: projects (Orchestra's) by integer id, and the human tasks people claim.
+//! - [`tracked_cache`]: values kept in memory while Redis tracks their keys (runs' status and
+//!   times, for lists).
 //! - [`connection`]: the Redis client (one server, Cluster or Sentinel; password, TLS) and
 //!   URLs shown with passwords masked.
 //! - [`record_fields`]: records to and from the string fields of their hashes.
@@ -24,6 +26,7 @@ pub mod record_fields;
 pub mod releases;
 pub mod reports;
 mod startup;
+pub mod tracked_cache;
 pub mod workflows;
 
 use std::collections::HashSet;
@@ -56,6 +59,8 @@ pub struct Store {
     known_queues: Arc<Mutex<HashSet<QueueName>>>,
     /// The fixed facts of the runs this process listed.
     run_facts: engine::run_facts::RunFactsCache,
+    /// The status and times of the runs this process listed, while Redis tracks them.
+    listed: tracked_cache::TrackedCache<engine::run_summaries::Listed>,
     /// When this process last wrote each API key's use.
     key_uses: auth::key_uses::KeyUses,
     /// The key blocks of the shard scripts, named once.
@@ -88,6 +93,13 @@ impl Store {
             0 => None,
             _ => Some(target.shared_connection().await?),
         };
+        let listed = tracked_cache::TrackedCache::new(
+            match &target {
+                RedisTarget::Single(client) => Some(&**client),
+                _ => None,
+            },
+            options.list_cache_runs,
+        );
         let store = Self {
             shared,
             acknowledged,
@@ -97,6 +109,7 @@ impl Store {
             retention_secs: options.retention_secs,
             known_queues: Arc::default(),
             run_facts: Default::default(),
+            listed,
             key_uses: Default::default(),
             shard_key_blocks: Default::default(),
         };

@@ -27,6 +27,7 @@ pub async fn connect(url: &str, prefix: &str) -> BenchResult<Store> {
         prefix: prefix.to_owned(),
         retention_secs: RETENTION_SECS,
         shards: shards_from_env(),
+        list_cache_runs: common::config::DEFAULT_LIST_CACHE_RUNS,
         tls: Default::default(),
         replication: Default::default(),
     })

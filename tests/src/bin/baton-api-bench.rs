@@ -221,6 +221,7 @@ async fn run_to_success(
         prefix: deployment.prefix.clone(),
         retention_secs: 3600,
         shards: common::keys::DEFAULT_SHARDS,
+        list_cache_runs: common::config::DEFAULT_LIST_CACHE_RUNS,
         tls: Default::default(),
         replication: Default::default(),
     })

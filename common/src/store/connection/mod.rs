@@ -277,6 +277,7 @@ mod tests {
             prefix: "baton".into(),
             retention_secs: 60,
             shards: crate::keys::DEFAULT_SHARDS,
+            list_cache_runs: crate::config::DEFAULT_LIST_CACHE_RUNS,
             tls,
             replication: Default::default(),
         }

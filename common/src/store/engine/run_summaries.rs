@@ -3,7 +3,9 @@
 //! payload, periodic flag) read once per process and kept in memory. A page of runs is one
 //! pipelined round trip of one `HGET` per run: a list shows none of the tasks' fields, nor
 //! the run's queue or priority, and each value Redis answers costs the reader far more to
-//! decode than its bytes do, so one value per run rather than four.
+//! decode than its bytes do, so one value per run rather than four. Those values are kept
+//! while Redis tracks their keys ([`crate::store::tracked_cache`]), so a run listed again
+//! and unchanged since is not read at all: the page's round trip is then one `PING`.
 //!
 //! Runs stored before the copy existed have none; they are read from their own fields.
 
@@ -15,6 +17,7 @@ use serde_json::value::RawValue;
 use super::run_facts::FixedFacts;
 use super::runs::stored_kind;
 use crate::engine::model::{RunKind, RunStatus};
+use crate::store::tracked_cache::{Ticket, TrackingConnection};
 use crate::store::{Store, StoreError, StoreResult};
 
 /// The run-hash field holding the copy of the run's status and times a list reads:
@@ -47,7 +50,7 @@ pub(crate) fn listed_at_creation(now_ms: u64) -> String {
 
 /// A run's status and times, as [`LISTED_FIELD`] holds them.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Listed {
+pub(crate) struct Listed {
     status: RunStatus,
     updated_ms: u64,
     created_ms: u64,
@@ -227,59 +230,170 @@ impl Store {
 
     /// One pipelined read of the summaries of `run_ids`: [`LISTED_FIELD`] of those whose
     /// facts are `known`, with [`FIXED_FIELDS`] of the others (whose facts are then kept).
+    /// Through the tracking connection, when there is one, so that the values read are kept
+    /// and a run listed again is not read.
     async fn read_listed(
+        &self,
+        run_ids: &[String],
+        known: &[Option<Arc<FixedFacts>>],
+    ) -> StoreResult<Vec<Slot>> {
+        if let Some(tracking) = self.listed.connection().await {
+            match self.read_listed_tracked(&tracking, run_ids, known).await {
+                Ok(slots) => return Ok(slots),
+                Err(StoreError::Redis(error)) => {
+                    tracing::debug!(%error, "the tracking connection failed: lists read runs without it");
+                    self.listed.failed(&tracking);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        self.read_listed_untracked(run_ids, known).await
+    }
+
+    /// [`Self::read_listed`] through the shared connection, keeping nothing.
+    async fn read_listed_untracked(
         &self,
         run_ids: &[String],
         known: &[Option<Arc<FixedFacts>>],
     ) -> StoreResult<Vec<Slot>> {
         let mut pipe = redis::pipe();
         for (id, facts) in run_ids.iter().zip(known) {
-            match facts {
-                Some(_) => pipe.cmd("HGET").arg(self.keys.run(id)).arg(LISTED_FIELD),
-                None => pipe
-                    .cmd("HMGET")
-                    .arg(self.keys.run(id))
-                    .arg(LISTED_FIELD)
-                    .arg(&FIXED_FIELDS),
-            };
+            self.read_summary(&mut pipe, &self.keys.run(id), facts.is_some());
         }
         let mut conn = self.conn().await?;
         let answers: Vec<Value> = pipe.query_async(&mut conn).await?;
+        run_ids
+            .iter()
+            .zip(known)
+            .zip(answers)
+            .map(|((id, facts), answer)| Ok(self.slot_of(id, facts.as_deref(), answer)?.0))
+            .collect()
+    }
+
+    /// [`Self::read_listed`] through the tracking connection `tracking`: the runs whose
+    /// values are kept are not read, but only looked at once the round trip of the others
+    /// (or a `PING`) is back, when every change made before it has removed its run's value;
+    /// those removed meanwhile are read again through the shared connection.
+    async fn read_listed_tracked(
+        &self,
+        tracking: &TrackingConnection,
+        run_ids: &[String],
+        known: &[Option<Arc<FixedFacts>>],
+    ) -> StoreResult<Vec<Slot>> {
+        let keys: Vec<String> = run_ids.iter().map(|id| self.keys.run(id)).collect();
+        let mut pipe = redis::pipe();
+        let tickets: Vec<Option<Ticket>> = keys
+            .iter()
+            .zip(known)
+            .map(|(key, facts)| {
+                if facts.is_some() && self.listed.get(key).is_some() {
+                    return None;
+                }
+                let ticket = self.listed.ticket(key);
+                self.read_summary(&mut pipe, key, facts.is_some());
+                Some(ticket)
+            })
+            .collect();
+        let reads = pipe.len();
+        if reads == 0 {
+            pipe.cmd("PING");
+        }
+        let mut answers: Vec<Value> = pipe.query_async(&mut tracking.connection.clone()).await?;
+        if reads == 0 {
+            answers.clear();
+        }
+        let mut answers = answers.into_iter();
         let mut slots = Vec::with_capacity(run_ids.len());
-        for ((id, facts), answer) in run_ids.iter().zip(known).zip(answers) {
-            let slot = match (facts, answer) {
-                (Some(_), Value::Nil) => {
-                    // Gone, or stored without the field: its own fields tell.
-                    self.run_facts.forget(id);
-                    Slot::ReadAgain
-                }
-                (Some(facts), answer) => {
-                    let listed = Listed::parse(id, bulk(&answer).unwrap_or_default())?;
-                    if listed.created_ms == facts.created_ms {
-                        Slot::Found(RunSummary::new(id, listed, facts))
-                    } else {
-                        self.run_facts.forget(id);
-                        Slot::ReadAgain
+        let mut unkept = Vec::new();
+        for (index, ((id, facts), ticket)) in run_ids.iter().zip(known).zip(tickets).enumerate() {
+            let Some(ticket) = ticket else {
+                match (facts, self.listed.get(&keys[index])) {
+                    (Some(facts), Some(listed)) if listed.created_ms == facts.created_ms => {
+                        slots.push(Slot::Found(RunSummary::new(id, listed, facts)));
+                    }
+                    _ => {
+                        unkept.push(index);
+                        slots.push(Slot::ReadAgain);
                     }
                 }
-                (None, Value::Array(mut values)) if values.len() == 1 + FIXED_FIELDS.len() => {
-                    match bulk(&values[0]) {
-                        None => Slot::ReadAgain,
-                        Some(listed) => {
-                            let listed = Listed::parse(id, listed)?;
-                            self.found(id, listed, &mut values[1..])?
-                        }
-                    }
-                }
-                (None, answer) => {
-                    return Err(StoreError::Corrupt(format!(
-                        "summary of run {id} answered as {answer:?}"
-                    )));
-                }
+                continue;
             };
+            let answer = answers.next().ok_or_else(|| {
+                StoreError::Corrupt(format!("no summary of run {id} in the reply"))
+            })?;
+            let (slot, listed) = self.slot_of(id, facts.as_deref(), answer)?;
+            if let Some(listed) = listed {
+                self.listed.keep(&keys[index], ticket, listed);
+            }
             slots.push(slot);
         }
+        if !unkept.is_empty() {
+            let ids: Vec<String> = unkept.iter().map(|&index| run_ids[index].clone()).collect();
+            let facts: Vec<_> = unkept.iter().map(|&index| known[index].clone()).collect();
+            for (index, slot) in unkept
+                .into_iter()
+                .zip(self.read_listed_untracked(&ids, &facts).await?)
+            {
+                slots[index] = slot;
+            }
+        }
         Ok(slots)
+    }
+
+    /// Adds to `pipe` the read of the summary of the run at `key`: [`LISTED_FIELD`] alone
+    /// when its facts are `known`, else with [`FIXED_FIELDS`].
+    fn read_summary(&self, pipe: &mut redis::Pipeline, key: &str, known: bool) {
+        if known {
+            pipe.cmd("HGET").arg(key).arg(LISTED_FIELD);
+        } else {
+            pipe.cmd("HMGET")
+                .arg(key)
+                .arg(LISTED_FIELD)
+                .arg(&FIXED_FIELDS);
+        }
+    }
+
+    /// What `answer`, the reply to [`Self::read_summary`] of run `id` whose facts are `facts`
+    /// when known, found; with its status and times when they are to be kept.
+    fn slot_of(
+        &self,
+        id: &str,
+        facts: Option<&FixedFacts>,
+        answer: Value,
+    ) -> StoreResult<(Slot, Option<Listed>)> {
+        Ok(match (facts, answer) {
+            (Some(_), Value::Nil) => {
+                // Gone, or stored without the field: its own fields tell.
+                self.run_facts.forget(id);
+                (Slot::ReadAgain, None)
+            }
+            (Some(facts), answer) => {
+                let listed = Listed::parse(id, bulk(&answer).unwrap_or_default())?;
+                if listed.created_ms == facts.created_ms {
+                    (
+                        Slot::Found(RunSummary::new(id, listed, facts)),
+                        Some(listed),
+                    )
+                } else {
+                    self.run_facts.forget(id);
+                    (Slot::ReadAgain, None)
+                }
+            }
+            (None, Value::Array(mut values)) if values.len() == 1 + FIXED_FIELDS.len() => {
+                match bulk(&values[0]) {
+                    None => (Slot::ReadAgain, None),
+                    Some(listed) => {
+                        let listed = Listed::parse(id, listed)?;
+                        (self.found(id, listed, &mut values[1..])?, Some(listed))
+                    }
+                }
+            }
+            (None, answer) => {
+                return Err(StoreError::Corrupt(format!(
+                    "summary of run {id} answered as {answer:?}"
+                )));
+            }
+        })
     }
 
     /// The summaries of `run_ids` read from their own fields ([`UNLISTED_FIELDS`]), their
