@@ -70,6 +70,8 @@ struct Shared<V> {
 enum Link {
     /// None open; the next read opens one, unless the last attempt failed recently.
     Closed { failed_at: Option<Instant> },
+    /// One read is opening it; the others read without the cache meanwhile.
+    Opening,
     /// Open, tracking; `number` tells it from the connections before it.
     Open {
         connection: MultiplexedConnection,
@@ -139,7 +141,7 @@ impl<V: Clone + Send + Sync + 'static> TrackedCache<V> {
     pub(crate) async fn connection(&self) -> Option<TrackingConnection> {
         let client = self.shared.client.as_ref()?;
         {
-            let link = self.shared.lock_link();
+            let mut link = self.shared.lock_link();
             match &*link {
                 Link::Open { connection, number } => {
                     return Some(TrackingConnection {
@@ -147,25 +149,21 @@ impl<V: Clone + Send + Sync + 'static> TrackedCache<V> {
                         number: *number,
                     });
                 }
-                Link::Unsupported => return None,
+                Link::Unsupported | Link::Opening => return None,
                 Link::Closed {
                     failed_at: Some(at),
                 } if at.elapsed() < RETRY_AFTER => return None,
                 Link::Closed { .. } => {}
             }
+            *link = Link::Opening;
         }
+        let opening = Opening(&self.shared);
         let number = self.shared.next_ticket.fetch_add(1, Ordering::Relaxed);
         let opened = self.open(client, number).await;
+        std::mem::forget(opening);
         let mut link = self.shared.lock_link();
         match opened {
             Ok(connection) => {
-                if let Link::Open { connection, number } = &*link {
-                    // Another task opened one meanwhile: use it, and drop this one.
-                    return Some(TrackingConnection {
-                        connection: connection.clone(),
-                        number: *number,
-                    });
-                }
                 // Values kept before were tracked by a connection gone: none is valid.
                 self.shared.clear();
                 *link = Link::Open {
@@ -226,6 +224,18 @@ impl<V: Clone + Send + Sync + 'static> TrackedCache<V> {
             .exec_async(&mut connection)
             .await?;
         Ok(connection)
+    }
+}
+
+/// Marks the link closed again if the read opening it is dropped before it is done.
+struct Opening<'a, V: Clone>(&'a Shared<V>);
+
+impl<V: Clone> Drop for Opening<'_, V> {
+    fn drop(&mut self) {
+        let mut link = self.0.lock_link();
+        if matches!(&*link, Link::Opening) {
+            *link = Link::Closed { failed_at: None };
+        }
     }
 }
 
@@ -308,4 +318,68 @@ fn refuses_tracking(error: &redis::RedisError) -> bool {
         ErrorKind::RESP3NotSupported
             | ErrorKind::Server(ServerErrorKind::ResponseError | ServerErrorKind::NoPerm)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalidation(keys: Option<&[&str]>) -> PushInfo {
+        let keys = match keys {
+            Some(keys) => Value::Array(
+                keys.iter()
+                    .map(|key| Value::BulkString(key.as_bytes().to_vec()))
+                    .collect(),
+            ),
+            None => Value::Nil,
+        };
+        PushInfo {
+            kind: PushKind::Invalidate,
+            data: vec![keys],
+        }
+    }
+
+    #[test]
+    fn a_value_is_kept_only_with_a_ticket_no_invalidation_took_back() {
+        let cache = TrackedCache::<u32>::new(None, 10);
+        let ticket = cache.ticket("a");
+        cache.shared.apply(invalidation(Some(&["a"])), 0);
+        cache.keep("a", ticket, 1);
+        assert_eq!(cache.get("a"), None, "invalidated between read and keep");
+
+        let ticket = cache.ticket("a");
+        cache.keep("a", ticket, 2);
+        assert_eq!(cache.get("a"), Some(2));
+        // A ticket is good once, and a newer read's ticket replaces an older one.
+        cache.keep("a", ticket, 3);
+        assert_eq!(cache.get("a"), Some(2));
+        let older = cache.ticket("b");
+        let newer = cache.ticket("b");
+        cache.keep("b", older, 4);
+        assert_eq!(cache.get("b"), None);
+        cache.keep("b", newer, 5);
+        assert_eq!(cache.get("b"), Some(5));
+
+        cache.shared.apply(invalidation(Some(&["a", "c"])), 0);
+        assert_eq!((cache.get("a"), cache.get("b")), (None, Some(5)));
+    }
+
+    #[test]
+    fn a_flush_or_a_dropped_connection_drops_every_value_and_ticket() {
+        let cache = TrackedCache::<u32>::new(None, 10);
+        for push in [
+            invalidation(None),
+            PushInfo {
+                kind: PushKind::Disconnection,
+                data: Vec::new(),
+            },
+        ] {
+            let kept = cache.ticket("a");
+            cache.keep("a", kept, 1);
+            let pending = cache.ticket("b");
+            cache.shared.apply(push, 0);
+            cache.keep("b", pending, 2);
+            assert_eq!((cache.get("a"), cache.get("b")), (None, None));
+        }
+    }
 }
