@@ -16,6 +16,9 @@
 //!   with its ticket, under the same lock. An invalidation that comes after the value's reply
 //!   but before it is kept (another task may handle it first) takes the ticket; one after it
 //!   is kept removes it.
+//! - **Nothing is kept long.** A value is used for at most [`MAX_AGE`], then read again:
+//!   Redis deletes a key whose time to live has passed (which sends its invalidation) only when
+//!   it next meets it, which for a key nobody reads can take long.
 //! - **Nothing is kept across connections.** When the connection drops, every value and
 //!   ticket is dropped (the invalidations sent meanwhile are lost), and the next read opens a
 //!   new connection. A read whose round trip fails is answered without this cache.
@@ -39,6 +42,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long reads go without the cache after the connection could not be opened.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Longest a value is used before it is read again.
+pub const MAX_AGE: Duration = Duration::from_secs(60);
 /// The name the tracking connection shows in `CLIENT LIST`.
 pub const CONNECTION_NAME: &str = "baton-tracked-cache";
 
@@ -58,7 +63,9 @@ pub(crate) struct TrackedCache<V: Clone + Send + Sync + 'static> {
 struct Shared<V> {
     /// The RESP3 client of the server; `None` when there is none to track (no cache).
     client: Option<redis::Client>,
-    values: quick_cache::sync::Cache<String, V>,
+    /// Each key's value, and when it was kept.
+    values: quick_cache::sync::Cache<String, (V, Instant)>,
+    max_age: Duration,
     /// The ticket of each key whose value is being read; also the lock under which values
     /// are kept and invalidated.
     tickets: Mutex<HashMap<String, u64>>,
@@ -94,6 +101,11 @@ impl<V: Clone + Send + Sync + 'static> TrackedCache<V> {
     /// address, credentials and TLS; the cache speaks RESP3 to it), or one that keeps nothing
     /// when `client` is `None` or `capacity` is 0.
     pub(crate) fn new(client: Option<&redis::Client>, capacity: usize) -> Self {
+        Self::with_max_age(client, capacity, MAX_AGE)
+    }
+
+    /// [`Self::new`], its values used for at most `max_age`.
+    fn with_max_age(client: Option<&redis::Client>, capacity: usize, max_age: Duration) -> Self {
         let client = client.filter(|_| capacity > 0).and_then(|client| {
             let info = client.get_connection_info().clone();
             let settings = info
@@ -106,6 +118,7 @@ impl<V: Clone + Send + Sync + 'static> TrackedCache<V> {
             shared: Arc::new(Shared {
                 client,
                 values: quick_cache::sync::Cache::new(capacity.max(1)),
+                max_age,
                 tickets: Mutex::default(),
                 next_ticket: AtomicU64::new(1),
                 link: Mutex::new(Link::Closed { failed_at: None }),
@@ -116,7 +129,8 @@ impl<V: Clone + Send + Sync + 'static> TrackedCache<V> {
     /// The value kept of `key`. Only valid after a round trip through [`Self::connection`]
     /// that began after the writes the caller must see.
     pub(crate) fn get(&self, key: &str) -> Option<V> {
-        self.shared.values.get(key)
+        let (value, kept_at) = self.shared.values.get(key)?;
+        (kept_at.elapsed() < self.shared.max_age).then_some(value)
     }
 
     /// A ticket for the value of `key` about to be read through [`Self::connection`].
@@ -132,7 +146,9 @@ impl<V: Clone + Send + Sync + 'static> TrackedCache<V> {
         let mut tickets = self.shared.lock_tickets();
         if tickets.get(key) == Some(&ticket.0) {
             tickets.remove(key);
-            self.shared.values.insert(key.to_owned(), value);
+            self.shared
+                .values
+                .insert(key.to_owned(), (value, Instant::now()));
         }
     }
 
@@ -362,6 +378,16 @@ mod tests {
 
         cache.shared.apply(invalidation(Some(&["a", "c"])), 0);
         assert_eq!((cache.get("a"), cache.get("b")), (None, Some(5)));
+    }
+
+    #[test]
+    fn a_value_older_than_its_max_age_is_read_again() {
+        let cache = TrackedCache::<u32>::with_max_age(None, 10, Duration::from_millis(30));
+        let ticket = cache.ticket("a");
+        cache.keep("a", ticket, 1);
+        assert_eq!(cache.get("a"), Some(1));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(cache.get("a"), None);
     }
 
     #[test]
