@@ -136,13 +136,15 @@ impl Store {
         Ok(self.shared.clone())
     }
 
-    /// This store with a shared connection of its own, made on the calling task's runtime
-    /// (its caches are this store's): a thread running a runtime of its own takes one, so
-    /// that its commands are written and their replies read on that thread instead of being
-    /// handed to the runtime that made this store's connection.
+    /// This store with a shared connection of its own, made on the calling task's runtime,
+    /// and a cache of listed runs of its own (whose tracking connection its first list opens
+    /// on that runtime; its other caches are this store's): a thread running a runtime of its
+    /// own takes one, so that its commands are written and their replies read on that thread
+    /// instead of being handed to the runtime that made this store's connections.
     pub async fn with_own_connection(&self) -> StoreResult<Self> {
         let mut store = self.clone();
         store.shared = self.target.shared_connection().await?;
+        store.listed = self.listed.another();
         Ok(store)
     }
 

@@ -65,6 +65,8 @@ struct Shared<V> {
     client: Option<redis::Client>,
     /// Each key's value, and when it was kept.
     values: quick_cache::sync::Cache<String, (V, Instant)>,
+    /// Most values kept.
+    capacity: usize,
     max_age: Duration,
     /// The ticket of each key whose value is being read; also the lock under which values
     /// are kept and invalidated.
@@ -114,16 +116,29 @@ impl<V: Clone + Send + Sync + 'static> TrackedCache<V> {
                 .set_protocol(ProtocolVersion::RESP3);
             redis::Client::open(info.set_redis_settings(settings)).ok()
         });
+        Self::of_client(client, capacity, max_age)
+    }
+
+    /// A cache reaching the server through `client` (RESP3 already).
+    fn of_client(client: Option<redis::Client>, capacity: usize, max_age: Duration) -> Self {
         Self {
             shared: Arc::new(Shared {
                 client,
                 values: quick_cache::sync::Cache::new(capacity.max(1)),
+                capacity,
                 max_age,
                 tickets: Mutex::default(),
                 next_ticket: AtomicU64::new(1),
                 link: Mutex::new(Link::Closed { failed_at: None }),
             }),
         }
+    }
+
+    /// An empty cache like this one, with a tracking connection of its own (opened on the
+    /// runtime of the task that first reads through it).
+    pub(crate) fn another(&self) -> Self {
+        let shared = &self.shared;
+        Self::of_client(shared.client.clone(), shared.capacity, shared.max_age)
     }
 
     /// The value kept of `key`. Only valid after a round trip through [`Self::connection`]
