@@ -5,7 +5,9 @@
 --       F fields and values, number of root tasks R, then R times: task, queue, due (Unix ms, 0
 --       for now)
 -- Returns, per run, 1 when it was created and 0 when it already existed.
-local now = tonumber(ARGV[first_arg])
+-- Kept as the decimal string it came as: scores and fields take it as is.
+local now = ARGV[first_arg]
+local now_ms = tonumber(now)
 local arg = first_arg + 1
 local key = first_item_key
 local created = {}
@@ -42,8 +44,8 @@ while arg <= #ARGV do
     end
     for r = 0, nroots - 1 do
       local at = roots_at + 1 + 3 * r
-      local task, queue, due = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
-      if due > now then
+      local task, queue, due = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+      if due ~= '0' and tonumber(due) > now_ms then
         delay(queue, priority, run_id, task, 1, due, false)
         count(queue, 'enqueued')
       else

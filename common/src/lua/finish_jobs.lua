@@ -14,7 +14,7 @@
 --   {'stale'}                    not the current attempt (canceled, reclaimed, duplicate)
 --   {'queues', name...}          these queues were not declared: nothing was done
 local now = ARGV[first_arg]
-local retention = tonumber(ARGV[first_arg + 1])
+local retention = ARGV[first_arg + 1]
 
 -- A run marked `keep` (a project) stays; any other expires with the retention period. It
 -- leaves its kind's active index for its status's (`state` as the finish reads it).
@@ -29,7 +29,7 @@ local function close_run(run, log, run_id, state, status)
   local active = index_key(state[11], 'active')
   if active then
     redis.call('ZREM', active, run_id)
-    redis.call('ZADD', index_key(state[11], status), tonumber(state[12]) or 0, run_id)
+    redis.call('ZADD', index_key(state[11], status), state[12] or '0', run_id)
   end
 end
 
@@ -44,19 +44,19 @@ local function queue_hook(run, run_id, hook, priority)
   if not hook then
     return 0
   end
-  local hp = 't' .. hook .. '.'
-  redis.call('HSET', run, hp .. 'status', 'queued', hp .. 'updated', now)
-  enqueue(redis.call('HGET', run, hp .. 'queue'), priority, run_id, hook)
+  local hf = fields_of(hook)
+  redis.call('HSET', run, hf.status, 'queued', hf.updated, now)
+  enqueue(redis.call('HGET', run, hf.queue), priority, run_id, hook)
   return 1
 end
 
 local function finish(run, log, run_id, task, attempt, redeliveries, outcome, detail, due, queue, priority, entry)
-  local p = 't' .. task .. '.'
-  local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery', p .. 'succ',
+  local f = fields_of(task)
+  local state = redis.call('HMGET', run, 'status', f.status, f.attempt, f.delivery, f.succ,
     'ntasks', 'done', 'nwork', 'hook_success', 'hook_failure', 'kind', 'created', 'keep', 'logged')
   local run_status = state[1]
-  if not run_status or state[2] ~= 'running' or tonumber(state[3]) ~= attempt
-      or tonumber(state[4] or '0') ~= redeliveries then
+  -- Attempts and deliveries are compared as the decimal strings they are stored as.
+  if not run_status or state[2] ~= 'running' or state[3] ~= attempt or (state[4] or '0') ~= redeliveries then
     ack(queue, priority, entry)
     return {'stale'}
   end
@@ -70,58 +70,59 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
   end
 
   if outcome == 'retry' then
-    local next_attempt = attempt + 1
-    redis.call('HSET', run, p .. 'status', 'retrying', p .. 'attempt', next_attempt, p .. 'delivery', 0,
-      p .. 'error', detail, p .. 'due', due, p .. 'updated', now)
+    local next_attempt = tostring(tonumber(attempt) + 1)
+    redis.call('HSET', run, f.status, 'retrying', f.attempt, next_attempt, f.delivery, '0',
+      f.error, detail, f.due, due, f.updated, now)
     delay(queue, priority, run_id, task, next_attempt, due, true)
     count(queue, 'retried')
     ack(queue, priority, entry)
-    return {'retry', tostring(next_attempt)}
+    return {'retry', next_attempt}
   end
 
   if outcome == 'error' then
     count(queue, 'failed')
     if active then
-      redis.call('HSET', run, p .. 'status', 'error', p .. 'error', detail, p .. 'finished', now, p .. 'updated', now,
+      redis.call('HSET', run, f.status, 'error', f.error, detail, f.finished, now, f.updated, now,
         'status', 'error', 'updated', now, 'finished', now, 'listed', listed('error', state))
       close_run(run, log, run_id, state, 'error')
       queue_hook(run, run_id, state[10], priority)
       run_status = 'error'
     else
-      redis.call('HSET', run, p .. 'status', 'error', p .. 'error', detail, p .. 'finished', now, p .. 'updated', now)
+      redis.call('HSET', run, f.status, 'error', f.error, detail, f.finished, now, f.updated, now)
     end
     dead_letter(queue, priority, entry, run_id, task, attempt, redeliveries, detail, now)
     return {'error', run_status}
   end
 
-  local done = tonumber(state[7] or '0') + 1
+  local done_count = tonumber(state[7] or '0') + 1
+  local done = tostring(done_count)
   local enqueued = 0
   for s in string.gmatch(state[5] or '', '[^,]+') do
-    local sp = 't' .. s .. '.'
-    local waiting = redis.call('HINCRBY', run, sp .. 'waiting', -1)
+    local sf = fields_of(s)
+    local waiting = redis.call('HINCRBY', run, sf.waiting, -1)
     if active and waiting <= 0 then
-      local next_state = redis.call('HMGET', run, sp .. 'status', sp .. 'queue')
+      local next_state = redis.call('HMGET', run, sf.status, sf.queue)
       if next_state[1] == 'pending' then
-        redis.call('HSET', run, sp .. 'status', 'queued', sp .. 'updated', now)
+        redis.call('HSET', run, sf.status, 'queued', sf.updated, now)
         enqueue(next_state[2], priority, run_id, s)
         enqueued = enqueued + 1
       end
     end
   end
-  if active and done >= tonumber(state[8] or state[6]) then
-    redis.call('HSET', run, p .. 'status', 'success', p .. 'result', detail, p .. 'progress', 100,
-      p .. 'finished', now, p .. 'updated', now, 'done', done, 'status', 'success', 'updated', now, 'finished', now,
+  if active and done_count >= tonumber(state[8] or state[6]) then
+    redis.call('HSET', run, f.status, 'success', f.result, detail, f.progress, '100',
+      f.finished, now, f.updated, now, 'done', done, 'status', 'success', 'updated', now, 'finished', now,
       'listed', listed('success', state))
     close_run(run, log, run_id, state, 'success')
     enqueued = enqueued + queue_hook(run, run_id, state[9], priority)
     run_status = 'success'
   else
-    redis.call('HSET', run, p .. 'status', 'success', p .. 'result', detail, p .. 'progress', 100,
-      p .. 'finished', now, p .. 'updated', now, 'done', done)
+    redis.call('HSET', run, f.status, 'success', f.result, detail, f.progress, '100',
+      f.finished, now, f.updated, now, 'done', done)
   end
   count(queue, 'succeeded')
   ack(queue, priority, entry)
-  return {'success', run_status, tostring(enqueued)}
+  return {'success', run_status, COUNT_TEXT[enqueued] or tostring(enqueued)}
 end
 
 local out = {}
@@ -129,7 +130,7 @@ local arg = first_arg + 2
 local key = first_item_key
 while arg <= #ARGV do
   local run, log, run_id = KEYS[key], KEYS[key + 1], ARGV[arg]
-  local task, attempt, redeliveries = ARGV[arg + 1], tonumber(ARGV[arg + 2]), tonumber(ARGV[arg + 3])
+  local task, attempt, redeliveries = ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3]
   local outcome, detail, due = ARGV[arg + 4], ARGV[arg + 5], ARGV[arg + 6]
   local queue, priority, entry = ARGV[arg + 7], ARGV[arg + 8], ARGV[arg + 9]
   key = key + 2

@@ -71,7 +71,7 @@ end
 
 -- Adds the first attempt's job of task `task` of run `run_id` to its queue's stream.
 local function enqueue(queue, priority, run_id, task, attempt)
-  redis.call('XADD', queue_key(queue, priority), '*', 'r', run_id, 't', task, 'a', attempt or 1, 'd', 0)
+  redis.call('XADD', queue_key(queue, priority), '*', 'r', run_id, 't', task, 'a', attempt or '1', 'd', '0')
   count(queue, 'enqueued')
 end
 
@@ -128,3 +128,23 @@ local function flush()
     end
   end
 end
+
+-- The hash field names of task `task` (`fields_of(task).status` is `tN.status`), each built once
+-- per call: a batch names the same fields for many jobs.
+local task_field_names = {}
+local function fields_of(task)
+  local names = task_field_names[task]
+  if not names then
+    local p = 't' .. task .. '.'
+    names = setmetatable({}, {__index = function(built, name)
+      local field = p .. name
+      built[name] = field
+      return field
+    end})
+    task_field_names[task] = names
+  end
+  return names
+end
+
+-- Small counts as the text a reply carries, without formatting a number each time.
+local COUNT_TEXT = {[0] = '0', '1', '2', '3'}

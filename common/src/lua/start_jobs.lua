@@ -17,25 +17,24 @@ local worker, now = ARGV[first_arg], ARGV[first_arg + 1]
 local out = {}
 
 local function start(run, run_id, task, attempt, redeliveries, queue, priority, entry)
-  local p = 't' .. task .. '.'
+  local f = fields_of(task)
   -- One read of everything this job may need.
-  local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'delivery', p .. 'due',
-    p .. 'key', p .. 'executor', 'payload', p .. 'timeout', p .. 'retries', p .. 'deps', p .. 'succ', p .. 'hook',
-    'created')
+  local state = redis.call('HMGET', run, 'status', f.status, f.attempt, f.delivery, f.due, f.key, f.executor,
+    'payload', f.timeout, f.retries, f.deps, f.succ, f.hook, 'created')
   local run_status, status = state[1], state[2]
   if not run_status or not status then
     ack(queue, priority, entry)
     return {'missing'}
   end
-  local current_attempt = tonumber(state[3])
-  local delivery = tonumber(state[4]) or 0
+  -- Attempts and deliveries are compared as the decimal strings they are stored as.
+  local current_attempt = state[3]
 
   if status == 'success' then
     local ready = {}
     local needed = {}
     for s in string.gmatch(state[12] or '', '[^,]+') do
-      local sp = 't' .. s .. '.'
-      local next_state = redis.call('HMGET', run, sp .. 'status', sp .. 'queue', sp .. 'attempt')
+      local sf = fields_of(s)
+      local next_state = redis.call('HMGET', run, sf.status, sf.queue, sf.attempt)
       if next_state[1] == 'queued' and next_state[3] == '1' then
         table.insert(ready, {s, next_state[2]})
         table.insert(needed, next_state[2])
@@ -51,8 +50,8 @@ local function start(run, run_id, task, attempt, redeliveries, queue, priority, 
     ack(queue, priority, entry)
     return {'done', tostring(#ready)}
   end
-  if status == 'retrying' and attempt < current_attempt then
-    delay(queue, priority, run_id, task, current_attempt, tonumber(state[5]) or tonumber(now), true)
+  if status == 'retrying' and tonumber(attempt) < tonumber(current_attempt) then
+    delay(queue, priority, run_id, task, current_attempt, state[5] or now, true)
     ack(queue, priority, entry)
     return {'reschedule'}
   end
@@ -66,25 +65,25 @@ local function start(run, run_id, task, attempt, redeliveries, queue, priority, 
     return {'failed'}
   end
   -- A running task is restarted only by a later delivery: its previous worker was presumed dead.
-  local restart = status == 'running' and redeliveries > delivery
+  local restart = status == 'running' and tonumber(redeliveries) > (tonumber(state[4]) or 0)
   if status ~= 'queued' and status ~= 'retrying' and not restart then
     ack(queue, priority, entry)
     return {'skip', status}
   end
 
   if run_status == 'pending' then
-    redis.call('HSET', run, p .. 'status', 'running', p .. 'delivery', redeliveries, p .. 'worker', worker,
-      p .. 'started', now, p .. 'updated', now, 'status', 'progress', 'updated', now,
+    redis.call('HSET', run, f.status, 'running', f.delivery, redeliveries, f.worker, worker,
+      f.started, now, f.updated, now, 'status', 'progress', 'updated', now,
       'listed', 'progress ' .. now .. ' ' .. (state[14] or '') .. ' ')
   else
-    redis.call('HSET', run, p .. 'status', 'running', p .. 'delivery', redeliveries, p .. 'worker', worker,
-      p .. 'started', now, p .. 'updated', now)
+    redis.call('HSET', run, f.status, 'running', f.delivery, redeliveries, f.worker, worker,
+      f.started, now, f.updated, now)
   end
   count(queue, 'started')
 
   local reply = {'start', state[6], state[7], state[8] or 'null', state[9] or '', state[10] or '0', state[13] or ''}
   for d in string.gmatch(state[11] or '', '[^,]+') do
-    table.insert(reply, redis.call('HGET', run, 't' .. d .. '.result') or '')
+    table.insert(reply, redis.call('HGET', run, fields_of(d).result) or '')
   end
   return reply
 end
@@ -93,7 +92,7 @@ local arg = first_arg + 2
 local key = first_item_key
 while arg <= #ARGV do
   local run, run_id = KEYS[key], ARGV[arg]
-  local task, attempt, redeliveries = ARGV[arg + 1], tonumber(ARGV[arg + 2]), tonumber(ARGV[arg + 3])
+  local task, attempt, redeliveries = ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3]
   local queue, priority, entry = ARGV[arg + 4], ARGV[arg + 5], ARGV[arg + 6]
   key = key + 1
   arg = arg + 7
