@@ -71,7 +71,8 @@ struct Completion {
     key: String,
     outcome: Option<AttemptOutcome>,
     timing: JobTiming,
-    _slot: Slot,
+    /// Held until the outcome is recorded, then freed with the batch's others.
+    slot: Slot,
 }
 
 /// A worker: consumes queues and executes their jobs. Build it with [`Worker::new`], register
@@ -296,7 +297,7 @@ impl Worker {
             key: task.key,
             outcome,
             timing,
-            _slot: slot,
+            slot,
         });
     }
 
@@ -369,12 +370,15 @@ impl Worker {
                 .filter(|done| done.outcome.is_some())
                 .map(|done| done.timing.clone())
                 .collect();
+            let mut freed = Vec::with_capacity(batch.len());
             for done in batch.drain(..) {
                 self.inflight.remove(&done.job);
                 if done.outcome.is_some() {
                     self.done.fetch_add(1, Ordering::Relaxed);
                 }
+                freed.push(done.slot);
             }
+            SlotPool::release_together(freed);
             // Once the slots are free: metrics never hold up the jobs they describe.
             if let Err(error) = self.store.record_job_timings(&timings).await {
                 tracing::warn!(cause = %error, lost = timings.len(), "could not record job timings");
@@ -556,7 +560,7 @@ impl ShardReader {
                 acquired = self.acquire_slots(conn, &queues, priority) => acquired,
                 _ = self.shutdown.cancelled() => return,
             };
-            let slots = match slots {
+            let mut slots = match slots {
                 Acquired::Slots(slots) => slots,
                 Acquired::MoreUrgent(found) => {
                     waiting = Some(found);
@@ -580,6 +584,7 @@ impl ShardReader {
                 Ok(read) => read,
                 Err(error) => {
                     tracing::error!(cause = %error, shard = %self.shard, "reading jobs failed");
+                    SlotPool::release_together(slots);
                     read_conn = None;
                     tokio::time::sleep(REDIS_RETRY_PAUSE).await;
                     continue;
@@ -600,10 +605,13 @@ impl ShardReader {
                 _ => None,
             };
             read_from = Priority::High;
-            if jobs.is_empty() {
-                continue;
-            }
-            let jobs = paused.keep_unpaused(store, conn, jobs, paused_now).await;
+            let jobs = if jobs.is_empty() {
+                jobs
+            } else {
+                paused.keep_unpaused(store, conn, jobs, paused_now).await
+            };
+            // The slots the read did not fill go back together.
+            SlotPool::release_together(slots.split_off(jobs.len().min(slots.len())));
             if jobs.is_empty() {
                 continue;
             }
@@ -613,10 +621,12 @@ impl ShardReader {
                     // The jobs stay pending under this worker; they are redelivered if it dies,
                     // and reclaimed after the visibility timeout otherwise.
                     tracing::error!(cause = %error, jobs = jobs.len(), "starting jobs failed");
+                    SlotPool::release_together(slots);
                     read_conn = None;
                     continue;
                 }
             };
+            let mut unused = Vec::new();
             for ((job, outcome), slot) in jobs.into_iter().zip(outcomes).zip(slots) {
                 match outcome {
                     StartOutcome::Start(task) => {
@@ -628,13 +638,16 @@ impl ShardReader {
                         });
                     }
                     StartOutcome::DeadLettered => {
+                        unused.push(slot);
                         tracing::warn!(run = %job.job.run_id, task = job.job.task, queue = %job.queue, "task had failed for good before a restart; job moved to the dead letters")
                     }
                     other => {
+                        unused.push(slot);
                         tracing::debug!(run = %job.job.run_id, task = job.job.task, outcome = ?other, "job not started")
                     }
                 }
             }
+            SlotPool::release_together(unused);
         }
     }
 

@@ -33,15 +33,21 @@ struct Waiter {
     grant: oneshot::Sender<usize>,
 }
 
-/// One slot: a job may run while it is held; dropping it frees the slot.
+/// One slot: a job may run while it is held; dropping it frees the slot. Slots freed at the
+/// same moment (a batch of outcomes recorded, the slots a read did not use) go back together
+/// through [`SlotPool::release_together`], so a waiting reader gets them all at once and reads
+/// them as one batch, rather than each waiting reader one slot and one job.
 #[derive(Debug)]
 pub struct Slot {
-    pool: SlotPool,
+    /// The pool it goes back to; `None` once it has.
+    pool: Option<SlotPool>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.pool.release(1);
+        if let Some(pool) = self.pool.take() {
+            pool.release(1);
+        }
     }
 }
 
@@ -138,7 +144,32 @@ impl SlotPool {
     }
 
     fn slots(&self, count: usize) -> Vec<Slot> {
-        (0..count).map(|_| Slot { pool: self.clone() }).collect()
+        (0..count)
+            .map(|_| Slot {
+                pool: Some(self.clone()),
+            })
+            .collect()
+    }
+
+    /// Frees `slots` together: each pool's waiting readers are handed them at once, the most
+    /// urgent first, as many as each asked for.
+    pub fn release_together(slots: impl IntoIterator<Item = Slot>) {
+        let mut freed: Vec<(SlotPool, usize)> = Vec::new();
+        for mut slot in slots {
+            let Some(pool) = slot.pool.take() else {
+                continue;
+            };
+            match freed
+                .iter_mut()
+                .find(|(known, _)| Arc::ptr_eq(&known.state, &pool.state))
+            {
+                Some((_, count)) => *count += 1,
+                None => freed.push((pool, 1)),
+            }
+        }
+        for (pool, count) in freed {
+            pool.release(count);
+        }
     }
 
     /// Frees `count` slots and hands them to the most urgent waiting readers.
@@ -200,6 +231,61 @@ mod tests {
             .expect("then the low reader")
             .unwrap();
         assert_eq!(low.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn slots_freed_together_go_to_one_waiting_reader_as_one_batch() {
+        let pool = SlotPool::new(8);
+        let held = pool.acquire(Priority::Normal, 8).await;
+        let first = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.acquire(Priority::Normal, 8).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let second = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.acquire(Priority::Normal, 8).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        SlotPool::release_together(held);
+        let first = tokio::time::timeout(Duration::from_secs(1), first)
+            .await
+            .expect("the first waiting reader is served")
+            .unwrap();
+        assert_eq!(first.len(), 8, "all freed slots in one grant");
+        assert!(
+            !second.is_finished(),
+            "the next reader waits for the next batch"
+        );
+        SlotPool::release_together(first);
+        let second = tokio::time::timeout(Duration::from_secs(1), second)
+            .await
+            .expect("then the second")
+            .unwrap();
+        assert_eq!(second.len(), 8);
+        drop(second);
+        assert_eq!(pool.available(), 8);
+    }
+
+    #[tokio::test]
+    async fn slots_dropped_one_by_one_go_one_to_each_waiting_reader() {
+        let pool = SlotPool::new(2);
+        let held = pool.acquire(Priority::Normal, 2).await;
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.acquire(Priority::Normal, 8).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(held);
+        for waiter in waiters {
+            let slots = tokio::time::timeout(Duration::from_secs(1), waiter)
+                .await
+                .expect("each waiting reader is served")
+                .unwrap();
+            assert_eq!(slots.len(), 1);
+        }
     }
 
     #[tokio::test]
