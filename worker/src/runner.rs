@@ -2,7 +2,7 @@
 //! in batches, and keep the worker visible while it runs.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::engine::failure::Failure;
@@ -86,6 +86,9 @@ pub struct Worker {
     executors: Executors,
     inflight: InFlightSet,
     done: Arc<AtomicU64>,
+    /// Attempts started and not yet ended: while none is, the outcomes to record are all in,
+    /// and the recorder does not wait for more.
+    executing: AtomicUsize,
     /// Reports (log lines, progress) tasks have sent, and how many of them are written: an
     /// outcome is recorded only once every report sent before it is written.
     reports_sent: Arc<AtomicU64>,
@@ -126,6 +129,7 @@ impl Worker {
             },
             inflight: InFlightSet::default(),
             done: Arc::default(),
+            executing: AtomicUsize::new(0),
             reports_sent: Arc::default(),
             reports_written: watch::Sender::new(0),
             options,
@@ -292,6 +296,7 @@ impl Worker {
             job.job.attempt,
             &self.options.backoff(),
         );
+        self.executing.fetch_sub(1, Ordering::SeqCst);
         let _ = done.send(Completion {
             job,
             key: task.key,
@@ -311,10 +316,11 @@ impl Worker {
         while completions.recv_many(&mut batch, FINISH_BATCH).await > 0 {
             // Under load, wait a moment for more outcomes: one script call then records many,
             // and the slots it frees come back together, so reads are batched too. An idle
-            // worker records each outcome at once.
+            // worker records each outcome at once, and so does a busy one once no attempt is
+            // running: the outcomes are all in, and waiting would only hold their slots.
             if busy {
                 let deadline = tokio::time::Instant::now() + FINISH_LINGER;
-                while batch.len() < FINISH_BATCH {
+                while batch.len() < FINISH_BATCH && self.executing.load(Ordering::SeqCst) > 0 {
                     let room = FINISH_BATCH - batch.len();
                     let more = completions.recv_many(&mut batch, room);
                     match tokio::time::timeout_at(deadline, more).await {
@@ -633,6 +639,7 @@ impl ShardReader {
                         let worker = Arc::clone(&self.worker);
                         let events = self.events.clone();
                         let done = self.done.clone();
+                        self.worker.executing.fetch_add(1, Ordering::SeqCst);
                         self.executions.spawn(async move {
                             worker.execute(job, task, events, done, slot).await
                         });
