@@ -38,6 +38,13 @@ pub struct WorkerOptions {
     #[arg(long, env = "BATON_CONCURRENCY", default_value_t = 16)]
     pub concurrency: usize,
 
+    /// Threads that run the worker's own work: reading, starting and recording jobs, and
+    /// in-process handlers. Programs, git and file work run apart from them. One (the default)
+    /// costs the least CPU per job; run a process per core to use more cores, or give a
+    /// process more threads for CPU-heavy in-process handlers. 0: one per core.
+    #[arg(long, env = "BATON_WORKER_THREADS", default_value_t = 1)]
+    pub threads: usize,
+
     /// Milliseconds a read blocks on empty streams before looking again.
     #[arg(long, env = "BATON_BLOCK_MS", default_value_t = 1000)]
     pub block_ms: u64,

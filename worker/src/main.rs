@@ -16,10 +16,33 @@ use worker::{HandlerRegistry, Worker, WorkerOptions};
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    common::config::init_tracing();
+fn main() -> std::process::ExitCode {
     let options = WorkerOptions::parse();
+    let runtime = match runtime(options.threads) {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("baton-worker: cannot start its runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(options))
+}
+
+/// The runtime of `threads` threads: one runs everything on the main thread, 0 takes one
+/// per core. Blocking work (`spawn_blocking`) has threads of its own either way.
+fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    if threads > 1 {
+        builder.worker_threads(threads);
+    }
+    builder.enable_all().build()
+}
+
+async fn run(options: WorkerOptions) -> std::process::ExitCode {
+    common::config::init_tracing();
     if let Err(error) = common::config::refuse_master_key("baton-worker") {
         tracing::error!(cause = %error, "refusing to start");
         return std::process::ExitCode::FAILURE;
