@@ -95,3 +95,29 @@ async fn run_bundle(command: BundleCommand) -> std::process::ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::runtime;
+    use tokio::runtime::RuntimeFlavor;
+
+    #[test]
+    fn one_thread_runs_everything_on_the_main_thread() {
+        let runtime = runtime(1).unwrap();
+        assert_eq!(
+            runtime.handle().runtime_flavor(),
+            RuntimeFlavor::CurrentThread
+        );
+        assert_eq!(runtime.block_on(async { 2 + 2 }), 4);
+    }
+
+    #[test]
+    fn more_threads_are_as_many_as_asked_and_zero_is_one_per_core() {
+        let three = runtime(3).unwrap();
+        assert_eq!(three.handle().runtime_flavor(), RuntimeFlavor::MultiThread);
+        assert_eq!(three.metrics().num_workers(), 3);
+        let per_core = runtime(0).unwrap();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(per_core.metrics().num_workers(), cores);
+    }
+}
