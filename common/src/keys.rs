@@ -39,7 +39,7 @@ pub const INDEXED_FINISHED: [RunStatus; 3] =
     [RunStatus::Success, RunStatus::Error, RunStatus::Canceled];
 
 /// Keys of one queue within a shard, in the order [`Keys::queue_block`] lists them.
-pub const QUEUE_BLOCK_LEN: usize = 7;
+pub const QUEUE_BLOCK_LEN: usize = 8;
 
 /// One shard of the keyspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -174,7 +174,8 @@ impl Keys {
     }
 
     /// The keys of one queue on one shard that scripts take as a block, in this order:
-    /// high, normal and low streams, delayed set, retries set, dead letters, counters.
+    /// high, normal and low streams, delayed set, retries set, dead letters, counters, pause
+    /// marker.
     pub fn queue_block(&self, shard: Shard, queue: &QueueName) -> [String; QUEUE_BLOCK_LEN] {
         [
             self.stream(shard, queue, Priority::High),
@@ -184,7 +185,15 @@ impl Keys {
             self.retrying(shard, queue),
             self.dead(shard, queue),
             self.stats(shard, queue),
+            self.pause_marker(shard, queue),
         ]
+    }
+
+    /// String present on every shard while a queue is paused (written before the queue joins
+    /// [`Keys::paused_queues`], removed after it leaves), so a script that reads and starts
+    /// jobs of one shard can tell a paused queue without reading a key of another slot.
+    pub fn pause_marker(&self, shard: Shard, queue: &QueueName) -> String {
+        self.shard_key(shard, format_args!("q:{queue}:paused"))
     }
 
     /// Sorted set of the runs of one kind on one shard, by creation time (Unix ms).
@@ -539,6 +548,13 @@ mod tests {
         assert!(prelude.contains(&format!("queue_at[ARGV[1 + i]] = {} + ", block.len() + 1)));
         let queue = QueueName::parse("emails").unwrap();
         assert_eq!(keys.queue_block(shard, &queue).len(), QUEUE_BLOCK_LEN);
+        assert!(prelude.contains(&format!("(i - 1) * {QUEUE_BLOCK_LEN}")));
+        assert!(prelude.contains(&format!("declared * {QUEUE_BLOCK_LEN}")));
+        assert_eq!(
+            keys.queue_block(shard, &queue)[QUEUE_BLOCK_LEN - 1],
+            keys.pause_marker(shard, &queue)
+        );
+        assert!(prelude.contains(&format!("paused = {}}}", QUEUE_BLOCK_LEN - 1)));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Each script opens with a comment that lists its KEYS and ARGV. Every key a script touches
 //! is passed in KEYS, built in `keys.rs`, and shares one hash tag, so scripts run unchanged on
 //! Redis Cluster. The shard scripts (batches of runs and jobs of one shard) open with
-//! `shard_prelude.lua`, which reads the shard's index and queue keys they all take first.
+//! `shard_prelude.lua`, which reads the shard's index and queue keys they all take first; the
+//! two that start jobs then share `start_job.lua`.
 
 use std::sync::LazyLock;
 
@@ -13,11 +14,11 @@ use redis::Script;
 const SHARD_PRELUDE: &str = include_str!("lua/shard_prelude.lua");
 
 macro_rules! scripts {
-    ($($(#[$meta:meta])* $name:ident => $(shard $shard_file:literal)? $($file:literal)?),+ $(,)?) => {
+    ($($(#[$meta:meta])* $name:ident => $(shard $shard_file:literal $(+ $more_file:literal)*)? $($file:literal)?),+ $(,)?) => {
         $(
             $(#[$meta])*
             pub static $name: LazyLock<Script> = LazyLock::new(|| {
-                $(let text = format!("{SHARD_PRELUDE}\n{}", include_str!(concat!("lua/", $shard_file)));)?
+                $(let text = [SHARD_PRELUDE, include_str!(concat!("lua/", $shard_file)) $(, include_str!(concat!("lua/", $more_file)))*].join("\n");)?
                 $(let text = include_str!(concat!("lua/", $file)).to_owned();)?
                 Script::new(&text)
             });
@@ -34,7 +35,10 @@ scripts! {
     /// Creates runs of one shard with their indexes and first jobs, unless they exist.
     CREATE_RUNS => shard "create_runs.lua",
     /// Starts the attempts a batch of jobs of one shard asks for, or settles them.
-    START_JOBS => shard "start_jobs.lua",
+    START_JOBS => shard "start_job.lua" + "start_jobs.lua",
+    /// Reads the new jobs of a queue's stream on one shard for a woken worker and starts
+    /// the ones its wait saw, unless the queue is paused.
+    TAKE_JOBS => shard "start_job.lua" + "take_jobs.lua",
     /// Records a batch of outcomes of one shard and settles their jobs.
     FINISH_JOBS => shard "finish_jobs.lua",
     /// Fails a task whose job was lost too many times.

@@ -249,6 +249,51 @@ async fn pausing_a_queue_leaves_its_new_jobs_waiting_while_another_queue_runs_an
 }
 
 #[tokio::test]
+async fn a_pause_marker_left_by_a_resume_cut_short_does_not_hold_the_queue() {
+    let world = World::new().await;
+    let queue = queue("marked");
+    // A resume that took the queue out of the paused set and stopped before it removed the
+    // queue's pause markers from the shards.
+    let mut conn = world.app.redis_connection().await;
+    for shard in world.store.keys().shards() {
+        redis::cmd("SET")
+            .arg(world.store.keys().pause_marker(shard, &queue))
+            .arg(1)
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
+    let _worker = world.worker("marked", &[]);
+    wait_until(
+        Duration::from_secs(10),
+        "the worker heart-beats",
+        || async { !world.store.workers().await.unwrap().is_empty() },
+    )
+    .await;
+    // Created while the worker waits, so the wait sees them arrive and the take meets the
+    // marker: the worker reads the paused set again, which says the queue runs.
+    let mut ids = Vec::new();
+    for key in ["FIRST", "SECOND", "THIRD"] {
+        ids.push(world.create(&queue, shell_task(key, "true", 0)).await);
+    }
+    for id in &ids {
+        world
+            .wait_for_status(id, RunStatus::Success, Duration::from_secs(10))
+            .await;
+    }
+    // Resuming again removes the markers.
+    assert!(!world.store.resume_queue(&queue).await.unwrap());
+    for shard in world.store.keys().shards() {
+        let marked: bool = redis::cmd("EXISTS")
+            .arg(world.store.keys().pause_marker(shard, &queue))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(!marked, "shard {shard}");
+    }
+}
+
+#[tokio::test]
 async fn a_pause_survives_a_worker_restart() {
     let world = World::new().await;
     let paused = queue("kept-paused");

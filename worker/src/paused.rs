@@ -1,6 +1,7 @@
 //! Which of the worker's queues are paused: re-read from Redis at least every second, and
 //! with every batch of jobs read (in the same round trip, right after the read), so no job of
-//! a queue paused before it was read is started.
+//! a queue paused before it was read is started. (A woken worker's take script reads the
+//! queue's pause marker on the jobs' shard instead, in the same step as the read.)
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -69,6 +70,12 @@ impl PausedQueues {
             }
         }
         kept
+    }
+
+    /// Forgets when the paused set was read, so the next [`PausedQueues::active`] reads it:
+    /// a take script found a queue's pause marker, so the set may have changed.
+    pub fn read_again(&mut self) {
+        self.read_at = None;
     }
 
     async fn refresh(&mut self, store: &Store) -> Result<(), StoreError> {

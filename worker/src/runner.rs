@@ -11,6 +11,7 @@ use common::error::StoreError;
 use common::keys::Shard;
 use common::store::RedisConnection;
 use common::store::Store;
+use common::store::engine::jobs::take::Taken;
 use common::store::engine::jobs::{
     AttemptOutcome, FinishOutcome, Job, JobsRead, StartOutcome, StartedTask,
 };
@@ -509,7 +510,7 @@ impl ShardReader {
     /// Reads until shutdown. While the shard has no job waiting it waits for one without
     /// taking it; once it has, it takes free slots (the most urgent shard first), reads as
     /// many jobs as it got slots, starts them with one script call and executes those that
-    /// started.
+    /// started. A job the wait saw arrive is read and started by one script call.
     async fn run(self) {
         let store = &self.worker.store;
         let mut read_conn = None;
@@ -519,6 +520,8 @@ impl ShardReader {
         // to read from: the one a wait found, or high after a full batch.
         let mut waiting = None;
         let mut read_from = Priority::High;
+        // The job the last wait saw arrive, taken in one step with its slot.
+        let mut seen = Vec::new();
         while !self.shutdown.is_cancelled() {
             let queues = paused.active(store, &self.worker.queues).await;
             if queues.is_empty() {
@@ -550,10 +553,12 @@ impl ShardReader {
                     _ = self.shutdown.cancelled() => return,
                 };
                 match woken {
-                    Ok(found) => {
-                        waiting = found;
-                        read_from = found.unwrap_or(Priority::High);
+                    Ok(Some(woken)) => {
+                        waiting = Some(woken.priority);
+                        read_from = woken.priority;
+                        seen = woken.seen;
                     }
+                    Ok(None) => {}
                     Err(error) => {
                         tracing::error!(cause = %error, shard = %self.shard, "waiting for jobs failed");
                         read_conn = None;
@@ -571,91 +576,161 @@ impl ShardReader {
                 Acquired::MoreUrgent(found) => {
                     waiting = Some(found);
                     read_from = found;
+                    seen.clear();
                     continue;
                 }
             };
             round += 1;
-            let read = match store
-                .read_jobs(
-                    conn,
-                    self.shard,
-                    &queues,
-                    &self.worker.id,
-                    slots.len(),
-                    round,
-                    read_from,
-                )
-                .await
-            {
-                Ok(read) => read,
-                Err(error) => {
-                    tracing::error!(cause = %error, shard = %self.shard, "reading jobs failed");
-                    SlotPool::release_together(slots);
-                    read_conn = None;
-                    tokio::time::sleep(REDIS_RETRY_PAUSE).await;
-                    continue;
-                }
+            let seen_now = std::mem::take(&mut seen);
+            let read = if seen_now.is_empty() {
+                self.read(conn, &mut paused, &queues, slots.len(), round, read_from)
+                    .await
+            } else {
+                self.take(conn, &mut paused, &seen_now, slots.len()).await
+            };
+            let Some(read) = read else {
+                SlotPool::release_together(slots);
+                read_conn = None;
+                tokio::time::sleep(REDIS_RETRY_PAUSE).await;
+                continue;
             };
             // As many jobs as slots: the shard may have more, of the last one's priority or
             // lower. While other readers wait for slots, what is left (and how urgent) is asked
             // again first, so a shard with only low jobs left never takes a slot before one
             // with high jobs.
-            let JobsRead {
-                jobs,
-                paused: paused_now,
-            } = read;
-            waiting = match jobs.last() {
-                Some(last) if jobs.len() == slots.len() && !self.slots.contended() => {
+            waiting = match read.last() {
+                Some((last, _)) if read.len() == slots.len() && !self.slots.contended() => {
                     Some(last.priority)
                 }
                 _ => None,
             };
             read_from = Priority::High;
-            let jobs = if jobs.is_empty() {
-                jobs
-            } else {
-                paused.keep_unpaused(store, conn, jobs, paused_now).await
-            };
             // The slots the read did not fill go back together.
-            SlotPool::release_together(slots.split_off(jobs.len().min(slots.len())));
-            if jobs.is_empty() {
+            SlotPool::release_together(slots.split_off(read.len().min(slots.len())));
+            if read.is_empty() {
                 continue;
             }
-            let outcomes = match store.start_jobs(conn, &jobs, &self.worker.id).await {
-                Ok(outcomes) => outcomes,
+            let (started, unstarted): (Vec<_>, Vec<_>) =
+                read.into_iter().partition(|(_, outcome)| outcome.is_some());
+            let (unstarted, unstarted_slots): (Vec<Job>, Vec<Slot>) = unstarted
+                .into_iter()
+                .map(|(job, _)| job)
+                .zip(slots.split_off(started.len()))
+                .unzip();
+            let started = started
+                .into_iter()
+                .filter_map(|(job, outcome)| Some((job, outcome?)));
+            self.launch(started, slots);
+            if unstarted.is_empty() {
+                continue;
+            }
+            match store.start_jobs(conn, &unstarted, &self.worker.id).await {
+                Ok(outcomes) => self.launch(unstarted.into_iter().zip(outcomes), unstarted_slots),
                 Err(error) => {
                     // The jobs stay pending under this worker; they are redelivered if it dies,
                     // and reclaimed after the visibility timeout otherwise.
-                    tracing::error!(cause = %error, jobs = jobs.len(), "starting jobs failed");
-                    SlotPool::release_together(slots);
+                    tracing::error!(cause = %error, jobs = unstarted.len(), "starting jobs failed");
+                    SlotPool::release_together(unstarted_slots);
                     read_conn = None;
-                    continue;
-                }
-            };
-            let mut unused = Vec::new();
-            for ((job, outcome), slot) in jobs.into_iter().zip(outcomes).zip(slots) {
-                match outcome {
-                    StartOutcome::Start(task) => {
-                        let worker = Arc::clone(&self.worker);
-                        let events = self.events.clone();
-                        let done = self.done.clone();
-                        self.worker.executing.fetch_add(1, Ordering::SeqCst);
-                        self.executions.spawn(async move {
-                            worker.execute(job, task, events, done, slot).await
-                        });
-                    }
-                    StartOutcome::DeadLettered => {
-                        unused.push(slot);
-                        tracing::warn!(run = %job.job.run_id, task = job.job.task, queue = %job.queue, "task had failed for good before a restart; job moved to the dead letters")
-                    }
-                    other => {
-                        unused.push(slot);
-                        tracing::debug!(run = %job.job.run_id, task = job.job.task, outcome = ?other, "job not started")
-                    }
                 }
             }
-            SlotPool::release_together(unused);
         }
+    }
+
+    /// Reads up to `max` jobs of `queues` (see [`Store::read_jobs`]) and keeps those whose
+    /// queue was not paused meanwhile; `None` when Redis failed.
+    async fn read(
+        &self,
+        conn: &mut RedisConnection,
+        paused: &mut PausedQueues,
+        queues: &[QueueName],
+        max: usize,
+        round: u64,
+        read_from: Priority,
+    ) -> Option<Vec<(Job, Option<StartOutcome>)>> {
+        let store = &self.worker.store;
+        let read = store
+            .read_jobs(
+                conn,
+                self.shard,
+                queues,
+                &self.worker.id,
+                max,
+                round,
+                read_from,
+            )
+            .await;
+        let JobsRead {
+            jobs,
+            paused: paused_now,
+        } = match read {
+            Ok(read) => read,
+            Err(error) => {
+                tracing::error!(cause = %error, shard = %self.shard, "reading jobs failed");
+                return None;
+            }
+        };
+        let jobs = if jobs.is_empty() {
+            jobs
+        } else {
+            paused.keep_unpaused(store, conn, jobs, paused_now).await
+        };
+        Some(jobs.into_iter().map(|job| (job, None)).collect())
+    }
+
+    /// Reads up to `max` jobs of the stream of `seen` (the job a wait saw arrive) and starts
+    /// the seen one in one script call (see [`Store::take_jobs`]); `None` when Redis failed.
+    async fn take(
+        &self,
+        conn: &mut RedisConnection,
+        paused: &mut PausedQueues,
+        seen: &[Job],
+        max: usize,
+    ) -> Option<Vec<(Job, Option<StartOutcome>)>> {
+        match self
+            .worker
+            .store
+            .take_jobs(conn, self.shard, seen, &self.worker.id, max)
+            .await
+        {
+            Ok(Taken::Read(taken)) => Some(taken),
+            Ok(Taken::Paused) => {
+                // Paused since the paused set was last read: read it again before waiting.
+                paused.read_again();
+                Some(Vec::new())
+            }
+            Err(error) => {
+                tracing::error!(cause = %error, shard = %self.shard, "taking jobs failed");
+                None
+            }
+        }
+    }
+
+    /// Executes the jobs that started, each with its slot; frees together the slots of
+    /// those that did not.
+    fn launch(&self, outcomes: impl IntoIterator<Item = (Job, StartOutcome)>, slots: Vec<Slot>) {
+        let mut unused = Vec::new();
+        for ((job, outcome), slot) in outcomes.into_iter().zip(slots) {
+            match outcome {
+                StartOutcome::Start(task) => {
+                    let worker = Arc::clone(&self.worker);
+                    let events = self.events.clone();
+                    let done = self.done.clone();
+                    self.worker.executing.fetch_add(1, Ordering::SeqCst);
+                    self.executions
+                        .spawn(async move { worker.execute(job, task, events, done, slot).await });
+                }
+                StartOutcome::DeadLettered => {
+                    unused.push(slot);
+                    tracing::warn!(run = %job.job.run_id, task = job.job.task, queue = %job.queue, "task had failed for good before a restart; job moved to the dead letters")
+                }
+                other => {
+                    unused.push(slot);
+                    tracing::debug!(run = %job.job.run_id, task = job.job.task, outcome = ?other, "job not started")
+                }
+            }
+        }
+        SlotPool::release_together(unused);
     }
 
     /// Waits for slots for work of `priority`. While it waits behind others it asks its shard

@@ -69,6 +69,11 @@ pub const CATALOGUE: &[KeyDoc] = &[
         "enqueued, started, succeeded, failed, retried, dead (a queue's counters are the sums over its shards)",
     ),
     key(
+        "P:{s:N}:q:NAME:paused",
+        "string",
+        "present while the queue is paused, so the script that takes a woken worker's jobs sees the pause on the jobs' own shard",
+    ),
+    key(
         "P:{s:N}:review",
         "sorted set",
         "shard N's human tasks submitted for review and waiting for a reviewer (`MS|RUN|TASK`, scored by the project's priority negated)",
@@ -347,6 +352,7 @@ mod tests {
             ("retrying", keys.retrying(shard, &queue)),
             ("dead", keys.dead(shard, &queue)),
             ("stats", keys.stats(shard, &queue)),
+            ("pause_marker", keys.pause_marker(shard, &queue)),
             ("kind_index", keys.kind_index(shard, RunKind::Report)),
             (
                 "definition_index",

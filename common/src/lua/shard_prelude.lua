@@ -1,7 +1,8 @@
 -- Shared opening of every shard script (batches of runs and jobs on one shard).
 -- KEYS  the shard's run index block (for each kind of KINDS: all runs, active runs, definitions,
---       then the finished runs of each status of FINISHED), then one block of 7 keys per
---       declared queue (high, normal, low streams, delayed, retries, dead letters, counters),
+--       then the finished runs of each status of FINISHED), then one block of 8 keys per
+--       declared queue (high, normal, low streams, delayed, retries, dead letters, counters,
+--       pause marker),
 --       then the keys of each item of the batch.
 -- ARGV  [1] number of declared queues, then their names, then the script's own arguments.
 -- KINDS: workflow, report, release, project. FINISHED: success, error, canceled.
@@ -24,17 +25,17 @@ end
 local declared = tonumber(ARGV[1])
 local queue_at = {}
 for i = 1, declared do
-  queue_at[ARGV[1 + i]] = 25 + (i - 1) * 7
+  queue_at[ARGV[1 + i]] = 25 + (i - 1) * 8
 end
-local QUEUE_SLOT = {high = 0, normal = 1, low = 2, delayed = 3, retrying = 4, dead = 5, stats = 6}
+local QUEUE_SLOT = {high = 0, normal = 1, low = 2, delayed = 3, retrying = 4, dead = 5, stats = 6, paused = 7}
 
--- The key `slot` (a priority's stream, delayed, retrying, dead or stats) of a declared queue.
+-- The key `slot` (a priority's stream, delayed, retrying, dead, stats or paused) of a declared queue.
 local function queue_key(queue, slot)
   return KEYS[queue_at[queue] + QUEUE_SLOT[slot]]
 end
 
 -- The first key and the first argument of the batch's items.
-local first_item_key = 25 + declared * 7
+local first_item_key = 25 + declared * 8
 local first_arg = declared + 2
 
 -- Counter increments of the batch, written once per queue and counter at the end.

@@ -77,8 +77,22 @@ impl Store {
     /// Pauses `queue`: workers take no new job from it (its jobs wait on their streams) and
     /// finish the ones they hold. Kept in Redis, so it lasts across restarts. True when it
     /// was not paused before.
+    ///
+    /// The queue's pause marker is set on every shard first, then the queue joins the paused
+    /// set, so once this returns neither a worker's read (which reads the set) nor its take
+    /// script (which reads the marker) starts a job of it. Pausing again mends a pause cut
+    /// short.
     pub async fn pause_queue(&self, queue: &QueueName) -> StoreResult<bool> {
         let mut conn = self.conn().await?;
+        let mut markers = redis::pipe();
+        for shard in self.keys.shards() {
+            markers
+                .cmd("SET")
+                .arg(self.keys.pause_marker(shard, queue))
+                .arg(1)
+                .ignore();
+        }
+        self.query_pipeline::<()>(&mut conn, &markers).await?;
         let added: u64 = redis::cmd("SADD")
             .arg(self.keys.paused_queues())
             .arg(queue.as_str())
@@ -92,6 +106,10 @@ impl Store {
 
     /// Resumes a paused `queue`: workers take its jobs again within about a second. True
     /// when it was paused.
+    ///
+    /// The queue leaves the paused set first, then its markers go: a marker left without the
+    /// set (a resume cut short) only sends a woken worker the longer way, through the set,
+    /// which says the queue runs. Resuming again removes it.
     pub async fn resume_queue(&self, queue: &QueueName) -> StoreResult<bool> {
         let mut conn = self.conn().await?;
         let removed: u64 = redis::cmd("SREM")
@@ -99,6 +117,14 @@ impl Store {
             .arg(queue.as_str())
             .query_async(&mut conn)
             .await?;
+        let mut markers = redis::pipe();
+        for shard in self.keys.shards() {
+            markers
+                .cmd("DEL")
+                .arg(self.keys.pause_marker(shard, queue))
+                .ignore();
+        }
+        self.query_pipeline::<()>(&mut conn, &markers).await?;
         if removed > 0 {
             tracing::info!(queue = %queue, "queue resumed");
         }

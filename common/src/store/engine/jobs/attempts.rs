@@ -243,7 +243,7 @@ impl BatchItem for FinishedJob<'_> {
 }
 
 /// Decodes the start script's reply for one job.
-fn start_outcome(reply: &ItemReply) -> StoreResult<StartOutcome> {
+pub(super) fn start_outcome(reply: &ItemReply) -> StoreResult<StartOutcome> {
     Ok(match reply.kind.as_str() {
         "start" => StartOutcome::Start(parse_started(&reply.details)),
         "missing" => StartOutcome::RunMissing,

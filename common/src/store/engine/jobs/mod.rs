@@ -1,12 +1,14 @@
 //! The queue protocol: jobs on priority streams, read through a consumer group
 //! ([`read`]), started and finished through guarded scripts ([`attempts`]), acknowledged only
 //! once their outcome is recorded; entries that are no job at all kept as dead letters
-//! ([`dead_letters`]); outcomes counted per queue ([`stats`]).
+//! ([`dead_letters`]); outcomes counted per queue ([`stats`]). A worker woken by a job reads
+//! and starts it in one step ([`take`]).
 
 pub mod attempts;
 pub mod dead_letters;
 pub mod read;
 pub mod stats;
+pub mod take;
 
 use std::collections::BTreeSet;
 

@@ -14,6 +14,16 @@ use super::{Job, JobsRead, job_from_entry};
 /// Every how many reads a worker serves the lower priorities first, so they are never starved.
 const LOW_PRIORITY_FIRST_EVERY: u64 = 5;
 
+/// What woke a reader waiting for jobs ([`Store::wait_for_jobs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Woken {
+    /// The most urgent priority the shard has jobs of waiting.
+    pub priority: Priority,
+    /// The job the wait saw arrive on that priority's stream, if it waited for one: no other
+    /// worker may have taken it yet. Empty when jobs were waiting already.
+    pub seen: Vec<Job>,
+}
+
 /// What [`Store::undelivered`] found.
 enum Undelivered {
     /// The most urgent priority with entries no worker has been given.
@@ -75,19 +85,25 @@ impl Store {
     }
 
     /// Waits up to `block_ms` until `shard` has jobs of `queues` not yet delivered to any
-    /// worker, without taking them; returns the most urgent priority that has some. A worker
-    /// takes its slots first and reads after, so it never holds a job it has no slot for.
-    /// `conn` must have no response timeout.
+    /// worker, without taking them; returns the most urgent priority that has some, with the
+    /// job the wait saw arrive when it waited for one ([`Store::take_jobs`] reads and starts
+    /// it in one step). A worker takes its slots first and reads after, so it never holds a
+    /// job it has no slot for. `conn` must have no response timeout.
     pub async fn wait_for_jobs(
         &self,
         conn: &mut RedisConnection,
         shard: Shard,
         queues: &[QueueName],
         block_ms: u64,
-    ) -> StoreResult<Option<Priority>> {
+    ) -> StoreResult<Option<Woken>> {
         let streams = self.priority_streams(shard, queues, Priority::Low);
         let positions = match self.undelivered(conn, &streams).await? {
-            Undelivered::Found(priority) => return Ok(Some(priority)),
+            Undelivered::Found(priority) => {
+                return Ok(Some(Woken {
+                    priority,
+                    seen: Vec::new(),
+                }));
+            }
             Undelivered::None { positions } => positions,
         };
         // Entries after what the group was last given are new work: wait for the first.
@@ -97,18 +113,38 @@ impl Store {
             .arg("BLOCK")
             .arg(block_ms)
             .arg("STREAMS");
-        for (stream, _) in &streams {
+        for (stream, _, _) in &streams {
             cmd.arg(stream);
         }
         for position in &positions {
             cmd.arg(position);
         }
         let reply: Option<StreamReadReply> = cmd.query_async(conn).await?;
-        Ok(reply.and_then(|reply| {
-            streams
+        let Some(reply) = reply else {
+            return Ok(None);
+        };
+        // The most urgent stream that has an entry; its entry is the job seen.
+        Ok(streams.iter().find_map(|(stream, queue, priority)| {
+            let read = reply.keys.iter().find(|key| key.key == *stream)?;
+            let seen = read
+                .ids
                 .iter()
-                .find(|(stream, _)| reply.keys.iter().any(|key| key.key == *stream))
-                .map(|(_, priority)| *priority)
+                .filter_map(|entry| {
+                    let job = job_from_entry(entry)
+                        .filter(|job| self.keys.shard_of(&job.run_id) == shard)?;
+                    Some(Job {
+                        shard,
+                        queue: queue.clone(),
+                        priority: *priority,
+                        entry_id: entry.id.clone(),
+                        job,
+                    })
+                })
+                .collect();
+            Some(Woken {
+                priority: *priority,
+                seen,
+            })
         }))
     }
 
@@ -137,13 +173,14 @@ impl Store {
         })
     }
 
-    /// The job streams of `queues` on `shard`, most urgent first, down to `least`.
+    /// The job streams of `queues` on `shard`, most urgent first, down to `least`, each with
+    /// its queue and priority.
     fn priority_streams(
         &self,
         shard: Shard,
         queues: &[QueueName],
         least: Priority,
-    ) -> Vec<(String, Priority)> {
+    ) -> Vec<(String, QueueName, Priority)> {
         let mut priorities = Vec::new();
         for &priority in Priority::ALL.iter() {
             priorities.push(priority);
@@ -154,9 +191,13 @@ impl Store {
         priorities
             .into_iter()
             .flat_map(|priority| {
-                queues
-                    .iter()
-                    .map(move |queue| (self.keys.stream(shard, queue, priority), priority))
+                queues.iter().map(move |queue| {
+                    (
+                        self.keys.stream(shard, queue, priority),
+                        queue.clone(),
+                        priority,
+                    )
+                })
             })
             .collect()
     }
@@ -166,15 +207,15 @@ impl Store {
     async fn undelivered(
         &self,
         conn: &mut RedisConnection,
-        streams: &[(String, Priority)],
+        streams: &[(String, QueueName, Priority)],
     ) -> StoreResult<Undelivered> {
         let mut pipe = redis::pipe();
-        for (stream, _) in streams {
+        for (stream, _, _) in streams {
             pipe.cmd("XINFO").arg("GROUPS").arg(stream);
         }
         let groups: Vec<StreamInfoGroupsReply> = pipe.query_async(conn).await?;
         let mut positions = Vec::with_capacity(streams.len());
-        for ((_, priority), groups) in streams.iter().zip(&groups) {
+        for ((_, _, priority), groups) in streams.iter().zip(&groups) {
             let group = groups
                 .groups
                 .iter()

@@ -1,0 +1,239 @@
+//! The step that reads and starts the job a woken worker saw (`Store::take_jobs`), against a
+//! real `redis-server`: the job a wait sees arrive is read and started by one script call,
+//! a queue paused after the wake keeps its job waiting, and jobs read besides the seen one
+//! come back for the worker to start itself.
+
+use std::time::Duration;
+
+use baton_tests::TestApp;
+use common::engine::model::{
+    Priority, QueueName, RunKind, RunSpec, RunStatus, TaskSpec, TaskStatus,
+};
+use common::keys::{CONSUMER_GROUP, Shard};
+use common::store::Store;
+use common::store::engine::jobs::read::Woken;
+use common::store::engine::jobs::take::Taken;
+use common::store::engine::jobs::{Job, StartOutcome};
+use serde_json::{Value, json};
+
+const WORKER: &str = "worker-1";
+
+/// One test's Redis and store, with the queue `q` made.
+struct World {
+    _app: TestApp,
+    store: Store,
+    queue: QueueName,
+}
+
+impl World {
+    async fn new() -> Self {
+        let app = TestApp::builder().api(false).spawn().await;
+        let store = app.store().await;
+        let queue = QueueName::parse("q").unwrap();
+        store.ensure_queue(&queue).await.unwrap();
+        Self {
+            _app: app,
+            store,
+            queue,
+        }
+    }
+
+    /// A fresh run id on `shard`.
+    fn run_id_on(&self, shard: Shard) -> String {
+        loop {
+            let id = uuid::Uuid::new_v4().to_string();
+            if self.store.keys().shard_of(&id) == shard {
+                return id;
+            }
+        }
+    }
+
+    /// Creates a one-task run with id `id` on the queue.
+    async fn create(&self, id: &str) {
+        let spec = RunSpec {
+            id: Some(id.to_owned()),
+            definition: "test.take".into(),
+            kind: RunKind::Workflow,
+            payload: Value::Null,
+            tasks: vec![TaskSpec {
+                key: "T".into(),
+                executor: json!({"type": "handler", "name": "probe"}),
+                depends_on: Vec::new(),
+                queue: None,
+                max_retries: 0,
+                timeout_secs: None,
+                is_hook: false,
+            }],
+            queue: self.queue.clone(),
+            priority: Priority::Normal,
+            periodic: false,
+            not_before_ms: None,
+            hooks: Default::default(),
+        };
+        self.store.create_run(&spec).await.unwrap();
+    }
+
+    /// Waits on `shard` while the run `id` is created: what woke the wait.
+    async fn wake_on(&self, shard: Shard, id: &str) -> Woken {
+        let (store, queue) = (self.store.clone(), self.queue.clone());
+        let wait = tokio::spawn(async move {
+            let mut conn = store.dedicated_connection().await.unwrap();
+            store
+                .wait_for_jobs(&mut conn, shard, &[queue], 5_000)
+                .await
+                .unwrap()
+        });
+        // The wait blocks first, so it sees the job arrive.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.create(id).await;
+        wait.await.unwrap().expect("the wait wakes for the job")
+    }
+
+    async fn take(&self, shard: Shard, seen: &[Job], max: usize) -> Taken {
+        let mut conn = self.store.dedicated_connection().await.unwrap();
+        self.store
+            .take_jobs(&mut conn, shard, seen, WORKER, max)
+            .await
+            .unwrap()
+    }
+
+    async fn task_status(&self, id: &str) -> TaskStatus {
+        let run = self.store.get_run(id).await.unwrap().expect("run exists");
+        run.tasks[0].status
+    }
+
+    fn stream(&self, shard: Shard) -> String {
+        self.store
+            .keys()
+            .stream(shard, &self.queue, Priority::Normal)
+    }
+
+    /// How many jobs of `shard`'s normal stream are pending under any worker.
+    async fn pending(&self, shard: Shard) -> u64 {
+        let mut conn = self.store.dedicated_connection().await.unwrap();
+        let (count, ..): (u64, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
+            .arg(self.stream(shard))
+            .arg(CONSUMER_GROUP)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        count
+    }
+}
+
+fn started(taken: Taken) -> Vec<(Job, Option<StartOutcome>)> {
+    match taken {
+        Taken::Read(jobs) => jobs,
+        Taken::Paused => panic!("the queue is not paused"),
+    }
+}
+
+#[tokio::test]
+async fn a_job_seen_arriving_is_read_and_started_in_one_step() {
+    let world = World::new().await;
+    let shard = Shard::new(1);
+    let id = world.run_id_on(shard);
+    let woken = world.wake_on(shard, &id).await;
+    assert_eq!(woken.priority, Priority::Normal);
+    assert_eq!(woken.seen.len(), 1, "{woken:?}");
+    assert_eq!(woken.seen[0].job.run_id, id);
+    assert_eq!(world.task_status(&id).await, TaskStatus::Queued);
+
+    let taken = started(world.take(shard, &woken.seen, 8).await);
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    let (job, outcome) = &taken[0];
+    assert_eq!(job, &woken.seen[0]);
+    match outcome {
+        Some(StartOutcome::Start(task)) => assert_eq!(task.key, "T"),
+        other => panic!("the seen job starts: {other:?}"),
+    }
+    assert_eq!(world.task_status(&id).await, TaskStatus::Running);
+    let run = world.store.get_run(&id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Progress);
+    assert_eq!(
+        world.pending(shard).await,
+        1,
+        "held by the worker until recorded"
+    );
+
+    // Taking again reads nothing: the job was delivered once.
+    assert!(started(world.take(shard, &woken.seen, 8).await).is_empty());
+}
+
+#[tokio::test]
+async fn a_queue_paused_after_the_wake_keeps_its_job_waiting_until_it_is_resumed() {
+    let world = World::new().await;
+    let shard = Shard::new(2);
+    let id = world.run_id_on(shard);
+    let woken = world.wake_on(shard, &id).await;
+
+    assert!(world.store.pause_queue(&world.queue).await.unwrap());
+    assert!(matches!(
+        world.take(shard, &woken.seen, 8).await,
+        Taken::Paused
+    ));
+    assert_eq!(world.task_status(&id).await, TaskStatus::Queued);
+    assert_eq!(world.pending(shard).await, 0, "not even read");
+
+    assert!(world.store.resume_queue(&world.queue).await.unwrap());
+    let taken = started(world.take(shard, &woken.seen, 8).await);
+    assert!(
+        matches!(taken.as_slice(), [(_, Some(StartOutcome::Start(_)))]),
+        "{taken:?}"
+    );
+    assert_eq!(world.task_status(&id).await, TaskStatus::Running);
+}
+
+#[tokio::test]
+async fn jobs_read_besides_the_seen_one_come_back_for_the_worker_to_start() {
+    let world = World::new().await;
+    let shard = Shard::new(3);
+    let (seen_id, next_id) = (world.run_id_on(shard), world.run_id_on(shard));
+    let woken = world.wake_on(shard, &seen_id).await;
+    world.create(&next_id).await;
+    let mut conn = world.store.dedicated_connection().await.unwrap();
+    // Something that is no job, after them.
+    redis::cmd("XADD")
+        .arg(world.stream(shard))
+        .arg("*")
+        .arg("garbage")
+        .arg("1")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    // Another worker takes the seen job first.
+    redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(CONSUMER_GROUP)
+        .arg("worker-2")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(world.stream(shard))
+        .arg(">")
+        .query_async::<redis::Value>(&mut conn)
+        .await
+        .unwrap();
+
+    let taken = started(world.take(shard, &woken.seen, 8).await);
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    let (job, outcome) = &taken[0];
+    assert_eq!(job.job.run_id, next_id);
+    assert_eq!(outcome, &None, "a job not seen is not started by the take");
+    assert_eq!(world.task_status(&next_id).await, TaskStatus::Queued);
+    assert_eq!(world.task_status(&seen_id).await, TaskStatus::Queued);
+    let dead: u64 = redis::cmd("XLEN")
+        .arg(world.store.keys().dead(shard, &world.queue))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(dead, 1, "the entry that is no job went to the dead letters");
+
+    let outcomes = world
+        .store
+        .start_jobs(&mut conn, std::slice::from_ref(job), WORKER)
+        .await
+        .unwrap();
+    assert!(matches!(outcomes.as_slice(), [StartOutcome::Start(_)]));
+    assert_eq!(world.task_status(&next_id).await, TaskStatus::Running);
+}
