@@ -128,6 +128,16 @@ impl World {
             .expect("the queue is known")
     }
 
+    /// Waits until a worker has heart-beaten (so it is up and waiting for jobs).
+    async fn wait_for_a_worker(&self) {
+        wait_until(
+            Duration::from_secs(10),
+            "the worker heart-beats",
+            || async { !self.store.workers().await.unwrap().is_empty() },
+        )
+        .await;
+    }
+
     async fn worker_record(&self, id: &str) -> Option<WorkerRecord> {
         self.store
             .workers()
@@ -198,12 +208,7 @@ async fn pausing_a_queue_leaves_its_new_jobs_waiting_while_another_queue_runs_an
     let world = World::new().await;
     let (paused, running) = (queue("paused-q"), queue("running-q"));
     let worker = world.worker("paused-q,running-q", &[]);
-    wait_until(
-        Duration::from_secs(10),
-        "the worker heart-beats",
-        || async { !world.store.workers().await.unwrap().is_empty() },
-    )
-    .await;
+    world.wait_for_a_worker().await;
 
     // The worker is idle, blocked reading both queues: the pause must still hold for the
     // job added right after it.
@@ -264,12 +269,7 @@ async fn a_pause_marker_left_by_a_resume_cut_short_does_not_hold_the_queue() {
             .unwrap();
     }
     let _worker = world.worker("marked", &[]);
-    wait_until(
-        Duration::from_secs(10),
-        "the worker heart-beats",
-        || async { !world.store.workers().await.unwrap().is_empty() },
-    )
-    .await;
+    world.wait_for_a_worker().await;
     // Created while the worker waits, so the wait sees them arrive and the take meets the
     // marker: the worker reads the paused set again, which says the queue runs.
     let mut ids = Vec::new();

@@ -89,6 +89,13 @@ impl World {
         wait.await.unwrap().expect("the wait wakes for the job")
     }
 
+    /// A run created on `shard` while a wait watches it: its id, and what woke the wait.
+    async fn new_run_seen_on(&self, shard: Shard) -> (String, Woken) {
+        let id = self.run_id_on(shard);
+        let woken = self.wake_on(shard, &id).await;
+        (id, woken)
+    }
+
     async fn take(&self, shard: Shard, seen: &[Job], max: usize) -> Taken {
         let mut conn = self.store.dedicated_connection().await.unwrap();
         self.store
@@ -132,8 +139,7 @@ fn started(taken: Taken) -> Vec<(Job, Option<StartOutcome>)> {
 async fn a_job_seen_arriving_is_read_and_started_in_one_step() {
     let world = World::new().await;
     let shard = Shard::new(1);
-    let id = world.run_id_on(shard);
-    let woken = world.wake_on(shard, &id).await;
+    let (id, woken) = world.new_run_seen_on(shard).await;
     assert_eq!(woken.priority, Priority::Normal);
     assert_eq!(woken.seen.len(), 1, "{woken:?}");
     assert_eq!(woken.seen[0].job.run_id, id);
@@ -164,8 +170,7 @@ async fn a_job_seen_arriving_is_read_and_started_in_one_step() {
 async fn a_queue_paused_after_the_wake_keeps_its_job_waiting_until_it_is_resumed() {
     let world = World::new().await;
     let shard = Shard::new(2);
-    let id = world.run_id_on(shard);
-    let woken = world.wake_on(shard, &id).await;
+    let (id, woken) = world.new_run_seen_on(shard).await;
 
     assert!(world.store.pause_queue(&world.queue).await.unwrap());
     assert!(matches!(
