@@ -39,7 +39,7 @@ pub const INDEXED_FINISHED: [RunStatus; 3] =
     [RunStatus::Success, RunStatus::Error, RunStatus::Canceled];
 
 /// Keys of one queue within a shard, in the order [`Keys::queue_block`] lists them.
-pub const QUEUE_BLOCK_LEN: usize = 8;
+pub const QUEUE_BLOCK_LEN: usize = 11;
 
 /// One shard of the keyspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -175,7 +175,7 @@ impl Keys {
 
     /// The keys of one queue on one shard that scripts take as a block, in this order:
     /// high, normal and low streams, delayed set, retries set, dead letters, counters, pause
-    /// marker.
+    /// marker, then the high, normal and low streams' wake lists.
     pub fn queue_block(&self, shard: Shard, queue: &QueueName) -> [String; QUEUE_BLOCK_LEN] {
         [
             self.stream(shard, queue, Priority::High),
@@ -186,7 +186,18 @@ impl Keys {
             self.dead(shard, queue),
             self.stats(shard, queue),
             self.pause_marker(shard, queue),
+            self.wake_list(shard, queue, Priority::High),
+            self.wake_list(shard, queue, Priority::Normal),
+            self.wake_list(shard, queue, Priority::Low),
         ]
+    }
+
+    /// List of at most one element beside each job stream: whatever adds jobs to the stream
+    /// replaces it with the newest job added (`ENTRY_ID|RUN_ID|TASK|ATTEMPT|REDELIVERIES`, or
+    /// `-` when that is not known), and a worker with nothing to read waits on it with `BLPOP`,
+    /// so each arrival wakes one waiting worker, not all of them.
+    pub fn wake_list(&self, shard: Shard, queue: &QueueName, priority: Priority) -> String {
+        self.shard_key(shard, format_args!("q:{queue}:{}:wake", priority.as_str()))
     }
 
     /// String present on every shard while a queue is paused (written before the queue joins
@@ -550,11 +561,13 @@ mod tests {
         assert_eq!(keys.queue_block(shard, &queue).len(), QUEUE_BLOCK_LEN);
         assert!(prelude.contains(&format!("(i - 1) * {QUEUE_BLOCK_LEN}")));
         assert!(prelude.contains(&format!("declared * {QUEUE_BLOCK_LEN}")));
-        assert_eq!(
-            keys.queue_block(shard, &queue)[QUEUE_BLOCK_LEN - 1],
-            keys.pause_marker(shard, &queue)
-        );
-        assert!(prelude.contains(&format!("paused = {}}}", QUEUE_BLOCK_LEN - 1)));
+        let block = keys.queue_block(shard, &queue);
+        assert_eq!(block[7], keys.pause_marker(shard, &queue));
+        assert!(prelude.contains("paused = 7,"));
+        for (at, priority) in Priority::ALL.iter().enumerate() {
+            assert_eq!(block[8 + at], keys.wake_list(shard, &queue, *priority));
+            assert!(prelude.contains(&format!("wake_{} = {}", priority.as_str(), 8 + at)));
+        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ scripts! {
     /// Starts the attempts a batch of jobs of one shard asks for, or settles them.
     START_JOBS => shard "start_job.lua" + "start_jobs.lua",
     /// Reads the new jobs of a queue's stream on one shard for a woken worker and starts
-    /// the ones its wait saw, unless the queue is paused.
+    /// the ones it was woken for, unless the queue is paused.
     TAKE_JOBS => shard "start_job.lua" + "take_jobs.lua",
     /// Records a batch of outcomes of one shard and settles their jobs.
     FINISH_JOBS => shard "finish_jobs.lua",

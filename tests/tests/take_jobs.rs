@@ -1,7 +1,10 @@
-//! The step that reads and starts the job a woken worker saw (`Store::take_jobs`), against a
-//! real `redis-server`: the job a wait sees arrive is read and started by one script call,
-//! a queue paused after the wake keeps its job waiting, and jobs read besides the seen one
-//! come back for the worker to start itself.
+//! How an idle worker wakes and takes its job, against a real `redis-server`: each arrival
+//! wakes one waiting worker (`Store::wait_for_jobs` on the streams' wake lists), whatever adds
+//! a job wakes one (creation, promotion of a delayed job, redelivery), a worker that cannot
+//! take the work passes the wake on and one that read a full batch wakes another; the job a
+//! wait was woken for is read and started by one script call (`Store::take_jobs`), a queue
+//! paused after the wake keeps its job waiting, and jobs read besides the seen one come back
+//! for the worker to start itself.
 
 use std::time::Duration;
 
@@ -17,6 +20,9 @@ use common::store::engine::jobs::{Job, StartOutcome};
 use serde_json::{Value, json};
 
 const WORKER: &str = "worker-1";
+
+/// Long enough for a wait started before it to be blocked in Redis.
+const BLOCKED: Duration = Duration::from_millis(200);
 
 /// One test's Redis and store, with the queue `q` made.
 struct World {
@@ -50,7 +56,12 @@ impl World {
 
     /// Creates a one-task run with id `id` on the queue.
     async fn create(&self, id: &str) {
-        let spec = RunSpec {
+        self.store.create_run(&self.spec(id)).await.unwrap();
+    }
+
+    /// A one-task run with id `id` on the queue.
+    fn spec(&self, id: &str) -> RunSpec {
+        RunSpec {
             id: Some(id.to_owned()),
             definition: "test.take".into(),
             kind: RunKind::Workflow,
@@ -69,22 +80,26 @@ impl World {
             periodic: false,
             not_before_ms: None,
             hooks: Default::default(),
-        };
-        self.store.create_run(&spec).await.unwrap();
+        }
+    }
+
+    /// Starts a wait of up to `block_ms` on `shard`, on a connection of its own.
+    fn wait(&self, shard: Shard, block_ms: u64) -> tokio::task::JoinHandle<Option<Woken>> {
+        let (store, queue) = (self.store.clone(), self.queue.clone());
+        tokio::spawn(async move {
+            let mut conn = store.dedicated_connection().await.unwrap();
+            store
+                .wait_for_jobs(&mut conn, shard, &[queue], block_ms)
+                .await
+                .unwrap()
+        })
     }
 
     /// Waits on `shard` while the run `id` is created: what woke the wait.
     async fn wake_on(&self, shard: Shard, id: &str) -> Woken {
-        let (store, queue) = (self.store.clone(), self.queue.clone());
-        let wait = tokio::spawn(async move {
-            let mut conn = store.dedicated_connection().await.unwrap();
-            store
-                .wait_for_jobs(&mut conn, shard, &[queue], 5_000)
-                .await
-                .unwrap()
-        });
+        let wait = self.wait(shard, 5_000);
         // The wait blocks first, so it sees the job arrive.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(BLOCKED).await;
         self.create(id).await;
         wait.await.unwrap().expect("the wait wakes for the job")
     }
@@ -241,4 +256,173 @@ async fn jobs_read_besides_the_seen_one_come_back_for_the_worker_to_start() {
         .unwrap();
     assert!(matches!(outcomes.as_slice(), [StartOutcome::Start(_)]));
     assert_eq!(world.task_status(&next_id).await, TaskStatus::Running);
+}
+
+/// Two waits blocked on one shard: which of them woke (with what) and which still waits.
+async fn one_of_two_wakes(
+    first: tokio::task::JoinHandle<Option<Woken>>,
+    second: tokio::task::JoinHandle<Option<Woken>>,
+) -> (Woken, tokio::task::JoinHandle<Option<Woken>>) {
+    tokio::time::sleep(BLOCKED).await;
+    let (woken, other) = if first.is_finished() {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert!(woken.is_finished(), "one wait woke");
+    assert!(!other.is_finished(), "the other still waits");
+    (woken.await.unwrap().expect("woken, not timed out"), other)
+}
+
+#[tokio::test]
+async fn an_arrival_wakes_one_waiting_worker_and_a_full_take_wakes_another_for_the_rest() {
+    let world = World::new().await;
+    let shard = Shard::new(4);
+    let (first, second) = (world.wait(shard, 10_000), world.wait(shard, 10_000));
+    tokio::time::sleep(BLOCKED).await;
+    // Two runs in one call: one wake-up, naming the newer.
+    let ids = [world.run_id_on(shard), world.run_id_on(shard)];
+    let specs: Vec<RunSpec> = ids.iter().map(|id| world.spec(id)).collect();
+    world.store.create_runs(&specs).await.unwrap();
+    let (woken, other) = one_of_two_wakes(first, second).await;
+    assert_eq!(woken.seen.len(), 1, "{woken:?}");
+    assert_eq!(woken.seen[0].job.run_id, ids[1]);
+
+    // A take of one job reads the older and wakes the other worker for the rest.
+    let taken = started(world.take(shard, &woken.seen, 1).await);
+    assert!(
+        matches!(taken.as_slice(), [(job, None)] if job.job.run_id == ids[0]),
+        "{taken:?}"
+    );
+    let other = tokio::time::timeout(Duration::from_secs(5), other)
+        .await
+        .expect("the other worker wakes")
+        .unwrap()
+        .expect("woken, not timed out");
+    assert_eq!(other.priority, Priority::Normal);
+    assert!(other.seen.is_empty(), "the rest is not named: {other:?}");
+}
+
+#[tokio::test]
+async fn a_worker_without_a_free_slot_passes_its_wake_on() {
+    let world = World::new().await;
+    let shard = Shard::new(5);
+    let (first, second) = (world.wait(shard, 10_000), world.wait(shard, 10_000));
+    tokio::time::sleep(BLOCKED).await;
+    let id = world.run_id_on(shard);
+    world.create(&id).await;
+    let (woken, other) = one_of_two_wakes(first, second).await;
+
+    let mut conn = world.store.dedicated_connection().await.unwrap();
+    world.store.pass_wake(&mut conn, &woken).await.unwrap();
+    let other = tokio::time::timeout(Duration::from_secs(5), other)
+        .await
+        .expect("the other worker wakes")
+        .unwrap()
+        .expect("woken, not timed out");
+    assert_eq!(other.seen, woken.seen, "for the same job");
+    let taken = started(world.take(shard, &other.seen, 8).await);
+    assert!(
+        matches!(taken.as_slice(), [(_, Some(StartOutcome::Start(_)))]),
+        "{taken:?}"
+    );
+    // A wake-up passed on is not passed on again: it cannot go round busy workers for ever.
+    world.store.pass_wake(&mut conn, &other).await.unwrap();
+    let third = world.wait(shard, 500).await.unwrap();
+    assert!(third.is_none(), "{third:?}");
+}
+
+#[tokio::test]
+async fn a_promoted_delayed_job_wakes_a_waiting_worker() {
+    let world = World::new().await;
+    let shard = Shard::new(6);
+    let id = world.run_id_on(shard);
+    let due = common::time::now_ms() + 60_000;
+    let spec = RunSpec {
+        not_before_ms: Some(due),
+        ..world.spec(&id)
+    };
+    world.store.create_run(&spec).await.unwrap();
+    let wait = world.wait(shard, 10_000);
+    tokio::time::sleep(BLOCKED).await;
+    assert!(!wait.is_finished(), "nothing to do before it is due");
+
+    let moved = world
+        .store
+        .promote_due_jobs(&world.queue, 100, due)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    let woken = tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .expect("the promotion wakes the worker")
+        .unwrap()
+        .expect("woken, not timed out");
+    assert_eq!(woken.seen.len(), 1, "{woken:?}");
+    assert_eq!(woken.seen[0].job.run_id, id);
+    let taken = started(world.take(shard, &woken.seen, 8).await);
+    assert!(
+        matches!(taken.as_slice(), [(_, Some(StartOutcome::Start(_)))]),
+        "{taken:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_job_wakes_a_waiting_worker() {
+    let world = World::new().await;
+    let shard = Shard::new(7);
+    let id = world.run_id_on(shard);
+    world.create(&id).await;
+    // A worker reads the job and dies holding it.
+    let mut conn = world.store.dedicated_connection().await.unwrap();
+    let read = world
+        .store
+        .read_jobs(
+            &mut conn,
+            shard,
+            std::slice::from_ref(&world.queue),
+            "dead-worker",
+            8,
+            0,
+            Priority::High,
+        )
+        .await
+        .unwrap();
+    assert_eq!(read.jobs.len(), 1);
+    // The creation's wake-up is still there (the read went past it): a wait takes it at once.
+    let stale = world.wait(shard, 10_000).await.unwrap();
+    assert!(stale.is_some_and(|woken| woken.seen[0].job.run_id == id));
+    let wait = world.wait(shard, 10_000);
+    tokio::time::sleep(BLOCKED).await;
+    assert!(!wait.is_finished(), "nothing undelivered");
+
+    let report = world
+        .store
+        .reclaim_stale_jobs(&world.queue, 0, 5, common::time::now_ms())
+        .await
+        .unwrap();
+    assert_eq!(report.redelivered, 1);
+    let woken = tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .expect("the redelivery wakes the worker")
+        .unwrap()
+        .expect("woken, not timed out");
+    assert_eq!(woken.priority, Priority::Normal);
+    let read = world
+        .store
+        .read_jobs(
+            &mut conn,
+            shard,
+            std::slice::from_ref(&world.queue),
+            WORKER,
+            8,
+            0,
+            woken.priority,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(read.jobs.as_slice(), [job] if job.job.run_id == id && job.job.redeliveries == 1),
+        "{read:?}"
+    );
 }

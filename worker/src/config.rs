@@ -45,7 +45,8 @@ pub struct WorkerOptions {
     #[arg(long, env = "BATON_WORKER_THREADS", default_value_t = 1)]
     pub threads: usize,
 
-    /// Milliseconds a read blocks on empty streams before looking again.
+    /// Milliseconds an idle reader waits on its wake lists before asking its streams again
+    /// (at most 1,000, so a resumed queue is read again within a second).
     #[arg(long, env = "BATON_BLOCK_MS", default_value_t = 1000)]
     pub block_ms: u64,
 

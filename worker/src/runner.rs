@@ -510,7 +510,7 @@ impl ShardReader {
     /// Reads until shutdown. While the shard has no job waiting it waits for one without
     /// taking it; once it has, it takes free slots (the most urgent shard first), reads as
     /// many jobs as it got slots, starts them with one script call and executes those that
-    /// started. A job the wait saw arrive is read and started by one script call.
+    /// started. A job the wait was woken for is read and started by one script call.
     async fn run(self) {
         let store = &self.worker.store;
         let mut read_conn = None;
@@ -520,7 +520,7 @@ impl ShardReader {
         // to read from: the one a wait found, or high after a full batch.
         let mut waiting = None;
         let mut read_from = Priority::High;
-        // The job the last wait saw arrive, taken in one step with its slot.
+        // The job the last wait was woken for, taken in one step with its slot.
         let mut seen = Vec::new();
         while !self.shutdown.is_cancelled() {
             let queues = paused.active(store, &self.worker.queues).await;
@@ -554,6 +554,12 @@ impl ShardReader {
                 };
                 match woken {
                     Ok(Some(woken)) => {
+                        if self.slots.available() == 0 {
+                            // Every slot is busy: another worker may have one free now.
+                            if let Err(error) = store.pass_wake(conn, &woken).await {
+                                tracing::warn!(cause = %error, shard = %self.shard, "passing a wake-up on failed");
+                            }
+                        }
                         waiting = Some(woken.priority);
                         read_from = woken.priority;
                         seen = woken.seen;
@@ -678,7 +684,7 @@ impl ShardReader {
         Some(jobs.into_iter().map(|job| (job, None)).collect())
     }
 
-    /// Reads up to `max` jobs of the stream of `seen` (the job a wait saw arrive) and starts
+    /// Reads up to `max` jobs of the stream of `seen` (the job a wait was woken for) and starts
     /// the seen one in one script call (see [`Store::take_jobs`]); `None` when Redis failed.
     async fn take(
         &self,

@@ -74,6 +74,11 @@ pub const CATALOGUE: &[KeyDoc] = &[
         "present while the queue is paused, so the script that takes a woken worker's jobs sees the pause on the jobs' own shard",
     ),
     key(
+        "P:{s:N}:q:NAME:PRIORITY:wake",
+        "list",
+        "at most one element: the newest job added to that priority's stream (`ENTRY|RUN|TASK|ATTEMPT|REDELIVERIES`, or `-`; `+` in front once a busy worker passed it on); an idle worker waits on it with `BLPOP`, so each arrival wakes one worker",
+    ),
+    key(
         "P:{s:N}:review",
         "sorted set",
         "shard N's human tasks submitted for review and waiting for a reviewer (`MS|RUN|TASK`, scored by the project's priority negated)",
@@ -353,6 +358,9 @@ mod tests {
             ("dead", keys.dead(shard, &queue)),
             ("stats", keys.stats(shard, &queue)),
             ("pause_marker", keys.pause_marker(shard, &queue)),
+            ("wake_list", keys.wake_list(shard, &queue, Priority::High)),
+            ("wake_list", keys.wake_list(shard, &queue, Priority::Normal)),
+            ("wake_list", keys.wake_list(shard, &queue, Priority::Low)),
             ("kind_index", keys.kind_index(shard, RunKind::Report)),
             (
                 "definition_index",

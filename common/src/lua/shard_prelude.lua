@@ -1,8 +1,8 @@
 -- Shared opening of every shard script (batches of runs and jobs on one shard).
 -- KEYS  the shard's run index block (for each kind of KINDS: all runs, active runs, definitions,
---       then the finished runs of each status of FINISHED), then one block of 8 keys per
+--       then the finished runs of each status of FINISHED), then one block of 11 keys per
 --       declared queue (high, normal, low streams, delayed, retries, dead letters, counters,
---       pause marker),
+--       pause marker, then the high, normal and low streams' wake lists),
 --       then the keys of each item of the batch.
 -- ARGV  [1] number of declared queues, then their names, then the script's own arguments.
 -- KINDS: workflow, report, release, project. FINISHED: success, error, canceled.
@@ -25,17 +25,19 @@ end
 local declared = tonumber(ARGV[1])
 local queue_at = {}
 for i = 1, declared do
-  queue_at[ARGV[1 + i]] = 25 + (i - 1) * 8
+  queue_at[ARGV[1 + i]] = 25 + (i - 1) * 11
 end
-local QUEUE_SLOT = {high = 0, normal = 1, low = 2, delayed = 3, retrying = 4, dead = 5, stats = 6, paused = 7}
+local QUEUE_SLOT = {high = 0, normal = 1, low = 2, delayed = 3, retrying = 4, dead = 5, stats = 6, paused = 7,
+  wake_high = 8, wake_normal = 9, wake_low = 10}
 
--- The key `slot` (a priority's stream, delayed, retrying, dead, stats or paused) of a declared queue.
+-- The key `slot` (a priority's stream, delayed, retrying, dead, stats, paused or a priority's
+-- wake list) of a declared queue.
 local function queue_key(queue, slot)
   return KEYS[queue_at[queue] + QUEUE_SLOT[slot]]
 end
 
 -- The first key and the first argument of the batch's items.
-local first_item_key = 25 + declared * 8
+local first_item_key = 25 + declared * 11
 local first_arg = declared + 2
 
 -- Counter increments of the batch, written once per queue and counter at the end.
@@ -70,10 +72,30 @@ local function run_queues(run)
   return names
 end
 
+-- Puts `job` (`ENTRY|RUN|TASK|ATTEMPT|REDELIVERIES`, or '-' when not known) on the wake list of
+-- a queue's priority stream in place of what it held: a worker waiting there with BLPOP wakes,
+-- one worker per call.
+local function wake(queue, priority, job)
+  local list = queue_key(queue, 'wake_' .. priority)
+  redis.call('DEL', list)
+  redis.call('RPUSH', list, job)
+end
+
+-- The newest job the batch added to each stream: {queue, priority, entry, run, task, attempt},
+-- announced on the stream's wake list once, at the end (see `flush`).
+local newest = {}
+
 -- Adds the first attempt's job of task `task` of run `run_id` to its queue's stream.
 local function enqueue(queue, priority, run_id, task, attempt)
-  redis.call('XADD', queue_key(queue, priority), '*', 'r', run_id, 't', task, 'a', attempt or '1', 'd', '0')
+  local stream = queue_key(queue, priority)
+  local entry = redis.call('XADD', stream, '*', 'r', run_id, 't', task, 'a', attempt or '1', 'd', '0')
   count(queue, 'enqueued')
+  local last = newest[stream]
+  if not last then
+    last = {queue, priority}
+    newest[stream] = last
+  end
+  last[3], last[4], last[5], last[6] = entry, run_id, task, attempt or '1'
 end
 
 -- Adds a job to its queue's delayed set, due at `due`; a retry also goes to the retries set.
@@ -115,7 +137,8 @@ local function dead_letter(queue, priority, entry, run_id, task, attempt, redeli
   count(queue, 'dead')
 end
 
--- Writes what the batch deferred: the counter increments, then the acknowledgements.
+-- Writes what the batch deferred: the counter increments, then the acknowledgements, then the
+-- newest job of each stream it added to on that stream's wake list.
 local function flush()
   for queue, per_queue in pairs(counts) do
     for name, by in pairs(per_queue) do
@@ -127,6 +150,9 @@ local function flush()
     for first = 1, #entries, 1000 do
       redis.call('XACK', stream, GROUP, unpack(entries, first, math.min(first + 999, #entries)))
     end
+  end
+  for _, last in pairs(newest) do
+    wake(last[1], last[2], last[3] .. '|' .. last[4] .. '|' .. last[5] .. '|' .. last[6] .. '|0')
   end
 end
 

@@ -2,7 +2,8 @@
 -- of one shard for the worker, and starts those it was told of (seen by the wait that woke the
 -- worker, so their runs' keys are among KEYS), in one step: a job cannot be read by a worker
 -- and left unstarted by a crash in between, and a woken job starts one round trip sooner.
--- Nothing is read while the queue's pause marker is set. (Opens with shard_prelude.lua, then
+-- Nothing is read while the queue's pause marker is set. When it read as many jobs as asked
+-- for, it wakes another waiting worker for the rest. (Opens with shard_prelude.lua, then
 -- start_job.lua.)
 -- KEYS  per job seen: its run's hash
 -- ARGV  worker id (also its consumer name), now (Unix ms), queue, priority, most jobs to read
@@ -45,6 +46,10 @@ if read then
       end
     end
     table.insert(out, {id, fields, started})
+  end
+  -- As many as asked for: more may be waiting, so another waiting worker is woken for them.
+  if #read[1][2] >= tonumber(count) then
+    wake(queue, priority, '-')
   end
 end
 flush()

@@ -50,6 +50,9 @@ impl Store {
                     .key(self.keys.stream(shard, queue, Priority::Normal))
                     .key(self.keys.stream(shard, queue, Priority::Low))
                     .key(self.keys.retrying(shard, queue))
+                    .key(self.keys.wake_list(shard, queue, Priority::High))
+                    .key(self.keys.wake_list(shard, queue, Priority::Normal))
+                    .key(self.keys.wake_list(shard, queue, Priority::Low))
                     .arg(now_ms)
                     .arg(limit),
             );
@@ -105,6 +108,7 @@ impl Store {
                             self.move_entry(
                                 &stream,
                                 &dead,
+                                None,
                                 &entry.id,
                                 &[
                                     ("p", priority.as_str().to_owned()),
@@ -162,8 +166,15 @@ impl Store {
                 redeliveries,
                 ..job.job.clone()
             };
-            self.move_entry(stream, stream, &job.entry_id, &job_fields(&again))
-                .await?;
+            let wake = self.keys.wake_list(job.shard, &job.queue, job.priority);
+            self.move_entry(
+                stream,
+                stream,
+                Some(&wake),
+                &job.entry_id,
+                &job_fields(&again),
+            )
+            .await?;
             return Ok(false);
         }
         let error =
@@ -174,6 +185,7 @@ impl Store {
             .move_entry(
                 stream,
                 dead,
+                None,
                 &job.entry_id,
                 &dead_letter_fields(job, &error, now_ms),
             )
@@ -190,16 +202,24 @@ impl Store {
         Ok(true)
     }
 
+    /// Moves pending entry `entry_id` of stream `from` to `to` as a new entry of `fields`,
+    /// once (see `move_entry.lua`); `wake`, the wake list of `to` when it is a job stream, then
+    /// wakes a waiting worker.
     async fn move_entry(
         &self,
         from: &str,
         to: &str,
+        wake: Option<&str>,
         entry_id: &str,
         fields: &[(&'static str, String)],
     ) -> StoreResult<Option<String>> {
         let mut conn = self.conn().await?;
         let mut invocation = scripts::MOVE_ENTRY.key(from);
-        invocation.key(to).arg(CONSUMER_GROUP).arg(entry_id);
+        invocation.key(to);
+        if let Some(wake) = wake {
+            invocation.key(wake);
+        }
+        invocation.arg(CONSUMER_GROUP).arg(entry_id);
         for (name, value) in fields {
             invocation.arg(*name).arg(value);
         }

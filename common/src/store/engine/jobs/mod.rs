@@ -34,7 +34,8 @@ pub struct Job {
     pub job: JobRef,
 }
 
-/// Adds a job to its queue's stream, in a pipeline.
+/// Adds a job to its queue's stream, in a pipeline, and wakes a waiting worker: the stream's
+/// wake list then holds `-` (the entry's id is not known until the pipeline runs).
 pub(crate) fn push_job(
     pipe: &mut redis::Pipeline,
     keys: &Keys,
@@ -42,8 +43,10 @@ pub(crate) fn push_job(
     priority: Priority,
     job: &JobRef,
 ) {
+    let shard = keys.shard_of(&job.run_id);
+    let wake = keys.wake_list(shard, queue, priority);
     pipe.cmd("XADD")
-        .arg(keys.stream(keys.shard_of(&job.run_id), queue, priority))
+        .arg(keys.stream(shard, queue, priority))
         .arg("*")
         .arg("r")
         .arg(&job.run_id)
@@ -54,6 +57,8 @@ pub(crate) fn push_job(
         .arg("d")
         .arg(job.redeliveries)
         .ignore();
+    pipe.cmd("DEL").arg(&wake).ignore();
+    pipe.cmd("RPUSH").arg(&wake).arg(NO_JOB_KNOWN).ignore();
 }
 
 pub(crate) fn field<T: redis::FromRedisValue>(entry: &StreamId, name: &str) -> Option<T> {
@@ -69,6 +74,63 @@ pub(crate) fn job_from_entry(entry: &StreamId) -> Option<JobRef> {
         redeliveries: field::<String>(entry, "d")
             .and_then(|d| d.parse().ok())
             .unwrap_or(0),
+    })
+}
+
+/// The job `entry` of the stream of `queue` and `priority` on `shard` carries, or `None` when
+/// it carries none, or one whose run is on another shard (the scripts touch the run and the
+/// stream together, in one slot).
+pub(crate) fn job_on_shard(
+    keys: &Keys,
+    shard: Shard,
+    queue: &QueueName,
+    priority: Priority,
+    entry: &StreamId,
+) -> Option<Job> {
+    let job = job_from_entry(entry).filter(|job| keys.shard_of(&job.run_id) == shard)?;
+    Some(Job {
+        shard,
+        queue: queue.clone(),
+        priority,
+        entry_id: entry.id.clone(),
+        job,
+    })
+}
+
+/// What a wake list holds when the job that woke it is not known.
+pub(crate) const NO_JOB_KNOWN: &str = "-";
+
+/// The job a wake list names (`ENTRY|RUN|TASK|ATTEMPT|REDELIVERIES`, see
+/// [`Keys::wake_list`]), as a job of the stream of `queue` and `priority` on `shard`; `None`
+/// for [`NO_JOB_KNOWN`] and for anything that names no job of that shard.
+pub(crate) fn job_from_wake(
+    keys: &Keys,
+    shard: Shard,
+    queue: &QueueName,
+    priority: Priority,
+    wake: &str,
+) -> Option<Job> {
+    let (entry_id, rest) = wake.split_once('|')?;
+    // The run id comes between the entry id and the last three fields, which are numbers.
+    let mut tail = rest.rsplitn(4, '|');
+    let redeliveries = tail.next()?.parse().ok()?;
+    let attempt = tail.next()?.parse().ok()?;
+    let task = tail.next()?.parse().ok()?;
+    let run_id = tail.next()?.to_owned();
+    if run_id.is_empty() || keys.shard_of(&run_id) != shard {
+        return None;
+    }
+    Some(Job {
+        shard,
+        queue: queue.clone(),
+        priority,
+        entry_id: entry_id.to_owned(),
+        job: JobRef {
+            run_id,
+            task,
+            attempt,
+            redeliveries,
+        },
     })
 }
 

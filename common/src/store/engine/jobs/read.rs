@@ -9,7 +9,7 @@ use crate::engine::model::{Priority, QueueName};
 use crate::keys::{CONSUMER_GROUP, Shard};
 use crate::store::{RedisConnection, Store, StoreResult};
 
-use super::{Job, JobsRead, job_from_entry};
+use super::{Job, JobsRead, job_from_wake, job_on_shard};
 
 /// Every how many reads a worker serves the lower priorities first, so they are never starved.
 const LOW_PRIORITY_FIRST_EVERY: u64 = 5;
@@ -19,18 +19,27 @@ const LOW_PRIORITY_FIRST_EVERY: u64 = 5;
 pub struct Woken {
     /// The most urgent priority the shard has jobs of waiting.
     pub priority: Priority,
-    /// The job the wait saw arrive on that priority's stream, if it waited for one: no other
-    /// worker may have taken it yet. Empty when jobs were waiting already.
+    /// The job the wait was woken for on that priority's stream, when its wake list named it:
+    /// another worker may have taken it since. Empty when jobs were waiting already.
     pub seen: Vec<Job>,
+    /// The wake list the wait was woken on and what it held (`None` when jobs were waiting
+    /// already), so a worker that cannot take the work now passes it on ([`Store::pass_wake`]).
+    pub wake: Option<Wake>,
 }
 
-/// What [`Store::undelivered`] found.
-enum Undelivered {
-    /// The most urgent priority with entries no worker has been given.
-    Found(Priority),
-    /// None: the group's last delivered id on each stream (`$` where it has no group yet).
-    None { positions: Vec<String> },
+/// The element a wait popped from a wake list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wake {
+    /// The wake list.
+    list: String,
+    /// What it held: a job named as [`Keys::wake_list`](crate::keys::Keys::wake_list) says, or
+    /// `-`; with [`PASSED`] in front when a worker passed it on.
+    element: String,
 }
+
+/// What a wake passed on starts with: it is not passed on again, so a wake-up goes round
+/// busy workers at most once instead of for ever.
+const PASSED: char = '+';
 
 impl Store {
     /// Reads up to `max` jobs of `shard` for `consumer` from `queues`, without waiting, and
@@ -86,9 +95,13 @@ impl Store {
 
     /// Waits up to `block_ms` until `shard` has jobs of `queues` not yet delivered to any
     /// worker, without taking them; returns the most urgent priority that has some, with the
-    /// job the wait saw arrive when it waited for one ([`Store::take_jobs`] reads and starts
-    /// it in one step). A worker takes its slots first and reads after, so it never holds a
-    /// job it has no slot for. `conn` must have no response timeout.
+    /// job it was woken for when its wake list named one ([`Store::take_jobs`] reads and
+    /// starts it in one step). A worker takes its slots first and reads after, so it never
+    /// holds a job it has no slot for. `conn` must have no response timeout.
+    ///
+    /// The wait is a `BLPOP` of the streams' wake lists ([`Keys::wake_list`](crate::keys::Keys::wake_list)),
+    /// most urgent first: whatever adds jobs to a stream puts one element there, which wakes
+    /// one waiting worker, so an arrival wakes one worker, not every worker's reader.
     pub async fn wait_for_jobs(
         &self,
         conn: &mut RedisConnection,
@@ -97,55 +110,71 @@ impl Store {
         block_ms: u64,
     ) -> StoreResult<Option<Woken>> {
         let streams = self.priority_streams(shard, queues, Priority::Low);
-        let positions = match self.undelivered(conn, &streams).await? {
-            Undelivered::Found(priority) => {
-                return Ok(Some(Woken {
-                    priority,
-                    seen: Vec::new(),
-                }));
-            }
-            Undelivered::None { positions } => positions,
-        };
-        // Entries after what the group was last given are new work: wait for the first.
-        let mut cmd = redis::cmd("XREAD");
-        cmd.arg("COUNT")
-            .arg(1)
-            .arg("BLOCK")
-            .arg(block_ms)
-            .arg("STREAMS");
-        for (stream, _, _) in &streams {
-            cmd.arg(stream);
+        if let Some(priority) = self.undelivered(conn, &streams).await? {
+            return Ok(Some(Woken {
+                priority,
+                seen: Vec::new(),
+                wake: None,
+            }));
         }
-        for position in &positions {
-            cmd.arg(position);
-        }
-        let reply: Option<StreamReadReply> = cmd.query_async(conn).await?;
-        let Some(reply) = reply else {
+        let lists: Vec<String> = streams
+            .iter()
+            .map(|(_, queue, priority)| self.keys.wake_list(shard, queue, *priority))
+            .collect();
+        // BLPOP takes seconds; zero would wait for ever, as `BLOCK 0` does.
+        let timeout = format!("{:.3}", block_ms as f64 / 1000.0);
+        let reply: Option<(String, String)> = redis::cmd("BLPOP")
+            .arg(&lists)
+            .arg(timeout)
+            .query_async(conn)
+            .await?;
+        let Some((list, element)) = reply else {
             return Ok(None);
         };
-        // The most urgent stream that has an entry; its entry is the job seen.
-        Ok(streams.iter().find_map(|(stream, queue, priority)| {
-            let read = reply.keys.iter().find(|key| key.key == *stream)?;
-            let seen = read
-                .ids
-                .iter()
-                .filter_map(|entry| {
-                    let job = job_from_entry(entry)
-                        .filter(|job| self.keys.shard_of(&job.run_id) == shard)?;
-                    Some(Job {
-                        shard,
-                        queue: queue.clone(),
-                        priority: *priority,
-                        entry_id: entry.id.clone(),
-                        job,
-                    })
-                })
-                .collect();
-            Some(Woken {
-                priority: *priority,
-                seen,
-            })
+        let Some((_, queue, priority)) = lists
+            .iter()
+            .position(|name| *name == list)
+            .map(|at| &streams[at])
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Woken {
+            priority: *priority,
+            seen: job_from_wake(
+                &self.keys,
+                shard,
+                queue,
+                *priority,
+                element.trim_start_matches(PASSED),
+            )
+            .into_iter()
+            .collect(),
+            wake: Some(Wake { list, element }),
         }))
+    }
+
+    /// Puts back on its wake list what woke `woken`, so another waiting worker wakes for it
+    /// as this one did: a woken worker with no free slot passes the work on instead of making
+    /// it wait for one. A wake-up is passed on once: nothing is done when `woken` came from
+    /// no wake list or from a wake-up passed on before.
+    pub async fn pass_wake(&self, conn: &mut RedisConnection, woken: &Woken) -> StoreResult<()> {
+        let Some(wake) = &woken.wake else {
+            return Ok(());
+        };
+        if wake.element.starts_with(PASSED) {
+            return Ok(());
+        }
+        redis::pipe()
+            .cmd("DEL")
+            .arg(&wake.list)
+            .ignore()
+            .cmd("RPUSH")
+            .arg(&wake.list)
+            .arg(format!("{PASSED}{}", wake.element))
+            .ignore()
+            .query_async::<()>(conn)
+            .await?;
+        Ok(())
     }
 
     /// The most urgent priority more urgent than `than` that `shard` has jobs of `queues`
@@ -167,10 +196,7 @@ impl Store {
             return Ok(None);
         };
         let streams = self.priority_streams(shard, queues, least);
-        Ok(match self.undelivered(conn, &streams).await? {
-            Undelivered::Found(priority) => Some(priority),
-            Undelivered::None { .. } => None,
-        })
+        self.undelivered(conn, &streams).await
     }
 
     /// The job streams of `queues` on `shard`, most urgent first, down to `least`, each with
@@ -202,33 +228,56 @@ impl Store {
             .collect()
     }
 
-    /// Whether `streams` (most urgent first) hold entries not yet delivered to the consumer
-    /// group: the most urgent priority that does, or else where the group stands on each.
+    /// The most urgent priority of `streams` (most urgent first) with entries not yet
+    /// delivered to the consumer group, if any.
     async fn undelivered(
         &self,
         conn: &mut RedisConnection,
         streams: &[(String, QueueName, Priority)],
-    ) -> StoreResult<Undelivered> {
+    ) -> StoreResult<Option<Priority>> {
         let mut pipe = redis::pipe();
         for (stream, _, _) in streams {
             pipe.cmd("XINFO").arg("GROUPS").arg(stream);
         }
         let groups: Vec<StreamInfoGroupsReply> = pipe.query_async(conn).await?;
-        let mut positions = Vec::with_capacity(streams.len());
-        for ((_, _, priority), groups) in streams.iter().zip(&groups) {
+        // Streams whose lag Redis cannot tell (deletions after the group's position), with
+        // that position: whether they have entries past it is asked directly.
+        let mut unknown = Vec::new();
+        for ((stream, _, priority), groups) in streams.iter().zip(&groups) {
             let group = groups
                 .groups
                 .iter()
                 .find(|group| group.name == CONSUMER_GROUP);
             match group {
                 Some(group) if group.lag.is_some_and(|lag| lag > 0) => {
-                    return Ok(Undelivered::Found(*priority));
+                    return Ok(Some(*priority));
                 }
-                Some(group) => positions.push(group.last_delivered_id.clone()),
-                None => positions.push("$".to_owned()),
+                Some(group) if group.lag.is_none() => {
+                    unknown.push((stream, *priority, group.last_delivered_id.clone()));
+                }
+                _ => {}
             }
         }
-        Ok(Undelivered::None { positions })
+        if unknown.is_empty() {
+            return Ok(None);
+        }
+        let mut read = redis::cmd("XREAD");
+        read.arg("COUNT").arg(1).arg("STREAMS");
+        for (stream, _, _) in &unknown {
+            read.arg(*stream);
+        }
+        for (_, _, position) in &unknown {
+            read.arg(position);
+        }
+        let reply: Option<StreamReadReply> = read.query_async(conn).await?;
+        let reply = reply.unwrap_or_default();
+        Ok(unknown.iter().find_map(|(stream, priority, _)| {
+            reply
+                .keys
+                .iter()
+                .any(|key| key.key == **stream && !key.ids.is_empty())
+                .then_some(*priority)
+        }))
     }
 
     /// One non-blocking `XREADGROUP` of `streams`, with `SMEMBERS` of the paused queues in the
@@ -271,18 +320,8 @@ impl Store {
             };
             let (queue, priority) = &streams[position];
             for entry in stream.ids {
-                // A job names its run, whose shard must be this stream's: the scripts touch
-                // the run and the stream together, in one slot.
-                let job =
-                    job_from_entry(&entry).filter(|job| self.keys.shard_of(&job.run_id) == shard);
-                match job {
-                    Some(job) => jobs.push(Job {
-                        shard,
-                        queue: queue.clone(),
-                        priority: *priority,
-                        entry_id: entry.id,
-                        job,
-                    }),
+                match job_on_shard(&self.keys, shard, queue, *priority, &entry) {
+                    Some(job) => jobs.push(job),
                     None => {
                         tracing::warn!(queue = %queue, entry = %entry.id, "malformed job entry (or one on another shard than its run's) moved to the dead letter");
                         self.dead_letter_malformed(conn, shard, queue, *priority, &entry)

@@ -1,5 +1,5 @@
-//! Taking the jobs a woken worker saw: one script reads the queue's new jobs for the worker
-//! and starts the ones its wait saw, unless the queue is paused on their shard, so a job that
+//! Taking the jobs a woken worker was woken for: one script reads the queue's new jobs for the
+//! worker and starts the ones its wake list named, unless the queue is paused on their shard, so a job that
 //! arrives at an idle worker starts one round trip after the wait wakes, not two.
 
 use std::collections::BTreeSet;
@@ -15,7 +15,7 @@ use crate::store::{RedisConnection, Store, StoreResult};
 use crate::time::now_ms;
 
 use super::attempts::start_outcome;
-use super::{Job, StartOutcome, job_from_entry};
+use super::{Job, StartOutcome, job_on_shard};
 
 /// Name the take script's replies are reported under.
 const SCRIPT: &str = "take_jobs";
@@ -31,8 +31,8 @@ pub enum Taken {
 }
 
 impl Store {
-    /// Reads up to `max` new jobs of the queue and priority of `seen` (the job a wait saw
-    /// arrive, all of one stream of `shard`) for worker `worker_id`, and starts those of `seen`
+    /// Reads up to `max` new jobs of the queue and priority of `seen` (the job a wait was
+    /// woken for, all of one stream of `shard`) for worker `worker_id`, and starts those of `seen`
     /// among them, in one script call; nothing is read when the queue's pause marker is set on
     /// the shard. Jobs read that were not seen (another worker took the seen one first, or
     /// more had arrived) come back unstarted; entries that are no job of this shard are moved
@@ -79,8 +79,7 @@ impl Store {
                 map: fields.into_iter().collect(),
                 ..StreamId::default()
             };
-            let job = job_from_entry(&entry).filter(|job| self.keys.shard_of(&job.run_id) == shard);
-            let Some(job) = job else {
+            let Some(job) = job_on_shard(&self.keys, shard, queue, priority, &entry) else {
                 tracing::warn!(queue = %queue, entry = %entry.id, "malformed job entry (or one on another shard than its run's) moved to the dead letter");
                 self.dead_letter_malformed(conn, shard, queue, priority, &entry)
                     .await?;
@@ -90,13 +89,6 @@ impl Store {
                 None
             } else {
                 Some(start_outcome(&ItemReply::parse(SCRIPT, started)?)?)
-            };
-            let job = Job {
-                shard,
-                queue: queue.clone(),
-                priority,
-                entry_id: entry.id,
-                job,
             };
             taken.push((job, outcome));
         }
