@@ -152,3 +152,50 @@ pub struct JobsRead {
     /// The queues paused when the jobs had been read.
     pub paused: BTreeSet<QueueName>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_on(keys: &Keys, shard: Shard, prefix: &str) -> String {
+        (0..)
+            .map(|n| format!("{prefix}{n}"))
+            .find(|id| keys.shard_of(id) == shard)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_wake_list_names_a_job_of_its_shard_or_none() {
+        let keys = Keys::new("baton");
+        let (shard, queue) = (Shard::new(2), QueueName::parse("q").unwrap());
+        // Run ids may hold the separator: the numbers are taken from the end.
+        let run_id = run_on(&keys, shard, "a|b-");
+        let named = format!("1700000000000-3|{run_id}|4|2|1");
+        let job = job_from_wake(&keys, shard, &queue, Priority::Low, &named).unwrap();
+        assert_eq!(job.entry_id, "1700000000000-3");
+        assert_eq!(job.priority, Priority::Low);
+        assert_eq!(
+            job.job,
+            JobRef {
+                run_id: run_id.clone(),
+                task: 4,
+                attempt: 2,
+                redeliveries: 1,
+            }
+        );
+        let elsewhere = run_on(&keys, Shard::new(5), "r");
+        for wake in [
+            NO_JOB_KNOWN.to_owned(),
+            "garbage".to_owned(),
+            format!("1-0|{run_id}|x|1|0"),
+            "1-0||4|1|0".to_owned(),
+            format!("1-0|{elsewhere}|4|1|0"),
+        ] {
+            assert_eq!(
+                job_from_wake(&keys, shard, &queue, Priority::Low, &wake),
+                None,
+                "{wake}"
+            );
+        }
+    }
+}

@@ -1,6 +1,6 @@
-//! Taking the jobs a woken worker was woken for: one script reads the queue's new jobs for the
-//! worker and starts the ones its wake list named, unless the queue is paused on their shard, so a job that
-//! arrives at an idle worker starts one round trip after the wait wakes, not two.
+//! Taking the jobs a worker was woken for: one script reads the queue's new jobs for the
+//! worker and starts the ones its wake list named, unless the queue is paused on their shard,
+//! so a job that arrives at an idle worker starts one round trip after the wait wakes, not two.
 
 use std::collections::BTreeSet;
 
@@ -32,8 +32,8 @@ pub enum Taken {
 
 impl Store {
     /// Reads up to `max` new jobs of the queue and priority of `seen` (the job a wait was
-    /// woken for, all of one stream of `shard`) for worker `worker_id`, and starts those of `seen`
-    /// among them, in one script call; nothing is read when the queue's pause marker is set on
+    /// woken for, all of one stream of `shard`) for worker `worker_id`, and starts those of
+    /// `seen` among them, in one script call; nothing is read when the queue's pause marker is set on
     /// the shard. Jobs read that were not seen (another worker took the seen one first, or
     /// more had arrived) come back unstarted; entries that are no job of this shard are moved
     /// to the dead letters, as a read does.
