@@ -83,6 +83,41 @@ impl World {
         }
     }
 
+    /// Two waits of ten seconds on `shard`, both blocked in Redis when this returns.
+    async fn two_waits(
+        &self,
+        shard: Shard,
+    ) -> (
+        tokio::task::JoinHandle<Option<Woken>>,
+        tokio::task::JoinHandle<Option<Woken>>,
+    ) {
+        let waits = (self.wait(shard, 10_000), self.wait(shard, 10_000));
+        tokio::time::sleep(BLOCKED).await;
+        waits
+    }
+
+    /// Reads up to eight jobs of the queue on `shard` for `consumer`, from `from` down.
+    async fn read(
+        &self,
+        conn: &mut common::store::RedisConnection,
+        shard: Shard,
+        consumer: &str,
+        from: Priority,
+    ) -> common::store::engine::jobs::JobsRead {
+        self.store
+            .read_jobs(
+                conn,
+                shard,
+                std::slice::from_ref(&self.queue),
+                consumer,
+                8,
+                0,
+                from,
+            )
+            .await
+            .unwrap()
+    }
+
     /// Starts a wait of up to `block_ms` on `shard`, on a connection of its own.
     fn wait(&self, shard: Shard, block_ms: u64) -> tokio::task::JoinHandle<Option<Woken>> {
         let (store, queue) = (self.store.clone(), self.queue.clone());
@@ -258,6 +293,15 @@ async fn jobs_read_besides_the_seen_one_come_back_for_the_worker_to_start() {
     assert_eq!(world.task_status(&next_id).await, TaskStatus::Running);
 }
 
+/// What woke `wait` within five seconds (`what`: why it should wake).
+async fn woken_within(wait: tokio::task::JoinHandle<Option<Woken>>, what: &str) -> Woken {
+    tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .expect(what)
+        .unwrap()
+        .expect("woken, not timed out")
+}
+
 /// Two waits blocked on one shard: which of them woke (with what) and which still waits.
 async fn one_of_two_wakes(
     first: tokio::task::JoinHandle<Option<Woken>>,
@@ -278,8 +322,7 @@ async fn one_of_two_wakes(
 async fn an_arrival_wakes_one_waiting_worker_and_a_full_take_wakes_another_for_the_rest() {
     let world = World::new().await;
     let shard = Shard::new(4);
-    let (first, second) = (world.wait(shard, 10_000), world.wait(shard, 10_000));
-    tokio::time::sleep(BLOCKED).await;
+    let (first, second) = world.two_waits(shard).await;
     // Two runs in one call: one wake-up, naming the newer.
     let ids = [world.run_id_on(shard), world.run_id_on(shard)];
     let specs: Vec<RunSpec> = ids.iter().map(|id| world.spec(id)).collect();
@@ -294,11 +337,7 @@ async fn an_arrival_wakes_one_waiting_worker_and_a_full_take_wakes_another_for_t
         matches!(taken.as_slice(), [(job, None)] if job.job.run_id == ids[0]),
         "{taken:?}"
     );
-    let other = tokio::time::timeout(Duration::from_secs(5), other)
-        .await
-        .expect("the other worker wakes")
-        .unwrap()
-        .expect("woken, not timed out");
+    let other = woken_within(other, "the other worker wakes").await;
     assert_eq!(other.priority, Priority::Normal);
     assert!(other.seen.is_empty(), "the rest is not named: {other:?}");
 }
@@ -307,19 +346,14 @@ async fn an_arrival_wakes_one_waiting_worker_and_a_full_take_wakes_another_for_t
 async fn a_worker_without_a_free_slot_passes_its_wake_on() {
     let world = World::new().await;
     let shard = Shard::new(5);
-    let (first, second) = (world.wait(shard, 10_000), world.wait(shard, 10_000));
-    tokio::time::sleep(BLOCKED).await;
+    let (first, second) = world.two_waits(shard).await;
     let id = world.run_id_on(shard);
     world.create(&id).await;
     let (woken, other) = one_of_two_wakes(first, second).await;
 
     let mut conn = world.store.dedicated_connection().await.unwrap();
     world.store.pass_wake(&mut conn, &woken).await.unwrap();
-    let other = tokio::time::timeout(Duration::from_secs(5), other)
-        .await
-        .expect("the other worker wakes")
-        .unwrap()
-        .expect("woken, not timed out");
+    let other = woken_within(other, "the other worker wakes").await;
     assert_eq!(other.seen, woken.seen, "for the same job");
     let taken = started(world.take(shard, &other.seen, 8).await);
     assert!(
@@ -353,11 +387,7 @@ async fn a_promoted_delayed_job_wakes_a_waiting_worker() {
         .await
         .unwrap();
     assert_eq!(moved, 1);
-    let woken = tokio::time::timeout(Duration::from_secs(5), wait)
-        .await
-        .expect("the promotion wakes the worker")
-        .unwrap()
-        .expect("woken, not timed out");
+    let woken = woken_within(wait, "the promotion wakes the worker").await;
     assert_eq!(woken.seen.len(), 1, "{woken:?}");
     assert_eq!(woken.seen[0].job.run_id, id);
     let taken = started(world.take(shard, &woken.seen, 8).await);
@@ -376,18 +406,8 @@ async fn a_redelivered_job_wakes_a_waiting_worker() {
     // A worker reads the job and dies holding it.
     let mut conn = world.store.dedicated_connection().await.unwrap();
     let read = world
-        .store
-        .read_jobs(
-            &mut conn,
-            shard,
-            std::slice::from_ref(&world.queue),
-            "dead-worker",
-            8,
-            0,
-            Priority::High,
-        )
-        .await
-        .unwrap();
+        .read(&mut conn, shard, "dead-worker", Priority::High)
+        .await;
     assert_eq!(read.jobs.len(), 1);
     // The creation's wake-up is still there (the read went past it): a wait takes it at once.
     let stale = world.wait(shard, 10_000).await.unwrap();
@@ -402,25 +422,9 @@ async fn a_redelivered_job_wakes_a_waiting_worker() {
         .await
         .unwrap();
     assert_eq!(report.redelivered, 1);
-    let woken = tokio::time::timeout(Duration::from_secs(5), wait)
-        .await
-        .expect("the redelivery wakes the worker")
-        .unwrap()
-        .expect("woken, not timed out");
+    let woken = woken_within(wait, "the redelivery wakes the worker").await;
     assert_eq!(woken.priority, Priority::Normal);
-    let read = world
-        .store
-        .read_jobs(
-            &mut conn,
-            shard,
-            std::slice::from_ref(&world.queue),
-            WORKER,
-            8,
-            0,
-            woken.priority,
-        )
-        .await
-        .unwrap();
+    let read = world.read(&mut conn, shard, WORKER, woken.priority).await;
     assert!(
         matches!(read.jobs.as_slice(), [job] if job.job.run_id == id && job.job.redeliveries == 1),
         "{read:?}"
