@@ -57,8 +57,14 @@ pub(crate) fn push_job(
         .arg("d")
         .arg(job.redeliveries)
         .ignore();
-    pipe.cmd("DEL").arg(&wake).ignore();
-    pipe.cmd("RPUSH").arg(&wake).arg(NO_JOB_KNOWN).ignore();
+    put_wake(pipe, &wake, NO_JOB_KNOWN);
+}
+
+/// Makes `element` the one element of wake list `list`, in a pipeline: a worker waiting on it
+/// wakes (see [`Keys::wake_list`]).
+pub(crate) fn put_wake(pipe: &mut redis::Pipeline, list: &str, element: &str) {
+    pipe.cmd("DEL").arg(list).ignore();
+    pipe.cmd("RPUSH").arg(list).arg(element).ignore();
 }
 
 pub(crate) fn field<T: redis::FromRedisValue>(entry: &StreamId, name: &str) -> Option<T> {

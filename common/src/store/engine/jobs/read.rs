@@ -9,7 +9,7 @@ use crate::engine::model::{Priority, QueueName};
 use crate::keys::{CONSUMER_GROUP, Shard};
 use crate::store::{RedisConnection, Store, StoreResult};
 
-use super::{Job, JobsRead, job_from_wake, job_on_shard};
+use super::{Job, JobsRead, job_from_wake, job_on_shard, put_wake};
 
 /// Every how many reads a worker serves the lower priorities first, so they are never starved.
 const LOW_PRIORITY_FIRST_EVERY: u64 = 5;
@@ -164,16 +164,9 @@ impl Store {
         if wake.element.starts_with(PASSED) {
             return Ok(());
         }
-        redis::pipe()
-            .cmd("DEL")
-            .arg(&wake.list)
-            .ignore()
-            .cmd("RPUSH")
-            .arg(&wake.list)
-            .arg(format!("{PASSED}{}", wake.element))
-            .ignore()
-            .query_async::<()>(conn)
-            .await?;
+        let mut pipe = redis::pipe();
+        put_wake(&mut pipe, &wake.list, &format!("{PASSED}{}", wake.element));
+        pipe.query_async::<()>(conn).await?;
         Ok(())
     }
 
