@@ -194,8 +194,9 @@ impl Keys {
 
     /// List of at most one element beside each job stream: whatever adds jobs to the stream
     /// replaces it with the newest job added (`ENTRY_ID|RUN_ID|TASK|ATTEMPT|REDELIVERIES`, or
-    /// `-` when that is not known), and a worker with nothing to read waits on it with `BLPOP`,
-    /// so each arrival wakes one waiting worker, not all of them.
+    /// `-` when that is not known; `+` in front once a busy worker passed it on), and a worker
+    /// with nothing to read waits on it with `BLPOP`, so each arrival wakes one waiting worker,
+    /// not all of them.
     pub fn wake_list(&self, shard: Shard, queue: &QueueName, priority: Priority) -> String {
         self.shard_key(shard, format_args!("q:{queue}:{}:wake", priority.as_str()))
     }
