@@ -30,9 +30,9 @@ while arg <= #ARGV do
     for first = fields_from, roots_at - 1, chunk do
       redis.call('HSET', run, unpack(ARGV, first, math.min(first + chunk - 1, roots_at - 1)))
     end
-    redis.call('ZADD', index_key(kind, 'all'), now, run_id)
-    redis.call('ZADD', index_key(kind, 'active'), now, run_id)
-    redis.call('ZADD', definition_index, now, run_id)
+    index_add(index_key(kind, 'all'), now, run_id)
+    index_add(index_key(kind, 'active'), now, run_id)
+    index_add(definition_index, now, run_id)
     local definitions = recorded[kind]
     if not definitions then
       definitions = {}

@@ -28,8 +28,8 @@ local function close_run(run, log, run_id, state, status)
   end
   local active = index_key(state[11], 'active')
   if active then
-    redis.call('ZREM', active, run_id)
-    redis.call('ZADD', index_key(state[11], status), state[12] or '0', run_id)
+    index_add(index_key(state[11], status), state[12] or '0', run_id)
+    index_remove(active, run_id)
   end
 end
 

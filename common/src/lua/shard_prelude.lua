@@ -107,6 +107,38 @@ local function delay(queue, priority, run_id, task, attempt, due, is_retry)
   end
 end
 
+-- Calls `call` with the values of the list `values`, at most 1,000 at a time (an even number,
+-- so pairs stay together): Lua's unpack() is limited to a few thousand values.
+local function in_chunks(values, call)
+  for first = 1, #values, 1000 do
+    call(unpack(values, first, math.min(first + 999, #values)))
+  end
+end
+
+-- Run index writes of the batch, per sorted set: member -> the score to add it with, or false
+-- to remove it. The last write of a member wins, as if each were made in its turn; they are
+-- made at the end, one ZADD and one ZREM per sorted set (see `flush`), which costs Redis less
+-- than a command per run.
+local index_writes = {}
+local function index_write(key, member, score)
+  local writes = index_writes[key]
+  if not writes then
+    writes = {}
+    index_writes[key] = writes
+  end
+  writes[member] = score
+end
+
+-- Adds (or moves) `member` to sorted set `key` with `score`, at the end of the batch.
+local function index_add(key, score, member)
+  index_write(key, member, score)
+end
+
+-- Removes `member` from sorted set `key`, at the end of the batch.
+local function index_remove(key, member)
+  index_write(key, member, false)
+end
+
 -- Acknowledgements of the batch, per stream, sent as one XACK per stream at the end (within
 -- the same script, so as atomic as one XACK per job).
 local acks = {}
@@ -137,19 +169,29 @@ local function dead_letter(queue, priority, entry, run_id, task, attempt, redeli
   count(queue, 'dead')
 end
 
--- Writes what the batch deferred: the counter increments, then the acknowledgements, then the
--- newest job of each stream it added to on that stream's wake list.
+-- Writes what the batch deferred: the counter increments, the run index writes, the
+-- acknowledgements, then the newest job of each stream it added to on that stream's wake list.
 local function flush()
   for queue, per_queue in pairs(counts) do
     for name, by in pairs(per_queue) do
       redis.call('HINCRBY', queue_key(queue, 'stats'), name, by)
     end
   end
-  for stream, entries in pairs(acks) do
-    -- In chunks: Lua's unpack() is limited to a few thousand values.
-    for first = 1, #entries, 1000 do
-      redis.call('XACK', stream, GROUP, unpack(entries, first, math.min(first + 999, #entries)))
+  for key, writes in pairs(index_writes) do
+    local adds, removes = {}, {}
+    for member, score in pairs(writes) do
+      if score then
+        table.insert(adds, score)
+        table.insert(adds, member)
+      else
+        table.insert(removes, member)
+      end
     end
+    in_chunks(adds, function(...) redis.call('ZADD', key, ...) end)
+    in_chunks(removes, function(...) redis.call('ZREM', key, ...) end)
+  end
+  for stream, entries in pairs(acks) do
+    in_chunks(entries, function(...) redis.call('XACK', stream, GROUP, ...) end)
   end
   for _, last in pairs(newest) do
     wake(last[1], last[2], last[3] .. '|' .. last[4] .. '|' .. last[5] .. '|' .. last[6] .. '|0')
