@@ -1,7 +1,8 @@
 //! Filtered run lists read from the run indexes, against a real `redis-server`: filters by
 //! definition, status and date, paging past the 50,000 runs a filtered list once scanned at
 //! most, pages merged newest first across the shards the runs are spread over, the status
-//! index following runs to their end, healing of lost index updates, expiry, backfill, and the
+//! index following runs to their end (a batch's creations and outcomes writing every run's
+//! entries), healing of lost index updates, expiry, backfill, and the
 //! workflow use cases' payload checks.
 
 use std::collections::HashSet;
@@ -20,10 +21,11 @@ use clap::Parser;
 use common::auth::signing::sign::Signer;
 use common::config::StoreOptions;
 use common::engine::model::{JobRef, Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
-use common::keys::Keys;
+use common::keys::{Keys, Shard};
 use common::operations::OperationError;
 use common::operations::workflows::{Definitions, cancel_workflow, start_workflow};
 use common::store::Store;
+use common::store::engine::jobs::{AttemptOutcome, Job, StartOutcome};
 use common::store::engine::run_index::{RunPage, RunQuery};
 use common::store::engine::run_progress::RunProgress;
 use common::time::now_ms;
@@ -84,6 +86,15 @@ async fn zscore(redis: &RedisServer, key: &str, member: &str) -> Option<f64> {
     redis::cmd("ZSCORE")
         .arg(key)
         .arg(member)
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+async fn zcard(redis: &RedisServer, key: &str) -> usize {
+    let mut conn = redis.connection().await;
+    redis::cmd("ZCARD")
+        .arg(key)
         .query_async(&mut conn)
         .await
         .unwrap()
@@ -501,6 +512,117 @@ async fn the_status_index_follows_runs_to_success_error_and_canceled() {
 
     shutdown.cancel();
     worker.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_batch_of_creations_and_outcomes_writes_every_runs_index_entries() {
+    // One script call creates every run of a shard, and one records every outcome: each call
+    // makes its index writes at its end, one command per sorted set for many runs.
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let store = redis.store(&prefix).await;
+    let keys = store.keys().clone();
+    let shard = Shard::new(3);
+    let ids: Vec<String> = std::iter::repeat_with(|| uuid::Uuid::new_v4().to_string())
+        .filter(|id| keys.shard_of(id) == shard)
+        .take(30)
+        .collect();
+    let spec_of = |id: &String| RunSpec {
+        id: Some(id.clone()),
+        ..run_of("batch.indexed", "ok")
+    };
+    // The first run twice: created once, indexed once.
+    let mut specs: Vec<RunSpec> = ids.iter().map(spec_of).collect();
+    specs.push(spec_of(&ids[0]));
+    store.create_runs(&specs).await.unwrap();
+
+    let definition_index = keys.definition_index(shard, RunKind::Workflow, "batch.indexed");
+    let kind_index = keys.kind_index(shard, RunKind::Workflow);
+    let active = keys.active_index(shard, RunKind::Workflow);
+    for id in &ids {
+        for index in [&kind_index, &active, &definition_index] {
+            assert!(
+                zscore(&redis, index, id).await.is_some(),
+                "{id} is in {index}"
+            );
+        }
+    }
+    assert_eq!(zcard(&redis, &definition_index).await, ids.len());
+
+    let queue = QueueName::parse("lists").unwrap();
+    let mut conn = store.dedicated_connection().await.unwrap();
+    let read = store
+        .read_jobs(
+            &mut conn,
+            shard,
+            std::slice::from_ref(&queue),
+            "w",
+            64,
+            0,
+            Priority::High,
+        )
+        .await
+        .unwrap();
+    assert_eq!(read.jobs.len(), ids.len(), "one job per run");
+    let started = store.start_jobs(&mut conn, &read.jobs, "w").await.unwrap();
+    assert!(
+        started
+            .iter()
+            .all(|outcome| matches!(outcome, StartOutcome::Start(_)))
+    );
+    // The first twenty succeed, the rest fail for good.
+    let outcomes: Vec<(Job, AttemptOutcome)> = read
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(at, job)| {
+            let outcome = if at < 20 {
+                AttemptOutcome::Succeeded(None)
+            } else {
+                AttemptOutcome::Failed("broken on purpose".into())
+            };
+            (job.clone(), outcome)
+        })
+        .collect();
+    store.finish_jobs(&mut conn, &outcomes).await.unwrap();
+
+    for (at, job) in read.jobs.iter().enumerate() {
+        let id = &job.job.run_id;
+        let (status, other) = if at < 20 {
+            (RunStatus::Success, RunStatus::Error)
+        } else {
+            (RunStatus::Error, RunStatus::Success)
+        };
+        assert!(
+            zscore(&redis, &finished_of(&keys, id, status), id)
+                .await
+                .is_some(),
+            "{id} is in the {status:?} index"
+        );
+        assert_eq!(
+            zscore(&redis, &finished_of(&keys, id, other), id).await,
+            None,
+            "{id} is not in the {other:?} index"
+        );
+        assert_eq!(
+            zscore(&redis, &active, id).await,
+            None,
+            "{id} left the active index"
+        );
+    }
+    assert_eq!(zcard(&redis, &active).await, 0);
+    let listed = |status| {
+        let store = store.clone();
+        async move {
+            store
+                .list_runs(&query(&["batch.indexed"], Some(status), 0, 100))
+                .await
+                .unwrap()
+                .total
+        }
+    };
+    assert_eq!(listed(RunStatus::Success).await, Some(20));
+    assert_eq!(listed(RunStatus::Error).await, Some(10));
 }
 
 #[tokio::test]
