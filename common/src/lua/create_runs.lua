@@ -33,11 +33,7 @@ while arg <= #ARGV do
     index_add(index_key(kind, 'all'), now, run_id)
     index_add(index_key(kind, 'active'), now, run_id)
     index_add(definition_index, now, run_id)
-    local definitions = recorded[kind]
-    if not definitions then
-      definitions = {}
-      recorded[kind] = definitions
-    end
+    local definitions = inner(recorded, kind)
     if not definitions[definition] then
       definitions[definition] = true
       redis.call('SADD', index_key(kind, 'defs'), definition)

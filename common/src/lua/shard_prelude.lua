@@ -40,14 +40,20 @@ end
 local first_item_key = 25 + declared * 11
 local first_arg = declared + 2
 
+-- The table `outer[key]`, made (empty) when it is missing.
+local function inner(outer, key)
+  local found = outer[key]
+  if not found then
+    found = {}
+    outer[key] = found
+  end
+  return found
+end
+
 -- Counter increments of the batch, written once per queue and counter at the end.
 local counts = {}
 local function count(queue, name, by)
-  local per_queue = counts[queue]
-  if not per_queue then
-    per_queue = {}
-    counts[queue] = per_queue
-  end
+  local per_queue = inner(counts, queue)
   per_queue[name] = (per_queue[name] or 0) + (by or 1)
 end
 
@@ -121,12 +127,7 @@ end
 -- than a command per run.
 local index_writes = {}
 local function index_write(key, member, score)
-  local writes = index_writes[key]
-  if not writes then
-    writes = {}
-    index_writes[key] = writes
-  end
-  writes[member] = score
+  inner(index_writes, key)[member] = score
 end
 
 -- Adds (or moves) `member` to sorted set `key` with `score`, at the end of the batch.
@@ -145,15 +146,10 @@ local acks = {}
 local acked = {}
 local function ack(queue, priority, entry)
   local stream = queue_key(queue, priority)
-  local entries = acks[stream]
-  if not entries then
-    entries = {}
-    acks[stream] = entries
-    acked[stream] = {}
-  end
-  if not acked[stream][entry] then
-    acked[stream][entry] = true
-    table.insert(entries, entry)
+  local seen = inner(acked, stream)
+  if not seen[entry] then
+    seen[entry] = true
+    table.insert(inner(acks, stream), entry)
   end
 end
 
