@@ -7,8 +7,8 @@ use common::auth::sealing::MasterKey;
 use common::engine::model::QueueName;
 use common::reports::artefacts::ArtefactStore;
 use common::reports::repo::ReportsRepo;
-use common::store::Store;
 use common::store::workflows::definition_sets::PublishOutcome;
+use common::store::{Store, patiently, redacted_url};
 use common::workflows::definition::WorkflowDefinition;
 use common::workflows::load::load_dir;
 use warp::Filter;
@@ -58,8 +58,8 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
         .map(MetricsToken::new)
         .transpose()
         .map_err(|error| ServeError::Invalid(error.to_string()))?;
-    let store =
-        Store::connect_patiently(&options.store, options.startup.connect_patience()).await?;
+    let patience = options.startup.connect_patience();
+    let store = Store::connect_patiently(&options.store, patience).await?;
     let master_key = master_key(options)?;
     let mut workflows = BTreeMap::new();
     if let Some(dir) = &options.definitions {
@@ -74,10 +74,10 @@ pub async fn build_state(options: &ApiOptions) -> Result<AppState, ServeError> {
             hostname::get().map_or_else(|_| "?".into(), |name| name.to_string_lossy().into_owned()),
             dir.display()
         );
-        match store
-            .publish_definitions(&definitions, &source, options.replace_definitions)
-            .await?
-        {
+        let publish =
+            || store.publish_definitions(&definitions, &source, options.replace_definitions);
+        let redis = redacted_url(&options.store.redis_url);
+        match patiently(&redis, "publishing the definitions", patience, publish).await? {
             PublishOutcome::Unchanged => {
                 tracing::info!("definitions agree with the published set")
             }

@@ -1,6 +1,7 @@
 //! Services started while Redis cannot be reached wait for it (up to
-//! `BATON_CONNECT_PATIENCE_SECS`) and then work; past their patience, or with a password
-//! Redis refuses, they exit with the reason.
+//! `BATON_CONNECT_PATIENCE_SECS`) and then work, and so does a worker whose connection drops
+//! while it prepares its queues; past their patience, or with a password Redis refuses, they
+//! exit with the reason.
 
 use std::time::Duration;
 
@@ -148,4 +149,97 @@ async fn a_password_redis_refuses_ends_the_service_at_once() {
         !log.contains("not-the-password"),
         "the password was logged: {log}"
     );
+}
+
+/// A TCP proxy to Redis at `upstream` that drops the first connection whose client sends
+/// `word`, without passing on what it sent; every other byte goes through. Returns its port.
+async fn proxy_dropping_first(upstream: u16, word: &'static [u8]) -> u16 {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let armed = Arc::new(AtomicBool::new(true));
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let armed = Arc::clone(&armed);
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                else {
+                    return;
+                };
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                let replies =
+                    tokio::spawn(
+                        async move { tokio::io::copy(&mut from_server, &mut to_client).await },
+                    );
+                let mut buffer = vec![0u8; 64 * 1024];
+                loop {
+                    let read = match from_client.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => read,
+                    };
+                    let sent = &buffer[..read];
+                    if sent.windows(word.len()).any(|window| window == word)
+                        && armed.swap(false, Ordering::SeqCst)
+                    {
+                        break;
+                    }
+                    if to_server.write_all(sent).await.is_err() {
+                        break;
+                    }
+                }
+                replies.abort();
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_connection_dropped_while_a_worker_prepares_its_queues_delays_its_start() {
+    // A failover right after a worker connected: the connection drops while it prepares its
+    // queues' streams (`XGROUP CREATE`). The worker tries again instead of exiting.
+    let mut app = bare_app(None).await;
+    // The command as RESP puts it (a script's text naming it is no match).
+    let port = proxy_dropping_first(app.redis().port(), b"$6\r\nXGROUP\r\n$6\r\nCREATE\r\n").await;
+    let url = format!("redis://127.0.0.1:{port}");
+    app.add_worker(&[("BATON_REDIS_URL", url.as_str()), ("BATON_BLOCK_MS", "200")]);
+    let worker = &app.workers()[0];
+    worker
+        .wait_for_log("preparing the queues", Duration::from_secs(10))
+        .await;
+    worker
+        .wait_for_log("worker started", RECONNECT_TIMEOUT)
+        .await;
+
+    let store = app.store().await;
+    store
+        .create_run(&RunSpec {
+            id: Some("after-the-drop".into()),
+            ..echo_run("startup.check")
+        })
+        .await
+        .expect("the run is created");
+    wait_until(
+        RECONNECT_TIMEOUT,
+        "the run made after the drop succeeds",
+        || {
+            let store = store.clone();
+            async move {
+                matches!(
+                    store
+                        .run_statuses(&["after-the-drop".to_owned()])
+                        .await
+                        .as_deref(),
+                    Ok([Some(RunStatus::Success)])
+                )
+            }
+        },
+    )
+    .await;
+    let worker = &mut app.workers_mut()[0];
+    assert!(worker.is_running(), "{}", worker.log_tail(20));
 }

@@ -10,7 +10,6 @@ use common::engine::model::{Priority, QueueName, RunStatus, TaskStatus};
 use common::error::StoreError;
 use common::keys::Shard;
 use common::store::RedisConnection;
-use common::store::Store;
 use common::store::engine::jobs::take::Taken;
 use common::store::engine::jobs::{
     AttemptOutcome, FinishOutcome, Job, JobsRead, StartOutcome, StartedTask,
@@ -18,6 +17,7 @@ use common::store::engine::jobs::{
 use common::store::engine::runs::TaskReport;
 use common::store::engine::timings::JobTiming;
 use common::store::engine::workers::WorkerRecord;
+use common::store::{Store, patiently};
 use common::time::now_ms;
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -103,11 +103,16 @@ impl Worker {
         handlers: HandlerRegistry,
     ) -> Result<Self, WorkerError> {
         let queues = options.queue_names()?;
-        let store =
-            Store::connect_patiently(&options.store, options.startup.connect_patience()).await?;
-        for queue in &queues {
-            store.ensure_queue(queue).await?;
-        }
+        let patience = options.startup.connect_patience();
+        let store = Store::connect_patiently(&options.store, patience).await?;
+        let redis = common::store::redacted_url(&options.store.redis_url);
+        patiently(&redis, "preparing the queues", patience, || async {
+            for queue in &queues {
+                store.ensure_queue(queue).await?;
+            }
+            Ok(())
+        })
+        .await?;
         let host = hostname::get()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();

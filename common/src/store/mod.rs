@@ -16,7 +16,8 @@
 //! - [`record_fields`]: records to and from the string fields of their hashes.
 //!
 //! Services connect with [`Store::connect_patiently`], which waits for a Redis that is not
-//! reachable yet.
+//! reachable yet, and run what they prepare in Redis at start with [`patiently`], which rides
+//! out a connection dropped meanwhile.
 
 pub mod auth;
 pub mod connection;
@@ -41,6 +42,7 @@ use crate::keys::{CONSUMER_GROUP, Keys};
 use crate::scripts;
 
 pub use connection::{RedisConnection, RedisTarget, redacted_url};
+pub use startup::patiently;
 
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
