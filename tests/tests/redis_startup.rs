@@ -38,6 +38,29 @@ async fn exit_of(process: &mut BatonProcess, timeout: Duration) -> String {
     process.log()
 }
 
+/// Creates run `id` now and waits until a worker ran it to success.
+async fn a_new_run_succeeds(app: &TestApp, id: &str) {
+    let store = app.store().await;
+    store
+        .create_run(&RunSpec {
+            id: Some(id.into()),
+            ..echo_run("startup.check")
+        })
+        .await
+        .expect("the run is created");
+    let ids = [id.to_owned()];
+    wait_until(RECONNECT_TIMEOUT, "the run made now succeeds", || {
+        let (store, ids) = (store.clone(), ids.clone());
+        async move {
+            matches!(
+                store.run_statuses(&ids).await.as_deref(),
+                Ok([Some(RunStatus::Success)])
+            )
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn services_started_before_redis_wait_for_it_and_then_work() {
     let mut app = bare_app(None).await;
@@ -94,31 +117,7 @@ async fn services_started_before_redis_wait_for_it_and_then_work() {
         .expect("a scheduler")
         .wait_for_log("leading=true", RECONNECT_TIMEOUT)
         .await;
-    let store = app.store().await;
-    store
-        .create_run(&RunSpec {
-            id: Some("after-the-wait".into()),
-            ..echo_run("startup.check")
-        })
-        .await
-        .expect("the run is created");
-    wait_until(
-        RECONNECT_TIMEOUT,
-        "the run made after the wait succeeds",
-        || {
-            let store = store.clone();
-            async move {
-                matches!(
-                    store
-                        .run_statuses(&["after-the-wait".to_owned()])
-                        .await
-                        .as_deref(),
-                    Ok([Some(RunStatus::Success)])
-                )
-            }
-        },
-    )
-    .await;
+    a_new_run_succeeds(&app, "after-the-wait").await;
     assert!(api.is_running(), "{}", api.log_tail(20));
 }
 
@@ -215,31 +214,7 @@ async fn a_connection_dropped_while_a_worker_prepares_its_queues_delays_its_star
         .wait_for_log("worker started", RECONNECT_TIMEOUT)
         .await;
 
-    let store = app.store().await;
-    store
-        .create_run(&RunSpec {
-            id: Some("after-the-drop".into()),
-            ..echo_run("startup.check")
-        })
-        .await
-        .expect("the run is created");
-    wait_until(
-        RECONNECT_TIMEOUT,
-        "the run made after the drop succeeds",
-        || {
-            let store = store.clone();
-            async move {
-                matches!(
-                    store
-                        .run_statuses(&["after-the-drop".to_owned()])
-                        .await
-                        .as_deref(),
-                    Ok([Some(RunStatus::Success)])
-                )
-            }
-        },
-    )
-    .await;
+    a_new_run_succeeds(&app, "after-the-drop").await;
     let worker = &mut app.workers_mut()[0];
     assert!(worker.is_running(), "{}", worker.log_tail(20));
 }
