@@ -1,6 +1,7 @@
 //! Services started while Redis cannot be reached wait for it (up to
-//! `BATON_CONNECT_PATIENCE_SECS`) and then work, and so does a worker whose connection drops
-//! while it prepares its queues; past their patience, or with a password Redis refuses, they
+//! `BATON_CONNECT_PATIENCE_SECS`) and then work, and so do a worker whose connection drops
+//! while it prepares its queues and an API server whose connection drops while it publishes
+//! its definitions; past their patience, or with a password Redis refuses, they
 //! exit with the reason.
 
 use std::time::Duration;
@@ -152,7 +153,7 @@ async fn a_password_redis_refuses_ends_the_service_at_once() {
 
 /// A TCP proxy to Redis at `upstream` that drops the first connection whose client sends
 /// `word`, without passing on what it sent; every other byte goes through. Returns its port.
-async fn proxy_dropping_first(upstream: u16, word: &'static [u8]) -> u16 {
+async fn proxy_dropping_first(upstream: u16, word: Vec<u8>) -> u16 {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -160,9 +161,10 @@ async fn proxy_dropping_first(upstream: u16, word: &'static [u8]) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let armed = Arc::new(AtomicBool::new(true));
+    let word: Arc<[u8]> = word.into();
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
-            let armed = Arc::clone(&armed);
+            let (armed, word) = (Arc::clone(&armed), Arc::clone(&word));
             tokio::spawn(async move {
                 let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
                 else {
@@ -181,7 +183,7 @@ async fn proxy_dropping_first(upstream: u16, word: &'static [u8]) -> u16 {
                         Ok(read) => read,
                     };
                     let sent = &buffer[..read];
-                    if sent.windows(word.len()).any(|window| window == word)
+                    if sent.windows(word.len()).any(|window| window == &word[..])
                         && armed.swap(false, Ordering::SeqCst)
                     {
                         break;
@@ -203,7 +205,11 @@ async fn a_connection_dropped_while_a_worker_prepares_its_queues_delays_its_star
     // queues' streams (`XGROUP CREATE`). The worker tries again instead of exiting.
     let mut app = bare_app(None).await;
     // The command as RESP puts it (a script's text naming it is no match).
-    let port = proxy_dropping_first(app.redis().port(), b"$6\r\nXGROUP\r\n$6\r\nCREATE\r\n").await;
+    let port = proxy_dropping_first(
+        app.redis().port(),
+        b"$6\r\nXGROUP\r\n$6\r\nCREATE\r\n".to_vec(),
+    )
+    .await;
     let url = format!("redis://127.0.0.1:{port}");
     app.add_worker(&[("BATON_REDIS_URL", url.as_str()), ("BATON_BLOCK_MS", "200")]);
     let worker = &app.workers()[0];
@@ -217,4 +223,49 @@ async fn a_connection_dropped_while_a_worker_prepares_its_queues_delays_its_star
     a_new_run_succeeds(&app, "after-the-drop").await;
     let worker = &mut app.workers_mut()[0];
     assert!(worker.is_running(), "{}", worker.log_tail(20));
+}
+
+#[tokio::test]
+async fn a_connection_dropped_while_the_api_publishes_its_definitions_delays_its_start() {
+    // The same at the API server: the connection drops as it publishes its definitions (the
+    // call that names their folder), and it publishes them on the next try.
+    let app = TestApp::builder()
+        .topology(Topology::Single)
+        .api(false)
+        .scheduler(false)
+        .workers(0)
+        .definitions("startup.DEFINED:\n  tasks: [SAY]\nexecutors:\n  SAY: {type: command, argv: [\"true\"]}\n")
+        .spawn()
+        .await;
+    let folder = app.dir().join("definitions").display().to_string();
+    let port = proxy_dropping_first(app.redis().port(), folder.into_bytes()).await;
+    let url = format!("redis://127.0.0.1:{port}");
+    let address_file = app.dir().join("api.address");
+    let file = address_file.display().to_string();
+    let mut api = app.spawn_process(
+        "baton-api",
+        &[],
+        &[
+            ("BATON_REDIS_URL", url.as_str()),
+            ("BATON_LISTEN", "127.0.0.1:0"),
+            ("BATON_ADDRESS_FILE", file.as_str()),
+        ],
+    );
+    api.wait_for_log("publishing the definitions", Duration::from_secs(10))
+        .await;
+    api.wait_for_log("definitions published", RECONNECT_TIMEOUT)
+        .await;
+    wait_for(RECONNECT_TIMEOUT, "the API's address", || {
+        let text = std::fs::read_to_string(&address_file).ok();
+        async move { text.filter(|text| !text.trim().is_empty()) }
+    })
+    .await;
+    let published = app.store().await.definitions().await.unwrap();
+    assert!(
+        published
+            .iter()
+            .any(|definition| definition.name == "startup.DEFINED"),
+        "{published:?}"
+    );
+    assert!(api.is_running(), "{}", api.log_tail(20));
 }
