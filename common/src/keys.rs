@@ -208,8 +208,11 @@ impl Keys {
         self.shard_key(shard, format_args!("q:{queue}:paused"))
     }
 
-    /// Sorted set of the runs of one kind on one shard, by creation time (Unix ms).
-    pub fn kind_index(&self, shard: Shard, kind: RunKind) -> String {
+    /// Sorted set of the runs of one kind on one shard, by creation time (Unix ms), as earlier
+    /// versions wrote it. No longer written: the runs of a kind are its active index and its
+    /// finished indexes together (each run is in one of them). Read only by the backfill of
+    /// runs made before the status indexes, and trimmed until it is gone.
+    pub fn legacy_kind_index(&self, shard: Shard, kind: RunKind) -> String {
         self.shard_key(shard, format_args!("runs:kind:{}", kind.as_str()))
     }
 
@@ -250,12 +253,11 @@ impl Keys {
     }
 
     /// The run index keys of a shard that scripts take as a block: for each kind of
-    /// [`INDEXED_KINDS`], its kind index, its active index, its set of definitions, then its
-    /// finished index for each status of [`INDEXED_FINISHED`].
+    /// [`INDEXED_KINDS`], its active index, its set of definitions, then its finished index
+    /// for each status of [`INDEXED_FINISHED`].
     pub fn index_block(&self, shard: Shard) -> Vec<String> {
-        let mut keys = Vec::with_capacity(INDEXED_KINDS.len() * (3 + INDEXED_FINISHED.len()));
+        let mut keys = Vec::with_capacity(INDEXED_KINDS.len() * (2 + INDEXED_FINISHED.len()));
         for kind in INDEXED_KINDS {
-            keys.push(self.kind_index(shard, kind));
             keys.push(self.active_index(shard, kind));
             keys.push(self.definitions_of_kind(shard, kind));
             for status in INDEXED_FINISHED {
@@ -529,19 +531,18 @@ mod tests {
         let block = keys.index_block(shard);
         assert_eq!(
             block.len(),
-            INDEXED_KINDS.len() * (3 + INDEXED_FINISHED.len())
+            INDEXED_KINDS.len() * (2 + INDEXED_FINISHED.len())
         );
-        assert_eq!(block[0], keys.kind_index(shard, RunKind::Workflow));
-        assert_eq!(block[1], keys.active_index(shard, RunKind::Workflow));
-        assert_eq!(block[2], keys.definitions_of_kind(shard, RunKind::Workflow));
+        assert_eq!(block[0], keys.active_index(shard, RunKind::Workflow));
+        assert_eq!(block[1], keys.definitions_of_kind(shard, RunKind::Workflow));
         assert_eq!(
-            block[3],
+            block[2],
             keys.finished_index(shard, RunKind::Workflow, RunStatus::Success)
         );
         assert!(block.iter().all(|key| key.starts_with("baton:{s:3}:")));
         // The scripts find a kind's keys at its offset in the block, a status's after them.
         let prelude = include_str!("lua/shard_prelude.lua");
-        let stride = 3 + INDEXED_FINISHED.len();
+        let stride = 2 + INDEXED_FINISHED.len();
         let kinds: Vec<String> = INDEXED_KINDS
             .iter()
             .enumerate()
@@ -551,10 +552,10 @@ mod tests {
         let statuses: Vec<String> = INDEXED_FINISHED
             .iter()
             .enumerate()
-            .map(|(at, status)| format!("{} = {}", status.as_str(), at + 4))
+            .map(|(at, status)| format!("{} = {}", status.as_str(), at + 3))
             .collect();
         assert!(prelude.contains(&format!(
-            "local SLOT_AT = {{all = 1, active = 2, defs = 3, {}}}",
+            "local SLOT_AT = {{active = 1, defs = 2, {}}}",
             statuses.join(", ")
         )));
         assert!(prelude.contains(&format!("queue_at[ARGV[1 + i]] = {} + ", block.len() + 1)));
@@ -576,7 +577,7 @@ mod tests {
         let keys = Keys::new("baton");
         let shard = Shard::new(5);
         assert_eq!(
-            keys.kind_index(shard, RunKind::Report),
+            keys.legacy_kind_index(shard, RunKind::Report),
             "baton:{s:5}:runs:kind:report"
         );
         assert_eq!(

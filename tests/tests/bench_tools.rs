@@ -26,7 +26,6 @@ async fn the_memory_of_a_queued_job_by_structure_accounts_for_what_redis_grew_by
         .unwrap();
     for (structure, bytes) in [
         ("run hash", memory.run_hash),
-        ("index of all runs", memory.kind_index),
         ("index of active runs", memory.active_index),
         ("definition index", memory.definition_index),
         ("stream", memory.stream),

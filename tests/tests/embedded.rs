@@ -134,9 +134,11 @@ async fn finished_runs_expire_after_the_retention_and_leave_the_index() {
     .await;
     // The expired run is listed no more, but its index entry stays until trimmed.
     assert!(store.list_run_ids(0, 10).await.unwrap().is_empty());
-    let index = store
-        .keys()
-        .kind_index(store.keys().shard_of(&id), RunKind::Workflow);
+    let index = store.keys().finished_index(
+        store.keys().shard_of(&id),
+        RunKind::Workflow,
+        RunStatus::Success,
+    );
     let mut conn = store.conn().await.unwrap();
     let score = redis::cmd("ZSCORE").arg(&index).arg(&id).clone();
     let before: Option<f64> = score.query_async(&mut conn).await.unwrap();

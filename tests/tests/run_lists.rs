@@ -512,6 +512,30 @@ async fn the_status_index_follows_runs_to_success_error_and_canceled() {
 
     shutdown.cancel();
     worker.await.unwrap().unwrap();
+    // Every run of the kind, whatever its status, is in one of the status indexes: the
+    // listing of all of them (and its count) is theirs, newest first, with a run still pending (made
+    // once the worker stopped).
+    let pending = store.create_run(&run_of("p.P", "ok")).await.unwrap();
+    let every = store
+        .list_runs(&RunQuery {
+            count: true,
+            ..RunQuery::new(RunKind::Workflow, 10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(every.total, Some(4));
+    let listed: Vec<(String, RunStatus)> = every
+        .runs
+        .iter()
+        .map(|run| (run.id.clone(), run.status))
+        .collect();
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert_eq!(listed[0].0, pending, "the newest first: {listed:?}");
+    let mut listed_ids: Vec<String> = listed.into_iter().map(|(id, _)| id).collect();
+    listed_ids.sort();
+    let mut expected = vec![succeeds.clone(), fails.clone(), canceled.clone(), pending];
+    expected.sort();
+    assert_eq!(listed_ids, expected);
 }
 
 #[tokio::test]
@@ -537,10 +561,9 @@ async fn a_batch_of_creations_and_outcomes_writes_every_runs_index_entries() {
     store.create_runs(&specs).await.unwrap();
 
     let definition_index = keys.definition_index(shard, RunKind::Workflow, "batch.indexed");
-    let kind_index = keys.kind_index(shard, RunKind::Workflow);
     let active = keys.active_index(shard, RunKind::Workflow);
     for id in &ids {
-        for index in [&kind_index, &active, &definition_index] {
+        for index in [&active, &definition_index] {
             assert!(
                 zscore(&redis, index, id).await.is_some(),
                 "{id} is in {index}"
@@ -699,6 +722,45 @@ async fn a_run_whose_index_update_was_lost_is_healed() {
         ids(&store.list_runs(&canceled).await.unwrap()),
         vec![second.clone(), first.clone()]
     );
+
+    // A run left in two status indexes (put back in the active one before a requeue whose
+    // process died) is listed once among every run, on every page it falls on.
+    let second_created = zscore(
+        &redis,
+        &finished_of(&keys, &second, RunStatus::Canceled),
+        &second,
+    )
+    .await
+    .unwrap();
+    redis::cmd("ZADD")
+        .arg(active_of(&keys, &second))
+        .arg(second_created)
+        .arg(&second)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let every = RunQuery::new(RunKind::Workflow, 10);
+    assert_eq!(
+        ids(&store.list_runs(&every).await.unwrap()),
+        vec![second.clone(), first.clone()]
+    );
+    assert_eq!(
+        zscore(&redis, &active_of(&keys, &second), &second).await,
+        None,
+        "the listing that found it in two healed it"
+    );
+    let counted = store
+        .list_runs(&RunQuery {
+            count: true,
+            ..every.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(counted.total, Some(2));
+    assert_eq!(
+        every_page(&store, &every, 1).await,
+        vec![second.clone(), first.clone()]
+    );
 }
 
 #[tokio::test]
@@ -712,6 +774,10 @@ async fn runs_listed_before_the_indexes_existed_are_backfilled_once() {
     let shard = keys.shard_of(&old);
     let mut conn = redis.connection().await;
     redis::pipe()
+        .cmd("ZADD")
+        .arg(keys.legacy_kind_index(shard, RunKind::Workflow))
+        .arg(now_ms())
+        .arg(&old)
         .cmd("DEL")
         .arg(keys.definition_index(shard, RunKind::Workflow, "p.OLD"))
         .cmd("DEL")
@@ -790,6 +856,16 @@ async fn expired_runs_leave_every_index() {
         .remove(0);
     let kept = store.create_run(&run_of("p.GONE", "noop")).await.unwrap();
     store.cancel_run(&id).await.unwrap();
+    // An entry an earlier version wrote in the kind index leaves too.
+    let shard = keys.shard_of(&id);
+    let legacy = keys.legacy_kind_index(shard, RunKind::Workflow);
+    redis::cmd("ZADD")
+        .arg(&legacy)
+        .arg(now_ms() - 5000)
+        .arg(&id)
+        .query_async::<()>(&mut redis.connection().await)
+        .await
+        .unwrap();
     wait_for(Duration::from_secs(5), "the run expires", || async {
         store.get_run(&id).await.unwrap().is_none().then_some(())
     })
@@ -801,9 +877,8 @@ async fn expired_runs_leave_every_index() {
             .unwrap(),
         1
     );
-    let shard = keys.shard_of(&id);
     for index in [
-        keys.kind_index(shard, RunKind::Workflow),
+        legacy,
         keys.definition_index(shard, RunKind::Workflow, "p.GONE"),
         finished_of(&keys, &id, RunStatus::Canceled),
         active_of(&keys, &id),

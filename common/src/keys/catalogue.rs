@@ -91,7 +91,7 @@ pub const CATALOGUE: &[KeyDoc] = &[
     key(
         "P:{s:N}:runs:kind:KIND",
         "sorted set",
-        "shard N's runs of one kind, by creation time",
+        "shard N's runs of one kind, by creation time, as earlier versions wrote it: no longer written (a kind's runs are its active and finished indexes together), read once by the backfill and trimmed",
     ),
     key(
         "P:{s:N}:runs:def:KIND:NAME",
@@ -361,7 +361,10 @@ mod tests {
             ("wake_list", keys.wake_list(shard, &queue, Priority::High)),
             ("wake_list", keys.wake_list(shard, &queue, Priority::Normal)),
             ("wake_list", keys.wake_list(shard, &queue, Priority::Low)),
-            ("kind_index", keys.kind_index(shard, RunKind::Report)),
+            (
+                "legacy_kind_index",
+                keys.legacy_kind_index(shard, RunKind::Report),
+            ),
             (
                 "definition_index",
                 keys.definition_index(shard, RunKind::Workflow, "example.ETL"),

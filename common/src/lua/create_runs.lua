@@ -1,5 +1,5 @@
--- Creates runs of one shard, each with its indexes and its first jobs, unless it exists, so
--- creating twice is harmless. (Opens with shard_prelude.lua.)
+-- Creates runs of one shard, each in its shard's active and definition indexes and with its
+-- first jobs, unless it exists, so creating twice is harmless. (Opens with shard_prelude.lua.)
 -- KEYS  per run: its hash, its definition's index
 -- ARGV  now (Unix ms), then per run: id, kind, definition, priority, number of fields F,
 --       F fields and values, number of root tasks R, then R times: task, queue, due (Unix ms, 0
@@ -30,7 +30,6 @@ while arg <= #ARGV do
     for first = fields_from, roots_at - 1, chunk do
       redis.call('HSET', run, unpack(ARGV, first, math.min(first + chunk - 1, roots_at - 1)))
     end
-    index_add(index_key(kind, 'all'), now, run_id)
     index_add(index_key(kind, 'active'), now, run_id)
     index_add(definition_index, now, run_id)
     local definitions = inner(recorded, kind)

@@ -1,6 +1,6 @@
 -- Shared opening of every shard script (batches of runs and jobs on one shard).
--- KEYS  the shard's run index block (for each kind of KINDS: all runs, active runs, definitions,
---       then the finished runs of each status of FINISHED), then one block of 11 keys per
+-- KEYS  the shard's run index block (for each kind of KINDS: active runs, definitions, then the
+--       finished runs of each status of FINISHED), then one block of 11 keys per
 --       declared queue (high, normal, low streams, delayed, retries, dead letters, counters,
 --       pause marker, then the high, normal and low streams' wake lists),
 --       then the keys of each item of the batch.
@@ -9,10 +9,10 @@
 local GROUP = 'baton'
 
 -- The position of each kind's and each finished status's keys in the index block.
-local KIND_AT = {workflow = 0, report = 6, release = 12, project = 18}
-local SLOT_AT = {all = 1, active = 2, defs = 3, success = 4, error = 5, canceled = 6}
+local KIND_AT = {workflow = 0, report = 5, release = 10, project = 15}
+local SLOT_AT = {active = 1, defs = 2, success = 3, error = 4, canceled = 5}
 
--- The index key `slot` (all, active, defs or a finished status) of runs of `kind`, or nil.
+-- The index key `slot` (active, defs or a finished status) of runs of `kind`, or nil.
 local function index_key(kind, slot)
   local at = KIND_AT[kind]
   if not at then
@@ -25,7 +25,7 @@ end
 local declared = tonumber(ARGV[1])
 local queue_at = {}
 for i = 1, declared do
-  queue_at[ARGV[1 + i]] = 25 + (i - 1) * 11
+  queue_at[ARGV[1 + i]] = 21 + (i - 1) * 11
 end
 local QUEUE_SLOT = {high = 0, normal = 1, low = 2, delayed = 3, retrying = 4, dead = 5, stats = 6, paused = 7,
   wake_high = 8, wake_normal = 9, wake_low = 10}
@@ -37,7 +37,7 @@ local function queue_key(queue, slot)
 end
 
 -- The first key and the first argument of the batch's items.
-local first_item_key = 25 + declared * 11
+local first_item_key = 21 + declared * 11
 local first_arg = declared + 2
 
 -- The table `outer[key]`, made (empty) when it is missing.

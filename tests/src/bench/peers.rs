@@ -173,10 +173,8 @@ pub async fn run(options: &PeersOptions) -> BenchResult<PeersReport> {
         let memory = queued_memory::measure(&store, &ids, NOOP_DEFINITION, &queue).await?;
         eprintln!(
             "[peers] redis bytes per queued job by structure (MEMORY USAGE): run hash {:.0}, \
-             index of all runs {:.0}, index of active runs {:.0}, definition index {:.0}, \
-             stream {:.0}; {:.0} in all",
+             index of active runs {:.0}, definition index {:.0}, stream {:.0}; {:.0} in all",
             memory.run_hash,
-            memory.kind_index,
             memory.active_index,
             memory.definition_index,
             memory.stream,

@@ -19,8 +19,6 @@ const RUN_SAMPLE: usize = 200;
 pub struct QueuedMemory {
     /// The run's hash (its fields and its tasks').
     pub run_hash: f64,
-    /// Its entry in the index of every run of its kind.
-    pub kind_index: f64,
     /// Its entry in the index of unfinished runs.
     pub active_index: f64,
     /// Its entry in its definition's index.
@@ -32,7 +30,7 @@ pub struct QueuedMemory {
 impl QueuedMemory {
     /// The bytes per job the structures account for, in all.
     pub fn total(&self) -> f64 {
-        self.run_hash + self.kind_index + self.active_index + self.definition_index + self.stream
+        self.run_hash + self.active_index + self.definition_index + self.stream
     }
 }
 
@@ -58,7 +56,6 @@ pub async fn measure(
     let kind = RunKind::Workflow;
     Ok(QueuedMemory {
         run_hash: memory_usage(store, &sample).await? as f64 / sample.len() as f64,
-        kind_index: per_job(&|shard| keys.kind_index(shard, kind)).await?,
         active_index: per_job(&|shard| keys.active_index(shard, kind)).await?,
         definition_index: per_job(&|shard| keys.definition_index(shard, kind, definition)).await?,
         stream: per_job(&|shard| keys.stream(shard, queue, Priority::Normal)).await?,

@@ -335,8 +335,8 @@ impl Store {
     }
 
     /// Removes from the run indexes the runs older than the retention at `now_ms` that have
-    /// expired (see [`Store::trim_run_indexes`]); returns how many runs left their kind's
-    /// index.
+    /// expired (see [`Store::trim_run_indexes`]); returns how many runs left their status
+    /// indexes.
     pub async fn trim_expired_runs(&self, now_ms: u64) -> StoreResult<usize> {
         self.trim_run_indexes(now_ms).await
     }

@@ -27,7 +27,6 @@ impl Store {
             invocation
                 .key(self.keys.run(&run.id))
                 .key(self.keys.run_log(&run.id))
-                .key(self.keys.kind_index(shard, run.kind))
                 .key(self.keys.definition_index(shard, run.kind, &run.definition))
                 .key(self.keys.active_index(shard, run.kind));
             for status in [RunStatus::Success, RunStatus::Error, RunStatus::Canceled] {

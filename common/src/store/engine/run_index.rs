@@ -6,22 +6,27 @@
 //! run's entries are on its own shard only, next to its hash, under the shard's hash tag. Each
 //! index is a sorted set scored by the run's creation time (Unix ms), so a date range is a score
 //! range and the newest come first:
-//! - by kind ([`Keys::kind_index`], workflows like every kind) and by definition
-//!   ([`Keys::definition_index`], the names kept in [`Keys::definitions_of_kind`]): written
-//!   with the run and never changed after (a run's kind and definition never change);
+//! - by definition ([`Keys::definition_index`], the names kept in
+//!   [`Keys::definitions_of_kind`]): written with the run and never changed after (a run's
+//!   kind and definition never change);
 //! - by status: [`Keys::active_index`] holds the runs not known to be finished (pending or in
 //!   progress), [`Keys::finished_index`] the runs finished with one status. A run enters the
 //!   active index when it is created, and the script that finishes it moves it to its status's.
+//!   Every run of a kind is in one of its kind's status indexes, so they are also the index of
+//!   the kind: a listing of every run of a kind merges them, and a run costs two index entries,
+//!   not three (one less per queued job to write and to hold).
 //!
 //! # Reading: the same query on every shard, merged
 //! A listing (module `listing`) runs one query on each shard, all in one pipeline: the shard's
-//! smallest index that answers it, or a union of its definitions' indexes intersected with its
-//! status index, built in [`Keys::query_scratch`] on that shard and deleted in the same
-//! pipeline. Each shard answers at most `offset + limit + 1` ids, newest first, with their
-//! creation times; a k-way merge (module `merge`) orders them newest first across shards, ties
-//! broken by id (the larger first, as each sorted set lists them), so every run has one place
-//! in the listing and pages are stable; then the page is cut from the merged list. The count
-//! of matches is the sum of the shards' counts. Pending and in-progress runs (the active index
+//! smallest index that answers it (for every run of a kind, its four status indexes, each read
+//! as a lane of its own), or a union of its definitions' indexes intersected with its status
+//! index, built in [`Keys::query_scratch`] on that shard and deleted in the same pipeline. Each
+//! lane answers at most `offset + limit + 1` ids, newest first, with their creation times; a
+//! k-way merge (module `merge`) orders them newest first across lanes, ties broken by id (the
+//! larger first, as each sorted set lists them), so every run has one place in the listing and
+//! pages are stable (a run a crash left in two status indexes, until it is healed, comes out of
+//! the merge twice in a row and is listed once); then the page is cut from the merged list. The
+//! count of matches is the sum of the lanes' counts. Pending and in-progress runs (the active index
 //! holds both) are read the same way, in windows per shard that grow, merged before their
 //! statuses are read, so only about a page of statuses is read for a first page.
 //!
@@ -41,7 +46,8 @@
 //! Runs that expire leave every index through [`Store::trim_run_indexes`] (the housekeeping
 //! chore): on every shard, entries older than the retention whose run no longer exists are
 //! removed. A reader skips such an entry until then. [`Store::backfill_run_indexes`] indexes
-//! by definition and status, once, the workflow runs found in the workflows' kind indexes.
+//! by definition and status, once, the workflow runs found in the workflows' legacy kind
+//! indexes.
 
 mod listing;
 mod merge;
@@ -201,7 +207,7 @@ impl Store {
     }
 
     /// Moves each run of `run_ids` to the index of its real status (and makes sure it is in
-    /// its kind's and definition's), on its own shard, one `MULTI` per shard; runs that no
+    /// its definition's), on its own shard, one `MULTI` per shard; runs that no
     /// longer exist are left to trimming. Idempotent; returns how many runs were indexed.
     pub async fn reindex_runs(&self, run_ids: &[String]) -> StoreResult<usize> {
         let found = self.indexed_runs(run_ids).await?;
@@ -256,7 +262,7 @@ impl Store {
 }
 
 /// Adds to `pipe` the moves that put run `id` (of `shard`) where `indexed` says it belongs:
-/// its kind's and definition's indexes, then the index of its status, then out of the other
+/// its definition's index, then the index of its status, then out of the other
 /// status indexes.
 fn add_index_moves(
     pipe: &mut redis::Pipeline,
@@ -267,12 +273,6 @@ fn add_index_moves(
 ) {
     let kind = indexed.kind;
     let score = indexed.created_ms;
-    pipe.cmd("ZADD")
-        .arg(keys.kind_index(shard, kind))
-        .arg("NX")
-        .arg(score)
-        .arg(id)
-        .ignore();
     pipe.cmd("ZADD")
         .arg(keys.definition_index(shard, kind, &indexed.definition))
         .arg("NX")

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use redis::FromRedisValue;
 
 use super::merge::{NewestFirst, Ranked};
-use super::{ListedRun, MAX_PAGE, RunPage, RunQuery};
+use super::{FINISHED_STATUSES, ListedRun, MAX_PAGE, RunPage, RunQuery};
 use crate::engine::model::{RunKind, RunStatus};
 use crate::keys::Shard;
 use crate::store::engine::run_summaries::RunSummary;
@@ -210,9 +210,16 @@ impl Store {
         // No shard holds more than this many of the runs up to the page's end.
         let wanted = query.offset + query.limit + 1;
         let scratch_id = uuid::Uuid::new_v4().to_string();
-        let shards: Vec<Shard> = self.keys.shards().collect();
+        let mut pipe = redis::pipe();
+        let sources: Vec<Source> = self
+            .keys
+            .shards()
+            .flat_map(|shard| {
+                self.candidate_sources(&mut pipe, shard, query, query.status, &scratch_id)
+            })
+            .collect();
         let first_window = wanted
-            .div_ceil(shards.len())
+            .div_ceil(sources.len())
             .saturating_mul(2)
             .clamp(MIN_FIRST_WINDOW, wanted.max(MIN_FIRST_WINDOW));
         let mut reads = vec![
@@ -220,22 +227,19 @@ impl Store {
                 offset: 0,
                 window: first_window,
             };
-            shards.len()
+            sources.len()
         ];
-        let mut pipe = redis::pipe();
-        let sources: Vec<Source> = shards
-            .iter()
-            .map(|shard| self.candidate_source(&mut pipe, *shard, query, query.status, &scratch_id))
-            .collect();
         if query.count {
             for source in &sources {
                 pipe.cmd("ZCOUNT").arg(&source.key).arg(&min).arg(&max);
             }
         }
         let mut conn = self.conn().await?;
-        let mut merge = NewestFirst::new(shards.len());
+        let mut merge = NewestFirst::new(sources.len());
         let read_cap = wanted.max(MIN_FIRST_WINDOW);
-        let mut ids = Vec::with_capacity(wanted.min(MAX_PAGE + 1));
+        let mut ids: Vec<Ranked> = Vec::with_capacity(wanted.min(MAX_PAGE + 1));
+        let mut last: Option<Ranked> = None;
+        let mut doubled = Vec::new();
         let mut skipped = 0;
         let mut total = None;
         loop {
@@ -283,6 +287,13 @@ impl Store {
             }
             while ids.len() <= query.limit {
                 let Some(entry) = merge.pop() else { break };
+                // A run in two lanes (two status indexes, until healed) comes out twice in a
+                // row: listed once, and healed.
+                if last.as_ref() == Some(&entry) {
+                    doubled.push(entry.id);
+                    continue;
+                }
+                last = Some(entry.clone());
                 if skipped < query.offset {
                     skipped += 1;
                 } else {
@@ -294,6 +305,13 @@ impl Store {
             }
         }
         self.delete_scratch(&mut conn, &sources).await?;
+        if !doubled.is_empty() {
+            self.reindex_runs(&doubled).await?;
+            tracing::info!(
+                runs = doubled.len(),
+                "runs found in two status indexes healed"
+            );
+        }
         Ok((ids, total))
     }
 
@@ -321,39 +339,48 @@ impl Store {
         self.query_pipeline::<()>(conn, &cleanup).await
     }
 
-    /// The sorted set on `shard` holding the candidates of `query` narrowed by `status`
-    /// (`None`: by definition and kind only): one index as it is, or the union of the
-    /// definitions' indexes, intersected with the status index, built in the shard's scratch
-    /// key `scratch_id` (commands added to `pipe`; the caller deletes it after reading).
-    fn candidate_source(
+    /// The sorted sets on `shard` holding the candidates of `query` narrowed by `status`
+    /// (`None`: by definition and kind only), each a lane of the merge: one index as it is,
+    /// every status index of the kind (every run of it, without definitions), or the union of
+    /// the definitions' indexes, intersected with the status index, built in the shard's
+    /// scratch key `scratch_id` (commands added to `pipe`; the caller deletes it after reading).
+    fn candidate_sources(
         &self,
         pipe: &mut redis::Pipeline,
         shard: Shard,
         query: &RunQuery,
         status: Option<RunStatus>,
         scratch_id: &str,
-    ) -> Source {
+    ) -> Vec<Source> {
         let kind = query.kind;
-        let status_index = match status {
-            Some(status) if status.is_finished() => self.keys.finished_index(shard, kind, status),
-            Some(_) => self.keys.active_index(shard, kind),
-            None => self.keys.kind_index(shard, kind),
+        let index = |key: String| Source {
+            key,
+            scratch: false,
         };
         let definition_keys: Vec<String> = query
             .definitions
             .iter()
             .map(|definition| self.keys.definition_index(shard, kind, definition))
             .collect();
-        match definition_keys.as_slice() {
-            [] => Source {
-                key: status_index,
-                scratch: false,
-            },
-            [only] if status.is_none() => Source {
-                key: only.clone(),
-                scratch: false,
-            },
-            _ => {
+        let status_index = status.map(|status| {
+            if status.is_finished() {
+                self.keys.finished_index(shard, kind, status)
+            } else {
+                self.keys.active_index(shard, kind)
+            }
+        });
+        match (definition_keys.as_slice(), status_index) {
+            ([], None) => std::iter::once(self.keys.active_index(shard, kind))
+                .chain(
+                    FINISHED_STATUSES
+                        .iter()
+                        .map(|status| self.keys.finished_index(shard, kind, *status)),
+                )
+                .map(index)
+                .collect(),
+            ([], Some(status_index)) => vec![index(status_index)],
+            ([only], None) => vec![index(only.clone())],
+            (_, status_index) => {
                 let scratch = self.keys.query_scratch(shard, scratch_id);
                 pipe.cmd("ZUNIONSTORE")
                     .arg(&scratch)
@@ -362,7 +389,7 @@ impl Store {
                     .arg("AGGREGATE")
                     .arg("MAX")
                     .ignore();
-                if status.is_some() {
+                if let Some(status_index) = status_index {
                     pipe.cmd("ZINTERSTORE")
                         .arg(&scratch)
                         .arg(2)
@@ -373,10 +400,10 @@ impl Store {
                         .ignore();
                 }
                 pipe.cmd("PEXPIRE").arg(&scratch).arg(QUERY_TTL_MS).ignore();
-                Source {
+                vec![Source {
                     key: scratch,
                     scratch: true,
-                }
+                }]
             }
         }
     }
@@ -394,9 +421,17 @@ impl Store {
         let narrowed_by = if from_active { query.status } else { None };
         let scratch_id = uuid::Uuid::new_v4().to_string();
         let wanted = query.offset + query.limit + 1;
-        let shards: Vec<Shard> = self.keys.shards().collect();
+        // The first read of every shard shares a pipeline with the building of its scratch set.
+        let mut pipe = redis::pipe();
+        let sources: Vec<Source> = self
+            .keys
+            .shards()
+            .flat_map(|shard| {
+                self.candidate_sources(&mut pipe, shard, query, narrowed_by, &scratch_id)
+            })
+            .collect();
         let first_window = wanted
-            .div_ceil(shards.len())
+            .div_ceil(sources.len())
             .saturating_mul(2)
             .clamp(MIN_WINDOW, STATUS_CHUNK);
         let mut reads = vec![
@@ -404,16 +439,10 @@ impl Store {
                 offset: 0,
                 window: first_window,
             };
-            shards.len()
+            sources.len()
         ];
-        // The first read of every shard shares a pipeline with the building of its scratch set.
-        let mut pipe = redis::pipe();
-        let sources: Vec<Source> = shards
-            .iter()
-            .map(|shard| self.candidate_source(&mut pipe, *shard, query, narrowed_by, &scratch_id))
-            .collect();
         let mut conn = self.conn().await?;
-        let mut merge = NewestFirst::new(shards.len());
+        let mut merge = NewestFirst::new(sources.len());
         let mut skipped = 0;
         let mut matched = Vec::new();
         let mut finished = Vec::new();

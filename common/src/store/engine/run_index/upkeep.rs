@@ -65,7 +65,8 @@ impl Store {
         Ok(healed)
     }
 
-    /// Indexes by definition and status the workflow runs of the workflows' kind indexes, up
+    /// Indexes by definition and status the workflow runs of the workflows' legacy kind
+    /// indexes ([`Keys::legacy_kind_index`](crate::keys::Keys::legacy_kind_index)), up
     /// to `batch` of them split evenly over the shards not done yet, from each shard's
     /// backfill cursor; returns how many it read, 0 once every shard has been read to its end
     /// (which each shard remembers). Idempotent, and cheap once done.
@@ -96,7 +97,7 @@ impl Store {
         let walks: Vec<Walk> = pending
             .iter()
             .map(|shard| Walk {
-                index: self.keys.kind_index(*shard, RunKind::Workflow),
+                index: self.keys.legacy_kind_index(*shard, RunKind::Workflow),
                 field: format!("backfill:{shard}"),
             })
             .collect();
@@ -191,7 +192,8 @@ impl Store {
 
     /// Removes from every run index of every shard the entries older than the retention whose
     /// run no longer exists (expired); kinds whose runs are kept are left alone. Returns how
-    /// many runs left the kind indexes.
+    /// many runs left the status indexes (the active and finished ones, which hold each run
+    /// once).
     pub async fn trim_run_indexes(&self, now_ms: u64) -> StoreResult<usize> {
         let cutoff = now_ms.saturating_sub(self.retention_secs.saturating_mul(1000));
         let kinds: Vec<RunKind> = RUN_KINDS
@@ -213,15 +215,15 @@ impl Store {
                 .arg(self.keys.definitions_of_kind(*shard, *kind));
         }
         let definitions: Vec<Vec<String>> = self.query_pipeline(&mut conn, &pipe).await?;
-        // Every index, with true for the kind indexes (whose removals are counted).
+        // Every index, with true for the status indexes (whose removals are counted).
         let mut indexes: Vec<(String, bool)> = Vec::new();
         for ((shard, kind), definitions) in places.into_iter().zip(definitions) {
-            indexes.push((self.keys.kind_index(shard, kind), true));
-            indexes.push((self.keys.active_index(shard, kind), false));
+            indexes.push((self.keys.legacy_kind_index(shard, kind), false));
+            indexes.push((self.keys.active_index(shard, kind), true));
             indexes.extend(
                 FINISHED_STATUSES
                     .iter()
-                    .map(|status| (self.keys.finished_index(shard, kind, *status), false)),
+                    .map(|status| (self.keys.finished_index(shard, kind, *status), true)),
             );
             indexes.extend(
                 definitions
