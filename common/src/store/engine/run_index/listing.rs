@@ -204,7 +204,8 @@ impl Store {
     /// asked, in one pipeline), then, only
     /// for a shard whose window the merge used up, a window twice as large; the answers are
     /// merged newest first. A first page of 100 over 16 shards reads 14 entries per shard,
-    /// not 101.
+    /// not 101; listing every run of a kind, each of a shard's status indexes is read with
+    /// the shard's window (a shard's runs may all have one status).
     async fn indexed_page(&self, query: &RunQuery) -> StoreResult<(Vec<Ranked>, Option<u64>)> {
         let (min, max) = score_range(query);
         // No shard holds more than this many of the runs up to the page's end.
@@ -219,7 +220,7 @@ impl Store {
             })
             .collect();
         let first_window = wanted
-            .div_ceil(sources.len())
+            .div_ceil(usize::from(self.keys.shard_count()))
             .saturating_mul(2)
             .clamp(MIN_FIRST_WINDOW, wanted.max(MIN_FIRST_WINDOW));
         let mut reads = vec![
@@ -431,7 +432,7 @@ impl Store {
             })
             .collect();
         let first_window = wanted
-            .div_ceil(sources.len())
+            .div_ceil(usize::from(self.keys.shard_count()))
             .saturating_mul(2)
             .clamp(MIN_WINDOW, STATUS_CHUNK);
         let mut reads = vec![
