@@ -81,6 +81,13 @@ fn finished_of(keys: &Keys, id: &str, status: RunStatus) -> String {
     keys.finished_index(keys.shard_of(id), RunKind::Workflow, status)
 }
 
+/// The score (creation time) of canceled workflow run `id` in its status index.
+async fn canceled_at(redis: &RedisServer, keys: &Keys, id: &str) -> f64 {
+    zscore(redis, &finished_of(keys, id, RunStatus::Canceled), id)
+        .await
+        .expect("the run is in the canceled index")
+}
+
 async fn zscore(redis: &RedisServer, key: &str, member: &str) -> Option<f64> {
     let mut conn = redis.connection().await;
     redis::cmd("ZSCORE")
@@ -663,13 +670,7 @@ async fn a_run_whose_index_update_was_lost_is_healed() {
     let [first, second] = <[String; 2]>::try_from(created).unwrap();
     store.cancel_run(&first).await.unwrap();
     store.cancel_run(&second).await.unwrap();
-    let created = zscore(
-        &redis,
-        &finished_of(&keys, &first, RunStatus::Canceled),
-        &first,
-    )
-    .await
-    .unwrap();
+    let created = canceled_at(&redis, &keys, &first).await;
 
     // The canceler died between the script and the index update: still active only.
     let mut conn = redis.connection().await;
@@ -725,13 +726,7 @@ async fn a_run_whose_index_update_was_lost_is_healed() {
 
     // A run left in two status indexes (put back in the active one before a requeue whose
     // process died) is listed once among every run, on every page it falls on.
-    let second_created = zscore(
-        &redis,
-        &finished_of(&keys, &second, RunStatus::Canceled),
-        &second,
-    )
-    .await
-    .unwrap();
+    let second_created = canceled_at(&redis, &keys, &second).await;
     redis::cmd("ZADD")
         .arg(active_of(&keys, &second))
         .arg(second_created)
