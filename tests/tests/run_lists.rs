@@ -520,8 +520,8 @@ async fn the_status_index_follows_runs_to_success_error_and_canceled() {
     shutdown.cancel();
     worker.await.unwrap().unwrap();
     // Every run of the kind, whatever its status, is in one of the status indexes: the
-    // listing of all of them (and its count) is theirs, newest first, with a run still pending (made
-    // once the worker stopped).
+    // listing of all of them (and its count) is theirs, newest first, with a run still
+    // pending (made once the worker stopped).
     let pending = store.create_run(&run_of("p.P", "ok")).await.unwrap();
     let every = store
         .list_runs(&RunQuery {
