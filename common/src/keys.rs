@@ -246,6 +246,19 @@ impl Keys {
         )
     }
 
+    /// Every status index of one kind on one shard: its active index, then its finished index
+    /// for each status of [`INDEXED_FINISHED`]. Each run of the kind is in one of them, so
+    /// together they index every run of the kind.
+    pub fn status_indexes(&self, shard: Shard, kind: RunKind) -> Vec<String> {
+        std::iter::once(self.active_index(shard, kind))
+            .chain(
+                INDEXED_FINISHED
+                    .iter()
+                    .map(|status| self.finished_index(shard, kind, *status)),
+            )
+            .collect()
+    }
+
     /// A short-lived sorted set a filtered run listing builds on one shard (union or
     /// intersection of its indexes) and deletes; it expires by itself should its reader die.
     pub fn query_scratch(&self, shard: Shard, id: &str) -> String {
@@ -587,6 +600,15 @@ mod tests {
         assert_eq!(
             keys.finished_index(shard, RunKind::Workflow, RunStatus::Error),
             "baton:{s:5}:runs:status:workflow:error"
+        );
+        assert_eq!(
+            keys.status_indexes(shard, RunKind::Workflow),
+            [
+                "baton:{s:5}:runs:active:workflow",
+                "baton:{s:5}:runs:status:workflow:success",
+                "baton:{s:5}:runs:status:workflow:error",
+                "baton:{s:5}:runs:status:workflow:canceled",
+            ]
         );
         for key in [
             keys.active_index(shard, RunKind::Project),

@@ -2,7 +2,7 @@
 //! finished runs are deleted with their logs and index entries; active ones stay.
 
 use super::run_index::RunQuery;
-use crate::engine::model::{RunKind, RunStatus};
+use crate::engine::model::RunKind;
 use crate::scripts;
 use crate::store::{Store, StoreResult};
 
@@ -27,10 +27,9 @@ impl Store {
             invocation
                 .key(self.keys.run(&run.id))
                 .key(self.keys.run_log(&run.id))
-                .key(self.keys.definition_index(shard, run.kind, &run.definition))
-                .key(self.keys.active_index(shard, run.kind));
-            for status in [RunStatus::Success, RunStatus::Error, RunStatus::Canceled] {
-                invocation.key(self.keys.finished_index(shard, run.kind, status));
+                .key(self.keys.definition_index(shard, run.kind, &run.definition));
+            for index in self.keys.status_indexes(shard, run.kind) {
+                invocation.key(index);
             }
             let removed: u32 = invocation.arg(&run.id).invoke_async(&mut conn).await?;
             self.run_facts.forget(&run.id);

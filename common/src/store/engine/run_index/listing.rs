@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use redis::FromRedisValue;
 
 use super::merge::{NewestFirst, Ranked};
-use super::{FINISHED_STATUSES, ListedRun, MAX_PAGE, RunPage, RunQuery};
+use super::{ListedRun, MAX_PAGE, RunPage, RunQuery};
 use crate::engine::model::{RunKind, RunStatus};
 use crate::keys::Shard;
 use crate::store::engine::run_summaries::RunSummary;
@@ -371,12 +371,10 @@ impl Store {
             }
         });
         match (definition_keys.as_slice(), status_index) {
-            ([], None) => std::iter::once(self.keys.active_index(shard, kind))
-                .chain(
-                    FINISHED_STATUSES
-                        .iter()
-                        .map(|status| self.keys.finished_index(shard, kind, *status)),
-                )
+            ([], None) => self
+                .keys
+                .status_indexes(shard, kind)
+                .into_iter()
                 .map(index)
                 .collect(),
             ([], Some(status_index)) => vec![index(status_index)],

@@ -5,7 +5,7 @@
 //! field per index walked and shard (`heal:KIND:SHARD`, `backfill:SHARD`), and the backfill
 //! marks each shard done (`backfilled:SHARD`).
 
-use super::{FINISHED_STATUSES, RUN_KINDS};
+use super::RUN_KINDS;
 use crate::engine::model::{RunKind, RunStatus};
 use crate::keys::Shard;
 use crate::store::{Store, StoreResult};
@@ -219,11 +219,11 @@ impl Store {
         let mut indexes: Vec<(String, bool)> = Vec::new();
         for ((shard, kind), definitions) in places.into_iter().zip(definitions) {
             indexes.push((self.keys.legacy_kind_index(shard, kind), false));
-            indexes.push((self.keys.active_index(shard, kind), true));
             indexes.extend(
-                FINISHED_STATUSES
-                    .iter()
-                    .map(|status| (self.keys.finished_index(shard, kind, *status), true)),
+                self.keys
+                    .status_indexes(shard, kind)
+                    .into_iter()
+                    .map(|index| (index, true)),
             );
             indexes.extend(
                 definitions
