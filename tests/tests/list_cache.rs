@@ -2,6 +2,7 @@
 //! `redis-server`: a page listed again reads no run, a change made by another process shows
 //! in the next list begun after it, a dropped tracking connection keeps nothing, lists follow
 //! runs changing under them, and a process configured without the cache reads every run.
+//! Status indexes known to be empty are not read until one changes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -103,8 +104,8 @@ async fn a_page_listed_again_reads_no_run_until_one_changes() {
     assert_eq!(calls(&nodes, "hmget").await, 0);
     assert_eq!(
         calls(&nodes, "ping").await,
-        1,
-        "one round trip tells nothing changed"
+        2,
+        "one round trip tells no status index changed, one that no run did"
     );
 
     // Another process cancels the newest run: the next list shows it canceled, reading it
@@ -132,6 +133,82 @@ async fn a_page_listed_again_reads_no_run_until_one_changes() {
         .unwrap();
     let gone = lister.list_runs(&page(20)).await.unwrap();
     assert!(gone.runs.iter().all(|run| run.id != *newest));
+}
+
+/// How many of the status indexes of workflow runs (every shard's) hold runs.
+async fn status_indexes_holding_runs(
+    conn: &mut redis::aio::MultiplexedConnection,
+    store: &Store,
+) -> u64 {
+    let keys = store.keys();
+    let mut held = 0;
+    for shard in keys.shards() {
+        for key in keys.status_indexes(shard, RunKind::Workflow) {
+            let exists: u64 = redis::cmd("EXISTS")
+                .arg(&key)
+                .query_async(conn)
+                .await
+                .unwrap();
+            held += exists;
+        }
+    }
+    held
+}
+
+#[tokio::test]
+async fn a_list_of_every_run_reads_no_status_index_known_empty_until_it_changes() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let writer = redis.store(&prefix).await;
+    let created = runs(&writer, 30).await;
+    let lister = redis.store(&prefix).await;
+    // A page larger than the runs: each index holding runs is read once, in one window.
+    let every_run = RunQuery {
+        count: true,
+        ..page(100)
+    };
+    let first = lister.list_runs(&every_run).await.unwrap();
+    assert_eq!((first.runs.len(), first.total), (30, Some(30)));
+
+    let mut conn = redis.connection().await;
+    let held = status_indexes_holding_runs(&mut conn, &writer).await;
+    let shards = u64::from(writer.keys().shard_count());
+    assert!(
+        (1..=shards).contains(&held),
+        "only active indexes hold runs: {held}"
+    );
+    let nodes = RedisNodes::connect(&redis.url()).await.unwrap();
+    nodes.reset_stats().await.unwrap();
+    let again = lister.list_runs(&every_run).await.unwrap();
+    assert_eq!(statuses(&again), statuses(&first));
+    assert_eq!(again.total, Some(30));
+    assert_eq!(
+        calls(&nodes, "zrange").await,
+        held,
+        "only the indexes holding runs are read"
+    );
+    assert_eq!(calls(&nodes, "zcount").await, held);
+    assert_eq!(calls(&nodes, "exists").await, 0, "every index's state kept");
+
+    // Another process cancels a run: it moves to its shard's index of canceled runs, known
+    // empty until then, and the next list shows it there.
+    let canceled = &created[7];
+    writer.cancel_run(canceled).await.unwrap();
+    let after = lister.list_runs(&every_run).await.unwrap();
+    assert_eq!(after.total, Some(30));
+    let ids: Vec<&str> = after.runs.iter().map(|run| run.id.as_str()).collect();
+    let expected: Vec<&str> = created.iter().rev().map(String::as_str).collect();
+    assert_eq!(ids, expected, "every run listed once, newest first");
+    let status = after.runs.iter().find(|run| run.id == *canceled).unwrap();
+    assert_eq!(status.status, RunStatus::Canceled);
+    let canceled_only = lister
+        .list_runs(&RunQuery {
+            status: Some(RunStatus::Canceled),
+            ..every_run.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(canceled_only.total, Some(1));
 }
 
 #[tokio::test]

@@ -63,6 +63,8 @@ pub struct Store {
     run_facts: engine::run_facts::RunFactsCache,
     /// The status and times of the runs this process listed, while Redis tracks them.
     listed: tracked_cache::TrackedCache<engine::run_summaries::Listed>,
+    /// Whether each status index this process listed from is empty, while Redis tracks it.
+    empty_indexes: tracked_cache::TrackedCache<bool>,
     /// When this process last wrote each API key's use.
     key_uses: auth::key_uses::KeyUses,
     /// The key blocks of the shard scripts, named once.
@@ -95,12 +97,24 @@ impl Store {
             0 => None,
             _ => Some(target.shared_connection().await?),
         };
-        let listed = tracked_cache::TrackedCache::new(
-            match &target {
-                RedisTarget::Single(client) => Some(&**client),
-                _ => None,
-            },
-            options.list_cache_runs,
+        let tracked = match &target {
+            RedisTarget::Single(client) => Some(&**client),
+            _ => None,
+        };
+        let listed = tracked_cache::TrackedCache::new(tracked, options.list_cache_runs);
+        // Every status index of every kind on every shard; none without the list cache.
+        let status_index_count = match options.list_cache_runs {
+            0 => 0,
+            _ => {
+                usize::from(options.shards)
+                    * crate::keys::INDEXED_KINDS.len()
+                    * (crate::keys::INDEXED_FINISHED.len() + 1)
+            }
+        };
+        let empty_indexes = tracked_cache::TrackedCache::named(
+            tracked,
+            status_index_count,
+            tracked_cache::INDEX_CONNECTION_NAME,
         );
         let store = Self {
             shared,
@@ -112,6 +126,7 @@ impl Store {
             known_queues: Arc::default(),
             run_facts: Default::default(),
             listed,
+            empty_indexes,
             key_uses: Default::default(),
             shard_key_blocks: Default::default(),
         };
@@ -147,6 +162,7 @@ impl Store {
         let mut store = self.clone();
         store.shared = self.target.shared_connection().await?;
         store.listed = self.listed.another();
+        store.empty_indexes = self.empty_indexes.another();
         Ok(store)
     }
 

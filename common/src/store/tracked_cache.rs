@@ -44,8 +44,10 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Longest a value is used before it is read again.
 pub const MAX_AGE: Duration = Duration::from_secs(60);
-/// The name the tracking connection shows in `CLIENT LIST`.
+/// The name the tracking connection of the listed runs' cache shows in `CLIENT LIST`.
 pub const CONNECTION_NAME: &str = "baton-tracked-cache";
+/// The name the tracking connection of the empty status indexes' cache shows in `CLIENT LIST`.
+pub const INDEX_CONNECTION_NAME: &str = "baton-tracked-indexes";
 
 /// A claim to keep the value about to be read of one key: taken back by an invalidation
 /// of the key that comes before the value is kept.
@@ -63,6 +65,8 @@ pub(crate) struct TrackedCache<V: Clone + Send + Sync + 'static> {
 struct Shared<V> {
     /// The RESP3 client of the server; `None` when there is none to track (no cache).
     client: Option<redis::Client>,
+    /// The name of the tracking connection.
+    name: &'static str,
     /// Each key's value, and when it was kept.
     values: quick_cache::sync::Cache<String, (V, Instant)>,
     /// Most values kept.
@@ -103,11 +107,25 @@ impl<V: Clone + Send + Sync + 'static> TrackedCache<V> {
     /// address, credentials and TLS; the cache speaks RESP3 to it), or one that keeps nothing
     /// when `client` is `None` or `capacity` is 0.
     pub(crate) fn new(client: Option<&redis::Client>, capacity: usize) -> Self {
-        Self::with_max_age(client, capacity, MAX_AGE)
+        Self::named(client, capacity, CONNECTION_NAME)
     }
 
-    /// [`Self::new`], its values used for at most `max_age`.
-    fn with_max_age(client: Option<&redis::Client>, capacity: usize, max_age: Duration) -> Self {
+    /// [`Self::new`], its tracking connection named `name`.
+    pub(crate) fn named(
+        client: Option<&redis::Client>,
+        capacity: usize,
+        name: &'static str,
+    ) -> Self {
+        Self::with_max_age(client, capacity, MAX_AGE, name)
+    }
+
+    /// [`Self::named`], its values used for at most `max_age`.
+    fn with_max_age(
+        client: Option<&redis::Client>,
+        capacity: usize,
+        max_age: Duration,
+        name: &'static str,
+    ) -> Self {
         let client = client.filter(|_| capacity > 0).and_then(|client| {
             let info = client.get_connection_info().clone();
             let settings = info
@@ -116,14 +134,20 @@ impl<V: Clone + Send + Sync + 'static> TrackedCache<V> {
                 .set_protocol(ProtocolVersion::RESP3);
             redis::Client::open(info.set_redis_settings(settings)).ok()
         });
-        Self::of_client(client, capacity, max_age)
+        Self::of_client(client, capacity, max_age, name)
     }
 
     /// A cache reaching the server through `client` (RESP3 already).
-    fn of_client(client: Option<redis::Client>, capacity: usize, max_age: Duration) -> Self {
+    fn of_client(
+        client: Option<redis::Client>,
+        capacity: usize,
+        max_age: Duration,
+        name: &'static str,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 client,
+                name,
                 values: quick_cache::sync::Cache::new(capacity.max(1)),
                 capacity,
                 max_age,
@@ -138,7 +162,12 @@ impl<V: Clone + Send + Sync + 'static> TrackedCache<V> {
     /// runtime of the task that first reads through it).
     pub(crate) fn another(&self) -> Self {
         let shared = &self.shared;
-        Self::of_client(shared.client.clone(), shared.capacity, shared.max_age)
+        Self::of_client(
+            shared.client.clone(),
+            shared.capacity,
+            shared.max_age,
+            shared.name,
+        )
     }
 
     /// The value kept of `key`. Only valid after a round trip through [`Self::connection`]
@@ -246,7 +275,7 @@ impl<V: Clone + Send + Sync + 'static> TrackedCache<V> {
         redis::pipe()
             .cmd("CLIENT")
             .arg("SETNAME")
-            .arg(CONNECTION_NAME)
+            .arg(self.shared.name)
             .ignore()
             .cmd("CLIENT")
             .arg("TRACKING")
@@ -397,7 +426,8 @@ mod tests {
 
     #[test]
     fn a_value_older_than_its_max_age_is_read_again() {
-        let cache = TrackedCache::<u32>::with_max_age(None, 10, Duration::from_millis(30));
+        let cache =
+            TrackedCache::<u32>::with_max_age(None, 10, Duration::from_millis(30), CONNECTION_NAME);
         let ticket = cache.ticket("a");
         cache.keep("a", ticket, 1);
         assert_eq!(cache.get("a"), Some(1));

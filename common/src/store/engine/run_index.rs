@@ -19,8 +19,9 @@
 //! # Reading: the same query on every shard, merged
 //! A listing (module `listing`) runs one query on each shard, all in one pipeline: the shard's
 //! smallest index that answers it (for every run of a kind, its four status indexes, each read
-//! as a lane of its own), or a union of its definitions' indexes intersected with its status
-//! index, built in [`Keys::query_scratch`] on that shard and deleted in the same pipeline. Each
+//! as a lane of its own, less those known to be empty: module `empty_lanes`), or a union of
+//! its definitions' indexes intersected with its status index, built in
+//! [`Keys::query_scratch`] on that shard and deleted in the same pipeline. Each
 //! lane answers at most `offset + limit + 1` ids, newest first, with their creation times; a
 //! k-way merge (module `merge`) orders them newest first across lanes, ties broken by id (the
 //! larger first, as each sorted set lists them), so every run has one place in the listing and
@@ -49,6 +50,7 @@
 //! by definition and status, once, the workflow runs found in the workflows' legacy kind
 //! indexes.
 
+mod empty_lanes;
 mod listing;
 mod merge;
 mod upkeep;

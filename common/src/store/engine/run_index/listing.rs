@@ -205,7 +205,8 @@ impl Store {
     /// for a shard whose window the merge used up, a window twice as large; the answers are
     /// merged newest first. A first page of 100 over 16 shards reads 14 entries per shard,
     /// not 101; listing every run of a kind, each of a shard's status indexes is read with
-    /// the shard's window (a shard's runs may all have one status).
+    /// the shard's window (a shard's runs may all have one status), except those known to be
+    /// empty (module `empty_lanes`).
     async fn indexed_page(&self, query: &RunQuery) -> StoreResult<(Vec<Ranked>, Option<u64>)> {
         let (min, max) = score_range(query);
         // No shard holds more than this many of the runs up to the page's end.
@@ -230,19 +231,36 @@ impl Store {
             };
             sources.len()
         ];
+        let mut merge = NewestFirst::new(sources.len());
+        // Listing every run of a kind, a shard's status indexes known to be empty are not read.
+        let empty = if sources.len() > usize::from(self.keys.shard_count()) {
+            let keys: Vec<String> = sources.iter().map(|source| source.key.clone()).collect();
+            self.known_empty_indexes(&keys).await
+        } else {
+            vec![false; sources.len()]
+        };
+        for (lane, _) in empty.iter().enumerate().filter(|(_, empty)| **empty) {
+            merge.extend(lane, [], true);
+        }
+        let counted: Vec<&Source> = sources
+            .iter()
+            .zip(&empty)
+            .filter(|(_, empty)| !**empty)
+            .map(|(source, _)| source)
+            .collect();
         if query.count {
-            for source in &sources {
+            for source in &counted {
                 pipe.cmd("ZCOUNT").arg(&source.key).arg(&min).arg(&max);
             }
         }
         let mut conn = self.conn().await?;
-        let mut merge = NewestFirst::new(sources.len());
         let read_cap = wanted.max(MIN_FIRST_WINDOW);
         let mut ids: Vec<Ranked> = Vec::with_capacity(wanted.min(MAX_PAGE + 1));
         let mut last: Option<Ranked> = None;
         let mut doubled = Vec::new();
         let mut skipped = 0;
-        let mut total = None;
+        // Counted lanes' counts come with the first read; with none, the count is 0.
+        let mut total = (query.count && counted.is_empty()).then_some(0);
         loop {
             let starved = merge.starved();
             read_windows(&mut pipe, &sources, &reads, &starved, (&min, &max), false);
@@ -251,7 +269,7 @@ impl Store {
                 pipe = redis::pipe();
                 if query.count && total.is_none() {
                     let counts: Vec<u64> = answers
-                        .drain(..sources.len())
+                        .drain(..counted.len())
                         .map(|count| u64::from_redis_value(count).map_err(redis::RedisError::from))
                         .collect::<Result<_, _>>()?;
                     total = Some(counts.iter().sum());
