@@ -233,7 +233,8 @@ impl Store {
         ];
         let mut merge = NewestFirst::new(sources.len());
         // Listing every run of a kind, a shard's status indexes known to be empty are not read.
-        let empty = if sources.len() > usize::from(self.keys.shard_count()) {
+        let every_run = query.definitions.is_empty() && query.status.is_none();
+        let empty = if every_run {
             let keys: Vec<String> = sources.iter().map(|source| source.key.clone()).collect();
             self.known_empty_indexes(&keys).await
         } else {
