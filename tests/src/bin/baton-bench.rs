@@ -77,6 +77,7 @@ use baton_tests::bench::runs::{QUEUE, connect, fresh_prefix};
 use baton_tests::bench::{peers, steady};
 use clap::{Parser, ValueEnum};
 use common::engine::model::QueueName;
+use mimalloc::MiMalloc;
 
 /// Any error of the benchmark: it reports it and exits with a failure status.
 type BenchError = Box<dyn std::error::Error + Send + Sync>;
@@ -247,6 +248,11 @@ impl Args {
 
 /// Parses the flags, starts Redis unless `--redis-url` is given, runs the phases on a tokio
 /// runtime (stopping early on SIGINT or SIGTERM) and cleans up whatever it started.
+/// mimalloc, as `baton-api` and `baton-worker` run with: the bench's enqueue steps stand in
+/// for the API's, whose calls allocate many small, short-lived buffers (arguments, replies).
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
