@@ -1017,3 +1017,135 @@ async fn success_and_failure_hooks_run_once_when_the_run_finishes() {
         "each hook ran exactly once"
     );
 }
+
+/// The hash a new run is stored as, with its generated values (task ids, times) replaced by
+/// what they must look like, so two creations compare equal.
+async fn stored_new_run(
+    world: &World,
+    spec: &RunSpec,
+) -> std::collections::BTreeMap<String, String> {
+    let id = world.store.create_run(spec).await.unwrap();
+    let mut conn = world.app.redis_connection().await;
+    let fields: std::collections::BTreeMap<String, String> = redis::cmd("HGETALL")
+        .arg(world.store.keys().run(&id))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    fields
+        .into_iter()
+        .map(|(name, value)| {
+            let value = if name.ends_with(".id") {
+                assert!(uuid::Uuid::parse_str(&value).is_ok(), "{name}: {value}");
+                "<uuid>".to_owned()
+            } else if name == "created" || name == "listed" {
+                let created = fields_created(&value);
+                value.replace(&created, "<now>")
+            } else {
+                value
+            };
+            (name, value)
+        })
+        .collect()
+}
+
+/// The creation time (13 digits) within a stored value.
+fn fields_created(value: &str) -> String {
+    value
+        .split(' ')
+        .find(|part| part.len() == 13 && part.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("no creation time in {value:?}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_new_run_is_stored_as_its_fields_and_only_what_differs_from_the_defaults() {
+    let world = World::new().await;
+    let expect = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
+    };
+    let executor = r#"{"argv":["sh","-c","true"],"type":"command"}"#;
+    let plain = run_of(vec![shell_task("A", "true", &[])], Value::Null);
+    assert_eq!(
+        stored_new_run(&world, &plain).await,
+        expect(&[
+            ("definition", "test.flow"),
+            ("kind", "workflow"),
+            ("status", "pending"),
+            ("created", "<now>"),
+            ("listed", "pending  <now> "),
+            ("payload", "null"),
+            ("queue", "default"),
+            ("priority", "normal"),
+            ("ntasks", "1"),
+            ("t0.id", "<uuid>"),
+            ("t0.key", "A"),
+            ("t0.executor", executor),
+            ("t0.queue", "default"),
+            ("t0.status", "queued"),
+            ("t0.attempt", "1"),
+        ])
+    );
+
+    // Everything a run may hold besides: a periodic, delayed, high-priority run whose tasks use
+    // two queues, with a dependency, retries, a timeout and a success hook.
+    let mut tasks = vec![
+        shell_task("A", "true", &[]),
+        shell_task("B", "true", &[0]),
+        shell_task("H", "true", &[]),
+    ];
+    tasks[1].queue = Some(QueueName::parse("other").unwrap());
+    tasks[1].max_retries = 2;
+    tasks[1].timeout_secs = Some(30);
+    tasks[2].is_hook = true;
+    let mut full = run_of(tasks, json!({"n": 1}));
+    full.periodic = true;
+    full.priority = Priority::High;
+    full.not_before_ms = Some(4_000_000_000_000);
+    full.hooks.on_success = Some(2);
+    assert_eq!(
+        stored_new_run(&world, &full).await,
+        expect(&[
+            ("definition", "test.flow"),
+            ("kind", "workflow"),
+            ("status", "pending"),
+            ("created", "<now>"),
+            ("listed", "pending  <now> "),
+            ("payload", r#"{"n":1}"#),
+            ("queue", "default"),
+            ("priority", "high"),
+            ("ntasks", "3"),
+            ("periodic", "1"),
+            ("hook_success", "2"),
+            ("nwork", "2"),
+            ("not_before", "4000000000000"),
+            ("queues", "default,other"),
+            ("t0.id", "<uuid>"),
+            ("t0.key", "A"),
+            ("t0.executor", executor),
+            ("t0.queue", "default"),
+            ("t0.status", "queued"),
+            ("t0.attempt", "1"),
+            ("t0.succ", "1"),
+            ("t1.id", "<uuid>"),
+            ("t1.key", "B"),
+            ("t1.executor", executor),
+            ("t1.queue", "other"),
+            ("t1.status", "pending"),
+            ("t1.attempt", "1"),
+            ("t1.deps", "0"),
+            ("t1.waiting", "1"),
+            ("t1.retries", "2"),
+            ("t1.timeout", "30"),
+            ("t2.id", "<uuid>"),
+            ("t2.key", "H"),
+            ("t2.executor", executor),
+            ("t2.queue", "default"),
+            ("t2.status", "pending"),
+            ("t2.attempt", "1"),
+            ("t2.hook", "1"),
+        ])
+    );
+}
