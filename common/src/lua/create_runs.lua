@@ -1,35 +1,58 @@
 -- Creates runs of one shard, each in its shard's active and definition indexes and with its
 -- first jobs, unless it exists, so creating twice is harmless. (Opens with shard_prelude.lua.)
+-- The run hash's fields that follow from a run's own arguments (its definition, kind, status,
+-- times, queue, priority, task count, and each task's first attempt) are written here rather
+-- than sent: every argument costs Redis time, paid once per queued job.
 -- KEYS  per run: its hash, its definition's index
--- ARGV  now (Unix ms), then per run: id, kind, definition, priority, number of fields F,
---       F fields and values, number of root tasks R, then R times: task, queue, due (Unix ms, 0
---       for now)
+-- ARGV  now (Unix ms), the `listed` field of a run created now, then per run: id, kind,
+--       definition, priority, queue, payload, due (Unix ms, 0 for now), number of tasks T,
+--       number of further values E, E further fields and values (what differs from the
+--       defaults), then T times: task id, key, executor, queue, status. The tasks whose status
+--       is `queued` are its first jobs.
 -- Returns, per run, 1 when it was created and 0 when it already existed.
 -- Kept as the decimal string it came as: scores and fields take it as is.
 local now = ARGV[first_arg]
 local now_ms = tonumber(now)
-local arg = first_arg + 1
+local listed = ARGV[first_arg + 1]
+local arg = first_arg + 2
 local key = first_item_key
 local created = {}
 -- The definitions already recorded by this call, per kind: each is added to its set once.
 local recorded = {}
+-- The values each task takes, after its id: key, executor, queue, status.
+local TASK_VALUES = 5
+writes_now = #KEYS == first_item_key + 1
 while arg <= #ARGV do
   local run, definition_index = KEYS[key], KEYS[key + 1]
   key = key + 2
   local run_id, kind, definition, priority = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3]
-  local nfields = tonumber(ARGV[arg + 4])
-  local fields_from = arg + 5
-  local roots_at = fields_from + nfields
-  local nroots = tonumber(ARGV[roots_at])
-  arg = roots_at + 1 + 3 * nroots
+  local queue, payload, due, ntasks = ARGV[arg + 4], ARGV[arg + 5], ARGV[arg + 6], ARGV[arg + 7]
+  local tasks = tonumber(ntasks)
+  local further_from = arg + 9
+  local tasks_from = further_from + tonumber(ARGV[arg + 8])
+  arg = tasks_from + TASK_VALUES * tasks
   if redis.call('EXISTS', run) == 1 then
     table.insert(created, 0)
   else
-    -- HSET in chunks: Lua's unpack() is limited to a few thousand values.
-    local chunk = 1000
-    for first = fields_from, roots_at - 1, chunk do
-      redis.call('HSET', run, unpack(ARGV, first, math.min(first + chunk - 1, roots_at - 1)))
+    local fields = {'definition', definition, 'kind', kind, 'status', 'pending', 'created', now,
+      'payload', payload, 'queue', queue, 'priority', priority, 'ntasks', ntasks, 'listed', listed}
+    local n = #fields
+    for at = further_from, tasks_from - 1 do
+      n = n + 1
+      fields[n] = ARGV[at]
     end
+    for task = 0, tasks - 1 do
+      local at = tasks_from + TASK_VALUES * task
+      local prefix = 't' .. (COUNT_TEXT[task] or tostring(task)) .. '.'
+      fields[n + 1], fields[n + 2] = prefix .. 'id', ARGV[at]
+      fields[n + 3], fields[n + 4] = prefix .. 'key', ARGV[at + 1]
+      fields[n + 5], fields[n + 6] = prefix .. 'executor', ARGV[at + 2]
+      fields[n + 7], fields[n + 8] = prefix .. 'queue', ARGV[at + 3]
+      fields[n + 9], fields[n + 10] = prefix .. 'status', ARGV[at + 4]
+      fields[n + 11], fields[n + 12] = prefix .. 'attempt', '1'
+      n = n + 12
+    end
+    in_chunks(fields, function(...) redis.call('HSET', run, ...) end)
     index_add(index_key(kind, 'active'), now, run_id)
     index_add(definition_index, now, run_id)
     local definitions = inner(recorded, kind)
@@ -37,14 +60,17 @@ while arg <= #ARGV do
       definitions[definition] = true
       redis.call('SADD', index_key(kind, 'defs'), definition)
     end
-    for r = 0, nroots - 1 do
-      local at = roots_at + 1 + 3 * r
-      local task, queue, due = ARGV[at], ARGV[at + 1], ARGV[at + 2]
-      if due ~= '0' and tonumber(due) > now_ms then
-        delay(queue, priority, run_id, task, 1, due, false)
-        count(queue, 'enqueued')
-      else
-        enqueue(queue, priority, run_id, task)
+    local delayed = due ~= '0' and tonumber(due) > now_ms
+    for task = 0, tasks - 1 do
+      local at = tasks_from + TASK_VALUES * task
+      if ARGV[at + 4] == 'queued' then
+        local task_queue, index = ARGV[at + 3], COUNT_TEXT[task] or tostring(task)
+        if delayed then
+          delay(task_queue, priority, run_id, index, 1, due, false)
+          count(task_queue, 'enqueued')
+        else
+          enqueue(task_queue, priority, run_id, index)
+        end
       end
     end
     table.insert(created, 1)

@@ -50,9 +50,17 @@ local function inner(outer, key)
   return found
 end
 
+-- True when the call holds one item: its writes are made as they come, since there is
+-- nothing to gather them with, and gathering costs more than it saves.
+local writes_now = false
+
 -- Counter increments of the batch, written once per queue and counter at the end.
 local counts = {}
 local function count(queue, name, by)
+  if writes_now then
+    redis.call('HINCRBY', queue_key(queue, 'stats'), name, by or 1)
+    return
+  end
   local per_queue = inner(counts, queue)
   per_queue[name] = (per_queue[name] or 0) + (by or 1)
 end
@@ -127,6 +135,14 @@ end
 -- than a command per run.
 local index_writes = {}
 local function index_write(key, member, score)
+  if writes_now then
+    if score then
+      redis.call('ZADD', key, score, member)
+    else
+      redis.call('ZREM', key, member)
+    end
+    return
+  end
   inner(index_writes, key)[member] = score
 end
 

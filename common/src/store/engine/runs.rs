@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use redis::AsyncCommands;
 use serde_json::Value;
 
-use super::run_summaries::{LISTED_FIELD, listed_at_creation};
+use super::run_summaries::listed_at_creation;
 use crate::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
 use crate::error::{InvalidInput, StoreError};
 use crate::keys::Shard;
@@ -168,28 +168,37 @@ impl Store {
         for (shard, runs) in &by_shard {
             let mut pipe = redis::pipe();
             let mut call = self.shard_call(&scripts::CREATE_RUNS, *shard, &queues);
-            call.arg(now);
+            call.arg(now).arg(listed_at_creation(now));
             for (id, spec) in runs {
                 call.key(self.keys.run(id)).key(self.keys.definition_index(
                     *shard,
                     spec.kind,
                     &spec.definition,
                 ));
-                let fields = run_fields(spec, now);
+                let further = further_fields(spec);
                 call.arg(id)
                     .arg(spec.kind.as_str())
                     .arg(&spec.definition)
                     .arg(spec.priority.as_str())
-                    .arg(fields.len() * 2);
-                for (field, value) in fields {
+                    .arg(spec.queue.as_str())
+                    .arg(spec.payload.to_string())
+                    .arg(spec.not_before_ms.unwrap_or(0))
+                    .arg(spec.tasks.len())
+                    .arg(further.len() * 2);
+                for (field, value) in further {
                     call.arg(field).arg(value);
                 }
-                let roots = root_tasks(spec);
-                call.arg(roots.len());
-                for (index, queue) in roots {
-                    call.arg(index)
-                        .arg(queue.as_str())
-                        .arg(spec.not_before_ms.unwrap_or(0));
+                for task in spec.tasks.iter() {
+                    let status = if task.depends_on.is_empty() && !task.is_hook {
+                        TaskStatus::Queued
+                    } else {
+                        TaskStatus::Pending
+                    };
+                    call.arg(uuid::Uuid::new_v4().to_string())
+                        .arg(&task.key)
+                        .arg(task.executor.to_string())
+                        .arg(task.queue.as_ref().unwrap_or(&spec.queue).as_str())
+                        .arg(status.as_str());
                 }
             }
             call.add_to(&mut pipe);
@@ -408,15 +417,6 @@ impl Store {
 }
 
 /// The root tasks of a run (no dependencies, not a hook) with the queue of each.
-fn root_tasks(spec: &RunSpec) -> Vec<(usize, &QueueName)> {
-    spec.tasks
-        .iter()
-        .enumerate()
-        .filter(|(_, task)| task.depends_on.is_empty() && !task.is_hook)
-        .map(|(index, task)| (index, task.queue.as_ref().unwrap_or(&spec.queue)))
-        .collect()
-}
-
 fn distinct_queues(specs: &[RunSpec]) -> Vec<QueueName> {
     let mut queues: Vec<QueueName> = specs
         .iter()
@@ -447,25 +447,18 @@ enum SentWrite {
     Built(redis::Pipeline),
 }
 
-/// The hash fields of a new run: its own, then `tN.*` for each task.
-fn run_fields(spec: &RunSpec, now: u64) -> Vec<(String, String)> {
+/// The hash fields of a new run that differ from the defaults, the run's then its tasks'.
+///
+/// The creation script writes the rest from the run's own arguments: its definition, kind,
+/// status, times, payload, queue, priority and task count, and each task's id, key, executor,
+/// queue, status and first attempt. The run's id is its key's, a run not fired by the scheduler
+/// is not periodic, a run that has finished no task has done none, and a run not changed since
+/// its creation was last updated then: none of these is stored (every byte of a run hash is
+/// held for each queued job). `updated` is written by the first change (a start, a cancel, a
+/// failure).
+fn further_fields(spec: &RunSpec) -> Vec<(String, String)> {
     let successors = spec.successors();
-    // The run's id is its key's, a run not fired by the scheduler is not periodic, a run that
-    // has finished no task has done none, and a run not changed since its creation was last
-    // updated then: none of these is stored (every byte of a run hash is held for each queued
-    // job). `updated` is written by the first change (a start, a cancel, a failure).
-    let mut fields = vec![
-        ("definition".to_owned(), spec.definition.clone()),
-        ("kind".to_owned(), spec.kind.as_str().to_owned()),
-        ("status".to_owned(), RunStatus::Pending.as_str().to_owned()),
-        ("created".to_owned(), now.to_string()),
-        ("payload".to_owned(), spec.payload.to_string()),
-        ("queue".to_owned(), spec.queue.to_string()),
-        ("priority".to_owned(), spec.priority.as_str().to_owned()),
-        ("ntasks".to_owned(), spec.tasks.len().to_string()),
-        // The copy of the status and times a list reads in one value (see `run_summaries`).
-        (LISTED_FIELD.to_owned(), listed_at_creation(now)),
-    ];
+    let mut fields = Vec::new();
     if spec.periodic {
         fields.push(("periodic".to_owned(), "1".to_owned()));
     }
@@ -495,24 +488,10 @@ fn run_fields(spec: &RunSpec, now: u64) -> Vec<(String, String)> {
         let names: Vec<&str> = queues.iter().map(QueueName::as_str).collect();
         fields.push(("queues".to_owned(), names.join(",")));
     }
-    // Only what differs from the defaults is stored: fewer fields make every script faster.
     // Missing: no dependencies or successors, no retries, no timeout, not a hook, progress 0,
     // delivery 0, created and updated as the run's.
     for (index, task) in spec.tasks.iter().enumerate() {
-        let status = if task.depends_on.is_empty() && !task.is_hook {
-            TaskStatus::Queued
-        } else {
-            TaskStatus::Pending
-        };
-        let queue = task.queue.as_ref().unwrap_or(&spec.queue);
-        let mut task_fields = vec![
-            ("id", uuid::Uuid::new_v4().to_string()),
-            ("key", task.key.clone()),
-            ("executor", task.executor.to_string()),
-            ("queue", queue.to_string()),
-            ("status", status.as_str().to_owned()),
-            ("attempt", "1".to_owned()),
-        ];
+        let mut task_fields = Vec::new();
         if !task.depends_on.is_empty() {
             task_fields.push(("deps", join_indices(&task.depends_on)));
             task_fields.push(("waiting", task.depends_on.len().to_string()));
@@ -697,23 +676,12 @@ mod tests {
     }
 
     #[test]
-    fn a_new_run_hash_leaves_out_its_id_and_the_defaults_and_reads_back_whole() {
-        let fields: HashMap<String, String> =
-            run_fields(&one_task_spec(false), 7).into_iter().collect();
-        for absent in ["id", "periodic", "done"] {
-            assert!(!fields.contains_key(absent), "{absent} stored: {fields:?}");
-        }
-        let run = parse_run("r9", &fields).unwrap();
-        assert_eq!(run.id, "r9");
-        assert!(!run.periodic);
-        assert_eq!((run.created_ms, run.updated_ms), (7, 7));
-        assert_eq!(run.tasks.len(), 1);
-        assert_eq!(run.tasks[0].status, TaskStatus::Queued);
-
-        let periodic: HashMap<String, String> =
-            run_fields(&one_task_spec(true), 7).into_iter().collect();
-        assert_eq!(periodic.get("periodic").map(String::as_str), Some("1"));
-        assert!(parse_run("r9", &periodic).unwrap().periodic);
+    fn a_new_run_sends_as_further_fields_only_what_differs_from_the_defaults() {
+        assert_eq!(further_fields(&one_task_spec(false)), vec![]);
+        assert_eq!(
+            further_fields(&one_task_spec(true)),
+            vec![("periodic".to_owned(), "1".to_owned())]
+        );
     }
 
     #[test]
