@@ -26,7 +26,7 @@ pub const DEFAULT_SHARDS: u16 = 16;
 /// Most shards a deployment may have.
 pub const MAX_SHARDS: u16 = 1024;
 
-/// Run kinds in the order their index keys appear in a shard's [`Keys::index_block`].
+/// The run kinds that have run indexes.
 pub const INDEXED_KINDS: [RunKind; 4] = [
     RunKind::Workflow,
     RunKind::Report,
@@ -34,9 +34,13 @@ pub const INDEXED_KINDS: [RunKind; 4] = [
     RunKind::Project,
 ];
 
-/// Finished statuses in the order their index keys appear in a shard's [`Keys::index_block`].
+/// Finished statuses in the order their index keys appear in a kind's
+/// [`Keys::kind_index_block`].
 pub const INDEXED_FINISHED: [RunStatus; 3] =
     [RunStatus::Success, RunStatus::Error, RunStatus::Canceled];
+
+/// Keys of one kind's run indexes within a shard, as [`Keys::kind_index_block`] lists them.
+pub const KIND_INDEX_BLOCK_LEN: usize = 2 + INDEXED_FINISHED.len();
 
 /// Keys of one queue within a shard, in the order [`Keys::queue_block`] lists them.
 pub const QUEUE_BLOCK_LEN: usize = 11;
@@ -265,17 +269,15 @@ impl Keys {
         self.shard_key(shard, format_args!("runs:query:{id}"))
     }
 
-    /// The run index keys of a shard that scripts take as a block: for each kind of
-    /// [`INDEXED_KINDS`], its active index, its set of definitions, then its finished index
-    /// for each status of [`INDEXED_FINISHED`].
-    pub fn index_block(&self, shard: Shard) -> Vec<String> {
-        let mut keys = Vec::with_capacity(INDEXED_KINDS.len() * (2 + INDEXED_FINISHED.len()));
-        for kind in INDEXED_KINDS {
-            keys.push(self.active_index(shard, kind));
-            keys.push(self.definitions_of_kind(shard, kind));
-            for status in INDEXED_FINISHED {
-                keys.push(self.finished_index(shard, kind, status));
-            }
+    /// The run index keys of `kind` on a shard, as the shard scripts take them for each kind
+    /// they declare: its active index, its set of definitions, then its finished index for
+    /// each status of [`INDEXED_FINISHED`].
+    pub fn kind_index_block(&self, shard: Shard, kind: RunKind) -> Vec<String> {
+        let mut keys = Vec::with_capacity(KIND_INDEX_BLOCK_LEN);
+        keys.push(self.active_index(shard, kind));
+        keys.push(self.definitions_of_kind(shard, kind));
+        for status in INDEXED_FINISHED {
+            keys.push(self.finished_index(shard, kind, status));
         }
         keys
     }
@@ -541,37 +543,28 @@ mod tests {
     fn blocks_list_their_keys_in_the_order_the_scripts_read_them() {
         let keys = Keys::new("baton");
         let shard = Shard::new(3);
-        let block = keys.index_block(shard);
-        assert_eq!(
-            block.len(),
-            INDEXED_KINDS.len() * (2 + INDEXED_FINISHED.len())
-        );
-        assert_eq!(block[0], keys.active_index(shard, RunKind::Workflow));
-        assert_eq!(block[1], keys.definitions_of_kind(shard, RunKind::Workflow));
+        let block = keys.kind_index_block(shard, RunKind::Report);
+        assert_eq!(block.len(), KIND_INDEX_BLOCK_LEN);
+        assert_eq!(block[0], keys.active_index(shard, RunKind::Report));
+        assert_eq!(block[1], keys.definitions_of_kind(shard, RunKind::Report));
         assert_eq!(
             block[2],
-            keys.finished_index(shard, RunKind::Workflow, RunStatus::Success)
+            keys.finished_index(shard, RunKind::Report, RunStatus::Success)
         );
         assert!(block.iter().all(|key| key.starts_with("baton:{s:3}:")));
-        // The scripts find a kind's keys at its offset in the block, a status's after them.
+        // The scripts find a declared kind's keys at its offset, a status's after them.
         let prelude = include_str!("lua/shard_prelude.lua");
-        let stride = 2 + INDEXED_FINISHED.len();
-        let kinds: Vec<String> = INDEXED_KINDS
-            .iter()
-            .enumerate()
-            .map(|(at, kind)| format!("{} = {}", kind.as_str(), at * stride))
-            .collect();
-        assert!(prelude.contains(&format!("local KIND_AT = {{{}}}", kinds.join(", "))));
         let statuses: Vec<String> = INDEXED_FINISHED
             .iter()
             .enumerate()
-            .map(|(at, status)| format!("{} = {}", status.as_str(), at + 3))
+            .map(|(at, status)| format!("{} = {}", status.as_str(), at + 2))
             .collect();
         assert!(prelude.contains(&format!(
-            "local SLOT_AT = {{active = 1, defs = 2, {}}}",
+            "local SLOT_AT = {{active = 0, defs = 1, {}}}",
             statuses.join(", ")
         )));
-        assert!(prelude.contains(&format!("queue_at[ARGV[1 + i]] = {} + ", block.len() + 1)));
+        assert!(prelude.contains(&format!("(i - 1) * {KIND_INDEX_BLOCK_LEN}")));
+        assert!(prelude.contains(&format!("kinds * {KIND_INDEX_BLOCK_LEN}")));
         let queue = QueueName::parse("emails").unwrap();
         assert_eq!(keys.queue_block(shard, &queue).len(), QUEUE_BLOCK_LEN);
         assert!(prelude.contains(&format!("(i - 1) * {QUEUE_BLOCK_LEN}")));

@@ -1,20 +1,30 @@
 -- Shared opening of every shard script (batches of runs and jobs on one shard).
--- KEYS  the shard's run index block (for each kind of KINDS: active runs, definitions, then the
---       finished runs of each status of FINISHED), then one block of 11 keys per
---       declared queue (high, normal, low streams, delayed, retries, dead letters, counters,
---       pause marker, then the high, normal and low streams' wake lists),
---       then the keys of each item of the batch.
--- ARGV  [1] number of declared queues, then their names, then the script's own arguments.
--- KINDS: workflow, report, release, project. FINISHED: success, error, canceled.
+-- KEYS  the run index keys of each declared kind (its active runs, its definitions, then its
+--       finished runs of each status of FINISHED), then one block of 11 keys per declared
+--       queue (high, normal, low streams, delayed, retries, dead letters, counters, pause
+--       marker, then the high, normal and low streams' wake lists), then the keys of each item
+--       of the batch. A script declares only the kinds whose indexes it writes: every key
+--       costs Redis time on every call.
+-- ARGV  [1] number of declared kinds, then their names, then the number of declared queues,
+--       then their names, then the script's own arguments.
+-- FINISHED: success, error, canceled.
 local GROUP = 'baton'
 
--- The position of each kind's and each finished status's keys in the index block.
-local KIND_AT = {workflow = 0, report = 5, release = 10, project = 15}
-local SLOT_AT = {active = 1, defs = 2, success = 3, error = 4, canceled = 5}
+-- The position of each finished status's key in a kind's index keys, after its active runs
+-- and its definitions.
+local SLOT_AT = {active = 0, defs = 1, success = 2, error = 3, canceled = 4}
 
--- The index key `slot` (active, defs or a finished status) of runs of `kind`, or nil.
+-- Where each declared kind's index keys start.
+local kinds = tonumber(ARGV[1])
+local kind_at = {}
+for i = 1, kinds do
+  kind_at[ARGV[1 + i]] = 1 + (i - 1) * 5
+end
+
+-- The index key `slot` (active, defs or a finished status) of runs of `kind`, or nil when
+-- the kind was not declared.
 local function index_key(kind, slot)
-  local at = KIND_AT[kind]
+  local at = kind_at[kind]
   if not at then
     return nil
   end
@@ -22,10 +32,12 @@ local function index_key(kind, slot)
 end
 
 -- Where each declared queue's key block starts.
-local declared = tonumber(ARGV[1])
+local queues_arg = kinds + 2
+local declared = tonumber(ARGV[queues_arg])
+local first_queue_key = 1 + kinds * 5
 local queue_at = {}
 for i = 1, declared do
-  queue_at[ARGV[1 + i]] = 21 + (i - 1) * 11
+  queue_at[ARGV[queues_arg + i]] = first_queue_key + (i - 1) * 11
 end
 local QUEUE_SLOT = {high = 0, normal = 1, low = 2, delayed = 3, retrying = 4, dead = 5, stats = 6, paused = 7,
   wake_high = 8, wake_normal = 9, wake_low = 10}
@@ -37,8 +49,8 @@ local function queue_key(queue, slot)
 end
 
 -- The first key and the first argument of the batch's items.
-local first_item_key = 21 + declared * 11
-local first_arg = declared + 2
+local first_item_key = first_queue_key + declared * 11
+local first_arg = queues_arg + declared + 1
 
 -- The table `outer[key]`, made (empty) when it is missing.
 local function inner(outer, key)

@@ -167,7 +167,14 @@ impl Store {
         let mut sent = Vec::with_capacity(by_shard.len());
         for (shard, runs) in &by_shard {
             let mut pipe = redis::pipe();
-            let mut call = self.shard_call(&scripts::CREATE_RUNS, *shard, &queues);
+            // The kinds of the shard's runs, whose indexes the call writes.
+            let mut kinds: Vec<RunKind> = Vec::new();
+            for (_, spec) in runs {
+                if !kinds.contains(&spec.kind) {
+                    kinds.push(spec.kind);
+                }
+            }
+            let mut call = self.shard_call(&scripts::CREATE_RUNS, *shard, &kinds, &queues);
             call.arg(now).arg(listed_at_creation(now));
             for (id, spec) in runs {
                 call.key(self.keys.run(id)).key(self.keys.definition_index(

@@ -1,7 +1,9 @@
 //! Calls of the shard scripts: one script call settles a batch of runs or jobs of one shard.
 //!
-//! Every shard script takes the shard's run index keys and the key block of each queue it may
-//! touch ("declared" queues) before the keys of its items (see `lua/shard_prelude.lua`). A
+//! Every shard script takes the run index keys of each kind whose indexes it writes
+//! ("declared" kinds: none to start jobs, every kind to finish them, the runs' own to create
+//! them) and the key block of each queue it may touch ("declared" queues) before the keys of
+//! its items (see `lua/shard_prelude.lua`). A
 //! script that meets a queue it was not given does nothing for that item and answers
 //! `{'queues', name...}`; the caller declares them and calls again for those items only.
 
@@ -10,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use redis::{Arg, Cmd, Pipeline, Script, ToRedisArgs};
 
-use crate::engine::model::QueueName;
+use crate::engine::model::{QueueName, RunKind};
 use crate::error::StoreError;
 use crate::keys::{Keys, Shard};
 
@@ -65,31 +67,35 @@ impl<'a> ShardCall<'a> {
     }
 }
 
-/// Which key block: a queue's on a shard, or (`None`) the shard's run index block.
-type BlockName = (Shard, Option<QueueName>);
+/// A key block of a shard: a kind's run index keys, or a queue's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum BlockName {
+    /// The run index keys of a kind.
+    Kind(Shard, RunKind),
+    /// The keys of a queue.
+    Queue(Shard, QueueName),
+}
 
-/// The key blocks every shard script call takes first (a shard's run index keys, a queue's
-/// keys on a shard), named once per process rather than on every call.
+/// The key blocks every shard script call takes first (a kind's run index keys, a queue's
+/// keys, on a shard), named once per process rather than on every call.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ShardKeyBlocks {
-    /// By shard and queue; `None`: the shard's index block.
     named: Arc<Mutex<HashMap<BlockName, Arc<[String]>>>>,
 }
 
 impl ShardKeyBlocks {
-    /// The block of `queue` on `shard` (`None`: the shard's index block), named by `keys`.
-    fn get(&self, keys: &Keys, shard: Shard, queue: Option<&QueueName>) -> Arc<[String]> {
+    /// The block `wanted`, named by `keys`.
+    fn get(&self, keys: &Keys, wanted: BlockName) -> Arc<[String]> {
         let mut named = self
             .named
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let wanted = (shard, queue.cloned());
         if let Some(block) = named.get(&wanted) {
             return Arc::clone(block);
         }
-        let block: Arc<[String]> = match queue {
-            Some(queue) => keys.queue_block(shard, queue).into(),
-            None => keys.index_block(shard).into(),
+        let block: Arc<[String]> = match &wanted {
+            BlockName::Kind(shard, kind) => keys.kind_index_block(*shard, *kind).into(),
+            BlockName::Queue(shard, queue) => keys.queue_block(*shard, queue).into(),
         };
         named.insert(wanted, Arc::clone(&block));
         block
@@ -97,26 +103,33 @@ impl ShardKeyBlocks {
 }
 
 impl crate::store::Store {
-    /// Starts a call of `script` on `shard` with `queues` declared; the caller adds the
-    /// script's own arguments and its items' keys and arguments.
+    /// Starts a call of `script` on `shard` with the run index keys of `kinds` and the keys
+    /// of `queues` declared; the caller adds the script's own arguments and its items' keys
+    /// and arguments.
     pub(crate) fn shard_call<'a>(
         &self,
         script: &'a Script,
         shard: Shard,
+        kinds: &[RunKind],
         queues: &BTreeSet<QueueName>,
     ) -> ShardCall<'a> {
         let mut call = ShardCall::new(script);
-        for key in self.shard_key_blocks.get(&self.keys, shard, None).iter() {
-            call.key(key);
-        }
-        for queue in queues {
-            for key in self
-                .shard_key_blocks
-                .get(&self.keys, shard, Some(queue))
-                .iter()
-            {
+        let blocks = kinds
+            .iter()
+            .map(|kind| BlockName::Kind(shard, *kind))
+            .chain(
+                queues
+                    .iter()
+                    .map(|queue| BlockName::Queue(shard, queue.clone())),
+            );
+        for block in blocks {
+            for key in self.shard_key_blocks.get(&self.keys, block).iter() {
                 call.key(key);
             }
+        }
+        call.arg(kinds.len());
+        for kind in kinds {
+            call.arg(kind.as_str());
         }
         call.arg(queues.len());
         for queue in queues {
@@ -186,13 +199,15 @@ pub(crate) trait BatchItem {
 
 impl crate::store::Store {
     /// Calls `script` once per shard over `items` (its arguments before the items' come from
-    /// `head`), in one round trip, and returns each item's reply in order. Items that met
-    /// queues they had not declared are called again with those queues declared.
+    /// `head`), with the run index keys of `kinds` declared, in one round trip, and returns
+    /// each item's reply in order. Items that met queues they had not declared are called
+    /// again with those queues declared.
     pub(crate) async fn call_shard_batches<I: BatchItem>(
         &self,
         conn: &mut impl redis::aio::ConnectionLike,
         script: &Script,
         name: &'static str,
+        kinds: &[RunKind],
         items: &[I],
         head: &(dyn Fn(&mut ShardCall<'_>) + Sync),
     ) -> Result<Vec<ItemReply>, StoreError> {
@@ -214,7 +229,7 @@ impl crate::store::Store {
             for (shard, indices) in &by_shard {
                 let mut queues = extra.get(shard).cloned().unwrap_or_default();
                 queues.extend(indices.iter().map(|&index| items[index].queue().clone()));
-                let mut call = self.shard_call(script, *shard, &queues);
+                let mut call = self.shard_call(script, *shard, kinds, &queues);
                 head(&mut call);
                 for &index in indices {
                     items[index].add_to(&self.keys, &mut call);
@@ -297,14 +312,18 @@ mod tests {
         let blocks = ShardKeyBlocks::default();
         let shard = Shard::new(3);
         let queue = QueueName::parse("mail").expect("a valid name");
-        let index = blocks.get(&keys, shard, None);
-        assert_eq!(&index[..], &keys.index_block(shard)[..]);
-        assert!(Arc::ptr_eq(&index, &blocks.get(&keys, shard, None)));
-        let queue_block = blocks.get(&keys, shard, Some(&queue));
+        let kind = BlockName::Kind(shard, RunKind::Release);
+        let index = blocks.get(&keys, kind.clone());
+        assert_eq!(
+            &index[..],
+            &keys.kind_index_block(shard, RunKind::Release)[..]
+        );
+        assert!(Arc::ptr_eq(&index, &blocks.get(&keys, kind)));
+        let queue_block = blocks.get(&keys, BlockName::Queue(shard, queue.clone()));
         assert_eq!(&queue_block[..], &keys.queue_block(shard, &queue)[..]);
         assert!(!Arc::ptr_eq(
             &queue_block,
-            &blocks.get(&keys, Shard::new(2), Some(&queue))
+            &blocks.get(&keys, BlockName::Queue(Shard::new(2), queue))
         ));
     }
 }

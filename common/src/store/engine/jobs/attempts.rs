@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::engine::model::{QueueName, TaskStatus};
-use crate::keys::{CONSUMER_GROUP, Keys, Shard};
+use crate::keys::{CONSUMER_GROUP, INDEXED_KINDS, Keys, Shard};
 use crate::scripts;
 use crate::store::engine::series::Outcome;
 use crate::store::engine::shard_call::{BatchItem, ItemReply, ShardCall};
@@ -102,7 +102,7 @@ impl Store {
             call.arg(worker_id).arg(now);
         };
         let replies = self
-            .call_shard_batches(conn, &scripts::START_JOBS, "start_jobs", jobs, &head)
+            .call_shard_batches(conn, &scripts::START_JOBS, "start_jobs", &[], jobs, &head)
             .await?;
         replies.iter().map(start_outcome).collect()
     }
@@ -128,8 +128,17 @@ impl Store {
             .iter()
             .map(|(job, outcome)| FinishedJob { job, outcome })
             .collect();
+        // A finished run moves between its kind's indexes: every kind is declared, since the
+        // kinds of the batch's runs are read by the script.
         let replies = self
-            .call_shard_batches(conn, &scripts::FINISH_JOBS, "finish_jobs", &items, &head)
+            .call_shard_batches(
+                conn,
+                &scripts::FINISH_JOBS,
+                "finish_jobs",
+                &INDEXED_KINDS,
+                &items,
+                &head,
+            )
             .await?;
         let outcomes: Vec<FinishOutcome> = replies
             .iter()

@@ -50,7 +50,7 @@ impl Store {
         };
         let (queue, priority) = (&first.queue, first.priority);
         let declared = BTreeSet::from([queue.clone()]);
-        let mut call = self.shard_call(&scripts::TAKE_JOBS, shard, &declared);
+        let mut call = self.shard_call(&scripts::TAKE_JOBS, shard, &[], &declared);
         call.arg(worker_id)
             .arg(now_ms())
             .arg(queue.as_str())
