@@ -423,7 +423,7 @@ impl Store {
     }
 }
 
-/// The root tasks of a run (no dependencies, not a hook) with the queue of each.
+/// Every queue the runs' tasks use, each once, in order.
 fn distinct_queues(specs: &[RunSpec]) -> Vec<QueueName> {
     let mut queues: Vec<QueueName> = specs
         .iter()
