@@ -1149,3 +1149,60 @@ async fn a_new_run_is_stored_as_its_fields_and_only_what_differs_from_the_defaul
         ])
     );
 }
+
+#[tokio::test]
+async fn runs_of_two_kinds_created_in_one_call_each_enter_their_own_kinds_indexes() {
+    let world = World::new().await;
+    let keys = world.store.keys();
+    // Two ids on one shard, so that one script call creates both.
+    let first = "mixed-0".to_owned();
+    let shard = keys.shard_of(&first);
+    let second = (1..)
+        .map(|i| format!("mixed-{i}"))
+        .find(|id| keys.shard_of(id) == shard)
+        .unwrap();
+    let mut workflow = run_of(vec![shell_task("A", "true", &[])], Value::Null);
+    workflow.id = Some(first.clone());
+    let mut report = run_of(vec![shell_task("R", "true", &[])], Value::Null);
+    report.id = Some(second.clone());
+    report.kind = RunKind::Report;
+    report.definition = "report:sales".into();
+    world
+        .store
+        .create_runs(&[workflow.clone(), report.clone()])
+        .await
+        .unwrap();
+    let mut conn = world.app.redis_connection().await;
+    let score = |key: String, member: &str| redis::cmd("ZSCORE").arg(key).arg(member).clone();
+    let scores: Vec<Option<f64>> = redis::pipe()
+        .add_command(score(keys.active_index(shard, RunKind::Workflow), &first))
+        .add_command(score(keys.active_index(shard, RunKind::Report), &second))
+        .add_command(score(
+            keys.definition_index(shard, RunKind::Workflow, &workflow.definition),
+            &first,
+        ))
+        .add_command(score(
+            keys.definition_index(shard, RunKind::Report, &report.definition),
+            &second,
+        ))
+        .add_command(score(keys.active_index(shard, RunKind::Report), &first))
+        .add_command(score(keys.active_index(shard, RunKind::Workflow), &second))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        scores[..4].iter().all(Option::is_some),
+        "each run is in its own kind's indexes: {scores:?}"
+    );
+    assert_eq!(scores[4..], [None, None], "and in no other kind's");
+    let queued: u64 = redis::cmd("XLEN")
+        .arg(keys.stream(shard, &QueueName::default(), Priority::Normal))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(queued, 2, "both runs' first jobs are queued");
+    for (id, kind) in [(&first, RunKind::Workflow), (&second, RunKind::Report)] {
+        let run = world.store.get_run(id).await.unwrap().unwrap();
+        assert_eq!((run.kind, run.status), (kind, RunStatus::Pending));
+    }
+}
