@@ -104,8 +104,9 @@ async fn a_page_listed_again_reads_no_run_until_one_changes() {
     assert_eq!(calls(&nodes, "hmget").await, 0);
     assert_eq!(
         calls(&nodes, "ping").await,
-        2,
-        "one round trip tells no status index changed, one that no run did"
+        3,
+        "round trips tell no status index changed before the reads nor after them, and that \
+         no run did"
     );
 
     // Another process cancels the newest run: the next list shows it canceled, reading it

@@ -156,7 +156,10 @@ impl Store {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (ranked, total) = self.indexed_page(query).await?;
+            let (ranked, total, moved) = self.indexed_page(query).await?;
+            if moved && attempt < LIST_ATTEMPTS {
+                continue;
+            }
             let has_more = ranked.len() > query.limit;
             let (ids, ranked_ms): (Vec<String>, Vec<u64>) = ranked
                 .into_iter()
@@ -206,8 +209,13 @@ impl Store {
     /// merged newest first. A first page of 100 over 16 shards reads 14 entries per shard,
     /// not 101; listing every run of a kind, each of a shard's status indexes is read with
     /// the shard's window (a shard's runs may all have one status), except those known to be
-    /// empty (module `empty_lanes`).
-    async fn indexed_page(&self, query: &RunQuery) -> StoreResult<(Vec<Ranked>, Option<u64>)> {
+    /// empty (module `empty_lanes`). The last value is true when one of those is no longer
+    /// known to be empty once the reads are done: a run that moved into it from a lane read
+    /// since may have been read in neither, and the page is to be read again.
+    async fn indexed_page(
+        &self,
+        query: &RunQuery,
+    ) -> StoreResult<(Vec<Ranked>, Option<u64>, bool)> {
         let (min, max) = score_range(query);
         // No shard holds more than this many of the runs up to the page's end.
         let wanted = query.offset + query.limit + 1;
@@ -325,6 +333,21 @@ impl Store {
             }
         }
         self.delete_scratch(&mut conn, &sources).await?;
+        // A run finishing moves from the active index to its status's: into an index known
+        // empty, after that was looked at and before its active index was read, it was read
+        // in neither. The indexes not read are looked at again, after the reads.
+        let skipped: Vec<String> = sources
+            .iter()
+            .zip(&empty)
+            .filter(|(_, empty)| **empty)
+            .map(|(source, _)| source.key.clone())
+            .collect();
+        let moved = !skipped.is_empty()
+            && self
+                .known_empty_indexes(&skipped)
+                .await
+                .into_iter()
+                .any(|empty| !empty);
         if !doubled.is_empty() {
             self.reindex_runs(&doubled).await?;
             tracing::info!(
@@ -332,7 +355,7 @@ impl Store {
                 "runs found in two status indexes healed"
             );
         }
-        Ok((ids, total))
+        Ok((ids, total, moved))
     }
 
     /// The runs of `ids` ranked by the creation times this process knows of them (the index's
