@@ -19,8 +19,9 @@ local key = first_item_key
 local created = {}
 -- The definitions already recorded by this call, per kind: each is added to its set once.
 local recorded = {}
--- The values each task takes, after its id: key, executor, queue, status.
+-- The values each task takes: id, key, executor, queue, status.
 local TASK_VALUES = 5
+-- A call of one run (two keys) writes its index entries and counters as it goes.
 writes_now = #KEYS == first_item_key + 1
 while arg <= #ARGV do
   local run, definition_index = KEYS[key], KEYS[key + 1]
