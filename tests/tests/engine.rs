@@ -1059,35 +1059,47 @@ fn fields_created(value: &str) -> String {
 
 #[tokio::test]
 async fn a_new_run_is_stored_as_its_fields_and_only_what_differs_from_the_defaults() {
+    type Fields = std::collections::BTreeMap<String, String>;
     let world = World::new().await;
-    let expect = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+    let pairs = |pairs: &[(&str, &str)]| -> Fields {
         pairs
             .iter()
             .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect()
     };
-    let executor = r#"{"argv":["sh","-c","true"],"type":"command"}"#;
-    let plain = run_of(vec![shell_task("A", "true", &[])], Value::Null);
-    assert_eq!(
-        stored_new_run(&world, &plain).await,
-        expect(&[
+    // Every new run's own fields, and every task's, with the values that differ between runs.
+    let run = |payload: &str, priority: &str, ntasks: &str| -> Fields {
+        pairs(&[
             ("definition", "test.flow"),
             ("kind", "workflow"),
             ("status", "pending"),
             ("created", "<now>"),
             ("listed", "pending  <now> "),
-            ("payload", "null"),
+            ("payload", payload),
             ("queue", "default"),
-            ("priority", "normal"),
-            ("ntasks", "1"),
-            ("t0.id", "<uuid>"),
-            ("t0.key", "A"),
-            ("t0.executor", executor),
-            ("t0.queue", "default"),
-            ("t0.status", "queued"),
-            ("t0.attempt", "1"),
+            ("priority", priority),
+            ("ntasks", ntasks),
         ])
-    );
+    };
+    let executor = r#"{"argv":["sh","-c","true"],"type":"command"}"#;
+    let task = |index: usize, key: &str, queue: &str, status: &str| -> Fields {
+        [
+            ("id", "<uuid>"),
+            ("key", key),
+            ("executor", executor),
+            ("queue", queue),
+            ("status", status),
+            ("attempt", "1"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (format!("t{index}.{name}"), value.to_owned()))
+        .collect()
+    };
+
+    let plain = run_of(vec![shell_task("A", "true", &[])], Value::Null);
+    let mut expected = run("null", "normal", "1");
+    expected.extend(task(0, "A", "default", "queued"));
+    assert_eq!(stored_new_run(&world, &plain).await, expected);
 
     // Everything a run may hold besides: a periodic, delayed, high-priority run whose tasks use
     // two queues, with a dependency, retries, a timeout and a success hook.
@@ -1105,49 +1117,24 @@ async fn a_new_run_is_stored_as_its_fields_and_only_what_differs_from_the_defaul
     full.priority = Priority::High;
     full.not_before_ms = Some(4_000_000_000_000);
     full.hooks.on_success = Some(2);
-    assert_eq!(
-        stored_new_run(&world, &full).await,
-        expect(&[
-            ("definition", "test.flow"),
-            ("kind", "workflow"),
-            ("status", "pending"),
-            ("created", "<now>"),
-            ("listed", "pending  <now> "),
-            ("payload", r#"{"n":1}"#),
-            ("queue", "default"),
-            ("priority", "high"),
-            ("ntasks", "3"),
-            ("periodic", "1"),
-            ("hook_success", "2"),
-            ("nwork", "2"),
-            ("not_before", "4000000000000"),
-            ("queues", "default,other"),
-            ("t0.id", "<uuid>"),
-            ("t0.key", "A"),
-            ("t0.executor", executor),
-            ("t0.queue", "default"),
-            ("t0.status", "queued"),
-            ("t0.attempt", "1"),
-            ("t0.succ", "1"),
-            ("t1.id", "<uuid>"),
-            ("t1.key", "B"),
-            ("t1.executor", executor),
-            ("t1.queue", "other"),
-            ("t1.status", "pending"),
-            ("t1.attempt", "1"),
-            ("t1.deps", "0"),
-            ("t1.waiting", "1"),
-            ("t1.retries", "2"),
-            ("t1.timeout", "30"),
-            ("t2.id", "<uuid>"),
-            ("t2.key", "H"),
-            ("t2.executor", executor),
-            ("t2.queue", "default"),
-            ("t2.status", "pending"),
-            ("t2.attempt", "1"),
-            ("t2.hook", "1"),
-        ])
-    );
+    let mut expected = run(r#"{"n":1}"#, "high", "3");
+    expected.extend(task(0, "A", "default", "queued"));
+    expected.extend(task(1, "B", "other", "pending"));
+    expected.extend(task(2, "H", "default", "pending"));
+    expected.extend(pairs(&[
+        ("periodic", "1"),
+        ("hook_success", "2"),
+        ("nwork", "2"),
+        ("not_before", "4000000000000"),
+        ("queues", "default,other"),
+        ("t0.succ", "1"),
+        ("t1.deps", "0"),
+        ("t1.waiting", "1"),
+        ("t1.retries", "2"),
+        ("t1.timeout", "30"),
+        ("t2.hook", "1"),
+    ]));
+    assert_eq!(stored_new_run(&world, &full).await, expected);
 }
 
 #[tokio::test]
