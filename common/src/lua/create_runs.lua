@@ -1,8 +1,10 @@
 -- Creates runs of one shard, each in its shard's active and definition indexes and with its
 -- first jobs, unless it exists, so creating twice is harmless. (Opens with shard_prelude.lua.)
 -- The run hash's fields that follow from a run's own arguments (its definition, kind, status,
--- times, queue, priority, task count, and each task's first attempt) are written here rather
--- than sent: every argument costs Redis time, paid once per queued job.
+-- times, queue, priority and task count) are written here rather than sent: every argument
+-- costs Redis time, paid once per queued job. What every reader takes as the default is not
+-- written at all, since every byte of a run hash is held for each queued job: a `null`
+-- payload, the `normal` priority, a task's queue when it is its run's, a task's first attempt.
 -- KEYS  per run: its hash, its definition's index
 -- ARGV  now (Unix ms), the `listed` field of a run created now, then per run: id, kind,
 --       definition, priority, queue, payload, due (Unix ms, 0 for now), number of tasks T,
@@ -36,8 +38,16 @@ while arg <= #ARGV do
     table.insert(created, 0)
   else
     local fields = {'definition', definition, 'kind', kind, 'status', 'pending', 'created', now,
-      'payload', payload, 'queue', queue, 'priority', priority, 'ntasks', ntasks, 'listed', listed}
+      'queue', queue, 'ntasks', ntasks, 'listed', listed}
     local n = #fields
+    if payload ~= 'null' then
+      fields[n + 1], fields[n + 2] = 'payload', payload
+      n = n + 2
+    end
+    if priority ~= 'normal' then
+      fields[n + 1], fields[n + 2] = 'priority', priority
+      n = n + 2
+    end
     for at = further_from, tasks_from - 1 do
       n = n + 1
       fields[n] = ARGV[at]
@@ -48,10 +58,12 @@ while arg <= #ARGV do
       fields[n + 1], fields[n + 2] = prefix .. 'id', ARGV[at]
       fields[n + 3], fields[n + 4] = prefix .. 'key', ARGV[at + 1]
       fields[n + 5], fields[n + 6] = prefix .. 'executor', ARGV[at + 2]
-      fields[n + 7], fields[n + 8] = prefix .. 'queue', ARGV[at + 3]
-      fields[n + 9], fields[n + 10] = prefix .. 'status', ARGV[at + 4]
-      fields[n + 11], fields[n + 12] = prefix .. 'attempt', '1'
-      n = n + 12
+      fields[n + 7], fields[n + 8] = prefix .. 'status', ARGV[at + 4]
+      n = n + 8
+      if ARGV[at + 3] ~= queue then
+        fields[n + 1], fields[n + 2] = prefix .. 'queue', ARGV[at + 3]
+        n = n + 2
+      end
     end
     in_chunks(fields, function(...) redis.call('HSET', run, ...) end)
     index_add(index_key(kind, 'active'), now, run_id)

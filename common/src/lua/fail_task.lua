@@ -6,7 +6,8 @@
 local run = KEYS[1]
 local p = 't' .. ARGV[1] .. '.'
 local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', 'hook_failure', 'created')
-if not state[1] or tonumber(state[3]) ~= tonumber(ARGV[2]) then
+-- A task stores no attempt until its second.
+if not state[1] or tonumber(state[3] or '1') ~= tonumber(ARGV[2]) then
   return {0}
 end
 if state[2] ~= 'queued' and state[2] ~= 'running' and state[2] ~= 'retrying' then
@@ -24,7 +25,9 @@ if state[1] == 'pending' or state[1] == 'progress' then
   if state[4] then
     local hp = 't' .. state[4] .. '.'
     redis.call('HSET', run, hp .. 'status', 'queued', hp .. 'updated', ARGV[4])
-    return {1, state[4], redis.call('HGET', run, hp .. 'queue')}
+    -- A task's queue is its run's unless it names one.
+    local queue = redis.call('HMGET', run, hp .. 'queue', 'queue')
+    return {1, state[4], queue[1] or queue[2]}
   end
 end
 return {1}

@@ -39,24 +39,27 @@ local function listed(status, state)
   return status .. ' ' .. now .. ' ' .. (state[12] or '') .. ' ' .. now
 end
 
--- Queues the hook task `hook` (an index, or false); returns how many jobs that added.
-local function queue_hook(run, run_id, hook, priority)
+-- Queues the hook task `hook` (an index, or false) of a run whose queue is `run_queue`;
+-- returns how many jobs that added.
+local function queue_hook(run, run_id, hook, priority, run_queue)
   if not hook then
     return 0
   end
   local hf = fields_of(hook)
   redis.call('HSET', run, hf.status, 'queued', hf.updated, now)
-  enqueue(redis.call('HGET', run, hf.queue), priority, run_id, hook)
+  enqueue(redis.call('HGET', run, hf.queue) or run_queue, priority, run_id, hook)
   return 1
 end
 
 local function finish(run, log, run_id, task, attempt, redeliveries, outcome, detail, due, queue, priority, entry)
   local f = fields_of(task)
   local state = redis.call('HMGET', run, 'status', f.status, f.attempt, f.delivery, f.succ,
-    'ntasks', 'done', 'nwork', 'hook_success', 'hook_failure', 'kind', 'created', 'keep', 'logged')
+    'ntasks', 'done', 'nwork', 'hook_success', 'hook_failure', 'kind', 'created', 'keep', 'logged', 'queue')
   local run_status = state[1]
-  -- Attempts and deliveries are compared as the decimal strings they are stored as.
-  if not run_status or state[2] ~= 'running' or state[3] ~= attempt or (state[4] or '0') ~= redeliveries then
+  -- Attempts and deliveries are compared as the decimal strings they are stored as; a task
+  -- stores no attempt until its second, and its queue only when it is not its run's.
+  if not run_status or state[2] ~= 'running' or (state[3] or '1') ~= attempt
+    or (state[4] or '0') ~= redeliveries then
     ack(queue, priority, entry)
     return {'stale'}
   end
@@ -85,7 +88,7 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
       redis.call('HSET', run, f.status, 'error', f.error, detail, f.finished, now, f.updated, now,
         'status', 'error', 'updated', now, 'finished', now, 'listed', listed('error', state))
       close_run(run, log, run_id, state, 'error')
-      queue_hook(run, run_id, state[10], priority)
+      queue_hook(run, run_id, state[10], priority, state[15])
       run_status = 'error'
     else
       redis.call('HSET', run, f.status, 'error', f.error, detail, f.finished, now, f.updated, now)
@@ -104,7 +107,7 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
       local next_state = redis.call('HMGET', run, sf.status, sf.queue)
       if next_state[1] == 'pending' then
         redis.call('HSET', run, sf.status, 'queued', sf.updated, now)
-        enqueue(next_state[2], priority, run_id, s)
+        enqueue(next_state[2] or state[15], priority, run_id, s)
         enqueued = enqueued + 1
       end
     end
@@ -114,7 +117,7 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
       f.finished, now, f.updated, now, 'done', done, 'status', 'success', 'updated', now, 'finished', now,
       'listed', listed('success', state))
     close_run(run, log, run_id, state, 'success')
-    enqueued = enqueued + queue_hook(run, run_id, state[9], priority)
+    enqueued = enqueued + queue_hook(run, run_id, state[9], priority, state[15])
     run_status = 'success'
   else
     redis.call('HSET', run, f.status, 'success', f.result, detail, f.progress, '100',

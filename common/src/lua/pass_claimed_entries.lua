@@ -14,7 +14,8 @@ for i = 2, #KEYS do
   local id, task, attempt = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
   local p = 't' .. task .. '.'
   local state = redis.call('HMGET', KEYS[i], p .. 'status', p .. 'attempt')
-  local waiting = (state[1] == 'queued' or state[1] == 'pending') and tonumber(state[2]) == attempt
+  -- A task stores no attempt until its second.
+  local waiting = (state[1] == 'queued' or state[1] == 'pending') and tonumber(state[2] or '1') == attempt
   if waiting then
     break
   end

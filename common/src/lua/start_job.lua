@@ -19,14 +19,15 @@ local function start(run, run_id, task, attempt, redeliveries, queue, priority, 
   local f = fields_of(task)
   -- One read of everything this job may need.
   local state = redis.call('HMGET', run, 'status', f.status, f.attempt, f.delivery, f.due, f.key, f.executor,
-    'payload', f.timeout, f.retries, f.deps, f.succ, f.hook, 'created')
+    'payload', f.timeout, f.retries, f.deps, f.succ, f.hook, 'created', 'queue')
   local run_status, status = state[1], state[2]
   if not run_status or not status then
     ack(queue, priority, entry)
     return {'missing'}
   end
-  -- Attempts and deliveries are compared as the decimal strings they are stored as.
-  local current_attempt = state[3]
+  -- Attempts and deliveries are compared as the decimal strings they are stored as; a task
+  -- stores none until its second attempt, and a task's queue is its run's unless it names one.
+  local current_attempt = state[3] or '1'
 
   if status == 'success' then
     local ready = {}
@@ -34,9 +35,10 @@ local function start(run, run_id, task, attempt, redeliveries, queue, priority, 
     for s in string.gmatch(state[12] or '', '[^,]+') do
       local sf = fields_of(s)
       local next_state = redis.call('HMGET', run, sf.status, sf.queue, sf.attempt)
-      if next_state[1] == 'queued' and next_state[3] == '1' then
-        table.insert(ready, {s, next_state[2]})
-        table.insert(needed, next_state[2])
+      if next_state[1] == 'queued' and (next_state[3] or '1') == '1' then
+        local successor_queue = next_state[2] or state[15]
+        table.insert(ready, {s, successor_queue})
+        table.insert(needed, successor_queue)
       end
     end
     local missing = undeclared(needed)

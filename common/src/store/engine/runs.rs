@@ -533,8 +533,13 @@ pub(crate) fn parse_run(id: &str, fields: &HashMap<String, String>) -> StoreResu
         |name: &str| get(name).ok_or_else(|| StoreError::Corrupt(format!("run without '{name}'")));
     let task_count = number("ntasks").unwrap_or(0) as usize;
     let created_ms = number("created").unwrap_or(0);
+    let queue: QueueName = stored_value("queue", required("queue")?)?;
+    let run = TaskDefaults {
+        created_ms,
+        queue: &queue,
+    };
     let tasks = (0..task_count)
-        .map(|index| parse_task(fields, index, created_ms))
+        .map(|index| parse_task(fields, index, &run))
         .collect::<StoreResult<Vec<_>>>()?;
     let definition = required("definition")?.to_owned();
     Ok(RunView {
@@ -548,8 +553,8 @@ pub(crate) fn parse_run(id: &str, fields: &HashMap<String, String>) -> StoreResu
             .and_then(|text| serde_json::from_str(text).ok())
             .unwrap_or(Value::Null),
         periodic: get("periodic") == Some("1"),
-        queue: stored_value("queue", required("queue")?)?,
-        priority: stored_value("priority", required("priority")?)?,
+        priority: stored_priority(get("priority"))?,
+        queue,
         not_before_ms: number("not_before"),
         tasks,
         id: id.to_owned(),
@@ -577,13 +582,27 @@ pub(crate) fn stored_kind(kind: Option<&str>, definition: &str) -> StoreResult<R
     }
 }
 
-/// Task `index` of a run from the run hash's fields `tN.*` (`run_created_ms` stands for times
-/// it lacks).
+/// A run's priority from its `priority` field, which a run of the normal priority lacks.
+pub(crate) fn stored_priority(priority: Option<&str>) -> StoreResult<Priority> {
+    priority.map_or(Ok(Priority::Normal), |text| stored_value("priority", text))
+}
+
+/// What a task's missing fields stand for: its run's.
+pub(crate) struct TaskDefaults<'a> {
+    /// When the run was created (Unix ms): a task's times until it changes.
+    pub created_ms: u64,
+    /// The run's queue: a task's unless it names its own.
+    pub queue: &'a QueueName,
+}
+
+/// Task `index` of a run from the run hash's fields `tN.*`, with `run`'s values for those it
+/// lacks. A task stores no attempt until its second.
 pub(crate) fn parse_task(
     fields: &HashMap<String, String>,
     index: usize,
-    run_created_ms: u64,
+    run: &TaskDefaults<'_>,
 ) -> StoreResult<TaskView> {
+    let run_created_ms = run.created_ms;
     let task_fields = TaskFields::new(fields, index);
     let get = |name: &str| task_fields.get(name);
     let number = |name: &str| get(name).and_then(|value| value.parse::<u64>().ok());
@@ -601,7 +620,10 @@ pub(crate) fn parse_task(
             .split(',')
             .filter_map(|dep| dep.parse().ok())
             .collect(),
-        queue: stored_value("queue", required("queue")?)?,
+        queue: get("queue")
+            .map(|text| stored_value("queue", text))
+            .transpose()?
+            .unwrap_or_else(|| run.queue.clone()),
         max_retries: number("retries").unwrap_or(0) as u32,
         result: get("result")
             .filter(|text| !text.is_empty())
@@ -699,6 +721,26 @@ mod tests {
         let run = parse_run("r1", &fields).unwrap();
         assert_eq!(run.id, "r1");
         assert!(!run.periodic);
+    }
+
+    #[test]
+    fn a_run_stored_without_the_defaults_reads_them() {
+        let mut fields = stored_run("queued");
+        for name in ["priority", "t0.queue"] {
+            fields.remove(name);
+        }
+        fields.insert("queue".into(), "reports".into());
+        let run = parse_run("r1", &fields).unwrap();
+        assert_eq!(run.priority, Priority::Normal);
+        assert_eq!(run.payload, Value::Null);
+        assert_eq!(run.tasks[0].queue.as_str(), "reports", "the run's queue");
+        assert_eq!(run.tasks[0].attempt, 1);
+
+        fields.insert("t0.queue".into(), "other".into());
+        fields.insert("t0.attempt".into(), "3".into());
+        let run = parse_run("r1", &fields).unwrap();
+        assert_eq!(run.tasks[0].queue.as_str(), "other", "its own queue");
+        assert_eq!(run.tasks[0].attempt, 3);
     }
 
     #[test]

@@ -11,21 +11,24 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use super::{HUMAN_FIELDS, HumanRecord, human_record};
-use crate::engine::model::{Priority, RunKind};
+use crate::engine::model::{Priority, QueueName, RunKind};
 use crate::error::StoreError;
 use crate::keys::Shard;
 use crate::scripts;
-use crate::store::engine::runs::{TaskView, parse_task, stored_kind, stored_value};
+use crate::store::engine::runs::{
+    TaskDefaults, TaskView, parse_task, stored_kind, stored_priority, stored_value,
+};
 use crate::store::{Store, StoreResult};
 
 /// The run fields a project task is read with.
-const RUN_FIELDS: [&str; 6] = [
+const RUN_FIELDS: [&str; 7] = [
     "kind",
     "definition",
     "payload",
     "priority",
     "ntasks",
     "created",
+    "queue",
 ];
 
 /// The task fields ([`parse_task`]'s) a project task is read with (then [`HUMAN_FIELDS`]);
@@ -136,13 +139,18 @@ fn project_task(
     if index >= steps {
         return Ok(None);
     }
-    let task = parse_task(&fields, index, number("created").unwrap_or(0))?;
-    let priority = stored_value(
-        "priority",
+    let queue: QueueName = stored_value(
+        "queue",
         fields
-            .get("priority")
-            .ok_or_else(|| StoreError::Corrupt("run without 'priority'".into()))?,
+            .get("queue")
+            .ok_or_else(|| StoreError::Corrupt("run without 'queue'".into()))?,
     )?;
+    let run = TaskDefaults {
+        created_ms: number("created").unwrap_or(0),
+        queue: &queue,
+    };
+    let task = parse_task(&fields, index, &run)?;
+    let priority = stored_priority(fields.get("priority").map(String::as_str))?;
     let payload = fields
         .remove("payload")
         .and_then(|text| serde_json::from_str(&text).ok())

@@ -149,7 +149,8 @@ impl Store {
         let mut waiting = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (job, (payload, status, attempt)) in jobs.into_iter().zip(states) {
-            if status.as_deref() != Some("queued") || attempt != Some(job.job.attempt) {
+            // A task stores no attempt until its second.
+            if status.as_deref() != Some("queued") || attempt.unwrap_or(1) != job.job.attempt {
                 continue;
             }
             if !seen.insert((job.job.run_id.clone(), job.job.task)) {
@@ -490,15 +491,21 @@ impl Store {
         task: usize,
     ) -> StoreResult<Job> {
         let mut conn = self.conn().await?;
-        let (attempt, delivery): (Option<u32>, Option<u32>) = redis::cmd("HMGET")
-            .arg(self.keys.run(run_id))
-            .arg(format!("t{task}.attempt"))
-            .arg(format!("t{task}.delivery"))
-            .query_async(&mut conn)
-            .await?;
-        let attempt = attempt.ok_or_else(|| {
-            StoreError::Corrupt(format!("task {task} of run {run_id} has no attempt"))
-        })?;
+        let (status, attempt, delivery): (Option<String>, Option<u32>, Option<u32>) =
+            redis::cmd("HMGET")
+                .arg(self.keys.run(run_id))
+                .arg(format!("t{task}.status"))
+                .arg(format!("t{task}.attempt"))
+                .arg(format!("t{task}.delivery"))
+                .query_async(&mut conn)
+                .await?;
+        if status.is_none() {
+            return Err(StoreError::Corrupt(format!(
+                "task {task} of run {run_id} does not exist"
+            )));
+        }
+        // A task stores no attempt until its second.
+        let attempt = attempt.unwrap_or(1);
         Ok(Job {
             shard: self.keys.shard_of(run_id),
             queue: queue.clone(),
