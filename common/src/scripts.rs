@@ -4,21 +4,35 @@
 //! is passed in KEYS, built in `keys.rs`, and shares one hash tag, so scripts run unchanged on
 //! Redis Cluster. The shard scripts (batches of runs and jobs of one shard) open with
 //! `shard_prelude.lua`, which reads the shard's index and queue keys they all take first; the
-//! two that start jobs then share `start_job.lua`.
+//! two that start jobs then share `start_job.lua`. Those and the others that read run hashes
+//! open with the values a run hash leaves out (`DEFAULT_QUEUE`).
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
+use crate::engine::model::QueueName;
+
 /// The opening every shard script shares: the layout of its keys and arguments, and helpers.
 const SHARD_PRELUDE: &str = include_str!("lua/shard_prelude.lua");
 
+/// The opening of every script that reads run hashes: the values a run hash leaves out
+/// ([`QueueName::default`], the queue of a run stored without one), from the same Rust
+/// constants its readers here use.
+static RUN_DEFAULTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "-- The queue of a run stored without one.\nlocal DEFAULT_QUEUE = '{}'",
+        QueueName::default().as_str()
+    )
+});
+
 macro_rules! scripts {
-    ($($(#[$meta:meta])* $name:ident => $(shard $shard_file:literal $(+ $more_file:literal)*)? $($file:literal)?),+ $(,)?) => {
+    ($($(#[$meta:meta])* $name:ident => $(shard $shard_file:literal $(+ $more_file:literal)*)? $(runs $runs_file:literal)? $($file:literal)?),+ $(,)?) => {
         $(
             $(#[$meta])*
             pub static $name: LazyLock<Script> = LazyLock::new(|| {
-                $(let text = [SHARD_PRELUDE, include_str!(concat!("lua/", $shard_file)) $(, include_str!(concat!("lua/", $more_file)))*].join("\n");)?
+                $(let text = [RUN_DEFAULTS.as_str(), SHARD_PRELUDE, include_str!(concat!("lua/", $shard_file)) $(, include_str!(concat!("lua/", $more_file)))*].join("\n");)?
+                $(let text = [RUN_DEFAULTS.as_str(), include_str!(concat!("lua/", $runs_file))].join("\n");)?
                 $(let text = include_str!(concat!("lua/", $file)).to_owned();)?
                 Script::new(&text)
             });
@@ -42,11 +56,11 @@ scripts! {
     /// Records a batch of outcomes of one shard and settles their jobs.
     FINISH_JOBS => shard "finish_jobs.lua",
     /// Fails a task whose job was lost too many times.
-    FAIL_TASK => "fail_task.lua",
+    FAIL_TASK => runs "fail_task.lua",
     /// Cancels a run and its unfinished tasks.
     CANCEL_RUN => "cancel_run.lua",
     /// Gives a failed task a new attempt and reopens its run.
-    REQUEUE_TASK => "requeue_task.lua",
+    REQUEUE_TASK => runs "requeue_task.lua",
     /// Moves due delayed jobs onto their streams.
     PROMOTE_DELAYED => "promote_delayed.lua",
     /// Acknowledges a pending job and re-adds it to a stream (retry or dead letter).

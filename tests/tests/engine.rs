@@ -1068,8 +1068,8 @@ async fn a_new_run_is_stored_as_its_fields_and_only_what_differs_from_the_defaul
             .collect()
     };
     // Every new run's own fields, and every task's, with the values that differ between runs.
-    // A null payload, the normal priority, a task's first attempt and its queue when it is
-    // its run's are not stored.
+    // A null payload, the normal priority, the default queue, a task's first attempt and its
+    // queue when it is its run's are not stored.
     let run = |ntasks: &str| -> Fields {
         pairs(&[
             ("definition", "test.flow"),
@@ -1077,7 +1077,6 @@ async fn a_new_run_is_stored_as_its_fields_and_only_what_differs_from_the_defaul
             ("status", "pending"),
             ("created", "<now>"),
             ("listed", "pending  <now> "),
-            ("queue", "default"),
             ("ntasks", ntasks),
         ])
     };
@@ -1136,6 +1135,21 @@ async fn a_new_run_is_stored_as_its_fields_and_only_what_differs_from_the_defaul
         ("t2.hook", "1"),
     ]));
     assert_eq!(stored_new_run(&world, &full).await, expected);
+
+    // A run on a queue of its own stores it; a task of it on the default queue stores that.
+    let mut tasks = vec![shell_task("A", "true", &[]), shell_task("B", "true", &[])];
+    tasks[1].queue = Some(QueueName::default());
+    let mut elsewhere = run_of(tasks, Value::Null);
+    elsewhere.queue = QueueName::parse("other").unwrap();
+    let mut expected = run("2");
+    expected.extend(task(0, "A", "queued"));
+    expected.extend(task(1, "B", "queued"));
+    expected.extend(pairs(&[
+        ("queue", "other"),
+        ("queues", "default,other"),
+        ("t1.queue", "default"),
+    ]));
+    assert_eq!(stored_new_run(&world, &elsewhere).await, expected);
 }
 
 #[tokio::test]

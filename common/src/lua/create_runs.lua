@@ -4,7 +4,8 @@
 -- times, queue, priority and task count) are written here rather than sent: every argument
 -- costs Redis time, paid once per queued job. What every reader takes as the default is not
 -- written at all, since every byte of a run hash is held for each queued job: a `null`
--- payload, the `normal` priority, a task's queue when it is its run's, a task's first attempt.
+-- payload, the `normal` priority, the default queue, a task's queue when it is its run's, a
+-- task's first attempt.
 -- KEYS  per run: its hash, its definition's index
 -- ARGV  now (Unix ms), the `listed` field of a run created now, then per run: id, kind,
 --       definition, priority, queue, payload, due (Unix ms, 0 for now), number of tasks T,
@@ -38,8 +39,12 @@ while arg <= #ARGV do
     table.insert(created, 0)
   else
     local fields = {'definition', definition, 'kind', kind, 'status', 'pending', 'created', now,
-      'queue', queue, 'ntasks', ntasks, 'listed', listed}
+      'ntasks', ntasks, 'listed', listed}
     local n = #fields
+    if queue ~= DEFAULT_QUEUE then
+      fields[n + 1], fields[n + 2] = 'queue', queue
+      n = n + 2
+    end
     if payload ~= 'null' then
       fields[n + 1], fields[n + 2] = 'payload', payload
       n = n + 2

@@ -25,9 +25,9 @@ if state[1] == 'pending' or state[1] == 'progress' then
   if state[4] then
     local hp = 't' .. state[4] .. '.'
     redis.call('HSET', run, hp .. 'status', 'queued', hp .. 'updated', ARGV[4])
-    -- A task's queue is its run's unless it names one.
+    -- A task's queue is its run's unless it names one, and a run's the default unless it does.
     local queue = redis.call('HMGET', run, hp .. 'queue', 'queue')
-    return {1, state[4], queue[1] or queue[2]}
+    return {1, state[4], queue[1] or queue[2] or DEFAULT_QUEUE}
   end
 end
 return {1}

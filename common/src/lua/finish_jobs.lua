@@ -55,9 +55,10 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
   local f = fields_of(task)
   local state = redis.call('HMGET', run, 'status', f.status, f.attempt, f.delivery, f.succ,
     'ntasks', 'done', 'nwork', 'hook_success', 'hook_failure', 'kind', 'created', 'keep', 'logged', 'queue')
-  local run_status = state[1]
+  local run_status, run_queue = state[1], state[15] or DEFAULT_QUEUE
   -- Attempts and deliveries are compared as the decimal strings they are stored as; a task
-  -- stores no attempt until its second, and its queue only when it is not its run's.
+  -- stores no attempt until its second, its queue only when it is not its run's, and a run
+  -- its queue only when it is not the default.
   if not run_status or state[2] ~= 'running' or (state[3] or '1') ~= attempt
     or (state[4] or '0') ~= redeliveries then
     ack(queue, priority, entry)
@@ -88,7 +89,7 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
       redis.call('HSET', run, f.status, 'error', f.error, detail, f.finished, now, f.updated, now,
         'status', 'error', 'updated', now, 'finished', now, 'listed', listed('error', state))
       close_run(run, log, run_id, state, 'error')
-      queue_hook(run, run_id, state[10], priority, state[15])
+      queue_hook(run, run_id, state[10], priority, run_queue)
       run_status = 'error'
     else
       redis.call('HSET', run, f.status, 'error', f.error, detail, f.finished, now, f.updated, now)
@@ -107,7 +108,7 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
       local next_state = redis.call('HMGET', run, sf.status, sf.queue)
       if next_state[1] == 'pending' then
         redis.call('HSET', run, sf.status, 'queued', sf.updated, now)
-        enqueue(next_state[2] or state[15], priority, run_id, s)
+        enqueue(next_state[2] or run_queue, priority, run_id, s)
         enqueued = enqueued + 1
       end
     end
@@ -117,7 +118,7 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
       f.finished, now, f.updated, now, 'done', done, 'status', 'success', 'updated', now, 'finished', now,
       'listed', listed('success', state))
     close_run(run, log, run_id, state, 'success')
-    enqueued = enqueued + queue_hook(run, run_id, state[9], priority, state[15])
+    enqueued = enqueued + queue_hook(run, run_id, state[9], priority, run_queue)
     run_status = 'success'
   else
     redis.call('HSET', run, f.status, 'success', f.result, detail, f.progress, '100',

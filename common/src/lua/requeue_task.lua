@@ -8,8 +8,9 @@ local p = 't' .. ARGV[1] .. '.'
 local now = ARGV[2]
 local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'attempt', p .. 'queue', 'ntasks', 'created',
   'queue')
--- A task stores no attempt until its second, and its queue only when it is not its run's.
-local run_queue = state[7]
+-- A task stores no attempt until its second, its queue only when it is not its run's, and a
+-- run its queue only when it is not the default.
+local run_queue = state[7] or DEFAULT_QUEUE
 if not state[1] or not state[2] then
   return {'missing'}
 end

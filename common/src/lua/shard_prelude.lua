@@ -92,7 +92,7 @@ end
 local function run_queues(run)
   local fields = redis.call('HMGET', run, 'queue', 'queues')
   local names = {}
-  for name in string.gmatch(fields[2] or fields[1] or '', '[^,]+') do
+  for name in string.gmatch(fields[2] or fields[1] or DEFAULT_QUEUE, '[^,]+') do
     table.insert(names, name)
   end
   return names

@@ -26,8 +26,10 @@ local function start(run, run_id, task, attempt, redeliveries, queue, priority, 
     return {'missing'}
   end
   -- Attempts and deliveries are compared as the decimal strings they are stored as; a task
-  -- stores none until its second attempt, and a task's queue is its run's unless it names one.
+  -- stores none until its second attempt, and a task's queue is its run's unless it names one
+  -- (and a run's the default unless it names one).
   local current_attempt = state[3] or '1'
+  local run_queue = state[15] or DEFAULT_QUEUE
 
   if status == 'success' then
     local ready = {}
@@ -36,7 +38,7 @@ local function start(run, run_id, task, attempt, redeliveries, queue, priority, 
       local sf = fields_of(s)
       local next_state = redis.call('HMGET', run, sf.status, sf.queue, sf.attempt)
       if next_state[1] == 'queued' and (next_state[3] or '1') == '1' then
-        local successor_queue = next_state[2] or state[15]
+        local successor_queue = next_state[2] or run_queue
         table.insert(ready, {s, successor_queue})
         table.insert(needed, successor_queue)
       end

@@ -533,7 +533,7 @@ pub(crate) fn parse_run(id: &str, fields: &HashMap<String, String>) -> StoreResu
         |name: &str| get(name).ok_or_else(|| StoreError::Corrupt(format!("run without '{name}'")));
     let task_count = number("ntasks").unwrap_or(0) as usize;
     let created_ms = number("created").unwrap_or(0);
-    let queue: QueueName = stored_value("queue", required("queue")?)?;
+    let queue = stored_queue(get("queue"))?;
     let run = TaskDefaults {
         created_ms,
         queue: &queue,
@@ -585,6 +585,14 @@ pub(crate) fn stored_kind(kind: Option<&str>, definition: &str) -> StoreResult<R
 /// A run's priority from its `priority` field, which a run of the normal priority lacks.
 pub(crate) fn stored_priority(priority: Option<&str>) -> StoreResult<Priority> {
     priority.map_or(Ok(Priority::Normal), |text| stored_value("priority", text))
+}
+
+/// A run's queue from its `queue` field, which a run of the default queue lacks.
+pub(crate) fn stored_queue(queue: Option<&str>) -> StoreResult<QueueName> {
+    queue.map_or_else(
+        || Ok(QueueName::default()),
+        |text| stored_value("queue", text),
+    )
 }
 
 /// What a task's missing fields stand for: its run's.
@@ -726,9 +734,13 @@ mod tests {
     #[test]
     fn a_run_stored_without_the_defaults_reads_them() {
         let mut fields = stored_run("queued");
-        for name in ["priority", "t0.queue"] {
+        for name in ["priority", "queue", "t0.queue"] {
             fields.remove(name);
         }
+        let run = parse_run("r1", &fields).unwrap();
+        assert_eq!(run.queue, QueueName::default());
+        assert_eq!(run.tasks[0].queue, QueueName::default());
+
         fields.insert("queue".into(), "reports".into());
         let run = parse_run("r1", &fields).unwrap();
         assert_eq!(run.priority, Priority::Normal);

@@ -11,12 +11,12 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use super::{HUMAN_FIELDS, HumanRecord, human_record};
-use crate::engine::model::{Priority, QueueName, RunKind};
+use crate::engine::model::{Priority, RunKind};
 use crate::error::StoreError;
 use crate::keys::Shard;
 use crate::scripts;
 use crate::store::engine::runs::{
-    TaskDefaults, TaskView, parse_task, stored_kind, stored_priority, stored_value,
+    TaskDefaults, TaskView, parse_task, stored_kind, stored_priority, stored_queue,
 };
 use crate::store::{Store, StoreResult};
 
@@ -139,12 +139,7 @@ fn project_task(
     if index >= steps {
         return Ok(None);
     }
-    let queue: QueueName = stored_value(
-        "queue",
-        fields
-            .get("queue")
-            .ok_or_else(|| StoreError::Corrupt("run without 'queue'".into()))?,
-    )?;
+    let queue = stored_queue(fields.get("queue").map(String::as_str))?;
     let run = TaskDefaults {
         created_ms: number("created").unwrap_or(0),
         queue: &queue,
