@@ -5,13 +5,13 @@
 -- costs Redis time, paid once per queued job. What every reader takes as the default is not
 -- written at all, since every byte of a run hash is held for each queued job: a `null`
 -- payload, the `normal` priority, the default queue, a task's queue when it is its run's, a
--- task's first attempt.
+-- task's first attempt, a task's id (derived from its run's id and its index).
 -- KEYS  per run: its hash, its definition's index
 -- ARGV  now (Unix ms), the `listed` field of a run created now, then per run: id, kind,
 --       definition, priority, queue, payload, due (Unix ms, 0 for now), number of tasks T,
 --       number of further values E, E further fields and values (what differs from the
---       defaults), then T times: task id, key, executor, queue, status. The tasks whose status
---       is `queued` are its first jobs.
+--       defaults), then T times: task key, executor, queue, status. The tasks whose status is
+--       `queued` are its first jobs.
 -- Returns, per run, 1 when it was created and 0 when it already existed.
 -- Kept as the decimal string it came as: scores and fields take it as is.
 local now = ARGV[first_arg]
@@ -22,8 +22,8 @@ local key = first_item_key
 local created = {}
 -- The definitions already recorded by this call, per kind: each is added to its set once.
 local recorded = {}
--- The values each task takes: id, key, executor, queue, status.
-local TASK_VALUES = 5
+-- The values each task takes: key, executor, queue, status.
+local TASK_VALUES = 4
 -- A call of one run (two keys) writes its index entries and counters as it goes.
 writes_now = #KEYS == first_item_key + 1
 while arg <= #ARGV do
@@ -60,13 +60,12 @@ while arg <= #ARGV do
     for task = 0, tasks - 1 do
       local at = tasks_from + TASK_VALUES * task
       local prefix = 't' .. (COUNT_TEXT[task] or tostring(task)) .. '.'
-      fields[n + 1], fields[n + 2] = prefix .. 'id', ARGV[at]
-      fields[n + 3], fields[n + 4] = prefix .. 'key', ARGV[at + 1]
-      fields[n + 5], fields[n + 6] = prefix .. 'executor', ARGV[at + 2]
-      fields[n + 7], fields[n + 8] = prefix .. 'status', ARGV[at + 4]
-      n = n + 8
-      if ARGV[at + 3] ~= queue then
-        fields[n + 1], fields[n + 2] = prefix .. 'queue', ARGV[at + 3]
+      fields[n + 1], fields[n + 2] = prefix .. 'key', ARGV[at]
+      fields[n + 3], fields[n + 4] = prefix .. 'executor', ARGV[at + 1]
+      fields[n + 5], fields[n + 6] = prefix .. 'status', ARGV[at + 3]
+      n = n + 6
+      if ARGV[at + 2] ~= queue then
+        fields[n + 1], fields[n + 2] = prefix .. 'queue', ARGV[at + 2]
         n = n + 2
       end
     end
@@ -81,8 +80,8 @@ while arg <= #ARGV do
     local delayed = due ~= '0' and tonumber(due) > now_ms
     for task = 0, tasks - 1 do
       local at = tasks_from + TASK_VALUES * task
-      if ARGV[at + 4] == 'queued' then
-        local task_queue, index = ARGV[at + 3], COUNT_TEXT[task] or tostring(task)
+      if ARGV[at + 3] == 'queued' then
+        local task_queue, index = ARGV[at + 2], COUNT_TEXT[task] or tostring(task)
         if delayed then
           delay(task_queue, priority, run_id, index, 1, due, false)
           count(task_queue, 'enqueued')

@@ -201,8 +201,7 @@ impl Store {
                     } else {
                         TaskStatus::Pending
                     };
-                    call.arg(uuid::Uuid::new_v4().to_string())
-                        .arg(&task.key)
+                    call.arg(&task.key)
                         .arg(task.executor.to_string())
                         .arg(task.queue.as_ref().unwrap_or(&spec.queue).as_str())
                         .arg(status.as_str());
@@ -535,6 +534,7 @@ pub(crate) fn parse_run(id: &str, fields: &HashMap<String, String>) -> StoreResu
     let created_ms = number("created").unwrap_or(0);
     let queue = stored_queue(get("queue"))?;
     let run = TaskDefaults {
+        run_id: id,
         created_ms,
         queue: &queue,
     };
@@ -582,6 +582,15 @@ pub(crate) fn stored_kind(kind: Option<&str>, definition: &str) -> StoreResult<R
     }
 }
 
+/// The namespace of task ids (a UUID v5 namespace of its own).
+const TASK_ID_NAMESPACE: uuid::Uuid = uuid::uuid!("5d3c6f0e-2a4b-4f7e-9c1d-8b6a0e4f2d17");
+
+/// The id of task `index` of run `run_id`: a UUID (v5) derived from both, the same every time
+/// it is read, so a run hash need not hold it.
+pub(crate) fn task_id(run_id: &str, index: usize) -> String {
+    uuid::Uuid::new_v5(&TASK_ID_NAMESPACE, format!("{run_id}/{index}").as_bytes()).to_string()
+}
+
 /// A run's priority from its `priority` field, which a run of the normal priority lacks.
 pub(crate) fn stored_priority(priority: Option<&str>) -> StoreResult<Priority> {
     priority.map_or(Ok(Priority::Normal), |text| stored_value("priority", text))
@@ -597,6 +606,8 @@ pub(crate) fn stored_queue(queue: Option<&str>) -> StoreResult<QueueName> {
 
 /// What a task's missing fields stand for: its run's.
 pub(crate) struct TaskDefaults<'a> {
+    /// The run's id, from which a task's id is derived.
+    pub run_id: &'a str,
     /// When the run was created (Unix ms): a task's times until it changes.
     pub created_ms: u64,
     /// The run's queue: a task's unless it names its own.
@@ -604,7 +615,8 @@ pub(crate) struct TaskDefaults<'a> {
 }
 
 /// Task `index` of a run from the run hash's fields `tN.*`, with `run`'s values for those it
-/// lacks. A task stores no attempt until its second.
+/// lacks. A task stores no attempt until its second, and no id: its id is [`task_id`] (runs
+/// stored before that hold a random one, which is read).
 pub(crate) fn parse_task(
     fields: &HashMap<String, String>,
     index: usize,
@@ -619,7 +631,7 @@ pub(crate) fn parse_task(
     };
     Ok(TaskView {
         index,
-        id: required("id")?.to_owned(),
+        id: get("id").map_or_else(|| task_id(run.run_id, index), str::to_owned),
         key: required("key")?.to_owned(),
         status: stored_value("status", required("status")?)?,
         attempt: number("attempt").unwrap_or(1) as u32,
@@ -729,6 +741,26 @@ mod tests {
         let run = parse_run("r1", &fields).unwrap();
         assert_eq!(run.id, "r1");
         assert!(!run.periodic);
+    }
+
+    #[test]
+    fn a_task_id_is_a_uuid_derived_from_its_run_and_index() {
+        let id = task_id("r1", 0);
+        let parsed = uuid::Uuid::parse_str(&id).unwrap();
+        assert_eq!(parsed.get_version_num(), 5);
+        assert_eq!(task_id("r1", 0), id, "the same every time");
+        assert_ne!(task_id("r1", 1), id);
+        assert_ne!(task_id("r2", 0), id);
+        assert_ne!(task_id("r1", 10), task_id("r11", 0));
+
+        let mut fields = stored_run("queued");
+        fields.remove("t0.id");
+        assert_eq!(parse_run("r1", &fields).unwrap().tasks[0].id, id);
+        assert_eq!(
+            parse_run("r1", &stored_run("queued")).unwrap().tasks[0].id,
+            "task-1",
+            "a stored id is read"
+        );
     }
 
     #[test]

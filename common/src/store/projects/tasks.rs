@@ -141,6 +141,7 @@ fn project_task(
     }
     let queue = stored_queue(fields.get("queue").map(String::as_str))?;
     let run = TaskDefaults {
+        run_id,
         created_ms: number("created").unwrap_or(0),
         queue: &queue,
     };
