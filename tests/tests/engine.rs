@@ -1150,6 +1150,66 @@ async fn a_new_run_is_stored_as_its_fields_and_only_what_differs_from_the_defaul
 }
 
 #[tokio::test]
+async fn a_run_on_a_queue_of_its_own_runs_its_retries_successors_and_hook_there() {
+    // Its tasks name no queue and its hash stores none for them: every job of the run (the
+    // first, the retry, the successor, the hook) must still go to the run's queue, the only
+    // one a worker takes.
+    let world = World::new().await;
+    let _worker = world.worker(&[("BATON_QUEUES", "elsewhere")]);
+    // It promotes the retry when it is due.
+    let _scheduler = world.scheduler(&[]);
+    let marker = world.path("failed-once");
+    let once = format!(
+        "test -e '{0}' || {{ touch '{0}'; exit 1; }}",
+        marker.display()
+    );
+    let mut tasks = vec![
+        shell_task("A", &once, &[]),
+        shell_task("B", "true", &[0]),
+        TaskSpec {
+            is_hook: true,
+            ..shell_task("H", "true", &[])
+        },
+    ];
+    tasks[0].max_retries = 1;
+    let mut spec = run_of(tasks, Value::Null);
+    spec.queue = QueueName::parse("elsewhere").unwrap();
+    spec.hooks.on_success = Some(2);
+    let id = "on-its-own-queue".to_owned();
+    spec.id = Some(id.clone());
+    let stored = stored_new_run(&world, &spec).await;
+    assert!(
+        stored.keys().all(|name| !name.ends_with(".queue")),
+        "{stored:?}"
+    );
+
+    let run = wait_for(Duration::from_secs(20), "the hook ran", || async {
+        world
+            .store
+            .get_run(&id)
+            .await
+            .unwrap()
+            .filter(|run| run.tasks[2].status == TaskStatus::Success)
+    })
+    .await;
+    assert_eq!(run.status, RunStatus::Success);
+    assert_eq!(run.tasks[0].attempt, 2, "A ran again after failing once");
+    for task in &run.tasks {
+        assert_eq!(task.queue.as_str(), "elsewhere", "{}", task.key);
+    }
+    let default = world
+        .store
+        .queue_stats(&QueueName::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        default.get("enqueued").copied().unwrap_or(0),
+        0,
+        "{default:?}"
+    );
+}
+
+#[tokio::test]
 async fn runs_of_two_kinds_created_in_one_call_each_enter_their_own_kinds_indexes() {
     let world = World::new().await;
     let keys = world.store.keys();
