@@ -1210,6 +1210,72 @@ async fn a_run_on_a_queue_of_its_own_runs_its_retries_successors_and_hook_there(
 }
 
 #[tokio::test]
+async fn runs_sharing_a_shape_in_one_call_are_each_stored_with_only_their_own_payload() {
+    let world = World::new().await;
+    let keys = world.store.keys();
+    // Five ids on one shard, so that one script call creates them all.
+    let shard = keys.shard_of("shaped-0");
+    let ids: Vec<String> = (0..)
+        .map(|i| format!("shaped-{i}"))
+        .filter(|id| keys.shard_of(id) == shard)
+        .take(5)
+        .collect();
+    let chain = || vec![shell_task("A", "true", &[]), shell_task("B", "true", &[0])];
+    let with = |id: &String, payload: Value, tasks: Vec<TaskSpec>| RunSpec {
+        id: Some(id.clone()),
+        ..run_of(tasks, payload)
+    };
+    // One of them exists already, with its own payload.
+    let existing = with(&ids[2], json!({"kept": true}), chain());
+    world.store.create_run(&existing).await.unwrap();
+    let mut other = with(&ids[4], json!({"n": 4}), chain());
+    other.priority = Priority::High;
+    let specs = vec![
+        with(&ids[0], json!({"n": 0}), chain()),
+        with(&ids[1], Value::Null, chain()),
+        with(&ids[2], json!({"n": 2}), chain()),
+        with(&ids[3], json!({"n": 3}), vec![shell_task("A", "true", &[])]),
+        other,
+    ];
+    assert_eq!(world.store.create_runs(&specs).await.unwrap(), ids);
+
+    let mut expected = specs.clone();
+    expected[2] = existing;
+    let mut conn = world.app.redis_connection().await;
+    for spec in &expected {
+        let id = spec.id.as_ref().unwrap();
+        let run = world.store.get_run(id).await.unwrap().unwrap();
+        assert_eq!(run.payload, spec.payload, "{id}");
+        assert_eq!(run.priority, spec.priority, "{id}");
+        assert_eq!(run.tasks.len(), spec.tasks.len(), "{id}");
+        assert_eq!(run.tasks[0].status, TaskStatus::Queued, "{id}");
+        let has_payload: bool = redis::cmd("HEXISTS")
+            .arg(keys.run(id))
+            .arg("payload")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(has_payload, !spec.payload.is_null(), "{id}");
+    }
+    let queued = |priority| {
+        redis::cmd("XLEN")
+            .arg(keys.stream(shard, &QueueName::default(), priority))
+            .clone()
+    };
+    let (normal, high): (u64, u64) = redis::pipe()
+        .add_command(queued(Priority::Normal))
+        .add_command(queued(Priority::High))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        (normal, high),
+        (4, 1),
+        "one first job per run, the existing one's once"
+    );
+}
+
+#[tokio::test]
 async fn runs_of_two_kinds_created_in_one_call_each_enter_their_own_kinds_indexes() {
     let world = World::new().await;
     let keys = world.store.keys();

@@ -175,37 +175,24 @@ impl Store {
                 }
             }
             let mut call = self.shard_call(&scripts::CREATE_RUNS, *shard, &kinds, &queues);
-            call.arg(now).arg(listed_at_creation(now));
-            for (id, spec) in runs {
-                call.key(self.keys.run(id)).key(self.keys.definition_index(
-                    *shard,
-                    spec.kind,
-                    &spec.definition,
-                ));
-                let further = further_fields(spec);
-                call.arg(id)
-                    .arg(spec.kind.as_str())
-                    .arg(&spec.definition)
-                    .arg(spec.priority.as_str())
-                    .arg(spec.queue.as_str())
-                    .arg(spec.payload.to_string())
-                    .arg(spec.not_before_ms.unwrap_or(0))
-                    .arg(spec.tasks.len())
-                    .arg(further.len() * 2);
-                for (field, value) in further {
-                    call.arg(field).arg(value);
+            let shapes = RunShapes::of(runs.iter().map(|(_, spec)| *spec));
+            call.arg(now)
+                .arg(listed_at_creation(now))
+                .arg(shapes.shapes.len());
+            for (spec, values) in &shapes.shapes {
+                call.key(
+                    self.keys
+                        .definition_index(*shard, spec.kind, &spec.definition),
+                );
+                for value in values {
+                    call.arg(value);
                 }
-                for task in spec.tasks.iter() {
-                    let status = if task.depends_on.is_empty() && !task.is_hook {
-                        TaskStatus::Queued
-                    } else {
-                        TaskStatus::Pending
-                    };
-                    call.arg(&task.key)
-                        .arg(task.executor.to_string())
-                        .arg(task.queue.as_ref().unwrap_or(&spec.queue).as_str())
-                        .arg(status.as_str());
-                }
+            }
+            for ((id, spec), shape) in runs.iter().zip(&shapes.of_run) {
+                call.key(self.keys.run(id))
+                    .arg(id)
+                    .arg(shape + 1)
+                    .arg(spec.payload.to_string());
             }
             call.add_to(&mut pipe);
             self.wait_for_replicas(&mut pipe);
@@ -443,6 +430,72 @@ fn join_indices(indices: &[usize]) -> String {
         .map(usize::to_string)
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The shapes of runs created by one call: what each run shares with others but its id and
+/// payload, as the creation script takes it, each distinct shape once.
+struct RunShapes<'a> {
+    /// Each distinct shape: a run of it, and its values.
+    shapes: Vec<(&'a RunSpec, Vec<String>)>,
+    /// Each run's shape, as an index into `shapes`.
+    of_run: Vec<usize>,
+}
+
+impl<'a> RunShapes<'a> {
+    /// The shapes of `specs`, in the order they first appear.
+    fn of(specs: impl Iterator<Item = &'a RunSpec>) -> Self {
+        let mut shapes: Vec<(&RunSpec, Vec<String>)> = Vec::new();
+        let mut known: HashMap<Vec<String>, usize> = HashMap::new();
+        let of_run = specs
+            .map(|spec| {
+                let values = shape_values(spec);
+                *known.entry(values).or_insert_with_key(|values| {
+                    shapes.push((spec, values.clone()));
+                    shapes.len() - 1
+                })
+            })
+            .collect();
+        Self { shapes, of_run }
+    }
+}
+
+/// A run's shape as the creation script takes it: kind, definition, priority, queue, due
+/// time (0 for now), task count, the number of further values and those values
+/// ([`further_fields`]), then each task's key, executor, queue and status.
+fn shape_values(spec: &RunSpec) -> Vec<String> {
+    let further = further_fields(spec);
+    let mut values = Vec::with_capacity(7 + 2 * further.len() + 4 * spec.tasks.len());
+    values.extend([
+        spec.kind.as_str().to_owned(),
+        spec.definition.clone(),
+        spec.priority.as_str().to_owned(),
+        spec.queue.as_str().to_owned(),
+        spec.not_before_ms.unwrap_or(0).to_string(),
+        spec.tasks.len().to_string(),
+        (further.len() * 2).to_string(),
+    ]);
+    for (field, value) in further {
+        values.push(field);
+        values.push(value);
+    }
+    for task in &spec.tasks {
+        let status = if task.depends_on.is_empty() && !task.is_hook {
+            TaskStatus::Queued
+        } else {
+            TaskStatus::Pending
+        };
+        values.extend([
+            task.key.clone(),
+            task.executor.to_string(),
+            task.queue
+                .as_ref()
+                .unwrap_or(&spec.queue)
+                .as_str()
+                .to_owned(),
+            status.as_str().to_owned(),
+        ]);
+    }
+    values
 }
 
 /// A write of [`Store::create_runs_at`]: sent on a task of its own, or to be sent when awaited.
