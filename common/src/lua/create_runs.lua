@@ -24,9 +24,10 @@ local shape_count = tonumber(ARGV[first_arg + 2])
 -- The values each task takes: key, executor, queue, status.
 local TASK_VALUES = 4
 
--- Each shape: what its runs share, read once. `fields` are the hash fields every run of it
--- starts with (a run adds its creation time, `listed` and its payload), `first_jobs` the
--- queue and index of each task queued at creation.
+-- Each shape: what its runs share, read once: its kind, definition, priority, due time,
+-- whether that is later than now, its definition's index key, the hash fields every run of it
+-- starts with (a run adds its creation time, `listed` and its payload), the queue and index of
+-- each task queued at creation (flat), and whether its definition was recorded by this call.
 local shapes = {}
 local arg = first_arg + 3
 for number = 1, shape_count do
@@ -65,13 +66,15 @@ for number = 1, shape_count do
       n = n + 2
     end
     if ARGV[at + 3] == 'queued' then
-      table.insert(first_jobs, {task_queue, index})
+      first_jobs[#first_jobs + 1] = task_queue
+      first_jobs[#first_jobs + 1] = index
     end
   end
-  shapes[number] = {kind = kind, definition = definition, priority = priority, due = due,
-    delayed = due ~= '0' and tonumber(due) > now_ms, index = KEYS[first_item_key + number - 1],
-    fields = fields, first_jobs = first_jobs, recorded = false}
+  shapes[number] = {kind, definition, priority, due, due ~= '0' and tonumber(due) > now_ms,
+    KEYS[first_item_key + number - 1], fields, first_jobs}
 end
+-- Where each value of a shape is in its table.
+local KIND, DEFINITION, PRIORITY, DUE, DELAYED, INDEX, FIELDS, FIRST_JOBS, RECORDED = 1, 2, 3, 4, 5, 6, 7, 8, 9
 
 -- A call of one run (one shape, one run) writes its index entries and counters as it goes.
 writes_now = #KEYS == first_item_key + 1
@@ -86,7 +89,7 @@ while arg <= #ARGV do
   else
     -- The shape's fields, then the run's own, written by one HSET; the shape's are left as
     -- they were for its next run.
-    local fields = shape.fields
+    local fields = shape[FIELDS]
     local n = #fields
     fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] = 'created', now, 'listed', listed
     if payload ~= 'null' then
@@ -96,18 +99,21 @@ while arg <= #ARGV do
     for at = #fields, n + 1, -1 do
       fields[at] = nil
     end
-    index_add(index_key(shape.kind, 'active'), now, run_id)
-    index_add(shape.index, now, run_id)
-    if not shape.recorded then
-      shape.recorded = true
-      redis.call('SADD', index_key(shape.kind, 'defs'), shape.definition)
+    local kind, priority = shape[KIND], shape[PRIORITY]
+    index_add(index_key(kind, 'active'), now, run_id)
+    index_add(shape[INDEX], now, run_id)
+    if not shape[RECORDED] then
+      shape[RECORDED] = true
+      redis.call('SADD', index_key(kind, 'defs'), shape[DEFINITION])
     end
-    for _, job in ipairs(shape.first_jobs) do
-      if shape.delayed then
-        delay(job[1], shape.priority, run_id, job[2], 1, shape.due, false)
-        count(job[1], 'enqueued')
+    local first_jobs = shape[FIRST_JOBS]
+    for at = 1, #first_jobs, 2 do
+      local queue, task = first_jobs[at], first_jobs[at + 1]
+      if shape[DELAYED] then
+        delay(queue, priority, run_id, task, 1, shape[DUE], false)
+        count(queue, 'enqueued')
       else
-        enqueue(job[1], shape.priority, run_id, job[2])
+        enqueue(queue, priority, run_id, task)
       end
     end
     table.insert(created, 1)

@@ -175,7 +175,8 @@ impl Store {
                 }
             }
             let mut call = self.shard_call(&scripts::CREATE_RUNS, *shard, &kinds, &queues);
-            let shapes = RunShapes::of(runs.iter().map(|(_, spec)| *spec));
+            let specs: Vec<&RunSpec> = runs.iter().map(|(_, spec)| *spec).collect();
+            let shapes = RunShapes::of(&specs);
             call.arg(now)
                 .arg(listed_at_creation(now))
                 .arg(shapes.shapes.len());
@@ -443,17 +444,31 @@ struct RunShapes<'a> {
 
 impl<'a> RunShapes<'a> {
     /// The shapes of `specs`, in the order they first appear.
-    fn of(specs: impl Iterator<Item = &'a RunSpec>) -> Self {
-        let mut shapes: Vec<(&RunSpec, Vec<String>)> = Vec::new();
+    fn of(specs: &[&'a RunSpec]) -> Self {
+        if let [spec] = specs {
+            return Self {
+                shapes: vec![(*spec, shape_values(spec))],
+                of_run: vec![0],
+            };
+        }
+        let mut firsts: Vec<&RunSpec> = Vec::new();
         let mut known: HashMap<Vec<String>, usize> = HashMap::new();
         let of_run = specs
+            .iter()
             .map(|spec| {
-                let values = shape_values(spec);
-                *known.entry(values).or_insert_with_key(|values| {
-                    shapes.push((spec, values.clone()));
-                    shapes.len() - 1
+                *known.entry(shape_values(spec)).or_insert_with(|| {
+                    firsts.push(spec);
+                    firsts.len() - 1
                 })
             })
+            .collect();
+        let mut values: Vec<Option<Vec<String>>> = vec![None; firsts.len()];
+        for (shape, index) in known {
+            values[index] = Some(shape);
+        }
+        let shapes = firsts
+            .into_iter()
+            .zip(values.into_iter().flatten())
             .collect();
         Self { shapes, of_run }
     }
