@@ -71,6 +71,18 @@ impl World {
         self.dir.path().join(name)
     }
 
+    /// Run `run_id` once its task `task` has succeeded.
+    async fn wait_for_task_success(&self, run_id: &str, task: usize, what: &str) -> RunView {
+        wait_for(Duration::from_secs(20), what, || async {
+            self.store
+                .get_run(run_id)
+                .await
+                .expect("run readable")
+                .filter(|run| run.tasks[task].status == TaskStatus::Success)
+        })
+        .await
+    }
+
     async fn wait_for_status(&self, run_id: &str, status: RunStatus, timeout: Duration) -> RunView {
         let what = format!("run {run_id} reaches {status}");
         wait_for(timeout, &what, || async {
@@ -109,6 +121,17 @@ fn run_of(tasks: Vec<TaskSpec>, payload: Value) -> RunSpec {
         not_before_ms: None,
         hooks: Default::default(),
     }
+}
+
+/// `count` run ids `{prefix}-N` on the shard of `{prefix}-0`, in order: runs created by one
+/// call with them are created by one script call.
+fn ids_on_one_shard(keys: &common::keys::Keys, prefix: &str, count: usize) -> Vec<String> {
+    let shard = keys.shard_of(&format!("{prefix}-0"));
+    (0..)
+        .map(|i| format!("{prefix}-{i}"))
+        .filter(|id| keys.shard_of(id) == shard)
+        .take(count)
+        .collect()
 }
 
 fn read_lines(path: &Path) -> Vec<String> {
@@ -966,15 +989,9 @@ async fn success_and_failure_hooks_run_once_when_the_run_finishes() {
         on_failure: Some(2),
     };
     let id = world.store.create_run(&good).await.unwrap();
-    let run = wait_for(Duration::from_secs(15), "the success hook ran", || async {
-        world
-            .store
-            .get_run(&id)
-            .await
-            .unwrap()
-            .filter(|run| run.tasks[1].status == TaskStatus::Success)
-    })
-    .await;
+    let run = world
+        .wait_for_task_success(&id, 1, "the success hook ran")
+        .await;
     assert_eq!(run.status, RunStatus::Success);
     assert_eq!(
         run.tasks[1].result.as_ref().unwrap()["parents"],
@@ -996,15 +1013,9 @@ async fn success_and_failure_hooks_run_once_when_the_run_finishes() {
     );
     bad.hooks.on_failure = Some(1);
     let id = world.store.create_run(&bad).await.unwrap();
-    let run = wait_for(Duration::from_secs(15), "the failure hook ran", || async {
-        world
-            .store
-            .get_run(&id)
-            .await
-            .unwrap()
-            .filter(|run| run.tasks[1].status == TaskStatus::Success)
-    })
-    .await;
+    let run = world
+        .wait_for_task_success(&id, 1, "the failure hook ran")
+        .await;
     assert_eq!(
         run.status,
         RunStatus::Error,
@@ -1183,15 +1194,7 @@ async fn a_run_on_a_queue_of_its_own_runs_its_retries_successors_and_hook_there(
         "{stored:?}"
     );
 
-    let run = wait_for(Duration::from_secs(20), "the hook ran", || async {
-        world
-            .store
-            .get_run(&id)
-            .await
-            .unwrap()
-            .filter(|run| run.tasks[2].status == TaskStatus::Success)
-    })
-    .await;
+    let run = world.wait_for_task_success(&id, 2, "the hook ran").await;
     assert_eq!(run.status, RunStatus::Success);
     assert_eq!(run.tasks[0].attempt, 2, "A ran again after failing once");
     for task in &run.tasks {
@@ -1214,12 +1217,8 @@ async fn runs_sharing_a_shape_in_one_call_are_each_stored_with_only_their_own_pa
     let world = World::new().await;
     let keys = world.store.keys();
     // Five ids on one shard, so that one script call creates them all.
-    let shard = keys.shard_of("shaped-0");
-    let ids: Vec<String> = (0..)
-        .map(|i| format!("shaped-{i}"))
-        .filter(|id| keys.shard_of(id) == shard)
-        .take(5)
-        .collect();
+    let ids = ids_on_one_shard(keys, "shaped", 5);
+    let shard = keys.shard_of(&ids[0]);
     let chain = || vec![shell_task("A", "true", &[]), shell_task("B", "true", &[0])];
     let with = |id: &String, payload: Value, tasks: Vec<TaskSpec>| RunSpec {
         id: Some(id.clone()),
@@ -1280,12 +1279,8 @@ async fn runs_of_two_kinds_created_in_one_call_each_enter_their_own_kinds_indexe
     let world = World::new().await;
     let keys = world.store.keys();
     // Two ids on one shard, so that one script call creates both.
-    let first = "mixed-0".to_owned();
+    let [first, second]: [String; 2] = ids_on_one_shard(keys, "mixed", 2).try_into().unwrap();
     let shard = keys.shard_of(&first);
-    let second = (1..)
-        .map(|i| format!("mixed-{i}"))
-        .find(|id| keys.shard_of(id) == shard)
-        .unwrap();
     let mut workflow = run_of(vec![shell_task("A", "true", &[])], Value::Null);
     workflow.id = Some(first.clone());
     let mut report = run_of(vec![shell_task("R", "true", &[])], Value::Null);
