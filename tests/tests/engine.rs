@@ -872,9 +872,20 @@ async fn high_priority_jobs_are_served_before_low_ones() {
         spec.priority = priority;
         spec
     };
+    // Each pair on a shard of its own, not the busy run's: each shard's reader then reads
+    // its high job and its low one as its first reads after the gate, far from the turn every
+    // fifth read of a reader gives the lower priorities first (so they are never starved),
+    // which would let a reader that had read several times serve its low job first.
+    let mut used = vec![keys.shard_of(&busy)];
     let (mut lows, mut highs) = (Vec::new(), Vec::new());
     for n in 0..6 {
-        let low_id = uuid::Uuid::new_v4().to_string();
+        let low_id = loop {
+            let id = uuid::Uuid::new_v4().to_string();
+            if !used.contains(&keys.shard_of(&id)) {
+                break id;
+            }
+        };
+        used.push(keys.shard_of(&low_id));
         let high_id = loop {
             let id = uuid::Uuid::new_v4().to_string();
             if keys.shard_of(&id) == keys.shard_of(&low_id) {
@@ -889,7 +900,7 @@ async fn high_priority_jobs_are_served_before_low_ones() {
     world.store.create_runs(&highs).await.unwrap();
     // Let every shard's reader see its high job before the slot frees up (a loaded machine is
     // slow to wake them all).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
     std::fs::write(&gate, "").unwrap();
     wait_until(Duration::from_secs(20), "all twelve ran", || async {
         read_lines(&order).len() == 12
