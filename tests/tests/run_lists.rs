@@ -590,6 +590,7 @@ async fn a_batch_of_creations_and_outcomes_writes_every_runs_index_entries() {
             64,
             0,
             Priority::High,
+            Priority::Low,
         )
         .await
         .unwrap();

@@ -113,6 +113,7 @@ impl World {
                 8,
                 0,
                 from,
+                Priority::Low,
             )
             .await
             .unwrap()
@@ -427,6 +428,53 @@ async fn a_redelivered_job_wakes_a_waiting_worker() {
     let read = world.read(&mut conn, shard, WORKER, woken.priority).await;
     assert!(
         matches!(read.jobs.as_slice(), [job] if job.job.run_id == id && job.job.redeliveries == 1),
+        "{read:?}"
+    );
+}
+
+#[tokio::test]
+async fn slots_taken_for_urgent_work_are_not_spent_on_less_urgent_jobs() {
+    // A reader that took its slots for high-priority work (ahead of readers of low work on
+    // other shards) and finds none left reads nothing: it waits again, as low work, rather
+    // than spend those slots on its shard's low job.
+    let world = World::new().await;
+    let shard = Shard::new(3);
+    let id = world.run_id_on(shard);
+    let mut spec = world.spec(&id);
+    spec.priority = Priority::Low;
+    world.store.create_run(&spec).await.unwrap();
+    let mut conn = world.store.dedicated_connection().await.unwrap();
+    let queues = std::slice::from_ref(&world.queue);
+    let store = &world.store;
+    let read = store
+        .read_jobs(
+            &mut conn,
+            shard,
+            queues,
+            WORKER,
+            8,
+            0,
+            Priority::High,
+            Priority::High,
+        )
+        .await
+        .unwrap();
+    assert!(read.jobs.is_empty(), "{read:?}");
+    let read = store
+        .read_jobs(
+            &mut conn,
+            shard,
+            queues,
+            WORKER,
+            8,
+            0,
+            Priority::High,
+            Priority::Low,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(read.jobs.as_slice(), [job] if job.job.run_id == id && job.priority == Priority::Low),
         "{read:?}"
     );
 }

@@ -594,8 +594,15 @@ impl ShardReader {
             round += 1;
             let seen_now = std::mem::take(&mut seen);
             let read = if seen_now.is_empty() {
-                self.read(conn, &mut paused, &queues, slots.len(), round, read_from)
-                    .await
+                self.read(
+                    conn,
+                    &mut paused,
+                    &queues,
+                    slots.len(),
+                    round,
+                    (read_from, priority),
+                )
+                .await
             } else {
                 self.take(conn, &mut paused, &seen_now, slots.len()).await
             };
@@ -648,8 +655,9 @@ impl ShardReader {
         }
     }
 
-    /// Reads up to `max` jobs of `queues` (see [`Store::read_jobs`]) and keeps those whose
-    /// queue was not paused meanwhile; `None` when Redis failed.
+    /// Reads up to `max` jobs of `queues` from `read_from` down to `least`, the priority its
+    /// slots were taken for (see [`Store::read_jobs`]), and keeps those whose queue was not
+    /// paused meanwhile; `None` when Redis failed.
     async fn read(
         &self,
         conn: &mut RedisConnection,
@@ -657,7 +665,7 @@ impl ShardReader {
         queues: &[QueueName],
         max: usize,
         round: u64,
-        read_from: Priority,
+        (read_from, least): (Priority, Priority),
     ) -> Option<Vec<(Job, Option<StartOutcome>)>> {
         let store = &self.worker.store;
         let read = store
@@ -669,6 +677,7 @@ impl ShardReader {
                 max,
                 round,
                 read_from,
+                least,
             )
             .await;
         let JobsRead {

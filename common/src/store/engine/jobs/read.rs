@@ -45,12 +45,14 @@ impl Store {
     /// Reads up to `max` jobs of `shard` for `consumer` from `queues`, without waiting, and
     /// the paused queues as they were right after the last read.
     ///
-    /// Priorities are read from `from` down to low, and the reading stops after the first
+    /// Priorities are read from `from` down to `least`, and the reading stops after the first
     /// priority that gave jobs but not all that were wanted: the lower ones wait for the next
     /// read (found by [`Store::wait_for_jobs`]), so one job costs one round trip. A caller that
-    /// reads on after a full batch passes [`Priority::High`], so urgent jobs go first. Every few
-    /// rounds (`round`) the order is low to high instead and every priority is read, so lower
-    /// priorities are never starved.
+    /// reads on after a full batch passes [`Priority::High`], so urgent jobs go first; it
+    /// passes as `least` the priority it took its slots for, so slots handed out before other
+    /// readers' for urgent work never go to less urgent work. Every few rounds (`round`) the
+    /// order is low to high instead and every priority is read, so lower priorities are never
+    /// starved.
     #[allow(clippy::too_many_arguments)]
     pub async fn read_jobs(
         &self,
@@ -61,16 +63,15 @@ impl Store {
         max: usize,
         round: u64,
         from: Priority,
+        least: Priority,
     ) -> StoreResult<JobsRead> {
         let low_first = round % LOW_PRIORITY_FIRST_EVERY == LOW_PRIORITY_FIRST_EVERY - 1;
         let order: Vec<Priority> = if low_first {
             Priority::ALL.iter().rev().copied().collect()
         } else {
-            Priority::ALL
-                .iter()
-                .copied()
-                .skip_while(|priority| *priority != from)
-                .collect()
+            let at = |wanted: Priority| Priority::ALL.iter().position(|p| *p == wanted);
+            let (first, last) = (at(from).unwrap_or(0), at(least).unwrap_or(0));
+            Priority::ALL[first..=last.max(first)].to_vec()
         };
         let mut read = JobsRead::default();
         for priority in order {
