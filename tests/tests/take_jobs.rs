@@ -104,6 +104,20 @@ impl World {
         consumer: &str,
         from: Priority,
     ) -> common::store::engine::jobs::JobsRead {
+        self.read_between(conn, shard, consumer, from, Priority::Low)
+            .await
+    }
+
+    /// Reads up to eight jobs of the queue on `shard` for `consumer`, from `from` down to
+    /// `least`.
+    async fn read_between(
+        &self,
+        conn: &mut common::store::RedisConnection,
+        shard: Shard,
+        consumer: &str,
+        from: Priority,
+        least: Priority,
+    ) -> common::store::engine::jobs::JobsRead {
         self.store
             .read_jobs(
                 conn,
@@ -113,7 +127,7 @@ impl World {
                 8,
                 0,
                 from,
-                Priority::Low,
+                least,
             )
             .await
             .unwrap()
@@ -444,35 +458,13 @@ async fn slots_taken_for_urgent_work_are_not_spent_on_less_urgent_jobs() {
     spec.priority = Priority::Low;
     world.store.create_run(&spec).await.unwrap();
     let mut conn = world.store.dedicated_connection().await.unwrap();
-    let queues = std::slice::from_ref(&world.queue);
-    let store = &world.store;
-    let read = store
-        .read_jobs(
-            &mut conn,
-            shard,
-            queues,
-            WORKER,
-            8,
-            0,
-            Priority::High,
-            Priority::High,
-        )
-        .await
-        .unwrap();
+    let read = world
+        .read_between(&mut conn, shard, WORKER, Priority::High, Priority::High)
+        .await;
     assert!(read.jobs.is_empty(), "{read:?}");
-    let read = store
-        .read_jobs(
-            &mut conn,
-            shard,
-            queues,
-            WORKER,
-            8,
-            0,
-            Priority::High,
-            Priority::Low,
-        )
-        .await
-        .unwrap();
+    let read = world
+        .read_between(&mut conn, shard, WORKER, Priority::High, Priority::Low)
+        .await;
     assert!(
         matches!(read.jobs.as_slice(), [job] if job.job.run_id == id && job.priority == Priority::Low),
         "{read:?}"
