@@ -1286,6 +1286,36 @@ async fn runs_sharing_a_shape_in_one_call_are_each_stored_with_only_their_own_pa
 }
 
 #[tokio::test]
+async fn a_new_run_named_twice_in_one_call_is_created_once() {
+    let world = World::new().await;
+    let keys = world.store.keys();
+    // Three new ids on one shard, the first named twice: the call finds none of them stored.
+    let ids = ids_on_one_shard(keys, "twice", 3);
+    let shard = keys.shard_of(&ids[0]);
+    let with = |id: &String, n: u64| RunSpec {
+        id: Some(id.clone()),
+        ..run_of(vec![shell_task("A", "true", &[])], json!({ "n": n }))
+    };
+    let specs = vec![
+        with(&ids[0], 0),
+        with(&ids[1], 1),
+        with(&ids[0], 2),
+        with(&ids[2], 3),
+    ];
+    world.store.create_runs(&specs).await.unwrap();
+
+    let run = world.store.get_run(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(run.payload, json!({"n": 0}), "the first naming wins");
+    let mut conn = world.app.redis_connection().await;
+    let queued: u64 = redis::cmd("XLEN")
+        .arg(keys.stream(shard, &QueueName::default(), Priority::Normal))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(queued, 3, "one first job per run");
+}
+
+#[tokio::test]
 async fn runs_of_two_kinds_created_in_one_call_each_enter_their_own_kinds_indexes() {
     let world = World::new().await;
     let keys = world.store.keys();

@@ -78,13 +78,25 @@ local KIND, DEFINITION, PRIORITY, DUE, DELAYED, INDEX, FIELDS, FIRST_JOBS, RECOR
 
 -- A call of one run (one shape, one run) writes its index entries and counters as it goes.
 writes_now = #KEYS == first_item_key + 1
+local first_run_key = first_item_key + shape_count
+-- Whether any of the runs exists, asked once for the whole call: only then is each asked in
+-- turn. A batch is nearly always all new, and one EXISTS of many keys costs Redis far less
+-- than one per run. A run named twice in the call is known by `made` the second time.
+local some_exist = false
+local made = {}
+for first = first_run_key, #KEYS, 1000 do
+  if redis.call('EXISTS', unpack(KEYS, first, math.min(first + 999, #KEYS))) > 0 then
+    some_exist = true
+    break
+  end
+end
 local created = {}
-local key = first_item_key + shape_count
+local key = first_run_key
 while arg <= #ARGV do
   local run, run_id, shape, payload = KEYS[key], ARGV[arg], shapes[tonumber(ARGV[arg + 1])], ARGV[arg + 2]
   key = key + 1
   arg = arg + 3
-  if redis.call('EXISTS', run) == 1 then
+  if made[run] or (some_exist and redis.call('EXISTS', run) == 1) then
     table.insert(created, 0)
   else
     -- The shape's fields, then the run's own, written by one HSET; the shape's are left as
@@ -116,6 +128,7 @@ while arg <= #ARGV do
         enqueue(queue, priority, run_id, task)
       end
     end
+    made[run] = true
     table.insert(created, 1)
   end
 end
