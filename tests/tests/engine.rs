@@ -1082,6 +1082,36 @@ fn fields_created(value: &str) -> String {
 }
 
 #[tokio::test]
+async fn a_finished_run_stores_no_time_or_progress_its_readers_derive() {
+    let world = World::new().await;
+    let _worker = world.worker(&[]);
+    let spec = run_of(vec![shell_task("A", "true", &[])], Value::Null);
+    let id = world.store.create_run(&spec).await.unwrap();
+    let run = world
+        .wait_for_status(&id, RunStatus::Success, Duration::from_secs(20))
+        .await;
+    let mut conn = world.app.redis_connection().await;
+    let fields: std::collections::BTreeMap<String, String> = redis::cmd("HGETALL")
+        .arg(world.store.keys().run(&id))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // The start and the finish write neither a task's `updated` (the latest of the times that
+    // are written), nor a first delivery, nor a succeeded task's progress; the finish leaves
+    // the run's `updated` as its start wrote it.
+    assert_eq!(fields.get("updated"), fields.get("t0.started"));
+    for derived in ["t0.updated", "t0.delivery", "t0.progress"] {
+        assert!(!fields.contains_key(derived), "{derived} in {fields:?}");
+    }
+    let task = &run.tasks[0];
+    let (started, finished) = (task.started_ms.unwrap(), task.finished_ms.unwrap());
+    assert!(run.created_ms <= started && started <= finished);
+    assert_eq!(run.finished_ms, Some(finished));
+    assert_eq!((run.updated_ms, task.updated_ms), (finished, finished));
+    assert_eq!(task.progress, 100);
+}
+
+#[tokio::test]
 async fn a_new_run_is_stored_as_its_fields_and_only_what_differs_from_the_defaults() {
     type Fields = std::collections::BTreeMap<String, String>;
     let world = World::new().await;

@@ -39,26 +39,26 @@ local function listed(status, state)
   return status .. ' ' .. now .. ' ' .. (state[12] or '') .. ' ' .. now
 end
 
--- Queues the hook task `hook` (an index, or false) of a run whose queue is `run_queue`;
--- returns how many jobs that added.
-local function queue_hook(run, run_id, hook, priority, run_queue)
+-- Queues the hook task `hook` (an index, or false) of a run; returns how many jobs that added.
+local function queue_hook(run, run_id, hook, priority)
   if not hook then
     return 0
   end
   local hf = fields_of(hook)
   redis.call('HSET', run, hf.status, 'queued', hf.updated, now)
-  enqueue(redis.call('HGET', run, hf.queue) or run_queue, priority, run_id, hook)
+  -- A task's queue is its run's unless it names one, a run's the default unless it names one.
+  local queues = redis.call('HMGET', run, hf.queue, 'queue')
+  enqueue(queues[1] or queues[2] or DEFAULT_QUEUE, priority, run_id, hook)
   return 1
 end
 
 local function finish(run, log, run_id, task, attempt, redeliveries, outcome, detail, due, queue, priority, entry)
   local f = fields_of(task)
   local state = redis.call('HMGET', run, 'status', f.status, f.attempt, f.delivery, f.succ,
-    'ntasks', 'done', 'nwork', 'hook_success', 'hook_failure', 'kind', 'created', 'keep', 'logged', 'queue')
-  local run_status, run_queue = state[1], state[15] or DEFAULT_QUEUE
+    'ntasks', 'done', 'nwork', 'hook_success', 'hook_failure', 'kind', 'created', 'keep', 'logged')
+  local run_status = state[1]
   -- Attempts and deliveries are compared as the decimal strings they are stored as; a task
-  -- stores no attempt until its second, its queue only when it is not its run's, and a run
-  -- its queue only when it is not the default.
+  -- stores no attempt until its second, no delivery until its first redelivery.
   if not run_status or state[2] ~= 'running' or (state[3] or '1') ~= attempt
     or (state[4] or '0') ~= redeliveries then
     ack(queue, priority, entry)
@@ -85,14 +85,16 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
 
   if outcome == 'error' then
     count(queue, 'failed')
+    -- A task's `updated` and a finished run's are not written: readers take the latest of
+    -- it and `finished` (and a task's `started`).
     if active then
-      redis.call('HSET', run, f.status, 'error', f.error, detail, f.finished, now, f.updated, now,
-        'status', 'error', 'updated', now, 'finished', now, 'listed', listed('error', state))
+      redis.call('HSET', run, f.status, 'error', f.error, detail, f.finished, now,
+        'status', 'error', 'finished', now, 'listed', listed('error', state))
       close_run(run, log, run_id, state, 'error')
-      queue_hook(run, run_id, state[10], priority, run_queue)
+      queue_hook(run, run_id, state[10], priority)
       run_status = 'error'
     else
-      redis.call('HSET', run, f.status, 'error', f.error, detail, f.finished, now, f.updated, now)
+      redis.call('HSET', run, f.status, 'error', f.error, detail, f.finished, now)
     end
     dead_letter(queue, priority, entry, run_id, task, attempt, redeliveries, detail, now)
     return {'error', run_status}
@@ -101,28 +103,30 @@ local function finish(run, log, run_id, task, attempt, redeliveries, outcome, de
   local done_count = tonumber(state[7] or '0') + 1
   local done = tostring(done_count)
   local enqueued = 0
-  for s in string.gmatch(state[5] or '', '[^,]+') do
-    local sf = fields_of(s)
-    local waiting = redis.call('HINCRBY', run, sf.waiting, -1)
-    if active and waiting <= 0 then
-      local next_state = redis.call('HMGET', run, sf.status, sf.queue)
-      if next_state[1] == 'pending' then
-        redis.call('HSET', run, sf.status, 'queued', sf.updated, now)
-        enqueue(next_state[2] or run_queue, priority, run_id, s)
-        enqueued = enqueued + 1
+  if state[5] then
+    for s in string.gmatch(state[5], '[^,]+') do
+      local sf = fields_of(s)
+      local waiting = redis.call('HINCRBY', run, sf.waiting, -1)
+      if active and waiting <= 0 then
+        local next_state = redis.call('HMGET', run, sf.status, sf.queue, 'queue')
+        if next_state[1] == 'pending' then
+          redis.call('HSET', run, sf.status, 'queued', sf.updated, now)
+          enqueue(next_state[2] or next_state[3] or DEFAULT_QUEUE, priority, run_id, s)
+          enqueued = enqueued + 1
+        end
       end
     end
   end
+  -- A succeeded task's progress is 100 without being written; its `updated` and a finished
+  -- run's are not written either (see above).
   if active and done_count >= tonumber(state[8] or state[6]) then
-    redis.call('HSET', run, f.status, 'success', f.result, detail, f.progress, '100',
-      f.finished, now, f.updated, now, 'done', done, 'status', 'success', 'updated', now, 'finished', now,
-      'listed', listed('success', state))
+    redis.call('HSET', run, f.status, 'success', f.result, detail, f.finished, now, 'done', done,
+      'status', 'success', 'finished', now, 'listed', listed('success', state))
     close_run(run, log, run_id, state, 'success')
-    enqueued = enqueued + queue_hook(run, run_id, state[9], priority, run_queue)
+    enqueued = enqueued + queue_hook(run, run_id, state[9], priority)
     run_status = 'success'
   else
-    redis.call('HSET', run, f.status, 'success', f.result, detail, f.progress, '100',
-      f.finished, now, f.updated, now, 'done', done)
+    redis.call('HSET', run, f.status, 'success', f.result, detail, f.finished, now, 'done', done)
   end
   count(queue, 'succeeded')
   ack(queue, priority, entry)

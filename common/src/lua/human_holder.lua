@@ -9,8 +9,9 @@
 -- shard), KEYS[3] the queue's counters on that shard
 -- ARGV[1] 'release' or 'reassign', ARGV[2] task index, ARGV[3] the person expected to hold it,
 -- ARGV[4] the id of the entry pending under them ('' when none was found), ARGV[5] now (Unix ms),
--- ARGV[6] release only when the task's last activity (`updated`) is at or before this (Unix ms;
--- '' for no such condition), ARGV[7] the new holder (reassign), ARGV[8] the run id,
+-- ARGV[6] release only when the task's last activity (the latest of `updated` and `started`) is
+-- at or before this (Unix ms; '' for no such condition), ARGV[7] the new holder (reassign),
+-- ARGV[8] the run id,
 -- ARGV[9] the consumer group
 -- Returns one of:
 --   {'missing'}               the run or task does not exist
@@ -28,7 +29,7 @@ local run = KEYS[1]
 local task = ARGV[2]
 local p = 't' .. task .. '.'
 local state = redis.call('HMGET', run, 'status', p .. 'status', p .. 'executor', p .. 'worker', p .. 'submitted',
-  p .. 'review', p .. 'attempt', p .. 'updated')
+  p .. 'review', p .. 'attempt', p .. 'updated', p .. 'started')
 local run_status, status, worker = state[1], state[2], state[4]
 if not run_status or not status then
   return {'missing'}
@@ -65,8 +66,10 @@ if ARGV[1] == 'reassign' then
   return {'reassigned'}
 end
 
-if ARGV[6] ~= '' and (tonumber(state[8]) or 0) > tonumber(ARGV[6]) then
-  return {'touched', state[8]}
+-- Its last activity: the latest of `updated` and `started` (a start does not write `updated`).
+local active_at = math.max(tonumber(state[8]) or 0, tonumber(state[9]) or 0)
+if ARGV[6] ~= '' and active_at > tonumber(ARGV[6]) then
+  return {'touched', tostring(active_at)}
 end
 local attempt = (tonumber(state[7]) or 1) + 1
 redis.call('HSET', run, p .. 'status', 'queued', p .. 'attempt', attempt, p .. 'delivery', 0, p .. 'updated', now)

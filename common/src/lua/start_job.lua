@@ -17,24 +17,28 @@ local worker, now = ARGV[first_arg], ARGV[first_arg + 1]
 
 local function start(run, run_id, task, attempt, redeliveries, queue, priority, entry)
   local f = fields_of(task)
-  -- One read of everything this job may need.
-  local state = redis.call('HMGET', run, 'status', f.status, f.attempt, f.delivery, f.due, f.key, f.executor,
-    'payload', f.timeout, f.retries, f.deps, f.succ, f.hook, 'created', 'queue')
+  -- One read of everything a job that starts needs (what only a settled job needs is read
+  -- when it is: every field named costs Redis time, and most are absent).
+  local state = redis.call('HMGET', run, 'status', f.status, f.attempt, f.delivery, f.key, f.executor,
+    'payload', f.timeout, f.retries, f.deps, f.hook, 'created')
   local run_status, status = state[1], state[2]
   if not run_status or not status then
     ack(queue, priority, entry)
     return {'missing'}
   end
   -- Attempts and deliveries are compared as the decimal strings they are stored as; a task
-  -- stores none until its second attempt, and a task's queue is its run's unless it names one
-  -- (and a run's the default unless it names one).
+  -- stores no attempt until its second, no delivery until its first redelivery.
   local current_attempt = state[3] or '1'
-  local run_queue = state[15] or DEFAULT_QUEUE
+  local delivery = state[4] or '0'
 
   if status == 'success' then
+    -- A task's queue is its run's unless it names one (and a run's the default unless it
+    -- names one).
+    local more = redis.call('HMGET', run, f.succ, 'queue')
+    local run_queue = more[2] or DEFAULT_QUEUE
     local ready = {}
     local needed = {}
-    for s in string.gmatch(state[12] or '', '[^,]+') do
+    for s in string.gmatch(more[1] or '', '[^,]+') do
       local sf = fields_of(s)
       local next_state = redis.call('HMGET', run, sf.status, sf.queue, sf.attempt)
       if next_state[1] == 'queued' and (next_state[3] or '1') == '1' then
@@ -54,7 +58,7 @@ local function start(run, run_id, task, attempt, redeliveries, queue, priority, 
     return {'done', tostring(#ready)}
   end
   if status == 'retrying' and tonumber(attempt) < tonumber(current_attempt) then
-    delay(queue, priority, run_id, task, current_attempt, state[5] or now, true)
+    delay(queue, priority, run_id, task, current_attempt, redis.call('HGET', run, f.due) or now, true)
     ack(queue, priority, entry)
     return {'reschedule'}
   end
@@ -68,25 +72,30 @@ local function start(run, run_id, task, attempt, redeliveries, queue, priority, 
     return {'failed'}
   end
   -- A running task is restarted only by a later delivery: its previous worker was presumed dead.
-  local restart = status == 'running' and tonumber(redeliveries) > (tonumber(state[4]) or 0)
+  local restart = status == 'running' and tonumber(redeliveries) > tonumber(delivery)
   if status ~= 'queued' and status ~= 'retrying' and not restart then
     ack(queue, priority, entry)
     return {'skip', status}
   end
 
+  -- A task's `updated` is not written here: readers take the latest of it, `started` and
+  -- `finished`. Its delivery is written only when it changes.
   if run_status == 'pending' then
-    redis.call('HSET', run, f.status, 'running', f.delivery, redeliveries, f.worker, worker,
-      f.started, now, f.updated, now, 'status', 'progress', 'updated', now,
-      'listed', 'progress ' .. now .. ' ' .. (state[14] or '') .. ' ')
+    redis.call('HSET', run, f.status, 'running', f.worker, worker, f.started, now,
+      'status', 'progress', 'updated', now, 'listed', 'progress ' .. now .. ' ' .. (state[12] or '') .. ' ')
   else
-    redis.call('HSET', run, f.status, 'running', f.delivery, redeliveries, f.worker, worker,
-      f.started, now, f.updated, now)
+    redis.call('HSET', run, f.status, 'running', f.worker, worker, f.started, now)
+  end
+  if redeliveries ~= delivery then
+    redis.call('HSET', run, f.delivery, redeliveries)
   end
   count(queue, 'started')
 
-  local reply = {'start', state[6], state[7], state[8] or 'null', state[9] or '', state[10] or '0', state[13] or ''}
-  for d in string.gmatch(state[11] or '', '[^,]+') do
-    table.insert(reply, redis.call('HGET', run, fields_of(d).result) or '')
+  local reply = {'start', state[5], state[6], state[7] or 'null', state[8] or '', state[9] or '0', state[11] or ''}
+  if state[10] then
+    for d in string.gmatch(state[10], '[^,]+') do
+      table.insert(reply, redis.call('HGET', run, fields_of(d).result) or '')
+    end
   end
   return reply
 end

@@ -85,12 +85,17 @@ impl Listed {
             .map_err(|_| StoreError::Corrupt(format!("run {id}: 'status' is not text")))?
             .parse()?;
         let created_ms = bulk(&fields[2]).and_then(number).unwrap_or(0);
+        let finished_ms = bulk(&fields[3]).and_then(number);
         Ok(Some(Self {
             status,
-            // A run not changed since its creation has no `updated`.
-            updated_ms: bulk(&fields[1]).and_then(number).unwrap_or(created_ms),
+            // A run not changed since its creation has no `updated`, and a finished run's is
+            // the later of it and `finished`.
+            updated_ms: bulk(&fields[1])
+                .and_then(number)
+                .unwrap_or(created_ms)
+                .max(finished_ms.unwrap_or(0)),
             created_ms,
-            finished_ms: bulk(&fields[3]).and_then(number),
+            finished_ms,
         }))
     }
 }

@@ -615,7 +615,10 @@ pub(crate) fn parse_run(id: &str, fields: &HashMap<String, String>) -> StoreResu
         definition,
         status: stored_value("status", required("status")?)?,
         created_ms,
-        updated_ms: number("updated").unwrap_or(created_ms),
+        // A run's finish does not write `updated`: it is the later of the two.
+        updated_ms: number("updated")
+            .unwrap_or(created_ms)
+            .max(number("finished").unwrap_or(0)),
         finished_ms: number("finished"),
         payload: get("payload")
             .and_then(|text| serde_json::from_str(text).ok())
@@ -697,11 +700,14 @@ pub(crate) fn parse_task(
     let required = |name: &str| {
         get(name).ok_or_else(|| StoreError::Corrupt(format!("task {index} without '{name}'")))
     };
+    let status: TaskStatus = stored_value("status", required("status")?)?;
+    let started_ms = number("started");
+    let finished_ms = number("finished");
     Ok(TaskView {
         index,
         id: get("id").map_or_else(|| task_id(run.run_id, index), str::to_owned),
         key: required("key")?.to_owned(),
-        status: stored_value("status", required("status")?)?,
+        status,
         attempt: number("attempt").unwrap_or(1) as u32,
         depends_on: get("deps")
             .unwrap_or("")
@@ -717,13 +723,22 @@ pub(crate) fn parse_task(
             .filter(|text| !text.is_empty())
             .and_then(|text| serde_json::from_str(text).ok()),
         error: get("error").map(str::to_owned),
-        progress: number("progress").unwrap_or(0).min(100) as u8,
+        // A task that succeeded is done: its progress is not written.
+        progress: if status == TaskStatus::Success {
+            100
+        } else {
+            number("progress").unwrap_or(0).min(100) as u8
+        },
         worker: get("worker").map(str::to_owned),
         is_hook: get("hook") == Some("1"),
         created_ms: number("created").unwrap_or(run_created_ms),
-        updated_ms: number("updated").unwrap_or(run_created_ms),
-        started_ms: number("started"),
-        finished_ms: number("finished"),
+        // Its start and finish do not write `updated`: it is the latest of the three.
+        updated_ms: number("updated")
+            .unwrap_or(run_created_ms)
+            .max(started_ms.unwrap_or(0))
+            .max(finished_ms.unwrap_or(0)),
+        started_ms,
+        finished_ms,
     })
 }
 
@@ -853,6 +868,42 @@ mod tests {
         let run = parse_run("r1", &fields).unwrap();
         assert_eq!(run.tasks[0].queue.as_str(), "other", "its own queue");
         assert_eq!(run.tasks[0].attempt, 3);
+    }
+
+    #[test]
+    fn a_run_and_its_task_read_their_latest_time_as_updated_and_a_succeeded_task_as_done() {
+        let mut fields = stored_run("running");
+        fields.extend(
+            [
+                ("created", "1000"),
+                ("updated", "2000"),
+                ("t0.started", "2000"),
+                ("t0.progress", "40"),
+            ]
+            .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        );
+        let run = parse_run("r1", &fields).unwrap();
+        assert_eq!((run.updated_ms, run.tasks[0].updated_ms), (2000, 2000));
+        assert_eq!(run.tasks[0].progress, 40);
+
+        // The finish writes neither `updated` nor the progress of a task that succeeded.
+        for (name, value) in [
+            ("status", "success"),
+            ("finished", "3000"),
+            ("t0.status", "success"),
+            ("t0.finished", "3000"),
+        ] {
+            fields.insert(name.to_owned(), value.to_owned());
+        }
+        let run = parse_run("r1", &fields).unwrap();
+        assert_eq!((run.updated_ms, run.tasks[0].updated_ms), (3000, 3000));
+        assert_eq!(run.tasks[0].progress, 100);
+
+        // A change after both (a requeue) is its own `updated`.
+        fields.insert("t0.status".into(), "queued".into());
+        fields.insert("t0.updated".into(), "4000".into());
+        let task = &parse_run("r1", &fields).unwrap().tasks[0];
+        assert_eq!((task.updated_ms, task.progress), (4000, 40));
     }
 
     #[test]

@@ -49,6 +49,9 @@ const ASSIGNMENT_WINDOWS: u64 = 64;
 /// Times a reassignment is tried again when the task changed holder meanwhile.
 const REASSIGN_TRIES: usize = 3;
 
+/// A held task's status, worker, `updated` and `started` as the timeout sweep reads them.
+type HolderState = (Option<String>, Option<String>, Option<u64>, Option<u64>);
+
 /// What changing who holds a human task did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HolderChange {
@@ -424,7 +427,7 @@ impl Store {
     }
 
     /// The `candidates` whose task runs under the consumer holding the entry and was last
-    /// touched at or before `cutoff` (one round trip; the release checks again).
+    /// touched (updated or started) at or before `cutoff` (one round trip; the release checks again).
     async fn inactive_holders(
         &self,
         conn: &mut (impl ConnectionLike + Send),
@@ -441,19 +444,20 @@ impl Store {
                 .arg(self.keys.run(&job.job.run_id))
                 .arg(format!("{p}status"))
                 .arg(format!("{p}worker"))
-                .arg(format!("{p}updated"));
+                .arg(format!("{p}updated"))
+                .arg(format!("{p}started"));
         }
-        let states: Vec<(Option<String>, Option<String>, Option<u64>)> =
-            pipe.query_async(conn).await?;
+        let states: Vec<HolderState> = pipe.query_async(conn).await?;
         Ok(candidates
             .into_iter()
             .zip(states)
-            .filter(|((job, person), (status, worker, updated))| {
+            .filter(|((job, person), (status, worker, updated, started))| {
                 // Jobs live on their run's shard; the script takes both keys on it.
                 job.shard == self.keys.shard_of(&job.job.run_id)
                     && status.as_deref() == Some("running")
                     && worker.as_deref() == Some(person.as_str())
-                    && updated.unwrap_or(0) <= cutoff
+                    // Its last activity: a start writes `started`, not `updated`.
+                    && updated.unwrap_or(0).max(started.unwrap_or(0)) <= cutoff
             })
             .map(|(candidate, _)| candidate)
             .collect())
