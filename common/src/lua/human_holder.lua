@@ -74,7 +74,7 @@ end
 local attempt = (tonumber(state[7]) or 1) + 1
 redis.call('HSET', run, p .. 'status', 'queued', p .. 'attempt', attempt, p .. 'delivery', 0, p .. 'updated', now)
 redis.call('HDEL', run, p .. 'worker', p .. 'started')
-redis.call('XADD', KEYS[2], '*', 'r', ARGV[8], 't', task, 'a', attempt, 'd', 0)
+redis.call('XADD', KEYS[2], '*', 'r', ARGV[8], 't', task, 'a', attempt)
 redis.call('HINCRBY', KEYS[3], 'enqueued', 1)
 if entry ~= '' then
   redis.call('XACK', KEYS[2], group, entry)

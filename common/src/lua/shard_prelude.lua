@@ -111,10 +111,17 @@ end
 -- announced on the stream's wake list once, at the end (see `flush`).
 local newest = {}
 
--- Adds the first attempt's job of task `task` of run `run_id` to its queue's stream.
+-- Adds the job of task `task` of run `run_id` (its first attempt unless `attempt` is given) to
+-- its queue's stream. A job's entry leaves out its attempt when it is the first and its
+-- redeliveries when there are none: readers take 1 and 0.
 local function enqueue(queue, priority, run_id, task, attempt)
   local stream = queue_key(queue, priority)
-  local entry = redis.call('XADD', stream, '*', 'r', run_id, 't', task, 'a', attempt or '1', 'd', '0')
+  local entry
+  if attempt and attempt ~= '1' then
+    entry = redis.call('XADD', stream, '*', 'r', run_id, 't', task, 'a', attempt)
+  else
+    entry = redis.call('XADD', stream, '*', 'r', run_id, 't', task)
+  end
   count(queue, 'enqueued')
   local last = newest[stream]
   if not last then

@@ -48,14 +48,7 @@ pub(crate) fn push_job(
     pipe.cmd("XADD")
         .arg(keys.stream(shard, queue, priority))
         .arg("*")
-        .arg("r")
-        .arg(&job.run_id)
-        .arg("t")
-        .arg(job.task)
-        .arg("a")
-        .arg(job.attempt)
-        .arg("d")
-        .arg(job.redeliveries)
+        .arg(job_fields(job))
         .ignore();
     put_wake(pipe, &wake, NO_JOB_KNOWN);
 }
@@ -71,15 +64,18 @@ pub(crate) fn field<T: redis::FromRedisValue>(entry: &StreamId, name: &str) -> O
     entry.get(name)
 }
 
-/// Decodes the job fields (`r`, `t`, `a`, `d`) of a stream entry.
+/// Decodes the job fields (`r`, `t`, `a`, `d`) of a stream entry: an entry without `a` is a
+/// first attempt's, one without `d` was never redelivered (see [`job_fields`]).
 pub(crate) fn job_from_entry(entry: &StreamId) -> Option<JobRef> {
+    let number = |name: &str, absent: u32| match field::<String>(entry, name) {
+        Some(text) => text.parse().ok(),
+        None => Some(absent),
+    };
     Some(JobRef {
         run_id: field::<String>(entry, "r")?,
         task: field::<String>(entry, "t")?.parse().ok()?,
-        attempt: field::<String>(entry, "a")?.parse().ok()?,
-        redeliveries: field::<String>(entry, "d")
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(0),
+        attempt: number("a", 1)?,
+        redeliveries: number("d", 0)?,
     })
 }
 
@@ -140,14 +136,18 @@ pub(crate) fn job_from_wake(
     })
 }
 
-/// The fields of a stream entry carrying `job`.
+/// The fields of a stream entry carrying `job`: its attempt only when it is not the first,
+/// its redeliveries only when there were some (every queued job's entry holds them, and most
+/// are a first attempt never redelivered).
 pub(crate) fn job_fields(job: &JobRef) -> Vec<(&'static str, String)> {
-    vec![
-        ("r", job.run_id.clone()),
-        ("t", job.task.to_string()),
-        ("a", job.attempt.to_string()),
-        ("d", job.redeliveries.to_string()),
-    ]
+    let mut fields = vec![("r", job.run_id.clone()), ("t", job.task.to_string())];
+    if job.attempt != 1 {
+        fields.push(("a", job.attempt.to_string()));
+    }
+    if job.redeliveries != 0 {
+        fields.push(("d", job.redeliveries.to_string()));
+    }
+    fields
 }
 
 /// What [`Store::read_jobs`](crate::store::Store::read_jobs) read: jobs, and the paused queues as read right after them.
@@ -203,5 +203,46 @@ mod tests {
                 "{wake}"
             );
         }
+    }
+
+    #[test]
+    fn a_job_entry_carries_its_attempt_and_redeliveries_only_when_not_the_first() {
+        let entry = |fields: Vec<(&'static str, String)>| StreamId {
+            id: "1-0".into(),
+            map: fields
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), redis::Value::BulkString(value.into())))
+                .collect(),
+            ..StreamId::default()
+        };
+        let job = |attempt, redeliveries| JobRef {
+            run_id: "r1".into(),
+            task: 3,
+            attempt,
+            redeliveries,
+        };
+        let first = job_fields(&job(1, 0));
+        assert_eq!(first, [("r", "r1".to_owned()), ("t", "3".to_owned())]);
+        for (attempt, redeliveries) in [(1, 0), (2, 0), (1, 4), (3, 2)] {
+            let fields = job_fields(&job(attempt, redeliveries));
+            assert_eq!(
+                job_from_entry(&entry(fields)),
+                Some(job(attempt, redeliveries))
+            );
+        }
+        // An entry with both (as written before) reads the same; a malformed one reads as none.
+        let written_before = vec![
+            ("r", "r1".to_owned()),
+            ("t", "3".to_owned()),
+            ("a", "1".to_owned()),
+            ("d", "0".to_owned()),
+        ];
+        assert_eq!(job_from_entry(&entry(written_before)), Some(job(1, 0)));
+        let malformed = vec![
+            ("r", "r1".to_owned()),
+            ("t", "3".to_owned()),
+            ("a", "x".to_owned()),
+        ];
+        assert_eq!(job_from_entry(&entry(malformed)), None);
     }
 }
