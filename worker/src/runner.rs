@@ -12,7 +12,7 @@ use common::keys::Shard;
 use common::store::RedisConnection;
 use common::store::engine::jobs::take::Taken;
 use common::store::engine::jobs::{
-    AttemptOutcome, FinishOutcome, Job, JobsRead, StartOutcome, StartedTask,
+    AttemptOutcome, FinishOutcome, Job, JobsRead, OutcomeCounts, StartOutcome, StartedTask,
 };
 use common::store::engine::runs::TaskReport;
 use common::store::engine::timings::JobTiming;
@@ -356,17 +356,22 @@ impl Worker {
                 .collect();
             // Keep trying while Redis is away: the jobs stay pending until their outcome is
             // recorded, and this worker must not take new ones in the meantime.
+            let mut counts = OutcomeCounts::default();
             for attempt in 0u32.. {
                 let result = match &mut conn {
-                    Some(conn) => self.store.finish_jobs(conn, &finished).await,
+                    Some(conn) => self.store.finish_jobs_counted(conn, &finished).await,
                     None => match self.store.dedicated_connection().await {
-                        Ok(new) => self.store.finish_jobs(conn.insert(new), &finished).await,
+                        Ok(new) => {
+                            let conn = conn.insert(new);
+                            self.store.finish_jobs_counted(conn, &finished).await
+                        }
                         Err(error) => Err(error),
                     },
                 };
                 match result {
-                    Ok(recorded) => {
+                    Ok((recorded, counted)) => {
                         log_failures(&finished, &keys, &recorded);
+                        counts = counted;
                         break;
                     }
                     Err(error) => {
@@ -392,8 +397,8 @@ impl Worker {
             }
             SlotPool::release_together(freed);
             // Once the slots are free: metrics never hold up the jobs they describe.
-            if let Err(error) = self.store.record_job_timings(&timings).await {
-                tracing::warn!(cause = %error, lost = timings.len(), "could not record job timings");
+            if let Err(error) = self.store.record_job_metrics(counts, &timings).await {
+                tracing::warn!(cause = %error, lost = timings.len(), "could not record job metrics");
             }
         }
     }

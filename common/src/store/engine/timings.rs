@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::engine::model::QueueName;
 use crate::scripts;
+use crate::store::engine::jobs::stats::OutcomeCounts;
 use crate::store::{Store, StoreResult};
 
 /// Upper bounds of the histograms' buckets, in seconds (`+Inf` is implied): from 5 ms, for
@@ -150,24 +151,30 @@ fn histogram(fields: &HashMap<String, String>, name: &str) -> TimingHistogram {
 }
 
 impl Store {
-    /// Adds the timings of ended attempts to their queues' histograms, in one round trip.
-    pub async fn record_job_timings(&self, timings: &[JobTiming]) -> StoreResult<()> {
+    /// Adds the outcomes a batch's finish counted to their queues' series and the timings of
+    /// its ended attempts to their queues' histograms, in one round trip.
+    pub async fn record_job_metrics(
+        &self,
+        outcomes: OutcomeCounts,
+        timings: &[JobTiming],
+    ) -> StoreResult<()> {
         let mut by_queue: BTreeMap<&QueueName, Increments> = BTreeMap::new();
         for timing in timings {
             let increments = by_queue.entry(&timing.queue).or_default();
             increments.observe(DURATION, timing.duration);
             increments.observe(START_LATENCY, timing.start_latency);
         }
-        if by_queue.is_empty() {
-            return Ok(());
-        }
         let mut pipe = redis::pipe();
+        outcomes.flush_into(&mut pipe, &self.keys);
         for (queue, increments) in by_queue {
             let mut invocation = scripts::RECORD_TIMINGS.key(self.keys.queue_timings(queue));
             for arg in increments.args() {
                 invocation.arg(arg);
             }
             pipe.invoke_script(&invocation).ignore();
+        }
+        if pipe.is_empty() {
+            return Ok(());
         }
         let mut conn = self.conn().await?;
         self.query_pipeline::<()>(&mut conn, &pipe).await

@@ -116,8 +116,23 @@ impl Store {
         conn: &mut RedisConnection,
         finished: &[(Job, AttemptOutcome)],
     ) -> StoreResult<Vec<FinishOutcome>> {
+        let (outcomes, counts) = self.finish_jobs_counted(conn, finished).await?;
+        let mut pipe = redis::pipe();
+        counts.flush_into(&mut pipe, &self.keys);
+        self.query_pipeline::<()>(conn, &pipe).await?;
+        Ok(outcomes)
+    }
+
+    /// [`Store::finish_jobs`] in one round trip, without the outcome series: their counts are
+    /// returned for [`Store::record_job_metrics`], so a worker frees the jobs' slots before it
+    /// writes what only describes them.
+    pub async fn finish_jobs_counted(
+        &self,
+        conn: &mut RedisConnection,
+        finished: &[(Job, AttemptOutcome)],
+    ) -> StoreResult<(Vec<FinishOutcome>, OutcomeCounts)> {
         if finished.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), OutcomeCounts::default()));
         }
         let now = now_ms();
         let retention = self.retention_secs;
@@ -145,18 +160,15 @@ impl Store {
             .map(finish_outcome)
             .collect::<StoreResult<_>>()?;
 
-        let mut series = OutcomeCounts::default();
+        let mut counts = OutcomeCounts::at(now);
         for ((job, _), outcome) in finished.iter().zip(&outcomes) {
             match outcome {
-                FinishOutcome::Succeeded { .. } => series.add(&job.queue, Outcome::Succeeded),
-                FinishOutcome::Failed => series.add(&job.queue, Outcome::Failed),
+                FinishOutcome::Succeeded { .. } => counts.add(&job.queue, Outcome::Succeeded),
+                FinishOutcome::Failed => counts.add(&job.queue, Outcome::Failed),
                 FinishOutcome::Retrying | FinishOutcome::Stale => {}
             }
         }
-        let mut pipe = redis::pipe();
-        series.flush_into(&mut pipe, &self.keys, now);
-        self.query_pipeline::<()>(conn, &pipe).await?;
-        Ok(outcomes)
+        Ok((outcomes, counts))
     }
 
     /// Resets the idle time of jobs a live worker still holds, so the scheduler does not take

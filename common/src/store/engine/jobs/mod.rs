@@ -18,6 +18,7 @@ pub use super::dead_letters::{DeadLetter, RequeueOutcome};
 use crate::engine::model::{JobRef, Priority, QueueName};
 use crate::keys::{Keys, Shard};
 pub use attempts::{AttemptOutcome, FinishOutcome, StartOutcome, StartedTask};
+pub use stats::OutcomeCounts;
 
 /// A job read from a stream.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
