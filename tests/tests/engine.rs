@@ -83,6 +83,30 @@ impl World {
         .await
     }
 
+    /// The fields run `id`'s hash holds, as stored.
+    async fn stored_fields(&self, id: &str) -> std::collections::BTreeMap<String, String> {
+        let mut conn = self.app.redis_connection().await;
+        redis::cmd("HGETALL")
+            .arg(self.store.keys().run(id))
+            .query_async(&mut conn)
+            .await
+            .unwrap()
+    }
+
+    /// Jobs on the default queue's stream of `priority` on `shard` (`XLEN`).
+    async fn default_queue_length(&self, shard: common::keys::Shard, priority: Priority) -> u64 {
+        let mut conn = self.app.redis_connection().await;
+        redis::cmd("XLEN")
+            .arg(
+                self.store
+                    .keys()
+                    .stream(shard, &QueueName::default(), priority),
+            )
+            .query_async(&mut conn)
+            .await
+            .unwrap()
+    }
+
     async fn wait_for_status(&self, run_id: &str, status: RunStatus, timeout: Duration) -> RunView {
         let what = format!("run {run_id} reaches {status}");
         wait_for(timeout, &what, || async {
@@ -1052,13 +1076,9 @@ async fn stored_new_run(
         read.tasks.iter().map(|task| task.id.as_str()).collect();
     assert_eq!(task_ids.len(), spec.tasks.len(), "distinct task ids");
     assert!(task_ids.iter().all(|id| uuid::Uuid::parse_str(id).is_ok()));
-    let mut conn = world.app.redis_connection().await;
-    let fields: std::collections::BTreeMap<String, String> = redis::cmd("HGETALL")
-        .arg(world.store.keys().run(&id))
-        .query_async(&mut conn)
+    world
+        .stored_fields(&id)
         .await
-        .unwrap();
-    fields
         .into_iter()
         .map(|(name, value)| {
             let value = if name == "created" || name == "listed" {
@@ -1090,12 +1110,7 @@ async fn a_finished_run_stores_no_time_or_progress_its_readers_derive() {
     let run = world
         .wait_for_status(&id, RunStatus::Success, Duration::from_secs(20))
         .await;
-    let mut conn = world.app.redis_connection().await;
-    let fields: std::collections::BTreeMap<String, String> = redis::cmd("HGETALL")
-        .arg(world.store.keys().run(&id))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let fields = world.stored_fields(&id).await;
     // The start and the finish write neither a task's `updated` (the latest of the times that
     // are written), nor a first delivery, nor a succeeded task's progress; the finish leaves
     // the run's `updated` as its start wrote it.
@@ -1297,17 +1312,8 @@ async fn runs_sharing_a_shape_in_one_call_are_each_stored_with_only_their_own_pa
             .unwrap();
         assert_eq!(has_payload, !spec.payload.is_null(), "{id}");
     }
-    let queued = |priority| {
-        redis::cmd("XLEN")
-            .arg(keys.stream(shard, &QueueName::default(), priority))
-            .clone()
-    };
-    let (normal, high): (u64, u64) = redis::pipe()
-        .add_command(queued(Priority::Normal))
-        .add_command(queued(Priority::High))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let normal = world.default_queue_length(shard, Priority::Normal).await;
+    let high = world.default_queue_length(shard, Priority::High).await;
     assert_eq!(
         (normal, high),
         (4, 1),
@@ -1318,30 +1324,19 @@ async fn runs_sharing_a_shape_in_one_call_are_each_stored_with_only_their_own_pa
 #[tokio::test]
 async fn a_new_run_named_twice_in_one_call_is_created_once() {
     let world = World::new().await;
-    let keys = world.store.keys();
     // Three new ids on one shard, the first named twice: the call finds none of them stored.
-    let ids = ids_on_one_shard(keys, "twice", 3);
-    let shard = keys.shard_of(&ids[0]);
-    let with = |id: &String, n: u64| RunSpec {
-        id: Some(id.clone()),
+    let ids = ids_on_one_shard(world.store.keys(), "twice", 3);
+    let new_run = |at: usize, n: u64| RunSpec {
+        id: Some(ids[at].clone()),
         ..run_of(vec![shell_task("A", "true", &[])], json!({ "n": n }))
     };
-    let specs = vec![
-        with(&ids[0], 0),
-        with(&ids[1], 1),
-        with(&ids[0], 2),
-        with(&ids[2], 3),
-    ];
+    let specs = [(0, 0), (1, 1), (0, 2), (2, 3)].map(|(at, n)| new_run(at, n));
     world.store.create_runs(&specs).await.unwrap();
+    let shard = world.store.keys().shard_of(&ids[0]);
 
     let run = world.store.get_run(&ids[0]).await.unwrap().unwrap();
     assert_eq!(run.payload, json!({"n": 0}), "the first naming wins");
-    let mut conn = world.app.redis_connection().await;
-    let queued: u64 = redis::cmd("XLEN")
-        .arg(keys.stream(shard, &QueueName::default(), Priority::Normal))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let queued = world.default_queue_length(shard, Priority::Normal).await;
     assert_eq!(queued, 3, "one first job per run");
 }
 
