@@ -107,7 +107,11 @@ while arg <= #ARGV do
     if payload ~= 'null' then
       fields[n + 5], fields[n + 6] = 'payload', payload
     end
-    in_chunks(fields, function(...) redis.call('HSET', run, ...) end)
+    if #fields <= 1000 then
+      redis.call('HSET', run, unpack(fields))
+    else
+      in_chunks(fields, function(...) redis.call('HSET', run, ...) end)
+    end
     for at = #fields, n + 1, -1 do
       fields[at] = nil
     end
