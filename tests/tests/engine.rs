@@ -1322,6 +1322,29 @@ async fn runs_sharing_a_shape_in_one_call_are_each_stored_with_only_their_own_pa
 }
 
 #[tokio::test]
+async fn a_run_of_hundreds_of_tasks_is_written_whole() {
+    let world = World::new().await;
+    // 300 tasks are over 1,800 values to write: creation writes them in chunks of 1,000.
+    let tasks: Vec<TaskSpec> = (0..300)
+        .map(|index| shell_task(&format!("T{index}"), "true", &[]))
+        .collect();
+    let spec = RunSpec {
+        id: Some("wide-0".into()),
+        ..run_of(tasks, json!({"wide": true}))
+    };
+    world.store.create_runs(&[spec]).await.unwrap();
+    let run = world.store.get_run("wide-0").await.unwrap().unwrap();
+    assert_eq!(run.payload, json!({"wide": true}));
+    assert_eq!(run.tasks.len(), 300);
+    assert!(run.tasks.iter().enumerate().all(|(index, task)| {
+        task.key == format!("T{index}") && task.status == TaskStatus::Queued
+    }));
+    let shard = world.store.keys().shard_of("wide-0");
+    let queued = world.default_queue_length(shard, Priority::Normal).await;
+    assert_eq!(queued, 300, "one first job per task");
+}
+
+#[tokio::test]
 async fn a_new_run_named_twice_in_one_call_is_created_once() {
     let world = World::new().await;
     // Three new ids on one shard, the first named twice: the call finds none of them stored.
