@@ -14,15 +14,14 @@ for _, member in ipairs(due) do
     string.match(member, '^(%a+)|(.+)|(%d+)|(%d+)|(%d+)$')
   local stream = streams[priority]
   if stream then
-    -- An entry leaves out a first attempt and no redeliveries (see shard_prelude.lua's `enqueue`).
-    local fields = {'r', run, 't', task}
-    if attempt ~= '1' then
-      fields[#fields + 1], fields[#fields + 2] = 'a', attempt
+    -- An entry leaves out its redeliveries while there are none (see shard_prelude.lua's
+    -- `enqueue`).
+    local entry
+    if redeliveries == '0' then
+      entry = redis.call('XADD', stream, '*', 'r', run, 't', task, 'a', attempt)
+    else
+      entry = redis.call('XADD', stream, '*', 'r', run, 't', task, 'a', attempt, 'd', redeliveries)
     end
-    if redeliveries ~= '0' then
-      fields[#fields + 1], fields[#fields + 2] = 'd', redeliveries
-    end
-    local entry = redis.call('XADD', stream, '*', unpack(fields))
     newest[priority] = entry .. '|' .. run .. '|' .. task .. '|' .. attempt .. '|' .. redeliveries
   end
   redis.call('ZREM', KEYS[1], member)

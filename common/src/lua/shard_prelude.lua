@@ -112,16 +112,11 @@ end
 local newest = {}
 
 -- Adds the job of task `task` of run `run_id` (its first attempt unless `attempt` is given) to
--- its queue's stream. A job's entry leaves out its attempt when it is the first and its
--- redeliveries when there are none: readers take 1 and 0.
+-- its queue's stream. A job's entry leaves out its redeliveries while there are none: readers
+-- take 0 (as every reader since redeliveries were counted does).
 local function enqueue(queue, priority, run_id, task, attempt)
   local stream = queue_key(queue, priority)
-  local entry
-  if attempt and attempt ~= '1' then
-    entry = redis.call('XADD', stream, '*', 'r', run_id, 't', task, 'a', attempt)
-  else
-    entry = redis.call('XADD', stream, '*', 'r', run_id, 't', task)
-  end
+  local entry = redis.call('XADD', stream, '*', 'r', run_id, 't', task, 'a', attempt or '1')
   count(queue, 'enqueued')
   local last = newest[stream]
   if not last then

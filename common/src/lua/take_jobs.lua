@@ -39,9 +39,9 @@ if read then
     end
     local known = seen[id]
     local started = {}
-    -- An entry leaves out a first attempt and no redeliveries.
-    if known and job.r == known[2] and job.t then
-      started = start(known[1], job.r, job.t, job.a or '1', job.d or '0', queue, priority, id)
+    -- An entry leaves out its redeliveries while there are none.
+    if known and job.r == known[2] and job.t and job.a then
+      started = start(known[1], job.r, job.t, job.a, job.d or '0', queue, priority, id)
       if started[1] == 'queues' then
         started = {}
       end

@@ -65,18 +65,18 @@ pub(crate) fn field<T: redis::FromRedisValue>(entry: &StreamId, name: &str) -> O
     entry.get(name)
 }
 
-/// Decodes the job fields (`r`, `t`, `a`, `d`) of a stream entry: an entry without `a` is a
-/// first attempt's, one without `d` was never redelivered (see [`job_fields`]).
+/// Decodes the job fields (`r`, `t`, `a`, `d`) of a stream entry: one without `d` was never
+/// redelivered (see [`job_fields`]).
 pub(crate) fn job_from_entry(entry: &StreamId) -> Option<JobRef> {
-    let number = |name: &str, absent: u32| match field::<String>(entry, name) {
-        Some(text) => text.parse().ok(),
-        None => Some(absent),
+    let redeliveries = match field::<String>(entry, "d") {
+        Some(text) => text.parse().ok()?,
+        None => 0,
     };
     Some(JobRef {
         run_id: field::<String>(entry, "r")?,
         task: field::<String>(entry, "t")?.parse().ok()?,
-        attempt: number("a", 1)?,
-        redeliveries: number("d", 0)?,
+        attempt: field::<String>(entry, "a")?.parse().ok()?,
+        redeliveries,
     })
 }
 
@@ -137,14 +137,15 @@ pub(crate) fn job_from_wake(
     })
 }
 
-/// The fields of a stream entry carrying `job`: its attempt only when it is not the first,
-/// its redeliveries only when there were some (every queued job's entry holds them, and most
-/// are a first attempt never redelivered).
+/// The fields of a stream entry carrying `job`: its redeliveries only when there were some
+/// (every queued job has an entry, and most were never redelivered). The attempt is always
+/// there: workers of builds before this one require it.
 pub(crate) fn job_fields(job: &JobRef) -> Vec<(&'static str, String)> {
-    let mut fields = vec![("r", job.run_id.clone()), ("t", job.task.to_string())];
-    if job.attempt != 1 {
-        fields.push(("a", job.attempt.to_string()));
-    }
+    let mut fields = vec![
+        ("r", job.run_id.clone()),
+        ("t", job.task.to_string()),
+        ("a", job.attempt.to_string()),
+    ];
     if job.redeliveries != 0 {
         fields.push(("d", job.redeliveries.to_string()));
     }
@@ -207,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn a_job_entry_carries_its_attempt_and_redeliveries_only_when_not_the_first() {
+    fn a_job_entry_carries_its_redeliveries_only_when_there_were_some() {
         let entry = |fields: Vec<(&'static str, String)>| StreamId {
             id: "1-0".into(),
             map: fields
@@ -223,27 +224,29 @@ mod tests {
             redeliveries,
         };
         let first = job_fields(&job(1, 0));
-        assert_eq!(first, [("r", "r1".to_owned()), ("t", "3".to_owned())]);
+        let fields = |pairs: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+            pairs
+                .iter()
+                .map(|(name, value)| (*name, value.to_string()))
+                .collect()
+        };
+        assert_eq!(first, fields(&[("r", "r1"), ("t", "3"), ("a", "1")]));
         for (attempt, redeliveries) in [(1, 0), (2, 0), (1, 4), (3, 2)] {
-            let fields = job_fields(&job(attempt, redeliveries));
+            let written = job_fields(&job(attempt, redeliveries));
             assert_eq!(
-                job_from_entry(&entry(fields)),
+                job_from_entry(&entry(written)),
                 Some(job(attempt, redeliveries))
             );
         }
-        // An entry with both (as written before) reads the same; a malformed one reads as none.
-        let written_before = vec![
-            ("r", "r1".to_owned()),
-            ("t", "3".to_owned()),
-            ("a", "1".to_owned()),
-            ("d", "0".to_owned()),
-        ];
+        // An entry with `d` of 0 (as written before) reads the same; one without its attempt, or
+        // with one that is not a number, reads as none.
+        let written_before = fields(&[("r", "r1"), ("t", "3"), ("a", "1"), ("d", "0")]);
         assert_eq!(job_from_entry(&entry(written_before)), Some(job(1, 0)));
-        let malformed = vec![
-            ("r", "r1".to_owned()),
-            ("t", "3".to_owned()),
-            ("a", "x".to_owned()),
-        ];
-        assert_eq!(job_from_entry(&entry(malformed)), None);
+        for malformed in [
+            fields(&[("r", "r1"), ("t", "3"), ("a", "x")]),
+            fields(&[("r", "r1"), ("t", "3")]),
+        ] {
+            assert_eq!(job_from_entry(&entry(malformed)), None);
+        }
     }
 }
