@@ -15,7 +15,7 @@ use redis::Value;
 use serde_json::value::RawValue;
 
 use super::run_facts::FixedFacts;
-use super::runs::stored_kind;
+use super::runs::{latest_time, stored_kind};
 use crate::engine::model::{RunKind, RunStatus};
 use crate::store::tracked_cache::{Ticket, TrackingConnection};
 use crate::store::{Store, StoreError, StoreResult};
@@ -88,12 +88,11 @@ impl Listed {
         let finished_ms = bulk(&fields[3]).and_then(number);
         Ok(Some(Self {
             status,
-            // A run not changed since its creation has no `updated`, and a finished run's is
-            // the later of it and `finished`.
-            updated_ms: bulk(&fields[1])
-                .and_then(number)
-                .unwrap_or(created_ms)
-                .max(finished_ms.unwrap_or(0)),
+            updated_ms: latest_time(
+                bulk(&fields[1]).and_then(number),
+                created_ms,
+                &[finished_ms],
+            ),
             created_ms,
             finished_ms,
         }))

@@ -615,10 +615,7 @@ pub(crate) fn parse_run(id: &str, fields: &HashMap<String, String>) -> StoreResu
         definition,
         status: stored_value("status", required("status")?)?,
         created_ms,
-        // A run's finish does not write `updated`: it is the later of the two.
-        updated_ms: number("updated")
-            .unwrap_or(created_ms)
-            .max(number("finished").unwrap_or(0)),
+        updated_ms: latest_time(number("updated"), created_ms, &[number("finished")]),
         finished_ms: number("finished"),
         payload: get("payload")
             .and_then(|text| serde_json::from_str(text).ok())
@@ -660,6 +657,18 @@ const TASK_ID_NAMESPACE: uuid::Uuid = uuid::uuid!("5d3c6f0e-2a4b-4f7e-9c1d-8b6a0
 /// it is read, so a run hash need not hold it.
 pub(crate) fn task_id(run_id: &str, index: usize) -> String {
     uuid::Uuid::new_v5(&TASK_ID_NAMESPACE, format!("{run_id}/{index}").as_bytes()).to_string()
+}
+
+/// When a run or task last changed: the latest of its stored `updated` (else its creation,
+/// `created_ms`) and the times in `later` it has (`finished`, and a task's `started`), which
+/// the scripts that set them do not copy into `updated`.
+pub(crate) fn latest_time(updated: Option<u64>, created_ms: u64, later: &[Option<u64>]) -> u64 {
+    later
+        .iter()
+        .flatten()
+        .fold(updated.unwrap_or(created_ms), |latest, &time| {
+            latest.max(time)
+        })
 }
 
 /// A run's priority from its `priority` field, which a run of the normal priority lacks.
@@ -732,11 +741,11 @@ pub(crate) fn parse_task(
         worker: get("worker").map(str::to_owned),
         is_hook: get("hook") == Some("1"),
         created_ms: number("created").unwrap_or(run_created_ms),
-        // Its start and finish do not write `updated`: it is the latest of the three.
-        updated_ms: number("updated")
-            .unwrap_or(run_created_ms)
-            .max(started_ms.unwrap_or(0))
-            .max(finished_ms.unwrap_or(0)),
+        updated_ms: latest_time(
+            number("updated"),
+            run_created_ms,
+            &[started_ms, finished_ms],
+        ),
         started_ms,
         finished_ms,
     })

@@ -427,7 +427,8 @@ impl Store {
     }
 
     /// The `candidates` whose task runs under the consumer holding the entry and was last
-    /// touched (updated or started) at or before `cutoff` (one round trip; the release checks again).
+    /// touched (updated or started) at or before `cutoff` (one round trip; the release checks
+    /// again).
     async fn inactive_holders(
         &self,
         conn: &mut (impl ConnectionLike + Send),
