@@ -23,8 +23,8 @@ pub fn unknown_name<T: strum::VariantNames>(text: &str) -> InvalidInput {
     ))
 }
 
-/// A failure of a store operation. Cloned for each caller whose runs a failed call carried.
-#[derive(Debug, Clone, Error)]
+/// A failure of a store operation.
+#[derive(Debug, Error)]
 pub enum StoreError {
     /// Redis could not be reached or answered with an error.
     #[error("redis: {0}")]

@@ -9,29 +9,28 @@
 -- Runs of one call often share everything but their id and payload (a bulk creation of one
 -- workflow): what they share, their shape, is sent once and each run names its shape.
 -- KEYS  per shape: its definition's index; then per run: its hash
--- ARGV  the number of shapes S, then per shape: creation time (Unix ms), the `listed` field of
---       a run created then, kind, definition, priority, queue, due (Unix ms, 0 for at
---       creation), number of tasks T, number of further values E, E further fields and values
---       (what differs from the defaults), then T times: task key, executor, queue, status;
---       then per run: id, its shape's number (1 for the first), payload. The tasks whose
---       status is `queued` are a run's first jobs. Runs of several callers go in one call, each
---       with its own creation time, so the time is part of a shape.
+-- ARGV  now (Unix ms), the `listed` field of a run created now, the number of shapes S, then
+--       per shape: kind, definition, priority, queue, due (Unix ms, 0 for now), number of
+--       tasks T, number of further values E, E further fields and values (what differs from
+--       the defaults), then T times: task key, executor, queue, status; then per run: id, its
+--       shape's number (1 for the first), payload. The tasks whose status is `queued` are a
+--       run's first jobs.
 -- Returns, per run, 1 when it was created and 0 when it already existed.
-local shape_count = tonumber(ARGV[first_arg])
+-- Kept as the decimal string it came as: scores and fields take it as is.
+local now = ARGV[first_arg]
+local now_ms = tonumber(now)
+local listed = ARGV[first_arg + 1]
+local shape_count = tonumber(ARGV[first_arg + 2])
 -- The values each task takes: key, executor, queue, status.
 local TASK_VALUES = 4
 
 -- Each shape: what its runs share, read once: its kind, definition, priority, due time,
--- whether that is later than its creation, its definition's index key, the hash fields every
--- run of it starts with (a run adds its creation time, `listed` and its payload), the queue
--- and index of each task queued at creation (flat), its creation time (the decimal string it
--- came as: scores and fields take it as is), its `listed` field, and whether its definition
--- was recorded by this call.
+-- whether that is later than now, its definition's index key, the hash fields every run of it
+-- starts with (a run adds its creation time, `listed` and its payload), the queue and index of
+-- each task queued at creation (flat), and whether its definition was recorded by this call.
 local shapes = {}
-local arg = first_arg + 1
+local arg = first_arg + 3
 for number = 1, shape_count do
-  local created, listed = ARGV[arg], ARGV[arg + 1]
-  arg = arg + 2
   local kind, definition, priority, queue = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3]
   local due, ntasks = ARGV[arg + 4], ARGV[arg + 5]
   local tasks = tonumber(ntasks)
@@ -71,12 +70,11 @@ for number = 1, shape_count do
       first_jobs[#first_jobs + 1] = index
     end
   end
-  shapes[number] = {kind, definition, priority, due, due ~= '0' and tonumber(due) > tonumber(created),
-    KEYS[first_item_key + number - 1], fields, first_jobs, created, listed}
+  shapes[number] = {kind, definition, priority, due, due ~= '0' and tonumber(due) > now_ms,
+    KEYS[first_item_key + number - 1], fields, first_jobs}
 end
 -- Where each value of a shape is in its table.
-local KIND, DEFINITION, PRIORITY, DUE, DELAYED, INDEX, FIELDS, FIRST_JOBS, CREATED, LISTED, RECORDED =
-  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+local KIND, DEFINITION, PRIORITY, DUE, DELAYED, INDEX, FIELDS, FIRST_JOBS, RECORDED = 1, 2, 3, 4, 5, 6, 7, 8, 9
 
 -- A call of one run (one shape, one run) writes its index entries and counters as it goes.
 writes_now = #KEYS == first_item_key + 1
@@ -105,8 +103,7 @@ while arg <= #ARGV do
     -- they were for its next run.
     local fields = shape[FIELDS]
     local n = #fields
-    local created_at = shape[CREATED]
-    fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] = 'created', created_at, 'listed', shape[LISTED]
+    fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] = 'created', now, 'listed', listed
     if payload ~= 'null' then
       fields[n + 5], fields[n + 6] = 'payload', payload
     end
@@ -119,8 +116,8 @@ while arg <= #ARGV do
       fields[at] = nil
     end
     local kind, priority = shape[KIND], shape[PRIORITY]
-    index_add(index_key(kind, 'active'), created_at, run_id)
-    index_add(shape[INDEX], created_at, run_id)
+    index_add(index_key(kind, 'active'), now, run_id)
+    index_add(shape[INDEX], now, run_id)
     if not shape[RECORDED] then
       shape[RECORDED] = true
       redis.call('SADD', index_key(kind, 'defs'), shape[DEFINITION])

@@ -69,8 +69,6 @@ pub struct Store {
     key_uses: auth::key_uses::KeyUses,
     /// The key blocks of the shard scripts, named once.
     shard_key_blocks: engine::shard_call::ShardKeyBlocks,
-    /// Each shard's creations taken in turns, those that wait going together.
-    creation_lines: engine::creation_line::CreationLines,
 }
 
 impl std::fmt::Debug for Store {
@@ -131,7 +129,6 @@ impl Store {
             empty_indexes,
             key_uses: Default::default(),
             shard_key_blocks: Default::default(),
-            creation_lines: engine::creation_line::CreationLines::new(options.shards),
         };
         store.load_scripts().await?;
         store.check_shard_count().await?;
@@ -197,6 +194,19 @@ impl Store {
                 .arg(wanted)
                 .arg(self.replication.replicas_ack_timeout_ms);
         }
+    }
+
+    /// Sends the write `pipe` on the connection for acknowledged writes from a task of its
+    /// own, at once, so the caller can build its next while Redis runs this one.
+    pub(crate) fn spawn_write(
+        &self,
+        pipe: Pipeline,
+    ) -> tokio::task::JoinHandle<StoreResult<Vec<redis::Value>>> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut conn = store.acknowledged_writes_conn();
+            store.query_pipeline(&mut conn, &pipe).await
+        })
     }
 
     /// The replies of a pipeline built with [`Store::wait_for_replicas`], without the

@@ -1,8 +1,6 @@
 //! The engine's Redis access: runs, jobs and queues, and what keeps them moving and visible.
 //!
-//! - `creation`: creating runs, one script call per shard; `creation_line`: a shard's
-//!   creations taken in turns, those that wait going together in one call.
-//! - [`runs`]: reading, canceling and requeueing runs; task logs.
+//! - [`runs`]: creating, reading, canceling and requeueing runs; task logs.
 //! - [`front_runs`]: the runs one front sees (those of its kind); every front's run lookup.
 //! - [`jobs`]: the queue protocol: reading jobs, starting and finishing attempts.
 //! - [`dead_letters`]: jobs that failed for good, to inspect, delete or requeue.
@@ -19,8 +17,6 @@
 //! - `run_facts`: what never changes of a run, kept in memory by a process that lists runs.
 //! - [`timings`]: task duration and start latency histograms by queue, for `/metrics`.
 
-pub(crate) mod creation;
-pub(crate) mod creation_line;
 pub mod dead_letters;
 pub mod front_runs;
 pub mod jobs;

@@ -1,13 +1,15 @@
-//! Runs: reading them, canceling them, and reading their tasks' logs (creating them is
-//! `creation`'s).
+//! Runs: creating them (idempotently, with their indexes and first jobs in one script per
+//! shard), reading them, canceling them, and reading their tasks' logs.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use redis::AsyncCommands;
 use serde_json::Value;
 
-use crate::engine::model::{Priority, QueueName, RunKind, RunStatus, TaskStatus};
+use super::run_summaries::listed_at_creation;
+use crate::engine::model::{Priority, QueueName, RunKind, RunSpec, RunStatus, TaskStatus};
 use crate::error::{InvalidInput, StoreError};
+use crate::keys::Shard;
 use crate::scripts;
 use crate::store::{Store, StoreResult};
 use crate::time::now_ms;
@@ -120,6 +122,113 @@ pub struct LogLine {
 }
 
 impl Store {
+    /// Creates one run and enqueues its first jobs; returns its id.
+    pub async fn create_run(&self, spec: &RunSpec) -> StoreResult<String> {
+        let mut ids = self.create_runs(std::slice::from_ref(spec)).await?;
+        ids.pop()
+            .ok_or_else(|| StoreError::Corrupt("no run id returned".into()))
+    }
+
+    /// Creates runs, indexes them and enqueues their first jobs; returns their ids.
+    ///
+    /// Creation is idempotent per run id: a spec whose `id` already exists is left as it is.
+    /// Runs are grouped by shard and each shard's are created by one script call, so a run,
+    /// its indexes and its first jobs appear together or not at all. The shards' calls are
+    /// sent one by one as they are built and their replies awaited together.
+    pub async fn create_runs(&self, specs: &[RunSpec]) -> StoreResult<Vec<String>> {
+        self.create_runs_at(specs, now_ms()).await
+    }
+
+    /// [`Store::create_runs`] with the creation time given (Unix ms), for callers that answer
+    /// with the new run without reading it back.
+    pub async fn create_runs_at(&self, specs: &[RunSpec], now: u64) -> StoreResult<Vec<String>> {
+        let mut by_shard: BTreeMap<Shard, Vec<(String, &RunSpec)>> = BTreeMap::new();
+        let mut ids = Vec::with_capacity(specs.len());
+        for spec in specs {
+            spec.validate()?;
+            let id = spec
+                .id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            by_shard
+                .entry(self.keys.shard_of(&id))
+                .or_default()
+                .push((id.clone(), spec));
+            ids.push(id);
+        }
+        let queues: BTreeSet<QueueName> = distinct_queues(specs).into_iter().collect();
+        for queue in &queues {
+            self.ensure_queue(queue).await?;
+        }
+
+        // Each shard's call is sent as soon as it is built (when there are several), so that
+        // Redis runs one while the next is built.
+        let several = by_shard.len() > 1;
+        let mut sent = Vec::with_capacity(by_shard.len());
+        for (shard, runs) in &by_shard {
+            let mut pipe = redis::pipe();
+            // The kinds of the shard's runs, whose indexes the call writes.
+            let mut kinds: Vec<RunKind> = Vec::new();
+            for (_, spec) in runs {
+                if !kinds.contains(&spec.kind) {
+                    kinds.push(spec.kind);
+                }
+            }
+            let mut call = self.shard_call(&scripts::CREATE_RUNS, *shard, &kinds, &queues);
+            let specs: Vec<&RunSpec> = runs.iter().map(|(_, spec)| *spec).collect();
+            let shapes = RunShapes::of(&specs);
+            call.arg(now)
+                .arg(listed_at_creation(now))
+                .arg(shapes.shapes.len());
+            for (spec, values) in &shapes.shapes {
+                call.key(
+                    self.keys
+                        .definition_index(*shard, spec.kind, &spec.definition),
+                );
+                for value in values {
+                    call.arg(value);
+                }
+            }
+            for ((id, spec), shape) in runs.iter().zip(&shapes.of_run) {
+                call.key(self.keys.run(id))
+                    .arg(id)
+                    .arg(shape + 1)
+                    .arg(spec.payload.to_string());
+            }
+            call.add_to(&mut pipe);
+            self.wait_for_replicas(&mut pipe);
+            sent.push(if several {
+                SentWrite::Spawned(self.spawn_write(pipe))
+            } else {
+                SentWrite::Built(pipe)
+            });
+        }
+        let mut created: Vec<Vec<i64>> = Vec::with_capacity(sent.len());
+        for write in sent {
+            let replies = match write {
+                SentWrite::Spawned(reply) => reply.await.map_err(|error| {
+                    if error.is_panic() {
+                        std::panic::resume_unwind(error.into_panic())
+                    }
+                    StoreError::Interrupted
+                })??,
+                SentWrite::Built(pipe) => {
+                    let mut conn = self.acknowledged_writes_conn();
+                    self.query_pipeline(&mut conn, &pipe).await?
+                }
+            };
+            created.extend(self.replicated::<Vec<i64>>(replies)?);
+        }
+        let runs: usize = created.iter().map(Vec::len).sum();
+        if runs != specs.len() {
+            return Err(StoreError::UnexpectedReply {
+                script: "create_runs",
+                reply: format!("{runs} results for {} runs", specs.len()),
+            });
+        }
+        Ok(ids)
+    }
+
     /// Reads a run with its tasks; `None` when it does not exist (or expired).
     pub async fn get_run(&self, run_id: &str) -> StoreResult<Option<RunView>> {
         let mut conn = self.conn().await?;
@@ -299,6 +408,187 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Every queue the runs' tasks use, each once, in order.
+fn distinct_queues(specs: &[RunSpec]) -> Vec<QueueName> {
+    let mut queues: Vec<QueueName> = specs
+        .iter()
+        .flat_map(|spec| {
+            spec.tasks
+                .iter()
+                .map(move |task| task.queue.clone().unwrap_or_else(|| spec.queue.clone()))
+        })
+        .collect();
+    queues.sort();
+    queues.dedup();
+    queues
+}
+
+fn join_indices(indices: &[usize]) -> String {
+    indices
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The shapes of runs created by one call: what each run shares with others but its id and
+/// payload, as the creation script takes it, each distinct shape once.
+struct RunShapes<'a> {
+    /// Each distinct shape: a run of it, and its values.
+    shapes: Vec<(&'a RunSpec, Vec<String>)>,
+    /// Each run's shape, as an index into `shapes`.
+    of_run: Vec<usize>,
+}
+
+impl<'a> RunShapes<'a> {
+    /// The shapes of `specs`, in the order they first appear.
+    fn of(specs: &[&'a RunSpec]) -> Self {
+        if let [spec] = specs {
+            return Self {
+                shapes: vec![(*spec, shape_values(spec))],
+                of_run: vec![0],
+            };
+        }
+        let mut firsts: Vec<&RunSpec> = Vec::new();
+        let mut known: HashMap<Vec<String>, usize> = HashMap::new();
+        let of_run = specs
+            .iter()
+            .map(|spec| {
+                *known.entry(shape_values(spec)).or_insert_with(|| {
+                    firsts.push(spec);
+                    firsts.len() - 1
+                })
+            })
+            .collect();
+        let mut values: Vec<Option<Vec<String>>> = vec![None; firsts.len()];
+        for (shape, index) in known {
+            values[index] = Some(shape);
+        }
+        let shapes = firsts
+            .into_iter()
+            .zip(values.into_iter().flatten())
+            .collect();
+        Self { shapes, of_run }
+    }
+}
+
+/// A run's shape as the creation script takes it: kind, definition, priority, queue, due
+/// time (0 for now), task count, the number of further values and those values
+/// ([`further_fields`]), then each task's key, executor, queue and status.
+fn shape_values(spec: &RunSpec) -> Vec<String> {
+    let further = further_fields(spec);
+    let mut values = Vec::with_capacity(7 + 2 * further.len() + 4 * spec.tasks.len());
+    values.extend([
+        spec.kind.as_str().to_owned(),
+        spec.definition.clone(),
+        spec.priority.as_str().to_owned(),
+        spec.queue.as_str().to_owned(),
+        spec.not_before_ms.unwrap_or(0).to_string(),
+        spec.tasks.len().to_string(),
+        (further.len() * 2).to_string(),
+    ]);
+    for (field, value) in further {
+        values.push(field);
+        values.push(value);
+    }
+    for task in &spec.tasks {
+        let status = if task.depends_on.is_empty() && !task.is_hook {
+            TaskStatus::Queued
+        } else {
+            TaskStatus::Pending
+        };
+        values.extend([
+            task.key.clone(),
+            task.executor.to_string(),
+            task.queue
+                .as_ref()
+                .unwrap_or(&spec.queue)
+                .as_str()
+                .to_owned(),
+            status.as_str().to_owned(),
+        ]);
+    }
+    values
+}
+
+/// A write of [`Store::create_runs_at`]: sent on a task of its own, or to be sent when awaited.
+enum SentWrite {
+    /// Sent; its replies come through the handle.
+    Spawned(tokio::task::JoinHandle<StoreResult<Vec<redis::Value>>>),
+    /// Not sent yet.
+    Built(redis::Pipeline),
+}
+
+/// The hash fields of a new run that differ from the defaults, the run's then its tasks'.
+///
+/// The creation script writes the rest from the run's own arguments: its definition, kind,
+/// status, times, payload, queue, priority and task count, and each task's id, key, executor,
+/// queue, status and first attempt. The run's id is its key's, a run not fired by the scheduler
+/// is not periodic, a run that has finished no task has done none, and a run not changed since
+/// its creation was last updated then: none of these is stored (every byte of a run hash is
+/// held for each queued job). `updated` is written by the first change (a start, a cancel, a
+/// failure).
+fn further_fields(spec: &RunSpec) -> Vec<(String, String)> {
+    let successors = spec.successors();
+    let mut fields = Vec::new();
+    if spec.periodic {
+        fields.push(("periodic".to_owned(), "1".to_owned()));
+    }
+    let hooks = [
+        ("hook_success", spec.hooks.on_success),
+        ("hook_failure", spec.hooks.on_failure),
+    ];
+    for (name, hook) in hooks {
+        if let Some(index) = hook {
+            fields.push((name.to_owned(), index.to_string()));
+        }
+    }
+    if spec.tasks.iter().any(|task| task.is_hook) {
+        let work = spec.tasks.iter().filter(|task| !task.is_hook).count();
+        fields.push(("nwork".to_owned(), work.to_string()));
+    }
+    if let Some(due) = spec.not_before_ms {
+        fields.push(("not_before".to_owned(), due.to_string()));
+    }
+    if spec.kind.is_kept() {
+        fields.push(("keep".to_owned(), "1".to_owned()));
+    }
+    // Every queue the run's tasks use, when that is more than the run's own: finishing a task
+    // declares them to the script that may enqueue its successors.
+    let queues = distinct_queues(std::slice::from_ref(spec));
+    if queues.len() > 1 || queues.first() != Some(&spec.queue) {
+        let names: Vec<&str> = queues.iter().map(QueueName::as_str).collect();
+        fields.push(("queues".to_owned(), names.join(",")));
+    }
+    // Missing: no dependencies or successors, no retries, no timeout, not a hook, progress 0,
+    // delivery 0, created and updated as the run's.
+    for (index, task) in spec.tasks.iter().enumerate() {
+        let mut task_fields = Vec::new();
+        if !task.depends_on.is_empty() {
+            task_fields.push(("deps", join_indices(&task.depends_on)));
+            task_fields.push(("waiting", task.depends_on.len().to_string()));
+        }
+        if !successors[index].is_empty() {
+            task_fields.push(("succ", join_indices(&successors[index])));
+        }
+        if task.max_retries > 0 {
+            task_fields.push(("retries", task.max_retries.to_string()));
+        }
+        if let Some(secs) = task.timeout_secs {
+            task_fields.push(("timeout", secs.to_string()));
+        }
+        if task.is_hook {
+            task_fields.push(("hook", "1".to_owned()));
+        }
+        fields.extend(
+            task_fields
+                .into_iter()
+                .map(|(name, value)| (format!("t{index}.{name}"), value)),
+        );
+    }
+    fields
 }
 
 /// Run `id` from its hash's fields (runs stored before the id was left out of them also
@@ -511,6 +801,28 @@ mod tests {
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect()
+    }
+
+    /// A one-task workflow run of `example.ETL`.
+    fn one_task_spec(periodic: bool) -> RunSpec {
+        RunSpec {
+            periodic,
+            ..RunSpec::one_task(
+                "example.ETL",
+                "extract",
+                serde_json::json!({"type": "handler", "name": "noop"}),
+                serde_json::json!({"a": 1}),
+            )
+        }
+    }
+
+    #[test]
+    fn a_new_run_sends_as_further_fields_only_what_differs_from_the_defaults() {
+        assert_eq!(further_fields(&one_task_spec(false)), vec![]);
+        assert_eq!(
+            further_fields(&one_task_spec(true)),
+            vec![("periodic".to_owned(), "1".to_owned())]
+        );
     }
 
     #[test]
