@@ -7,32 +7,22 @@
 // are) against a Redis of its own, e.g.:
 //
 //   redis-server --port 6398 --save "" --appendonly no --daemonize yes
-//   cp scripts/peer-profile/bullmq-steady.mjs /tmp/peers/bullmq/ && cd /tmp/peers/bullmq && \
+//   cp scripts/peer-profile/*.mjs /tmp/peers/bullmq/ && cd /tmp/peers/bullmq && \
 //     REDIS_PORT=6398 RATE=20000 SECS=20 node bullmq-steady.mjs
 //
 // It flushes that Redis first. The last stdout line is JSON.
-import { Queue } from 'bullmq';
-import IORedis from 'ioredis';
 import { fork } from 'node:child_process';
+import { openBenchQueue, redisCpu, sleep } from './bench-queue.mjs';
 
 const port = Number(process.env.REDIS_PORT);
 const RATE = Number(process.env.RATE || 20000);
 const SECS = Number(process.env.SECS || 20);
 const ENQUEUERS = 4;
 const BATCH = 500;
-const connection = { host: '127.0.0.1', port };
-const queue = new Queue('bench', { connection, defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000 } });
-const redis = new IORedis(connection);
-await queue.waitUntilReady();
-await redis.flushall();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { queue, redis } = await openBenchQueue(port);
 // The clock worker.mjs reads (CLOCK_MONOTONIC, ms), one for every process.
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
-const cpu = async () => {
-  const lines = (await redis.info('cpu')).split('\r\n');
-  const value = (name) => Number(lines.find((line) => line.startsWith(`${name}:`)).split(':')[1]);
-  return value('used_cpu_user') + value('used_cpu_sys');
-};
+const cpu = () => redisCpu(redis);
 const remaining = async () => {
   const c = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children');
   return Object.values(c).reduce((a, b) => a + b, 0);

@@ -5,38 +5,21 @@
 // `bullmq` and `ioredis` are installed) against a Redis of its own, e.g.:
 //
 //   redis-server --port 6398 --save "" --appendonly no --daemonize yes
-//   cp scripts/peer-profile/bullmq.mjs /tmp/peers/bullmq/ && cd /tmp/peers/bullmq && \
+//   cp scripts/peer-profile/*.mjs /tmp/peers/bullmq/ && cd /tmp/peers/bullmq && \
 //     REDIS_PORT=6398 node bullmq.mjs
 //
 // It flushes that Redis first. The last stdout line is JSON.
-import { Queue } from 'bullmq';
-import IORedis from 'ioredis';
 import { fork } from 'node:child_process';
+import { info, openBenchQueue, redisCpu, sleep } from './bench-queue.mjs';
 
 const port = Number(process.env.REDIS_PORT);
 const N = Number(process.env.N || 50000);
 const CHUNK = Number(process.env.BULK_CHUNK || 1000);
-const connection = { host: '127.0.0.1', port };
-const queue = new Queue('bench', { connection, defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000 } });
-const redis = new IORedis(connection);
-await queue.waitUntilReady();
-await redis.flushall();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const info = async (section) =>
-  Object.fromEntries(
-    (await redis.info(section))
-      .split('\r\n')
-      .filter((line) => line.includes(':'))
-      .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]),
-  );
-const cpu = async () => {
-  const c = await info('cpu');
-  return Number(c.used_cpu_user) + Number(c.used_cpu_sys);
-};
+const { queue, redis } = await openBenchQueue(port);
+const cpu = () => redisCpu(redis);
 const commands = async () => {
   const out = {};
-  for (const [name, value] of Object.entries(await info('commandstats'))) {
+  for (const [name, value] of Object.entries(await info(redis, 'commandstats'))) {
     const fields = Object.fromEntries(value.split(',').map((pair) => pair.split('=')));
     out[name.replace('cmdstat_', '')] = { calls: Number(fields.calls), usec: Number(fields.usec) };
   }
@@ -47,13 +30,13 @@ const remaining = async () => {
   return Object.values(c).reduce((a, b) => a + b, 0);
 };
 
-const memoryBefore = Number((await info('memory')).used_memory);
+const memoryBefore = Number((await info(redis, 'memory')).used_memory);
 for (let i = 0; i < N; i += CHUNK) {
   const jobs = [];
   for (let j = i; j < Math.min(N, i + CHUNK); j++) jobs.push({ name: 'noop', data: { i: j } });
   await queue.addBulk(jobs);
 }
-const memoryAfter = Number((await info('memory')).used_memory);
+const memoryAfter = Number((await info(redis, 'memory')).used_memory);
 
 const cpuBefore = await cpu();
 const commandsBefore = await commands();
