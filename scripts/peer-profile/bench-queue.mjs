@@ -1,5 +1,5 @@
 // What both BullMQ profiles share: the bench queue on a Redis of its own (flushed first), a
-// connection to that Redis, and its CPU time. Copy it next to them (`cp scripts/peer-profile/*.mjs`).
+// connection to that Redis, the jobs it has left, and its CPU time. Copy it next to them (`cp scripts/peer-profile/*.mjs`).
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 
@@ -30,4 +30,10 @@ export async function info(redis, section) {
 export async function redisCpu(redis) {
   const c = await info(redis, 'cpu');
   return Number(c.used_cpu_user) + Number(c.used_cpu_sys);
+}
+
+/** The jobs `queue` has not finished: waiting, active, delayed or held back. */
+export async function jobsLeft(queue) {
+  const c = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children');
+  return Object.values(c).reduce((a, b) => a + b, 0);
 }

@@ -12,7 +12,7 @@
 //
 // It flushes that Redis first. The last stdout line is JSON.
 import { fork } from 'node:child_process';
-import { openBenchQueue, redisCpu, sleep } from './bench-queue.mjs';
+import { jobsLeft, openBenchQueue, redisCpu, sleep } from './bench-queue.mjs';
 
 const port = Number(process.env.REDIS_PORT);
 const RATE = Number(process.env.RATE || 20000);
@@ -23,10 +23,7 @@ const { queue, redis } = await openBenchQueue(port);
 // The clock worker.mjs reads (CLOCK_MONOTONIC, ms), one for every process.
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const cpu = () => redisCpu(redis);
-const remaining = async () => {
-  const c = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children');
-  return Object.values(c).reduce((a, b) => a + b, 0);
-};
+const remaining = () => jobsLeft(queue);
 
 const worker = fork(new URL('./worker.mjs', import.meta.url), [], { env: { ...process.env, CONCURRENCY: '100' } });
 await new Promise((ready) => worker.once('message', ready));

@@ -10,7 +10,7 @@
 //
 // It flushes that Redis first. The last stdout line is JSON.
 import { fork } from 'node:child_process';
-import { info, openBenchQueue, redisCpu, sleep } from './bench-queue.mjs';
+import { info, jobsLeft, openBenchQueue, redisCpu, sleep } from './bench-queue.mjs';
 
 const port = Number(process.env.REDIS_PORT);
 const N = Number(process.env.N || 50000);
@@ -25,10 +25,7 @@ const commands = async () => {
   }
   return out;
 };
-const remaining = async () => {
-  const c = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children');
-  return Object.values(c).reduce((a, b) => a + b, 0);
-};
+const remaining = () => jobsLeft(queue);
 
 const memoryBefore = Number((await info(redis, 'memory')).used_memory);
 for (let i = 0; i < N; i += CHUNK) {
