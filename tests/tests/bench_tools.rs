@@ -48,3 +48,26 @@ async fn the_memory_of_a_queued_job_by_structure_accounts_for_what_redis_grew_by
         .unwrap();
     assert_eq!(none.total(), 0.0);
 }
+
+/// `scripts/bench-bounds` measures the engine's scripts cut down by its patches: each build's
+/// patches must still apply to the scripts as they are, or its figures would no longer be
+/// measured against this engine.
+#[test]
+fn every_cut_down_build_of_bench_bounds_applies_to_the_scripts() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate is in the workspace");
+    let output = std::process::Command::new("bash")
+        .arg(root.join("scripts/bench-bounds"))
+        .arg("--check")
+        .current_dir(root)
+        .output()
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "scripts/bench-bounds --check: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("every build's patches apply"));
+}
